@@ -1,0 +1,57 @@
+"""omnistore: the application factory."""
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as settings
+from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def create_app(config=None):
+    """Build the app. `config` (a dict) overrides the environment, e.g. in tests."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(settings.INSTANCE),
+    )
+    app.config.update(settings.DEFAULTS)
+    app.config.update(settings.from_environment())
+    app.config.update(config or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    _init_extensions(app)
+
+    from .web import register_web
+    register_web(app)
+
+    from .cli import register_cli
+    register_cli(app)
+
+    if app.config.get("OMNISTORE_AUTO_SETUP"):
+        from .services.setup import first_start
+        first_start(app)
+    return app
+
+
+def _init_extensions(app):
+    from .services.db import configure_engine
+    from .services.staff import load_staff_session
+    from .web.i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_staff_session)

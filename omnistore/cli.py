@@ -1,0 +1,77 @@
+"""Flask commands for operators and scripts: staff, api-token, demo, seed (bench and pickups come later)."""
+import click
+from flask import Flask
+
+from .services import staff as staff_service
+from .services.errors import DomainError
+
+
+def _fail(error: DomainError):
+    message = error.message
+    for field, problem in (getattr(error, "fields", None) or {}).items():
+        message += f"\n  {field}: {problem}"
+    raise click.ClickException(message)
+
+
+def register_cli(app: Flask):
+    @app.cli.group()
+    def staff():
+        """Staff logins: create, list, disable."""
+
+    @staff.command("create")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(["clerk", "manager", "admin"]), required=True)
+    @click.option("--location", "location_code", required=True, help="Home location code, e.g. HAM.")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--name", default="", help="Shown on screen and in the audit trail.")
+    @click.option("--locale", type=click.Choice(["en", "de", "da"]), default="en")
+    def staff_create(email, role, location_code, password, name, locale):
+        """Add a staff login."""
+        try:
+            member = staff_service.create_staff(
+                email, role=role, location_code=location_code, password=password, name=name, locale=locale
+            )
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Created {member.role} {member.email} at {member.location.code}.")
+
+    @staff.command("list")
+    def staff_list():
+        """List staff logins."""
+        for member in staff_service.list_staff():
+            state = "" if member.active else "  (disabled)"
+            click.echo(f"{member.location.code:<8} {member.role:<8} {member.email}{state}")
+
+    @staff.command("disable")
+    @click.argument("email")
+    def staff_disable(email):
+        """Disable a login and end its open sessions."""
+        try:
+            member = staff_service.disable_staff(email)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Disabled {member.email}; open sessions are signed out.")
+
+    @app.cli.group("api-token")
+    def api_token():
+        """Bearer tokens for integrations (web shop, ERP)."""
+
+    @api_token.command("create")
+    @click.argument("name")
+    def api_token_create(name):
+        """Create a token for NAME and print it (only its hash is stored: keep it safe)."""
+        try:
+            _client, token = staff_service.create_api_client(name)
+        except DomainError as error:
+            _fail(error)
+        click.echo(token)
+
+    @api_token.command("revoke")
+    @click.argument("name")
+    def api_token_revoke(name):
+        """Revoke the token of NAME."""
+        try:
+            staff_service.revoke_api_client(name)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Revoked the token of {name}.")

@@ -1,0 +1,75 @@
+"""Settings from the environment (OMNISTORE_*), with sane defaults for a laptop."""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _env(name, default=None):
+    return os.environ.get(f"OMNISTORE_{name}", default)
+
+
+def _bool(value):
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key():
+    """A key from the environment, or one kept in instance/ so sessions survive restarts on a laptop."""
+    if key := _env("SECRET_KEY"):
+        return key
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment():
+    """The configuration dictionary handed to Flask."""
+    database_url = _env("DATABASE_URL")
+    default_sqlite = database_url is None
+    if default_sqlite:
+        INSTANCE.mkdir(exist_ok=True)
+        database_url = f"sqlite:///{INSTANCE / 'omnistore.db'}"
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        # A laptop's first `flask run` migrates and loads the demo; production runs `flask db upgrade`.
+        "OMNISTORE_AUTO_SETUP": _bool(_env("AUTO_SETUP", "1" if default_sqlite else "0")),
+        "OMNISTORE_CURRENCY": _env("CURRENCY", "EUR"),
+        "OMNISTORE_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+        "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
+        "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
+    }
+
+
+def normalise_database_url(url):
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_REFRESH_EACH_REQUEST": True,
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout bounds that
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
+    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
+    "LANGUAGES": {"en": "English", "de": "Deutsch", "da": "Dansk"},
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_STRATEGY": "moving-window",
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    "JSON_SORT_KEYS": False,
+}

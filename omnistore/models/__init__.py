@@ -1,0 +1,15 @@
+"""All models, importable from one place (Alembic and the services use this)."""
+from .audit import AuditEvent
+from .catalog import Product, Variant
+from .customers import Consent, Customer, CustomerNote
+from .locations import Location
+from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
+from .outbox import OutboxMessage
+from .staff import ApiClient, Staff
+from .stock import StockLevel, StockMovement
+
+__all__ = [
+    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
+    "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
+    "Variant",
+]

@@ -1,0 +1,58 @@
+"""Products (styles) and their variants (SKUs)."""
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._types import UTCDateTime, utcnow
+
+
+class Product(db.Model):
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    style_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(100), default="")
+    category: Mapped[str] = mapped_column(String(100), default="", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str] = mapped_column(String(500), default="")
+    # Lower-cased, accent-folded name/brand/style for search ("Müller" is stored as "mueller muller").
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    variants: Mapped[list["Variant"]] = relationship(
+        back_populates="product", order_by="Variant.id", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self):
+        return f"<Product {self.style_code}>"
+
+
+class Variant(db.Model):
+    __tablename__ = "variant"
+    __table_args__ = (
+        CheckConstraint("price_minor >= 0", name="price_minor"),
+        CheckConstraint("length(ean) = 13", name="ean_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    ean: Mapped[str] = mapped_column(String(13), unique=True)
+    size: Mapped[str] = mapped_column(String(32), default="")
+    colour: Mapped[str] = mapped_column(String(64), default="")
+    price_minor: Mapped[int] = mapped_column(Integer)  # one network price, in minor units
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+
+    @property
+    def label(self):
+        return " / ".join(part for part in (self.colour, self.size) if part)
+
+    def __repr__(self):
+        return f"<Variant {self.sku}>"

@@ -1,0 +1,187 @@
+"""Orders and their lines, the transfers that move goods for them, and the pickup at the desk."""
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._types import UTCDateTime, one_of, utcnow
+from .customers import CHANNELS
+
+FULFILMENTS = ("pickup", "delivery")
+PICKUP_STATUSES = ("placed", "in_transit", "ready", "collected", "expired", "cancelled")
+DELIVERY_STATUSES = ("placed", "shipped", "delivered", "cancelled")
+ORDER_STATUSES = tuple(dict.fromkeys(PICKUP_STATUSES + DELIVERY_STATUSES))
+OPEN_STATUSES = ("placed", "in_transit", "ready", "shipped")
+PAYMENT_STATES = ("paid", "pay_at_pickup")
+LINE_STATUSES = ("allocated", "picked", "short", "collected", "refused", "released", "shipped", "delivered")
+TRANSFER_STATUSES = ("requested", "picked", "shipped", "received", "cancelled")
+VERIFICATIONS = ("qr", "code_name", "id")
+
+
+def _in(values):
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        one_of("channel", CHANNELS, "channel"),
+        one_of("fulfilment", FULFILMENTS, "fulfilment"),
+        one_of("payment_state", PAYMENT_STATES, "payment_state"),
+        # The status must be one the order's fulfilment knows (see DESIGN.md, order status).
+        CheckConstraint(
+            f"(fulfilment = 'pickup' AND status IN ({_in(PICKUP_STATUSES)}))"
+            f" OR (fulfilment = 'delivery' AND status IN ({_in(DELIVERY_STATUSES)}))",
+            name="status",
+        ),
+        CheckConstraint("fulfilment <> 'pickup' OR pickup_location_id IS NOT NULL", name="pickup_location"),
+        CheckConstraint("total_minor >= 0", name="total_minor"),
+        Index("ix_order_pickup_location_status", "pickup_location_id", "status"),
+        Index("ix_order_customer_placed", "customer_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)  # OS-26-000123, set on insert
+    channel: Mapped[str] = mapped_column(String(8))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    fulfilment: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="placed")
+    payment_state: Mapped[str] = mapped_column(String(16), default="paid")
+    pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    origin_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))  # store that sold it
+    delivery_address: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    tracking_reference: Mapped[str] = mapped_column(String(100), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    total_minor: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # "<scope>:<key>"
+    placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    customer = relationship("Customer")
+    pickup_location = relationship("Location", foreign_keys=[pickup_location_id])
+    origin_location = relationship("Location", foreign_keys=[origin_location_id])
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    pickup: Mapped["Pickup | None"] = relationship(back_populates="order", uselist=False)
+    events: Mapped[list["OrderEvent"]] = relationship(order_by="OrderEvent.created_at")
+
+    def __repr__(self):
+        return f"<Order {self.number}>"
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        one_of("status", LINE_STATUSES, "status"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("unit_price_minor >= 0", name="unit_price_minor"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(Integer)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # where it is allocated
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
+    status: Mapped[str] = mapped_column(String(16), default="allocated")
+    status_reason: Mapped[str] = mapped_column(String(300), default="")
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    variant = relationship("Variant")
+    source_location = relationship("Location")
+
+
+class OrderEvent(db.Model):
+    """The order's history: placed, sourced, picked, shipped, ready, notified, checked in, collected…"""
+
+    __tablename__ = "order_event"
+    __table_args__ = (Index("ix_order_event_order_at", "order_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16), default="")
+    to_status: Mapped[str] = mapped_column(String(16), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    detail: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff = relationship("Staff")
+
+
+class Transfer(db.Model):
+    """Goods moving for an order from a source location to the pickup store (or, with no destination,
+    to the customer's address)."""
+
+    __tablename__ = "transfer"
+    __table_args__ = (
+        one_of("status", TRANSFER_STATUSES, "status"),
+        CheckConstraint(
+            "destination_location_id IS NULL OR destination_location_id <> source_location_id",
+            name="distinct_locations",
+        ),
+        Index("ix_transfer_source_status", "source_location_id", "status"),
+        Index("ix_transfer_destination_status", "destination_location_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    destination_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    tracking_reference: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    picked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order = relationship("Order")
+    source_location = relationship("Location", foreign_keys=[source_location_id])
+    destination_location = relationship("Location", foreign_keys=[destination_location_id])
+    lines = relationship("OrderLine")
+
+
+class Pickup(db.Model):
+    """The collect side of a pickup order: what the customer shows at the desk, and what happened there."""
+
+    __tablename__ = "pickup"
+    __table_args__ = (
+        one_of("verification", VERIFICATIONS + ("",), "verification"),
+        CheckConstraint("length(short_code) = 8", name="short_code_length"),
+        UniqueConstraint("order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # ≥128 random bits, for the QR / status URL
+    short_code: Mapped[str] = mapped_column(String(8), unique=True)
+    shelf_location: Mapped[str] = mapped_column(String(32), default="")
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pickup_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_the_way_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_in_note: Mapped[str] = mapped_column(Text, default="")
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collected_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    verification: Mapped[str] = mapped_column(String(16), default="")
+    payment_collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(back_populates="pickup")
+    collected_by = relationship("Staff")

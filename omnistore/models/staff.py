@@ -1,0 +1,64 @@
+"""Staff logins and integration clients."""
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._types import UTCDateTime, one_of, utcnow
+
+ROLES = ("clerk", "manager", "admin")
+LOCALES = ("en", "de", "da")
+
+
+class Staff(UserMixin, db.Model):
+    __tablename__ = "staff"
+    __table_args__ = (one_of("role", ROLES, "role"), one_of("locale", LOCALES, "locale"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # lower-cased
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="clerk")
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    locale: Mapped[str] = mapped_column(String(5), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of the session id: bumping it (password change, disable) logs out every session.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    location = relationship("Location")
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return f"{self.id}:{self.session_generation}"
+
+    @property
+    def is_manager(self):
+        return self.role in ("manager", "admin")
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+    def __repr__(self):
+        return f"<Staff {self.email}>"
+
+
+class ApiClient(db.Model):
+    """A named bearer token for an integration (web shop, ERP); only its hash is kept."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(12))  # shown in listings, enough to tell tokens apart
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

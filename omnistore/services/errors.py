@@ -1,0 +1,55 @@
+"""Domain errors raised by services; the web and API layers turn them into a message or a JSON error."""
+
+
+class DomainError(Exception):
+    """Something the user or client asked for that the rules refuse. `message` is safe to show."""
+
+    code = "invalid"
+    status = 422
+
+    def __init__(self, message, **detail):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+
+    def __init__(self, message, fields=None):
+        super().__init__(message, fields=fields or {})
+        self.fields = fields or {}
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class OutOfScope(DomainError):
+    """The record exists but belongs to another store; shown as not found so nothing leaks."""
+
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class AlreadyCollected(Conflict):
+    code = "already_collected"

@@ -1,0 +1,65 @@
+"""Blueprints (one per domain), security headers, idle timeout and error handlers."""
+from datetime import UTC, datetime
+
+from flask import flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from ..extensions import htmx
+from . import i18n
+from .errors import register_error_handlers
+
+# htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; media-src 'self' blob:; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'"
+)
+
+
+def register_web(app):
+    from . import api, auth, home, sections
+
+    i18n.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    sections.register(app)
+    app.register_blueprint(api.bp)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _idle_timeout():
+        """Sign out a tablet left alone longer than the idle timeout (checked on the server)."""
+        if not current_user.is_authenticated or request.endpoint == "static":
+            return None
+        now = datetime.now(UTC).timestamp()
+        limit = app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
+        last_seen = session.get("last_seen", now)
+        session["last_seen"] = now
+        if now - last_seen <= limit:
+            return None
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after %(minutes)d minutes without activity.",
+                minutes=app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]), "info")
+        target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        if htmx:
+            response = app.make_response("")
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if current_user and current_user.is_authenticated:
+            headers.setdefault("Cache-Control", "no-store")  # staff pages hold live, personal data
+        return response

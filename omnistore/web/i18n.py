@@ -1,0 +1,61 @@
+"""Language and time zone for each request, and the filters that format money and times for them."""
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as babel_format_datetime
+from babel.numbers import format_currency
+from flask import current_app, request, session
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+
+def select_locale():
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) if request else None
+
+
+def select_timezone():
+    """Times are shown in the staff member's store's time zone."""
+    if current_user and current_user.is_authenticated and current_user.location is not None:
+        return current_user.location.timezone
+    return None
+
+
+def money(minor, currency=None):
+    """Minor units → "49,95 €" / "€49.95" / "49,95 kr." for the current locale."""
+    if minor is None:
+        return ""
+    currency = currency or current_app.config["OMNISTORE_CURRENCY"]
+    return format_currency(minor / 100, currency, locale=str(get_locale() or "en"))
+
+
+def local_datetime(value, location=None, fmt="short"):
+    """A UTC datetime shown in `location`'s time zone (or the staff member's store's)."""
+    if value is None:
+        return ""
+    if location is not None:
+        return babel_format_datetime(
+            value, fmt, tzinfo=ZoneInfo(location.timezone), locale=str(get_locale() or "en")
+        )
+    return format_datetime(value, fmt)
+
+
+ROLE_LABELS = {"clerk": _l("Clerk"), "manager": _l("Manager"), "admin": _l("Admin")}
+
+
+def role_label(role):
+    return ROLE_LABELS.get(role, role)
+
+
+def init_app(app):
+    app.add_template_filter(role_label, "role_label")
+    app.add_template_filter(money, "money")
+    app.add_template_filter(local_datetime, "local_datetime")
+
+    @app.context_processor
+    def _languages():
+        return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale() or "en")}

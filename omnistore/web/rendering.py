@@ -1,0 +1,37 @@
+"""The helpers every view uses: one fragment for both paths, and the guard decorators."""
+from functools import wraps
+
+from flask import abort, make_response, render_template
+from flask_login import current_user, login_required
+
+from ..extensions import htmx
+
+__all__ = ["login_required", "render_page_or_partial", "role_required", "wants_fragment"]
+
+
+def wants_fragment():
+    """A fragment for htmx requests, except boosted navigations and history restores (they need pages)."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page_or_partial(page, partial, status=200, **context):
+    """Render `partial` for an htmx request, else `page` (which includes the same partial)."""
+    response = make_response(render_template(partial if wants_fragment() else page, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def role_required(*roles):
+    """Allow only staff with one of `roles` ("admin" is always allowed); 403 for the rest."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role != "admin" and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,34 @@
+"""Sections whose issues have not landed yet: an honest "coming soon" page, behind the same guards."""
+from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
+
+from .rendering import login_required, role_required
+
+# (blueprint name, URL prefix, title, what it will do, roles allowed or None for every staff member)
+PLANNED = [
+    ("stock", "/stock", _l("Stock"),
+     _l("Search the catalogue, scan a barcode and see live stock in every store and the warehouse."), None),
+    ("customers", "/customers", _l("Customers"),
+     _l("Find a customer's profile across every channel, with consents, history and notes."), None),
+    ("orders", "/orders", _l("Orders"),
+     _l("Order what this store does not have: ship it home or collect it in any store."), None),
+    ("pickups", "/pickups", _l("Pickups"),
+     _l("Run the click-and-collect desk: prepare orders, scan the customer's QR code and hand over."), None),
+    ("manager", "/manager", _l("Manager"),
+     _l("Review pickups and handovers of your store, see figures and exceptions, set pickup rules."),
+     ("manager",)),
+]
+
+
+def _section_view(title, summary, roles):
+    def index():
+        return render_template("sections/coming_soon.html", title=title, summary=summary)
+
+    return role_required(*roles)(index) if roles else login_required(index)
+
+
+def register(app):
+    for name, prefix, title, summary, roles in PLANNED:
+        bp = Blueprint(name, __name__, url_prefix=prefix)
+        bp.add_url_rule("/", "index", _section_view(title, summary, roles))
+        app.register_blueprint(bp)

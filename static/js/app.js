@@ -1,0 +1,46 @@
+// omnistore: the little JavaScript every page needs. No inline scripts (strict CSP).
+(function () {
+  "use strict";
+
+  // --- Connection banner: a clerk must never believe an action went through when it did not. ---
+  function banner(show) {
+    var el = document.getElementById("connection-banner");
+    if (el) { el.hidden = !show; }
+    document.documentElement.classList.toggle("offline", show);
+  }
+  window.addEventListener("offline", function () { banner(true); });
+  window.addEventListener("online", function () { banner(false); });
+  document.addEventListener("htmx:sendError", function () { banner(true); });
+  document.addEventListener("htmx:timeout", function () { banner(true); });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status > 0) { banner(false); }
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (navigator.onLine === false) { banner(true); event.preventDefault(); }
+  });
+  document.addEventListener("submit", function (event) {
+    if (navigator.onLine === false) { banner(true); event.preventDefault(); }
+  }, true);
+  if (navigator.onLine === false) { banner(true); }
+
+  // --- Keyboard-wedge scanner: digits typed fast then Enter, while no field has focus. ---
+  var buffer = "", lastKey = 0;
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var now = Date.now();
+    if (now - lastKey > 100) { buffer = ""; }
+    lastKey = now;
+    if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
+    if (event.key === "Enter" && buffer.length >= 6) {
+      var box = document.getElementById("global-search");
+      if (box && box.form) {
+        event.preventDefault();
+        box.value = buffer;
+        buffer = "";
+        box.form.requestSubmit();
+      }
+    }
+  });
+})();

@@ -1,0 +1,155 @@
+"""Shared fixtures: an app on each database, a fresh schema per test run, clients, factories.
+
+Every test that uses `app` runs once on SQLite and once on PostgreSQL. PostgreSQL is the machine's
+server (OMNISTORE_TEST_POSTGRES_URL); without one the PostgreSQL runs skip with the reason, except
+in CI (CI=true), where they fail.
+"""
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from omnistore import create_app
+from omnistore.extensions import db
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get(
+    "OMNISTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+DATABASES = [d for d in os.environ.get("OMNISTORE_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
+PASSWORD = "correct-horse-battery"
+
+
+def missing(reason):
+    """Skip on a laptop; fail in CI, where everything the suite expects must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _postgres_admin_engine():
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except Exception as error:  # noqa: BLE001 — any failure means "no PostgreSQL here"
+        engine.dispose()
+        missing(f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__}); "
+                "set OMNISTORE_TEST_POSTGRES_URL to run these tests")
+    return engine
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request, tmp_path_factory):
+    """A fresh, migrated database for this test run: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'omnistore.db'}"
+        _migrate(url)
+        yield url
+        return
+    admin = _postgres_admin_engine()
+    name = f"omnistore_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrate(url):
+    from flask_migrate import upgrade
+
+    app = create_app(_test_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _test_config(url, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "OMNISTORE_AUTO_SETUP": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app(_test_config(database_url, **app_config))
+    app.database_kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+def _empty_all_tables():
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(sa.text(f'DELETE FROM "{name}"'))
+
+
+class StaffClient:
+    """A test client that signs in and sends the CSRF token like the real pages do."""
+
+    def __init__(self, flask_client):
+        self.http = flask_client
+
+    def __getattr__(self, name):
+        return getattr(self.http, name)
+
+    def csrf_token(self):
+        page = self.http.get("/login" if not self.signed_in() else "/").get_data(as_text=True)
+        match = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def signed_in(self):
+        with self.http.session_transaction() as session:
+            return "_user_id" in session
+
+    def login(self, email, password=PASSWORD):
+        token = self.csrf_token()
+        return self.http.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def submit(self, url, data=None, **kwargs):
+        """POST a form with the page's CSRF token."""
+        data = dict(data or {}, csrf_token=self.csrf_token())
+        return self.http.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return StaffClient(app.test_client())
+
+
+@pytest.fixture
+def make(app):
+    """Factories for test data: make.location("HAM"), make.staff(...), make.variant(...), …"""
+    from tests import factories
+
+    return factories

@@ -1,0 +1,87 @@
+"""Small factories for test data. Each commits, so threads and other processes see the rows."""
+import itertools
+
+from werkzeug.security import generate_password_hash
+
+from omnistore.extensions import db
+from omnistore.models import Location, Product, Staff, StockLevel, StockMovement, Variant
+from omnistore.services.catalog import ean13_check_digit, search_forms
+
+PASSWORD = "correct-horse-battery"
+_counter = itertools.count(1)
+_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")  # fast in tests
+
+CITIES = {
+    "HAM": ("Hamburg", 53.5511, 9.9937, "Europe/Berlin", "DE"),
+    "BER": ("Berlin", 52.5200, 13.4050, "Europe/Berlin", "DE"),
+    "CPH": ("København", 55.6761, 12.5683, "Europe/Copenhagen", "DK"),
+    "AAR": ("Aarhus", 56.1629, 10.2039, "Europe/Copenhagen", "DK"),
+    "WH1": ("Kassel warehouse", 51.3127, 9.4797, "Europe/Berlin", "DE"),
+}
+OPEN_WEEKDAYS = {day: [["09:30", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": []}
+
+
+def location(code="HAM", **fields):
+    name, lat, lon, tz, country = CITIES.get(code, (f"Store {code}", 50.0, 10.0, "Europe/Berlin", "DE"))
+    values = dict(
+        code=code, name=name, kind="warehouse" if code.startswith("WH") else "store", city=name,
+        street="Teststraße 1", postcode="20095", country=country, latitude=lat, longitude=lon, timezone=tz,
+        opening_hours=OPEN_WEEKDAYS, pickup_enabled=not code.startswith("WH"),
+    )
+    values.update(fields)
+    loc = Location(**values)
+    db.session.add(loc)
+    db.session.commit()
+    return loc
+
+
+def staff(role="clerk", location=None, email=None, **fields):
+    location = location or db.session.scalar(db.select(Location).order_by(Location.id)) or globals()["location"]()
+    member = Staff(
+        email=email or f"{role}{next(_counter)}@example.test", name=fields.pop("name", f"Test {role}"),
+        role=role, location=location, password_hash=_HASH, **fields,
+    )
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def ean(n=None):
+    body = f"400{(n if n is not None else next(_counter)):09d}"
+    return body + ean13_check_digit(body)
+
+
+def product(name="Rain Jacket", brand="Nordwind", category="Jackets", **fields):
+    n = next(_counter)
+    prod = Product(
+        style_code=fields.pop("style_code", f"STYLE-{n}"), name=name, brand=brand, category=category,
+        search_text=search_forms(f"{name} {brand}"), **fields,
+    )
+    db.session.add(prod)
+    db.session.commit()
+    return prod
+
+
+def variant(product=None, size="M", colour="Black", price_minor=8995, **fields):
+    product = product or globals()["product"]()
+    n = next(_counter)
+    var = Variant(
+        product=product, sku=fields.pop("sku", f"SKU-{n}"), ean=fields.pop("ean", None) or ean(n),
+        size=size, colour=colour, price_minor=price_minor, **fields,
+    )
+    db.session.add(var)
+    db.session.commit()
+    return var
+
+
+def stock(variant, location, on_hand, allocated=0):
+    """A stock level with the ledger rows that explain it."""
+    level = StockLevel(variant=variant, location=location, on_hand=on_hand, allocated=allocated)
+    db.session.add(level)
+    db.session.add(StockMovement(variant_id=variant.id, location_id=location.id, kind="receipt",
+                                 on_hand_delta=on_hand, reason="test stock"))
+    if allocated:
+        db.session.add(StockMovement(variant_id=variant.id, location_id=location.id, kind="allocation",
+                                     allocated_delta=allocated, reason="test allocation"))
+    db.session.commit()
+    return level
