@@ -75,3 +75,6 @@ def register_cli(app: Flask):
         except DomainError as error:
             _fail(error)
         click.echo(f"Revoked the token of {name}.")
+
+    from .i18n_tools import translations
+    app.cli.add_command(translations)
