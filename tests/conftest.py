@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask import g, request_started
 
 from omnistore import create_app
 from omnistore.extensions import db
@@ -95,11 +96,19 @@ def app_config():
 def app(database_url, app_config):
     app = create_app(_test_config(database_url, **app_config))
     app.database_kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    request_started.connect(_fresh_g, app)
     with app.app_context():
         yield app
         db.session.remove()
         _empty_all_tables()
         db.engine.dispose()
+
+
+def _fresh_g(sender, **_extra):
+    """Requests reuse the test's app context, so start each with an empty `g` as a real request would
+    (else Flask-Login's user and Flask-WTF's token would leak from one request into the next)."""
+    for name in list(g):
+        g.pop(name)
 
 
 def _empty_all_tables():
@@ -123,7 +132,7 @@ class StaffClient:
         return getattr(self.http, name)
 
     def csrf_token(self):
-        page = self.http.get("/login" if not self.signed_in() else "/").get_data(as_text=True)
+        page = self.http.get("/" if self.signed_in() else "/login", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'"X-CSRFToken": "([^"]+)"', page)
         assert match, "no CSRF token on the page"
         return match.group(1)

@@ -85,3 +85,22 @@ def stock(variant, location, on_hand, allocated=0):
                                      allocated_delta=allocated, reason="test allocation"))
     db.session.commit()
     return level
+
+
+def order(pickup_location, lines=(), status="placed", channel="web", fulfilment="pickup", **fields):
+    """An order with `lines` as (variant, quantity, source_location) and a number like OS-26-000001."""
+    from omnistore.models import Order, OrderLine
+
+    order = Order(
+        channel=channel, fulfilment=fulfilment, status=status,
+        pickup_location=pickup_location if fulfilment == "pickup" else None, **fields,
+    )
+    for variant, quantity, source in lines:
+        order.lines.append(OrderLine(variant_id=variant.id, quantity=quantity, unit_price_minor=variant.price_minor,
+                                     source_location_id=source.id))
+    order.total_minor = sum(line.quantity * line.unit_price_minor for line in order.lines)
+    db.session.add(order)
+    db.session.flush()
+    order.number = f"OS-26-{order.id:06d}"
+    db.session.commit()
+    return order

@@ -1,7 +1,7 @@
 """Blueprints (one per domain), security headers, idle timeout and error handlers."""
 from datetime import UTC, datetime
 
-from flask import flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -18,14 +18,24 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, home, sections
+    from . import api, auth, home, orders, sections
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(orders.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
     register_error_handlers(app)
+
+    @app.before_request
+    def _refuse_nul_bytes():
+        """No text field anywhere may hold a NUL byte (PostgreSQL refuses them): say so up front."""
+        values = [request.path, *request.args.values()]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values.extend(request.form.values())
+        if any("\x00" in value for value in values):
+            abort(400)
 
     @app.before_request
     def _idle_timeout():

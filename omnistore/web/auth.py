@@ -53,9 +53,8 @@ def login():
 
 @bp.errorhandler(429)
 def _too_many_attempts(_error):
-    form = LoginForm()
-    form.password.errors.append(_("Too many sign-in attempts. Please wait a minute and try again."))
-    return render_template("auth/login.html", form=form), 429
+    message = _("Too many sign-in attempts. Please wait a minute and try again.")
+    return render_template("auth/login.html", form=LoginForm(), form_error=message), 429
 
 
 @bp.post("/logout")

@@ -4,6 +4,7 @@ import logging
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db
@@ -59,6 +60,13 @@ def register_error_handlers(app):
     def _domain(error):
         db.session.rollback()
         return error_response(error.status, error.message, error.code, **error.detail)
+
+    @app.errorhandler(DataError)
+    def _data_error(error):
+        # A value the database cannot hold (a NUL byte, a number out of range) is bad input, not a crash.
+        db.session.rollback()
+        log.info("refused a value the database cannot store: %s", error.orig)
+        return error_response(400, _("The request contains a value that cannot be stored."), "invalid_value")
 
     @app.errorhandler(HTTPException)
     def _http(error):

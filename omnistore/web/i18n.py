@@ -47,12 +47,38 @@ def local_datetime(value, location=None, fmt="short"):
 ROLE_LABELS = {"clerk": _l("Clerk"), "manager": _l("Manager"), "admin": _l("Admin")}
 
 
+STATUS_LABELS = {
+    "placed": _l("Placed"), "in_transit": _l("In transit"), "ready": _l("Ready for pickup"),
+    "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
+    "shipped": _l("Shipped"), "delivered": _l("Delivered"),
+}
+CHANNEL_LABELS = {"web": _l("Web shop"), "store": _l("Store"), "app": _l("App"), "phone": _l("Phone")}
+FULFILMENT_LABELS = {"pickup": _l("Pickup"), "delivery": _l("Delivery")}
+PAYMENT_LABELS = {"paid": _l("Paid"), "pay_at_pickup": _l("Pay at pickup")}
+EVENT_LABELS = {
+    "placed": _l("Placed"), "sourced": _l("Sourced"), "picked": _l("Picked"), "shipped": _l("Shipped"),
+    "received": _l("Received"), "ready": _l("Ready"), "notified": _l("Customer notified"),
+    "reminded": _l("Reminder sent"), "on_the_way": _l("Customer on the way"), "checked_in": _l("Customer checked in"),
+    "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
+    "delivered": _l("Delivered"),
+}
+
+
+def label(mapping):
+    return lambda value: mapping.get(value, value)
+
+
 def role_label(role):
     return ROLE_LABELS.get(role, role)
 
 
 def init_app(app):
     app.add_template_filter(role_label, "role_label")
+    app.add_template_filter(label(STATUS_LABELS), "status_label")
+    app.add_template_filter(label(CHANNEL_LABELS), "channel_label")
+    app.add_template_filter(label(FULFILMENT_LABELS), "fulfilment_label")
+    app.add_template_filter(label(PAYMENT_LABELS), "payment_label")
+    app.add_template_filter(label(EVENT_LABELS), "event_label")
     app.add_template_filter(money, "money")
     app.add_template_filter(local_datetime, "local_datetime")
 

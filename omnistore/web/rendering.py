@@ -14,9 +14,9 @@ def wants_fragment():
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
-def render_page_or_partial(page, partial, status=200, **context):
+def render_page_or_partial(page, partial, status_code=200, **context):
     """Render `partial` for an htmx request, else `page` (which includes the same partial)."""
-    response = make_response(render_template(partial if wants_fragment() else page, **context), status)
+    response = make_response(render_template(partial if wants_fragment() else page, **context), status_code)
     response.vary.add("HX-Request")
     return response
 

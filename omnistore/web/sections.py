@@ -10,8 +10,6 @@ PLANNED = [
      _l("Search the catalogue, scan a barcode and see live stock in every store and the warehouse."), None),
     ("customers", "/customers", _l("Customers"),
      _l("Find a customer's profile across every channel, with consents, history and notes."), None),
-    ("orders", "/orders", _l("Orders"),
-     _l("Order what this store does not have: ship it home or collect it in any store."), None),
     ("pickups", "/pickups", _l("Pickups"),
      _l("Run the click-and-collect desk: prepare orders, scan the customer's QR code and hand over."), None),
     ("manager", "/manager", _l("Manager"),

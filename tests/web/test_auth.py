@@ -1,0 +1,139 @@
+"""Signing in and out: sessions, bad input, throttling, idle timeout, language."""
+import pytest
+
+from omnistore.extensions import db
+from omnistore.models import AuditEvent
+
+
+@pytest.fixture
+def clerk(make):
+    return make.staff("clerk", make.location("HAM"), email="anna@store.test")
+
+
+def test_sign_in_and_out(client, clerk):
+    response = client.login("ANNA@store.test ")  # case and blanks as a tablet keyboard types them
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert "Hamburg" in client.get("/").get_data(as_text=True)
+
+    response = client.submit("/logout")
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302  # back to the login page
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("", ""),
+        ("anna@store.test", ""),
+        ("anna@store.test", "wrong password"),
+        ("nobody@store.test", "correct-horse-battery"),
+        ("x" * 5000, "y" * 5000),
+        ("'; DROP TABLE staff; --", "ä😀"),
+    ],
+)
+def test_bad_sign_in_is_refused_with_a_message(client, clerk, email, password):
+    response = client.login(email, password)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "field-error" in page
+    assert not client.signed_in()
+
+
+def test_failed_sign_in_is_audited(client, clerk):
+    client.login("anna@store.test", "wrong password")
+    actions = db.session.scalars(db.select(AuditEvent.action)).all()
+    assert "staff.login_failed" in actions
+
+
+def test_disabled_staff_cannot_sign_in_and_is_signed_out(client, clerk, app):
+    from omnistore.services.staff import disable_staff
+
+    client.login(clerk.email)
+    assert client.get("/").status_code == 200
+    disable_staff(clerk.email)
+    assert client.get("/").status_code == 302  # the open session ended
+    assert client.login(clerk.email).status_code == 422
+
+
+def test_session_is_renewed_on_sign_in(client, clerk):
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    client.login(clerk.email)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_next_only_goes_to_this_site(client, clerk, target):
+    token = client.csrf_token()
+    response = client.post("/login", data={"email": clerk.email, "password": "correct-horse-battery",
+                                           "next": target, "csrf_token": token})
+    assert response.headers["Location"] == "/"
+
+
+def test_next_returns_to_the_page_asked_for(client, clerk):
+    assert client.get("/orders/").headers["Location"].startswith("/login?next=")
+    token = client.csrf_token()
+    response = client.post("/login", data={"email": clerk.email, "password": "correct-horse-battery",
+                                           "next": "/orders/", "csrf_token": token})
+    assert response.headers["Location"] == "/orders/"
+
+
+@pytest.fixture
+def app_config(request):
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_sign_in_is_throttled(client, clerk):
+    for _ in range(3):
+        assert client.login(clerk.email, "wrong password").status_code == 422
+    response = client.login(clerk.email)  # even the right password waits now
+    assert response.status_code == 429
+    assert "Too many sign-in attempts" in response.get_data(as_text=True)
+    assert not client.signed_in()
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_IDLE_TIMEOUT_MINUTES": 30}], indirect=True)
+def test_idle_session_is_signed_out(client, clerk):
+    client.login(clerk.email)
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as session:
+        session["last_seen"] -= 31 * 60
+    response = client.get("/orders/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert "without activity" in client.get("/login").get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_idle_timeout_answers_htmx_with_a_redirect_header(client, clerk):
+    client.login(clerk.email)
+    client.get("/")
+    with client.session_transaction() as session:
+        session["last_seen"] -= 10 * 60 * 60
+    response = client.get("/orders/", headers={"HX-Request": "true"})
+    assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_language_is_remembered_per_user(client, clerk):
+    client.login(clerk.email)
+    client.submit("/language", {"locale": "de", "next": "/"})
+    assert clerk.locale == "de" or db.session.get(type(clerk), clerk.id).locale == "de"
+    client.submit("/logout")
+    client.login(clerk.email)
+    assert '<html lang="de">' in client.get("/").get_data(as_text=True)
+
+
+def test_unknown_language_changes_nothing(client, clerk):
+    client.login(clerk.email)
+    client.submit("/language", {"locale": "xx"})
+    db.session.expire_all()
+    assert db.session.get(type(clerk), clerk.id).locale == "en"
+
+
+def test_language_before_sign_in_carries_over(client, clerk):
+    client.submit("/language", {"locale": "da", "next": "/login"})
+    assert '<html lang="da">' in client.get("/login").get_data(as_text=True)
+    client.login(clerk.email)
+    db.session.expire_all()
+    assert db.session.get(type(clerk), clerk.id).locale == "da"
