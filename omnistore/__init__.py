@@ -31,10 +31,18 @@ def create_app(config=None):
     from .cli import register_cli
     register_cli(app)
 
-    if app.config.get("OMNISTORE_AUTO_SETUP"):
+    if app.config.get("OMNISTORE_AUTO_SETUP") and _serving():
         from .services.setup import first_start
         first_start(app)
     return app
+
+
+def _serving():
+    """True for `flask run` or a WSGI server; other `flask` commands (db, demo, staff…) do their own work."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"
 
 
 def _init_extensions(app):
