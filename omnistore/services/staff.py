@@ -2,6 +2,7 @@
 import hashlib
 import re
 import secrets
+from functools import cache
 
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,8 +17,12 @@ from .errors import Conflict, NotFound, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 8
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked when the email is unknown too, so a login takes as long whether or not the account exists.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+@cache
+def _dummy_hash():
+    """Checked when the email is unknown too, so a login takes as long whether or not the account exists."""
+    return generate_password_hash("not-a-password")
 
 
 def normalise_email(email):
@@ -57,7 +62,7 @@ def authenticate(email, password):
     """The active staff member with these credentials, or None. Records the attempt either way."""
     email = normalise_email(email)[:254]
     staff = db.session.scalar(select(Staff).where(Staff.email == email)) if email else None
-    ok = check_password_hash(staff.password_hash if staff else _DUMMY_HASH, password or "")
+    ok = check_password_hash(staff.password_hash if staff else _dummy_hash(), password or "")
     with transaction():
         if staff is not None and ok and staff.active:
             staff.last_login_at = utcnow()

@@ -1,0 +1,83 @@
+"""Operator commands: staff logins and API tokens."""
+import pytest
+
+from omnistore.extensions import db
+from omnistore.models import ApiClient, Staff
+from omnistore.services.staff import authenticate, authenticate_api_token
+
+
+@pytest.fixture
+def cli(app, make):
+    make.location("HAM")
+    return app.test_cli_runner()
+
+
+def test_staff_create_list_disable(cli):
+    result = cli.invoke(args=["staff", "create", "Lena@Store.de", "--role", "manager", "--location", "ham",
+                              "--password", "a-long-password"])
+    assert result.exit_code == 0, result.output
+    assert "Created manager lena@store.de at HAM" in result.output
+    assert authenticate("lena@store.de", "a-long-password") is not None
+
+    listing = cli.invoke(args=["staff", "list"])
+    assert "HAM" in listing.output and "lena@store.de" in listing.output
+
+    disabled = cli.invoke(args=["staff", "disable", "lena@store.de"])
+    assert disabled.exit_code == 0
+    assert authenticate("lena@store.de", "a-long-password") is None
+    assert "(disabled)" in cli.invoke(args=["staff", "list"]).output
+
+
+def test_staff_create_prompts_for_the_password(cli):
+    result = cli.invoke(args=["staff", "create", "ole@store.dk", "--role", "clerk", "--location", "HAM"],
+                        input="hemmeligt-kodeord\nhemmeligt-kodeord\n")
+    assert result.exit_code == 0, result.output
+    assert "hemmeligt-kodeord" not in result.output
+    assert authenticate("ole@store.dk", "hemmeligt-kodeord") is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["not-an-email", "--role", "clerk", "--location", "HAM", "--password", "long-enough"], "valid email"),
+        (["a@b.de", "--role", "clerk", "--location", "XXX", "--password", "long-enough"], "No location"),
+        (["a@b.de", "--role", "clerk", "--location", "HAM", "--password", "short"], "at least 8"),
+        (["a@b.de", "--role", "boss", "--location", "HAM", "--password", "long-enough"], "Invalid value"),
+    ],
+)
+def test_staff_create_refuses_bad_input(cli, args, message):
+    result = cli.invoke(args=["staff", "create", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Staff)) == 0
+
+
+def test_staff_create_refuses_a_duplicate(cli):
+    args = ["staff", "create", "a@b.de", "--role", "clerk", "--location", "HAM", "--password", "long-enough"]
+    assert cli.invoke(args=args).exit_code == 0
+    again = cli.invoke(args=[*args[:2], "A@B.DE", *args[3:]])
+    assert again.exit_code != 0 and "exists already" in again.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Staff)) == 1
+
+
+def test_disable_unknown_staff(cli):
+    result = cli.invoke(args=["staff", "disable", "ghost@b.de"])
+    assert result.exit_code != 0 and "No staff member" in result.output
+
+
+def test_api_token_is_printed_once_and_stored_hashed(cli):
+    result = cli.invoke(args=["api-token", "create", "Webshop"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert len(token) > 40
+    client = authenticate_api_token(token)
+    assert client is not None and client.name == "Webshop"
+    assert token not in (client.token_hash, client.token_prefix)
+    assert authenticate_api_token(token + "x") is None
+
+    duplicate = cli.invoke(args=["api-token", "create", "webshop"])
+    assert duplicate.exit_code != 0 and "exists already" in duplicate.output
+
+    assert cli.invoke(args=["api-token", "revoke", "Webshop"]).exit_code == 0
+    assert authenticate_api_token(token) is None
+    assert db.session.scalar(db.select(db.func.count()).select_from(ApiClient)) == 1
