@@ -1,4 +1,6 @@
 """Flask commands for operators and scripts: staff, api-token, demo, seed (bench and pickups come later)."""
+import sys
+
 import click
 from flask import Flask
 
@@ -75,6 +77,42 @@ def register_cli(app: Flask):
         except DomainError as error:
             _fail(error)
         click.echo(f"Revoked the token of {name}.")
+
+    @app.cli.command("demo")
+    def demo():
+        """Load the demo network (idempotent) and print its logins."""
+        from .services.demo import load_demo
+
+        try:
+            result = load_demo()
+        except DomainError as error:
+            _fail(error)
+        click.echo(result.logins_text())
+
+    @app.cli.command("seed")
+    @click.option("--stores", type=click.IntRange(1, 9999), required=True,
+                  help="Number of seed stores (codes S001, S002, …).")
+    @click.option("--products", type=click.IntRange(1, 9_999_999), required=True,
+                  help="Number of products counted as SKUs (variants), in styles of 5 sizes. Every seed store "
+                       "stocks every one: --stores 200 --products 25000 makes 5,000,000 stock rows.")
+    @click.option("--customers", type=click.IntRange(0, 9_999_999), default=1000, show_default=True,
+                  help="Number of seed customers.")
+    def seed(stores, products, customers):
+        """Create or grow a large synthetic network for benchmarks.
+
+        Re-running adds only what is missing (never deletes); seed data never collides with the demo.
+        Seed clerks: clerk.s001@seed.omnistore-demo.de …, password omnistore-demo.
+        """
+        from .services.seed import seed_network
+
+        def progress(label, total):
+            return click.progressbar(length=total, label=f"{label:<13}", file=sys.stderr)
+
+        try:
+            result = seed_network(stores, products, customers, progress=progress)
+        except DomainError as error:
+            _fail(error)
+        click.echo(result.summary_text())
 
     from .i18n_tools import translations
     app.cli.add_command(translations)

@@ -1,0 +1,349 @@
+"""A large synthetic network for benchmarks: `flask --app app seed --stores N --products M [--customers K]`.
+
+Sizes
+- N stores, coded S001, S002, … (S1000 onwards past 999), spread over Germany, pickup desk on.
+- M products counted as SKUs: M variants, grouped into styles of VARIANTS_PER_STYLE sizes (XS–XL).
+- Every seed store stocks every seed variant: N × M StockLevel rows, each explained by one "import"
+  StockMovement (on_hand_delta = on_hand, nothing allocated). `--stores 200 --products 25000` is the
+  benchmark network: 25,000 variants in 5,000 styles and 5,000,000 stock rows.
+- K customers (seed.customer.000001@seed.omnistore-demo.de …) and one clerk per seed store
+  (clerk.s001@seed.omnistore-demo.de …, password the demo's, "omnistore-demo").
+
+Re-running is safe and additive: seed rows are recognised by their codes (stores marked SEED_MARK in their
+notes, SKUs SEED-…, styles SEED-P…, customer emails @seed.omnistore-demo.de); whatever exists is kept,
+only what is missing is added, and nothing is ever deleted. So the network grows to the larger of what is
+there and what was asked for, and every seed store keeps stocking every seed variant: running
+`--stores 3 --products 50` and then `--stores 4 --products 60` gives 4 × 60 stock rows. A seed whose stock
+is not a full stores × variants grid (rows deleted by hand) is refused with a clear message.
+
+Nothing collides with the demo network: other location codes, SKUs, style codes, emails, and EANs from the
+GS1 restricted-circulation range (29…), which no demo or real product uses.
+
+Speed and memory: everything runs in one transaction; rows are generated lazily and written in chunks; on
+PostgreSQL the stock levels and their ledger go in with COPY, and ANALYZE runs afterwards.
+"""
+import contextlib
+import time
+from dataclasses import dataclass
+from itertools import islice
+
+from sqlalchemy import func, insert, select, text
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from ..models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
+from ..models._types import utcnow
+from .catalog import ean13_check_digit, search_forms
+from .db import transaction
+from .demo import DEMO_PASSWORD, search_text
+from .errors import Conflict, ValidationFailed
+
+SEED_MARK = "synthetic seed network"
+SEED_DOMAIN = "seed.omnistore-demo.de"
+VARIANTS_PER_STYLE = 5
+SIZES = ("XS", "S", "M", "L", "XL")
+COLOURS = ("Black", "Navy", "Grey", "Olive", "Sand", "Bordeaux", "Stone", "Rust", "Forest", "Camel")
+CATEGORIES = ("Jackets", "Knitwear", "Shirts", "T-shirts", "Dresses", "Jeans", "Sneakers", "Boots")
+NOUNS = ("Parka", "Cardigan", "Oxford Shirt", "Tee", "Wrap Dress", "Slim Jeans", "Runner", "Chelsea Boot")
+BRANDS = ("Seedwerk", "Benchmark & Co", "Lasttest", "Grünfeld", "Nordlast")
+FIRST_NAMES = ("Anna", "Jürgen", "Søren", "Mette", "Lukas", "Özlem", "Freja", "Jonas", "Käthe", "Mads")
+LAST_NAMES = ("Müller", "Jensen", "Schmidt", "Kjær", "Becker", "Sørensen", "Weiß", "Nielsen", "Krüger")
+MAX_STORES = 9_999
+MAX_VARIANTS = 9_999_999
+MAX_CUSTOMERS = 9_999_999
+_CHUNK = 20_000  # rows per INSERT batch (SQLite) and per progress update
+
+
+def store_code(number):
+    return f"S{number:03d}"
+
+
+def style_code(number):
+    return f"SEED-P{number:06d}"
+
+
+def variant_sku(number):
+    return f"SEED-{number:07d}"
+
+
+def variant_ean(number):
+    body = f"29{number:010d}"
+    return body + ean13_check_digit(body)
+
+
+def customer_email(number):
+    return f"seed.customer.{number:06d}@{SEED_DOMAIN}"
+
+
+def on_hand_for(variant_number, store_number):
+    """The stock of a seed variant at a seed store: 0–8, about one in nine sold out; cheap and repeatable."""
+    return (variant_number * 7 + store_number * 13 + (variant_number * store_number) % 5) % 9
+
+
+@dataclass
+class SeedResult:
+    stores_created: int
+    stores_total: int
+    styles_created: int
+    variants_created: int
+    variants_total: int
+    stock_rows_created: int
+    customers_created: int
+    customers_total: int
+    seconds: float
+
+    @property
+    def stock_rows_total(self):
+        return self.stores_total * self.variants_total
+
+    def summary_text(self):
+        return (
+            f"Seed network: {self.stores_total:,} stores (+{self.stores_created:,}), "
+            f"{self.variants_total:,} variants (+{self.variants_created:,}), "
+            f"{self.stock_rows_total:,} stock rows (+{self.stock_rows_created:,}), "
+            f"{self.customers_total:,} customers (+{self.customers_created:,}) in {self.seconds:.1f} s."
+        )
+
+
+@contextlib.contextmanager
+def _no_progress(_label, _total):
+    class _Bar:
+        def update(self, _n):
+            pass
+
+    yield _Bar()
+
+
+def seed_network(stores, products, customers=0, progress=None) -> SeedResult:
+    """Grow the seed network to at least `stores` stores, `products` variants and `customers` customers.
+
+    `progress(label, total)` may return a context manager with `update(n)` (e.g. click.progressbar).
+    """
+    errors = {}
+    for name, value, low, high in (("stores", stores, 1, MAX_STORES), ("products", products, 1, MAX_VARIANTS),
+                                   ("customers", customers, 0, MAX_CUSTOMERS)):
+        if not isinstance(value, int) or not low <= value <= high:
+            errors[name] = f"Give a whole number from {low} to {high:,}."
+    if errors:
+        raise ValidationFailed("The seed sizes are out of range.", errors)
+    progress = progress or _no_progress
+    started = time.monotonic()
+    with transaction() as session:
+        seeder = _Seeder(session, progress)
+        result = seeder.run(stores, products, customers)
+    if db.engine.dialect.name == "postgresql" and result.stock_rows_created + result.customers_created:
+        with db.engine.connect() as connection:
+            connection.execute(text("ANALYZE location, product, variant, stock_level, stock_movement, customer, staff"))
+            connection.commit()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class _Seeder:
+    def __init__(self, session, progress):
+        self.session = session
+        self.progress = progress
+        self.now = utcnow()
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def run(self, stores, products, customers):
+        old_stores, new_stores = self.ensure_stores(stores)
+        old_variants, new_variants, styles_created = self.ensure_variants(products)
+        self.check_grid(old_stores, old_variants)
+        stock_rows = self.add_stock(old_stores, new_stores, old_variants, new_variants)
+        customers_created, customers_total = self.ensure_customers(customers)
+        return SeedResult(
+            stores_created=len(new_stores), stores_total=len(old_stores) + len(new_stores),
+            styles_created=styles_created, variants_created=len(new_variants),
+            variants_total=len(old_variants) + len(new_variants), stock_rows_created=stock_rows,
+            customers_created=customers_created, customers_total=customers_total, seconds=0.0,
+        )
+
+    # -- helpers
+    def insert_returning(self, table, rows):
+        result = self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+
+    # -- stores and their clerks
+    def ensure_stores(self, count):
+        """([(number, id)] of seed stores that existed, [(number, id)] of those created now)."""
+        wanted = {store_code(n): n for n in range(1, count + 1)}
+        existing = self.session.execute(select(Location.code, Location.id, Location.notes).where(
+            Location.notes == SEED_MARK)).all()
+        old = sorted((int(code[1:]), location_id) for code, location_id, _notes in existing)
+        known = {code for code, _id, _notes in existing}
+        taken = sorted(self.session.scalars(select(Location.code).where(
+            Location.code.in_([c for c in wanted if c not in known]), Location.notes != SEED_MARK)))
+        if taken:
+            raise Conflict(f"Location codes {', '.join(taken[:5])} exist and are not part of the seed network.")
+        missing = [n for code, n in wanted.items() if code not in known]
+        if not missing:
+            return old, []
+        rows = []
+        for n in missing:
+            # A grid over Germany (47.5–54.5 N, 6.5–14.5 E), so distances differ from store to store.
+            rows.append(dict(
+                code=store_code(n), name=f"Seed store {n:03d}", kind="store", street=f"Lastteststraße {n}",
+                postcode=f"{10000 + n * 37 % 89999:05d}", city="Seedstadt", country="DE", phone="",
+                latitude=round(47.5 + (n * 0.6180339) % 1 * 7, 4), longitude=round(6.5 + (n * 0.4142135) % 1 * 8, 4),
+                timezone="Europe/Berlin",
+                opening_hours={day: [["10:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+                | {"sun": []},
+                pickup_enabled=True, hold_days=7, reminder_day=5, active=True, notes=SEED_MARK,
+            ))
+        ids = self.insert_returning(Location.__table__, rows)
+        password_hash = generate_password_hash(DEMO_PASSWORD)
+        self.session.execute(insert(Staff.__table__), [dict(
+            email=f"clerk.{store_code(n).lower()}@{SEED_DOMAIN}", name=f"Seed clerk {n:03d}",
+            password_hash=password_hash, role="clerk", location_id=location_id, locale="en", active=True,
+            session_generation=1, created_at=self.now,
+        ) for n, location_id in zip(missing, ids, strict=True)])
+        return old, list(zip(missing, ids, strict=True))
+
+    # -- styles and variants
+    def ensure_variants(self, count):
+        """([(number, id)] of seed variants that existed, [(number, id)] created now, styles created now)."""
+        old = sorted((int(sku[5:]), variant_id) for sku, variant_id in self.session.execute(
+            select(Variant.sku, Variant.id).where(Variant.sku.like("SEED-%"))) if sku[5:].isdigit())
+        known = {n for n, _id in old}
+        missing = [n for n in range(1, count + 1) if n not in known]
+        if not missing:
+            return old, [], 0
+        styles = {int(code[6:]): product_id for code, product_id in self.session.execute(
+            select(Product.style_code, Product.id).where(Product.style_code.like("SEED-P%"))) if code[6:].isdigit()}
+        new_styles = sorted({(n - 1) // VARIANTS_PER_STYLE + 1 for n in missing} - set(styles))
+        rows = []
+        for s in new_styles:
+            name = f"{NOUNS[s % len(NOUNS)]} {s:06d}"
+            brand = BRANDS[s % len(BRANDS)]
+            category = CATEGORIES[s % len(CATEGORIES)]
+            rows.append(dict(
+                style_code=style_code(s), name=name, brand=brand, category=category,
+                description="Synthetic product for benchmarks.", image_url="",
+                search_text=search_text(name, brand, style_code(s), category, [
+                    dict(sku=variant_sku(n), colour=COLOURS[s % len(COLOURS)])
+                    for n in range((s - 1) * VARIANTS_PER_STYLE + 1, s * VARIANTS_PER_STYLE + 1) if n <= count]),
+                created_at=self.now, updated_at=self.now,
+            ))
+        with self.progress("Styles", max(len(rows), 1)) as bar:
+            for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start:start + _CHUNK]
+                ids = self.insert_returning(Product.__table__, chunk)
+                styles.update(zip(new_styles[start:start + _CHUNK], ids, strict=True))
+                bar.update(len(chunk))
+        created = []
+        with self.progress("Variants", len(missing)) as bar:
+            for start in range(0, len(missing), _CHUNK):
+                numbers = missing[start:start + _CHUNK]
+                ids = self.insert_returning(Variant.__table__, [dict(
+                    product_id=styles[(n - 1) // VARIANTS_PER_STYLE + 1], sku=variant_sku(n), ean=variant_ean(n),
+                    size=SIZES[(n - 1) % VARIANTS_PER_STYLE],
+                    colour=COLOURS[((n - 1) // VARIANTS_PER_STYLE + 1) % len(COLOURS)],
+                    price_minor=1995 + ((n - 1) // VARIANTS_PER_STYLE) % 30 * 500, created_at=self.now,
+                    updated_at=self.now,
+                ) for n in numbers])
+                created += zip(numbers, ids, strict=True)
+                bar.update(len(numbers))
+        return old, created, len(new_styles)
+
+    # -- stock
+    def check_grid(self, old_stores, old_variants):
+        """The stock of the seed that exists must be a full grid, or adding to it would leave holes."""
+        if not old_stores or not old_variants:
+            return
+        found = self.session.scalar(
+            select(func.count()).select_from(StockLevel)
+            .join(Location, Location.id == StockLevel.location_id)
+            .join(Variant, Variant.id == StockLevel.variant_id)
+            .where(Location.notes == SEED_MARK, Variant.sku.like("SEED-%"))
+        )
+        expected = len(old_stores) * len(old_variants)
+        if found != expected:
+            raise Conflict(f"The seed network is incomplete ({found:,} of {expected:,} stock rows); "
+                           "seed into a fresh database instead.")
+
+    def add_stock(self, old_stores, new_stores, old_variants, new_variants):
+        all_stores = old_stores + new_stores
+        total = len(new_variants) * len(all_stores) + len(old_variants) * len(new_stores)
+        if not total:
+            return 0
+
+        def cells():
+            # Variant by variant: the (variant, location) indexes then fill in order.
+            for variants, stores in ((old_variants, new_stores), (new_variants, all_stores)):
+                for variant_number, variant_id in variants:
+                    for store_number, location_id in stores:
+                        yield variant_id, location_id, on_hand_for(variant_number, store_number)
+
+        if self.postgres:
+            self.copy_stock(cells, total)
+        else:
+            self.insert_stock(cells, total)
+        return total
+
+    def copy_stock(self, cells, total):
+        at = self.now.isoformat()
+        raw = self.session.connection().connection.driver_connection  # psycopg 3, inside our transaction
+        with raw.cursor() as cursor:
+            with self.progress("Stock levels", total) as bar, cursor.copy(
+                "COPY stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) FROM STDIN"
+            ) as copy:
+                for done, (variant_id, location_id, on_hand) in enumerate(cells(), start=1):
+                    copy.write_row((variant_id, location_id, on_hand, 0, 1, at))
+                    if not done % _CHUNK:
+                        bar.update(_CHUNK)
+                bar.update(total % _CHUNK)
+            with self.progress("Stock ledger", total) as bar, cursor.copy(
+                "COPY stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason,"
+                " reference, created_at) FROM STDIN"
+            ) as copy:
+                for done, (variant_id, location_id, on_hand) in enumerate(cells(), start=1):
+                    copy.write_row((variant_id, location_id, "import", on_hand, 0, "synthetic seed", "seed", at))
+                    if not done % _CHUNK:
+                        bar.update(_CHUNK)
+                bar.update(total % _CHUNK)
+
+    def insert_stock(self, cells, total):
+        def levels():
+            for variant_id, location_id, on_hand in cells():
+                yield dict(variant_id=variant_id, location_id=location_id, on_hand=on_hand, allocated=0, version=1,
+                           updated_at=self.now)
+
+        def movements():
+            for variant_id, location_id, on_hand in cells():
+                yield dict(variant_id=variant_id, location_id=location_id, kind="import", on_hand_delta=on_hand,
+                           allocated_delta=0, reason="synthetic seed", reference="seed", staff_id=None,
+                           api_client_id=None, created_at=self.now)
+
+        for label, model, rows in (("Stock levels", StockLevel, levels()), ("Stock ledger", StockMovement,
+                                                                             movements())):
+            with self.progress(label, total) as bar:
+                for chunk in iter(lambda rows=rows: list(islice(rows, _CHUNK)), []):
+                    self.session.execute(insert(model.__table__), chunk)
+                    bar.update(len(chunk))
+
+    # -- customers
+    def ensure_customers(self, count):
+        existing = {email for (email,) in self.session.execute(
+            select(Customer.email).where(Customer.email.like(f"%@{SEED_DOMAIN}")))}
+        missing = [n for n in range(1, count + 1) if customer_email(n) not in existing]
+
+        def rows():
+            for n in missing:
+                first = FIRST_NAMES[n % len(FIRST_NAMES)]
+                last = LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]
+                yield dict(
+                    first_name=first, last_name=last, email=customer_email(n), phone=f"+4915900{n:07d}",
+                    loyalty_number=f"SEED{n:08d}", loyalty_tier="basic", loyalty_points=n % 1000,
+                    preferred_location_id=None, sizes={}, preferences={},
+                    search_name=search_forms(f"{first} {last}"), created_channel="web", created_at=self.now,
+                    erased_at=None,
+                )
+
+        if missing:
+            with self.progress("Customers", len(missing)) as bar:
+                generated = rows()
+                for chunk in iter(lambda: list(islice(generated, _CHUNK)), []):
+                    self.session.execute(insert(Customer.__table__), chunk)
+                    bar.update(len(chunk))
+        return len(missing), len(existing) + len(missing)

@@ -1,0 +1,185 @@
+"""The demo network: complete, consistent with its ledger and its orders, idempotent, and usable."""
+import re
+from collections import Counter, defaultdict
+
+import pytest
+from sqlalchemy import func, select
+
+from omnistore.extensions import db
+from omnistore.models import (
+    Consent,
+    Customer,
+    CustomerNote,
+    Location,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Pickup,
+    Product,
+    Staff,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    Variant,
+)
+from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
+from omnistore.services import demo
+from omnistore.services.catalog import is_valid_ean13
+from omnistore.services.errors import Conflict
+from omnistore.services.pickups import queue_summary
+
+ALL_MODELS = (Location, Product, Variant, StockLevel, StockMovement, Customer, Consent, CustomerNote, Order,
+              OrderLine, OrderEvent, Pickup, Transfer, Staff)
+
+
+def row_counts():
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in ALL_MODELS}
+
+
+def scalar_list(query):
+    return db.session.scalars(query).all()
+
+
+def test_demo_network_is_complete_consistent_and_idempotent(app):
+    result = demo.load_demo()
+    assert result.created
+    counts = row_counts()
+    assert counts["Location"] == 14 and counts["Product"] >= 150 and counts["Variant"] >= 1000
+    assert counts["Customer"] >= 200 and counts["Consent"] > 0 and counts["CustomerNote"] > 0
+    assert counts["Staff"] == 1 + 2 * len(demo.STORE_CODES)
+
+    # The network
+    locations = {loc.code: loc for loc in scalar_list(select(Location))}
+    stores = [loc for loc in locations.values() if loc.kind == "store"]
+    assert len(stores) >= 12 and {"HAM", "CPH", "WH1"} <= set(locations)
+    assert locations["WH1"].kind == "warehouse" and not locations["WH1"].pickup_enabled
+    assert {loc.country for loc in stores} == {"DE", "DK"}
+    assert {loc.timezone for loc in stores} == {"Europe/Berlin", "Europe/Copenhagen"}
+    assert locations["HAM"].pickup_enabled and locations["CPH"].pickup_enabled
+    for loc in locations.values():
+        assert set(loc.opening_hours) == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+        assert all(re.fullmatch(r"\d\d:\d\d", t) for spans in loc.opening_hours.values() for s in spans for t in s)
+        assert loc.street and loc.postcode and loc.city and 0 <= loc.reminder_day < loc.hold_days
+
+    # The catalogue: valid, unique EANs and SKUs; searchable with and without umlauts
+    variants = db.session.execute(select(Variant.sku, Variant.ean, Variant.price_minor)).all()
+    assert all(is_valid_ean13(ean) for _sku, ean, _price in variants)
+    assert len({ean for _s, ean, _p in variants}) == len({sku for sku, _e, _p in variants}) == len(variants)
+    assert all(price > 0 for _s, _e, price in variants)
+    assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text.contains("mueller")))
+    assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text == ""))== 0
+
+    # Stock: every level is explained by its ledger, and the ledger has nothing without a level
+    ledger = {
+        (v, loc): (on_hand, allocated)
+        for v, loc, on_hand, allocated in db.session.execute(
+            select(StockMovement.variant_id, StockMovement.location_id, func.sum(StockMovement.on_hand_delta),
+                   func.sum(StockMovement.allocated_delta)).group_by(StockMovement.variant_id,
+                                                                     StockMovement.location_id))
+    }
+    levels = {(v, loc): (on_hand, allocated) for v, loc, on_hand, allocated in db.session.execute(
+        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated))}
+    assert levels == ledger
+    assert all(0 <= allocated <= on_hand for on_hand, allocated in levels.values())
+
+    # Allocations agree with the open orders: placed → at the source, ready → at the pickup store
+    expected = Counter()
+    for status, source, pickup_at, variant_id, quantity in db.session.execute(
+        select(Order.status, OrderLine.source_location_id, Order.pickup_location_id, OrderLine.variant_id,
+               OrderLine.quantity).join(OrderLine.order).where(Order.status.in_(("placed", "ready")))
+    ):
+        expected[(variant_id, source if status == "placed" else pickup_at)] += quantity
+    assert {key: value[1] for key, value in levels.items() if value[1]} == dict(expected)
+
+    # Sold out here, available elsewhere
+    available = defaultdict(dict)
+    for (variant_id, location_id), (on_hand, allocated) in levels.items():
+        available[variant_id][location_id] = on_hand - allocated
+    ham = locations["HAM"].id
+    assert any(by_location.get(ham) == 0 and max(by_location.values()) > 0 for by_location in available.values())
+
+    # The variant only Copenhagen has
+    cph_only = db.session.scalar(select(Variant).where(Variant.sku == demo.CPH_ONLY_SKU))
+    assert cph_only.product.name == "Fjord Parka" and cph_only.size == "XL"
+    where = {code: available[cph_only.id].get(locations[code].id) for code in locations}
+    assert where.pop("CPH") > 0 and where.pop("HAM") == 0 and set(where.values()) == {None}
+    assert any(available[v.id].get(ham, 0) > 0 for v in cph_only.product.variants if v.colour == cph_only.colour)
+
+    # Orders in every status, with what each status implies
+    seen = set(db.session.execute(select(Order.fulfilment, Order.status).distinct()).all())
+    assert seen == {("pickup", s) for s in PICKUP_STATUSES} | {("delivery", s) for s in DELIVERY_STATUSES}
+    assert set(scalar_list(select(Order.channel).distinct())) == {"web", "store", "app", "phone"}
+    orders = scalar_list(select(Order))
+    assert all(re.fullmatch(r"OS-\d\d-\d{6}", order.number) for order in orders)
+    assert all(order.total_minor == sum(li.quantity * li.unit_price_minor for li in order.lines) for order in orders)
+    assert all(order.events and order.events[0].kind == "placed" for order in orders)
+    codes = set()
+    for order in orders:
+        pickup = order.pickup
+        if order.fulfilment == "delivery":
+            assert pickup is None and order.delivery_address["city"]
+            assert bool(order.tracking_reference) == (order.status in ("shipped", "delivered"))
+            continue
+        assert len(pickup.token) >= 32 and re.fullmatch("[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}", pickup.short_code)
+        codes.add(pickup.short_code)
+        assert (pickup.ready_at is not None) == (order.status in ("ready", "collected", "expired"))
+        if pickup.ready_at:
+            assert pickup.pickup_by > pickup.ready_at > order.placed_at
+        assert (pickup.collected_at is not None) == (order.status == "collected")
+        if order.status == "collected":
+            assert pickup.ready_at < pickup.collected_at and pickup.collected_by_staff_id and pickup.verification
+        if order.status == "in_transit":
+            transfers = scalar_list(select(Transfer).where(Transfer.order_id == order.id))
+            assert [t.status for t in transfers] == ["shipped"]
+            assert transfers[0].destination_location_id == order.pickup_location_id
+        if order.status == "ready":
+            assert {line.status for line in order.lines} == {"picked"}
+        if order.status in ("expired", "cancelled"):
+            assert {line.status for line in order.lines} == {"released"}
+    assert len(codes) == sum(order.fulfilment == "pickup" for order in orders)
+    assert any(line.status == "refused" for order in orders for line in order.lines)
+
+    # The pickup desk at HAM has something to show
+    summary = queue_summary(locations["HAM"])
+    assert summary.ready >= 3 and summary.checked_in >= 1 and summary.overdue >= 1
+    assert summary.to_prepare >= 1 and summary.arriving >= 1 and summary.collected_today >= 1
+
+    # Staff: a clerk and a manager at every store, one admin; and the customers named in the docstring
+    staff = db.session.execute(select(Staff.role, Location.code).join(Staff.location)).all()
+    assert Counter(role for role, _code in staff) == {"admin": 1, "clerk": len(stores), "manager": len(stores)}
+    assert {code for role, code in staff if role == "clerk"} == {loc.code for loc in stores}
+    assert db.session.scalar(select(Customer).where(Customer.search_name.contains("mueller"))).first_name == "Jürgen"
+    phones = scalar_list(select(Customer.phone).where(Customer.phone.is_not(None)))
+    assert all(re.fullmatch(r"\+(49|45)\d{8,12}", phone) for phone in phones)
+
+    # Loading again changes nothing
+    again = demo.load_demo()
+    assert not again.created and row_counts() == counts
+    assert "already loaded" in again.logins_text()
+
+
+def test_flask_demo_prints_logins_and_the_logins_work(app, client):
+    assert "flask --app app staff create" in demo.demo_logins_hint()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    for text in ("http://127.0.0.1:5000", demo.DEMO_PASSWORD, demo.ADMIN_EMAIL, "clerk.ham@omnistore-demo.de",
+                 "manager.cph@omnistore-demo.de", demo.CPH_ONLY_SKU):
+        assert text in result.output
+    assert "clerk.ham@omnistore-demo.de" in demo.demo_logins_hint()
+
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0 and "already loaded" in again.output
+
+    response = client.login("clerk.ham@omnistore-demo.de", demo.DEMO_PASSWORD)
+    assert response.status_code == 303
+    assert "Hamburg" in client.get("/").get_data(as_text=True)
+
+
+def test_demo_refuses_a_database_holding_part_of_it(app, make):
+    make.location("HAM")
+    with pytest.raises(Conflict, match="part of the demo"):
+        demo.load_demo()
+    assert db.session.scalar(select(func.count()).select_from(Location)) == 1
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 1 and "part of the demo" in result.output
