@@ -80,6 +80,19 @@ def test_the_committed_template_holds_every_message(extracted):
     assert current <= committed, f"not in messages.pot: {sorted(map(str, current - committed))}; {HOW_TO_FIX}"
 
 
+def test_check_command_agrees(extracted):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(i18n_tools.translations, ["check"])
+    complete = not i18n_tools.check(extracted)
+    assert (result.exit_code == 0) == complete, result.output
+
+
+def test_cli_group_is_registered(app):
+    result = app.test_cli_runner().invoke(args=["translations", "--help"])
+    assert result.exit_code == 0 and "translations update" in result.output
+
+
 # --- (b) the committed .mo files say exactly what the .po files say -------------------------------------
 
 @pytest.mark.parametrize("locale", LOCALES)
