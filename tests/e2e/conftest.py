@@ -1,0 +1,181 @@
+"""End-to-end fixtures: the real app behind a real WSGI server, and Chromium at tablet size.
+
+- `live_server` serves the test's own `app` (same database, same config) from a background thread on
+  127.0.0.1 and a free port. The `app` fixture empties the tables after the test, once the server has
+  stopped. An exception inside a request fails the test with the server-side traceback.
+- `browser` is one Chromium for the session (Playwright, sync API); `context` is a fresh one per test at
+  tablet size (820×1180, scale 1, touch, locale en); `page` is a tab in it whose base URL is the live
+  server. An uncaught JavaScript error or a Content-Security-Policy violation fails the test. A failed
+  test leaves a screenshot and the page's HTML in test-artifacts/e2e/.
+- Without Playwright or Chromium the e2e tests skip on a laptop and fail in CI (see `missing`).
+
+Databases: e2e tests run on the first database of OMNISTORE_TEST_DATABASES only (SQLite by default).
+They test the browser side; the database-specific behaviour is covered on both databases by the view
+and service tests, and this keeps the e2e time flat as the suite grows. OMNISTORE_TEST_E2E_DATABASES=all
+runs them on every database.
+"""
+import os
+import shutil
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import DATABASES, missing
+
+E2E_DIR = Path(__file__).resolve().parent
+ROOT = E2E_DIR.parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+
+CHROMIUM = os.environ.get("OMNISTORE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TABLET = {"width": 820, "height": 1180}
+TIMEOUT_MS = 10_000  # no single step of a tablet page should take longer
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep e2e tests on the first database only, unless OMNISTORE_TEST_E2E_DATABASES=all."""
+    if os.environ.get("OMNISTORE_TEST_E2E_DATABASES", "").lower() == "all" or not DATABASES:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        is_e2e = E2E_DIR in Path(str(item.path)).parents
+        if is_e2e and callspec and callspec.params.get("database_url", DATABASES[0]) != DATABASES[0]:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's outcome on the item, so fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+# --- The live server ----------------------------------------------------------------------------------
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.errors = []
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="e2e-live-server", daemon=True)
+
+    def _wsgi(self, environ, start_response):
+        try:
+            return self.app.wsgi_app(environ, start_response)
+        except Exception:
+            # TESTING propagates exceptions; keep the traceback for the test, let werkzeug answer 500.
+            self.errors.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}\n{traceback.format_exc()}")
+            raise
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served over HTTP on 127.0.0.1:<free port>, stopped before the tables are emptied."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+    if server.errors:
+        pytest.fail("the server raised during the test:\n\n" + "\n".join(server.errors), pytrace=False)
+
+
+# --- The browser ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        missing(f"the Python package playwright is not installed ({error}); pip install -e '.[test]'")
+    executable = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    if executable is None:
+        missing(f"Chromium not found at {CHROMIUM}; install it (apt-get install chromium) "
+                "or set OMNISTORE_TEST_CHROMIUM to its path")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    except PlaywrightError as error:
+        playwright.stop()
+        missing(f"Chromium at {executable} did not start: {str(error).splitlines()[0]}")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def context(browser, live_server):
+    """A fresh browser profile per test: tablet size, touch, English, pointed at the live server."""
+    ctx = browser.new_context(
+        base_url=live_server.url, viewport=dict(TABLET), device_scale_factor=1, has_touch=True, locale="en",
+        timezone_id="Europe/Berlin",
+    )
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+class BrowserProblems:
+    """Uncaught JavaScript errors and CSP violations seen by a page: a test fails on any of them."""
+
+    def __init__(self, page):
+        self.errors = []
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught JavaScript error: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            where = message.location or {}
+            self.errors.append(f"CSP violation at {where.get('url')}:{where.get('lineNumber')}: {message.text}")
+
+
+@pytest.fixture
+def page(request, context):
+    tab = context.new_page()
+    problems = BrowserProblems(tab)
+    yield tab
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+                 for when in ("setup", "call"))
+    if failed:
+        _save_artifacts(tab, request.node.nodeid)
+    if problems.errors and not failed:
+        pytest.fail("the browser reported problems:\n" + "\n".join(problems.errors), pytrace=False)
+
+
+def _save_artifacts(tab, nodeid):
+    """A screenshot and the HTML of the page where the test failed, for whoever reads the CI log."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in nodeid.split("::", 1)[-1])
+    try:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        (ARTIFACTS / f"{name}.html").write_text(tab.content(), encoding="utf-8")
+        print(f"\ne2e artifacts: {ARTIFACTS / name}.png/.html (page was {tab.url})", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 — the test's own failure matters more than this
+        print(f"\ncould not save e2e artifacts: {error}", file=sys.stderr)
