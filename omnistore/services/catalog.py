@@ -1,6 +1,22 @@
-"""The catalogue: products (styles) and variants (SKUs), EAN-13 rules and search normalisation."""
+"""The catalogue: products (styles) and variants (SKUs), EAN-13 rules and search normalisation.
+
+Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed) and `search_products(q, ...)` (the API and the
+stock pages). Both validate their input and answer bad input with a clear message per field.
+"""
 import re
 import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import ApiClient, Product, Staff, Variant
+from ..models._types import utcnow
+from . import audit
+from .db import transaction
+from .errors import Conflict, DomainError, ValidationFailed
 
 # German spellings a clerk types without umlauts: "mueller" must find "Müller".
 _TRANSCRIPTIONS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
@@ -13,7 +29,11 @@ def ean13_check_digit(first12: str) -> str:
 
 
 def is_valid_ean13(code: str) -> bool:
-    return bool(code) and len(code) == 13 and code.isdigit() and ean13_check_digit(code[:12]) == code[12]
+    # isascii(): str.isdigit() also accepts other scripts' digits ("４", "٤"), which are no barcode.
+    return (
+        isinstance(code, str) and len(code) == 13 and code.isascii() and code.isdigit()
+        and ean13_check_digit(code[:12]) == code[12]
+    )
 
 
 def fold(text: str) -> str:
@@ -27,3 +47,503 @@ def search_forms(text: str) -> str:
     lowered = (text or "").lower()
     forms = dict.fromkeys([fold(lowered), fold(lowered.translate(_TRANSCRIPTIONS))])
     return re.sub(r"\s+", " ", " ".join(forms)).strip()
+
+
+def product_search_text(product) -> str:
+    """What `Product.search_text` holds: name, brand, style code, category, SKUs and colours, searchable."""
+    return _search_text(product, product.variants)
+
+
+def _search_text(product, variants):
+    """`product` and `variants`: models, or (for rows not stored yet) a dict and objects/dicts alike."""
+    def get(record, key):
+        return record.get(key, "") if isinstance(record, dict) else getattr(record, key)
+
+    parts = [get(product, key) for key in ("name", "brand", "style_code", "category")]
+    for variant in variants:
+        parts += [variant.sku, variant.colour]
+    words = " ".join(part for part in parts if part).split()
+    return search_forms(" ".join(dict.fromkeys(words)))
+
+
+# --- limits shared with the API document --------------------------------------------------------
+
+MAX_PRODUCTS_PER_UPSERT = 1000
+MAX_VARIANTS_PER_PRODUCT = 250
+MAX_VARIANTS_PER_UPSERT = 25_000
+MAX_PRICE_MINOR = 2_147_483_647  # the column is a 32-bit integer on PostgreSQL
+STYLE_CODE_MAX = 64
+SKU_MAX = 64
+# Optional text fields of a product / variant and their maximum lengths (those of the columns).
+PRODUCT_TEXT_FIELDS = {"brand": 100, "category": 100, "description": 10_000, "image_url": 500}
+NAME_MAX = 200
+VARIANT_TEXT_FIELDS = {"size": 32, "colour": 64}
+PRODUCT_KEYS = ("style_code", "name", "brand", "category", "description", "image_url", "variants")
+VARIANT_KEYS = ("sku", "ean", "size", "colour", "price_minor")
+
+SEARCH_LIMIT_DEFAULT = 20
+SEARCH_LIMIT_MAX = 100
+SEARCH_OFFSET_MAX = 1_000_000
+SEARCH_QUERY_MAX = 200
+SEARCH_TOKENS_MAX = 10
+
+_IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
+_ABSENT = object()
+_URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_EAN_RE = re.compile(r"^[0-9]{13}$")
+
+
+class TooManyProducts(DomainError):
+    code = "too_many_products"
+    status = 413
+
+
+# --- results --------------------------------------------------------------------------------------
+
+@dataclass
+class RowError:
+    field: str | None  # "name", "variants[1].ean"; None when the row as a whole is at fault
+    code: str  # required | invalid_type | invalid_value | too_long | invalid_ean | unknown_field |
+    #            duplicate_in_request | already_used
+    message: str
+
+    def as_dict(self):
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class RowResult:
+    index: int
+    style_code: str | None
+    status: str = "error"  # created | updated | unchanged | error
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self):
+        return {"index": self.index, "style_code": self.style_code, "status": self.status,
+                "errors": [error.as_dict() for error in self.errors]}
+
+
+@dataclass
+class UpsertResult:
+    results: list[RowResult]
+
+    @property
+    def summary(self):
+        counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
+                "errors": counts["error"]}
+
+    def as_dict(self):
+        return {"results": [result.as_dict() for result in self.results], "summary": self.summary}
+
+
+# --- validation of one row (no database) ----------------------------------------------------------
+
+@dataclass
+class _VariantRow:
+    position: int
+    sku: str | None = None
+    ean: str | None = None
+    price_minor: int | None = None
+    values: dict = field(default_factory=dict)  # size/colour when sent
+
+    @property
+    def colour(self):
+        return self.values.get("colour", "")
+
+
+@dataclass(eq=False)  # rows compare by identity: two rows may hold the same data
+class _ProductRow:
+    result: RowResult
+    style_code: str | None = None
+    values: dict = field(default_factory=dict)  # name and the optional fields that were sent
+    variants: list[_VariantRow] = field(default_factory=list)
+
+    def error(self, field_name, code, message):
+        self.result.errors.append(RowError(field_name, code, message))
+
+    @property
+    def ok(self):
+        return not self.result.errors
+
+
+def _bad_character(value, multiline):
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "Cs" or (category == "Cc" and not (multiline and char in "\n\r\t")):
+            return char
+    return None
+
+
+def _text(row, data, key, path, *, max_length, required=False, multiline=False):
+    """The cleaned string for `key`, "" for an explicit null, or _ABSENT (with an error if required)."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            row.error(path, "required", f"{key} is required.")
+            return _ABSENT
+        return "" if key in data else _ABSENT
+    if not isinstance(value, str):
+        row.error(path, "invalid_type", f"{key} must be a string.")
+        return _ABSENT
+    if (char := _bad_character(value, multiline)) is not None:
+        row.error(path, "invalid_value", f"{key} contains a control character (U+{ord(char):04X}).")
+        return _ABSENT
+    value = unicodedata.normalize("NFC", value).strip()
+    if required and not value:
+        row.error(path, "required", f"{key} must not be empty.")
+        return _ABSENT
+    if len(value) > max_length:
+        row.error(path, "too_long", f"{key} is longer than {max_length} characters.")
+        return _ABSENT
+    return value
+
+
+def _unknown_keys(row, data, allowed, prefix):
+    for key in data:
+        if key not in allowed:
+            row.error(f"{prefix}{key}", "unknown_field",
+                      f"Unknown field {str(key)[:40]!r}; allowed: {', '.join(allowed)}.")
+
+
+def _parse_variant(row, data, position):
+    prefix = f"variants[{position}]."
+    variant = _VariantRow(position)
+    if not isinstance(data, dict):
+        row.error(f"variants[{position}]", "invalid_type", "Each variant must be a JSON object.")
+        return variant
+    _unknown_keys(row, data, VARIANT_KEYS, prefix)
+    sku = _text(row, data, "sku", prefix + "sku", max_length=SKU_MAX, required=True)
+    variant.sku = None if sku is _ABSENT else sku
+    variant.ean = _ean(row, data.get("ean"), prefix + "ean")
+    variant.price_minor = _price(row, data, prefix + "price_minor")
+    for key, max_length in VARIANT_TEXT_FIELDS.items():
+        value = _text(row, data, key, prefix + key, max_length=max_length)
+        if value is not _ABSENT:
+            variant.values[key] = value
+    return variant
+
+
+def _ean(row, value, path):
+    if value is None:
+        row.error(path, "required", "ean is required.")
+    elif not isinstance(value, str):
+        row.error(path, "invalid_type", "ean must be a string of 13 digits (a number would lose leading zeros).")
+    elif not _EAN_RE.match(value.strip()):
+        row.error(path, "invalid_ean", "EAN must be exactly 13 digits.")
+    elif not is_valid_ean13(value.strip()):
+        expected = ean13_check_digit(value.strip()[:12])
+        row.error(path, "invalid_ean", f"EAN check digit is wrong (expected {expected}).")
+    else:
+        return value.strip()
+    return None
+
+
+def _price(row, data, path):
+    value = data.get("price_minor")
+    if value is None:
+        row.error(path, "required", "price_minor is required.")
+    elif type(value) is not int:  # bool is an int subclass; floats and strings are refused too
+        row.error(path, "invalid_type", "price_minor must be a whole number of minor units (cents, øre).")
+    elif value < 0:
+        row.error(path, "invalid_value", "price_minor must not be negative.")
+    elif value > MAX_PRICE_MINOR:
+        row.error(path, "invalid_value", f"price_minor must be at most {MAX_PRICE_MINOR}.")
+    else:
+        return value
+    return None
+
+
+def _parse_row(index, data):
+    row = _ProductRow(RowResult(index, None))
+    if not isinstance(data, dict):
+        row.error(None, "invalid_type", "Each product must be a JSON object.")
+        return row
+    raw_code = data.get("style_code")
+    row.result.style_code = raw_code[:STYLE_CODE_MAX] if isinstance(raw_code, str) else None
+    _unknown_keys(row, data, PRODUCT_KEYS, "")
+    style_code = _text(row, data, "style_code", "style_code", max_length=STYLE_CODE_MAX, required=True)
+    if style_code is not _ABSENT:
+        row.style_code = row.result.style_code = style_code
+    name = _text(row, data, "name", "name", max_length=NAME_MAX, required=True)
+    if name is not _ABSENT:
+        row.values["name"] = name
+    for key, max_length in PRODUCT_TEXT_FIELDS.items():
+        value = _text(row, data, key, key, max_length=max_length, multiline=key == "description")
+        if value is not _ABSENT:
+            if key == "image_url" and value and not _URL_RE.match(value):
+                row.error(key, "invalid_value", "image_url must be an http:// or https:// address.")
+                continue
+            row.values[key] = value
+    variants = data.get("variants")
+    if variants is None:
+        row.error("variants", "required", "variants is required: a list of at least one variant.")
+    elif not isinstance(variants, list):
+        row.error("variants", "invalid_type", "variants must be a list.")
+    elif not variants:
+        row.error("variants", "required", "variants must hold at least one variant.")
+    elif len(variants) > MAX_VARIANTS_PER_PRODUCT:
+        row.error("variants", "too_long", f"A product may have at most {MAX_VARIANTS_PER_PRODUCT} variants.")
+    else:
+        row.variants = [_parse_variant(row, variant, position) for position, variant in enumerate(variants)]
+    return row
+
+
+def _flag_duplicates(rows):
+    """Style codes, SKUs and EANs must each appear once per request; every row involved is refused."""
+    seen = {"style_code": {}, "sku": {}, "ean": {}}
+    for row in rows:
+        if row.style_code is not None:
+            seen["style_code"].setdefault(row.style_code, []).append((row, "style_code"))
+        for variant in row.variants:
+            for key in ("sku", "ean"):
+                value = getattr(variant, key)
+                if value is not None:
+                    seen[key].setdefault(value, []).append((row, f"variants[{variant.position}].{key}"))
+    labels = {"style_code": "style_code", "sku": "SKU", "ean": "EAN"}
+    for key, values in seen.items():
+        for value, places in values.items():
+            if len(places) < 2:
+                continue
+            for row, path in places:
+                other_row, other_path = next((r, p) for r, p in places if r is not row or p != path)
+                where = other_path if other_row is row else f"products[{other_row.result.index}].{other_path}"
+                row.error(path, "duplicate_in_request",
+                          f"{labels[key]} {value!r} appears more than once in this request (also at {where}).")
+
+
+# --- the verb -------------------------------------------------------------------------------------
+
+def upsert_products(rows, actor):
+    """Create or update styles with their variants from a PIM/ERP feed; one result per row.
+
+    A row with any problem is refused as a whole and the others are applied. Fields a row leaves out keep
+    their stored value; variants it leaves out are kept (stock and orders refer to them). Sending the same
+    rows again writes nothing to the catalogue and reports them "unchanged". `actor` is the ApiClient or
+    Staff member; one AuditEvent records the call.
+    """
+    if not isinstance(rows, list):
+        raise ValidationFailed("products must be a list of products.", {"products": "Must be a list."})
+    if len(rows) > MAX_PRODUCTS_PER_UPSERT:
+        raise TooManyProducts(
+            f"At most {MAX_PRODUCTS_PER_UPSERT} products per request, this one has {len(rows)}; "
+            "send the catalogue in several requests.",
+            limit=MAX_PRODUCTS_PER_UPSERT,
+        )
+    variants = sum(len(r["variants"]) for r in rows if isinstance(r, dict) and isinstance(r.get("variants"), list))
+    if variants > MAX_VARIANTS_PER_UPSERT:
+        raise TooManyProducts(
+            f"At most {MAX_VARIANTS_PER_UPSERT} variants per request, this one has {variants}; "
+            "send the catalogue in several requests.",
+            limit=MAX_VARIANTS_PER_UPSERT,
+        )
+    parsed = [_parse_row(index, data) for index, data in enumerate(rows)]
+    _flag_duplicates(parsed)
+    try:
+        with transaction() as session:
+            _apply_rows(session, [row for row in parsed if row.ok])
+            result = UpsertResult([row.result for row in parsed])
+            audit.record(
+                "catalog.products_upserted", entity=("product", ""),
+                api_client=actor if isinstance(actor, ApiClient) else None,
+                staff=actor if isinstance(actor, Staff) else None,
+                summary=result.summary,
+                created=[r.style_code for r in result.results if r.status == "created"],
+                updated=[r.style_code for r in result.results if r.status == "updated"],
+                rejected=[r.index for r in result.results if r.status == "error"],
+            )
+    except IntegrityError as error:
+        # Another request created the same style, SKU or EAN between our read and our write.
+        raise Conflict("The catalogue changed while this batch was being applied; nothing was saved. "
+                       "Send the batch again.") from error
+    return result
+
+
+def _chunks(values):
+    values = list(values)
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def _apply_rows(session, rows):
+    if not rows:
+        return
+    products, owners = _load_existing(session, rows)
+    new_rows, new_variants, grown = [], [], []
+    for row in rows:
+        _check_owners(row, owners)
+        if not row.ok:
+            continue
+        product = products.get(row.style_code)
+        if product is None:
+            new_rows.append(row)
+            row.result.status = "created"
+            continue
+        known = {variant.sku for variant in product.variants}
+        added = [variant for variant in row.variants if variant.sku not in known]
+        row.result.status = "updated" if _update_product(product, row, added) else "unchanged"
+        if added:
+            new_variants += [_variant_values(product.id, variant) for variant in added]
+            grown.append(product)
+    session.flush()  # the UPDATEs of changed products and variants (batched per mapper)
+    if new_rows:
+        # Bulk INSERTs (a few statements per batch, not one per row), then the variants with their product ids.
+        ids = dict(session.execute(insert(Product).returning(Product.style_code, Product.id),
+                                   [_product_values(row) for row in new_rows]).all())
+        new_variants += [_variant_values(ids[row.style_code], variant) for row in new_rows for variant in row.variants]
+    if new_variants:
+        session.execute(insert(Variant), new_variants)
+    for product in grown:
+        session.expire(product, ["variants"])  # reload with the new variants when next read
+
+
+def _load_existing(session, rows):
+    """The stored products of these rows (with variants) and who owns their SKUs and EANs: a few queries."""
+    codes = {row.style_code for row in rows}
+    products = {}
+    for chunk in _chunks(codes):
+        query = (select(Product).where(Product.style_code.in_(chunk)).options(selectinload(Product.variants))
+                 .execution_options(populate_existing=True))  # never decide on stale objects in the session
+        products.update((product.style_code, product) for product in session.scalars(query))
+    owners = {"sku": {}, "ean": {}}
+    for key, column in (("sku", Variant.sku), ("ean", Variant.ean)):
+        values = {getattr(variant, key) for row in rows for variant in row.variants}
+        for chunk in _chunks(values):
+            query = (select(Variant.sku, Variant.ean, Product.style_code)
+                     .join(Product, Variant.product_id == Product.id).where(column.in_(chunk)))
+            owners[key].update((getattr(owner, key), owner) for owner in session.execute(query))
+    return products, owners
+
+
+def _check_owners(row, owners):
+    """An SKU or EAN already in the catalogue must belong to this very style (and an EAN to this SKU)."""
+    for variant in row.variants:
+        owner = owners["sku"].get(variant.sku)
+        if owner is not None and owner.style_code != row.style_code:
+            row.error(f"variants[{variant.position}].sku", "already_used",
+                      f"SKU {variant.sku!r} already belongs to style {owner.style_code!r}.")
+        owner = owners["ean"].get(variant.ean)
+        if owner is not None and owner.sku != variant.sku:
+            style = "this style" if owner.style_code == row.style_code else f"style {owner.style_code!r}"
+            row.error(f"variants[{variant.position}].ean", "already_used",
+                      f"EAN {variant.ean} already belongs to SKU {owner.sku!r} of {style}.")
+
+
+def _product_values(row):
+    values = {key: row.values.get(key, "") for key in PRODUCT_TEXT_FIELDS}
+    values.update(style_code=row.style_code, name=row.values["name"])
+    values["search_text"] = _search_text(values, row.variants)
+    return values
+
+
+def _variant_values(product_id, variant):
+    return {"product_id": product_id, "sku": variant.sku, "ean": variant.ean, "price_minor": variant.price_minor,
+            **{key: variant.values.get(key, "") for key in VARIANT_TEXT_FIELDS}}
+
+
+def _update_product(product, row, added):
+    """Apply the row to a stored product (but for the `added` variants); True when anything changed.
+
+    Only what differs is assigned, so an unchanged row causes no UPDATE and keeps its updated_at.
+    """
+    changed = _assign(product, row.values) | bool(added)
+    by_sku = {variant.sku: variant for variant in product.variants}
+    for v in row.variants:
+        if (variant := by_sku.get(v.sku)) is not None:
+            changed |= _assign(variant, {"ean": v.ean, "price_minor": v.price_minor, **v.values})
+    search_text = _search_text(product, [*product.variants, *added])
+    if product.search_text != search_text:
+        product.search_text = search_text
+        changed = True
+    if changed:
+        product.updated_at = utcnow()  # a variant change is a change of the product too
+    return changed
+
+
+def _assign(record, values):
+    changed = False
+    for key, value in values.items():
+        if getattr(record, key) != value:
+            setattr(record, key, value)
+            changed = True
+    return changed
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+@dataclass
+class ProductPage:
+    products: list[Product]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+def _query_text(value, name, max_length, errors):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[name] = "Must be text."
+        return None
+    if _bad_character(value, multiline=False) is not None:
+        errors[name] = "Contains a control character."
+        return None
+    value = unicodedata.normalize("NFC", value).strip()
+    if len(value) > max_length:
+        errors[name] = f"At most {max_length} characters."
+        return None
+    return value or None
+
+
+def _whole_number(value, name, low, high, errors):
+    if type(value) is not int or not low <= value <= high:
+        errors[name] = f"Must be a whole number from {low} to {high}."
+        return None
+    return value
+
+
+def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, offset=0):
+    """Products with their variants, ordered by name, a page at a time.
+
+    `q` matches name, brand, category, style code, SKU and colour accent- and case-insensitively, every word
+    somewhere ("mueller jacke" finds "Müller Regenjacke"); a 13-digit word also matches an EAN. `ean` and
+    `sku` match exactly. Given together, all must match.
+    """
+    errors = {}
+    q = _query_text(q, "q", SEARCH_QUERY_MAX, errors)
+    ean = _query_text(ean, "ean", 64, errors)
+    sku = _query_text(sku, "sku", SKU_MAX, errors)
+    limit = _whole_number(limit, "limit", 1, SEARCH_LIMIT_MAX, errors)
+    offset = _whole_number(offset, "offset", 0, SEARCH_OFFSET_MAX, errors)
+    if ean is not None and "ean" not in errors:
+        if not _EAN_RE.match(ean):
+            errors["ean"] = "An EAN is exactly 13 digits."
+        elif not is_valid_ean13(ean):
+            errors["ean"] = f"EAN check digit is wrong (expected {ean13_check_digit(ean[:12])})."
+    tokens = list(dict.fromkeys(fold(q).split())) if q else []
+    if len(tokens) > SEARCH_TOKENS_MAX:
+        errors["q"] = f"At most {SEARCH_TOKENS_MAX} words."
+    if errors:
+        raise ValidationFailed("Please check the search parameters.", errors)
+
+    query = select(Product)
+    if ean:
+        query = query.where(Product.variants.any(Variant.ean == ean))
+    if sku:
+        query = query.where(Product.variants.any(Variant.sku == sku))
+    for token in tokens:
+        in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
+        if _EAN_RE.match(token):
+            in_variant = or_(in_variant, Variant.ean == token)
+        query = query.where(or_(
+            Product.search_text.contains(token, autoescape=True),
+            func.lower(Product.style_code).contains(token, autoescape=True),
+            Product.variants.any(in_variant),
+        ))
+    query = (query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset)
+             .options(selectinload(Product.variants)))
+    products = list(db.session.scalars(query))
+    more = len(products) > limit
+    return ProductPage(products[:limit], limit, offset, offset + limit if more else None)

@@ -1,7 +1,241 @@
-"""The integration API (JSON under /api/v1, bearer tokens). See DESIGN.md for the contract."""
-from flask import Blueprint
+"""The integration API (JSON under /api/v1, bearer tokens). See DESIGN.md for the contract.
 
-from ..extensions import csrf
+Every route needs `Authorization: Bearer <token>` except the OpenAPI document. Errors are JSON
+(`{"error": {"code", "message", ...}}`) whatever raised them: our checks, a service's DomainError, or
+Flask/werkzeug (404, 405, 413, 429 come out through web/errors.py, which answers JSON under /api/).
+"""
+import json
+import math
+import os
+import time
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, jsonify, make_response, request
+from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..extensions import csrf, limiter
+from ..models import ApiClient
+from ..models._types import utcnow
+from ..models.locations import WEEKDAYS
+from ..services import catalog, locations
+from ..services import staff as staff_service
+from ..services.db import transaction
+from ..services.errors import DomainError, ValidationFailed
+from . import openapi
+from .errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+DEFAULT_RATE_LIMIT = "600 per minute"
+PUBLIC_ENDPOINTS = {"api.openapi"}
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often per client
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+REALM = 'Bearer realm="omnistore"'
+_CLIENT_KEY = "omnistore.api_client"
+
+
+class BadRequest(DomainError):
+    code = "bad_request"
+    status = 400
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+# --- authentication and rate limit ----------------------------------------------------------------
+
+def _bearer_token():
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def current_client():
+    """The ApiClient behind this request's bearer token, or None (looked up once per request).
+
+    Cached in the WSGI environ, which belongs to this request alone (`g` lives as long as the app context,
+    which may span several requests, e.g. in tests).
+    """
+    environ = request.environ
+    if _CLIENT_KEY not in environ:
+        environ[_CLIENT_KEY] = staff_service.authenticate_api_token(_bearer_token())
+    return environ[_CLIENT_KEY]
+
+
+def _rate_limit():
+    return current_app.config.get("OMNISTORE_API_RATE_LIMIT") or os.environ.get(
+        "OMNISTORE_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+
+
+def _rate_limit_key():
+    """One bucket per API client; requests without a valid token share their address's bucket."""
+    client = current_client()
+    return f"api-client:{client.id}" if client is not None else f"api-ip:{request.remote_addr}"
+
+
+limiter.limit(_rate_limit, key_func=_rate_limit_key)(bp)
+
+
+@bp.before_request
+def _authenticate():
+    g.api_client = client = current_client()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if client is None:
+        if _bearer_token() is None:
+            message, challenge = "Send the API token as 'Authorization: Bearer <token>'.", REALM
+        else:
+            message, challenge = "The API token is not valid or was revoked.", f'{REALM}, error="invalid_token"'
+        response = make_response(error_response(401, message, "unauthorized"))
+        response.headers["WWW-Authenticate"] = challenge
+        return response
+    _note_use(client)
+    if request.method in BODY_METHODS and _has_body() and not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
+    return None
+
+
+def _note_use(client):
+    """Keep last_used_at roughly current without a write on every request (one per client and minute).
+
+    The UPDATE is conditional, so several app processes do not each write within the same minute.
+    """
+    now = utcnow()
+    if client.last_used_at is not None and now - client.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with transaction() as session:
+        session.execute(
+            update(ApiClient)
+            .where(ApiClient.id == client.id,
+                   or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    # Mirror the stored value without marking the object dirty (no second UPDATE at the next flush).
+    set_committed_value(client, "last_used_at", now)
+
+
+@bp.after_request
+def _api_headers(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    if response.status_code == 429 and (current := limiter.current_limit) is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(current.reset_at - time.time())))
+    return response
+
+
+# --- request helpers ------------------------------------------------------------------------------
+
+def _has_body():
+    return bool(request.content_length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def json_body():
+    """The request's JSON document; 400 for an empty or malformed body, 415 for another content type."""
+    raw = request.get_data(cache=True)  # 413 from werkzeug beyond MAX_CONTENT_LENGTH
+    if not raw.strip():
+        raise BadRequest("The request body is empty; send a JSON document.")
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequest("The JSON document is nested too deeply.") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise BadRequest(f"The request body is not valid JSON: {error}") from None
+
+
+def _int_arg(name, default):
+    value = request.args.get(name)
+    if value is None:
+        return default
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        raise ValidationFailed("Please check the search parameters.", {name: "Must be a whole number."})
+    return int(value)
+
+
+def _time(value):
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+# --- documents --------------------------------------------------------------------------------------
+
+def location_document(location):
+    hours = location.opening_hours or {}
+    return {
+        "code": location.code,
+        "name": location.name,
+        "kind": location.kind,
+        "address": {"street": location.street, "postcode": location.postcode, "city": location.city},
+        "country": location.country,
+        "phone": location.phone,
+        "latitude": location.latitude,
+        "longitude": location.longitude,
+        "timezone": location.timezone,
+        "opening_hours": {day: hours.get(day, []) for day in WEEKDAYS},
+        "pickup_enabled": location.pickup_enabled,
+        "hold_days": location.hold_days,
+    }
+
+
+def product_document(product):
+    return {
+        "style_code": product.style_code,
+        "name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "description": product.description,
+        "image_url": product.image_url,
+        "updated_at": _time(product.updated_at),
+        "variants": [
+            {"sku": v.sku, "ean": v.ean, "size": v.size, "colour": v.colour, "price_minor": v.price_minor}
+            for v in product.variants
+        ],
+    }
+
+
+# --- routes -----------------------------------------------------------------------------------------
+
+@bp.get("/openapi.json", endpoint="openapi")
+def openapi_document():
+    """The OpenAPI 3.1 description of this API (no token needed)."""
+    return jsonify(openapi.document())
+
+
+@bp.get("/locations")
+def list_locations():
+    return jsonify({"locations": [location_document(loc) for loc in locations.list_locations()]})
+
+
+@bp.put("/products")
+def put_products():
+    body = json_body()
+    if not isinstance(body, dict) or "products" not in body:
+        raise ValidationFailed('Send an object with a list of products: {"products": [...]}.',
+                               {"products": "Required."})
+    result = catalog.upsert_products(body["products"], actor=g.api_client)
+    return jsonify(result.as_dict())
+
+
+@bp.get("/products")
+def search_products():
+    page = catalog.search_products(
+        request.args.get("q"), ean=request.args.get("ean"), sku=request.args.get("sku"),
+        limit=_int_arg("limit", catalog.SEARCH_LIMIT_DEFAULT), offset=_int_arg("offset", 0),
+    )
+    return jsonify({
+        "products": [product_document(product) for product in page.products],
+        "currency": current_app.config.get("OMNISTORE_CURRENCY", "EUR"),
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_offset": page.next_offset,
+    })

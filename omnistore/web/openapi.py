@@ -1,0 +1,300 @@
+"""The OpenAPI 3.1 document of the integration API, served at /api/v1/openapi.json.
+
+Written by hand next to the routes in web/api.py; tests/web/test_api.py checks that both list the same
+paths and methods. Limits come from the services, so the document cannot drift from what is enforced.
+"""
+from functools import cache
+
+from ..services import catalog
+
+VERSION = "1.0.0"
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _response(name):
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _string(max_length=None, **extra):
+    schema = {"type": "string", **extra}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return schema
+
+
+EAN = _string(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.", examples=["4006381333931"])
+PRICE = {"type": "integer", "minimum": 0, "maximum": catalog.MAX_PRICE_MINOR,
+         "description": "Price in minor units (cents, øre) of the shop's currency; one price in every channel."}
+TIME_RANGE = {"type": "array", "items": _string(pattern="^[0-2][0-9]:[0-5][0-9]$"), "minItems": 2, "maxItems": 2}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": _string(description="Stable, machine-readable: unauthorized, not_found, "
+                                                "validation_failed, too_many_products, rate_limited, …"),
+                    "message": _string(description="For people: what was wrong and how to fix it."),
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                               "description": "Per-parameter messages (validation_failed)."},
+                },
+                "additionalProperties": True,
+            }
+        },
+    },
+    "Location": {
+        "type": "object",
+        "required": ["code", "name", "kind", "address", "country", "latitude", "longitude", "timezone",
+                     "opening_hours", "pickup_enabled", "hold_days"],
+        "properties": {
+            "code": _string(16, examples=["HAM"]),
+            "name": _string(120),
+            "kind": {"enum": ["store", "warehouse"]},
+            "address": {
+                "type": "object",
+                "properties": {"street": _string(200), "postcode": _string(16), "city": _string(100)},
+            },
+            "country": _string(2, description="ISO 3166-1 alpha-2", examples=["DE", "DK"]),
+            "phone": _string(32),
+            "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+            "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            "timezone": _string(64, examples=["Europe/Berlin"]),
+            "opening_hours": {
+                "type": "object",
+                "description": "Per weekday (mon … sun), opening ranges in the location's own time zone; "
+                               "an empty list is a closed day.",
+                "additionalProperties": {"type": "array", "items": TIME_RANGE},
+            },
+            "pickup_enabled": {"type": "boolean", "description": "Whether the location runs a pickup desk."},
+            "hold_days": {"type": "integer", "minimum": 1, "maximum": 60,
+                          "description": "Days a ready pickup order is held before it expires."},
+        },
+    },
+    "Variant": {
+        "type": "object",
+        "required": ["sku", "ean", "size", "colour", "price_minor"],
+        "properties": {"sku": _string(catalog.SKU_MAX), "ean": EAN, "size": _string(32), "colour": _string(64),
+                       "price_minor": PRICE},
+    },
+    "Product": {
+        "type": "object",
+        "required": ["style_code", "name", "brand", "category", "description", "image_url", "updated_at",
+                     "variants"],
+        "properties": {
+            "style_code": _string(catalog.STYLE_CODE_MAX),
+            "name": _string(catalog.NAME_MAX),
+            "brand": _string(100),
+            "category": _string(100),
+            "description": _string(),
+            "image_url": _string(),
+            "updated_at": _string(format="date-time"),
+            "variants": {"type": "array", "items": _ref("Variant")},
+        },
+    },
+    "ProductPage": {
+        "type": "object",
+        "required": ["products", "currency", "limit", "offset", "next_offset"],
+        "properties": {
+            "products": {"type": "array", "items": _ref("Product")},
+            "currency": _string(3, description="ISO 4217 code of every price_minor", examples=["EUR"]),
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "next_offset": {"type": ["integer", "null"], "description": "Offset of the next page; null on the last."},
+        },
+    },
+    "VariantInput": {
+        "type": "object",
+        "required": ["sku", "ean", "price_minor"],
+        "additionalProperties": False,
+        "properties": {
+            "sku": _string(catalog.SKU_MAX, minLength=1),
+            "ean": EAN,
+            "size": {"type": ["string", "null"], "maxLength": catalog.VARIANT_TEXT_FIELDS["size"]},
+            "colour": {"type": ["string", "null"], "maxLength": catalog.VARIANT_TEXT_FIELDS["colour"]},
+            "price_minor": PRICE,
+        },
+    },
+    "ProductInput": {
+        "type": "object",
+        "description": "A style and (some of) its variants. Fields left out keep their stored value (null "
+                       "clears an optional one); stored variants that are left out are kept. An SKU or EAN "
+                       "may not move to another style, and an EAN not to another SKU.",
+        "required": ["style_code", "name", "variants"],
+        "additionalProperties": False,
+        "properties": {
+            "style_code": _string(catalog.STYLE_CODE_MAX, minLength=1),
+            "name": _string(catalog.NAME_MAX, minLength=1),
+            **{key: {"type": ["string", "null"], "maxLength": length}
+               for key, length in catalog.PRODUCT_TEXT_FIELDS.items()},
+            "variants": {"type": "array", "items": _ref("VariantInput"), "minItems": 1,
+                         "maxItems": catalog.MAX_VARIANTS_PER_PRODUCT},
+        },
+    },
+    "ProductUpsert": {
+        "type": "object",
+        "required": ["products"],
+        "properties": {
+            "products": {"type": "array", "items": _ref("ProductInput"),
+                         "maxItems": catalog.MAX_PRODUCTS_PER_UPSERT},
+        },
+    },
+    "RowError": {
+        "type": "object",
+        "required": ["field", "code", "message"],
+        "properties": {
+            "field": {"type": ["string", "null"], "examples": ["variants[1].ean"],
+                      "description": "Where in the row; null when the row itself is not an object."},
+            "code": {"enum": ["required", "invalid_type", "invalid_value", "too_long", "invalid_ean",
+                              "unknown_field", "duplicate_in_request", "already_used"]},
+            "message": _string(),
+        },
+    },
+    "RowResult": {
+        "type": "object",
+        "required": ["index", "style_code", "status", "errors"],
+        "properties": {
+            "index": {"type": "integer", "description": "Position of the row in the request."},
+            "style_code": {"type": ["string", "null"]},
+            "status": {"enum": ["created", "updated", "unchanged", "error"]},
+            "errors": {"type": "array", "items": _ref("RowError"),
+                       "description": "Why the row was refused; empty unless status is error."},
+        },
+    },
+    "ProductUpsertResult": {
+        "type": "object",
+        "required": ["results", "summary"],
+        "properties": {
+            "results": {"type": "array", "items": _ref("RowResult")},
+            "summary": {
+                "type": "object",
+                "required": ["created", "updated", "unchanged", "errors"],
+                "properties": {key: {"type": "integer", "minimum": 0}
+                               for key in ("created", "updated", "unchanged", "errors")},
+            },
+        },
+    },
+}
+
+RESPONSES = {
+    "BadRequest": _json(_ref("Error"), "The body is empty or not valid JSON."),
+    "Unauthorized": {
+        **_json(_ref("Error"), "No bearer token, or one that is not valid or was revoked."),
+        "headers": {"WWW-Authenticate": {"schema": _string(), "description": 'Bearer realm="omnistore"'}},
+    },
+    "PayloadTooLarge": _json(_ref("Error"), "The body is larger than the server accepts, or holds more than "
+                                            f"{catalog.MAX_PRODUCTS_PER_UPSERT} products or "
+                                            f"{catalog.MAX_VARIANTS_PER_UPSERT} variants."),
+    "UnsupportedMediaType": _json(_ref("Error"), "The body is not sent as application/json."),
+    "ValidationFailed": _json(_ref("Error"), "A parameter or the body's outline is not right; see fields."),
+    "Conflict": _json(_ref("Error"), "A concurrent change got in the way; nothing was saved, send it again."),
+    "RateLimited": {
+        **_json(_ref("Error"), "Too many requests for this client; wait and retry."),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    },
+}
+
+COMMON = {"401": _response("Unauthorized"), "429": _response("RateLimited")}
+
+
+def _query(name, description, schema):
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+PATHS = {
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "The OpenAPI document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }
+    },
+    "/locations": {
+        "get": {
+            "operationId": "listLocations",
+            "summary": "The network: every active store and warehouse",
+            "responses": {
+                "200": _json({"type": "object", "required": ["locations"],
+                              "properties": {"locations": {"type": "array", "items": _ref("Location")}}},
+                             "Active locations, ordered by code"),
+                **COMMON,
+            },
+        }
+    },
+    "/products": {
+        "get": {
+            "operationId": "searchProducts",
+            "summary": "Search the catalogue",
+            "description": "`q` matches name, brand, category, style code, SKU and colour, ignoring case and "
+                           "accents (\"mueller\" and \"muller\" find \"Müller\"); every word must match. `ean` "
+                           "and `sku` match exactly. Filters combine. Ordered by name.",
+            "parameters": [
+                _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX)),
+                _query("ean", "Exact EAN-13 of one of the variants", EAN),
+                _query("sku", "Exact SKU of one of the variants", _string(catalog.SKU_MAX)),
+                _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": catalog.SEARCH_LIMIT_MAX,
+                                              "default": catalog.SEARCH_LIMIT_DEFAULT}),
+                _query("offset", "Products to skip (take next_offset from the previous page)",
+                       {"type": "integer", "minimum": 0, "maximum": catalog.SEARCH_OFFSET_MAX, "default": 0}),
+            ],
+            "responses": {
+                "200": _json(_ref("ProductPage"), "One page of products with their variants"),
+                "422": _response("ValidationFailed"),
+                **COMMON,
+            },
+        },
+        "put": {
+            "operationId": "upsertProducts",
+            "summary": "Bulk create or update styles with their variants (PIM/ERP feed)",
+            "description": "Each row is checked on its own and refused as a whole if anything in it is wrong "
+                           "(the reasons are in its result); the good rows are applied. Sending the same rows "
+                           "again changes nothing and reports them unchanged.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProductUpsert")}}},
+            "responses": {
+                "200": _json(_ref("ProductUpsertResult"), "One result per row, in request order"),
+                "400": _response("BadRequest"),
+                "409": _response("Conflict"),
+                "413": _response("PayloadTooLarge"),
+                "415": _response("UnsupportedMediaType"),
+                "422": _response("ValidationFailed"),
+                **COMMON,
+            },
+        },
+    },
+}
+
+
+@cache
+def document():
+    """The whole OpenAPI document as a dict (built once; treat it as read-only)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "omnistore integration API",
+            "version": VERSION,
+            "description": "For web shops, PIM and ERP systems. Every route except this document needs "
+                           "`Authorization: Bearer <token>` (`flask api-token create NAME`). Errors are "
+                           '`{"error": {"code": "…", "message": "…"}}` with a fitting 4xx status. Requests '
+                           "are rate limited per client.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+            "responses": RESPONSES,
+        },
+    }
