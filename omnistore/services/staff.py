@@ -2,9 +2,11 @@
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -16,6 +18,7 @@ from .db import transaction
 from .errors import Conflict, NotFound, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 8
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # an API client's last_used_at is written at most this often
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -139,6 +142,26 @@ def authenticate_api_token(token):
         return None
     client = db.session.scalar(select(ApiClient).where(ApiClient.token_hash == _hash_token(token)))
     return client if client is not None and client.active else None
+
+
+def note_api_client_use(client):
+    """Keep last_used_at roughly current without a write on every request (one per client and minute).
+
+    The UPDATE is conditional, so several app processes do not each write within the same minute.
+    """
+    now = utcnow()
+    if client.last_used_at is not None and now - client.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with transaction() as session:
+        session.execute(
+            update(ApiClient)
+            .where(ApiClient.id == client.id,
+                   or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    # Mirror the stored value without marking the object dirty (no second UPDATE at the next flush).
+    set_committed_value(client, "last_used_at", now)
 
 
 def revoke_api_client(name):

@@ -6,21 +6,14 @@ Flask/werkzeug (404, 405, 413, 429 come out through web/errors.py, which answers
 """
 import json
 import math
-import os
 import time
-from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, make_response, request
-from sqlalchemy import or_, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import csrf, limiter
-from ..models import ApiClient
-from ..models._types import utcnow
 from ..models.locations import WEEKDAYS
 from ..services import catalog, locations
 from ..services import staff as staff_service
-from ..services.db import transaction
 from ..services.errors import DomainError, ValidationFailed
 from . import openapi
 from .errors import error_response
@@ -28,9 +21,7 @@ from .errors import error_response
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-DEFAULT_RATE_LIMIT = "600 per minute"
 PUBLIC_ENDPOINTS = {"api.openapi"}
-LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often per client
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 REALM = 'Bearer realm="omnistore"'
 _CLIENT_KEY = "omnistore.api_client"
@@ -68,8 +59,7 @@ def current_client():
 
 
 def _rate_limit():
-    return current_app.config.get("OMNISTORE_API_RATE_LIMIT") or os.environ.get(
-        "OMNISTORE_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    return current_app.config["OMNISTORE_API_RATE_LIMIT"]
 
 
 def _rate_limit_key():
@@ -94,30 +84,10 @@ def _authenticate():
         response = make_response(error_response(401, message, "unauthorized"))
         response.headers["WWW-Authenticate"] = challenge
         return response
-    _note_use(client)
+    staff_service.note_api_client_use(client)
     if request.method in BODY_METHODS and _has_body() and not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
     return None
-
-
-def _note_use(client):
-    """Keep last_used_at roughly current without a write on every request (one per client and minute).
-
-    The UPDATE is conditional, so several app processes do not each write within the same minute.
-    """
-    now = utcnow()
-    if client.last_used_at is not None and now - client.last_used_at < LAST_USED_RESOLUTION:
-        return
-    with transaction() as session:
-        session.execute(
-            update(ApiClient)
-            .where(ApiClient.id == client.id,
-                   or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_RESOLUTION))
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    # Mirror the stored value without marking the object dirty (no second UPDATE at the next flush).
-    set_committed_value(client, "last_used_at", now)
 
 
 @bp.after_request

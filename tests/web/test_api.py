@@ -370,12 +370,12 @@ def test_openapi_document_matches_the_routes(app, http):
 
 
 def test_openapi_document_is_valid():
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
     validator.validate(json.loads(json.dumps(openapi.document())))
 
 
 def test_responses_match_the_documented_schemas(http, auth, catalogue, make):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     make.location("HAM")
     components = openapi.document()["components"]
 
