@@ -1,6 +1,7 @@
 """Orders: reading them within a staff member's scope (placing and transitions arrive with endless aisle)."""
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -32,12 +33,12 @@ def get_order_for_staff(number, staff):
         )
     )
     if order is None:
-        raise NotFound("No order with that number.")
+        raise NotFound(_l("No order with that number."))
     if not staff.is_admin:
         locations = {order.pickup_location_id, order.origin_location_id}
         locations.update(line.source_location_id for line in order.lines)
         if staff.location_id not in locations:
-            raise OutOfScope("No order with that number.")
+            raise OutOfScope(_l("No order with that number."))
     return order
 
 
@@ -52,7 +53,7 @@ class OrderPage:
 def list_orders_for_staff(staff, *, status=None, page=1):
     """Orders of the staff member's store (admin: the network), newest first, paged."""
     if status and status not in ORDER_STATUSES:
-        raise ValidationFailed("Unknown status.", {"status": "Unknown status."})
+        raise ValidationFailed(_l("Unknown status."), {"status": _l("Unknown status.")})
     query = select(Order)
     if not staff.is_admin:
         query = query.where(_in_scope(staff.location_id))

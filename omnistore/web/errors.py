@@ -39,6 +39,7 @@ JSON_CODES = {
 
 def error_response(status, message, code=None, **detail):
     """The one place that decides how an error looks to whoever asked."""
+    message = str(message)  # services may hand over a lazy (translated) string
     if request.path.startswith(API_PREFIX):
         body = {"error": {"code": code or JSON_CODES.get(status, "error"), "message": message}}
         if detail:
