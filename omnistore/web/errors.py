@@ -23,7 +23,9 @@ def _messages():
         403: _("You do not have permission to do that."),
         404: _("We could not find that page or record."),
         405: _("That action is not available here."),
+        409: _("That clashes with a change made a moment ago. Reload and try again."),
         413: _("That upload is too large."),
+        415: _("That kind of content is not accepted here."),
         422: _("Please check your input."),
         429: _("Too many attempts. Please wait a moment and try again."),
         500: _("Something went wrong on our side. Nothing was changed; please try again."),
@@ -73,7 +75,7 @@ def register_error_handlers(app):
     def _http(error):
         if error.code is None or error.code < 400:
             return error
-        message = _messages().get(error.code, error.description)
+        message = _messages().get(error.code) or _messages()[400 if error.code < 500 else 500]
         response = error_response(error.code, message)
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             response = app.make_response(response)
