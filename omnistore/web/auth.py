@@ -60,8 +60,10 @@ def _too_many_attempts(_error):
 @bp.post("/logout")
 @login_required
 def logout():
+    locale = current_user.locale
     logout_user()
     session.clear()
+    session["locale"] = locale  # the sign-in page stays in the language the clerk was using
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
 

@@ -23,7 +23,7 @@ def sign_in(page, email):
 def sign_out(page):
     page.locator("form[action='/logout'] button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/login$"))
-    expect(page.get_by_label("Password")).to_be_visible()
+    expect(page.locator("input[type=password]")).to_be_visible()
 
 
 def test_clerk_signs_in_switches_to_german_and_signs_out(page, make):
@@ -61,12 +61,12 @@ def test_clerk_signs_in_switches_to_german_and_signs_out(page, make):
     expect(nav.get_by_role("button", name="English")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("form[action='/logout'] button")).to_have_text("Abmelden")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hamburg")
-    page.reload()  # a full page: <html lang> (the boosted swap above leaves it alone, see the xfail below)
     expect(page.locator("html")).to_have_attribute("lang", "de")
     expect(nav.get_by_role("button", name="Deutsch")).to_have_attribute("aria-pressed", "true")
 
-    sign_out(page)
-    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    sign_out(page)  # the sign-in page keeps the clerk's language
+    expect(page.get_by_role("button", name="Anmelden", exact=True)).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
 
 
 def test_connection_banner_shows_while_the_server_is_out_of_reach(page, context, make):
@@ -125,12 +125,8 @@ def test_only_managers_see_and_open_the_manager_section(page, make):
     expect(page.get_by_role("link", name="Back to the home screen")).to_be_visible()
 
 
-# --- Known gaps of boosted navigation (hx-boost swaps <body>'s content only) ----------------------------
-# Strict: once fixed, these pass, pytest reports XPASS as a failure, and the marker must go.
+# --- Boosted navigation swaps <body>'s content only: language and session changes need full pages ---------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a boosted swap keeps the old <html lang>: after the language switch the German page "
-                   "still says lang=en (screen readers, hyphenation read it as English)")
 def test_language_switch_updates_html_lang_without_a_reload(page, make):
     ham = make.location("HAM")
     make.staff("clerk", ham, email="clerk@example.test")
@@ -140,9 +136,6 @@ def test_language_switch_updates_html_lang_without_a_reload(page, make):
     assert page.evaluate("document.documentElement.lang") == "de"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a boosted sign-out then sign-in keeps <body hx-headers> from the previous session, "
-                   "so htmx requests send a stale CSRF token until a full reload")
 def test_signing_in_again_without_a_reload_refreshes_the_csrf_header(page, make):
     ham = make.location("HAM")
     make.staff("clerk", ham, email="clerk@example.test")
