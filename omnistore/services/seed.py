@@ -20,7 +20,13 @@ Nothing collides with the demo network: other location codes, SKUs, style codes,
 GS1 restricted-circulation range (29…), which no demo or real product uses.
 
 Speed and memory: everything runs in one transaction; rows are generated lazily and written in chunks; on
-PostgreSQL the stock levels and their ledger go in with COPY, and ANALYZE runs afterwards.
+PostgreSQL the stock levels and their ledger go in with COPY, and ANALYZE runs afterwards. For a big load
+(BULK_LOAD_ROWS or more stock rows) it follows PostgreSQL's advice for populating a database: inside the
+same transaction it drops the foreign keys and secondary indexes of stock_level and stock_movement, copies,
+and re-creates them from their own definitions (one set-based check per foreign key and one sorted index
+build each, instead of a trigger and an index insert per row). Nothing outside the transaction ever sees
+the tables without them, a failure rolls everything back, and the tables are locked meanwhile: seed a
+benchmark database, not one in use.
 """
 import contextlib
 import time
@@ -51,7 +57,8 @@ LAST_NAMES = ("Müller", "Jensen", "Schmidt", "Kjær", "Becker", "Sørensen", "W
 MAX_STORES = 9_999
 MAX_VARIANTS = 9_999_999
 MAX_CUSTOMERS = 9_999_999
-_CHUNK = 20_000  # rows per INSERT batch (SQLite) and per progress update
+_CHUNK = 20_000  # rows per INSERT batch (SQLite), per COPY write and per progress update
+BULK_LOAD_ROWS = 200_000  # from this many new stock rows on, PostgreSQL loads without per-row checks
 
 
 def store_code(number):
@@ -137,6 +144,36 @@ def seed_network(stores, products, customers=0, progress=None) -> SeedResult:
             connection.commit()
     result.seconds = time.monotonic() - started
     return result
+
+
+@contextlib.contextmanager
+def _bulk_load(connection, tables, progress):
+    """Drop the foreign keys, unique constraints and plain indexes of `tables` (PostgreSQL), and re-create
+    them from their own definitions when the block is done, inside the caller's transaction."""
+    restore = []
+    for table in tables:
+        constraints = connection.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = CAST(:table AS regclass) AND contype IN ('f', 'u') ORDER BY contype DESC, conname"
+        ), {"table": table}).all()
+        indexes = connection.execute(text(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid) ORDER BY c.relname"
+        ), {"table": table}).all()
+        for name, definition in constraints:
+            connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+            restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        for name, definition in indexes:
+            connection.execute(text(f'DROP INDEX "{name}"'))
+            restore.append(definition)
+    yield
+    connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    with progress("Indexes, keys", len(restore)) as bar:
+        # Unique constraints and indexes first (sorted builds), then the foreign keys (one check each).
+        for statement in sorted(restore, key=lambda statement: "FOREIGN KEY" in statement):
+            connection.execute(text(statement))
+            bar.update(1)
 
 
 class _Seeder:
@@ -283,25 +320,26 @@ class _Seeder:
 
     def copy_stock(self, cells, total):
         at = self.now.isoformat()
-        raw = self.session.connection().connection.driver_connection  # psycopg 3, inside our transaction
-        with raw.cursor() as cursor:
-            with self.progress("Stock levels", total) as bar, cursor.copy(
-                "COPY stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) FROM STDIN"
-            ) as copy:
-                for done, (variant_id, location_id, on_hand) in enumerate(cells(), start=1):
-                    copy.write_row((variant_id, location_id, on_hand, 0, 1, at))
-                    if not done % _CHUNK:
-                        bar.update(_CHUNK)
-                bar.update(total % _CHUNK)
-            with self.progress("Stock ledger", total) as bar, cursor.copy(
-                "COPY stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason,"
-                " reference, created_at) FROM STDIN"
-            ) as copy:
-                for done, (variant_id, location_id, on_hand) in enumerate(cells(), start=1):
-                    copy.write_row((variant_id, location_id, "import", on_hand, 0, "synthetic seed", "seed", at))
-                    if not done % _CHUNK:
-                        bar.update(_CHUNK)
-                bar.update(total % _CHUNK)
+        connection = self.session.connection()
+        raw = connection.connection.driver_connection  # psycopg 3, inside our transaction
+        bulk = (_bulk_load(connection, ("stock_level", "stock_movement"), self.progress)
+                if total >= BULK_LOAD_ROWS else contextlib.nullcontext())
+        with bulk, raw.cursor() as cursor:
+            # Integers and fixed words only: COPY's text format needs no escaping here.
+            for label, statement, line in (
+                ("Stock levels",
+                 "COPY stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) FROM STDIN",
+                 "{}\t{}\t{}\t0\t1\t" + at + "\n"),
+                ("Stock ledger",
+                 "COPY stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason,"
+                 " reference, created_at) FROM STDIN",
+                 "{}\t{}\timport\t{}\t0\tsynthetic seed\tseed\t" + at + "\n"),
+            ):
+                generated = cells()
+                with self.progress(label, total) as bar, cursor.copy(statement) as copy:
+                    for chunk in iter(lambda generated=generated: list(islice(generated, _CHUNK)), []):
+                        copy.write("".join([line.format(*cell) for cell in chunk]))
+                        bar.update(len(chunk))
 
     def insert_stock(self, cells, total):
         def levels():

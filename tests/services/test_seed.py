@@ -1,6 +1,7 @@
 """The synthetic seed network for benchmarks: exact sizes, a consistent ledger, re-runnable, apart from the demo."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from omnistore.extensions import db
 from omnistore.models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
@@ -68,6 +69,37 @@ def test_seed_creates_exactly_the_grid_and_grows_on_rerun(app):
 
     smaller = seed.seed_network(stores=2, products=10)  # keeps what is there
     assert (smaller.stores_total, smaller.variants_total, smaller.stock_rows_created) == (4, 53, 0)
+
+
+def schema_of(*tables):
+    inspector = inspect(db.engine)
+    return {table: (
+        sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"], str(fk.get("options")))
+               for fk in inspector.get_foreign_keys(table)),
+        sorted((uc["name"], tuple(uc["column_names"])) for uc in inspector.get_unique_constraints(table)),
+        sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"])) for ix in inspector.get_indexes(table)),
+    ) for table in tables}
+
+
+def test_big_load_path_leaves_the_schema_as_it_was(app, monkeypatch):
+    """Forced on a small seed: on PostgreSQL the big-load path drops and re-creates keys and indexes."""
+    monkeypatch.setattr(seed, "BULK_LOAD_ROWS", 1)
+    before = schema_of("stock_level", "stock_movement")
+    assert before["stock_level"][0] and before["stock_level"][1] and before["stock_movement"][2]
+    seed.seed_network(stores=2, products=10, customers=0)
+    db.session.remove()
+    assert schema_of("stock_level", "stock_movement") == before
+    assert count(StockLevel) == count(StockMovement) == 20
+    assert_ledger_explains_stock()
+    level = db.session.scalar(select(StockLevel).limit(1))
+    db.session.add(StockLevel(variant_id=level.variant_id, location_id=level.location_id, on_hand=1))
+    with pytest.raises(IntegrityError):  # the (variant, location) unique constraint is back in force
+        db.session.commit()
+    db.session.rollback()
+    db.session.add(StockLevel(variant_id=level.variant_id + 10_000, location_id=level.location_id, on_hand=1))
+    with pytest.raises(IntegrityError):  # and so is the foreign key
+        db.session.commit()
+    db.session.rollback()
 
 
 def test_seed_lives_next_to_the_demo(app):
