@@ -49,19 +49,14 @@ def search_forms(text: str) -> str:
     return re.sub(r"\s+", " ", " ".join(forms)).strip()
 
 
-def product_search_text(product) -> str:
-    """What `Product.search_text` holds: name, brand, style code, category, SKUs and colours, searchable."""
-    return _search_text(product, product.variants)
-
-
-def _search_text(product, variants):
-    """`product` and `variants`: models, or (for rows not stored yet) a dict and objects/dicts alike."""
+def search_text_for(product, variants):
+    """`product` and `variants`: models, or (for rows not stored yet) dicts."""
     def get(record, key):
         return record.get(key, "") if isinstance(record, dict) else getattr(record, key)
 
     parts = [get(product, key) for key in ("name", "brand", "style_code", "category")]
     for variant in variants:
-        parts += [variant.sku, variant.colour]
+        parts += [get(variant, "sku"), get(variant, "colour")]
     words = " ".join(part for part in parts if part).split()
     return search_forms(" ".join(dict.fromkeys(words)))
 
@@ -434,7 +429,7 @@ def _check_owners(row, owners):
 def _product_values(row):
     values = {key: row.values.get(key, "") for key in PRODUCT_TEXT_FIELDS}
     values.update(style_code=row.style_code, name=row.values["name"])
-    values["search_text"] = _search_text(values, row.variants)
+    values["search_text"] = search_text_for(values, row.variants)
     return values
 
 
@@ -453,7 +448,7 @@ def _update_product(product, row, added):
     for v in row.variants:
         if (variant := by_sku.get(v.sku)) is not None:
             changed |= _assign(variant, {"ean": v.ean, "price_minor": v.price_minor, **v.values})
-    search_text = _search_text(product, [*product.variants, *added])
+    search_text = search_text_for(product, [*product.variants, *added])
     if product.search_text != search_text:
         product.search_text = search_text
         changed = True

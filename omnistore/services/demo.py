@@ -66,7 +66,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from .catalog import ean13_check_digit, search_forms
+from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
 from .errors import Conflict
 
@@ -337,14 +337,6 @@ def _email_part(text):
     return re.sub(r"[^a-z0-9]+", "-", decomposed.encode("ascii", "ignore").decode()).strip("-")
 
 
-def search_text(name, brand, style_code, category, variants):
-    """Product.search_text as the catalogue keeps it: name, brand, style code, category, SKUs and colours."""
-    parts = [name, brand, style_code, category]
-    for variant in variants:
-        parts += [variant["sku"], variant["colour"]]
-    return search_forms(" ".join(dict.fromkeys(" ".join(parts).split())))
-
-
 def _mobile_number(rng, country):
     """A mobile number in E.164: +45 and 8 digits, or +49 and a 15x/16x/17x network with 8 digits."""
     if country == "DK":
@@ -521,7 +513,9 @@ class _Builder:
                         size=size, colour=colour, price_minor=price,
                         created_at=self.now - timedelta(days=200), updated_at=self.now - timedelta(days=200),
                     ))
-            product["search_text"] = search_text(name, brand[0], style_code, category, variants[first_variant:])
+            product["search_text"] = search_text_for(
+                dict(name=name, brand=brand[0], style_code=style_code, category=category), variants[first_variant:]
+            )
         product_ids = self.insert_returning(Product, products)
         for row in variants:
             row["product_id"] = product_ids[row["style"] - 1]

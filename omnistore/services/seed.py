@@ -39,9 +39,9 @@ from werkzeug.security import generate_password_hash
 from ..extensions import db
 from ..models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
 from ..models._types import utcnow
-from .catalog import ean13_check_digit, search_forms
+from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
-from .demo import DEMO_PASSWORD, search_text
+from .demo import DEMO_PASSWORD
 from .errors import Conflict, ValidationFailed
 
 SEED_MARK = "synthetic seed network"
@@ -254,12 +254,12 @@ class _Seeder:
             name = f"{NOUNS[s % len(NOUNS)]} {s:06d}"
             brand = BRANDS[s % len(BRANDS)]
             category = CATEGORIES[s % len(CATEGORIES)]
+            style = dict(style_code=style_code(s), name=name, brand=brand, category=category)
+            skus = range((s - 1) * VARIANTS_PER_STYLE + 1, min(s * VARIANTS_PER_STYLE, count) + 1)
+            variants = [dict(sku=variant_sku(n), colour=COLOURS[s % len(COLOURS)]) for n in skus]
             rows.append(dict(
-                style_code=style_code(s), name=name, brand=brand, category=category,
-                description="Synthetic product for benchmarks.", image_url="",
-                search_text=search_text(name, brand, style_code(s), category, [
-                    dict(sku=variant_sku(n), colour=COLOURS[s % len(COLOURS)])
-                    for n in range((s - 1) * VARIANTS_PER_STYLE + 1, s * VARIANTS_PER_STYLE + 1) if n <= count]),
+                style, description="Synthetic product for benchmarks.", image_url="",
+                search_text=search_text_for(style, variants),
                 created_at=self.now, updated_at=self.now,
             ))
         with self.progress("Styles", max(len(rows), 1)) as bar:
