@@ -41,6 +41,8 @@ def from_environment():
         # A laptop's first `flask run` migrates and loads the demo; production runs `flask db upgrade`.
         "OMNISTORE_AUTO_SETUP": _bool(_env("AUTO_SETUP", "1" if default_sqlite else "0")),
         "OMNISTORE_CURRENCY": _env("CURRENCY", "EUR"),
+        "OMNISTORE_LOW_STOCK_THRESHOLD": int(_env("LOW_STOCK_THRESHOLD", "2")),
+        "OMNISTORE_LIVE_REFRESH_SECONDS": float(_env("LIVE_REFRESH_SECONDS", "3")),
         "OMNISTORE_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),

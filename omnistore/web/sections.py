@@ -6,8 +6,6 @@ from .rendering import login_required, role_required
 
 # (blueprint name, URL prefix, title, what it will do, roles allowed or None for every staff member)
 PLANNED = [
-    ("stock", "/stock", _l("Stock"),
-     _l("Search the catalogue, scan a barcode and see live stock in every store and the warehouse."), None),
     ("customers", "/customers", _l("Customers"),
      _l("Find a customer's profile across every channel, with consents, history and notes."), None),
     ("pickups", "/pickups", _l("Pickups"),
