@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency
 from flask import current_app, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -25,23 +25,27 @@ def select_timezone():
     return None
 
 
+def formatting_locale():
+    """The locale numbers and dates are formatted in. English here means European conventions
+    (22/11/2026 14:30, not 11/22/26 2:30 PM): our staff work in Germany and Denmark."""
+    locale = str(get_locale() or "en")
+    return "en_GB" if locale == "en" else locale
+
+
 def money(minor, currency=None):
     """Minor units → "49,95 €" / "€49.95" / "49,95 kr." for the current locale."""
     if minor is None:
         return ""
     currency = currency or current_app.config["OMNISTORE_CURRENCY"]
-    return format_currency(minor / 100, currency, locale=str(get_locale() or "en"))
+    return format_currency(minor / 100, currency, locale=formatting_locale())
 
 
 def local_datetime(value, location=None, fmt="short"):
     """A UTC datetime shown in `location`'s time zone (or the staff member's store's)."""
     if value is None:
         return ""
-    if location is not None:
-        return babel_format_datetime(
-            value, fmt, tzinfo=ZoneInfo(location.timezone), locale=str(get_locale() or "en")
-        )
-    return format_datetime(value, fmt)
+    zone = ZoneInfo(location.timezone) if location is not None else get_timezone()
+    return babel_format_datetime(value, fmt, tzinfo=zone, locale=formatting_locale())
 
 
 ROLE_LABELS = {"clerk": _l("Clerk"), "manager": _l("Manager"), "admin": _l("Admin")}
