@@ -5,16 +5,17 @@ import json
 def test_manifest_and_icons_are_served(client):
     page = client.get("/login").get_data(as_text=True)
     assert 'rel="manifest"' in page and 'name="theme-color"' in page
-    manifest = json.loads(client.get("/static/manifest.webmanifest").get_data(as_text=True))
+    with client.get("/static/manifest.webmanifest") as response:
+        manifest = json.loads(response.get_data(as_text=True))
     assert manifest["display"] == "fullscreen" and manifest["start_url"] == "/"
     sizes = {icon["sizes"] for icon in manifest["icons"]}
     assert {"192x192", "512x512"} <= sizes
     assert any(icon.get("purpose") == "maskable" for icon in manifest["icons"])
     for icon in manifest["icons"]:
-        response = client.get(icon["src"])
-        assert response.status_code == 200 and response.mimetype == "image/png"
+        with client.get(icon["src"]) as response:
+            assert response.status_code == 200 and response.mimetype == "image/png"
+            data = response.get_data()
         width, height = (int(n) for n in icon["sizes"].split("x"))
-        data = response.get_data()
         assert int.from_bytes(data[16:20], "big") == width and int.from_bytes(data[20:24], "big") == height
 
 
