@@ -1,4 +1,4 @@
-"""Flask commands for operators and scripts: staff, api-token, demo, seed (bench and pickups come later)."""
+"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench (pickups come later)."""
 import sys
 
 import click
@@ -116,3 +116,6 @@ def register_cli(app: Flask):
 
     from .i18n_tools import translations
     app.cli.add_command(translations)
+
+    from .bench import register_bench
+    register_bench(app)
