@@ -1,18 +1,21 @@
 """The catalogue: products (styles) and variants (SKUs), EAN-13 rules and search normalisation.
 
-Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed) and `search_products(q, ...)` (the API and the
-stock pages). Both validate their input and answer bad input with a clear message per field.
+Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed), `search_products(q, ...)` (the API) and
+`search_catalogue(query)` (the clerk's search on the stock pages: ranked, with filters and a typo-tolerant
+fallback), `find_variant_by_code(code)` (scanner and search box). They validate their input and answer bad
+input with a clear message per field.
 """
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import and_, case, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import ApiClient, Product, Staff, Variant
+from ..models import ApiClient, Location, Product, Staff, StockLevel, Variant
 from ..models._types import utcnow
 from . import audit
 from .db import transaction
@@ -542,3 +545,250 @@ def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, o
     products = list(db.session.scalars(query))
     more = len(products) > limit
     return ProductPage(products[:limit], limit, offset, offset + limit if more else None)
+
+
+# --- the clerk's search (stock pages) --------------------------------------------------------------
+#
+# Ranked: an exact name or brand first, then names (or brands) that start with the query, then names that
+# contain it, then products where a word (of brand, category, colour, SKU) starts with it, then the rest
+# that contain it; each rank by name. When nothing matches, the
+# query's words are compared with the words of the catalogue's names, brands, categories and colours, and
+# misspelt ones are replaced by the closest ("jaket" → "jacket"); the result says what it searched for.
+
+CATALOGUE_PAGE = 24
+FILTER_MAX = 100
+AVAILABILITY_FILTERS = ("here", "network")
+TYPO_MIN_LENGTH = 3  # shorter words are too ambiguous to correct
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")  # words of letters only: no numbers, no SKUs
+# Letter sizes in the order a clerk reads them; numeric sizes sort by their numbers after them.
+LETTER_SIZES = ("XXXS", "XXS", "XS", "S", "M", "L", "XL", "XXL", "2XL", "XXXL", "3XL", "4XL", "5XL")
+_LETTER_RANK = {size: rank for rank, size in enumerate(LETTER_SIZES)}
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def size_sort_key(size):
+    """XS S M L XL XXL; then numeric sizes ascending (38, 38.5, 39; 30/32 before 31/32); then the rest."""
+    text = (size or "").strip()
+    if text.upper() in _LETTER_RANK:
+        return (0, (_LETTER_RANK[text.upper()],), "")
+    numbers = _NUMBER_RE.findall(text)
+    if numbers and _NUMBER_RE.sub("", text).strip(" /-x×") == "":
+        return (1, tuple(float(n.replace(",", ".")) for n in numbers), text)
+    return (2, (), fold(text))
+
+
+@dataclass
+class CatalogueQuery:
+    """What the clerk searched for. `here_id` is the clerk's location (for "available here")."""
+
+    q: str = ""
+    category: str = ""
+    size: str = ""
+    colour: str = ""
+    available: str = ""  # "" | "here" | "network"
+    here_id: int | None = None
+    offset: int = 0
+    limit: int = CATALOGUE_PAGE
+
+    @property
+    def filtered(self):
+        return bool(self.category or self.size or self.colour or self.available)
+
+    @property
+    def empty(self):
+        return not self.q and not self.filtered
+
+    @property
+    def variant_filtered(self):
+        return bool(self.size or self.colour)
+
+    def variant_matches(self, variant):
+        return (not self.size or variant.size == self.size) and (not self.colour or variant.colour == self.colour)
+
+
+@dataclass
+class CatalogueResult:
+    query: CatalogueQuery
+    products: list[Product]
+    next_offset: int | None = None
+    corrected: str | None = None  # the words searched for instead of the typed ones ("jacket" for "jaket")
+
+    def variants_of(self, product):
+        """The product's variants that match the size and colour filters (all of them without filters)."""
+        return [variant for variant in product.variants if self.query.variant_matches(variant)]
+
+
+def catalogue_query(q=None, *, category=None, size=None, colour=None, available=None, offset=None, here_id=None):
+    """A CatalogueQuery from what the clerk typed or chose (strings, as in a URL); ValidationFailed if bad."""
+    errors = {}
+    values = {
+        "q": _query_text(q, "q", SEARCH_QUERY_MAX, errors),
+        "category": _query_text(category, "category", FILTER_MAX, errors),
+        "size": _query_text(size, "size", FILTER_MAX, errors),
+        "colour": _query_text(colour, "colour", FILTER_MAX, errors),
+        "available": _query_text(available, "available", FILTER_MAX, errors),
+    }
+    if values["available"] and values["available"] not in AVAILABILITY_FILTERS:
+        errors["available"] = "Choose “here” or “network”."
+    if values["q"] and len(fold(values["q"]).split()) > SEARCH_TOKENS_MAX:
+        errors["q"] = f"At most {SEARCH_TOKENS_MAX} words."
+    start = 0
+    if offset not in (None, ""):
+        text = str(offset).strip()
+        if not (text.isascii() and text.isdigit()) or int(text) > SEARCH_OFFSET_MAX:
+            errors["offset"] = f"Must be a whole number from 0 to {SEARCH_OFFSET_MAX}."
+        else:
+            start = int(text)
+    if errors:
+        raise ValidationFailed("Please check the search.", errors)
+    return CatalogueQuery(**{key: value or "" for key, value in values.items()}, offset=start, here_id=here_id)
+
+
+def _tokens(text):
+    return list(dict.fromkeys(fold(text).split())) if text else []
+
+
+def _token_condition(token):
+    condition = Product.search_text.contains(token, autoescape=True)
+    if any(char.isdigit() for char in token) or "-" in token:  # could be (part of) a style code, SKU or EAN
+        in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
+        if _EAN_RE.match(token):
+            in_variant = or_(in_variant, Variant.ean == token)
+        condition = or_(condition, func.lower(Product.style_code).contains(token, autoescape=True),
+                        Product.variants.any(in_variant))
+    return condition
+
+
+def _variant_condition(query):
+    """Size, colour and availability belong to one variant: "M in stock here" means an M that is here."""
+    conditions = []
+    if query.size:
+        conditions.append(Variant.size == query.size)
+    if query.colour:
+        conditions.append(Variant.colour == query.colour)
+    if query.available == "here":
+        conditions.append(exists().where(
+            StockLevel.variant_id == Variant.id, StockLevel.location_id == query.here_id,
+            StockLevel.on_hand > StockLevel.allocated))
+    elif query.available == "network":
+        conditions.append(exists().where(
+            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.allocated,
+            Location.id == StockLevel.location_id, Location.active.is_(True)))
+    return Product.variants.any(and_(*conditions)) if conditions else None
+
+
+def _rank(text, tokens):
+    phrase = " ".join(tokens)
+    typed = re.sub(r"\s+", " ", text.lower()).strip()
+    return case(
+        (or_(func.lower(Product.name) == typed, func.lower(Product.brand) == typed), 0),
+        (or_(Product.search_text.startswith(phrase, autoescape=True),
+             func.lower(Product.brand).startswith(typed, autoescape=True)), 1),
+        (func.lower(Product.name).contains(typed, autoescape=True), 2),
+        (Product.search_text.contains(" " + phrase, autoescape=True), 3),
+        else_=4,
+    )
+
+
+def _find(query, tokens, typed):
+    conditions = [_token_condition(token) for token in tokens]
+    if query.category:
+        conditions.append(Product.category == query.category)
+    if (variant_condition := _variant_condition(query)) is not None:
+        conditions.append(variant_condition)
+    order = [_rank(typed, tokens)] if tokens else []
+    statement = (select(Product).where(*conditions).order_by(*order, Product.name, Product.id)
+                 .offset(query.offset).limit(query.limit + 1).options(selectinload(Product.variants)))
+    return list(db.session.scalars(statement))
+
+
+def search_catalogue(query):
+    """Products for the clerk's search, best matches first, a page at a time (see the comment above)."""
+    if query.empty:
+        return CatalogueResult(query, [])
+    tokens = _tokens(query.q)
+    products, corrected = _find(query, tokens, query.q), None
+    if not products and query.offset == 0 and tokens:
+        better, shown = _corrected_tokens(tokens)
+        if better != tokens:
+            products = _find(query, better, " ".join(shown))
+            corrected = " ".join(shown) if products else None
+    more = len(products) > query.limit
+    return CatalogueResult(query, products[:query.limit], query.offset + query.limit if more else None, corrected)
+
+
+def _vocabulary():
+    """The words of the catalogue's names, brands, categories and colours: {search form: word as shown}.
+
+    Read from the database for each correction (no process memory), a few ms even for a large catalogue.
+    """
+    texts = set()
+    for row in db.session.execute(select(Product.name, Product.brand, Product.category).distinct()):
+        texts.update(row)
+    texts.update(db.session.scalars(select(Variant.colour).distinct()))
+    words = {word for text in texts if text for word in _WORD_RE.findall(text.lower())}
+    vocabulary = {}
+    for word in sorted(words):
+        for form in search_forms(word).split():
+            vocabulary.setdefault(form, word)
+    return vocabulary
+
+
+def _corrected_tokens(tokens):
+    """(search tokens, words to show) with each unknown word replaced by the closest catalogue word."""
+    vocabulary = None
+    better, shown = [], []
+    for token in tokens:
+        if len(token) >= TYPO_MIN_LENGTH and _WORD_RE.fullmatch(token):
+            vocabulary = _vocabulary() if vocabulary is None else vocabulary
+            if not any(token in word for word in vocabulary):
+                cutoff = 0.75 if len(token) > 4 else 0.7
+                match = difflib.get_close_matches(token, vocabulary, n=1, cutoff=cutoff)
+                if match:
+                    better.append(match[0])
+                    shown.append(vocabulary[match[0]])
+                    continue
+        better.append(token)
+        shown.append(token)
+    return better, shown
+
+
+def catalogue_facets():
+    """The values the filters offer: categories, sizes (in size order) and colours of the catalogue."""
+    categories = sorted(filter(None, db.session.scalars(select(Product.category).distinct())), key=fold)
+    sizes = sorted(filter(None, db.session.scalars(select(Variant.size).distinct())), key=size_sort_key)
+    colours = sorted(filter(None, db.session.scalars(select(Variant.colour).distinct())), key=fold)
+    return {"categories": categories, "sizes": sizes, "colours": colours}
+
+
+def _gtin13(code):
+    """An EAN-13 from a scanned EAN-13, UPC-A (12 digits) or GTIN-14 with a leading zero; else None."""
+    if len(code) == 12:
+        code = "0" + code
+    elif len(code) == 14 and code.startswith("0"):
+        code = code[1:]
+    return code if is_valid_ean13(code) else None
+
+
+def find_variant_by_code(code):
+    """The variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case); else None."""
+    if not isinstance(code, str):
+        return None
+    code = unicodedata.normalize("NFC", code).strip()
+    if not code or len(code) > SKU_MAX or " " in code or _bad_character(code, multiline=False) is not None:
+        return None
+    query = select(Variant).options(selectinload(Variant.product))
+    ean = _gtin13(code) if code.isascii() and code.isdigit() else None
+    if ean is not None and (variant := db.session.scalar(query.where(Variant.ean == ean))) is not None:
+        return variant
+    candidates = list(dict.fromkeys((code, code.upper())))  # SKUs are stored as sent, mostly upper case
+    found = {variant.sku: variant for variant in db.session.scalars(query.where(Variant.sku.in_(candidates)))}
+    return next((found[sku] for sku in candidates if sku in found), None)
+
+
+MAX_ID = 2_147_483_647  # ids are 32-bit integers; a larger number in a URL is simply not found
+
+
+def get_variant(variant_id):
+    """The variant with this id, or None."""
+    return db.session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID else None

@@ -1,8 +1,17 @@
-"""The network: stores and warehouses."""
+"""The network: stores and warehouses; distances between them and whether they are open."""
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Location
+from ..models.locations import WEEKDAYS
+
+_HHMM_RE = re.compile(r"^[0-9]{2}:[0-9]{2}$")
 
 
 def list_locations(*, include_inactive=False):
@@ -21,3 +30,75 @@ def get_location(code, *, include_inactive=False):
     if not include_inactive:
         query = query.where(Location.active.is_(True))
     return db.session.scalar(query)
+
+
+# --- distance and opening hours (read helpers for the stock panel and the pickup pages) ------------------
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+
+
+def distance_km(a, b):
+    """Great-circle distance between two locations (anything with latitude/longitude), in km."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True)
+class OpeningStatus:
+    """A location's opening hours as seen at one moment, in its own time zone."""
+
+    open_now: bool
+    today: tuple[tuple[str, str], ...]  # today's intervals as stored, e.g. (("09:30", "20:00"),)
+    closes_at: str | None = None  # when open now: the end of the current interval
+    opens_at: str | None = None  # when closed now: the next opening later today, if any
+
+
+def location_zone(location):
+    """The location's time zone; UTC if the stored name is not a known zone."""
+    try:
+        return ZoneInfo(location.timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return ZoneInfo("UTC")
+
+
+def _minutes(value):
+    """ "09:30" → 570; "24:00" → 1440; anything else → None."""
+    if not isinstance(value, str) or not _HHMM_RE.match(value):
+        return None
+    hours, minutes = int(value[:2]), int(value[3:])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def _intervals(opening_hours, day):
+    """Well-formed (start, end, start_text, end_text) of `day`; an end at or before its start runs past midnight."""
+    if not isinstance(opening_hours, dict):
+        return []
+    result = []
+    for interval in opening_hours.get(day) or []:
+        if not isinstance(interval, list | tuple) or len(interval) != 2:
+            continue
+        start, end = _minutes(interval[0]), _minutes(interval[1])
+        if start is None or end is None or start == end or start == 24 * 60:
+            continue
+        result.append((start, end, interval[0], interval[1]))
+    return sorted(result)
+
+
+def opening_status(location, now=None):
+    """Open now? and today's hours, for `location` at `now` (aware, default: the current time)."""
+    local = (now or datetime.now(UTC)).astimezone(location_zone(location))
+    minute = local.hour * 60 + local.minute
+    today_key, yesterday_key = WEEKDAYS[local.weekday()], WEEKDAYS[local.weekday() - 1]
+    today = _intervals(location.opening_hours, today_key)
+    # Yesterday's late interval running past midnight (e.g. 22:00–02:00) may still be open.
+    for start, end, _s, end_text in _intervals(location.opening_hours, yesterday_key):
+        if end < start and minute < end:
+            return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
+    for start, end, _s, end_text in today:
+        if start <= minute < (end if end > start else 24 * 60):
+            return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
+    later = next((start_text for start, _e, start_text, _t in today if start > minute), None)
+    return OpeningStatus(False, tuple((s, e) for _a, _b, s, e in today), opens_at=later)
