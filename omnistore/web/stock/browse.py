@@ -1,11 +1,181 @@
 """Find a product and see where it is: search, scan, product page, network panel (live)."""
-from flask import render_template, request
+from urllib.parse import urlsplit
 
-from ..rendering import login_required
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...extensions import htmx
+from ...services import availability, catalog
+from ...services.errors import ValidationFailed
+from ..rendering import login_required, render_page_or_partial, wants_fragment
 from . import bp
 
+LIVE_PARAM = "v"  # the fingerprint an open panel sends back when it polls
+
+
+# --- search and scan --------------------------------------------------------------------------------------
 
 @bp.get("/")
 @login_required
 def index():
-    return render_template("stock/search.html", query=request.args.get("q", ""))
+    """The search page; an htmx request gets the results only. An exact EAN or SKU opens the variant."""
+    args = request.args
+    code = args.get("q", "")
+    if not args.get("offset") and (variant := catalog.find_variant_by_code(code)) is not None:
+        return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
+    status = 200
+    try:
+        query = catalog.catalogue_query(
+            args.get("q"), category=args.get("category"), size=args.get("size"), colour=args.get("colour"),
+            available=args.get("available"), offset=args.get("offset"), here_id=current_user.location_id)
+        results, error = availability.search(query), None
+    except ValidationFailed as failure:
+        query, results, status = catalog.CatalogueQuery(here_id=current_user.location_id), None, 422
+        error = _("That search could not be run. Use at most 200 characters and 10 words, and pick the "
+                  "filters from the lists.") if failure.fields else failure.message
+    fragment = wants_fragment()
+    return render_page_or_partial(
+        "stock/search.html", "stock/_results.html", status, query=query, results=results, error=error,
+        more_only=bool(fragment and results and query.offset), facets=None if fragment else catalog.catalogue_facets())
+
+
+@bp.get("/scan")
+@login_required
+def scan():
+    """A scanned code: EAN-13 / SKU → the variant; a link to this site → there; anything else → 404 page."""
+    code = request.args.get("code", "")
+    if (variant := catalog.find_variant_by_code(code)) is not None:
+        return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
+    if (target := _same_site_target(code)) is not None:
+        return _go(target)
+    return render_template("stock/scan_unknown.html", code=" ".join(code.split())[:80]), 404
+
+
+def _go(url):
+    """303 to `url`. An htmx request (the as-you-type search, the boosted global search box) gets a full page
+    load of `url` instead: a followed redirect would land the product page in the results list, and a
+    boosted swap would not run the page's own script (static/js/live.js)."""
+    if htmx:
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def _same_site_target(code):
+    """The path of a link to this very site ("https://<this host>/stock/products/7?variant=9"), else None."""
+    code = (code or "").strip()
+    if not code or len(code) > 2000 or any(ch.isspace() or ord(ch) < 32 for ch in code) or "\\" in code:
+        return None
+    if code.startswith("//"):  # a scheme-relative link: another host, whatever follows
+        return None
+    try:
+        parts = urlsplit(code)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        if parts.scheme.lower() not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+            return None
+    elif not code.startswith("/"):
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+# --- product page and network panel ---------------------------------------------------------------------
+
+@bp.get("/products/<int:product_id>")
+@login_required
+def product(product_id):
+    """The product page with its matrix and, for the chosen variant, the live network panel."""
+    if htmx.boosted and not htmx.history_restore_request:
+        # Boosted navigation swaps <body> only and would not run this page's script: load it in full.
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
+        return response
+    _check_id(product_id)
+    view = availability.product_view(product_id, current_user.location_id)
+    if view is None:
+        abort(404)
+    selected = request.args.get("variant", type=int)
+    if selected not in {variant.id for variant in view.product.variants}:
+        selected = view.product.variants[0].id if len(view.product.variants) == 1 else None
+    panel = _panel(selected) if selected is not None else None
+    return render_template("stock/product.html", view=view, selected=selected, panel=panel, back_url=_back_to_search())
+
+
+def _back_to_search():
+    """The search the clerk came from (same site, the stock search page), else the empty search page."""
+    search = url_for(".index")
+    target = _same_site_target(request.referrer or "")
+    return target if target is not None and target.split("?")[0] == search else search
+
+
+@bp.get("/variants/<int:variant_id>/panel")
+@login_required
+def panel(variant_id):
+    """The live network panel. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
+    _check_id(variant_id)
+    seen = request.args.get(LIVE_PARAM)
+    if seen is not None and seen == availability.fingerprint(variant_id):
+        return "", 204
+    if not htmx:  # someone opened the panel's address: show the product page with this variant
+        variant = catalog.get_variant(variant_id)
+        if variant is None:
+            abort(404)
+        return redirect(url_for(".product", product_id=variant.product_id, variant=variant.id), 303)
+    data = _panel(variant_id)
+    if data is None:
+        abort(404)
+    response = current_app.make_response(render_template("stock/_panel.html", panel=data))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _check_id(number):
+    """A number in a URL that no row can have (ids are 32-bit) is not found, rather than a database error."""
+    if not 0 < number <= catalog.MAX_ID:
+        abort(404)
+
+
+def _panel(variant_id):
+    return availability.network_panel(
+        variant_id, current_user.location, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"])
+
+
+# A polling panel is not the clerk at work: its requests must not keep the session from timing out.
+# The app's idle check (registered after this blueprint) stamps session["last_seen"] on every request;
+# for a poll, put back the value it had before.
+
+@bp.before_app_request
+def _remember_last_seen():
+    if request.endpoint == "stock.panel" and LIVE_PARAM in request.args and "last_seen" in session:
+        g.stock_poll_last_seen = session["last_seen"]
+
+
+@bp.after_request
+def _restore_last_seen(response):
+    if "stock_poll_last_seen" in g and current_user.is_authenticated and "last_seen" in session:
+        session["last_seen"] = g.stock_poll_last_seen
+    return response
+
+
+# --- template helpers ----------------------------------------------------------------------------------
+
+@bp.app_template_filter("km")
+def km(value):
+    """Distance for people: one decimal below 10 km ("4.2 km"), whole kilometres above ("288 km")."""
+    if value is None:
+        return ""
+    return _("%(distance)s km", distance=format_decimal(round(value, 1) if value < 10 else round(value),
+                                                         format="#,##0.0" if value < 10 else "#,##0"))
+
+
+@bp.context_processor
+def _stock_helpers():
+    return {"live_refresh_ms": int(current_app.config["OMNISTORE_LIVE_REFRESH_SECONDS"] * 1000),
+            "has_endpoint": lambda name: name in current_app.view_functions}
