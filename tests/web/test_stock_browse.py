@@ -73,6 +73,13 @@ def test_search_page_and_htmx_partial(client, shop):
     assert "<html" in text(boosted)
 
 
+def test_the_address_bar_gets_the_search_without_empty_filters(client, shop):
+    response = client.get("/stock/?q=parka&category=&size=XL&colour=&available=", headers=HX)
+    assert response.headers["HX-Push-Url"] == "/stock/?q=parka&size=XL"
+    assert "HX-Push-Url" not in client.get("/stock/?q=parka&offset=24", headers=HX).headers
+    assert "HX-Push-Url" not in client.get("/stock/?q=parka").headers
+
+
 def test_results_show_price_and_here_and_network_totals(client, shop):
     body = text(client.get("/stock/?q=fjord", headers=HX))
     assert "€89.95" in body

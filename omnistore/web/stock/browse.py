@@ -36,9 +36,13 @@ def index():
         error = _("That search could not be run. Use at most 200 characters and 10 words, and pick the "
                   "filters from the lists.") if failure.fields else failure.message
     fragment = wants_fragment()
-    return render_page_or_partial(
+    more_only = bool(fragment and results and query.offset)
+    response = render_page_or_partial(
         "stock/search.html", "stock/_results.html", status, query=query, results=results, error=error,
-        more_only=bool(fragment and results and query.offset), facets=None if fragment else catalog.catalogue_facets())
+        more_only=more_only, facets=None if fragment else catalog.catalogue_facets())
+    if fragment and not more_only:  # the address bar shows the search without the empty filters
+        response.headers["HX-Push-Url"] = url_for(".index", **{k: v for k, v in args.items() if v and k != "offset"})
+    return response
 
 
 @bp.get("/scan")

@@ -1,0 +1,238 @@
+"""Find a product and see where it is, in a real browser: the wedge scanner, the as-you-type search, the
+product page with its matrix, and the live network panel across two tablets."""
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import update
+
+from omnistore.extensions import db
+from omnistore.models import StockLevel
+from omnistore.services.catalog import search_text_for
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import TABLET, BrowserProblems
+from tests.e2e.test_foundation import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def product(make, name, brand, sizes, colours=("Navy",)):
+    prod = make.product(name=name, brand=brand, category="Jackets")
+    variants = {(colour, size): make.variant(prod, size=size, colour=colour) for colour in colours for size in sizes}
+    db.session.refresh(prod)
+    prod.search_text = search_text_for(prod, prod.variants)
+    db.session.commit()
+    return prod, variants
+
+
+@pytest.fixture
+def network(make):
+    places = {code: make.location(code) for code in ("HAM", "BER", "CPH", "AAR", "WH1")}
+    parka, variants = product(make, "Fjord Parka", "Nordwind", ("S", "M", "XL"), ("Navy", "Olive"))
+    loden, _loden = product(make, "Loden Jacket", "Müller & Söhne", ("M", "L"), ("Forest",))
+    product(make, "Strickmütze", "Müller & Söhne", ("One size",), ("Grey",))
+    xl = variants[("Navy", "XL")]
+    make.stock(xl, places["HAM"], on_hand=0)  # sold out here
+    make.stock(xl, places["CPH"], on_hand=2)
+    make.stock(xl, places["BER"], on_hand=1)
+    make.stock(xl, places["WH1"], on_hand=6)
+    make.stock(variants[("Navy", "M")], places["HAM"], on_hand=3)
+    make.staff("clerk", places["HAM"], email="ham@example.test", name="Hanna Hamburg")
+    make.staff("clerk", places["CPH"], email="cph@example.test", name="Carl København")
+    return dict(places=places, parka=parka, variants=variants, xl=xl, loden=loden)
+
+
+def panel_quantity(page, code):
+    return page.locator(f'#network-panel tr[data-location="{code}"] td.qty strong')
+
+
+def wedge_scan(page, code):
+    """What a keyboard-wedge scanner does: the digits, fast, then Enter, wherever the focus is (here: nowhere)."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.type(code, delay=15)
+    page.keyboard.press("Enter")
+
+
+def test_wedge_scan_opens_the_variant_with_its_matrix_and_panel(page, network):
+    xl = network["xl"]
+    sign_in(page, "ham@example.test")
+    wedge_scan(page, xl.ean)
+
+    expect(page).to_have_url(re.compile(rf"/stock/products/{network['parka'].id}\?variant={xl.id}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fjord Parka")
+    matrix = page.locator("#matrix")
+    expect(matrix.locator("thead th")).to_have_text(["Colour", "S", "M", "XL"])
+    chosen = matrix.locator(f'[data-variant-cell="{xl.id}"]')
+    expect(chosen).to_have_attribute("aria-current", "true")
+    expect(chosen).to_have_class(re.compile(r"\bsold-out\b"))  # sold out here: marked, still there
+    expect(chosen).to_contain_text("sold out")
+
+    panel = page.locator("#network-panel")
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Fjord Parka · Navy / XL")
+    rows = panel.locator("tr[data-location]")
+    expect(rows).to_have_count(4)
+    assert rows.evaluate_all("rows => rows.map(row => row.dataset.location)") == ["HAM", "BER", "CPH", "WH1"]
+    expect(panel.locator('[data-total="here"]')).to_have_text("0")
+    expect(panel.locator('[data-total="network"]')).to_have_text("9")
+    expect(panel.locator('tr[data-location="CPH"] .dist')).to_have_text(re.compile(r"28[89] km"))
+
+    # Tap another size: its panel comes in without a reload, and the address names it.
+    page.evaluate("window.stillTheSamePage = true")
+    medium = network["variants"][("Navy", "M")]
+    matrix.locator(f'[data-variant-cell="{medium.id}"]').click()
+    expect(page).to_have_url(re.compile(rf"\?variant={medium.id}$"))
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Fjord Parka · Navy / M")
+    expect(panel.locator('[data-total="here"]')).to_have_text("3")
+    expect(matrix.locator(f'[data-variant-cell="{medium.id}"]')).to_have_attribute("aria-current", "true")
+    expect(chosen).not_to_have_attribute("aria-current", "true")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_an_unknown_scanned_code_says_so_and_offers_the_search(page, network):
+    sign_in(page, "ham@example.test")
+    page.goto("/stock/scan?code=4006381333931")
+    expect(page.get_by_role("heading", level=1)).to_have_text("No product with code 4006381333931")
+    page.get_by_placeholder("Product, brand, SKU or EAN").fill("parka")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#search-results")).to_contain_text("Fjord Parka")
+
+
+def test_as_you_type_search_with_umlauts_and_typos(page, network):
+    sign_in(page, "ham@example.test")
+    page.locator("nav.mainnav").get_by_role("link", name="Stock", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Stock")
+    page.evaluate("window.stillTheSamePage = true")
+    box = page.locator("#stock-q")
+    results = page.locator("#search-results")
+
+    box.press_sequentially("mueller", delay=40)
+    expect(results.locator(".hit-name")).to_have_text(["Loden Jacket", "Strickmütze"])
+    expect(page).to_have_url(re.compile(r"/stock/\?q=mueller$"))
+
+    box.fill("jaket")
+    expect(results.get_by_role("status")).to_have_text(
+        re.compile(r"Nothing matched “jaket”\. Showing results for “jacket”\."))
+    expect(results.locator(".hit-name").first).to_have_text("Loden Jacket")
+    expect(results.locator(".hit-name")).to_contain_text(["Loden Jacket", "Fjord Parka"])
+
+    # Filters: the parka's XL is not available here.
+    box.fill("parka")
+    expect(results.locator(".hit-name")).to_have_text(["Fjord Parka"])
+    page.locator("select[name=size]").select_option("XL")
+    page.get_by_role("radio", name="Here", exact=True).click()
+    expect(results).to_contain_text("No products match “parka”")
+    page.get_by_role("radio", name="In the network", exact=True).click()
+    expect(results.locator(".hit-name")).to_have_text(["Fjord Parka"])
+    expect(results.locator(".pill").first).to_have_text(re.compile(r"Here\s*0"))
+    assert page.evaluate("window.stillTheSamePage") is True  # no page load all along
+
+    results.locator(".hit-link").first.click()  # opens the XL, the size filtered for
+    expect(page).to_have_url(re.compile(rf"variant={network['xl'].id}$"))
+    expect(page.locator("#network-panel h2")).to_have_text("Fjord Parka · Navy / XL")
+
+
+def test_typing_an_ean_into_the_search_page_opens_it(page, network):
+    sign_in(page, "ham@example.test")
+    page.goto("/stock/")
+    page.locator("#stock-q").fill(network["xl"].ean)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"variant={network['xl'].id}$"))
+    expect(page.locator("#network-panel")).to_be_visible()
+
+
+def change_stock(variant, location, on_hand):
+    """Another tablet's correction (the way the stock service writes it: the figure and a version bump)."""
+    db.session.execute(update(StockLevel)
+                       .where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+                       .values(on_hand=on_hand, version=StockLevel.version + 1))
+    db.session.commit()
+
+
+def test_two_tablets_see_a_change_within_five_seconds(page, browser, live_server, network):
+    xl, places = network["xl"], network["places"]
+    url = f"/stock/products/{network['parka'].id}?variant={xl.id}"
+    sign_in(page, "ham@example.test")
+    page.goto(url)
+    expect(panel_quantity(page, "CPH")).to_have_text("2")
+
+    # The second tablet: another clerk, in Copenhagen, in their own browser.
+    other = browser.new_context(base_url=live_server.url, viewport=dict(TABLET), has_touch=True, locale="en")
+    try:
+        tablet = other.new_page()
+        problems = BrowserProblems(tablet)
+        sign_in(tablet, "cph@example.test")
+        tablet.goto(url)
+        expect(tablet.locator('[data-total="here"]')).to_have_text("2")
+        page.evaluate("window.stillTheSamePage = true")
+
+        started = time.monotonic()
+        change_stock(xl, places["CPH"], 7)
+        expect(panel_quantity(page, "CPH")).to_have_text("7", timeout=5000)
+        seen_after = time.monotonic() - started
+        expect(page.locator('[data-total="network"]')).to_have_text("14", timeout=1000)
+        expect(tablet.locator('[data-total="here"]')).to_have_text("7", timeout=5000)
+        assert seen_after < 5
+        assert page.evaluate("window.stillTheSamePage") is True  # no reload: the panel replaced itself
+
+        # Sold out in Berlin: the row goes, the totals follow.
+        change_stock(xl, places["BER"], 0)
+        expect(page.locator('#network-panel tr[data-location="BER"]')).to_have_count(0, timeout=5000)
+        assert problems.errors == []
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LIVE_REFRESH_SECONDS": 0.3}])
+def test_polling_pauses_while_the_tab_is_hidden(page, network):
+    xl = network["xl"]
+    sign_in(page, "ham@example.test")
+    polls = []
+    page.on("request", lambda request: polls.append(time.monotonic()) if "/panel?v=" in request.url else None)
+    page.goto(f"/stock/products/{network['parka'].id}?variant={xl.id}")
+    expect(page.locator("#network-panel")).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert len(polls) >= 2  # polling while visible
+
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(400)  # a request already on its way may still land
+    hidden_from = len(polls)
+    change_stock(xl, network["places"]["CPH"], 4)
+    page.wait_for_timeout(1500)
+    assert len(polls) == hidden_from  # nothing sent while hidden
+    expect(panel_quantity(page, "CPH")).to_have_text("2")
+
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    expect(panel_quantity(page, "CPH")).to_have_text("4", timeout=1000)  # at once, not after an interval
+
+
+def test_the_panel_keeps_more_stores_open_across_refreshes(page, network, make):
+    xl = network["xl"]
+    for number in range(14):
+        store = make.location(f"S{number:02d}", latitude=50 + number / 10, longitude=8)
+        make.stock(xl, store, on_hand=1)
+    sign_in(page, "ham@example.test")
+    page.goto(f"/stock/products/{network['parka'].id}?variant={xl.id}")
+    more = page.locator("#network-panel details.more-locations")
+    more.locator("summary").click()
+    expect(more).to_have_attribute("open", "")
+    change_stock(xl, network["places"]["CPH"], 5)
+    expect(panel_quantity(page, "CPH")).to_have_text("5", timeout=5000)
+    expect(page.locator("#network-panel details.more-locations")).to_have_attribute("open", "")
+
+
+def test_the_stock_page_in_german(page, network):
+    sign_in(page, "ham@example.test")
+    page.locator("nav.mainnav").get_by_role("button", name="Deutsch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    page.goto(f"/stock/products/{network['parka'].id}?variant={network['xl'].id}")
+    expect(page.locator("#matrix h2")).to_have_text("Hier verfügbar")
+    expect(page.locator("#network-panel thead th")).to_have_text(
+        ["Standort", "Verfügbar", "Entfernung", "Öffnungszeiten"])
+    assert PASSWORD  # the same demo password signs in in every language
