@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, make_response, request
 
 from ..extensions import csrf, limiter
 from ..models.locations import WEEKDAYS
-from ..services import catalog, locations
+from ..services import catalog, locations, stock
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
 from . import openapi
@@ -208,4 +208,49 @@ def search_products():
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": page.next_offset,
+    })
+
+
+# --- stock ------------------------------------------------------------------------------------------
+
+def _import_document(result):
+    return {
+        "reference": result.reference,
+        "results": [
+            {"index": row.line, "sku": row.sku, "location": row.location, "status": row.status,
+             "on_hand": row.on_hand, "errors": [problem.as_dict() for problem in row.errors]}
+            for row in result.results
+        ],
+        "summary": {key: value for key, value in result.summary.items() if key != "skipped"},
+    }
+
+
+@bp.put("/stock")
+def put_stock():
+    """Bulk set on_hand ({"stock": [{sku, location, on_hand}]}); per-row results; idempotent."""
+    body = json_body()
+    if not isinstance(body, dict) or "stock" not in body:
+        raise ValidationFailed('Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., '
+                               '"on_hand": ...}]}.', {"stock": "Required."})
+    result = stock.import_on_hand(stock.rows_from_json(body["stock"]), actor=g.api_client, source="API")
+    return jsonify(_import_document(result))
+
+
+@bp.get("/stock/<path:sku>")
+def get_stock(sku):
+    """Availability of one SKU at every active location."""
+    variant, levels = stock.network_stock(sku)
+    return jsonify({
+        "sku": variant.sku,
+        "ean": variant.ean,
+        "locations": [
+            {"location": level.location.code, "kind": level.location.kind, "on_hand": level.on_hand,
+             "allocated": level.allocated, "available": level.available}
+            for level in levels
+        ],
+        "totals": {
+            "on_hand": sum(level.on_hand for level in levels),
+            "allocated": sum(level.allocated for level in levels),
+            "available": sum(level.available for level in levels),
+        },
     })

@@ -5,7 +5,7 @@ paths and methods. Limits come from the services, so the document cannot drift f
 """
 from functools import cache
 
-from ..services import catalog
+from ..services import catalog, stock
 
 VERSION = "1.0.0"
 
@@ -186,6 +186,95 @@ SCHEMAS = {
     },
 }
 
+SCHEMAS.update({
+    "StockRowInput": {
+        "type": "object",
+        "required": ["sku", "location", "on_hand"],
+        "additionalProperties": False,
+        "properties": {
+            "sku": _string(stock.SKU_MAX, minLength=1),
+            "location": _string(stock.LOCATION_CODE_MAX, minLength=1, description="Location code (any case)",
+                                examples=["HAM"]),
+            "on_hand": {"type": "integer", "minimum": 0, "maximum": stock.MAX_QUANTITY,
+                        "description": "The counted figure; must not be below what is allocated to orders."},
+        },
+    },
+    "StockUpsert": {
+        "type": "object",
+        "required": ["stock"],
+        "properties": {"stock": {"type": "array", "items": _ref("StockRowInput"), "maxItems": stock.MAX_IMPORT_ROWS}},
+    },
+    "StockRowError": {
+        "type": "object",
+        "required": ["field", "code", "message"],
+        "properties": {
+            "field": {"type": ["string", "null"], "examples": ["on_hand"],
+                      "description": "The field at fault; null when the row as a whole is."},
+            "code": {"enum": ["required", "invalid_type", "invalid_value", "too_long", "unknown_field",
+                              "not_a_number", "not_a_whole_number", "negative", "too_small", "too_large",
+                              "duplicate", "unknown_sku", "unknown_location", "out_of_scope", "below_allocated",
+                              "conflict"]},
+            "message": _string(),
+        },
+    },
+    "StockRowResult": {
+        "type": "object",
+        "required": ["index", "sku", "location", "status", "on_hand", "errors"],
+        "properties": {
+            "index": {"type": "integer", "description": "Position of the row in the request."},
+            "sku": {"type": ["string", "null"]},
+            "location": {"type": ["string", "null"]},
+            "status": {"enum": ["created", "updated", "unchanged", "error"],
+                       "description": "created: first stock of the SKU at the location; unchanged: the figure was "
+                                      "already stored (nothing written)."},
+            "on_hand": {"type": ["integer", "null"], "description": "The figure now; null for a refused row."},
+            "errors": {"type": "array", "items": _ref("StockRowError"),
+                       "description": "Why the row was refused; empty unless status is error."},
+        },
+    },
+    "StockImportResult": {
+        "type": "object",
+        "required": ["reference", "results", "summary"],
+        "properties": {
+            "reference": _string(description="Written to every stock movement of this request.",
+                                 examples=["IMP-3F2A9C41D0B7"]),
+            "results": {"type": "array", "items": _ref("StockRowResult")},
+            "summary": {
+                "type": "object",
+                "required": ["created", "updated", "unchanged", "errors"],
+                "properties": {key: {"type": "integer", "minimum": 0}
+                               for key in ("created", "updated", "unchanged", "errors")},
+            },
+        },
+    },
+    "LocationStock": {
+        "type": "object",
+        "required": ["location", "kind", "on_hand", "allocated", "available"],
+        "properties": {
+            "location": _string(16, examples=["HAM"]),
+            "kind": {"enum": ["store", "warehouse"]},
+            "on_hand": {"type": "integer", "minimum": 0},
+            "allocated": {"type": "integer", "minimum": 0, "description": "Reserved for orders."},
+            "available": {"type": "integer", "minimum": 0, "description": "on_hand − allocated."},
+        },
+    },
+    "StockAvailability": {
+        "type": "object",
+        "required": ["sku", "ean", "locations", "totals"],
+        "properties": {
+            "sku": _string(catalog.SKU_MAX),
+            "ean": EAN,
+            "locations": {"type": "array", "items": _ref("LocationStock"),
+                          "description": "Every active location, by code; zeros where it has none."},
+            "totals": {
+                "type": "object",
+                "required": ["on_hand", "allocated", "available"],
+                "properties": {key: {"type": "integer", "minimum": 0} for key in ("on_hand", "allocated", "available")},
+            },
+        },
+    },
+})
+
 RESPONSES = {
     "BadRequest": _json(_ref("Error"), "The body is empty or not valid JSON."),
     "Unauthorized": {
@@ -197,6 +286,9 @@ RESPONSES = {
                                             f"{catalog.MAX_VARIANTS_PER_UPSERT} variants."),
     "UnsupportedMediaType": _json(_ref("Error"), "The body is not sent as application/json."),
     "ValidationFailed": _json(_ref("Error"), "A parameter or the body's outline is not right; see fields."),
+    "NotFound": _json(_ref("Error"), "No such record."),
+    "StockPayloadTooLarge": _json(_ref("Error"), "The body is larger than the server accepts, or holds more than "
+                                                 f"{stock.MAX_IMPORT_ROWS} rows."),
     "Conflict": _json(_ref("Error"), "A concurrent change got in the way; nothing was saved, send it again."),
     "RateLimited": {
         **_json(_ref("Error"), "Too many requests for this client; wait and retry."),
@@ -274,6 +366,42 @@ PATHS = {
         },
     },
 }
+
+PATHS.update({
+    "/stock": {
+        "put": {
+            "operationId": "setStock",
+            "summary": "Bulk set on_hand per SKU and location (ERP stock feed)",
+            "description": "Each row sets the on-hand figure of one SKU at one location; the difference is written "
+                           "to the stock ledger as an import. Rows are checked on their own: good rows are applied, "
+                           "bad ones reported with their reasons (unknown SKU or location, not a whole number, "
+                           "negative, the same SKU and location twice in the request, below what is allocated to "
+                           "orders). Rows whose figure is already stored are reported unchanged and write nothing, "
+                           "so sending the same request again changes nothing.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StockUpsert")}}},
+            "responses": {
+                "200": _json(_ref("StockImportResult"), "One result per row, in request order"),
+                "400": _response("BadRequest"),
+                "413": _response("StockPayloadTooLarge"),
+                "415": _response("UnsupportedMediaType"),
+                "422": _response("ValidationFailed"),
+                **COMMON,
+            },
+        },
+    },
+    "/stock/{sku}": {
+        "get": {
+            "operationId": "getStock",
+            "summary": "Availability of one SKU at every location",
+            "parameters": [{"name": "sku", "in": "path", "required": True, "schema": _string(catalog.SKU_MAX)}],
+            "responses": {
+                "200": _json(_ref("StockAvailability"), "On hand, allocated and available per location"),
+                "404": _response("NotFound"),
+                **COMMON,
+            },
+        },
+    },
+})
 
 
 @cache
