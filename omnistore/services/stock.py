@@ -709,7 +709,7 @@ def _apply(session, rows, actor, source, reference):
                 row.result.status, row.result.on_hand = "unchanged", previous
             elif level is not None and row.on_hand < level.allocated:
                 row.error("on_hand", "below_allocated", _(
-                    "Reserved for customer orders here: %(allocated)d. on_hand cannot be lower (%(on_hand)d).",
+                    "Reserved for customer orders here: %(allocated)d, so on_hand cannot be %(on_hand)d.",
                     allocated=level.allocated, on_hand=row.on_hand))
             elif level is not None:
                 updates.append((row, level))

@@ -544,7 +544,7 @@ def test_duplicates_refuse_every_line_involved(network, manager, ham):
 def test_an_import_below_allocated_is_refused_for_that_row(network, manager, ham):
     result = stock.import_on_hand([ImportRow(2, "SKU-1", "HAM", 1)], manager, "x")
     assert statuses(result) == [(2, "error", ["below_allocated"])]
-    assert "Reserved for customer orders here: 2." in result.results[0].errors[0].message
+    assert "Reserved for customer orders here: 2, so on_hand cannot be 1." in result.results[0].errors[0].message
     assert level(network[0].id, ham.id).on_hand == 5
 
 

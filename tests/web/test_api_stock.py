@@ -109,7 +109,7 @@ def test_put_stock_is_idempotent(http, auth, network):
 def test_below_allocated_is_a_row_error(http, auth, network):
     body = put_stock(http, auth, [{"sku": "NWD-001-NAV-XL", "location": "WH1", "on_hand": 3}]).get_json()
     assert body["results"][0]["errors"][0]["code"] == "below_allocated"
-    assert "Reserved for customer orders here: 4." in body["results"][0]["errors"][0]["message"]
+    assert "Reserved for customer orders here: 4, so on_hand cannot be 3." in body["results"][0]["errors"][0]["message"]
     assert on_hand(network["parka"], network["wh1"]) == 10
 
 
