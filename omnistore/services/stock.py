@@ -715,6 +715,8 @@ def _apply(session, rows, actor, source, reference):
                 updates.append((row, level))
             else:
                 creates.append(row)
+        # New levels in a stable order, so two imports creating the same ones cannot wait on each other in a circle.
+        creates.sort(key=lambda row: (row.variant_id, row.location_id))
         updated, created = _bulk_update(session, updates), _bulk_create(session, creates)
         for rows_written, status in ((updated, "updated"), (created, "created")):
             for row in rows_written:
