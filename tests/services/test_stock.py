@@ -444,10 +444,11 @@ def test_an_import_and_allocations_running_at_once_keep_the_rules(app, make, ham
     assert_ledger_explains_every_level()
 
 
-def test_imports_running_at_once_creating_and_changing_the_same_levels(app, make, ham, cph):
-    """Each import sends the same 30 levels (half of them new) in its own order and with its own figures."""
+@pytest.mark.parametrize("stocked", [0, 8])
+def test_imports_running_at_once_creating_and_changing_the_same_levels(app, make, ham, cph, stocked):
+    """Each import sends the same 30 levels (all or some of them new) in its own order, with its own figures."""
     variants = [make.variant() for _ in range(15)]
-    for v in variants[:8]:
+    for v in variants[:stocked]:
         make.stock(v, ham, 1)
     pairs = [(v.sku, code) for v in variants for code in ("HAM", "CPH")]
 
