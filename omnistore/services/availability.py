@@ -11,17 +11,19 @@
 
 Available means on_hand − allocated, at active locations only.
 """
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Location, OrderLine, Product, StockLevel, Transfer, Variant
 from . import catalog
-from .locations import OpeningStatus, distance_km, opening_status
+from .locations import OpeningStatus, distances_from, opening_status
 
 IN_TRANSIT_STATUSES = ("requested", "picked", "shipped")  # a transfer not yet received (nor cancelled)
 INACTIVE_LINE_STATUSES = ("short", "released", "refused")  # lines whose goods are not on their way
@@ -45,19 +47,55 @@ def fingerprint(variant_id, now=None):
 # --- the network panel -----------------------------------------------------------------------------------
 
 @dataclass
+class Place:
+    """The columns of a Location the panel shows: lighter than a mapped Location for 200+ rows, and the
+    opening hours stay JSON text until a row is shown."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    phone: str
+    latitude: float
+    longitude: float
+    timezone: str
+    opening_hours_json: str | None
+
+    @property
+    def is_store(self):
+        return self.kind == "store"
+
+    @cached_property
+    def opening_hours(self):
+        try:
+            return json.loads(self.opening_hours_json or "{}")
+        except (TypeError, ValueError):
+            return {}
+
+
+_PLACE_COLUMNS = (Location.id, Location.code, Location.name, Location.kind, Location.phone, Location.latitude,
+                  Location.longitude, Location.timezone, cast(Location.opening_hours, Text))
+
+
+@dataclass
 class PanelRow:
-    location: Location
+    location: Place
     available: int
     distance_km: float
-    opening: OpeningStatus
+    now: datetime
     is_here: bool = False
     low: bool = False  # available, but at or below the low-stock threshold
     arriving: int = 0  # in transit to this location
 
+    @cached_property
+    def opening(self) -> OpeningStatus:
+        """Open now? Worked out when first shown: a long panel shows only its nearest rows."""
+        return opening_status(self.location, self.now)
+
 
 @dataclass
 class InTransit:
-    destination: Location
+    destination: Place
     quantity: int
 
 
@@ -82,7 +120,7 @@ class NetworkPanel:
 
     @property
     def locations(self):
-        """Every row shown, this store first: for tests and for anyone who wants one list."""
+        """Every row, this store first: for tests and for anyone who wants one list."""
         return ([self.here] if self.here is not None else []) + self.stores + self.warehouses
 
 
@@ -90,8 +128,8 @@ def network_panel(variant_id, here, *, low_threshold=2, now=None):
     """The panel for one variant as seen from `here` (the staff member's location), or None if unknown.
 
     Four queries whatever the size of the network: the fingerprint (first, so a change that lands while
-    the panel is being built makes the next poll re-render), the variant with its product, every active
-    location with its stock of the variant, and the transfers on their way.
+    the panel is being built makes the next poll re-render), the variant with its product, the transfers on
+    their way, and the active locations that have it available (or are here, or expect some).
     """
     now = now or datetime.now(UTC)
     stamp = fingerprint(variant_id, now)
@@ -99,37 +137,38 @@ def network_panel(variant_id, here, *, low_threshold=2, now=None):
         select(Variant).where(Variant.id == variant_id).options(joinedload(Variant.product)))
     if variant is None:
         return None
-    stock = db.session.execute(
-        select(Location, func.coalesce(_AVAILABLE, 0))
-        .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
-        .where(Location.active.is_(True))
-    ).all()
     arriving = _in_transit(variant_id)
-    panel = NetworkPanel(variant, None, [], [], [], stamp, low_threshold=low_threshold)
     here_id = here.id if here is not None else None
-    for location, available in stock:
-        available = max(available, 0)
-        panel.total_network += available
-        is_here = location.id == here_id
-        if not available and not is_here:
+    available = func.coalesce(_AVAILABLE, 0)
+    stock = db.session.execute(
+        select(*_PLACE_COLUMNS, available)
+        .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
+        .where(Location.active.is_(True),
+               or_(available > 0, Location.id == here_id, Location.id.in_(list(arriving) or [-1])))
+    ).all()
+    panel = NetworkPanel(variant, None, [], [], [], stamp, low_threshold=low_threshold)
+    distance = distances_from(here) if here is not None else (lambda _place: 0.0)
+    places = {}
+    for *columns, quantity in stock:
+        place = places[columns[0]] = Place(*columns)
+        quantity = max(quantity, 0)
+        panel.total_network += quantity
+        is_here = place.id == here_id
+        if not quantity and not is_here:
             continue
-        row = PanelRow(
-            location, available, distance_km(here, location) if here is not None else 0.0,
-            opening_status(location, now), is_here=is_here, low=0 < available <= low_threshold,
-            arriving=arriving.get(location.id, 0),
-        )
+        row = PanelRow(place, quantity, distance(place), now, is_here=is_here, low=0 < quantity <= low_threshold,
+                       arriving=arriving.get(place.id, 0))
         if is_here:
             panel.here = row
-        elif location.is_store:
+        elif place.is_store:
             panel.stores.append(row)
         else:
             panel.warehouses.append(row)
     panel.stores.sort(key=lambda row: (row.distance_km, row.location.name))
     panel.warehouses.sort(key=lambda row: (row.distance_km, row.location.name))
-    by_id = {location.id: location for location, _available in stock}
     panel.in_transit = sorted(  # nearest destination (this store) first, like the rows
-        (InTransit(by_id[location_id], quantity) for location_id, quantity in arriving.items() if location_id in by_id),
-        key=lambda item: (distance_km(here, item.destination) if here is not None else 0, item.destination.name))
+        (InTransit(places[place_id], quantity) for place_id, quantity in arriving.items() if place_id in places),
+        key=lambda item: (distance(item.destination), item.destination.name))
     return panel
 
 
@@ -153,23 +192,19 @@ class Totals:
     network: int = 0
 
 
-def _totals(key, variant_ids, here_id):
-    """{key value: Totals} over the given variants' stock at active locations; `key` a Variant column."""
+def variant_totals(variant_ids, here_id):
+    """{variant id: Totals} over the variants' stock at active locations: one aggregate on the stock key."""
+    variant_ids = list(variant_ids)
     if not variant_ids:
         return {}
     here = func.sum(case((StockLevel.location_id == here_id, _AVAILABLE), else_=0))
     rows = db.session.execute(
-        select(key, here, func.sum(_AVAILABLE))
-        .join(StockLevel, StockLevel.variant_id == Variant.id)
+        select(StockLevel.variant_id, here, func.sum(_AVAILABLE))
         .join(Location, and_(Location.id == StockLevel.location_id, Location.active.is_(True)))
-        .where(Variant.id.in_(variant_ids))
-        .group_by(key)
+        .where(StockLevel.variant_id.in_(variant_ids))
+        .group_by(StockLevel.variant_id)
     )
-    return {value: Totals(int(here_total or 0), int(total or 0)) for value, here_total, total in rows}
-
-
-def variant_totals(variant_ids, here_id):
-    return _totals(Variant.id, list(variant_ids), here_id)
+    return {variant_id: Totals(int(here_total or 0), int(total or 0)) for variant_id, here_total, total in rows}
 
 
 @dataclass

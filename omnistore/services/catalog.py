@@ -555,7 +555,7 @@ def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, o
 # query's words are compared with the words of the catalogue's names, brands, categories and colours, and
 # misspelt ones are replaced by the closest ("jaket" → "jacket"); the result says what it searched for.
 
-CATALOGUE_PAGE = 24
+CATALOGUE_PAGE = 12  # a tablet shows about eight; each result sums its stock over the whole network
 FILTER_MAX = 100
 AVAILABILITY_FILTERS = ("here", "network")
 TYPO_MIN_LENGTH = 3  # shorter words are too ambiguous to correct

@@ -39,9 +39,20 @@ EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
 
 def distance_km(a, b):
     """Great-circle distance between two locations (anything with latitude/longitude), in km."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return distances_from(a)(b)
+
+
+def distances_from(origin):
+    """A function: location → great-circle km from `origin` (haversine; the origin's terms worked out once)."""
+    lat1, lon1 = math.radians(origin.latitude), math.radians(origin.longitude)
+    cos1, sin, cos, asin, sqrt, radians = math.cos(lat1), math.sin, math.cos, math.asin, math.sqrt, math.radians
+
+    def distance(place):
+        lat2, lon2 = radians(place.latitude), radians(place.longitude)
+        h = sin((lat2 - lat1) / 2) ** 2 + cos1 * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(h)))
+
+    return distance
 
 
 @dataclass(frozen=True)

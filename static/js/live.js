@@ -2,14 +2,9 @@
 //
 // - An element with [data-live] polls on its own (hx-trigger "every …"). While the tab is hidden its
 //   requests are cancelled, and when the tab is shown again it refreshes at once ("live-refresh").
-// - A [data-keep-open] <details> inside a live element stays open across the element's refreshes.
 // - Tapping a variant in the size × colour matrix marks it as the chosen one (aria-current).
 (function () {
   "use strict";
-
-  function liveElement(elt) {
-    return elt && elt.closest ? elt.closest("[data-live]") : null;
-  }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
@@ -21,30 +16,6 @@
   document.addEventListener("visibilitychange", function () {
     if (document.hidden || !window.htmx) { return; }
     document.querySelectorAll("[data-live]").forEach(function (elt) { window.htmx.trigger(elt, "live-refresh"); });
-  });
-
-  // Keep expanded sections expanded when the panel replaces itself.
-  var openSections = {};
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var live = liveElement(event.detail && event.detail.target);
-    if (!live || !live.id) { return; }
-    var open = [];
-    live.querySelectorAll("details[data-keep-open][open]").forEach(function (d) {
-      open.push(d.getAttribute("data-keep-open"));
-    });
-    openSections[live.id] = { variant: live.getAttribute("data-variant"), open: open };
-  });
-  document.addEventListener("htmx:afterSwap", function () {
-    Object.keys(openSections).forEach(function (id) {
-      var live = document.getElementById(id), kept = openSections[id];
-      if (live && kept.variant === live.getAttribute("data-variant")) {
-        kept.open.forEach(function (key) {
-          var details = live.querySelector('details[data-keep-open="' + key + '"]');
-          if (details) { details.open = true; }
-        });
-      }
-      delete openSections[id];
-    });
   });
 
   // The matrix: mark the tapped variant at once (the panel it opens says which one it is, too).

@@ -212,19 +212,22 @@ def test_polling_pauses_while_the_tab_is_hidden(page, network):
     expect(panel_quantity(page, "CPH")).to_have_text("4", timeout=1000)  # at once, not after an interval
 
 
-def test_the_panel_keeps_more_stores_open_across_refreshes(page, network, make):
+def test_a_long_panel_shows_the_nearest_stores_and_the_rest_on_request(page, network, make):
     xl = network["xl"]
     for number in range(14):
         store = make.location(f"S{number:02d}", latitude=50 + number / 10, longitude=8)
         make.stock(xl, store, on_hand=1)
     sign_in(page, "ham@example.test")
     page.goto(f"/stock/products/{network['parka'].id}?variant={xl.id}")
-    more = page.locator("#network-panel details.more-locations")
-    more.locator("summary").click()
-    expect(more).to_have_attribute("open", "")
-    change_stock(xl, network["places"]["CPH"], 5)
+    rows = page.locator("#network-panel tbody:not(.warehouses) tr[data-location]")
+    expect(rows).to_have_count(1 + 10)  # here, and the ten nearest stores
+    page.get_by_role("link", name="Show 6 more stores").click()
+    expect(rows).to_have_count(1 + 16)
+    change_stock(xl, network["places"]["CPH"], 5)  # the refresh keeps the long list
     expect(panel_quantity(page, "CPH")).to_have_text("5", timeout=5000)
-    expect(page.locator("#network-panel details.more-locations")).to_have_attribute("open", "")
+    expect(rows).to_have_count(1 + 16)
+    page.get_by_role("link", name="Show the nearest stores only").click()
+    expect(rows).to_have_count(1 + 10)
 
 
 def test_the_stock_page_in_german(page, network):

@@ -207,7 +207,7 @@ def test_query_count_does_not_grow_with_the_results(shop, make):
         result = search("harbour", size="M", available="network", here_id=here_id)
         assert result.products == []  # nothing in stock anywhere: the fallback looked for a better word
         result = search("harbour", size="M", here_id=here_id)
-        assert len(result.products) == 24
+        assert len(result.products) == catalog.CATALOGUE_PAGE
         for p in result.products:
             _ = [v.sku for v in p.variants]
     queries = [s for s in seen if s.lstrip().upper().startswith("SELECT")]

@@ -8,7 +8,7 @@ from sqlalchemy import event, update
 
 from omnistore.extensions import db
 from omnistore.models import StockLevel
-from omnistore.services.catalog import search_text_for
+from omnistore.services.catalog import CATALOGUE_PAGE, search_text_for
 
 HX = {"HX-Request": "true"}
 
@@ -133,14 +133,15 @@ def test_unknown_filter_values_find_nothing(client, shop):
 
 
 def test_show_more_returns_the_next_items_only(client, shop, make):
-    for n in range(30):
+    for n in range(CATALOGUE_PAGE + 6):
         product(make, f"Storm Coat {n:02d}")
     first = text(client.get("/stock/?q=storm", headers=HX))
-    assert first.count('class="hit"') == 24 and "offset=24" in first
-    more = text(client.get("/stock/?q=storm&offset=24", headers=HX))
+    assert first.count('class="hit"') == CATALOGUE_PAGE and f"offset={CATALOGUE_PAGE}" in first
+    more = text(client.get(f"/stock/?q=storm&offset={CATALOGUE_PAGE}", headers=HX))
     assert more.count('class="hit"') == 6 and "search-results" not in more and "offset=" not in more
-    assert "Storm Coat 29" in more
-    assert "Storm Coat 29" in text(client.get("/stock/?q=storm&offset=24"))  # without JS: a page
+    last = f"Storm Coat {CATALOGUE_PAGE + 5:02d}"
+    assert last in more
+    assert last in text(client.get(f"/stock/?q=storm&offset={CATALOGUE_PAGE}"))  # without JS: a page
 
 
 def test_search_query_count_does_not_grow_with_the_results(client, shop, make):
@@ -301,6 +302,21 @@ def test_panel_query_count_does_not_grow_with_the_network(client, shop, make):
         response = client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)
     assert response.status_code == 200 and "more stores" in text(response)
     assert len(seen) <= 6, "\n\n".join(seen)  # staff, their store, fingerprint, variant, locations, transit
+
+
+def test_a_long_panel_shows_the_nearest_ten_and_the_rest_on_request(client, shop, make):
+    for number in range(15):
+        store = make.location(f"S{number:03d}", latitude=50 + number / 20, longitude=9)
+        make.stock(shop["variant"], store, on_hand=1)
+    url = f"/stock/variants/{shop['variant'].id}/panel"
+    short = text(client.get(url, headers=HX))
+    assert short.count("<tr data-location=") == 1 + 10 + 1  # here, the ten nearest of 16, the warehouse
+    assert "Show 6 more stores" in short and 'all=1' in short and "all=1&amp;v=" not in short
+    full = text(client.get(url + "?all=1", headers=HX))
+    assert full.count("<tr data-location=") == 1 + 16 + 1 and "Show the nearest stores only" in full
+    assert re.search(r'hx-get="/stock/variants/\d+/panel\?[^"]*all=1', full)  # the poll keeps the long list
+    page = text(client.get(f"/stock/products/{shop['parka'].id}?variant={shop['variant'].id}&all=1"))
+    assert page.count("<tr data-location=") == 1 + 16 + 1
 
 
 @pytest.mark.parametrize("v", ["", "x", "0-0-0", "ü" * 50, "9" * 500])

@@ -2,7 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import format_decimal
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -109,7 +109,8 @@ def product(product_id):
     if selected not in {variant.id for variant in view.product.variants}:
         selected = view.product.variants[0].id if len(view.product.variants) == 1 else None
     panel = _panel(selected) if selected is not None else None
-    return render_template("stock/product.html", view=view, selected=selected, panel=panel, back_url=_back_to_search())
+    return render_template("stock/product.html", view=view, selected=selected, panel=panel, show_all=_show_all(),
+                           back_url=_back_to_search())
 
 
 def _back_to_search():
@@ -135,9 +136,14 @@ def panel(variant_id):
     data = _panel(variant_id)
     if data is None:
         abort(404)
-    response = current_app.make_response(render_template("stock/_panel.html", panel=data))
+    response = current_app.make_response(render_template("stock/_panel.html", panel=data, show_all=_show_all()))
     response.vary.add("HX-Request")
     return response
+
+
+def _show_all():
+    """Every store with stock, not just the nearest (the clerk asked for the long list)."""
+    return request.args.get("all") == "1"
 
 
 def _check_id(number):
@@ -172,11 +178,18 @@ def _restore_last_seen(response):
 
 @bp.app_template_filter("km")
 def km(value):
-    """Distance for people: one decimal below 10 km ("4.2 km"), whole kilometres above ("288 km")."""
+    """Distance for people: one decimal below 10 km ("4.2 km", "4,2 km"), whole kilometres above ("288 km").
+
+    The number symbols are looked up once per request: a long panel formats a distance per row.
+    """
     if value is None:
         return ""
-    return _("%(distance)s km", distance=format_decimal(round(value, 1) if value < 10 else round(value),
-                                                         format="#,##0.0" if value < 10 else "#,##0"))
+    if "km_format" not in g:
+        symbols = get_locale().number_symbols.get("latn", {}) if get_locale() else {}
+        g.km_format = (symbols.get("decimal", "."), symbols.get("group", ","), _("%(distance)s km"))
+    decimal, group, pattern = g.km_format
+    text = f"{value:.1f}".replace(".", decimal) if value < 10 else f"{round(value):,}".replace(",", group)
+    return pattern % {"distance": text}
 
 
 @bp.context_processor
