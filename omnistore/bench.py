@@ -304,6 +304,7 @@ class Result:
     first_unexpected: str = ""
     skipped: str = ""
     note: str = ""
+    cpu: dict | None = None  # % of one core while measuring: bench, server (gunicorn), rest of the machine
     relative: float | None = None
     targets: list = field(default_factory=list)  # [(label, passed or None when not judged here)]
 
@@ -345,6 +346,7 @@ class Result:
             "first_unexpected": self.first_unexpected or None, "seconds": _round(self.wall_seconds),
             "server_ms": figures(self.server_ms), "client_ms": figures(self.client_ms),
             "throughput_rps": _round(self.throughput), "relative_throughput": _round(self.relative, 3),
+            "cpu_percent_of_one_core": self.cpu,
             "targets": [{"target": label, "pass": passed} for label, passed in self.targets],
         }
 
@@ -415,14 +417,16 @@ class Run:
                                               for _ in range(min(POOL_MAX, self.requests))]
         return self._pools[scenario.name]
 
-    def measure(self, scenario, send, echo, label):
+    def measure(self, scenario, send, echo, label, meter):
         """Warm up, then measure with `send(pool, count, result)`; a volatile scenario whose requests went
         stale meanwhile (the panel fingerprint turns over every quarter hour) is measured once more."""
         for attempt in (1, 2):
             pool = self.pool(scenario)
             send(pool, self.warmup, None)
             result = Result(scenario)
+            before = meter.snapshot()
             result.wall_seconds = send(pool, self.requests, result)
+            result.cpu = meter.share(before, meter.snapshot())
             if result.ok == result.requests or not scenario.volatile or attempt == 2:
                 break
             echo(f"  {label} {scenario.name}: {result.requests - result.ok} unexpected answers; "
@@ -430,6 +434,52 @@ class Run:
             result.note = "measured twice: the first run's requests went stale"
         echo(f"  {label} {scenario.name:<13} {result.requests:>6} requests in {result.wall_seconds:6.1f} s")
         return result
+
+
+class CpuMeter:
+    """CPU used while a scenario is measured, in % of one core: this process (the bench: the clients, and
+    in-process the app too), gunicorn's process group, and the rest of the machine (PostgreSQL and anything
+    else running). On a machine shared with other work the last figure says how far to trust the others.
+    Reads /proc (Linux); elsewhere it measures nothing."""
+
+    TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, group=None):
+        self.group = group
+
+    def snapshot(self):
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        return time.monotonic(), busy / self.TICKS, time.process_time(), self._group_seconds()
+
+    def _group_seconds(self):
+        if self.group is None:
+            return 0.0
+        ticks = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == self.group:  # pgrp; then utime and stime
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / self.TICKS
+
+    def share(self, before, after):
+        if before is None or after is None or after[0] <= before[0]:
+            return None
+        wall = after[0] - before[0]
+        bench, server = after[2] - before[2], after[3] - before[3]
+        rest = max(after[1] - before[1] - bench - server, 0.0)
+        figures = {"bench": bench, "server": server, "rest": rest} if self.group else {"bench": bench, "rest": rest}
+        return {name: round(100 * seconds / wall) for name, seconds in figures.items()}
 
 
 # --- mode 1: in-process -----------------------------------------------------------------------------
@@ -489,7 +539,7 @@ def _inprocess(app, run, echo):
                     break
             return perf_counter() - started
 
-        results.append(run.measure(scenario, send, echo, "in-process"))
+        results.append(run.measure(scenario, send, echo, "in-process", CpuMeter()))
     return results
 
 
@@ -746,7 +796,7 @@ def run_gunicorn(app: Flask, run: Run, workers, threads, clients, echo):
                 seconds = run.seconds if result is not None else None
                 return asyncio.run(_drive(server.port, pool, count, clients, cookies, extra, seconds, result))
 
-            results.append(run.measure(scenario, send, echo, "gunicorn  "))
+            results.append(run.measure(scenario, send, echo, "gunicorn  ", CpuMeter(server.process.pid)))
     return results
 
 
@@ -783,20 +833,22 @@ def _ms(value):
 
 def format_table(title, results, mode):
     header = ["scenario", "expect", "ok/sent", "p50 ms", "p95 ms", "p99 ms",
-              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial", "targets"]
+              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial",
+              "cpu b/g/r %" if mode == "gunicorn" else "cpu b/r %", "targets"]
     rows = []
     for r in results:
         if r.skipped:
-            rows.append([r.scenario.name, str(r.scenario.expect), "skipped", "", "", "", "", "", "", r.skipped])
+            rows.append([r.scenario.name, str(r.scenario.expect), "skipped", "", "", "", "", "", "", "", r.skipped])
             continue
         marks = ", ".join(f"{label} {'–' if ok is None else 'PASS' if ok else 'FAIL'}" for label, ok in r.targets)
         rows.append([
             r.scenario.name, str(r.scenario.expect), f"{r.ok}/{r.requests}", _ms(r.server(50)), _ms(r.server(95)),
             _ms(r.server(99)), _ms(r.client(95)), f"{r.throughput:.0f}",
-            "–" if r.relative is None else f"{r.relative:.2f}", marks,
+            "–" if r.relative is None else f"{r.relative:.2f}",
+            "/".join(str(v) for v in r.cpu.values()) if r.cpu else "–", marks,
         ])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    numeric = {2, 3, 4, 5, 6, 7, 8}
+    numeric = {2, 3, 4, 5, 6, 7, 8, 9}
 
     def line(cells):
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
@@ -959,7 +1011,8 @@ def _report(network, reports, load_at_start, cores, seconds):
         "Targets (issue 3, on PostgreSQL): search and network panel p95 ≤ 30 ms, idle refresh p95 ≤ 3 ms; "
         "throughput ≥ 1/3 of the trivial route's, judged through gunicorn.",
         "Times are server time from the Server-Timing header (the app's own time per request) unless labelled "
-        "client.",
+        "client; cpu: % of one core used meanwhile by the bench (b), gunicorn (g) and the rest of the machine (r: "
+        "PostgreSQL and any other work).",
     ]
     if network.kind != "postgresql":
         lines.append(f"Note: the targets are set for PostgreSQL; on {network.kind} they are shown for comparison.")
