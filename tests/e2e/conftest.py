@@ -107,10 +107,10 @@ def live_server(app):
 # --- The browser ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole session."""
+def playwright_chromium():
+    """(Playwright's chromium launcher, the executable): one Playwright per session — a second sync Playwright
+    in the same thread refuses to start — for the shared browser and for tests that launch their own."""
     try:
-        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as error:
         missing(f"the Python package playwright is not installed ({error}); pip install -e '.[test]'")
@@ -119,14 +119,22 @@ def browser():
         missing(f"Chromium not found at {CHROMIUM}; install it (apt-get install chromium) "
                 "or set OMNISTORE_TEST_CHROMIUM to its path")
     playwright = sync_playwright().start()
+    yield playwright.chromium, executable
+    playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_chromium):
+    """One headless Chromium for the whole session."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    launcher, executable = playwright_chromium
     try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        chromium = launcher.launch(executable_path=executable, args=CHROMIUM_ARGS)
     except PlaywrightError as error:
-        playwright.stop()
         missing(f"Chromium at {executable} did not start: {str(error).splitlines()[0]}")
     yield chromium
     chromium.close()
-    playwright.stop()
 
 
 @pytest.fixture

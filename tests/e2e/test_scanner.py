@@ -4,16 +4,14 @@ EAN-13 barcode or a QR code; Chromium on Linux has no BarcodeDetector, so this r
 Each test launches its own Chromium, because the camera's picture is a launch argument. The camera permission
 is granted (or not) per browser context, as a clerk's tablet would have it allowed (or refused).
 """
-import os
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, missing
 from tests.e2e import fake_camera
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TABLET, TIMEOUT_MS, BrowserProblems, _save_artifacts
+from tests.e2e.conftest import CHROMIUM_ARGS, TABLET, TIMEOUT_MS, BrowserProblems, _save_artifacts
 
 pytestmark = pytest.mark.e2e
 
@@ -21,28 +19,13 @@ EAN = "4006381333931"
 DIALOG = "Scan a barcode or QR code"
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        missing(f"the Python package playwright is not installed ({error}); pip install -e '.[test]'")
-    executable = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
-    if executable is None:
-        missing(f"Chromium not found at {CHROMIUM}; install it (apt-get install chromium) "
-                "or set OMNISTORE_TEST_CHROMIUM to its path")
-    playwright = sync_playwright().start()
-    yield playwright.chromium, executable
-    playwright.stop()
-
-
 @pytest.fixture
-def camera(request, chromium, live_server, tmp_path):
+def camera(request, playwright_chromium, live_server, tmp_path):
     """camera(picture, allowed=True) → a tab at tablet size in a Chromium whose camera sees `picture`;
     camera(None, cameras=2) → Chromium's own two fake cameras (a test pattern, no code)."""
     from playwright.sync_api import Error as PlaywrightError
 
-    launcher, executable = chromium
+    launcher, executable = playwright_chromium
     opened = []
 
     def open_tab(picture, allowed=True, cameras=1):
