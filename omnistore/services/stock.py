@@ -6,12 +6,13 @@ What this module guarantees (the live stock panels and the order flows rely on i
 - 0 <= allocated <= on_hand <= MAX_ON_HAND (the database's CHECK constraints hold the first part too);
 - a level is created by its first receipt (or by a correction or import to a positive count).
 
-Each change is one conditional statement, never read-modify-write: a receipt adds in the UPDATE itself,
-an allocation is `SET allocated = allocated + :q … WHERE on_hand - allocated >= :q` (checked by the row it
-returns), a correction or import writes only if the level still has the version it was computed from. So
-two tablets, two app processes or an import running at once never lose an update, on SQLite (where the
-write transaction starts with BEGIN IMMEDIATE) and PostgreSQL alike. An import locks the rows it changes
-in id order first; code that changes several levels in one transaction should also go in id order.
+No change is a blind read-modify-write: a receipt adds in the UPDATE itself, an allocation is
+`SET allocated = allocated + :q … WHERE on_hand - allocated >= :q` (checked by the row it returns), a
+correction locks the level's row and is refused if it no longer has the version the counter saw, an import
+locks its rows (in id order) and writes only where the version is still the one it computed from. So two
+tablets, two app processes or an import running at once never lose an update, on SQLite (where the write
+transaction starts with BEGIN IMMEDIATE) and PostgreSQL alike. Code that changes several levels in one
+transaction should also go in id order.
 
 Verbs: receive, correct, allocate, release (one level, a StockChange each), import_on_hand (many levels,
 from the ERP's CSV or the API); reads: level_at, history, network_stock. Bad input raises
@@ -222,12 +223,12 @@ def _require_place(session, variant_id, location_id):
         raise NotFound(_("We could not find that location."))
 
 
-def _read(session, variant_id, location_id):
-    row = session.execute(
-        select(_levels.c.id, _levels.c.on_hand, _levels.c.allocated, _levels.c.version)
-        .where(_levels.c.variant_id == variant_id, _levels.c.location_id == location_id)
-    ).one_or_none()
-    return row
+def _read(session, variant_id, location_id, *, lock=False):
+    """The level's row; with lock=True it stays locked until the transaction ends (PostgreSQL; SQLite's
+    write transaction holds the whole database already)."""
+    query = (select(_levels.c.id, _levels.c.on_hand, _levels.c.allocated, _levels.c.version)
+             .where(_levels.c.variant_id == variant_id, _levels.c.location_id == location_id))
+    return session.execute(query.with_for_update() if lock else query).one_or_none()
 
 
 def _state(variant_id, location_id, row, delta=0):
@@ -285,7 +286,8 @@ def correct(change: StockChange, actor) -> LevelState:
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
         for _attempt in range(_RETRIES):
-            row = _read(session, change.variant_id, change.location_id)
+            # Locked: the difference written to the ledger is exactly counted minus what was there.
+            row = _read(session, change.variant_id, change.location_id, lock=True)
             current = _state(change.variant_id, change.location_id, row)
             if checked.seen_version is not None and current.version != checked.seen_version:
                 raise _changed_meanwhile(current)
