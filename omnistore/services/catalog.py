@@ -649,13 +649,11 @@ def _tokens(text):
 
 
 def _token_condition(token):
+    """The search text holds name, brand, category, style code, SKUs and colours (search_text_for); an EAN is
+    matched whole, through its unique index."""
     condition = Product.search_text.contains(token, autoescape=True)
-    if any(char.isdigit() for char in token) or "-" in token:  # could be (part of) a style code, SKU or EAN
-        in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
-        if _EAN_RE.match(token):
-            in_variant = or_(in_variant, Variant.ean == token)
-        condition = or_(condition, func.lower(Product.style_code).contains(token, autoescape=True),
-                        Product.variants.any(in_variant))
+    if _EAN_RE.match(token):
+        condition = or_(condition, Product.id.in_(select(Variant.product_id).where(Variant.ean == token)))
     return condition
 
 
@@ -717,11 +715,40 @@ def search_catalogue(query):
     return CatalogueResult(query, products[:query.limit], query.offset + query.limit if more else None, corrected)
 
 
-def _vocabulary():
-    """The words of the catalogue's names, brands, categories and colours: {search form: word as shown}.
+# The catalogue's words (for the typo fallback) and filter values take a scan of every product and variant;
+# they change only with the catalogue. So each process keeps them per database, checked against the
+# catalogue's version (one small query) on every use: all processes agree, and a change shows at once.
+_CATALOGUE_MEMO = {}  # {database URL: (catalogue version, {name: value})}
 
-    Read from the database for each correction (no process memory), a few ms even for a large catalogue.
-    """
+
+def _catalogue_version():
+    """Changes when a product is added, removed or changed (an upsert that changes or adds a variant updates
+    its product too) and when a variant is added."""
+    return tuple(db.session.execute(select(
+        select(func.count(Product.id)).scalar_subquery(),
+        select(func.max(Product.updated_at)).scalar_subquery(),
+        select(func.max(Variant.id)).scalar_subquery(),
+    )).one())
+
+
+def _memo(name, build):
+    database = db.engine.url.render_as_string(hide_password=True)
+    version = _catalogue_version()
+    seen, values = _CATALOGUE_MEMO.get(database, (None, None))
+    if seen != version:
+        values = {}
+        _CATALOGUE_MEMO[database] = (version, values)
+    if name not in values:
+        values[name] = build()
+    return values[name]
+
+
+def _vocabulary():
+    """The words of the catalogue's names, brands, categories and colours: {search form: word as shown}."""
+    return _memo("vocabulary", _build_vocabulary)
+
+
+def _build_vocabulary():
     texts = set()
     for row in db.session.execute(select(Product.name, Product.brand, Product.category).distinct()):
         texts.update(row)
@@ -755,6 +782,10 @@ def _corrected_tokens(tokens):
 
 def catalogue_facets():
     """The values the filters offer: categories, sizes (in size order) and colours of the catalogue."""
+    return _memo("facets", _build_facets)
+
+
+def _build_facets():
     categories = sorted(filter(None, db.session.scalars(select(Product.category).distinct())), key=fold)
     sizes = sorted(filter(None, db.session.scalars(select(Variant.size).distinct())), key=size_sort_key)
     colours = sorted(filter(None, db.session.scalars(select(Variant.colour).distinct())), key=fold)
