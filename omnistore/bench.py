@@ -403,6 +403,7 @@ class Run:
     password: str
     api_token: str | None
     random_seed: int
+    engine: object = None  # PostgreSQL's engine, for the CPU of its backends; None on SQLite
     _pools: dict = field(default_factory=dict)
 
     def pool(self, scenario: Scenario, fresh=False):
@@ -437,15 +438,16 @@ class Run:
 
 
 class CpuMeter:
-    """CPU used while a scenario is measured, in % of one core: this process (the bench: the clients, and
-    in-process the app too), gunicorn's process group, and the rest of the machine (PostgreSQL and anything
-    else running). On a machine shared with other work the last figure says how far to trust the others.
+    """CPU used while a scenario is measured, in % of one core: this process (b: the clients, and in-process
+    the app too), gunicorn's process group (g), the PostgreSQL backends serving this database (db), and the
+    rest of the machine (r). On a machine shared with other work, r says how far to trust the figures.
     Reads /proc (Linux); elsewhere it measures nothing."""
 
     TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-    def __init__(self, group=None):
-        self.group = group
+    def __init__(self, group=None, engine=None):
+        self.group = group  # gunicorn's process group id
+        self.engine = engine  # PostgreSQL only: its backends for this database are counted apart
 
     def snapshot(self):
         try:
@@ -454,32 +456,57 @@ class CpuMeter:
         except (OSError, ValueError):
             return None
         busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
-        return time.monotonic(), busy / self.TICKS, time.process_time(), self._group_seconds()
+        return (time.monotonic(), busy, time.process_time(), self._group_ticks(),
+                {pid: self._ticks(pid) or 0 for pid in self._database_pids()})
 
-    def _group_seconds(self):
+    @staticmethod
+    def _stat(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+
+    def _ticks(self, pid):
+        fields = self._stat(pid)
+        return int(fields[11]) + int(fields[12]) if fields else None  # utime + stime
+
+    def _group_ticks(self):
         if self.group is None:
-            return 0.0
-        ticks = 0
+            return {}
+        found = {}
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == self.group:  # pgrp; then utime and stime
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / self.TICKS
+            if entry.name.isdigit() and (fields := self._stat(entry.name)) and int(fields[2]) == self.group:
+                found[entry.name] = int(fields[11]) + int(fields[12])
+        return found
+
+    def _database_pids(self):
+        if self.engine is None:
+            return []
+        with self.engine.connect() as connection:
+            return list(connection.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            )).scalars())
 
     def share(self, before, after):
         if before is None or after is None or after[0] <= before[0]:
             return None
         wall = after[0] - before[0]
-        bench, server = after[2] - before[2], after[3] - before[3]
-        rest = max(after[1] - before[1] - bench - server, 0.0)
-        figures = {"bench": bench, "server": server, "rest": rest} if self.group else {"bench": bench, "rest": rest}
+
+        def grown(old, new):  # processes that appeared meanwhile count from zero
+            return sum(ticks - old.get(pid, 0) for pid, ticks in new.items()) / self.TICKS
+
+        figures = {"bench": after[2] - before[2]}
+        if self.group is not None:
+            figures["server"] = grown(before[3], after[3])
+        if self.engine is not None:
+            figures["db"] = grown(before[4], after[4])
+        figures["rest"] = max((after[1] - before[1]) / self.TICKS - sum(figures.values()), 0.0)
         return {name: round(100 * seconds / wall) for name, seconds in figures.items()}
+
+    def legend(self):
+        return "cpu " + "/".join(["b", *(["g"] if self.group is not None else []),
+                                  *(["db"] if self.engine is not None else []), "r"]) + " %"
 
 
 # --- mode 1: in-process -----------------------------------------------------------------------------
@@ -539,7 +566,7 @@ def _inprocess(app, run, echo):
                     break
             return perf_counter() - started
 
-        results.append(run.measure(scenario, send, echo, "in-process", CpuMeter()))
+        results.append(run.measure(scenario, send, echo, "in-process", CpuMeter(engine=run.engine)))
     return results
 
 
@@ -796,7 +823,8 @@ def run_gunicorn(app: Flask, run: Run, workers, threads, clients, echo):
                 seconds = run.seconds if result is not None else None
                 return asyncio.run(_drive(server.port, pool, count, clients, cookies, extra, seconds, result))
 
-            results.append(run.measure(scenario, send, echo, "gunicorn  ", CpuMeter(server.process.pid)))
+            results.append(run.measure(scenario, send, echo, "gunicorn  ",
+                                       CpuMeter(server.process.pid, engine=run.engine)))
     return results
 
 
@@ -831,10 +859,9 @@ def _ms(value):
     return f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
-def format_table(title, results, mode):
+def format_table(title, results, mode, cpu_legend):
     header = ["scenario", "expect", "ok/sent", "p50 ms", "p95 ms", "p99 ms",
-              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial",
-              "cpu b/g/r %" if mode == "gunicorn" else "cpu b/r %", "targets"]
+              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial", cpu_legend, "targets"]
     rows = []
     for r in results:
         if r.skipped:
@@ -964,7 +991,7 @@ def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmu
         api_name = f"omnistore-bench {time.strftime('%Y-%m-%d %H:%M:%S')} {os.getpid()}"
         _client, api_token = staff_service.create_api_client(api_name)
     run = Run(app, workload, runnable, requests, warmup, seconds, _clerk_email(), DEMO_PASSWORD, api_token,
-              random_seed)
+              random_seed, engine=db.engine if db.engine.dialect.name == "postgresql" else None)
     for scenario in runnable:
         run.pool(scenario)  # a factory that fails, fails before anything is measured
     db.session.remove()
@@ -992,8 +1019,9 @@ def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmu
             results += [Result(s, skipped=skipped[s.name]) for s in selected if s.name in skipped]
             results.sort(key=lambda r: SCENARIO_NAMES.index(r.scenario.name))
             judge(results, current)
+            legend = CpuMeter(0 if current == "gunicorn" else None, run.engine).legend()
             reports.append({"mode": current, "settings": settings, "load_before": load_before,
-                            "load_after": _load(), "results": results})
+                            "load_after": _load(), "results": results, "cpu_legend": legend})
     finally:
         if api_name:
             with contextlib.suppress(Exception):
@@ -1011,8 +1039,8 @@ def _report(network, reports, load_at_start, cores, seconds):
         "Targets (issue 3, on PostgreSQL): search and network panel p95 ≤ 30 ms, idle refresh p95 ≤ 3 ms; "
         "throughput ≥ 1/3 of the trivial route's, judged through gunicorn.",
         "Times are server time from the Server-Timing header (the app's own time per request) unless labelled "
-        "client; cpu: % of one core used meanwhile by the bench (b), gunicorn (g) and the rest of the machine (r: "
-        "PostgreSQL and any other work).",
+        "client; cpu: % of one core used meanwhile by the bench (b), gunicorn (g), the database's PostgreSQL "
+        "backends (db) and the rest of the machine (r: other work, which slows every figure).",
     ]
     if network.kind != "postgresql":
         lines.append(f"Note: the targets are set for PostgreSQL; on {network.kind} they are shown for comparison.")
@@ -1029,7 +1057,7 @@ def _report(network, reports, load_at_start, cores, seconds):
             title = (f"\nThrough gunicorn ({s['workers']} {s['worker_class']} workers{threads}, "
                      f"{s['clients']} concurrent clients): {s['requests']} requests per scenario after "
                      f"{s['warmup']} warm-up{limit}; {_load_text(report['load_before'])}")
-        lines.append(format_table(title, report["results"], report["mode"]))
+        lines.append(format_table(title, report["results"], report["mode"], report["cpu_legend"]))
         lines.append(f"  {_load_text(report['load_after'])} at the end")
         for r in report["results"]:
             failed += [f"{report['mode']} {r.scenario.name} ({label})" for label, ok in r.targets if ok is False]
