@@ -27,9 +27,8 @@ import uuid
 from collections import namedtuple
 from dataclasses import dataclass, field
 
-from flask import has_request_context
-from flask_babel import format_decimal as _format_decimal
-from flask_babel import gettext
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from sqlalchemy import String, and_, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -59,17 +58,6 @@ _levels = StockLevel.__table__
 _movements = StockMovement.__table__
 _DIGITS = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
-
-
-def _(message, **values):
-    """The message in the signed-in user's language; in English outside a request (CLI, scripts, tests)."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
-
-
-def format_decimal(number):
-    return _format_decimal(number) if has_request_context() else f"{number:,}"
 
 
 class TooManyRows(DomainError):

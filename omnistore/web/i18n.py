@@ -3,13 +3,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 
 def select_locale():
+    if not has_request_context():  # the CLI, scripts, tests: the default locale
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.locale
     chosen = session.get("locale")
@@ -20,6 +22,8 @@ def select_locale():
 
 def select_timezone():
     """Times are shown in the staff member's store's time zone."""
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated and current_user.location is not None:
         return current_user.location.timezone
     return None
