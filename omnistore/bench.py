@@ -304,7 +304,24 @@ class Result:
     first_unexpected: str = ""
     skipped: str = ""
     note: str = ""
-    cpu: dict | None = None  # % of one core while measuring: bench, server (gunicorn), rest of the machine
+    cpu: dict | None = None  # CPU seconds while measuring: bench, server (gunicorn), db, rest; and wall
+
+    @property
+    def cpu_percent(self):
+        """{who: % of one core} while measuring."""
+        if not self.cpu:
+            return None
+        return {name: round(100 * seconds / self.cpu["wall"]) for name, seconds in self.cpu.items() if name != "wall"}
+
+    @property
+    def cpu_per_request(self):
+        """CPU ms per request of the app (gunicorn's workers; in-process the bench, test client included) and of
+        the database's backends: what a request costs whatever else runs (waits for a busy CPU excluded)."""
+        if not self.cpu or not self.requests:
+            return None
+        app = self.cpu.get("server", self.cpu["bench"])
+        figures = {"app": app} | ({"db": self.cpu["db"]} if "db" in self.cpu else {})
+        return {name: round(1000 * seconds / self.requests, 2) for name, seconds in figures.items()}
     relative: float | None = None
     targets: list = field(default_factory=list)  # [(label, passed or None when not judged here)]
 
@@ -346,7 +363,7 @@ class Result:
             "first_unexpected": self.first_unexpected or None, "seconds": _round(self.wall_seconds),
             "server_ms": figures(self.server_ms), "client_ms": figures(self.client_ms),
             "throughput_rps": _round(self.throughput), "relative_throughput": _round(self.relative, 3),
-            "cpu_percent_of_one_core": self.cpu,
+            "cpu_percent_of_one_core": self.cpu_percent, "cpu_ms_per_request": self.cpu_per_request,
             "targets": [{"target": label, "pass": passed} for label, passed in self.targets],
         }
 
@@ -502,7 +519,7 @@ class CpuMeter:
         if self.engine is not None:
             figures["db"] = grown(before[4], after[4])
         figures["rest"] = max((after[1] - before[1]) / self.TICKS - sum(figures.values()), 0.0)
-        return {name: round(100 * seconds / wall) for name, seconds in figures.items()}
+        return figures | {"wall": wall}
 
     def legend(self):
         return "cpu " + "/".join(["b", *(["g"] if self.group is not None else []),
@@ -861,21 +878,23 @@ def _ms(value):
 
 def format_table(title, results, mode, cpu_legend):
     header = ["scenario", "expect", "ok/sent", "p50 ms", "p95 ms", "p99 ms",
-              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial", cpu_legend, "targets"]
+              "p95 client" if mode == "gunicorn" else "p95 call", "req/s", "× trivial", cpu_legend,
+              "cpu ms/req", "targets"]
     rows = []
     for r in results:
         if r.skipped:
-            rows.append([r.scenario.name, str(r.scenario.expect), "skipped", "", "", "", "", "", "", "", r.skipped])
+            rows.append([r.scenario.name, str(r.scenario.expect), "skipped", *[""] * 8, r.skipped])
             continue
         marks = ", ".join(f"{label} {'–' if ok is None else 'PASS' if ok else 'FAIL'}" for label, ok in r.targets)
         rows.append([
             r.scenario.name, str(r.scenario.expect), f"{r.ok}/{r.requests}", _ms(r.server(50)), _ms(r.server(95)),
             _ms(r.server(99)), _ms(r.client(95)), f"{r.throughput:.0f}",
             "–" if r.relative is None else f"{r.relative:.2f}",
-            "/".join(str(v) for v in r.cpu.values()) if r.cpu else "–", marks,
+            "/".join(str(v) for v in r.cpu_percent.values()) if r.cpu else "–",
+            "+".join(_ms(v) for v in r.cpu_per_request.values()) if r.cpu else "–", marks,
         ])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    numeric = {2, 3, 4, 5, 6, 7, 8, 9}
+    numeric = {2, 3, 4, 5, 6, 7, 8, 9, 10}
 
     def line(cells):
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
@@ -900,6 +919,13 @@ def _load():
 
 def _load_text(load):
     return f"load average {load['1min']:.2f}, {load['5min']:.2f}, {load['15min']:.2f}"
+
+
+def _python_speed():
+    """µs for sum(range(1000)), best of a few: how fast this machine runs Python (a current desktop core: ~9)."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(1000))", number=200, repeat=7)) / 200 * 1e6
 
 
 def _cores():
@@ -977,6 +1003,7 @@ def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmu
     from .services import staff as staff_service
     from .services.demo import DEMO_PASSWORD
 
+    speed = _python_speed()
     network = ensure_network(stores, products, customers, echo)
     if network.seeded_seconds is not None:
         echo(f"  {network.seed_summary}")
@@ -1027,20 +1054,22 @@ def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmu
             with contextlib.suppress(Exception):
                 staff_service.revoke_api_client(api_name)
             db.session.remove()
-    return _report(network, reports, load_at_start, cores=_cores(), seconds=seconds)
+    return _report(network, reports, load_at_start, cores=_cores(), seconds=seconds, speed=speed)
 
 
-def _report(network, reports, load_at_start, cores, seconds):
+def _report(network, reports, load_at_start, cores, seconds, speed):
     lines = [
         f"omnistore bench — {network.describe()}",
         (f"Seeded in {network.seeded_seconds:.1f} s." if network.seeded_seconds is not None
          else "Reused the seeded network."),
-        f"Machine: {cores} cores, Python {sys.version.split()[0]}; {_load_text(load_at_start)} at the start.",
+        f"Machine: {cores} cores, Python {sys.version.split()[0]} ({speed:.0f} µs for sum(range(1000)); a current "
+        f"desktop core: ~9); {_load_text(load_at_start)} at the start.",
         "Targets (issue 3, on PostgreSQL): search and network panel p95 ≤ 30 ms, idle refresh p95 ≤ 3 ms; "
         "throughput ≥ 1/3 of the trivial route's, judged through gunicorn.",
         "Times are server time from the Server-Timing header (the app's own time per request) unless labelled "
         "client; cpu: % of one core used meanwhile by the bench (b), gunicorn (g), the database's PostgreSQL "
-        "backends (db) and the rest of the machine (r: other work, which slows every figure).",
+        "backends (db) and the rest of the machine (r: other work, which slows every figure); cpu ms/req: CPU "
+        "per request of the app (+ its database backends), which other work on the machine does not inflate.",
     ]
     if network.kind != "postgresql":
         lines.append(f"Note: the targets are set for PostgreSQL; on {network.kind} they are shown for comparison.")
@@ -1073,7 +1102,8 @@ def _report(network, reports, load_at_start, cores, seconds):
                      "stores": network.stores, "variants": network.variants, "stock_rows": network.stock_rows,
                      "customers": network.customers, "size_bytes": network.size_bytes,
                      "seeded_seconds": _round(network.seeded_seconds, 1)},
-        "machine": {"cores": cores, "python": sys.version.split()[0], "load_at_start": load_at_start},
+        "machine": {"cores": cores, "python": sys.version.split()[0], "sum_range_1000_us": round(speed, 1),
+                    "load_at_start": load_at_start},
         "modes": data_modes,
         "targets_failed": failed,
         "unexpected_statuses": unexpected,
