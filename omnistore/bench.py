@@ -922,7 +922,7 @@ def _load_text(load):
 
 
 def _python_speed():
-    """µs for sum(range(1000)), best of a few: how fast this machine runs Python (a current desktop core: ~9)."""
+    """µs for sum(range(1000)), best of a few: how fast this machine runs Python (a current desktop core: ~10)."""
     import timeit
 
     return min(timeit.repeat("sum(range(1000))", number=200, repeat=7)) / 200 * 1e6
@@ -1063,7 +1063,7 @@ def _report(network, reports, load_at_start, cores, seconds, speed):
         (f"Seeded in {network.seeded_seconds:.1f} s." if network.seeded_seconds is not None
          else "Reused the seeded network."),
         f"Machine: {cores} cores, Python {sys.version.split()[0]} ({speed:.0f} µs for sum(range(1000)); a current "
-        f"desktop core: ~9); {_load_text(load_at_start)} at the start.",
+        f"desktop core: ~10); {_load_text(load_at_start)} at the start.",
         "Targets (issue 3, on PostgreSQL): search and network panel p95 ≤ 30 ms, idle refresh p95 ≤ 3 ms; "
         "throughput ≥ 1/3 of the trivial route's, judged through gunicorn.",
         "Times are server time from the Server-Timing header (the app's own time per request) unless labelled "
