@@ -301,3 +301,6 @@ def test_search_totals_count_the_matching_variants(app, make):
     page = availability.search(catalogue_query("storm", size="L", here_id=ham.id))
     assert page.hits[0].totals == availability.Totals(1, 6) and page.hits[0].variant == large
     assert variant_totals([], ham.id) == {}
+    ber.active = False  # a closed store's stock counts nowhere
+    db.session.commit()
+    assert variant_totals([large.id], ham.id) == {large.id: availability.Totals(1, 1)}
