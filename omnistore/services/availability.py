@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from sqlalchemy import Text, and_, case, cast, func, or_, select
+from sqlalchemy import Text, and_, bindparam, case, cast, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
@@ -33,13 +33,15 @@ _AVAILABLE = StockLevel.on_hand - StockLevel.allocated
 
 # --- the fingerprint ---------------------------------------------------------------------------------------
 
+# Built once: the idle refresh runs this and nothing else, so even building the statement would show.
+_FINGERPRINT = (select(func.coalesce(func.sum(StockLevel.version), 0), func.count())
+                .where(StockLevel.variant_id == bindparam("variant_id")))
+
+
 def fingerprint(variant_id, now=None):
     """ "<sum of versions>-<rows>-<quarter hour>" of the variant's stock rows: changes whenever any of them
     changes (or is added or removed), and every quarter hour so that "open now" stays true."""
-    total, rows = db.session.execute(
-        select(func.coalesce(func.sum(StockLevel.version), 0), func.count())
-        .where(StockLevel.variant_id == variant_id)
-    ).one()
+    total, rows = db.session.execute(_FINGERPRINT, {"variant_id": variant_id}).one()
     quarter = int((now or datetime.now(UTC)).timestamp()) // FINGERPRINT_PERIOD_SECONDS
     return f"{total}-{rows}-{quarter}"
 
