@@ -724,11 +724,11 @@ _CATALOGUE_MEMO = {}  # {database URL: (catalogue version, {name: value})}
 def _catalogue_version():
     """Changes when a product is added, removed or changed (an upsert that changes or adds a variant updates
     its product too) and when a variant is added."""
-    return tuple(db.session.execute(select(
-        select(func.count(Product.id)).scalar_subquery(),
-        select(func.max(Product.updated_at)).scalar_subquery(),
-        select(func.max(Variant.id)).scalar_subquery(),
-    )).one())
+    return tuple(db.session.execute(_CATALOGUE_VERSION).one())
+
+
+_CATALOGUE_VERSION = select(func.count(Product.id), func.max(Product.updated_at),
+                            select(func.max(Variant.id)).scalar_subquery())
 
 
 def _memo(name, build):
