@@ -114,6 +114,8 @@ def _idle_refresh(w, rng):
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("trivial", "healthz", lambda w, rng: w.get("healthz"), auth=None, min_share=None, baseline=True,
              about="GET /healthz: no database, no session (the baseline)"),
+    Scenario("signed-in-floor", "healthz", lambda w, rng: w.get("healthz"), min_share=None,
+             about="GET /healthz with the clerk's session: what any signed-in request costs (user, session cookie)"),
     Scenario("search-text", "stock.index", _search_text, p95_ms=30,
              about="htmx results partial for catalogue words (noun, brand, colour, style number, SKU)"),
     Scenario("search-typo", "stock.index", _search_typo, p95_ms=30,
