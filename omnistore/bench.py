@@ -452,7 +452,7 @@ class Run:
             echo(f"  {label} {scenario.name}: {result.requests - result.ok} unexpected answers; "
                  "measuring once more with fresh requests")
             result.note = "measured twice: the first run's requests went stale"
-        echo(f"  {label} {scenario.name:<13} {result.requests:>6} requests in {result.wall_seconds:6.1f} s")
+        echo(f"  {label} {scenario.name:<15} {result.requests:>6} requests in {result.wall_seconds:6.1f} s")
         return result
 
 
