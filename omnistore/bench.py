@@ -38,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -797,6 +798,13 @@ def _raw_request(req: Req, port, jar, extra):
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + req.body
 
 
+def _run_in_own_thread(coroutine):
+    """asyncio.run in a thread of its own: the caller's thread may already run an event loop (pytest with
+    Playwright's sync API, a notebook), and asyncio.run refuses to nest."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
 async def _drive(port, pool, total, clients, jar, extra, seconds, result: Result | None):
     """`clients` connections send `total` requests from `pool` between them (or until `seconds` pass)."""
     issued = 0
@@ -840,7 +848,7 @@ def run_gunicorn(app: Flask, run: Run, workers, threads, clients, echo):
             def send(pool, count, result, cookies=cookies, extra=extra):
                 count = count if result is not None else max(count, 2 * clients)  # warm every worker
                 seconds = run.seconds if result is not None else None
-                return asyncio.run(_drive(server.port, pool, count, clients, cookies, extra, seconds, result))
+                return _run_in_own_thread(_drive(server.port, pool, count, clients, cookies, extra, seconds, result))
 
             results.append(run.measure(scenario, send, echo, "gunicorn  ",
                                        CpuMeter(server.process.pid, engine=run.engine)))
