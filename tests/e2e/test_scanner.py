@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 EAN = "4006381333931"
 DIALOG = "Scan a barcode or QR code"
+DECODE_TIMEOUT = 30_000  # ms: camera start, decoder worker and a few frames, on a loaded CI machine
 
 
 @pytest.fixture
@@ -100,26 +101,24 @@ def test_the_fake_camera_pictures_are_valid_codes():
 def test_scanning_an_ean_goes_to_the_stock_scan(camera, live_server, make):
     page = camera(fake_camera.ean13_picture(EAN))
     sign_in(page, make)
-    has_product_page = "stock.scan" in live_server.app.view_functions
-    if has_product_page:
-        make.variant(make.product(name="Storm Parka"), ean=EAN, size="L", colour="Navy")
+    make.variant(make.product(name="Storm Parka"), ean=EAN, size="L", colour="Navy")
 
     assert page.evaluate("'BarcodeDetector' in window") is False, "this test is meant for the vendored decoder"
     # From a page reached by boosted navigation (the body was swapped, the script kept), as a clerk would.
     page.locator("nav.mainnav").get_by_role("link", name="Orders", exact=True).click()
     expect(page).to_have_url(re.compile(r"/orders/$"))
-    with page.expect_request(re.compile(re.escape(f"/stock/scan?code={EAN}") + "$")) as scan:
+    # Starting the camera and the decoder's worker takes a while on a busy machine: allow for it.
+    with page.expect_request(re.compile(re.escape(f"/stock/scan?code={EAN}") + "$"), timeout=DECODE_TIMEOUT) as scan:
         scan_button(page).click()
     assert scan.value.is_navigation_request()
-    if has_product_page:
-        expect(page.locator("main")).to_contain_text("Storm Parka")
+    expect(page.locator("main")).to_contain_text("Storm Parka")
 
 
 def test_a_qr_code_with_an_address_of_this_site_opens_it(camera, live_server, make):
     page = camera(fake_camera.qr_picture(f"{live_server.url}/orders/"))
     sign_in(page, make)
     scan_button(page).click()
-    expect(page).to_have_url(f"{live_server.url}/orders/")
+    expect(page).to_have_url(f"{live_server.url}/orders/", timeout=DECODE_TIMEOUT)
     expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
 
 
