@@ -123,6 +123,16 @@ def playwright_chromium():
     playwright.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_assertions():
+    """`expect(...)` waits as long as actions do (Playwright's 5 s default is short on a busy CI machine)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        return
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
 @pytest.fixture(scope="session")
 def browser(playwright_chromium):
     """One headless Chromium for the whole session."""
