@@ -94,3 +94,9 @@ def test_htmx_filter_returns_only_the_list(client, make, network):
     assert "HX-Request" in response.headers["Vary"]
     boosted = client.get("/orders/", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<html" in boosted.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("role", "shown"), [("clerk", False), ("manager", True), ("admin", True)])
+def test_managers_find_the_stock_import_from_the_stock_page(client, make, network, role, shown):
+    client.login(make.staff(role, network["ham"]).email)
+    assert ('href="/stock/import"' in client.get("/stock/").get_data(as_text=True)) is shown
