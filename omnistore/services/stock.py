@@ -332,50 +332,45 @@ def allocate(change: StockChange, actor=None) -> LevelState:
 
     Runs inside the caller's transaction when there is one (an order and its allocations commit together).
     """
-    checked = _check(change, low=1, reason_required=False)
-    with transaction() as session:
-        row = session.execute(
-            update(_levels)
-            .where(_levels.c.variant_id == change.variant_id, _levels.c.location_id == change.location_id,
-                   _levels.c.on_hand - _levels.c.allocated >= checked.quantity)
-            .values(allocated=_levels.c.allocated + checked.quantity, version=_levels.c.version + 1,
-                    updated_at=utcnow())
-            .returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
-        ).one_or_none()
-        if row is None:
-            current = _state(change.variant_id, change.location_id,
-                             _read(session, change.variant_id, change.location_id))
-            raise InsufficientStock(
-                _("Only %(available)d available here, %(wanted)d asked for.",
-                  available=current.available, wanted=checked.quantity),
-                available=current.available, requested=checked.quantity,
-            )
-        _write_movement(session, change, "allocation", actor, allocated_delta=checked.quantity,
-                        reason=checked.reason, reference=checked.reference)
-        return _state(change.variant_id, change.location_id, row)
+    def refuse(current, quantity):
+        return InsufficientStock(
+            _("Only %(available)d available here, %(wanted)d asked for.", available=current.available, wanted=quantity),
+            available=current.available, requested=quantity,
+        )
+
+    return _shift_allocation(change, actor, +1, "allocation", _levels.c.on_hand - _levels.c.allocated, refuse)
 
 
 def release(change: StockChange, actor=None) -> LevelState:
     """Give back `quantity` of an allocation (order cancelled, line refused); never more than is allocated."""
+    def refuse(current, quantity):
+        return InvalidTransition(
+            _("Cannot release %(wanted)d: only %(allocated)d reserved here.",
+              wanted=quantity, allocated=current.allocated),
+            allocated=current.allocated, requested=quantity,
+        )
+
+    return _shift_allocation(change, actor, -1, "release", _levels.c.allocated, refuse)
+
+
+def _shift_allocation(change, actor, sign, kind, room, refuse):
+    """Move `allocated` by sign × quantity in one conditional UPDATE, guarded by `room` >= quantity; when the
+    guard fails nothing changes and `refuse(current_state, quantity)` is raised."""
     checked = _check(change, low=1, reason_required=False)
+    delta = sign * checked.quantity
     with transaction() as session:
         row = session.execute(
             update(_levels)
             .where(_levels.c.variant_id == change.variant_id, _levels.c.location_id == change.location_id,
-                   _levels.c.allocated >= checked.quantity)
-            .values(allocated=_levels.c.allocated - checked.quantity, version=_levels.c.version + 1,
-                    updated_at=utcnow())
+                   room >= checked.quantity)
+            .values(allocated=_levels.c.allocated + delta, version=_levels.c.version + 1, updated_at=utcnow())
             .returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
         ).one_or_none()
         if row is None:
             current = _state(change.variant_id, change.location_id,
                              _read(session, change.variant_id, change.location_id))
-            raise InvalidTransition(
-                _("Cannot release %(wanted)d: only %(allocated)d reserved here.",
-                  wanted=checked.quantity, allocated=current.allocated),
-                allocated=current.allocated, requested=checked.quantity,
-            )
-        _write_movement(session, change, "release", actor, allocated_delta=-checked.quantity,
+            raise refuse(current, checked.quantity)
+        _write_movement(session, change, kind, actor, allocated_delta=delta,
                         reason=checked.reason, reference=checked.reference)
         return _state(change.variant_id, change.location_id, row)
 
