@@ -6,6 +6,7 @@ from werkzeug.security import generate_password_hash
 from omnistore.extensions import db
 from omnistore.models import Location, Product, Staff, StockLevel, StockMovement, Variant
 from omnistore.services.catalog import ean13_check_digit, search_forms
+from omnistore.services.stock import rebuild_summaries
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
@@ -84,6 +85,7 @@ def stock(variant, location, on_hand, allocated=0):
         db.session.add(StockMovement(variant_id=variant.id, location_id=location.id, kind="allocation",
                                      allocated_delta=allocated, reason="test allocation"))
     db.session.commit()
+    rebuild_summaries([variant.id])  # the level went in without the stock verbs
     return level
 
 

@@ -5,11 +5,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from omnistore.extensions import db
+from omnistore.models._types import on_database
 
 
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": on_database(connection.dialect.name)})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
 

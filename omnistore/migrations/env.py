@@ -95,10 +95,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        from omnistore.models._types import on_database
+
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": on_database(connection.dialect.name), **conf_args}
         )
 
         with context.begin_transaction():

@@ -6,10 +6,10 @@ from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
 from .staff import ApiClient, Staff
-from .stock import StockLevel, StockMovement
+from .stock import StockLevel, StockMovement, VariantStock
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant",
+    "Variant", "VariantStock",
 ]

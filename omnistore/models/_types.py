@@ -31,3 +31,17 @@ def one_of(column, values, name):
     """A CHECK constraint that keeps a status-like column to its allowed values."""
     allowed = ", ".join(f"'{v}'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+def on_database(dialect_name):
+    """Alembic's `include_object` for a database of `dialect_name`: a schema item the models create on other
+    databases only (`Index(...).ddl_if(dialect="postgresql")`) is neither expected nor generated there."""
+
+    def include(item, _name, _type, _reflected, _compare_to):
+        condition = getattr(item, "_ddl_if", None)
+        if condition is None or condition.dialect is None:
+            return True
+        wanted = (condition.dialect,) if isinstance(condition.dialect, str) else tuple(condition.dialect)
+        return dialect_name in wanted
+
+    return include

@@ -39,6 +39,25 @@ class StockLevel(db.Model):
         return max(self.on_hand - self.allocated, 0)
 
 
+class VariantStock(db.Model):
+    """A variant's figures summed over all its StockLevel rows (every location, closed ones included).
+
+    Kept by services.stock in the same transaction as each change to a level (services.stock.summaries), so
+    a search's network totals and the live panel's fingerprint are one key lookup instead of an aggregate
+    over a row per location. `versions` is the sum of the levels' versions and `levels` their number: the
+    pair changes with any change to any of the variant's levels, as the panel's fingerprint needs.
+    """
+
+    __tablename__ = "variant_stock"
+
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"), primary_key=True,
+                                            autoincrement=False)
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    allocated: Mapped[int] = mapped_column(BigInteger, default=0)
+    versions: Mapped[int] = mapped_column(BigInteger, default=0)
+    levels: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StockMovement(db.Model):
     """One change to a StockLevel. Sums of the deltas equal on_hand and allocated."""
 

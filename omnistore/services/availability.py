@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from sqlalchemy import Text, and_, bindparam, case, cast, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, or_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
-from ..models import Location, OrderLine, Product, StockLevel, Transfer, Variant
-from . import catalog
+from ..models import Location, OrderLine, Product, StockLevel, Transfer, Variant, VariantStock
+from . import catalog, stock
 from .locations import OpeningStatus, distances_from, opening_status
 
 IN_TRANSIT_STATUSES = ("requested", "picked", "shipped")  # a transfer not yet received (nor cancelled)
@@ -34,16 +34,27 @@ _AVAILABLE = StockLevel.on_hand - StockLevel.allocated
 # --- the fingerprint ---------------------------------------------------------------------------------------
 
 # Built once: the idle refresh runs this and nothing else, so even building the statement would show.
-_FINGERPRINT = (select(func.coalesce(func.sum(StockLevel.version), 0), func.count())
-                .where(StockLevel.variant_id == bindparam("variant_id")))
+_FINGERPRINT = select(VariantStock.versions, VariantStock.levels).where(VariantStock.variant_id == bindparam("v"))
 
 
 def fingerprint(variant_id, now=None):
     """ "<sum of versions>-<rows>-<quarter hour>" of the variant's stock rows: changes whenever any of them
-    changes (or is added or removed), and every quarter hour so that "open now" stays true."""
-    total, rows = db.session.execute(_FINGERPRINT, {"variant_id": variant_id}).one()
+    changes (or is added or removed), and every quarter hour so that "open now" stays true. The sums are
+    kept in the variant's summary row (models.VariantStock), so this is one key lookup."""
+    _pending_first()
+    row = db.session.execute(_FINGERPRINT, {"v": variant_id}).first()
+    return stamp(*(row or (0, 0)), now=now)
+
+
+def stamp(versions, levels, now=None):
     quarter = int((now or datetime.now(UTC)).timestamp()) // FINGERPRINT_PERIOD_SECONDS
-    return f"{total}-{rows}-{quarter}"
+    return f"{versions}-{levels}-{quarter}"
+
+
+def _pending_first():
+    """Read this transaction's own stock changes too (they reach the summary rows at commit)."""
+    if stock.has_pending_summaries(db.session):
+        stock.write_pending_summaries(db.session())
 
 
 # --- the network panel -----------------------------------------------------------------------------------
@@ -194,19 +205,35 @@ class Totals:
     network: int = 0
 
 
+def _totals_statement():
+    """{variant: here, network} from the variants' summary rows, less what lies at closed locations (few or
+    none: the plan walks the closed locations, not the variants' rows), plus the one level here."""
+    ids = bindparam("ids", expanding=True)
+    here = aliased(StockLevel)
+    closed = (select(StockLevel.variant_id, func.sum(_AVAILABLE).label("available"))
+              .join(Location, Location.id == StockLevel.location_id)
+              .where(Location.active.is_(False), StockLevel.variant_id.in_(ids))
+              .group_by(StockLevel.variant_id).subquery())
+    here_open = exists().where(Location.id == bindparam("here"), Location.active.is_(True))
+    return (select(VariantStock.variant_id, func.coalesce(here.on_hand - here.allocated, 0),
+                   VariantStock.on_hand - VariantStock.allocated - func.coalesce(closed.c.available, 0))
+            .outerjoin(here, and_(here.variant_id == VariantStock.variant_id, here.location_id == bindparam("here"),
+                                  here_open))
+            .outerjoin(closed, closed.c.variant_id == VariantStock.variant_id)
+            .where(VariantStock.variant_id.in_(ids)))
+
+
+_TOTALS = _totals_statement()
+
+
 def variant_totals(variant_ids, here_id):
-    """{variant id: Totals} over the variants' stock at active locations: one aggregate on the stock key."""
+    """{variant id: Totals} at active locations: a key lookup per variant in its summary row."""
     variant_ids = list(variant_ids)
     if not variant_ids:
         return {}
-    here = func.sum(case((StockLevel.location_id == here_id, _AVAILABLE), else_=0))
-    closed = select(Location.id).where(Location.active.is_(False))  # few or none: a hashed filter, not a join
-    rows = db.session.execute(
-        select(StockLevel.variant_id, here, func.sum(_AVAILABLE))
-        .where(StockLevel.variant_id.in_(variant_ids), StockLevel.location_id.not_in(closed))
-        .group_by(StockLevel.variant_id)
-    )
-    return {variant_id: Totals(int(here_total or 0), int(total or 0)) for variant_id, here_total, total in rows}
+    _pending_first()
+    rows = db.session.execute(_TOTALS, {"ids": variant_ids, "here": here_id})
+    return {variant_id: Totals(int(here_total), int(total)) for variant_id, here_total, total in rows}
 
 
 @dataclass

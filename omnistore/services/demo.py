@@ -66,6 +66,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
+from . import stock
 from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
 from .errors import Conflict
@@ -432,6 +433,7 @@ class _Builder:
         self.flush_orders()
         self.insert_many(StockLevel, self.ledger.level_rows())
         self.insert_many(StockMovement, self.ledger.movements)
+        stock.rebuild_summaries()  # the levels went in without the stock verbs
 
     # -- network and people
     def build_locations(self):

@@ -20,13 +20,13 @@ Nothing collides with the demo network: other location codes, SKUs, style codes,
 GS1 restricted-circulation range (29…), which no demo or real product uses.
 
 Speed and memory: everything runs in one transaction; rows are generated lazily and written in chunks; on
-PostgreSQL the stock levels and their ledger go in with COPY, and ANALYZE runs afterwards. For a big load
-(BULK_LOAD_ROWS or more stock rows) it follows PostgreSQL's advice for populating a database: inside the
-same transaction it drops the foreign keys and secondary indexes of stock_level and stock_movement, copies,
-and re-creates them from their own definitions (one set-based check per foreign key and one sorted index
-build each, instead of a trigger and an index insert per row). Nothing outside the transaction ever sees
-the tables without them, a failure rolls everything back, and the tables are locked meanwhile: seed a
-benchmark database, not one in use.
+PostgreSQL the stock levels and their ledger go in with COPY, the per-variant summary is set from them, and
+VACUUM (ANALYZE) runs afterwards. For a big load (BULK_LOAD_ROWS or more stock rows) it follows PostgreSQL's
+advice for populating a database: inside the same transaction it drops the foreign keys and secondary indexes
+of stock_level and stock_movement, copies, and re-creates them from their own definitions (one set-based check
+per foreign key and one sorted index build each, instead of a trigger and an index insert per row). Nothing
+outside the transaction ever sees the tables without them, a failure rolls everything back, and the tables are
+locked meanwhile: seed a benchmark database, not one in use.
 """
 import contextlib
 import time
@@ -43,6 +43,7 @@ from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
 from .demo import DEMO_PASSWORD
 from .errors import Conflict, ValidationFailed
+from .stock import rebuild_summaries
 
 SEED_MARK = "synthetic seed network"
 SEED_DOMAIN = "seed.omnistore-demo.de"
@@ -139,9 +140,10 @@ def seed_network(stores, products, customers=0, progress=None) -> SeedResult:
         seeder = _Seeder(session, progress)
         result = seeder.run(stores, products, customers)
     if db.engine.dialect.name == "postgresql" and result.stock_rows_created + result.customers_created:
-        with db.engine.connect() as connection:
-            connection.execute(text("ANALYZE location, product, variant, stock_level, stock_movement, customer, staff"))
-            connection.commit()
+        # VACUUM too: freshly copied rows are not yet marked all-visible, so no query could use index-only scans.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM (ANALYZE) location, product, variant, variant_stock, stock_level, "
+                                    "stock_movement, customer, staff"))
     result.seconds = time.monotonic() - started
     return result
 
@@ -188,6 +190,8 @@ class _Seeder:
         old_variants, new_variants, styles_created = self.ensure_variants(products)
         self.check_grid(old_stores, old_variants)
         stock_rows = self.add_stock(old_stores, new_stores, old_variants, new_variants)
+        if stock_rows:
+            rebuild_summaries()  # the levels went in without the stock verbs
         customers_created, customers_total = self.ensure_customers(customers)
         return SeedResult(
             stores_created=len(new_stores), stores_total=len(old_stores) + len(new_stores),

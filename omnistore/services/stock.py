@@ -14,6 +14,12 @@ tablets, two app processes or an import running at once never lose an update, on
 transaction starts with BEGIN IMMEDIATE) and PostgreSQL alike. Code that changes several levels in one
 transaction should also go in id order.
 
+The per-variant summary (models.VariantStock: on_hand, allocated, versions and levels summed over the
+variant's levels) changes with its levels: each verb notes what it changed, and the notes are added to the
+summary rows just before the transaction commits, in variant order, in one statement (see "the summary"
+below). So an order allocating several variants and a tablet correcting one of them never wait on each
+other's summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
+
 Verbs: receive, correct, allocate, release (one level, a StockChange each), import_on_hand (many levels,
 from the ERP's CSV or the API); reads: level_at, history, network_stock. Bad input raises
 ValidationFailed with a message per field; the rules raise InsufficientStock, InvalidTransition or
@@ -29,12 +35,12 @@ from dataclasses import dataclass, field
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import String, and_, any_, bindparam, event, exists, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
-from ..models import ApiClient, Location, Staff, StockLevel, StockMovement, Variant
+from ..models import ApiClient, Location, Staff, StockLevel, StockMovement, Variant, VariantStock
 from ..models._types import utcnow
 from . import audit
 from .db import transaction
@@ -56,6 +62,7 @@ _IN_CHUNK = 500  # values per IN (...) list on SQLite
 
 _levels = StockLevel.__table__
 _movements = StockMovement.__table__
+_summary = VariantStock.__table__
 _DIGITS = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
 
@@ -254,6 +261,7 @@ def receive(change: StockChange, actor) -> LevelState:
         if row is None:
             raise ValidationFailed(_("Please check the highlighted fields."), {
                 "quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))})
+        _note(session, change.variant_id, on_hand=checked.quantity, created=row.version == 1)
         _write_movement(session, change, "receipt", actor, on_hand_delta=checked.quantity, reason=checked.reason,
                         reference=checked.reference)
         audit.record("stock.received", entity=("variant", change.variant_id), location_id=change.location_id,
@@ -294,6 +302,7 @@ def correct(change: StockChange, actor) -> LevelState:
                                                     _read(session, change.variant_id, change.location_id)))
                 continue  # another change won the race: recompute from the new figure
             delta = counted - current.on_hand
+            _note(session, change.variant_id, on_hand=delta, created=row is None)
             _write_movement(session, change, "adjustment", actor, on_hand_delta=delta, reason=checked.reason,
                             reference=checked.reference)
             audit.record("stock.corrected", entity=("variant", change.variant_id), location_id=change.location_id,
@@ -370,9 +379,93 @@ def _shift_allocation(change, actor, sign, kind, room, refuse):
             current = _state(change.variant_id, change.location_id,
                              _read(session, change.variant_id, change.location_id))
             raise refuse(current, checked.quantity)
+        _note(session, change.variant_id, allocated=delta)
         _write_movement(session, change, kind, actor, allocated_delta=delta,
                         reason=checked.reason, reference=checked.reference)
         return _state(change.variant_id, change.location_id, row)
+
+
+# --- the summary (models.VariantStock) -------------------------------------------------------------
+#
+# A verb notes what it changed (_note); just before the session commits, the notes go into variant_stock in
+# one statement, added to what is there (so concurrent transactions never overwrite each other) and in
+# variant order (so two transactions never wait on each other's summary rows in a circle). When the
+# transaction rolls back instead, the notes are dropped with it.
+
+_PENDING = "omnistore.stock.summary"  # session.info: {variant_id: [on_hand, allocated, versions, levels]}
+
+
+def _note(session, variant_id, *, on_hand=0, allocated=0, created=False):
+    """One changed level of `variant_id`: its version went up by one (or it was created, with version 1)."""
+    deltas = session.info.setdefault(_PENDING, {}).setdefault(variant_id, [0, 0, 0, 0])
+    deltas[0] += on_hand
+    deltas[1] += allocated
+    deltas[2] += 1
+    deltas[3] += 1 if created else 0
+
+
+def has_pending_summaries(session):
+    return bool(session.info.get(_PENDING))
+
+
+def write_pending_summaries(session):
+    """Add the changes noted in this transaction to the summary rows now (normally done before commit)."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    rows = sorted((variant_id, *deltas) for variant_id, deltas in pending.items())
+    if _dialect(session) == "postgresql":
+        session.execute(text(
+            "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
+            "SELECT * FROM unnest(CAST(:v AS integer[]), CAST(:o AS bigint[]), CAST(:a AS bigint[]), "
+            "CAST(:n AS bigint[]), CAST(:l AS integer[])) ORDER BY 1 "
+            "ON CONFLICT (variant_id) DO UPDATE SET on_hand = variant_stock.on_hand + excluded.on_hand, "
+            "allocated = variant_stock.allocated + excluded.allocated, "
+            "versions = variant_stock.versions + excluded.versions, levels = variant_stock.levels + excluded.levels"
+        ), dict(zip("voanl", map(list, zip(*rows, strict=True)), strict=True)))
+        return
+    upsert = sqlite.insert(_summary)
+    upsert = upsert.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
+        name: _summary.c[name] + upsert.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")})
+    session.connection().execute(upsert, [dict(zip(("variant_id", "on_hand", "allocated", "versions", "levels"), row,
+                                               strict=True)) for row in rows])
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session):
+    write_pending_summaries(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction):
+    if transaction.parent is None:  # the outermost transaction: committed (notes written) or rolled back
+        session.info.pop(_PENDING, None)
+
+
+def rebuild_summaries(variant_ids=None):
+    """Set the summary rows of `variant_ids` (default: every variant) from their levels, for rows written
+    without the verbs (the seed's and the demo's bulk loads, test factories). Inside the caller's transaction
+    when there is one. Not for use while the verbs change the same variants: it overwrites, it does not add."""
+    with transaction() as session:
+        if variant_ids is None:
+            _rebuild(session, True, True)
+            return
+        ids = sorted(set(variant_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            _rebuild(session, _levels.c.variant_id.in_(chunk), _summary.c.variant_id.in_(chunk))
+
+
+def _rebuild(session, levels_where, summary_where):
+    statement = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_summary)
+    totals = (select(_levels.c.variant_id, func.sum(_levels.c.on_hand), func.sum(_levels.c.allocated),
+                     func.sum(_levels.c.version), func.count())
+              .where(levels_where).group_by(_levels.c.variant_id))
+    statement = statement.from_select(["variant_id", "on_hand", "allocated", "versions", "levels"], totals)
+    session.execute(statement.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
+        name: statement.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")}))
+    orphans = ~exists().where(_levels.c.variant_id == _summary.c.variant_id)
+    session.execute(_summary.delete().where(orphans, summary_where))
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -706,6 +799,7 @@ def _apply(session, rows, actor, source, reference):
         for rows_written, status in ((updated, "updated"), (created, "created")):
             for row in rows_written:
                 row.result.status, row.result.on_hand = status, row.on_hand
+                _note(session, row.variant_id, on_hand=row.on_hand - row.result.previous, created=status == "created")
         _bulk_movements(session, [row for row in pending if row in updated or row in created], actor, source,
                         reference)
         pending = [row for row in pending if row.ok and row.result.status == "error"]

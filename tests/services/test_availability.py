@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event
 
 from omnistore.extensions import db
-from omnistore.models import StockLevel, Transfer
-from omnistore.services import availability
+from omnistore.models import Transfer
+from omnistore.services import availability, stock
 from omnistore.services.availability import fingerprint, network_panel, product_view, variant_totals
 from omnistore.services.catalog import catalogue_query
 from omnistore.services.locations import distance_km, opening_status
@@ -238,13 +238,11 @@ def test_fingerprint_changes_with_any_change_anywhere(network, make):
     n = network
     now = at(0, 12)
     empty = fingerprint(n.variant.id, now)
-    level = make.stock(n.variant, n.BER, on_hand=2)
+    make.stock(n.variant, n.BER, on_hand=2)
     first = fingerprint(n.variant.id, now)
     assert first != empty
     assert fingerprint(n.variant.id, now) == first  # stable while nothing changes
-    db.session.execute(update(StockLevel).where(StockLevel.id == level.id)
-                       .values(on_hand=3, version=StockLevel.version + 1))
-    db.session.commit()
+    stock.correct(stock.StockChange(n.variant.id, n.BER.id, 3, "found one"), None)
     second = fingerprint(n.variant.id, now)
     assert second != first
     make.stock(n.variant, n.CPH, on_hand=1)  # a new row elsewhere
@@ -264,7 +262,7 @@ def test_fingerprint_turns_over_each_quarter_hour_for_opening_hours(network):
 def test_fingerprint_is_one_query(network):
     with counted() as seen:
         fingerprint(network.variant.id)
-    assert len(seen) == 1 and "stock_level" in seen[0]
+    assert len(seen) == 1 and "variant_stock" in seen[0]
 
 
 # --- the product page and the search's figures ------------------------------------------------------------------

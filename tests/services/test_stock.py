@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from omnistore.extensions import db
-from omnistore.models import AuditEvent, StockLevel, StockMovement
+from omnistore.models import AuditEvent, StockLevel, StockMovement, VariantStock
 from omnistore.services import stock
 from omnistore.services.errors import (
     Conflict,
@@ -68,6 +68,22 @@ def assert_ledger_explains_every_level():
         on_hand, allocated, _count = ledger(lvl.variant_id, lvl.location_id)
         assert (lvl.on_hand, lvl.allocated) == (on_hand, allocated), lvl
         assert 0 <= lvl.allocated <= lvl.on_hand <= stock.MAX_ON_HAND
+    assert_summaries_match_levels()
+
+
+def summaries():
+    """{variant id: (on_hand, allocated, versions, levels)} as kept in the summary rows."""
+    return {row.variant_id: tuple(row[1:]) for row in db.session.execute(
+        select(VariantStock.variant_id, VariantStock.on_hand, VariantStock.allocated, VariantStock.versions,
+               VariantStock.levels))}
+
+
+def assert_summaries_match_levels():
+    """Each variant's summary row holds exactly the sums over its levels (and a variant without levels none)."""
+    aggregated = {row.variant_id: tuple(row[1:]) for row in db.session.execute(
+        select(StockLevel.variant_id, func.sum(StockLevel.on_hand), func.sum(StockLevel.allocated),
+               func.sum(StockLevel.version), func.count()).group_by(StockLevel.variant_id))}
+    assert summaries() == aggregated
 
 
 def change(variant, location, quantity, reason="delivery", **extra):
@@ -343,6 +359,68 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
     assert_ledger_explains_every_level()
 
 
+SUMMARY_OPERATIONS = st.lists(st.tuples(
+    st.sampled_from(["receive", "correct", "allocate", "release", "import", "order", "failed order"]),
+    st.integers(0, 2),  # which variant
+    st.integers(0, 1),  # which location
+    st.integers(0, 6),
+), max_size=15)
+
+
+@pytest.fixture
+def summary_places(make):
+    """Three variants at two locations, as (id, sku) and (id, code) pairs (created once per test)."""
+    variants = [make.variant() for _ in range(3)]
+    locations = [make.location(code) for code in ("HAM", "CPH")]
+    return [(v.id, v.sku) for v in variants], [(loc.id, loc.code) for loc in locations]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=SUMMARY_OPERATIONS)
+def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_places, operations):
+    """Whatever happens (changes, refusals, several allocations in one transaction, a transaction that fails
+    after its changes), each variant's summary row equals the sums over its levels, after every step."""
+    from omnistore.services.db import transaction
+
+    variants, locations = summary_places
+    for kind, v, loc, quantity in operations:
+        item = StockChange(variants[v][0], locations[loc][0], quantity, "reason")
+        others = [StockChange(variants[(v + n) % 3][0], locations[(loc + n) % 2][0], 1, "") for n in (1, 2)]
+        try:
+            if kind == "receive":
+                stock.receive(item, None)
+            elif kind == "correct":
+                stock.correct(item, None)
+            elif kind == "allocate":
+                stock.allocate(item)
+            elif kind == "release":
+                stock.release(item)
+            elif kind == "import":
+                stock.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
+            else:  # an order: several allocations in one transaction, which fails after them
+                with transaction():
+                    for line in (item, *others):
+                        stock.allocate(line)
+                    if kind == "failed order":
+                        raise RuntimeError("the order could not be saved")
+        except (ValidationFailed, InsufficientStock, InvalidTransition, RuntimeError):
+            pass
+        assert_summaries_match_levels()
+
+
+def test_a_summary_rebuilt_from_the_levels_changes_nothing_that_was_kept(variant, ham, cph, make):
+    make.stock(variant, ham, 4, allocated=1)
+    stock.receive(change(variant, cph, 3), None)
+    stock.allocate(change(variant, cph, 2, ""))
+    kept = summaries()
+    stock.rebuild_summaries()
+    assert summaries() == kept == {variant.id: (7, 3, 3, 2)}
+    db.session.execute(StockLevel.__table__.delete())
+    db.session.commit()
+    stock.rebuild_summaries([variant.id])
+    assert summaries() == {}
+
+
 # --- concurrency: real threads, one app context (and one database connection) each -------------------------
 
 def run_in_threads(app, count, work):
@@ -461,6 +539,65 @@ def test_imports_running_at_once_creating_and_changing_the_same_levels(app, make
     assert all(outcome.summary["errors"] == 0 for outcome in outcomes), [o.bad_rows for o in outcomes]
     levels = db.session.scalars(select(StockLevel)).all()
     assert len(levels) == 30 and len({lvl.on_hand for lvl in levels}) == 1  # one import was the last for all
+    assert_ledger_explains_every_level()
+
+
+def test_orders_allocating_the_same_variants_in_opposite_orders_never_deadlock(app, make):
+    """Each thread is an order: one transaction allocating three variants, each at its own store (so no two
+    threads share a level), half of them in the opposite order. The summary rows the threads share are
+    written at commit in variant order, so no two transactions wait on each other in a circle."""
+    from omnistore.services.db import transaction
+
+    variants = [make.variant() for _ in range(3)]
+    stores = [make.location(f"T{n:02d}") for n in range(8)]
+    for v in variants:
+        for store in stores:
+            make.stock(v, store, 20)
+
+    def order(i):
+        lines = variants if i % 2 else variants[::-1]
+        for _round in range(5):
+            with transaction():
+                for v in lines:
+                    stock.allocate(StockChange(v.id, stores[i].id, 1, "", reference=f"O{i}"))
+        return "ok"
+
+    outcomes = run_in_threads(app, len(stores), order)
+    assert outcomes == ["ok"] * len(stores), outcomes
+    assert {key: value[1] for key, value in summaries().items()} == {v.id: 5 * len(stores) for v in variants}
+    assert_ledger_explains_every_level()
+
+
+def test_many_writers_on_one_variant_keep_its_summary(app, make):
+    """Receipts, counts, allocations, releases and imports from 12 threads at once on one variant's levels."""
+    v = make.variant()
+    stores = [make.location(f"W{n:02d}") for n in range(4)]
+    for store in stores:
+        make.stock(v, store, 10)
+
+    def work(i):
+        store = stores[i % len(stores)]
+        done = 0
+        for step in range(6):
+            try:
+                match (i + step) % 5:
+                    case 0:
+                        stock.receive(StockChange(v.id, store.id, 2, "delivery"), None)
+                    case 1:
+                        stock.correct(StockChange(v.id, store.id, 8 + step, "stocktake"), None)
+                    case 2:
+                        stock.allocate(StockChange(v.id, store.id, 1, ""))
+                    case 3:
+                        stock.release(StockChange(v.id, store.id, 1, ""))
+                    case _:
+                        stock.import_on_hand([(v.sku, store.code, 9 + i)], None, "feed")
+                done += 1
+            except (InsufficientStock, InvalidTransition, ValidationFailed):
+                pass
+        return done
+
+    outcomes = run_in_threads(app, 12, work)
+    assert all(isinstance(outcome, int) for outcome in outcomes), outcomes
     assert_ledger_explains_every_level()
 
 

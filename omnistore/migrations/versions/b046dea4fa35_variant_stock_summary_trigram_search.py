@@ -1,0 +1,47 @@
+"""variant stock summary and trigram search index
+
+- variant_stock: per variant, on_hand / allocated / versions / levels summed over its stock_level rows,
+  kept by services.stock; filled here from the rows already there.
+- PostgreSQL only: pg_trgm and a GIN trigram index on product.search_text, so the catalogue search's
+  LIKE '%word%' is an index probe. SQLite keeps scanning the products.
+
+Revision ID: b046dea4fa35
+Revises: 284622f47973
+Create Date: 2026-11-22 12:18:46.992089
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'b046dea4fa35'
+down_revision = '284622f47973'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('variant_stock',
+    sa.Column('variant_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('on_hand', sa.BigInteger(), nullable=False),
+    sa.Column('allocated', sa.BigInteger(), nullable=False),
+    sa.Column('versions', sa.BigInteger(), nullable=False),
+    sa.Column('levels', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['variant_id'], ['variant.id'], name=op.f('fk_variant_stock_variant_id_variant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('variant_id', name=op.f('pk_variant_stock'))
+    )
+    op.execute(
+        "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
+        "SELECT variant_id, sum(on_hand), sum(allocated), sum(version), count(*) FROM stock_level GROUP BY variant_id"
+    )
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        op.create_index('ix_product_search_text_trgm', 'product', ['search_text'], unique=False,
+                        postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
+
+
+def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_product_search_text_trgm', table_name='product')
+    op.drop_table('variant_stock')
