@@ -21,7 +21,7 @@ from sqlalchemy import Text, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
-from ..models import Location, OrderLine, Product, StockLevel, Transfer, Variant, VariantStock
+from ..models import Location, OrderLine, Product, Staff, StockLevel, Transfer, Variant, VariantStock
 from . import catalog, stock
 from .locations import OpeningStatus, distances_from, opening_status
 
@@ -49,6 +49,37 @@ def fingerprint(variant_id, now=None):
 def stamp(versions, levels, now=None):
     quarter = int((now or datetime.now(UTC)).timestamp()) // FINGERPRINT_PERIOD_SECONDS
     return f"{versions}-{levels}-{quarter}"
+
+
+# The idle poll's one statement: the signed-in staff member's session fields and the variant's fingerprint.
+_POLL = (select(Staff.session_generation, Staff.active, VariantStock.versions, VariantStock.levels)
+         .select_from(Staff).outerjoin(VariantStock, VariantStock.variant_id == bindparam("v"))
+         .where(Staff.id == bindparam("staff")))
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    session_generation: int
+    active: bool
+    fingerprint: str
+
+
+def poll(staff_id, variant_id):
+    """For a panel asking "anything new?": the staff member's session generation and active flag (to check
+    the sign-in) and the variant's fingerprint, in one statement; None if there is no such staff member.
+
+    On PostgreSQL it runs on a connection in autocommit: one round trip, no BEGIN and ROLLBACK around it
+    (a single statement sees one snapshot either way)."""
+    params = {"staff": staff_id, "v": variant_id}
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            row = connection.execute(_POLL, params).first()
+    else:
+        row = db.session.execute(_POLL, params).first()
+    if row is None:
+        return None
+    generation, active, versions, levels = row
+    return PollAnswer(generation, bool(active), stamp(versions or 0, levels or 0))
 
 
 def _pending_first():
@@ -87,7 +118,7 @@ class Place:
 
 
 _PLACE_COLUMNS = (Location.id, Location.code, Location.name, Location.kind, Location.phone, Location.latitude,
-                  Location.longitude, Location.timezone, cast(Location.opening_hours, Text))
+                  Location.longitude, Location.timezone, cast(Location.opening_hours, Text).label("opening_hours"))
 
 
 @dataclass
@@ -116,12 +147,15 @@ class InTransit:
 class NetworkPanel:
     variant: Variant
     here: PanelRow | None  # this store (always shown, even when it has none)
-    stores: list[PanelRow]  # other stores with the variant available, nearest first
     warehouses: list[PanelRow]  # warehouses with it available, nearest first
     in_transit: list[InTransit]  # per destination, nearest first
     fingerprint: str
     total_network: int = 0  # available at every active location, this one included
     low_threshold: int = 2
+    # Other stores with the variant available, nearest first: (distance, name, row data), made into PanelRows
+    # only as far as they are shown (a panel shows the nearest few of 200).
+    ranked_stores: list = field(default_factory=list, repr=False)
+    now: datetime | None = None
 
     @property
     def total_here(self):
@@ -132,69 +166,103 @@ class NetworkPanel:
         return sum(item.quantity for item in self.in_transit)
 
     @property
+    def store_count(self):
+        return len(self.ranked_stores)
+
+    def nearest_stores(self, count=None):
+        """The `count` nearest other stores with the variant available (all of them without a count)."""
+        ranked = self.ranked_stores if count is None else self.ranked_stores[:count]
+        return [self._row(distance, columns) for distance, _name, columns in ranked]
+
+    @cached_property
+    def stores(self):
+        """Every other store with the variant available, nearest first."""
+        return self.nearest_stores()
+
+    @property
     def locations(self):
         """Every row, this store first: for tests and for anyone who wants one list."""
         return ([self.here] if self.here is not None else []) + self.stores + self.warehouses
 
+    def _row(self, distance, row, is_here=False):
+        """A PanelRow from a row of the stock statement (the location's columns, available, arriving)."""
+        available = max(row.available, 0)
+        return PanelRow(Place(*row[:-2]), available, distance, self.now, is_here=is_here,
+                        low=0 < available <= self.low_threshold, arriving=max(row.arriving or 0, 0))
+
+
+_PANEL_VARIANT = (select(Variant, VariantStock.versions, VariantStock.levels)
+                  .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
+                  .where(Variant.id == bindparam("v")).options(joinedload(Variant.product)))
+
+
+def _panel_stock_statement():
+    """The active locations that have the variant available, or expect some, or are here; with the quantity
+    on its way to each (transfers not yet received)."""
+    variant_id = bindparam("v")
+    arriving = (select(Transfer.destination_location_id.label("location_id"),
+                       func.sum(OrderLine.quantity).label("quantity"))
+                .join(Transfer, Transfer.id == OrderLine.transfer_id)
+                .where(OrderLine.variant_id == variant_id, OrderLine.status.not_in(INACTIVE_LINE_STATUSES),
+                       Transfer.status.in_(IN_TRANSIT_STATUSES), Transfer.destination_location_id.is_not(None))
+                .group_by(Transfer.destination_location_id).subquery())
+    available = func.coalesce(_AVAILABLE, 0)
+    return (select(*_PLACE_COLUMNS, available.label("available"), arriving.c.quantity.label("arriving"))
+            .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
+            .outerjoin(arriving, arriving.c.location_id == Location.id)
+            .where(Location.active.is_(True),
+                   or_(available > 0, Location.id == bindparam("here"), arriving.c.quantity > 0)))
+
+
+_PANEL_STOCK = _panel_stock_statement()
+
 
 def network_panel(variant_id, here, *, low_threshold=2, now=None):
-    """The panel for one variant as seen from `here` (the staff member's location), or None if unknown.
+    """The panel for one variant as seen from `here` (the staff member's location, or its id), or None if
+    the variant is unknown.
 
-    Four queries whatever the size of the network: the fingerprint (first, so a change that lands while
-    the panel is being built makes the next poll re-render), the variant with its product, the transfers on
-    their way, and the active locations that have it available (or are here, or expect some).
+    Two statements whatever the size of the network: the variant with its product and fingerprint (first,
+    so a change that lands while the panel is being built makes the next poll re-render), then the active
+    locations that have it available, or are here, or expect some, with what is on its way to them. Only
+    the rows shown become objects; the other stores are ranked by distance and counted.
     """
     now = now or datetime.now(UTC)
-    stamp = fingerprint(variant_id, now)
-    variant = db.session.scalar(
-        select(Variant).where(Variant.id == variant_id).options(joinedload(Variant.product)))
-    if variant is None:
+    _pending_first()
+    found = db.session.execute(_PANEL_VARIANT, {"v": variant_id}).first()
+    if found is None:
         return None
-    arriving = _in_transit(variant_id)
-    here_id = here.id if here is not None else None
-    available = func.coalesce(_AVAILABLE, 0)
-    stock = db.session.execute(
-        select(*_PLACE_COLUMNS, available)
-        .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
-        .where(Location.active.is_(True),
-               or_(available > 0, Location.id == here_id, Location.id.in_(list(arriving) or [-1])))
-    ).all()
-    panel = NetworkPanel(variant, None, [], [], [], stamp, low_threshold=low_threshold)
-    distance = distances_from(here) if here is not None else (lambda _place: 0.0)
-    places = {}
-    for *columns, quantity in stock:
-        place = places[columns[0]] = Place(*columns)
-        quantity = max(quantity, 0)
-        panel.total_network += quantity
-        is_here = place.id == here_id
-        if not quantity and not is_here:
-            continue
-        row = PanelRow(place, quantity, distance(place), now, is_here=is_here, low=0 < quantity <= low_threshold,
-                       arriving=arriving.get(place.id, 0))
-        if is_here:
-            panel.here = row
-        elif place.is_store:
-            panel.stores.append(row)
-        else:
-            panel.warehouses.append(row)
-    panel.stores.sort(key=lambda row: (row.distance_km, row.location.name))
-    panel.warehouses.sort(key=lambda row: (row.distance_km, row.location.name))
-    panel.in_transit = sorted(  # nearest destination (this store) first, like the rows
-        (InTransit(places[place_id], quantity) for place_id, quantity in arriving.items() if place_id in places),
-        key=lambda item: (distance(item.destination), item.destination.name))
+    variant, versions, levels = found
+    here_id = getattr(here, "id", here)
+    rows = db.session.execute(_PANEL_STOCK, {"v": variant_id, "here": here_id}).all()
+    panel = NetworkPanel(variant, None, [], [], stamp(versions or 0, levels or 0, now), low_threshold=low_threshold,
+                         now=now)
+    distance = _distances_from(here, here_id, rows)
+    warehouses = []
+    for row in rows:
+        panel.total_network += max(row.available, 0)
+        if row.id == here_id:
+            panel.here = panel._row(0.0, row, is_here=True)
+        elif row.available > 0:
+            (panel.ranked_stores if row.kind == "store" else warehouses).append((distance(row), row.name, row))
+        if row.arriving and row.arriving > 0:
+            panel.in_transit.append((distance(row), row.name, InTransit(Place(*row[:-2]), int(row.arriving))))
+    panel.ranked_stores.sort(key=_by_distance)
+    panel.warehouses = [panel._row(km, row) for km, _name, row in sorted(warehouses, key=_by_distance)]
+    panel.in_transit = [item for _km, _name, item in sorted(panel.in_transit, key=_by_distance)]
     return panel
 
 
-def _in_transit(variant_id):
-    """{destination location id: quantity} of the variant in transfers not yet received."""
-    rows = db.session.execute(
-        select(Transfer.destination_location_id, func.sum(OrderLine.quantity))
-        .join(Transfer, Transfer.id == OrderLine.transfer_id)
-        .where(OrderLine.variant_id == variant_id, OrderLine.status.not_in(INACTIVE_LINE_STATUSES),
-               Transfer.status.in_(IN_TRANSIT_STATUSES), Transfer.destination_location_id.is_not(None))
-        .group_by(Transfer.destination_location_id)
-    )
-    return {location_id: int(quantity) for location_id, quantity in rows if quantity}
+def _by_distance(entry):
+    return entry[0], entry[1]
+
+
+def _distances_from(here, here_id, rows):
+    """A function: row (with latitude and longitude) → great-circle km from here; 0 when there is no here."""
+    origin = here if hasattr(here, "latitude") else next((row for row in rows if row.id == here_id), None)
+    if origin is None and here_id is not None:  # here is closed, so not among the rows
+        origin = db.session.execute(select(Location.latitude, Location.longitude)
+                                    .where(Location.id == here_id)).first()
+    return distances_from(origin) if origin is not None else (lambda _row: 0.0)
 
 
 # --- figures per variant and per product ----------------------------------------------------------------

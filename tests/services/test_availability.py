@@ -228,7 +228,7 @@ def test_panel_query_count_does_not_grow_with_the_network(app, make):
     with counted() as seen:
         panel = network_panel(variant_id, here)
         _ = [(row.location.name, row.opening.open_now) for row in panel.locations]
-    assert len(seen) == 4, "\n\n".join(seen)  # fingerprint, variant + product, locations with stock, in transit
+    assert len(seen) == 2, "\n\n".join(seen)  # variant + product + fingerprint; locations with stock + transit
     assert len(panel.stores) == 32
 
 

@@ -4,10 +4,10 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event
 
 from omnistore.extensions import db
-from omnistore.models import StockLevel
+from omnistore.services import stock
 from omnistore.services.catalog import CATALOGUE_PAGE, search_text_for
 
 HX = {"HX-Request": "true"}
@@ -275,23 +275,51 @@ def test_panel_answers_204_while_nothing_changed(client, shop):
     url = panel_url(text(client.get(f"/stock/variants/{variant.id}/panel", headers=HX)))
     unchanged = client.get(url, headers=HX)
     assert unchanged.status_code == 204 and unchanged.get_data() == b""
-    db.session.execute(update(StockLevel).where(StockLevel.variant_id == variant.id,
-                                                StockLevel.location_id == shop["cph"].id)
-                       .values(on_hand=5, version=StockLevel.version + 1))
-    db.session.commit()
+    assert "Set-Cookie" not in unchanged.headers and "Server-Timing" in unchanged.headers
+    assert unchanged.headers["Cache-Control"] == "no-store"
+    stock.correct(stock.StockChange(variant.id, shop["cph"].id, 5, "recount"), None)  # another tablet
     changed = client.get(url, headers=HX)
     assert changed.status_code == 200 and re.search(r'data-total="network">12<', text(changed))
     assert panel_url(text(changed)) != url
     assert client.get(panel_url(text(changed)), headers=HX).status_code == 204
 
 
-def test_an_idle_refresh_is_one_query_after_the_sign_in_check(client, shop):
+def test_an_idle_refresh_is_one_query_with_the_sign_in_check(client, shop):
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
     with selects() as seen:
         assert client.get(url, headers=HX).status_code == 204
-    # The fingerprint, and the staff member for Flask-Login (in tests the session may still hold it).
-    assert len(seen) <= 2, "\n\n".join(seen)
-    assert "stock_level" in seen[-1] and all("stock_level" not in s for s in seen[:-1])
+    assert len(seen) == 1, "\n\n".join(seen)
+    assert "variant_stock" in seen[0] and "staff" in seen[0]
+
+
+def test_a_poll_after_signing_out_elsewhere_or_being_disabled_is_not_answered(app, client, shop, make):
+    from omnistore.services.staff import disable_staff
+
+    url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
+    with client.session_transaction() as session:
+        staff_id, generation = session["_user_id"].split(":")
+        session["_user_id"] = f"{staff_id}:{int(generation) + 1}"  # an older session of this staff member
+    assert client.get(url, headers=HX).status_code == 302
+    client.login(shop["clerk"].email)
+    url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
+    assert client.get(url, headers=HX).status_code == 204
+    disable_staff(shop["clerk"].email)
+    response = client.get(url, headers=HX)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_poll_from_another_browser_with_the_same_cookie_takes_the_ordinary_way(client, shop):
+    """Flask-Login's session protection sees another address or browser and marks the session not fresh."""
+    url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
+    response = client.get(url, headers={**HX, "User-Agent": "another browser"})
+    assert response.status_code == 204 and "Set-Cookie" in response.headers
+    with client.session_transaction() as session:
+        assert session["_fresh"] is False
+
+
+@pytest.mark.parametrize("path", ["/stock/variants/99999999999/panel?v=1-1-1", "/stock/variants/0/panel?v=0-0-0"])
+def test_polls_of_impossible_variants_are_404(client, shop, path):
+    assert client.get(path, headers=HX).status_code == 404
 
 
 def test_panel_query_count_does_not_grow_with_the_network(client, shop, make):

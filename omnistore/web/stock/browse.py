@@ -1,4 +1,5 @@
 """Find a product and see where it is: search, scan, product page, network panel (live)."""
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
@@ -9,6 +10,7 @@ from flask_login import current_user
 from ...extensions import htmx
 from ...services import availability, catalog
 from ...services.errors import ValidationFailed
+from ...services.staff import load_staff_session
 from ..rendering import login_required, render_page_or_partial, wants_fragment
 from . import bp
 
@@ -157,9 +159,78 @@ def _panel(variant_id):
         variant_id, current_user.location, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"])
 
 
+# --- the live poll ------------------------------------------------------------------------------------
+#
+# An open panel asks every few seconds whether anything changed (?v=<the fingerprint it shows>). While
+# nothing did, the answer is 204 after one statement (availability.poll: is the session's staff member still
+# active with this session generation, and the variant's fingerprint), without loading the staff member or
+# rewriting the session cookie. Whatever else may be the case (not signed in, idle too long, the session
+# seen from elsewhere, a stale or unparsable request, a changed figure) takes the ordinary way: the checks
+# of Flask-Login and the idle timeout, then the view.
+
+@bp.before_app_request
+def _unchanged_poll():
+    if request.endpoint != "stock.panel" or LIVE_PARAM not in request.args or request.method != "GET":
+        return None
+    variant_id = (request.view_args or {}).get("variant_id")
+    staff_id, generation = _session_staff()
+    if staff_id is None or not isinstance(variant_id, int) or not 0 < variant_id <= catalog.MAX_ID:
+        return None
+    if any("\x00" in value for value in request.args.values()) or not _session_fresh_enough():
+        return None
+    answer = availability.poll(staff_id, variant_id)
+    if answer is None or not answer.active or answer.session_generation != generation:
+        return None
+    if answer.fingerprint != request.args.get(LIVE_PARAM):
+        return None
+    current_app.login_manager._update_request_context_with_user(_PollingStaff(staff_id, session["_user_id"]))
+    g.session_untouched = True  # a poll does not extend the session (see web/__init__.py)
+    return "", 204
+
+
+def _session_staff():
+    """(staff id, session generation) from Flask-Login's "<id>:<generation>" in the session, or (None, None)."""
+    staff_id, _, generation = str(session.get("_user_id") or "").partition(":")
+    if not (staff_id.isdigit() and generation.isdigit()) or int(staff_id) > catalog.MAX_ID:
+        return None, None
+    return int(staff_id), int(generation)
+
+
+def _session_fresh_enough():
+    """Nothing for the ordinary checks to do: the session comes from where it was signed in (Flask-Login's
+    session protection) and the tablet was in use within the idle timeout."""
+    if session.get("_id") != current_app.login_manager._session_identifier_generator():
+        return False
+    now = datetime.now(UTC).timestamp()
+    last_seen = session.get("last_seen", now)
+    return isinstance(last_seen, int | float) and now - last_seen <= current_app.config[
+        "OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
+
+
+class _PollingStaff:
+    """current_user for an unchanged poll: signed in; the staff member is loaded only if anything asks more."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, staff_id, session_id):
+        self.id = staff_id
+        self._session_id = session_id
+
+    def get_id(self):
+        return self._session_id
+
+    def __getattr__(self, name):
+        staff = self.__dict__.get("_staff")
+        if staff is None:
+            staff = self.__dict__["_staff"] = load_staff_session(self._session_id)
+        return getattr(staff, name)
+
+
 # A polling panel is not the clerk at work: its requests must not keep the session from timing out.
 # The app's idle check (registered after this blueprint) stamps session["last_seen"] on every request;
-# for a poll, put back the value it had before.
+# for a poll that takes the ordinary way, put back the value it had before.
 
 @bp.before_app_request
 def _remember_last_seen():
