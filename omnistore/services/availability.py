@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from sqlalchemy import Text, and_, bindparam, cast, exists, func, or_, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, exists, func, or_, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import Location, OrderLine, Product, Staff, StockLevel, Transfer, Variant, VariantStock
@@ -143,9 +144,27 @@ class InTransit:
     quantity: int
 
 
+@dataclass(frozen=True)
+class PanelVariant:
+    """The variant a panel is about, with its product's name and its fingerprint's sums."""
+
+    id: int
+    product_id: int
+    product_name: str
+    sku: str
+    ean: str
+    size: str
+    colour: str
+    price_minor: int
+    versions: int = 0  # of its stock levels (see fingerprint)
+    levels: int = 0
+
+    label = property(Variant.label.fget)  # "Navy / XL", as the model says
+
+
 @dataclass
 class NetworkPanel:
-    variant: Variant
+    variant: PanelVariant
     here: PanelRow | None  # this store (always shown, even when it has none)
     warehouses: list[PanelRow]  # warehouses with it available, nearest first
     in_transit: list[InTransit]  # per destination, nearest first
@@ -186,14 +205,24 @@ class NetworkPanel:
 
     def _row(self, distance, row, is_here=False):
         """A PanelRow from a row of the stock statement (the location's columns, available, arriving)."""
-        available = max(row.available, 0)
+        available = max(row[-2], 0)
         return PanelRow(Place(*row[:-2]), available, distance, self.now, is_here=is_here,
-                        low=0 < available <= self.low_threshold, arriving=max(row.arriving or 0, 0))
+                        low=0 < available <= self.low_threshold, arriving=max(row[-1] or 0, 0))
 
 
-_PANEL_VARIANT = (select(Variant, VariantStock.versions, VariantStock.levels)
+_PANEL_VARIANT = (select(Variant.id, Variant.product_id, Product.name, Variant.sku, Variant.ean, Variant.size,
+                          Variant.colour, Variant.price_minor, func.coalesce(VariantStock.versions, 0),
+                          func.coalesce(VariantStock.levels, 0))
+                  .join(Product, Product.id == Variant.product_id)
                   .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
-                  .where(Variant.id == bindparam("v")).options(joinedload(Variant.product)))
+                  .where(Variant.id == bindparam("v")))
+
+
+def panel_variant(variant_id):
+    """The PanelVariant of `variant_id` (one statement), or None if there is no such variant."""
+    _pending_first()
+    row = db.session.execute(_PANEL_VARIANT, {"v": variant_id}).first()
+    return PanelVariant(*row) if row is not None else None
 
 
 def _panel_stock_statement():
@@ -217,9 +246,13 @@ def _panel_stock_statement():
 _PANEL_STOCK = _panel_stock_statement()
 
 
-def network_panel(variant_id, here, *, low_threshold=2, now=None):
-    """The panel for one variant as seen from `here` (the staff member's location, or its id), or None if
-    the variant is unknown.
+# Positions in a row of _PANEL_STOCK: the location's columns (_PLACE_COLUMNS), then available and arriving.
+_ID, _NAME, _KIND, _LAT, _LON, _AVAIL, _ARRIVING = 0, 2, 3, 5, 6, 9, 10
+
+
+def network_panel(variant, here, *, low_threshold=2, now=None):
+    """The panel for one variant (its id, or the PanelVariant the caller read already) as seen from `here`
+    (the staff member's location, or its id), or None if the variant is unknown.
 
     Two statements whatever the size of the network: the variant with its product and fingerprint (first,
     so a change that lands while the panel is being built makes the next poll re-render), then the active
@@ -227,25 +260,26 @@ def network_panel(variant_id, here, *, low_threshold=2, now=None):
     the rows shown become objects; the other stores are ranked by distance and counted.
     """
     now = now or datetime.now(UTC)
-    _pending_first()
-    found = db.session.execute(_PANEL_VARIANT, {"v": variant_id}).first()
-    if found is None:
-        return None
-    variant, versions, levels = found
+    if not isinstance(variant, PanelVariant):
+        variant = panel_variant(variant)
+        if variant is None:
+            return None
     here_id = getattr(here, "id", here)
-    rows = db.session.execute(_PANEL_STOCK, {"v": variant_id, "here": here_id}).all()
-    panel = NetworkPanel(variant, None, [], [], stamp(versions or 0, levels or 0, now), low_threshold=low_threshold,
-                         now=now)
+    rows = db.session.execute(_PANEL_STOCK, {"v": variant.id, "here": here_id}).all()
+    panel = NetworkPanel(variant, None, [], [], stamp(variant.versions, variant.levels, now),
+                         low_threshold=low_threshold, now=now)
     distance = _distances_from(here, here_id, rows)
     warehouses = []
     for row in rows:
-        panel.total_network += max(row.available, 0)
-        if row.id == here_id:
+        available = row[_AVAIL]
+        if available > 0:
+            panel.total_network += available
+        if row[_ID] == here_id:
             panel.here = panel._row(0.0, row, is_here=True)
-        elif row.available > 0:
-            (panel.ranked_stores if row.kind == "store" else warehouses).append((distance(row), row.name, row))
-        if row.arriving and row.arriving > 0:
-            panel.in_transit.append((distance(row), row.name, InTransit(Place(*row[:-2]), int(row.arriving))))
+        elif available > 0:
+            (panel.ranked_stores if row[_KIND] == "store" else warehouses).append((distance(row), row[_NAME], row))
+        if row[_ARRIVING] and row[_ARRIVING] > 0:
+            panel.in_transit.append((distance(row), row[_NAME], InTransit(Place(*row[:_AVAIL]), int(row[_ARRIVING]))))
     panel.ranked_stores.sort(key=_by_distance)
     panel.warehouses = [panel._row(km, row) for km, _name, row in sorted(warehouses, key=_by_distance)]
     panel.in_transit = [item for _km, _name, item in sorted(panel.in_transit, key=_by_distance)]
@@ -256,13 +290,35 @@ def _by_distance(entry):
     return entry[0], entry[1]
 
 
+class _Point:
+    """Latitude and longitude for locations.distances_from, refilled for each row (no object per row)."""
+
+    __slots__ = ("latitude", "longitude")
+
+
 def _distances_from(here, here_id, rows):
-    """A function: row (with latitude and longitude) → great-circle km from here; 0 when there is no here."""
-    origin = here if hasattr(here, "latitude") else next((row for row in rows if row.id == here_id), None)
-    if origin is None and here_id is not None:  # here is closed, so not among the rows
-        origin = db.session.execute(select(Location.latitude, Location.longitude)
-                                    .where(Location.id == here_id)).first()
-    return distances_from(origin) if origin is not None else (lambda _row: 0.0)
+    """A function: stock row → great-circle km from here; 0 for every row when there is no here."""
+    origin = here if hasattr(here, "latitude") else None
+    if origin is None and here_id is not None:
+        origin = next((_at(row[_LAT], row[_LON]) for row in rows if row[_ID] == here_id), None)
+        if origin is None:  # here is closed, so not among the rows
+            origin = db.session.execute(select(Location.latitude, Location.longitude)
+                                        .where(Location.id == here_id)).first()
+    if origin is None:
+        return lambda _row: 0.0
+    km, point = distances_from(origin), _Point()
+
+    def distance(row):
+        point.latitude, point.longitude = row[_LAT], row[_LON]
+        return km(point)
+
+    return distance
+
+
+def _at(latitude, longitude):
+    point = _Point()
+    point.latitude, point.longitude = latitude, longitude
+    return point
 
 
 # --- figures per variant and per product ----------------------------------------------------------------
@@ -273,25 +329,55 @@ class Totals:
     network: int = 0
 
 
-def _totals_statement():
-    """{variant: here, network} from the variants' summary rows, less what lies at closed locations (few or
-    none: the plan walks the closed locations, not the variants' rows), plus the one level here."""
-    ids = bindparam("ids", expanding=True)
-    here = aliased(StockLevel)
+def _one_of_ids(column, dialect):
+    """`column` is one of the ids in bindparam "ids": `= ANY(array)` on PostgreSQL, so the statement's text is
+    the same for any number of ids and stays prepared (its plan reused); `IN (…)` elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+class _PerDialect:
+    """A statement built on first use for the database in use (see _one_of_ids)."""
+
+    def __init__(self, build):
+        self.build = build
+        self.built = {}
+
+    def __call__(self):
+        dialect = db.engine.dialect.name
+        if dialect not in self.built:
+            self.built[dialect] = self.build(dialect)
+        return self.built[dialect]
+
+
+def _figures_statement(*columns, by_product=False, dialect=None):
+    """`columns` of the variants (by id, or by their product's id: bindparam "ids") with available here (the
+    one level at the active location "here") and in the network: the variant's summary row less what lies
+    at closed locations (few or none: the plan walks the closed locations, not the variants' rows), and the
+    summary's versions and levels."""
+    here, owner = aliased(StockLevel), aliased(Variant)
     closed = (select(StockLevel.variant_id, func.sum(_AVAILABLE).label("available"))
               .join(Location, Location.id == StockLevel.location_id)
-              .where(Location.active.is_(False), StockLevel.variant_id.in_(ids))
-              .group_by(StockLevel.variant_id).subquery())
+              .where(Location.active.is_(False)))
+    closed = (closed.join(owner, owner.id == StockLevel.variant_id).where(_one_of_ids(owner.product_id, dialect))
+              if by_product else closed.where(_one_of_ids(StockLevel.variant_id, dialect)))
+    closed = closed.group_by(StockLevel.variant_id).subquery()
     here_open = exists().where(Location.id == bindparam("here"), Location.active.is_(True))
-    return (select(VariantStock.variant_id, func.coalesce(here.on_hand - here.allocated, 0),
-                   VariantStock.on_hand - VariantStock.allocated - func.coalesce(closed.c.available, 0))
-            .outerjoin(here, and_(here.variant_id == VariantStock.variant_id, here.location_id == bindparam("here"),
-                                  here_open))
-            .outerjoin(closed, closed.c.variant_id == VariantStock.variant_id)
-            .where(VariantStock.variant_id.in_(ids)))
+    network = VariantStock.on_hand - VariantStock.allocated - func.coalesce(closed.c.available, 0)
+    return (select(*columns, func.coalesce(here.on_hand - here.allocated, 0), func.coalesce(network, 0),
+                   func.coalesce(VariantStock.versions, 0), func.coalesce(VariantStock.levels, 0))
+            .select_from(Variant)
+            .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
+            .outerjoin(here, and_(here.variant_id == Variant.id, here.location_id == bindparam("here"), here_open))
+            .outerjoin(closed, closed.c.variant_id == Variant.id)
+            .where(_one_of_ids(Variant.product_id if by_product else Variant.id, dialect))
+            .order_by(Variant.id))
 
 
-_TOTALS = _totals_statement()
+_TOTALS = _PerDialect(lambda dialect: _figures_statement(Variant.id, dialect=dialect))
+_VARIANTS_WITH_FIGURES = _PerDialect(lambda dialect: _figures_statement(
+    *catalog.FOUND_VARIANT_COLUMNS, by_product=True, dialect=dialect))
 
 
 def variant_totals(variant_ids, here_id):
@@ -299,9 +385,15 @@ def variant_totals(variant_ids, here_id):
     variant_ids = list(variant_ids)
     if not variant_ids:
         return {}
+    return {variant_id: totals for variant_id, (totals, _stamp) in _figures(variant_ids, here_id).items()}
+
+
+def _figures(variant_ids, here_id):
+    """{variant id: (Totals, (versions, levels))} of the variants."""
     _pending_first()
-    rows = db.session.execute(_TOTALS, {"ids": variant_ids, "here": here_id})
-    return {variant_id: Totals(int(here_total), int(total)) for variant_id, here_total, total in rows}
+    rows = db.session.execute(_TOTALS(), {"ids": list(variant_ids), "here": here_id})
+    return {variant_id: (Totals(int(here_total), int(total)), (versions, levels))
+            for variant_id, here_total, total, versions, levels in rows}
 
 
 @dataclass
@@ -317,9 +409,18 @@ class ProductView:
     colours: list[str]
     cells: dict[tuple[str, str], list[MatrixCell]]  # (colour, size) → usually one variant
     totals: Totals = field(default_factory=Totals)
+    stamps: dict = field(default_factory=dict, repr=False)  # {variant id: (versions, levels)}
 
     def cell(self, colour, size):
         return self.cells.get((colour, size), [])
+
+    def panel_variant(self, variant_id):
+        """The PanelVariant of one of the product's variants (for its network panel, without reading it again)."""
+        variant = next((v for v in self.product.variants if v.id == variant_id), None)
+        if variant is None:
+            return None
+        return PanelVariant(variant.id, self.product.id, self.product.name, variant.sku, variant.ean, variant.size,
+                            variant.colour, variant.price_minor, *self.stamps.get(variant.id, (0, 0)))
 
     @property
     def price_range(self):
@@ -333,22 +434,24 @@ def product_view(product_id, here_id):
         select(Product).where(Product.id == product_id).options(selectinload(Product.variants)))
     if product is None:
         return None
-    figures = variant_totals([variant.id for variant in product.variants], here_id)
+    found = _figures([variant.id for variant in product.variants], here_id)
+    figures = {variant_id: totals for variant_id, (totals, _stamp) in found.items()}
     sizes = sorted({variant.size for variant in product.variants}, key=catalog.size_sort_key)
     colours = list(dict.fromkeys(variant.colour for variant in product.variants))
     cells = defaultdict(list)
     for variant in product.variants:
         cells[(variant.colour, variant.size)].append(MatrixCell(variant, figures.get(variant.id, Totals())))
     totals = Totals(sum(t.here for t in figures.values()), sum(t.network for t in figures.values()))
-    return ProductView(product, sizes, colours, dict(cells), totals)
+    return ProductView(product, sizes, colours, dict(cells), totals,
+                       {variant_id: stamp for variant_id, (_totals, stamp) in found.items()})
 
 
 # --- the search with stock figures --------------------------------------------------------------------
 
 @dataclass
 class SearchHit:
-    product: Product
-    variants: list[Variant]  # those matching the size / colour filters
+    product: catalog.FoundProduct
+    variants: list[catalog.FoundVariant]  # those matching the size / colour filters
     totals: Totals
 
     @property
@@ -374,16 +477,26 @@ class SearchPage:
 
 def search(query):
     """The catalogue search (see services.catalog.search_catalogue) with here / network totals per product,
-    counted over the variants that match the size and colour filters. Two or three queries a page."""
-    result = catalog.search_catalogue(query)
-    chosen = {product.id: result.variants_of(product) for product in result.products}
-    per_variant = variant_totals([v.id for variants in chosen.values() for v in variants], query.here_id)
+    counted over the variants that match the size and colour filters. The variants come with their figures
+    (one statement), so a page is two statements, or four when a typo is corrected."""
+    figures = {}
+
+    def variants_with_figures(product_ids):
+        _pending_first()
+        found = {}
+        for *columns, here_total, total, _versions, _levels in db.session.execute(
+                _VARIANTS_WITH_FIGURES(), {"ids": list(product_ids), "here": query.here_id}):
+            variant = catalog.FoundVariant(*columns)
+            figures[variant.id] = Totals(int(here_total), int(total))
+            found.setdefault(variant.product_id, []).append(variant)
+        return found
+
+    result = catalog.search_catalogue(query, variants_with_figures)
     hits = []
     for product in result.products:
-        variants = chosen[product.id]
-        figures = [per_variant.get(variant.id, Totals()) for variant in variants]
-        totals = Totals(sum(f.here for f in figures), sum(f.network for f in figures))
+        variants = result.variants_of(product)
+        totals = Totals(sum(figures[v.id].here for v in variants), sum(figures[v.id].network for v in variants))
         if query.variant_filtered:  # open the matching variant that is here, else the first match
-            variants = sorted(variants, key=lambda v: per_variant.get(v.id, Totals()).here <= 0)
+            variants = sorted(variants, key=lambda v: figures[v.id].here <= 0)
         hits.append(SearchHit(product, variants, totals))
     return SearchPage(result, hits)

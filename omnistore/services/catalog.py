@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -606,10 +606,53 @@ class CatalogueQuery:
         return (not self.size or variant.size == self.size) and (not self.colour or variant.colour == self.colour)
 
 
+@dataclass(eq=False)
+class FoundVariant:
+    """A variant in the clerk's search results: the columns the results use."""
+
+    id: int
+    product_id: int
+    sku: str
+    ean: str
+    size: str
+    colour: str
+    price_minor: int
+
+    label = property(Variant.label.fget)  # "Navy / XL", as the model says
+
+
+@dataclass(eq=False)
+class FoundProduct:
+    """A product (style) in the clerk's search results, with its variants in id order."""
+
+    id: int
+    style_code: str
+    name: str
+    brand: str
+    category: str
+    image_url: str
+    variants: list[FoundVariant] = field(default_factory=list)
+
+
+_FOUND_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category, Product.image_url)
+FOUND_VARIANT_COLUMNS = (Variant.id, Variant.product_id, Variant.sku, Variant.ean, Variant.size, Variant.colour,
+                         Variant.price_minor)
+_VARIANTS_OF = (select(*FOUND_VARIANT_COLUMNS).where(Variant.product_id.in_(bindparam("ids", expanding=True)))
+                .order_by(Variant.id))
+
+
+def variants_of(product_ids):
+    """{product id: [FoundVariant]} of the products, in id order: one statement."""
+    found = {}
+    for row in db.session.execute(_VARIANTS_OF, {"ids": list(product_ids)}):
+        found.setdefault(row[1], []).append(FoundVariant(*row))
+    return found
+
+
 @dataclass
 class CatalogueResult:
     query: CatalogueQuery
-    products: list[Product]
+    products: list[FoundProduct]
     next_offset: int | None = None
     corrected: str | None = None  # the words searched for instead of the typed ones ("jacket" for "jaket")
 
@@ -695,13 +738,14 @@ def _find(query, tokens, typed):
     if (variant_condition := _variant_condition(query)) is not None:
         conditions.append(variant_condition)
     order = [_rank(typed, tokens)] if tokens else []
-    statement = (select(Product).where(*conditions).order_by(*order, Product.name, Product.id)
-                 .offset(query.offset).limit(query.limit + 1).options(selectinload(Product.variants)))
-    return list(db.session.scalars(statement))
+    statement = (select(*_FOUND_COLUMNS).where(*conditions).order_by(*order, Product.name, Product.id)
+                 .offset(query.offset).limit(query.limit + 1))
+    return [FoundProduct(*row) for row in db.session.execute(statement)]
 
 
-def search_catalogue(query):
-    """Products for the clerk's search, best matches first, a page at a time (see the comment above)."""
+def search_catalogue(query, load_variants=variants_of):
+    """Products for the clerk's search, best matches first, a page at a time (see the comment above), with
+    their variants: `load_variants(product ids)` → {product id: [variants]} (one statement by default)."""
     if query.empty:
         return CatalogueResult(query, [])
     tokens = _tokens(query.q)
@@ -712,7 +756,12 @@ def search_catalogue(query):
             products = _find(query, better, " ".join(shown))
             corrected = " ".join(shown) if products else None
     more = len(products) > query.limit
-    return CatalogueResult(query, products[:query.limit], query.offset + query.limit if more else None, corrected)
+    products = products[:query.limit]
+    if products:
+        variants = load_variants([product.id for product in products])
+        for product in products:
+            product.variants = variants.get(product.id, [])
+    return CatalogueResult(query, products, query.offset + query.limit if more else None, corrected)
 
 
 # The catalogue's words (for the typo fallback) and filter values take a scan of every product and variant;
@@ -808,7 +857,7 @@ def find_variant_by_code(code):
     code = unicodedata.normalize("NFC", code).strip()
     if not code or len(code) > SKU_MAX or " " in code or _bad_character(code, multiline=False) is not None:
         return None
-    query = select(Variant).options(selectinload(Variant.product))
+    query = select(Variant)
     ean = _gtin13(code) if code.isascii() and code.isdigit() else None
     if ean is not None and (variant := db.session.scalar(query.where(Variant.ean == ean))) is not None:
         return variant

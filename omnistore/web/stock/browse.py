@@ -110,7 +110,7 @@ def product(product_id):
     selected = request.args.get("variant", type=int)
     if selected not in {variant.id for variant in view.product.variants}:
         selected = view.product.variants[0].id if len(view.product.variants) == 1 else None
-    panel = _panel(selected) if selected is not None else None
+    panel = _panel(view.panel_variant(selected)) if selected is not None else None
     return render_template("stock/product.html", view=view, selected=selected, panel=panel, show_all=_show_all(),
                            back_url=_back_to_search())
 
@@ -154,9 +154,10 @@ def _check_id(number):
         abort(404)
 
 
-def _panel(variant_id):
+def _panel(variant):
+    """The network panel of `variant` (an id, or the PanelVariant the product page has) from the clerk's store."""
     return availability.network_panel(
-        variant_id, current_user.location, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"])
+        variant, current_user.location_id, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"])
 
 
 # --- the live poll ------------------------------------------------------------------------------------
