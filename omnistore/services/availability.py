@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects import postgresql
@@ -110,12 +110,19 @@ class Place:
     def is_store(self):
         return self.kind == "store"
 
-    @cached_property
+    @property
     def opening_hours(self):
-        try:
-            return json.loads(self.opening_hours_json or "{}")
-        except (TypeError, ValueError):
-            return {}
+        return _opening_hours(self.opening_hours_json)
+
+
+@lru_cache(maxsize=4096)
+def _opening_hours(text):
+    """The opening hours stored as JSON text, parsed (once per text: a network has a few distinct ones).
+    Read only: the parsed value is shared."""
+    try:
+        return json.loads(text or "{}")
+    except (TypeError, ValueError):
+        return {}
 
 
 _PLACE_COLUMNS = (Location.id, Location.code, Location.name, Location.kind, Location.phone, Location.latitude,
