@@ -19,7 +19,7 @@ from functools import cached_property, lru_cache
 
 from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Location, OrderLine, Product, Staff, StockLevel, Transfer, Variant, VariantStock
@@ -392,26 +392,34 @@ def variant_totals(variant_ids, here_id):
     variant_ids = list(variant_ids)
     if not variant_ids:
         return {}
-    return {variant_id: totals for variant_id, (totals, _stamp) in _figures(variant_ids, here_id).items()}
-
-
-def _figures(variant_ids, here_id):
-    """{variant id: (Totals, (versions, levels))} of the variants."""
     _pending_first()
-    rows = db.session.execute(_TOTALS(), {"ids": list(variant_ids), "here": here_id})
-    return {variant_id: (Totals(int(here_total), int(total)), (versions, levels))
-            for variant_id, here_total, total, versions, levels in rows}
+    rows = db.session.execute(_TOTALS(), {"ids": variant_ids, "here": here_id})
+    return {variant_id: Totals(int(here_total), int(total)) for variant_id, here_total, total, _v, _l in rows}
 
 
 @dataclass
 class MatrixCell:
-    variant: Variant
+    variant: catalog.FoundVariant
     totals: Totals
+
+
+@dataclass(eq=False)
+class ProductDetails:
+    """The product page's product: what it shows, and its variants in id order."""
+
+    id: int
+    style_code: str
+    name: str
+    brand: str
+    category: str
+    description: str
+    image_url: str
+    variants: list[catalog.FoundVariant] = field(default_factory=list)
 
 
 @dataclass
 class ProductView:
-    product: Product
+    product: ProductDetails
     sizes: list[str]
     colours: list[str]
     cells: dict[tuple[str, str], list[MatrixCell]]  # (colour, size) → usually one variant
@@ -435,22 +443,31 @@ class ProductView:
         return (min(prices), max(prices)) if prices else (None, None)
 
 
+_PRODUCT = select(Product.id, Product.style_code, Product.name, Product.brand, Product.category, Product.description,
+                  Product.image_url).where(Product.id == bindparam("id"))
+
+
 def product_view(product_id, here_id):
-    """The product page: the product, its sizes in size order, colours as listed, available per variant."""
-    product = db.session.scalar(
-        select(Product).where(Product.id == product_id).options(selectinload(Product.variants)))
-    if product is None:
+    """The product page: the product, its sizes in size order, colours as listed, available per variant.
+    Two statements: the product, then its variants with their figures."""
+    row = db.session.execute(_PRODUCT, {"id": product_id}).first()
+    if row is None:
         return None
-    found = _figures([variant.id for variant in product.variants], here_id)
-    figures = {variant_id: totals for variant_id, (totals, _stamp) in found.items()}
+    product = ProductDetails(*row)
+    _pending_first()
+    figures, stamps = {}, {}
+    for *columns, here_total, total, versions, levels in db.session.execute(
+            _VARIANTS_WITH_FIGURES(), {"ids": [product_id], "here": here_id}):
+        variant = catalog.FoundVariant(*columns)
+        product.variants.append(variant)
+        figures[variant.id], stamps[variant.id] = Totals(int(here_total), int(total)), (versions, levels)
     sizes = sorted({variant.size for variant in product.variants}, key=catalog.size_sort_key)
     colours = list(dict.fromkeys(variant.colour for variant in product.variants))
     cells = defaultdict(list)
     for variant in product.variants:
-        cells[(variant.colour, variant.size)].append(MatrixCell(variant, figures.get(variant.id, Totals())))
+        cells[(variant.colour, variant.size)].append(MatrixCell(variant, figures[variant.id]))
     totals = Totals(sum(t.here for t in figures.values()), sum(t.network for t in figures.values()))
-    return ProductView(product, sizes, colours, dict(cells), totals,
-                       {variant_id: stamp for variant_id, (_totals, stamp) in found.items()})
+    return ProductView(product, sizes, colours, dict(cells), totals, stamps)
 
 
 # --- the search with stock figures --------------------------------------------------------------------
