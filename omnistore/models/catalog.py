@@ -26,7 +26,8 @@ class Product(db.Model):
     # Lower-cased, accent-folded name/brand/style for search ("Müller" is stored as "mueller muller").
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: the newest change is the search's cue that the catalogue's words changed (services.catalog).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     variants: Mapped[list["Variant"]] = relationship(
         back_populates="product", order_by="Variant.id", cascade="all, delete-orphan"

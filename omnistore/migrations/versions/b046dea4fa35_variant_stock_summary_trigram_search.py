@@ -4,6 +4,7 @@
   kept by services.stock; filled here from the rows already there.
 - PostgreSQL only: pg_trgm and a GIN trigram index on product.search_text, so the catalogue search's
   LIKE '%word%' is an index probe. SQLite keeps scanning the products.
+- product.updated_at indexed: the newest change is the search's cheap cue that the catalogue changed.
 
 Revision ID: b046dea4fa35
 Revises: 284622f47973
@@ -35,6 +36,8 @@ def upgrade():
         "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
         "SELECT variant_id, sum(on_hand), sum(allocated), sum(version), count(*) FROM stock_level GROUP BY variant_id"
     )
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_updated_at'), ['updated_at'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
         op.create_index('ix_product_search_text_trgm', 'product', ['search_text'], unique=False,
@@ -44,4 +47,6 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.drop_index('ix_product_search_text_trgm', table_name='product')
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_updated_at'))
     op.drop_table('variant_stock')
