@@ -9,6 +9,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -691,56 +692,76 @@ def _tokens(text):
     return list(dict.fromkeys(fold(text).split())) if text else []
 
 
-def _token_condition(token):
+def _like(text, *, start="%", end="%"):
+    """A LIKE pattern matching `text` as typed ("%", "_" and the escape character "/" escaped)."""
+    return start + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + end
+
+
+def _token_condition(number, is_ean):
     """The search text holds name, brand, category, style code, SKUs and colours (search_text_for); an EAN is
-    matched whole, through its unique index."""
-    condition = Product.search_text.contains(token, autoescape=True)
-    if _EAN_RE.match(token):
-        condition = or_(condition, Product.id.in_(select(Variant.product_id).where(Variant.ean == token)))
+    matched whole, through its unique index. Values bound as t<number> (a LIKE pattern) and e<number>."""
+    condition = Product.search_text.like(bindparam(f"t{number}"), escape="/")
+    if is_ean:
+        condition = or_(condition, Product.id.in_(select(Variant.product_id)
+                                                  .where(Variant.ean == bindparam(f"e{number}"))))
     return condition
 
 
-def _variant_condition(query):
+def _variant_condition(size, colour, available):
     """Size, colour and availability belong to one variant: "M in stock here" means an M that is here."""
     conditions = []
-    if query.size:
-        conditions.append(Variant.size == query.size)
-    if query.colour:
-        conditions.append(Variant.colour == query.colour)
-    if query.available == "here":
+    if size:
+        conditions.append(Variant.size == bindparam("size"))
+    if colour:
+        conditions.append(Variant.colour == bindparam("colour"))
+    if available == "here":
         conditions.append(exists().where(
-            StockLevel.variant_id == Variant.id, StockLevel.location_id == query.here_id,
+            StockLevel.variant_id == Variant.id, StockLevel.location_id == bindparam("here"),
             StockLevel.on_hand > StockLevel.allocated))
-    elif query.available == "network":
+    elif available == "network":
         conditions.append(exists().where(
             StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.allocated,
             Location.id == StockLevel.location_id, Location.active.is_(True)))
     return Product.variants.any(and_(*conditions)) if conditions else None
 
 
-def _rank(text, tokens):
-    phrase = " ".join(tokens)
-    typed = re.sub(r"\s+", " ", text.lower()).strip()
-    return case(
-        (or_(func.lower(Product.name) == typed, func.lower(Product.brand) == typed), 0),
-        (or_(Product.search_text.startswith(phrase, autoescape=True),
-             func.lower(Product.brand).startswith(typed, autoescape=True)), 1),
-        (func.lower(Product.name).contains(typed, autoescape=True), 2),
-        (Product.search_text.contains(" " + phrase, autoescape=True), 3),
-        else_=4,
-    )
+_RANK = case(  # values bound at execution: see _find
+    (or_(func.lower(Product.name) == bindparam("typed"), func.lower(Product.brand) == bindparam("typed")), 0),
+    (or_(Product.search_text.like(bindparam("phrase_start"), escape="/"),
+         func.lower(Product.brand).like(bindparam("typed_start"), escape="/")), 1),
+    (func.lower(Product.name).like(bindparam("typed_inside"), escape="/"), 2),
+    (Product.search_text.like(bindparam("word_start"), escape="/"), 3),
+    else_=4,
+)
+
+
+@lru_cache(maxsize=512)
+def _find_statement(eans, category, size, colour, available):
+    """The search's statement for one shape of query (which tokens are EANs, which filters are set), built
+    once: building it costs more than running it."""
+    conditions = [_token_condition(number, is_ean) for number, is_ean in enumerate(eans)]
+    if category:
+        conditions.append(Product.category == bindparam("category"))
+    if (variant_condition := _variant_condition(size, colour, available)) is not None:
+        conditions.append(variant_condition)
+    order = [_RANK] if eans else []
+    return (select(*_FOUND_COLUMNS).where(*conditions).order_by(*order, Product.name, Product.id)
+            .offset(bindparam("offset")).limit(bindparam("limit")))
 
 
 def _find(query, tokens, typed):
-    conditions = [_token_condition(token) for token in tokens]
-    if query.category:
-        conditions.append(Product.category == query.category)
-    if (variant_condition := _variant_condition(query)) is not None:
-        conditions.append(variant_condition)
-    order = [_rank(typed, tokens)] if tokens else []
-    statement = (select(*_FOUND_COLUMNS).where(*conditions).order_by(*order, Product.name, Product.id)
-                 .offset(query.offset).limit(query.limit + 1))
-    return [FoundProduct(*row) for row in db.session.execute(statement)]
+    statement = _find_statement(tuple(bool(_EAN_RE.match(token)) for token in tokens), bool(query.category),
+                                bool(query.size), bool(query.colour), query.available)
+    values = {"offset": query.offset, "limit": query.limit + 1, "category": query.category, "size": query.size,
+              "colour": query.colour, "here": query.here_id}
+    for number, token in enumerate(tokens):
+        values[f"t{number}"], values[f"e{number}"] = _like(token), token
+    if tokens:
+        phrase = " ".join(tokens)
+        typed = re.sub(r"\s+", " ", typed.lower()).strip()
+        values.update(typed=typed, phrase_start=_like(phrase, start=""), typed_start=_like(typed, start=""),
+                      typed_inside=_like(typed), word_start=_like(phrase, start="% "))
+    return [FoundProduct(*row) for row in db.session.execute(statement, values)]
 
 
 def search_catalogue(query, load_variants=variants_of):
@@ -854,20 +875,37 @@ def _gtin13(code):
     return code if is_valid_ean13(code) else None
 
 
-def find_variant_by_code(code):
-    """The variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case); else None."""
+@dataclass(frozen=True)
+class VariantRef:
+    id: int
+    product_id: int
+
+
+_BY_EAN = select(Variant.id, Variant.product_id).where(Variant.ean == bindparam("ean"))
+_BY_SKU = select(Variant.sku, Variant.id, Variant.product_id).where(
+    Variant.sku.in_([bindparam("sku"), bindparam("upper")]))
+
+
+def find_variant_ref(code):
+    """The VariantRef of the variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case);
+    else None. One or two key lookups; what the scanner and the search box need to open the variant."""
     if not isinstance(code, str):
         return None
     code = unicodedata.normalize("NFC", code).strip()
     if not code or len(code) > SKU_MAX or " " in code or _bad_character(code, multiline=False) is not None:
         return None
-    query = select(Variant)
     ean = _gtin13(code) if code.isascii() and code.isdigit() else None
-    if ean is not None and (variant := db.session.scalar(query.where(Variant.ean == ean))) is not None:
-        return variant
-    candidates = list(dict.fromkeys((code, code.upper())))  # SKUs are stored as sent, mostly upper case
-    found = {variant.sku: variant for variant in db.session.scalars(query.where(Variant.sku.in_(candidates)))}
-    return next((found[sku] for sku in candidates if sku in found), None)
+    if ean is not None and (row := db.session.execute(_BY_EAN, {"ean": ean}).first()) is not None:
+        return VariantRef(*row)
+    # SKUs are stored as sent, mostly upper case: the SKU as typed wins over its upper-case form.
+    found = {sku: VariantRef(*ref) for sku, *ref in db.session.execute(_BY_SKU, {"sku": code, "upper": code.upper()})}
+    return found.get(code) or found.get(code.upper())
+
+
+def find_variant_by_code(code):
+    """The variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case); else None."""
+    ref = find_variant_ref(code)
+    return db.session.get(Variant, ref.id) if ref is not None else None
 
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers; a larger number in a URL is simply not found

@@ -25,7 +25,7 @@ def index():
     """The search page; an htmx request gets the results only. An exact EAN or SKU opens the variant."""
     args = request.args
     code = args.get("q", "")
-    if not args.get("offset") and (variant := catalog.find_variant_by_code(code)) is not None:
+    if not args.get("offset") and (variant := catalog.find_variant_ref(code)) is not None:
         return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
     status = 200
     try:
@@ -52,7 +52,7 @@ def index():
 def scan():
     """A scanned code: EAN-13 / SKU → the variant; a link to this site → there; anything else → 404 page."""
     code = request.args.get("code", "")
-    if (variant := catalog.find_variant_by_code(code)) is not None:
+    if (variant := catalog.find_variant_ref(code)) is not None:
         return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
     if (target := _same_site_target(code)) is not None:
         return _go(target)
