@@ -1,4 +1,5 @@
 """Language and time zone for each request, and the filters that format money and times for them."""
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime as babel_format_datetime
@@ -41,7 +42,13 @@ def money(minor, currency=None):
     if minor is None:
         return ""
     currency = currency or current_app.config["OMNISTORE_CURRENCY"]
-    return format_currency(minor / 100, currency, locale=formatting_locale())
+    return _formatted_money(minor, currency, formatting_locale())
+
+
+@lru_cache(maxsize=4096)
+def _formatted_money(minor, currency, locale):
+    """Babel's formatting, kept per amount, currency and locale: a result list shows a price per line."""
+    return format_currency(minor / 100, currency, locale=locale)
 
 
 def local_datetime(value, location=None, fmt="short"):
