@@ -200,6 +200,13 @@ def test_in_transit_per_destination(network, make):
     assert [(item.destination.code, item.quantity) for item in panel.in_transit] == [("HAM", 3), ("BER", 3)]
     assert panel.total_in_transit == 6
     assert panel.here.arriving == 3
+    make.stock(n.variant, n.CPH, on_hand=1)
+    make.stock(n.variant, n.BER, on_hand=1)
+    nearest = network_panel(n.variant.id, n.HAM, now=at(0, 12), nearest=1)  # BER is not listed, but expects 3
+    assert [row.location.code for row in nearest.stores] == ["BER"] and nearest.store_count == 2
+    nearest = network_panel(n.variant.id, n.CPH, now=at(0, 12), nearest=1)
+    assert [row.location.code for row in nearest.stores] == ["HAM"]
+    assert [(item.destination.code, item.quantity) for item in nearest.in_transit] == [("HAM", 3), ("BER", 3)]
 
 
 def test_inactive_locations_are_left_out(network, make):
@@ -210,6 +217,36 @@ def test_inactive_locations_are_left_out(network, make):
     db.session.commit()
     panel = network_panel(n.variant.id, n.HAM, now=at(0, 12))
     assert codes(panel.stores) == ["CPH"] and panel.total_network == 1
+
+
+def test_ranking_and_distances_match_the_great_circle_on_both_databases(app, make):
+    """Whether the database ranks (PostgreSQL) or Python does: the distances of locations.distance_km, nearest
+    first, equal distances by name (code point order); `nearest` cuts the list, not the counts."""
+    import random
+
+    rng = random.Random(7)
+    here = make.location("HAM")
+    variant = make.variant(make.product())
+    stores = []
+    for number in range(30):
+        store = make.location(f"R{number:02d}", name=f"{'ab'[number % 2]}{'AB'[number % 3 % 2]} store {number}",
+                              latitude=rng.uniform(47, 55), longitude=rng.uniform(6, 15))
+        make.stock(variant, store, on_hand=number % 4)
+        stores.append(store)
+    twins = [make.location(code, name=name, latitude=52.0, longitude=10.0) for code, name in
+             (("TW1", "b twin"), ("TW2", "B twin"), ("TW3", "a twin"))]
+    for twin in twins:
+        make.stock(variant, twin, on_hand=1)
+    make.stock(variant, here, on_hand=5)
+    wanted = sorted(((distance_km(here, loc), loc.name, loc.code) for loc in stores + twins
+                     if loc in twins or stores.index(loc) % 4), key=lambda entry: entry[:2])
+    panel = network_panel(variant.id, here.id)
+    assert [row.location.code for row in panel.stores] == [code for _km, _name, code in wanted]
+    assert [row.distance_km for row in panel.stores] == pytest.approx([km for km, _n, _c in wanted], abs=1e-9)
+    assert panel.store_count == len(wanted) and panel.total_network == 5 + 3 + sum(n % 4 for n in range(30))
+    near = network_panel(variant.id, here.id, nearest=4)
+    assert [row.location.code for row in near.stores] == [code for _km, _name, code in wanted[:4]]
+    assert (near.store_count, near.total_network, near.total_here) == (panel.store_count, panel.total_network, 5)
 
 
 def test_unknown_variant_is_none(network):

@@ -154,10 +154,14 @@ def _check_id(number):
         abort(404)
 
 
+NEAREST_STORES = 10  # a panel lists this many other stores, the rest on request (show_all)
+
+
 def _panel(variant):
     """The network panel of `variant` (an id, or the PanelVariant the product page has) from the clerk's store."""
     return availability.network_panel(
-        variant, current_user.location_id, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"])
+        variant, current_user.location_id, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"],
+        nearest=None if _show_all() else NEAREST_STORES)
 
 
 # --- the live poll ------------------------------------------------------------------------------------
@@ -267,4 +271,5 @@ def km(value):
 @bp.context_processor
 def _stock_helpers():
     return {"live_refresh_ms": int(current_app.config["OMNISTORE_LIVE_REFRESH_SECONDS"] * 1000),
+            "nearest_stores": NEAREST_STORES,
             "has_endpoint": lambda name: name in current_app.view_functions}
