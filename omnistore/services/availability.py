@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 
-from sqlalchemy import Float, Integer, Text, and_, any_, bindparam, cast, exists, func, literal, or_, select
+from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Location, OrderLine, Product, Staff, StockLevel, Transfer, Variant, VariantStock
 from . import catalog, stock
-from .locations import EARTH_RADIUS_KM, OpeningStatus, distances_from, opening_status
+from .locations import OpeningStatus, distances_from, opening_status
 
 IN_TRANSIT_STATUSES = ("requested", "picked", "shipped")  # a transfer not yet received (nor cancelled)
 INACTIVE_LINE_STATUSES = ("short", "released", "refused")  # lines whose goods are not on their way
@@ -257,40 +257,8 @@ def _panel_stock_statement():
 _PANEL_STOCK = _panel_stock_statement()
 
 
-def _panel_ranked_statement():
-    """PostgreSQL: the same rows, with the great-circle distance from here worked out by the database (the
-    haversine of locations.distances_from, term for term), ranked and counted there, so only the rows a
-    panel shows come back: here, the `nearest` other stores with the variant available, the warehouses
-    with it, the places something is on its way to; each with the panel's total and the number of other
-    stores that have it."""
-    rows = _PANEL_STOCK.subquery()
-    here_id = bindparam("here")
-    origin = aliased(Location)
-    lat1 = func.radians(select(origin.latitude).where(origin.id == here_id).scalar_subquery())
-    lon1 = func.radians(select(origin.longitude).where(origin.id == here_id).scalar_subquery())
-    lat2, lon2 = func.radians(rows.c.latitude), func.radians(rows.c.longitude)
-    h = (func.power(func.sin((lat2 - lat1) / 2), 2)
-         + func.cos(lat1) * func.cos(lat2) * func.power(func.sin((lon2 - lon1) / 2), 2))
-    km = func.coalesce(literal(2 * EARTH_RADIUS_KM, Float) * func.asin(func.least(literal(1.0, Float), func.sqrt(h))),
-                       literal(0.0, Float))
-    other_store = and_(rows.c.kind == "store", rows.c.id.is_distinct_from(here_id), rows.c.available > 0)
-    ranked = select(rows, km.label("km"), other_store.label("other_store")).subquery()
-    name_order = ranked.c.name.collate("C")  # code point order, as Python sorts
-    rank = func.row_number().over(partition_by=ranked.c.other_store, order_by=(ranked.c.km, name_order))
-    counted = select(ranked, rank.label("rank"),
-                     func.sum(func.greatest(ranked.c.available, 0)).over().label("total"),
-                     func.count().filter(ranked.c.other_store).over().label("other_stores")).subquery()
-    wanted = or_(~counted.c.other_store, counted.c.rank <= bindparam("nearest"), counted.c.arriving > 0)
-    return select(counted).where(wanted).order_by(counted.c.km, counted.c.name.collate("C"))
-
-
-_PANEL_RANKED = _panel_ranked_statement()
-
-# Positions in a row of _PANEL_STOCK: the location's columns (_PLACE_COLUMNS), then available and arriving;
-# _PANEL_RANKED adds km, other_store, rank, total, other_stores.
-_ID, _NAME, _KIND, _LAT, _LON, _AVAIL, _ARRIVING, _KM, _OTHER_STORE, _TOTAL, _OTHER_STORES = (
-    0, 2, 3, 5, 6, 9, 10, 11, 12, 14, 15)
-_ALL = 1_000_000  # "nearest" when every store is wanted
+# Positions in a row of _PANEL_STOCK: the location's columns (_PLACE_COLUMNS), then available and arriving.
+_ID, _NAME, _KIND, _LAT, _LON, _AVAIL, _ARRIVING = 0, 2, 3, 5, 6, 9, 10
 
 
 def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
@@ -301,9 +269,9 @@ def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
 
     Two statements whatever the size of the network: the variant with its product and fingerprint (first,
     so a change that lands while the panel is being built makes the next poll re-render), then the active
-    locations that have it available, or are here, or expect some, with what is on its way to them. On
-    PostgreSQL the database ranks them by distance and returns only the rows wanted; elsewhere they are
-    ranked here, and only the rows shown become objects.
+    locations that have it available, or are here, or expect some, with what is on its way to them. They
+    are ranked by distance in Python (measured: ranking them in PostgreSQL cost it more than it saved here),
+    and only the rows shown become objects.
     """
     now = now or datetime.now(UTC)
     if not isinstance(variant, PanelVariant):
@@ -313,18 +281,15 @@ def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
     here_id = getattr(here, "id", here)
     panel = NetworkPanel(variant, None, [], [], stamp(variant.versions, variant.levels, now),
                          low_threshold=low_threshold, now=now, nearest=nearest)
-    if db.engine.dialect.name == "postgresql":
-        rows = db.session.execute(_PANEL_RANKED, {"v": variant.id, "here": here_id,
-                                                  "nearest": _ALL if nearest is None else nearest}).all()
-        ranked = [(row[_KM], row[_NAME], row[:_KM], row[_OTHER_STORE]) for row in rows]
-        if rows:
-            panel.total_network, panel.other_stores = int(rows[0][_TOTAL] or 0), rows[0][_OTHER_STORES]
-    else:
-        rows = db.session.execute(_PANEL_STOCK, {"v": variant.id, "here": here_id}).all()
-        ranked = _ranked_here(here, here_id, rows)
-        panel.total_network = sum(max(row[_AVAIL], 0) for row in rows)
-        panel.other_stores = sum(1 for entry in ranked if entry[3])
+    rows = db.session.execute(_PANEL_STOCK, {"v": variant.id, "here": here_id}).all()
+    distance = _distances_from(here, here_id, rows)
+    ranked = [(distance(row), row[_NAME], row, row[_KIND] == "store" and row[_ID] != here_id and row[_AVAIL] > 0)
+              for row in rows]
+    ranked.sort(key=_by_distance)
     for km, name, row, other_store in ranked:
+        if row[_AVAIL] > 0:
+            panel.total_network += row[_AVAIL]
+        panel.other_stores += other_store
         if row[_ID] == here_id:
             panel.here = panel._row(0.0, row, is_here=True)
         elif other_store:
@@ -335,15 +300,6 @@ def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
         if row[_ARRIVING] and row[_ARRIVING] > 0:
             panel.in_transit.append(InTransit(Place(*row[:_AVAIL]), int(row[_ARRIVING])))
     return panel
-
-
-def _ranked_here(here, here_id, rows):
-    """[(km, name, row, other store?)] nearest first (then by name), ranked in Python."""
-    distance = _distances_from(here, here_id, rows)
-    ranked = [(distance(row), row[_NAME], row, row[_KIND] == "store" and row[_ID] != here_id and row[_AVAIL] > 0)
-              for row in rows]
-    ranked.sort(key=_by_distance)
-    return ranked
 
 
 def _by_distance(entry):
