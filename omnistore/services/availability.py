@@ -2,14 +2,20 @@
 
 - `network_panel(variant_id, here, ...)`: every location that has the variant available (nearest first),
   this store, the warehouses, totals, what is in transit to which store, and the panel's fingerprint.
-- `fingerprint(variant_id)`: one indexed aggregate over the variant's stock rows. Every change to a stock
-  level bumps its `version`, so the fingerprint changes with any change anywhere; an open panel sends it
-  back and gets 204 (nothing new) for the price of this one query. No figure is kept in process memory,
-  so any number of app processes behind one database agree.
+- `fingerprint(variant_id)`: the sum of the versions of the variant's stock levels and their number, read
+  from its summary row (models.VariantStock, kept by services.stock in the same transaction as every
+  change): one key lookup. Every change to a stock level bumps its `version`, so the fingerprint changes
+  with any change anywhere; an open panel sends it back and gets 204 (nothing new). `poll(staff, variant)`
+  answers that question and the sign-in check in one statement. No figure is kept in process memory, so
+  any number of app processes behind one database agree.
 - `product_view(product_id, here_id)`: the product page's size × colour matrix with available-here figures.
 - `search(query)`: the clerk's catalogue search (services.catalog) with here / network totals per result.
 
-Available means on_hand − allocated, at active locations only.
+Available means on_hand − allocated, at active locations only. Network totals come from the variants'
+summary rows less what lies at closed locations, so a search page or a product page reads one row per
+variant, not one per location. The hot statements are built once (at import, or once per database) and
+read plain rows, not ORM objects: at a few dozen requests per second per core, building a statement or an
+object costs more than the database's work.
 """
 import json
 from collections import defaultdict

@@ -2,8 +2,8 @@
 
 Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed), `search_products(q, ...)` (the API) and
 `search_catalogue(query)` (the clerk's search on the stock pages: ranked, with filters and a typo-tolerant
-fallback), `find_variant_by_code(code)` (scanner and search box). They validate their input and answer bad
-input with a clear message per field.
+fallback), `find_variant_ref(code)` / `find_variant_by_code(code)` (scanner and search box). They validate
+their input and answer bad input with a clear message per field.
 """
 import difflib
 import re
