@@ -5,10 +5,9 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import update
 
 from omnistore.extensions import db
-from omnistore.models import StockLevel
+from omnistore.services import stock
 from omnistore.services.catalog import search_text_for
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TABLET, BrowserProblems
@@ -143,11 +142,8 @@ def test_typing_an_ean_into_the_search_page_opens_it(page, network):
 
 
 def change_stock(variant, location, on_hand):
-    """A change from elsewhere (an order, an import) as the stock service writes it: the figure and a version bump."""
-    db.session.execute(update(StockLevel)
-                       .where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
-                       .values(on_hand=on_hand, version=StockLevel.version + 1))
-    db.session.commit()
+    """A change from elsewhere (an import, a count on another tablet), through the stock service."""
+    stock.correct(stock.StockChange(variant.id, location.id, on_hand, "changed elsewhere"), None)
 
 
 def test_two_tablets_see_a_change_within_five_seconds(page, browser, live_server, network):
