@@ -2,6 +2,11 @@
 
 On SQLite a write transaction starts with BEGIN IMMEDIATE: a deferred BEGIN that reads and then writes
 fails with SQLITE_BUSY whatever the busy timeout, because its snapshot may be stale by then.
+
+A request's reading transaction (the one a view opens by reading) ends with COMMIT when nothing but SELECTs
+ran in it (`end_reading`): the same effect as the ROLLBACK the session would send, but psycopg forgets every
+prepared statement after a ROLLBACK, so a statement a page runs every time would be parsed and planned anew
+on every request.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,8 +41,40 @@ def transaction():
         _write_transaction.reset(marker)
 
 
+_WROTE = "omnistore.wrote"  # connection.info: a statement other than a SELECT ran in this transaction
+
+
+def end_reading(error=None):
+    """At the end of a request: COMMIT the session's transaction if it only read (no SELECT-less statement
+    ran, no object waits to be flushed, no error); anything else is left to the session's usual ROLLBACK."""
+    if error is not None or not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if session.connection().info.get(_WROTE):
+        return
+    session.commit()
+
+
 def configure_engine(engine: Engine):
-    """SQLite: WAL, a busy timeout, foreign keys, and our own BEGIN (IMMEDIATE inside transaction())."""
+    """Every database: note writes (see end_reading). SQLite: WAL, a busy timeout, foreign keys, and our own
+    BEGIN (IMMEDIATE inside transaction())."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(connection, _cursor, statement, *_args):
+        if statement.lstrip()[:6].upper() not in ("SELECT", "BEGIN", "BEGIN "):  # BEGIN: ours on SQLite
+            connection.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _forget_writes(connection):
+        connection.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "checkout")
+    def _fresh_connection(_dbapi_connection, record, _proxy):
+        record.info.pop(_WROTE, None)
+
     if engine.dialect.name != "sqlite":
         return
 

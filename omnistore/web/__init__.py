@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from ..extensions import htmx
+from ..services.db import end_reading
 from . import i18n
 from .errors import register_error_handlers
 
@@ -42,6 +43,7 @@ def register_web(app):
     app.register_blueprint(api.bp)
     register_error_handlers(app)
     app.session_interface = _SessionInterface()
+    app.teardown_appcontext(end_reading)  # before Flask-SQLAlchemy's (teardowns run last registered first)
 
     @app.get("/healthz")
     def healthz():
