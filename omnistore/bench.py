@@ -55,6 +55,7 @@ SEED_CLERK_STORE = 1  # the bench signs in as the clerk of S001
 POOL_MAX = 512  # distinct requests per scenario (replayed round-robin)
 SAMPLE_VARIANTS = 500  # variants sampled from the catalogue for queries, EANs, pages and panels
 HOST = "127.0.0.1"
+USER_AGENT = "omnistore-bench"  # every request through gunicorn, the sign-in included
 DEFAULT_STORES = 200
 DEFAULT_PRODUCTS = 25_000
 THROUGHPUT_SHARE = 1 / 3  # "each endpoint's throughput at least one third of a trivial Flask route's"
@@ -706,15 +707,16 @@ def _cookie_header(jar):
 
 
 def http_login(port, email, password):
-    """Sign in as a browser does: the sign-in page (session cookie + CSRF token), then the form POST."""
+    """Sign in as a browser does: the sign-in page (session cookie + CSRF token), then the form POST, with the
+    User-Agent the later requests send (Flask-Login's session protection compares them, as for a browser)."""
     jar = {}
-    status, headers, body = _http(port, "GET", "/login")
+    status, headers, body = _http(port, "GET", "/login", headers={"User-Agent": USER_AGENT})
     if status != 200:
         raise click.ClickException(f"GET /login through gunicorn answered {status}.")
     _cookies_from(headers, jar)
     form = urlencode({"email": email, "password": password, "csrf_token": _login_csrf(body.decode())})
     status, headers, body = _http(port, "POST", "/login", body=form, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": _cookie_header(jar)})
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": _cookie_header(jar), "User-Agent": USER_AGENT})
     if status != 303:
         raise click.ClickException(f"Sign-in as {email} through gunicorn failed ({status}).")
     return _cookies_from(headers, jar)
@@ -788,7 +790,7 @@ class _Connection:
 
 
 def _raw_request(req: Req, port, jar, extra):
-    lines = [f"{req.method} {req.path} HTTP/1.1", f"Host: {HOST}:{port}", "User-Agent: omnistore-bench",
+    lines = [f"{req.method} {req.path} HTTP/1.1", f"Host: {HOST}:{port}", f"User-Agent: {USER_AGENT}",
              "Accept: text/html,application/json", "Connection: keep-alive"]
     if jar:
         lines.append(f"Cookie: {_cookie_header(jar)}")

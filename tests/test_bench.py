@@ -81,3 +81,21 @@ def test_server_timing_header_is_read():
     assert bench._server_ms("app;dur=12.34") == 12.34
     assert bench._server_ms("db;dur=3, app;dur=0.5") == 0.5
     assert bench._server_ms(None) is None and bench._server_ms("app") is None
+
+
+def test_the_gunicorn_clients_sign_in_with_the_user_agent_they_browse_with(monkeypatch):
+    """Flask-Login's session protection compares the browser's address and User-Agent with the sign-in's;
+    a bench that changed its User-Agent after signing in would measure a session seen from elsewhere."""
+    sent = []
+
+    def fake_http(port, method, path, headers=None, body=None):
+        sent.append(headers or {})
+        if method == "GET":
+            return 200, [("Set-Cookie", "session=a; Path=/")], b'<input name="csrf_token" value="t">'
+        return 303, [("Set-Cookie", "session=b; Path=/")], b""
+
+    monkeypatch.setattr(bench, "_http", fake_http)
+    assert bench.http_login(1, "clerk@example.test", "pw") == {"session": "b"}
+    browsing = bench._raw_request(bench.Req("/stock/"), 1, {"session": "b"}, ()).decode()
+    assert [headers.get("User-Agent") for headers in sent] == [bench.USER_AGENT] * 2
+    assert f"\r\nUser-Agent: {bench.USER_AGENT}\r\n" in browsing
