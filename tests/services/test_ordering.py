@@ -143,7 +143,7 @@ def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
         fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id), api_client=None,
         staff=shop["clerk"])
     assert other.lines[0].source_location_id == shop["HAM"].id
-    db.session.execute(db.update(StockLevel).values(allocated=StockLevel.on_hand))  # noqa: the rest goes too
+    db.session.execute(db.update(StockLevel).values(allocated=StockLevel.on_hand))  # the rest goes too
     db.session.add(StockMovement(variant_id=shop["variant"].id, location_id=shop["BER"].id, kind="allocation",
                                  allocated_delta=1, reason="test"))
     db.session.commit()
