@@ -311,12 +311,12 @@ def create_order():
     return response
 
 
-@bp.get("/orders/<path:number>")
+@bp.get("/orders/<number>")
 def get_order(number):
     return jsonify(order_document(ordering.order_for_api(number)))
 
 
-@bp.post("/orders/<path:number>/cancel")
+@bp.post("/orders/<number>/cancel")
 def cancel_order(number):
     """Cancel while still allowed (placed, in transit, ready; a delivery until shipped)."""
     reason = ""
