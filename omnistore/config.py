@@ -49,6 +49,8 @@ def from_environment():
         "OMNISTORE_API_RATE_LIMIT": _env("API_RATE_LIMIT", "600 per minute"),
         "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
         "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
+        # Where customers reach the app from their phones: the base of the status links in emails and QR codes.
+        "OMNISTORE_PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
     }
 
 

@@ -440,6 +440,9 @@ class _Builder:
             country=s.country, phone=s.phone, latitude=s.latitude, longitude=s.longitude, timezone=s.timezone,
             opening_hours=s.opening_hours, pickup_enabled=s.pickup, hold_days=s.hold_days,
             reminder_day=s.hold_days - 2, active=True, notes="demo network",
+            # Stores keep their last unit for walk-in customers; the warehouse needs two days to ship.
+            safety_stock=0 if s.kind == "warehouse" else 1, lead_time_days=2 if s.kind == "warehouse" else 0,
+            transfer_capacity=500 if s.kind == "warehouse" else 20,
         ) for s in SITES]
         ids = self.insert_returning(Location, rows)
         self.site = {s.code: s for s in SITES}

@@ -1,7 +1,7 @@
 """customer profiles: visits, wishlist, access log, merges; trigram name search on PostgreSQL
 
 Revision ID: 187e45ff2139
-Revises: 284622f47973
+Revises: 5b1c0e7d2a41
 Create Date: 2026-11-22 12:12:21.224880
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '187e45ff2139'
-down_revision = '284622f47973'
+down_revision = '5b1c0e7d2a41'
 branch_labels = None
 depends_on = None
 
