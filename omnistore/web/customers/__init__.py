@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
-from . import find, profile  # noqa: E402,F401 — the views register themselves on bp
+from . import find, privacy, profile  # noqa: E402,F401 — the views register themselves on bp
