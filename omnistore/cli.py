@@ -114,6 +114,45 @@ def register_cli(app: Flask):
             _fail(error)
         click.echo(result.summary_text())
 
+    @app.cli.group()
+    def webhooks():
+        """Webhook endpoints: where order.ready / collected / expired / cancelled are POSTed (signed)."""
+
+    @webhooks.command("add")
+    @click.argument("name")
+    @click.argument("url")
+    @click.option("--event", "events", multiple=True, help="Only this event (repeatable); default: every event.")
+    def webhooks_add(name, url, events):
+        """Register URL under NAME and print its signing secret (shown once: give it to the receiver)."""
+        from .services import webhooks as webhook_service
+
+        try:
+            endpoint = webhook_service.add_endpoint(name, url, events)
+        except DomainError as error:
+            _fail(error)
+        click.echo(endpoint.secret)
+
+    @webhooks.command("list")
+    def webhooks_list():
+        """List the endpoints and the events each receives."""
+        from .services import webhooks as webhook_service
+
+        for endpoint in webhook_service.list_endpoints():
+            state = "" if endpoint.active else "  (disabled)"
+            click.echo(f"{endpoint.name:<20} {endpoint.url}  {','.join(endpoint.events) or 'all events'}{state}")
+
+    @webhooks.command("disable")
+    @click.argument("name")
+    def webhooks_disable(name):
+        """Stop sending to NAME (deliveries already queued are still attempted)."""
+        from .services import webhooks as webhook_service
+
+        try:
+            webhook_service.disable_endpoint(name)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Disabled the webhook endpoint {name}.")
+
     from .i18n_tools import translations
     app.cli.add_command(translations)
 

@@ -7,9 +7,10 @@ from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
+from .webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant",
+    "Variant", "WebhookEndpoint",
 ]

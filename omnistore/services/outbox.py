@@ -30,15 +30,17 @@ def enqueue_email(topic, *, to, subject, text, html="", attachments=(), **meta):
     return _enqueue("email", topic, to, subject=subject, body=text, payload=payload)
 
 
-def enqueue_webhook(topic, *, url, payload):
-    """Queue a webhook POST of `payload` (JSON) to `url`; delivery signs it and retries with backoff."""
-    return _enqueue("webhook", topic, url, payload=payload)
+def enqueue_webhook(topic, *, url, payload, endpoint=None):
+    """Queue a webhook POST of `payload` (JSON) to `url`; delivery signs it with the secret of `endpoint`
+    (a WebhookEndpoint; without one, the active endpoint with this URL) and retries with backoff."""
+    return _enqueue("webhook", topic, url, payload=payload,
+                    webhook_endpoint_id=endpoint.id if endpoint is not None else None)
 
 
-def _enqueue(kind, topic, recipient, *, subject="", body="", payload):
+def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_endpoint_id=None):
     message = OutboxMessage(
         kind=kind, topic=topic, recipient=recipient, subject=subject[:300], body=body, payload=payload,
-        status="pending", next_attempt_at=utcnow(), created_at=utcnow(),
+        status="pending", next_attempt_at=utcnow(), created_at=utcnow(), webhook_endpoint_id=webhook_endpoint_id,
     )
     db.session.add(message)
     return message
