@@ -115,6 +115,26 @@ def register_cli(app: Flask):
         click.echo(result.summary_text())
 
     @app.cli.group()
+    def outbox():
+        """The outbox of emails and webhooks."""
+
+    @outbox.command("deliver")
+    @click.option("--limit", type=click.IntRange(1, 10000), default=500, show_default=True,
+                  help="At most this many messages per round.")
+    def outbox_deliver(limit):
+        """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
+        from .services.outbox import deliver_pending
+
+        total = None
+        while True:  # rounds until nothing due is left
+            report = deliver_pending(limit=limit)
+            total = report if total is None else type(report)(
+                total.sent + report.sent, total.retrying + report.retrying, total.failed + report.failed)
+            if report.sent + report.retrying + report.failed < limit:
+                break
+        click.echo(str(total))
+
+    @app.cli.group()
     def webhooks():
         """Webhook endpoints: where order.ready / collected / expired / cancelled are POSTed (signed)."""
 
