@@ -1,4 +1,4 @@
-"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench (pickups come later)."""
+"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench, pickups, outbox, webhooks."""
 import sys
 
 import click
@@ -113,6 +113,21 @@ def register_cli(app: Flask):
         except DomainError as error:
             _fail(error)
         click.echo(result.summary_text())
+
+    @app.cli.group()
+    def pickups():
+        """Click-and-collect: time limits."""
+
+    @pickups.command("expire")
+    def pickups_expire():
+        """Send due pickup reminders and expire ready orders past their pickup-by date (stock back, customer
+        and webhooks told). Cron it (e.g. every 15 minutes); idempotent and safe to run concurrently."""
+        from .services.pickup_deadlines import run
+
+        report = run()
+        for number, problem in report.problems:
+            click.echo(f"{number}: {problem}", err=True)
+        click.echo(str(report))
 
     @app.cli.group()
     def outbox():

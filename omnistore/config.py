@@ -47,6 +47,9 @@ def from_environment():
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         "OMNISTORE_API_RATE_LIMIT": _env("API_RATE_LIMIT", "600 per minute"),
+        # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
+        "OMNISTORE_PUBLIC_RATE_LIMIT": _env("PUBLIC_RATE_LIMIT", "120 per minute"),
+        "OMNISTORE_PUBLIC_ACTION_RATE_LIMIT": _env("PUBLIC_ACTION_RATE_LIMIT", "20 per minute"),
         "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
         "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
         # Where customers reach the app from their phones: the base of the status links in emails and QR codes.

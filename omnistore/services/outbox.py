@@ -17,14 +17,17 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, event, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, event, func, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import OutboxMessage, WebhookEndpoint
 from ..models._types import utcnow
+from ..models.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
 from . import webhooks
 from .db import transaction
+from .errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,51 @@ def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_en
     db.session.add(message)
     db.session.info["outbox_queued"] = True  # the courier is woken when this transaction commits
     return message
+
+
+# --- reading the outbox (the admin's Outbox page) -----------------------------------------------------------
+
+OUTBOX_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    messages: list
+    page: int
+    pages: int
+    total: int
+
+
+def list_messages(*, kind=None, status=None, page=1) -> OutboxPage:
+    """Newest first; `kind`/`status` filter when they are known values (anything else is ignored)."""
+    query = select(OutboxMessage)
+    if kind in OUTBOX_KINDS:
+        query = query.where(OutboxMessage.kind == kind)
+    if status in OUTBOX_STATUSES:
+        query = query.where(OutboxMessage.status == status)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // OUTBOX_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    messages = db.session.scalars(query.order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE_SIZE)
+                                  .offset((page - 1) * OUTBOX_PAGE_SIZE)).all()
+    return OutboxPage(messages=messages, page=page, pages=pages, total=total)
+
+
+def get_message(message_id) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id) if isinstance(message_id, int) and message_id > 0 else None
+    if message is None:
+        raise NotFound(_l("No such message in the outbox."))
+    return message
+
+
+def html_for_preview(message) -> str:
+    """The email's HTML with its inline images (cid:…) turned into data: URLs, for a sandboxed preview."""
+    html = (message.payload or {}).get("html", "")
+    for attachment in (message.payload or {}).get("attachments", []):
+        if attachment.get("content_id"):
+            html = html.replace(f"cid:{attachment['content_id']}",
+                                f"data:{attachment['mimetype']};base64,{attachment['content']}")
+    return html
 
 
 # --- delivery ----------------------------------------------------------------------------------------------

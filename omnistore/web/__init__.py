@@ -19,7 +19,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, home, orders, sections, stock
+    from . import api, auth, home, orders, outbox, public, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
@@ -28,6 +28,8 @@ def register_web(app):
     app.register_blueprint(stock.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(outbox.bp)
     register_error_handlers(app)
 
     @app.get("/healthz")
