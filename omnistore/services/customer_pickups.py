@@ -117,6 +117,7 @@ def on_the_way(token) -> CustomerView:
         ).rowcount
         if changed:
             orders.record_event(order, "on_the_way", location_id=order.pickup_location_id)
+    db.session.expire_all()
     return view(token)
 
 

@@ -33,7 +33,8 @@ limiter.limit(_page_limit)(bp)
 
 class CheckInForm(FlaskForm):
     note = StringField(_l("Parking spot or note for the store (optional)"),
-                       validators=[Length(max=customer_pickups.NOTE_MAX_LENGTH)])
+                       validators=[Length(max=customer_pickups.NOTE_MAX_LENGTH, message=_l(
+                           "Please keep the note to %(max)d characters.", max=customer_pickups.NOTE_MAX_LENGTH))])
 
 
 class ActionForm(FlaskForm):
