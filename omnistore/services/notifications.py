@@ -16,8 +16,9 @@ the outbox rows then commit or roll back with it, and delivery happens after com
 Each returns the outbox messages it queued; an email is left out when the customer has no address (or
 was erased), and the order's history gets a "notified" event per email (callers need not add one).
 
-Language: the customer's own (Customer.locale) when the profile has one, otherwise the country of the
-order's pickup location (DK → Danish, DE/AT/CH → German), otherwise English.
+Language: the customer's own (Customer.locale, chosen when the profile was made: by default the language
+of the store's country); without one, the country of the order's pickup location (DK → Danish,
+DE/AT/CH → German), otherwise English.
 """
 from datetime import UTC
 

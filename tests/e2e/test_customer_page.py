@@ -35,7 +35,7 @@ def phone(browser, live_server):
 def _order(make, status="ready"):
     store = make.location("HAM", street="Mönckebergstraße 7", postcode="20095", phone="+49 40 3009 1234",
                           country="GB")
-    customer = Customer(first_name="Anna", last_name="Berg", email="anna@example.test")
+    customer = Customer(first_name="Anna", last_name="Berg", email="anna@example.test", locale="en")
     db.session.add(customer)
     db.session.commit()
     jacket = make.variant(make.product(name="Rain Jacket", brand="Nordwind"), size="M", colour="Navy")

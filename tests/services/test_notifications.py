@@ -14,8 +14,8 @@ from omnistore.services import notifications, pickups, webhooks
 from omnistore.services.db import transaction
 
 
-def _customer(email="anna@example.test", first_name="Anna", **fields):
-    customer = Customer(first_name=first_name, last_name="Berg", email=email, **fields)
+def _customer(email="anna@example.test", first_name="Anna", locale="en", **fields):
+    customer = Customer(first_name=first_name, last_name="Berg", email=email, locale=locale, **fields)
     db.session.add(customer)
     db.session.commit()
     return customer
@@ -68,10 +68,10 @@ def test_ready_email_has_code_store_hours_pickup_by_and_a_qr_that_decodes_to_the
     ("CPH", "da", ["Hej Anna", "klar til afhentning", "mandag"]),
     ("BER", "de", ["Hallo Anna,", "abholbereit", "Montag"]),
 ])
-def test_the_email_is_written_in_the_language_of_the_pickup_store_country(make, code, language, words):
+def test_the_email_is_written_in_the_customers_language(make, code, language, words):
     store = make.location(code)
     variant = make.variant()
-    order = make.order(store, [(variant, 1, store)], status="ready", customer=_customer())
+    order = make.order(store, [(variant, 1, store)], status="ready", customer=_customer(locale=language))
     with transaction():
         pickups.open_pickup(order).pickup_by = datetime(2026, 11, 27, 22, 59, tzinfo=UTC)
         notifications.order_ready(order)
@@ -161,3 +161,13 @@ def test_a_delivery_order_confirmation_has_no_pickup_part(make):
     [email] = _messages("email")
     assert "Pickup code" not in email.body and email.payload["attachments"] == []
     assert "We will let you know when it is on its way." in email.body
+
+
+@pytest.mark.parametrize("code, language", [("CPH", "da"), ("BER", "de"), ("XYZ", "de"), ("HAM", "de")])
+def test_without_a_customer_language_the_pickup_stores_country_decides(make, code, language):
+    store = make.location(code, country={"XYZ": "AT"}.get(code, None) or make.CITIES.get(code, ("", 0, 0, "", "DE"))[4])
+    order = make.order(store, [(make.variant(), 1, store)], customer=_customer())
+    order.customer.locale = None  # e.g. a profile from before languages were kept
+    assert notifications.customer_locale(order) == language
+    store.country = "GB"
+    assert notifications.customer_locale(order) == "en"

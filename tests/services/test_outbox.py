@@ -101,7 +101,7 @@ def app_config():
 
 def _ready_order(make, email_address="anna@example.test"):
     store = make.location("HAM", country="GB")
-    customer = Customer(first_name="Anna", last_name="Berg", email=email_address)
+    customer = Customer(first_name="Anna", last_name="Berg", email=email_address, locale="en")
     db.session.add(customer)
     db.session.commit()
     order = make.order(store, [(make.variant(), 1, store)], status="ready", customer=customer)

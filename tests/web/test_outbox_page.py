@@ -13,7 +13,7 @@ from omnistore.services.db import transaction
 @pytest.fixture
 def queued(make):
     store = make.location("HAM", country="GB")
-    customer = Customer(first_name="Anna", email="anna@example.test")
+    customer = Customer(first_name="Anna", email="anna@example.test", locale="en")
     db.session.add(customer)
     db.session.commit()
     order = make.order(store, [(make.variant(), 1, store)], status="ready", customer=customer)

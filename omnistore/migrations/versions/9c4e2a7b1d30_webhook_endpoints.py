@@ -1,7 +1,7 @@
 """webhook endpoints, and which endpoint an outbox webhook is for
 
 Revision ID: 9c4e2a7b1d30
-Revises: 5b1c0e7d2a41
+Revises: 187e45ff2139
 Create Date: 2026-11-22 12:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '9c4e2a7b1d30'
-down_revision = '5b1c0e7d2a41'
+down_revision = '187e45ff2139'
 branch_labels = None
 depends_on = None
 
