@@ -165,7 +165,7 @@ def test_a_delivery_order_confirmation_has_no_pickup_part(make):
 
 @pytest.mark.parametrize("code, language", [("CPH", "da"), ("BER", "de"), ("XYZ", "de"), ("HAM", "de")])
 def test_without_a_customer_language_the_pickup_stores_country_decides(make, code, language):
-    store = make.location(code, country={"XYZ": "AT"}.get(code, None) or make.CITIES.get(code, ("", 0, 0, "", "DE"))[4])
+    store = make.location(code, country={"XYZ": "AT"}.get(code) or make.CITIES.get(code, ("", 0, 0, "", "DE"))[4])
     order = make.order(store, [(make.variant(), 1, store)], customer=_customer())
     order.customer.locale = None  # e.g. a profile from before languages were kept
     assert notifications.customer_locale(order) == language
