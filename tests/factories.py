@@ -104,3 +104,22 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
     order.number = f"OS-26-{order.id:06d}"
     db.session.commit()
     return order
+
+
+def transfer(order, source, destination="pickup", status="requested", **fields):
+    """A transfer carrying `order`'s lines sourced at `source` to `destination` (default: the order's pickup
+    store; None: to the customer's address), its lines linked. The source's stock is not touched."""
+    from omnistore.models import Transfer
+
+    if destination == "pickup":
+        destination = order.pickup_location
+    moving = Transfer(order_id=order.id, source_location_id=source.id,
+                      destination_location_id=destination.id if destination is not None else None,
+                      status=status, **fields)
+    db.session.add(moving)
+    db.session.flush()
+    for line in order.lines:
+        if line.source_location_id == source.id:
+            line.transfer_id = moving.id
+    db.session.commit()
+    return moving
