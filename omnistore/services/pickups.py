@@ -283,9 +283,6 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
             stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
                                       reference=order.number or ""), staff)
             line.status, line.status_reason = "short", reason
-        for line in open_lines:
-            if line not in short_lines:
-                line.status = "picked"
         pickup = order.pickup or open_pickup(order)
         pickup.shelf_location = shelf
         pickup.ready_at = now

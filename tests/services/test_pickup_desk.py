@@ -91,7 +91,7 @@ def test_mark_ready_sets_the_shelf_the_dates_and_tells_the_customer(app, make, d
     local_end = pickup.pickup_by.astimezone(pickups.ZoneInfo("Europe/Berlin"))
     assert (local_end.hour, local_end.minute) == (23, 59)
     assert local_end.date() == (before.astimezone(pickups.ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
-    assert [line.status for line in order.lines] == ["picked", "picked"]
+    assert [line.status for line in order.lines] == ["allocated", "allocated"]  # reserved until handed over
     assert db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail[
         "shelf_location"] == "B-12"
     assert level(desk.jacket, desk.ham).allocated == 1  # still reserved for the customer
@@ -113,7 +113,7 @@ def test_a_short_line_goes_back_to_stock_with_its_reason(make, desk):
     pickups.mark_ready(order, staff=desk.clerk, short={boots.id: "Damaged sole"})
     db.session.expire_all()
     lines = db.session.get(Order, order.id).lines
-    assert [(line.status, line.status_reason) for line in lines] == [("picked", ""), ("short", "Damaged sole")]
+    assert [(line.status, line.status_reason) for line in lines] == [("allocated", ""), ("short", "Damaged sole")]
     assert level(desk.boots, desk.ham).allocated == 0 and level(desk.boots, desk.ham).on_hand == 10
     release = db.session.query(StockMovement).filter_by(kind="release", variant_id=desk.boots.id).one()
     assert release.reference == order.number and release.reason == "Damaged sole"
