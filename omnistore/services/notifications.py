@@ -11,6 +11,7 @@ the outbox rows then commit or roll back with it, and delivery happens after com
     order_expired(order)        email + webhook order.expired
     order_cancelled(order)      email + webhook order.cancelled
     handover_receipt(order)     email (what was collected / refused) + webhook order.collected
+                                (also as order_collected)
     order_webhook(order, event) the webhook alone
 
 Each returns the outbox messages it queued; an email is left out when the customer has no address (or
@@ -188,6 +189,9 @@ def handover_receipt(order):
     messages = _email(order, "order.receipt", "handover_receipt",
                       lambda: _("Receipt for your order %(number)s", number=order.number))
     return messages + order_webhook(order, "order.collected")
+
+
+order_collected = handover_receipt  # the name the pickup desk calls it by (services/pickups.hand_over)
 
 
 # --- webhooks --------------------------------------------------------------------------------------------
