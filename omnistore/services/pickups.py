@@ -115,7 +115,8 @@ def qr_png(data: str, *, box_size=8) -> bytes:
 
 SHELF_MAX = 32
 REASON_MAX = 300
-HANDABLE_LINE_STATUSES = ("allocated", "picked")
+HANDABLE_LINE_STATUSES = ("allocated", "picked")  # at the store, reserved for the customer
+LIVE_LINE_STATUSES = HANDABLE_LINE_STATUSES + ("shipped",)  # still to be collected (shipped: on its way)
 
 
 class WrongStore(Conflict):
@@ -140,11 +141,14 @@ def _may_act(order, staff):
 
 
 def line_is_here(order, line):
-    """Are this line's goods at the pickup store (supplied by it, or their transfer received)?"""
-    if line.source_location_id == order.pickup_location_id:
+    """Are this line's goods at the pickup store (supplied by it, or their transfer received there)?"""
+    if line.status not in HANDABLE_LINE_STATUSES:
+        return False
+    if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
         return True
     transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
-    return transfer is not None and transfer.status == "received"
+    return transfer is not None and transfer.status == "received" \
+        and transfer.destination_location_id == order.pickup_location_id
 
 
 def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
@@ -263,7 +267,7 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
     short_lines = _line_reasons(order, short, field="short", missing=_l("Say why this line is short."))
     if not orders.can_transition(order, "ready"):
         orders._refuse(order, order.status)
-    open_lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
+    open_lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
     for line in short_lines:
         if line.status not in HANDABLE_LINE_STATUSES:
             raise InvalidTransition(_l("That line cannot be marked short: it is %(status)s.",
@@ -284,16 +288,13 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
             stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
                                       reference=order.number or ""), staff)
             line.status, line.status_reason = "short", reason
-        for line in open_lines:
-            if line not in short_lines:
-                line.status = "picked"
         pickup = order.pickup or open_pickup(order)
         pickup.shelf_location = shelf
         pickup.ready_at = now
         pickup.pickup_by = pickup_by_for(location, now)
         audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
                      short=len(short_lines))
-        _tell("order_ready", order)
+        _tell("order_ready", order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
 
 
@@ -518,7 +519,7 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
         audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
                      verification=verification, payment_collected=bool(pay_at_pickup),
                      refused=len(refused_lines), taken=len(taken))
-        _tell("order_collected", order)
+        _tell("handover_receipt", order)  # the receipt email and the order.collected webhook
     return order
 
 
@@ -635,13 +636,14 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
     found = found[:QUEUE_LIMIT]
     transfer_ids = {line.transfer_id for order in found for line in order.lines if line.transfer_id}
     received = set(db.session.scalars(
-        select(Transfer.id).where(Transfer.id.in_(transfer_ids), Transfer.status == "received"))) \
+        select(Transfer.id).where(Transfer.id.in_(transfer_ids), Transfer.status == "received",
+                                  Transfer.destination_location_id == location.id))) \
         if transfer_ids else set()
     groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
     for order in found:
-        lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
-        here = sum(1 for line in lines
-                   if line.source_location_id == location.id or line.transfer_id in received)
+        lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
+        here = sum(1 for line in lines if line.status in HANDABLE_LINE_STATUSES and (
+            (line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received))
         item = QueueItem(order=order, lines=lines, here=here, now=now)
         if item.checked_in:
             groups["checked_in"].append(item)

@@ -257,4 +257,4 @@ def waited(delta):
 @bp.context_processor
 def _desk_helpers():
     return {"live_refresh_ms": int(current_app.config["OMNISTORE_LIVE_REFRESH_SECONDS"] * 1000),
-            "verification_labels": VERIFICATION_LABELS}
+            "verification_labels": VERIFICATION_LABELS, "line_words": pickup_service.LINE_WORDS}

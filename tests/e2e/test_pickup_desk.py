@@ -155,3 +155,17 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
     db.session.rollback()  # a fresh read: the app's threads committed meanwhile
     collected = db.session.get(Order, order.id)
     assert collected.status == "collected" and collected.pickup.verification == "qr"
+
+
+def test_a_wedge_scanner_reading_the_qr_code_opens_the_handover(page, make, shop):
+    order = web_order(make, shop, "Mia")
+    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
+    db.session.rollback()
+    url = pickups.status_url(db.session.get(Order, order.id).pickup)
+    sign_in(page)
+    page.goto("/pickups/")
+    page.locator("h1").click()  # nothing focused: the scanner "types" into the page
+    page.keyboard.type(url, delay=5)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/pickups/orders/{order.number}/handover\?via=qr$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mia")

@@ -91,7 +91,7 @@ def test_mark_ready_sets_the_shelf_the_dates_and_tells_the_customer(app, make, d
     local_end = pickup.pickup_by.astimezone(pickups.ZoneInfo("Europe/Berlin"))
     assert (local_end.hour, local_end.minute) == (23, 59)
     assert local_end.date() == (before.astimezone(pickups.ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
-    assert [line.status for line in order.lines] == ["picked", "picked"]
+    assert [line.status for line in order.lines] == ["allocated", "allocated"]  # reserved until handed over
     assert db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail[
         "shelf_location"] == "B-12"
     assert level(desk.jacket, desk.ham).allocated == 1  # still reserved for the customer
@@ -113,7 +113,7 @@ def test_a_short_line_goes_back_to_stock_with_its_reason(make, desk):
     pickups.mark_ready(order, staff=desk.clerk, short={boots.id: "Damaged sole"})
     db.session.expire_all()
     lines = db.session.get(Order, order.id).lines
-    assert [(line.status, line.status_reason) for line in lines] == [("picked", ""), ("short", "Damaged sole")]
+    assert [(line.status, line.status_reason) for line in lines] == [("allocated", ""), ("short", "Damaged sole")]
     assert level(desk.boots, desk.ham).allocated == 0 and level(desk.boots, desk.ham).on_hand == 10
     release = db.session.query(StockMovement).filter_by(kind="release", variant_id=desk.boots.id).one()
     assert release.reference == order.number and release.reason == "Damaged sole"
@@ -436,3 +436,68 @@ def test_the_handover_view_of_the_order(make, desk):
     assert found.amount_due_minor == desk.jacket.price_minor + 2 * desk.boots.price_minor
     assert found.first_name == ""
     assert isinstance(found.pickup, Pickup)
+
+
+# --- goods from another location, and the queue ----------------------------------------------------------------
+
+def transfer_order(make, desk, transfer_status):
+    """A Hamburg pickup order of a jacket that Berlin sends (its transfer in `transfer_status`)."""
+    from omnistore.models import Transfer
+
+    order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber), (desk.boots, 1, desk.ham)])
+    transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
+                        status=transfer_status)
+    db.session.add(transfer)
+    db.session.flush()
+    order.lines[0].transfer_id = transfer.id
+    order.lines[0].status = "shipped" if transfer_status == "shipped" else "allocated"
+    db.session.commit()
+    return order, transfer
+
+
+def test_a_line_on_the_truck_keeps_the_order_from_being_ready(make, desk):
+    order, _transfer = transfer_order(make, desk, "shipped")
+    with pytest.raises(InvalidTransition, match="on its way from Berlin"):
+        pickups.mark_ready(order, staff=desk.clerk)
+    with pytest.raises(InvalidTransition):  # nor can it be marked short here: it is not here to release
+        pickups.mark_ready(order, staff=desk.clerk, short={order.lines[0].id: "late"})
+
+
+def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
+    to_pick = placed_order(make, desk)
+    arriving, _transfer = transfer_order(make, desk, "shipped")
+    ready = ready_order(make, desk)
+    overdue = ready_order(make, desk)
+    here = ready_order(make, desk)
+    with transaction():
+        db.session.get(Pickup, overdue.pickup.id).pickup_by = utcnow() - timedelta(hours=1)
+        db.session.get(Pickup, here.pickup.id).checked_in_at = utcnow()
+    collected = ready_order(make, desk, lines=[(desk.jacket, 1, desk.ham)])  # collected: it leaves the queue
+    pickups.hand_over(collected, staff=desk.clerk, verification="qr")
+    queue = pickups.desk_queue(desk.ham)
+    numbers = {name: [item.order.number for item in getattr(queue, name)]
+               for name in ("checked_in", "to_pick", "arriving", "ready", "overdue")}
+    assert numbers == {"checked_in": [here.number], "to_pick": [to_pick.number], "arriving": [arriving.number],
+                       "ready": [ready.number], "overdue": [overdue.number]}
+    arriving_item = queue.arriving[0]
+    assert (arriving_item.here, len(arriving_item.lines)) == (1, 2)
+    assert queue.overdue[0].overdue and queue.ready[0].waiting is not None
+    assert pickups.desk_queue(desk.ber).empty
+
+
+def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk):
+    first = pickups.queue_fingerprint(desk.ham)
+    assert pickups.queue_fingerprint(desk.ham) == first
+    order = placed_order(make, desk)
+    second = pickups.queue_fingerprint(desk.ham)
+    assert second != first
+    pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
+    third = pickups.queue_fingerprint(desk.ham)
+    assert third != second
+    pickups.mark_ready(order, staff=desk.clerk)
+    fourth = pickups.queue_fingerprint(desk.ham)
+    assert fourth != third
+    with transaction():
+        db.session.get(Pickup, order.pickup.id).on_the_way_at = utcnow()
+    assert pickups.queue_fingerprint(desk.ham) != fourth
+    assert pickups.queue_fingerprint(desk.ber) == pickups.queue_fingerprint(desk.ber)
