@@ -52,6 +52,12 @@ def sign_in(page):
     expect(page).to_have_url(re.compile(r"/$"))
 
 
+def fresh_reads():
+    """End the test's read transaction and forget loaded rows: the app's threads committed meanwhile."""
+    db.session.rollback()
+    db.session.expire_all()
+
+
 def queue_group(page, kind):
     return page.locator(f"section.qgroup-{kind}")
 
@@ -85,7 +91,7 @@ def test_queue_mark_ready_then_hand_over_by_typed_code(page, make, shop):
     page.get_by_role("button", name="Confirm handover").click()
     expect(page.locator(".flashes")).to_contain_text(f"Order {order.number} handed over.")
     expect(queue_group(page, "ready").locator(f"[data-order='{order.number}']")).to_have_count(0)
-    db.session.rollback()  # a fresh read: the app's threads committed meanwhile
+    fresh_reads()
     assert db.session.get(Order, order.id).status == "collected"
 
 
@@ -152,7 +158,7 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
     expect(page.get_by_role("radio", name="QR code scanned")).to_be_checked()
     page.get_by_role("button", name="Confirm handover").click()
     expect(page.locator(".flashes")).to_contain_text(f"Order {order.number} handed over.")
-    db.session.rollback()  # a fresh read: the app's threads committed meanwhile
+    fresh_reads()
     collected = db.session.get(Order, order.id)
     assert collected.status == "collected" and collected.pickup.verification == "qr"
 
@@ -160,7 +166,7 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
 def test_a_wedge_scanner_reading_the_qr_code_opens_the_handover(page, make, shop):
     order = web_order(make, shop, "Mia")
     pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
-    db.session.rollback()
+    fresh_reads()
     url = pickups.status_url(db.session.get(Order, order.id).pickup)
     sign_in(page)
     page.goto("/pickups/")
