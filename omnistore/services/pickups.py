@@ -1,6 +1,5 @@
 """The click-and-collect desk of a store."""
 import hashlib
-import importlib
 import io
 import re
 import secrets
@@ -299,12 +298,10 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
 
 
 def _tell(name, order):
-    """Queue the customer's email and the webhooks for `order` through services/notifications (in this
-    transaction), once that module is on main."""
-    try:
-        notifications = importlib.import_module(f"{__package__}.notifications")
-    except ModuleNotFoundError:
-        return
+    """Queue the customer's email and the webhooks for `order` (services/notifications) in this transaction.
+    Imported here: notifications reads pickups (status_url) at import time."""
+    from . import notifications
+
     getattr(notifications, name)(order)
 
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from omnistore.extensions import db
-from omnistore.models import Customer, Order
+from omnistore.models import Order
 from omnistore.models._types import utcnow
 from omnistore.services import pickups, stock
 from omnistore.services.db import transaction
@@ -32,9 +32,7 @@ def shop(make):
 
 
 def web_order(make, shop, first_name, *, lines=None, payment_state="paid"):
-    customer = Customer(first_name=first_name, last_name="Jensen")
-    db.session.add(customer)
-    db.session.commit()
+    customer = make.customer(first_name, "Jensen")
     lines = lines or [(shop["jacket"], 1, shop["ham"]), (shop["boots"], 1, shop["ham"])]
     order = make.order(shop["ham"], lines=lines, customer_id=customer.id, payment_state=payment_state)
     for variant, quantity, source in lines:

@@ -501,3 +501,35 @@ def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk)
         db.session.get(Pickup, order.pickup.id).on_the_way_at = utcnow()
     assert pickups.queue_fingerprint(desk.ham) != fourth
     assert pickups.queue_fingerprint(desk.ber) == pickups.queue_fingerprint(desk.ber)
+
+
+# --- the customer is told ----------------------------------------------------------------------------------
+
+def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transaction(make, desk):
+    from omnistore.models import OutboxMessage
+    from omnistore.services import webhooks
+
+    webhooks.add_endpoint("shop", "https://shop.example/hooks", ["order.ready", "order.collected"])
+    customer = make.customer("Mia", "Jensen", email="mia@example.test")
+    order = placed_order(make, desk, customer_id=customer.id)
+    pickups.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
+    sent = [(m.kind, m.topic, m.recipient) for m in db.session.scalars(db.select(OutboxMessage).order_by(
+        OutboxMessage.id))]
+    assert sent == [("email", "order.ready", "mia@example.test"),
+                    ("webhook", "order.ready", "https://shop.example/hooks")]
+    pickups.hand_over(order, staff=desk.clerk, verification="qr", refused={order.lines[1].id: "Too small"})
+    topics = [(m.kind, m.topic) for m in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert topics[2:] == [("email", "order.receipt"), ("webhook", "order.collected")]
+    webhook = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert [line["status"] for line in webhook.payload["order"]["lines"]] == ["collected", "refused"]
+
+
+def test_a_refused_handover_tells_nobody(make, desk):
+    from omnistore.models import OutboxMessage
+
+    customer = make.customer("Mia", "Jensen", email="mia@example.test")
+    order = placed_order(make, desk, customer_id=customer.id, payment_state="pay_at_pickup")
+    pickups.mark_ready(order, staff=desk.clerk)
+    with pytest.raises(ValidationFailed):
+        pickups.hand_over(order, staff=desk.clerk, verification="qr")  # payment not collected
+    assert [m.topic for m in db.session.scalars(db.select(OutboxMessage))] == ["order.ready"]

@@ -27,12 +27,8 @@ def desk(make):
 
 
 def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid", lines=None):
-    from omnistore.models import Customer
-
     location = desk[store]
-    customer = Customer(first_name=first_name, last_name="Jensen")
-    db.session.add(customer)
-    db.session.commit()
+    customer = make.customer(first_name, "Jensen")
     lines = lines or [(desk["jacket"], 1, location), (desk["boots"], 1, location)]
     order = make.order(location, lines=lines, customer_id=customer.id, payment_state=payment_state)
     for variant, quantity, source in lines:
