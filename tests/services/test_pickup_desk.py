@@ -533,3 +533,26 @@ def test_a_refused_handover_tells_nobody(make, desk):
     with pytest.raises(ValidationFailed):
         pickups.hand_over(order, staff=desk.clerk, verification="qr")  # payment not collected
     assert [m.topic for m in db.session.scalars(db.select(OutboxMessage))] == ["order.ready"]
+
+
+def test_the_code_throttle_holds_across_app_processes(app, make, desk, database_url):
+    """Failures are counted in the database, so a second app process (here: a second app on the same database,
+    its own engine and connections) refuses a clerk who used up the attempts on the first."""
+    from omnistore import create_app
+    from tests.conftest import _test_config
+
+    app.config.update(OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2)
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            pickups.find_for_handover("ACDEFGHJ", desk.clerk)
+    other = create_app(_test_config(database_url, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2))
+    clerk_id = desk.clerk.id
+    with other.app_context():
+        from omnistore.models import Staff
+
+        try:
+            with pytest.raises(pickups.TooManyAttempts):
+                pickups.find_for_handover("ACDEFGHK", db.session.get(Staff, clerk_id))
+        finally:
+            db.session.remove()
+            db.engine.dispose()
