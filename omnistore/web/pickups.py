@@ -251,7 +251,7 @@ def desk_date(value):
 @bp.app_template_filter("waited")
 def waited(delta):
     """How long something has waited, for people: "3 hours", "2 days"."""
-    return format_timedelta(delta, threshold=1) if delta is not None else ""
+    return format_timedelta(delta, granularity="minute", threshold=1) if delta is not None else ""
 
 
 @bp.context_processor
