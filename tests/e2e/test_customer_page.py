@@ -98,6 +98,8 @@ def test_on_a_phone_the_ready_page_shows_the_qr_and_im_here_records_a_check_in(p
     expect(phone.get_by_text("The store knows you are here.")).to_be_visible()
     expect(phone.get_by_role("button", name="Update my note")).to_be_visible()
     _no_sideways_scroll(phone)
+    phone.set_viewport_size({"width": 360, "height": 740})  # a small phone: still nothing to scroll sideways
+    assert phone.evaluate("document.scrollingElement.scrollWidth") <= 360
 
     db.session.expire_all()
     stored = db.session.scalar(select(Pickup).where(Pickup.id == pickup.id))
