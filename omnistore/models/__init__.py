@@ -7,10 +7,11 @@ from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
+from .webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "Location", "Order", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant", "WishlistItem",
+    "Variant", "WebhookEndpoint", "WishlistItem",
 ]
