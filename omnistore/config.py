@@ -43,6 +43,11 @@ def from_environment():
         "OMNISTORE_CURRENCY": _env("CURRENCY", "EUR"),
         "OMNISTORE_LOW_STOCK_THRESHOLD": int(_env("LOW_STOCK_THRESHOLD", "2")),
         "OMNISTORE_LIVE_REFRESH_SECONDS": float(_env("LIVE_REFRESH_SECONDS", "3")),
+        "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": float(_env("PICKUP_QUEUE_REFRESH_SECONDS", "2")),
+        # Wrong short codes tolerated per clerk and per store within the window (counted in the audit trail).
+        "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK": int(_env("PICKUP_CODE_ATTEMPTS_PER_CLERK", "5")),
+        "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE": int(_env("PICKUP_CODE_ATTEMPTS_PER_STORE", "20")),
+        "OMNISTORE_PICKUP_CODE_WINDOW_SECONDS": int(_env("PICKUP_CODE_WINDOW_SECONDS", "600")),
         "OMNISTORE_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
@@ -50,6 +55,8 @@ def from_environment():
         # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
         "OMNISTORE_PUBLIC_RATE_LIMIT": _env("PUBLIC_RATE_LIMIT", "120 per minute"),
         "OMNISTORE_PUBLIC_ACTION_RATE_LIMIT": _env("PUBLIC_ACTION_RATE_LIMIT", "20 per minute"),
+        # How often an open order page asks whether the order moved on (it reloads itself when it did).
+        "OMNISTORE_PUBLIC_REFRESH_SECONDS": int(_env("PUBLIC_REFRESH_SECONDS", "15")),
         "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
         "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
         # Where customers reach the app from their phones: the base of the status links in emails and QR codes.
