@@ -106,3 +106,42 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
     order.number = f"OS-26-{order.id:06d}"
     db.session.commit()
     return order
+
+
+def transfer(order, source, destination="pickup", status="requested", **fields):
+    """A transfer carrying `order`'s lines sourced at `source` to `destination` (default: the order's pickup
+    store; None: to the customer's address), its lines linked. The source's stock is not touched."""
+    from omnistore.models import Transfer
+
+    if destination == "pickup":
+        destination = order.pickup_location
+    moving = Transfer(order_id=order.id, source_location_id=source.id,
+                      destination_location_id=destination.id if destination is not None else None,
+                      status=status, **fields)
+    db.session.add(moving)
+    db.session.flush()
+    for line in order.lines:
+        if line.source_location_id == source.id:
+            line.transfer_id = moving.id
+    db.session.commit()
+    return moving
+
+
+def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, **fields):
+    """A customer profile (email and phone unique per call unless given)."""
+    from omnistore.models import Customer
+
+    n = next(_counter)
+    values = dict(
+        first_name=first_name, last_name=last_name,
+        email=email if email is not None else f"customer{n}@example.test",
+        phone=phone if phone is not None else f"+49151{n:08d}", loyalty_number=fields.pop("loyalty_number",
+                                                                                             f"OSL{n:07d}"),
+        search_name=search_forms(f"{first_name} {last_name}"), sizes=fields.pop("sizes", {}),
+        preferences=fields.pop("preferences", {}),
+    )
+    values.update(fields)
+    person = Customer(**values)
+    db.session.add(person)
+    db.session.commit()
+    return person

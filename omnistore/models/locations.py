@@ -17,6 +17,9 @@ class Location(db.Model):
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
         CheckConstraint("hold_days BETWEEN 1 AND 60", name="hold_days"),
         CheckConstraint("reminder_day >= 0 AND reminder_day < hold_days", name="reminder_day"),
+        CheckConstraint("safety_stock >= 0", name="safety_stock"),
+        CheckConstraint("transfer_capacity >= 0", name="transfer_capacity"),
+        CheckConstraint("lead_time_days BETWEEN 0 AND 60", name="lead_time_days"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,6 +39,15 @@ class Location(db.Model):
     pickup_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     hold_days: Mapped[int] = mapped_column(Integer, default=7)
     reminder_day: Mapped[int] = mapped_column(Integer, default=5)
+    # Pickup desk hours, same shape as opening_hours; empty means "whenever the store is open".
+    pickup_hours: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    # Sourcing rules (endless aisle): may this location supply other locations' orders at all, how many
+    # units it always keeps for its own customers, how many outgoing transfers it sends per local day,
+    # and how many days it needs before goods leave (a warehouse's lead time).
+    sourcing_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_capacity: Mapped[int] = mapped_column(Integer, default=50)
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str] = mapped_column(Text, default="")
 

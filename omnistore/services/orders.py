@@ -1,14 +1,15 @@
-"""Orders: reading them within a staff member's scope (placing and transitions arrive with endless aisle)."""
+"""Orders: reading them within a staff member's scope, and the one place where their status changes."""
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Order, OrderLine, Variant
+from ..models import Order, OrderEvent, OrderLine, Variant
+from ..models._types import utcnow
 from ..models.orders import ORDER_STATUSES
-from .errors import NotFound, OutOfScope, ValidationFailed
+from .errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 
 PAGE_SIZE = 25
 
@@ -69,3 +70,79 @@ def list_orders_for_staff(staff, *, status=None, page=1):
         .offset((page - 1) * PAGE_SIZE)
     ).all()
     return OrderPage(orders=orders, page=page, pages=pages, total=total)
+
+
+# The order status machine of DESIGN.md: the only moves an order can make, per fulfilment.
+TRANSITIONS = {
+    "pickup": {
+        "placed": {"in_transit", "ready", "cancelled"},
+        "in_transit": {"ready", "cancelled"},
+        "ready": {"collected", "expired", "cancelled"},
+    },
+    "delivery": {
+        "placed": {"shipped", "cancelled"},
+        "shipped": {"delivered"},
+    },
+}
+FINAL_STATUSES = ("collected", "expired", "cancelled", "delivered")
+
+
+def can_transition(order, to_status):
+    return to_status in TRANSITIONS[order.fulfilment].get(order.status, ())
+
+
+def record_event(order, kind, *, staff=None, api_client=None, location_id=None, from_status="", to_status="",
+                 **detail):
+    """Add a line to the order's history (placed, picked, notified, checked_in…) in the caller's transaction."""
+    if location_id is None and staff is not None:
+        location_id = staff.location_id
+    event = OrderEvent(
+        order_id=order.id, kind=kind, from_status=from_status, to_status=to_status,
+        staff_id=staff.id if staff is not None else None,
+        api_client_id=api_client.id if api_client is not None else None,
+        location_id=location_id, detail=detail, created_at=utcnow(),
+    )
+    db.session.add(event)
+    return event
+
+
+def transition(order, to_status, *, staff=None, api_client=None, location_id=None, kind=None, **detail):
+    """Move `order` to `to_status` inside the caller's transaction, and record it in its history.
+
+    The UPDATE is conditional on the status the caller saw, so of two tablets acting on the same order at
+    once exactly one wins; the other gets InvalidTransition (AlreadyCollected for a collected order).
+    """
+    from_status = order.status
+    if not can_transition(order, to_status):
+        _refuse(order, from_status)
+    now = utcnow()
+    changed = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == from_status)
+        .values(status=to_status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.refresh(order, ["status"])
+        _refuse(order, order.status)
+    db.session.expire(order, ["status", "updated_at"])
+    return record_event(order, kind or to_status, staff=staff, api_client=api_client, location_id=location_id,
+                        from_status=from_status, to_status=to_status, **detail)
+
+
+def _refuse(order, current):
+    if current == "collected":
+        raise AlreadyCollected(_l("Order %(number)s has already been collected.", number=order.number))
+    raise InvalidTransition(
+        _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number,
+           status=STATUS_WORDS.get(current, current)),
+        status=current,
+    )
+
+
+# Lower-case status words for sentences ("it is cancelled"); the web layer has its own title-case labels.
+STATUS_WORDS = {
+    "placed": _l("placed"), "in_transit": _l("in transit"), "ready": _l("ready for pickup"),
+    "collected": _l("collected"), "expired": _l("expired"), "cancelled": _l("cancelled"),
+    "shipped": _l("shipped"), "delivered": _l("delivered"),
+}

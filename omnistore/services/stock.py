@@ -20,8 +20,9 @@ summary rows just before the transaction commits, in variant order, in one state
 below). So an order allocating several variants and a tablet correcting one of them never wait on each
 other's summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
 
-Verbs: receive, correct, allocate, release (one level, a StockChange each), import_on_hand (many levels,
-from the ERP's CSV or the API); reads: level_at, history, network_stock. Bad input raises
+Verbs: receive, correct, allocate, release, dispatch, arrive, hand_over (one level, a StockChange each;
+the last three move reserved goods for an order: out of a source, into a pickup store, to the customer),
+import_on_hand (many levels, from the ERP's CSV or the API); reads: level_at, history, network_stock. Bad input raises
 ValidationFailed with a message per field; the rules raise InsufficientStock, InvalidTransition or
 Conflict (see services/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
 """
@@ -347,7 +348,7 @@ def allocate(change: StockChange, actor=None) -> LevelState:
             available=current.available, requested=quantity,
         )
 
-    return _shift_allocation(change, actor, +1, "allocation", _levels.c.on_hand - _levels.c.allocated, refuse)
+    return _shift(change, actor, "allocation", +1, _levels.c.on_hand - _levels.c.allocated, refuse)
 
 
 def release(change: StockChange, actor=None) -> LevelState:
@@ -359,30 +360,81 @@ def release(change: StockChange, actor=None) -> LevelState:
             allocated=current.allocated, requested=quantity,
         )
 
-    return _shift_allocation(change, actor, -1, "release", _levels.c.allocated, refuse)
+    return _shift(change, actor, "release", -1, _levels.c.allocated, refuse)
 
 
-def _shift_allocation(change, actor, sign, kind, room, refuse):
-    """Move `allocated` by sign × quantity in one conditional UPDATE, guarded by `room` >= quantity; when the
-    guard fails nothing changes and `refuse(current_state, quantity)` is raised."""
+def _refuse_consume(current, quantity):
+    return InvalidTransition(
+        _("Cannot take %(wanted)d: only %(allocated)d reserved here.", wanted=quantity, allocated=current.allocated),
+        allocated=current.allocated, requested=quantity,
+    )
+
+
+def dispatch(change: StockChange, actor=None) -> LevelState:
+    """Reserved goods leave this location for an order (a transfer or a delivery shipped): on_hand and
+    allocated both fall by `quantity` (a transfer_out movement)."""
+    return _shift(change, actor, "transfer_out", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
+
+
+def hand_over(change: StockChange, actor=None) -> LevelState:
+    """Reserved goods leave with the customer at the desk: on_hand and allocated both fall (a handover)."""
+    return _shift(change, actor, "handover", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
+
+
+def arrive(change: StockChange, actor=None) -> LevelState:
+    """Goods sent for an order arrive here and stay reserved for it: on_hand and allocated both rise by
+    `quantity` (a transfer_in movement), creating the level if this location never had the variant."""
+    checked = _check(change, low=1, reason_required=False)
+    now = utcnow()
+    with transaction() as session:
+        _require_place(session, change.variant_id, change.location_id)
+        upsert = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_levels).values(
+            variant_id=change.variant_id, location_id=change.location_id, on_hand=checked.quantity,
+            allocated=checked.quantity, version=1, updated_at=now,
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[_levels.c.variant_id, _levels.c.location_id],
+            set_={"on_hand": _levels.c.on_hand + upsert.excluded.on_hand,
+                  "allocated": _levels.c.allocated + upsert.excluded.allocated,
+                  "version": _levels.c.version + 1, "updated_at": now},
+            where=_levels.c.on_hand + upsert.excluded.on_hand <= MAX_ON_HAND,
+        ).returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
+        row = session.execute(upsert).one_or_none()
+        if row is None:
+            raise ValidationFailed(_("Please check the highlighted fields."), {
+                "quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))})
+        _note(session, change.variant_id, on_hand=checked.quantity, allocated=checked.quantity,
+              created=row.version == 1)
+        _write_movement(session, change, "transfer_in", actor, on_hand_delta=checked.quantity,
+                        allocated_delta=checked.quantity, reason=checked.reason, reference=checked.reference)
+        return _state(change.variant_id, change.location_id, row, checked.quantity)
+
+
+def _shift(change, actor, kind, sign, room, refuse, *, on_hand_too=False):
+    """Move `allocated` (and with on_hand_too also `on_hand`) by sign × quantity in one conditional UPDATE,
+    guarded by `room` >= quantity; when the guard fails nothing changes and `refuse(current, quantity)` is
+    raised."""
     checked = _check(change, low=1, reason_required=False)
     delta = sign * checked.quantity
+    values = {"allocated": _levels.c.allocated + delta, "version": _levels.c.version + 1, "updated_at": utcnow()}
+    if on_hand_too:
+        values["on_hand"] = _levels.c.on_hand + delta
     with transaction() as session:
         row = session.execute(
             update(_levels)
             .where(_levels.c.variant_id == change.variant_id, _levels.c.location_id == change.location_id,
                    room >= checked.quantity)
-            .values(allocated=_levels.c.allocated + delta, version=_levels.c.version + 1, updated_at=utcnow())
+            .values(**values)
             .returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
         ).one_or_none()
         if row is None:
             current = _state(change.variant_id, change.location_id,
                              _read(session, change.variant_id, change.location_id))
             raise refuse(current, checked.quantity)
-        _note(session, change.variant_id, allocated=delta)
-        _write_movement(session, change, kind, actor, allocated_delta=delta,
-                        reason=checked.reason, reference=checked.reference)
-        return _state(change.variant_id, change.location_id, row)
+        _note(session, change.variant_id, on_hand=delta if on_hand_too else 0, allocated=delta)
+        _write_movement(session, change, kind, actor, on_hand_delta=delta if on_hand_too else 0,
+                        allocated_delta=delta, reason=checked.reason, reference=checked.reference)
+        return _state(change.variant_id, change.location_id, row, delta if on_hand_too else 0)
 
 
 # --- the summary (models.VariantStock) -------------------------------------------------------------

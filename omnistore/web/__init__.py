@@ -32,15 +32,19 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def register_web(app):
-    from . import api, auth, home, orders, sections, stock
+    from . import api, auth, customers, home, orders, outbox, pickups, public, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(stock.bp)
+    app.register_blueprint(customers.bp)
+    app.register_blueprint(pickups.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(outbox.bp)
     register_error_handlers(app)
     app.session_interface = _SessionInterface()
     app.teardown_appcontext(end_reading)  # before Flask-SQLAlchemy's (teardowns run last registered first)

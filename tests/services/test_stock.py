@@ -258,6 +258,25 @@ def test_allocate_and_release(variant, ham, make):
     assert_ledger_explains_every_level()
 
 
+def test_reserved_goods_travel_out_of_a_source_into_a_pickup_store_and_to_the_customer(variant, ham, make):
+    cph = make.location("CPH")
+    make.stock(variant, ham, 5, allocated=2)
+    sent = stock.dispatch(change(variant, ham, 2, "", reference="OS-26-000007"))
+    assert (sent.on_hand, sent.allocated, sent.delta) == (3, 0, -2)
+    arrived = stock.arrive(change(variant, cph, 2, "", reference="OS-26-000007"))
+    assert (arrived.on_hand, arrived.allocated, arrived.version) == (2, 2, 1)  # CPH never had it: created
+    handed = stock.hand_over(change(variant, cph, 1, "", reference="OS-26-000007"))
+    assert (handed.on_hand, handed.allocated) == (1, 1)
+    with pytest.raises(InvalidTransition):  # only reserved goods travel or leave with a customer
+        stock.dispatch(change(variant, ham, 1, ""))
+    with pytest.raises(InvalidTransition):
+        stock.hand_over(change(variant, cph, 2, ""))
+    kinds = db.session.execute(select(StockMovement.kind, StockMovement.on_hand_delta, StockMovement.allocated_delta)
+                               .where(StockMovement.kind != "receipt").order_by(StockMovement.id)).all()
+    assert [tuple(k) for k in kinds][-3:] == [("transfer_out", -2, -2), ("transfer_in", 2, 2), ("handover", -1, -1)]
+    assert_ledger_explains_every_level()
+
+
 def test_allocating_where_nothing_is_stocked_is_insufficient(variant, ham):
     with pytest.raises(InsufficientStock):
         stock.allocate(change(variant, ham, 1, ""))
@@ -286,7 +305,7 @@ def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, 
 # --- the ledger invariant, property-based ------------------------------------------------------------------
 
 OPERATIONS = st.lists(st.tuples(
-    st.sampled_from(["receive", "correct", "allocate", "release", "import"]),
+    st.sampled_from(["receive", "correct", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]),
     st.integers(0, 1),  # which variant
     st.integers(0, 1),  # which location
     st.one_of(st.integers(-3, 12), st.sampled_from(["4", "x", "2.5", "", 1_000_001])),
@@ -331,6 +350,12 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
             elif kind == "release":
                 state = stock.release(item)
                 expected = (on_hand, allocated - whole)
+            elif kind in ("dispatch", "hand_over"):
+                state = getattr(stock, kind)(item)
+                expected = (on_hand - whole, allocated - whole)
+            elif kind == "arrive":
+                state = stock.arrive(item)
+                expected = (on_hand + whole, allocated + whole)
             else:
                 code = "HAM" if loc == 0 else "CPH"
                 result = stock.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
@@ -342,11 +367,11 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
             valid = whole is not None and 0 <= whole <= stock.MAX_QUANTITY
-            if kind in ("receive", "allocate", "release"):
+            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over"):
                 valid = valid and whole >= 1
             if kind == "allocate":
                 valid = valid and whole <= on_hand - allocated
-            if kind == "release":
+            if kind in ("release", "dispatch", "hand_over"):
                 valid = valid and whole <= allocated
             if kind in ("correct", "import"):
                 valid = valid and whole >= allocated

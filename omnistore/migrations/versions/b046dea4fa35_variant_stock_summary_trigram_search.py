@@ -7,7 +7,7 @@
 - product.updated_at indexed: the newest change is the search's cheap cue that the catalogue changed.
 
 Revision ID: b046dea4fa35
-Revises: 284622f47973
+Revises: 0e46987ae991
 Create Date: 2026-11-22 12:18:46.992089
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b046dea4fa35'
-down_revision = '284622f47973'
+down_revision = '0e46987ae991'
 branch_labels = None
 depends_on = None
 
