@@ -114,6 +114,20 @@ def register_cli(app: Flask):
             _fail(error)
         click.echo(result.summary_text())
 
+    @app.cli.group()
+    def holds():
+        """Units held for order drafts at the counter."""
+
+    @holds.command("release")
+    def holds_release():
+        """Release holds whose time is up (cron-able; safe to run from several machines at once)."""
+        from .services.ordering import release_expired_holds
+
+        total = 0
+        while released := release_expired_holds():
+            total += released
+        click.echo(f"Released {total} held unit(s).")
+
     from .i18n_tools import translations
     app.cli.add_command(translations)
 

@@ -2,6 +2,7 @@
 from .audit import AuditEvent
 from .catalog import Product, Variant
 from .customers import Consent, Customer, CustomerNote
+from .drafts import DraftHold, DraftLine, OrderDraft
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
@@ -9,7 +10,7 @@ from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
 
 __all__ = [
-    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant",
+    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "DraftHold", "DraftLine", "Location", "Order",
+    "OrderDraft", "OrderEvent", "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel",
+    "StockMovement", "Transfer", "Variant",
 ]
