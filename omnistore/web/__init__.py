@@ -19,13 +19,14 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, home, orders, sections, stock
+    from . import api, auth, customers, home, orders, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(stock.bp)
+    app.register_blueprint(customers.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
     register_error_handlers(app)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0e46987ae991'
-down_revision = '5b1c0e7d2a41'
+down_revision = '187e45ff2139'
 branch_labels = None
 depends_on = None
 
