@@ -102,8 +102,7 @@ def test_items_are_added_by_scan_or_search_and_changed_with_plus_and_minus(clien
     assert held(shop.scarf, shop.ham) == 3
     removed = client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": "0"},
                             headers=HTMX)
-    assert "Wool Scarf One size / Grey removed" in removed.get_data(as_text=True) or "removed" in removed.get_data(
-        as_text=True)
+    assert "Wool Scarf" in removed.get_data(as_text=True) and "removed" in removed.get_data(as_text=True)
     assert [line.variant_id for line in draft_of(token).lines] == [shop.boot.id]
     assert held(shop.scarf, shop.ham) == 0
 
@@ -134,7 +133,7 @@ def test_unknown_variants_and_codes_are_told_at_the_add_field(client, shop):
     response = client.submit(f"/orders/drafts/{token}/add", {"code": "4000000099999"}, headers=HTMX)
     assert response.status_code == 422 and 'id="add-code-error"' in response.get_data(as_text=True)
     assert draft_of(token).lines == []
-    flashed = client.get(f"/orders/new?variant_id=123456789").headers["Location"]
+    flashed = client.get("/orders/new?variant_id=123456789").headers["Location"]
     assert "We could not find that product variant." in client.get(flashed).get_data(as_text=True)
 
 
@@ -143,8 +142,8 @@ def test_a_store_without_pickup_desk_and_a_bad_address_are_refused_at_their_fiel
     db.session.commit()
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.scarf.id, customer_id=shop.customer.id)
-    response = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.ber.id},
-                             headers=HTMX)
+    response = client.submit(f"/orders/drafts/{token}/fulfilment",
+                             {"choice": "store", "pickup_location_id": shop.ber.id}, headers=HTMX)
     assert response.status_code == 422
     assert "Berlin has no pickup desk" in response.get_data(as_text=True)
     assert draft_of(token).pickup_location_id == shop.ham.id
