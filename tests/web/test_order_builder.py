@@ -184,3 +184,27 @@ def test_the_network_panel_offers_an_order_for_a_customer(client, shop):
     panel = client.get(f"/stock/variants/{shop.boot.id}/panel", headers=HTMX)
     assert panel.status_code == 200
     assert f"/orders/new?variant_id={shop.boot.id}" in panel.get_data(as_text=True)
+
+
+def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client, shop, make):
+    from omnistore.models._types import utcnow
+    from omnistore.services import ordering
+
+    client.login(shop.clerk.email)
+    token = start(client, variant_id=shop.boot.id, customer_id=shop.customer.id)
+    page = client.get(f"/orders/drafts/{token}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page).group(1)
+    # The hold runs out, and a web order takes both boots meanwhile.
+    db.session.execute(db.update(DraftHold).values(expires_at=utcnow()))
+    db.session.commit()
+    ordering.release_expired_holds()
+    other = ordering.start_draft(shop.cph_clerk, customer_id=shop.customer.id)
+    ordering.set_line(other, shop.boot.id, 2, staff=shop.cph_clerk)
+    ordering.place(other, staff=shop.cph_clerk)
+
+    response = client.submit(f"/orders/drafts/{token}/place", {"idempotency_key": key})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "no longer available" in html
+    assert "Not available" in html  # the fresh proposal says so for the line
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1  # only the web order
