@@ -208,3 +208,12 @@ def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client
     assert "no longer available" in html
     assert "Not available" in html  # the fresh proposal says so for the line
     assert db.session.scalar(select(func.count()).select_from(Order)) == 1  # only the web order
+
+
+def test_the_customer_profile_starts_an_order_for_that_customer(client, shop):
+    client.login(shop.clerk.email)
+    profile = client.get(f"/customers/{shop.customer.id}").get_data(as_text=True)
+    assert f"/orders/new?customer_id={shop.customer.id}" in profile
+    token = start(client, customer_id=shop.customer.id)
+    assert draft_of(token).customer_id == shop.customer.id
+    assert "Ida Lund" in client.get(f"/orders/drafts/{token}").get_data(as_text=True)
