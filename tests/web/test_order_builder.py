@@ -217,3 +217,31 @@ def test_the_customer_profile_starts_an_order_for_that_customer(client, shop):
     token = start(client, customer_id=shop.customer.id)
     assert draft_of(token).customer_id == shop.customer.id
     assert "Ida Lund" in client.get(f"/orders/drafts/{token}").get_data(as_text=True)
+
+
+NASTY = ["", " ", "-1", "0", "1e9", "99999999999", "2147483648", "abc", "１２", "<b>x</b>", "x" * 5000, "%00",
+         "\u202e1"]
+
+
+def test_no_input_makes_the_builder_fail(client, shop):
+    client.login(shop.clerk.email)
+    token = start(client, variant_id=shop.scarf.id, customer_id=shop.customer.id)
+    for n, value in enumerate(NASTY):
+        headers = HTMX if n % 2 else {}  # both paths: the fragment and the page
+        for path, data in (
+            ("lines", {"variant_id": value, "quantity": value}),
+            ("lines", {"variant_id": str(shop.scarf.id), "typed": value}),
+            ("add", {"code": value}),
+            ("customer", {"customer_id": value}),
+            ("fulfilment", {"choice": "store", "pickup_location_id": value}),
+            ("fulfilment", {"choice": value, "current": value, "payment_state": value}),
+            ("fulfilment", {"choice": "delivery", "confirm_address": "1", "name": value, "street": value,
+                            "postcode": value, "city": value, "country": value}),
+        ):
+            response = client.submit(f"/orders/drafts/{token}/{path}", data, headers=headers)
+            assert response.status_code < 500, (path, data, response.status_code)
+        started = client.get("/orders/new", query_string={"variant_id": value, "customer_id": value})
+        assert started.status_code in (303, 400)
+        assert client.get(f"/orders/drafts/{value[:100]}").status_code < 500
+    for value in NASTY:  # last: the first valid one places the order
+        assert client.submit(f"/orders/drafts/{token}/place", {"idempotency_key": value}).status_code < 500
