@@ -240,7 +240,7 @@ def receive(transfer, *, staff):
         here = transfer.destination_location_id
         cancelled = order.status == "cancelled"
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
-            if line.status in ("released", "short", "refused") and not cancelled:
+            if line.status != "shipped":  # only what left the source arrives
                 continue
             change = stock.StockChange(line.variant_id, here, line.quantity,
                                        reason=_("Arrived for order %(number)s", number=order.number),
