@@ -158,10 +158,11 @@ def search_customers(query, *, limit=SEARCH_LIMIT) -> list[Customer]:
         # Each word, folded ("müller" → "muller") or transcribed ("mueller"), somewhere in the name.
         forms = set(search_forms(word).split()) or {fold(word)}
         conditions.append(or_(*(Customer.search_name.contains(form, autoescape=True) for form in sorted(forms))))
-    names = db.session.scalars(
-        select(Customer).where(*conditions, _findable())
-        .order_by(Customer.search_name, Customer.id).limit(limit)
-    ).all()
+    # No ORDER BY on purpose: with one, PostgreSQL walks the name index in order and filters (hundreds of ms
+    # when a common name matches thousands); without, a common name stops after `limit` rows and a rare one
+    # uses the trigram index. The few found are sorted here.
+    names = sorted(db.session.scalars(select(Customer).where(*conditions, _findable()).limit(limit)).all(),
+                   key=lambda c: (c.search_name, c.id))
     return (exact + [c for c in names if c not in exact])[:limit]
 
 
@@ -424,11 +425,11 @@ def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
 # --- wishlist ----------------------------------------------------------------------------------------------
 
 def wishlist(customer) -> list[WishlistItem]:
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy.orm import joinedload
 
     return db.session.scalars(
         select(WishlistItem).where(WishlistItem.customer_id == customer.id)
-        .options(selectinload(WishlistItem.variant).selectinload(Variant.product))
+        .options(joinedload(WishlistItem.variant).joinedload(Variant.product))
         .order_by(WishlistItem.created_at.desc(), WishlistItem.id.desc())
     ).all()
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import (
+    ApiClient,
     Customer,
     DraftHold,
     DraftLine,
@@ -51,7 +52,7 @@ from ..models import (
 from ..models._types import utcnow
 from . import audit, orders, pickups, sourcing, stock
 from .db import transaction
-from .errors import Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .errors import DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .sourcing import LineRequest, SourcingRequest
 
 try:  # lands from the pickups-customer helper; until then no email is queued
@@ -110,6 +111,7 @@ class PlaceOrder:
     delivery_address: sourcing.Address | None = None
     origin_location_id: int | None = None
     request_fingerprint: str = ""  # the API's body hash: same key + another body is refused
+    contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
 
 
 class IdempotencyConflict(InvalidTransition):
@@ -451,6 +453,10 @@ def place_order(source, *, idempotency_key=None, staff=None, api_client=None) ->
             return Placed(order, True)
         except InsufficientStock as error:
             last_error = error
+        except DomainError as error:
+            if error.code != "duplicate_customer":
+                raise
+            last_error = None  # the customer was created a moment ago by a concurrent order: match it now
         except (IntegrityError, _AlreadyPlaced):  # the same key or draft placed a moment ago by a concurrent call
             db.session.rollback()
             existing = _existing(source, key, fingerprint)
@@ -494,9 +500,11 @@ def _no_longer_available(source, error, staff):
                 "Check the new proposal.")
     if proposal is not None and not proposal.complete:
         message = _("Some items are no longer available: someone else ordered them meanwhile.")
-    return InsufficientStock(message, proposal=proposal,
-                             lines=[{"variant_id": line.variant_id, "quantity": line.quantity,
-                                     "reason": line.reason} for line in (proposal.unavailable if proposal else ())])
+    error = InsufficientStock(message, lines=[
+        {"variant_id": line.variant_id, "quantity": line.quantity, "reason": line.reason}
+        for line in (proposal.unavailable if proposal else ())])
+    error.proposal = proposal  # the fresh plan (for a draft: already held again); not part of the JSON
+    return error
 
 
 def _api_request(place_order_):
@@ -534,13 +542,15 @@ def _place_once(session, source, key, *, staff, api_client):
         holds = ()
         request = dataclasses.replace(_api_request(source), now=now)
         channel, customer_id = source.channel, source.customer_id
+        if source.contact is not None:
+            customer_id = _customer_for(session, source.contact, channel)
         fulfilment, payment_state = source.fulfilment, source.payment_state
         address = source.delivery_address.as_dict() if source.delivery_address else {}
         origin_id = source.origin_location_id
         fingerprint = source.request_fingerprint
     proposal = sourcing.propose(request)
     if not proposal.complete:
-        raise InsufficientStock(_("Some items are not available."), proposal=proposal)
+        raise InsufficientStock(_("Some items are not available."))
 
     order = Order(
         channel=channel, customer_id=customer_id, fulfilment=fulfilment, status="placed",
@@ -608,6 +618,34 @@ def _place_once(session, source, key, *, staff, api_client):
     audit.record("order.placed", entity=order, staff=staff, api_client=api_client, location_id=origin_id,
                  number=order.number, channel=channel, total_minor=order.total_minor)
     return order
+
+
+def _customer_for(session, contact, channel):
+    """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
+    try:
+        from . import customers
+    except ImportError:  # pragma: no cover - until the customers helper's module is merged
+        customers = None
+    if customers is not None:
+        existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
+        if existing is not None:
+            return existing.id
+        return customers.create_customer(customers.NewCustomer(
+            first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
+            locale=contact.locale), channel=channel).id
+    conditions = [Customer.email == contact.email] if contact.email else []
+    if contact.phone:
+        conditions.append(Customer.phone == contact.phone)
+    from sqlalchemy import or_
+
+    existing = session.scalar(select(Customer).where(or_(*conditions)).order_by(Customer.id).limit(1))
+    if existing is not None:
+        return existing.id
+    customer = Customer(first_name=contact.first_name, last_name=contact.last_name, email=contact.email,
+                        phone=contact.phone, created_channel=channel)
+    session.add(customer)
+    session.flush()
+    return customer.id
 
 
 def _promised_at(proposal):
@@ -685,3 +723,207 @@ def order_for_api(number) -> Order:
         raise NotFound(_("No order with that number."))
     return order
 
+
+
+# --- web orders: the API's intake ------------------------------------------------------------------------
+
+WEB_ORDER_KEYS = {"customer", "lines", "fulfilment", "pickup_location", "delivery_address", "payment_state",
+                  "channel"}
+CUSTOMER_KEYS = {"email", "phone", "first_name", "last_name", "locale"}
+LINE_KEYS = {"sku", "quantity"}
+API_CHANNELS = ("web", "app", "phone")
+NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class CustomerContact:
+    """Who ordered, as the web shop sent it: matched to a profile by email or phone, else created."""
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str = ""
+    last_name: str = ""
+    locale: str | None = None
+
+
+def fingerprint(body) -> str:
+    """A stable hash of a JSON document (key order and spacing do not matter)."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _json_text(value, name, errors, *, required=False, max_length=NAME_MAX):
+    if value is None or value == "":
+        if required:
+            errors[name] = _("Required.")
+        return ""
+    if not isinstance(value, str):
+        errors[name] = _("Must be text.")
+        return ""
+    if sourcing._CONTROL.search(value):
+        errors[name] = _("Contains a character that cannot be stored.")
+        return ""
+    value = " ".join(value.split())
+    if len(value) > max_length:
+        errors[name] = _("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
+    return value
+
+
+def web_order_from_json(body) -> tuple:
+    """(PlaceOrder without customer, CustomerContact) from the API's JSON body; ValidationFailed with a
+    message per field (paths like "lines[0].sku") when anything is wrong. Reads only."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(_("Send the order as a JSON object."), {"body": _("Must be a JSON object.")})
+    errors = {}
+    for key in sorted(set(body) - WEB_ORDER_KEYS, key=str):
+        errors[str(key)[:40]] = _("Unknown field; allowed: %(allowed)s.", allowed=", ".join(sorted(WEB_ORDER_KEYS)))
+
+    contact = _contact_from_json(body.get("customer"), errors)
+
+    channel = body.get("channel", "web")
+    if channel not in API_CHANNELS:
+        errors["channel"] = _("Must be one of %(allowed)s.", allowed=", ".join(API_CHANNELS))
+    fulfilment = body.get("fulfilment")
+    if fulfilment not in sourcing.FULFILMENTS:
+        errors["fulfilment"] = _("Must be one of %(allowed)s.", allowed=", ".join(sourcing.FULFILMENTS))
+    payment_state = body.get("payment_state", "paid")
+    if payment_state not in ("paid", "pay_at_pickup"):
+        errors["payment_state"] = _("Must be one of %(allowed)s.", allowed="paid, pay_at_pickup")
+    elif payment_state == "pay_at_pickup" and fulfilment == "delivery":
+        errors["payment_state"] = _("A delivery must be paid when it is ordered.")
+
+    lines = _lines_from_json(body.get("lines"), errors)
+
+    pickup_id, address = None, None
+    if fulfilment == "pickup":
+        if "delivery_address" in body and body["delivery_address"] is not None:
+            errors["delivery_address"] = _("Only for deliveries.")
+        code = body.get("pickup_location")
+        if not isinstance(code, str) or not code.strip():
+            errors["pickup_location"] = _("Required for a pickup: the code of a store with a pickup desk.")
+        else:
+            from .locations import get_location
+
+            location = get_location(code)
+            if location is None:
+                errors["pickup_location"] = _("No location with the code %(code)s.", code=code.strip()[:16])
+            else:
+                try:
+                    pickup_id = sourcing.pickup_location(location.id).id
+                except ValidationFailed as error:
+                    errors["pickup_location"] = error.fields.get("pickup_location", error.message)
+    elif fulfilment == "delivery":
+        if body.get("pickup_location") is not None:
+            errors["pickup_location"] = _("Only for pickups.")
+        if body.get("delivery_address") is None:
+            errors["delivery_address"] = _("Required for a delivery.")
+        else:
+            try:
+                address = sourcing.check_address(body.get("delivery_address"))
+            except ValidationFailed as error:
+                errors.update({f"delivery_address.{name}" if name != "address" else "delivery_address": message
+                               for name, message in error.fields.items()})
+    if errors:
+        raise ValidationFailed(_("The order was not accepted; nothing was created. See the fields."), errors)
+    return PlaceOrder(
+        channel=channel, customer_id=0, lines=tuple(lines), fulfilment=fulfilment, payment_state=payment_state,
+        pickup_location_id=pickup_id, delivery_address=address, request_fingerprint=fingerprint(body),
+    ), contact
+
+
+def _contact_from_json(data, errors):
+    if not isinstance(data, dict):
+        errors["customer"] = _("Required: an object with the customer's email and/or phone and name.")
+        return None
+    for key in sorted(set(data) - CUSTOMER_KEYS, key=str):
+        errors[f"customer.{str(key)[:40]}"] = _("Unknown field; allowed: %(allowed)s.",
+                                                allowed=", ".join(sorted(CUSTOMER_KEYS)))
+    email = _json_text(data.get("email"), "customer.email", errors, max_length=254) or None
+    phone = _json_text(data.get("phone"), "customer.phone", errors, max_length=40) or None
+    if email is None and phone is None and "customer.email" not in errors and "customer.phone" not in errors:
+        errors["customer.email"] = _("Send an email address or a phone number (or both).")
+    try:
+        from . import contact as contact_rules
+    except ImportError:  # pragma: no cover - until the customers helper's module is merged
+        contact_rules = None
+    if contact_rules is not None:
+        if email:
+            try:
+                email = contact_rules.normalize_email(email)
+            except ValidationFailed as error:
+                errors["customer.email"] = error.fields.get("email", error.message)
+        if phone:
+            try:
+                phone = contact_rules.normalize_phone(phone)
+            except ValidationFailed as error:
+                errors["customer.phone"] = error.fields.get("phone", error.message)
+    elif email:
+        email = email.lower()
+        if "@" not in email:
+            errors["customer.email"] = _("That is not an email address.")
+    locale = data.get("locale")
+    if locale is not None and locale not in ("en", "de", "da"):
+        errors["customer.locale"] = _("Must be one of %(allowed)s.", allowed="en, de, da")
+    first = _json_text(data.get("first_name"), "customer.first_name", errors)
+    last = _json_text(data.get("last_name"), "customer.last_name", errors)
+    if not first and not last and "customer.first_name" not in errors and "customer.last_name" not in errors:
+        errors["customer.last_name"] = _("Send the customer's name (first_name and/or last_name).")
+    return CustomerContact(email=email, phone=phone, first_name=first, last_name=last, locale=locale)
+
+
+def _lines_from_json(items, errors):
+    if not isinstance(items, list) or not items:
+        errors["lines"] = _("Required: a list of {\"sku\", \"quantity\"} objects.")
+        return []
+    if len(items) > sourcing.MAX_LINES:
+        errors["lines"] = _("At most %(max)d lines per order.", max=sourcing.MAX_LINES)
+        return []
+    skus = {item.get("sku").strip() for item in items
+            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64}
+    variants = dict(db.session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all()) \
+        if skus else {}
+    lines = []
+    for index, item in enumerate(items):
+        where = f"lines[{index}]"
+        if not isinstance(item, dict):
+            errors[where] = _("Must be an object with sku and quantity.")
+            continue
+        for key in sorted(set(item) - LINE_KEYS, key=str):
+            errors[f"{where}.{str(key)[:40]}"] = _("Unknown field; allowed: sku, quantity.")
+        sku, quantity = item.get("sku"), item.get("quantity")
+        variant_id = None
+        if not isinstance(sku, str) or not sku.strip():
+            errors[f"{where}.sku"] = _("Required.")
+        else:
+            variant_id = variants.get(sku.strip())
+            if variant_id is None:
+                errors[f"{where}.sku"] = _("No variant with SKU %(sku)s.", sku=sku.strip()[:64])
+        if type(quantity) is not int:
+            errors[f"{where}.quantity"] = _("Must be a whole number (a JSON integer).")
+        elif quantity < 1:
+            errors[f"{where}.quantity"] = _("The quantity must be at least 1.")
+        elif quantity > sourcing.MAX_LINE_QUANTITY:
+            errors[f"{where}.quantity"] = _("At most %(max)d per line.", max=sourcing.MAX_LINE_QUANTITY)
+        elif variant_id is not None:
+            lines.append(LineRequest(variant_id, quantity))
+    return lines
+
+
+def place_web_order(body, *, api_client, idempotency_key=None) -> Placed:
+    """An order from the web shop (POST /api/v1/orders): checked in full first (ValidationFailed creates
+    nothing), then the customer matched by email or phone (else created) and the order placed, in one
+    transaction; the same key with the same body gives back the same order, with another body
+    IdempotencyConflict."""
+    if not isinstance(api_client, ApiClient):
+        raise Forbidden(_("Sign in to take orders."))
+    key = _scoped_key(idempotency_key, api_client=api_client)
+    if key is not None:  # a replay needs no checks (stock or SKUs may have changed since)
+        existing = _existing(None, key, fingerprint(body))
+        if existing is not None:
+            return Placed(existing, False)
+    request, contact = web_order_from_json(body)
+    return place_order(dataclasses.replace(request, contact=contact),
+                       idempotency_key=idempotency_key, api_client=api_client)

@@ -150,7 +150,7 @@ def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
     with pytest.raises(InsufficientStock) as error:
         ordering.place(draft, staff=shop["clerk"])
     assert "no longer available" in error.value.message
-    assert error.value.detail["proposal"] is not None and not error.value.detail["proposal"].complete
+    assert error.value.proposal is not None and not error.value.proposal.complete
     assert db.session.scalar(select(func.count()).select_from(Order)) == 1
     assert ordering.draft_for(draft.token, shop["clerk"]).status == "open"
     assert_ledger_consistent()
