@@ -210,6 +210,9 @@ def draft_fulfilment(token):
                                                payment_state="paid")
         else:
             location_id = draft.location_id if choice == "here" else _int_arg(form.pickup_location_id.data)
+            if choice == "store" and location_id is None:  # just tapped: the nearest other store to start with
+                location_id = next((s.id for s in counter.pickup_stores(draft.location) if s.id != draft.location_id),
+                                   None)
             if choice == "here" and not (draft.location.is_store and draft.location.pickup_enabled):
                 location_id = None
             state = ordering.choose_fulfilment(draft, "pickup", staff=current_user,

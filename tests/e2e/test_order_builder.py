@@ -11,6 +11,12 @@ from tests.e2e.screenshots import capture
 from tests.e2e.test_foundation import sign_in, sign_out
 
 pytestmark = pytest.mark.e2e
+SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+
+
+def settled(page):
+    """Wait until htmx has swapped and processed the new builder (its listeners attach when it settles)."""
+    page.wait_for_function(SETTLED)
 
 
 @pytest.fixture
@@ -40,6 +46,7 @@ def test_clerk_orders_a_size_from_copenhagen_for_pickup_in_berlin_and_it_travels
     # Scan the barcode with the keyboard-wedge scanner: the product page with the network panel.
     page.goto(f"/stock/?q={size44.ean}")
     expect(page.locator("#network-panel")).to_contain_text("København")
+    capture(page, "order-from-panel")
     page.get_by_role("link", name="Order for a customer").click()
     expect(page).to_have_url(re.compile(r"/orders/drafts/[0-9a-f]{32}$"))
     builder = page.locator("#draft")
@@ -59,6 +66,7 @@ def test_clerk_orders_a_size_from_copenhagen_for_pickup_in_berlin_and_it_travels
     expect(scarf_line).to_contain_text("Wool Scarf")
     scarf_line.get_by_role("button", name="One more").click()
     expect(scarf_line.get_by_label("Quantity", exact=True)).to_have_value("2")
+    settled(page)
     scarf_line.get_by_label("Quantity", exact=True).fill("0")
     scarf_line.get_by_label("Quantity", exact=True).press("Enter")
     expect(scarf_line.locator(".field-error")).to_contain_text("at least 1")
@@ -67,6 +75,11 @@ def test_clerk_orders_a_size_from_copenhagen_for_pickup_in_berlin_and_it_travels
 
     # Collect in another store: Berlin; the proposal and the countdown.
     builder.get_by_role("button", name=re.compile("Collect in another store")).click()
+    expect(builder.locator(".promise")).to_contain_text("Ready for pickup at Berlin")  # the nearest, to start
+    settled(page)
+    page.get_by_label("Pickup store (nearest first)").select_option(str(network["cph"].id))
+    expect(builder.locator(".promise")).to_contain_text("Ready for pickup at København")
+    settled(page)
     page.get_by_label("Pickup store (nearest first)").select_option(str(network["ber"].id))
     expect(builder.locator(".promise")).to_contain_text("Ready for pickup at Berlin")
     expect(builder.locator(".plan")).to_contain_text("from København")
@@ -89,6 +102,8 @@ def test_clerk_orders_a_size_from_copenhagen_for_pickup_in_berlin_and_it_travels
     card = page.locator(".transfer").filter(has_text=number)
     expect(card).to_contain_text("To Berlin")
     card.get_by_role("button", name="Picked – goods are off the shelf").click()
+    expect(card.get_by_label("Tracking reference")).to_be_visible()
+    settled(page)
     card.get_by_label("Tracking reference").fill("PN 4711")
     card.get_by_role("button", name="Packed and shipped").click()
     expect(card.get_by_role("status")).to_contain_text("tracking PN 4711")
