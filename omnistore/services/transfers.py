@@ -275,13 +275,9 @@ def all_at_pickup_store(order):
 
 
 def ready_for_pickup(order, staff):
-    """The seam to the pickup desk: everything is here, the desk takes it from here (pickups.mark_ready:
-    the order becomes ready and the customer is told). Until the desk's verb is on main, the order only
-    moves to ready."""
-    mark_ready = getattr(pickups, "mark_ready", None)
-    if mark_ready is not None:
-        return mark_ready(order, staff=staff)
-    return orders.transition(order, "ready", staff=staff, location_id=order.pickup_location_id)
+    """Everything is at the pickup store: the desk's verb makes the order ready (pickup-by date, the
+    customer's "ready" email and webhooks) in this same transaction."""
+    return pickups.mark_ready(order, staff=staff)
 
 
 def mark_delivered(order, *, staff):

@@ -71,8 +71,10 @@ def test_copenhagen_picks_and_ships_and_hamburg_receives_and_the_order_is_ready(
     transfers.receive(transfer, staff=net.ham_clerk)
     assert fresh(Transfer, transfer.id).status == "received"
     assert level(net.boot, net.ham) == (1, 1)  # on hand in Hamburg, still reserved for the order
-    assert fresh(Order, order.id).status == "ready"
-    assert [line.status for line in fresh(Order, order.id).lines] == ["allocated"]
+    ready = fresh(Order, order.id)
+    assert ready.status == "ready"
+    assert [line.status for line in ready.lines] == ["allocated"]
+    assert ready.pickup.ready_at is not None and ready.pickup.pickup_by is not None  # the desk's mark_ready
 
     history = [(e.kind, e.from_status, e.to_status, e.staff_id, e.location_id) for e in events(order)]
     assert history[0] == ("picked", "", "", net.cph_clerk.id, net.cph.id)
