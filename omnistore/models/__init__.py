@@ -8,10 +8,11 @@ from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
+from .webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "DraftHold", "DraftLine", "Location", "Order", "OrderDraft", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant", "WishlistItem",
+    "Variant", "WebhookEndpoint", "WishlistItem",
 ]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0e46987ae991'
-down_revision = '187e45ff2139'
+down_revision = '9c4e2a7b1d30'
 branch_labels = None
 depends_on = None
 
