@@ -245,3 +245,11 @@ def test_no_input_makes_the_builder_fail(client, shop):
         assert client.get(f"/orders/drafts/{value[:100]}").status_code < 500
     for value in NASTY:  # last: the first valid one places the order
         assert client.submit(f"/orders/drafts/{token}/place", {"idempotency_key": value}).status_code < 500
+
+
+def test_other_orders_in_progress_at_the_store_are_one_tap_away(client, shop):
+    client.login(shop.clerk.email)
+    first = start(client, variant_id=shop.scarf.id, customer_id=shop.customer.id)
+    second = start(client, variant_id=shop.boot.id)
+    page = client.get(f"/orders/drafts/{second}").get_data(as_text=True)
+    assert f"/orders/drafts/{first}" in page and "Ida Lund · 1 item" in page
