@@ -704,7 +704,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
                 transfer.status = "cancelled"
         session.flush()
         if notifications is not None and hasattr(notifications, "order_cancelled"):
-            notifications.order_cancelled(order)
+            notifications.order_cancelled(order, reason=reason)
         audit.record("order.cancelled", entity=order, staff=staff, api_client=api_client,
                      number=order.number, reason=reason, by_customer=by_customer)
     return order

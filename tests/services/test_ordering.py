@@ -12,6 +12,7 @@ from omnistore.models import (
     Order,
     OrderEvent,
     OrderLine,
+    OutboxMessage,
     Pickup,
     Staff,
     StockLevel,
@@ -111,8 +112,11 @@ def test_placing_a_draft_converts_holds_into_the_order(make, shop):
     transfer = db.session.get(Transfer, line.transfer_id)
     assert (transfer.source_location_id, transfer.destination_location_id, transfer.status) == (
         shop["CPH"].id, shop["HAM"].id, "requested")
-    assert [e.kind for e in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id))] == [
-        "placed", "sourced"]
+    kinds = [e.kind for e in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)
+                                                .order_by(OrderEvent.id))]
+    assert kinds[:2] == ["placed", "sourced"]
+    assert db.session.scalar(select(OutboxMessage.recipient).where(OutboxMessage.topic == "order.confirmation")) \
+        == "j@example.test", "the confirmation email is queued with the order"
     assert db.session.scalar(select(Pickup).where(Pickup.order_id == order.id)) is not None
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
     allocation = db.session.scalar(select(StockMovement).where(StockMovement.reference == order.number))
@@ -172,6 +176,8 @@ def test_cancel_releases_allocations_and_open_transfers(make, shop):
     assert order.status == "cancelled" and {line.status for line in order.lines} == {"released"}
     assert level(shop["variant"], shop["CPH"]) == (5, 0) and level(other, shop["HAM"]) == (1, 0)
     assert {t.status for t in db.session.scalars(select(Transfer))} == {"cancelled"}
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.topic == "order.cancelled")) == 1
     with pytest.raises(InvalidTransition):
         ordering.cancel(order, staff=shop["clerk"])
     assert_ledger_consistent()
@@ -348,4 +354,26 @@ def test_double_tap_on_one_draft_from_two_tablets_makes_one_order(app, make, sho
     assert all(isinstance(o, str) for o in outcomes), outcomes
     assert len(set(outcomes)) == 1
     assert level(shop["variant"], shop["CPH"]) == (5, 2)
+    assert_ledger_consistent()
+
+
+def test_expiry_run_and_placement_racing_never_double_release(app, make, shop):
+    make.stock(shop["variant"], shop["HAM"], 4)
+    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    db.session.execute(db.update(DraftHold).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    token, clerk_id = draft.token, shop["clerk"].id
+
+    def work(i):
+        if i % 2:
+            return ordering.release_expired_holds()
+        clerk = db.session.get(Staff, clerk_id)
+        return ordering.place(ordering.draft_for(token, clerk), staff=clerk).number
+
+    outcomes = run_in_threads(app, 6, work)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert len({o for o in outcomes if isinstance(o, str)}) == 1
+    assert level(shop["variant"], shop["HAM"]) == (4, 2)
+    assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
     assert_ledger_consistent()

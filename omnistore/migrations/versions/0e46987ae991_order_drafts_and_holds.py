@@ -1,7 +1,7 @@
 """order drafts, their lines and the stock they hold (endless-aisle ordering)
 
 Revision ID: 0e46987ae991
-Revises: 187e45ff2139
+Revises: 9c4e2a7b1d30
 Create Date: 2026-11-22 12:18:20.102459
 
 """
