@@ -3,8 +3,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.screenshots import capture
-from tests.e2e.test_order_builder import settled
 from tests.e2e.test_foundation import sign_in, sign_out
+from tests.e2e.test_order_builder import settled
 
 pytestmark = pytest.mark.e2e
 
