@@ -8,6 +8,8 @@
   `/pickups/orders/<number>/handover`: lines, customer, payment, the verification done, confirm.
 Every change goes through services/pickups.py, which checks the store scope and the order's state.
 """
+from datetime import timedelta
+
 from babel.dates import format_skeleton
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_timedelta, get_timezone
@@ -251,7 +253,9 @@ def desk_date(value):
 @bp.app_template_filter("waited")
 def waited(delta):
     """How long something has waited, for people: "3 hours", "2 days"."""
-    return format_timedelta(delta, granularity="minute", threshold=1) if delta is not None else ""
+    if delta is None:
+        return ""
+    return format_timedelta(max(delta, timedelta(minutes=1)), granularity="minute", threshold=1)
 
 
 @bp.context_processor
