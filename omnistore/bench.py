@@ -1300,18 +1300,28 @@ def bench_placement(app, workload, rng, clients, seconds):
                 except InsufficientStock:
                     short += 1
                 except Exception as error:  # noqa: BLE001 — counted and reported
-                    errors[type(error).__name__] += 1
-                    db.session.rollback()
+                    errors[f"{type(error).__name__}: {str(error)[:160]}"] += 1
                 times.append((perf_counter() - began) * 1000)
+                db.session.rollback()  # end the read snapshot: the connection goes back to the pool, as after a request
             db.session.remove()
         outcomes[index] = (times, numbers, short, errors)
 
+    # One connection per client, as each server process would have its own pool (the default pool of one
+    # process holds 15, fewer than the clients; a client waiting 30 s for one would be the bench's artefact).
+    pool = db.engine.pool
+    saved_overflow = getattr(pool, "_max_overflow", None)
+    if saved_overflow is not None:
+        pool._max_overflow = max(saved_overflow, clients + 2)
     started = perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        if saved_overflow is not None:
+            pool._max_overflow = saved_overflow
     wall = perf_counter() - started
     times = [t for outcome in outcomes for t in outcome[0]]
     numbers = [n for outcome in outcomes for n in outcome[1]]
