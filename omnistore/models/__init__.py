@@ -5,6 +5,7 @@ from .customers import Consent, Customer, CustomerNote
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
+from .review_indexes import REVIEW_INDEXES  # noqa: F401 — registers the review indexes
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
 

@@ -10,9 +10,6 @@ PLANNED = [
      _l("Find a customer's profile across every channel, with consents, history and notes."), None),
     ("pickups", "/pickups", _l("Pickups"),
      _l("Run the click-and-collect desk: prepare orders, scan the customer's QR code and hand over."), None),
-    ("manager", "/manager", _l("Manager"),
-     _l("Review pickups and handovers of your store, see figures and exceptions, set pickup rules."),
-     ("manager",)),
 ]
 
 
