@@ -5,12 +5,12 @@ from .customers import Consent, Customer, CustomerNote
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
-from .review_indexes import REVIEW_INDEXES  # noqa: F401 — registers the review indexes
+from .reviews import ReviewFact
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
+    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewFact", "Staff", "StockLevel", "StockMovement", "Transfer",
     "Variant",
 ]

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import AuditEvent, Location, Order, OrderEvent, OrderLine, Pickup, Staff
+from ..models import AuditEvent, Location, Order, OrderEvent, OrderLine, Pickup, ReviewFact, Staff
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from .errors import Forbidden, NotFound, OutOfScope, ValidationFailed
@@ -232,7 +232,7 @@ def all_orders_for_figure(scope, figure, *, source_id=None, limit=50_000):
     ).all()
 
 
-# --- the dashboard --------------------------------------------------------------------------------------------
+# --- the dashboard (aggregated over review_fact: one narrow row per pickup order, kept by triggers) ----------
 
 @dataclass
 class Durations:
@@ -252,6 +252,33 @@ class SourceRow:
 
 
 @dataclass
+class LeagueRow:
+    location_id: int
+    code: str
+    name: str
+    placed: int = 0
+    ready: int = 0
+    collected: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    overdue: int = 0
+    on_time: int = 0
+    late: int = 0
+    median_to_ready: float | None = None
+    median_to_collect: float | None = None
+
+    @property
+    def on_time_rate(self):
+        judged = self.on_time + self.late
+        return self.on_time / judged if judged else None
+
+    @property
+    def no_show_rate(self):
+        ended = self.collected + self.expired
+        return self.expired / ended if ended else None
+
+
+@dataclass
 class Review:
     scope: Scope
     counts: dict
@@ -262,6 +289,7 @@ class Review:
     saved_minor: int
     daily: list  # [(day, {status: count})]
     heat: list  # 7 rows (Mon..Sun) of 24 counts
+    stores: dict = field(default_factory=dict)  # location id → LeagueRow (every store with figures)
 
     @property
     def on_time_rate(self):
@@ -277,15 +305,83 @@ class Review:
     def heat_max(self):
         return max((max(row) for row in self.heat), default=0)
 
+    def league(self, sort="no_show_rate"):
+        return sort_league(list(self.stores.values()), sort)
+
+
+F = ReviewFact
+
+
+def _fact_where(scope):
+    return [F.pickup_location_id == scope.location.id] if scope.location is not None else []
+
+
+def _fact_conditions(scope):
+    """Each counted figure as a condition on review_fact (the same figure as figure_condition on the orders)."""
+    ready_in = _between(F.ready_at, scope)
+    ended_in = _between(F.ended_at, scope)
+    promised = F.promised_at.is_not(None)
+    return {
+        "placed": _between(F.placed_at, scope),
+        "ready": ready_in,
+        "collected": and_(F.status == "collected", _between(F.collected_at, scope)),
+        "expired": and_(F.status == "expired", ended_in),
+        "cancelled": and_(F.status == "cancelled", ended_in),
+        "cancelled_after_ready": and_(F.status == "cancelled", F.ended_from == "ready", ended_in),
+        "waiting": F.status == "ready",
+        "overdue": and_(F.status == "ready", F.pickup_by < scope.now),
+        "on_time": and_(ready_in, promised, F.ready_at <= F.promised_at),
+        "late": and_(ready_in, promised, F.ready_at > F.promised_at),
+        "checked_in": _between(F.checked_in_at, scope),
+    }
+
+
+FACT_FIGURES = ("placed", "ready", "collected", "expired", "cancelled", "cancelled_after_ready", "waiting",
+                "overdue", "on_time", "late", "checked_in")
+
 
 def review(scope):
-    """Every figure of the dashboard for `scope`."""
-    counts = _counts(scope)
-    sources, saved = _endless_aisle(scope)
+    """Every figure of the dashboard for `scope`, and each store's share of them (the league)."""
+    stores, counts = _store_counts(scope)
+    durations = _durations(scope, stores)
     counts["endless_aisle"] = _count(scope, "endless_aisle")
-    durations = _durations(scope)
+    sources, saved = _endless_aisle(scope)
     daily, heat = _charts(scope)
-    return Review(scope, counts, *durations, sources, saved, daily, heat)
+    return Review(scope, counts, *durations, sources, saved, daily, heat, stores=stores)
+
+
+def league(scope, sort="no_show_rate"):
+    """Every pickup store's figures side by side for the period, worst first by `sort`."""
+    stores, _counts_ = _store_counts(scope)
+    _durations(scope, stores)
+    return sort_league(list(stores.values()), sort)
+
+
+def _store_counts(scope):
+    """({location id: LeagueRow}, totals) in one grouped pass over the period's facts."""
+    conditions = _fact_conditions(scope)
+    touched = or_(*(conditions[name] for name in ("placed", "ready", "collected", "checked_in")),
+                  _between(F.ended_at, scope), F.status == "ready")
+    query = (select(F.pickup_location_id, *(func.count().filter(conditions[name]) for name in FACT_FIGURES))
+             .where(*_fact_where(scope), touched).group_by(F.pickup_location_id))
+    locations = select(Location).order_by(Location.code)
+    if scope.location is not None:
+        locations = locations.where(Location.id == scope.location.id)
+    else:
+        locations = locations.where(Location.kind == "store")
+    stores = {loc.id: LeagueRow(loc.id, loc.code, loc.name) for loc in db.session.scalars(locations)}
+    totals = dict.fromkeys(COUNTED, 0)
+    totals["cancelled_after_ready"] = 0
+    for location_id, *values in db.session.execute(query):
+        row = stores.get(location_id)
+        if row is None:
+            location = db.session.get(Location, location_id)
+            row = stores[location_id] = LeagueRow(location_id, location.code, location.name)
+        for name, value in zip(FACT_FIGURES, values, strict=True):
+            totals[name] += int(value or 0)
+            if hasattr(row, name):
+                setattr(row, name, int(value or 0))
+    return stores, totals
 
 
 def _count(scope, figure):
@@ -293,49 +389,6 @@ def _count(scope, figure):
         select(func.count()).select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
         .where(figure_condition(scope, figure))
     ) or 0
-
-
-def _scoped(query, scope):
-    query = query.where(Order.fulfilment == "pickup")
-    if scope.location is not None:
-        query = query.where(Order.pickup_location_id == scope.location.id)
-    return query
-
-
-def _counts(scope):
-    """All counted figures in four indexed queries (each the same predicate as figure_condition)."""
-    counts = dict.fromkeys(COUNTED, 0)
-    counts["placed"] = db.session.scalar(
-        _scoped(select(func.count()).select_from(Order), scope).where(_between(Order.placed_at, scope))) or 0
-    ready_in, collected_in = _between(Pickup.ready_at, scope), _between(Pickup.collected_at, scope)
-    promised = Order.promised_at.is_not(None)
-    row = db.session.execute(
-        _scoped(select(
-            func.count().filter(ready_in),
-            func.count().filter(and_(collected_in, Order.status == "collected")),
-            func.count().filter(_between(Pickup.checked_in_at, scope)),
-            func.count().filter(and_(ready_in, promised, Pickup.ready_at <= Order.promised_at)),
-            func.count().filter(and_(ready_in, promised, Pickup.ready_at > Order.promised_at)),
-        ).select_from(Pickup).join(Order, Order.id == Pickup.order_id), scope)
-        .where(or_(ready_in, collected_in, _between(Pickup.checked_in_at, scope)))
-    ).one()
-    counts.update(zip(("ready", "collected", "checked_in", "on_time", "late"), (int(v or 0) for v in row),
-                      strict=True))
-    for kind, number in db.session.execute(
-        _scoped(select(OrderEvent.kind, func.count(func.distinct(OrderEvent.order_id)))
-                .select_from(OrderEvent).join(Order, Order.id == OrderEvent.order_id), scope)
-        .where(OrderEvent.kind.in_(("expired", "cancelled")), _between(OrderEvent.created_at, scope),
-               Order.status == OrderEvent.kind)
-        .group_by(OrderEvent.kind)
-    ):
-        counts[kind] = number
-    row = db.session.execute(
-        _scoped(select(func.count(), func.count().filter(Pickup.pickup_by < scope.now))
-                .select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id), scope)
-        .where(Order.status == "ready")
-    ).one()
-    counts["waiting"], counts["overdue"] = int(row[0] or 0), int(row[1] or 0)
-    return counts
 
 
 def _seconds(start, end):
@@ -353,38 +406,73 @@ def _percentile(ordered, fraction):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _durations(scope):
-    """(order → ready, ready → collected, check-in → collected) for orders ready / collected in the period."""
-    specs = (
-        (_seconds(Order.placed_at, Pickup.ready_at), _between(Pickup.ready_at, scope), TO_READY_BUCKETS),
-        (_seconds(Pickup.ready_at, Pickup.collected_at),
-         and_(_between(Pickup.collected_at, scope), Order.status == "collected", Pickup.ready_at.is_not(None)),
-         TO_COLLECT_BUCKETS),
-        (_seconds(Pickup.checked_in_at, Pickup.collected_at),
-         and_(_between(Pickup.collected_at, scope), Order.status == "collected", Pickup.checked_in_at.is_not(None)),
-         ()),
+def _duration_specs(scope):
+    """(seconds, which facts, buckets) for order → ready, ready → collected, check-in → collected."""
+    collected = and_(F.status == "collected", _between(F.collected_at, scope))
+    return (
+        (_seconds(F.placed_at, F.ready_at), _between(F.ready_at, scope), TO_READY_BUCKETS),
+        (_seconds(F.ready_at, F.collected_at), and_(collected, F.ready_at.is_not(None)), TO_COLLECT_BUCKETS),
+        (_seconds(F.checked_in_at, F.collected_at), and_(collected, F.checked_in_at.is_not(None)), ()),
     )
-    postgres = db.engine.dialect.name == "postgresql"
-    results = []
-    for seconds, where, bounds in specs:
-        base = _scoped(select().select_from(Pickup).join(Order, Order.id == Pickup.order_id), scope).where(where)
-        if postgres:
-            row = db.session.execute(base.add_columns(
-                func.count(), func.percentile_cont(0.5).within_group(seconds),
-                func.percentile_cont(0.9).within_group(seconds))).one()
-            found = Durations(int(row[0] or 0), _float(row[1]), _float(row[2]))
-        else:
-            values = sorted(max(0.0, float(v)) for v in db.session.scalars(base.add_columns(seconds)))
-            found = Durations(len(values), _percentile(values, 0.5), _percentile(values, 0.9))
-        if bounds and found.count:
-            bucket = case(*((seconds < hours * 3600, index) for index, hours in enumerate(bounds)),
-                          else_=len(bounds))
-            tally = dict(db.session.execute(base.add_columns(bucket, func.count()).group_by(bucket)).all())
-            found.buckets = [(hours, tally.get(i, 0)) for i, hours in enumerate(bounds)] + \
-                            [(None, tally.get(len(bounds), 0))]
-        elif bounds:
-            found.buckets = [(hours, 0) for hours in bounds] + [(None, 0)]
-        results.append(found)
+
+
+def _durations(scope, stores):
+    """Totals of the three durations (count, median, p90, buckets), and each store's medians into `stores`."""
+    specs = _duration_specs(scope)
+    touched = or_(_between(F.ready_at, scope), _between(F.collected_at, scope))
+    results = [Durations() for _ in specs]
+    per_store = defaultdict(dict)
+    if db.engine.dialect.name == "postgresql":
+        columns = []
+        for seconds, where, bounds in specs:
+            columns += [func.count().filter(where), func.percentile_cont(0.5).within_group(seconds).filter(where),
+                        func.percentile_cont(0.9).within_group(seconds).filter(where)]
+            previous = None
+            for hours in bounds + (None,):
+                low = seconds >= previous * 3600 if previous is not None else None
+                high = seconds < hours * 3600 if hours is not None else None
+                columns.append(func.count().filter(and_(where, *(c for c in (low, high) if c is not None))))
+                previous = hours
+        query = (select(func.grouping(F.pickup_location_id), F.pickup_location_id, *columns)
+                 .where(*_fact_where(scope), touched)
+                 .group_by(func.grouping_sets(tuple_(F.pickup_location_id), tuple_())))
+        for is_total, location_id, *values in db.session.execute(query):
+            position = 0
+            for index, bounds in enumerate(spec[2] for spec in specs):
+                count, median, p90 = values[position:position + 3]
+                buckets = values[position + 3:position + 4 + len(bounds)]
+                position += 4 + len(bounds)
+                if is_total:
+                    tally = [(hours, int(n or 0)) for hours, n in zip(bounds + (None,), buckets, strict=True)]
+                    results[index] = Durations(int(count or 0), _float(median), _float(p90), tally if bounds else [])
+                else:
+                    per_store[location_id][index] = _float(median)
+    else:
+        values = [defaultdict(list) for _ in specs]
+        query = select(F.pickup_location_id, *(case((where, seconds), else_=None) for seconds, where, _b in specs))
+        for location_id, *found in db.session.execute(query.where(*_fact_where(scope), touched)):
+            for index, value in enumerate(found):
+                if value is not None:
+                    values[index][location_id].append(max(0.0, float(value)))
+        for index, bounds in enumerate(spec[2] for spec in specs):
+            every = sorted(v for store in values[index].values() for v in store)
+            buckets = []
+            if bounds:
+                previous = 0
+                for hours in bounds + (None,):
+                    buckets.append((hours, sum(1 for v in every if v >= previous * 3600
+                                               and (hours is None or v < hours * 3600))))
+                    previous = hours
+            results[index] = Durations(len(every), _percentile(every, 0.5), _percentile(every, 0.9), buckets)
+            for location_id, found in values[index].items():
+                per_store[location_id][index] = _percentile(sorted(found), 0.5)
+    for index, bounds in enumerate(spec[2] for spec in specs):
+        if bounds and not results[index].buckets:
+            results[index].buckets = [(hours, 0) for hours in bounds + (None,)]
+    for location_id, medians in per_store.items():
+        if location_id in stores:
+            stores[location_id].median_to_ready = medians.get(0)
+            stores[location_id].median_to_collect = medians.get(1)
     return results
 
 
@@ -414,12 +502,9 @@ def _endless_aisle(scope):
     return rows, sum(r.saved_minor for r in rows)
 
 
-def _hour_counts(column, where, scope, *, join_pickup):
-    """{local naive hour: count} of rows whose `column` lies in the period, in the scope's zone."""
-    base = select().select_from(Order)
-    if join_pickup:
-        base = select().select_from(Pickup).join(Order, Order.id == Pickup.order_id)
-    base = _scoped(base, scope).where(_between(column, scope), *where)
+def _hour_counts(column, where, scope):
+    """{local naive hour: count} of facts whose `column` lies in the period, in the scope's zone."""
+    base = select().select_from(F).where(*_fact_where(scope), _between(column, scope), *where)
     if db.engine.dialect.name == "postgresql":
         hour = func.date_trunc("hour", func.timezone(scope.zone.key, column))
         return {value.replace(tzinfo=None): n for value, n in
@@ -432,35 +517,17 @@ def _hour_counts(column, where, scope, *, join_pickup):
     return result
 
 
-def _event_hour_counts(kind, scope):
-    base = _scoped(select().select_from(OrderEvent).join(Order, Order.id == OrderEvent.order_id), scope).where(
-        OrderEvent.kind == kind, Order.status == kind, _between(OrderEvent.created_at, scope))
-    column = OrderEvent.created_at
-    if db.engine.dialect.name == "postgresql":
-        hour = func.date_trunc("hour", func.timezone(scope.zone.key, column))
-        rows = db.session.execute(base.add_columns(hour, func.count(func.distinct(OrderEvent.order_id)))
-                                  .group_by(hour))
-        return {value.replace(tzinfo=None): n for value, n in rows}
-    hour = func.strftime("%Y-%m-%d %H", column)
-    result = Counter()
-    for value, n in db.session.execute(base.add_columns(hour, func.count(func.distinct(OrderEvent.order_id)))
-                                       .group_by(hour)):
-        result[datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(scope.zone)
-               .replace(tzinfo=None)] += n
-    return result
-
-
 CHART_STATUSES = ("placed", "ready", "collected", "expired", "cancelled")
 
 
 def _charts(scope):
     """Daily volume by status, and collections by weekday × hour, in the scope's time zone."""
     hours = {
-        "placed": _hour_counts(Order.placed_at, (), scope, join_pickup=False),
-        "ready": _hour_counts(Pickup.ready_at, (), scope, join_pickup=True),
-        "collected": _hour_counts(Pickup.collected_at, (Order.status == "collected",), scope, join_pickup=True),
-        "expired": _event_hour_counts("expired", scope),
-        "cancelled": _event_hour_counts("cancelled", scope),
+        "placed": _hour_counts(F.placed_at, (), scope),
+        "ready": _hour_counts(F.ready_at, (), scope),
+        "collected": _hour_counts(F.collected_at, (F.status == "collected",), scope),
+        "expired": _hour_counts(F.ended_at, (F.status == "expired",), scope),
+        "cancelled": _hour_counts(F.ended_at, (F.status == "cancelled",), scope),
     }
     per_day = defaultdict(Counter)
     for status, counter in hours.items():
@@ -471,108 +538,6 @@ def _charts(scope):
     for hour, n in hours["collected"].items():
         heat[hour.weekday()][hour.hour] += n
     return daily, heat
-
-
-# --- the league table (admins) ----------------------------------------------------------------------------
-
-@dataclass
-class LeagueRow:
-    location_id: int
-    code: str
-    name: str
-    placed: int = 0
-    ready: int = 0
-    collected: int = 0
-    expired: int = 0
-    cancelled: int = 0
-    overdue: int = 0
-    on_time: int = 0
-    late: int = 0
-    median_to_ready: float | None = None
-    median_to_collect: float | None = None
-
-    @property
-    def on_time_rate(self):
-        judged = self.on_time + self.late
-        return self.on_time / judged if judged else None
-
-    @property
-    def no_show_rate(self):
-        ended = self.collected + self.expired
-        return self.expired / ended if ended else None
-
-
-def league(scope, sort="no_show_rate"):
-    """Every pickup store's figures side by side for the period, worst first by `sort`."""
-    rows = {loc.id: LeagueRow(loc.id, loc.code, loc.name) for loc in db.session.scalars(
-        select(Location).where(Location.pickup_enabled.is_(True) | Location.id.in_(
-            select(Order.pickup_location_id).where(_between(Order.placed_at, scope)))).order_by(Location.code))}
-    where_pickup = [Order.fulfilment == "pickup"]
-    loc = Order.pickup_location_id
-
-    def grouped(query):
-        for location_id, *values in db.session.execute(query.group_by(loc)):
-            yield rows.get(location_id), values
-
-    for row, (n,) in grouped(select(loc, func.count()).where(*where_pickup, _between(Order.placed_at, scope))):
-        if row:
-            row.placed = n
-    ready_in, collected_in = _between(Pickup.ready_at, scope), _between(Pickup.collected_at, scope)
-    promised = Order.promised_at.is_not(None)
-    postgres = db.engine.dialect.name == "postgresql"
-    columns = [
-        func.count().filter(ready_in),
-        func.count().filter(and_(collected_in, Order.status == "collected")),
-        func.count().filter(and_(ready_in, promised, Pickup.ready_at <= Order.promised_at)),
-        func.count().filter(and_(ready_in, promised, Pickup.ready_at > Order.promised_at)),
-    ]
-    if postgres:
-        columns += [
-            func.percentile_cont(0.5).within_group(_seconds(Order.placed_at, Pickup.ready_at)).filter(ready_in),
-            func.percentile_cont(0.5).within_group(_seconds(Pickup.ready_at, Pickup.collected_at))
-            .filter(and_(collected_in, Order.status == "collected")),
-        ]
-    query = (select(loc, *columns).select_from(Pickup).join(Order, Order.id == Pickup.order_id)
-             .where(*where_pickup, or_(ready_in, collected_in)))
-    for row, values in grouped(query):
-        if row:
-            row.ready, row.collected, row.on_time, row.late = (int(v or 0) for v in values[:4])
-            if postgres:
-                row.median_to_ready, row.median_to_collect = _float(values[4]), _float(values[5])
-    if not postgres:
-        _sqlite_league_medians(rows, scope, ready_in, collected_in)
-    for row, (kind, n) in (
-        (rows.get(location_id), (kind, n)) for location_id, kind, n in db.session.execute(
-            select(loc, OrderEvent.kind, func.count(func.distinct(OrderEvent.order_id)))
-            .select_from(OrderEvent).join(Order, Order.id == OrderEvent.order_id)
-            .where(*where_pickup, OrderEvent.kind.in_(("expired", "cancelled")), Order.status == OrderEvent.kind,
-                   _between(OrderEvent.created_at, scope))
-            .group_by(loc, OrderEvent.kind))
-    ):
-        if row:
-            setattr(row, kind, n)
-    for row, (n,) in grouped(select(loc, func.count()).select_from(Order).join(Pickup, Pickup.order_id == Order.id)
-                             .where(*where_pickup, Order.status == "ready", Pickup.pickup_by < scope.now)):
-        if row:
-            row.overdue = n
-    return sort_league(list(rows.values()), sort)
-
-
-def _sqlite_league_medians(rows, scope, ready_in, collected_in):
-    for attribute, seconds, where in (
-        ("median_to_ready", _seconds(Order.placed_at, Pickup.ready_at), ready_in),
-        ("median_to_collect", _seconds(Pickup.ready_at, Pickup.collected_at),
-         and_(collected_in, Order.status == "collected")),
-    ):
-        values = defaultdict(list)
-        for location_id, value in db.session.execute(
-            select(Order.pickup_location_id, seconds).select_from(Pickup).join(Order, Order.id == Pickup.order_id)
-            .where(Order.fulfilment == "pickup", where)
-        ):
-            values[location_id].append(max(0.0, float(value)))
-        for location_id, found in values.items():
-            if location_id in rows:
-                setattr(rows[location_id], attribute, _percentile(sorted(found), 0.5))
 
 
 def sort_league(rows, sort):
@@ -676,16 +641,20 @@ def exceptions(scope, *, limit=200):
     return rows[:limit]
 
 
-def exception_counts(scope):
+def exception_counts(scope, counts=None):
     """How many of each exception in the period (failed code attempts counted in the audit)."""
-    counts = {"expired": _count(scope, "expired"), "cancelled_after_ready": _count(scope, "cancelled_after_ready"),
-              "partial": _count(scope, "partial")}
+    if counts is None:
+        _stores, counts = _store_counts(scope)
+    partial = (select(func.count(func.distinct(OrderLine.order_id))).select_from(OrderLine)
+               .join(Order, Order.id == OrderLine.order_id).join(Pickup, Pickup.order_id == Order.id)
+               .where(OrderLine.status.in_(("refused", "short")), *_pickup_scope(scope), Order.status == "collected",
+                      _between(Pickup.collected_at, scope)))
     failed = select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "pickup.code_failed", _between(AuditEvent.created_at, scope))
     if scope.location is not None:
         failed = failed.where(AuditEvent.location_id == scope.location.id)
-    counts["code_failed"] = db.session.scalar(failed) or 0
-    return counts
+    return {"expired": counts["expired"], "cancelled_after_ready": counts["cancelled_after_ready"],
+            "partial": db.session.scalar(partial) or 0, "code_failed": db.session.scalar(failed) or 0}
 
 
 # --- one order's full story ------------------------------------------------------------------------------------

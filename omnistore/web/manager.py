@@ -32,6 +32,9 @@ EXCEPTION_LABELS = {"expired": _l("Expired"), "cancelled_after_ready": _l("Cance
                     "partial": _l("Partial handover"), "code_failed": _l("Failed code attempt")}
 WEEKDAY_LABELS = {"mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
                   "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday")}
+LINE_LABELS = {"allocated": _l("Reserved"), "picked": _l("Picked"), "short": _l("Short"),
+               "collected": _l("Collected"), "refused": _l("Refused"), "released": _l("Back in stock"),
+               "shipped": _l("Shipped"), "delivered": _l("Delivered")}
 SHORT_WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
@@ -125,11 +128,11 @@ def index():
     scope, failure = _scope()
     result = reviews.review(scope)
     sort = request.args.get("sort", "no_show_rate")
-    league = reviews.league(scope, sort) if scope.is_network else None
+    league = result.league(sort) if scope.is_network else None
     return render_page_or_partial(
         "manager/index.html", "manager/_dashboard.html", scope=scope, result=result, failure=failure,
         stores=_stores(), periods=PERIOD_LABELS, league=league, sort=sort, labels=reviews.FIGURE_LABELS,
-        exception_counts=reviews.exception_counts(scope), **_chart_context(result),
+        exception_counts=reviews.exception_counts(scope, result.counts), **_chart_context(result),
     )
 
 
@@ -153,7 +156,7 @@ def orders():
 def order(number):
     found = order_service.get_order_for_staff(number[:40], current_user)
     return render_template("manager/order.html", order=found, timeline=reviews.timeline(found),
-                           verification_labels=VERIFICATION_LABELS)
+                           verification_labels=VERIFICATION_LABELS, line_labels=LINE_LABELS)
 
 
 @bp.get("/handovers")
@@ -164,9 +167,10 @@ def handovers():
     method = method if method in VERIFICATIONS else ""
     staff_id = request.args.get("staff", type=int)
     items, total = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
+    pages = max(1, -(-total // order_service.PAGE_SIZE))
     return render_page_or_partial(
         "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, items=items, total=total,
-        page_number=min(_page_arg(), max(1, -(-total // order_service.PAGE_SIZE))), pages=max(1, -(-total // order_service.PAGE_SIZE)), method=method, staff_id=staff_id,
+        page_number=min(_page_arg(), pages), pages=pages, method=method, staff_id=staff_id,
         staff=reviews.handover_staff(scope), exceptions=reviews.exceptions(scope), stores=_stores(),
         periods=PERIOD_LABELS, verification_labels=VERIFICATION_LABELS, exception_labels=EXCEPTION_LABELS,
     )

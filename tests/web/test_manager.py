@@ -13,7 +13,7 @@ from omnistore.models import AuditEvent, Location
 @pytest.fixture
 def shop(make):
     ham, cph = make.location("HAM"), make.location("CPH")
-    manager = make.staff("manager", ham, email="manager@example.test", name="Mia Manager")
+    make.staff("manager", ham, email="manager@example.test", name="Mia Manager")
     clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jürgen Weiß")
     make.staff("admin", ham, email="admin@example.test")
     make.staff("manager", cph, email="cph@example.test")
