@@ -78,14 +78,14 @@ class Scenario:
     make: Callable[[Workload, random.Random], Req]
     expect: int = 200
     auth: str | None = "staff"  # None (no cookie), "staff" (the seed clerk's session), "admin" (the seed admin's,
-    # made by seed_orders) or "api" (bearer token)
+    # made by seed_pickup_orders) or "api" (bearer token)
     p95_ms: float | None = None  # target for the p95 server time (the issue's figure, on PostgreSQL)
     min_share: float | None = THROUGHPUT_SHARE  # target: throughput ≥ this share of the trivial route's
     baseline: bool = False  # the trivial route the others are compared with
     default: bool = True  # in the default selection
     volatile: bool = False  # its requests go stale with time: made right before each run, re-run once if stale
     about: str = ""
-    orders: bool = False  # needs the seed orders (services/seed.seed_orders), seeded up to --orders first
+    pickup_orders: bool = False  # needs seed pickup orders (services/seed.seed_pickup_orders), up to --pickup-orders
 
 
 def _search_text(w, rng):
@@ -109,6 +109,18 @@ def _panel(w, rng):
     return w.get("stock.panel", rng.choice(w.variants).id, htmx=True)
 
 
+def _customer_search(w, rng):
+    return w.get("customers.index", htmx=True, q=rng.choice(w.customer_sample().queries))
+
+
+def _customer_profile(w, rng):
+    return w.get("customers.profile", rng.choice(w.customer_sample().ids))
+
+
+def _customer_recommendations(w, rng):
+    return w.get("customers.recommendations", rng.choice(w.customer_sample().ids), htmx=True)
+
+
 def _idle_refresh(w, rng):
     v = rng.choice(w.variants)
     return w.get("stock.panel", v.id, htmx=True, v=w.fingerprint(v.id))
@@ -129,6 +141,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("panel", "stock.panel", _panel, p95_ms=30, about="network panel partial (every location)"),
     Scenario("idle-refresh", "stock.panel", _idle_refresh, expect=204, p95_ms=3, volatile=True,
              about="panel refresh with the current fingerprint: 204"),
+    Scenario("customer-search", "customers.index", _customer_search, p95_ms=30, min_share=None,
+             about="htmx customer results for a name part, a transcribed name, an email, a phone number or a "
+                   "loyalty number"),
+    Scenario("customer-profile", "customers.profile", _customer_profile, p95_ms=50, min_share=None,
+             about="a customer's profile page (figures, open orders, timeline; the view is logged)"),
+    Scenario("customer-recs", "customers.recommendations", _customer_recommendations, min_share=None,
+             about="the profile's recommendations partial (bought together by other customers), loaded after it"),
     # Not in the default run; name them with --scenario.
     Scenario("orders-list", "orders.index", lambda w, rng: w.get("orders.index"), min_share=None,
              default=False, about="this store's orders page"),
@@ -136,11 +155,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              q=rng.choice(w.queries)), auth="api", min_share=None, default=False,
              about="GET /api/v1/products?q=… with a bearer token"),
     Scenario("manager-network", "manager.index", lambda w, rng: w.get("manager.index", store="network", period="30d"),
-             auth="admin", p95_ms=300, min_share=None, default=False, orders=True,
-             about="the admin's network dashboard for 30 days with the store league (seed orders, --orders)"),
+             auth="admin", p95_ms=300, min_share=None, default=False, pickup_orders=True,
+             about="the admin's network dashboard for 30 days with the store league (--pickup-orders)"),
     Scenario("manager-store", "manager.index",
              lambda w, rng: w.get("manager.index", store="S001", period="30d"), auth="admin", min_share=None,
-             default=False, orders=True, about="one store's dashboard for 30 days (S001)"),
+             default=False, pickup_orders=True, about="one store's dashboard for 30 days (S001)"),
 )
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
 
@@ -164,6 +183,12 @@ class Workload:
         self.queries: list[str] = queries
         self.typos: list[str] = typos
         self.fingerprints: dict[int, str] = {}  # cleared before each pool is made
+
+    def customer_sample(self):
+        """Seed customers to search for and open (made once): ids, and queries of every kind a clerk types."""
+        if getattr(self, "_customers", None) is None:
+            self._customers = _sample_customers(random.Random(f"customers:{len(self.variants)}"))
+        return self._customers
 
     def fingerprint(self, variant_id):
         """The network panel's current fingerprint of the variant, from the service the panel uses."""
@@ -224,6 +249,43 @@ def _sample_workload(app, rng, products):
     return Workload(app, variants, queries, typos)
 
 
+@dataclass(frozen=True)
+class CustomerSample:
+    ids: list
+    queries: list
+
+
+def _sample_customers(rng, size=200):
+    from .models import Customer
+    from .services.seed import SEED_DOMAIN, customer_email
+
+    count = db.session.scalar(select(func.count()).select_from(Customer)
+                              .where(Customer.email.like(f"%@{SEED_DOMAIN}"))) or 0
+    if not count:
+        raise click.ClickException("The customer scenarios need seed customers: run with --customers 1 or more.")
+    numbers = rng.sample(range(1, count + 1), min(size, count))
+    rows = db.session.execute(
+        select(Customer.id, Customer.first_name, Customer.last_name, Customer.email, Customer.phone,
+               Customer.loyalty_number).where(Customer.email.in_([customer_email(n) for n in numbers]))
+    ).all()
+    rows.sort(key=lambda row: row.id)
+    queries = []
+    transcribe = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ø": "oe", "æ": "ae", "å": "aa"})
+    for row in rows:
+        phone = row.phone or ""
+        national = ("0" + phone[3:]) if phone.startswith("+49") else phone
+        queries.append(rng.choice([
+            row.last_name.lower().translate(transcribe),  # "mueller": thousands match, the first 20 are shown
+            f"{row.first_name[:3]} {row.last_name[:4]}",  # "Jür Müll"
+            f"{row.first_name} {row.last_name}",
+            row.email,
+            f"{national[:4]} {national[4:]}" if national else row.email,  # "0159 000123456"
+            row.loyalty_number or row.email,
+        ]))
+    db.session.rollback()
+    return CustomerSample([row.id for row in rows], queries)
+
+
 # --- the network ----------------------------------------------------------------------------------
 
 @dataclass
@@ -238,6 +300,7 @@ class Network:
     size_bytes: int | None
     seeded_seconds: float | None
     seed_summary: str = ""
+    orders: int = 0
 
     def describe(self):
         size = ""
@@ -246,7 +309,7 @@ class Network:
                     else f", {self.size_bytes / 2**20:.0f} MiB on disk")
         kind = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(self.kind, self.kind)
         return (f"{kind} {self.version} ({self.url}): {self.stores:,} seed stores × {self.variants:,} seed variants, "
-                f"{self.stock_rows:,} stock rows, {self.customers:,} seed customers{size}")
+                f"{self.stock_rows:,} stock rows, {self.customers:,} seed customers, {self.orders:,} seed orders{size}")
 
 
 def _seed_counts():
@@ -256,11 +319,15 @@ def _seed_counts():
     def count(model, *where):
         return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
+    from .models import Order
+    from .services.seed import ORDER_PREFIX
+
     return (count(Location, Location.notes == SEED_MARK), count(Variant, Variant.sku.like("SEED-%")),
-            count(Customer, Customer.email.like(f"%@{SEED_DOMAIN}")))
+            count(Customer, Customer.email.like(f"%@{SEED_DOMAIN}")),
+            count(Order, Order.number.like(f"{ORDER_PREFIX}%")))
 
 
-def ensure_network(stores, products, customers, echo) -> Network:
+def ensure_network(stores, products, customers, echo, orders=0) -> Network:
     from .services.seed import seed_network
 
     if not inspect(db.engine).has_table("stock_level"):
@@ -268,14 +335,14 @@ def ensure_network(stores, products, customers, echo) -> Network:
     have = _seed_counts()
     db.session.rollback()
     seeded_seconds, summary = None, ""
-    if have[0] < stores or have[1] < products or have[2] < customers:
-        echo(f"Seeding {stores:,} stores × {products:,} variants ({customers:,} customers) "
+    if have[0] < stores or have[1] < products or have[2] < customers or have[3] < orders:
+        echo(f"Seeding {stores:,} stores × {products:,} variants ({customers:,} customers, {orders:,} orders) "
              f"into a network of {have[0]:,} × {have[1]:,} …")
 
         def progress(label, total):
             return click.progressbar(length=total, label=f"  {label:<13}", file=sys.stderr)
 
-        result = seed_network(stores, products, customers, progress=progress)
+        result = seed_network(stores, products, customers, progress=progress, orders=orders)
         seeded_seconds, summary = result.seconds, result.summary_text()
         have = _seed_counts()
     engine = db.engine
@@ -292,7 +359,7 @@ def ensure_network(stores, products, customers, echo) -> Network:
     stock_rows = db.session.scalar(select(func.count()).select_from(StockLevel))
     db.session.rollback()
     return Network(kind, version, engine.url.render_as_string(hide_password=True), have[0], have[1], stock_rows,
-                   have[2], size, seeded_seconds, summary)
+                   have[2], size, seeded_seconds, summary, orders=have[3])
 
 
 # --- measuring --------------------------------------------------------------------------------------
@@ -974,10 +1041,13 @@ def register_bench(app: Flask):
                   help="Seed stores in the network (seeded if missing, reused if there).")
     @click.option("--products", type=click.IntRange(1, 9_999_999), default=DEFAULT_PRODUCTS, show_default=True,
                   help="Seed variants (SKUs); every seed store stocks every one.")
-    @click.option("--customers", type=click.IntRange(0, 9_999_999), default=1000, show_default=True,
-                  help="Seed customers.")
-    @click.option("--orders", type=click.IntRange(0, 50_000_000), default=1_000_000, show_default=True,
-                  help="Seed orders the manager scenarios need (seeded if missing; only when one of them runs).")
+    @click.option("--customers", type=click.IntRange(0, 9_999_999), default=500_000, show_default=True,
+                  help="Seed customers (the customer scenarios need at least one).")
+    @click.option("--orders", type=click.IntRange(0, 99_999_999), default=2_000_000, show_default=True,
+                  help="Seed orders of the seed customers (delivered, 1–3 lines each).")
+    @click.option("--pickup-orders", type=click.IntRange(0, 50_000_000), default=1_000_000, show_default=True,
+                  help="Seed pickup orders the manager scenarios need (seeded if missing; only when one of them "
+                       "runs).")
     @click.option("--mode", type=click.Choice(["inprocess", "gunicorn", "both"]), default="both", show_default=True)
     @click.option("--scenario", "chosen", multiple=True, type=click.Choice(SCENARIO_NAMES),
                   help="Run only these scenarios (repeatable); default: all but orders-list and api-search. "
@@ -1000,8 +1070,8 @@ def register_bench(app: Flask):
     @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None,
                   help="Also write the figures to this file as JSON.")
     @click.option("--check", is_flag=True, help="Exit with status 1 when a target is missed, too.")
-    def bench(stores, products, customers, orders, mode, chosen, requests_, warmup, seconds, clients, workers, threads,
-              random_seed, json_path, check):
+    def bench(stores, products, customers, orders, pickup_orders, mode, chosen, requests_, warmup, seconds, clients,
+              workers, threads, random_seed, json_path, check):
         """Benchmark the staff pages on a large synthetic network, in-process and through gunicorn.
 
         Seeds (or reuses) STORES × PRODUCTS stock rows, signs in as the seed clerk of S001 and prints
@@ -1017,7 +1087,8 @@ def register_bench(app: Flask):
         flask_app = current_app._get_current_object()
         report = bench_run(flask_app, stores=stores, products=products, customers=customers, orders=orders, mode=mode,
                            chosen=chosen, requests=requests_, warmup=warmup, seconds=seconds, clients=clients,
-                           workers=workers, threads=threads, random_seed=random_seed, echo=echo)
+                           workers=workers, threads=threads, random_seed=random_seed, echo=echo,
+                           pickup_orders=pickup_orders)
         click.echo(report["text"])
         if json_path:
             Path(json_path).write_text(json.dumps(report["data"], indent=2, ensure_ascii=False) + "\n")
@@ -1030,12 +1101,12 @@ def register_bench(app: Flask):
 
 
 def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmup, seconds, clients, workers,
-              threads, random_seed, echo, orders=0):
+              threads, random_seed, echo, orders=0, pickup_orders=0):
     from .services import staff as staff_service
     from .services.demo import DEMO_PASSWORD
 
     speed = _python_speed()
-    network = ensure_network(stores, products, customers, echo)
+    network = ensure_network(stores, products, customers, echo, orders=orders)
     if network.seeded_seconds is not None:
         echo(f"  {network.seed_summary}")
     wanted = set(chosen) if chosen else {s.name for s in SCENARIOS if s.default}
@@ -1044,10 +1115,10 @@ def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmu
     skipped = {s.name: f"no endpoint {s.endpoint} yet" for s in selected if s.endpoint not in app.view_functions}
     runnable = [s for s in selected if s.name not in skipped]
     admin_email = None
-    if any(s.orders for s in runnable):
-        from .services.seed import SEED_ADMIN_EMAIL, seed_orders
+    if any(s.pickup_orders for s in runnable):
+        from .services.seed import SEED_ADMIN_EMAIL, seed_pickup_orders
 
-        result = seed_orders(orders)
+        result = seed_pickup_orders(pickup_orders)
         echo(f"  {result.summary_text()}")
         db.session.remove()
         admin_email = SEED_ADMIN_EMAIL
@@ -1141,7 +1212,7 @@ def _report(network, reports, load_at_start, cores, seconds, speed):
     data = {
         "database": {"kind": network.kind, "version": network.version, "url": network.url,
                      "stores": network.stores, "variants": network.variants, "stock_rows": network.stock_rows,
-                     "customers": network.customers, "size_bytes": network.size_bytes,
+                     "customers": network.customers, "orders": network.orders, "size_bytes": network.size_bytes,
                      "seeded_seconds": _round(network.seeded_seconds, 1)},
         "machine": {"cores": cores, "python": sys.version.split()[0], "sum_range_1000_us": round(speed, 1),
                     "load_at_start": load_at_start},

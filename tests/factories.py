@@ -128,3 +128,23 @@ def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, **fields):
+    """A customer profile (email and phone unique per call unless given)."""
+    from omnistore.models import Customer
+
+    n = next(_counter)
+    values = dict(
+        first_name=first_name, last_name=last_name,
+        email=email if email is not None else f"customer{n}@example.test",
+        phone=phone if phone is not None else f"+49151{n:08d}", loyalty_number=fields.pop("loyalty_number",
+                                                                                             f"OSL{n:07d}"),
+        search_name=search_forms(f"{first_name} {last_name}"), sizes=fields.pop("sizes", {}),
+        preferences=fields.pop("preferences", {}),
+    )
+    values.update(fields)
+    person = Customer(**values)
+    db.session.add(person)
+    db.session.commit()
+    return person

@@ -1,7 +1,7 @@
 """All models, importable from one place (Alembic and the services use this)."""
 from .audit import AuditEvent
 from .catalog import Product, Variant
-from .customers import Consent, Customer, CustomerNote
+from .customers import Consent, Customer, CustomerAccess, CustomerMerge, CustomerNote, CustomerVisit, WishlistItem
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
@@ -10,7 +10,8 @@ from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
 
 __all__ = [
-    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerNote", "Location", "Order", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewFact", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant",
+    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
+    "CustomerVisit", "Location", "Order", "OrderEvent",
+    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewFact", "Staff", "StockLevel", "StockMovement",
+    "Transfer", "Variant", "WishlistItem",
 ]

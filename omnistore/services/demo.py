@@ -40,6 +40,7 @@ import random
 import re
 import secrets
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -53,6 +54,7 @@ from ..models import (
     Consent,
     Customer,
     CustomerNote,
+    CustomerVisit,
     Location,
     Order,
     OrderEvent,
@@ -238,6 +240,10 @@ _NOTES = (
     "Collects for her husband too — he is in the system as well.",
 )
 _CHECK_IN_NOTES = ("At the desk.", "Parked outside, blue estate car.", "Waiting by the entrance.", "")
+_VISIT_NOTES = ("Tried on knitwear, will come back.", "Asked about the new arrivals.", "", "Picked up a gift voucher.",
+                "Looked at winter boots.", "")
+_SIZE_GROUP = {"Jackets": "tops", "Knitwear": "tops", "Shirts": "tops", "T-shirts": "tops", "Jeans": "jeans",
+               "Dresses": "dresses", "Sneakers": "shoes", "Boots": "shoes"}
 _TOPICS = ("new arrivals", "sale", "sneakers", "knitwear", "events")
 
 
@@ -428,6 +434,7 @@ class _Builder:
         self.build_catalogue()
         self.build_stock()
         self.build_customers()
+        self.build_history()
         self.build_orders()
         self.flush_orders()
         self.insert_many(StockLevel, self.ledger.level_rows())
@@ -527,6 +534,8 @@ class _Builder:
         self.variants = [_Variant(i, row["sku"], row["price_minor"], style)
                          for i, row, style in zip(variant_ids, variants, styles_of, strict=True)]
         self.by_sku = {v.sku: v for v in self.variants}
+        self.size_of = {i: row["size"] for i, row in zip(variant_ids, variants, strict=True)}
+        self.category_of = {number: category for number, (_b, _n, category, _c) in enumerate(styles, start=1)}
         self.orderable = [v for v in self.variants if v.style != 1]  # orders leave the parka alone
 
     def build_stock(self):
@@ -606,6 +615,7 @@ class _Builder:
                 created_at=self.now - timedelta(days=rng.uniform(100, 900)), erased_at=None,
             ))
         ids = self.insert_returning(Customer, rows)
+        self.customer_rows = list(zip(ids, rows, strict=True))
         self.fixed_customers = dict(zip(("HAM", "CPH"), ids, strict=False))
         self.customers = {"DE": [], "DK": []}
         consents, notes = [], []
@@ -630,6 +640,106 @@ class _Builder:
                                       created_at=self.now - timedelta(days=self.rng.uniform(1, 90))))
         self.insert(Consent, consents)
         self.insert(CustomerNote, notes)
+
+    # -- purchase history: what the customers bought before the stock ledger opened (120 days ago)
+    def build_history(self):
+        """Two to six past orders per customer on every channel (collected pickups and delivered parcels, 4–30
+        months ago, before the ledger's opening stock, so they move no stock), in the customer's sizes. Styles
+        come in outfits that customers tend to buy together, so recommendations have something to say; and
+        store visits. Jürgen Müller has a fixed history with a knit and a jacket bought together by others."""
+        rng = self.rng
+        by_style = defaultdict(list)
+        for variant in self.orderable:
+            by_style[variant.style].append(variant)
+        groups = defaultdict(list)
+        for style in by_style:
+            groups[_SIZE_GROUP.get(self.category_of[style], "other")].append(style)
+        outfits = []
+        for _ in range(24):  # a jacket or knit with a shirt or tee, jeans and shoes, sometimes an accessory
+            outfit = [rng.choice(groups["tops"]), rng.choice(groups["tops"]), rng.choice(groups["shoes"])]
+            if groups["jeans"]:
+                outfit.append(rng.choice(groups["jeans"]))
+            outfits.append(list(dict.fromkeys(outfit)))
+        self.outfits = outfits
+        visits = []
+        for customer_id, row in self.customer_rows:
+            sizes = dict(row["sizes"]) or {"tops": rng.choice(_ALPHA), "shoes": rng.choice(_SHOES)}
+            sizes.setdefault("jeans", rng.choice(("30/32", "31/32", "32/32", "33/34", "34/32")))
+            sizes.setdefault("dresses", rng.choice(("36", "38", "40")))
+            home = row["preferred_location_id"]
+            favourite = rng.choice(outfits)
+            count = 5 if customer_id == self.fixed_customers["HAM"] else rng.choice((2, 2, 3, 3, 4, 6))
+            for number in range(count):
+                outfit = favourite if number == 0 or rng.random() < 0.5 else rng.choice(outfits)
+                styles = rng.sample(outfit, min(len(outfit), rng.choice((2, 2, 3))))
+                lines = []
+                for style in styles:
+                    size = sizes.get(_SIZE_GROUP.get(self.category_of[style], ""), "One size")
+                    fitting = [v for v in by_style[style] if self.size_of[v.id] in (size, "One size")]
+                    if fitting:
+                        lines.append((rng.choice(fitting), 1))
+                if lines:
+                    self.history_order(customer_id, home, lines, self.now - timedelta(days=rng.uniform(125, 900)))
+            if rng.random() < 0.3 or customer_id == self.fixed_customers["HAM"]:
+                for _ in range(rng.choice((1, 2, 3))):
+                    visits.append(dict(customer_id=customer_id, kind="visit", channel="store", location_id=home,
+                                       staff_id=self.clerk(home), note=rng.choice(_VISIT_NOTES),
+                                       created_at=self.now - timedelta(days=rng.uniform(1, 120))))
+        self.insert(CustomerVisit, visits)
+
+    def history_order(self, customer_id, home, lines, placed_at):
+        rng = self.rng
+        channel = rng.choices(("web", "store", "app", "phone"), (4, 4, 2, 1))[0]
+        delivery = channel in ("web", "app", "phone") and rng.random() < 0.5
+        country = self.site[self.code_of[home]].country
+        origin = home if channel in ("store", "phone") else None
+        placer = self.clerk(origin) if origin else None
+        total = sum(v.price * q for v, q in lines)
+        common = dict(channel=channel, customer_id=customer_id, payment_state="paid", origin_location_id=origin,
+                      tracking_reference="", currency="EUR", total_minor=total, idempotency_key=None,
+                      placed_by_staff_id=placer, promised_at=placed_at + timedelta(days=3), placed_at=placed_at)
+        source = self.loc["WH1"] if delivery or rng.random() < 0.4 else home
+        if delivery:
+            street, postcode, city = rng.choice(_DK_ADDRESSES if country == "DK" else _DE_ADDRESSES)
+            row = next(r for i, r in self.customer_rows if i == customer_id)
+            shipped, delivered = placed_at + _hours(rng.uniform(6, 20)), placed_at + _hours(rng.uniform(30, 70))
+            tracking = f"00340434{rng.randint(0, 10**12 - 1):012d}"
+            order = self.new_order(fulfilment="delivery", status="delivered", pickup_location_id=None,
+                                   delivery_address=dict(name=f"{row['first_name']} {row['last_name']}",
+                                                         street=f"{street} {rng.randint(1, 140)}",
+                                                         postcode=postcode, city=city, country=country),
+                                   updated_at=delivered, **dict(common, tracking_reference=tracking))
+            self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
+            self.event(order, "shipped", shipped, "placed", "shipped", self.clerk(source), source, tracking=tracking)
+            self.event(order, "delivered", delivered, "shipped", "delivered", tracking=tracking)
+            transfer = len(self.transfers)
+            self.transfers.append(dict(order=order, source_location_id=source, destination_location_id=None,
+                                       status="received", tracking_reference=tracking, created_at=placed_at,
+                                       picked_at=shipped - _hours(1), shipped_at=shipped, received_at=delivered))
+            status = "delivered"
+        else:
+            ready = placed_at + _hours(rng.uniform(1, 4) if source == home else rng.uniform(26, 60))
+            collected = ready + _hours(rng.uniform(2, 96))
+            order = self.new_order(fulfilment="pickup", status="collected", pickup_location_id=home,
+                                   delivery_address={}, updated_at=collected, **common)
+            self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
+            self.event(order, "ready", ready, "placed", "ready", self.clerk(home), home)
+            if rng.random() < 0.3:
+                self.event(order, "checked_in", collected - timedelta(minutes=5), location_id=home)
+            handler = self.clerk(home)
+            self.event(order, "collected", collected, "ready", "collected", handler, home, verification="qr",
+                       refused=0)
+            self.pickups.append(dict(
+                order=order, token=secrets.token_urlsafe(24), short_code=self.short_code(), shelf_location="",
+                ready_at=ready, pickup_by=ready + timedelta(days=7), reminded_at=None, on_the_way_at=None,
+                checked_in_at=None, check_in_note="", collected_at=collected, collected_by_staff_id=handler,
+                verification="qr", payment_collected_at=None))
+            transfer = None
+            status = "collected"
+        for variant, quantity in lines:
+            self.lines.append(dict(order=order, variant_id=variant.id, quantity=quantity,
+                                   unit_price_minor=variant.price, source_location_id=source, transfer=transfer,
+                                   status=status, status_reason=""))
 
     # -- orders
     def build_orders(self):

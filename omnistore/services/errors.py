@@ -53,3 +53,15 @@ class InvalidTransition(Conflict):
 
 class AlreadyCollected(Conflict):
     code = "already_collected"
+
+
+class DuplicateCustomer(Conflict):
+    """A profile with this email or phone number exists already: offer it instead of creating another."""
+
+    code = "duplicate_customer"
+
+    def __init__(self, existing, message=None, field=""):
+        super().__init__(message or "A customer with this email address or phone number exists already.",
+                         customer_id=existing.id)
+        self.existing = existing
+        self.field = field

@@ -29,6 +29,7 @@ the tables without them, a failure rolls everything back, and the tables are loc
 benchmark database, not one in use.
 """
 import contextlib
+import itertools
 import time
 from dataclasses import dataclass
 from itertools import islice
@@ -57,6 +58,15 @@ LAST_NAMES = ("Müller", "Jensen", "Schmidt", "Kjær", "Becker", "Sørensen", "W
 MAX_STORES = 9_999
 MAX_VARIANTS = 9_999_999
 MAX_CUSTOMERS = 9_999_999
+MAX_ORDERS = 99_999_999
+ORDER_PREFIX = "OS-SD-"  # seed order numbers: OS-SD-00000001
+ORDER_CHANNELS = ("web", "store", "app", "phone", "web")
+# More names than people share, so a name search narrows down as it would in a real customer base.
+MORE_FIRST = ("Lena", "Paul", "Ida", "Felix", "Emma", "Noah", "Clara", "Oskar", "Sofie", "Emil", "Greta", "Karl",
+              "Ella", "Magnus", "Lina", "Theo", "Ida-Marie", "Bjørn", "Frieda", "Anton")
+MORE_LAST = ("Hansen", "Fischer", "Pedersen", "Wagner", "Andersen", "Hoffmann", "Larsen", "Schäfer", "Christensen",
+             "Koch", "Rasmussen", "Bauer", "Jørgensen", "Richter", "Madsen", "Klein", "Kristensen", "Wolf",
+             "Olsen", "Schröder", "Thomsen", "Neumann", "Poulsen", "Schwarz", "Møller", "Zimmermann")
 _CHUNK = 20_000  # rows per INSERT batch (SQLite), per COPY write and per progress update
 BULK_LOAD_ROWS = 200_000  # from this many new stock rows on, PostgreSQL loads without per-row checks
 
@@ -98,6 +108,7 @@ class SeedResult:
     customers_created: int
     customers_total: int
     seconds: float
+    orders_created: int = 0
 
     @property
     def stock_rows_total(self):
@@ -108,7 +119,8 @@ class SeedResult:
             f"Seed network: {self.stores_total:,} stores (+{self.stores_created:,}), "
             f"{self.variants_total:,} variants (+{self.variants_created:,}), "
             f"{self.stock_rows_total:,} stock rows (+{self.stock_rows_created:,}), "
-            f"{self.customers_total:,} customers (+{self.customers_created:,}) in {self.seconds:.1f} s."
+            f"{self.customers_total:,} customers (+{self.customers_created:,}), "
+            f"+{self.orders_created:,} orders in {self.seconds:.1f} s."
         )
 
 
@@ -121,14 +133,15 @@ def _no_progress(_label, _total):
     yield _Bar()
 
 
-def seed_network(stores, products, customers=0, progress=None) -> SeedResult:
-    """Grow the seed network to at least `stores` stores, `products` variants and `customers` customers.
+def seed_network(stores, products, customers=0, progress=None, orders=0) -> SeedResult:
+    """Grow the seed network to at least `stores` stores, `products` variants and `customers` customers, and
+    `orders` delivered orders of the seed customers (1–3 lines each, see ensure_orders).
 
     `progress(label, total)` may return a context manager with `update(n)` (e.g. click.progressbar).
     """
     errors = {}
     for name, value, low, high in (("stores", stores, 1, MAX_STORES), ("products", products, 1, MAX_VARIANTS),
-                                   ("customers", customers, 0, MAX_CUSTOMERS)):
+                                   ("customers", customers, 0, MAX_CUSTOMERS), ("orders", orders, 0, MAX_ORDERS)):
         if not isinstance(value, int) or not low <= value <= high:
             errors[name] = f"Give a whole number from {low} to {high:,}."
     if errors:
@@ -138,9 +151,12 @@ def seed_network(stores, products, customers=0, progress=None) -> SeedResult:
     with transaction() as session:
         seeder = _Seeder(session, progress)
         result = seeder.run(stores, products, customers)
-    if db.engine.dialect.name == "postgresql" and result.stock_rows_created + result.customers_created:
+        result.orders_created = seeder.ensure_orders(orders) if orders else 0
+    if db.engine.dialect.name == "postgresql" and (result.stock_rows_created + result.customers_created
+                                                   + result.orders_created):
         with db.engine.connect() as connection:
-            connection.execute(text("ANALYZE location, product, variant, stock_level, stock_movement, customer, staff"))
+            connection.execute(text("ANALYZE location, product, variant, stock_level, stock_movement, customer, staff,"
+                                    " orders, order_line"))
             connection.commit()
     result.seconds = time.monotonic() - started
     return result
@@ -367,9 +383,10 @@ class _Seeder:
         missing = [n for n in range(1, count + 1) if customer_email(n) not in existing]
 
         def rows():
+            firsts, lasts = FIRST_NAMES + MORE_FIRST, LAST_NAMES + MORE_LAST
             for n in missing:
-                first = FIRST_NAMES[n % len(FIRST_NAMES)]
-                last = LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]
+                first = firsts[n % len(firsts)]
+                last = lasts[(n * 7 // len(firsts)) % len(lasts)]
                 yield dict(
                     first_name=first, last_name=last, email=customer_email(n), phone=f"+4915900{n:07d}",
                     loyalty_number=f"SEED{n:08d}", loyalty_tier="basic", loyalty_points=n % 1000,
@@ -381,13 +398,114 @@ class _Seeder:
         if missing:
             with self.progress("Customers", len(missing)) as bar:
                 generated = rows()
-                for chunk in iter(lambda: list(islice(generated, _CHUNK)), []):
-                    self.session.execute(insert(Customer.__table__), chunk)
-                    bar.update(len(chunk))
+                if self.postgres:
+                    self.copy_rows("customer", generated, bar)
+                else:
+                    for chunk in iter(lambda: list(islice(generated, _CHUNK)), []):
+                        self.session.execute(insert(Customer.__table__), chunk)
+                        bar.update(len(chunk))
         return len(missing), len(existing) + len(missing)
 
+    def copy_rows(self, table, rows, bar):
+        """COPY dict rows into `table` (PostgreSQL): dicts and lists as JSON, times as ISO, None as NULL."""
+        import json
 
-# --- orders for the manager's review (`flask --app app seed --orders N`, the bench's manager scenarios) --------
+        raw = self.session.connection().connection.driver_connection
+        first = next(rows, None)
+        if first is None:
+            return
+        columns = list(first)
+
+        def cell(value):
+            if value is None:
+                return None
+            if isinstance(value, dict | list):
+                return json.dumps(value)
+            return value
+
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            count = 0
+            for row in itertools.chain([first], rows):
+                copy.write_row([cell(row[name]) for name in columns])
+                count += 1
+                if count % _CHUNK == 0:
+                    bar.update(_CHUNK)
+            bar.update(count % _CHUNK)
+
+    # -- orders of the seed customers (for the customer benchmarks)
+    def ensure_orders(self, count):
+        """Grow the seed orders (numbers OS-SD-…) to `count`: delivered web/store/app/phone orders of the seed
+        customers, round-robin (so every customer has about count / customers orders), placed over the last two
+        years, each with 1–3 lines of seed variants; the second and third line come from the neighbouring
+        styles, so some styles are bought together. They move no stock (delivered long ago)."""
+        from ..models import Order, OrderLine
+
+        have = self.session.scalar(select(func.count()).select_from(Order).where(Order.number.like(f"{ORDER_PREFIX}%")))
+        if have >= count:
+            return 0
+        customers = list(self.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}"))
+                                              .order_by(Customer.email)))
+        variants = self.session.execute(select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%"))
+                                        .order_by(Variant.sku)).all()
+        stores = list(self.session.scalars(select(Location.id).where(Location.notes == SEED_MARK)
+                                           .order_by(Location.code)))
+        if not customers or not variants or not stores:
+            raise Conflict("Seed orders need seed customers, variants and stores: seed those first.")
+        first_id = (self.session.scalar(select(func.max(Order.id))) or 0) + 1
+        numbers = range(have + 1, count + 1)
+        start = self.now
+
+        def lines_of(n):
+            base = (n * 7919) % len(variants)
+            picks = [base]
+            for extra in range(n % 3):  # 1, 2 or 3 lines
+                picks.append((base + VARIANTS_PER_STYLE * (extra + 1) + extra) % len(variants))
+            return [variants[i] for i in dict.fromkeys(picks)]
+
+        def order_rows():
+            from datetime import timedelta
+
+            for offset, n in enumerate(numbers):
+                lines = lines_of(n)
+                yield dict(id=first_id + offset, number=f"{ORDER_PREFIX}{n:08d}",
+                           channel=ORDER_CHANNELS[n % len(ORDER_CHANNELS)],
+                           customer_id=customers[n % len(customers)], fulfilment="delivery", status="delivered",
+                           payment_state="paid", pickup_location_id=None, origin_location_id=None,
+                           delivery_address={}, tracking_reference="", currency="EUR",
+                           total_minor=sum(price for _id, price in lines), idempotency_key=None,
+                           placed_by_staff_id=None, promised_at=None,
+                           placed_at=start - timedelta(minutes=(n * 2654435761) % (730 * 24 * 60)),
+                           updated_at=start)
+
+        def line_rows():
+            for offset, n in enumerate(numbers):
+                for variant_id, price in lines_of(n):
+                    yield dict(order_id=first_id + offset, variant_id=variant_id, quantity=1, unit_price_minor=price,
+                               source_location_id=stores[n % len(stores)], transfer_id=None, status="delivered",
+                               status_reason="")
+
+        total = len(numbers)
+        connection = self.session.connection()
+        if self.postgres:
+            bulk = (_bulk_load(connection, ("orders", "order_line"), self.progress)
+                    if total >= BULK_LOAD_ROWS else contextlib.nullcontext())
+            with bulk:
+                with self.progress("Orders", total) as bar:
+                    self.copy_rows("orders", order_rows(), bar)
+                with self.progress("Order lines", total * 2) as bar:
+                    self.copy_rows("order_line", line_rows(), bar)
+            connection.execute(text("SELECT setval(pg_get_serial_sequence('orders', 'id'),"
+                                    " (SELECT max(id) FROM orders))"))
+        else:
+            for label, model, rows in (("Orders", Order, order_rows()), ("Order lines", OrderLine, line_rows())):
+                with self.progress(label, total) as bar:
+                    for chunk in iter(lambda rows=rows: list(islice(rows, _CHUNK)), []):
+                        self.session.execute(insert(model.__table__), chunk)
+                        bar.update(len(chunk))
+        return total
+
+
+# --- pickup orders for the manager's review (`seed --pickup-orders N`, the bench's manager scenarios) ----------
 
 SEED_ORDER_PREFIX = "SD-"  # seed order numbers SD-000000001 …; real ones start OS-
 SEED_ADMIN_EMAIL = f"admin@{SEED_DOMAIN}"
@@ -405,10 +523,10 @@ class SeedOrdersResult:
     seconds: float
 
     def summary_text(self):
-        return f"Seed orders: {self.total:,} (+{self.created:,}) in {self.seconds:.1f} s."
+        return f"Seed pickup orders: {self.total:,} (+{self.created:,}) in {self.seconds:.1f} s."
 
 
-def seed_orders(count, progress=None, now=None) -> SeedOrdersResult:
+def seed_pickup_orders(count, progress=None, now=None) -> SeedOrdersResult:
     """Grow the seed orders to at least `count`: pickup orders (and some deliveries) at the seed stores over the
     last year, with their lines, pickups and history, one in seven an endless-aisle order from another store.
     Also adds the seed admin (admin@seed.omnistore-demo.de, the demo password) who reviews the network.

@@ -19,7 +19,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, home, manager, orders, sections, stock
+    from . import api, auth, customers, home, manager, orders, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
@@ -27,6 +27,7 @@ def register_web(app):
     app.register_blueprint(orders.bp)
     app.register_blueprint(manager.bp)
     app.register_blueprint(stock.bp)
+    app.register_blueprint(customers.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
     register_error_handlers(app)

@@ -6,8 +6,6 @@ from .rendering import login_required, role_required
 
 # (blueprint name, URL prefix, title, what it will do, roles allowed or None for every staff member)
 PLANNED = [
-    ("customers", "/customers", _l("Customers"),
-     _l("Find a customer's profile across every channel, with consents, history and notes."), None),
     ("pickups", "/pickups", _l("Pickups"),
      _l("Run the click-and-collect desk: prepare orders, scan the customer's QR code and hand over."), None),
 ]

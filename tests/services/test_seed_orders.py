@@ -10,11 +10,11 @@ from omnistore.services.errors import Conflict
 
 def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):
     with pytest.raises(Conflict):
-        seed.seed_orders(10)  # no seed network yet
+        seed.seed_pickup_orders(10)  # no seed network yet
     seed.seed_network(3, 5)
-    first = seed.seed_orders(300)
+    first = seed.seed_pickup_orders(300)
     assert (first.created, first.total) == (300, 300)
-    again = seed.seed_orders(320)
+    again = seed.seed_pickup_orders(320)
     assert (again.created, again.total) == (20, 320)
     assert db.session.scalar(select(func.count()).select_from(Order)) == 320
     assert db.session.scalar(select(func.count()).select_from(OrderLine)) >= 320

@@ -1,0 +1,71 @@
+"""Customers in a real browser at tablet size: search "mueller" finds "Müller", open the profile, add a note and
+see it on the timeline; quick-create offers the existing profile for a known email. Screenshots of search,
+profile and create."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.screenshots import capture
+from tests.e2e.test_foundation import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def people(make):
+    ham = make.location("HAM")
+    make.staff("clerk", ham, email="ham@example.test", name="Hanna Hamburg")
+    parka = make.product(name="Fjord Parka", category="Jackets")
+    variant = make.variant(parka, size="M", colour="Navy")
+    juergen = make.customer("Jürgen", "Müller", email="juergen.mueller@example.de", phone="+4915123456789",
+                            loyalty_number="OSL0000042", preferred_location_id=ham.id, sizes={"tops": "M"})
+    make.customer("Søren", "Kjær", email="soeren@example.dk", phone="+4520123456")
+    make.order(ham, [(variant, 1, ham)], status="ready", channel="web", customer_id=juergen.id)
+    return {"juergen": juergen}
+
+
+def test_search_mueller_open_profile_add_note_see_it_on_the_timeline(page, people):
+    nav = sign_in(page, "ham@example.test")
+    nav.get_by_role("link", name="Customers").click()
+    expect(page).to_have_url(re.compile(r"/customers/$"))
+    capture(page, "customers-search-empty")
+    page.locator("#customer-q").fill("mueller")
+    hit = page.locator("#customer-results .hit-link", has_text="Jürgen Müller")
+    expect(hit).to_be_visible()
+    expect(page.locator("#customer-results .hit-link")).to_have_count(1)
+    capture(page, "customers-search")
+    hit.click()
+    expect(page.get_by_role("heading", name="Jürgen Müller", level=1)).to_be_visible()
+    expect(page.locator("#open-orders")).to_contain_text("Ready for pickup")
+    page.locator("#note-body").fill("Looking for a <b>navy</b> knit in M — call when in")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    entry = page.locator("#timeline .entry-note").first
+    expect(entry).to_contain_text("Looking for a <b>navy</b> knit in M")  # shown as typed, not as markup
+    expect(entry).to_contain_text("Hanna Hamburg")
+    expect(page.locator("#note-body")).to_have_value("")
+    page.reload()
+    expect(page.locator("#timeline .entry-note").first).to_contain_text("navy")
+    capture(page, "customers-profile")
+
+
+def test_quick_create_with_a_known_email_offers_the_existing_profile(page, people):
+    sign_in(page, "ham@example.test")
+    page.goto("/customers/?q=Anna Berg")
+    expect(page.locator("#customer-results")).to_contain_text("No customer matches")
+    page.locator("#customer-results").get_by_role("link", name="Create a profile").click()
+    expect(page.get_by_label("First name")).to_have_value("Anna")
+    expect(page.get_by_label("Last name")).to_have_value("Berg")
+    capture(page, "customers-new")
+    page.get_by_label("Email").fill("JUERGEN.MUELLER@example.de")
+    page.get_by_role("button", name="Create profile").click()
+    # The consent question was not answered: asked again, nothing created.
+    expect(page.locator("#consent_email-question .field-error")).to_contain_text("Please ask the customer")
+    page.locator("#consent_email-question").get_by_role("radio", name="No").check()
+    page.get_by_role("button", name="Create profile").click()
+    offer = page.locator("#duplicate-offer")
+    expect(offer).to_contain_text("exists already")
+    expect(offer).to_contain_text("Jürgen Müller")
+    offer.get_by_role("link", name="Open this profile").click()
+    expect(page).to_have_url(re.compile(rf"/customers/{people['juergen'].id}$"))
+    expect(page.get_by_role("heading", name="Jürgen Müller", level=1)).to_be_visible()

@@ -1,0 +1,316 @@
+"""The profile: timeline, notes (escaped), figures, recommendations, wishlist; privacy: access log, export,
+erase (no personal data left in any table), merge (nothing lost); role limits and store scope."""
+import io
+import json
+import zipfile
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from omnistore.extensions import db
+from omnistore.models import (
+    Consent,
+    Customer,
+    CustomerAccess,
+    CustomerMerge,
+    CustomerNote,
+    CustomerVisit,
+    Order,
+    OrderEvent,
+    OutboxMessage,
+    Pickup,
+    WishlistItem,
+)
+from omnistore.models._types import utcnow
+from omnistore.services import customer_history, customer_privacy
+from omnistore.services import customers as customer_service
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def shop(make):
+    ham, ber = make.location("HAM"), make.location("BER")
+    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
+    manager = make.staff("manager", ham, email="manager@example.test", name="Maria Becker")
+    make.staff("manager", ber, email="ber@example.test", name="Ben Berlin")
+    make.staff("admin", ham, email="admin@example.test")
+    juergen = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
+                            loyalty_number="OSL0000042", preferred_location_id=ham.id, sizes={"tops": "M"})
+    jacket = make.product(name="Fjord Parka", category="Jackets")
+    knit = make.product(name="Merino Crew Knit", category="Knitwear")
+    parka_m, parka_l = make.variant(jacket, size="M"), make.variant(jacket, size="L")
+    knit_m, knit_l = make.variant(knit, size="M", price_minor=7995), make.variant(knit, size="L", price_minor=7995)
+    for variant in (parka_m, parka_l, knit_m, knit_l):
+        make.stock(variant, ham, 3)
+    # Jürgen bought the parka in M; two other customers bought the parka with the knit.
+    bought = make.order(ham, [(parka_m, 1, ham)], status="collected", channel="store", customer_id=juergen.id,
+                        delivery_address={"name": "Jürgen Müller", "street": "Elbchaussee 1"})
+    for n in range(2):
+        other = make.customer("Anna", f"Other{n}")
+        make.order(ham, [(parka_l, 1, ham), (knit_l if n else knit_m, 1, ham)], status="collected",
+                   customer_id=other.id)
+    web = make.order(ham, [(knit_l, 1, ham)], status="ready", channel="web", customer_id=juergen.id)
+    return dict(ham=ham, ber=ber, clerk=clerk, manager=manager, juergen=juergen, parka_m=parka_m, knit_m=knit_m,
+                knit_l=knit_l, bought=bought, web=web)
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def url(shop, suffix=""):
+    return f"/customers/{shop['juergen'].id}{suffix}"
+
+
+def test_profile_shows_contact_consents_figures_open_orders_and_timeline(client, shop):
+    client.login("clerk@example.test")
+    page = text(client.get(url(shop)))
+    assert "Jürgen Müller" in page and "juergen@example.de" in page and "OSL0000042" in page
+    assert "Open orders and pickups" in page and shop["web"].number in page
+    assert 'data-figure="orders">2<' in page  # the collected and the ready order
+    assert "Fjord Parka" in page and "Merino Crew Knit" in page  # order lines on the timeline
+    assert "Access log" not in page and "Erase" not in page  # clerks: no privacy tools
+
+
+def test_every_view_is_logged_with_who_and_where(client, shop):
+    client.login("clerk@example.test")
+    client.get(url(shop))
+    client.get(url(shop))
+    rows = db.session.scalars(select(CustomerAccess)).all()
+    assert [(r.action, r.staff_id, r.location_id) for r in rows] == [("view", shop["clerk"].id, shop["ham"].id)] * 2
+
+
+def test_notes_go_on_the_timeline_escaped_and_bad_notes_change_nothing(client, shop):
+    client.login("clerk@example.test")
+    response = client.submit(url(shop, "/notes"), {"body": "<script>alert(1)</script> mag Navy ✓"}, headers=HX)
+    assert response.status_code == 200
+    page = text(response)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; mag Navy ✓" in page and "<script>alert" not in page
+    assert "Jonas Weber" in page
+    for body, message in (("", "Write a note"), ("x" * 5000, "at most 2000")):
+        bad = client.submit(url(shop, "/notes"), {"body": body}, headers=HX)
+        assert bad.status_code == 422 and message in text(bad)
+    assert db.session.scalar(select(func.count()).select_from(CustomerNote)) == 1
+    plain = client.submit(url(shop, "/notes"), {"body": "without htmx"})
+    assert plain.status_code == 303
+
+
+def test_timeline_filters_by_channel_and_pages(client, shop):
+    client.login("clerk@example.test")
+    for n in range(20):
+        customer_service.add_note(shop["juergen"], f"note {n}", staff=shop["clerk"])
+    web = text(client.get(url(shop, "/timeline?channel=web"), headers=HX))
+    assert shop["web"].number in web and shop["bought"].number not in web and "note 19" not in web
+    first = text(client.get(url(shop, "/timeline"), headers=HX))
+    assert "note 19" in first and "Page 1 of 2" in first and "note 0" not in first
+    second = text(client.get(url(shop, "/timeline?page=2"), headers=HX))
+    assert "note 0" in second and shop["bought"].number in second
+    assert client.get(url(shop, "/timeline?page=99999999999&channel=fax"), headers=HX).status_code == 200
+
+
+def test_recording_a_visit_puts_it_on_the_timeline(client, shop):
+    client.login("clerk@example.test")
+    page = text(client.submit(url(shop, "/visits"), {"kind": "visit"}, headers=HX))
+    assert "Visit" in page and "Hamburg" in page
+    assert db.session.scalar(select(func.count()).select_from(CustomerVisit)) == 1
+
+
+def test_recommendations_come_from_others_in_the_customers_size_with_a_reason(client, shop):
+    recs = customer_history.recommendations(shop["juergen"], shop["ham"].id)
+    assert [(r.product.name, r.variant.size, r.customers) for r in recs] == [("Merino Crew Knit", "M", 2)]
+    assert recs[0].because_of.name == "Fjord Parka" and recs[0].here == 3
+    client.login("clerk@example.test")
+    page = text(client.get(url(shop, "/recommendations"), headers=HX))
+    assert "Bought with Fjord Parka by 2 other customers" in page and "Save to wishlist" in page
+    assert ">Order<" not in page  # no endless-aisle order builder yet: no dead button
+
+
+def test_never_recommends_what_they_already_bought_in_that_size(client, make, shop):
+    make.order(shop["ham"], [(shop["knit_m"], 1, shop["ham"])], status="collected", customer_id=shop["juergen"].id)
+    assert customer_history.recommendations(shop["juergen"], shop["ham"].id) == []
+
+
+def test_wishlist_by_code_and_from_a_recommendation(client, shop):
+    client.login("clerk@example.test")
+    added = client.submit(url(shop, "/wishlist"), {"code": shop["knit_m"].sku}, headers=HX)
+    assert added.status_code == 200 and "Merino Crew Knit" in text(added)
+    again = client.submit(url(shop, "/wishlist"), {"variant_id": str(shop["knit_m"].id)}, headers=HX)
+    assert again.status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(WishlistItem)) == 1
+    bad = client.submit(url(shop, "/wishlist"), {"code": "<b>nope</b>"}, headers=HX)
+    assert bad.status_code == 422 and "&lt;b&gt;nope" in text(bad)
+    item = db.session.scalar(select(WishlistItem))
+    client.submit(url(shop, f"/wishlist/{item.id}/remove"), headers=HX)
+    assert db.session.scalar(select(func.count()).select_from(WishlistItem)) == 0
+
+
+def test_edit_changes_contact_and_sizes_and_refuses_duplicates(client, make, shop):
+    make.customer("Anna", "Taken", email="taken@example.de")
+    client.login("clerk@example.test")
+    data = dict(first_name="Jürgen", last_name="Müller", email="juergen@example.de", phone="040 3250 1200",
+                preferred_location_id=str(shop["ham"].id), locale="de", size_tops="L", size_shoes="43",
+                size_jeans="", size_dresses="")
+    assert client.submit(url(shop, "/edit"), data).status_code == 303
+    db.session.expire_all()
+    customer = db.session.get(Customer, shop["juergen"].id)
+    assert customer.phone == "+494032501200" and customer.sizes == {"tops": "L", "shoes": "43"}
+    duplicate = client.submit(url(shop, "/edit"), dict(data, email="TAKEN@example.de"))
+    assert duplicate.status_code == 409 and "exists already" in text(duplicate)
+    bad = client.submit(url(shop, "/edit"), dict(data, phone="123", email="x@"))
+    assert bad.status_code == 422 and "not a valid phone" in text(bad) and "not a valid email" in text(bad)
+
+
+# --- role limits and store scope -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", ["/access-log", "/export", "/erase", "/merge"])
+def test_clerks_cannot_use_the_privacy_tools(client, shop, suffix):
+    client.login("clerk@example.test")
+    assert client.get(url(shop, suffix)).status_code == 403
+    assert client.submit(url(shop, suffix), {"confirm": "ERASE"}).status_code in (403, 405)
+    db.session.expire_all()
+    assert db.session.get(Customer, shop["juergen"].id).erased_at is None
+
+
+@pytest.mark.parametrize("suffix", ["/access-log", "/export", "/erase", "/merge"])
+def test_a_manager_of_another_store_cannot_either(client, shop, suffix):
+    client.login("ber@example.test")
+    assert client.get(url(shop, suffix)).status_code == 403
+    page = text(client.get(url(shop)))
+    assert "Erase personal data" not in page
+
+
+def test_the_managers_access_log_shows_who_viewed_from_where(client, shop):
+    client.login("clerk@example.test")
+    client.get(url(shop))
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    client.login("manager@example.test")
+    page = text(client.get(url(shop)))
+    assert "Access log" in page and "Export data" in page
+    log = text(client.get(url(shop, "/access-log")))
+    assert "Jonas Weber" in log and "Maria Becker" in log and "Hamburg" in log
+
+
+# --- export --------------------------------------------------------------------------------------------------
+
+def test_export_holds_everything_about_the_customer(client, shop):
+    customer_service.add_note(shop["juergen"], "Prefers navy", staff=shop["clerk"])
+    customer_service.record_consent(shop["juergen"], "email", True, staff=shop["clerk"])
+    customer_service.record_visit(shop["juergen"], staff=shop["clerk"], note="tried the parka")
+    customer_service.add_to_wishlist(shop["juergen"], shop["knit_m"].id, staff=shop["clerk"])
+    client.login("manager@example.test")
+    response = client.get(url(shop, "/export"))
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    assert set(archive.namelist()) == {"customer.json", "timeline.csv"}
+    data = json.loads(archive.read("customer.json"))
+    assert data["customer"]["email"] == "juergen@example.de" and data["customer"]["loyalty_number"] == "OSL0000042"
+    assert data["customer"]["sizes"] == {"tops": "M"} and data["customer"]["preferred_store"] == "HAM"
+    assert [n["body"] for n in data["notes"]] == ["Prefers navy"]
+    assert data["consents"][0]["channel"] == "email" and data["consents"][0]["store"] == "HAM"
+    assert data["visits"][0]["note"] == "tried the parka" and data["wishlist"][0]["sku"] == shop["knit_m"].sku
+    assert {o["number"] for o in data["orders"]} == {shop["bought"].number, shop["web"].number}
+    assert data["orders"][0]["delivery_address"]["street"] == "Elbchaussee 1"
+    assert data["orders"][0]["lines"][0]["product"] == "Fjord Parka"
+    timeline = archive.read("timeline.csv").decode()
+    assert timeline.splitlines()[0] == ",".join(customer_privacy.TIMELINE_COLUMNS)
+    assert shop["bought"].number in timeline and "Prefers navy" in timeline and "tried the parka" in timeline
+    assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "export"
+
+
+# --- erase ---------------------------------------------------------------------------------------------------
+
+def _every_text_value():
+    """Every value of every column of every table, as text."""
+    values = []
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            for row in connection.execute(sa.select(table)):
+                values.extend(json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, dict | list) else str(v)
+                              for v in row if v is not None)
+    return values
+
+
+def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
+    juergen = shop["juergen"]
+    customer_service.add_note(juergen, "Jürgen mag Navy, wohnt Elbchaussee", staff=shop["clerk"])
+    customer_service.record_consent(juergen, "email", True, staff=shop["clerk"])
+    customer_service.record_visit(juergen, staff=shop["clerk"], note="came with his daughter")
+    customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
+    shop["web"].pickup = Pickup(token="t" * 40, short_code="ABCDEFGH", check_in_note="Jürgen in the blue car")
+    db.session.add(OrderEvent(order_id=shop["web"].id, kind="checked_in", detail={"note": "Jürgen in the blue car"}))
+    db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="juergen@example.de",
+                                 subject="Your order is ready, Jürgen Müller", body="Hello Jürgen Müller"))
+    db.session.commit()
+    twin = make.customer("Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222",
+                         preferred_location_id=shop["ham"].id)
+    customer_privacy.merge_customers(juergen, twin, staff=shop["manager"])
+    client.login("manager@example.test")
+    page = text(client.get(url(shop, "/erase")))
+    assert "cannot be undone" in page
+    refused = client.submit(url(shop, "/erase"), {"confirm": "yes"})
+    assert refused.status_code == 422 and db.session.get(Customer, juergen.id).erased_at is None
+    response = client.submit(url(shop, "/erase"), {"confirm": "ERASE"})
+    assert response.status_code == 303
+
+    personal = ["Jürgen", "Müller", "juergen", "mueller", "juergen@example.de", "+4915123456789", "OSL0000042",
+                "Elbchaussee", "daughter", "blue car", "twin@example.de", "+4917011112222", "Twin", "Navy, wohnt"]
+    leaks = [(word, value) for value in _every_text_value() for word in personal if word.lower() in value.lower()]
+    assert leaks == []
+    db.session.expire_all()
+    erased = db.session.get(Customer, juergen.id)
+    assert erased.erased_at is not None and erased.display_name == f"#{juergen.id}"
+    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == juergen.id)) == 2
+    assert customer_service.current_consents(erased)["email"]["granted"] is False  # withdrawn
+    assert customer_service.search_customers("müller") == [] and customer_service.search_customers("OSL0000042") == []
+    assert client.get(url(shop)).status_code == 404
+    assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "erase"
+
+
+# --- merge ---------------------------------------------------------------------------------------------------
+
+def test_merge_moves_everything_and_records_it(client, make, shop):
+    juergen = shop["juergen"]
+    twin = make.customer("Jürgen", "Müller", email="j.mueller@example.de", phone="+4917011112222",
+                         loyalty_points=300, loyalty_tier="gold", preferred_location_id=shop["ham"].id)
+    juergen.loyalty_points = 100
+    db.session.commit()
+    make.order(shop["ham"], [(shop["knit_l"], 1, shop["ham"])], status="collected", channel="app", customer_id=twin.id)
+    customer_service.add_note(twin, "twin note", staff=shop["clerk"])
+    customer_service.record_consent(twin, "sms", True, staff=shop["clerk"])
+    customer_service.record_visit(twin, staff=shop["clerk"])
+    customer_service.add_to_wishlist(twin, shop["knit_m"].id, staff=shop["clerk"])
+    customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
+    client.login("manager@example.test")
+    page = text(client.get(url(shop, "/merge")))
+    assert 'name="other_id"' in page and "data-customer-picker" in page
+    confirm = text(client.submit(url(shop, "/merge"), {"other_id": str(twin.id)}))
+    assert "Merge Jürgen Müller into Jürgen Müller?" in confirm
+    done = client.submit(url(shop, "/merge"), {"other_id": str(twin.id), "confirmed": "1"})
+    assert done.status_code == 303
+
+    db.session.expire_all()
+    survivor, stub = db.session.get(Customer, juergen.id), db.session.get(Customer, twin.id)
+    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == survivor.id)) == 3
+    assert db.session.scalar(select(func.count()).select_from(CustomerNote).where(
+        CustomerNote.customer_id == survivor.id)) == 1
+    assert db.session.scalar(select(Consent.customer_id).where(Consent.channel == "sms")) == survivor.id
+    assert db.session.scalar(select(func.count()).select_from(CustomerVisit).where(
+        CustomerVisit.customer_id == survivor.id)) == 1
+    assert db.session.scalar(select(func.count()).select_from(WishlistItem)) == 1
+    assert survivor.loyalty_points == 400 and survivor.loyalty_tier == "gold"
+    assert stub.merged_into_id == survivor.id and stub.email is None and stub.loyalty_points == 0
+    record = db.session.scalar(select(CustomerMerge))
+    assert record.merged_snapshot["email"] == "j.mueller@example.de" and record.moved["orders"] == 1
+    assert customer_service.search_customers("müller") == [survivor]
+    assert client.get(f"/customers/{twin.id}").headers["Location"].endswith(f"/customers/{survivor.id}")
+    again = client.submit(url(shop, "/merge"), {"other_id": str(survivor.id), "confirmed": "1"})
+    assert again.status_code == 422
+
+
+def test_unknown_and_erased_profiles_are_not_found(client, make, shop):
+    gone = make.customer("Gone", "Person", erased_at=utcnow())
+    client.login("clerk@example.test")
+    for address in (f"/customers/{gone.id}", "/customers/999999", "/customers/99999999999", "/customers/0/timeline"):
+        assert client.get(address).status_code == 404, address
