@@ -5,13 +5,13 @@ from .customers import Consent, Customer, CustomerAccess, CustomerMerge, Custome
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
-from .reviews import ReviewFact
+from .reviews import ReviewDay, ReviewDirty, ReviewFact
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "Location", "Order", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewFact", "Staff", "StockLevel", "StockMovement",
-    "Transfer", "Variant", "WishlistItem",
+    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
+    "StockLevel", "StockMovement", "Transfer", "Variant", "WishlistItem",
 ]

@@ -4,9 +4,9 @@ ReviewFact: one narrow row per pickup order with every moment the figures are da
 triggers on orders, pickup and order_event (see the review migration), so the dashboard aggregates one table
 instead of joining three. The indexes below serve the period ranges on the base tables (the order lists
 behind each figure)."""
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -39,6 +39,32 @@ class ReviewFact(db.Model):
     collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its "expired" or "cancelled" event
     ended_from: Mapped[str] = mapped_column(String(16), default="")  # the status it expired/was cancelled from
+
+
+class ReviewDay(db.Model):
+    """One closed day's review figures of a store or the network, in one time zone, computed once and kept
+    (PostgreSQL). `dirty_id` is the newest ReviewDirty id the computation could see: a later mark for an hour
+    of this day makes it stale."""
+
+    __tablename__ = "review_day"
+
+    scope_key: Mapped[str] = mapped_column(String(20), primary_key=True)  # "network" or the location id
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dirty_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict] = mapped_column(db.JSON, default=dict)
+
+
+class ReviewDirty(db.Model):
+    """An hour whose figures changed after the fact (a timestamp more than an hour old was set, changed or
+    re-dated): written by triggers on PostgreSQL, read to drop the cached days it falls in."""
+
+    __tablename__ = "review_dirty"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 REVIEW_INDEXES = (

@@ -11,22 +11,36 @@ The moment each figure is dated by:
 - checked in: Pickup.checked_in_at   - endless aisle: Order.placed_at of an order sold by the store
 - waiting now / overdue now: the state at `now` (ready on the shelf; past the pickup-by date)
 On time: ready at or before promised_at (orders without a promise are not judged). No-show rate: expired /
-(collected + expired). Durations are percentiles with linear interpolation (PostgreSQL's percentile_cont).
+(collected + expired). Durations are percentiles of whole seconds (linear interpolation, like percentile_cont).
 Everything is aggregated in SQL; only the hour buckets of the charts are turned into local days in Python
 (on SQLite, which has no time zones, per UTC hour).
 """
+import base64
+import bisect
 import math
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, or_, select, tuple_
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
-from ..models import AuditEvent, Location, Order, OrderEvent, OrderLine, Pickup, ReviewFact, Staff
+from ..models import (
+    AuditEvent,
+    Location,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Pickup,
+    ReviewDay,
+    ReviewDirty,
+    ReviewFact,
+    Staff,
+)
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from .errors import Forbidden, NotFound, OutOfScope, ValidationFailed
@@ -316,72 +330,314 @@ def _fact_where(scope):
     return [F.pickup_location_id == scope.location.id] if scope.location is not None else []
 
 
-def _fact_conditions(scope):
-    """Each counted figure as a condition on review_fact (the same figure as figure_condition on the orders)."""
-    ready_in = _between(F.ready_at, scope)
-    ended_in = _between(F.ended_at, scope)
-    promised = F.promised_at.is_not(None)
-    return {
-        "placed": _between(F.placed_at, scope),
-        "ready": ready_in,
-        "collected": and_(F.status == "collected", _between(F.collected_at, scope)),
-        "expired": and_(F.status == "expired", ended_in),
-        "cancelled": and_(F.status == "cancelled", ended_in),
-        "cancelled_after_ready": and_(F.status == "cancelled", F.ended_from == "ready", ended_in),
-        "waiting": F.status == "ready",
-        "overdue": and_(F.status == "ready", F.pickup_by < scope.now),
-        "on_time": and_(ready_in, promised, F.ready_at <= F.promised_at),
-        "late": and_(ready_in, promised, F.ready_at > F.promised_at),
-        "checked_in": _between(F.checked_in_at, scope),
-    }
-
-
-FACT_FIGURES = ("placed", "ready", "collected", "expired", "cancelled", "cancelled_after_ready", "waiting",
-                "overdue", "on_time", "late", "checked_in")
-
-
 def review(scope):
-    """Every figure of the dashboard for `scope`, and each store's share of them (the league)."""
-    stores, counts = _store_counts(scope)
-    durations = _durations(scope, stores)
-    counts["endless_aisle"] = _count(scope, "endless_aisle")
-    sources, saved = _endless_aisle(scope)
-    daily, heat = _charts(scope)
-    return Review(scope, counts, *durations, sources, saved, daily, heat, stores=stores)
+    """Every figure of the dashboard for `scope`, and each store's share of them (the league).
 
-
-def league(scope, sort="no_show_rate"):
-    """Every pickup store's figures side by side for the period, worst first by `sort`."""
-    stores, _counts_ = _store_counts(scope)
-    _durations(scope, stores)
-    return sort_league(list(stores.values()), sort)
-
-
-def _store_counts(scope):
-    """({location id: LeagueRow}, totals) in one grouped pass over the period's facts."""
-    conditions = _fact_conditions(scope)
-    touched = or_(*(conditions[name] for name in ("placed", "ready", "collected", "checked_in")),
-                  _between(F.ended_at, scope), F.status == "ready")
-    query = (select(F.pickup_location_id, *(func.count().filter(conditions[name]) for name in FACT_FIGURES))
-             .where(*_fact_where(scope), touched).group_by(F.pickup_location_id))
-    locations = select(Location).order_by(Location.code)
+    Built from one summary per local day (_day_summaries): closed days come from the review_day cache on
+    PostgreSQL, the rest is computed from review_fact. "Waiting now" and "overdue now" are read live."""
+    days = _day_summaries(scope)
+    locations = select(Location.id, Location.code, Location.name).order_by(Location.code)
     if scope.location is not None:
         locations = locations.where(Location.id == scope.location.id)
     else:
         locations = locations.where(Location.kind == "store")
-    stores = {loc.id: LeagueRow(loc.id, loc.code, loc.name) for loc in db.session.scalars(locations)}
-    totals = dict.fromkeys(COUNTED, 0)
-    totals["cancelled_after_ready"] = 0
-    for location_id, *values in db.session.execute(query):
-        row = stores.get(location_id)
-        if row is None:
-            location = db.session.get(Location, location_id)
-            row = stores[location_id] = LeagueRow(location_id, location.code, location.name)
-        for name, value in zip(FACT_FIGURES, values, strict=True):
-            totals[name] += int(value or 0)
-            if hasattr(row, name):
-                setattr(row, name, int(value or 0))
-    return stores, totals
+    stores = {row.id: LeagueRow(row.id, row.code, row.name) for row in db.session.execute(locations)}
+    counts = dict.fromkeys(COUNTED, 0)
+    counts.update(cancelled_after_ready=0, partial=0)
+    durations = [defaultdict(lambda: array("i")) for _ in range(3)]
+    hours = {status: Counter() for status in CHART_STATUSES}
+    sources = {}
+    per_store = {}
+    for day in scope.days:
+        summary = days.get(day.isoformat(), {})
+        packed = _unpack(summary.get("counts", ""))
+        width = 1 + len(DAY_FIGURES)
+        for start in range(0, len(packed), width):
+            location_id = packed[start]
+            per_store[location_id] = per_store.get(location_id) or [0] * len(DAY_FIGURES)
+            figures = per_store[location_id]
+            for index in range(len(DAY_FIGURES)):
+                figures[index] += packed[start + 1 + index]
+        for location, packed_values in summary.get("durations", {}).items():
+            values = _unpack(packed_values)
+            lengths, position = values[:3], 3
+            for index in range(3):
+                durations[index][int(location)].extend(values[position:position + lengths[index]])
+                position += lengths[index]
+        for status, per_hour in summary.get("hours", {}).items():
+            for hour, n in per_hour.items():
+                hours[status][(day, int(hour))] += n
+        for source, (orders, saved) in summary.get("sources", {}).items():
+            found = sources.setdefault(int(source), [0, 0])
+            found[0] += orders
+            found[1] += saved
+        counts["endless_aisle"] += summary.get("endless", 0)
+        counts["partial"] += summary.get("partial", 0)
+    for location_id, figures in per_store.items():
+        row = _league_row(stores, location_id)
+        for name, n in zip(DAY_FIGURES, figures, strict=True):
+            counts[name] += n
+            if name in LEAGUE_COUNTS:
+                setattr(row, name, n)
+    now_counts = _now_counts(scope)
+    counts["waiting"] = sum(n for n, _overdue in now_counts.values())
+    counts["overdue"] = sum(overdue for _n, overdue in now_counts.values())
+    for location_id, (_n, overdue) in now_counts.items():
+        _league_row(stores, location_id).overdue = overdue
+    results = []
+    for index, bounds in enumerate((TO_READY_BUCKETS, TO_COLLECT_BUCKETS, ())):
+        every = array("i")
+        for values in durations[index].values():
+            every.extend(values)
+        every = sorted(every)
+        results.append(Durations(len(every), _percentile(every, 0.5), _percentile(every, 0.9),
+                                 _buckets(every, bounds)))
+        if index < 2:
+            for location_id, values in durations[index].items():
+                setattr(_league_row(stores, location_id), ("median_to_ready", "median_to_collect")[index],
+                        _percentile(sorted(values), 0.5))
+    source_rows = []
+    if sources:
+        names = {loc_id: (code, name) for loc_id, code, name in db.session.execute(
+            select(Location.id, Location.code, Location.name).where(Location.id.in_(list(sources))))}
+        source_rows = [SourceRow(source, *names.get(source, ("?", "?")), orders, saved)
+                       for source, (orders, saved) in sources.items()]
+        source_rows.sort(key=lambda r: (-r.orders, -r.saved_minor, r.code))
+    per_day = defaultdict(Counter)
+    for status, counter in hours.items():
+        for (day, _hour), n in counter.items():
+            per_day[day][status] += n
+    daily = [(day, {status: per_day[day][status] for status in CHART_STATUSES}) for day in scope.days]
+    heat = [[0] * 24 for _ in range(7)]
+    for (day, hour), n in hours["collected"].items():
+        heat[day.weekday()][hour] += n
+    return Review(scope, counts, *results, source_rows, sum(r.saved_minor for r in source_rows), daily, heat,
+                  stores=stores)
+
+
+LEAGUE_COUNTS = ("placed", "ready", "collected", "expired", "cancelled", "on_time", "late")
+# The counts a day's summary keeps per store, in this order.
+DAY_FIGURES = ("placed", "ready", "collected", "expired", "cancelled", "cancelled_after_ready", "on_time", "late",
+               "checked_in")
+
+
+def _league_row(stores, location_id):
+    if location_id not in stores:
+        location = db.session.get(Location, location_id)
+        stores[location_id] = LeagueRow(location_id, location.code, location.name)
+    return stores[location_id]
+
+
+def _buckets(ordered, bounds):
+    if not bounds:
+        return []
+    result, previous = [], 0
+    for hours in bounds + (None,):
+        low = bisect.bisect_left(ordered, previous * 3600)
+        high = len(ordered) if hours is None else bisect.bisect_left(ordered, hours * 3600)
+        result.append((hours, high - low))
+        previous = hours
+    return result
+
+
+def league(scope, sort="no_show_rate"):
+    """Every pickup store's figures side by side for the period, worst first by `sort`."""
+    return review(scope).league(sort)
+
+
+def _now_counts(scope):
+    """{location id: (ready on the shelf, of those past pickup-by)} at `now`."""
+    query = (select(F.pickup_location_id, func.count(), func.count().filter(F.pickup_by < scope.now))
+             .where(*_fact_where(scope), F.status == "ready").group_by(F.pickup_location_id))
+    return {location_id: (n, overdue) for location_id, n, overdue in db.session.execute(query)}
+
+
+# --- one summary per local day, cached for closed days (PostgreSQL) ------------------------------------------
+
+CACHE_AFTER = timedelta(hours=2)  # a day is cached once it ended this long ago (the triggers mark older changes)
+
+
+def _scope_key(scope):
+    return "network" if scope.location is None else str(scope.location.id)
+
+
+def _day_bounds(day, zone):
+    return _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
+
+
+def _day_summaries(scope):
+    """{iso day: summary} for every day of the scope's period."""
+    days = scope.days
+    if db.engine.dialect.name != "postgresql":
+        return _compute_days(scope, days)
+    horizon = min(scope.now, utcnow()) - CACHE_AFTER
+    closed = [d for d in days if _day_bounds(d, scope.zone)[1] <= horizon]
+    key, zone = _scope_key(scope), scope.zone.key
+    cached = {}
+    if closed:
+        rows = db.session.execute(select(ReviewDay.day, ReviewDay.dirty_id, ReviewDay.data).where(
+            ReviewDay.scope_key == key, ReviewDay.zone == zone, ReviewDay.day.in_(closed))).all()
+        cached = {day: (dirty_id, data) for day, dirty_id, data in rows}
+        if cached:
+            oldest = min(dirty_id for dirty_id, _data in cached.values())
+            for mark_id, hour in db.session.execute(
+                    select(ReviewDirty.id, ReviewDirty.hour).where(ReviewDirty.id > oldest)):
+                for day in {hour.astimezone(scope.zone).date(),
+                            (hour + timedelta(minutes=59)).astimezone(scope.zone).date()}:
+                    if day in cached and cached[day][0] < mark_id:
+                        del cached[day]
+    missing = [d for d in days if d not in cached]
+    result = {d.isoformat(): data for d, (_dirty, data) in cached.items()}
+    if missing:
+        watermark = db.session.scalar(select(func.coalesce(func.max(ReviewDirty.id), 0)))
+        computed = {}
+        for run in _runs(missing):
+            computed.update(_compute_days(scope, run))
+        result.update(computed)
+        to_store = [d for d in missing if d in set(closed)]
+        if to_store:
+            _store_days(key, zone, {d: computed.get(d.isoformat(), {}) for d in to_store}, watermark)
+    return result
+
+
+def _runs(days):
+    """Consecutive runs of days: [[d1, d2, d3], [d7], …]."""
+    runs = []
+    for day in sorted(days):
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def _store_days(key, zone, summaries, watermark):
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    from .db import transaction
+
+    rows = [dict(scope_key=key, zone=zone, day=day, dirty_id=watermark, computed_at=utcnow(), data=data)
+            for day, data in summaries.items()]
+    statement = pg_insert(ReviewDay).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["scope_key", "zone", "day"],
+        set_={"dirty_id": statement.excluded.dirty_id, "computed_at": statement.excluded.computed_at,
+              "data": statement.excluded.data})
+    with transaction() as session:
+        session.execute(statement)
+
+
+def _compute_days(scope, days):
+    """{iso day: summary} for a run of consecutive days, from review_fact (and the lines for the endless aisle).
+
+    summary = {"counts": packed [location, *DAY_FIGURES counts]…, "durations": {location: packed [3 lengths,
+    to ready…, to collect…, desk wait…] (whole seconds)}, "hours": {status: {local hour: n}}, "sources":
+    {source: [orders, saved]}, "endless": n, "partial": n}; days without activity are missing."""
+    start, end = _day_bounds(days[0], scope.zone)[0], _day_bounds(days[-1], scope.zone)[1]
+    zone = scope.zone
+    summaries = defaultdict(lambda: {"counts": {}, "durations": {}, "hours": {}, "sources": {}, "endless": 0,
+                                     "partial": 0})
+    local_days = {}
+
+    def local(moment):
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        if hour not in local_days:
+            local_time = hour.astimezone(zone)
+            local_days[hour] = (local_time.date().isoformat(), local_time.hour)
+        return local_days[hour]
+
+    def within(column):
+        return and_(column >= start, column < end)
+
+    def add_count(moment, location_id, name):
+        figures = summaries[local(moment)[0]]["counts"].setdefault(str(location_id), {})
+        figures[name] = figures.get(name, 0) + 1
+
+    def add_hour(moment, status):
+        day, hour = local(moment)
+        per_hour = summaries[day]["hours"].setdefault(status, {})
+        per_hour[str(hour)] = per_hour.get(str(hour), 0) + 1
+
+    def add_duration(moment, location_id, index, seconds):
+        lists = summaries[local(moment)[0]]["durations"].setdefault(str(location_id), [[], [], []])
+        lists[index].append(max(0, round(seconds)))
+
+    where = _fact_where(scope)
+    for location_id, placed_at in db.session.execute(select(F.pickup_location_id, F.placed_at)
+                                                      .where(*where, within(F.placed_at))):
+        add_count(placed_at, location_id, "placed")
+        add_hour(placed_at, "placed")
+    for location_id, ready_at, placed_at, promised_at in db.session.execute(
+            select(F.pickup_location_id, F.ready_at, F.placed_at, F.promised_at).where(*where, within(F.ready_at))):
+        add_count(ready_at, location_id, "ready")
+        add_hour(ready_at, "ready")
+        if promised_at is not None:
+            add_count(ready_at, location_id, "on_time" if ready_at <= promised_at else "late")
+        add_duration(ready_at, location_id, 0, (ready_at - placed_at).total_seconds())
+    for location_id, collected_at, ready_at, checked_in_at in db.session.execute(
+            select(F.pickup_location_id, F.collected_at, F.ready_at, F.checked_in_at)
+            .where(*where, F.status == "collected", within(F.collected_at))):
+        add_count(collected_at, location_id, "collected")
+        add_hour(collected_at, "collected")
+        if ready_at is not None:
+            add_duration(collected_at, location_id, 1, (collected_at - ready_at).total_seconds())
+        if checked_in_at is not None:
+            add_duration(collected_at, location_id, 2, (collected_at - checked_in_at).total_seconds())
+    for location_id, checked_in_at in db.session.execute(select(F.pickup_location_id, F.checked_in_at)
+                                                         .where(*where, within(F.checked_in_at))):
+        add_count(checked_in_at, location_id, "checked_in")
+    for location_id, ended_at, status, ended_from in db.session.execute(
+            select(F.pickup_location_id, F.ended_at, F.status, F.ended_from)
+            .where(*where, F.status.in_(("expired", "cancelled")), within(F.ended_at))):
+        add_count(ended_at, location_id, status)
+        add_hour(ended_at, status)
+        if status == "cancelled" and ended_from == "ready":
+            add_count(ended_at, location_id, "cancelled_after_ready")
+    # Partial handovers: collected orders with a refused or short line.
+    partial = (select(Pickup.collected_at).select_from(Pickup).join(Order, Order.id == Pickup.order_id)
+               .where(*_pickup_scope(scope), Order.status == "collected", within(Pickup.collected_at),
+                      _partial_line()))
+    for (collected_at,) in db.session.execute(partial):
+        summaries[local(collected_at)[0]]["partial"] += 1
+    # The endless aisle: orders sold here with lines from other locations, by source, dated by placement.
+    kept = and_(Order.status.not_in(("cancelled", "expired")),
+                OrderLine.status.not_in(("refused", "short", "released")))
+    aisle = (select(Order.id, Order.placed_at, OrderLine.source_location_id,
+                    case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0))
+             .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
+             .where(within(Order.placed_at), Order.origin_location_id.is_not(None),
+                    OrderLine.source_location_id != Order.origin_location_id))
+    if scope.location is not None:
+        aisle = aisle.where(Order.origin_location_id == scope.location.id)
+    seen_pairs, seen_orders = set(), set()
+    for order_id, placed_at, source_id, value in db.session.execute(aisle):
+        day = local(placed_at)[0]
+        found = summaries[day]["sources"].setdefault(str(source_id), [0, 0])
+        if (order_id, source_id) not in seen_pairs:
+            found[0] += 1
+            seen_pairs.add((order_id, source_id))
+        found[1] += int(value or 0)
+        if order_id not in seen_orders:
+            summaries[day]["endless"] += 1
+            seen_orders.add(order_id)
+    for summary in summaries.values():
+        summary["counts"] = _pack([n for location, figures in summary["counts"].items()
+                                   for n in (int(location), *(figures.get(name, 0) for name in DAY_FIGURES))])
+        summary["durations"] = {location: _pack([len(v) for v in lists] + [x for v in lists for x in v])
+                                for location, lists in summary["durations"].items()}
+    return dict(summaries)
+
+
+def _pack(seconds):
+    """Integers (whole seconds, counts) → a compact string for the day's JSON (base64 of 32-bit integers): a
+    month of the network's durations parses in milliseconds this way; as JSON numbers, in a good part of a second."""
+    return base64.b64encode(array("i", seconds).tobytes()).decode("ascii")
+
+
+def _unpack(packed):
+    values = array("i")
+    values.frombytes(base64.b64decode(packed))
+    return values
 
 
 def _count(scope, figure):
@@ -389,12 +645,6 @@ def _count(scope, figure):
         select(func.count()).select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
         .where(figure_condition(scope, figure))
     ) or 0
-
-
-def _seconds(start, end):
-    if db.engine.dialect.name == "postgresql":
-        return func.extract("epoch", end - start)
-    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)  # julianday is a double
 
 
 def _percentile(ordered, fraction):
@@ -406,138 +656,7 @@ def _percentile(ordered, fraction):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _duration_specs(scope):
-    """(seconds, which facts, buckets) for order → ready, ready → collected, check-in → collected."""
-    collected = and_(F.status == "collected", _between(F.collected_at, scope))
-    return (
-        (_seconds(F.placed_at, F.ready_at), _between(F.ready_at, scope), TO_READY_BUCKETS),
-        (_seconds(F.ready_at, F.collected_at), and_(collected, F.ready_at.is_not(None)), TO_COLLECT_BUCKETS),
-        (_seconds(F.checked_in_at, F.collected_at), and_(collected, F.checked_in_at.is_not(None)), ()),
-    )
-
-
-def _durations(scope, stores):
-    """Totals of the three durations (count, median, p90, buckets), and each store's medians into `stores`."""
-    specs = _duration_specs(scope)
-    touched = or_(_between(F.ready_at, scope), _between(F.collected_at, scope))
-    results = [Durations() for _ in specs]
-    per_store = defaultdict(dict)
-    if db.engine.dialect.name == "postgresql":
-        columns = []
-        for seconds, where, bounds in specs:
-            columns += [func.count().filter(where), func.percentile_cont(0.5).within_group(seconds).filter(where),
-                        func.percentile_cont(0.9).within_group(seconds).filter(where)]
-            previous = None
-            for hours in bounds + (None,):
-                low = seconds >= previous * 3600 if previous is not None else None
-                high = seconds < hours * 3600 if hours is not None else None
-                columns.append(func.count().filter(and_(where, *(c for c in (low, high) if c is not None))))
-                previous = hours
-        query = (select(func.grouping(F.pickup_location_id), F.pickup_location_id, *columns)
-                 .where(*_fact_where(scope), touched)
-                 .group_by(func.grouping_sets(tuple_(F.pickup_location_id), tuple_())))
-        for is_total, location_id, *values in db.session.execute(query):
-            position = 0
-            for index, bounds in enumerate(spec[2] for spec in specs):
-                count, median, p90 = values[position:position + 3]
-                buckets = values[position + 3:position + 4 + len(bounds)]
-                position += 4 + len(bounds)
-                if is_total:
-                    tally = [(hours, int(n or 0)) for hours, n in zip(bounds + (None,), buckets, strict=True)]
-                    results[index] = Durations(int(count or 0), _float(median), _float(p90), tally if bounds else [])
-                else:
-                    per_store[location_id][index] = _float(median)
-    else:
-        values = [defaultdict(list) for _ in specs]
-        query = select(F.pickup_location_id, *(case((where, seconds), else_=None) for seconds, where, _b in specs))
-        for location_id, *found in db.session.execute(query.where(*_fact_where(scope), touched)):
-            for index, value in enumerate(found):
-                if value is not None:
-                    values[index][location_id].append(max(0.0, float(value)))
-        for index, bounds in enumerate(spec[2] for spec in specs):
-            every = sorted(v for store in values[index].values() for v in store)
-            buckets = []
-            if bounds:
-                previous = 0
-                for hours in bounds + (None,):
-                    buckets.append((hours, sum(1 for v in every if v >= previous * 3600
-                                               and (hours is None or v < hours * 3600))))
-                    previous = hours
-            results[index] = Durations(len(every), _percentile(every, 0.5), _percentile(every, 0.9), buckets)
-            for location_id, found in values[index].items():
-                per_store[location_id][index] = _percentile(sorted(found), 0.5)
-    for index, bounds in enumerate(spec[2] for spec in specs):
-        if bounds and not results[index].buckets:
-            results[index].buckets = [(hours, 0) for hours in bounds + (None,)]
-    for location_id, medians in per_store.items():
-        if location_id in stores:
-            stores[location_id].median_to_ready = medians.get(0)
-            stores[location_id].median_to_collect = medians.get(1)
-    return results
-
-
-def _float(value):
-    return None if value is None else max(0.0, float(value))
-
-
-def _endless_aisle(scope):
-    """Orders sold by the scope's store (network: any store) with lines from other locations: per source,
-    how many orders and the value of those lines still sold (not cancelled, expired, refused or short)."""
-    kept = and_(Order.status.not_in(("cancelled", "expired")),
-                OrderLine.status.not_in(("refused", "short", "released")))
-    source = aliased(Location)
-    query = (
-        select(OrderLine.source_location_id, source.code, source.name, func.count(func.distinct(Order.id)),
-               func.coalesce(func.sum(case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0)), 0))
-        .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
-        .join(source, source.id == OrderLine.source_location_id)
-        .where(_between(Order.placed_at, scope), Order.origin_location_id.is_not(None),
-               OrderLine.source_location_id != Order.origin_location_id)
-        .group_by(OrderLine.source_location_id, source.code, source.name)
-    )
-    if scope.location is not None:
-        query = query.where(Order.origin_location_id == scope.location.id)
-    rows = [SourceRow(*row) for row in db.session.execute(query)]
-    rows.sort(key=lambda r: (-r.orders, -r.saved_minor, r.code))
-    return rows, sum(r.saved_minor for r in rows)
-
-
-def _hour_counts(column, where, scope):
-    """{local naive hour: count} of facts whose `column` lies in the period, in the scope's zone."""
-    base = select().select_from(F).where(*_fact_where(scope), _between(column, scope), *where)
-    if db.engine.dialect.name == "postgresql":
-        hour = func.date_trunc("hour", func.timezone(scope.zone.key, column))
-        return {value.replace(tzinfo=None): n for value, n in
-                db.session.execute(base.add_columns(hour, func.count()).group_by(hour))}
-    hour = func.strftime("%Y-%m-%d %H", column)
-    result = Counter()
-    for value, n in db.session.execute(base.add_columns(hour, func.count()).group_by(hour)):
-        utc_hour = datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        result[utc_hour.astimezone(scope.zone).replace(tzinfo=None)] += n
-    return result
-
-
 CHART_STATUSES = ("placed", "ready", "collected", "expired", "cancelled")
-
-
-def _charts(scope):
-    """Daily volume by status, and collections by weekday × hour, in the scope's time zone."""
-    hours = {
-        "placed": _hour_counts(F.placed_at, (), scope),
-        "ready": _hour_counts(F.ready_at, (), scope),
-        "collected": _hour_counts(F.collected_at, (F.status == "collected",), scope),
-        "expired": _hour_counts(F.ended_at, (F.status == "expired",), scope),
-        "cancelled": _hour_counts(F.ended_at, (F.status == "cancelled",), scope),
-    }
-    per_day = defaultdict(Counter)
-    for status, counter in hours.items():
-        for hour, n in counter.items():
-            per_day[hour.date()][status] += n
-    daily = [(day, {status: per_day[day][status] for status in CHART_STATUSES}) for day in scope.days]
-    heat = [[0] * 24 for _ in range(7)]
-    for hour, n in hours["collected"].items():
-        heat[hour.weekday()][hour.hour] += n
-    return daily, heat
 
 
 def sort_league(rows, sort):
@@ -644,17 +763,13 @@ def exceptions(scope, *, limit=200):
 def exception_counts(scope, counts=None):
     """How many of each exception in the period (failed code attempts counted in the audit)."""
     if counts is None:
-        _stores, counts = _store_counts(scope)
-    partial = (select(func.count(func.distinct(OrderLine.order_id))).select_from(OrderLine)
-               .join(Order, Order.id == OrderLine.order_id).join(Pickup, Pickup.order_id == Order.id)
-               .where(OrderLine.status.in_(("refused", "short")), *_pickup_scope(scope), Order.status == "collected",
-                      _between(Pickup.collected_at, scope)))
+        counts = review(scope).counts
     failed = select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "pickup.code_failed", _between(AuditEvent.created_at, scope))
     if scope.location is not None:
         failed = failed.where(AuditEvent.location_id == scope.location.id)
     return {"expired": counts["expired"], "cancelled_after_ready": counts["cancelled_after_ready"],
-            "partial": db.session.scalar(partial) or 0, "code_failed": db.session.scalar(failed) or 0}
+            "partial": counts["partial"], "code_failed": db.session.scalar(failed) or 0}
 
 
 # --- one order's full story ------------------------------------------------------------------------------------

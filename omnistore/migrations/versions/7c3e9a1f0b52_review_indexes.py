@@ -77,6 +77,65 @@ BACKFILL = (
 )
 
 
+# PostgreSQL only: mark the hour of a timestamp more than an hour old that was set or changed after the fact,
+# so cached closed days (review_day) that it falls in are computed again. Timestamps of "now" are not marked:
+# only days closed more than two hours ago are cached.
+MARK_FUNCTIONS = (
+    ("review_mark", "ts timestamptz", "void",
+     "BEGIN IF ts IS NOT NULL AND ts < now() - interval '1 hour' THEN "
+     "INSERT INTO review_dirty (hour, marked_at) VALUES (date_trunc('hour', ts AT TIME ZONE 'UTC') "
+     "AT TIME ZONE 'UTC', now()); END IF; END"),
+)
+MARK_TRIGGERS = (
+    ('review_mark_order', 'orders', 'UPDATE',
+     "DECLARE f review_fact%ROWTYPE; BEGIN "
+     "IF (NEW.status IS DISTINCT FROM OLD.status AND NEW.status IN ('cancelled', 'expired')) "
+     "OR NEW.placed_at IS DISTINCT FROM OLD.placed_at OR NEW.promised_at IS DISTINCT FROM OLD.promised_at "
+     "OR NEW.pickup_location_id IS DISTINCT FROM OLD.pickup_location_id "
+     "OR NEW.origin_location_id IS DISTINCT FROM OLD.origin_location_id THEN "
+     "PERFORM review_mark(OLD.placed_at); PERFORM review_mark(NEW.placed_at); "
+     "SELECT * INTO f FROM review_fact WHERE order_id = NEW.id; "
+     "IF FOUND THEN PERFORM review_mark(f.ready_at); PERFORM review_mark(f.checked_in_at); "
+     "PERFORM review_mark(f.collected_at); PERFORM review_mark(f.ended_at); END IF; "
+     "END IF; RETURN NULL; END"),
+    ('review_mark_pickup', 'pickup', 'INSERT OR UPDATE',
+     "BEGIN "
+     "IF TG_OP = 'INSERT' THEN PERFORM review_mark(NEW.ready_at); PERFORM review_mark(NEW.checked_in_at); "
+     "PERFORM review_mark(NEW.collected_at); RETURN NULL; END IF; "
+     "IF NEW.ready_at IS DISTINCT FROM OLD.ready_at THEN PERFORM review_mark(OLD.ready_at); "
+     "PERFORM review_mark(NEW.ready_at); END IF; "
+     "IF NEW.checked_in_at IS DISTINCT FROM OLD.checked_in_at THEN PERFORM review_mark(OLD.checked_in_at); "
+     "PERFORM review_mark(NEW.checked_in_at); END IF; "
+     "IF NEW.collected_at IS DISTINCT FROM OLD.collected_at THEN PERFORM review_mark(OLD.collected_at); "
+     "PERFORM review_mark(NEW.collected_at); END IF; "
+     "RETURN NULL; END"),
+    ('review_mark_event', 'order_event', 'INSERT',
+     "BEGIN IF NEW.kind IN ('expired', 'cancelled') THEN PERFORM review_mark(NEW.created_at); END IF; "
+     "RETURN NULL; END"),
+    ('review_mark_line', 'order_line', 'INSERT OR UPDATE',
+     "DECLARE placed timestamptz; collected timestamptz; BEGIN "
+     "SELECT o.placed_at, p.collected_at INTO placed, collected FROM orders o "
+     "LEFT JOIN pickup p ON p.order_id = o.id WHERE o.id = NEW.order_id; "
+     "PERFORM review_mark(placed); PERFORM review_mark(collected); RETURN NULL; END"),
+)
+
+
+def create_mark_triggers():
+    for name, arguments, returns, body in MARK_FUNCTIONS:
+        op.execute(f"CREATE FUNCTION {name}({arguments}) RETURNS {returns} LANGUAGE plpgsql AS $$ {body} $$")
+    for name, table, event, body in MARK_TRIGGERS:
+        op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$")
+        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+
+def drop_mark_triggers():
+    for name, table, _event, _body in MARK_TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    for name, arguments, _returns, _body in MARK_FUNCTIONS:
+        op.execute(f"DROP FUNCTION IF EXISTS {name}({arguments})")
+
+
 def create_triggers(bind):
     for name, table, event, condition, statement in TRIGGERS:
         if bind.dialect.name == 'postgresql':
@@ -125,13 +184,37 @@ def upgrade():
     )
     for name, columns in FACT_INDEXES:
         op.create_index(name, 'review_fact', columns, unique=False)
+    op.create_table(
+        'review_day',
+        sa.Column('scope_key', sa.String(length=20), nullable=False),
+        sa.Column('zone', sa.String(length=64), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('dirty_id', sa.BigInteger(), nullable=False),
+        sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('data', sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint('scope_key', 'zone', 'day', name=op.f('pk_review_day')),
+    )
+    op.create_table(
+        'review_dirty',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('marked_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_review_dirty')),
+    )
     bind = op.get_bind()
     op.execute(BACKFILL.format(after=0))
     create_triggers(bind)
+    if bind.dialect.name == 'postgresql':
+        create_mark_triggers()
 
 
 def downgrade():
-    drop_triggers(op.get_bind())
+    bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        drop_mark_triggers()
+    op.drop_table('review_dirty')
+    op.drop_table('review_day')
+    drop_triggers(bind)
     for name, _columns in reversed(FACT_INDEXES):
         op.drop_index(name, table_name='review_fact')
     op.drop_table('review_fact')
