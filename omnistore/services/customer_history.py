@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, literal, select, union_all
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
 from ..models import CustomerNote, CustomerVisit, Order, OrderEvent, OrderLine, Product, StockLevel, Variant
@@ -60,7 +60,7 @@ def figures(customer) -> Figures:
 def open_orders(customer) -> list[Order]:
     return db.session.scalars(
         select(Order).where(Order.customer_id == customer.id, Order.status.in_(OPEN_STATUSES))
-        .options(selectinload(Order.pickup), selectinload(Order.pickup_location), selectinload(Order.lines))
+        .options(joinedload(Order.pickup), joinedload(Order.pickup_location))
         .order_by(Order.placed_at.desc(), Order.id.desc())
     ).all()
 
@@ -79,8 +79,7 @@ class Entry:
 class TimelinePage:
     entries: list
     page: int
-    pages: int
-    total: int
+    has_older: bool
     channel: str | None
 
 
@@ -109,14 +108,14 @@ def _timeline_sources(customer_id, channel):
 def timeline(customer, *, channel=None, page=1, per_page=TIMELINE_PAGE) -> TimelinePage:
     channel = channel if channel in CHANNELS else None
     source = _timeline_sources(customer.id, channel)
-    total = db.session.scalar(select(func.count()).select_from(source))
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    page = max(1, page)
     rows = db.session.execute(
         select(source.c.kind, source.c.ref, source.c.at, source.c.channel)
         .order_by(source.c.at.desc(), source.c.kind, source.c.ref.desc())
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page + 1).offset((page - 1) * per_page)  # one more: is there an older page?
     ).all()
+    has_older = len(rows) > per_page
+    rows = rows[:per_page]
     ids = defaultdict(list)
     for row in rows:
         ids[row.kind].append(row.ref)
@@ -124,31 +123,31 @@ def timeline(customer, *, channel=None, page=1, per_page=TIMELINE_PAGE) -> Timel
     if ids["order"]:
         for order in db.session.scalars(
             select(Order).where(Order.id.in_(ids["order"])).options(
-                selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                selectinload(Order.pickup_location), selectinload(Order.origin_location), selectinload(Order.pickup))
-        ):
+                selectinload(Order.lines).joinedload(OrderLine.variant).joinedload(Variant.product),
+                joinedload(Order.pickup_location), joinedload(Order.origin_location))
+        ).unique():
             loaded["order", order.id] = order
     if ids["event"]:
         for event in db.session.scalars(select(OrderEvent).where(OrderEvent.id.in_(ids["event"])).options(
-                selectinload(OrderEvent.staff))):
+                joinedload(OrderEvent.staff))):
             loaded["event", event.id] = event
         orders = {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(
             {e.order_id for (kind, _i), e in loaded.items() if kind == "event"})).options(
-                selectinload(Order.pickup_location)))}
+                joinedload(Order.pickup_location)))}
         for (kind, _i), event in list(loaded.items()):
             if kind == "event":
                 event.timeline_order = orders.get(event.order_id)
     if ids["note"]:
         for note in db.session.scalars(select(CustomerNote).where(CustomerNote.id.in_(ids["note"])).options(
-                selectinload(CustomerNote.staff))):
+                joinedload(CustomerNote.staff))):
             loaded["note", note.id] = note
     if ids["visit"]:
         for visit in db.session.scalars(select(CustomerVisit).where(CustomerVisit.id.in_(ids["visit"])).options(
-                selectinload(CustomerVisit.staff), selectinload(CustomerVisit.location))):
+                joinedload(CustomerVisit.staff), joinedload(CustomerVisit.location))):
             loaded["visit", visit.id] = visit
     entries = [Entry(row.kind, row.at, row.channel, loaded[row.kind, row.ref]) for row in rows
                if (row.kind, row.ref) in loaded]
-    return TimelinePage(entries=entries, page=page, pages=pages, total=total, channel=channel)
+    return TimelinePage(entries=entries, page=page, has_older=has_older, channel=channel)
 
 
 # --- recommendations --------------------------------------------------------------------------------------

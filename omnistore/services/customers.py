@@ -425,11 +425,11 @@ def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
 # --- wishlist ----------------------------------------------------------------------------------------------
 
 def wishlist(customer) -> list[WishlistItem]:
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy.orm import joinedload
 
     return db.session.scalars(
         select(WishlistItem).where(WishlistItem.customer_id == customer.id)
-        .options(selectinload(WishlistItem.variant).selectinload(Variant.product))
+        .options(joinedload(WishlistItem.variant).joinedload(Variant.product))
         .order_by(WishlistItem.created_at.desc(), WishlistItem.id.desc())
     ).all()
 
