@@ -623,6 +623,9 @@ def _compute_days(scope, days):
     for summary in summaries.values():
         summary["counts"] = _pack([n for location, figures in summary["counts"].items()
                                    for n in (int(location), *(figures.get(name, 0) for name in DAY_FIGURES))])
+        for lists in summary["durations"].values():
+            for values in lists:
+                values.sort()  # sorted runs: merging a month of them later is mostly linear
         summary["durations"] = {location: _pack([len(v) for v in lists] + [x for v in lists for x in v])
                                 for location, lists in summary["durations"].items()}
     return dict(summaries)

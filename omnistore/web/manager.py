@@ -3,9 +3,11 @@ timeline, CSV exports and the store's pickup settings. Managers see their store;
 network."""
 import csv
 import io
+from functools import lru_cache
+from urllib.parse import urlencode
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_decimal_symbol
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -63,22 +65,34 @@ def _stores():
 
 # --- formatting helpers for templates and CSV ---------------------------------------------------------------
 
+@lru_cache(maxsize=8)
+def _decimal_symbol(locale):
+    return get_decimal_symbol(locale)
+
+
+def _one_decimal(value):
+    """1.5 → "1.5" / "1,5" for the current locale (a plain format: this runs for every cell of the league)."""
+    text = f"{value:.1f}"
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.replace(".", _decimal_symbol(formatting_locale()))
+
+
 def duration(seconds):
     """Seconds → "35 min" / "4.5 h" / "2.3 d" (locale decimals); "—" when there is none."""
     if seconds is None:
         return "—"
-    locale = formatting_locale()
     if seconds < 3600:
-        return _("%(n)s min", n=format_decimal(round(seconds / 60), locale=locale))
+        return _("%(n)s min", n=str(round(seconds / 60)))
     if seconds < 48 * 3600:
-        return _("%(n)s h", n=format_decimal(round(seconds / 3600, 1), locale=locale))
-    return _("%(n)s d", n=format_decimal(round(seconds / 86400, 1), locale=locale))
+        return _("%(n)s h", n=_one_decimal(seconds / 3600))
+    return _("%(n)s d", n=_one_decimal(seconds / 86400))
 
 
 def percent(rate):
     if rate is None:
         return "—"
-    return format_decimal(round(rate * 100, 1), locale=formatting_locale()) + " %"
+    return _one_decimal(rate * 100) + " %"
 
 
 def _day_label(day):
@@ -129,9 +143,14 @@ def index():
     result = reviews.review(scope)
     sort = request.args.get("sort", "no_show_rate")
     league = result.league(sort) if scope.is_network else None
+
+    def league_query(code):  # one query string per store row, instead of a url_for per cell
+        return urlencode(scope.query_args(store=code))
+
     return render_page_or_partial(
         "manager/index.html", "manager/_dashboard.html", scope=scope, result=result, failure=failure,
-        stores=_stores(), periods=PERIOD_LABELS, league=league, sort=sort, labels=reviews.FIGURE_LABELS,
+        stores=_stores(), periods=PERIOD_LABELS, league=league, league_query=league_query, sort=sort,
+        labels=reviews.FIGURE_LABELS,
         exception_counts=reviews.exception_counts(scope, result.counts), **_chart_context(result),
     )
 
