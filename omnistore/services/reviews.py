@@ -348,6 +348,7 @@ def review(scope):
     hours = {status: Counter() for status in CHART_STATUSES}
     sources = {}
     per_store = {}
+    network_runs = ([], [], [])
     for day in scope.days:
         summary = days.get(day.isoformat(), {})
         packed = _unpack(summary.get("counts", ""))
@@ -364,6 +365,10 @@ def review(scope):
             for index in range(3):
                 durations[index][int(location)].extend(values[position:position + lengths[index]])
                 position += lengths[index]
+        for index, packed_values in enumerate(summary.get("network", ())):
+            run = _unpack(packed_values)
+            if run:
+                network_runs[index].append(run)
         for status, per_hour in summary.get("hours", {}).items():
             for hour, n in per_hour.items():
                 hours[status][(day, int(hour))] += n
@@ -386,12 +391,9 @@ def review(scope):
         _league_row(stores, location_id).overdue = overdue
     results = []
     for index, bounds in enumerate((TO_READY_BUCKETS, TO_COLLECT_BUCKETS, ())):
-        every = array("i")
-        for values in durations[index].values():
-            every.extend(values)
-        every = sorted(every)
-        results.append(Durations(len(every), _percentile(every, 0.5), _percentile(every, 0.9),
-                                 _buckets(every, bounds)))
+        runs = network_runs[index]
+        results.append(Durations(sum(len(run) for run in runs), _percentile_of_runs(runs, 0.5),
+                                 _percentile_of_runs(runs, 0.9), _buckets(runs, bounds)))
         if index < 2:
             for location_id, values in durations[index].items():
                 setattr(_league_row(stores, location_id), ("median_to_ready", "median_to_collect")[index],
@@ -428,16 +430,41 @@ def _league_row(stores, location_id):
     return stores[location_id]
 
 
-def _buckets(ordered, bounds):
+def _buckets(runs, bounds):
+    """[(upper hours or None, how many)] of the values in sorted `runs`."""
     if not bounds:
         return []
     result, previous = [], 0
     for hours in bounds + (None,):
-        low = bisect.bisect_left(ordered, previous * 3600)
-        high = len(ordered) if hours is None else bisect.bisect_left(ordered, hours * 3600)
+        low = sum(bisect.bisect_left(run, previous * 3600) for run in runs)
+        high = sum(len(run) if hours is None else bisect.bisect_left(run, hours * 3600) for run in runs)
         result.append((hours, high - low))
         previous = hours
     return result
+
+
+def _kth(runs, k):
+    """The k-th smallest (from 0) of the values in sorted integer `runs`, by bisecting the value range."""
+    low, high = min(run[0] for run in runs), max(run[-1] for run in runs)
+    while low < high:
+        middle = (low + high) // 2
+        if sum(bisect.bisect_right(run, middle) for run in runs) > k:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _percentile_of_runs(runs, fraction):
+    """Like _percentile over all values of sorted `runs`, without merging them (a month of the network)."""
+    total = sum(len(run) for run in runs)
+    if not total:
+        return None
+    position = (total - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    below = _kth(runs, low)
+    above = below if high == low else _kth(runs, high)
+    return below + (above - below) * (position - low)
 
 
 def league(scope, sort="no_show_rate"):
@@ -626,6 +653,8 @@ def _compute_days(scope, days):
         for lists in summary["durations"].values():
             for values in lists:
                 values.sort()  # sorted runs: merging a month of them later is mostly linear
+        summary["network"] = [_pack(sorted(x for lists in summary["durations"].values() for x in lists[index]))
+                              for index in range(3)]
         summary["durations"] = {location: _pack([len(v) for v in lists] + [x for v in lists for x in v])
                                 for location, lists in summary["durations"].items()}
     return dict(summaries)
