@@ -63,3 +63,6 @@ def _init_extensions(app):
     login_manager.login_message = None
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_staff_session)
+
+    from .services import outbox
+    outbox.init_app(app)

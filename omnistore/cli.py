@@ -1,4 +1,4 @@
-"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench (pickups come later)."""
+"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench, pickups, outbox, webhooks."""
 import sys
 
 import click
@@ -119,6 +119,80 @@ def register_cli(app: Flask):
         click.echo(result.summary_text())
         if order_result:
             click.echo(order_result.summary_text())
+
+    @app.cli.group()
+    def pickups():
+        """Click-and-collect: time limits."""
+
+    @pickups.command("expire")
+    def pickups_expire():
+        """Send due pickup reminders and expire ready orders past their pickup-by date (stock back, customer
+        and webhooks told). Cron it (e.g. every 15 minutes); idempotent and safe to run concurrently."""
+        from .services.pickup_deadlines import run
+
+        report = run()
+        for number, problem in report.problems:
+            click.echo(f"{number}: {problem}", err=True)
+        click.echo(str(report))
+
+    @app.cli.group()
+    def outbox():
+        """The outbox of emails and webhooks."""
+
+    @outbox.command("deliver")
+    @click.option("--limit", type=click.IntRange(1, 10000), default=500, show_default=True,
+                  help="At most this many messages per round.")
+    def outbox_deliver(limit):
+        """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
+        from .services.outbox import deliver_pending
+
+        total = None
+        while True:  # rounds until nothing due is left
+            report = deliver_pending(limit=limit)
+            total = report if total is None else type(report)(
+                total.sent + report.sent, total.retrying + report.retrying, total.failed + report.failed)
+            if report.sent + report.retrying + report.failed < limit:
+                break
+        click.echo(str(total))
+
+    @app.cli.group()
+    def webhooks():
+        """Webhook endpoints: where order.ready / collected / expired / cancelled are POSTed (signed)."""
+
+    @webhooks.command("add")
+    @click.argument("name")
+    @click.argument("url")
+    @click.option("--event", "events", multiple=True, help="Only this event (repeatable); default: every event.")
+    def webhooks_add(name, url, events):
+        """Register URL under NAME and print its signing secret (shown once: give it to the receiver)."""
+        from .services import webhooks as webhook_service
+
+        try:
+            endpoint = webhook_service.add_endpoint(name, url, events)
+        except DomainError as error:
+            _fail(error)
+        click.echo(endpoint.secret)
+
+    @webhooks.command("list")
+    def webhooks_list():
+        """List the endpoints and the events each receives."""
+        from .services import webhooks as webhook_service
+
+        for endpoint in webhook_service.list_endpoints():
+            state = "" if endpoint.active else "  (disabled)"
+            click.echo(f"{endpoint.name:<20} {endpoint.url}  {','.join(endpoint.events) or 'all events'}{state}")
+
+    @webhooks.command("disable")
+    @click.argument("name")
+    def webhooks_disable(name):
+        """Stop sending to NAME (deliveries already queued are still attempted)."""
+        from .services import webhooks as webhook_service
+
+        try:
+            webhook_service.disable_endpoint(name)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Disabled the webhook endpoint {name}.")
 
     from .i18n_tools import translations
     app.cli.add_command(translations)

@@ -47,10 +47,27 @@ def from_environment():
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         "OMNISTORE_API_RATE_LIMIT": _env("API_RATE_LIMIT", "600 per minute"),
+        # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
+        "OMNISTORE_PUBLIC_RATE_LIMIT": _env("PUBLIC_RATE_LIMIT", "120 per minute"),
+        "OMNISTORE_PUBLIC_ACTION_RATE_LIMIT": _env("PUBLIC_ACTION_RATE_LIMIT", "20 per minute"),
         "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
         "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
         # Where customers reach the app from their phones: the base of the status links in emails and QR codes.
         "OMNISTORE_PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
+        "OMNISTORE_SMTP_HOST": _env("SMTP_HOST", ""),
+        "OMNISTORE_SMTP_PORT": int(_env("SMTP_PORT", "587")),
+        "OMNISTORE_SMTP_USER": _env("SMTP_USER", ""),
+        "OMNISTORE_SMTP_PASSWORD": _env("SMTP_PASSWORD", ""),
+        "OMNISTORE_SMTP_STARTTLS": _bool(_env("SMTP_STARTTLS", "1")),
+        "OMNISTORE_SMTP_FROM": _env("SMTP_FROM", "omnistore <no-reply@omnistore.local>"),
+        # Outbox delivery: attempts before a message is marked failed, the first retry's wait (doubling after),
+        # the network timeout, and whether each process delivers right after a commit that queued something.
+        "OMNISTORE_OUTBOX_MAX_ATTEMPTS": int(_env("OUTBOX_MAX_ATTEMPTS", "8")),
+        "OMNISTORE_OUTBOX_RETRY_SECONDS": float(_env("OUTBOX_RETRY_SECONDS", "60")),
+        "OMNISTORE_OUTBOX_TIMEOUT_SECONDS": float(_env("OUTBOX_TIMEOUT_SECONDS", "10")),
+        "OMNISTORE_OUTBOX_AUTODELIVER": _bool(_env("OUTBOX_AUTODELIVER", "1")),
+        "OMNISTORE_OUTBOX_POLL_SECONDS": float(_env("OUTBOX_POLL_SECONDS", "30")),
     }
 
 

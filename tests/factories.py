@@ -130,6 +130,25 @@ def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
     return row
 
 
+def transfer(order, source, destination="pickup", status="requested", **fields):
+    """A transfer carrying `order`'s lines sourced at `source` to `destination` (default: the order's pickup
+    store; None: to the customer's address), its lines linked. The source's stock is not touched."""
+    from omnistore.models import Transfer
+
+    if destination == "pickup":
+        destination = order.pickup_location
+    moving = Transfer(order_id=order.id, source_location_id=source.id,
+                      destination_location_id=destination.id if destination is not None else None,
+                      status=status, **fields)
+    db.session.add(moving)
+    db.session.flush()
+    for line in order.lines:
+        if line.source_location_id == source.id:
+            line.transfer_id = moving.id
+    db.session.commit()
+    return moving
+
+
 def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, **fields):
     """A customer profile (email and phone unique per call unless given)."""
     from omnistore.models import Customer

@@ -8,10 +8,11 @@ from .outbox import OutboxMessage
 from .reviews import ReviewDay, ReviewDirty, ReviewFact
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement
+from .webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "Location", "Order", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
-    "StockLevel", "StockMovement", "Transfer", "Variant", "WishlistItem",
+    "StockLevel", "StockMovement", "Transfer", "Variant", "WebhookEndpoint", "WishlistItem",
 ]

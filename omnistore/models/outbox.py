@@ -1,7 +1,7 @@
 """Side effects (emails, webhooks) written in the same transaction as the change, delivered after commit."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -23,6 +23,8 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(8))
     topic: Mapped[str] = mapped_column(String(64))  # "order.confirmation", "order.ready", …
     recipient: Mapped[str] = mapped_column(String(500))  # an email address or a webhook URL
+    # A webhook's endpoint: its secret signs the delivery (looked up then, so a rotated secret applies).
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="SET NULL"))
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict] = mapped_column(db.JSON, default=dict)

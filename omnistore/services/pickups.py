@@ -1,17 +1,30 @@
 """The click-and-collect desk of a store."""
+import importlib
 import io
+import re
 import secrets
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import qrcode
 from flask import current_app
-from sqlalchemy import and_, exists, func, select
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Location, Order, Pickup
+from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Transfer, Variant
 from ..models._types import utcnow
+from ..models.orders import VERIFICATIONS
+from . import audit, orders, stock
+from .db import transaction
+from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .stock import StockChange
 
 
 @dataclass(frozen=True)
@@ -90,3 +103,423 @@ def qr_png(data: str, *, box_size=8) -> bytes:
     buffer = io.BytesIO()
     code.make_image().save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# --- the desk's verbs -------------------------------------------------------------------------------------
+#
+# Goods for a pickup order are reserved (allocated) at the pickup store once they are there: lines the store
+# supplies itself from the start, lines from elsewhere when their transfer is received (stock.arrive). So
+# everything the desk does to stock happens at the pickup location: a short or refused line is released
+# there, a handed-over line leaves there (stock.hand_over).
+
+SHELF_MAX = 32
+REASON_MAX = 300
+HANDABLE_LINE_STATUSES = ("allocated", "picked")
+
+
+class WrongStore(Conflict):
+    """The code belongs to an order collected at another store; `detail` says which."""
+
+    code = "wrong_store"
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = 429
+
+
+def _may_act(order, staff):
+    """Only staff of the pickup store (admin anywhere) act on a pickup order; others see it as not found."""
+    if staff is None:
+        raise OutOfScope(_l("No order with that number."))
+    if order.fulfilment != "pickup":
+        raise InvalidTransition(_l("Order %(number)s is a home delivery, not a pickup.", number=order.number))
+    if not staff.is_admin and staff.location_id != order.pickup_location_id:
+        raise OutOfScope(_l("No order with that number."))
+
+
+def line_is_here(order, line):
+    """Are this line's goods at the pickup store (supplied by it, or their transfer received)?"""
+    if line.source_location_id == order.pickup_location_id:
+        return True
+    transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
+    return transfer is not None and transfer.status == "received"
+
+
+def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = _l("Must be text.")
+        return ""
+    if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
+        errors[field] = _l("Contains a character that cannot be stored.")
+        return ""
+    value = " ".join(unicodedata.normalize("NFC", value).split())
+    if required and not value:
+        errors[field] = missing or _l("Required.")
+    elif len(value) > max_length:
+        errors[field] = _l("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
+    return value
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _line_reasons(order, items, *, field, missing):
+    """{line: reason} from a mapping or pairs of (line id, reason); ValidationFailed naming the bad ones."""
+    if items is None:
+        return {}
+    pairs = items.items() if isinstance(items, Mapping) else items
+    by_id = {line.id: line for line in order.lines}
+    chosen, errors = {}, {}
+    try:
+        pairs = list(pairs)
+    except TypeError:
+        raise ValidationFailed(_l("Please check the highlighted fields."), {field: _l("Choose lines.")}) from None
+    for pair in pairs:
+        try:
+            line_id, reason = pair
+            line_id = int(line_id)
+        except (TypeError, ValueError):
+            raise ValidationFailed(_l("Please check the highlighted fields."),
+                                   {field: _l("That line is not part of this order.")}) from None
+        line = by_id.get(line_id)
+        if line is None:
+            raise ValidationFailed(_l("Please check the highlighted fields."),
+                                   {field: _l("That line is not part of this order.")})
+        chosen[line] = _clean_text(reason, max_length=REASON_MAX, field=f"{field}-{line_id}", errors=errors,
+                                   required=True, missing=missing)
+    if errors:
+        raise ValidationFailed(_l("Please check the highlighted fields."), errors)
+    return chosen
+
+
+def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
+    """The clerk took these lines (ids or OrderLines) off the shelves for a placed order. Returns the lines
+    that changed (picking a picked line again changes nothing)."""
+    _may_act(order, staff)
+    wanted = {line if isinstance(line, int) else getattr(line, "id", None) for line in (lines or ())}
+    by_id = {line.id: line for line in order.lines}
+    if not wanted:
+        raise ValidationFailed(_l("Choose the lines you picked."), {"lines": _l("Choose the lines you picked.")})
+    if wanted - set(by_id):
+        raise ValidationFailed(_l("That line is not part of this order."),
+                               {"lines": _l("That line is not part of this order.")})
+    if order.status not in ("placed", "in_transit"):
+        orders._refuse(order, order.status)
+    changed = []
+    with transaction():
+        _lock_order(order)
+        for line_id in sorted(wanted):
+            line = by_id[line_id]
+            if line.status == "picked":
+                continue
+            if line.status != "allocated":
+                raise InvalidTransition(_l("That line cannot be picked: it is %(status)s.",
+                                           status=LINE_WORDS.get(line.status, line.status)))
+            if not line_is_here(order, line):
+                raise InvalidTransition(_l("%(product)s is still on its way from %(location)s.",
+                                           product=line.variant.product.name, location=line.source_location.name))
+            line.status = "picked"
+            changed.append(line)
+        if changed:
+            orders.record_event(order, "picked", staff=staff, lines=[line.id for line in changed])
+    return changed
+
+
+def _lock_order(order):
+    """Bump the order (its updated_at moves the desk's live queue) and hold its row for this transaction,
+    and fail if someone else closed it meanwhile."""
+    changed = db.session.execute(
+        update(Order).where(Order.id == order.id, Order.status == order.status)
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.refresh(order, ["status"])
+        orders._refuse(order, order.status)
+
+
+def pickup_by_for(location: Location, ready_at: datetime) -> datetime:
+    """The end of the local day `hold_days` after `ready_at`: the customer can come all that day."""
+    zone = ZoneInfo(location.timezone)
+    last_day = ready_at.astimezone(zone).date() + timedelta(days=location.hold_days)
+    end = datetime.combine(last_day, time(23, 59, 59), tzinfo=zone)
+    return end.astimezone(UTC)
+
+
+def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
+    """The goods are on the pickup shelf: the order becomes ready, the customer is told.
+
+    `short`: lines that cannot be supplied, as {line id: reason} or (line id, reason) pairs; their allocation is
+    released. Every other line must be at the store. Sets ready_at and pickup_by (hold_days of the store).
+    """
+    _may_act(order, staff)
+    errors = {}
+    shelf = _clean_text(shelf_location, max_length=SHELF_MAX, field="shelf_location", errors=errors)
+    if errors:
+        raise ValidationFailed(_l("Please check the highlighted fields."), errors)
+    short_lines = _line_reasons(order, short, field="short", missing=_l("Say why this line is short."))
+    if not orders.can_transition(order, "ready"):
+        orders._refuse(order, order.status)
+    open_lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
+    for line in short_lines:
+        if line.status not in HANDABLE_LINE_STATUSES:
+            raise InvalidTransition(_l("That line cannot be marked short: it is %(status)s.",
+                                       status=LINE_WORDS.get(line.status, line.status)))
+    if not [line for line in open_lines if line not in short_lines]:
+        raise ValidationFailed(_l("Every line is short: there is nothing to collect. Cancel the order instead."),
+                               {"short": _l("At least one line must be ready.")})
+    for line in open_lines:
+        if not line_is_here(order, line):
+            raise InvalidTransition(_l("%(product)s is still on its way from %(location)s.",
+                                       product=line.variant.product.name, location=line.source_location.name))
+    location = db.session.get(Location, order.pickup_location_id)
+    now = utcnow()
+    with transaction():
+        orders.transition(order, "ready", staff=staff, location_id=location.id, shelf_location=shelf,
+                          short=[{"line": line.id, "reason": reason} for line, reason in short_lines.items()])
+        for line, reason in sorted(short_lines.items(), key=lambda item: (item[0].variant_id, item[0].id)):
+            stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
+                                      reference=order.number or ""), staff)
+            line.status, line.status_reason = "short", reason
+        pickup = order.pickup or open_pickup(order)
+        pickup.shelf_location = shelf
+        pickup.ready_at = now
+        pickup.pickup_by = pickup_by_for(location, now)
+        audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
+                     short=len(short_lines))
+        _tell("order_ready", order)
+    return order
+
+
+def _tell(name, order):
+    """Queue the customer's email and the webhooks for `order` through services/notifications (in this
+    transaction), once that module is on main."""
+    try:
+        notifications = importlib.import_module(f"{__package__}.notifications")
+    except ModuleNotFoundError:
+        return
+    getattr(notifications, name)(order)
+
+
+# --- finding the order a customer shows at the desk ----------------------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+_CODE_NOISE = re.compile(r"[\s\-–—_.]+")
+
+
+def normalize_code(value: str) -> str:
+    """What a clerk types from the customer's screen: case, spaces and dashes do not matter."""
+    return _CODE_NOISE.sub("", unicodedata.normalize("NFKC", value or "")).upper()
+
+
+def _token_from(value: str) -> str | None:
+    """The token of a status URL (whatever host the QR names) or a raw token, else None."""
+    text = value.strip()
+    if "/" in text:
+        try:
+            path = urlsplit(text).path
+        except ValueError:
+            return None
+        parts = [part for part in path.split("/") if part]
+        if len(parts) < 2 or parts[-2] != "o":
+            return None
+        text = parts[-1]
+    return text if _TOKEN.fullmatch(text) else None
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What the handover screen needs: the order, how it was found ("qr" or "code"), what to collect."""
+
+    order: Order
+    found_by: str
+
+    @property
+    def pickup(self):
+        return self.order.pickup
+
+    @property
+    def lines(self):
+        return [line for line in self.order.lines if line.status in HANDABLE_LINE_STATUSES]
+
+    @property
+    def amount_due_minor(self):
+        return sum(line.quantity * line.unit_price_minor for line in self.lines)
+
+    @property
+    def first_name(self):
+        customer = self.order.customer
+        return (customer.first_name if customer is not None else "") or ""
+
+
+def _throttle_settings():
+    config = current_app.config
+    return (int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK", 5)),
+            int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE", 20)),
+            int(config.get("OMNISTORE_PICKUP_CODE_WINDOW_SECONDS", 600)))
+
+
+FAILED_CODE = "pickup.code_failed"
+
+
+def failed_attempts(*, staff=None, location_id=None, since):
+    """Failed short-code attempts (from the audit trail, so every app process counts the same)."""
+    query = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == FAILED_CODE, AuditEvent.created_at >= since)
+    if staff is not None:
+        query = query.where(AuditEvent.staff_id == staff.id)
+    if location_id is not None:
+        query = query.where(AuditEvent.location_id == location_id)
+    return db.session.scalar(query)
+
+
+def _check_throttle(staff):
+    per_clerk, per_store, window = _throttle_settings()
+    since = utcnow() - timedelta(seconds=window)
+    minutes = max(1, window // 60)
+    if failed_attempts(staff=staff, since=since) >= per_clerk or \
+            failed_attempts(location_id=staff.location_id, since=since) >= per_store:
+        with transaction():
+            audit.record("pickup.code_throttled", staff=staff)
+        raise TooManyAttempts(_l("Too many wrong pickup codes. Wait %(minutes)d minutes, or scan the customer's "
+                                 "QR code instead.", minutes=minutes), retry_after=window)
+
+
+def _failed(staff, typed, reason, order=None):
+    """Audit a failed attempt (committed, even though the caller goes on to refuse)."""
+    with transaction():
+        audit.record(FAILED_CODE, entity=("orders", order.id) if order is not None else None, staff=staff,
+                     typed=typed[:40], reason=reason)
+        if order is not None:
+            orders.record_event(order, "code_failed", staff=staff, reason=reason)
+
+
+def find_for_handover(code_or_token: str, staff) -> Handover:
+    """The order a customer shows at the desk: from the QR code (the status URL or its bare token, as the
+    camera or the wedge scanner reads it) or the 8-character short code (case, spaces, dashes ignored).
+
+    Refused, with a message for the clerk: nothing matches (NotFound); another store's order (WrongStore, says
+    where); already collected (AlreadyCollected, says when and by whom); cancelled, expired or not ready yet
+    (InvalidTransition). Short codes are throttled per clerk and per store (TooManyAttempts); every failed
+    attempt is audited.
+    """
+    if staff is None:
+        raise OutOfScope(_l("No order with that number."))
+    value = code_or_token if isinstance(code_or_token, str) else ""
+    value = value[:300]
+    code = normalize_code(value)
+    token = None if len(code) == SHORT_CODE_LENGTH else _token_from(value)
+    if token is None:
+        _check_throttle(staff)
+        if len(code) != SHORT_CODE_LENGTH or set(code) - set(SHORT_CODE_ALPHABET):
+            _failed(staff, value, "malformed")
+            raise NotFound(_l("“%(code)s” is not a pickup code. A pickup code has 8 letters and digits, like "
+                              "ACDE 3467.", code=value.strip()[:40]))
+        where = Pickup.short_code == code
+    else:
+        where = Pickup.token == token
+    order = db.session.scalar(
+        select(Order).join(Pickup, Pickup.order_id == Order.id).where(where)
+        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+                 selectinload(Order.pickup).selectinload(Pickup.collected_by),
+                 selectinload(Order.customer), selectinload(Order.pickup_location))
+    )
+    found_by = "qr" if token is not None else "code"
+    if order is None:
+        _failed(staff, value, "unknown")
+        if token is not None:
+            raise NotFound(_l("This QR code does not belong to any pickup order."))
+        raise NotFound(_l("No pickup order has the code %(code)s. Check the code with the customer.",
+                          code=code))
+    if not staff.is_admin and order.pickup_location_id != staff.location_id:
+        _failed(staff, value, "other_store", order)
+        store = order.pickup_location
+        raise WrongStore(_l("Order %(number)s is to be collected at %(store)s (%(address)s), not here.",
+                            number=order.number, store=store.name, address=store.address_line),
+                         location=store.code)
+    _check_open(order)
+    return Handover(order=order, found_by=found_by)
+
+
+def _check_open(order):
+    pickup = order.pickup
+    if order.status == "collected":
+        who = (pickup.collected_by.name or pickup.collected_by.email) if pickup and pickup.collected_by else "?"
+        when = format_datetime(pickup.collected_at, "short") if pickup and pickup.collected_at else "?"
+        raise AlreadyCollected(_l("Order %(number)s was already collected on %(when)s (handed over by %(who)s). "
+                                  "Nothing is handed over again.", number=order.number, when=when, who=who))
+    if order.status in ("cancelled", "expired"):
+        raise InvalidTransition(_l("Order %(number)s is %(status)s: nothing to hand over.", number=order.number,
+                                   status=orders.STATUS_WORDS[order.status]), status=order.status)
+    if order.status != "ready":
+        raise InvalidTransition(_l("Order %(number)s is not ready yet: it is %(status)s.", number=order.number,
+                                   status=orders.STATUS_WORDS.get(order.status, order.status)),
+                                status=order.status)
+
+
+
+# --- the handover -------------------------------------------------------------------------------------------
+
+def hand_over(order: Order, *, staff, verification, payment_collected=False, refused=()) -> Order:
+    """The customer takes the order: single-use (of two tablets confirming at once, one wins; the other gets
+    AlreadyCollected and nothing changes twice). Taken lines leave the store's stock through the ledger
+    (stock.hand_over), refused lines go back to stock (stock.release), the order is collected, and who, when
+    and how (verification, payment) is recorded. Only staff of the pickup store (admin anywhere)."""
+    _may_act(order, staff)
+    errors = {}
+    if verification not in VERIFICATIONS:
+        errors["verification"] = _l("Say how you checked that this is the customer's order.")
+    pay_at_pickup = order.payment_state == "pay_at_pickup"
+    if pay_at_pickup and payment_collected is not True:
+        errors["payment"] = _l("This order is paid at pickup: collect the payment first, then confirm.")
+    if errors:
+        raise ValidationFailed(_l("Please check the highlighted fields."), errors)
+    refused_lines = _line_reasons(order, refused, field="refused", missing=_l("Say why the customer refused it."))
+    if order.status != "ready":
+        _check_open(order)
+    open_lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
+    for line in refused_lines:
+        if line not in open_lines:
+            raise InvalidTransition(_l("That line cannot be refused: it is %(status)s.",
+                                       status=LINE_WORDS.get(line.status, line.status)))
+    taken = [line for line in open_lines if line not in refused_lines]
+    if not taken:
+        raise ValidationFailed(_l("The customer refuses everything: nothing is handed over. Cancel the order "
+                                  "instead."), {"refused": _l("At least one line must be handed over.")})
+    location_id = order.pickup_location_id
+    now = utcnow()
+    with transaction():
+        # First the conditional status change: the loser of a double tap stops here, before touching stock.
+        orders.transition(order, "collected", staff=staff, location_id=location_id, verification=verification,
+                          payment_collected=bool(pay_at_pickup and payment_collected),
+                          refused=[{"line": line.id, "reason": reason} for line, reason in refused_lines.items()])
+        reference = order.number or ""
+        for line in sorted(open_lines, key=lambda item: (item.variant_id, item.id)):  # stable lock order
+            change = StockChange(line.variant_id, location_id, line.quantity, reference=reference,
+                                 reason=refused_lines.get(line, ""))
+            if line in refused_lines:
+                stock.release(change, staff)
+                line.status, line.status_reason = "refused", refused_lines[line]
+            else:
+                stock.hand_over(change, staff)
+                line.status = "collected"
+        pickup = order.pickup or open_pickup(order)
+        pickup.collected_at = now
+        pickup.collected_by_staff_id = staff.id
+        pickup.verification = verification
+        if pay_at_pickup:
+            pickup.payment_collected_at = now
+        audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
+                     verification=verification, payment_collected=bool(pay_at_pickup),
+                     refused=len(refused_lines), taken=len(taken))
+        _tell("order_collected", order)
+    return order
+
+
+# Lower-case line status words for sentences ("it is refused").
+LINE_WORDS = {
+    "allocated": _l("reserved"), "picked": _l("picked"), "short": _l("short"), "collected": _l("collected"),
+    "refused": _l("refused"), "released": _l("released"), "shipped": _l("shipped"), "delivered": _l("delivered"),
+}

@@ -19,7 +19,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, customers, home, manager, orders, sections, stock
+    from . import api, auth, customers, home, manager, orders, outbox, public, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
@@ -30,6 +30,8 @@ def register_web(app):
     app.register_blueprint(customers.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(outbox.bp)
     register_error_handlers(app)
 
     @app.get("/healthz")

@@ -68,7 +68,7 @@ EVENT_LABELS = {
     "received": _l("Received"), "ready": _l("Ready"), "notified": _l("Customer notified"),
     "reminded": _l("Reminder sent"), "on_the_way": _l("Customer on the way"), "checked_in": _l("Customer checked in"),
     "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
-    "delivered": _l("Delivered"),
+    "delivered": _l("Delivered"), "code_failed": _l("Wrong pickup code tried"),
 }
 
 

@@ -1,12 +1,45 @@
-"""Orders of this store: the list and one order's page."""
-from flask import Blueprint, render_template, request
+"""Orders of this store: the list, one order's page, and what happens after placing — the store's
+"to pick & send" list (source side) and its "arriving" list (pickup side).
+
+Each transfer on a list is a self-replacing card (`orders/_transfer.html`): its buttons post with htmx and
+get the card back in its new state (or with the problem at the field); without JavaScript they post
+normally and are redirected back to the list with a message.
+"""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..models.orders import ORDER_STATUSES
 from ..services import orders as order_service
-from .rendering import login_required, render_page_or_partial
+from ..services import transfers as transfer_service
+from ..services.errors import DomainError, ValidationFailed
+from .order_forms import ActionForm, ShipForm
+from .rendering import login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+
+TRANSFER_LABELS = {
+    "requested": _l("To pick"), "picked": _l("Picked"), "shipped": _l("Shipped"), "received": _l("Received"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+@bp.app_template_filter("transfer_label")
+def transfer_label(status):
+    return TRANSFER_LABELS.get(status, status)
+
+
+@bp.app_context_processor
+def _order_tabs():
+    """Counts for the orders section's tabs (to send, arriving), computed only when a template asks."""
+    def tab_counts():
+        if not current_user.is_authenticated:
+            return 0, 0
+        return transfer_service.counts(current_user.location_id)
+
+    return {"order_tab_counts": tab_counts}
 
 
 @bp.get("/")
@@ -26,4 +59,107 @@ def index():
 @login_required
 def detail(number):
     order = order_service.get_order_for_staff(number[:40], current_user)
-    return render_template("orders/detail.html", order=order)
+    return render_template("orders/detail.html", order=order, transfers=transfer_service.transfers_of(order),
+                           action_form=ActionForm())
+
+
+# --- to pick & send, arriving ------------------------------------------------------------------------------
+
+@bp.get("/send")
+@login_required
+def send():
+    listing = transfer_service.to_send(current_user.location_id)
+    return render_page_or_partial("orders/send.html", "orders/_send_list.html", listing=listing,
+                                  action_form=ActionForm())
+
+
+@bp.get("/arriving")
+@login_required
+def arriving():
+    listing = transfer_service.arriving(current_user.location_id)
+    return render_page_or_partial("orders/arriving.html", "orders/_arriving_list.html", listing=listing,
+                                  action_form=ActionForm())
+
+
+def _card(transfer, side, status=200, **extra):
+    return render_template("orders/_transfer.html", transfer=transfer, side=side, action_form=ActionForm(),
+                           **extra), status
+
+
+def _step(transfer_id, side, verb, done_message, **kwargs):
+    """Run one step on a transfer of this store; the card again (htmx) or back to the list (303)."""
+    transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+    back = url_for("orders.send" if side == "source" else "orders.arriving")
+    try:
+        verb(transfer, staff=current_user, **kwargs)
+    except ValidationFailed as failure:
+        if wants_fragment():
+            return _card(transfer, side, 422, errors=failure.fields, typed=kwargs)
+        flash(" ".join(str(message) for message in failure.fields.values()), "error")
+        return redirect(back, 303)
+    except DomainError as refused:
+        transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+        if wants_fragment():
+            return _card(transfer, side, 409, problem=refused.message)
+        flash(str(refused.message), "error")
+        return redirect(back, 303)
+    transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+    notice = done_message(transfer)
+    if wants_fragment():
+        return _card(transfer, side, notice=notice)
+    flash(notice, "success")
+    return redirect(back, 303)
+
+
+@bp.post("/transfers/<int:transfer_id>/pick")
+@login_required
+def pick(transfer_id):
+    ActionForm().validate_on_submit()
+    return _step(transfer_id, "source", transfer_service.pick,
+                 lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.",
+                             number=t.order.number))
+
+
+@bp.post("/transfers/<int:transfer_id>/ship")
+@login_required
+def ship(transfer_id):
+    form = ShipForm()
+    form.validate_on_submit()
+    return _step(transfer_id, "source", transfer_service.ship,
+                 lambda t: _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number,
+                             tracking=t.tracking_reference),
+                 tracking=form.tracking.data or "")
+
+
+@bp.post("/transfers/<int:transfer_id>/receive")
+@login_required
+def receive(transfer_id):
+    ActionForm().validate_on_submit()
+
+    def done(transfer):
+        if transfer.order.status == "ready":
+            return _("Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
+                     number=transfer.order.number)
+        if transfer.order.status == "cancelled":
+            return _("Received. Order %(number)s was cancelled: the goods are this store's stock now.",
+                     number=transfer.order.number)
+        return _("Received for order %(number)s. More goods for it are still on the way.",
+                 number=transfer.order.number)
+
+    return _step(transfer_id, "destination", transfer_service.receive, done)
+
+
+@bp.post("/<number>/delivered")
+@login_required
+def delivered(number):
+    ActionForm().validate_on_submit()
+    order = order_service.get_order_for_staff(number[:40], current_user)
+    try:
+        transfer_service.mark_delivered(order, staff=current_user)
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+    else:
+        flash(_("Order %(number)s is marked delivered.", number=order.number), "success")
+    target = request.form.get("next", "")
+    return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number),
+                    303)

@@ -1,0 +1,438 @@
+"""The pickup desk's verbs: pick, mark ready (partly short), find the order a customer shows, hand it over."""
+import threading
+from datetime import timedelta
+
+import pytest
+
+from omnistore.extensions import db
+from omnistore.models import AuditEvent, Order, OrderEvent, Pickup, StockLevel, StockMovement
+from omnistore.models._types import utcnow
+from omnistore.services import pickups, stock
+from omnistore.services.db import transaction
+from omnistore.services.errors import (
+    AlreadyCollected,
+    InvalidTransition,
+    NotFound,
+    OutOfScope,
+    ValidationFailed,
+)
+
+
+@pytest.fixture
+def desk(make):
+    """A Hamburg store with a clerk, a Berlin store with its clerk, and a variant in stock at both."""
+    ham, ber = make.location("HAM"), make.location("BER")
+    jacket = make.variant(make.product("Rain Jacket"), size="M")
+    boots = make.variant(make.product("Boots"), size="42")
+    for variant in (jacket, boots):
+        make.stock(variant, ham, 10)
+        make.stock(variant, ber, 10)
+
+    class Desk:
+        pass
+
+    d = Desk()
+    d.ham, d.ber, d.jacket, d.boots = ham, ber, jacket, boots
+    d.clerk = make.staff("clerk", ham, name="Hanna Clerk")
+    d.other_clerk = make.staff("clerk", ham, name="Ole Clerk")
+    d.berlin_clerk = make.staff("clerk", ber, name="Bert Clerk")
+    d.admin = make.staff("admin", ber, name="Ada Admin")
+    return d
+
+
+def placed_order(make, desk, *, lines=None, payment_state="paid", **fields):
+    """A placed pickup order at Hamburg, its lines allocated there, with its pickup (token, short code)."""
+    lines = lines or [(desk.jacket, 1, desk.ham), (desk.boots, 2, desk.ham)]
+    order = make.order(desk.ham, lines=lines, payment_state=payment_state, **fields)
+    for variant, quantity, source in lines:
+        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+    with transaction():
+        pickups.open_pickup(order)
+    return order
+
+
+def ready_order(make, desk, **kwargs):
+    order = placed_order(make, desk, **kwargs)
+    return pickups.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
+
+
+def level(variant, location):
+    db.session.expire_all()
+    return db.session.scalar(db.select(StockLevel).filter_by(variant_id=variant.id, location_id=location.id))
+
+
+def test_marking_lines_picked_records_it(make, desk):
+    order = placed_order(make, desk)
+    changed = pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
+    assert [line.id for line in changed] == [order.lines[0].id]
+    db.session.expire_all()
+    assert [line.status for line in db.session.get(Order, order.id).lines] == ["picked", "allocated"]
+    assert db.session.query(OrderEvent).filter_by(order_id=order.id, kind="picked").count() == 1
+    assert pickups.mark_picked(order, [order.lines[0].id], desk.clerk) == []  # again: nothing changes
+
+
+@pytest.mark.parametrize("lines", [[], [999_999], None])
+def test_picking_nothing_or_a_foreign_line_is_refused(make, desk, lines):
+    order = placed_order(make, desk)
+    with pytest.raises(ValidationFailed):
+        pickups.mark_picked(order, lines, desk.clerk)
+
+
+def test_mark_ready_sets_the_shelf_the_dates_and_tells_the_customer(app, make, desk):
+    order = placed_order(make, desk)
+    before = utcnow()
+    pickups.mark_ready(order, staff=desk.clerk, shelf_location="  B-12 ")
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "ready"
+    pickup = order.pickup
+    assert pickup.shelf_location == "B-12" and pickup.ready_at >= before
+    # Seven days (the default hold) after today, to the end of that day in Hamburg.
+    local_end = pickup.pickup_by.astimezone(pickups.ZoneInfo("Europe/Berlin"))
+    assert (local_end.hour, local_end.minute) == (23, 59)
+    assert local_end.date() == (before.astimezone(pickups.ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
+    assert [line.status for line in order.lines] == ["allocated", "allocated"]  # reserved until handed over
+    assert db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail[
+        "shelf_location"] == "B-12"
+    assert level(desk.jacket, desk.ham).allocated == 1  # still reserved for the customer
+
+
+def test_hold_days_of_the_store_set_the_pickup_by_date(make, desk):
+    desk.ham.hold_days, desk.ham.reminder_day = 3, 2
+    db.session.commit()
+    order = ready_order(make, desk)
+    db.session.expire_all()
+    ready_at = db.session.get(Order, order.id).pickup
+    assert (ready_at.pickup_by - ready_at.ready_at) < timedelta(days=4)
+    assert (ready_at.pickup_by - ready_at.ready_at) > timedelta(days=3) - timedelta(seconds=1)
+
+
+def test_a_short_line_goes_back_to_stock_with_its_reason(make, desk):
+    order = placed_order(make, desk)
+    boots = order.lines[1]
+    pickups.mark_ready(order, staff=desk.clerk, short={boots.id: "Damaged sole"})
+    db.session.expire_all()
+    lines = db.session.get(Order, order.id).lines
+    assert [(line.status, line.status_reason) for line in lines] == [("allocated", ""), ("short", "Damaged sole")]
+    assert level(desk.boots, desk.ham).allocated == 0 and level(desk.boots, desk.ham).on_hand == 10
+    release = db.session.query(StockMovement).filter_by(kind="release", variant_id=desk.boots.id).one()
+    assert release.reference == order.number and release.reason == "Damaged sole"
+
+
+@pytest.mark.parametrize("short, field", [
+    ({"LINE": ""}, "short-LINE"),  # no reason
+    ({"LINE": "x" * 301}, "short-LINE"),  # too long
+    ({999_999: "gone"}, "short"),  # not a line of this order
+    ({"nonsense": "gone"}, "short"),
+])
+def test_bad_short_lines_are_refused_and_nothing_changes(make, desk, short, field):
+    order = placed_order(make, desk)
+    line_id = order.lines[1].id
+    short = {(line_id if key == "LINE" else key): value for key, value in short.items()}
+    field = field.replace("LINE", str(line_id))
+    with pytest.raises(ValidationFailed) as refused:
+        pickups.mark_ready(order, staff=desk.clerk, short=short)
+    assert field in refused.value.fields
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "placed"
+    assert level(desk.boots, desk.ham).allocated == 2
+
+
+def test_everything_short_is_not_ready(make, desk):
+    order = placed_order(make, desk)
+    with pytest.raises(ValidationFailed):
+        pickups.mark_ready(order, staff=desk.clerk, short={line.id: "gone" for line in order.lines})
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "placed"
+
+
+@pytest.mark.parametrize("shelf", ["x" * 33, "bad\x00shelf", 42])
+def test_a_bad_shelf_is_refused(make, desk, shelf):
+    order = placed_order(make, desk)
+    with pytest.raises(ValidationFailed) as refused:
+        pickups.mark_ready(order, staff=desk.clerk, shelf_location=shelf)
+    assert "shelf_location" in refused.value.fields
+
+
+def test_goods_still_on_their_way_cannot_be_ready(make, desk):
+    order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber)])  # supplied by Berlin, no transfer yet
+    with pytest.raises(InvalidTransition, match="on its way from Berlin"):
+        pickups.mark_ready(order, staff=desk.clerk)
+
+
+def test_goods_that_arrived_can_be_ready(make, desk):
+    from omnistore.models import Transfer
+
+    order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber)])
+    transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
+                        status="received")
+    db.session.add(transfer)
+    db.session.flush()
+    order.lines[0].transfer_id = transfer.id
+    db.session.commit()
+    stock.dispatch(stock.StockChange(desk.jacket.id, desk.ber.id, 1, reference=order.number))
+    stock.arrive(stock.StockChange(desk.jacket.id, desk.ham.id, 1, reference=order.number))
+    with transaction():
+        db.session.execute(db.update(Order).where(Order.id == order.id).values(status="in_transit"))
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    pickups.mark_ready(order, staff=desk.clerk)
+    assert db.session.get(Order, order.id).status == "ready"
+
+
+def test_only_staff_of_the_pickup_store_mark_ready(make, desk):
+    order = placed_order(make, desk)
+    with pytest.raises(OutOfScope):
+        pickups.mark_ready(order, staff=desk.berlin_clerk)
+    with pytest.raises(OutOfScope):
+        pickups.mark_ready(order, staff=None)
+    pickups.mark_ready(order, staff=desk.admin)  # admin anywhere
+    assert db.session.get(Order, order.id).status == "ready"
+
+
+@pytest.mark.parametrize("status", ["ready", "collected", "cancelled", "expired"])
+def test_an_order_past_placed_cannot_be_marked_ready_again(make, desk, status):
+    order = placed_order(make, desk)
+    with transaction():
+        db.session.execute(db.update(Order).where(Order.id == order.id).values(status=status))
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    with pytest.raises((InvalidTransition, AlreadyCollected)):
+        pickups.mark_ready(order, staff=desk.clerk)
+
+
+def test_mark_ready_opens_the_pickup_when_the_order_had_none(make, desk):
+    order = make.order(desk.ham, lines=[(desk.jacket, 1, desk.ham)])
+    stock.allocate(stock.StockChange(desk.jacket.id, desk.ham.id, 1))
+    pickups.mark_ready(order, staff=desk.clerk)
+    db.session.expire_all()
+    assert len(db.session.get(Order, order.id).pickup.short_code) == 8
+
+
+# --- finding the order ------------------------------------------------------------------------------------
+
+def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, desk):
+    order = ready_order(make, desk)
+    pickup = db.session.get(Order, order.id).pickup
+    code = pickup.short_code
+    for typed in (pickups.status_url(pickup), f"https://shop.example/o/{pickup.token}", pickup.token,
+                  code, code.lower(), f"{code[:4]} {code[4:]}", f"{code[:4]}-{code[4:]}", f"  {code}\n"):
+        found = pickups.find_for_handover(typed, desk.clerk)
+        assert found.order.id == order.id, typed
+    assert pickups.find_for_handover(pickup.token, desk.clerk).found_by == "qr"
+    assert pickups.find_for_handover(code, desk.clerk).found_by == "code"
+    assert db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE).count() == 0
+
+
+@pytest.mark.parametrize("typed", ["ACDEFGHJ", "ACDE-FGH", "hello", "", "O0O0O0O0", "x" * 5000, None, 12345678,
+                                   "https://example.com/o/", "/o/short"])
+def test_a_code_that_matches_nothing_says_so_and_is_audited(make, desk, typed):
+    ready_order(make, desk)
+    with pytest.raises(NotFound):
+        pickups.find_for_handover(typed, desk.clerk)
+    failed = db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE).one()
+    assert failed.staff_id == desk.clerk.id and failed.location_id == desk.ham.id
+
+
+def test_another_stores_code_says_where_to_collect_it(make, desk):
+    order = ready_order(make, desk)
+    code = db.session.get(Order, order.id).pickup.short_code
+    with pytest.raises(pickups.WrongStore, match="Hamburg") as refused:
+        pickups.find_for_handover(code, desk.berlin_clerk)
+    assert refused.value.detail["location"] == "HAM"
+    failed = db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE, staff_id=desk.berlin_clerk.id)
+    assert failed.count() == 1
+    assert db.session.query(OrderEvent).filter_by(order_id=order.id, kind="code_failed").count() == 1
+    assert pickups.find_for_handover(code, desk.admin).order.id == order.id  # admin anywhere
+
+
+def test_a_collected_order_says_when_and_by_whom(make, desk):
+    order = ready_order(make, desk)
+    pickups.hand_over(order, staff=desk.clerk, verification="qr")
+    code = db.session.get(Order, order.id).pickup.short_code
+    with pytest.raises(AlreadyCollected, match="Hanna Clerk"):
+        pickups.find_for_handover(code, desk.other_clerk)
+
+
+@pytest.mark.parametrize("status, words", [("cancelled", "cancelled"), ("expired", "expired"),
+                                           ("placed", "not ready yet"), ("in_transit", "not ready yet")])
+def test_an_order_not_ready_is_not_handed_over(make, desk, status, words):
+    order = placed_order(make, desk)
+    with transaction():
+        db.session.execute(db.update(Order).where(Order.id == order.id).values(status=status))
+    with pytest.raises(InvalidTransition, match=words):
+        pickups.find_for_handover(order.pickup.short_code, desk.clerk)
+
+
+def test_short_codes_are_throttled_per_clerk_and_per_store(app, make, desk):
+    app.config.update(OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=3, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE=5)
+    order = ready_order(make, desk)
+    code = db.session.get(Order, order.id).pickup.short_code
+    for _ in range(3):
+        with pytest.raises(NotFound):
+            pickups.find_for_handover("ACDEFGHJ", desk.clerk)
+    with pytest.raises(pickups.TooManyAttempts):  # even the right code, until the window has passed
+        pickups.find_for_handover(code, desk.clerk)
+    assert pickups.find_for_handover(code, desk.other_clerk).order.id == order.id  # a colleague still can
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            pickups.find_for_handover("ACDEFGHK", desk.other_clerk)
+    with pytest.raises(pickups.TooManyAttempts):  # the store has had 5 failures now
+        pickups.find_for_handover(code, desk.other_clerk)
+    assert pickups.find_for_handover(code, desk.admin)  # the admin counts at Berlin
+    # The QR code is never throttled (192 random bits cannot be guessed).
+    assert pickups.find_for_handover(db.session.get(Order, order.id).pickup.token, desk.clerk).order.id == order.id
+    assert db.session.query(AuditEvent).filter_by(action="pickup.code_throttled").count() == 2
+    # After the window, the clerk may try again.
+    with transaction():
+        db.session.execute(db.update(AuditEvent).values(created_at=utcnow() - timedelta(hours=1)))
+    assert pickups.find_for_handover(code, desk.clerk).order.id == order.id
+
+
+# --- the handover -------------------------------------------------------------------------------------------
+
+def test_hand_over_takes_the_goods_out_of_stock_and_records_who_when_how(make, desk):
+    order = ready_order(make, desk)
+    before = utcnow()
+    pickups.hand_over(order, staff=desk.clerk, verification="code_name")
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "collected"
+    assert [line.status for line in order.lines] == ["collected", "collected"]
+    pickup = order.pickup
+    assert pickup.collected_by_staff_id == desk.clerk.id and pickup.verification == "code_name"
+    assert pickup.collected_at >= before and pickup.payment_collected_at is None
+    jacket, boots = level(desk.jacket, desk.ham), level(desk.boots, desk.ham)
+    assert (jacket.on_hand, jacket.allocated, boots.on_hand, boots.allocated) == (9, 0, 8, 0)
+    movements = db.session.query(StockMovement).filter_by(kind="handover", reference=order.number).all()
+    assert sorted(m.on_hand_delta for m in movements) == [-2, -1]
+    assert db.session.query(AuditEvent).filter_by(action="pickup.handed_over").one().detail["verification"] == \
+        "code_name"
+
+
+def test_partial_handover_puts_refused_lines_back_in_stock(make, desk):
+    order = ready_order(make, desk)
+    boots = order.lines[1]
+    pickups.hand_over(order, staff=desk.clerk, verification="id", refused=[(boots.id, "Wrong size")])
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "collected"
+    assert [(line.status, line.status_reason) for line in order.lines] == [("collected", ""),
+                                                                          ("refused", "Wrong size")]
+    boots_level = level(desk.boots, desk.ham)
+    assert (boots_level.on_hand, boots_level.allocated) == (10, 0)
+
+
+def test_a_short_line_is_not_handed_over(make, desk):
+    order = placed_order(make, desk)
+    pickups.mark_ready(order, staff=desk.clerk, short={order.lines[1].id: "Damaged"})
+    pickups.hand_over(order, staff=desk.clerk, verification="qr")
+    db.session.expire_all()
+    assert [line.status for line in db.session.get(Order, order.id).lines] == ["collected", "short"]
+    assert (level(desk.boots, desk.ham).on_hand, level(desk.boots, desk.ham).allocated) == (10, 0)
+
+
+def test_pay_at_pickup_needs_the_payment_collected(make, desk):
+    order = ready_order(make, desk, payment_state="pay_at_pickup")
+    with pytest.raises(ValidationFailed) as refused:
+        pickups.hand_over(order, staff=desk.clerk, verification="qr")
+    assert "payment" in refused.value.fields
+    assert db.session.get(Order, order.id).status == "ready"
+    pickups.hand_over(order, staff=desk.clerk, verification="qr", payment_collected=True)
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).pickup.payment_collected_at is not None
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"verification": ""}, "verification"),
+    ({"verification": "face"}, "verification"),
+    ({"verification": None}, "verification"),
+    ({"verification": "qr", "refused": {"LINE": ""}}, "refused-LINE"),
+    ({"verification": "qr", "refused": {999_999: "x"}}, "refused"),
+    ({"verification": "qr", "refused": "ALL"}, "refused"),
+])
+def test_bad_handover_input_changes_nothing(make, desk, kwargs, field):
+    order = ready_order(make, desk)
+    line_id = order.lines[0].id
+    if kwargs.get("refused") == "ALL":
+        kwargs["refused"] = {line.id: "no" for line in order.lines}
+    elif isinstance(kwargs.get("refused"), dict):
+        kwargs["refused"] = {(line_id if k == "LINE" else k): v for k, v in kwargs["refused"].items()}
+    with pytest.raises(ValidationFailed) as refused:
+        pickups.hand_over(order, staff=desk.clerk, **kwargs)
+    assert field.replace("LINE", str(line_id)) in refused.value.fields
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "ready"
+    assert level(desk.jacket, desk.ham).allocated == 1
+
+
+def test_only_staff_of_the_pickup_store_hand_over(make, desk):
+    order = ready_order(make, desk)
+    with pytest.raises(OutOfScope):
+        pickups.hand_over(order, staff=desk.berlin_clerk, verification="qr")
+    assert db.session.get(Order, order.id).status == "ready"
+    pickups.hand_over(order, staff=desk.admin, verification="id")
+    assert db.session.get(Order, order.id).status == "collected"
+
+
+@pytest.mark.parametrize("status, error", [("collected", AlreadyCollected), ("expired", InvalidTransition),
+                                           ("cancelled", InvalidTransition), ("placed", InvalidTransition)])
+def test_an_order_that_is_not_ready_is_not_handed_over(make, desk, status, error):
+    order = ready_order(make, desk)
+    with transaction():
+        db.session.execute(db.update(Order).where(Order.id == order.id).values(status=status))
+    db.session.expire_all()
+    with pytest.raises(error):
+        pickups.hand_over(db.session.get(Order, order.id), staff=desk.clerk, verification="qr")
+    assert level(desk.jacket, desk.ham).on_hand == 10
+
+
+def test_a_home_delivery_is_not_handed_over_at_the_desk(make, desk):
+    order = make.order(desk.ham, fulfilment="delivery", lines=[(desk.jacket, 1, desk.ham)])
+    with pytest.raises(InvalidTransition):
+        pickups.hand_over(order, staff=desk.clerk, verification="qr")
+
+
+def test_a_double_tap_on_two_tablets_hands_over_once(app, make, desk):
+    order_id = ready_order(make, desk).id
+    tablets = 6
+    barrier = threading.Barrier(tablets)
+    outcomes = []
+    staff_ids = [desk.clerk.id, desk.other_clerk.id]
+
+    def confirm(n):
+        from omnistore.models import Staff
+
+        with app.app_context():
+            try:
+                order = db.session.get(Order, order_id)
+                _ = order.lines, order.pickup  # the handover screen had them loaded
+                staff = db.session.get(Staff, staff_ids[n % 2])
+                barrier.wait()
+                pickups.hand_over(order, staff=staff, verification="qr")
+                outcomes.append("collected")
+            except AlreadyCollected:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm, args=(n,)) for n in range(tablets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["collected"] + ["refused"] * (tablets - 1)
+    db.session.expire_all()
+    assert db.session.query(StockMovement).filter_by(kind="handover").count() == 2  # two lines, once each
+    assert (level(desk.jacket, desk.ham).on_hand, level(desk.jacket, desk.ham).allocated) == (9, 0)
+    assert db.session.query(OrderEvent).filter_by(order_id=order_id, to_status="collected").count() == 1
+    assert db.session.query(AuditEvent).filter_by(action="pickup.handed_over").count() == 1
+
+
+def test_the_handover_view_of_the_order(make, desk):
+    order = ready_order(make, desk, payment_state="pay_at_pickup")
+    found = pickups.find_for_handover(db.session.get(Order, order.id).pickup.short_code, desk.clerk)
+    assert [line.id for line in found.lines] == [line.id for line in order.lines]
+    assert found.amount_due_minor == desk.jacket.price_minor + 2 * desk.boots.price_minor
+    assert found.first_name == ""
+    assert isinstance(found.pickup, Pickup)
