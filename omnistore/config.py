@@ -50,6 +50,8 @@ def from_environment():
         # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
         "OMNISTORE_PUBLIC_RATE_LIMIT": _env("PUBLIC_RATE_LIMIT", "120 per minute"),
         "OMNISTORE_PUBLIC_ACTION_RATE_LIMIT": _env("PUBLIC_ACTION_RATE_LIMIT", "20 per minute"),
+        # How often an open order page asks whether the order moved on (it reloads itself when it did).
+        "OMNISTORE_PUBLIC_REFRESH_SECONDS": int(_env("PUBLIC_REFRESH_SECONDS", "15")),
         "SESSION_COOKIE_SECURE": _bool(_env("SECURE_COOKIES", "0")),
         "PREFERRED_URL_SCHEME": _env("URL_SCHEME", "http"),
         # Where customers reach the app from their phones: the base of the status links in emails and QR codes.

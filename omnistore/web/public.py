@@ -55,6 +55,7 @@ def _context(customer_view, form=None, error=None):
         "pickup_by": notifications.local_when(pickup.pickup_by, store, locale),
         "collected_at": notifications.local_when(pickup.collected_at, store, locale),
         "note_max": customer_pickups.NOTE_MAX_LENGTH,
+        "refresh_seconds": max(1, current_app.config["OMNISTORE_PUBLIC_REFRESH_SECONDS"]),
     }
 
 

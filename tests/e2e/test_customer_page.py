@@ -98,6 +98,8 @@ def test_on_a_phone_the_ready_page_shows_the_qr_and_im_here_records_a_check_in(p
     expect(phone.get_by_text("The store knows you are here.")).to_be_visible()
     expect(phone.get_by_role("button", name="Update my note")).to_be_visible()
     _no_sideways_scroll(phone)
+    phone.set_viewport_size({"width": 360, "height": 740})  # a small phone: still nothing to scroll sideways
+    assert phone.evaluate("document.scrollingElement.scrollWidth") <= 360
 
     db.session.expire_all()
     stored = db.session.scalar(select(Pickup).where(Pickup.id == pickup.id))
@@ -160,3 +162,15 @@ def test_the_admin_reads_the_ready_email_with_its_qr_in_the_outbox(page, make):
     email = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "email"))
     assert email.status == "pending"  # no SMTP here: kept in the outbox
     _picture(page, "outbox-email-1280", {"width": 1280, "height": 800})
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_PUBLIC_REFRESH_SECONDS": 1}])
+def test_an_open_page_follows_the_order_to_collected(phone, make, app_config):
+    order = _order(make)
+    clerk = make.staff("clerk", order.pickup_location)
+    phone.goto(f"/o/{order.pickup.token}")
+    expect(phone.get_by_role("heading", name="Ready for pickup")).to_be_visible()
+    pickups.hand_over(db.session.get(Order, order.id), staff=clerk, verification="qr")
+    expect(phone.get_by_role("heading", name="Collected", exact=True)).to_be_visible()
+    expect(phone.get_by_text("You collected this order on")).to_be_visible()
+    expect(phone.get_by_role("img", name="QR code for the pickup desk")).to_have_count(0)

@@ -69,3 +69,24 @@ def test_quick_create_with_a_known_email_offers_the_existing_profile(page, peopl
     offer.get_by_role("link", name="Open this profile").click()
     expect(page).to_have_url(re.compile(rf"/customers/{people['juergen'].id}$"))
     expect(page.get_by_role("heading", name="Jürgen Müller", level=1)).to_be_visible()
+
+
+def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, people):
+    ham = people["juergen"].preferred_location
+    make.staff("manager", ham, email="manager@example.test", name="Maria Becker")
+    twin = make.customer("Jürgen", "Müller", email="j.mueller@example.de", phone="+4917011112222",
+                         preferred_location_id=ham.id)
+    sign_in(page, "manager@example.test")
+    page.goto(f"/customers/{people['juergen'].id}")
+    page.get_by_role("link", name="Merge with another profile").click()
+    search = page.locator("#other_id-picker-q")
+    search.fill("j.mueller@example.de")
+    search.press("Enter")  # searches; does not submit the merge form
+    expect(page).to_have_url(re.compile(r"/merge$"))
+    page.locator(".picker-hit", has_text="j.mueller@example.de").click()
+    expect(page.locator('input[type=hidden][name="other_id"]')).to_have_value(str(twin.id))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".duplicate-offer")).to_contain_text("Merge Jürgen Müller into Jürgen Müller?")
+    page.get_by_role("button", name="Merge now").click()
+    expect(page.locator(".flash")).to_contain_text("was merged into this profile")
+    expect(page.locator("#contact-title")).to_be_visible()

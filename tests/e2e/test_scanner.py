@@ -169,7 +169,8 @@ def test_no_code_gives_a_hint_and_closing_stops_the_camera(camera, make):
     page.wait_for_function("() => document.querySelector('#scanner video').srcObject !== null")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert page.evaluate("document.querySelector('#scanner video').srcObject") is None
+    # The dialog's "close" event (which stops the camera) may come a moment after it is hidden.
+    page.wait_for_function("() => document.querySelector('#scanner video').srcObject === null")
 
 
 def test_switch_camera_shows_with_two_cameras_and_changes_the_camera(camera, make):

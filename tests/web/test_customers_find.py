@@ -154,3 +154,14 @@ def test_every_customer_page_needs_a_login(client, shop):
     for url in ("/customers/", "/customers/new", f"/customers/{shop['juergen'].id}", "/customers/picker/search"):
         response = client.get(url)
         assert response.status_code in (302, 401) and "/login" in response.headers.get("Location", "/login")
+
+
+def test_a_loyalty_card_scanned_anywhere_opens_the_profile(client, shop):
+    """The global search box (keyboard-wedge scanner) and the camera's default target know loyalty cards too."""
+    client.login("clerk@example.test")
+    card = customer_service.loyalty_card_ean("OSL0000042")
+    wedge = client.get(f"/stock/?q={card}")
+    assert wedge.status_code == 303 and wedge.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
+    camera = client.get("/stock/scan?code=OSL0000042")
+    assert camera.status_code == 303 and camera.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
+    assert client.get("/stock/scan?code=OSL9999999").status_code == 404

@@ -25,6 +25,8 @@ def index():
     code = args.get("q", "")
     if not args.get("offset") and (variant := catalog.find_variant_by_code(code)) is not None:
         return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
+    if not args.get("offset") and (customer := _loyalty_customer(code)) is not None:
+        return _go(url_for("customers.profile", customer_id=customer.id))
     status = 200
     try:
         query = catalog.catalogue_query(
@@ -54,7 +56,16 @@ def scan():
         return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
     if (target := _same_site_target(code)) is not None:
         return _go(target)
+    if (customer := _loyalty_customer(code)) is not None:
+        return _go(url_for("customers.profile", customer_id=customer.id))
     return render_template("stock/scan_unknown.html", code=" ".join(code.split())[:80]), 404
+
+
+def _loyalty_customer(code):
+    """A customer's loyalty card scanned into the global search box or the camera: their profile."""
+    from ...services.customers import find_by_loyalty_code
+
+    return find_by_loyalty_code(code) if code and len(code) <= 40 else None
 
 
 def _go(url):
