@@ -121,6 +121,20 @@ def register_cli(app: Flask):
             click.echo(order_result.summary_text())
 
     @app.cli.group()
+    def holds():
+        """Units held for order drafts at the counter."""
+
+    @holds.command("release")
+    def holds_release():
+        """Release holds whose time is up (cron-able; safe to run from several machines at once)."""
+        from .services.ordering import release_expired_holds
+
+        total = 0
+        while released := release_expired_holds():
+            total += released
+        click.echo(f"Released {total} held unit(s).")
+
+    @app.cli.group()
     def pickups():
         """Click-and-collect: time limits."""
 

@@ -43,6 +43,11 @@ def from_environment():
         "OMNISTORE_CURRENCY": _env("CURRENCY", "EUR"),
         "OMNISTORE_LOW_STOCK_THRESHOLD": int(_env("LOW_STOCK_THRESHOLD", "2")),
         "OMNISTORE_LIVE_REFRESH_SECONDS": float(_env("LIVE_REFRESH_SECONDS", "3")),
+        "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": float(_env("PICKUP_QUEUE_REFRESH_SECONDS", "2")),
+        # Wrong short codes tolerated per clerk and per store within the window (counted in the audit trail).
+        "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK": int(_env("PICKUP_CODE_ATTEMPTS_PER_CLERK", "5")),
+        "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE": int(_env("PICKUP_CODE_ATTEMPTS_PER_STORE", "20")),
+        "OMNISTORE_PICKUP_CODE_WINDOW_SECONDS": int(_env("PICKUP_CODE_WINDOW_SECONDS", "600")),
         "OMNISTORE_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),

@@ -2,6 +2,7 @@
 from .audit import AuditEvent
 from .catalog import Product, Variant
 from .customers import Consent, Customer, CustomerAccess, CustomerMerge, CustomerNote, CustomerVisit, WishlistItem
+from .drafts import DraftHold, DraftLine, OrderDraft
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
@@ -12,7 +13,7 @@ from .webhooks import WebhookEndpoint
 
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
-    "CustomerVisit", "Location", "Order", "OrderEvent",
+    "CustomerVisit", "DraftHold", "DraftLine", "Location", "Order", "OrderDraft", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
     "StockLevel", "StockMovement", "Transfer", "Variant", "WebhookEndpoint", "WishlistItem",
 ]

@@ -1,5 +1,5 @@
 """The click-and-collect desk of a store."""
-import importlib
+import hashlib
 import io
 import re
 import secrets
@@ -114,7 +114,8 @@ def qr_png(data: str, *, box_size=8) -> bytes:
 
 SHELF_MAX = 32
 REASON_MAX = 300
-HANDABLE_LINE_STATUSES = ("allocated", "picked")
+HANDABLE_LINE_STATUSES = ("allocated", "picked")  # at the store, reserved for the customer
+LIVE_LINE_STATUSES = HANDABLE_LINE_STATUSES + ("shipped",)  # still to be collected (shipped: on its way)
 
 
 class WrongStore(Conflict):
@@ -139,11 +140,14 @@ def _may_act(order, staff):
 
 
 def line_is_here(order, line):
-    """Are this line's goods at the pickup store (supplied by it, or their transfer received)?"""
-    if line.source_location_id == order.pickup_location_id:
+    """Are this line's goods at the pickup store (supplied by it, or their transfer received there)?"""
+    if line.status not in HANDABLE_LINE_STATUSES:
+        return False
+    if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
         return True
     transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
-    return transfer is not None and transfer.status == "received"
+    return transfer is not None and transfer.status == "received" \
+        and transfer.destination_location_id == order.pickup_location_id
 
 
 def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
@@ -262,7 +266,7 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
     short_lines = _line_reasons(order, short, field="short", missing=_l("Say why this line is short."))
     if not orders.can_transition(order, "ready"):
         orders._refuse(order, order.status)
-    open_lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
+    open_lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
     for line in short_lines:
         if line.status not in HANDABLE_LINE_STATUSES:
             raise InvalidTransition(_l("That line cannot be marked short: it is %(status)s.",
@@ -289,17 +293,15 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         pickup.pickup_by = pickup_by_for(location, now)
         audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
                      short=len(short_lines))
-        _tell("order_ready", order)
+        _tell("order_ready", order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
 
 
 def _tell(name, order):
-    """Queue the customer's email and the webhooks for `order` through services/notifications (in this
-    transaction), once that module is on main."""
-    try:
-        notifications = importlib.import_module(f"{__package__}.notifications")
-    except ModuleNotFoundError:
-        return
+    """Queue the customer's email and the webhooks for `order` (services/notifications) in this transaction.
+    Imported here: notifications reads pickups (status_url) at import time."""
+    from . import notifications
+
     getattr(notifications, name)(order)
 
 
@@ -514,7 +516,7 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
         audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
                      verification=verification, payment_collected=bool(pay_at_pickup),
                      refused=len(refused_lines), taken=len(taken))
-        _tell("order_collected", order)
+        _tell("handover_receipt", order)  # the receipt email and the order.collected webhook
     return order
 
 
@@ -523,3 +525,157 @@ LINE_WORDS = {
     "allocated": _l("reserved"), "picked": _l("picked"), "short": _l("short"), "collected": _l("collected"),
     "refused": _l("refused"), "released": _l("released"), "shipped": _l("shipped"), "delivered": _l("delivered"),
 }
+
+
+# --- the desk's live queue --------------------------------------------------------------------------------
+
+QUEUE_LIMIT = 300  # open orders shown per store; a desk with more has other problems
+OPEN_PICKUP_STATUSES = ("placed", "in_transit", "ready")
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    order: Order
+    lines: list  # the lines still to be collected (reserved or picked)
+    here: int  # how many of them are at the store
+    now: datetime
+
+    @property
+    def pickup(self):
+        return self.order.pickup
+
+    @property
+    def customer_name(self):
+        customer = self.order.customer
+        return customer.display_name if customer is not None else ""
+
+    @property
+    def units(self):
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def picked(self):
+        return sum(1 for line in self.lines if line.status == "picked")
+
+    @property
+    def waiting(self):
+        """How long it has waited on the shelf (ready orders), else None."""
+        pickup = self.pickup
+        return self.now - pickup.ready_at if pickup is not None and pickup.ready_at else None
+
+    @property
+    def overdue(self):
+        pickup = self.pickup
+        return self.order.status == "ready" and pickup is not None and pickup.pickup_by is not None \
+            and pickup.pickup_by < self.now
+
+    @property
+    def checked_in(self):
+        return self.pickup is not None and self.pickup.checked_in_at is not None
+
+    @property
+    def on_the_way(self):
+        return self.pickup is not None and self.pickup.on_the_way_at is not None and not self.checked_in
+
+
+@dataclass(frozen=True)
+class DeskQueue:
+    location: Location
+    checked_in: list
+    to_pick: list
+    arriving: list
+    ready: list
+    overdue: list
+    fingerprint: str
+    truncated: bool = False
+
+    @property
+    def empty(self):
+        return not (self.checked_in or self.to_pick or self.arriving or self.ready or self.overdue)
+
+
+def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
+    """Changes whenever the desk's queue would look different: an order arrives, moves or closes, a customer
+    is on the way or checks in, a transfer to the store moves, or a minute passes (waiting times, overdue).
+    One aggregate over the store's open orders and one over its incoming transfers."""
+    now = now or utcnow()
+    orders_row = db.session.execute(
+        select(func.count(Order.id), func.max(Order.updated_at), func.max(Pickup.checked_in_at),
+               func.max(Pickup.on_the_way_at), func.max(Pickup.ready_at), func.sum(func.length(Pickup.check_in_note)))
+        .select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
+        .where(Order.pickup_location_id == location.id, Order.status.in_(OPEN_PICKUP_STATUSES))
+    ).one()
+    transfers_row = db.session.execute(
+        select(func.count(Transfer.id), func.max(Transfer.picked_at), func.max(Transfer.shipped_at),
+               func.max(Transfer.received_at))
+        .where(Transfer.destination_location_id == location.id)
+    ).one()
+    stamp = repr((tuple(orders_row), tuple(transfers_row), now.strftime("%Y%m%d%H%M")))
+    return hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
+    """The open pickup orders of `location`, grouped as the desk works them: customers checked in (at the
+    top), to pick, arriving, ready on the shelf, overdue. Oldest first in each group."""
+    now = now or utcnow()
+    fingerprint = queue_fingerprint(location, now)  # first: a change landing meanwhile shows on the next poll
+    found = db.session.scalars(
+        select(Order)
+        .where(Order.pickup_location_id == location.id, Order.fulfilment == "pickup",
+               Order.status.in_(OPEN_PICKUP_STATUSES))
+        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+                 selectinload(Order.lines).selectinload(OrderLine.source_location),
+                 selectinload(Order.pickup), selectinload(Order.customer))
+        .order_by(Order.placed_at, Order.id)
+        .limit(QUEUE_LIMIT + 1)
+    ).all()
+    truncated = len(found) > QUEUE_LIMIT
+    found = found[:QUEUE_LIMIT]
+    transfer_ids = {line.transfer_id for order in found for line in order.lines if line.transfer_id}
+    received = set(db.session.scalars(
+        select(Transfer.id).where(Transfer.id.in_(transfer_ids), Transfer.status == "received",
+                                  Transfer.destination_location_id == location.id))) \
+        if transfer_ids else set()
+    groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
+    for order in found:
+        lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
+        here = sum(1 for line in lines if line.status in HANDABLE_LINE_STATUSES and (
+            (line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received))
+        item = QueueItem(order=order, lines=lines, here=here, now=now)
+        if item.checked_in:
+            groups["checked_in"].append(item)
+        elif order.status == "ready":
+            groups["overdue" if item.overdue else "ready"].append(item)
+        elif order.status == "placed" and here == len(lines):
+            groups["to_pick"].append(item)
+        else:
+            groups["arriving"].append(item)
+    groups["checked_in"].sort(key=lambda item: item.pickup.checked_in_at)
+    for name in ("ready", "overdue"):
+        groups[name].sort(key=lambda item: (item.pickup.ready_at or item.order.placed_at))
+    return DeskQueue(location=location, fingerprint=fingerprint, truncated=truncated, **groups)
+
+
+def orders_to_pick(location: Location, numbers=None) -> list[Order]:
+    """Pick lists: the given orders of this store (by number), or every order waiting to be picked."""
+    queue = desk_queue(location)
+    items = queue.checked_in + queue.to_pick
+    if numbers:
+        wanted = {str(number).strip().upper() for number in numbers}
+        items = [item for item in items if item.order.number in wanted]
+    return [item.order for item in items if item.order.status == "placed" and item.here == len(item.lines)]
+
+
+def handover_for(number, staff) -> Handover:
+    """The handover screen of an order opened from the queue (by its number): this store's, ready."""
+    order = orders.get_order_for_staff(number, staff)
+    _may_act(order, staff)
+    _check_open(order)
+    return Handover(order=order, found_by="queue")
+
+
+def desk_order(number, staff) -> Order:
+    """A pickup order of the staff member's store (admin: any), for its pick list and the ready form."""
+    order = orders.get_order_for_staff(number, staff)
+    _may_act(order, staff)
+    return order

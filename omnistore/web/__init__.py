@@ -19,7 +19,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_web(app):
-    from . import api, auth, customers, home, manager, orders, outbox, public, sections, stock
+    from . import api, auth, customers, home, manager, orders, outbox, pickups, public, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
@@ -28,6 +28,7 @@ def register_web(app):
     app.register_blueprint(manager.bp)
     app.register_blueprint(stock.bp)
     app.register_blueprint(customers.bp)
+    app.register_blueprint(pickups.bp)
     sections.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, make_response, request
 
 from ..extensions import csrf, limiter
 from ..models.locations import WEEKDAYS
-from ..services import catalog, locations, stock
+from ..services import catalog, locations, ordering, pickups, stock
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
 from . import openapi
@@ -254,3 +254,77 @@ def get_stock(sku):
             "available": sum(level.available for level in levels),
         },
     })
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+def _date(value):
+    return value.isoformat() if value is not None else None
+
+
+def order_document(order):
+    """An order as the web shop sees it: status, lines with their source, pickup location and status URL."""
+    pickup = order.pickup
+    location = order.pickup_location
+    return {
+        "number": order.number,
+        "status": order.status,
+        "channel": order.channel,
+        "fulfilment": order.fulfilment,
+        "payment_state": order.payment_state,
+        "placed_at": _time(order.placed_at),
+        "promised_date": order.promised_at.date().isoformat() if order.promised_at else None,
+        "currency": order.currency,
+        "total_minor": order.total_minor,
+        "shipping_fee_minor": ordering.shipping_fee_minor(order),
+        "pickup_location": None if location is None else {
+            "code": location.code, "name": location.name,
+            "address": {"street": location.street, "postcode": location.postcode, "city": location.city},
+            "country": location.country,
+        },
+        "status_url": pickups.status_url(pickup) if pickup is not None else None,
+        "pickup": None if pickup is None else {
+            "ready_at": _time(pickup.ready_at), "pickup_by": _time(pickup.pickup_by),
+            "collected_at": _time(pickup.collected_at),
+        },
+        "delivery_address": order.delivery_address or None,
+        "tracking_reference": order.tracking_reference or None,
+        "lines": [
+            {"sku": line.variant.sku, "quantity": line.quantity, "unit_price_minor": line.unit_price_minor,
+             "status": line.status, "source_location": line.source_location.code, "reason": line.status_reason}
+            for line in order.lines
+        ],
+    }
+
+
+@bp.post("/orders")
+def create_order():
+    """A web order; `Idempotency-Key` makes a retry safe (201 created, 200 the same order again)."""
+    body = json_body()
+    placed = ordering.place_web_order(body, api_client=g.api_client,
+                                      idempotency_key=request.headers.get("Idempotency-Key"))
+    order = ordering.order_for_api(placed.order.number)
+    response = make_response(jsonify(order_document(order)), 201 if placed.created else 200)
+    response.headers["Location"] = f"{bp.url_prefix}/orders/{order.number}"
+    if not placed.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/orders/<number>")
+def get_order(number):
+    return jsonify(order_document(ordering.order_for_api(number)))
+
+
+@bp.post("/orders/<number>/cancel")
+def cancel_order(number):
+    """Cancel while still allowed (placed, in transit, ready; a delivery until shipped)."""
+    reason = ""
+    if _has_body():
+        body = json_body()
+        if not isinstance(body, dict) or set(body) - {"reason"} or not isinstance(body.get("reason", ""), str):
+            raise ValidationFailed('Send nothing or {"reason": "…"}.', {"reason": "Must be text."})
+        reason = body.get("reason", "")
+    order = ordering.order_for_api(number)
+    ordering.cancel(order, api_client=g.api_client, reason=reason)
+    return jsonify(order_document(ordering.order_for_api(number)))

@@ -62,7 +62,10 @@ def register_error_handlers(app):
     @app.errorhandler(DomainError)
     def _domain(error):
         db.session.rollback()
-        return error_response(error.status, error.message, error.code, **error.detail)
+        # A detail named like error_response's own parameters (InvalidTransition's "status") is renamed.
+        detail = {f"current_{key}" if key in ("status", "message", "code") else key: value
+                  for key, value in error.detail.items()}
+        return error_response(error.status, error.message, error.code, **detail)
 
     @app.errorhandler(DataError)
     def _data_error(error):

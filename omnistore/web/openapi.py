@@ -5,7 +5,7 @@ paths and methods. Limits come from the services, so the document cannot drift f
 """
 from functools import cache
 
-from ..services import catalog, stock
+from ..services import catalog, ordering, sourcing, stock
 
 VERSION = "1.0.0"
 
@@ -275,6 +275,101 @@ SCHEMAS.update({
     },
 })
 
+SCHEMAS.update({
+    "Address": {
+        "type": "object",
+        "required": ["name", "street", "postcode", "city", "country"],
+        "additionalProperties": False,
+        "properties": {
+            "name": _string(sourcing.ADDRESS_FIELDS["name"], minLength=1),
+            "street": _string(sourcing.ADDRESS_FIELDS["street"], minLength=1),
+            "postcode": _string(sourcing.ADDRESS_FIELDS["postcode"],
+                                description="DE: 5 digits, DK: 4 digits.", examples=["20095", "1620"]),
+            "city": _string(sourcing.ADDRESS_FIELDS["city"], minLength=1),
+            "country": _string(2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).",
+                               examples=["DE", "DK"]),
+        },
+    },
+    "OrderInput": {
+        "type": "object",
+        "required": ["customer", "lines", "fulfilment"],
+        "additionalProperties": False,
+        "description": "A web order. The customer is matched to an existing profile by email or phone, else "
+                       "created. Stock is allocated at the pickup store first, else sourced from the nearest "
+                       "store with enough (a transfer), else the warehouse. Anything wrong → 422 with a message "
+                       "per field (paths like `lines[0].sku`) and nothing created.",
+        "properties": {
+            "customer": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "email and/or phone, and a name.",
+                "properties": {
+                    "email": _string(254), "phone": _string(40, description="Any usual notation; stored in E.164."),
+                    "first_name": _string(ordering.NAME_MAX), "last_name": _string(ordering.NAME_MAX),
+                    "locale": {"enum": ["en", "de", "da"], "description": "Language of the customer's emails."},
+                },
+            },
+            "lines": {
+                "type": "array", "minItems": 1, "maxItems": sourcing.MAX_LINES,
+                "items": {
+                    "type": "object", "required": ["sku", "quantity"], "additionalProperties": False,
+                    "properties": {"sku": _string(catalog.SKU_MAX, minLength=1),
+                                   "quantity": {"type": "integer", "minimum": 1,
+                                                "maximum": sourcing.MAX_LINE_QUANTITY}},
+                },
+            },
+            "fulfilment": {"enum": list(sourcing.FULFILMENTS)},
+            "pickup_location": _string(16, description="Pickup only: code of a store with a pickup desk.",
+                                       examples=["HAM"]),
+            "delivery_address": {**_ref("Address"), "description": "Delivery only."},
+            "payment_state": {"enum": ["paid", "pay_at_pickup"], "default": "paid",
+                              "description": "pay_at_pickup only for pickups."},
+            "channel": {"enum": list(ordering.API_CHANNELS), "default": "web"},
+        },
+    },
+    "OrderLine": {
+        "type": "object",
+        "required": ["sku", "quantity", "unit_price_minor", "status", "source_location", "reason"],
+        "properties": {
+            "sku": _string(catalog.SKU_MAX),
+            "quantity": {"type": "integer", "minimum": 1},
+            "unit_price_minor": PRICE,
+            "status": {"enum": ["allocated", "picked", "short", "collected", "refused", "released", "shipped",
+                                "delivered"]},
+            "source_location": _string(16, description="Code of the location the line is allocated from."),
+            "reason": _string(description="Why that location, e.g. \"Nearest store with 3 available: Berlin "
+                                          "(255 km).\""),
+        },
+    },
+    "Order": {
+        "type": "object",
+        "required": ["number", "status", "channel", "fulfilment", "payment_state", "placed_at", "currency",
+                     "total_minor", "shipping_fee_minor", "pickup_location", "status_url", "lines"],
+        "properties": {
+            "number": _string(20, examples=["OS-26-000123"]),
+            "status": {"enum": ["placed", "in_transit", "ready", "collected", "expired", "cancelled", "shipped",
+                                "delivered"]},
+            "channel": {"enum": ["web", "store", "app", "phone"]},
+            "fulfilment": {"enum": list(sourcing.FULFILMENTS)},
+            "payment_state": {"enum": ["paid", "pay_at_pickup"]},
+            "placed_at": _string(format="date-time"),
+            "promised_date": {"type": ["string", "null"], "format": "date",
+                              "description": "Same store: today; a transfer: by distance; the warehouse: its lead "
+                                             "time; a delivery: lead time plus carriage."},
+            "currency": _string(3),
+            "total_minor": {"type": "integer", "minimum": 0, "description": "Goods plus shipping fee."},
+            "shipping_fee_minor": {"type": "integer", "minimum": 0},
+            "pickup_location": {"type": ["object", "null"]},
+            "status_url": {"type": ["string", "null"],
+                           "description": "Pickup orders: the customer's status page (what the QR code encodes)."},
+            "pickup": {"type": ["object", "null"]},
+            "delivery_address": {"type": ["object", "null"]},
+            "tracking_reference": {"type": ["string", "null"]},
+            "lines": {"type": "array", "items": _ref("OrderLine")},
+        },
+    },
+})
+
 RESPONSES = {
     "BadRequest": _json(_ref("Error"), "The body is empty or not valid JSON."),
     "Unauthorized": {
@@ -290,6 +385,9 @@ RESPONSES = {
     "StockPayloadTooLarge": _json(_ref("Error"), "The body is larger than the server accepts, or holds more than "
                                                  f"{stock.MAX_IMPORT_ROWS} rows."),
     "Conflict": _json(_ref("Error"), "A concurrent change got in the way; nothing was saved, send it again."),
+    "OrderConflict": _json(_ref("Error"), "insufficient_stock: the units are not available (`lines` says which, "
+                                          "with the reason); idempotency_key_reused: the key was used for another "
+                                          "body; invalid_transition: the order can no longer be cancelled."),
     "RateLimited": {
         **_json(_ref("Error"), "Too many requests for this client; wait and retry."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
@@ -397,6 +495,63 @@ PATHS.update({
             "responses": {
                 "200": _json(_ref("StockAvailability"), "On hand, allocated and available per location"),
                 "404": _response("NotFound"),
+                **COMMON,
+            },
+        },
+    },
+})
+
+
+ORDER_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _string(20, examples=["OS-26-000123"])}
+PATHS.update({
+    "/orders": {
+        "post": {
+            "operationId": "createOrder",
+            "summary": "Place a web order (pickup or delivery)",
+            "description": "Send an `Idempotency-Key` header (any visible ASCII, at most "
+                           f"{ordering.IDEMPOTENCY_KEY_MAX} characters, unique per order): a retry with the same key "
+                           "and the same body answers 200 with the order made the first time (header "
+                           "`Idempotent-Replayed: true`) and never makes a second one; the same key with a "
+                           "different body is refused with 409 idempotency_key_reused. A request refused with 409 "
+                           "insufficient_stock or 422 made nothing, so its key may be sent again.",
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": _string(ordering.IDEMPOTENCY_KEY_MAX)}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("OrderInput")}}},
+            "responses": {
+                "201": {**_json(_ref("Order"), "The order was placed"),
+                        "headers": {"Location": {"schema": _string(), "description": "The order's URL"}}},
+                "200": _json(_ref("Order"), "The same Idempotency-Key and body again: the order placed before"),
+                "400": _response("BadRequest"),
+                "409": _response("OrderConflict"),
+                "415": _response("UnsupportedMediaType"),
+                "422": _response("ValidationFailed"),
+                **COMMON,
+            },
+        },
+    },
+    "/orders/{number}": {
+        "get": {
+            "operationId": "getOrder",
+            "summary": "An order with its status, lines, pickup location and status URL",
+            "parameters": [ORDER_NUMBER],
+            "responses": {"200": _json(_ref("Order"), "The order"), "404": _response("NotFound"), **COMMON},
+        },
+    },
+    "/orders/{number}/cancel": {
+        "post": {
+            "operationId": "cancelOrder",
+            "summary": "Cancel an order while that is still allowed",
+            "description": "Pickup orders until collected (placed, in transit, ready); deliveries until shipped. "
+                           "Allocations are released and the customer is told. Optional body: "
+                           '`{"reason": "…"}`.',
+            "parameters": [ORDER_NUMBER],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"reason": _string(300)}}}}},
+            "responses": {
+                "200": _json(_ref("Order"), "The cancelled order"),
+                "404": _response("NotFound"),
+                "409": _response("OrderConflict"),
+                "422": _response("ValidationFailed"),
                 **COMMON,
             },
         },

@@ -1,14 +1,10 @@
 """Sections whose issues have not landed yet: an honest "coming soon" page, behind the same guards."""
 from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
 
 from .rendering import login_required, role_required
 
 # (blueprint name, URL prefix, title, what it will do, roles allowed or None for every staff member)
-PLANNED = [
-    ("pickups", "/pickups", _l("Pickups"),
-     _l("Run the click-and-collect desk: prepare orders, scan the customer's QR code and hand over."), None),
-]
+PLANNED = []
 
 
 def _section_view(title, summary, roles):

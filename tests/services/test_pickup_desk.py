@@ -436,3 +436,123 @@ def test_the_handover_view_of_the_order(make, desk):
     assert found.amount_due_minor == desk.jacket.price_minor + 2 * desk.boots.price_minor
     assert found.first_name == ""
     assert isinstance(found.pickup, Pickup)
+
+
+# --- goods from another location, and the queue ----------------------------------------------------------------
+
+def transfer_order(make, desk, transfer_status):
+    """A Hamburg pickup order of a jacket that Berlin sends (its transfer in `transfer_status`)."""
+    from omnistore.models import Transfer
+
+    order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber), (desk.boots, 1, desk.ham)])
+    transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
+                        status=transfer_status)
+    db.session.add(transfer)
+    db.session.flush()
+    order.lines[0].transfer_id = transfer.id
+    order.lines[0].status = "shipped" if transfer_status == "shipped" else "allocated"
+    db.session.commit()
+    return order, transfer
+
+
+def test_a_line_on_the_truck_keeps_the_order_from_being_ready(make, desk):
+    order, _transfer = transfer_order(make, desk, "shipped")
+    with pytest.raises(InvalidTransition, match="on its way from Berlin"):
+        pickups.mark_ready(order, staff=desk.clerk)
+    with pytest.raises(InvalidTransition):  # nor can it be marked short here: it is not here to release
+        pickups.mark_ready(order, staff=desk.clerk, short={order.lines[0].id: "late"})
+
+
+def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
+    to_pick = placed_order(make, desk)
+    arriving, _transfer = transfer_order(make, desk, "shipped")
+    ready = ready_order(make, desk)
+    overdue = ready_order(make, desk)
+    here = ready_order(make, desk)
+    with transaction():
+        db.session.get(Pickup, overdue.pickup.id).pickup_by = utcnow() - timedelta(hours=1)
+        db.session.get(Pickup, here.pickup.id).checked_in_at = utcnow()
+    collected = ready_order(make, desk, lines=[(desk.jacket, 1, desk.ham)])  # collected: it leaves the queue
+    pickups.hand_over(collected, staff=desk.clerk, verification="qr")
+    queue = pickups.desk_queue(desk.ham)
+    numbers = {name: [item.order.number for item in getattr(queue, name)]
+               for name in ("checked_in", "to_pick", "arriving", "ready", "overdue")}
+    assert numbers == {"checked_in": [here.number], "to_pick": [to_pick.number], "arriving": [arriving.number],
+                       "ready": [ready.number], "overdue": [overdue.number]}
+    arriving_item = queue.arriving[0]
+    assert (arriving_item.here, len(arriving_item.lines)) == (1, 2)
+    assert queue.overdue[0].overdue and queue.ready[0].waiting is not None
+    assert pickups.desk_queue(desk.ber).empty
+
+
+def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk):
+    first = pickups.queue_fingerprint(desk.ham)
+    assert pickups.queue_fingerprint(desk.ham) == first
+    order = placed_order(make, desk)
+    second = pickups.queue_fingerprint(desk.ham)
+    assert second != first
+    pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
+    third = pickups.queue_fingerprint(desk.ham)
+    assert third != second
+    pickups.mark_ready(order, staff=desk.clerk)
+    fourth = pickups.queue_fingerprint(desk.ham)
+    assert fourth != third
+    with transaction():
+        db.session.get(Pickup, order.pickup.id).on_the_way_at = utcnow()
+    assert pickups.queue_fingerprint(desk.ham) != fourth
+    assert pickups.queue_fingerprint(desk.ber) == pickups.queue_fingerprint(desk.ber)
+
+
+# --- the customer is told ----------------------------------------------------------------------------------
+
+def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transaction(make, desk):
+    from omnistore.models import OutboxMessage
+    from omnistore.services import webhooks
+
+    webhooks.add_endpoint("shop", "https://shop.example/hooks", ["order.ready", "order.collected"])
+    customer = make.customer("Mia", "Jensen", email="mia@example.test")
+    order = placed_order(make, desk, customer_id=customer.id)
+    pickups.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
+    sent = [(m.kind, m.topic, m.recipient) for m in db.session.scalars(db.select(OutboxMessage).order_by(
+        OutboxMessage.id))]
+    assert sent == [("email", "order.ready", "mia@example.test"),
+                    ("webhook", "order.ready", "https://shop.example/hooks")]
+    pickups.hand_over(order, staff=desk.clerk, verification="qr", refused={order.lines[1].id: "Too small"})
+    topics = [(m.kind, m.topic) for m in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert topics[2:] == [("email", "order.receipt"), ("webhook", "order.collected")]
+    webhook = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert [line["status"] for line in webhook.payload["order"]["lines"]] == ["collected", "refused"]
+
+
+def test_a_refused_handover_tells_nobody(make, desk):
+    from omnistore.models import OutboxMessage
+
+    customer = make.customer("Mia", "Jensen", email="mia@example.test")
+    order = placed_order(make, desk, customer_id=customer.id, payment_state="pay_at_pickup")
+    pickups.mark_ready(order, staff=desk.clerk)
+    with pytest.raises(ValidationFailed):
+        pickups.hand_over(order, staff=desk.clerk, verification="qr")  # payment not collected
+    assert [m.topic for m in db.session.scalars(db.select(OutboxMessage))] == ["order.ready"]
+
+
+def test_the_code_throttle_holds_across_app_processes(app, make, desk, database_url):
+    """Failures are counted in the database, so a second app process (here: a second app on the same database,
+    its own engine and connections) refuses a clerk who used up the attempts on the first."""
+    from omnistore import create_app
+    from tests.conftest import _test_config
+
+    app.config.update(OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2)
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            pickups.find_for_handover("ACDEFGHJ", desk.clerk)
+    other = create_app(_test_config(database_url, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2))
+    clerk_id = desk.clerk.id
+    with other.app_context():
+        from omnistore.models import Staff
+
+        try:
+            with pytest.raises(pickups.TooManyAttempts):
+                pickups.find_for_handover("ACDEFGHK", db.session.get(Staff, clerk_id))
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -1,7 +1,7 @@
 """manager's pickup review: the review_fact table kept by triggers, and indexes for the figures' lists
 
 Revision ID: 7c3e9a1f0b52
-Revises: 9c4e2a7b1d30
+Revises: 0e46987ae991
 Create Date: 2026-11-22 12:30:00
 
 review_fact holds one narrow row per pickup order with every moment the review figures are dated by
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '7c3e9a1f0b52'
-down_revision = '9c4e2a7b1d30'
+down_revision = '0e46987ae991'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,502 @@
+"""The sourcing engine: which location supplies each line of an order, why, and by when.
+
+`propose(SourcingRequest) -> Proposal` reads stock and the network and writes nothing. The same inputs
+give the same plan (every ranking ends in a stable tie-break: the location's code), and every planned
+line carries a translated reason a clerk can read out to the customer.
+
+The rules, in order:
+
+1. Who may supply. A location supplies only if it is active and has stock of the variant. For anybody
+   but itself (a pickup at another store, a delivery, a sale at another store) a location must also
+   have `sourcing_enabled` (off e.g. during an inventory count), must keep its `safety_stock` (its last N
+   units are not sourced away: it offers `available - safety_stock`), and must not have reached its
+   `transfer_capacity`: the outgoing transfers created today, the location's own local day, not counting
+   cancelled ones. The pickup store (or, for a delivery sold in a store, that store) offers all of its
+   available units to its own customer.
+2. The order of preference (the rank).
+   - Pickup: the pickup store itself; then the other stores, nearest first (great-circle distance from
+     the pickup store); then the warehouses (shortest lead time first, then nearest).
+   - Delivery sold in a store: that store; then the other stores nearest to it; then the warehouses.
+   - Delivery without a selling store (a web order): the warehouses (shortest lead time first), then the
+     stores in the delivery address's country, then the rest; each group by code.
+3. No split if it can be helped: the first location in rank order that can supply every line in full
+   supplies the whole order. Only when no single location can, the order is split by line: each line
+   (in the order given) comes whole from the best-ranked location that still has enough after the lines
+   before it. A line is never split across locations; a line no location can supply whole is marked
+   unavailable (the proposal is then not complete, and placing it is refused).
+4. The promised date (calendar days, counted from today in the pickup store's, or for a delivery the
+   source's, time zone):
+   - goods already at the pickup store: ready today;
+   - a transfer from another store: TRANSFER_DAYS by distance between source and pickup store
+     (default up to 50 km: 1 day, up to 400 km: 2 days, beyond: 3 days; OMNISTORE_TRANSFER_DAYS);
+   - from a warehouse: the warehouse's `lead_time_days` (at least 1: goods leave on another day);
+   - a delivery: the source's lead time plus OMNISTORE_DELIVERY_DAYS (default 2).
+   The order's promise is the latest of its lines'.
+5. Price and shipping. Each line costs the variant's one network price. A pickup is free; a delivery costs
+   OMNISTORE_SHIPPING_FEE_MINOR (default 495) unless the goods total reaches
+   OMNISTORE_FREE_SHIPPING_FROM_MINOR (default 5000); deliveries go to OMNISTORE_DELIVERY_COUNTRIES
+   (default DE, DK), whose postcodes are checked (DE: 5 digits, DK: 4 digits).
+
+A draft's own holds (units already allocated to it, see services/ordering.py) count as available to that
+draft: pass them as `own_holds` so re-proposing does not compete with itself.
+"""
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Location, StockLevel, Transfer, Variant
+from ..models._types import utcnow
+from .errors import NotFound, ValidationFailed
+from .locations import distances_from, location_zone
+
+MAX_LINES = 100
+MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
+FULFILMENTS = ("pickup", "delivery")
+
+DEFAULT_TRANSFER_DAYS = ((50.0, 1), (400.0, 2), (None, 3))
+DEFAULT_RULES = {
+    "OMNISTORE_TRANSFER_DAYS": "50:1,400:2,*:3",
+    "OMNISTORE_DELIVERY_DAYS": 2,
+    "OMNISTORE_SHIPPING_FEE_MINOR": 495,
+    "OMNISTORE_FREE_SHIPPING_FROM_MINOR": 5000,
+    "OMNISTORE_DELIVERY_COUNTRIES": "DE,DK",
+}
+
+POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
+ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+# --- configuration ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rules:
+    transfer_days: tuple = DEFAULT_TRANSFER_DAYS  # ((max_km or None, days), ...) ascending
+    delivery_days: int = 2
+    shipping_fee_minor: int = 495
+    free_shipping_from_minor: int = 5000
+    delivery_countries: tuple = ("DE", "DK")
+
+    def days_for_distance(self, km):
+        for limit, days in self.transfer_days:
+            if limit is None or km <= limit:
+                return days
+        return self.transfer_days[-1][1]
+
+    def shipping_fee(self, fulfilment, goods_minor):
+        if fulfilment != "delivery" or goods_minor >= self.free_shipping_from_minor:
+            return 0
+        return self.shipping_fee_minor
+
+
+def parse_transfer_days(text):
+    """ "50:1,400:2,*:3" → ((50.0, 1), (400.0, 2), (None, 3)); ValueError when malformed."""
+    steps = []
+    for part in str(text).split(","):
+        limit, _sep, days = part.strip().partition(":")
+        steps.append((None if limit.strip() == "*" else float(limit), int(days)))
+    if not steps or steps[-1][0] is not None or any(days < 0 for _l, days in steps):
+        raise ValueError("transfer days must end with '*:<days>'")
+    return tuple(steps)
+
+
+def rules() -> Rules:
+    """The rules from the app's configuration (OMNISTORE_* keys, see DEFAULT_RULES)."""
+    config = current_app.config if has_app_context() else {}
+
+    def get(key):
+        return config.get(key, DEFAULT_RULES[key])
+
+    return Rules(
+        transfer_days=parse_transfer_days(get("OMNISTORE_TRANSFER_DAYS")),
+        delivery_days=int(get("OMNISTORE_DELIVERY_DAYS")),
+        shipping_fee_minor=int(get("OMNISTORE_SHIPPING_FEE_MINOR")),
+        free_shipping_from_minor=int(get("OMNISTORE_FREE_SHIPPING_FROM_MINOR")),
+        delivery_countries=tuple(c.strip().upper() for c in str(get("OMNISTORE_DELIVERY_COUNTRIES")).split(",")
+                                 if c.strip()),
+    )
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LineRequest:
+    variant_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+
+    def as_dict(self):
+        return {"name": self.name, "street": self.street, "postcode": self.postcode, "city": self.city,
+                "country": self.country}
+
+    @property
+    def one_line(self):
+        return f"{self.name}, {self.street}, {self.postcode} {self.city}, {self.country}"
+
+
+@dataclass(frozen=True)
+class SourcingRequest:
+    lines: tuple  # of LineRequest
+    fulfilment: str  # "pickup" | "delivery"
+    pickup_location_id: int | None = None
+    delivery_country: str | None = None
+    selling_location_id: int | None = None  # the store the clerk sells from (None: a web order)
+    own_holds: tuple = ()  # ((variant_id, location_id, quantity), ...) already allocated to this draft
+    now: datetime | None = None
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedLine:
+    variant_id: int
+    quantity: int
+    unit_price_minor: int
+    source: Location | None  # None: nobody can supply it
+    reason: str
+    promised_date: date | None
+    distance_km: float | None = None
+
+    @property
+    def available(self):
+        return self.source is not None
+
+    @property
+    def total_minor(self):
+        return self.quantity * self.unit_price_minor
+
+
+@dataclass(frozen=True)
+class Proposal:
+    fulfilment: str
+    pickup_location: Location | None
+    lines: tuple  # of PlannedLine, in the order asked
+    split: bool
+    split_reason: str
+    goods_minor: int
+    shipping_fee_minor: int
+    promised_date: date | None
+    shipping_rule: str
+    unavailable: tuple = field(default=())  # PlannedLines nobody can supply
+
+    @property
+    def complete(self):
+        return not self.unavailable
+
+    @property
+    def total_minor(self):
+        return self.goods_minor + self.shipping_fee_minor
+
+    @property
+    def sources(self):
+        """The distinct supplying locations, in line order."""
+        return list({line.source.id: line.source for line in self.lines if line.source is not None}.values())
+
+    def allocations(self):
+        """{(variant_id, location_id): quantity} this plan needs."""
+        needed = {}
+        for line in self.lines:
+            if line.source is not None:
+                key = (line.variant_id, line.source.id)
+                needed[key] = needed.get(key, 0) + line.quantity
+        return needed
+
+
+# --- validation helpers (shared with ordering and the API) -------------------------------------------------
+
+def check_address(data, *, allowed_countries=None) -> Address:
+    """A delivery address from a dict (form or JSON); ValidationFailed with a message per field."""
+    allowed = allowed_countries or rules().delivery_countries
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Enter the delivery address."), {"address": _("Enter the delivery address.")})
+    errors, values = {}, {}
+    for name, limit in ADDRESS_FIELDS.items():
+        value = data.get(name)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors[name] = _("Must be text.")
+            continue
+        if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
+            errors[name] = _("Contains a character that cannot be stored.")
+            continue
+        value = " ".join(unicodedata.normalize("NFC", value).split())
+        if not value:
+            errors[name] = _("Required.")
+        elif len(value) > limit:
+            errors[name] = _("At most %(max)d characters (now %(length)d).", max=limit, length=len(value))
+        values[name] = value
+    country = values.get("country", "").upper()
+    if "country" not in errors:
+        if country not in allowed:
+            errors["country"] = _("We deliver to %(countries)s only.", countries=", ".join(allowed))
+        elif "postcode" not in errors:
+            postcode = values["postcode"].replace(" ", "")
+            pattern = POSTCODE_FORMATS.get(country)
+            if pattern is not None and not pattern.fullmatch(postcode):
+                errors["postcode"] = {"DE": _("A German postcode has 5 digits, like 20095."),
+                                      "DK": _("A Danish postcode has 4 digits, like 1620.")}[country]
+            values["postcode"] = postcode
+    if errors:
+        raise ValidationFailed(_("Please check the delivery address."), errors)
+    return Address(values["name"], values["street"], values["postcode"], values["city"], country)
+
+
+def check_quantity(value, *, name="quantity"):
+    """A line quantity (int, or a string as typed): 1..MAX_LINE_QUANTITY; ValidationFailed otherwise."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str):
+        typed = value.strip()
+        value = int(typed) if typed.isascii() and typed.isdigit() and len(typed) <= 9 else (
+            -1 if typed.startswith("-") and typed[1:].isdigit() else None)
+    if not isinstance(value, int):
+        raise ValidationFailed(_("Please check the quantity."), {name: _("Enter a whole number, like 1.")})
+    if value < 1:
+        raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})
+    if value > MAX_LINE_QUANTITY:
+        raise ValidationFailed(_("Please check the quantity."),
+                               {name: _("At most %(max)d per line.", max=MAX_LINE_QUANTITY)})
+    return value
+
+
+def pickup_location(location_id) -> Location:
+    """An active store with a pickup desk; ValidationFailed (field pickup_location) otherwise."""
+    location = db.session.get(Location, location_id) if isinstance(location_id, int) else None
+    if location is None or not location.active:
+        raise ValidationFailed(_("Please choose where to collect."),
+                               {"pickup_location": _("We could not find that location.")})
+    if not location.is_store or not location.pickup_enabled:
+        raise ValidationFailed(_("Please choose where to collect."), {
+            "pickup_location": _("%(name)s has no pickup desk. Choose another store.", name=location.name)})
+    return location
+
+
+# --- the engine -------------------------------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    location: Location
+    rank: tuple
+    distance_km: float | None
+    own: bool  # the pickup/selling store: offers everything it has, safety stock and sourcing flags aside
+    offer: dict  # variant_id -> units it can give this order
+
+
+def _local_today(location, now):
+    return now.astimezone(location_zone(location)).date()
+
+
+def _start_of_local_day(location, now):
+    local = now.astimezone(location_zone(location))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _transfers_today(locations, now):
+    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}."""
+    if not locations:
+        return {}
+    starts = {loc.id: _start_of_local_day(loc, now) for loc in locations}
+    rows = db.session.execute(
+        select(Transfer.source_location_id, Transfer.created_at)
+        .where(Transfer.source_location_id.in_(list(starts)), Transfer.status != "cancelled",
+               Transfer.created_at >= min(starts.values()))
+    ).all()
+    counts = {}
+    for location_id, created_at in rows:
+        if created_at >= starts[location_id]:
+            counts[location_id] = counts.get(location_id, 0) + 1
+    return counts
+
+
+def _check_request(request):
+    if request.fulfilment not in FULFILMENTS:
+        raise ValidationFailed(_("Choose pickup or delivery."), {"fulfilment": _("Choose pickup or delivery.")})
+    if not request.lines:
+        raise ValidationFailed(_("Add at least one item."), {"lines": _("Add at least one item.")})
+    if len(request.lines) > MAX_LINES:
+        raise ValidationFailed(_("Too many lines."), {"lines": _("At most %(max)d lines per order.", max=MAX_LINES)})
+    for index, line in enumerate(request.lines):
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool):
+            raise ValidationFailed(_("Please check the quantity."),
+                                   {f"lines.{index}.quantity": _("Enter a whole number, like 1.")})
+        check_quantity(line.quantity, name=f"lines.{index}.quantity")
+
+
+def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposal:
+    """The sourcing plan for `request` (see the module docstring for the rules). Reads only."""
+    _check_request(request)
+    rule = rules_ or rules()
+    now = request.now or utcnow()
+    variant_ids = sorted({line.variant_id for line in request.lines})
+    variants = {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))}
+    for index, line in enumerate(request.lines):
+        if line.variant_id not in variants:
+            raise NotFound(_("We could not find that product variant."), field=f"lines.{index}")
+
+    pickup = None
+    if request.fulfilment == "pickup":
+        pickup = pickup_location(request.pickup_location_id)
+        anchor = pickup
+    else:
+        country = (request.delivery_country or "").upper()
+        if country not in rule.delivery_countries:
+            raise ValidationFailed(_("Please check the delivery address."), {
+                "country": _("We deliver to %(countries)s only.", countries=", ".join(rule.delivery_countries))})
+        anchor = db.session.get(Location, request.selling_location_id) if request.selling_location_id else None
+        if anchor is not None and not anchor.active:
+            anchor = None
+
+    # Stock of the requested variants wherever there is some (and the draft's own holds back on top).
+    held = {}
+    for variant_id, location_id, quantity in request.own_holds:
+        held[(variant_id, location_id)] = held.get((variant_id, location_id), 0) + quantity
+    levels = {}
+    for variant_id, location_id, on_hand, allocated in db.session.execute(
+        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated)
+        .where(StockLevel.variant_id.in_(variant_ids))
+    ):
+        levels[(variant_id, location_id)] = max(on_hand - allocated, 0) + held.get((variant_id, location_id), 0)
+    location_ids = {location_id for _v, location_id in levels}
+    if anchor is not None:
+        location_ids.add(anchor.id)
+    locations = db.session.scalars(
+        select(Location).where(Location.id.in_(location_ids), Location.active.is_(True))
+    ).all() if location_ids else []
+
+    candidates = _rank(locations, anchor=anchor, pickup=pickup, country=request.delivery_country, now=now,
+                       levels=levels, variant_ids=variant_ids)
+
+    # 3. one location for everything, else split by line.
+    needed = {}
+    for line in request.lines:
+        needed[line.variant_id] = needed.get(line.variant_id, 0) + line.quantity
+    single = next((c for c in candidates
+                   if all(c.offer.get(v, 0) >= q for v, q in needed.items())), None)
+    planned, unavailable = [], []
+    if single is not None:
+        for line in request.lines:
+            planned.append(_planned(line, variants, single, pickup, request, rule, now,
+                                    single.offer[line.variant_id]))
+        split, split_reason = False, ""
+    else:
+        remaining = {id(c): dict(c.offer) for c in candidates}
+        for line in request.lines:
+            source = next((c for c in candidates if remaining[id(c)].get(line.variant_id, 0) >= line.quantity), None)
+            if source is None:
+                total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
+                reason = (_("Not available: only %(available)d in the network can be sent, %(wanted)d asked for.",
+                            available=total, wanted=line.quantity) if total else
+                          _("Not available anywhere in the network."))
+                item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
+                                   reason, None)
+                planned.append(item)
+                unavailable.append(item)
+                continue
+            remaining[id(source)][line.variant_id] -= line.quantity
+            planned.append(_planned(line, variants, source, pickup, request, rule, now,
+                                    source.offer.get(line.variant_id, 0)))
+        sources = {line.source.id for line in planned if line.source is not None}
+        split = len(sources) > 1
+        split_reason = (_("No single location has everything, so the order comes from %(count)d locations.",
+                          count=len(sources)) if split else "")
+    goods = sum(line.total_minor for line in planned)
+    dates = [line.promised_date for line in planned if line.promised_date is not None]
+    promised = max(dates) if dates and not unavailable else None
+    shipping_rule = (_("Free shipping from %(threshold)s; below that %(fee)s.",
+                       threshold=_money(rule.free_shipping_from_minor), fee=_money(rule.shipping_fee_minor))
+                     if request.fulfilment == "delivery" else _("Collection in store is free."))
+    return Proposal(
+        fulfilment=request.fulfilment, pickup_location=pickup, lines=tuple(planned), split=split,
+        split_reason=split_reason, goods_minor=goods, shipping_fee_minor=rule.shipping_fee(request.fulfilment, goods),
+        promised_date=promised, shipping_rule=shipping_rule, unavailable=tuple(unavailable),
+    )
+
+
+def _money(minor):
+    from flask_babel import format_currency
+
+    currency = current_app.config.get("OMNISTORE_CURRENCY", "EUR") if has_app_context() else "EUR"
+    return format_currency(minor / 100, currency)
+
+
+def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
+    distance = distances_from(anchor) if anchor is not None else None
+    capacity_used = _transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
+    country = (country or "").upper()
+    candidates = []
+    for loc in locations:
+        own = anchor is not None and loc.id == anchor.id and loc.is_store
+        km = distance(loc) if distance is not None else None
+        if not own and (not loc.sourcing_enabled or capacity_used.get(loc.id, 0) >= loc.transfer_capacity):
+            continue
+        offer = {}
+        for variant_id in variant_ids:
+            units = levels.get((variant_id, loc.id), 0)
+            if not own:
+                units -= loc.safety_stock
+            if units > 0:
+                offer[variant_id] = units
+        if not offer:
+            continue
+        if own:
+            rank = (0,)
+        elif anchor is not None:
+            rank = (1, km, loc.code) if loc.is_store else (2, loc.lead_time_days, km, loc.code)
+        elif not loc.is_store:
+            rank = (1, loc.lead_time_days, loc.code)
+        else:
+            rank = (2, 0 if loc.country == country else 1, loc.code)
+        candidates.append(_Candidate(loc, rank, km, own, offer))
+    candidates.sort(key=lambda c: c.rank)
+    return candidates
+
+
+def _planned(line, variants, candidate, pickup, request, rule, now, offered):
+    loc = candidate.location
+    variant = variants[line.variant_id]
+    if request.fulfilment == "pickup":
+        today = _local_today(pickup, now)
+        if loc.id == pickup.id:
+            reason = _("In stock here at %(store)s (%(available)d available): ready today.",
+                       store=loc.name, available=offered)
+            days = 0
+        elif loc.is_store:
+            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
+                       available=offered, store=loc.name, km=round(candidate.distance_km))
+            days = rule.days_for_distance(candidate.distance_km)
+        else:
+            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
+                       name=loc.name, available=offered, days=max(loc.lead_time_days, 1))
+            days = max(loc.lead_time_days, 1)
+    else:
+        today = _local_today(loc, now)
+        days = loc.lead_time_days + rule.delivery_days
+        if candidate.own:
+            reason = _("In stock here at %(store)s (%(available)d available): shipped from here.",
+                       store=loc.name, available=offered)
+        elif loc.is_store and candidate.distance_km is not None:
+            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
+                       available=offered, store=loc.name, km=round(candidate.distance_km))
+        elif loc.is_store:
+            reason = _("Shipped from the store %(store)s (%(available)d available).", store=loc.name,
+                       available=offered)
+        else:
+            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
+                       name=loc.name, available=offered, days=loc.lead_time_days)
+    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason,
+                       today + timedelta(days=days), candidate.distance_km)

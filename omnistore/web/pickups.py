@@ -1,0 +1,266 @@
+"""The store's click-and-collect desk: the live queue, pick lists, mark ready, and the handover.
+
+- `/pickups/` the desk: a box to scan or type the customer's code, and the live queue of this store
+  (customers checked in at the top, to pick, arriving, ready on the shelf, overdue). The queue polls with its
+  fingerprint; the server answers 204 while nothing changed (static/js/live.js pauses it in a hidden tab).
+- `/pickups/orders/<number>` an order's pick list (printable) with "picked" and "ready" (shelf, short lines).
+- `/pickups/handover?code=…` what the camera, a wedge scanner or the typed short code leads to; it opens
+  `/pickups/orders/<number>/handover`: lines, customer, payment, the verification done, confirm.
+Every change goes through services/pickups.py, which checks the store scope and the order's state.
+"""
+from datetime import timedelta
+
+from babel.dates import format_skeleton
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import format_timedelta, get_timezone
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..extensions import htmx
+from ..models.orders import VERIFICATIONS
+from ..services import locations as location_service
+from ..services import pickups as pickup_service
+from ..services.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ..services.staff import can_act_at
+from . import i18n
+from .rendering import login_required, render_page_or_partial, wants_fragment
+
+bp = Blueprint("pickups", __name__, url_prefix="/pickups")
+
+LIVE_PARAM = "v"
+CODE_MAX = 300
+SHORT_REASONS = (_l("Not found in the store"), _l("Damaged"), _l("Wrong item delivered"))
+REFUSE_REASONS = (_l("Does not fit"), _l("Damaged"), _l("Not as expected"), _l("Changed their mind"))
+VERIFICATION_LABELS = {
+    "qr": _l("QR code scanned"),
+    "code_name": _l("Short code and name checked"),
+    "id": _l("ID shown"),
+}
+
+
+def _full_load_if_boosted():
+    """The desk pages run their own script (live.js, pickups.js): a boosted navigation swaps <body> only and
+    would not run it, so it becomes a full page load (as the stock product page does)."""
+    if htmx.boosted and not htmx.history_restore_request:
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
+        return response
+    return None
+
+
+def _desk_location():
+    """The store whose desk this is: the staff member's own; an admin may open another with ?location=CODE."""
+    location = current_user.location
+    code = request.args.get("location", "").strip()[:16]
+    if code and code.upper() != location.code:
+        location = location_service.get_location(code)
+        if location is None:
+            raise NotFound(_("We could not find that location."))
+        if not can_act_at(current_user, location.id):
+            raise Forbidden(_("You can work at your own store's desk only (%(store)s).",
+                              store=current_user.location.name))
+    return location
+
+
+def _desk_args(location):
+    return {"location": location.code} if location.id != current_user.location_id else {}
+
+
+def _desk(location, status=200, *, code="", code_error=None):
+    queue = pickup_service.desk_queue(location)
+    return render_template("pickups/desk.html", queue=queue, location=location, code=code, code_error=code_error,
+                           desk_args=_desk_args(location)), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    if (redirect_response := _full_load_if_boosted()) is not None:
+        return redirect_response
+    return _desk(_desk_location())
+
+
+@bp.get("/queue")
+@login_required
+def queue():
+    """The live queue. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
+    location = _desk_location()
+    seen = request.args.get(LIVE_PARAM)
+    if seen is not None and seen == pickup_service.queue_fingerprint(location):
+        return "", 204
+    if not htmx:
+        return redirect(url_for(".index", **_desk_args(location)), 303)
+    response = current_app.make_response(render_template(
+        "pickups/_queue.html", queue=pickup_service.desk_queue(location), desk_args=_desk_args(location)))
+    response.vary.add("HX-Request")
+    return response
+
+
+# A polling queue is not the clerk at work: its requests must not keep the session from timing out.
+
+@bp.before_app_request
+def _remember_last_seen():
+    if request.endpoint == "pickups.queue" and LIVE_PARAM in request.args and "last_seen" in session:
+        g.pickup_poll_last_seen = session["last_seen"]
+
+
+@bp.after_request
+def _restore_last_seen(response):
+    if "pickup_poll_last_seen" in g and current_user.is_authenticated and "last_seen" in session:
+        session["last_seen"] = g.pickup_poll_last_seen
+    return response
+
+
+# --- the handover ------------------------------------------------------------------------------------------
+
+@bp.get("/handover")
+@login_required
+def lookup():
+    """A scanned QR (status URL or token) or a typed short code → that order's handover screen."""
+    code = request.args.get("code", "")[:CODE_MAX]
+    if not code.strip():
+        return _desk(current_user.location, 422, code_error=_("Scan the customer's QR code or type the pickup code."))
+    try:
+        found = pickup_service.find_for_handover(code, current_user)
+    except DomainError as refused:
+        return _desk(current_user.location, refused.status, code=code if len(code) <= 40 else "",
+                     code_error=refused.message)
+    return redirect(url_for(".handover", number=found.order.number, via=found.found_by), 303)
+
+
+def _handover_page(found, status=200, *, errors=None, values=None):
+    via = request.args.get("via") if request.method == "GET" else request.form.get("via")
+    return render_page_or_partial(
+        "pickups/handover.html", "pickups/_handover.html", status, found=found,
+        via=via if via in ("qr", "code") else "queue", errors=errors or {}, values=values or {},
+        verifications=[(key, VERIFICATION_LABELS[key]) for key in VERIFICATIONS], refuse_reasons=REFUSE_REASONS,
+        refused_checked=set(values.getlist("refuse")) if values else set())
+
+
+@bp.get("/orders/<number>/handover")
+@login_required
+def handover(number):
+    return _handover_page(pickup_service.handover_for(number[:40], current_user))
+
+
+@bp.post("/orders/<number>/handover")
+@login_required
+def confirm(number):
+    found = pickup_service.handover_for(number[:40], current_user)
+    form = request.form
+    refused = {line_id: form.get(f"refuse_reason-{line_id}", "") for line_id in form.getlist("refuse")}
+    try:
+        pickup_service.hand_over(found.order, staff=current_user, verification=form.get("verification", ""),
+                                 payment_collected=form.get("payment_collected") == "1", refused=refused)
+    except ValidationFailed as failure:
+        return _handover_page(found, 422, errors=failure.fields, values=form)
+    order = found.order
+    if refused:
+        message = _("Order %(number)s handed over; %(count)d line(s) went back to stock.", number=order.number,
+                    count=len(refused))
+    else:
+        message = _("Order %(number)s handed over.", number=order.number)
+    flash(message, "success")
+    return redirect(url_for(".index"), 303)
+
+
+# --- pick lists and ready ----------------------------------------------------------------------------------
+
+def _order_page(order, status=200, *, errors=None, values=None, notice=None):
+    return render_page_or_partial(
+        "pickups/order.html", "pickups/_prepare.html", status, order=order, errors=errors or {},
+        values=values or {}, notice=notice, short_reasons=SHORT_REASONS,
+        short_checked=set(values.getlist("short")) if values else set(),
+        here={line.id: pickup_service.line_is_here(order, line) for line in order.lines})
+
+
+@bp.get("/orders/<number>")
+@login_required
+def order(number):
+    if (redirect_response := _full_load_if_boosted()) is not None:
+        return redirect_response
+    return _order_page(pickup_service.desk_order(number[:40], current_user))
+
+
+@bp.post("/orders/<number>/picked")
+@login_required
+def picked(number):
+    order = pickup_service.desk_order(number[:40], current_user)
+    try:
+        changed = pickup_service.mark_picked(order, [_int(value) for value in request.form.getlist("line")],
+                                             current_user)
+    except ValidationFailed as failure:
+        return _order_page(order, 422, errors=failure.fields)
+    notice = _("%(count)d line(s) marked as picked.", count=len(changed))
+    return _after(order, notice)
+
+
+@bp.post("/orders/<number>/ready")
+@login_required
+def ready(number):
+    order = pickup_service.desk_order(number[:40], current_user)
+    form = request.form
+    short = {_int(line_id): form.get(f"short_reason-{line_id}", "") for line_id in form.getlist("short")}
+    try:
+        pickup_service.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""),
+                                  short=short)
+    except ValidationFailed as failure:
+        return _order_page(order, 422, errors=failure.fields, values=form)
+    flash(_("Order %(number)s is ready for pickup; the customer is told.", number=order.number), "success")
+    return redirect(url_for(".index"), 303)
+
+
+def _after(order, notice):
+    if wants_fragment():
+        return _order_page(pickup_service.desk_order(order.number, current_user), notice=notice)
+    flash(notice, "success")
+    return redirect(url_for(".order", number=order.number), 303)
+
+
+def _int(value):
+    """A line id from a form: a number, or -1 (which no line has) for anything else."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else -1
+
+
+@bp.get("/picklist")
+@login_required
+def picklist():
+    """Printable pick lists, one page per order: the orders named (?order=…), else every order to pick."""
+    if (redirect_response := _full_load_if_boosted()) is not None:
+        return redirect_response
+    location = _desk_location()
+    numbers = [number[:40] for number in request.args.getlist("order")][:100]
+    to_pick = pickup_service.orders_to_pick(location, numbers or None)
+    return render_template("pickups/picklist.html", orders=to_pick, location=location)
+
+
+@bp.app_template_filter("desk_time")
+def desk_time(value):
+    """14:05 in the staff member's store's time zone."""
+    return i18n.local_datetime(value, fmt="HH:mm") if value is not None else ""
+
+
+@bp.app_template_filter("desk_date")
+def desk_date(value):
+    """"Sun 29 Nov" / "So., 29. Nov." in the staff member's store's time zone."""
+    if value is None:
+        return ""
+    return format_skeleton("MMMEd", value.astimezone(get_timezone()), locale=i18n.formatting_locale())
+
+
+@bp.app_template_filter("waited")
+def waited(delta):
+    """How long something has waited, for people: "3 hours", "2 days"."""
+    if delta is None:
+        return ""
+    return format_timedelta(max(delta, timedelta(minutes=1)), granularity="minute", threshold=1)
+
+
+@bp.context_processor
+def _desk_helpers():
+    # A check-in must show within 5 s: the queue polls every 2 s (a poll is one cheap 204 while nothing changed).
+    seconds = current_app.config.get("OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS", 2)
+    return {"live_refresh_ms": int(seconds * 1000),
+            "verification_labels": VERIFICATION_LABELS, "line_words": pickup_service.LINE_WORDS}

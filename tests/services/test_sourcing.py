@@ -1,0 +1,235 @@
+"""The sourcing engine's rules, as a table of cases: who supplies each line, why, and by when."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from omnistore.extensions import db
+from omnistore.models import Order, Transfer
+from omnistore.services import sourcing
+from omnistore.services.errors import NotFound, ValidationFailed
+from omnistore.services.sourcing import LineRequest, SourcingRequest
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Hamburg
+
+
+@pytest.fixture
+def network(make):
+    """HAM, BER (255 km from HAM), CPH (288 km), AAR (in DK), WH1 (the warehouse, 2 days lead time)."""
+    locations = {code: make.location(code) for code in ("HAM", "BER", "CPH", "AAR")}
+    locations["WH1"] = make.location("WH1", lead_time_days=2)
+    product = make.product()
+    variants = {name: make.variant(product, size=name, price_minor=2000) for name in ("A", "B")}
+    return locations, variants
+
+
+def _propose(network, lines, *, fulfilment="pickup", pickup="HAM", country=None, selling=None, holds=()):
+    locations, variants = network
+    return sourcing.propose(SourcingRequest(
+        lines=tuple(LineRequest(variants[name].id, quantity) for name, quantity in lines),
+        fulfilment=fulfilment, pickup_location_id=locations[pickup].id if pickup else None,
+        delivery_country=country, selling_location_id=locations[selling].id if selling else None,
+        own_holds=tuple((variants[v].id, locations[loc].id, q) for v, loc, q in holds), now=NOW,
+    ))
+
+
+CASES = [
+    # (name, stock {loc: {variant: n}}, location settings, lines, expected sources, split, reason contains, days)
+    ("the pickup store's own stock first", {"HAM": {"A": 2}, "BER": {"A": 9}}, {}, [("A", 1)], ["HAM"], False,
+     "In stock here at Hamburg (2 available)", [0]),
+    ("then the nearest store with enough", {"HAM": {"A": 0}, "BER": {"A": 3}, "CPH": {"A": 3}}, {}, [("A", 1)],
+     ["BER"], False, "Nearest store with 3 available: Berlin (255 km)", [2]),
+    ("a nearer store without enough is passed over", {"BER": {"A": 1}, "CPH": {"A": 4}}, {}, [("A", 2)], ["CPH"],
+     False, "Nearest store with 4 available: København", [2]),
+    ("safety stock is not sourced away", {"BER": {"A": 3}, "CPH": {"A": 3}}, {"BER": {"safety_stock": 3}},
+     [("A", 1)], ["CPH"], False, "København", [2]),
+    ("safety stock lowers what a store offers", {"BER": {"A": 3}}, {"BER": {"safety_stock": 1}}, [("A", 1)],
+     ["BER"], False, "Nearest store with 2 available", [2]),
+    ("the pickup store keeps no safety stock from its own customer", {"HAM": {"A": 2}, "BER": {"A": 5}},
+     {"HAM": {"safety_stock": 5}}, [("A", 2)], ["HAM"], False, "In stock here", [0]),
+    ("a store excluded from sourcing is skipped", {"BER": {"A": 3}, "CPH": {"A": 3}},
+     {"BER": {"sourcing_enabled": False}}, [("A", 1)], ["CPH"], False, "København", [2]),
+    ("a store at its daily transfer capacity is skipped", {"BER": {"A": 3}, "CPH": {"A": 3}},
+     {"BER": {"transfer_capacity": 0}}, [("A", 1)], ["CPH"], False, "København", [2]),
+    ("stores before the warehouse", {"CPH": {"A": 1}, "WH1": {"A": 50}}, {}, [("A", 1)], ["CPH"], False,
+     "København", [2]),
+    ("the warehouse when no store has enough", {"BER": {"A": 1}, "WH1": {"A": 50}}, {}, [("A", 2)], ["WH1"], False,
+     "From the warehouse Kassel warehouse (50 available, 2 days lead time)", [2]),
+    ("an inactive location supplies nothing", {"BER": {"A": 3}, "CPH": {"A": 3}}, {"BER": {"active": False}},
+     [("A", 1)], ["CPH"], False, "København", [2]),
+    ("one location for everything rather than a split", {"HAM": {"A": 1}, "BER": {"A": 1, "B": 1}}, {},
+     [("A", 1), ("B", 1)], ["BER", "BER"], False, "Berlin", [2, 2]),
+    ("split by line only when nobody has everything", {"HAM": {"A": 1}, "CPH": {"B": 1}}, {},
+     [("A", 1), ("B", 1)], ["HAM", "CPH"], True, "In stock here", [0, 2]),
+    ("two lines of one variant add up", {"HAM": {"A": 3}, "BER": {"A": 4}}, {}, [("A", 2), ("A", 2)],
+     ["BER", "BER"], False, "Berlin", [2, 2]),
+    ("two lines of one variant split when they must", {"HAM": {"A": 3}, "BER": {"A": 2}}, {},
+     [("A", 2), ("A", 2)], ["HAM", "BER"], True, "In stock here", [0, 2]),
+    ("nobody has it", {"BER": {"A": 1}}, {}, [("A", 2)], [None], False,
+     "Not available: only 1 in the network can be sent, 2 asked for.", [None]),
+]
+
+
+@pytest.mark.parametrize(("name", "levels", "settings", "lines", "sources", "split", "reason", "days"), CASES,
+                         ids=[case[0] for case in CASES])
+def test_sourcing_rules(make, network, name, levels, settings, lines, sources, split, reason, days):
+    locations, variants = network
+    for code, values in settings.items():
+        for key, value in values.items():
+            setattr(locations[code], key, value)
+    db.session.commit()
+    for code, per_variant in levels.items():
+        for variant_name, on_hand in per_variant.items():
+            make.stock(variants[variant_name], locations[code], on_hand)
+    proposal = _propose(network, lines)
+    assert [line.source.code if line.source else None for line in proposal.lines] == sources
+    assert proposal.split is split
+    assert reason in proposal.lines[0].reason
+    today = NOW.date()
+    assert [(line.promised_date - today).days if line.promised_date else None for line in proposal.lines] == days
+    assert proposal.complete is (None not in sources)
+    if split:
+        assert "comes from 2 locations" in proposal.split_reason
+    assert proposal.goods_minor == sum(q for _v, q in lines) * 2000
+    assert proposal == _propose(network, lines), "the same inputs give the same plan"
+
+
+def test_ties_in_distance_go_to_the_lower_code(make, network):
+    locations, variants = network
+    twin_a = make.location("ZZB", latitude=52.52, longitude=13.405)
+    twin_b = make.location("ZZA", latitude=52.52, longitude=13.405)
+    for loc in (twin_a, twin_b):
+        make.stock(variants["A"], loc, 2)
+    assert _propose(network, [("A", 1)]).lines[0].source.code == "ZZA"
+
+
+def test_a_transfer_created_today_counts_against_capacity_one_from_yesterday_does_not(make, network):
+    locations, variants = network
+    locations["BER"].transfer_capacity = 1
+    db.session.commit()
+    make.stock(variants["A"], locations["BER"], 3)
+    make.stock(variants["A"], locations["CPH"], 3)
+    order = make.order(locations["HAM"])
+    db.session.add(Transfer(order_id=order.id, source_location_id=locations["BER"].id,
+                            destination_location_id=locations["HAM"].id, created_at=NOW - timedelta(days=1)))
+    db.session.commit()
+    assert _propose(network, [("A", 1)]).lines[0].source.code == "BER"
+    db.session.add(Transfer(order_id=order.id, source_location_id=locations["BER"].id,
+                            destination_location_id=locations["HAM"].id, created_at=NOW - timedelta(hours=1)))
+    db.session.commit()
+    assert _propose(network, [("A", 1)]).lines[0].source.code == "CPH"
+    db.session.query(Transfer).update({"status": "cancelled"})
+    db.session.commit()
+    assert _propose(network, [("A", 1)]).lines[0].source.code == "BER", "cancelled transfers do not count"
+    assert db.session.query(Order).count() == 1
+
+
+def test_a_drafts_own_holds_count_as_available_to_it(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["HAM"], 2, allocated=2)  # both held by this very draft
+    make.stock(variants["A"], locations["BER"], 5)
+    assert _propose(network, [("A", 2)]).lines[0].source.code == "BER"
+    assert _propose(network, [("A", 2)], holds=[("A", "HAM", 2)]).lines[0].source.code == "HAM"
+
+
+@pytest.mark.parametrize(("goods", "fulfilment", "fee"), [
+    (1, "pickup", 0), (1, "delivery", 495), (2, "delivery", 495), (3, "delivery", 0),
+])
+def test_shipping_fee_rule(make, network, goods, fulfilment, fee):
+    locations, variants = network
+    make.stock(variants["A"], locations["WH1"], 10)
+    proposal = _propose(network, [("A", goods)], fulfilment=fulfilment,
+                        pickup="HAM" if fulfilment == "pickup" else None, country="DE")
+    assert proposal.shipping_fee_minor == fee
+    assert proposal.total_minor == goods * 2000 + fee
+    assert ("Free shipping from" in proposal.shipping_rule) is (fulfilment == "delivery")
+
+
+def test_shipping_rule_is_configurable(app, make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["WH1"], 10)
+    app.config.update(OMNISTORE_SHIPPING_FEE_MINOR=900, OMNISTORE_FREE_SHIPPING_FROM_MINOR=100_000,
+                      OMNISTORE_TRANSFER_DAYS="1000:5,*:9", OMNISTORE_DELIVERY_DAYS=1)
+    proposal = _propose(network, [("A", 3)], fulfilment="delivery", pickup=None, country="DE")
+    assert proposal.shipping_fee_minor == 900
+    assert (proposal.promised_date - NOW.date()).days == 3  # lead time 2 + delivery 1
+    make.stock(variants["B"], locations["BER"], 1)
+    assert (_propose(network, [("B", 1)]).promised_date - NOW.date()).days == 5
+
+
+def test_web_delivery_ships_from_the_warehouse_first_then_stores_in_the_country(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["CPH"], 5)
+    make.stock(variants["A"], locations["BER"], 5)
+    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DK").lines[0].source.code \
+        == "CPH"
+    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DE").lines[0].source.code \
+        == "BER"
+    make.stock(variants["A"], locations["WH1"], 5)
+    line = _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DK").lines[0]
+    assert line.source.code == "WH1" and (line.promised_date - NOW.date()).days == 4
+
+
+def test_delivery_sold_in_a_store_ships_from_that_store_first(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["HAM"], 1)
+    make.stock(variants["A"], locations["WH1"], 5)
+    line = _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DE", selling="HAM").lines[0]
+    assert line.source.code == "HAM" and "shipped from here" in line.reason
+
+
+@pytest.mark.parametrize("lines", [[("A", 0)], [("A", -1)], [("A", 1000)], [("A", True)], [("A", "2")], []])
+def test_bad_quantities_are_refused(network, lines):
+    with pytest.raises(ValidationFailed):
+        _propose(network, lines)
+
+
+def test_unknown_variant_is_not_found(network):
+    locations, _variants = network
+    with pytest.raises(NotFound):
+        sourcing.propose(SourcingRequest(lines=(LineRequest(999_999, 1),), fulfilment="pickup",
+                                         pickup_location_id=locations["HAM"].id))
+
+
+def test_a_store_without_pickup_desk_or_a_warehouse_cannot_be_the_pickup(make, network):
+    locations, _variants = network
+    locations["BER"].pickup_enabled = False
+    db.session.commit()
+    for code in ("BER", "WH1"):
+        with pytest.raises(ValidationFailed) as error:
+            _propose(network, [("A", 1)], pickup=code)
+        assert "pickup_location" in error.value.fields
+    with pytest.raises(ValidationFailed):
+        sourcing.propose(SourcingRequest(lines=(LineRequest(1, 1),), fulfilment="pickup", pickup_location_id=None))
+
+
+@pytest.mark.parametrize(("address", "field"), [
+    ({"name": "Jürgen Ølsen", "street": "Große Straße 5", "postcode": "20095", "city": "Hamburg",
+      "country": "de"}, None),
+    ({"name": "Søren", "street": "Vesterbrogade 1", "postcode": "1620", "city": "København V",
+      "country": "DK"}, None),
+    ({"name": "A", "street": "B 1", "postcode": "2009", "city": "Hamburg", "country": "DE"}, "postcode"),
+    ({"name": "A", "street": "B 1", "postcode": "16200", "city": "København", "country": "DK"}, "postcode"),
+    ({"name": "A", "street": "B 1", "postcode": "2OO95", "city": "Hamburg", "country": "DE"}, "postcode"),
+    ({"name": "A", "street": "", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "street"),
+    ({"name": "A", "street": "B 1", "postcode": "20095", "city": "  ", "country": "DE"}, "city"),
+    ({"street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+    ({"name": "A", "street": "B 1", "postcode": "75001", "city": "Paris", "country": "FR"}, "country"),
+    ({"name": "A\x00", "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+    ({"name": "A" * 121, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+    ({"name": 5, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+])
+def test_delivery_addresses(app, address, field):
+    if field is None:
+        checked = sourcing.check_address(address)
+        assert checked.country == address["country"].upper()
+        return
+    with pytest.raises(ValidationFailed) as error:
+        sourcing.check_address(address)
+    assert field in error.value.fields
+
+
+def test_transfer_days_setting_is_parsed():
+    assert sourcing.parse_transfer_days("50:1, 400:2, *:3") == ((50.0, 1), (400.0, 2), (None, 3))
+    for bad in ("50:1", "x:1,*:2", "*:-1"):
+        with pytest.raises(ValueError):
+            sourcing.parse_transfer_days(bad)

@@ -1,0 +1,287 @@
+"""The pickup desk in the browser's terms: the live queue, pick list and ready, the handover, store scope."""
+import re
+
+import pytest
+
+from omnistore.extensions import db
+from omnistore.models import AuditEvent, Order, Pickup, StockLevel
+from omnistore.models._types import utcnow
+from omnistore.services import pickups, stock
+from omnistore.services.db import transaction
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def desk(make):
+    ham, cph = make.location("HAM"), make.location("CPH")
+    jacket = make.variant(make.product(name="Fjord Parka"), size="XL", colour="Navy")
+    boots = make.variant(make.product(name="Trail Boots"), size="42", colour="Brown")
+    for variant in (jacket, boots):
+        make.stock(variant, ham, 5)
+        make.stock(variant, cph, 5)
+    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
+    make.staff("clerk", cph, email="cph@example.test")
+    make.staff("admin", cph, email="admin@example.test")
+    return {"ham": ham, "cph": cph, "jacket": jacket, "boots": boots, "clerk": clerk}
+
+
+def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid", lines=None):
+    location = desk[store]
+    customer = make.customer(first_name, "Jensen")
+    lines = lines or [(desk["jacket"], 1, location), (desk["boots"], 1, location)]
+    order = make.order(location, lines=lines, customer_id=customer.id, payment_state=payment_state)
+    for variant, quantity, source in lines:
+        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+    with transaction():
+        pickups.open_pickup(order)
+    return order
+
+
+def make_ready(order, staff, shelf="B-12"):
+    pickups.mark_ready(order, staff=staff, shelf_location=shelf)
+    db.session.expire_all()
+    return db.session.get(Order, order.id)
+
+
+def text(response):
+    return response.get_data(as_text=True)
+
+
+def section(page, kind):
+    match = re.search(rf'<section class="qgroup qgroup-{kind}".*?</section>', page, re.S)
+    return match.group(0) if match else ""
+
+
+# --- the queue -------------------------------------------------------------------------------------------
+
+def test_the_desk_shows_each_order_in_its_group(client, make, desk):
+    to_pick = new_order(make, desk, first_name="Anna")
+    ready = make_ready(new_order(make, desk, first_name="Bo"), desk["clerk"], shelf="C-7")
+    here = make_ready(new_order(make, desk, first_name="Carl"), desk["clerk"])
+    with transaction():
+        here.pickup.checked_in_at = utcnow()
+        here.pickup.check_in_note = "Blue car, spot 4"
+    arriving = new_order(make, desk, first_name="Dora", lines=[(desk["jacket"], 1, desk["cph"])])
+    overdue = make_ready(new_order(make, desk, first_name="Emil"), desk["clerk"])
+    with transaction():
+        overdue.pickup.pickup_by = utcnow().replace(year=2020)
+    new_order(make, desk, store="cph", first_name="Other")  # another store's order never shows
+    client.login("clerk@example.test")
+    page = text(client.get("/pickups/"))
+    assert to_pick.number in section(page, "to_pick")
+    assert ready.number in section(page, "ready") and "C-7" in section(page, "ready")
+    assert here.number in section(page, "checked_in") and "Blue car, spot 4" in section(page, "checked_in")
+    assert arriving.number in section(page, "arriving") and "0 of 1 lines here" in section(page, "arriving")
+    assert overdue.number in section(page, "overdue")
+    assert page.index('qgroup-checked_in') < page.index('qgroup-to_pick')  # customers here come first
+    assert "Other Jensen" not in page
+    assert 'data-scan-target="/pickups/handover?code=%7Bcode%7D"' in page
+
+
+def test_the_queue_answers_204_while_nothing_changed(client, make, desk):
+    client.login("clerk@example.test")
+    page = text(client.get("/pickups/"))
+    url = re.search(r'hx-get="(/pickups/queue\?v=[0-9a-f]+)"', page).group(1)
+    assert client.get(url, headers=HX).status_code == 204
+    order = new_order(make, desk, first_name="Nora")  # a new web order arrives
+    response = client.get(url, headers=HX)
+    assert response.status_code == 200 and order.number in text(response)
+    assert "<html" not in text(response)
+    new_url = re.search(r'hx-get="(/pickups/queue\?v=[0-9a-f]+)"', text(response)).group(1).replace("&amp;", "&")
+    assert client.get(new_url, headers=HX).status_code == 204
+    with transaction():  # the customer says "I'm here"
+        db.session.get(Order, order.id).pickup.checked_in_at = utcnow()
+    assert client.get(new_url, headers=HX).status_code == 200
+
+
+def test_polling_the_queue_does_not_keep_the_session_alive(client, make, desk):
+    client.login("clerk@example.test")
+    client.get("/pickups/")
+    with client.session_transaction() as session:
+        session["last_seen"] = session["last_seen"] - 60
+        before = session["last_seen"]
+    fingerprint = pickups.queue_fingerprint(desk["ham"])
+    client.get(f"/pickups/queue?v={fingerprint}", headers=HX)
+    with client.session_transaction() as session:
+        assert session["last_seen"] == before
+
+
+# --- pick list and ready ------------------------------------------------------------------------------------
+
+def test_pick_lines_then_mark_ready_with_a_short_line(client, make, desk):
+    order = new_order(make, desk)
+    jacket_line, boots_line = order.lines
+    client.login("clerk@example.test")
+    page = text(client.get(f"/pickups/orders/{order.number}"))
+    assert "Fjord Parka" in page and "Pick list" in page and 'data-print' in page
+    response = client.submit(f"/pickups/orders/{order.number}/picked", {"line": str(jacket_line.id)}, headers=HX)
+    assert response.status_code == 200 and "1 line(s) marked as picked." in text(response)
+    response = client.submit(f"/pickups/orders/{order.number}/ready", {
+        "shelf_location": "A-3", "short": str(boots_line.id), f"short_reason-{boots_line.id}": "Damaged"})
+    assert response.status_code == 303 and response.headers["Location"] == "/pickups/"
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "ready" and order.pickup.shelf_location == "A-3"
+    assert [line.status for line in order.lines] == ["picked", "short"]
+    assert "is ready for pickup" in text(client.get("/pickups/"))
+
+
+def test_a_short_line_without_reason_is_shown_at_the_field(client, make, desk):
+    order = new_order(make, desk)
+    line = order.lines[1]
+    client.login("clerk@example.test")
+    response = client.submit(f"/pickups/orders/{order.number}/ready", {"short": str(line.id)})
+    assert response.status_code == 422
+    page = text(response)
+    assert f'id="short-error-{line.id}"' in page and "Say why this line is short." in page
+    assert db.session.get(Order, order.id).status == "placed"
+
+
+@pytest.mark.parametrize("data", [{"line": "nonsense"}, {"line": "99999999999"}, {}])
+def test_bad_picked_input_is_refused_at_the_list(client, make, desk, data):
+    order = new_order(make, desk)
+    client.login("clerk@example.test")
+    response = client.submit(f"/pickups/orders/{order.number}/picked", data, headers=HX)
+    assert response.status_code == 422 and 'role="alert"' in text(response)
+
+
+def test_printable_pick_lists_one_per_order(client, make, desk):
+    first, second = new_order(make, desk), new_order(make, desk)
+    client.login("clerk@example.test")
+    page = text(client.get("/pickups/picklist"))
+    assert page.count('class="card sheet-page"') == 2 and first.number in page and second.number in page
+    page = text(client.get(f"/pickups/picklist?order={first.number}"))
+    assert page.count('class="card sheet-page"') == 1
+
+
+# --- the handover -------------------------------------------------------------------------------------------
+
+def test_typed_code_leads_to_the_handover_and_confirm_collects(client, make, desk):
+    order = make_ready(new_order(make, desk, first_name="Mia"), desk["clerk"])
+    code = order.pickup.short_code
+    client.login("clerk@example.test")
+    response = client.get(f"/pickups/handover?code={code[:4].lower()}-{code[4:].lower()}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/pickups/orders/{order.number}/handover?via=code"
+    page = text(client.get(response.headers["Location"]))
+    assert "Mia" in page and "Jensen" not in page.split("<main")[1]  # first name only
+    assert "does it match Mia?" in page and "Fjord Parka" in page and "B-12" in page
+    response = client.submit(f"/pickups/orders/{order.number}/handover", {"verification": "code_name", "via": "code"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "collected" and order.pickup.verification == "code_name"
+    assert order.pickup.collected_by_staff_id == desk["clerk"].id
+    assert f"Order {order.number} handed over." in text(client.get("/pickups/"))
+
+
+def test_a_scanned_status_url_finds_the_order(app, client, make, desk):
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    client.login("clerk@example.test")
+    response = client.get("/pickups/handover", query_string={"code": pickups.status_url(order.pickup)})
+    assert response.headers["Location"].endswith("?via=qr")
+    page = text(client.get(response.headers["Location"]))
+    assert 'value="qr" checked' in page
+
+
+@pytest.mark.parametrize("code, status, message", [
+    ("ACDEFGHJ", 404, "No pickup order has the code ACDEFGHJ"),
+    ("hello", 404, "is not a pickup code"),
+    ("", 422, "Scan the customer"),
+    ("x" * 5000, 404, "is not a pickup code"),
+])
+def test_a_bad_code_is_explained_at_the_code_field(client, make, desk, code, status, message):
+    client.login("clerk@example.test")
+    response = client.get("/pickups/handover", query_string={"code": code})
+    assert response.status_code == status
+    page = text(response)
+    assert 'id="pickup-code-error"' in page and message in page
+
+
+def test_another_stores_order_says_where_to_collect_it(client, make, desk):
+    order = make_ready(new_order(make, desk, store="cph"), db.session.scalar(
+        db.select(db.Model.registry._class_registry["Staff"]).filter_by(email="cph@example.test")))
+    client.login("clerk@example.test")
+    response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
+    assert response.status_code == 409 and "to be collected at København" in text(response)
+    assert db.session.query(AuditEvent).filter_by(action="pickup.code_failed").count() == 1
+    # Nor can the Hamburg clerk open or confirm its handover by number.
+    assert client.get(f"/pickups/orders/{order.number}/handover").status_code == 404
+    response = client.submit(f"/pickups/orders/{order.number}/handover", {"verification": "id"})
+    assert response.status_code == 404
+    assert db.session.get(Order, order.id).status == "ready"
+
+
+def test_a_collected_order_says_when_and_by_whom(client, make, desk):
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    pickups.hand_over(order, staff=desk["clerk"], verification="qr")
+    client.login("clerk@example.test")
+    response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
+    assert response.status_code == 409 and "already collected" in text(response) and "Jonas Weber" in text(response)
+    response = client.submit(f"/pickups/orders/{order.number}/handover", {"verification": "qr"})
+    assert response.status_code == 409
+
+
+def test_throttled_after_too_many_wrong_codes(app, client, make, desk):
+    app.config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK"] = 2
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    client.login("clerk@example.test")
+    for _ in range(2):
+        assert client.get("/pickups/handover?code=ACDEFGHJ").status_code == 404
+    response = client.get(f"/pickups/handover?code={order.pickup.short_code}")
+    assert response.status_code == 429 and "Too many wrong pickup codes" in text(response)
+
+
+def test_pay_at_pickup_needs_the_payment_step_and_a_verification(client, make, desk):
+    order = make_ready(new_order(make, desk, payment_state="pay_at_pickup"), desk["clerk"])
+    client.login("clerk@example.test")
+    page = text(client.get(f"/pickups/orders/{order.number}/handover"))
+    assert "Collect the payment" in page
+    response = client.submit(f"/pickups/orders/{order.number}/handover", {})
+    assert response.status_code == 422
+    page = text(response)
+    assert 'id="pay-error"' in page and 'id="verification-error"' in page
+    assert db.session.get(Order, order.id).status == "ready"
+    response = client.submit(f"/pickups/orders/{order.number}/handover",
+                             {"verification": "id", "payment_collected": "1"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).pickup.payment_collected_at is not None
+
+
+def test_partial_handover_refuses_a_line_with_its_reason(client, make, desk):
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    boots = order.lines[1]
+    client.login("clerk@example.test")
+    response = client.submit(f"/pickups/orders/{order.number}/handover", {
+        "verification": "qr", "refuse": str(boots.id), f"refuse_reason-{boots.id}": "Does not fit"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert [line.status for line in db.session.get(Order, order.id).lines] == ["collected", "refused"]
+    level = db.session.scalar(db.select(StockLevel).filter_by(variant_id=desk["boots"].id,
+                                                               location_id=desk["ham"].id))
+    assert (level.on_hand, level.allocated) == (5, 0)
+    assert "1 line(s) went back to stock" in text(client.get("/pickups/"))
+
+
+def test_an_admin_works_any_stores_desk(client, make, desk):
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    client.login("admin@example.test")  # an admin based in Copenhagen
+    page = text(client.get("/pickups/?location=HAM"))
+    assert order.number in page
+    assert client.get(f"/pickups/handover?code={order.pickup.short_code}").status_code == 303
+    assert client.get("/pickups/?location=NOPE").status_code == 404
+
+
+def test_a_clerk_cannot_open_another_stores_desk(client, make, desk):
+    client.login("clerk@example.test")
+    assert client.get("/pickups/?location=CPH").status_code == 403
+
+
+def test_a_post_without_csrf_token_is_refused(client, make, desk):
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    client.login("clerk@example.test")
+    response = client.post(f"/pickups/orders/{order.number}/handover", data={"verification": "qr"})
+    assert response.status_code == 400
+    assert db.session.get(Order, order.id).status == "ready" and Pickup
