@@ -97,22 +97,28 @@ def register_cli(app: Flask):
                        "stocks every one: --stores 200 --products 25000 makes 5,000,000 stock rows.")
     @click.option("--customers", type=click.IntRange(0, 9_999_999), default=1000, show_default=True,
                   help="Number of seed customers.")
-    def seed(stores, products, customers):
+    @click.option("--pickup-orders", type=click.IntRange(0, 50_000_000), default=0, show_default=True,
+                  help="Number of seed pickup orders over the last year (for the manager's review; adds the seed "
+                       "admin admin@seed.omnistore-demo.de).")
+    def seed(stores, products, customers, pickup_orders):
         """Create or grow a large synthetic network for benchmarks.
 
         Re-running adds only what is missing (never deletes); seed data never collides with the demo.
         Seed clerks: clerk.s001@seed.omnistore-demo.de …, password omnistore-demo.
         """
-        from .services.seed import seed_network
+        from .services.seed import seed_network, seed_pickup_orders
 
         def progress(label, total):
             return click.progressbar(length=total, label=f"{label:<13}", file=sys.stderr)
 
         try:
             result = seed_network(stores, products, customers, progress=progress)
+            order_result = seed_pickup_orders(pickup_orders, progress=progress) if pickup_orders else None
         except DomainError as error:
             _fail(error)
         click.echo(result.summary_text())
+        if order_result:
+            click.echo(order_result.summary_text())
 
     @app.cli.group()
     def holds():

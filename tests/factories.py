@@ -108,6 +108,30 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
     return order
 
 
+def pickup(order, **fields):
+    """The pickup record of a pickup order (token and short code made up), with any times given."""
+    from omnistore.models import Pickup
+
+    n = next(_counter)
+    record = Pickup(order_id=order.id, token=fields.pop("token", f"test-token-{n:08d}"),
+                    short_code=fields.pop("short_code", f"T{n:07d}"), **fields)
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
+    """A line in the order's history at the given (aware) time."""
+    from omnistore.models import OrderEvent
+
+    row = OrderEvent(order_id=order.id, kind=kind, from_status=from_status, to_status=to_status,
+                     staff_id=staff.id if staff is not None else None,
+                     location_id=staff.location_id if staff is not None else None, detail=detail, created_at=at)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
 def transfer(order, source, destination="pickup", status="requested", **fields):
     """A transfer carrying `order`'s lines sourced at `source` to `destination` (default: the order's pickup
     store; None: to the customer's address), its lines linked. The source's stock is not touched."""

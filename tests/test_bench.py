@@ -11,7 +11,8 @@ import pytest
 from omnistore import bench
 from omnistore.services import staff as staff_service
 
-TINY = ["bench", "--stores", "3", "--products", "50", "--customers", "5", "--orders", "12", "--requests", "8",
+TINY = ["bench", "--stores", "3", "--products", "50", "--customers", "5", "--orders", "12", "--pickup-orders", "40",
+        "--requests", "8",
         "--warmup", "1"]
 EVERY_SCENARIO = [arg for scenario in bench.SCENARIOS for arg in ("--scenario", scenario.name)]
 

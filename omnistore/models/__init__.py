@@ -6,6 +6,7 @@ from .drafts import DraftHold, DraftLine, OrderDraft
 from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
+from .reviews import ReviewDay, ReviewDirty, ReviewFact
 from .staff import ApiClient, Staff
 from .stock import StockLevel, StockMovement, VariantStock
 from .webhooks import WebhookEndpoint
@@ -13,6 +14,6 @@ from .webhooks import WebhookEndpoint
 __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "DraftHold", "DraftLine", "Location", "Order", "OrderDraft", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "Staff", "StockLevel", "StockMovement", "Transfer",
-    "Variant", "VariantStock", "WebhookEndpoint", "WishlistItem",
+    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
+    "StockLevel", "StockMovement", "Transfer", "Variant", "VariantStock", "WebhookEndpoint", "WishlistItem",
 ]

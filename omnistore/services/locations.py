@@ -113,3 +113,82 @@ def opening_status(location, now=None):
             return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
     later = next((start_text for start, _e, start_text, _t in today if start > minute), None)
     return OpeningStatus(False, tuple((s, e) for _a, _b, s, e in today), opens_at=later)
+
+
+# --- pickup settings of a store (the manager's rules) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class PickupSettings:
+    hold_days: int
+    reminder_day: int
+    pickup_enabled: bool
+    sourcing_enabled: bool
+    transfer_capacity: int
+    safety_stock: int
+    pickup_hours: dict  # {"mon": [["09:30", "20:00"]], …}; {} = whenever the store is open
+
+
+def parse_hours(text):
+    """ "09:30-13:00, 14:00-20:00" → [["09:30", "13:00"], ["14:00", "20:00"]]; "" → []; None if malformed."""
+    intervals = []
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip().replace("–", "-")
+        if not part:
+            continue
+        start, sep, end = (piece.strip() for piece in part.partition("-"))
+        if len(start) == 4:
+            start = "0" + start
+        if len(end) == 4:
+            end = "0" + end
+        low, high = _minutes(start), _minutes(end)
+        if not sep or low is None or high is None or low >= high:
+            return None
+        intervals.append([start, end])
+    intervals.sort()
+    if any(a[1] > b[0] for a, b in zip(intervals, intervals[1:], strict=False)):
+        return None
+    return intervals
+
+
+def format_hours(intervals):
+    return ", ".join(f"{start}-{end}" for start, end in intervals or [])
+
+
+def update_pickup_settings(location, settings, *, staff):
+    """Change a store's pickup rules (a manager their own store, an admin any), validated and audited."""
+    from flask_babel import lazy_gettext as _l
+
+    from .audit import record
+    from .db import transaction
+    from .errors import Forbidden, ValidationFailed
+
+    if not (staff.is_admin or (staff.role == "manager" and staff.location_id == location.id)):
+        raise Forbidden(_l("Only this store's manager can change its pickup rules."))
+    errors = {}
+    for name, low, high in (("hold_days", 1, 60), ("transfer_capacity", 0, 10_000), ("safety_stock", 0, 10_000)):
+        value = getattr(settings, name)
+        if not isinstance(value, int) or not low <= value <= high:
+            errors[name] = _l("Give a whole number from %(low)d to %(high)d.", low=low, high=high)
+    reminder = settings.reminder_day
+    too_late = not errors.get("hold_days") and isinstance(reminder, int) and reminder >= settings.hold_days
+    if not isinstance(reminder, int) or reminder < 0 or too_late:
+        errors["reminder_day"] = _l("The reminder goes out before the last hold day: 0 to %(last)d.",
+                                    last=max(0, (settings.hold_days or 1) - 1))
+    hours = settings.pickup_hours if isinstance(settings.pickup_hours, dict) else None
+    if hours is None or set(hours) - set(WEEKDAYS):
+        errors["pickup_hours"] = _l("Give the hours as 09:30-20:00, several separated by commas.")
+    if errors:
+        raise ValidationFailed(_l("Please correct the marked fields."), errors)
+    new = {"hold_days": settings.hold_days, "reminder_day": settings.reminder_day,
+           "pickup_enabled": bool(settings.pickup_enabled), "sourcing_enabled": bool(settings.sourcing_enabled),
+           "transfer_capacity": settings.transfer_capacity, "safety_stock": settings.safety_stock,
+           "pickup_hours": {day: hours[day] for day in WEEKDAYS if day in hours}}
+    with transaction() as session:
+        location = session.get(Location, location.id, with_for_update=True)
+        changes = {name: [getattr(location, name), value] for name, value in new.items()
+                   if getattr(location, name) != value}
+        for name, value in new.items():
+            setattr(location, name, value)
+        if changes:
+            record("location.pickup_settings", entity=location, staff=staff, location_id=location.id, changes=changes)
+    return location, changes

@@ -95,7 +95,8 @@ class DraftState:
     @property
     def can_place(self):
         return (self.proposal is not None and self.proposal.complete and self.draft.customer_id is not None
-                and self.draft.status == "open")
+                and self.draft.status == "open"
+                and (self.draft.fulfilment != "delivery" or bool(self.draft.delivery_address)))
 
 
 @dataclass(frozen=True)

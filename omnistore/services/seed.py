@@ -506,3 +506,221 @@ class _Seeder:
                         self.session.execute(insert(model.__table__), chunk)
                         bar.update(len(chunk))
         return total
+
+
+# --- pickup orders for the manager's review (`seed --pickup-orders N`, the bench's manager scenarios) ----------
+
+SEED_ORDER_PREFIX = "SD-"  # seed order numbers SD-000000001 …; real ones start OS-
+SEED_ADMIN_EMAIL = f"admin@{SEED_DOMAIN}"
+ORDER_DAYS = 365  # seed orders are spread over the last year
+
+
+def seed_order_number(n):
+    return f"{SEED_ORDER_PREFIX}{n:09d}"
+
+
+@dataclass
+class SeedOrdersResult:
+    created: int
+    total: int
+    seconds: float
+
+    def summary_text(self):
+        return f"Seed pickup orders: {self.total:,} (+{self.created:,}) in {self.seconds:.1f} s."
+
+
+def seed_pickup_orders(count, progress=None, now=None) -> SeedOrdersResult:
+    """Grow the seed orders to at least `count`: pickup orders (and some deliveries) at the seed stores over the
+    last year, with their lines, pickups and history, one in seven an endless-aisle order from another store.
+    Also adds the seed admin (admin@seed.omnistore-demo.de, the demo password) who reviews the network.
+    Needs the seed network (stores and variants) first. PostgreSQL loads with COPY."""
+    if not isinstance(count, int) or not 0 <= count <= 50_000_000:
+        raise ValidationFailed("The seed sizes are out of range.", {"orders": "Give a whole number up to 50,000,000."})
+    from ..models import Order
+
+    progress = progress or _no_progress
+    started = time.monotonic()
+    with transaction() as session:
+        stores = [row[0] for row in session.execute(
+            select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))]
+        variants = session.execute(select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%"))
+                                   .order_by(Variant.id).limit(1000)).all()
+        if len(stores) < 2 or not variants:
+            raise Conflict("Seed the network first (at least 2 stores and 1 product).")
+        if not session.scalar(select(Staff.id).where(Staff.email == SEED_ADMIN_EMAIL)):
+            session.execute(insert(Staff.__table__), [dict(
+                email=SEED_ADMIN_EMAIL, name="Seed admin", password_hash=generate_password_hash(DEMO_PASSWORD),
+                role="admin", location_id=stores[0], locale="en", active=True, session_generation=1,
+                created_at=utcnow())])
+        have = session.scalar(select(func.count()).select_from(Order).where(
+            Order.number.like(f"{SEED_ORDER_PREFIX}%"))) or 0
+        missing = max(0, count - have)
+        if missing:
+            _OrderSeeder(session, progress, stores, variants, now or utcnow()).run(have + 1, have + missing)
+    if missing and db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execute(text("ANALYZE orders, order_line, pickup, order_event"))
+            connection.commit()
+    return SeedOrdersResult(missing, have + missing, time.monotonic() - started)
+
+
+class _OrderSeeder:
+    """Rows of seed orders n = first…last, generated from n alone (repeatable) and written in chunks."""
+
+    TABLES = ("orders", "order_line", "pickup", "order_event")
+
+    def __init__(self, session, progress, stores, variants, now):
+        self.session, self.progress, self.stores, self.variants, self.now = session, progress, stores, variants, now
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def run(self, first, last):
+        import random
+        from datetime import timedelta
+
+        from ..models import Order
+
+        base_id = self.session.scalar(select(func.coalesce(func.max(Order.id), 0)))
+        hour = timedelta(hours=1)
+        buffers = {table: [] for table in self.TABLES}
+        written = 0
+        bulk = contextlib.nullcontext()
+        if self.postgres and last - first + 1 >= BULK_LOAD_ROWS:
+            self.session.execute(text("LOCK TABLE orders, order_line, pickup, order_event IN EXCLUSIVE MODE"))
+            bulk = _bulk_load(self.session.connection(), self.TABLES, self.progress)
+        with bulk, self.progress("Orders", last - first + 1) as bar:
+            for n in range(first, last + 1):
+                rng = random.Random(n * 7919)
+                order_id = base_id + n - first + 1
+                self.order_rows(n, order_id, rng, hour, buffers)
+                if n % _CHUNK == 0 or n == last:
+                    self.flush(buffers)
+                    bar.update(n - first + 1 - written)
+                    written = n - first + 1
+        if self.postgres:
+            for table in ("orders", "order_line", "pickup", "order_event"):
+                self.session.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+
+    def order_rows(self, n, order_id, rng, hour, out):
+        from datetime import timedelta
+
+        now = self.now
+        placed = now - timedelta(seconds=rng.random() * ORDER_DAYS * 86400)
+        store = self.stores[rng.randrange(len(self.stores))]
+        delivery = rng.random() < 0.08
+        endless = not delivery and rng.random() < 1 / 7
+        source = store
+        if endless:
+            source = self.stores[(self.stores.index(store) + 1 + rng.randrange(len(self.stores) - 1))
+                                 % len(self.stores)]
+        variant_id, price = self.variants[rng.randrange(len(self.variants))]
+        quantity = 1 + (rng.random() < 0.2)
+        lines = [(variant_id, quantity, price, source)]
+        if endless and rng.random() < 0.5:
+            other_id, other_price = self.variants[rng.randrange(len(self.variants))]
+            lines.append((other_id, 1, other_price, store))
+        events = [("placed", "", "placed", placed)]
+        promised = placed + 48 * hour
+        ready = collected = checked_in = pickup_by = None
+        fate = rng.random()
+        if delivery:
+            status = "placed"
+            shipped = placed + (2 + rng.random() * 30) * hour
+            if shipped < now:
+                status, events = "shipped", events + [("shipped", "placed", "shipped", shipped)]
+                delivered = shipped + (24 + rng.random() * 48) * hour
+                if delivered < now:
+                    status, events = "delivered", events + [("delivered", "shipped", "delivered", delivered)]
+        else:
+            status = "placed"
+            ready_after = (0.5 + rng.random() * 20) if source == store else (20 + rng.random() * 60)
+            cancel_at = placed + (0.5 + rng.random() * 30) * hour
+            if fate < 0.04 and cancel_at < now and cancel_at < placed + ready_after * hour:
+                status, events = "cancelled", events + [("cancelled", "placed", "cancelled", cancel_at)]
+            elif placed + ready_after * hour < now:
+                ready = placed + ready_after * hour
+                pickup_by = ready + 7 * 24 * hour
+                status, events = "ready", events + [("ready", "placed", "ready", ready)]
+                if fate < 0.07:
+                    cancelled = ready + (1 + rng.random() * 72) * hour
+                    if cancelled < now:
+                        status, events = "cancelled", events + [("cancelled", "ready", "cancelled", cancelled)]
+                elif fate < 0.15:
+                    if pickup_by + hour < now:
+                        status, events = "expired", events + [("expired", "ready", "expired", pickup_by + hour)]
+                else:
+                    at = ready + (0.2 + rng.random() ** 2 * 140) * hour
+                    if at < now:
+                        collected = at
+                        if rng.random() < 0.4:
+                            checked_in = at - timedelta(seconds=60 + rng.random() * 1200)
+                            events.append(("checked_in", "", "", checked_in))
+                        status, events = "collected", events + [("collected", "ready", "collected", at)]
+        total = sum(q * p for _v, q, p, _s in lines)
+        out["orders"].append((
+            order_id, seed_order_number(n), "store" if endless else "web", "delivery" if delivery else "pickup",
+            status, "paid", None if delivery else store, store if endless else None,
+            '{"country": "DE"}' if delivery else "{}", total, promised, placed, events[-1][3],
+        ))
+        for variant_id, q, p, line_source in lines:
+            line_status = {"collected": "collected", "cancelled": "released", "expired": "released",
+                           "delivered": "delivered", "shipped": "shipped"}.get(status, "allocated")
+            out["order_line"].append((order_id, variant_id, q, p, line_source, line_status))
+        if not delivery:
+            method = ("qr", "code_name", "id")[rng.randrange(3)] if collected else ""
+            out["pickup"].append((order_id, f"seed-{n:012d}", f"0{n:07d}"[-8:] if n < 10_000_000 else f"{n:08d}",
+                                  ready, pickup_by, checked_in, collected, method))
+        for kind, from_status, to_status, at in events:
+            out["order_event"].append((order_id, kind, from_status, to_status, store if not delivery else None, at))
+
+    COLUMNS = {
+        "orders": ("id", "number", "channel", "fulfilment", "status", "payment_state", "pickup_location_id",
+                   "origin_location_id", "delivery_address", "total_minor", "promised_at", "placed_at",
+                   "updated_at"),
+        "order_line": ("order_id", "variant_id", "quantity", "unit_price_minor", "source_location_id", "status"),
+        "pickup": ("order_id", "token", "short_code", "ready_at", "pickup_by", "checked_in_at", "collected_at",
+                   "verification"),
+        "order_event": ("order_id", "kind", "from_status", "to_status", "location_id", "created_at"),
+    }
+    DEFAULTS = {
+        "orders": dict(tracking_reference="", currency="EUR"),
+        "order_line": dict(status_reason=""),
+        "pickup": dict(shelf_location="", check_in_note=""),
+        "order_event": dict(detail={}),
+    }
+
+    def flush(self, buffers):
+        for table in self.TABLES:
+            rows = buffers[table]
+            if not rows:
+                continue
+            columns = self.COLUMNS[table]
+            if self.postgres:
+                extra = self.DEFAULTS[table]
+                names = columns + tuple(extra)
+                tail = "".join("\t" + ("{}" if isinstance(v, dict) else str(v)) for v in extra.values())
+                raw = self.session.connection().connection.driver_connection
+                with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                    copy.write("".join("\t".join(_copy_value(v) for v in row) + tail + "\n" for row in rows))
+            else:
+                from ..extensions import db as _db
+
+                model_table = _db.metadata.tables[table]
+                values = []
+                for row in rows:
+                    item = dict(zip(columns, row, strict=True)) | self.DEFAULTS[table]
+                    if table == "orders":
+                        import json
+
+                        item["delivery_address"] = json.loads(item["delivery_address"])
+                    values.append(item)
+                self.session.execute(insert(model_table), values)
+            rows.clear()
+
+
+def _copy_value(value):
+    if value is None:
+        return "\\N"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

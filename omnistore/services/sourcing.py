@@ -500,3 +500,13 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
                        name=loc.name, available=offered, days=loc.lead_time_days)
     return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason,
                        today + timedelta(days=days), candidate.distance_km)
+
+
+def pickup_stores_by_distance(origin) -> list:
+    """[(location, km)] of every active store with a pickup desk, nearest to `origin` first (then by code):
+    the choice "collect in another store". `origin` itself comes first at 0 km when it has a desk."""
+    stores = db.session.scalars(
+        select(Location).where(Location.active.is_(True), Location.kind == "store", Location.pickup_enabled.is_(True))
+    ).all()
+    distance = distances_from(origin)
+    return sorted(((store, distance(store)) for store in stores), key=lambda pair: (pair[1], pair[0].code))

@@ -240,7 +240,7 @@ def receive(transfer, *, staff):
         here = transfer.destination_location_id
         cancelled = order.status == "cancelled"
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
-            if line.status in ("released", "short", "refused") and not cancelled:
+            if line.status != "shipped":  # only what left the source arrives
                 continue
             change = stock.StockChange(line.variant_id, here, line.quantity,
                                        reason=_("Arrived for order %(number)s", number=order.number),
@@ -275,13 +275,9 @@ def all_at_pickup_store(order):
 
 
 def ready_for_pickup(order, staff):
-    """The seam to the pickup desk: everything is here, the desk takes it from here (pickups.mark_ready:
-    the order becomes ready and the customer is told). Until the desk's verb is on main, the order only
-    moves to ready."""
-    mark_ready = getattr(pickups, "mark_ready", None)
-    if mark_ready is not None:
-        return mark_ready(order, staff=staff)
-    return orders.transition(order, "ready", staff=staff, location_id=order.pickup_location_id)
+    """Everything is at the pickup store: the desk's verb makes the order ready (pickup-by date, the
+    customer's "ready" email and webhooks) in this same transaction."""
+    return pickups.mark_ready(order, staff=staff)
 
 
 def mark_delivered(order, *, staff):

@@ -32,12 +32,13 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def register_web(app):
-    from . import api, auth, customers, home, orders, outbox, pickups, public, sections, stock
+    from . import api, auth, customers, home, manager, orders, outbox, pickups, public, sections, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(orders.bp)
+    app.register_blueprint(manager.bp)
     app.register_blueprint(stock.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(pickups.bp)

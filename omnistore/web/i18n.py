@@ -76,6 +76,7 @@ EVENT_LABELS = {
     "reminded": _l("Reminder sent"), "on_the_way": _l("Customer on the way"), "checked_in": _l("Customer checked in"),
     "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
     "delivered": _l("Delivered"), "code_failed": _l("Wrong pickup code tried"),
+    "confirmation_resent": _l("Confirmation sent again"), "in_transit": _l("In transit"),
 }
 
 

@@ -5,16 +5,20 @@ Each transfer on a list is a self-replacing card (`orders/_transfer.html`): its 
 get the card back in its new state (or with the problem at the field); without JavaScript they post
 normally and are redirected back to the list with a message.
 """
+from babel.dates import format_date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..models.orders import ORDER_STATUSES
+from ..services import locations as location_service
+from ..services import order_desk
 from ..services import orders as order_service
 from ..services import transfers as transfer_service
 from ..services.errors import DomainError, ValidationFailed
-from .order_forms import ActionForm, ShipForm
+from . import i18n
+from .order_forms import ActionForm, CancelForm, ShipForm
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -29,6 +33,14 @@ TRANSFER_LABELS = {
 @bp.app_template_filter("transfer_label")
 def transfer_label(status):
     return TRANSFER_LABELS.get(status, status)
+
+
+@bp.app_template_filter("order_date")
+def order_date(value):
+    """A calendar date (a promise) in the staff member's language: "Tue, 24 Nov"."""
+    if value is None:
+        return ""
+    return format_date(value, "EEE d MMM", locale=i18n.formatting_locale())
 
 
 @bp.app_context_processor
@@ -55,12 +67,56 @@ def index():
     )
 
 
+def _detail(order, status=200, **extra):
+    context = {
+        "order": order, "transfers": transfer_service.transfers_of(order), "action_form": ActionForm(),
+        "cancel_form": CancelForm(), "may_manage": order_desk.may_manage(order, current_user),
+        "can_cancel": order_service.can_transition(order, "cancelled"),
+        "can_resend": order_desk.can_resend(order), "cancel_errors": {},
+        "locations": {location.id: location for location in location_service.list_locations(include_inactive=True)},
+    }
+    context.update(extra)
+    return render_template("orders/detail.html", **context), status
+
+
 @bp.get("/<number>")
 @login_required
 def detail(number):
+    return _detail(order_service.get_order_for_staff(number[:40], current_user))
+
+
+@bp.post("/<number>/cancel")
+@login_required
+def cancel(number):
     order = order_service.get_order_for_staff(number[:40], current_user)
-    return render_template("orders/detail.html", order=order, transfers=transfer_service.transfers_of(order),
-                           action_form=ActionForm())
+    form = CancelForm()
+    form.validate_on_submit()
+    try:
+        order_desk.cancel(order, staff=current_user, reason=form.reason.data or "")
+    except ValidationFailed as failure:
+        order = order_service.get_order_for_staff(number[:40], current_user)
+        return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},
+                       cancel_open=True, typed_reason=(form.reason.data or "")[:400])
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+        return redirect(url_for("orders.detail", number=order.number), 303)
+    flash(_("Order %(number)s is cancelled. Its reserved units are free again and the customer is told.",
+            number=order.number), "success")
+    return redirect(url_for("orders.detail", number=order.number), 303)
+
+
+@bp.post("/<number>/resend")
+@login_required
+def resend(number):
+    order = order_service.get_order_for_staff(number[:40], current_user)
+    ActionForm().validate_on_submit()
+    try:
+        order_desk.resend_confirmation(order, staff=current_user)
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+    else:
+        flash(_("The confirmation was sent again to %(email)s.", email=order.customer.email), "success")
+    return redirect(url_for("orders.detail", number=order.number), 303)
 
 
 # --- to pick & send, arriving ------------------------------------------------------------------------------
@@ -163,3 +219,6 @@ def delivered(number):
     target = request.form.get("next", "")
     return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number),
                     303)
+
+
+from . import ordering  # noqa: E402,F401 — the order builder's views register themselves on bp

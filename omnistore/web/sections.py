@@ -1,15 +1,10 @@
 """Sections whose issues have not landed yet: an honest "coming soon" page, behind the same guards."""
 from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
 
 from .rendering import login_required, role_required
 
 # (blueprint name, URL prefix, title, what it will do, roles allowed or None for every staff member)
-PLANNED = [
-    ("manager", "/manager", _l("Manager"),
-     _l("Review pickups and handovers of your store, see figures and exceptions, set pickup rules."),
-     ("manager",)),
-]
+PLANNED = []
 
 
 def _section_view(title, summary, roles):

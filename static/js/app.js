@@ -43,4 +43,12 @@
       }
     }
   });
+
+  // --- A select or radio marked data-autosubmit sends its form when changed (the manager's period/store). ---
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-autosubmit") && target.form) {
+      if (target.form.requestSubmit) { target.form.requestSubmit(); } else { target.form.submit(); }
+    }
+  });
 })();

@@ -4,6 +4,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.screenshots import capture
 from tests.e2e.test_foundation import sign_in, sign_out
+from tests.e2e.test_order_builder import settled
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +27,13 @@ def test_copenhagen_ships_and_hamburg_receives_from_their_lists(page, make):
     capture(page, "orders-send")
     card.get_by_role("button", name="Picked – goods are off the shelf").click()
     expect(card.get_by_role("status")).to_contain_text("Pack it and enter the tracking reference")
+    settled(page)
     card.get_by_role("button", name="Packed and shipped").click()  # the browser asks for the reference first
     expect(card.get_by_label("Tracking reference")).to_be_focused()
     card.get_by_label("Tracking reference").fill("<parcel>")
     card.get_by_role("button", name="Packed and shipped").click()
     expect(card.locator(".field-error")).to_contain_text("Use letters, digits")
+    settled(page)
     card.get_by_label("Tracking reference").fill("PN 0042 7781")
     card.get_by_role("button", name="Packed and shipped").click()
     expect(card.get_by_role("status")).to_contain_text("tracking PN 0042 7781")

@@ -233,3 +233,12 @@ def test_transfer_days_setting_is_parsed():
     for bad in ("50:1", "x:1,*:2", "*:-1"):
         with pytest.raises(ValueError):
             sourcing.parse_transfer_days(bad)
+
+
+def test_pickup_stores_by_distance(make, network):
+    locations, _variants = network
+    locations["AAR"].pickup_enabled = False
+    db.session.commit()
+    ranked = sourcing.pickup_stores_by_distance(locations["HAM"])
+    assert [store.code for store, _km in ranked] == ["HAM", "BER", "CPH"]
+    assert ranked[0][1] == 0 and 250 < ranked[1][1] < 260

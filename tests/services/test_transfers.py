@@ -71,8 +71,10 @@ def test_copenhagen_picks_and_ships_and_hamburg_receives_and_the_order_is_ready(
     transfers.receive(transfer, staff=net.ham_clerk)
     assert fresh(Transfer, transfer.id).status == "received"
     assert level(net.boot, net.ham) == (1, 1)  # on hand in Hamburg, still reserved for the order
-    assert fresh(Order, order.id).status == "ready"
-    assert [line.status for line in fresh(Order, order.id).lines] == ["allocated"]
+    ready = fresh(Order, order.id)
+    assert ready.status == "ready"
+    assert [line.status for line in ready.lines] == ["allocated"]
+    assert ready.pickup.ready_at is not None and ready.pickup.pickup_by is not None  # the desk's mark_ready
 
     history = [(e.kind, e.from_status, e.to_status, e.staff_id, e.location_id) for e in events(order)]
     assert history[0] == ("picked", "", "", net.cph_clerk.id, net.cph.id)
@@ -233,3 +235,30 @@ def test_two_tablets_shipping_the_same_parcel_at_once_dispatch_once(app, make, n
     assert level(net.boot, net.cph) == (2, 0)
     assert db.session.query(StockMovement).filter_by(kind="transfer_out").count() == 1
     assert [e.kind for e in events(order)].count("shipped") == 1
+
+
+def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_received(make, net):
+    from omnistore.models import Customer
+    from omnistore.services import ordering
+
+    customer = Customer(first_name="Ida", last_name="Lund", email="ida@example.test", created_channel="store")
+    db.session.add(customer)
+    db.session.commit()
+    make.stock(net.scarf, net.cph, 2)
+    draft = ordering.start_draft(net.ham_clerk, customer_id=customer.id)
+    ordering.set_line(draft, net.scarf.id, 2, staff=net.ham_clerk)
+    order = ordering.place(draft, staff=net.ham_clerk)
+    (transfer,) = transfers.transfers_of(order)
+    assert (transfer.source_location_id, transfer.destination_location_id) == (net.cph.id, net.ham.id)
+    assert level(net.scarf, net.cph) == (2, 2)
+
+    transfers.pick(transfer, staff=net.cph_clerk)
+    transfers.ship(fresh(Transfer, transfer.id), staff=net.cph_clerk, tracking="PN 9")
+    assert fresh(Order, order.id).status == "in_transit"
+    ordering.cancel(fresh(Order, order.id), staff=net.ham_clerk, reason="changed her mind")
+    assert fresh(Transfer, transfer.id).status == "shipped"  # on the road: it still arrives
+
+    transfers.receive(fresh(Transfer, transfer.id), staff=net.ham_clerk)
+    assert level(net.scarf, net.cph) == (0, 0)
+    assert level(net.scarf, net.ham) == (2, 0)  # Hamburg's own stock now
+    assert fresh(Order, order.id).status == "cancelled"

@@ -7,7 +7,7 @@
 - product.updated_at indexed: the newest change is the search's cheap cue that the catalogue changed.
 
 Revision ID: b046dea4fa35
-Revises: 0e46987ae991
+Revises: 7c3e9a1f0b52
 Create Date: 2026-11-22 12:18:46.992089
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b046dea4fa35'
-down_revision = '0e46987ae991'
+down_revision = '7c3e9a1f0b52'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,36 @@
+"""Seed orders for the manager's review: repeatable, re-runnable, and what the review counts adds up."""
+import pytest
+from sqlalchemy import func, select
+
+from omnistore.extensions import db
+from omnistore.models import Order, OrderEvent, OrderLine, Pickup, Staff
+from omnistore.services import reviews, seed
+from omnistore.services.errors import Conflict
+
+
+def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):
+    with pytest.raises(Conflict):
+        seed.seed_pickup_orders(10)  # no seed network yet
+    seed.seed_network(3, 5)
+    first = seed.seed_pickup_orders(300)
+    assert (first.created, first.total) == (300, 300)
+    again = seed.seed_pickup_orders(320)
+    assert (again.created, again.total) == (20, 320)
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 320
+    assert db.session.scalar(select(func.count()).select_from(OrderLine)) >= 320
+    pickups = db.session.scalar(select(func.count()).select_from(Order).where(Order.fulfilment == "pickup"))
+    assert db.session.scalar(select(func.count()).select_from(Pickup)) == pickups
+    assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.kind == "placed")) == 320
+    admin = db.session.scalar(select(Staff).where(Staff.email == seed.SEED_ADMIN_EMAIL))
+    assert admin.role == "admin"
+    # Each counted figure of the network for the year equals the length of its order list.
+    scope = reviews.scope_for(admin, store="network", period="custom",
+                              first=(admin_today := reviews.scope_for(admin, period="today").first_day)
+                              .replace(year=admin_today.year - 1).isoformat(), last=admin_today.isoformat())
+    result = reviews.review(scope)
+    assert result.counts["placed"] == pickups
+    assert result.counts["collected"] > 0 and result.counts["expired"] > 0 and result.counts["endless_aisle"] > 0
+    for figure in reviews.COUNTED:
+        assert reviews.orders_for_figure(scope, figure).total == result.counts[figure], figure
+    league = reviews.league(scope)
+    assert sum(row.collected for row in league) == result.counts["collected"]
