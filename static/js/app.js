@@ -30,7 +30,9 @@
     var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var now = Date.now();
-    if (now - lastKey > 100) { buffer = ""; }
+    // A pause of half a second starts a new code: long enough that a busy tablet delivering a scanner's
+    // keys late doesn't drop the first digits, short enough that stray keys from earlier don't stick.
+    if (now - lastKey > 500) { buffer = ""; }
     lastKey = now;
     if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
     if (event.key === "Enter" && buffer.length >= 6) {
