@@ -373,27 +373,36 @@ class _PerDialect:
         return self.built[dialect]
 
 
-def _figures_statement(*columns, by_product=False, dialect=None):
-    """`columns` of the variants (by id, or by their product's id: bindparam "ids") with available here (the
-    one level at the active location "here") and in the network: the variant's summary row less what lies
-    at closed locations (few or none: the plan walks the closed locations, not the variants' rows), and the
-    summary's versions and levels."""
+def _figures_statement(*columns, by_product=False, dialect=None, one_product=False):
+    """`columns` of the variants (by id, or by their product's id: bindparam "ids"; with one_product, of the
+    product bindparam "id", which comes back even without variants) with available here (the one level at
+    the active location "here") and in the network: the variant's summary row less what lies at closed
+    locations (few or none: the plan walks the closed locations, not the variants' rows), and the summary's
+    versions and levels."""
     here, owner = aliased(StockLevel), aliased(Variant)
     closed = (select(StockLevel.variant_id, func.sum(_AVAILABLE).label("available"))
               .join(Location, Location.id == StockLevel.location_id)
               .where(Location.active.is_(False)))
-    closed = (closed.join(owner, owner.id == StockLevel.variant_id).where(_one_of_ids(owner.product_id, dialect))
-              if by_product else closed.where(_one_of_ids(StockLevel.variant_id, dialect)))
+    if one_product:
+        closed = closed.join(owner, owner.id == StockLevel.variant_id).where(owner.product_id == bindparam("id"))
+    elif by_product:
+        closed = closed.join(owner, owner.id == StockLevel.variant_id).where(_one_of_ids(owner.product_id, dialect))
+    else:
+        closed = closed.where(_one_of_ids(StockLevel.variant_id, dialect))
     closed = closed.group_by(StockLevel.variant_id).subquery()
     here_open = exists().where(Location.id == bindparam("here"), Location.active.is_(True))
     network = VariantStock.on_hand - VariantStock.allocated - func.coalesce(closed.c.available, 0)
-    return (select(*columns, func.coalesce(here.on_hand - here.allocated, 0), func.coalesce(network, 0),
-                   func.coalesce(VariantStock.versions, 0), func.coalesce(VariantStock.levels, 0))
-            .select_from(Variant)
-            .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
+    statement = select(*columns, func.coalesce(here.on_hand - here.allocated, 0), func.coalesce(network, 0),
+                       func.coalesce(VariantStock.versions, 0), func.coalesce(VariantStock.levels, 0))
+    if one_product:
+        statement = (statement.select_from(Product).outerjoin(Variant, Variant.product_id == Product.id)
+                     .where(Product.id == bindparam("id")))
+    else:
+        statement = statement.select_from(Variant).where(
+            _one_of_ids(Variant.product_id if by_product else Variant.id, dialect))
+    return (statement.outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
             .outerjoin(here, and_(here.variant_id == Variant.id, here.location_id == bindparam("here"), here_open))
             .outerjoin(closed, closed.c.variant_id == Variant.id)
-            .where(_one_of_ids(Variant.product_id if by_product else Variant.id, dialect))
             .order_by(Variant.id))
 
 
@@ -458,21 +467,24 @@ class ProductView:
         return (min(prices), max(prices)) if prices else (None, None)
 
 
-_PRODUCT = select(Product.id, Product.style_code, Product.name, Product.brand, Product.category, Product.description,
-                  Product.image_url).where(Product.id == bindparam("id"))
+_PRODUCT_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category,
+                    Product.description, Product.image_url)
+_PRODUCT_PAGE = _figures_statement(*_PRODUCT_COLUMNS, *catalog.FOUND_VARIANT_COLUMNS, one_product=True)
 
 
 def product_view(product_id, here_id):
     """The product page: the product, its sizes in size order, colours as listed, available per variant.
-    Two statements: the product, then its variants with their figures."""
-    row = db.session.execute(_PRODUCT, {"id": product_id}).first()
-    if row is None:
-        return None
-    product = ProductDetails(*row)
+    One statement: the product with its variants and their figures (a row per variant)."""
     _pending_first()
+    rows = db.session.execute(_PRODUCT_PAGE, {"id": product_id, "here": here_id}).all()
+    if not rows:
+        return None
+    product = ProductDetails(*rows[0][:len(_PRODUCT_COLUMNS)])
     figures, stamps = {}, {}
-    for *columns, here_total, total, versions, levels in db.session.execute(
-            _VARIANTS_WITH_FIGURES(), {"ids": [product_id], "here": here_id}):
+    for row in rows:
+        *columns, here_total, total, versions, levels = row[len(_PRODUCT_COLUMNS):]
+        if columns[0] is None:  # a product without variants
+            continue
         variant = catalog.FoundVariant(*columns)
         product.variants.append(variant)
         figures[variant.id], stamps[variant.id] = Totals(int(here_total), int(total)), (versions, levels)

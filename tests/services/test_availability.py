@@ -324,6 +324,14 @@ def test_product_view_matrix(app, make):
     assert product_view(999_999, ham.id) is None
 
 
+def test_product_view_of_a_product_without_variants(app, make):
+    ham, prod = make.location("HAM"), make.product(name="Gift Card")
+    view = product_view(prod.id, ham.id)
+    assert view.product.name == "Gift Card" and view.product.variants == []
+    assert (view.sizes, view.colours, view.totals, view.price_range) == ([], [], availability.Totals(0, 0),
+                                                                         (None, None))
+
+
 def test_search_totals_count_the_matching_variants(app, make):
     ham, ber = make.location("HAM"), make.location("BER")
     prod = make.product(name="Storm Coat")
