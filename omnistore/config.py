@@ -87,7 +87,8 @@ def normalise_database_url(url):
 
 
 DEFAULTS = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Pooled connections are pinged when they sat unused for a while (services/db.py), not before every use.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_REFRESH_EACH_REQUEST": True,

@@ -7,12 +7,21 @@ A request's reading transaction (the one a view opens by reading) ends with COMM
 ran in it (`end_reading`): the same effect as the ROLLBACK the session would send, but psycopg forgets every
 prepared statement after a ROLLBACK, so a statement a page runs every time would be parsed and planned anew
 on every request.
+
+A pooled PostgreSQL connection is pinged before use when it sat unused for more than PING_AFTER_IDLE_SECONDS
+(and replaced if the ping fails), instead of before every use (SQLAlchemy's pool_pre_ping), which cost a
+busy app a round trip per request. A connection used a moment ago was alive a moment ago: what breaks
+connections (a restart, an idle timeout) mostly leaves them unused for longer than that. One that broke
+within that second fails the one request that uses it next, and SQLAlchemy then drops the pool's
+connections, so the next request gets a new one.
 """
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from ..extensions import db
 
@@ -42,6 +51,8 @@ def transaction():
 
 
 _WROTE = "omnistore.wrote"  # connection.info: a statement other than a SELECT ran in this transaction
+_RETURNED = "omnistore.returned"  # connection record info: time.monotonic() when it went back to the pool
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def end_reading(error=None):
@@ -52,7 +63,11 @@ def end_reading(error=None):
     session = db.session()
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
-    if session.connection().info.get(_WROTE):
+    try:
+        connection = session.connection()
+        if connection.invalidated or connection.info.get(_WROTE):
+            return
+    except SQLAlchemyError:  # a connection lost meanwhile: the session's own rollback deals with it
         return
     session.commit()
 
@@ -69,11 +84,24 @@ def configure_engine(engine: Engine):
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _forget_writes(connection):
-        connection.info.pop(_WROTE, None)
+        if not connection.invalidated:  # a lost connection's info is gone with it (and asking would reconnect)
+            connection.info.pop(_WROTE, None)
 
     @event.listens_for(engine, "checkout")
-    def _fresh_connection(_dbapi_connection, record, _proxy):
+    def _fresh_connection(dbapi_connection, record, _proxy):
         record.info.pop(_WROTE, None)
+        returned = record.info.pop(_RETURNED, None)
+        if engine.dialect.name == "sqlite" or returned is None:  # a file; or a connection made just now
+            return
+        if time.monotonic() - returned > PING_AFTER_IDLE_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as error:
+                raise DisconnectionError(str(error)) from error  # the pool replaces it and checks out again
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        record.info[_RETURNED] = time.monotonic()
 
     if engine.dialect.name != "sqlite":
         return
