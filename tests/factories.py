@@ -152,7 +152,8 @@ def transfer(order, source, destination="pickup", status="requested", **fields):
 
 
 def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, **fields):
-    """A customer profile (email and phone unique per call unless given)."""
+    """A customer profile (email, phone and loyalty number unique per call unless given; generated loyalty
+    numbers start with 9, so they never meet the low numbers tests write out, like OSL0000042)."""
     from omnistore.models import Customer
 
     n = next(_counter)
@@ -160,7 +161,7 @@ def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, 
         first_name=first_name, last_name=last_name,
         email=email if email is not None else f"customer{n}@example.test",
         phone=phone if phone is not None else f"+49151{n:08d}", loyalty_number=fields.pop("loyalty_number",
-                                                                                             f"OSL{n:07d}"),
+                                                                                             f"OSL9{n:06d}"),
         search_name=search_forms(f"{first_name} {last_name}"), sizes=fields.pop("sizes", {}),
         preferences=fields.pop("preferences", {}),
     )
