@@ -48,6 +48,7 @@ def panel_quantity(page, code):
 
 def wedge_scan(page, code):
     """What a keyboard-wedge scanner does: the digits, fast, then Enter, wherever the focus is (here: nowhere)."""
+    page.wait_for_load_state("load")  # a scan is read by app.js: keys typed before it runs go nowhere
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.keyboard.type(code, delay=15)
     page.keyboard.press("Enter")
