@@ -79,6 +79,8 @@ def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, 
     sign_in(page, "manager@example.test")
     page.goto(f"/customers/{people['juergen'].id}")
     page.get_by_role("link", name="Merge with another profile").click()
+    expect(page).to_have_url(re.compile(r"/merge$"))
+    page.wait_for_load_state("load")  # htmx wires the picker once the page has loaded; a person types later
     search = page.locator("#other_id-picker-q")
     search.fill("j.mueller@example.de")
     search.press("Enter")  # searches; does not submit the merge form
