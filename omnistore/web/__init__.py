@@ -11,7 +11,6 @@ from ..extensions import htmx
 from ..services.db import end_reading
 from . import i18n
 from .errors import register_error_handlers
-from .rendering import is_live_poll
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
 CONTENT_SECURITY_POLICY = (
@@ -79,8 +78,7 @@ def register_web(app):
         now = datetime.now(UTC).timestamp()
         limit = app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
         last_seen = session.get("last_seen", now)
-        if not is_live_poll(app.view_functions.get(request.endpoint), request.args):
-            session["last_seen"] = now
+        session["last_seen"] = now
         if now - last_seen <= limit:
             return None
         logout_user()

@@ -9,20 +9,6 @@ from ..extensions import htmx
 __all__ = ["login_required", "render_page_or_partial", "role_required", "wants_fragment"]
 
 
-LIVE_PARAM = "v"  # the fingerprint an open live view (stock panel, pickup queue) sends back when it polls
-
-
-def live_poll(view):
-    """Mark a view an open page polls with LIVE_PARAM: such a poll is not the clerk at work, so the idle
-    timeout does not count it as activity (web/__init__.py)."""
-    view.live_poll = True
-    return view
-
-
-def is_live_poll(view_function, args):
-    return getattr(view_function, "live_poll", False) and LIVE_PARAM in args
-
-
 def wants_fragment():
     """A fragment for htmx requests, except boosted navigations and history restores (they need pages)."""
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
