@@ -1,7 +1,9 @@
 """Pictures for Chromium's fake camera: an EAN-13 barcode or a QR code on a label, as a Y4M video file.
 
 Chromium reads a YUV4MPEG2 file given with `--use-file-for-fake-video-capture=F.y4m` and plays its frames in
-a loop as the camera. The pictures are grey, so the luma plane is the picture and both chroma planes are a
+a loop as the camera. A QR code is shown as a hand would hold it: at a few distances in turn, because a still,
+perfectly sharp picture is the one thing a real camera never delivers, and a decoder may miss a code at one
+exact scale every time. The pictures are grey, so the luma plane is the picture and both chroma planes are a
 flat 128 (no colour): no image library needed.
 
 The EAN-13 bars are drawn here from the standard encoding tables (a test of the decoder should not trust
@@ -56,10 +58,15 @@ class Picture:
 
     def y4m(self, frames=3):
         """A YUV4MPEG2 (4:2:0) video of `frames` identical frames at 10 fps."""
-        header = f"YUV4MPEG2 W{self.width} H{self.height} F10:1 Ip A1:1 C420jpeg\n".encode()
-        chroma = bytes([128]) * ((self.width // 2) * (self.height // 2))
-        frame = b"FRAME\n" + bytes(self.pixels) + chroma + chroma
-        return header + frame * frames
+        return y4m([self] * frames)
+
+
+def y4m(pictures):
+    """A YUV4MPEG2 (4:2:0) video of these pictures (all of one size) at 10 fps."""
+    width, height = pictures[0].width, pictures[0].height
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    chroma = bytes([128]) * ((width // 2) * (height // 2))
+    return header + b"".join(b"FRAME\n" + bytes(picture.pixels) + chroma + chroma for picture in pictures)
 
 
 def ean13_picture(code, module=4, bar_height=220):
@@ -94,6 +101,11 @@ def qr_picture(text, size=300):
     return picture
 
 
+def held_qr(text, sizes=(300, 270, 340)):
+    """A QR code held up to the camera: its label at a few distances, one frame each."""
+    return [qr_picture(text, size) for size in sizes]
+
+
 def blank_picture():
     """A label with nothing on it: the camera sees no code."""
     picture = Picture()
@@ -101,7 +113,8 @@ def blank_picture():
     return picture
 
 
-def write_video(picture, path):
+def write_video(footage, path):
+    """Write a picture (shown still) or a list of pictures (shown in turn) as the camera's video file."""
     path = Path(path)
-    path.write_bytes(picture.y4m())
+    path.write_bytes(footage.y4m() if isinstance(footage, Picture) else y4m(footage))
     return path

@@ -146,7 +146,7 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
     pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     db.session.expire_all()
     url = pickups.status_url(db.session.get(Order, order.id).pickup)
-    page = camera(fake_camera.qr_picture(url))
+    page = camera(fake_camera.held_qr(url))
     sign_in(page)
     page.locator("nav.mainnav").get_by_role("link", name="Pickups", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pickup desk")

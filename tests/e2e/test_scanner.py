@@ -115,7 +115,7 @@ def test_scanning_an_ean_goes_to_the_stock_scan(camera, live_server, make):
 
 
 def test_a_qr_code_with_an_address_of_this_site_opens_it(camera, live_server, make):
-    page = camera(fake_camera.qr_picture(f"{live_server.url}/orders/"))
+    page = camera(fake_camera.held_qr(f"{live_server.url}/orders/"))
     sign_in(page, make)
     scan_button(page).click()
     expect(page).to_have_url(f"{live_server.url}/orders/", timeout=DECODE_TIMEOUT)
@@ -123,7 +123,7 @@ def test_a_qr_code_with_an_address_of_this_site_opens_it(camera, live_server, ma
 
 
 def test_a_qr_code_with_another_website_is_not_opened(camera, make):
-    page = camera(fake_camera.qr_picture("https://phish.example/login"))
+    page = camera(fake_camera.held_qr("https://phish.example/login"))
     sign_in(page, make)
     scan_button(page).click()
     dialog = page.get_by_role("dialog", name=DIALOG)
