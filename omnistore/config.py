@@ -91,7 +91,9 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_REFRESH_EACH_REQUEST": True,
+    # The cookie is sent again when the session changes, which the idle check does about once a minute
+    # while a tablet is in use: enough to keep extending its lifetime, without signing it on every request.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout bounds that
     "BABEL_DEFAULT_LOCALE": "en",

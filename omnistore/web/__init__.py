@@ -20,6 +20,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+LAST_SEEN_STEP_SECONDS = 60
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, except that a response marked `g.session_untouched` (a live panel's
     poll answered 204: nothing in the session changed, and polling must not extend a session anyway) does
@@ -72,14 +75,19 @@ def register_web(app):
 
     @app.before_request
     def _idle_timeout():
-        """Sign out a tablet left alone longer than the idle timeout (checked on the server)."""
-        if not current_user.is_authenticated or request.endpoint == "static":
+        """Sign out a tablet left alone longer than the idle timeout (checked on the server).
+
+        The time last seen moves in steps of LAST_SEEN_STEP_SECONDS: a tablet in use changes its session
+        (so the cookie is signed and sent again, which also extends its lifetime) about once a minute, not
+        on every request."""
+        if request.endpoint == "static" or not current_user.is_authenticated:  # a stylesheet loads no one
             return None
         now = datetime.now(UTC).timestamp()
         limit = app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
-        last_seen = session.get("last_seen", now)
-        session["last_seen"] = now
-        if now - last_seen <= limit:
+        last_seen = session.get("last_seen")
+        if last_seen is None or now - last_seen >= LAST_SEEN_STEP_SECONDS:
+            session["last_seen"] = now
+        if last_seen is None or now - last_seen <= limit:
             return None
         logout_user()
         session.clear()

@@ -107,7 +107,8 @@ def _remember_last_seen():
 
 @bp.after_request
 def _restore_last_seen(response):
-    if "pickup_poll_last_seen" in g and current_user.is_authenticated and "last_seen" in session:
+    if ("pickup_poll_last_seen" in g and current_user.is_authenticated
+            and session.get("last_seen", g.pickup_poll_last_seen) != g.pickup_poll_last_seen):  # unchanged: leave the cookie alone
         session["last_seen"] = g.pickup_poll_last_seen
     return response
 

@@ -256,7 +256,8 @@ def _remember_last_seen():
 
 @bp.after_request
 def _restore_last_seen(response):
-    if "stock_poll_last_seen" in g and current_user.is_authenticated and "last_seen" in session:
+    if ("stock_poll_last_seen" in g and current_user.is_authenticated
+            and session.get("last_seen", g.stock_poll_last_seen) != g.stock_poll_last_seen):  # unchanged: leave the cookie alone
         session["last_seen"] = g.stock_poll_last_seen
     return response
 
