@@ -78,7 +78,14 @@ class LiveServer:
 
     def _wsgi(self, environ, start_response):
         try:
-            return self.app.wsgi_app(environ, start_response)
+            body = self.app.wsgi_app(environ, start_response)
+            # Read the whole body and close it here: werkzeug's server skips close() when the browser drops
+            # the connection early (it does, navigating away), which would leave a static file open.
+            try:
+                return [b"".join(body)]
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
         except Exception:
             # TESTING propagates exceptions; keep the traceback for the test, let werkzeug answer 500.
             self.errors.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}\n{traceback.format_exc()}")

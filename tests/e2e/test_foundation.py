@@ -73,6 +73,7 @@ def test_connection_banner_shows_while_the_server_is_out_of_reach(page, context,
     ham = make.location("HAM")
     make.staff("clerk", ham, email="clerk@example.test")
     nav = sign_in(page, "clerk@example.test")
+    page.wait_for_load_state("load")  # htmx wires the links on load; a tap before that is a plain navigation
     banner = page.locator("#connection-banner")
     stock_link = nav.get_by_role("link", name="Stock", exact=True)
     expect(banner).to_be_hidden()
