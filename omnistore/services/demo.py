@@ -17,7 +17,8 @@ What is in it
 - 240 customers (German and Danish names), consents with when/where, staff notes, orders on every
   channel; "Jürgen Müller" (HAM) and "Søren Kjær" (CPH) are always the first two.
 - Orders in every status of DESIGN.md, pickup and delivery; at HAM: orders to prepare, two arriving, five
-  ready (one checked in, one overdue, one on the way) and one collected today.
+  ready (one checked in, one overdue, one on the way) and one collected today. Every pickup store also has
+  handovers spread over the last five weeks (RECENT_HANDOVERS), in opening hours, for the manager's review.
 - Staff: clerk.<code>@omnistore-demo.de and manager.<code>@omnistore-demo.de per store (code in lower
   case, e.g. clerk.ham@omnistore-demo.de), and admin@omnistore-demo.de (home HAM, acts everywhere).
   Every demo login has the password DEMO_PASSWORD ("omnistore-demo").
@@ -240,6 +241,7 @@ _NOTES = (
     "Kunden vil gerne have besked, når nye sneakers kommer hjem.",
     "Collects for her husband too — he is in the system as well.",
 )
+RECENT_HANDOVERS = {"HAM": 24, "CPH": 18}  # collected pickups in the last five weeks; 8 at other pickup stores
 _CHECK_IN_NOTES = ("At the desk.", "Parked outside, blue estate car.", "Waiting by the entrance.", "")
 _VISIT_NOTES = ("Tried on knitwear, will come back.", "Asked about the new arrivals.", "", "Picked up a gift voucher.",
                 "Looked at winter boots.", "")
@@ -765,6 +767,9 @@ class _Builder:
                 # Jürgen Müller has a ready order at HAM, Søren Kjær one at CPH (plan entry 4 resp. 2).
                 regular = (site.code == "HAM" and number in (4, 12)) or (site.code == "CPH" and number == 2)
                 self.pickup_order(site, status, flavour, self.fixed_customers[site.code] if regular else None)
+            # Handovers of the last five weeks, so the manager's dashboard has something to show.
+            for _ in range(RECENT_HANDOVERS.get(site.code, 8)):
+                self.pickup_order(site, "collected", "remote" if rng.random() < 0.3 else "local", recent=True)
         for status, count in (("placed", 8), ("shipped", 8), ("delivered", 40), ("cancelled", 6)):
             for _ in range(count):
                 self.delivery_order(status)
@@ -822,7 +827,7 @@ class _Builder:
                 self.short_codes.add(code)
                 return code
 
-    def pickup_order(self, site, status, flavour, customer_id=None):
+    def pickup_order(self, site, status, flavour, customer_id=None, recent=False):
         rng, ledger = self.rng, self.ledger
         pickup_id = self.loc[site.code]
         clerk = self.clerk(pickup_id)
@@ -862,6 +867,9 @@ class _Builder:
                 since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
                 collected_at = self.now - since_midnight * rng.uniform(0.2, 0.6)
                 ready_at = collected_at - _hours(rng.uniform(3, 48))
+            elif status == "collected" and recent:
+                collected_at = self.opening_time(site, days_ago=rng.randint(1, 35))
+                ready_at = collected_at - _hours(rng.uniform(2, 70))
             elif status == "collected":
                 ready_at = self.now - timedelta(days=rng.uniform(2, 90))
                 collected_at = min(ready_at + _hours(rng.uniform(2, site.hold_days * 24 - 12)),
@@ -988,6 +996,15 @@ class _Builder:
             self.event(order, "cancelled", ended_at, "placed", "cancelled", placer, origin, reason=reason)
             last = ended_at
         self.orders[order]["updated_at"] = last
+
+    def opening_time(self, site, days_ago):
+        """A moment between 10:00 and 19:00 (store time) about `days_ago` days ago, on a day other than Sunday."""
+        zone = ZoneInfo(site.timezone)
+        day = (self.now - timedelta(days=days_ago)).astimezone(zone)
+        if day.weekday() == 6:
+            day -= timedelta(days=1)
+        opening = day.replace(hour=10, minute=0, second=0, microsecond=0)
+        return (opening + _hours(self.rng.uniform(0, 9))).astimezone(self.now.tzinfo)
 
     def delivery_order(self, status):
         rng, ledger = self.rng, self.ledger

@@ -23,7 +23,7 @@ from omnistore.models import (
     Variant,
 )
 from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
-from omnistore.services import demo
+from omnistore.services import demo, reviews
 from omnistore.services.catalog import is_valid_ean13
 from omnistore.services.errors import Conflict
 from omnistore.services.pickups import queue_summary
@@ -143,6 +143,12 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     summary = queue_summary(locations["HAM"])
     assert summary.ready >= 3 and summary.checked_in >= 1 and summary.overdue >= 1
     assert summary.to_prepare >= 1 and summary.arriving >= 1 and summary.collected_today >= 1
+
+    # Each pickup store's manager finds handovers in the last 30 days on the dashboard
+    for store in (loc for loc in stores if loc.pickup_enabled):
+        manager = db.session.scalar(select(Staff).where(Staff.location_id == store.id, Staff.role == "manager"))
+        figures = reviews.review(reviews.scope_for(manager, period="30d"))
+        assert figures.counts["collected"] >= 5 and sum(map(sum, figures.heat)) >= 5, store.code
 
     # Staff: a clerk and a manager at every store, one admin; and the customers named in the docstring
     staff = db.session.execute(select(Staff.role, Location.code).join(Staff.location)).all()

@@ -256,8 +256,9 @@ def _remember_last_seen():
 
 @bp.after_request
 def _restore_last_seen(response):
+    # Only if it changed: setting the same value would send the cookie again for nothing.
     if ("stock_poll_last_seen" in g and current_user.is_authenticated
-            and session.get("last_seen", g.stock_poll_last_seen) != g.stock_poll_last_seen):  # unchanged: leave the cookie alone
+            and session.get("last_seen", g.stock_poll_last_seen) != g.stock_poll_last_seen):
         session["last_seen"] = g.stock_poll_last_seen
     return response
 
