@@ -17,6 +17,7 @@ def sign_in(page, email):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/$"))
+    page.wait_for_load_state("load")  # the page's scripts wire its buttons; a tap before that does nothing
     return page.locator("nav.mainnav")  # by class: its accessible name is translated
 
 
@@ -73,7 +74,6 @@ def test_connection_banner_shows_while_the_server_is_out_of_reach(page, context,
     ham = make.location("HAM")
     make.staff("clerk", ham, email="clerk@example.test")
     nav = sign_in(page, "clerk@example.test")
-    page.wait_for_load_state("load")  # htmx wires the links on load; a tap before that is a plain navigation
     banner = page.locator("#connection-banner")
     stock_link = nav.get_by_role("link", name="Stock", exact=True)
     expect(banner).to_be_hidden()

@@ -48,6 +48,7 @@ def sign_in(page):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/$"))
+    page.wait_for_load_state("load")  # the page's scripts wire its buttons; a tap before that does nothing
 
 
 def fresh_reads():

@@ -69,6 +69,7 @@ def sign_in(page, make):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/$"))
+    page.wait_for_load_state("load")  # the page's scripts wire its buttons; a tap before that does nothing
 
 
 def scan_button(page):
