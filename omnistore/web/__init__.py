@@ -11,6 +11,7 @@ from ..extensions import htmx
 from ..services.db import end_reading
 from . import i18n
 from .errors import register_error_handlers
+from .rendering import is_live_poll
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
 CONTENT_SECURITY_POLICY = (
@@ -85,7 +86,7 @@ def register_web(app):
         now = datetime.now(UTC).timestamp()
         limit = app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
         last_seen = session.get("last_seen")
-        if last_seen is None or now - last_seen >= LAST_SEEN_STEP_SECONDS:
+        if (last_seen is None or now - last_seen >= LAST_SEEN_STEP_SECONDS) and not is_live_poll():
             session["last_seen"] = now
         if last_seen is None or now - last_seen <= limit:
             return None

@@ -11,7 +11,7 @@ Every change goes through services/pickups.py, which checks the store scope and 
 from datetime import timedelta
 
 from babel.dates import format_skeleton
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_timedelta, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,11 +24,10 @@ from ..services import pickups as pickup_service
 from ..services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
-from .rendering import login_required, render_page_or_partial, wants_fragment
+from .rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("pickups", __name__, url_prefix="/pickups")
 
-LIVE_PARAM = "v"
 CODE_MAX = 300
 SHORT_REASONS = (_l("Not found in the store"), _l("Damaged"), _l("Wrong item delivered"))
 REFUSE_REASONS = (_l("Does not fit"), _l("Damaged"), _l("Not as expected"), _l("Changed their mind"))
@@ -82,6 +81,7 @@ def index():
 
 
 @bp.get("/queue")
+@live_poll
 @login_required
 def queue():
     """The live queue. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
@@ -94,23 +94,6 @@ def queue():
     response = current_app.make_response(render_template(
         "pickups/_queue.html", queue=pickup_service.desk_queue(location), desk_args=_desk_args(location)))
     response.vary.add("HX-Request")
-    return response
-
-
-# A polling queue is not the clerk at work: its requests must not keep the session from timing out.
-
-@bp.before_app_request
-def _remember_last_seen():
-    if request.endpoint == "pickups.queue" and LIVE_PARAM in request.args and "last_seen" in session:
-        g.pickup_poll_last_seen = session["last_seen"]
-
-
-@bp.after_request
-def _restore_last_seen(response):
-    # Only if it changed: setting the same value would send the cookie again for nothing.
-    if ("pickup_poll_last_seen" in g and current_user.is_authenticated
-            and session.get("last_seen", g.pickup_poll_last_seen) != g.pickup_poll_last_seen):
-        session["last_seen"] = g.pickup_poll_last_seen
     return response
 
 

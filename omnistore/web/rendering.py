@@ -1,12 +1,15 @@
 """The helpers every view uses: one fragment for both paths, and the guard decorators."""
 from functools import wraps
 
-from flask import abort, make_response, render_template
+from flask import abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from ..extensions import htmx
 
-__all__ = ["login_required", "render_page_or_partial", "role_required", "wants_fragment"]
+__all__ = ["LIVE_PARAM", "is_live_poll", "live_poll", "login_required", "render_page_or_partial", "role_required",
+           "wants_fragment"]
+
+LIVE_PARAM = "v"  # the fingerprint a live panel or queue sends back when it polls
 
 
 def wants_fragment():
@@ -35,3 +38,16 @@ def role_required(*roles):
         return wrapped
 
     return decorator
+
+
+def live_poll(view):
+    """Marks a view that open pages poll with the fingerprint they show (?v=…): such a request is the page
+    keeping itself up to date, not the clerk at work, so it does not count as activity (web/__init__.py)."""
+    view.live_poll = True
+    return view
+
+
+def is_live_poll():
+    """Whether this request is a live page's poll (see live_poll)."""
+    return (request.method == "GET" and LIVE_PARAM in request.args
+            and getattr(current_app.view_functions.get(request.endpoint), "live_poll", False))

@@ -11,11 +11,8 @@ from ...extensions import htmx
 from ...services import availability, catalog
 from ...services.errors import ValidationFailed
 from ...services.staff import load_staff_session
-from ..rendering import login_required, render_page_or_partial, wants_fragment
+from ..rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 from . import bp
-
-LIVE_PARAM = "v"  # the fingerprint an open panel sends back when it polls
-
 
 # --- search and scan --------------------------------------------------------------------------------------
 
@@ -134,6 +131,7 @@ def _back_to_search():
 
 
 @bp.get("/variants/<int:variant_id>/panel")
+@live_poll
 @login_required
 def panel(variant_id):
     """The live network panel. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
@@ -242,25 +240,6 @@ class _PollingStaff:
         if staff is None:
             staff = self.__dict__["_staff"] = load_staff_session(self._session_id)
         return getattr(staff, name)
-
-
-# A polling panel is not the clerk at work: its requests must not keep the session from timing out.
-# The app's idle check (registered after this blueprint) stamps session["last_seen"] on every request;
-# for a poll that takes the ordinary way, put back the value it had before.
-
-@bp.before_app_request
-def _remember_last_seen():
-    if request.endpoint == "stock.panel" and LIVE_PARAM in request.args and "last_seen" in session:
-        g.stock_poll_last_seen = session["last_seen"]
-
-
-@bp.after_request
-def _restore_last_seen(response):
-    # Only if it changed: setting the same value would send the cookie again for nothing.
-    if ("stock_poll_last_seen" in g and current_user.is_authenticated
-            and session.get("last_seen", g.stock_poll_last_seen) != g.stock_poll_last_seen):
-        session["last_seen"] = g.stock_poll_last_seen
-    return response
 
 
 # --- template helpers ----------------------------------------------------------------------------------
