@@ -8,7 +8,7 @@ import json
 import math
 import time
 
-from flask import Blueprint, current_app, g, jsonify, make_response, request
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 
 from ..extensions import csrf, limiter
 from ..models.locations import WEEKDAYS
@@ -16,7 +16,7 @@ from ..services import catalog, locations, ordering, pickups, stock
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
 from . import openapi
-from .errors import error_response
+from .errors import MAX_URL_LENGTH, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -71,8 +71,18 @@ def _rate_limit_key():
 limiter.limit(_rate_limit, key_func=_rate_limit_key)(bp)
 
 
+def _url_length():
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is None:
+        raw = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+    return len(raw.encode("latin-1", "replace"))
+
+
 @bp.before_request
 def _authenticate():
+    if _url_length() > MAX_URL_LENGTH:
+        abort(414)
     g.api_client = client = current_client()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
