@@ -11,6 +11,28 @@ from .errors import MAX_URL_LENGTH
 VERSION = "1.0.0"
 
 
+SCOPE = (
+    "**Scope of a token.** Each token has a scope, set when it is made "
+    "(`flask api-token create NAME [--channel web|store|app|phone ...] [--store CODE ...] [--read-only] "
+    "[--all-status-urls]`): the order channels and the stores it may read and act on, and whether it may only "
+    "read. Without options a token has the web channel, every store, read-write, and tokens made before scopes "
+    "existed have exactly that, so counter (store) orders are out of their reach. An order belongs to its "
+    "pickup store, or to the store that sold it; a web delivery to no store (only network-wide tokens see it). "
+    "A token always sees the orders it placed itself.\n\n"
+    "- Reads of an order outside the scope answer **404 not_found**, the same as a number that does not exist, "
+    "so order numbers cannot be probed; cancelling one is a 404 too.\n"
+    "- Writes outside the scope answer **403 out_of_scope**: an order on another channel, for a pickup store "
+    "outside the scope, or a delivery by a token limited to stores; the catalogue (PUT /products) by a token "
+    "limited to stores. A stock row for a store outside the scope is refused in its own result "
+    "(`out_of_scope`).\n"
+    "- Every write by a read-only token answers **403 read_only**.\n"
+    "- `GET /stock/{sku}` lists the token's stores only; `GET /locations` and `GET /products` are the "
+    "network's public facts and the same for every token.\n"
+    "- `status_url` (the customer's status page, which the QR code at the desk encodes: a credential) is "
+    "shown only to the token that placed the order, or to one made with `--all-status-urls`; otherwise null."
+)
+
+
 def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -380,7 +402,9 @@ SCHEMAS.update({
             "shipping_fee_minor": {"type": "integer", "minimum": 0},
             "pickup_location": {"type": ["object", "null"]},
             "status_url": {"type": ["string", "null"],
-                           "description": "Pickup orders: the customer's status page (what the QR code encodes)."},
+                           "description": "Pickup orders: the customer's status page (what the QR code encodes). "
+                                          "Only for the token that placed the order or one allowed all status "
+                                          "URLs; null otherwise and for deliveries."},
             "pickup": {"type": ["object", "null"]},
             "delivery_address": {"type": ["object", "null"]},
             "tracking_reference": {"type": ["string", "null"]},
@@ -610,8 +634,10 @@ def document():
             "version": VERSION,
             "description": "For web shops, PIM and ERP systems. Every route except this document needs "
                            "`Authorization: Bearer <token>` (`flask api-token create NAME`). Errors are "
-                           '`{"error": {"code": "…", "message": "…"}}` with a fitting 4xx status. Requests '
-                           "are rate limited per client.",
+                           '`{"error": {"code": "…", "message": "…"}}` with the status each operation lists '
+                           "(also for an unknown route 404, a wrong method 405 with `Allow`, a too-large body 413, "
+                           "a too-long URL 414, a wrong content type 415, too many requests 429). Requests are "
+                           "rate limited per client.\n\n" + SCOPE,
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],
