@@ -80,6 +80,13 @@ def register_cli(app: Flask):
             _fail(error)
         click.echo(token)
 
+    @api_token.command("list")
+    def api_token_list():
+        """List integration tokens with their scope."""
+        for client in staff_service.list_api_clients():
+            state = "" if client.active else "  (revoked)"
+            click.echo(f"{client.name:<24} {client.token_prefix}…  {staff_service.describe_api_scope(client)}{state}")
+
     @api_token.command("revoke")
     @click.argument("name")
     def api_token_revoke(name):

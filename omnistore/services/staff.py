@@ -209,6 +209,18 @@ def require_api_order_scope(client, *, channel, fulfilment, pickup_location_code
         raise ForbiddenScope("This API token may not place orders for that pickup store.")
 
 
+def list_api_clients():
+    return db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
+
+
+def describe_api_scope(client):
+    """One line for operators: what the token may see and do."""
+    stores = ", ".join(client.stores) if client.stores is not None else "every store"
+    access = "read-only" if client.read_only else "read-write"
+    urls = "every status URL in scope" if client.all_status_urls else "status URLs of its own orders"
+    return f"channels {', '.join(client.channels)}; {stores}; {access}; {urls}"
+
+
 def authenticate_api_token(token):
     if not token or len(token) > 200:
         return None

@@ -155,3 +155,7 @@ def test_the_cli_sets_the_scope(app, net):
 
     unknown = cli.invoke(args=["api-token", "create", "x", "--store", "NOPE"])
     assert unknown.exit_code != 0 and "NOPE" in unknown.output
+
+    listing = cli.invoke(args=["api-token", "list"]).output.splitlines()
+    assert listing[0].startswith("ham-bi") and "channels store, web; HAM; read-only" in listing[0]
+    assert listing[1].startswith("shop") and "channels web; every store; read-write" in listing[1]
