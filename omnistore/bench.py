@@ -1443,8 +1443,8 @@ def register_ordering_bench(app: Flask):
             echo(f"cancelling the bench's {len(numbers)} orders")
             for number in numbers:
                 with contextlib.suppress(Exception):
-                    ordering.cancel(ordering.order_for_api(number), api_client=db.session.get(type(client),
-                                                                                                client.id))
+                    api_client = db.session.get(type(client), client.id)
+                    ordering.cancel(ordering.order_for_api(number, api_client), api_client=api_client)
         with contextlib.suppress(Exception):
             staff_service.revoke_api_client(name)
         s, p = sourcing_figures["timing_ms"], placement["timing_ms"]

@@ -4,6 +4,8 @@ import sys
 import click
 from flask import Flask
 
+from .models.customers import CHANNELS
+from .models.staff import DEFAULT_API_CHANNELS
 from .services import staff as staff_service
 from .services.errors import DomainError
 
@@ -60,13 +62,30 @@ def register_cli(app: Flask):
 
     @api_token.command("create")
     @click.argument("name")
-    def api_token_create(name):
+    @click.option("--channel", "channels", multiple=True, type=click.Choice(CHANNELS),
+                  help="An order channel it may read and act on (repeat for several). Default: web.")
+    @click.option("--store", "stores", multiple=True, metavar="CODE",
+                  help="A location it may read and act on (repeat for several). Default: the whole network.")
+    @click.option("--read-only", is_flag=True, help="It may only read.")
+    @click.option("--all-status-urls", is_flag=True,
+                  help="It sees the status URL (the customer's QR link) of every order in its scope, "
+                       "not only of the orders it placed.")
+    def api_token_create(name, channels, stores, read_only, all_status_urls):
         """Create a token for NAME and print it (only its hash is stored: keep it safe)."""
         try:
-            _client, token = staff_service.create_api_client(name)
+            _client, token = staff_service.create_api_client(
+                name, channels=channels or DEFAULT_API_CHANNELS, stores=stores or None, read_only=read_only,
+                all_status_urls=all_status_urls)
         except DomainError as error:
             _fail(error)
         click.echo(token)
+
+    @api_token.command("list")
+    def api_token_list():
+        """List integration tokens with their scope."""
+        for client in staff_service.list_api_clients():
+            state = "" if client.active else "  (revoked)"
+            click.echo(f"{client.name:<24} {client.token_prefix}…  {staff_service.describe_api_scope(client)}{state}")
 
     @api_token.command("revoke")
     @click.argument("name")

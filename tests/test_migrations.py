@@ -62,3 +62,32 @@ def test_database_refuses_duplicates_and_bad_values(app, make):
         with pytest.raises(sa.exc.IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_tokens_made_before_scopes_keep_the_web_channel_and_their_own_orders(app, make):
+    """Existing integration tokens get the safe default scope: web orders, whole network, read-write, and the
+    status URLs only of the orders they placed (found in the audit trail)."""
+    from flask_migrate import downgrade, upgrade
+
+    from omnistore.models import ApiClient, Order
+
+    ham = make.location("HAM")
+    downgrade(revision="b046dea4fa35")
+    with db.engine.begin() as connection:
+        client_id = connection.execute(sa.text(
+            "INSERT INTO api_client (name, token_hash, token_prefix, active, created_at) "
+            "VALUES ('shop', 'h', 'os_x', :yes, CURRENT_TIMESTAMP) RETURNING id"), {"yes": True}).scalar_one()
+        order_ids = [connection.execute(sa.text(
+            "INSERT INTO orders (number, channel, fulfilment, status, payment_state, pickup_location_id, "
+            "delivery_address, tracking_reference, currency, total_minor, placed_at, updated_at) VALUES "
+            f"('OS-26-00000{n}', 'web', 'pickup', 'placed', 'paid', :ham, '{{}}', '', 'EUR', 0, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP) RETURNING id"), {"ham": ham.id}).scalar_one() for n in (1, 2)]
+        connection.execute(sa.text(
+            "INSERT INTO audit_event (action, entity_type, entity_id, api_client_id, ip_address, detail, created_at) "
+            "VALUES ('order.placed', 'orders', :order, :client, '', '{}', CURRENT_TIMESTAMP)"),
+            {"order": str(order_ids[0]), "client": client_id})
+    upgrade()
+    db.session.expire_all()
+    client = db.session.get(ApiClient, client_id)
+    assert (client.channels, client.stores, client.read_only, client.all_status_urls) == (["web"], None, False, False)
+    assert [db.session.get(Order, order_id).placed_by_api_client_id for order_id in order_ids] == [client_id, None]

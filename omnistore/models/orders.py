@@ -65,6 +65,8 @@ class Order(db.Model):
     total_minor: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # "<scope>:<key>"
     placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The integration that placed it: only that client sees its status_url (unless allowed all).
+    placed_by_api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -10,6 +10,9 @@ from ._types import UTCDateTime, one_of, utcnow
 
 ROLES = ("clerk", "manager", "admin")
 LOCALES = ("en", "de", "da")
+# What a token may see when nobody said otherwise (and what tokens made before scopes existed keep):
+# the web shop's own channel, never counter orders.
+DEFAULT_API_CHANNELS = ("web",)
 
 
 class Staff(UserMixin, db.Model):
@@ -62,3 +65,11 @@ class ApiClient(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Scope (see services/staff.py, "API scope"): the order channels it may read and act on, the location
+    # codes it may read and act on (None: the whole network), and whether it may only read.
+    channels: Mapped[list] = mapped_column(db.JSON, default=lambda: list(DEFAULT_API_CHANNELS),
+                                           server_default=text("'[\"web\"]'"))
+    stores: Mapped[list | None] = mapped_column(db.JSON)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Sees the status_url (the customer's QR credential) of in-scope orders other clients placed too.
+    all_status_urls: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -512,7 +512,10 @@ def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, o
     """
     errors = {}
     q = _query_text(q, "q", SEARCH_QUERY_MAX, errors)
+    ean_sent = ean is not None
     ean = _query_text(ean, "ean", 64, errors)
+    if ean_sent and ean is None and "ean" not in errors:  # "?ean=" asks for no EAN: say so, not "everything"
+        errors["ean"] = "An EAN is exactly 13 digits."
     sku = _query_text(sku, "sku", SKU_MAX, errors)
     limit = _whole_number(limit, "limit", 1, SEARCH_LIMIT_MAX, errors)
     offset = _whole_number(offset, "offset", 0, SEARCH_OFFSET_MAX, errors)

@@ -38,6 +38,18 @@ class Forbidden(DomainError):
     status = 403
 
 
+class ReadOnlyClient(Forbidden):
+    """An integration token allowed to read only tried to change something."""
+
+    code = "read_only"
+
+
+class ForbiddenScope(Forbidden):
+    """An integration token tried to act on a channel or store outside its scope (writes; reads 404)."""
+
+    code = "out_of_scope"
+
+
 class Conflict(DomainError):
     code = "conflict"
     status = 409

@@ -41,6 +41,7 @@ from ..models import (
     Customer,
     DraftHold,
     DraftLine,
+    Location,
     Order,
     OrderDraft,
     OrderEvent,
@@ -51,6 +52,7 @@ from ..models import (
 )
 from ..models._types import utcnow
 from . import audit, orders, pickups, sourcing, stock
+from . import staff as staff_service
 from .db import transaction
 from .errors import DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .sourcing import LineRequest, SourcingRequest
@@ -559,6 +561,7 @@ def _place_once(session, source, key, *, staff, api_client):
         origin_location_id=origin_id, delivery_address=address,
         currency=current_app.config.get("OMNISTORE_CURRENCY", "EUR"), total_minor=proposal.total_minor,
         idempotency_key=key, placed_by_staff_id=staff.id if staff is not None else None,
+        placed_by_api_client_id=api_client.id if api_client is not None else None,
         promised_at=_promised_at(proposal), placed_at=now, updated_at=now,
     )
     session.add(order)
@@ -711,16 +714,18 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
     return order
 
 
-def order_for_api(number) -> Order:
-    """An order by number for an integration (the network's orders); NotFound otherwise."""
+def order_for_api(number, api_client) -> Order:
+    """An order by number for an integration, within its scope (services/staff.py); NotFound otherwise,
+    the same answer as for a number that does not exist, so numbers cannot be probed."""
     number = number.strip().upper() if isinstance(number, str) else ""
     order = db.session.scalar(
         select(Order).where(Order.number == number)
         .options(selectinload(Order.lines).selectinload(OrderLine.variant),
                  selectinload(Order.lines).selectinload(OrderLine.source_location),
-                 selectinload(Order.pickup), selectinload(Order.pickup_location))
+                 selectinload(Order.pickup), selectinload(Order.pickup_location),
+                 selectinload(Order.origin_location))
     ) if 0 < len(number) <= 20 else None
-    if order is None:
+    if order is None or not staff_service.api_order_in_scope(api_client, order):
         raise NotFound(_("No order with that number."))
     return order
 
@@ -920,11 +925,15 @@ def place_web_order(body, *, api_client, idempotency_key=None) -> Placed:
     IdempotencyConflict."""
     if not isinstance(api_client, ApiClient):
         raise Forbidden(_("Sign in to take orders."))
+    staff_service.require_api_write(api_client)
     key = _scoped_key(idempotency_key, api_client=api_client)
     if key is not None:  # a replay needs no checks (stock or SKUs may have changed since)
         existing = _existing(None, key, fingerprint(body))
         if existing is not None:
             return Placed(existing, False)
     request, contact = web_order_from_json(body)
+    pickup = db.session.get(Location, request.pickup_location_id) if request.pickup_location_id else None
+    staff_service.require_api_order_scope(api_client, channel=request.channel, fulfilment=request.fulfilment,
+                                          pickup_location_code=pickup.code if pickup is not None else None)
     return place_order(dataclasses.replace(request, contact=contact),
                        idempotency_key=idempotency_key, api_client=api_client)

@@ -12,10 +12,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..models import ApiClient, Location, Staff
 from ..models._types import utcnow
-from ..models.staff import LOCALES, ROLES
+from ..models.customers import CHANNELS
+from ..models.staff import DEFAULT_API_CHANNELS, LOCALES, ROLES
 from . import audit
 from .db import transaction
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, ForbiddenScope, NotFound, ReadOnlyClient, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # an API client's last_used_at is written at most this often
@@ -121,20 +122,103 @@ def _hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_client(name):
-    """Create a client and return (client, token). The token is shown once; only its hash is kept."""
+def create_api_client(name, *, channels=DEFAULT_API_CHANNELS, stores=None, read_only=False,
+                      all_status_urls=False):
+    """Create a client and return (client, token). The token is shown once; only its hash is kept.
+
+    Scope: `channels` (order channels it may read and act on; default the web shop's own), `stores`
+    (location codes; None for the whole network), `read_only`, and `all_status_urls` (see the status URL
+    of in-scope orders other clients or the counter placed, not only its own).
+    """
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed("Give the integration a name of 1 to 100 characters.", {"name": "Required."})
+    channels = sorted({str(channel).strip().lower() for channel in channels})
+    unknown = [channel for channel in channels if channel not in CHANNELS]
+    if not channels or unknown:
+        raise ValidationFailed(f"Channels must be some of {', '.join(CHANNELS)}.", {"channels": "Not known."})
     token = "os_" + secrets.token_urlsafe(32)
     with transaction() as session:
+        if stores is not None:
+            stores = sorted({str(code).strip().upper() for code in stores})
+            known = set(session.scalars(select(Location.code).where(Location.code.in_(stores))))
+            if not stores or set(stores) - known:
+                raise ValidationFailed(f"No location with the code {', '.join(sorted(set(stores) - known))}.",
+                                       {"stores": "Not known."})
         if session.scalar(select(ApiClient.id).where(func.lower(ApiClient.name) == name.lower())):
             raise Conflict(f"An API client named {name!r} exists already.")
-        client = ApiClient(name=name, token_hash=_hash_token(token), token_prefix=token[:10])
+        client = ApiClient(name=name, token_hash=_hash_token(token), token_prefix=token[:10], channels=channels,
+                           stores=stores, read_only=bool(read_only), all_status_urls=bool(all_status_urls))
         session.add(client)
         session.flush()
-        audit.record("api_client.created", entity=client, api_client=client)
+        audit.record("api_client.created", entity=client, api_client=client, channels=channels, stores=stores,
+                     read_only=bool(read_only), all_status_urls=bool(all_status_urls))
     return client, token
+
+
+# --- API scope: the one owner of what a token may see and do ------------------------------------------
+# Reads outside the scope are "not found" (so order numbers cannot be probed); writes to a forbidden store
+# or channel are refused with ForbiddenScope, any write by a read-only client with ReadOnlyClient.
+
+def api_store_in_scope(client, location_code):
+    """May `client` read and act on the location with this code? (None: a network-wide record.)"""
+    if client.stores is None:
+        return True
+    return location_code is not None and location_code.upper() in client.stores
+
+
+def api_order_store(order):
+    """The store an order belongs to: its pickup store, else the store that sold it; None for a web delivery."""
+    location = order.pickup_location if order.fulfilment == "pickup" else order.origin_location
+    return location.code if location is not None else None
+
+
+def api_order_in_scope(client, order):
+    """Its own orders always; others when both the channel and the store are in the client's scope."""
+    if order.placed_by_api_client_id == client.id:
+        return True
+    return order.channel in (client.channels or ()) and api_store_in_scope(client, api_order_store(order))
+
+
+def api_sees_status_url(client, order):
+    """The status URL is the customer's QR credential: only for the client that placed the order, or one
+    explicitly allowed to see those of every in-scope order."""
+    return order.placed_by_api_client_id == client.id or bool(client.all_status_urls)
+
+
+def require_api_write(client):
+    if client.read_only:
+        raise ReadOnlyClient("This API token may only read.")
+
+
+def require_api_network(client):
+    """Network-wide writes (the catalogue) need a token not limited to some stores."""
+    require_api_write(client)
+    if client.stores is not None:
+        raise ForbiddenScope("This API token is limited to some stores; the catalogue is the whole network's.")
+
+
+def require_api_order_scope(client, *, channel, fulfilment, pickup_location_code):
+    """May `client` place an order on this channel for this store? ForbiddenScope otherwise."""
+    require_api_write(client)
+    if channel not in (client.channels or ()):
+        raise ForbiddenScope(f"This API token may not place {channel} orders.", channel=channel)
+    if fulfilment == "delivery" and client.stores is not None:
+        raise ForbiddenScope("This API token is limited to some stores: it may place pickup orders there only.")
+    if fulfilment == "pickup" and not api_store_in_scope(client, pickup_location_code):
+        raise ForbiddenScope("This API token may not place orders for that pickup store.")
+
+
+def list_api_clients():
+    return db.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
+
+
+def describe_api_scope(client):
+    """One line for operators: what the token may see and do."""
+    stores = ", ".join(client.stores) if client.stores is not None else "every store"
+    access = "read-only" if client.read_only else "read-write"
+    urls = "every status URL in scope" if client.all_status_urls else "status URLs of its own orders"
+    return f"channels {', '.join(client.channels)}; {stores}; {access}; {urls}"
 
 
 def authenticate_api_token(token):

@@ -44,6 +44,7 @@ from ..extensions import db
 from ..models import ApiClient, Location, Staff, StockLevel, StockMovement, Variant, VariantStock
 from ..models._types import utcnow
 from . import audit
+from . import staff as staff_service
 from .db import transaction
 from .errors import Conflict, DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 
@@ -803,6 +804,9 @@ def _resolve(session, rows, actor):
         elif own is not None and location.id != own:
             row.error("location", "out_of_scope", _("You can import stock for your own store only, not for "
                                                     "%(code)s.", code=row.code))
+        elif isinstance(actor, ApiClient) and not staff_service.api_store_in_scope(actor, location.code):
+            row.error("location", "out_of_scope", _("This API token may not set stock at %(code)s.",
+                                                    code=row.code))
         else:
             row.location_id = location.id
 

@@ -8,7 +8,7 @@ import json
 import math
 import time
 
-from flask import Blueprint, current_app, g, jsonify, make_response, request
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 
 from ..extensions import csrf, limiter
 from ..models.locations import WEEKDAYS
@@ -16,7 +16,7 @@ from ..services import catalog, locations, ordering, pickups, stock
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
 from . import openapi
-from .errors import error_response
+from .errors import MAX_URL_LENGTH, error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -71,8 +71,18 @@ def _rate_limit_key():
 limiter.limit(_rate_limit, key_func=_rate_limit_key)(bp)
 
 
+def _url_length():
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is None:
+        raw = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+    return len(raw.encode("latin-1", "replace"))
+
+
 @bp.before_request
 def _authenticate():
+    if _url_length() > MAX_URL_LENGTH:
+        abort(414)
     g.api_client = client = current_client()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -192,6 +202,7 @@ def put_products():
     if not isinstance(body, dict) or "products" not in body:
         raise ValidationFailed('Send an object with a list of products: {"products": [...]}.',
                                {"products": "Required."})
+    staff_service.require_api_network(g.api_client)
     result = catalog.upsert_products(body["products"], actor=g.api_client)
     return jsonify(result.as_dict())
 
@@ -229,6 +240,7 @@ def _import_document(result):
 def put_stock():
     """Bulk set on_hand ({"stock": [{sku, location, on_hand}]}); per-row results; idempotent."""
     body = json_body()
+    staff_service.require_api_write(g.api_client)
     if not isinstance(body, dict) or "stock" not in body:
         raise ValidationFailed('Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., '
                                '"on_hand": ...}]}.', {"stock": "Required."})
@@ -238,8 +250,9 @@ def put_stock():
 
 @bp.get("/stock/<path:sku>")
 def get_stock(sku):
-    """Availability of one SKU at every active location."""
+    """Availability of one SKU at every active location in the client's scope."""
     variant, levels = stock.network_stock(sku)
+    levels = [level for level in levels if staff_service.api_store_in_scope(g.api_client, level.location.code)]
     return jsonify({
         "sku": variant.sku,
         "ean": variant.ean,
@@ -262,8 +275,9 @@ def _date(value):
     return value.isoformat() if value is not None else None
 
 
-def order_document(order):
-    """An order as the web shop sees it: status, lines with their source, pickup location and status URL."""
+def order_document(order, client):
+    """An order as the web shop sees it: status, lines with their source, pickup location and status URL
+    (only for the client that placed it, or one allowed all: it is the customer's QR credential)."""
     pickup = order.pickup
     location = order.pickup_location
     return {
@@ -282,7 +296,8 @@ def order_document(order):
             "address": {"street": location.street, "postcode": location.postcode, "city": location.city},
             "country": location.country,
         },
-        "status_url": pickups.status_url(pickup) if pickup is not None else None,
+        "status_url": pickups.status_url(pickup)
+        if pickup is not None and staff_service.api_sees_status_url(client, order) else None,
         "pickup": None if pickup is None else {
             "ready_at": _time(pickup.ready_at), "pickup_by": _time(pickup.pickup_by),
             "collected_at": _time(pickup.collected_at),
@@ -303,8 +318,8 @@ def create_order():
     body = json_body()
     placed = ordering.place_web_order(body, api_client=g.api_client,
                                       idempotency_key=request.headers.get("Idempotency-Key"))
-    order = ordering.order_for_api(placed.order.number)
-    response = make_response(jsonify(order_document(order)), 201 if placed.created else 200)
+    order = ordering.order_for_api(placed.order.number, g.api_client)
+    response = make_response(jsonify(order_document(order, g.api_client)), 201 if placed.created else 200)
     response.headers["Location"] = f"{bp.url_prefix}/orders/{order.number}"
     if not placed.created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -313,7 +328,7 @@ def create_order():
 
 @bp.get("/orders/<number>")
 def get_order(number):
-    return jsonify(order_document(ordering.order_for_api(number)))
+    return jsonify(order_document(ordering.order_for_api(number, g.api_client), g.api_client))
 
 
 @bp.post("/orders/<number>/cancel")
@@ -325,6 +340,7 @@ def cancel_order(number):
         if not isinstance(body, dict) or set(body) - {"reason"} or not isinstance(body.get("reason", ""), str):
             raise ValidationFailed('Send nothing or {"reason": "…"}.', {"reason": "Must be text."})
         reason = body.get("reason", "")
-    order = ordering.order_for_api(number)
+    order = ordering.order_for_api(number, g.api_client)  # out of scope: 404, like an unknown number
+    staff_service.require_api_write(g.api_client)
     ordering.cancel(order, api_client=g.api_client, reason=reason)
-    return jsonify(order_document(ordering.order_for_api(number)))
+    return jsonify(order_document(ordering.order_for_api(number, g.api_client), g.api_client))

@@ -14,6 +14,9 @@ from .rendering import wants_fragment
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# Longest URL the API reads (path and query as sent, in bytes); longer is a JSON 414. Below gunicorn's own
+# request-line limit (4094 with the method and protocol), so the app answers before the server would.
+MAX_URL_LENGTH = 4000
 
 
 def _messages():
@@ -25,6 +28,7 @@ def _messages():
         405: _("That action is not available here."),
         409: _("That clashes with a change made a moment ago. Reload and try again."),
         413: _("That upload is too large."),
+        414: _("That address is too long."),
         415: _("That kind of content is not accepted here."),
         422: _("Please check your input."),
         429: _("Too many attempts. Please wait a moment and try again."),
@@ -34,7 +38,7 @@ def _messages():
 
 JSON_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
+    409: "conflict", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type", 422: "invalid",
     429: "rate_limited", 500: "server_error",
 }
 

@@ -6,8 +6,31 @@ paths and methods. Limits come from the services, so the document cannot drift f
 from functools import cache
 
 from ..services import catalog, ordering, sourcing, stock
+from .errors import MAX_URL_LENGTH
 
 VERSION = "1.0.0"
+
+
+SCOPE = (
+    "**Scope of a token.** Each token has a scope, set when it is made "
+    "(`flask api-token create NAME [--channel web|store|app|phone ...] [--store CODE ...] [--read-only] "
+    "[--all-status-urls]`): the order channels and the stores it may read and act on, and whether it may only "
+    "read. Without options a token has the web channel, every store, read-write, and tokens made before scopes "
+    "existed have exactly that, so counter (store) orders are out of their reach. An order belongs to its "
+    "pickup store, or to the store that sold it; a web delivery to no store (only network-wide tokens see it). "
+    "A token always sees the orders it placed itself.\n\n"
+    "- Reads of an order outside the scope answer **404 not_found**, the same as a number that does not exist, "
+    "so order numbers cannot be probed; cancelling one is a 404 too.\n"
+    "- Writes outside the scope answer **403 out_of_scope**: an order on another channel, for a pickup store "
+    "outside the scope, or a delivery by a token limited to stores; the catalogue (PUT /products) by a token "
+    "limited to stores. A stock row for a store outside the scope is refused in its own result "
+    "(`out_of_scope`).\n"
+    "- Every write by a read-only token answers **403 read_only**.\n"
+    "- `GET /stock/{sku}` lists the token's stores only; `GET /locations` and `GET /products` are the "
+    "network's public facts and the same for every token.\n"
+    "- `status_url` (the customer's status page, which the QR code at the desk encodes: a credential) is "
+    "shown only to the token that placed the order, or to one made with `--all-status-urls`; otherwise null."
+)
 
 
 def _ref(name):
@@ -30,9 +53,19 @@ def _string(max_length=None, **extra):
 
 
 EAN = _string(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.", examples=["4006381333931"])
+# Text the API takes in a query or path: no control characters (the services refuse them with 422).
+ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 PRICE = {"type": "integer", "minimum": 0, "maximum": catalog.MAX_PRICE_MINOR,
          "description": "Price in minor units (cents, øre) of the shop's currency; one price in every channel."}
 TIME_RANGE = {"type": "array", "items": _string(pattern="^[0-2][0-9]:[0-5][0-9]$"), "minItems": 2, "maxItems": 2}
+
+# The feeds (PUT /products, PUT /stock) check each row on its own: a row that is not what its schema says
+# is refused in its own result (status "error" with the reasons), and the good rows are still applied, so
+# one bad row never blocks a feed of thousands. The request as a whole accepts any row; the row schema says
+# what a row must be to be applied.
+PER_ROW = {"description": "A row is applied when it matches the row schema (the first alternative); "
+                          "anything else is answered in that row's result with status error, and the other "
+                          "rows are applied all the same."}
 
 SCHEMAS = {
     "Error": {
@@ -145,8 +178,9 @@ SCHEMAS = {
         "type": "object",
         "required": ["products"],
         "properties": {
-            "products": {"type": "array", "items": _ref("ProductInput"),
-                         "maxItems": catalog.MAX_PRODUCTS_PER_UPSERT},
+            "products": {"type": "array", "items": {**PER_ROW, "anyOf": [_ref("ProductInput"), {}]},
+                         "maxItems": catalog.MAX_PRODUCTS_PER_UPSERT,
+                         "description": "More than the maximum → 413 too_many_products, nothing applied."},
         },
     },
     "RowError": {
@@ -202,7 +236,9 @@ SCHEMAS.update({
     "StockUpsert": {
         "type": "object",
         "required": ["stock"],
-        "properties": {"stock": {"type": "array", "items": _ref("StockRowInput"), "maxItems": stock.MAX_IMPORT_ROWS}},
+        "properties": {"stock": {"type": "array", "items": {**PER_ROW, "anyOf": [_ref("StockRowInput"), {}]},
+                                 "maxItems": stock.MAX_IMPORT_ROWS,
+                                 "description": "More than the maximum → 413 too_many_rows, nothing applied."}},
     },
     "StockRowError": {
         "type": "object",
@@ -302,10 +338,15 @@ SCHEMAS.update({
             "customer": {
                 "type": "object",
                 "additionalProperties": False,
-                "description": "email and/or phone, and a name.",
+                "description": "An email address and/or a phone number, and a name (first and/or last). Empty "
+                               "text counts as left out. An address or number that is not real → 422.",
+                "allOf": [{"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]},
+                          {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]}],
                 "properties": {
-                    "email": _string(254), "phone": _string(40, description="Any usual notation; stored in E.164."),
-                    "first_name": _string(ordering.NAME_MAX), "last_name": _string(ordering.NAME_MAX),
+                    "email": _string(254, pattern=ONE_LINE),
+                    "phone": _string(40, pattern=ONE_LINE, description="Any usual notation; stored in E.164."),
+                    "first_name": _string(ordering.NAME_MAX, pattern=ONE_LINE),
+                    "last_name": _string(ordering.NAME_MAX, pattern=ONE_LINE),
                     "locale": {"enum": ["en", "de", "da"], "description": "Language of the customer's emails."},
                 },
             },
@@ -361,7 +402,9 @@ SCHEMAS.update({
             "shipping_fee_minor": {"type": "integer", "minimum": 0},
             "pickup_location": {"type": ["object", "null"]},
             "status_url": {"type": ["string", "null"],
-                           "description": "Pickup orders: the customer's status page (what the QR code encodes)."},
+                           "description": "Pickup orders: the customer's status page (what the QR code encodes). "
+                                          "Only for the token that placed the order or one allowed all status "
+                                          "URLs; null otherwise and for deliveries."},
             "pickup": {"type": ["object", "null"]},
             "delivery_address": {"type": ["object", "null"]},
             "tracking_reference": {"type": ["string", "null"]},
@@ -371,7 +414,13 @@ SCHEMAS.update({
 })
 
 RESPONSES = {
-    "BadRequest": _json(_ref("Error"), "The body is empty or not valid JSON."),
+    "BadRequest": _json(_ref("Error"), "bad_request: the body is empty or not valid JSON (a body that is "
+                                       "required); invalid_value: a value holds a character the database cannot "
+                                       "store (NUL)."),
+    "Forbidden": _json(_ref("Error"), "read_only: this token may only read; out_of_scope: the channel or store is "
+                                      "outside this token's scope (see the scope section above)."),
+    "UriTooLong": _json(_ref("Error"), f"The URL is longer than {MAX_URL_LENGTH} bytes."),
+    "BodyTooLarge": _json(_ref("Error"), "The body is larger than the server accepts."),
     "Unauthorized": {
         **_json(_ref("Error"), "No bearer token, or one that is not valid or was revoked."),
         "headers": {"WWW-Authenticate": {"schema": _string(), "description": 'Bearer realm="omnistore"'}},
@@ -382,6 +431,8 @@ RESPONSES = {
     "UnsupportedMediaType": _json(_ref("Error"), "The body is not sent as application/json."),
     "ValidationFailed": _json(_ref("Error"), "A parameter or the body's outline is not right; see fields."),
     "NotFound": _json(_ref("Error"), "No such record."),
+    "OrderNotFound": _json(_ref("Error"), "No such order, or one outside this token's scope (the same answer, so "
+                                          "order numbers cannot be probed)."),
     "StockPayloadTooLarge": _json(_ref("Error"), "The body is larger than the server accepts, or holds more than "
                                                  f"{stock.MAX_IMPORT_ROWS} rows."),
     "Conflict": _json(_ref("Error"), "A concurrent change got in the way; nothing was saved, send it again."),
@@ -394,7 +445,7 @@ RESPONSES = {
     },
 }
 
-COMMON = {"401": _response("Unauthorized"), "429": _response("RateLimited")}
+COMMON = {"401": _response("Unauthorized"), "414": _response("UriTooLong"), "429": _response("RateLimited")}
 
 
 def _query(name, description, schema):
@@ -408,7 +459,8 @@ PATHS = {
             "summary": "This document",
             "security": [],
             "responses": {"200": {"description": "The OpenAPI document",
-                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+                                  "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "414": _response("UriTooLong"), "429": _response("RateLimited")},
         }
     },
     "/locations": {
@@ -431,9 +483,9 @@ PATHS = {
                            "accents (\"mueller\" and \"muller\" find \"Müller\"); every word must match. `ean` "
                            "and `sku` match exactly. Filters combine. Ordered by name.",
             "parameters": [
-                _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX)),
-                _query("ean", "Exact EAN-13 of one of the variants", EAN),
-                _query("sku", "Exact SKU of one of the variants", _string(catalog.SKU_MAX)),
+                _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX, pattern=ONE_LINE)),
+                _query("ean", "Exact EAN-13 of one of the variants (a wrong check digit → 422)", EAN),
+                _query("sku", "Exact SKU of one of the variants", _string(catalog.SKU_MAX, pattern=ONE_LINE)),
                 _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": catalog.SEARCH_LIMIT_MAX,
                                               "default": catalog.SEARCH_LIMIT_DEFAULT}),
                 _query("offset", "Products to skip (take next_offset from the previous page)",
@@ -441,6 +493,7 @@ PATHS = {
             ],
             "responses": {
                 "200": _json(_ref("ProductPage"), "One page of products with their variants"),
+                "400": _response("BadRequest"),
                 "422": _response("ValidationFailed"),
                 **COMMON,
             },
@@ -455,6 +508,7 @@ PATHS = {
             "responses": {
                 "200": _json(_ref("ProductUpsertResult"), "One result per row, in request order"),
                 "400": _response("BadRequest"),
+                "403": _response("Forbidden"),
                 "409": _response("Conflict"),
                 "413": _response("PayloadTooLarge"),
                 "415": _response("UnsupportedMediaType"),
@@ -480,6 +534,7 @@ PATHS.update({
             "responses": {
                 "200": _json(_ref("StockImportResult"), "One result per row, in request order"),
                 "400": _response("BadRequest"),
+                "403": _response("Forbidden"),
                 "413": _response("StockPayloadTooLarge"),
                 "415": _response("UnsupportedMediaType"),
                 "422": _response("ValidationFailed"),
@@ -491,9 +546,12 @@ PATHS.update({
         "get": {
             "operationId": "getStock",
             "summary": "Availability of one SKU at every location",
-            "parameters": [{"name": "sku", "in": "path", "required": True, "schema": _string(catalog.SKU_MAX)}],
+            "parameters": [{"name": "sku", "in": "path", "required": True,
+                            "schema": _string(catalog.SKU_MAX, minLength=1, pattern=ONE_LINE)}],
             "responses": {
-                "200": _json(_ref("StockAvailability"), "On hand, allocated and available per location"),
+                "200": _json(_ref("StockAvailability"), "On hand, allocated and available per location in this "
+                                                        "token's stores"),
+                "400": _response("BadRequest"),
                 "404": _response("NotFound"),
                 **COMMON,
             },
@@ -522,6 +580,8 @@ PATHS.update({
                         "headers": {"Location": {"schema": _string(), "description": "The order's URL"}}},
                 "200": _json(_ref("Order"), "The same Idempotency-Key and body again: the order placed before"),
                 "400": _response("BadRequest"),
+                "403": _response("Forbidden"),
+                "413": _response("BodyTooLarge"),
                 "409": _response("OrderConflict"),
                 "415": _response("UnsupportedMediaType"),
                 "422": _response("ValidationFailed"),
@@ -534,7 +594,8 @@ PATHS.update({
             "operationId": "getOrder",
             "summary": "An order with its status, lines, pickup location and status URL",
             "parameters": [ORDER_NUMBER],
-            "responses": {"200": _json(_ref("Order"), "The order"), "404": _response("NotFound"), **COMMON},
+            "responses": {"200": _json(_ref("Order"), "The order"), "400": _response("BadRequest"),
+                          "404": _response("OrderNotFound"), **COMMON},
         },
     },
     "/orders/{number}/cancel": {
@@ -549,8 +610,12 @@ PATHS.update({
                 "type": "object", "additionalProperties": False, "properties": {"reason": _string(300)}}}}},
             "responses": {
                 "200": _json(_ref("Order"), "The cancelled order"),
-                "404": _response("NotFound"),
+                "400": _response("BadRequest"),
+                "403": _response("Forbidden"),
+                "404": _response("OrderNotFound"),
                 "409": _response("OrderConflict"),
+                "413": _response("BodyTooLarge"),
+                "415": _response("UnsupportedMediaType"),
                 "422": _response("ValidationFailed"),
                 **COMMON,
             },
@@ -569,8 +634,10 @@ def document():
             "version": VERSION,
             "description": "For web shops, PIM and ERP systems. Every route except this document needs "
                            "`Authorization: Bearer <token>` (`flask api-token create NAME`). Errors are "
-                           '`{"error": {"code": "…", "message": "…"}}` with a fitting 4xx status. Requests '
-                           "are rate limited per client.",
+                           '`{"error": {"code": "…", "message": "…"}}` with the status each operation lists '
+                           "(also for an unknown route 404, a wrong method 405 with `Allow`, a too-large body 413, "
+                           "a too-long URL 414, a wrong content type 415, too many requests 429). Requests are "
+                           "rate limited per client.\n\n" + SCOPE,
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],

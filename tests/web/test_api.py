@@ -392,3 +392,63 @@ def test_responses_match_the_documented_schemas(http, auth, catalogue, make):
     check(put_products(http, auth, [product_row("MUE-1", n=1), bad]).get_json(), "ProductUpsertResult")
     check(http.get("/api/v1/locations").get_json(), "Error")
     check(http.get("/api/v1/products?limit=0", headers=auth).get_json(), "Error")
+
+
+# --- the document and the API agree (what the fuzzer found) -------------------------------------------
+
+def _request_schema(path, method):
+    import jsonschema
+
+    document = openapi.document()
+    schema = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+
+
+def test_an_order_without_contact_or_name_is_refused_by_the_document_too():
+    orders = _request_schema("/orders", "post")
+    good = {"customer": {"email": "a@example.de", "last_name": "Berg"}, "lines": [{"sku": "X", "quantity": 1}],
+            "fulfilment": "pickup", "pickup_location": "HAM"}
+    assert orders.is_valid(good)
+    for customer in ({}, {"email": "a@example.de"}, {"first_name": "Anna"}, {"last_name": "Berg\x07"}):
+        assert not orders.is_valid({**good, "customer": customer}), customer
+
+
+def test_feeds_document_that_each_row_is_answered_on_its_own(http, auth):
+    """A row that is not a valid row is part of a valid request: it gets its own error result (200)."""
+    body = {"stock": [[None, None]]}
+    assert _request_schema("/stock", "put").is_valid(body)
+    response = http.put("/api/v1/stock", json=body, headers=auth)
+    assert response.status_code == 200
+    assert response.get_json()["results"][0]["errors"][0]["code"] == "invalid_type"
+    assert _request_schema("/products", "put").is_valid({"products": [None, "oops"]})
+
+
+def test_an_empty_ean_is_refused_as_the_document_says(http, auth):
+    error = assert_json_error(http.get("/api/v1/products?ean=", headers=auth), 422, "validation_failed")
+    assert "ean" in error["fields"]
+
+
+def test_an_over_long_url_is_a_json_414(http, auth):
+    assert_json_error(http.get("/api/v1/products?q=" + "x" * 5000, headers=auth), 414, "uri_too_long")
+    assert_json_error(http.get("/api/v1/stock/" + "A" * 5000), 414, "uri_too_long")
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status"), [
+    ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"\x00", "content_type": "application/json"}, 400),
+    ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"reason", "content_type": "text/plain"}, 415),
+    ("get", "/api/v1/stock/A%00B", {}, None),
+    ("get", "/api/v1/orders/OS%00", {}, None),
+    ("get", "/api/v1/products?sku=A%00B", {}, None),
+    ("get", "/api/v1/products?q=%1B%5B31m", {}, None),
+    ("get", "/api/v1/products?q=" + "x" * 5000, {}, 414),
+])
+def test_every_error_status_is_documented_for_its_operation(http, auth, method, path, kwargs, status):
+    response = getattr(http, method)(path, headers=auth, **kwargs)
+    if status is not None:
+        assert response.status_code == status
+    assert response.mimetype == "application/json" and set(response.get_json()) == {"error"}
+    template = re.sub(r"^/api/v1", "", path.split("?")[0])
+    template = re.sub(r"^/stock/.*", "/stock/{sku}", template)
+    template = re.sub(r"^/orders/[^/]+", "/orders/{number}", template)
+    responses = openapi.document()["paths"][template][method]["responses"]
+    assert str(response.status_code) in responses, (response.status_code, sorted(responses))
