@@ -387,3 +387,21 @@ def test_unknown_and_erased_profiles_are_not_found(client, make, shop):
     client.login("clerk@example.test")
     for address in (f"/customers/{gone.id}", "/customers/999999", "/customers/99999999999", "/customers/0/timeline"):
         assert client.get(address).status_code == 404, address
+
+
+def test_the_loser_of_crossing_merges_sees_why_on_the_merge_page(client, make, shop):
+    # Two managers had each other's profile open: one merged the twin into Jürgen, the other now merges
+    # Jürgen into the twin (the twin's page was loaded before the first merge).
+    twin = make.customer("Jürgen", "Twin", email="twin@example.de", preferred_location_id=shop["ham"].id)
+    customer_privacy.merge_customers(shop["juergen"], twin, staff=shop["manager"])
+    client.login("manager@example.test")
+    response = client.submit(f"/customers/{twin.id}/merge", {"other_id": str(shop["juergen"].id), "confirmed": "1"})
+    page = text(response)
+    assert response.status_code == 409 and 'name="other_id"' in page  # the merge page, with the reason
+    assert f"merged into profile #{shop['juergen'].id} a moment ago" in page
+    erase = client.submit(f"/customers/{twin.id}/erase", {"confirm": "ERASE"})
+    assert erase.status_code == 409 and "a moment ago" in text(erase) and 'name="confirm"' in text(erase)
+    db.session.expire_all()
+    assert db.session.get(Customer, shop["juergen"].id).merged_into_id is None
+    assert db.session.get(Customer, twin.id).erased_at is None
+    assert db.session.scalar(select(func.count()).select_from(CustomerMerge)) == 1
