@@ -131,3 +131,72 @@ def test_an_erase_and_a_merge_at_once_leave_nothing_of_the_erased(app, people, e
         kept = [json.dumps(m.merged_snapshot, ensure_ascii=False) for m in db.session.scalars(select(CustomerMerge))]
         kept += [f"{c.first_name} {c.email}" for c in db.session.scalars(select(Customer))]
         assert [text for text in kept if any(word in text for word in gone)] == []
+
+
+# --- an erase and the counter at the same moment ------------------------------------------------------------
+
+@pytest.fixture
+def counter(make, people):
+    from omnistore.services import ordering
+
+    ham = db.session.get(Staff, people["manager"].id).location
+    clerk = make.staff("clerk", ham, email="clerk@example.test")
+    variant = make.variant(price_minor=3000)
+    make.stock(variant, ham, 5)
+    draft = ordering.start_draft(clerk, customer_id=people["anna"].id)
+    ordering.set_line(draft, variant.id, 2, staff=clerk)
+    ordering.choose_fulfilment(draft, "delivery", staff=clerk, payment_state="paid", address={
+        "name": "Anna Tester", "street": "Elbchaussee 9", "postcode": "22763", "city": "Hamburg", "country": "DE"})
+    return {"clerk": clerk, "variant": variant, "token": draft.token, "ham": ham}
+
+
+def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_held_units(app, people, counter):
+    from omnistore.models import DraftHold, OrderDraft, StockLevel
+    from omnistore.services import ordering
+
+    def place():
+        clerk = db.session.get(Staff, counter["clerk"].id)
+        draft = ordering.draft_for(counter["token"], clerk)
+        return lambda: ordering.place(draft, staff=clerk)
+
+    placed, erased = run_together(app, [place, erase(people, "anna")])
+    assert isinstance(erased, Customer), erased
+    assert isinstance(placed, Order) or "personal data was erased" in str(getattr(placed, "message", placed))
+    db.session.expire_all()
+    draft = db.session.scalar(select(OrderDraft).where(OrderDraft.token == counter["token"]))
+    assert draft.status in ("placed", "abandoned") and draft.delivery_address == {}
+    assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
+    orders = db.session.scalars(select(Order).where(Order.customer_id == people["anna"].id)).all()
+    assert all(order.delivery_address == {} for order in orders)
+    level = db.session.scalar(select(StockLevel).where(StockLevel.variant_id == counter["variant"].id))
+    assert level.allocated == (2 if isinstance(placed, Order) else 0)
+
+
+def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, people, counter):
+    from omnistore.models import OrderDraft
+    from omnistore.services import ordering
+    from omnistore.services.errors import InvalidTransition
+
+    clerk = db.session.get(Staff, counter["clerk"].id)
+    draft = ordering.draft_for(counter["token"], clerk)  # the clerk's page was open …
+    run_together(app, [erase(people, "anna")])  # … while a manager erased the customer
+    with pytest.raises(InvalidTransition, match="personal data was erased"):
+        ordering.place(draft, staff=clerk)
+    # Even an open draft the erase could not see (attached a moment after it) is never placed.
+    db.session.execute(db.update(OrderDraft).where(OrderDraft.id == draft.id).values(status="open"))
+    db.session.commit()
+    with pytest.raises(InvalidTransition, match="personal data was erased"):
+        ordering.place(db.session.get(OrderDraft, draft.id), staff=clerk)
+    assert db.session.scalar(select(func.count()).select_from(Order).where(
+        Order.customer_id == people["anna"].id)) == 1  # the collected one from before
+
+
+def test_a_change_to_a_profile_erased_meanwhile_is_refused(app, people):
+    from omnistore.models import CustomerNote
+    from omnistore.services.errors import NotFound
+
+    anna = customer_service.get_active_customer(people["anna"].id)  # the clerk's profile page was open …
+    run_together(app, [erase(people, "anna")])  # … while a manager erased her
+    with pytest.raises(NotFound):
+        customer_service.add_note(anna, "Anna prefers navy", staff=db.session.get(Staff, people["manager"].id))
+    assert db.session.scalar(select(func.count()).select_from(CustomerNote)) == 0
