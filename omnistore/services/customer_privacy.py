@@ -5,9 +5,15 @@ manager when there is none) and admins see the log, export everything held about
 for the timeline, in one ZIP), erase (pseudonymise) the profile and merge two profiles into one.
 
 Erase keeps the rows accounting needs (orders, their lines and totals, consent records as proof) but removes
-everything that identifies the person: name, email, phone, loyalty number, sizes and preferences, notes,
-visits, wishlist, delivery addresses, check-in notes, emails waiting in or sent from the outbox, and any
-audit detail mentioning them. Marketing consent is withdrawn (a new record), and the erasure is logged.
+everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
+loyalty number, sizes and preferences, notes, visits, wishlist, what merge records kept, delivery addresses on
+orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
+names and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox
+(unsent ones dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning
+them. Marketing consent is withdrawn (a new record), and the erasure is logged.
+
+Erase and merge lock the profiles (lock_profiles) and decide on what they read after locking, so crossing
+merges, or a merge and an erase of the same profile, never both go through: the second gets Conflict.
 """
 import csv
 import io

@@ -15,7 +15,9 @@ key by key in a stable order, so concurrent placements never deadlock), missing 
 conditional UPDATE of stock.allocate. Units that went away meanwhile raise InsufficientStock ("no longer
 available") carrying a fresh proposal (for a draft: re-held). An API order (PlaceOrder) is re-sourced up
 to three times before giving up, since the web shop promised no particular store. The same idempotency
-key (per staff member or API client) never makes a second order; a draft is placed at most once. The
+key (per staff member or API client) never makes a second order; a draft is placed at most once. Only the
+key's SHA-256 is stored (a client may put personal data into it). A draft is placed under its customer's
+lock (the one erase and merge take): an erased customer's draft is refused, whenever the erase happened. The
 order gets its number (OS-YY-NNNNNN), OrderEvents "placed" and "sourced", a Transfer per source location
 that is not the pickup store (every source of a delivery ships to the customer), a Pickup for a pickup
 order, and the confirmation email via services/notifications.order_confirmation(order).

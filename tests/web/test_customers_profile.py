@@ -355,6 +355,13 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     customer_service.record_visit(twin, staff=shop["clerk"])
     customer_service.add_to_wishlist(twin, shop["knit_m"].id, staff=shop["clerk"])
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
+    from omnistore.models import OrderDraft
+    from omnistore.services import ordering
+
+    draft = ordering.start_draft(shop["clerk"], customer_id=twin.id)
+    db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de",
+                                 customer_id=twin.id))
+    db.session.commit()
     client.login("manager@example.test")
     page = text(client.get(url(shop, "/merge")))
     assert 'name="other_id"' in page and "data-customer-picker" in page
@@ -376,6 +383,9 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     assert stub.merged_into_id == survivor.id and stub.email is None and stub.loyalty_points == 0
     record = db.session.scalar(select(CustomerMerge))
     assert record.merged_snapshot["email"] == "j.mueller@example.de" and record.moved["orders"] == 1
+    # Drafts and emails follow the customer, so the survivor's erase finds them.
+    assert db.session.get(OrderDraft, draft.id).customer_id == survivor.id
+    assert db.session.scalar(select(OutboxMessage.customer_id)) == survivor.id
     assert customer_service.search_customers("müller") == [survivor]
     assert client.get(f"/customers/{twin.id}").headers["Location"].endswith(f"/customers/{survivor.id}")
     again = client.submit(url(shop, "/merge"), {"other_id": str(survivor.id), "confirmed": "1"})
