@@ -262,6 +262,7 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         # covers them.
         customer = lock_profiles(session, [customer.id]).get(customer.id)
         _refuse_unless_active(customer)
+        require_manage(staff, customer)
         stubs = _merged_into(session, customer.id)
         people = [customer, *stubs]
         ids = [person.id for person in people]
@@ -358,6 +359,8 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
         survivor, merged = rows.get(survivor.id), rows.get(merged.id)
         _refuse_unless_active(survivor)
         _refuse_unless_active(merged)
+        require_manage(staff, survivor)  # again: the preferred store may have changed meanwhile
+        require_manage(staff, merged)
         snapshot = {key: getattr(merged, key) for key in (
             "first_name", "last_name", "email", "phone", "loyalty_number", "loyalty_tier", "loyalty_points",
             "sizes", "preferences", "created_channel", "locale")}
