@@ -91,3 +91,31 @@ def test_tokens_made_before_scopes_keep_the_web_channel_and_their_own_orders(app
     client = db.session.get(ApiClient, client_id)
     assert (client.channels, client.stores, client.read_only, client.all_status_urls) == (["web"], None, False, False)
     assert [db.session.get(Order, order_id).placed_by_api_client_id for order_id in order_ids] == [client_id, None]
+
+
+def test_the_gdpr_migration_hashes_idempotency_keys_and_finds_each_emails_customer(app, make):
+    import hashlib
+
+    from flask_migrate import downgrade, upgrade
+
+    from omnistore.models import Order
+    from omnistore.services.ordering import hash_key
+
+    ham, anna = make.location("HAM"), make.customer("Anna", "Berg", email="anna@example.de")
+    order = make.order(ham, customer_id=anna.id, idempotency_key="api:1:order-for-anna@example.de")
+    number = order.number
+    db.session.close()
+    downgrade(revision="b046dea4fa35")
+    outbox = sa.table("outbox_message", sa.column("payload", sa.JSON), *(sa.column(name) for name in (
+        "kind", "topic", "recipient", "subject", "body", "status", "attempts", "next_attempt_at", "last_error",
+        "created_at")))
+    with db.engine.begin() as connection:
+        connection.execute(sa.insert(outbox).values(
+            kind="email", topic="order.confirmation", recipient="anna@example.de", subject="", body="",
+            payload={"order_number": number}, status="sent", attempts=1,
+            next_attempt_at=sa.func.now(), last_error="", created_at=sa.func.now()))
+    upgrade()
+    key = db.session.scalar(sa.select(Order.idempotency_key).where(Order.number == number))
+    assert key == hashlib.sha256(b"api:1:order-for-anna@example.de").hexdigest() == \
+        hash_key("api:1:order-for-anna@example.de")
+    assert db.session.execute(sa.text("SELECT customer_id FROM outbox_message")).scalar() == anna.id

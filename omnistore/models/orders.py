@@ -63,7 +63,8 @@ class Order(db.Model):
     tracking_reference: Mapped[str] = mapped_column(String(100), default="")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     total_minor: Mapped[int] = mapped_column(Integer, default=0)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # "<scope>:<key>"
+    # SHA-256 (hex) of "<scope>:<key>": a client's key may hold personal data, so only its hash is kept.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # The integration that placed it: only that client sees its status_url (unless allowed all).
     placed_by_api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))

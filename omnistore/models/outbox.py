@@ -25,6 +25,8 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(500))  # an email address or a webhook URL
     # A webhook's endpoint: its secret signs the delivery (looked up then, so a rotated secret applies).
     webhook_endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="SET NULL"))
+    # The customer an email is written to: erasing the customer drops what is unsent and blanks what was sent.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict] = mapped_column(db.JSON, default=dict)

@@ -5,9 +5,15 @@ manager when there is none) and admins see the log, export everything held about
 for the timeline, in one ZIP), erase (pseudonymise) the profile and merge two profiles into one.
 
 Erase keeps the rows accounting needs (orders, their lines and totals, consent records as proof) but removes
-everything that identifies the person: name, email, phone, loyalty number, sizes and preferences, notes,
-visits, wishlist, delivery addresses, check-in notes, emails waiting in or sent from the outbox, and any
-audit detail mentioning them. Marketing consent is withdrawn (a new record), and the erasure is logged.
+everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
+loyalty number, sizes and preferences, notes, visits, wishlist, what merge records kept, delivery addresses on
+orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
+names and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox
+(unsent ones dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning
+them. Marketing consent is withdrawn (a new record), and the erasure is logged.
+
+Erase and merge lock the profiles (lock_profiles) and decide on what they read after locking, so crossing
+merges, or a merge and an erase of the same profile, never both go through: the second gets Conflict.
 """
 import csv
 import io
@@ -29,6 +35,7 @@ from ..models import (
     CustomerNote,
     CustomerVisit,
     Order,
+    OrderDraft,
     OrderEvent,
     OrderLine,
     OutboxMessage,
@@ -40,7 +47,7 @@ from ..models._types import utcnow
 from . import audit
 from .customers import require_manage
 from .db import transaction
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, ValidationFailed
 
 ACCESS_LOG_PAGE = 50
 ERASE_WORD = "ERASE"
@@ -181,14 +188,63 @@ def export_zip(customer, *, staff) -> bytes:
 
 # --- erase --------------------------------------------------------------------------------------------------
 
+# Keys of an order event's or audit event's detail that hold what a customer or a clerk typed about the person.
+PERSONAL_DETAIL_KEYS = ("note", "name", "email", "phone", "address", "to")
+_ADDRESS_KEYS = ("name", "street")
+
+
+def _long_enough(values):
+    return {v.strip() for v in values if isinstance(v, str) and len(v.strip()) >= 4}
+
+
 def _personal_strings(customer):
-    values = {customer.email, customer.phone, customer.loyalty_number,
-              f"{customer.first_name} {customer.last_name}".strip()}
-    return [value for value in values if value and len(value) >= 4]
+    return _long_enough([customer.email, customer.phone, customer.loyalty_number,
+                         f"{customer.first_name} {customer.last_name}"])
 
 
 def _mentions(column, strings):
-    return or_(*(column.contains(value, autoescape=True) for value in strings)) if strings else None
+    return or_(*(column.contains(value, autoescape=True) for value in sorted(strings))) if strings else None
+
+
+def _mentioning(value, strings):
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    folded = text.lower()
+    return any(s.lower() in folded for s in strings)
+
+
+def _redacted(detail, strings):
+    """An event's detail without the personal keys, and without any value that mentions the person."""
+    return {key: value for key, value in (detail or {}).items()
+            if key not in PERSONAL_DETAIL_KEYS and not _mentioning(value, strings)}
+
+
+def lock_profiles(session, ids):
+    """Lock the profiles with these ids in ascending id order (PostgreSQL: SELECT … FOR UPDATE; SQLite: the
+    write transaction's BEGIN IMMEDIATE serialises writers already) and read them afresh: a merge or an erase
+    decides on what is committed now, never on what the session remembered."""
+    return {c.id: c for c in session.scalars(
+        select(Customer).where(Customer.id.in_(sorted(set(ids)))).order_by(Customer.id)
+        .with_for_update().execution_options(populate_existing=True))}
+
+
+def _merged_into(session, customer_id):
+    """Every profile merged into this one, directly or through another merged profile."""
+    found, frontier = [], [customer_id]
+    while frontier:
+        stubs = session.scalars(select(Customer).where(Customer.merged_into_id.in_(frontier))
+                                .execution_options(populate_existing=True)).all()
+        stubs = [stub for stub in stubs if stub not in found]
+        found += stubs
+        frontier = [stub.id for stub in stubs]
+    return found
+
+
+def _refuse_unless_active(customer):
+    if customer is None or customer.erased_at is not None:
+        raise Conflict(_l("This customer's personal data was erased a moment ago."))
+    if customer.merged_into_id is not None:
+        raise Conflict(_l("This profile was merged into profile #%(id)s a moment ago. Open that profile and try "
+                          "again.", id=customer.merged_into_id))
 
 
 def erase_customer(customer, *, staff, confirmation) -> Customer:
@@ -197,43 +253,70 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
     if (confirmation or "").strip().upper() != ERASE_WORD:
         message = _l("Type ERASE to confirm.")
         raise ValidationFailed(message, {"confirm": message})
+    from . import ordering
+    from .customers import current_consents
+
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
-        if customer is None or customer.erased_at is not None:
-            raise NotFound(_l("This customer's personal data was erased."))
-        stubs = session.scalars(select(Customer).where(Customer.merged_into_id == customer.id)).all()
+        # The same lock a merge, an edit or a placement for this customer takes: whoever comes second sees
+        # the outcome of the first. Profiles merged into this one can only change through it, so its lock
+        # covers them.
+        customer = lock_profiles(session, [customer.id]).get(customer.id)
+        _refuse_unless_active(customer)
+        require_manage(staff, customer)
+        stubs = _merged_into(session, customer.id)
         people = [customer, *stubs]
-        strings = sorted({s for person in people for s in _personal_strings(person)}
-                         | {s for m in session.scalars(select(CustomerMerge).where(
-                             CustomerMerge.survivor_id == customer.id)) for s in _snapshot_strings(m)})
         ids = [person.id for person in people]
-        order_ids = select(Order.id).where(Order.customer_id.in_(ids)).scalar_subquery()
+        merges = session.scalars(select(CustomerMerge).where(CustomerMerge.survivor_id.in_(ids))).all()
+        orders = session.scalars(select(Order).where(Order.customer_id.in_(ids))).all()
+        order_ids = [order.id for order in orders]
+        events = session.scalars(select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))).all() \
+            if order_ids else []
+        drafts = session.scalars(select(OrderDraft).where(OrderDraft.customer_id.in_(ids))).all()
+        mails = session.scalars(select(OutboxMessage).where(OutboxMessage.customer_id.in_(ids))).all()
+
+        # Everything that names the person, wherever it was copied to: the profiles, what merged profiles held,
+        # addresses on orders and drafts, addresses the emails went to (an old address too).
+        strings = set()
+        for person in people:
+            strings |= _personal_strings(person)
+        for merge in merges:
+            strings |= _snapshot_strings(merge)
+        for address in [o.delivery_address for o in orders] + [d.delivery_address for d in drafts]:
+            strings |= _long_enough((address or {}).get(key) for key in _ADDRESS_KEYS)
+        for event in events:
+            strings |= _long_enough((event.detail or {}).get(key) for key in ("to", "email", "phone", "name"))
+        strings |= _long_enough(m.recipient for m in mails if m.kind == "email")
 
         # Marketing consent withdrawn (proof kept: consent rows name no person).
-        from .customers import current_consents
-
         for name, state in current_consents(customer).items():
             if state["granted"]:
                 session.add(Consent(customer_id=customer.id, channel=name, granted=False, source_channel="store",
                                     location_id=staff.location_id, staff_id=staff.id))
         for model in (CustomerNote, CustomerVisit, WishlistItem):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
-        session.execute(update(Order).where(Order.customer_id.in_(ids))
-                        .values(delivery_address={}).execution_options(synchronize_session=False))
-        session.execute(update(Pickup).where(Pickup.order_id.in_(order_ids), Pickup.check_in_note != "")
-                        .values(check_in_note="").execution_options(synchronize_session=False))
-        for event in session.scalars(select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))):
-            if event.detail and any(key in event.detail for key in ("note", "name", "email", "phone", "address")):
-                event.detail = {k: v for k, v in event.detail.items()
-                                if k not in ("note", "name", "email", "phone", "address")}
-        session.execute(update(CustomerMerge).where(CustomerMerge.survivor_id == customer.id)
-                        .values(merged_snapshot={}).execution_options(synchronize_session=False))
-        if strings:
+        # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
+        ordering.forget_customer_drafts(session, ids, staff=staff)
+        for order in orders:
+            order.delivery_address = {}
+        if order_ids:
+            session.execute(update(Pickup).where(Pickup.order_id.in_(order_ids), Pickup.check_in_note != "")
+                            .values(check_in_note="").execution_options(synchronize_session=False))
+        for event in events:
+            if event.detail and _redacted(event.detail, strings) != event.detail:
+                event.detail = _redacted(event.detail, strings)
+        for merge in merges:
+            merge.merged_snapshot = {}
+        # Emails to the customer: unsent ones are dropped, sent (or failed) ones keep only that they existed.
+        session.execute(delete(OutboxMessage).where(OutboxMessage.customer_id.in_(ids),
+                                                    OutboxMessage.status == "pending"))
+        blank = dict(recipient="erased", subject="", body="", payload={}, last_error="")
+        session.execute(update(OutboxMessage).where(OutboxMessage.customer_id.in_(ids)).values(**blank)
+                        .execution_options(synchronize_session=False))
+        if strings:  # messages from before the outbox knew its customers, and anything else that names them
             outbox = _mentions(OutboxMessage.recipient, strings) | _mentions(OutboxMessage.body, strings) \
                 | _mentions(OutboxMessage.subject, strings) | _mentions(cast(OutboxMessage.payload, String), strings)
-            session.execute(update(OutboxMessage).where(outbox).values(
-                recipient="erased", subject="", body="", payload={}, last_error="")
-                .execution_options(synchronize_session=False))
+            session.execute(update(OutboxMessage).where(outbox).values(**blank)
+                            .execution_options(synchronize_session=False))
             session.execute(update(AuditEvent).where(_mentions(cast(AuditEvent.detail, String), strings))
                             .values(detail={"erased": True}).execution_options(synchronize_session=False))
         for person in people:
@@ -252,36 +335,43 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
 def _snapshot_strings(merge):
     snapshot = merge.merged_snapshot or {}
     values = [snapshot.get(key) for key in ("email", "phone", "loyalty_number")]
-    values.append(f"{snapshot.get('first_name', '')} {snapshot.get('last_name', '')}".strip())
-    return [v for v in values if isinstance(v, str) and len(v) >= 4]
+    values.append(f"{snapshot.get('first_name', '')} {snapshot.get('last_name', '')}")
+    return _long_enough(values)
 
 
 # --- merge --------------------------------------------------------------------------------------------------
 
 def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
-    """Move everything of `merged` to `survivor`: orders, notes, consents, visits, wishlist, views, points;
-    contact data the survivor lacks. `merged` stays as a stub pointing at the survivor; the merge is recorded
-    with what the merged profile held."""
+    """Move everything of `merged` to `survivor`: orders, drafts, notes, consents, visits, wishlist, views,
+    emails, points; contact data the survivor lacks. `merged` stays as a stub pointing at the survivor; the
+    merge is recorded with what the merged profile held.
+
+    Both profiles are locked in ascending id order and read again first: of two merges of the same pair
+    (A into B and B into A), of a merge and an erase, exactly one goes through; the other is refused with
+    Conflict, so no profile ever points at itself through others."""
     if survivor.id == merged.id:
         message = _l("Choose two different profiles.")
         raise ValidationFailed(message, {"customer_id": message})
     require_manage(staff, survivor)
     require_manage(staff, merged)
     with transaction() as session:
-        # Lock both rows in a stable order (PostgreSQL), so two merges of the same pair cannot interleave.
-        rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_((survivor.id, merged.id)))
-                                                 .order_by(Customer.id).with_for_update())}
+        rows = lock_profiles(session, (survivor.id, merged.id))
         survivor, merged = rows.get(survivor.id), rows.get(merged.id)
-        if survivor is None or merged is None or not survivor.active or not merged.active:
-            raise Conflict(_l("One of the profiles was merged or erased a moment ago. Reload and try again."))
+        _refuse_unless_active(survivor)
+        _refuse_unless_active(merged)
+        require_manage(staff, survivor)  # again: the preferred store may have changed meanwhile
+        require_manage(staff, merged)
         snapshot = {key: getattr(merged, key) for key in (
             "first_name", "last_name", "email", "phone", "loyalty_number", "loyalty_tier", "loyalty_points",
             "sizes", "preferences", "created_channel", "locale")}
         snapshot["created_at"] = _iso(merged.created_at)
         snapshot["preferred_location_id"] = merged.preferred_location_id
         moved = {}
-        for name, model in (("orders", Order), ("notes", CustomerNote), ("consents", Consent),
-                            ("visits", CustomerVisit), ("profile_views", CustomerAccess)):
+        # Drafts before orders: a placement holds the draft until its order is committed, so the orders moved
+        # next include one placed from a draft a moment ago.
+        for name, model in (("drafts", OrderDraft), ("orders", Order), ("notes", CustomerNote),
+                            ("consents", Consent), ("visits", CustomerVisit), ("profile_views", CustomerAccess),
+                            ("emails", OutboxMessage)):
             moved[name] = session.execute(update(model).where(model.customer_id == merged.id)
                                           .values(customer_id=survivor.id)
                                           .execution_options(synchronize_session=False)).rowcount

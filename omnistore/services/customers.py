@@ -307,8 +307,16 @@ def _consent(customer, name, granted, staff, location, channel="store"):
                    staff_id=staff.id if staff is not None else None)
 
 
+def lock_customer(session, customer_id, *, share=False):
+    """The profile read afresh and locked for this transaction (PostgreSQL: FOR UPDATE, or FOR SHARE for a
+    reader that only must not see it change; SQLite: the write transaction's BEGIN IMMEDIATE). Erase and
+    merge take the same lock, so a change never lands on a profile erased or merged a moment ago."""
+    return session.scalar(select(Customer).where(Customer.id == customer_id)
+                          .with_for_update(read=share).execution_options(populate_existing=True))
+
+
 def _editable(customer):
-    if not customer.active:
+    if customer is None or not customer.active:
         raise NotFound(_l("This profile can no longer be changed."))
 
 
@@ -332,7 +340,7 @@ def update_profile(customer, changes: ProfileChanges, *, staff) -> Customer:
     if changes.locale not in CUSTOMER_LOCALES:
         errors["locale"] = _l("Unknown language.")
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         preferred = _preferred_location(session, changes.preferred_location_id, errors)
         if errors:
@@ -373,7 +381,7 @@ def record_consent(customer, channel, granted, *, staff) -> Consent:
     if channel not in CONSENT_CHANNELS or granted not in (True, False):
         raise ValidationFailed(_l("Unknown consent."), {"consent": _l("Unknown consent.")})
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         if granted and not (customer.email if channel == "email" else customer.phone):
             message = (_l("Add an email address first.") if channel == "email"
@@ -396,7 +404,7 @@ def add_note(customer, body, *, staff) -> CustomerNote:
                      count=NOTE_MAX, length=len(text))
         raise ValidationFailed(message, {"body": message})
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         note = CustomerNote(customer_id=customer.id, staff_id=staff.id, location_id=staff.location_id, body=text)
         customer.notes.insert(0, note)
@@ -413,7 +421,7 @@ def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
         message = _l("Use at most %(count)d characters.", count=VISIT_NOTE_MAX)
         raise ValidationFailed(message, {"note": message})
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         visit = CustomerVisit(customer_id=customer.id, kind=kind, channel="store", location_id=staff.location_id,
                               staff_id=staff.id, note=text)
@@ -436,7 +444,7 @@ def wishlist(customer) -> list[WishlistItem]:
 
 def add_to_wishlist(customer, variant_id, *, staff, channel="store") -> WishlistItem:
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         variant = session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID \
             else None
@@ -455,7 +463,7 @@ def add_to_wishlist(customer, variant_id, *, staff, channel="store") -> Wishlist
 
 def remove_from_wishlist(customer, item_id, *, staff):
     with transaction() as session:
-        customer = session.get(Customer, customer.id)
+        customer = lock_customer(session, customer.id)
         _editable(customer)
         item = session.get(WishlistItem, item_id) if isinstance(item_id, int) and 0 < item_id <= MAX_ID else None
         if item is None or item.customer_id != customer.id:

@@ -144,7 +144,8 @@ def _email(order, topic, template, subject, *, with_qr=False, **extra):
         text = render_template(f"emails/{template}.txt", **context)
         html = render_template(f"emails/{template}.html", **context)
     message = outbox.enqueue_email(topic, to=to, subject=subject_text, text=text, html=html,
-                                   attachments=attachments, order_number=order.number, locale=locale)
+                                   attachments=attachments, customer_id=order.customer_id,
+                                   order_number=order.number, locale=locale)
     record_event(order, "notified", topic=topic)
     return [message]
 

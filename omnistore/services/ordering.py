@@ -15,7 +15,9 @@ key by key in a stable order, so concurrent placements never deadlock), missing 
 conditional UPDATE of stock.allocate. Units that went away meanwhile raise InsufficientStock ("no longer
 available") carrying a fresh proposal (for a draft: re-held). An API order (PlaceOrder) is re-sourced up
 to three times before giving up, since the web shop promised no particular store. The same idempotency
-key (per staff member or API client) never makes a second order; a draft is placed at most once. The
+key (per staff member or API client) never makes a second order; a draft is placed at most once. Only the
+key's SHA-256 is stored (a client may put personal data into it). A draft is placed under its customer's
+lock (the one erase and merge take): an erased customer's draft is refused, whenever the erase happened. The
 order gets its number (OS-YY-NNNNNN), OrderEvents "placed" and "sourced", a Transfer per source location
 that is not the pickup store (every source of a delivery ships to the customer), a Pickup for a pickup
 order, and the confirmation email via services/notifications.order_confirmation(order).
@@ -24,6 +26,7 @@ Cancelling. `cancel(order, …)` while the status machine allows it: allocations
 are, open transfers cancelled, the customer told (notifications).
 """
 import dataclasses
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -53,6 +56,7 @@ from ..models import (
 from ..models._types import utcnow
 from . import audit, orders, pickups, sourcing, stock
 from . import staff as staff_service
+from .customers import lock_customer
 from .db import transaction
 from .errors import DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .sourcing import LineRequest, SourcingRequest
@@ -160,11 +164,19 @@ def draft_for(token, staff) -> OrderDraft:
         select(OrderDraft).where(OrderDraft.token == token)
         .options(selectinload(OrderDraft.lines).selectinload(DraftLine.variant).selectinload(Variant.product))
     )
-    if draft is None or draft.status == "abandoned":
+    if draft is None or (draft.status == "abandoned" and not _customer_erased(draft)):
         raise NotFound(_("That order draft does not exist (any more)."))
     if not staff.is_admin and draft.location_id != staff.location_id:
         raise OutOfScope(_("That order draft does not exist (any more)."))
+    if draft.status == "abandoned":
+        _refuse_erased_customer()
     return draft
+
+
+def _customer_erased(draft):
+    if draft.customer_id is None:
+        return False
+    return db.session.scalar(select(Customer.erased_at).where(Customer.id == draft.customer_id)) is not None
 
 
 def open_drafts(staff, *, limit=20):
@@ -273,10 +285,38 @@ def abandon(draft, *, staff) -> None:
     """Drop the draft and release its holds now."""
     with transaction() as session:
         _lock_open_draft(session, draft, staff)
-        holds = _claim_holds(session, draft)
-        _apply(session, draft, holds, {}, staff, reference=_hold_reference(draft), reason=_("Order draft dropped"))
-        draft.status = "abandoned"
-        draft.holds_expire_at = None
+        _drop(session, draft, staff, _("Order draft dropped"))
+
+
+def _drop(session, draft, actor, reason):
+    holds = _claim_holds(session, draft)
+    _apply(session, draft, holds, {}, actor, reference=_hold_reference(draft), reason=reason)
+    draft.status = "abandoned"
+    draft.holds_expire_at = None
+
+
+def forget_customer_drafts(session, customer_ids, *, staff) -> int:
+    """In the caller's transaction (an erase, which holds the customers' locks): every open draft of these
+    customers is dropped with its holds released, and every draft of theirs forgets its delivery address.
+    Returns how many open drafts were dropped."""
+    if not customer_ids:
+        return 0
+    drafts = session.scalars(
+        select(OrderDraft).where(OrderDraft.customer_id.in_(customer_ids)).order_by(OrderDraft.id)
+        .with_for_update().execution_options(populate_existing=True)).all()
+    dropped = 0
+    for draft in drafts:
+        if draft.status == "open":
+            _drop(session, draft, staff, _("Order draft cancelled: the customer's data was erased"))
+            dropped += 1
+        draft.delivery_address = {}
+    session.flush()
+    return dropped
+
+
+def _refuse_erased_customer():
+    raise InvalidTransition(_("This customer's personal data was erased, so this order draft was cancelled. "
+                              "Start a new order with the customer's consent."))
 
 
 def draft_state(draft, *, now=None) -> DraftState:
@@ -406,10 +446,18 @@ def _scoped_key(idempotency_key, *, staff=None, api_client=None):
         raise ValidationFailed(_("The idempotency key is not valid."), {
             "idempotency_key": _("Use 1 to %(max)d visible ASCII characters.", max=IDEMPOTENCY_KEY_MAX)})
     if api_client is not None:
-        return f"api:{api_client.id}:{idempotency_key}"
-    if staff is not None:
-        return f"staff:{staff.id}:{idempotency_key}"
-    return f"any:{idempotency_key}"
+        scoped = f"api:{api_client.id}:{idempotency_key}"
+    elif staff is not None:
+        scoped = f"staff:{staff.id}:{idempotency_key}"
+    else:
+        scoped = f"any:{idempotency_key}"
+    return hash_key(scoped)
+
+
+def hash_key(scoped_key):
+    """What is stored of an idempotency key: its SHA-256 (a client may put anything in a key, an email address
+    too; the hash still finds the order again, and erasing a customer leaves nothing readable behind)."""
+    return hashlib.sha256(scoped_key.encode()).hexdigest()
 
 
 def order_by_key(scoped_key):
@@ -464,6 +512,10 @@ def place_order(source, *, idempotency_key=None, staff=None, api_client=None) ->
             db.session.rollback()
             existing = _existing(source, key, fingerprint)
             if existing is None:
+                if is_draft:  # dropped meanwhile (the customer erased, or the clerk dropped it)
+                    _editable_or_placed(db.session.get(OrderDraft, source.id, populate_existing=True), staff)
+                    raise InvalidTransition(_("This order draft changed a moment ago. Check it and place again.")) \
+                        from None
                 raise
             return Placed(existing, False)
     raise _no_longer_available(source, last_error, staff)
@@ -473,6 +525,8 @@ def _editable_or_placed(draft, staff):
     _check_actor(staff)
     if not staff.is_admin and draft.location_id != staff.location_id:
         raise OutOfScope(_("That order draft does not exist (any more)."))
+    if _customer_erased(draft) and draft.order_id is None:
+        _refuse_erased_customer()
     if draft.status == "abandoned":
         raise NotFound(_("That order draft does not exist (any more)."))
 
@@ -523,8 +577,20 @@ def _place_once(session, source, key, *, staff, api_client):
     now = utcnow()
     actor = api_client if api_client is not None else staff
     if isinstance(source, OrderDraft):
+        # The customer first (the lock an erase or a merge takes before it touches the drafts), then the draft,
+        # claimed only if it still belongs to that customer: an erased customer's draft is never placed.
+        customer_id = session.scalar(select(OrderDraft.customer_id).where(OrderDraft.id == source.id))
+        if customer_id is not None:
+            customer = lock_customer(session, customer_id, share=True)
+            if customer is None or customer.erased_at is not None:
+                _refuse_erased_customer()
+            if customer.merged_into_id is not None:
+                raise InvalidTransition(_("This customer's profile was merged into another one a moment ago. "
+                                          "Choose the customer again."))
         claimed = session.execute(
-            update(OrderDraft).where(OrderDraft.id == source.id, OrderDraft.status == "open")
+            update(OrderDraft).where(OrderDraft.id == source.id, OrderDraft.status == "open",
+                                     OrderDraft.customer_id == customer_id if customer_id is not None
+                                     else OrderDraft.customer_id.is_(None))
             .values(status="placed", updated_at=now).execution_options(synchronize_session=False)
         ).rowcount
         session.refresh(source)
@@ -631,9 +697,16 @@ def _customer_for(session, contact, channel):
     except ImportError:  # pragma: no cover - until the customers helper's module is merged
         customers = None
     if customers is not None:
-        existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
-        if existing is not None:
-            return existing.id
+        for _attempt in range(2):
+            existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
+            if existing is None:
+                break
+            # Held until the order commits, so an erase or merge of this profile waits for it (or went first).
+            locked = lock_customer(session, existing.id, share=True)
+            if locked is not None and locked.active:
+                return locked.id
+        else:
+            raise InvalidTransition(_("The customer's profile changed a moment ago. Please try again."))
         return customers.create_customer(customers.NewCustomer(
             first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
             locale=contact.locale), channel=channel).id

@@ -38,8 +38,9 @@ class Attachment:
     content_id: str = ""  # set for an inline image the HTML refers to as cid:<content_id>
 
 
-def enqueue_email(topic, *, to, subject, text, html="", attachments=(), **meta):
-    """Queue an email to `to` (one address). `topic` names why ("order.confirmation", "order.ready")."""
+def enqueue_email(topic, *, to, subject, text, html="", attachments=(), customer_id=None, **meta):
+    """Queue an email to `to` (one address). `topic` names why ("order.confirmation", "order.ready");
+    `customer_id` the customer it is written to (so erasing the customer finds it)."""
     payload = {
         "html": html,
         "attachments": [
@@ -49,7 +50,9 @@ def enqueue_email(topic, *, to, subject, text, html="", attachments=(), **meta):
         ],
         **meta,
     }
-    return _enqueue("email", topic, to, subject=subject, body=text, payload=payload)
+    message = _enqueue("email", topic, to, subject=subject, body=text, payload=payload)
+    message.customer_id = customer_id
+    return message
 
 
 def enqueue_webhook(topic, *, url, payload, endpoint=None):

@@ -92,3 +92,26 @@ def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, 
     page.get_by_role("button", name="Merge now").click()
     expect(page.locator(".flash")).to_contain_text("was merged into this profile")
     expect(page.locator("#contact-title")).to_be_visible()
+
+
+def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, make, people):
+    from omnistore.extensions import db
+    from omnistore.models import Staff
+    from omnistore.services import customer_privacy
+
+    ham = people["juergen"].preferred_location
+    manager = make.staff("manager", ham, email="manager@example.test", name="Maria Becker")
+    twin = make.customer("Jürgen", "Müller", email="j.mueller@example.de", preferred_location_id=ham.id)
+    sign_in(page, "manager@example.test")
+    page.goto(f"/customers/{people['juergen'].id}/merge")
+    page.wait_for_load_state("load")
+    page.locator("#other_id-picker-q").fill("j.mueller@example.de")
+    page.locator("#other_id-picker-q").press("Enter")
+    page.locator(".picker-hit", has_text="j.mueller@example.de").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".duplicate-offer")).to_be_visible()
+    # Meanwhile a colleague merges the other way round: Jürgen into the twin.
+    customer_privacy.merge_customers(twin, people["juergen"], staff=db.session.get(Staff, manager.id))
+    page.get_by_role("button", name="Merge now").click()
+    expect(page.locator(".inline-error")).to_contain_text(f"merged into profile #{twin.id} a moment ago")
+    expect(page.locator("#other_id-picker-q")).to_be_visible()  # still on the merge page, nothing else changed

@@ -17,9 +17,7 @@ from omnistore.models import (
     CustomerNote,
     CustomerVisit,
     Order,
-    OrderEvent,
     OutboxMessage,
-    Pickup,
     WishlistItem,
 )
 from omnistore.models._types import utcnow
@@ -222,31 +220,84 @@ def test_export_holds_everything_about_the_customer(client, shop):
 
 # --- erase ---------------------------------------------------------------------------------------------------
 
+TEXTUAL = (sa.String, sa.Text, sa.JSON, sa.types.NullType)
+
+
 def _every_text_value():
-    """Every value of every column of every table, as text."""
-    values = []
+    """Every value of every text or JSON column of every table in the database (found through the database's
+    own metadata, so a table added later is scanned too), as text; and the tables scanned."""
+    inspector = sa.inspect(db.engine)
+    values, scanned = [], set()
     with db.engine.connect() as connection:
-        for table in db.metadata.sorted_tables:
+        for name in inspector.get_table_names():
+            columns = [c["name"] for c in inspector.get_columns(name) if isinstance(c["type"], TEXTUAL)]
+            if not columns:
+                continue
+            scanned.add(name)
+            table = sa.table(name, *(sa.column(column) for column in columns))
             for row in connection.execute(sa.select(table)):
-                values.extend(json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, dict | list) else str(v)
-                              for v in row if v is not None)
-    return values
+                values.extend((name, _as_text(v)) for v in row if v is not None)
+    return values, scanned
+
+
+def _as_text(value):
+    if isinstance(value, str) and value[:1] in ("{", "["):  # JSON stored as text (SQLite): read its \u escapes
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, default=str, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+
+
+def _api_order(client, email, key):
+    from omnistore.services.staff import create_api_client
+
+    _api, token = create_api_client("web shop")
+    document = {"customer": {"email": email, "first_name": "Jürgen", "last_name": "Müller"},
+                "lines": [{"sku": "KNIT-L", "quantity": 1}], "fulfilment": "pickup", "pickup_location": "HAM",
+                "payment_state": "paid"}
+    return lambda: client.http.post("/api/v1/orders", json=document,
+                                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
 
 
 def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
-    juergen = shop["juergen"]
+    from omnistore.models import DraftHold, OrderDraft
+    from omnistore.services import customer_pickups, order_desk, ordering
+
+    juergen, manager = shop["juergen"], shop["manager"]
+    shop["knit_l"].sku = "KNIT-L"
+    db.session.commit()
     customer_service.add_note(juergen, "Jürgen mag Navy, wohnt Elbchaussee", staff=shop["clerk"])
     customer_service.record_consent(juergen, "email", True, staff=shop["clerk"])
     customer_service.record_visit(juergen, staff=shop["clerk"], note="came with his daughter")
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
-    shop["web"].pickup = Pickup(token="t" * 40, short_code="ABCDEFGH", check_in_note="Jürgen in the blue car")
-    db.session.add(OrderEvent(order_id=shop["web"].id, kind="checked_in", detail={"note": "Jürgen in the blue car"}))
+    # The pickup order: the confirmation resent, the address changed, resent again; the customer checks in.
+    order_desk.resend_confirmation(shop["web"], staff=manager)
+    customer_service.update_profile(juergen, customer_service.ProfileChanges(
+        first_name="Jürgen", last_name="Müller", email="j.neu@example.de", phone="+4915123456789", locale="de"),
+        staff=manager)
+    order_desk.resend_confirmation(db.session.get(Order, shop["web"].id), staff=manager)
+    token = make.pickup(shop["web"]).token
+    customer_pickups.check_in(token, note="Jürgen in the blue car")
     db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="juergen@example.de",
                                  subject="Your order is ready, Jürgen Müller", body="Hello Jürgen Müller"))
-    db.session.commit()
+    db.session.commit()  # an email from before the outbox knew its customers
+    # A web order whose client put the customer's address into its Idempotency-Key.
+    api_order = _api_order(client, "j.neu@example.de", "order-for-j.neu@example.de")
+    placed = api_order()
+    assert placed.status_code == 201, placed.get_json()
+    # A delivery started at the counter, to his home, not placed yet (its units are held).
+    draft = ordering.start_draft(shop["clerk"], customer_id=juergen.id)
+    ordering.set_line(draft, shop["knit_m"].id, 1, staff=shop["clerk"])
+    ordering.choose_fulfilment(draft, "delivery", staff=shop["clerk"], payment_state="paid", address={
+        "name": "Jürgen Müller", "street": "Elbchaussee 1", "postcode": "22763", "city": "Hamburg", "country": "DE"})
+    assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 1
     twin = make.customer("Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222",
                          preferred_location_id=shop["ham"].id)
-    customer_privacy.merge_customers(juergen, twin, staff=shop["manager"])
+    customer_privacy.merge_customers(juergen, twin, staff=manager)
+    before, _tables = _every_text_value()
+    assert any("j.neu@example.de" in value for _table, value in before)  # the scan sees what it looks for
+
     client.login("manager@example.test")
     page = text(client.get(url(shop, "/erase")))
     assert "cannot be undone" in page
@@ -255,18 +306,39 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     response = client.submit(url(shop, "/erase"), {"confirm": "ERASE"})
     assert response.status_code == 303
 
-    personal = ["Jürgen", "Müller", "juergen", "mueller", "juergen@example.de", "+4915123456789", "OSL0000042",
-                "Elbchaussee", "daughter", "blue car", "twin@example.de", "+4917011112222", "Twin", "Navy, wohnt"]
-    leaks = [(word, value) for value in _every_text_value() for word in personal if word.lower() in value.lower()]
+    personal = ["Jürgen", "Müller", "juergen", "mueller", "juergen@example.de", "j.neu", "+4915123456789",
+                "OSL0000042", "Elbchaussee", "daughter", "blue car", "twin@example.de", "+4917011112222", "Twin",
+                "Navy, wohnt"]
+    values, tables = _every_text_value()
+    assert {"customer", "customer_merge", "order_draft", "orders", "order_event", "outbox_message", "audit_event",
+            "pickup"} <= tables
+    leaks = [(word, table, value) for table, value in values for word in personal if word.lower() in value.lower()]
     assert leaks == []
     db.session.expire_all()
     erased = db.session.get(Customer, juergen.id)
     assert erased.erased_at is not None and erased.display_name == f"#{juergen.id}"
-    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == juergen.id)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == juergen.id)) == 3
     assert customer_service.current_consents(erased)["email"]["granted"] is False  # withdrawn
     assert customer_service.search_customers("müller") == [] and customer_service.search_customers("OSL0000042") == []
     assert client.get(url(shop)).status_code == 404
     assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "erase"
+    # Unsent emails to him are gone; sent ones say only that there was one.
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == "pending", OutboxMessage.recipient != "erased")) == 0
+    # The open draft was cancelled and its units are free again; placing it is refused with the reason.
+    dropped = db.session.get(OrderDraft, draft.id)
+    assert dropped.status == "abandoned" and dropped.delivery_address == {}
+    assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
+    assert db.session.scalar(select(sa.func.sum(sa.literal_column("allocated"))).select_from(
+        sa.table("stock_level")).where(sa.column("variant_id") == shop["knit_m"].id)) == 0
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    client.login("clerk@example.test")
+    place = client.submit(f"/orders/drafts/{draft.token}/place", {"idempotency_key": "after-erase"})
+    assert place.status_code == 409 and "personal data was erased" in text(place)
+    assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == juergen.id)) == 3
+    # The web shop's retry with its key still finds its order: the key is kept as a hash, and exactly.
+    replay = api_order()
+    assert replay.status_code == 200 and replay.get_json()["number"] == placed.get_json()["number"]
 
 
 # --- merge ---------------------------------------------------------------------------------------------------
@@ -283,6 +355,13 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     customer_service.record_visit(twin, staff=shop["clerk"])
     customer_service.add_to_wishlist(twin, shop["knit_m"].id, staff=shop["clerk"])
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
+    from omnistore.models import OrderDraft
+    from omnistore.services import ordering
+
+    draft = ordering.start_draft(shop["clerk"], customer_id=twin.id)
+    db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de",
+                                 customer_id=twin.id))
+    db.session.commit()
     client.login("manager@example.test")
     page = text(client.get(url(shop, "/merge")))
     assert 'name="other_id"' in page and "data-customer-picker" in page
@@ -304,6 +383,9 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     assert stub.merged_into_id == survivor.id and stub.email is None and stub.loyalty_points == 0
     record = db.session.scalar(select(CustomerMerge))
     assert record.merged_snapshot["email"] == "j.mueller@example.de" and record.moved["orders"] == 1
+    # Drafts and emails follow the customer, so the survivor's erase finds them.
+    assert db.session.get(OrderDraft, draft.id).customer_id == survivor.id
+    assert db.session.scalar(select(OutboxMessage.customer_id)) == survivor.id
     assert customer_service.search_customers("müller") == [survivor]
     assert client.get(f"/customers/{twin.id}").headers["Location"].endswith(f"/customers/{survivor.id}")
     again = client.submit(url(shop, "/merge"), {"other_id": str(survivor.id), "confirmed": "1"})
@@ -315,3 +397,21 @@ def test_unknown_and_erased_profiles_are_not_found(client, make, shop):
     client.login("clerk@example.test")
     for address in (f"/customers/{gone.id}", "/customers/999999", "/customers/99999999999", "/customers/0/timeline"):
         assert client.get(address).status_code == 404, address
+
+
+def test_the_loser_of_crossing_merges_sees_why_on_the_merge_page(client, make, shop):
+    # Two managers had each other's profile open: one merged the twin into Jürgen, the other now merges
+    # Jürgen into the twin (the twin's page was loaded before the first merge).
+    twin = make.customer("Jürgen", "Twin", email="twin@example.de", preferred_location_id=shop["ham"].id)
+    customer_privacy.merge_customers(shop["juergen"], twin, staff=shop["manager"])
+    client.login("manager@example.test")
+    response = client.submit(f"/customers/{twin.id}/merge", {"other_id": str(shop["juergen"].id), "confirmed": "1"})
+    page = text(response)
+    assert response.status_code == 409 and 'name="other_id"' in page  # the merge page, with the reason
+    assert f"merged into profile #{shop['juergen'].id} a moment ago" in page
+    erase = client.submit(f"/customers/{twin.id}/erase", {"confirm": "ERASE"})
+    assert erase.status_code == 409 and "a moment ago" in text(erase) and 'name="confirm"' in text(erase)
+    db.session.expire_all()
+    assert db.session.get(Customer, shop["juergen"].id).merged_into_id is None
+    assert db.session.get(Customer, twin.id).erased_at is None
+    assert db.session.scalar(select(func.count()).select_from(CustomerMerge)) == 1

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ...services import customer_privacy
 from ...services import customers as customer_service
-from ...services.errors import ValidationFailed
+from ...services.errors import Conflict, ValidationFailed
 from ..rendering import role_required
 from . import bp
 from .find import picker_context
@@ -49,6 +49,9 @@ def erase(customer_id):
         except ValidationFailed as failure:
             form.confirm.errors = [failure.message]
             return render_template("customers/erase.html", customer=customer, form=form), 422
+        except Conflict as clash:  # merged or erased by someone else a moment ago
+            form.confirm.errors = [clash.message]
+            return render_template("customers/erase.html", customer=customer, form=form), 409
         flash(_("The customer's personal data was erased. Orders stay for accounting without it."), "success")
         return redirect(url_for(".index"), 303)
     return render_template("customers/erase.html", customer=customer, form=form)
@@ -71,6 +74,8 @@ def merge(customer_id):
                     customer_privacy.merge_customers(customer, other, staff=current_user)
                 except ValidationFailed as failure:
                     error, status, other = failure.message, 422, None
+                except Conflict as clash:  # one of the two was merged or erased a moment ago
+                    error, status, other = clash.message, 409, None
                 else:
                     flash(_("%(merged)s was merged into this profile. Nothing was lost: orders, notes, consents, "
                             "visits, wishlist and points moved here.", merged=other.display_name), "success")
