@@ -47,8 +47,8 @@ def _serving():
 
 def _init_extensions(app):
     from .services.db import configure_engine
-    from .services.staff import load_staff_session
     from .web.i18n import select_locale, select_timezone
+    from .web.sessions import load_user, to_sign_in
 
     db.init_app(app)
     with app.app_context():
@@ -62,7 +62,8 @@ def _init_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_staff_session)
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(to_sign_in)
 
     from .services import outbox
     outbox.init_app(app)

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import ApiClient, Location, Staff
 from ..models._types import utcnow
 from ..models.staff import LOCALES, ROLES
-from . import audit
+from . import audit, staff_sessions
 from .db import transaction
 from .errors import Conflict, NotFound, ValidationFailed
 
@@ -91,23 +91,13 @@ def disable_staff(email):
             raise NotFound(f"No staff member with email {email}.")
         staff.active = False
         staff.session_generation += 1  # ends every open session
+        staff_sessions.end_all(staff.id)
         audit.record("staff.disabled", entity=staff, location_id=staff.location_id)
     return staff
 
 
 def list_staff():
     return db.session.scalars(select(Staff).order_by(Staff.location_id, Staff.role, Staff.email)).all()
-
-
-def load_staff_session(session_id):
-    """Flask-Login's user loader: "<id>:<generation>" → the active staff member, or None."""
-    staff_id, _, generation = (session_id or "").partition(":")
-    if not (staff_id.isdigit() and generation.isdigit()):
-        return None
-    staff = db.session.get(Staff, int(staff_id))
-    if staff is None or not staff.active or staff.session_generation != int(generation):
-        return None
-    return staff
 
 
 def can_act_at(staff, location_id):
