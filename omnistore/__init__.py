@@ -1,8 +1,6 @@
 """omnistore: the application factory."""
 from pathlib import Path
 
-from flask import Flask
-
 from . import config as settings
 from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -12,7 +10,9 @@ ROOT = PACKAGE.parent
 
 def create_app(config=None):
     """Build the app. `config` (a dict) overrides the environment, e.g. in tests."""
-    app = Flask(
+    from .web.retry import App
+
+    app = App(  # Flask, plus one more run of a read-only request whose database connection was lost
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

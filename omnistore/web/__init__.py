@@ -1,13 +1,14 @@
 """Blueprints (one per domain), security headers, idle timeout and error handlers."""
 from time import perf_counter
 
-from flask import abort, g, request
+from flask import g
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
-from ..services.db import end_reading
 from . import i18n
 from .errors import register_error_handlers
+from .form_input import check_request_shape
+from .retry import close_session_quietly, end_reading_in_request
 from .sessions import check_session
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
@@ -46,7 +47,10 @@ def register_web(app):
     app.register_blueprint(outbox.bp)
     register_error_handlers(app)
     app.session_interface = _SessionInterface()
-    app.teardown_appcontext(end_reading)  # before Flask-SQLAlchemy's (teardowns run last registered first)
+    # Ended inside the request, and the session closed before Flask-SQLAlchemy's teardown (teardowns run last
+    # registered first) so that a lost connection cannot fail the request after its answer (web/retry.py).
+    app.after_request_funcs.setdefault(None, []).insert(0, end_reading_in_request)  # runs last
+    app.teardown_appcontext(close_session_quietly)
 
     @app.get("/healthz")
     def healthz():
@@ -59,15 +63,7 @@ def register_web(app):
     # First of all the hooks (the extensions' and the blueprints' too), so Server-Timing counts them all.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
 
-    @app.before_request
-    def _refuse_nul_bytes():
-        """No text field anywhere may hold a NUL byte (PostgreSQL refuses them): say so up front."""
-        values = [request.path, *request.args.values()]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            values.extend(request.form.values())
-        if any("\x00" in value for value in values):
-            abort(400)
-
+    app.before_request(check_request_shape)  # files, lists, JSON or NUL bytes where a form's text belongs
     app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime
 
     @app.after_request
