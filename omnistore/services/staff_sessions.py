@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from ..extensions import db
 from ..models import Staff, StaffSession
@@ -50,11 +50,16 @@ def hash_key(key):
     return hashlib.sha256((key or "").encode()).hexdigest()
 
 
-def start(staff):
-    """A new session for `staff`; returns the key for the cookie (only its hash is kept)."""
+def start(staff, limits):
+    """A new session for `staff`; returns the key for the cookie (only its hash is kept). The staff member's
+    sessions that can no longer hold (ended, or past their lifetime) are deleted on the way."""
     key = secrets.token_urlsafe(32)
     now = utcnow()
     with transaction() as session:
+        session.execute(delete(StaffSession).where(
+            StaffSession.staff_id == staff.id,
+            or_(StaffSession.ended_at.is_not(None), StaffSession.started_at < now - limits.lifetime))
+            .execution_options(synchronize_session=False))
         session.add(StaffSession(key_hash=hash_key(key), staff_id=staff.id, started_at=now, last_seen_at=now))
     return key
 

@@ -61,7 +61,7 @@ def sign_in(staff):
     locale = session.get("locale")
     session.clear()
     login_user(staff)
-    session[SESSION_KEY] = staff_sessions.start(staff)
+    session[SESSION_KEY] = staff_sessions.start(staff, limits())
     session.permanent = True
     return locale
 

@@ -187,3 +187,14 @@ def test_only_a_page_of_this_site_is_returned_to(client, store, current):
 def test_a_plain_page_still_redirects_with_next(client):
     response = client.get("/orders/?q=x")
     assert signed_out(response) and next_of(response.headers["Location"]) == "/orders/?q=x"
+
+
+def test_sessions_that_cannot_hold_any_more_are_deleted_at_the_next_sign_in(app, client, store, make):
+    client.login(store["clerk"].email)
+    client.submit("/logout")
+    other = StaffClient(app.test_client())
+    other.login(store["clerk"].email)
+    make.age_sessions(hours=13)
+    client.login(store["clerk"].email)
+    rows = make.staff_session_rows()
+    assert len(rows) == 1 and rows[0].ended_at is None
