@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from ..extensions import htmx
 from ..models._types import utcnow
@@ -55,9 +55,7 @@ def load_user(user_id):
 
 
 def sign_in(staff):
-    """A fresh session (no fixation) on the server and in the cookie, in the language chosen before."""
-    from flask_login import login_user
-
+    """A fresh session (no fixation) on the server and in the cookie; returns the language chosen before."""
     locale = session.get("locale")
     session.clear()
     login_user(staff)
@@ -111,8 +109,9 @@ def check_session():
 
 def page_path():
     """The page the person is on: for an htmx request the page around it (HX-Current-URL, same origin
-    only), for a plain GET this address, for a plain POST the page the form was on (Referer, same origin)."""
-    if htmx:
+    only), for a plain GET or a boosted link this address, for a plain POST the page the form was on
+    (Referer, same origin)."""
+    if htmx and not (htmx.boosted and request.method == "GET"):  # a boosted link goes to its own address
         return same_origin_path(request.headers.get("HX-Current-URL", ""))
     if request.method == "GET":
         return request.full_path.rstrip("?")

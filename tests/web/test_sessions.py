@@ -198,3 +198,8 @@ def test_sessions_that_cannot_hold_any_more_are_deleted_at_the_next_sign_in(app,
     client.login(store["clerk"].email)
     rows = make.staff_session_rows()
     assert len(rows) == 1 and rows[0].ended_at is None
+
+
+def test_a_boosted_link_without_a_session_returns_to_where_it_led(client):
+    response = client.get("/orders/", headers={**HX, "HX-Boosted": "true", "HX-Current-URL": "http://localhost/"})
+    assert response.status_code == 401 and next_of(response.headers["HX-Redirect"]) == "/orders/"
