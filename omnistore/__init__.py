@@ -1,8 +1,6 @@
 """omnistore: the application factory."""
 from pathlib import Path
 
-from flask import Flask
-
 from . import config as settings
 from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -12,7 +10,9 @@ ROOT = PACKAGE.parent
 
 def create_app(config=None):
     """Build the app. `config` (a dict) overrides the environment, e.g. in tests."""
-    app = Flask(
+    from .web.retry import App
+
+    app = App(  # Flask, plus one more run of a read-only request whose database connection was lost
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -47,8 +47,8 @@ def _serving():
 
 def _init_extensions(app):
     from .services.db import configure_engine
-    from .services.staff import load_staff_session
     from .web.i18n import select_locale, select_timezone
+    from .web.sessions import load_user, to_sign_in
 
     db.init_app(app)
     with app.app_context():
@@ -62,7 +62,8 @@ def _init_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_staff_session)
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(to_sign_in)
 
     from .services import outbox
     outbox.init_app(app)

@@ -48,9 +48,14 @@ def from_environment():
         "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK": int(_env("PICKUP_CODE_ATTEMPTS_PER_CLERK", "5")),
         "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE": int(_env("PICKUP_CODE_ATTEMPTS_PER_STORE", "20")),
         "OMNISTORE_PICKUP_CODE_WINDOW_SECONDS": int(_env("PICKUP_CODE_WINDOW_SECONDS", "600")),
-        "OMNISTORE_IDLE_TIMEOUT_MINUTES": int(_env("IDLE_TIMEOUT_MINUTES", "30")),
+        "OMNISTORE_IDLE_TIMEOUT_MINUTES": float(_env("IDLE_TIMEOUT_MINUTES", "30")),
+        # An open pickup desk's visible queue keeps its session open this long after sign-in (a shift).
+        "OMNISTORE_DESK_SESSION_HOURS": float(_env("DESK_SESSION_HOURS", "10")),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+        # Failed sign-ins: per address and account, and per address (any account). Never per account alone,
+        # or anyone could lock a clerk out of the desk.
         "OMNISTORE_LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
+        "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": _env("LOGIN_ADDRESS_RATE_LIMIT", "30 per minute"),
         "OMNISTORE_API_RATE_LIMIT": _env("API_RATE_LIMIT", "600 per minute"),
         # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
         "OMNISTORE_PUBLIC_RATE_LIMIT": _env("PUBLIC_RATE_LIMIT", "120 per minute"),
@@ -91,8 +96,8 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # The cookie is sent again when the session changes, which the idle check does about once a minute
-    # while a tablet is in use: enough to keep extending its lifetime, without signing it on every request.
+    # The cookie is set at sign-in and lives as long as the session may (the server ends it earlier on sign-out
+    # or the idle timeout: web/sessions.py), so it need not be signed and sent again on every request.
     "SESSION_REFRESH_EACH_REQUEST": False,
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout bounds that

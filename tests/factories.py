@@ -170,3 +170,24 @@ def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, 
     db.session.add(person)
     db.session.commit()
     return person
+
+
+def age_sessions(**delta):
+    """Move every staff session's clock back by `delta` (e.g. minutes=31): as if that much time had passed
+    since its last activity (and since sign-in) — the server's clock decides, not the cookie's."""
+    from datetime import timedelta
+
+    from omnistore.models import StaffSession
+
+    back = timedelta(**delta)
+    for row in db.session.scalars(db.select(StaffSession)):
+        row.last_seen_at -= back
+        row.started_at -= back
+    db.session.commit()
+
+
+def staff_session_rows():
+    from omnistore.models import StaffSession
+
+    db.session.expire_all()
+    return db.session.scalars(db.select(StaffSession).order_by(StaffSession.id)).all()

@@ -7,7 +7,7 @@ from .locations import Location
 from .orders import Order, OrderEvent, OrderLine, Pickup, Transfer
 from .outbox import OutboxMessage
 from .reviews import ReviewDay, ReviewDirty, ReviewFact
-from .staff import ApiClient, Staff
+from .staff import ApiClient, Staff, StaffSession
 from .stock import StockLevel, StockMovement, VariantStock
 from .webhooks import WebhookEndpoint
 
@@ -15,5 +15,6 @@ __all__ = [
     "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
     "CustomerVisit", "DraftHold", "DraftLine", "Location", "Order", "OrderDraft", "OrderEvent",
     "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
-    "StockLevel", "StockMovement", "Transfer", "Variant", "VariantStock", "WebhookEndpoint", "WishlistItem",
+    "StaffSession", "StockLevel", "StockMovement", "Transfer", "Variant", "VariantStock", "WebhookEndpoint",
+    "WishlistItem",
 ]

@@ -53,6 +53,21 @@ class Staff(UserMixin, db.Model):
         return f"<Staff {self.email}>"
 
 
+class StaffSession(db.Model):
+    """One sign-in on one device, kept on the server so that signing out (or a replayed copy of the cookie after
+    the idle timeout) ends it there; the cookie holds only a random key whose hash is stored here."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moves in steps (services/staff_sessions.py): one write a minute while in use, none per poll.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiClient(db.Model):
     """A named bearer token for an integration (web shop, ERP); only its hash is kept."""
 

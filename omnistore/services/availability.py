@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import Location, OrderLine, Product, Staff, StockLevel, Transfer, Variant, VariantStock
+from ..models import Location, OrderLine, Product, Staff, StaffSession, StockLevel, Transfer, Variant, VariantStock
 from . import catalog, stock
 from .locations import OpeningStatus, distances_from, opening_status
 
@@ -58,9 +58,13 @@ def stamp(versions, levels, now=None):
     return f"{versions}-{levels}-{quarter}"
 
 
-# The idle poll's one statement: the signed-in staff member's session fields and the variant's fingerprint.
-_POLL = (select(Staff.session_generation, Staff.active, VariantStock.versions, VariantStock.levels)
-         .select_from(Staff).outerjoin(VariantStock, VariantStock.variant_id == bindparam("v"))
+# The idle poll's one statement: the signed-in staff member's session fields (the staff row's generation and
+# active flag, the server-side session with the cookie's key) and the variant's fingerprint.
+_POLL = (select(Staff.session_generation, Staff.active, StaffSession.ended_at, StaffSession.started_at,
+                StaffSession.last_seen_at, VariantStock.versions, VariantStock.levels)
+         .select_from(Staff)
+         .outerjoin(StaffSession, and_(StaffSession.staff_id == Staff.id, StaffSession.key_hash == bindparam("key")))
+         .outerjoin(VariantStock, VariantStock.variant_id == bindparam("v"))
          .where(Staff.id == bindparam("staff")))
 
 
@@ -68,16 +72,20 @@ _POLL = (select(Staff.session_generation, Staff.active, VariantStock.versions, V
 class PollAnswer:
     session_generation: int
     active: bool
+    session_open: bool  # the server-side session with this key exists and has not ended
+    started_at: datetime | None
+    last_seen_at: datetime | None
     fingerprint: str
 
 
-def poll(staff_id, variant_id):
-    """For a panel asking "anything new?": the staff member's session generation and active flag (to check
-    the sign-in) and the variant's fingerprint, in one statement; None if there is no such staff member.
+def poll(staff_id, key_hash, variant_id):
+    """For a panel asking "anything new?": the staff member's session generation and active flag, their
+    server-side session with this key (to check the sign-in and its idle time) and the variant's fingerprint,
+    in one statement; None if there is no such staff member.
 
     On PostgreSQL it runs on a connection in autocommit: one round trip, no BEGIN and ROLLBACK around it
     (a single statement sees one snapshot either way)."""
-    params = {"staff": staff_id, "v": variant_id}
+    params = {"staff": staff_id, "key": key_hash, "v": variant_id}
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.execute(_POLL, params).first()
@@ -85,8 +93,9 @@ def poll(staff_id, variant_id):
         row = db.session.execute(_POLL, params).first()
     if row is None:
         return None
-    generation, active, versions, levels = row
-    return PollAnswer(generation, bool(active), stamp(versions or 0, levels or 0))
+    generation, active, ended_at, started_at, last_seen_at, versions, levels = row
+    return PollAnswer(generation, bool(active), started_at is not None and ended_at is None, started_at,
+                      last_seen_at, stamp(versions or 0, levels or 0))
 
 
 def _pending_first():

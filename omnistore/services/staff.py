@@ -14,7 +14,7 @@ from ..models import ApiClient, Location, Staff
 from ..models._types import utcnow
 from ..models.customers import CHANNELS
 from ..models.staff import DEFAULT_API_CHANNELS, LOCALES, ROLES
-from . import audit
+from . import audit, staff_sessions
 from .db import transaction
 from .errors import Conflict, ForbiddenScope, NotFound, ReadOnlyClient, ValidationFailed
 
@@ -92,23 +92,13 @@ def disable_staff(email):
             raise NotFound(f"No staff member with email {email}.")
         staff.active = False
         staff.session_generation += 1  # ends every open session
+        staff_sessions.end_all(staff.id)
         audit.record("staff.disabled", entity=staff, location_id=staff.location_id)
     return staff
 
 
 def list_staff():
     return db.session.scalars(select(Staff).order_by(Staff.location_id, Staff.role, Staff.email)).all()
-
-
-def load_staff_session(session_id):
-    """Flask-Login's user loader: "<id>:<generation>" → the active staff member, or None."""
-    staff_id, _, generation = (session_id or "").partition(":")
-    if not (staff_id.isdigit() and generation.isdigit()):
-        return None
-    staff = db.session.get(Staff, int(staff_id))
-    if staff is None or not staff.active or staff.session_generation != int(generation):
-        return None
-    return staff
 
 
 def can_act_at(staff, location_id):

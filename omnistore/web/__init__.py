@@ -1,17 +1,15 @@
 """Blueprints (one per domain), security headers, idle timeout and error handlers."""
-from datetime import UTC, datetime
 from time import perf_counter
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import g
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from ..extensions import htmx
-from ..services.db import end_reading
 from . import i18n
 from .errors import register_error_handlers
-from .rendering import is_live_poll
+from .form_input import check_request_shape
+from .retry import close_session_quietly, end_reading_in_request
+from .sessions import check_session
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
 CONTENT_SECURITY_POLICY = (
@@ -19,9 +17,6 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; media-src 'self' blob:; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'"
 )
-
-
-LAST_SEEN_STEP_SECONDS = 60
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -52,7 +47,10 @@ def register_web(app):
     app.register_blueprint(outbox.bp)
     register_error_handlers(app)
     app.session_interface = _SessionInterface()
-    app.teardown_appcontext(end_reading)  # before Flask-SQLAlchemy's (teardowns run last registered first)
+    # Ended inside the request, and the session closed before Flask-SQLAlchemy's teardown (teardowns run last
+    # registered first) so that a lost connection cannot fail the request after its answer (web/retry.py).
+    app.after_request_funcs.setdefault(None, []).insert(0, end_reading_in_request)  # runs last
+    app.teardown_appcontext(close_session_quietly)
 
     @app.get("/healthz")
     def healthz():
@@ -65,41 +63,8 @@ def register_web(app):
     # First of all the hooks (the extensions' and the blueprints' too), so Server-Timing counts them all.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
 
-    @app.before_request
-    def _refuse_nul_bytes():
-        """No text field anywhere may hold a NUL byte (PostgreSQL refuses them): say so up front."""
-        values = [request.path, *request.args.values()]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            values.extend(request.form.values())
-        if any("\x00" in value for value in values):
-            abort(400)
-
-    @app.before_request
-    def _idle_timeout():
-        """Sign out a tablet left alone longer than the idle timeout (checked on the server).
-
-        The time last seen moves in steps of LAST_SEEN_STEP_SECONDS: a tablet in use changes its session
-        (so the cookie is signed and sent again, which also extends its lifetime) about once a minute, not
-        on every request."""
-        if request.endpoint == "static" or not current_user.is_authenticated:  # a stylesheet loads no one
-            return None
-        now = datetime.now(UTC).timestamp()
-        limit = app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
-        last_seen = session.get("last_seen")
-        if (last_seen is None or now - last_seen >= LAST_SEEN_STEP_SECONDS) and not is_live_poll():
-            session["last_seen"] = now
-        if last_seen is None or now - last_seen <= limit:
-            return None
-        logout_user()
-        session.clear()
-        flash(_("You were signed out after %(minutes)d minutes without activity.",
-                minutes=app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]), "info")
-        target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
-        if htmx:
-            response = app.make_response("")
-            response.headers["HX-Redirect"] = target
-            return response
-        return redirect(target)
+    app.before_request(check_request_shape)  # files, lists, JSON or NUL bytes where a form's text belongs
+    app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime
 
     @app.after_request
     def _security_headers(response):

@@ -3,11 +3,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
 
 from ..extensions import limiter
 from ..services import staff as staff_service
 from .forms import LanguageForm, LoginForm
+from .sessions import sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -22,14 +24,22 @@ def _safe_next(target):
     return target
 
 
-def _login_email_key():
-    return "login:" + staff_service.normalise_email(request.form.get("email", ""))[:254]
+# Failed sign-ins are throttled per address and per (address, account), never per account alone: a stranger
+# guessing a clerk's password elsewhere must not lock the clerk out of the desk. Only failures count.
+def _address_and_account_key():
+    email = request.form.get("email", "")
+    return f"login:{get_remote_address()}:{staff_service.normalise_email(email if isinstance(email, str) else '')}"
+
+
+def _failed(response):
+    return response.status_code == 422
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT"], methods=["POST"],
+               deduct_when=_failed)
 @limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=_login_email_key)
+               key_func=_address_and_account_key, deduct_when=_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -39,10 +49,7 @@ def login():
     if form.validate_on_submit():
         staff = staff_service.authenticate(form.email.data, form.password.data)
         if staff is not None:
-            locale = session.get("locale")
-            session.clear()  # a fresh session on every login (no fixation)
-            login_user(staff)
-            session.permanent = True
+            locale = sign_in(staff)  # a fresh session on every login (no fixation), kept on the server
             if locale and locale != staff.locale:
                 staff_service.set_locale(staff, locale)
             return redirect(_safe_next(form.next.data) or url_for("home.index"), code=303)
@@ -61,8 +68,7 @@ def _too_many_attempts(_error):
 @login_required
 def logout():
     locale = current_user.locale
-    logout_user()
-    session.clear()
+    sign_out()  # ends the session on the server: a copy of the cookie opens nothing afterwards
     session["locale"] = locale  # the sign-in page stays in the language the clerk was using
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"), code=303)

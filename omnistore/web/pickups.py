@@ -24,6 +24,7 @@ from ..services import pickups as pickup_service
 from ..services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
+from .form_input import form_input
 from .rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("pickups", __name__, url_prefix="/pickups")
@@ -130,6 +131,7 @@ def handover(number):
 
 
 @bp.post("/orders/<number>/handover")
+@form_input(lists=("refuse",))
 @login_required
 def confirm(number):
     found = pickup_service.handover_for(number[:40], current_user)
@@ -169,6 +171,7 @@ def order(number):
 
 
 @bp.post("/orders/<number>/picked")
+@form_input(lists=("line",))
 @login_required
 def picked(number):
     order = pickup_service.desk_order(number[:40], current_user)
@@ -182,6 +185,7 @@ def picked(number):
 
 
 @bp.post("/orders/<number>/ready")
+@form_input(lists=("short",))
 @login_required
 def ready(number):
     order = pickup_service.desk_order(number[:40], current_user)

@@ -3,6 +3,7 @@ import pytest
 
 from omnistore.extensions import db
 from omnistore.models import AuditEvent
+from tests.conftest import PASSWORD, StaffClient
 
 
 @pytest.fixture
@@ -95,22 +96,20 @@ def test_sign_in_is_throttled(client, clerk):
 
 
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_IDLE_TIMEOUT_MINUTES": 30}], indirect=True)
-def test_idle_session_is_signed_out(client, clerk):
+def test_idle_session_is_signed_out(client, clerk, make):
     client.login(clerk.email)
     assert client.get("/").status_code == 200
-    with client.session_transaction() as session:
-        session["last_seen"] -= 31 * 60
+    make.age_sessions(minutes=31)
     response = client.get("/orders/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert "without activity" in client.get("/login").get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 
-def test_idle_timeout_answers_htmx_with_a_redirect_header(client, clerk):
+def test_idle_timeout_answers_htmx_with_a_redirect_header(client, clerk, make):
     client.login(clerk.email)
     client.get("/")
-    with client.session_transaction() as session:
-        session["last_seen"] -= 10 * 60 * 60
+    make.age_sessions(minutes=40)
     response = client.get("/orders/", headers={"HX-Request": "true"})
     assert response.headers["HX-Redirect"].startswith("/login")
 
@@ -137,3 +136,36 @@ def test_language_before_sign_in_carries_over(client, clerk):
     client.login(clerk.email)
     db.session.expire_all()
     assert db.session.get(type(clerk), clerk.id).locale == "da"
+
+
+def login_from(client, address, email, password=PASSWORD):
+    token = client.csrf_token()
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_overrides={"REMOTE_ADDR": address})
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_a_stranger_cannot_lock_a_clerk_out(app, clerk):
+    stranger = StaffClient(app.test_client())
+    for _ in range(10):
+        login_from(stranger, "203.0.113.9", clerk.email, "wrong password")
+    assert login_from(stranger, "203.0.113.9", clerk.email, "wrong password").status_code == 429
+    desk = StaffClient(app.test_client())
+    assert login_from(desk, "198.51.100.7", clerk.email).status_code == 303  # the clerk at the desk
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute",
+                                         "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "5 per minute"}], indirect=True)
+def test_one_address_guessing_many_accounts_is_throttled(app, client, make):
+    ham = make.location("HB2")
+    emails = [make.staff("clerk", ham, email=f"c{number}@store.test").email for number in range(6)]
+    for email in emails[:5]:
+        assert login_from(client, "203.0.113.9", email, "wrong password").status_code == 422
+    assert login_from(client, "203.0.113.9", emails[5]).status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute"}], indirect=True)
+def test_signing_in_successfully_does_not_count_toward_the_throttle(app, client, clerk):
+    for _ in range(4):
+        assert login_from(client, "198.51.100.7", clerk.email).status_code == 303
+        client.submit("/logout")

@@ -95,16 +95,15 @@ def test_the_queue_answers_204_while_nothing_changed(client, make, desk):
     assert client.get(new_url, headers=HX).status_code == 200
 
 
-def test_polling_the_queue_does_not_keep_the_session_alive(client, make, desk):
-    client.login("clerk@example.test")
-    client.get("/pickups/")
-    with client.session_transaction() as session:
-        session["last_seen"] = session["last_seen"] - 60
-        before = session["last_seen"]
+def test_polling_another_stores_queue_does_not_keep_the_session_alive(client, make, desk):
+    """Only the own store's desk counts as presence (tests/web/test_sessions.py has the rest)."""
+    client.login("admin@example.test")
+    client.get("/pickups/?location=HAM")
+    make.age_sessions(minutes=2)
+    before = make.staff_session_rows()[0].last_seen_at
     fingerprint = pickups.queue_fingerprint(desk["ham"])
-    client.get(f"/pickups/queue?v={fingerprint}", headers=HX)
-    with client.session_transaction() as session:
-        assert session["last_seen"] == before
+    client.get(f"/pickups/queue?v={fingerprint}&location=HAM", headers=HX)
+    assert make.staff_session_rows()[0].last_seen_at == before
 
 
 # --- pick list and ready ------------------------------------------------------------------------------------

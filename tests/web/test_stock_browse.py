@@ -289,7 +289,7 @@ def test_an_idle_refresh_is_one_query_with_the_sign_in_check(client, shop):
     with selects() as seen:
         assert client.get(url, headers=HX).status_code == 204
     assert len(seen) == 1, "\n\n".join(seen)
-    assert "variant_stock" in seen[0] and "staff" in seen[0]
+    assert "variant_stock" in seen[0] and "staff_session" in seen[0]
 
 
 def test_a_poll_after_signing_out_elsewhere_or_being_disabled_is_not_answered(app, client, shop, make):
@@ -299,13 +299,22 @@ def test_a_poll_after_signing_out_elsewhere_or_being_disabled_is_not_answered(ap
     with client.session_transaction() as session:
         staff_id, generation = session["_user_id"].split(":")
         session["_user_id"] = f"{staff_id}:{int(generation) + 1}"  # an older session of this staff member
-    assert client.get(url, headers=HX).status_code == 302
+    assert client.get(url, headers=HX).status_code == 401
     client.login(shop["clerk"].email)
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
     assert client.get(url, headers=HX).status_code == 204
     disable_staff(shop["clerk"].email)
     response = client.get(url, headers=HX)
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_a_poll_after_signing_out_is_not_answered(app, client, shop):
+    url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get(url, headers=HX).status_code == 204
+    client.submit("/logout")
+    assert thief.get(url, headers=HX).status_code == 401
 
 
 def test_a_poll_from_another_browser_with_the_same_cookie_takes_the_ordinary_way(client, shop):
@@ -380,23 +389,19 @@ def test_refresh_interval_and_low_stock_threshold_come_from_the_config(client, s
     assert "every 1500ms" in body and "badge-low" not in body
 
 
-def test_polling_does_not_count_as_activity_for_the_idle_timeout(client, shop):
+def test_polling_does_not_count_as_activity_for_the_idle_timeout(client, shop, make):
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
-    with client.session_transaction() as session:
-        session["last_seen"] -= 10 * 60
-        before = session["last_seen"]
+    make.age_sessions(minutes=10)
+    before = make.staff_session_rows()[0].last_seen_at
     client.get(url, headers=HX)
-    with client.session_transaction() as session:
-        assert session["last_seen"] == before
+    assert make.staff_session_rows()[0].last_seen_at == before
     client.get("/stock/?q=parka", headers=HX)  # the clerk searching is activity
-    with client.session_transaction() as session:
-        assert session["last_seen"] > before
+    assert make.staff_session_rows()[0].last_seen_at > before
 
 
-def test_an_idle_tablets_poll_is_signed_out(client, shop):
+def test_an_idle_tablets_poll_is_signed_out(client, shop, make):
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
-    with client.session_transaction() as session:
-        session["last_seen"] -= 10 * 60 * 60
+    make.age_sessions(hours=10)
     response = client.get(url, headers=HX)
     assert response.headers["HX-Redirect"].startswith("/login")
 

@@ -1,7 +1,7 @@
 """GDPR: which customer an outbox email is written to; idempotency keys kept only as a hash
 
 Revision ID: e5a7c2d9f013
-Revises: b046dea4fa35
+Revises: d4a7c2e9f1b3
 Create Date: 2026-12-04 17:10:00
 
 outbox_message.customer_id lets an erase find every email to the customer, whatever address it went to

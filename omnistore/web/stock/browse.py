@@ -1,5 +1,4 @@
 """Find a product and see where it is: search, scan, product page, network panel (live)."""
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
@@ -8,9 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...extensions import htmx
-from ...services import availability, catalog
+from ...services import availability, catalog, staff_sessions
 from ...services.errors import ValidationFailed
-from ...services.staff import load_staff_session
+from .. import sessions
 from ..rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 from . import bp
 
@@ -187,38 +186,24 @@ def _unchanged_poll():
     if request.endpoint != "stock.panel" or LIVE_PARAM not in request.args or request.method != "GET":
         return None
     variant_id = (request.view_args or {}).get("variant_id")
-    staff_id, generation = _session_staff()
-    if staff_id is None or not isinstance(variant_id, int) or not 0 < variant_id <= catalog.MAX_ID:
+    staff_id, generation = sessions.parse_user_id(session.get("_user_id"))
+    key = session.get(sessions.SESSION_KEY)
+    if staff_id is None or not isinstance(key, str) or not isinstance(variant_id, int):
         return None
-    if any("\x00" in value for value in request.args.values()) or not _session_fresh_enough():
+    if not 0 < variant_id <= catalog.MAX_ID or any("\x00" in value for value in request.args.values()):
         return None
-    answer = availability.poll(staff_id, variant_id)
-    if answer is None or not answer.active or answer.session_generation != generation:
+    if session.get("_id") != current_app.login_manager._session_identifier_generator():
+        return None  # seen from another address or browser: Flask-Login's session protection decides
+    answer = availability.poll(staff_id, staff_sessions.hash_key(key), variant_id)
+    if answer is None or not answer.active or answer.session_generation != generation or not answer.session_open:
         return None
+    if staff_sessions.verdict(answer.started_at, answer.last_seen_at, sessions.limits()) is not None:
+        return None  # idle too long (checked against the server's clock, not the cookie's): the ordinary way
     if answer.fingerprint != request.args.get(LIVE_PARAM):
         return None
     current_app.login_manager._update_request_context_with_user(_PollingStaff(staff_id, session["_user_id"]))
     g.session_untouched = True  # a poll does not extend the session (see web/__init__.py)
     return "", 204
-
-
-def _session_staff():
-    """(staff id, session generation) from Flask-Login's "<id>:<generation>" in the session, or (None, None)."""
-    staff_id, _, generation = str(session.get("_user_id") or "").partition(":")
-    if not (staff_id.isdigit() and generation.isdigit()) or int(staff_id) > catalog.MAX_ID:
-        return None, None
-    return int(staff_id), int(generation)
-
-
-def _session_fresh_enough():
-    """Nothing for the ordinary checks to do: the session comes from where it was signed in (Flask-Login's
-    session protection) and the tablet was in use within the idle timeout."""
-    if session.get("_id") != current_app.login_manager._session_identifier_generator():
-        return False
-    now = datetime.now(UTC).timestamp()
-    last_seen = session.get("last_seen", now)
-    return isinstance(last_seen, int | float) and now - last_seen <= current_app.config[
-        "OMNISTORE_IDLE_TIMEOUT_MINUTES"] * 60
 
 
 class _PollingStaff:
@@ -238,7 +223,7 @@ class _PollingStaff:
     def __getattr__(self, name):
         staff = self.__dict__.get("_staff")
         if staff is None:
-            staff = self.__dict__["_staff"] = load_staff_session(self._session_id)
+            staff = self.__dict__["_staff"] = sessions.load_user(self._session_id)
         return getattr(staff, name)
 
 

@@ -20,6 +20,7 @@ from ...services import locations as location_service
 from ...services import stock as stock_service
 from ...services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ...services.staff import can_act_at
+from ..form_input import form_input
 from ..rendering import login_required, render_page_or_partial, role_required, wants_fragment
 from . import bp
 
@@ -158,6 +159,7 @@ def correct(variant_id):
 # --- the ERP's CSV file -----------------------------------------------------------------------------------
 
 @bp.route("/import", methods=["GET", "POST"])
+@form_input(files=("file",))
 @role_required("manager")
 def import_csv():
     """Managers upload the ERP's stock file (sku, location, on_hand) for their store; an admin for any."""
