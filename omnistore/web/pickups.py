@@ -39,16 +39,6 @@ VERIFICATION_LABELS = {
 }
 
 
-def _full_load_if_boosted():
-    """The desk pages run their own script (live.js, pickups.js): a boosted navigation swaps <body> only and
-    would not run it, so it becomes a full page load (as the stock product page does)."""
-    if htmx.boosted and not htmx.history_restore_request:
-        response = current_app.response_class(status=200)
-        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
-        return response
-    return None
-
-
 def _desk_location():
     """The store whose desk this is: the staff member's own; an admin may open another with ?location=CODE."""
     location = current_user.location
@@ -76,8 +66,6 @@ def _desk(location, status=200, *, code="", code_error=None):
 @bp.get("/")
 @login_required
 def index():
-    if (redirect_response := _full_load_if_boosted()) is not None:
-        return redirect_response
     return _desk(_desk_location())
 
 
@@ -165,8 +153,6 @@ def _order_page(order, status=200, *, errors=None, values=None, notice=None):
 @bp.get("/orders/<number>")
 @login_required
 def order(number):
-    if (redirect_response := _full_load_if_boosted()) is not None:
-        return redirect_response
     return _order_page(pickup_service.desk_order(number[:40], current_user))
 
 
@@ -217,8 +203,6 @@ def _int(value):
 @login_required
 def picklist():
     """Printable pick lists, one page per order: the orders named (?order=…), else every order to pick."""
-    if (redirect_response := _full_load_if_boosted()) is not None:
-        return redirect_response
     location = _desk_location()
     numbers = [number[:40] for number in request.args.getlist("order")][:100]
     to_pick = pickup_service.orders_to_pick(location, numbers or None)

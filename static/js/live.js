@@ -1,4 +1,5 @@
-// omnistore: live stock panels. Linked from the stock pages only; no inline scripts (strict CSP).
+// omnistore: live panels (the stock panel, the pickup queue). Loaded on every page from base.html, like all
+// scripts; no inline scripts (strict CSP).
 //
 // - An element with [data-live] polls on its own (hx-trigger "every …"). While the tab is hidden its
 //   requests are cancelled, and when the tab is shown again it refreshes at once ("live-refresh").

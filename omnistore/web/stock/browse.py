@@ -68,8 +68,7 @@ def _loyalty_customer(code):
 
 def _go(url):
     """303 to `url`. An htmx request (the as-you-type search, the boosted global search box) gets a full page
-    load of `url` instead: a followed redirect would land the product page in the results list, and a
-    boosted swap would not run the page's own script (static/js/live.js)."""
+    load of `url` instead: a followed redirect would land the product page in the results list."""
     if htmx:
         response = current_app.response_class(status=200)
         response.headers["HX-Redirect"] = url
@@ -105,11 +104,6 @@ def _same_site_target(code):
 @login_required
 def product(product_id):
     """The product page with its matrix and, for the chosen variant, the live network panel."""
-    if htmx.boosted and not htmx.history_restore_request:
-        # Boosted navigation swaps <body> only and would not run this page's script: load it in full.
-        response = current_app.response_class(status=200)
-        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
-        return response
     _check_id(product_id)
     view = availability.product_view(product_id, current_user.location_id)
     if view is None:
