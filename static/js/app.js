@@ -24,6 +24,8 @@
   if (navigator.onLine === false) { banner(true); }
 
   // --- Keyboard-wedge scanner: digits typed fast then Enter, while no field has focus. ---
+  // It goes to the page's own scan box where it has one ([data-wedge-target]: the order builder's "Add an
+  // item", so a scan adds to the order instead of leaving it), else to the global search.
   var buffer = "", lastKey = 0;
   document.addEventListener("keydown", function (event) {
     var target = event.target;
@@ -36,7 +38,7 @@
     lastKey = now;
     if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
     if (event.key === "Enter" && buffer.length >= 6) {
-      var box = document.getElementById("global-search");
+      var box = document.querySelector("[data-wedge-target]") || document.getElementById("global-search");
       if (box && box.form) {
         event.preventDefault();
         box.value = buffer;

@@ -63,3 +63,49 @@ def test_a_customer_choice_that_never_reached_the_server_can_be_made_again(page,
     page.get_by_role("button", name=re.compile("Ida Lund")).click()
     expect(builder.get_by_role("button", name=re.compile("Place order"))).to_be_enabled()
     expect(page.locator("#connection-banner")).to_be_hidden()
+
+
+def wedge_scan(page, code):
+    """A keyboard-wedge scanner: the digits, fast, then Enter, with no field focused."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.type(code, delay=15)
+    page.keyboard.press("Enter")
+
+
+def test_the_next_step_has_the_focus_and_a_wedge_scan_adds_to_the_order(page, network):
+    sign_in(page, "hanna@example.test")
+    builder = open_builder(page)
+    expect(page.get_by_label("Customer", exact=True)).to_be_focused()
+
+    page.get_by_label("Customer", exact=True).fill("Ida")
+    page.get_by_role("button", name=re.compile("Ida Lund")).click()
+    expect(builder.locator(".picker-chosen")).to_contain_text("Ida Lund")
+    expect(page.get_by_label("Add an item")).to_be_focused()
+    settled(page)
+
+    draft_url = page.url
+    wedge_scan(page, network["scarf"].ean)
+    line = builder.locator(f".draft-line[data-variant='{network['scarf'].id}']")
+    expect(line).to_contain_text("Wool Scarf")
+    assert page.url == draft_url
+    settled(page)
+    wedge_scan(page, network["scarf"].ean)  # scanned again: one more
+    expect(line.get_by_label("Quantity", exact=True)).to_have_value("2")
+    assert page.url == draft_url
+
+
+def test_quick_create_from_the_builder_starts_with_the_name_typed(page, network):
+    sign_in(page, "hanna@example.test")
+    builder = open_builder(page, network["scarf"])
+    page.get_by_label("Customer", exact=True).fill("Anna Berg")
+    expect(builder.get_by_role("status").filter(has_text="No customer matches")).to_be_visible()
+    builder.get_by_text("New customer", exact=True).click()
+    expect(builder.get_by_label("First name")).to_have_value("Anna")
+    expect(builder.get_by_label("Last name")).to_have_value("Berg")
+    expect(builder.get_by_label("Email")).to_be_focused()
+    builder.get_by_label("Mobile or phone").fill("+45 20 99 88 77")
+    for question in ("by email", "by text message"):
+        builder.get_by_role("group", name=re.compile(question)).get_by_text("No", exact=True).click()
+    builder.get_by_role("button", name="Create and use").click()
+    expect(builder.locator(".picker-chosen")).to_contain_text("Anna Berg")
+    expect(builder.get_by_role("button", name=re.compile("Place order"))).to_be_enabled()

@@ -165,3 +165,15 @@ def test_a_loyalty_card_scanned_anywhere_opens_the_profile(client, shop):
     camera = client.get("/stock/scan?code=OSL0000042")
     assert camera.status_code == 303 and camera.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
     assert client.get("/stock/scan?code=OSL9999999").status_code == 404
+
+
+@pytest.mark.parametrize(("typed", "field", "value"), [
+    ("Anna Berg", "first_name", "Anna"), ("Anna Berg", "last_name", "Berg"),
+    ("anna@example.dk", "email", "anna@example.dk"), ("0151 2345 6789", "phone", "0151 2345 6789"),
+])
+def test_picker_quick_create_starts_with_what_was_searched(client, shop, typed, field, value):
+    client.login("clerk@example.test")
+    picker = text(client.get("/customers/picker", query_string={"field": "customer_id", "new": typed}, headers=HX))
+    assert re.search(r'<details class="picker-create" open', picker)
+    assert re.search(rf'name="customer_id_{field}" [^>]*value="{re.escape(value)}"', picker)
+    assert customers() == 1  # nothing is created before the clerk confirms
