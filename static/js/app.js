@@ -10,7 +10,27 @@
   }
   window.addEventListener("offline", function () { banner(true); });
   window.addEventListener("online", function () { banner(false); });
-  document.addEventListener("htmx:sendError", function () { banner(true); });
+  // A change sent while the connection seemed fine, whose answer never came: it may well have gone through.
+  // Saying "nothing reaches the server" would be wrong; say we could not confirm, and offer a way to check
+  // (the form's data-check-url, e.g. the order; else this page again).
+  function unconfirmed(elt) {
+    var el = document.getElementById("unconfirmed-banner");
+    if (!el) { return false; }
+    var source = elt && elt.closest ? elt.closest("[data-check-url]") : null;
+    var link = el.querySelector("[data-check-link]");
+    if (link) {
+      link.href = source ? source.getAttribute("data-check-url") : window.location.href;
+      if (source && source.getAttribute("data-check-label")) { link.textContent = source.getAttribute("data-check-label"); }
+    }
+    el.hidden = false;
+    return true;
+  }
+  document.addEventListener("htmx:sendError", function (event) {
+    var config = event.detail.requestConfig || {};
+    var verb = String(config.verb || "get").toLowerCase();
+    if (verb !== "get" && navigator.onLine !== false && unconfirmed(event.detail.elt)) { return; }
+    banner(true);
+  });
   document.addEventListener("htmx:timeout", function () { banner(true); });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.xhr && event.detail.xhr.status > 0) { banner(false); }
