@@ -7,8 +7,9 @@ from playwright.sync_api import expect
 
 from omnistore.extensions import db
 from omnistore.models import Order
-from omnistore.services import pickups
+from omnistore.services import pickups, transfers
 from tests.e2e import test_pickup_desk
+from tests.e2e.screenshots import capture
 from tests.e2e.test_pickup_desk import fresh_reads, queue_group, sign_in, web_order
 
 pytestmark = pytest.mark.e2e
@@ -82,3 +83,29 @@ def test_a_handover_whose_answer_was_lost_says_so_and_a_retry_answers_with_the_c
 
     page.goto(f"/orders/{order.number}")
     expect(page.locator(".card-head .status")).to_have_text("Collected")
+
+
+def test_receiving_the_last_parcel_asks_where_it_goes_and_the_desk_shows_that_shelf(page, make):
+    ham, cph = make.location("HAM"), make.location("CPH")
+    make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
+    cph_clerk = make.staff("clerk", cph, email="carl@example.test", name="Carl Holm")
+    boots = make.variant(make.product(name="Trail Boot", brand="Nordwind"), size="44", colour="Brown")
+    make.stock(boots, cph, 2, allocated=1)
+    order = make.order(ham, lines=[(boots, 1, cph)], channel="store")
+    transfer = make.transfer(order, cph)
+    transfers.pick(transfer, staff=cph_clerk)
+    transfers.ship(transfer, staff=cph_clerk, tracking="PN 0042")
+
+    sign_in(page)
+    page.goto("/orders/arriving")
+    card = page.locator(f"#transfer-{transfer.id}")
+    shelf = card.get_by_label("Shelf or bin")
+    expect(shelf).to_be_visible()
+    expect(card).to_contain_text("the order is ready for pickup once it is received")
+    capture(page, "orders-arriving-last-parcel")
+    shelf.fill("D-04")
+    card.get_by_role("button", name="Received – the parcel is here").click()
+    expect(card.get_by_role("status")).to_contain_text("ready for pickup")
+
+    page.goto("/pickups/")
+    expect(queue_group(page, "ready").locator(f"[data-order='{order.number}']")).to_contain_text("D-04")
