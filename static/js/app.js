@@ -34,6 +34,9 @@
   document.addEventListener("htmx:timeout", function () { banner(true); });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.xhr && event.detail.xhr.status > 0) { banner(false); }
+    var verb = String((event.detail.requestConfig || {}).verb || "get").toLowerCase();
+    var el = document.getElementById("unconfirmed-banner");
+    if (el && event.detail.successful && verb !== "get") { el.hidden = true; }  // a later change got its answer
   });
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (navigator.onLine === false) { banner(true); event.preventDefault(); }
