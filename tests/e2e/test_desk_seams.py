@@ -32,6 +32,7 @@ def test_the_home_tiles_open_the_desk_on_their_group(page, make, shop):
     expect(page).to_have_url(re.compile(r"/pickups/\?show=ready$"))
     expect(queue_group(page, "ready").locator(f"[data-order='{ready.number}']")).to_contain_text("Ole Jensen")
     expect(queue_group(page, "to_pick")).to_have_count(0)
+    capture(page, "pickup-desk-one-group")
 
     page.get_by_role("link", name="Show the whole queue").click()
     expect(queue_group(page, "to_pick").locator(f"[data-order='{to_pick.number}']")).to_be_visible()
