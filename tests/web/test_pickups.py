@@ -289,3 +289,19 @@ def test_a_post_without_csrf_token_is_refused(client, make, desk):
     response = client.post(f"/pickups/orders/{order.number}/handover", data={"verification": "qr"})
     assert response.status_code == 400
     assert db.session.get(Order, order.id).status == "ready" and Pickup
+
+
+def test_the_desk_shows_one_group_when_asked_and_its_live_queue_keeps_to_it(client, make, desk):
+    """?show=<group> (the home screen's tiles link there); anything else shows the whole queue."""
+    to_pick = new_order(make, desk, first_name="Mia")
+    ready = make_ready(new_order(make, desk, first_name="Ole"), desk["clerk"])
+    client.login("clerk@example.test")
+    page = text(client.get("/pickups/?show=ready"))
+    assert ready.number in page and to_pick.number not in page and "Show the whole queue" in page
+    assert "show=ready" in page.split('id="pickup-queue"')[1].split(">")[0]  # the poll asks for the same group
+    polled = text(client.get("/pickups/queue?show=to_pick", headers={"HX-Request": "true"}))
+    assert to_pick.number in polled and ready.number not in polled
+    whole = text(client.get("/pickups/?show=<script>"))
+    assert to_pick.number in whole and ready.number in whole and "Show the whole queue" not in whole
+    home = text(client.get("/"))
+    assert 'href="/pickups/?show=ready"' in home and 'href="/orders/?status=collected"' in home
