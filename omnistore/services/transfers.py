@@ -229,9 +229,10 @@ def _joined_tracking(order):
     return ", ".join(t.tracking_reference for t in _live_transfers(order) if t.tracking_reference)
 
 
-def receive(transfer, *, staff):
+def receive(transfer, *, staff, shelf_location=""):
     """The parcel arrived at the pickup store (shipped → received): the goods are on hand there and stay
-    reserved for the order (stock.arrive). With every line at the pickup store, the order is ready."""
+    reserved for the order (stock.arrive). With every line at the pickup store, the order is ready — through
+    the desk's own verb, with the shelf the clerk put it on (see completes_order: the card asks for it)."""
     with transaction():
         if transfer.destination_location_id is None:
             raise InvalidTransition(_("A home delivery is not received in a store; mark it delivered."))
@@ -255,29 +256,39 @@ def receive(transfer, *, staff):
         orders.record_event(order, "received", staff=staff, location_id=here, cancelled_order=cancelled,
                             **_event_detail(transfer))
         if not cancelled and order.fulfilment == "pickup" and all_at_pickup_store(order):
-            ready_for_pickup(order, staff)
+            ready_for_pickup(order, staff, shelf_location=shelf_location)
     return transfer
 
 
-def all_at_pickup_store(order):
-    """Every live line of a pickup order is at its pickup store (supplied there or received there)."""
+def completes_order(transfer) -> bool:
+    """Receiving this parcel brings the last goods of a pickup order to its store: the order becomes ready
+    then, so whoever receives it is asked where they put it (the shelf), as at the desk."""
+    order = transfer.order
+    return (transfer.status == "shipped" and order.fulfilment == "pickup" and order.status != "cancelled"
+            and transfer.destination_location_id == order.pickup_location_id
+            and all_at_pickup_store(order, arriving=transfer.id))
+
+
+def all_at_pickup_store(order, arriving=None):
+    """Every live line of a pickup order is at its pickup store (supplied there or received there).
+    `arriving`: a transfer counted as received already (is it the last parcel?)."""
     for line in order.lines:
         if line.status in ("released", "short", "refused"):
             continue
         if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
             continue
         transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
-        if transfer is None or transfer.status != "received":
+        if transfer is None or (transfer.status != "received" and transfer.id != arriving):
             return False
         if transfer.destination_location_id != order.pickup_location_id:
             return False
     return True
 
 
-def ready_for_pickup(order, staff):
-    """Everything is at the pickup store: the desk's verb makes the order ready (pickup-by date, the
+def ready_for_pickup(order, staff, shelf_location=""):
+    """Everything is at the pickup store: the desk's verb makes the order ready (shelf, pickup-by date, the
     customer's "ready" email and webhooks) in this same transaction."""
-    return pickups.mark_ready(order, staff=staff)
+    return pickups.mark_ready(order, staff=staff, shelf_location=shelf_location)
 
 
 def mark_delivered(order, *, staff):

@@ -61,7 +61,7 @@ def _draft(token):
 
 
 def _context(draft, state=None, *, errors=None, message=None, notice=None, typed=None, choice=None,
-             results=None, query=""):
+             results=None, query="", focus=None):
     state = state or ordering.draft_state(draft)
     planned = {}
     if state.proposal is not None:
@@ -81,7 +81,7 @@ def _context(draft, state=None, *, errors=None, message=None, notice=None, typed
         "pickup_stores": counter.pickup_stores(draft.location), "errors": errors or {}, "message": message,
         "notice": notice,
         "options": counter.option_summaries(draft, state),
-        "results": results, "query": query, "idempotency_key": uuid.uuid4().hex,
+        "results": results, "query": query, "idempotency_key": uuid.uuid4().hex, "focus": focus,
         "delivery_countries": sourcing.rules().delivery_countries, "seconds_left": state.seconds_left(),
         "hold_minutes": ordering.hold_minutes(), "action_form": ActionForm(),
         "country_names": {"DE": _("Germany"), "DK": _("Denmark")},
@@ -92,9 +92,9 @@ def _render(draft, status=200, **extra):
     return render_page_or_partial("orders/builder.html", "orders/_draft.html", status, **_context(draft, **extra))
 
 
-def _after(draft, state, notice=None):
+def _after(draft, state, notice=None, focus=None):
     if wants_fragment():
-        return _render(draft, state=state, notice=notice)
+        return _render(draft, state=state, notice=notice, focus=focus)
     if notice:
         flash(notice, "success")
     return redirect(url_for("orders.draft", token=draft.token), 303)
@@ -114,7 +114,8 @@ def draft(token):
     draft = _draft(token)
     if draft.status == "placed" and draft.order is not None:
         return redirect(url_for("orders.detail", number=draft.order.number), 303)
-    return _render(draft)
+    # The next step has the focus: the customer first, then the items (a wedge scan types into the field).
+    return _render(draft, focus="customer" if draft.customer_id is None else ("add" if not draft.lines else None))
 
 
 @bp.post("/drafts/<token>/customer")
@@ -126,7 +127,7 @@ def draft_customer(token):
         state = ordering.set_customer(draft, _int_arg(form.customer_id.data), staff=current_user)
     except DomainError as refused:
         return _refused(draft, refused)
-    return _after(draft, state)
+    return _after(draft, state, focus="add")  # the customer is chosen: on to the items
 
 
 @bp.post("/drafts/<token>/lines")

@@ -142,6 +142,12 @@ def _card(transfer, side, status=200, **extra):
                            **extra), status
 
 
+@bp.app_template_test("last_parcel")
+def _last_parcel(transfer):
+    """{% if transfer is last_parcel %}: receiving it makes the order ready (the card asks for the shelf)."""
+    return transfer_service.completes_order(transfer)
+
+
 def _step(transfer_id, side, verb, done_message, **kwargs):
     """Run one step on a transfer of this store; the card again (htmx) or back to the list (303)."""
     transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
@@ -202,7 +208,8 @@ def receive(transfer_id):
         return _("Received for order %(number)s. More goods for it are still on the way.",
                  number=transfer.order.number)
 
-    return _step(transfer_id, "destination", transfer_service.receive, done)
+    return _step(transfer_id, "destination", transfer_service.receive, done,
+                 shelf_location=request.form.get("shelf_location", "")[:300])
 
 
 @bp.post("/<number>/delivered")

@@ -21,7 +21,7 @@ from ..extensions import htmx
 from ..models.orders import VERIFICATIONS
 from ..services import locations as location_service
 from ..services import pickups as pickup_service
-from ..services.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ..services.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
 from .form_input import form_input
@@ -57,10 +57,19 @@ def _desk_args(location):
     return {"location": location.code} if location.id != current_user.location_id else {}
 
 
+QUEUE_GROUPS = ("checked_in", "to_pick", "ready", "overdue", "arriving")  # pickup_service.desk_queue's groups
+
+
+def _shown_group():
+    """?show=<group>: the desk showing one group of the queue (the home screen's tiles link there)."""
+    show = request.args.get("show", "")
+    return show if show in QUEUE_GROUPS else None
+
+
 def _desk(location, status=200, *, code="", code_error=None):
     queue = pickup_service.desk_queue(location)
     return render_template("pickups/desk.html", queue=queue, location=location, code=code, code_error=code_error,
-                           desk_args=_desk_args(location)), status
+                           desk_args=_desk_args(location), show=_shown_group()), status
 
 
 @bp.get("/")
@@ -81,7 +90,8 @@ def queue():
     if not htmx:
         return redirect(url_for(".index", **_desk_args(location)), 303)
     response = current_app.make_response(render_template(
-        "pickups/_queue.html", queue=pickup_service.desk_queue(location), desk_args=_desk_args(location)))
+        "pickups/_queue.html", queue=pickup_service.desk_queue(location), desk_args=_desk_args(location),
+        show=_shown_group()))
     response.vary.add("HX-Request")
     return response
 
@@ -122,14 +132,19 @@ def handover(number):
 @form_input(lists=("refuse",))
 @login_required
 def confirm(number):
-    found = pickup_service.handover_for(number[:40], current_user)
     form = request.form
     refused = {line_id: form.get(f"refuse_reason-{line_id}", "") for line_id in form.getlist("refuse")}
     try:
+        found = pickup_service.handover_for(number[:40], current_user)
         pickup_service.hand_over(found.order, staff=current_user, verification=form.get("verification", ""),
                                  payment_collected=form.get("payment_collected") == "1", refused=refused)
     except ValidationFailed as failure:
         return _handover_page(found, 422, errors=failure.fields, values=form)
+    except AlreadyCollected as done:
+        # A confirm sent again (its first answer was lost on the way, or a second tablet): the order is
+        # handed over, so say that — when and by whom — and go on at the desk, as after a handover.
+        flash(done.message, "info")
+        return redirect(url_for(".index"), 303)
     order = found.order
     if refused:
         message = _("Order %(number)s handed over; %(count)d line(s) went back to stock.", number=order.number,

@@ -10,10 +10,33 @@
   }
   window.addEventListener("offline", function () { banner(true); });
   window.addEventListener("online", function () { banner(false); });
-  document.addEventListener("htmx:sendError", function () { banner(true); });
+  // A change sent while the connection seemed fine, whose answer never came: it may well have gone through.
+  // Saying "nothing reaches the server" would be wrong; say we could not confirm, and offer a way to check
+  // (the form's data-check-url, e.g. the order; else this page again).
+  function unconfirmed(elt) {
+    var el = document.getElementById("unconfirmed-banner");
+    if (!el) { return false; }
+    var source = elt && elt.closest ? elt.closest("[data-check-url]") : null;
+    var link = el.querySelector("[data-check-link]");
+    if (link) {
+      link.href = source ? source.getAttribute("data-check-url") : window.location.href;
+      if (source && source.getAttribute("data-check-label")) { link.textContent = source.getAttribute("data-check-label"); }
+    }
+    el.hidden = false;
+    return true;
+  }
+  document.addEventListener("htmx:sendError", function (event) {
+    var config = event.detail.requestConfig || {};
+    var verb = String(config.verb || "get").toLowerCase();
+    if (verb !== "get" && navigator.onLine !== false && unconfirmed(event.detail.elt)) { return; }
+    banner(true);
+  });
   document.addEventListener("htmx:timeout", function () { banner(true); });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.xhr && event.detail.xhr.status > 0) { banner(false); }
+    var verb = String((event.detail.requestConfig || {}).verb || "get").toLowerCase();
+    var el = document.getElementById("unconfirmed-banner");
+    if (el && event.detail.successful && verb !== "get") { el.hidden = true; }  // a later change got its answer
   });
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (navigator.onLine === false) { banner(true); event.preventDefault(); }
@@ -24,6 +47,8 @@
   if (navigator.onLine === false) { banner(true); }
 
   // --- Keyboard-wedge scanner: digits typed fast then Enter, while no field has focus. ---
+  // It goes to the page's own scan box where it has one ([data-wedge-target]: the order builder's "Add an
+  // item", so a scan adds to the order instead of leaving it), else to the global search.
   var buffer = "", lastKey = 0;
   document.addEventListener("keydown", function (event) {
     var target = event.target;
@@ -36,7 +61,7 @@
     lastKey = now;
     if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
     if (event.key === "Enter" && buffer.length >= 6) {
-      var box = document.getElementById("global-search");
+      var box = document.querySelector("[data-wedge-target]") || document.getElementById("global-search");
       if (box && box.form) {
         event.preventDefault();
         box.value = buffer;

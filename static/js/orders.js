@@ -45,16 +45,32 @@
     if (window.htmx) { window.htmx.trigger(form, "picker-chosen"); }
   }
 
+  // The save that never reached the server (connection lost): choosing the same customer again must send it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!event.detail.successful && form && form.matches && form.matches("[data-draft-customer]")) {
+      form.dataset.saved = "";
+    }
+  });
+
   document.addEventListener("htmx:load", function (event) {
     startCountdowns(event.target);
     customerChosen(event.target);
   });
   document.addEventListener("DOMContentLoaded", function () { startCountdowns(document); });
 
+  // A submit that something else stopped (app.js refuses every submit while offline) sent nothing: the
+  // button stays usable, or one offline tap would leave Place dead until a reload.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
     if (!button || !button.hasAttribute("data-once")) { return; }
     if (button.dataset.sent) { event.preventDefault(); return; }
+    if (event.defaultPrevented) { return; }
     button.dataset.sent = "1";
+  });
+  // Back to a page from the browser's cache (back button after a sent form): its buttons work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("[data-once][data-sent]").forEach(function (button) { delete button.dataset.sent; });
   });
 })();

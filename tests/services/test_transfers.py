@@ -262,3 +262,25 @@ def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_rece
     assert level(net.scarf, net.cph) == (0, 0)
     assert level(net.scarf, net.ham) == (2, 0)  # Hamburg's own stock now
     assert fresh(Order, order.id).status == "cancelled"
+
+
+def test_the_last_parcel_is_known_and_receiving_it_puts_the_order_on_the_shelf_named(make, net):
+    order, (from_cph, from_ber) = pickup_order(make, net, net.cph, net.ber)
+    for transfer, clerk in ((from_cph, net.cph_clerk), (from_ber, net.ber_clerk)):
+        transfers.pick(transfer, staff=clerk)
+        transfers.ship(transfer, staff=clerk, tracking="PN-1")
+    assert not transfers.completes_order(fresh(Transfer, from_cph.id))  # two parcels on the way: not the last
+    transfers.receive(fresh(Transfer, from_cph.id), staff=net.ham_clerk)
+    last = fresh(Transfer, from_ber.id)
+    assert transfers.completes_order(last)
+
+    # The desk's rule for the shelf holds here too: a refused shelf changes nothing.
+    with pytest.raises(ValidationFailed) as refused:
+        transfers.receive(last, staff=net.ham_clerk, shelf_location="B" * 40)
+    assert "shelf_location" in refused.value.fields
+    assert fresh(Transfer, from_ber.id).status == "shipped" and fresh(Order, order.id).status == "in_transit"
+
+    transfers.receive(fresh(Transfer, from_ber.id), staff=net.ham_clerk, shelf_location=" c-07 ")
+    ready = fresh(Order, order.id)
+    assert ready.status == "ready" and ready.pickup.shelf_location == "c-07"
+    assert not transfers.completes_order(fresh(Transfer, from_ber.id))  # received: nothing left to ask

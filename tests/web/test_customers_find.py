@@ -165,3 +165,41 @@ def test_a_loyalty_card_scanned_anywhere_opens_the_profile(client, shop):
     camera = client.get("/stock/scan?code=OSL0000042")
     assert camera.status_code == 303 and camera.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
     assert client.get("/stock/scan?code=OSL9999999").status_code == 404
+
+
+@pytest.mark.parametrize(("typed", "field", "value"), [
+    ("Anna Berg", "first_name", "Anna"), ("Anna Berg", "last_name", "Berg"),
+    ("anna@example.dk", "email", "anna@example.dk"), ("0151 2345 6789", "phone", "0151 2345 6789"),
+])
+def test_picker_quick_create_starts_with_what_was_searched(client, shop, typed, field, value):
+    client.login("clerk@example.test")
+    picker = text(client.get("/customers/picker", query_string={"field": "customer_id", "new": typed}, headers=HX))
+    assert re.search(r'<details class="picker-create" open', picker)
+    assert re.search(rf'name="customer_id_{field}" [^>]*value="{re.escape(value)}"', picker)
+    assert customers() == 1  # nothing is created before the clerk confirms
+
+
+@pytest.mark.parametrize("query", ["jurgen", "Müller", "+49 151 23456789", "0151-234 567 89", "0049 15123456789",
+                                   "juergen@example.de", "OSL0000042 "])
+def test_the_global_search_box_finds_customers_in_their_own_group(client, shop, query):
+    """The box on every page promises products, EANs and customers: it finds customers as the customer search
+    does, in a group of their own above the products. Every staff member may look customers up."""
+    client.login("cph@example.test")  # another store's clerk: customers are one profile across the chain
+    for headers in ({}, HX):
+        response = client.get("/stock/", query_string={"q": query}, headers=headers)
+        if query.startswith("OSL"):  # a loyalty number opens the profile
+            assert shop["juergen"].id and f"/customers/{shop['juergen'].id}" in (
+                response.headers.get("HX-Redirect") or response.headers.get("Location", ""))
+            continue
+        page = text(response)
+        group = page[page.index('aria-labelledby="found-customers"'):page.index('id="found-products"')]
+        assert "Jürgen Müller" in group and f'href="/customers/{shop["juergen"].id}"' in group
+
+
+def test_the_global_search_shows_no_customer_group_for_product_filters_or_nothing_found(client, shop):
+    client.login("clerk@example.test")
+    assert "found-customers" in text(client.get("/stock/?q=mueller"))
+    assert "found-customers" not in text(client.get("/stock/?q=mueller&category=Jackets"))
+    assert "found-customers" not in text(client.get("/stock/?q=mueller&offset=12", headers=HX))
+    assert "found-customers" not in text(client.get("/stock/?q=zzzz"))
+    assert client.get("/stock/?q=" + "a " * 30).status_code == 422  # too many words: one clear message, no 500

@@ -218,8 +218,12 @@ def test_a_collected_order_says_when_and_by_whom(client, make, desk):
     client.login("clerk@example.test")
     response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
     assert response.status_code == 409 and "already collected" in text(response) and "Jonas Weber" in text(response)
+    # A confirm sent again (its answer was lost, or a second tablet) answers with what happened, not an error.
     response = client.submit(f"/pickups/orders/{order.number}/handover", {"verification": "qr"})
-    assert response.status_code == 409
+    assert response.status_code == 303 and response.headers["Location"] == "/pickups/"
+    desk_page = text(client.get("/pickups/"))
+    assert f"Order {order.number} was already collected" in desk_page and "Jonas Weber" in desk_page
+    assert db.session.query(AuditEvent).filter_by(action="pickup.handed_over").count() == 1
 
 
 def test_throttled_after_too_many_wrong_codes(app, client, make, desk):
@@ -284,3 +288,19 @@ def test_a_post_without_csrf_token_is_refused(client, make, desk):
     response = client.post(f"/pickups/orders/{order.number}/handover", data={"verification": "qr"})
     assert response.status_code == 400
     assert db.session.get(Order, order.id).status == "ready" and Pickup
+
+
+def test_the_desk_shows_one_group_when_asked_and_its_live_queue_keeps_to_it(client, make, desk):
+    """?show=<group> (the home screen's tiles link there); anything else shows the whole queue."""
+    to_pick = new_order(make, desk, first_name="Mia")
+    ready = make_ready(new_order(make, desk, first_name="Ole"), desk["clerk"])
+    client.login("clerk@example.test")
+    page = text(client.get("/pickups/?show=ready"))
+    assert ready.number in page and to_pick.number not in page and "Show the whole queue" in page
+    assert "show=ready" in page.split('id="pickup-queue"')[1].split(">")[0]  # the poll asks for the same group
+    polled = text(client.get("/pickups/queue?show=to_pick", headers={"HX-Request": "true"}))
+    assert to_pick.number in polled and ready.number not in polled
+    whole = text(client.get("/pickups/?show=<script>"))
+    assert to_pick.number in whole and ready.number in whole and "Show the whole queue" not in whole
+    home = text(client.get("/"))
+    assert 'href="/pickups/?show=ready"' in home and 'href="/orders/?status=collected"' in home

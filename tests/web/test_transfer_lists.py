@@ -120,3 +120,24 @@ def test_the_tabs_count_what_waits(client, net):
     client.login(net.cph_clerk.email)
     page = client.get("/orders/").get_data(as_text=True)
     assert 'data-count="send">1<' in page
+
+
+def test_the_last_parcel_asks_for_the_shelf_and_a_refused_shelf_changes_nothing(client, net):
+    db.session.execute(db.update(Transfer).where(Transfer.id == net.transfer.id).values(status="picked"))
+    db.session.commit()
+    client.login(net.cph_clerk.email)
+    client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "PN-5"})
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+
+    client.login(net.ham_clerk.email)
+    page = client.get("/orders/arriving").get_data(as_text=True)
+    assert f'id="shelf-{net.transfer.id}" name="shelf_location"' in page
+    hx = {"HX-Request": "true"}
+    refused = client.submit(f"/orders/transfers/{net.transfer.id}/receive", {"shelf_location": "X" * 40}, headers=hx)
+    assert refused.status_code == 422 and f'id="shelf-{net.transfer.id}-error"' in refused.get_data(as_text=True)
+    assert status_of(net.transfer) == "shipped"
+    card = client.submit(f"/orders/transfers/{net.transfer.id}/receive", {"shelf_location": "A-07"}, headers=hx)
+    assert card.status_code == 200 and "ready for pickup" in card.get_data(as_text=True)
+    db.session.expire_all()
+    order = db.session.get(Order, net.order.id)
+    assert order.status == "ready" and order.pickup.shelf_location == "A-07"

@@ -69,18 +69,24 @@ def scan():
 
 # --- quick-create ------------------------------------------------------------------------------------------
 
-def _prefill(form, q):
-    """Start the new profile with what the clerk searched for: an email, a phone number or a name."""
+def prefill_values(q) -> dict:
+    """What the clerk searched for, as the start of a new profile: an email, a phone number or a name."""
     q = " ".join((q or "").split())[:200]
     if not q:
-        return
+        return {}
     if "@" in q:
-        form.email.data = q
-    elif phone_candidates(q):
-        form.phone.data = q
-    elif not any(ch.isdigit() for ch in q):
+        return {"email": q}
+    if phone_candidates(q):
+        return {"phone": q}
+    if not any(ch.isdigit() for ch in q):
         first, _, last = q.rpartition(" ")
-        form.first_name.data, form.last_name.data = first, last
+        return {"first_name": first, "last_name": last}
+    return {}
+
+
+def _prefill(form, q):
+    for name, value in prefill_values(q).items():
+        getattr(form, name).data = value
 
 
 def _new_customer(form):
@@ -128,11 +134,12 @@ def new():
 # --- the picker other pages embed ------------------------------------------------------------------------
 
 def picker_context(field="customer_id", customer=None, *, allow_create=True, q="", results=None, errors=None,
-                   typed=None, duplicate=None, message=None):
+                   typed=None, duplicate=None, message=None, autofocus=False):
     """Everything templates/customers/_picker.html needs. Pages include it with
-    `{% set picker = customer_picker("customer_id") %}{% include "customers/_picker.html" %}`."""
+    `{% set picker = customer_picker("customer_id") %}{% include "customers/_picker.html" %}`.
+    `autofocus`: the search box takes the focus (the page's first step is choosing the customer)."""
     return dict(field=field, customer=customer, allow_create=allow_create, q=q, results=results,
-                errors=errors or {}, typed=typed or {}, duplicate=duplicate, message=message)
+                errors=errors or {}, typed=typed or {}, duplicate=duplicate, message=message, autofocus=autofocus)
 
 
 @bp.app_context_processor
@@ -167,14 +174,19 @@ def picker_search():
 @bp.get("/picker")
 @login_required
 def picker_choose():
-    """The picker with `customer` chosen (its id in the hidden input), or empty again without it."""
+    """The picker with `customer` chosen (its id in the hidden input), or empty again without it (its search
+    box focused: the clerk is about to type). With `new` (what was typed in the search): the quick-create form
+    open and started with it, as the customers page's "Create a profile" does."""
     field, customer = _picker_field(), None
     if (customer_id := request.args.get("customer", type=int)) is not None:
         customer = customer_service.get_customer(customer_id)
         if not customer.active:
             abort(404)
-    return render_template("customers/_picker.html", picker=picker_context(field, customer,
-                                                                         allow_create=_allow_create()))
+    typed = prefill_values(request.args.get("new", "")) if customer is None else {}
+    picker = picker_context(field, customer, allow_create=_allow_create(), typed=typed,
+                            q=" ".join(request.args.get("new", "").split())[:200] if typed else "",
+                            autofocus=customer is None and not typed)
+    return render_template("customers/_picker.html", picker=picker)
 
 
 @bp.post("/picker/create")

@@ -25,6 +25,7 @@ def index():
         return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
     if not args.get("offset") and (customer := _loyalty_customer(code)) is not None:
         return _go(url_for("customers.profile", customer_id=customer.id))
+    customers = _customers_found(args)
     status = 200
     try:
         query = catalog.catalogue_query(
@@ -39,7 +40,8 @@ def index():
     more_only = bool(fragment and results and query.offset)
     response = render_page_or_partial(
         "stock/search.html", "stock/_results.html", status, query=query, results=results, error=error,
-        more_only=more_only, facets=None if fragment else catalog.catalogue_facets())
+        more_only=more_only, facets=None if fragment else catalog.catalogue_facets(), customers=customers,
+        customers_limit=CUSTOMER_HITS)
     if fragment and not more_only:  # the address bar shows the search without the empty filters
         response.headers["HX-Push-Url"] = url_for(".index", **{k: v for k, v in args.items() if v and k != "offset"})
     return response
@@ -57,6 +59,25 @@ def scan():
     if (customer := _loyalty_customer(code)) is not None:
         return _go(url_for("customers.profile", customer_id=customer.id))
     return render_template("stock/scan_unknown.html", code=" ".join(code.split())[:80]), 404
+
+
+CUSTOMER_HITS = 5  # the global box shows the best few; "All matching customers" opens the customer search
+
+
+def _customers_found(args):
+    """The global box promises customers too: name, phone, email or loyalty number, found as the customer
+    search finds them (every staff member may look customers up). Not for the next page of products or a
+    filtered product search."""
+    from ...services.customers import search_customers
+
+    q = args.get("q", "")
+    if not q.strip() or args.get("offset") or any(args.get(name) for name in ("category", "size", "colour",
+                                                                             "available")):
+        return []
+    try:
+        return search_customers(q, limit=CUSTOMER_HITS)
+    except ValidationFailed:  # too long or too many words: the product search says so
+        return []
 
 
 def _loyalty_customer(code):
