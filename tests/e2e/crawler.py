@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = next((ROOT / "static" / "vendor" / "axe").glob("axe-*.min.js"))
@@ -59,6 +59,10 @@ SETTLED = """() => document.readyState === "complete" && window.__crawl && windo
 # What the screen shows, in short: a tap that changed it means the next one starts from a fresh load.
 SIGNATURE = """() => document.body.innerHTML.replace(/\\d+/g, '').length + ' ' +
   [...document.querySelectorAll('dialog[open], details[open], [aria-expanded=true]')].length"""
+
+# The headings of a screen, digits left out: with its route, what kind of screen it is.
+HEADINGS = """() => [...document.querySelectorAll('main h1, main h2')].map(h => h.textContent.replace(/[\\d\\s]+/g, ' ')
+  .trim()).join('|')"""
 
 # Download links: what they are and which content type each kind must come with.
 DOWNLOAD_TYPES = {".csv": "text/csv", ".zip": "application/zip", ".pdf": "application/pdf",
@@ -152,10 +156,14 @@ TAPPABLES_SCRIPT = """() => {
 
 @dataclass(frozen=True)
 class Route:
-    """The pattern a URL stands for: ids, order numbers and tokens replaced, the query dropped (a filter or a
-    page number shows the same template with other rows)."""
+    """The pattern a URL stands for: ids, order numbers and tokens replaced, query values dropped (another
+    filter value or page number shows the same screen with other rows; another parameter, like the variant
+    that opens the network panel, may not)."""
 
     pattern: str
+    # Parameters that pick other rows for the same screen: filters, sorting, paging, period and store.
+    SAME_SCREEN = frozenset({"page", "sort", "status", "kind", "period", "from", "to", "store", "staff", "method",
+                             "channel"})
 
     @classmethod
     def of(cls, url):
@@ -169,7 +177,12 @@ class Route:
             elif len(segment) >= 20 and re.fullmatch(r"[A-Za-z0-9_\-]+", segment):
                 segment = "<token>"
             segments.append(segment)
-        return cls("/".join(segments))
+        keys = sorted({key for key, _ in parse_qsl(parts.query, keep_blank_values=True)} - cls.SAME_SCREEN)
+        return cls("/".join(segments) + ("?" + "&".join(keys) if keys else ""))
+
+    @property
+    def path(self):
+        return self.pattern.split("?")[0]
 
 
 @dataclass
@@ -409,7 +422,7 @@ class Screen:
 class Crawl:
     """Walks from a start page through every link and harmless button, checking each screen."""
 
-    def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=()):
+    def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=(), checked=None):
         self.page = page
         self.origin = origin
         self.report = Report(role)
@@ -422,6 +435,7 @@ class Crawl:
         self.max_pages = max_pages
         self.skip = [re.compile(s) for s in skip]
         self.searches = list(searches)  # (page, search box label, words): reached by typing, as people do
+        self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
         self.seen_routes = set()
         self.seen_buttons = set()
         self.seen_downloads = set()
@@ -472,6 +486,12 @@ class Crawl:
         self.report.checks["console+csp+5xx+origin"] += 1
 
     def check_screen(self, where, full=True):
+        """Layout and the browser's complaints on every screen; the costly checks (assets, axe, targets) once
+        per kind of screen — its route without the query and its headings — across all roles' crawls."""
+        if full:
+            kind = (Route.of(self.page.url).path, self.page.evaluate(HEADINGS))
+            full = kind not in self.checked
+            self.checked.add(kind)
         checks = [self.layout] + ([self.assets, self.axe, self.targets] if full else [])
         for check in checks:
             began = time.monotonic()
@@ -512,9 +532,7 @@ class Crawl:
             if locator is None:  # gone since (live data): nothing to tap
                 self.report.gone.append(f"{self.path(href)} on {self.path(parent)}")
                 return
-            before = self.page.url
             locator.click()
-            self.page.wait_for_url(lambda url: url != before)
             self.settle()
             self.report.links_tapped += 1
             where = f"{self.path()} (tapped \"{text}\" on {self.path(parent)})"
@@ -564,7 +582,7 @@ class Crawl:
             self.settle()
             self.report.buttons_tapped += 1
             after = f"{self.path()} (after tapping \"{button['text']}\" on {self.path(here)})"
-            self.check_screen(after, full=self.page.url != here)
+            self.check_screen(after, full=True)
             if self.page.url != here or self.page.evaluate(SIGNATURE) != signature:
                 self.open(here)  # start the next tap from the screen as it was
                 signature = self.page.evaluate(SIGNATURE)
