@@ -2,7 +2,8 @@
 
 It starts on one page, taps every link that leads somewhere new (one URL per route pattern: one order, one
 customer, one product stand for all of them), taps the buttons that change nothing, and on every screen
-checks what a page must always be. It never taps a button that changes data (a form that POSTs, hx-post…).
+checks what a page must always be. It never taps a button that changes data (a form that POSTs, hx-post…),
+except the ones named as throw-away for a record that is the crawl's own.
 
 One small class per concern:
 - `Route`: the pattern a URL stands for (numbers, order numbers and tokens replaced), for sampling.
@@ -422,7 +423,8 @@ class Screen:
 class Crawl:
     """Walks from a start page through every link and harmless button, checking each screen."""
 
-    def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=(), checked=None):
+    def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=(), checked=None,
+                 throwaway=()):
         self.page = page
         self.origin = origin
         self.report = Report(role)
@@ -435,6 +437,7 @@ class Crawl:
         self.max_pages = max_pages
         self.skip = [re.compile(s) for s in skip]
         self.searches = list(searches)  # (page, search box label, words): reached by typing, as people do
+        self.throwaway = set(throwaway)  # buttons that change data, tapped because the record is the crawl's own
         self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
         self.seen_routes = set()
         self.seen_buttons = set()
@@ -565,7 +568,8 @@ class Crawl:
         signature = self.page.evaluate(SIGNATURE)
         for button in buttons:
             key = (route if not button["inTopbar"] else "topbar", button["text"])
-            if button["changes"] or key in self.seen_buttons or not button["text"]:
+            harmless = not button["changes"] or button["text"] in self.throwaway
+            if not harmless or key in self.seen_buttons or not button["text"]:
                 continue
             self.seen_buttons.add(key)
             if self.page.url != here:
