@@ -129,7 +129,21 @@ ASSETS_SCRIPT = """() => ({
 
 # What a screen offers to tap. Buttons that change data are left alone: a POST form, an hx-post/put/patch/
 # delete (on the button or its form), or a submit button of a form without a method attribute is a GET.
+BUTTONS_SELECTOR = "button, summary, [role=button]:not(a)"
+VISIBLE = """el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
+  }"""
+# Marks the n-th visible button (counted as TAPPABLES_SCRIPT counts them) so Playwright taps that very one.
+MARK_BUTTON_SCRIPT = f"""(index) => {{
+  const visible = {VISIBLE};
+  document.querySelectorAll('[data-crawl-button]').forEach(b => b.removeAttribute('data-crawl-button'));
+  const button = [...document.querySelectorAll({BUTTONS_SELECTOR!r})].filter(visible)[index];
+  if (button) button.setAttribute('data-crawl-button', '');
+  return !!button;
+}}"""
 TAPPABLES_SCRIPT = """() => {
+  const BUTTONS = '""" + BUTTONS_SELECTOR + """';
   const visible = el => {
     const r = el.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
@@ -148,7 +162,7 @@ TAPPABLES_SCRIPT = """() => {
   const links = [...document.querySelectorAll('a[href]')].filter(visible).map(a => ({
     href: a.href, text: label(a), download: a.hasAttribute('download'), target: a.target || '',
   }));
-  const buttons = [...document.querySelectorAll('button, summary, [role=button]:not(a)')].filter(visible)
+  const buttons = [...document.querySelectorAll(BUTTONS)].filter(visible)
     .map((b, index) => ({index, text: label(b), changes: changes(b),
                          inTopbar: !!b.closest('header.topbar, nav.mainnav')}));
   return {links, buttons};
@@ -514,6 +528,8 @@ class Crawl:
             self.visit(queue, tap=queue.pop(0))
             if not queue and self.searches:
                 self.search(queue, *self.searches.pop(0))
+        for screen in queue + [f"search {s!r}" for s in self.searches]:  # never left out silently
+            self.report.fail("coverage", str(screen), f"not visited: more than {self.max_pages} pages")
         return self.report
 
     def search(self, queue, where, label, words):
@@ -574,10 +590,11 @@ class Crawl:
             self.seen_buttons.add(key)
             if self.page.url != here:
                 self.open(here)
-            target = self.page.locator("button, summary, [role=button]:not(a)").filter(visible=True).nth(
-                button["index"])
+            if not self.page.evaluate(MARK_BUTTON_SCRIPT, button["index"]):
+                self.report.fail("tap", where, f'button "{button["text"]}" is gone after a reload')
+                continue
             try:
-                target.click(timeout=3_000)
+                self.page.locator("[data-crawl-button]").click(timeout=3_000)
             except Exception as error:  # noqa: BLE001 — the finding is that it could not be tapped
                 self.report.fail("tap", where, f'button "{button["text"]}" could not be tapped: '
                                                f"{str(error).splitlines()[0]}")
