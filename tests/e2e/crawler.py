@@ -253,6 +253,7 @@ class Watcher:
     A stylesheet, script, image or font answered 4xx is a broken page and is.
     """
 
+    OWN_SCRIPT_IN_SANDBOX = re.compile(r"^Blocked script execution in .* the document's frame is sandboxed")
     ANSWERED_4XX = re.compile(r"(status of 4\d\d|Response Status Error Code 4\d\d)")
 
     def __init__(self, page, origin):
@@ -268,6 +269,8 @@ class Watcher:
             return
         if self.ANSWERED_4XX.search(message.text):
             return  # a 4xx the server chose (bad input, not found): judged by `_response`, not here
+        if self.OWN_SCRIPT_IN_SANDBOX.search(message.text):
+            return  # the crawler's own init script, refused by a sandboxed frame (the outbox's email preview)
         check = "csp" if "Content Security Policy" in message.text else "console"
         where = message.location or {}
         self.problems.append((check, f"{message.text} (at {where.get('url')}:{where.get('lineNumber')})"))
