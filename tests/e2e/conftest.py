@@ -64,6 +64,18 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The crawler's report, per role: what it visited, tapped and checked (printed on success too)."""
+    from tests.e2e.crawler import REPORTS
+
+    if not REPORTS:
+        return
+    terminalreporter.section("crawler")
+    for report in REPORTS:
+        terminalreporter.write_line(report.summary())
+        terminalreporter.write_line("  pages: " + " ".join(report.pages))
+
+
 # --- The live server ----------------------------------------------------------------------------------
 
 class LiveServer:
