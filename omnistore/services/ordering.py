@@ -324,7 +324,7 @@ def _claim_holds(session, draft):
     ).all()
 
 
-def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_at=None):
+def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_at=None, keeping=frozenset()):
     """Make the draft's holds equal `wanted` ({(variant, location): qty}), key by key in a stable order.
 
     Returns the keys that could not be held in full (someone took the units meanwhile)."""
@@ -337,7 +337,8 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
             stock.release(stock.StockChange(key[0], key[1], have - target, reason, reference), actor)
         elif target > have:
             try:
-                stock.allocate(stock.StockChange(key[0], key[1], target - have, reason, reference), actor)
+                stock.allocate(stock.StockChange(key[0], key[1], target - have, reason, reference), actor,
+                               keep_safety_stock=key[1] in keeping)
             except InsufficientStock:
                 short.add(key)
                 target = have
@@ -361,8 +362,9 @@ def _rehold(session, draft, staff):
         holds = _claim_holds(session, draft)
         state = _state(draft, holds)
         wanted = state.proposal.allocations() if state.proposal is not None else {}
+        keeping = state.proposal.keeping_safety_stock() if state.proposal is not None else frozenset()
         short = _apply(session, draft, holds, wanted, staff, reference=_hold_reference(draft),
-                       reason=_("Held for an order draft"), expires_at=expires_at)
+                       reason=_("Held for an order draft"), expires_at=expires_at, keeping=keeping)
         if not short:
             break
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
@@ -569,6 +571,7 @@ def _place_once(session, source, key, *, staff, api_client):
     # Final allocations under the order number: per (variant, location), in a stable order, first giving
     # back what the draft held there, then allocating what the order needs (a conditional UPDATE).
     needed = proposal.allocations()
+    keeping = proposal.keeping_safety_stock()
     held = {(h.variant_id, h.location_id): h.quantity for h in holds}
     reference = _hold_reference(source) if isinstance(source, OrderDraft) else ""
     for variant_id, location_id in sorted(set(needed) | set(held), key=lambda k: (k[1], k[0])):
@@ -578,7 +581,8 @@ def _place_once(session, source, key, *, staff, api_client):
                                             reference), actor)
         if needed.get((variant_id, location_id)):
             stock.allocate(stock.StockChange(variant_id, location_id, needed[(variant_id, location_id)],
-                                             _("Order %(number)s", number=order.number), order.number), actor)
+                                             _("Order %(number)s", number=order.number), order.number), actor,
+                           keep_safety_stock=location_id in keeping)
     for hold in holds:
         session.delete(hold)
 

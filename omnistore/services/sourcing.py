@@ -170,6 +170,7 @@ class PlannedLine:
     reason: str
     promised_date: date | None
     distance_km: float | None = None
+    keeps_safety_stock: bool = False  # the source supplies another location: its safety stock stays
 
     @property
     def available(self):
@@ -205,6 +206,11 @@ class Proposal:
     def sources(self):
         """The distinct supplying locations, in line order."""
         return list({line.source.id: line.source for line in self.lines if line.source is not None}.values())
+
+    def keeping_safety_stock(self):
+        """The ids of the sources that must keep their safety stock while allocating for this plan (all but
+        the pickup/selling store itself): stock.allocate(..., keep_safety_stock=True) for them."""
+        return frozenset(line.source.id for line in self.lines if line.source is not None and line.keeps_safety_stock)
 
     def allocations(self):
         """{(variant_id, location_id): quantity} this plan needs."""
@@ -499,7 +505,7 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
             reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
                        name=loc.name, available=offered, days=loc.lead_time_days)
     return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason,
-                       today + timedelta(days=days), candidate.distance_km)
+                       today + timedelta(days=days), candidate.distance_km, keeps_safety_stock=not candidate.own)
 
 
 def pickup_stores_by_distance(origin) -> list:

@@ -377,3 +377,19 @@ def test_expiry_run_and_placement_racing_never_double_release(app, make, shop):
     assert level(shop["variant"], shop["HAM"]) == (4, 2)
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
     assert_ledger_consistent()
+
+
+def test_64_concurrent_orders_keep_every_suppliers_safety_stock(app, make, shop):
+    # Safety stock 1 everywhere: HAM (the pickup store) sells both its own units, BER may send 1, CPH none.
+    _last_five(make, shop)
+    for code in ("HAM", "BER", "CPH"):
+        shop[code].safety_stock = 1
+    db.session.commit()
+    outcomes = run_in_threads(app, 64, _web_order(shop, [1]))
+    placed = [o for o in outcomes if isinstance(o, str)]
+    assert all(isinstance(o, (str, InsufficientStock)) for o in outcomes), outcomes
+    assert len(placed) == 3, outcomes
+    assert level(shop["variant"], shop["HAM"]) == (2, 2)
+    assert level(shop["variant"], shop["BER"]) == (2, 1)
+    assert level(shop["variant"], shop["CPH"]) == (1, 0)
+    assert_ledger_consistent()
