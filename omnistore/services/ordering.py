@@ -554,6 +554,9 @@ def _place_once(session, source, key, *, staff, api_client):
     proposal = sourcing.propose(request)
     if not proposal.complete:
         raise InsufficientStock(_("Some items are not available."))
+    # Every source but the pickup store sends a transfer: its daily capacity is checked under its lock.
+    sourcing.claim_transfer_capacity(session, [
+        loc for loc in proposal.sources if fulfilment == "delivery" or loc.id != request.pickup_location_id], now)
 
     order = Order(
         channel=channel, customer_id=customer_id, fulfilment=fulfilment, status="placed",

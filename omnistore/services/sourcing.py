@@ -47,12 +47,13 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Location, StockLevel, Transfer, Variant
 from ..models._types import utcnow
-from .errors import NotFound, ValidationFailed
+from .errors import InsufficientStock, NotFound, ValidationFailed
 from .locations import distances_from, location_zone
 
 MAX_LINES = 100
@@ -329,6 +330,33 @@ def _transfers_today(locations, now):
     return counts
 
 
+class TransferCapacityReached(InsufficientStock):
+    """A source reached its outgoing transfers for today while this order was being placed."""
+
+    code = "transfer_capacity_reached"
+
+
+def claim_transfer_capacity(session, sources, now) -> None:
+    """Inside the placing transaction, before its transfers are written: lock each source's location row
+    (in id order; FOR NO KEY UPDATE, so orders and movements referencing the location do not wait) and
+    count its transfers today again. Concurrent placements from one source queue on that lock, so the
+    capacity is never exceeded; TransferCapacityReached when a source is full (the caller re-sources).
+    SQLite's write transaction holds the whole database already."""
+    ids = sorted({loc.id for loc in sources})
+    if not ids:
+        return
+    query = select(Location.id).where(Location.id.in_(ids)).order_by(Location.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    session.execute(query).all()
+    used = _transfers_today(sources, now)
+    for loc in sorted(sources, key=lambda loc: loc.id):
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            raise TransferCapacityReached(
+                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
+                  capacity=loc.transfer_capacity), location=loc.code)
+
+
 def _check_request(request):
     if request.fulfilment not in FULFILMENTS:
         raise ValidationFailed(_("Choose pickup or delivery."), {"fulfilment": _("Choose pickup or delivery.")})
@@ -407,7 +435,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
                 total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
                 reason = (_("Not available: only %(available)d in the network can be sent, %(wanted)d asked for.",
                             available=total, wanted=line.quantity) if total else
-                          _("Not available anywhere in the network."))
+                          _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup, now=now))
                 item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
                                    reason, None)
                 planned.append(item)
@@ -470,6 +498,33 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
         candidates.append(_Candidate(loc, rank, km, own, offer))
     candidates.sort(key=lambda c: c.rank)
     return candidates
+
+
+def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
+    """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
+    back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
+    and what that rule still allows. The same rules as _rank."""
+    distance = distances_from(anchor) if anchor is not None else None
+    having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
+                     and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
+                    key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
+    if not having:
+        return _("Not available anywhere in the network.")
+    used = _transfers_today(having, now)
+    loc = having[0]
+    units = levels[(variant_id, loc.id)]
+    if not loc.sourcing_enabled:
+        return _("%(store)s has %(available)d but does not supply other stores at the moment.",
+                 store=loc.name, available=units)
+    if used.get(loc.id, 0) >= loc.transfer_capacity:
+        return _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
+                 "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
+    if loc.is_store and loc.pickup_enabled and pickup is not None:
+        return ngettext("%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
+                        "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
+                        units, store=loc.name)
+    return ngettext("%(store)s keeps its last unit as safety stock.",
+                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
 
 
 def _planned(line, variants, candidate, pickup, request, rule, now, offered):

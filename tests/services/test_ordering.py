@@ -393,3 +393,29 @@ def test_64_concurrent_orders_keep_every_suppliers_safety_stock(app, make, shop)
     assert level(shop["variant"], shop["BER"]) == (2, 1)
     assert level(shop["variant"], shop["CPH"]) == (1, 0)
     assert_ledger_consistent()
+
+
+def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, shop):
+    # HAM supplies BER's pickups; it sends at most 4 transfers a day, however many orders arrive at once.
+    make.stock(shop["variant"], shop["HAM"], 50)
+    shop["HAM"].transfer_capacity = 4
+    db.session.commit()
+
+    def work(i):
+        return ordering.place(ordering.PlaceOrder(
+            channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+            fulfilment="pickup", payment_state="paid", pickup_location_id=shop["BER"].id,
+        ), staff=shop["clerk"]).number
+
+    outcomes = run_in_threads(app, 24, work)
+    placed = [o for o in outcomes if isinstance(o, str)]
+    refused = [o for o in outcomes if not isinstance(o, str)]
+    assert all(isinstance(o, InsufficientStock) for o in refused), refused
+    assert len(placed) == 4, outcomes
+    assert db.session.scalar(select(func.count()).select_from(Transfer)
+                             .where(Transfer.source_location_id == shop["HAM"].id)) == 4
+    assert level(shop["variant"], shop["HAM"]) == (50, 4)
+    # The refusal says the real reason: Hamburg's capacity, not "nowhere in the network".
+    reasons = {line["reason"] for error in refused for line in error.detail["lines"]}
+    assert reasons and all("transfers for today (4)" in reason for reason in reasons), reasons
+    assert_ledger_consistent()
