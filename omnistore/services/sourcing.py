@@ -24,13 +24,16 @@ The rules, in order:
    (in the order given) comes whole from the best-ranked location that still has enough after the lines
    before it. A line is never split across locations; a line no location can supply whole is marked
    unavailable (the proposal is then not complete, and placing it is refused).
-4. The promised date (calendar days, counted from today in the pickup store's, or for a delivery the
-   source's, time zone):
-   - goods already at the pickup store: ready today;
+4. The promised date (counted from today in the pickup store's, or for a delivery the source's, time zone;
+   this module is the one owner of the rule, so the builder, the proposal, the API and the emails agree):
+   - goods already at the pickup store: ready today while the store is still open today (or opens later
+     today), else on its next open day;
    - a transfer from another store: TRANSFER_DAYS by distance between source and pickup store
      (default up to 50 km: 1 day, up to 400 km: 2 days, beyond: 3 days; OMNISTORE_TRANSFER_DAYS);
    - from a warehouse: the warehouse's `lead_time_days` (at least 1: goods leave on another day);
-   - a delivery: the source's lead time plus OMNISTORE_DELIVERY_DAYS (default 2).
+     a transfer's date moves on to the pickup store's next open day (never a day it is closed);
+   - a delivery: goods leave on the source's first open day after its lead time and arrive
+     OMNISTORE_DELIVERY_DAYS (default 2) later, a Sunday moving to the Monday.
    The order's promise is the latest of its lines'.
 5. Price and shipping. Each line costs the variant's one network price. A pickup is free; a delivery costs
    OMNISTORE_SHIPPING_FEE_MINOR (default 495) unless the goods total reaches
@@ -54,7 +57,7 @@ from ..extensions import db
 from ..models import Location, StockLevel, Transfer, Variant
 from ..models._types import utcnow
 from .errors import InsufficientStock, NotFound, ValidationFailed
-from .locations import distances_from, location_zone
+from .locations import distances_from, first_ready_day, location_zone, next_open_day
 
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
@@ -172,6 +175,8 @@ class PlannedLine:
     promised_date: date | None
     distance_km: float | None = None
     keeps_safety_stock: bool = False  # the source supplies another location: its safety stock stays
+    reason_code: str = ""  # with reason_params: the reason as stored, rendered by reason_text in any language
+    reason_params: dict = field(default_factory=dict)
 
     @property
     def available(self):
@@ -531,36 +536,65 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
     loc = candidate.location
     variant = variants[line.variant_id]
     if request.fulfilment == "pickup":
-        today = _local_today(pickup, now)
         if loc.id == pickup.id:
-            reason = _("In stock here at %(store)s (%(available)d available): ready today.",
-                       store=loc.name, available=offered)
-            days = 0
+            promised = first_ready_day(pickup, now)
+            code = "here_pickup" if promised == _local_today(pickup, now) else "here_pickup_next_open"
+            params = {"store": loc.name, "available": offered}
         elif loc.is_store:
-            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
-                       available=offered, store=loc.name, km=round(candidate.distance_km))
-            days = rule.days_for_distance(candidate.distance_km)
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
+            promised = _arrival(pickup, now, rule.days_for_distance(candidate.distance_km))
         else:
-            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
-                       name=loc.name, available=offered, days=max(loc.lead_time_days, 1))
             days = max(loc.lead_time_days, 1)
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": days}
+            promised = _arrival(pickup, now, days)
     else:
-        today = _local_today(loc, now)
-        days = loc.lead_time_days + rule.delivery_days
+        # Goods leave on a day the source is open (after its lead time) and arrive DELIVERY_DAYS later,
+        # never on a Sunday (carriers deliver Monday to Saturday).
+        leaves = next_open_day(loc, first_ready_day(loc, now) + timedelta(days=loc.lead_time_days))
+        promised = leaves + timedelta(days=rule.delivery_days)
+        if promised.weekday() == 6:
+            promised += timedelta(days=1)
         if candidate.own:
-            reason = _("In stock here at %(store)s (%(available)d available): shipped from here.",
-                       store=loc.name, available=offered)
+            code, params = "here_delivery", {"store": loc.name, "available": offered}
         elif loc.is_store and candidate.distance_km is not None:
-            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
-                       available=offered, store=loc.name, km=round(candidate.distance_km))
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
         elif loc.is_store:
-            reason = _("Shipped from the store %(store)s (%(available)d available).", store=loc.name,
-                       available=offered)
+            code, params = "store_ships", {"store": loc.name, "available": offered}
         else:
-            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
-                       name=loc.name, available=offered, days=loc.lead_time_days)
-    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason,
-                       today + timedelta(days=days), candidate.distance_km, keeps_safety_stock=not candidate.own)
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": loc.lead_time_days}
+    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason_text(code, params),
+                       promised, candidate.distance_km, keeps_safety_stock=not candidate.own,
+                       reason_code=code, reason_params=params)
+
+
+def _arrival(pickup, now, days):
+    """Goods sent today arrive `days` later; they are ready on the pickup store's first open day from then."""
+    return next_open_day(pickup, _local_today(pickup, now) + timedelta(days=days))
+
+
+def reason_text(code, params):
+    """A sourcing reason in the current language, from the code and parameters stored with an order line
+    (so the viewer reads it in their language, not the placer's); '' for an unknown code."""
+    params = params if isinstance(params, dict) else {}
+    try:
+        if code == "here_pickup":
+            return _("In stock here at %(store)s (%(available)d available): ready today.", **params)
+        if code == "here_pickup_next_open":
+            return _("In stock here at %(store)s (%(available)d available): ready when the store next opens.",
+                     **params)
+        if code == "nearest_store":
+            return _("Nearest store with %(available)d available: %(store)s (%(km)d km).", **params)
+        if code == "warehouse":
+            return _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).", **params)
+        if code == "here_delivery":
+            return _("In stock here at %(store)s (%(available)d available): shipped from here.", **params)
+        if code == "store_ships":
+            return _("Shipped from the store %(store)s (%(available)d available).", **params)
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return ""
 
 
 def pickup_stores_by_distance(origin) -> list:
