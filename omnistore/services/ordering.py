@@ -593,7 +593,8 @@ def _place_once(session, source, key, *, staff, api_client):
     for planned in proposal.lines:
         line = OrderLine(variant_id=planned.variant_id, quantity=planned.quantity,
                          unit_price_minor=planned.unit_price_minor, source_location_id=planned.source.id,
-                         status="allocated", status_reason=planned.reason[:300])
+                         status="allocated", status_reason="",
+                         source_reason={"code": planned.reason_code, "params": planned.reason_params})
         if fulfilment == "delivery" or planned.source.id != request.pickup_location_id:
             transfer = transfers.get(planned.source.id)
             if transfer is None:
@@ -614,7 +615,8 @@ def _place_once(session, source, key, *, staff, api_client):
                         shipping_fee_minor=proposal.shipping_fee_minor,
                         promised_date=proposal.promised_date.isoformat() if proposal.promised_date else None,
                         lines=[{"variant_id": p.variant_id, "quantity": p.quantity, "source": p.source.code,
-                                "reason": p.reason, "promised_date": p.promised_date.isoformat()}
+                                "reason": p.reason, "reason_code": p.reason_code, "reason_params": p.reason_params,
+                                "promised_date": p.promised_date.isoformat()}
                                for p in proposal.lines], **who)
     if fulfilment == "pickup":
         pickups.open_pickup(order)

@@ -597,6 +597,15 @@ def reason_text(code, params):
     return ""
 
 
+def line_reason(line) -> str:
+    """What an order line's reason says to the viewer, in their language: a later status reason (short,
+    released, refused…) as written, else the sourcing reason from its stored code; older lines kept the text."""
+    if line.status_reason:
+        return line.status_reason
+    stored = line.source_reason if isinstance(line.source_reason, dict) else {}
+    return reason_text(stored.get("code"), stored.get("params"))
+
+
 def pickup_stores_by_distance(origin) -> list:
     """[(location, km)] of every active store with a pickup desk, nearest to `origin` first (then by code):
     the choice "collect in another store". `origin` itself comes first at 0 km when it has a desk."""

@@ -294,3 +294,25 @@ def test_the_reason_is_stored_as_a_code_and_read_in_the_viewers_language(app, ma
             assert sourcing.reason_text(line.reason_code, line.reason_params).startswith("Nächste Filiale mit 3")
         with force_locale("da"):
             assert sourcing.reason_text(line.reason_code, line.reason_params).startswith("Nærmeste butik med 3")
+
+
+def test_a_unit_held_back_as_safety_stock_is_named_with_what_the_rules_allow(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["CPH"], 1)
+    locations["CPH"].safety_stock = 1
+    db.session.commit()
+    proposal = _propose(network, [("A", 1)])
+    assert not proposal.complete
+    assert proposal.lines[0].reason == (
+        "København keeps its last unit as safety stock: collect it at København instead.")
+    # Collected at København itself, the store sells its own last unit.
+    assert _propose(network, [("A", 1)], pickup="CPH").lines[0].source.code == "CPH"
+
+
+def test_a_source_at_its_capacity_is_named_as_the_reason(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["BER"], 299)
+    locations["BER"].transfer_capacity = 0
+    db.session.commit()
+    reason = _propose(network, [("A", 1)]).lines[0].reason
+    assert reason == "Berlin has 299 but has sent all its transfers for today (0); try again tomorrow."
