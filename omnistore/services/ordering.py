@@ -503,6 +503,9 @@ def _no_longer_available(source, error, staff):
                 "Check the new proposal.")
     if proposal is not None and not proposal.complete:
         message = _("Some items are no longer available: someone else ordered them meanwhile.")
+        held_back = [line.reason for line in proposal.unavailable if line.reason_code not in ("short", "nowhere")]
+        if held_back:  # the network has the goods, a rule holds them back: say which
+            message = _("Some items cannot be sent now: %(reason)s", reason=held_back[0])
     error = InsufficientStock(message, lines=[
         {"variant_id": line.variant_id, "quantity": line.quantity, "reason": line.reason}
         for line in (proposal.unavailable if proposal else ())])

@@ -438,11 +438,14 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
             source = next((c for c in candidates if remaining[id(c)].get(line.variant_id, 0) >= line.quantity), None)
             if source is None:
                 total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
-                reason = (_("Not available: only %(available)d in the network can be sent, %(wanted)d asked for.",
-                            available=total, wanted=line.quantity) if total else
-                          _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup, now=now))
+                if total:
+                    code, reason = "short", _("Not available: only %(available)d in the network can be sent, "
+                                              "%(wanted)d asked for.", available=total, wanted=line.quantity)
+                else:
+                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup,
+                                              now=now)
                 item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
-                                   reason, None)
+                                   reason, None, reason_code=code)
                 planned.append(item)
                 unavailable.append(item)
                 continue
@@ -508,28 +511,29 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
 def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
     back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
-    and what that rule still allows. The same rules as _rank."""
+    and what that rule still allows. The same rules as _rank. (code, text)."""
     distance = distances_from(anchor) if anchor is not None else None
     having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
                      and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
                     key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
     if not having:
-        return _("Not available anywhere in the network.")
+        return "nowhere", _("Not available anywhere in the network.")
     used = _transfers_today(having, now)
     loc = having[0]
     units = levels[(variant_id, loc.id)]
     if not loc.sourcing_enabled:
-        return _("%(store)s has %(available)d but does not supply other stores at the moment.",
+        return "sourcing_off", _("%(store)s has %(available)d but does not supply other stores at the moment.",
                  store=loc.name, available=units)
     if used.get(loc.id, 0) >= loc.transfer_capacity:
-        return _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
+        return "capacity", _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
                  "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
     if loc.is_store and loc.pickup_enabled and pickup is not None:
-        return ngettext("%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
-                        "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
-                        units, store=loc.name)
-    return ngettext("%(store)s keeps its last unit as safety stock.",
-                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
+        return "safety_stock", ngettext(
+            "%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
+            "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
+            units, store=loc.name)
+    return "safety_stock", ngettext("%(store)s keeps its last unit as safety stock.",
+                                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
 
 
 def _planned(line, variants, candidate, pickup, request, rule, now, offered):

@@ -425,4 +425,6 @@ def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, s
     # The refusal says the real reason: Hamburg's capacity, not "nowhere in the network".
     reasons = {line["reason"] for error in refused for line in error.detail["lines"]}
     assert reasons and all("transfers for today (4)" in reason for reason in reasons), reasons
+    assert all(error.message.startswith("Some items cannot be sent now: Hamburg has 46 but has sent all its "
+                                        "transfers for today (4)") for error in refused), refused
     assert_ledger_consistent()
