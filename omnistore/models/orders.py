@@ -102,6 +102,9 @@ class OrderLine(db.Model):
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
     status: Mapped[str] = mapped_column(String(16), default="allocated")
     status_reason: Mapped[str] = mapped_column(String(300), default="")
+    # Why this source: {"code": ..., "params": {...}} rendered in the viewer's language by
+    # services.sourcing.line_reason (older lines have only the text in status_reason).
+    source_reason: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     variant = relationship("Variant")

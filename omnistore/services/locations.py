@@ -2,7 +2,7 @@
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -113,6 +113,41 @@ def opening_status(location, now=None):
             return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
     later = next((start_text for start, _e, start_text, _t in today if start > minute), None)
     return OpeningStatus(False, tuple((s, e) for _a, _b, s, e in today), opens_at=later)
+
+
+def open_on(location, day) -> bool:
+    """Is `location` open at some time on the calendar `day` (its own weekday)? A location without any
+    opening hours recorded (e.g. a warehouse) counts as open every day."""
+    hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+    if not any(_intervals(hours, key) for key in WEEKDAYS):
+        return True
+    return bool(_intervals(hours, WEEKDAYS[day.weekday()]))
+
+
+def next_open_day(location, day, *, horizon=14):
+    """The first day on or after `day` on which `location` is open (`day` itself if none within `horizon`)."""
+    for offset in range(horizon):
+        candidate = day + timedelta(days=offset)
+        if open_on(location, candidate):
+            return candidate
+    return day
+
+
+def first_ready_day(location, now=None):
+    """The first day something at `location` can be handed out: today (its local day) while it is still open
+    today or opens later today, else its next open day."""
+    local = (now or datetime.now(UTC)).astimezone(location_zone(location))
+    today = local.date()
+    minute = local.hour * 60 + local.minute
+    status = opening_status(location, now or datetime.now(UTC))
+    hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+    if not any(_intervals(hours, key) for key in WEEKDAYS):
+        return today
+    later_today = any(minute < (end if end > start else 24 * 60)
+                      for start, end, _s, _e in _intervals(hours, WEEKDAYS[today.weekday()]))
+    if status.open_now or later_today:
+        return today
+    return next_open_day(location, today + timedelta(days=1))
 
 
 # --- pickup settings of a store (the manager's rules) ------------------------------------------------------

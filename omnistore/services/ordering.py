@@ -366,7 +366,7 @@ def _claim_holds(session, draft):
     ).all()
 
 
-def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_at=None):
+def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_at=None, keeping=frozenset()):
     """Make the draft's holds equal `wanted` ({(variant, location): qty}), key by key in a stable order.
 
     Returns the keys that could not be held in full (someone took the units meanwhile)."""
@@ -379,7 +379,8 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
             stock.release(stock.StockChange(key[0], key[1], have - target, reason, reference), actor)
         elif target > have:
             try:
-                stock.allocate(stock.StockChange(key[0], key[1], target - have, reason, reference), actor)
+                stock.allocate(stock.StockChange(key[0], key[1], target - have, reason, reference), actor,
+                               keep_safety_stock=key[1] in keeping)
             except InsufficientStock:
                 short.add(key)
                 target = have
@@ -403,8 +404,9 @@ def _rehold(session, draft, staff):
         holds = _claim_holds(session, draft)
         state = _state(draft, holds)
         wanted = state.proposal.allocations() if state.proposal is not None else {}
+        keeping = state.proposal.keeping_safety_stock() if state.proposal is not None else frozenset()
         short = _apply(session, draft, holds, wanted, staff, reference=_hold_reference(draft),
-                       reason=_("Held for an order draft"), expires_at=expires_at)
+                       reason=_("Held for an order draft"), expires_at=expires_at, keeping=keeping)
         if not short:
             break
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
@@ -557,6 +559,9 @@ def _no_longer_available(source, error, staff):
                 "Check the new proposal.")
     if proposal is not None and not proposal.complete:
         message = _("Some items are no longer available: someone else ordered them meanwhile.")
+        held_back = [line.reason for line in proposal.unavailable if line.reason_code not in ("short", "nowhere")]
+        if held_back:  # the network has the goods, a rule holds them back: say which
+            message = _("Some items cannot be sent now: %(reason)s", reason=held_back[0])
     error = InsufficientStock(message, lines=[
         {"variant_id": line.variant_id, "quantity": line.quantity, "reason": line.reason}
         for line in (proposal.unavailable if proposal else ())])
@@ -620,6 +625,9 @@ def _place_once(session, source, key, *, staff, api_client):
     proposal = sourcing.propose(request)
     if not proposal.complete:
         raise InsufficientStock(_("Some items are not available."))
+    # Every source but the pickup store sends a transfer: its daily capacity is checked under its lock.
+    sourcing.claim_transfer_capacity(session, [
+        loc for loc in proposal.sources if fulfilment == "delivery" or loc.id != request.pickup_location_id], now)
 
     order = Order(
         channel=channel, customer_id=customer_id, fulfilment=fulfilment, status="placed",
@@ -638,6 +646,7 @@ def _place_once(session, source, key, *, staff, api_client):
     # Final allocations under the order number: per (variant, location), in a stable order, first giving
     # back what the draft held there, then allocating what the order needs (a conditional UPDATE).
     needed = proposal.allocations()
+    keeping = proposal.keeping_safety_stock()
     held = {(h.variant_id, h.location_id): h.quantity for h in holds}
     reference = _hold_reference(source) if isinstance(source, OrderDraft) else ""
     for variant_id, location_id in sorted(set(needed) | set(held), key=lambda k: (k[1], k[0])):
@@ -647,7 +656,8 @@ def _place_once(session, source, key, *, staff, api_client):
                                             reference), actor)
         if needed.get((variant_id, location_id)):
             stock.allocate(stock.StockChange(variant_id, location_id, needed[(variant_id, location_id)],
-                                             _("Order %(number)s", number=order.number), order.number), actor)
+                                             _("Order %(number)s", number=order.number), order.number), actor,
+                           keep_safety_stock=location_id in keeping)
     for hold in holds:
         session.delete(hold)
 
@@ -655,7 +665,8 @@ def _place_once(session, source, key, *, staff, api_client):
     for planned in proposal.lines:
         line = OrderLine(variant_id=planned.variant_id, quantity=planned.quantity,
                          unit_price_minor=planned.unit_price_minor, source_location_id=planned.source.id,
-                         status="allocated", status_reason=planned.reason[:300])
+                         status="allocated", status_reason="",
+                         source_reason={"code": planned.reason_code, "params": planned.reason_params})
         if fulfilment == "delivery" or planned.source.id != request.pickup_location_id:
             transfer = transfers.get(planned.source.id)
             if transfer is None:
@@ -676,7 +687,8 @@ def _place_once(session, source, key, *, staff, api_client):
                         shipping_fee_minor=proposal.shipping_fee_minor,
                         promised_date=proposal.promised_date.isoformat() if proposal.promised_date else None,
                         lines=[{"variant_id": p.variant_id, "quantity": p.quantity, "source": p.source.code,
-                                "reason": p.reason, "promised_date": p.promised_date.isoformat()}
+                                "reason": p.reason, "reason_code": p.reason_code, "reason_params": p.reason_params,
+                                "promised_date": p.promised_date.isoformat()}
                                for p in proposal.lines], **who)
     if fulfilment == "pickup":
         pickups.open_pickup(order)

@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Transfer, Variant
+from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Staff, Transfer, Variant
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from . import audit, orders, stock
@@ -377,16 +377,27 @@ def failed_attempts(*, staff=None, location_id=None, since):
     return db.session.scalar(query)
 
 
-def _check_throttle(staff):
+def _throttled(session, staff):
+    """Whether the clerk or the store has used up the window's attempts. Called inside the attempt's
+    transaction after locking the store's and the clerk's rows (in that order; FOR NO KEY UPDATE on
+    PostgreSQL, SQLite's write transaction holds the database), so concurrent attempts by one clerk or at
+    one store count one after the other and never record more failures than the limit."""
     per_clerk, per_store, window = _throttle_settings()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Location.id).where(Location.id == staff.location_id)
+                        .with_for_update(key_share=True)).all()
+        session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update(key_share=True)).all()
     since = utcnow() - timedelta(seconds=window)
-    minutes = max(1, window // 60)
-    if failed_attempts(staff=staff, since=since) >= per_clerk or \
-            failed_attempts(location_id=staff.location_id, since=since) >= per_store:
-        with transaction():
-            audit.record("pickup.code_throttled", staff=staff)
-        raise TooManyAttempts(_l("Too many wrong pickup codes. Wait %(minutes)d minutes, or scan the customer's "
-                                 "QR code instead.", minutes=minutes), retry_after=window)
+    return failed_attempts(staff=staff, since=since) >= per_clerk or \
+        failed_attempts(location_id=staff.location_id, since=since) >= per_store
+
+
+def _too_many_attempts(staff):
+    window = _throttle_settings()[2]
+    with transaction():
+        audit.record("pickup.code_throttled", staff=staff)
+    return TooManyAttempts(_l("Too many wrong pickup codes. Wait %(minutes)d minutes, or scan the customer's "
+                              "QR code instead.", minutes=max(1, window // 60)), retry_after=window)
 
 
 def _failed(staff, typed, reason, order=None):
@@ -414,35 +425,59 @@ def find_for_handover(code_or_token: str, staff) -> Handover:
     code = normalize_code(value)
     token = None if len(code) == SHORT_CODE_LENGTH else _token_from(value)
     if token is None:
-        _check_throttle(staff)
-        if len(code) != SHORT_CODE_LENGTH or set(code) - set(SHORT_CODE_ALPHABET):
-            _failed(staff, value, "malformed")
+        # The throttle check, the lookup and the failure's record are one transaction under the throttle's
+        # locks: the limit holds however many attempts arrive at once.
+        with transaction() as session:
+            if _throttled(session, staff):
+                order, refusal = None, "throttled"
+            elif len(code) != SHORT_CODE_LENGTH or set(code) - set(SHORT_CODE_ALPHABET):
+                order, refusal = None, "malformed"
+            else:
+                order = _order_where(Pickup.short_code == code)
+                refusal = _refusal(order, staff)
+            if refusal not in (None, "throttled"):
+                _failed(staff, value, refusal, order)
+        if refusal == "throttled":
+            raise _too_many_attempts(staff)
+        if refusal == "malformed":
             raise NotFound(_l("“%(code)s” is not a pickup code. A pickup code has 8 letters and digits, like "
                               "ACDE 3467.", code=value.strip()[:40]))
-        where = Pickup.short_code == code
     else:
-        where = Pickup.token == token
-    order = db.session.scalar(
-        select(Order).join(Pickup, Pickup.order_id == Order.id).where(where)
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                 selectinload(Order.pickup).selectinload(Pickup.collected_by),
-                 selectinload(Order.customer), selectinload(Order.pickup_location))
-    )
+        order = _order_where(Pickup.token == token)
+        refusal = _refusal(order, staff)
+        if refusal is not None:
+            _failed(staff, value, refusal, order)
     found_by = "qr" if token is not None else "code"
-    if order is None:
-        _failed(staff, value, "unknown")
+    if refusal == "unknown":
         if token is not None:
             raise NotFound(_l("This QR code does not belong to any pickup order."))
         raise NotFound(_l("No pickup order has the code %(code)s. Check the code with the customer.",
                           code=code))
-    if not staff.is_admin and order.pickup_location_id != staff.location_id:
-        _failed(staff, value, "other_store", order)
+    if refusal == "other_store":
         store = order.pickup_location
         raise WrongStore(_l("Order %(number)s is to be collected at %(store)s (%(address)s), not here.",
                             number=order.number, store=store.name, address=store.address_line),
                          location=store.code)
     _check_open(order)
     return Handover(order=order, found_by=found_by)
+
+
+def _order_where(where):
+    return db.session.scalar(
+        select(Order).join(Pickup, Pickup.order_id == Order.id).where(where)
+        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+                 selectinload(Order.pickup).selectinload(Pickup.collected_by),
+                 selectinload(Order.customer), selectinload(Order.pickup_location))
+    )
+
+
+def _refusal(order, staff):
+    """Why the desk refuses the order found (a failed attempt), or None."""
+    if order is None:
+        return "unknown"
+    if not staff.is_admin and order.pickup_location_id != staff.location_id:
+        return "other_store"
+    return None
 
 
 def _check_open(order):

@@ -24,13 +24,16 @@ The rules, in order:
    (in the order given) comes whole from the best-ranked location that still has enough after the lines
    before it. A line is never split across locations; a line no location can supply whole is marked
    unavailable (the proposal is then not complete, and placing it is refused).
-4. The promised date (calendar days, counted from today in the pickup store's, or for a delivery the
-   source's, time zone):
-   - goods already at the pickup store: ready today;
+4. The promised date (counted from today in the pickup store's, or for a delivery the source's, time zone;
+   this module is the one owner of the rule, so the builder, the proposal, the API and the emails agree):
+   - goods already at the pickup store: ready today while the store is still open today (or opens later
+     today), else on its next open day;
    - a transfer from another store: TRANSFER_DAYS by distance between source and pickup store
      (default up to 50 km: 1 day, up to 400 km: 2 days, beyond: 3 days; OMNISTORE_TRANSFER_DAYS);
    - from a warehouse: the warehouse's `lead_time_days` (at least 1: goods leave on another day);
-   - a delivery: the source's lead time plus OMNISTORE_DELIVERY_DAYS (default 2).
+     a transfer's date moves on to the pickup store's next open day (never a day it is closed);
+   - a delivery: goods leave on the source's first open day after its lead time and arrive
+     OMNISTORE_DELIVERY_DAYS (default 2) later, a Sunday moving to the Monday.
    The order's promise is the latest of its lines'.
 5. Price and shipping. Each line costs the variant's one network price. A pickup is free; a delivery costs
    OMNISTORE_SHIPPING_FEE_MINOR (default 495) unless the goods total reaches
@@ -47,13 +50,14 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Location, StockLevel, Transfer, Variant
 from ..models._types import utcnow
-from .errors import NotFound, ValidationFailed
-from .locations import distances_from, location_zone
+from .errors import InsufficientStock, NotFound, ValidationFailed
+from .locations import distances_from, first_ready_day, location_zone, next_open_day
 
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
@@ -170,6 +174,9 @@ class PlannedLine:
     reason: str
     promised_date: date | None
     distance_km: float | None = None
+    keeps_safety_stock: bool = False  # the source supplies another location: its safety stock stays
+    reason_code: str = ""  # with reason_params: the reason as stored, rendered by reason_text in any language
+    reason_params: dict = field(default_factory=dict)
 
     @property
     def available(self):
@@ -205,6 +212,11 @@ class Proposal:
     def sources(self):
         """The distinct supplying locations, in line order."""
         return list({line.source.id: line.source for line in self.lines if line.source is not None}.values())
+
+    def keeping_safety_stock(self):
+        """The ids of the sources that must keep their safety stock while allocating for this plan (all but
+        the pickup/selling store itself): stock.allocate(..., keep_safety_stock=True) for them."""
+        return frozenset(line.source.id for line in self.lines if line.source is not None and line.keeps_safety_stock)
 
     def allocations(self):
         """{(variant_id, location_id): quantity} this plan needs."""
@@ -323,6 +335,33 @@ def _transfers_today(locations, now):
     return counts
 
 
+class TransferCapacityReached(InsufficientStock):
+    """A source reached its outgoing transfers for today while this order was being placed."""
+
+    code = "transfer_capacity_reached"
+
+
+def claim_transfer_capacity(session, sources, now) -> None:
+    """Inside the placing transaction, before its transfers are written: lock each source's location row
+    (in id order; FOR NO KEY UPDATE, so orders and movements referencing the location do not wait) and
+    count its transfers today again. Concurrent placements from one source queue on that lock, so the
+    capacity is never exceeded; TransferCapacityReached when a source is full (the caller re-sources).
+    SQLite's write transaction holds the whole database already."""
+    ids = sorted({loc.id for loc in sources})
+    if not ids:
+        return
+    query = select(Location.id).where(Location.id.in_(ids)).order_by(Location.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    session.execute(query).all()
+    used = _transfers_today(sources, now)
+    for loc in sorted(sources, key=lambda loc: loc.id):
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            raise TransferCapacityReached(
+                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
+                  capacity=loc.transfer_capacity), location=loc.code)
+
+
 def _check_request(request):
     if request.fulfilment not in FULFILMENTS:
         raise ValidationFailed(_("Choose pickup or delivery."), {"fulfilment": _("Choose pickup or delivery.")})
@@ -399,11 +438,14 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
             source = next((c for c in candidates if remaining[id(c)].get(line.variant_id, 0) >= line.quantity), None)
             if source is None:
                 total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
-                reason = (_("Not available: only %(available)d in the network can be sent, %(wanted)d asked for.",
-                            available=total, wanted=line.quantity) if total else
-                          _("Not available anywhere in the network."))
+                if total:
+                    code, reason = "short", _("Not available: only %(available)d in the network can be sent, "
+                                              "%(wanted)d asked for.", available=total, wanted=line.quantity)
+                else:
+                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup,
+                                              now=now)
                 item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
-                                   reason, None)
+                                   reason, None, reason_code=code)
                 planned.append(item)
                 unavailable.append(item)
                 continue
@@ -466,40 +508,106 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
     return candidates
 
 
+def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
+    """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
+    back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
+    and what that rule still allows. The same rules as _rank. (code, text)."""
+    distance = distances_from(anchor) if anchor is not None else None
+    having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
+                     and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
+                    key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
+    if not having:
+        return "nowhere", _("Not available anywhere in the network.")
+    used = _transfers_today(having, now)
+    loc = having[0]
+    units = levels[(variant_id, loc.id)]
+    if not loc.sourcing_enabled:
+        return "sourcing_off", _("%(store)s has %(available)d but does not supply other stores at the moment.",
+                 store=loc.name, available=units)
+    if used.get(loc.id, 0) >= loc.transfer_capacity:
+        return "capacity", _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
+                 "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
+    if loc.is_store and loc.pickup_enabled and pickup is not None:
+        return "safety_stock", ngettext(
+            "%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
+            "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
+            units, store=loc.name)
+    return "safety_stock", ngettext("%(store)s keeps its last unit as safety stock.",
+                                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
+
+
 def _planned(line, variants, candidate, pickup, request, rule, now, offered):
     loc = candidate.location
     variant = variants[line.variant_id]
     if request.fulfilment == "pickup":
-        today = _local_today(pickup, now)
         if loc.id == pickup.id:
-            reason = _("In stock here at %(store)s (%(available)d available): ready today.",
-                       store=loc.name, available=offered)
-            days = 0
+            promised = first_ready_day(pickup, now)
+            code = "here_pickup" if promised == _local_today(pickup, now) else "here_pickup_next_open"
+            params = {"store": loc.name, "available": offered}
         elif loc.is_store:
-            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
-                       available=offered, store=loc.name, km=round(candidate.distance_km))
-            days = rule.days_for_distance(candidate.distance_km)
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
+            promised = _arrival(pickup, now, rule.days_for_distance(candidate.distance_km))
         else:
-            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
-                       name=loc.name, available=offered, days=max(loc.lead_time_days, 1))
             days = max(loc.lead_time_days, 1)
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": days}
+            promised = _arrival(pickup, now, days)
     else:
-        today = _local_today(loc, now)
-        days = loc.lead_time_days + rule.delivery_days
+        # Goods leave on a day the source is open (after its lead time) and arrive DELIVERY_DAYS later,
+        # never on a Sunday (carriers deliver Monday to Saturday).
+        leaves = next_open_day(loc, first_ready_day(loc, now) + timedelta(days=loc.lead_time_days))
+        promised = leaves + timedelta(days=rule.delivery_days)
+        if promised.weekday() == 6:
+            promised += timedelta(days=1)
         if candidate.own:
-            reason = _("In stock here at %(store)s (%(available)d available): shipped from here.",
-                       store=loc.name, available=offered)
+            code, params = "here_delivery", {"store": loc.name, "available": offered}
         elif loc.is_store and candidate.distance_km is not None:
-            reason = _("Nearest store with %(available)d available: %(store)s (%(km)d km).",
-                       available=offered, store=loc.name, km=round(candidate.distance_km))
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
         elif loc.is_store:
-            reason = _("Shipped from the store %(store)s (%(available)d available).", store=loc.name,
-                       available=offered)
+            code, params = "store_ships", {"store": loc.name, "available": offered}
         else:
-            reason = _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).",
-                       name=loc.name, available=offered, days=loc.lead_time_days)
-    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason,
-                       today + timedelta(days=days), candidate.distance_km)
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": loc.lead_time_days}
+    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason_text(code, params),
+                       promised, candidate.distance_km, keeps_safety_stock=not candidate.own,
+                       reason_code=code, reason_params=params)
+
+
+def _arrival(pickup, now, days):
+    """Goods sent today arrive `days` later; they are ready on the pickup store's first open day from then."""
+    return next_open_day(pickup, _local_today(pickup, now) + timedelta(days=days))
+
+
+def reason_text(code, params):
+    """A sourcing reason in the current language, from the code and parameters stored with an order line
+    (so the viewer reads it in their language, not the placer's); '' for an unknown code."""
+    params = params if isinstance(params, dict) else {}
+    try:
+        if code == "here_pickup":
+            return _("In stock here at %(store)s (%(available)d available): ready today.", **params)
+        if code == "here_pickup_next_open":
+            return _("In stock here at %(store)s (%(available)d available): ready when the store next opens.",
+                     **params)
+        if code == "nearest_store":
+            return _("Nearest store with %(available)d available: %(store)s (%(km)d km).", **params)
+        if code == "warehouse":
+            return _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).", **params)
+        if code == "here_delivery":
+            return _("In stock here at %(store)s (%(available)d available): shipped from here.", **params)
+        if code == "store_ships":
+            return _("Shipped from the store %(store)s (%(available)d available).", **params)
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return ""
+
+
+def line_reason(line) -> str:
+    """What an order line's reason says to the viewer, in their language: a later status reason (short,
+    released, refused…) as written, else the sourcing reason from its stored code; older lines kept the text."""
+    if line.status_reason:
+        return line.status_reason
+    stored = line.source_reason if isinstance(line.source_reason, dict) else {}
+    return reason_text(stored.get("code"), stored.get("params"))
 
 
 def pickup_stores_by_distance(origin) -> list:

@@ -338,18 +338,36 @@ def _set_on_hand(session, change, row, counted):
     ).one_or_none()
 
 
-def allocate(change: StockChange, actor=None) -> LevelState:
+def allocate(change: StockChange, actor=None, *, keep_safety_stock=False) -> LevelState:
     """Reserve `quantity` for an order: one conditional UPDATE; InsufficientStock when fewer are available.
 
-    Runs inside the caller's transaction when there is one (an order and its allocations commit together).
+    With keep_safety_stock (the location supplies another location's order, see services/sourcing.py) the
+    location's safety stock is read inside the same UPDATE and stays: `on_hand - allocated - safety_stock
+    >= quantity`, so concurrent orders never take the units it keeps. Runs inside the caller's transaction
+    when there is one (an order and its allocations commit together).
     """
+    room = _levels.c.on_hand - _levels.c.allocated
+    if keep_safety_stock:
+        room = room - (select(Location.safety_stock).where(Location.id == _levels.c.location_id)
+                       .scalar_subquery())
+
     def refuse(current, quantity):
+        if keep_safety_stock:
+            location = db.session.get(Location, change.location_id)
+            kept = location.safety_stock if location is not None else 0
+            can = max(current.available - kept, 0)
+            return InsufficientStock(
+                _("Only %(available)d of %(store)s's units can be sent (it keeps %(kept)d as safety stock), "
+                  "%(wanted)d asked for.", available=can, store=location.name if location else "", kept=kept,
+                  wanted=quantity),
+                available=can, requested=quantity,
+            )
         return InsufficientStock(
             _("Only %(available)d available here, %(wanted)d asked for.", available=current.available, wanted=quantity),
             available=current.available, requested=quantity,
         )
 
-    return _shift(change, actor, "allocation", +1, _levels.c.on_hand - _levels.c.allocated, refuse)
+    return _shift(change, actor, "allocation", +1, room, refuse)
 
 
 def release(change: StockChange, actor=None) -> LevelState:

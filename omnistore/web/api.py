@@ -15,6 +15,7 @@ from ..models.locations import WEEKDAYS
 from ..services import catalog, locations, ordering, pickups, stock
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
+from ..services.sourcing import line_reason
 from . import openapi
 from .errors import MAX_URL_LENGTH, error_response
 
@@ -306,7 +307,7 @@ def order_document(order, client):
         "tracking_reference": order.tracking_reference or None,
         "lines": [
             {"sku": line.variant.sku, "quantity": line.quantity, "unit_price_minor": line.unit_price_minor,
-             "status": line.status, "source_location": line.source_location.code, "reason": line.status_reason}
+             "status": line.status, "source_location": line.source_location.code, "reason": line_reason(line)}
             for line in order.lines
         ],
     }

@@ -44,6 +44,14 @@ def order_date(value):
 
 
 @bp.app_context_processor
+def _line_reason():
+    """line_reason(line): an order line's reason in the viewer's language (services.sourcing)."""
+    from ..services.sourcing import line_reason
+
+    return {"line_reason": line_reason}
+
+
+@bp.app_context_processor
 def _order_tabs():
     """Counts for the orders section's tabs (to send, arriving), computed only when a template asks."""
     def tab_counts():

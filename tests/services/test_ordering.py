@@ -108,7 +108,14 @@ def test_placing_a_draft_converts_holds_into_the_order(make, shop):
     assert level(shop["variant"], shop["CPH"]) == (5, 2)
     assert level(shop["variant"], shop["HAM"]) == (1, 0)
     line = order.lines[0]
-    assert line.source_location.code == "CPH" and "Nearest store" in line.status_reason
+    assert line.source_location.code == "CPH" and "Nearest store" in sourcing.line_reason(line)
+    # The reason is stored as a code: a German or Danish viewer reads it in their language.
+    from flask_babel import force_locale
+
+    with force_locale("de"):
+        assert sourcing.line_reason(line).startswith("Nächste Filiale mit 5 verfügbar: København")
+    with force_locale("da"):
+        assert sourcing.line_reason(line).startswith("Nærmeste butik med 5 tilgængelige: København")
     transfer = db.session.get(Transfer, line.transfer_id)
     assert (transfer.source_location_id, transfer.destination_location_id, transfer.status) == (
         shop["CPH"].id, shop["HAM"].id, "requested")
@@ -376,4 +383,48 @@ def test_expiry_run_and_placement_racing_never_double_release(app, make, shop):
     assert len({o for o in outcomes if isinstance(o, str)}) == 1
     assert level(shop["variant"], shop["HAM"]) == (4, 2)
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
+    assert_ledger_consistent()
+
+
+def test_64_concurrent_orders_keep_every_suppliers_safety_stock(app, make, shop):
+    # Safety stock 1 everywhere: HAM (the pickup store) sells both its own units, BER may send 1, CPH none.
+    _last_five(make, shop)
+    for code in ("HAM", "BER", "CPH"):
+        shop[code].safety_stock = 1
+    db.session.commit()
+    outcomes = run_in_threads(app, 64, _web_order(shop, [1]))
+    placed = [o for o in outcomes if isinstance(o, str)]
+    assert all(isinstance(o, (str, InsufficientStock)) for o in outcomes), outcomes
+    assert len(placed) == 3, outcomes
+    assert level(shop["variant"], shop["HAM"]) == (2, 2)
+    assert level(shop["variant"], shop["BER"]) == (2, 1)
+    assert level(shop["variant"], shop["CPH"]) == (1, 0)
+    assert_ledger_consistent()
+
+
+def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, shop):
+    # HAM supplies BER's pickups; it sends at most 4 transfers a day, however many orders arrive at once.
+    make.stock(shop["variant"], shop["HAM"], 50)
+    shop["HAM"].transfer_capacity = 4
+    db.session.commit()
+
+    def work(i):
+        return ordering.place(ordering.PlaceOrder(
+            channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+            fulfilment="pickup", payment_state="paid", pickup_location_id=shop["BER"].id,
+        ), staff=shop["clerk"]).number
+
+    outcomes = run_in_threads(app, 24, work)
+    placed = [o for o in outcomes if isinstance(o, str)]
+    refused = [o for o in outcomes if not isinstance(o, str)]
+    assert all(isinstance(o, InsufficientStock) for o in refused), refused
+    assert len(placed) == 4, outcomes
+    assert db.session.scalar(select(func.count()).select_from(Transfer)
+                             .where(Transfer.source_location_id == shop["HAM"].id)) == 4
+    assert level(shop["variant"], shop["HAM"]) == (50, 4)
+    # The refusal says the real reason: Hamburg's capacity, not "nowhere in the network".
+    reasons = {line["reason"] for error in refused for line in error.detail["lines"]}
+    assert reasons and all("transfers for today (4)" in reason for reason in reasons), reasons
+    assert all(error.message.startswith("Some items cannot be sent now: Hamburg has 46 but has sent all its "
+                                        "transfers for today (4)") for error in refused), refused
     assert_ledger_consistent()

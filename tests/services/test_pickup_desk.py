@@ -556,3 +556,36 @@ def test_the_code_throttle_holds_across_app_processes(app, make, desk, database_
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_the_code_throttle_holds_under_concurrent_wrong_codes(app, make, desk):
+    """40 wrong codes at once from two clerks' sessions: each clerk gets exactly its 5 failures recorded, then
+    TooManyAttempts (the count and the record are one transaction under the throttle's locks)."""
+    app.config.update(OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=5, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE=100)
+    clerk_ids = [desk.clerk.id, desk.other_clerk.id]
+    barrier = threading.Barrier(40)
+    outcomes = [None] * 40
+
+    def run(i):
+        from omnistore.models import Staff
+
+        with app.app_context():
+            try:
+                staff = db.session.get(Staff, clerk_ids[i % 2])
+                db.session.commit()
+                barrier.wait(timeout=60)
+                pickups.find_for_handover("ACDEFGHJ", staff)
+            except Exception as error:  # noqa: BLE001 — reported to the test
+                outcomes[i] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert all(isinstance(o, (NotFound, pickups.TooManyAttempts)) for o in outcomes), outcomes
+    assert sum(isinstance(o, NotFound) for o in outcomes) == 10, outcomes
+    for clerk_id in clerk_ids:
+        assert db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE, staff_id=clerk_id).count() == 5

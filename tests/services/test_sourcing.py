@@ -242,3 +242,77 @@ def test_pickup_stores_by_distance(make, network):
     ranked = sourcing.pickup_stores_by_distance(locations["HAM"])
     assert [store.code for store, _km in ranked] == ["HAM", "BER", "CPH"]
     assert ranked[0][1] == 0 and 250 < ranked[1][1] < 260
+
+
+# --- promises land on days the pickup store is open (Hamburg is closed on Sundays) -----------------------------
+
+FRIDAY = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # Friday 11:00 in Hamburg
+
+
+def _promise(network, make, stocked, *, now, fulfilment="pickup", country=None, selling=None):
+    locations, variants = network
+    make.stock(variants["A"], locations[stocked], 3)
+    return sourcing.propose(SourcingRequest(
+        lines=(LineRequest(variants["A"].id, 1),), fulfilment=fulfilment,
+        pickup_location_id=locations["HAM"].id if fulfilment == "pickup" else None, delivery_country=country,
+        selling_location_id=locations[selling].id if selling else None, now=now))
+
+
+def test_a_transfer_due_on_a_sunday_is_promised_for_the_monday(make, network):
+    proposal = _promise(network, make, "BER", now=FRIDAY)  # 2 days from Berlin: Sunday, Hamburg is closed
+    assert proposal.promised_date.isoformat() == "2026-12-07"
+
+
+def test_ready_today_only_while_the_pickup_store_is_open(make, network):
+    assert _promise(network, make, "HAM", now=FRIDAY).promised_date.isoformat() == "2026-12-04"
+    after_closing = datetime(2026, 12, 4, 19, 30, tzinfo=UTC)  # 20:30 in Hamburg: closed since 20:00
+    proposal = sourcing.propose(SourcingRequest(
+        lines=(LineRequest(network[1]["A"].id, 1),), fulfilment="pickup",
+        pickup_location_id=network[0]["HAM"].id, now=after_closing))
+    assert proposal.promised_date.isoformat() == "2026-12-05"
+    assert "ready when the store next opens" in proposal.lines[0].reason
+    saturday_night = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)  # then Sunday is closed: Monday
+    proposal = sourcing.propose(SourcingRequest(
+        lines=(LineRequest(network[1]["A"].id, 1),), fulfilment="pickup",
+        pickup_location_id=network[0]["HAM"].id, now=saturday_night))
+    assert proposal.promised_date.isoformat() == "2026-12-07"
+
+
+def test_a_delivery_is_never_promised_for_a_sunday(make, network):
+    proposal = _promise(network, make, "HAM", now=FRIDAY, fulfilment="delivery", country="DE", selling="HAM")
+    assert proposal.promised_date.isoformat() == "2026-12-07"  # leaves Friday, 2 days: Sunday → Monday
+
+
+def test_the_reason_is_stored_as_a_code_and_read_in_the_viewers_language(app, make, network):
+    proposal = _promise(network, make, "BER", now=FRIDAY)
+    line = proposal.lines[0]
+    assert line.reason_code == "nearest_store" and line.reason_params["store"] == "Berlin"
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        from flask_babel import force_locale
+
+        with force_locale("de"):
+            assert sourcing.reason_text(line.reason_code, line.reason_params).startswith("Nächste Filiale mit 3")
+        with force_locale("da"):
+            assert sourcing.reason_text(line.reason_code, line.reason_params).startswith("Nærmeste butik med 3")
+
+
+def test_a_unit_held_back_as_safety_stock_is_named_with_what_the_rules_allow(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["CPH"], 1)
+    locations["CPH"].safety_stock = 1
+    db.session.commit()
+    proposal = _propose(network, [("A", 1)])
+    assert not proposal.complete
+    assert proposal.lines[0].reason == (
+        "København keeps its last unit as safety stock: collect it at København instead.")
+    # Collected at København itself, the store sells its own last unit.
+    assert _propose(network, [("A", 1)], pickup="CPH").lines[0].source.code == "CPH"
+
+
+def test_a_source_at_its_capacity_is_named_as_the_reason(make, network):
+    locations, variants = network
+    make.stock(variants["A"], locations["BER"], 299)
+    locations["BER"].transfer_capacity = 0
+    db.session.commit()
+    reason = _propose(network, [("A", 1)]).lines[0].reason
+    assert reason == "Berlin has 299 but has sent all its transfers for today (0); try again tomorrow."

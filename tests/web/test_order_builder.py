@@ -253,3 +253,20 @@ def test_other_orders_in_progress_at_the_store_are_one_tap_away(client, shop):
     second = start(client, variant_id=shop.boot.id)
     page = client.get(f"/orders/drafts/{second}").get_data(as_text=True)
     assert f"/orders/drafts/{first}" in page and "Ida Lund · 1 item" in page
+
+
+def test_a_unit_kept_as_safety_stock_is_named_in_the_builder(client, shop):
+    # København has 2 boots and keeps 2 as safety stock: nothing may leave it for Hamburg, and the builder
+    # says so instead of "not available anywhere", offering what the rule allows (collect at København).
+    shop.cph.safety_stock = 2
+    db.session.commit()
+    client.login(shop.clerk.email)
+    token = start(client, variant_id=shop.boot.id, customer_id=shop.customer.id)
+    page = client.get(f"/orders/drafts/{token}").get_data(as_text=True)
+    assert "Not available anywhere in the network" not in page
+    assert "København keeps its last 2 units as safety stock: collect them at København instead." in page
+    assert held(shop.boot, shop.cph) == 0
+    part = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.cph.id},
+                         headers=HTMX)
+    assert "Ready for pickup at København" in part.get_data(as_text=True)
+    assert held(shop.boot, shop.cph) == 1
