@@ -9,7 +9,6 @@ everything that identifies the person: name, email, phone, loyalty number, sizes
 visits, wishlist, delivery addresses, check-in notes, emails waiting in or sent from the outbox, and any
 audit detail mentioning them. Marketing consent is withdrawn (a new record), and the erasure is logged.
 """
-import csv
 import io
 import json
 import zipfile
@@ -19,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from .. import csvfile
 from ..extensions import db
 from ..models import (
     AuditEvent,
@@ -140,7 +140,7 @@ def export_data(customer, *, staff) -> dict:
 TIMELINE_COLUMNS = ("at", "kind", "channel", "reference", "status", "store", "amount_minor", "detail")
 
 
-def timeline_csv(data) -> str:
+def timeline_csv(data) -> bytes:
     """The export's timeline as CSV: orders, their milestones, notes and visits, oldest first."""
     rows = []
     for order in data["orders"]:
@@ -156,13 +156,7 @@ def timeline_csv(data) -> str:
         rows.append((visit["created_at"], visit["kind"], visit["channel"], "", "", visit["store"] or "", "",
                      visit["note"]))
     rows.sort(key=lambda row: row[0] or "")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TIMELINE_COLUMNS)
-    for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: quote it as text.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    return out.getvalue()
+    return csvfile.write(TIMELINE_COLUMNS, rows)
 
 
 def export_zip(customer, *, staff) -> bytes:

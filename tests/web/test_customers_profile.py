@@ -214,8 +214,8 @@ def test_export_holds_everything_about_the_customer(client, shop):
     assert {o["number"] for o in data["orders"]} == {shop["bought"].number, shop["web"].number}
     assert data["orders"][0]["delivery_address"]["street"] == "Elbchaussee 1"
     assert data["orders"][0]["lines"][0]["product"] == "Fjord Parka"
-    timeline = archive.read("timeline.csv").decode()
-    assert timeline.splitlines()[0] == ",".join(customer_privacy.TIMELINE_COLUMNS)
+    timeline = archive.read("timeline.csv").decode("utf-8-sig")
+    assert timeline.splitlines()[0] == ";".join(customer_privacy.TIMELINE_COLUMNS)
     assert shop["bought"].number in timeline and "Prefers navy" in timeline and "tried the parka" in timeline
     assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "export"
 
