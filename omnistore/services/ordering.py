@@ -35,6 +35,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import config as settings
 from ..extensions import db
 from ..models import (
     ApiClient,
@@ -60,7 +61,6 @@ try:  # lands from the pickups-customer helper; until then no email is queued
 except ImportError:  # pragma: no cover - depends on what is merged
     notifications = None
 
-DEFAULT_HOLD_MINUTES = 15
 IDEMPOTENCY_KEY_MAX = 150
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _PLACE_ATTEMPTS = 3
@@ -68,8 +68,8 @@ CANCELLABLE_LINE_STATUSES = ("allocated", "picked")
 
 
 def hold_minutes():
-    value = current_app.config.get("OMNISTORE_HOLD_MINUTES", DEFAULT_HOLD_MINUTES) if has_app_context() else 15
-    return max(1, int(value))
+    default = settings.default("HOLD_MINUTES")
+    return max(1, int(current_app.config.get("OMNISTORE_HOLD_MINUTES", default) if has_app_context() else default))
 
 
 def _hold_reference(draft):
