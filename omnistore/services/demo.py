@@ -68,6 +68,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
+from ..public_url import public_url
 from . import pickups, stock
 from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
@@ -75,7 +76,6 @@ from .errors import Conflict
 
 DEMO_PASSWORD = "omnistore-demo"
 DEMO_DOMAIN = "omnistore-demo.de"
-DEMO_URL = "http://127.0.0.1:5000"
 ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
 CPH_ONLY_SKU = "NWD-001-NAV-XL"
 _RANDOM_SEED = 2026
@@ -255,7 +255,7 @@ class DemoResult:
     created: bool  # False: the demo was loaded already and nothing changed
     counts: dict[str, int] = field(default_factory=dict)
     password: str = DEMO_PASSWORD
-    url: str = DEMO_URL
+    url: str = field(default_factory=public_url)  # where this app is reached (as `flask run` serves it)
 
     @property
     def logins(self):
@@ -289,9 +289,9 @@ class DemoResult:
 def demo_logins_hint():
     """A short reminder for later starts: how to sign in to the demo (or how to add a login)."""
     if db.session.scalar(select(Staff.id).where(Staff.email == ADMIN_EMAIL)) is None:
-        return (f"omnistore: open {DEMO_URL} — add a login with "
+        return (f"omnistore: open {public_url()} — add a login with "
                 "`flask --app app staff create EMAIL --role admin --location CODE`.")
-    return (f"omnistore: open {DEMO_URL} — demo logins {ADMIN_EMAIL} or {staff_email('clerk', 'HAM')}, "
+    return (f"omnistore: open {public_url()} — demo logins {ADMIN_EMAIL} or {staff_email('clerk', 'HAM')}, "
             f"password {DEMO_PASSWORD}; `flask --app app demo` lists all logins.")
 
 

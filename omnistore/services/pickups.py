@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Transfer, Variant
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
+from ..public_url import public_url
 from . import audit, orders, stock
 from .db import transaction
 from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
@@ -115,7 +116,7 @@ def open_pickup(order: Order) -> Pickup:
 
 def status_url(pickup: Pickup) -> str:
     """The customer's status page for this pickup: what the email links to and the QR code encodes."""
-    return f"{current_app.config['OMNISTORE_PUBLIC_URL']}/o/{pickup.token}"
+    return f"{public_url()}/o/{pickup.token}"
 
 
 def qr_png(data: str, *, box_size=8) -> bytes:
