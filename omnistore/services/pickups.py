@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import qrcode
 from flask import current_app
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..formatting import local_datetime
 from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Transfer, Variant
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
@@ -25,6 +25,7 @@ from ..public_url import public_url
 from . import audit, orders, stock
 from .db import transaction
 from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .locations import location_zone
 from .stock import StockChange
 
 
@@ -474,7 +475,9 @@ def _check_open(order):
     pickup = order.pickup
     if order.status == "collected":
         who = (pickup.collected_by.name or pickup.collected_by.email) if pickup and pickup.collected_by else "?"
-        when = format_datetime(pickup.collected_at, "short") if pickup and pickup.collected_at else "?"
+        # The language's conventions on the store's clock (not Babel's default US "12/4/26, 4:24 PM").
+        when = (local_datetime(pickup.collected_at, location_zone(order.pickup_location))
+                if pickup and pickup.collected_at else "?")
         raise AlreadyCollected(_l("Order %(number)s was already collected on %(when)s (handed over by %(who)s). "
                                   "Nothing is handed over again.", number=order.number, when=when, who=who))
     if order.status in ("cancelled", "expired"):
