@@ -51,7 +51,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import audit, orders, pickups, sourcing, stock
+from . import audit, orders, pickups, sourcing, stock, validation
 from .db import transaction
 from .errors import DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .sourcing import LineRequest, SourcingRequest
@@ -757,20 +757,9 @@ def fingerprint(body) -> str:
 
 
 def _json_text(value, name, errors, *, required=False, max_length=NAME_MAX):
-    if value is None or value == "":
-        if required:
-            errors[name] = _("Required.")
-        return ""
-    if not isinstance(value, str):
-        errors[name] = _("Must be text.")
-        return ""
-    if sourcing._CONTROL.search(value):
-        errors[name] = _("Contains a character that cannot be stored.")
-        return ""
-    value = " ".join(value.split())
-    if len(value) > max_length:
-        errors[name] = _("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
-    return value
+    if value == "":
+        value = None
+    return validation.text(value, field=name, errors=errors, max_length=max_length, required=required)
 
 
 def web_order_from_json(body) -> tuple:
@@ -805,6 +794,8 @@ def web_order_from_json(body) -> tuple:
         code = body.get("pickup_location")
         if not isinstance(code, str) or not code.strip():
             errors["pickup_location"] = _("Required for a pickup: the code of a store with a pickup desk.")
+        elif validation.bad_character(code):  # checked before any query: PostgreSQL refuses a NUL outright
+            errors["pickup_location"] = validation.BAD_CHARACTER
         else:
             from .locations import get_location
 
@@ -883,7 +874,8 @@ def _lines_from_json(items, errors):
         errors["lines"] = _("At most %(max)d lines per order.", max=sourcing.MAX_LINES)
         return []
     skus = {item.get("sku").strip() for item in items
-            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64}
+            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64
+            and not validation.bad_character(item["sku"])}
     variants = dict(db.session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all()) \
         if skus else {}
     lines = []
@@ -898,6 +890,8 @@ def _lines_from_json(items, errors):
         variant_id = None
         if not isinstance(sku, str) or not sku.strip():
             errors[f"{where}.sku"] = _("Required.")
+        elif validation.bad_character(sku):
+            errors[f"{where}.sku"] = validation.BAD_CHARACTER
         else:
             variant_id = variants.get(sku.strip())
             if variant_id is None:

@@ -22,7 +22,7 @@ from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Transfer, V
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from ..public_url import public_url
-from . import audit, orders, stock
+from . import audit, orders, stock, validation
 from .db import transaction
 from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .locations import location_zone
@@ -176,23 +176,10 @@ def line_is_here(order, line):
 
 
 def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[field] = _l("Must be text.")
-        return ""
-    if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
-        errors[field] = _l("Contains a character that cannot be stored.")
-        return ""
-    value = " ".join(unicodedata.normalize("NFC", value).split())
-    if required and not value:
-        errors[field] = missing or _l("Required.")
-    elif len(value) > max_length:
-        errors[field] = _l("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
-    return value
+    return validation.text(value, field=field, errors=errors, max_length=max_length, required=required,
+                           missing=missing)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _line_reasons(order, items, *, field, missing):

@@ -41,7 +41,6 @@ A draft's own holds (units already allocated to it, see services/ordering.py) co
 draft: pass them as `own_holds` so re-proposing does not compete with itself.
 """
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -53,6 +52,7 @@ from .. import config as settings
 from ..extensions import db
 from ..models import Location, StockLevel, Transfer, Variant
 from ..models._types import utcnow
+from . import validation
 from .errors import NotFound, ValidationFailed
 from .locations import distances_from, location_zone
 
@@ -62,7 +62,6 @@ FULFILMENTS = ("pickup", "delivery")
 
 POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
 ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 # --- configuration ----------------------------------------------------------------------------------
@@ -209,20 +208,9 @@ def check_address(data, *, allowed_countries=None) -> Address:
         raise ValidationFailed(_("Enter the delivery address."), {"address": _("Enter the delivery address.")})
     errors, values = {}, {}
     for name, limit in ADDRESS_FIELDS.items():
-        value = data.get(name)
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            errors[name] = _("Must be text.")
+        value = validation.text(data.get(name), field=name, errors=errors, max_length=limit, required=True)
+        if name in errors:
             continue
-        if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
-            errors[name] = _("Contains a character that cannot be stored.")
-            continue
-        value = " ".join(unicodedata.normalize("NFC", value).split())
-        if not value:
-            errors[name] = _("Required.")
-        elif len(value) > limit:
-            errors[name] = _("At most %(max)d characters (now %(length)d).", max=limit, length=len(value))
         values[name] = value
     country = values.get("country", "").upper()
     if "country" not in errors:

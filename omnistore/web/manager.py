@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from ..csvfile import Money, Number
@@ -22,6 +22,7 @@ from ..services import orders as order_service
 from ..services import reviews
 from ..services.errors import NotFound, ValidationFailed
 from . import charts
+from .forms import WholeNumberField
 from .i18n import STATUS_LABELS, formatting_locale, local_datetime
 from .rendering import csv_download, render_page_or_partial, role_required
 
@@ -304,8 +305,8 @@ def league_csv():
 # --- pickup settings ----------------------------------------------------------------------------------------------
 
 class PickupSettingsForm(FlaskForm):
-    hold_days = IntegerField(_l("Hold days"), validators=[InputRequired(), NumberRange(1, 60)])
-    reminder_day = IntegerField(_l("Reminder on day"), validators=[InputRequired(), NumberRange(0, 59)])
+    hold_days = WholeNumberField(_l("Hold days"), validators=[InputRequired(), NumberRange(1, 60)])
+    reminder_day = WholeNumberField(_l("Reminder on day"), validators=[InputRequired(), NumberRange(0, 59)])
     pickup_enabled = BooleanField(_l("Pickup desk open for orders"))
     use_store_hours = BooleanField(_l("Pickup whenever the store is open"))
     mon = StringField(WEEKDAY_LABELS["mon"], validators=[Optional()])
@@ -315,9 +316,9 @@ class PickupSettingsForm(FlaskForm):
     fri = StringField(WEEKDAY_LABELS["fri"], validators=[Optional()])
     sat = StringField(WEEKDAY_LABELS["sat"], validators=[Optional()])
     sun = StringField(WEEKDAY_LABELS["sun"], validators=[Optional()])
-    transfer_capacity = IntegerField(_l("Outgoing transfers per day"),
+    transfer_capacity = WholeNumberField(_l("Outgoing transfers per day"),
                                      validators=[InputRequired(), NumberRange(0, 10_000)])
-    safety_stock = IntegerField(_l("Safety stock (units kept for this store)"),
+    safety_stock = WholeNumberField(_l("Safety stock (units kept for this store)"),
                                 validators=[InputRequired(), NumberRange(0, 10_000)])
     sourcing_enabled = BooleanField(_l("Supplies other stores' orders"))
 

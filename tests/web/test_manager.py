@@ -174,6 +174,9 @@ def test_a_manager_changes_the_pickup_rules_of_the_own_store(client, shop):
     ("reminder_day", "7", "The reminder goes out before the last hold day"),
     ("mon", "9 to 5", "Give the hours as 09:30-20:00"),
     ("transfer_capacity", "-1", "Number must be between 0 and 10000."),
+    ("hold_days", "\u0661\u0662", "Enter a whole number with the digits 0–9"),  # Arabic-Indic 12
+    ("transfer_capacity", "1_0", "Enter a whole number with the digits 0–9"),
+    ("safety_stock", "\uff13", "Enter a whole number with the digits 0–9"),  # a full-width 3
 ])
 def test_bad_settings_are_refused_where_the_manager_looks(client, shop, field, value, message):
     client.login("manager@example.test")
