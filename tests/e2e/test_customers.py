@@ -92,3 +92,19 @@ def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, 
     page.get_by_role("button", name="Merge now").click()
     expect(page.locator(".flash")).to_contain_text("was merged into this profile")
     expect(page.locator("#contact-title")).to_be_visible()
+
+
+def test_a_pasted_control_character_in_a_note_is_refused_at_the_field(page, people):
+    """A note pasted from a terminal or a label printer can carry ESC or BEL: refused where the clerk types,
+    with the text kept to correct; line breaks in the textarea are fine."""
+    sign_in(page, "ham@example.test")
+    page.goto(f"/customers/{people['juergen'].id}")
+    page.locator("#note-body").fill("Size M\n\u001b[1mcall back")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    expect(page.locator("#note-error")).to_contain_text("control character")
+    expect(page.locator("#note-body")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#timeline .entry-note")).to_have_count(0)
+    page.locator("#note-body").fill("Size M\ncall back")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    expect(page.locator("#timeline .entry-note").first).to_contain_text("call back")
+    expect(page.locator("#note-error")).to_have_count(0)
