@@ -1,7 +1,9 @@
 """omnistore: the application factory."""
+import os
 from pathlib import Path
 
 from . import config as settings
+from . import public_url
 from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 PACKAGE = Path(__file__).resolve().parent
@@ -22,6 +24,8 @@ def create_app(config=None):
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    public_url.configure(app, explicit=bool(os.environ.get("OMNISTORE_PUBLIC_URL")) or "OMNISTORE_PUBLIC_URL" in (
+        config or {}), served=_dev_server_url(app))
 
     _init_extensions(app)
 
@@ -35,6 +39,17 @@ def create_app(config=None):
         from .services.setup import first_start
         first_start(app)
     return app
+
+
+def _dev_server_url(app):
+    """The address `flask run` listens on (its --host and --port), or None when something else serves the app."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name != "run":
+        return None
+    scheme = "https" if context.params.get("cert") else "http"
+    return public_url.served_url(context.params.get("host"), context.params.get("port", 5000), scheme)
 
 
 def _serving():

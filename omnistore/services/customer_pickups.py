@@ -72,7 +72,7 @@ def _load(token, *, for_update=False):
     order = db.session.scalar(query.execution_options(populate_existing=True) if for_update else query)
     if order is None or order.fulfilment != "pickup":
         raise _not_found()
-    if order.status not in ACTIVE and order.updated_at < utcnow() - timedelta(days=FINAL_VISIBLE_DAYS):
+    if order.status not in ACTIVE and orders.ended_at(order) < utcnow() - timedelta(days=FINAL_VISIBLE_DAYS):
         raise _not_found()
     return order
 

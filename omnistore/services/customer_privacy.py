@@ -15,7 +15,6 @@ them. Marketing consent is withdrawn (a new record), and the erasure is logged.
 Erase and merge lock the profiles (lock_profiles) and decide on what they read after locking, so crossing
 merges, or a merge and an erase of the same profile, never both go through: the second gets Conflict.
 """
-import csv
 import io
 import json
 import zipfile
@@ -25,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from .. import csvfile
 from ..extensions import db
 from ..models import (
     AuditEvent,
@@ -147,7 +147,7 @@ def export_data(customer, *, staff) -> dict:
 TIMELINE_COLUMNS = ("at", "kind", "channel", "reference", "status", "store", "amount_minor", "detail")
 
 
-def timeline_csv(data) -> str:
+def timeline_csv(data) -> bytes:
     """The export's timeline as CSV: orders, their milestones, notes and visits, oldest first."""
     rows = []
     for order in data["orders"]:
@@ -163,13 +163,7 @@ def timeline_csv(data) -> str:
         rows.append((visit["created_at"], visit["kind"], visit["channel"], "", "", visit["store"] or "", "",
                      visit["note"]))
     rows.sort(key=lambda row: row[0] or "")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TIMELINE_COLUMNS)
-    for row in rows:
-        # A cell starting with = + - @ would be a formula in a spreadsheet: quote it as text.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
-    return out.getvalue()
+    return csvfile.write(TIMELINE_COLUMNS, rows)
 
 
 def export_zip(customer, *, staff) -> bytes:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Consent, Customer, CustomerNote, CustomerVisit, Location, Variant, WishlistItem
 from ..models.customers import CHANNELS, CONSENT_CHANNELS, CUSTOMER_LOCALES, VISIT_KINDS
-from . import audit
+from . import audit, validation
 from .catalog import fold, is_valid_ean13, search_forms
 from .contact import normalize_email, normalize_phone, phone_candidates
 from .db import transaction
@@ -194,7 +194,7 @@ def _clean_name(value, name, errors):
     text = " ".join((value or "").split())
     if len(text) > NAME_MAX:
         errors[name] = _l("Use at most %(count)d characters.", count=NAME_MAX)
-    elif any(ord(ch) < 32 for ch in text):
+    elif validation.bad_character(text):
         errors[name] = _l("This field contains characters that are not allowed.")
     return text
 
@@ -396,9 +396,12 @@ def record_consent(customer, channel, granted, *, staff) -> Consent:
 # --- notes and visits ------------------------------------------------------------------------------------
 
 def add_note(customer, body, *, staff) -> CustomerNote:
-    text = (body or "").strip()
-    if not text:
-        raise ValidationFailed(_l("Write a note first."), {"body": _l("Write a note first.")})
+    errors = {}
+    # A textarea: line breaks stay (as LF); BEL, ESC, NUL and the like are refused at the field.
+    text = validation.text(body, field="body", errors=errors, max_length=None, required=True,
+                           multiline=True, missing=_l("Write a note first."))
+    if errors:
+        raise ValidationFailed(errors["body"], errors)
     if len(text) > NOTE_MAX:
         message = _l("A note can have at most %(count)d characters (this one has %(length)d).",
                      count=NOTE_MAX, length=len(text))
@@ -414,12 +417,12 @@ def add_note(customer, body, *, staff) -> CustomerNote:
 
 
 def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
-    text = " ".join((note or "").split())
     if kind not in VISIT_KINDS:
         raise ValidationFailed(_l("Unknown kind of visit."), {"kind": _l("Unknown kind of visit.")})
-    if len(text) > VISIT_NOTE_MAX:
-        message = _l("Use at most %(count)d characters.", count=VISIT_NOTE_MAX)
-        raise ValidationFailed(message, {"note": message})
+    errors = {}
+    text = validation.text(note, field="note", errors=errors, max_length=VISIT_NOTE_MAX)  # a one-line input
+    if errors:
+        raise ValidationFailed(errors["note"], errors)
     with transaction() as session:
         customer = lock_customer(session, customer.id)
         _editable(customer)

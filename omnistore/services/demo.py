@@ -39,7 +39,6 @@ How the demo orders touch stock (the ledger explains every figure):
 """
 import random
 import re
-import secrets
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -69,17 +68,16 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import stock
+from ..public_url import public_url
+from . import pickups, stock
 from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
 from .errors import Conflict
 
 DEMO_PASSWORD = "omnistore-demo"
 DEMO_DOMAIN = "omnistore-demo.de"
-DEMO_URL = "http://127.0.0.1:5000"
 ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
 CPH_ONLY_SKU = "NWD-001-NAV-XL"
-SHORT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _RANDOM_SEED = 2026
 
 
@@ -257,7 +255,7 @@ class DemoResult:
     created: bool  # False: the demo was loaded already and nothing changed
     counts: dict[str, int] = field(default_factory=dict)
     password: str = DEMO_PASSWORD
-    url: str = DEMO_URL
+    url: str = field(default_factory=public_url)  # where this app is reached (as `flask run` serves it)
 
     @property
     def logins(self):
@@ -291,9 +289,9 @@ class DemoResult:
 def demo_logins_hint():
     """A short reminder for later starts: how to sign in to the demo (or how to add a login)."""
     if db.session.scalar(select(Staff.id).where(Staff.email == ADMIN_EMAIL)) is None:
-        return (f"omnistore: open {DEMO_URL} — add a login with "
+        return (f"omnistore: open {public_url()} — add a login with "
                 "`flask --app app staff create EMAIL --role admin --location CODE`.")
-    return (f"omnistore: open {DEMO_URL} — demo logins {ADMIN_EMAIL} or {staff_email('clerk', 'HAM')}, "
+    return (f"omnistore: open {public_url()} — demo logins {ADMIN_EMAIL} or {staff_email('clerk', 'HAM')}, "
             f"password {DEMO_PASSWORD}; `flask --app app demo` lists all logins.")
 
 
@@ -734,7 +732,7 @@ class _Builder:
             self.event(order, "collected", collected, "ready", "collected", handler, home, verification="qr",
                        refused=0)
             self.pickups.append(dict(
-                order=order, token=secrets.token_urlsafe(24), short_code=self.short_code(), shelf_location="",
+                order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
                 ready_at=ready, pickup_by=ready + timedelta(days=7), reminded_at=None, on_the_way_at=None,
                 checked_in_at=None, check_in_note="", collected_at=collected, collected_by_staff_id=handler,
                 verification="qr", payment_collected_at=None))
@@ -821,8 +819,9 @@ class _Builder:
         return channel, origin, payment
 
     def short_code(self):
+        """The product's own code generator (one alphabet, the desk's), unique within the demo."""
         while True:
-            code = "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(8))
+            code = pickups.new_short_code()
             if code not in self.short_codes:
                 self.short_codes.add(code)
                 return code
@@ -928,7 +927,7 @@ class _Builder:
         elif ready_at is not None:
             self.event(order, "picked", ready_at - _hours(0.3), staff_id=clerk, location_id=pickup_id)
 
-        pickup = dict(order=order, token=secrets.token_urlsafe(24), short_code=self.short_code(), shelf_location="",
+        pickup = dict(order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
                       ready_at=ready_at, pickup_by=ready_at + hold if ready_at else None, reminded_at=None,
                       on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
                       collected_by_staff_id=None, verification="", payment_collected_at=None)

@@ -28,6 +28,7 @@ from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..formatting import formatting_locale
 from ..models._types import utcnow
 from ..models.locations import WEEKDAYS
 from . import outbox, pickups
@@ -54,7 +55,7 @@ def customer_locale(order) -> str:
 
 
 def _formatting(locale):
-    return "en_GB" if locale == "en" else locale  # European conventions for English too (see web/i18n.py)
+    return formatting_locale(locale)  # European conventions for English too (omnistore/formatting.py)
 
 
 def local_when(value, location, locale, *, with_weekday=True):

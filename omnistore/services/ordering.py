@@ -38,6 +38,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import config as settings
 from ..extensions import db
 from ..models import (
     ApiClient,
@@ -54,7 +55,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import audit, orders, pickups, sourcing, stock
+from . import audit, orders, pickups, sourcing, stock, validation
 from . import staff as staff_service
 from .customers import lock_customer
 from .db import transaction
@@ -66,7 +67,6 @@ try:  # lands from the pickups-customer helper; until then no email is queued
 except ImportError:  # pragma: no cover - depends on what is merged
     notifications = None
 
-DEFAULT_HOLD_MINUTES = 15
 IDEMPOTENCY_KEY_MAX = 150
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _PLACE_ATTEMPTS = 3
@@ -74,8 +74,8 @@ CANCELLABLE_LINE_STATUSES = ("allocated", "picked")
 
 
 def hold_minutes():
-    value = current_app.config.get("OMNISTORE_HOLD_MINUTES", DEFAULT_HOLD_MINUTES) if has_app_context() else 15
-    return max(1, int(value))
+    default = settings.default("HOLD_MINUTES")
+    return max(1, int(current_app.config.get("OMNISTORE_HOLD_MINUTES", default) if has_app_context() else default))
 
 
 def _hold_reference(draft):
@@ -847,20 +847,9 @@ def fingerprint(body) -> str:
 
 
 def _json_text(value, name, errors, *, required=False, max_length=NAME_MAX):
-    if value is None or value == "":
-        if required:
-            errors[name] = _("Required.")
-        return ""
-    if not isinstance(value, str):
-        errors[name] = _("Must be text.")
-        return ""
-    if sourcing._CONTROL.search(value):
-        errors[name] = _("Contains a character that cannot be stored.")
-        return ""
-    value = " ".join(value.split())
-    if len(value) > max_length:
-        errors[name] = _("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
-    return value
+    if value == "":
+        value = None
+    return validation.text(value, field=name, errors=errors, max_length=max_length, required=required)
 
 
 def web_order_from_json(body) -> tuple:
@@ -895,6 +884,8 @@ def web_order_from_json(body) -> tuple:
         code = body.get("pickup_location")
         if not isinstance(code, str) or not code.strip():
             errors["pickup_location"] = _("Required for a pickup: the code of a store with a pickup desk.")
+        elif validation.bad_character(code):  # checked before any query: PostgreSQL refuses a NUL outright
+            errors["pickup_location"] = validation.BAD_CHARACTER
         else:
             from .locations import get_location
 
@@ -973,7 +964,8 @@ def _lines_from_json(items, errors):
         errors["lines"] = _("At most %(max)d lines per order.", max=sourcing.MAX_LINES)
         return []
     skus = {item.get("sku").strip() for item in items
-            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64}
+            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64
+            and not validation.bad_character(item["sku"])}
     variants = dict(db.session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all()) \
         if skus else {}
     lines = []
@@ -988,6 +980,8 @@ def _lines_from_json(items, errors):
         variant_id = None
         if not isinstance(sku, str) or not sku.strip():
             errors[f"{where}.sku"] = _("Required.")
+        elif validation.bad_character(sku):
+            errors[f"{where}.sku"] = validation.BAD_CHARACTER
         else:
             variant_id = variants.get(sku.strip())
             if variant_id is None:

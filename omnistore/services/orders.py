@@ -87,6 +87,17 @@ TRANSITIONS = {
 FINAL_STATUSES = ("collected", "expired", "cancelled", "delivered")
 
 
+def ended_at(order):
+    """When a final order reached its final status: the time of that event (not `updated_at`, which any later
+    write or a bulk load moves). None while the order is open; `updated_at` for a final order without events."""
+    if order.status not in FINAL_STATUSES:
+        return None
+    at = db.session.scalar(select(OrderEvent.created_at).where(
+        OrderEvent.order_id == order.id, OrderEvent.to_status == order.status)
+        .order_by(OrderEvent.created_at.desc()).limit(1))
+    return at or order.updated_at
+
+
 def can_transition(order, to_status):
     return to_status in TRANSITIONS[order.fulfilment].get(order.status, ())
 

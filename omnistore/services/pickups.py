@@ -12,18 +12,20 @@ from zoneinfo import ZoneInfo
 
 import qrcode
 from flask import current_app
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..formatting import local_datetime
 from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Staff, Transfer, Variant
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
-from . import audit, orders, stock
+from ..public_url import public_url
+from . import audit, orders, stock, validation
 from .db import transaction
 from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .locations import location_zone
 from .stock import StockChange
 
 
@@ -78,13 +80,36 @@ def new_short_code():
     return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
 
 
+def new_token():
+    """The QR credential: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def numbered_short_code(number: int) -> str:
+    """The `number`-th code of the alphabet, for bulk test data that must be repeatable (the bench seed):
+    the same alphabet and length the desk accepts, but guessable — never for real orders."""
+    base, digits = len(SHORT_CODE_ALPHABET), []
+    for _ in range(SHORT_CODE_LENGTH):
+        number, digit = divmod(number, base)
+        digits.append(SHORT_CODE_ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def parse_short_code(value: str) -> str | None:
+    """The short code a clerk typed (case, spaces and dashes ignored), or None when it cannot be one."""
+    code = normalize_code(value)
+    if len(code) != SHORT_CODE_LENGTH or set(code) - set(SHORT_CODE_ALPHABET):
+        return None
+    return code
+
+
 def open_pickup(order: Order) -> Pickup:
     """Give a (flushed) pickup order its collect side: an unguessable QR token and a short code."""
     while True:  # a clash among 25^8 codes is rare; try again rather than fail the order
         code = new_short_code()
         if not db.session.scalar(select(exists().where(Pickup.short_code == code))):
             break
-    pickup = Pickup(order_id=order.id, token=secrets.token_urlsafe(24), short_code=code)  # 192 random bits
+    pickup = Pickup(order_id=order.id, token=new_token(), short_code=code)
     db.session.add(pickup)
     order.pickup = pickup
     return pickup
@@ -92,7 +117,7 @@ def open_pickup(order: Order) -> Pickup:
 
 def status_url(pickup: Pickup) -> str:
     """The customer's status page for this pickup: what the email links to and the QR code encodes."""
-    return f"{current_app.config['OMNISTORE_PUBLIC_URL']}/o/{pickup.token}"
+    return f"{public_url()}/o/{pickup.token}"
 
 
 def qr_png(data: str, *, box_size=8) -> bytes:
@@ -151,23 +176,10 @@ def line_is_here(order, line):
 
 
 def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[field] = _l("Must be text.")
-        return ""
-    if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
-        errors[field] = _l("Contains a character that cannot be stored.")
-        return ""
-    value = " ".join(unicodedata.normalize("NFC", value).split())
-    if required and not value:
-        errors[field] = missing or _l("Required.")
-    elif len(value) > max_length:
-        errors[field] = _l("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
-    return value
+    return validation.text(value, field=field, errors=errors, max_length=max_length, required=required,
+                           missing=missing)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _line_reasons(order, items, *, field, missing):
@@ -430,7 +442,7 @@ def find_for_handover(code_or_token: str, staff) -> Handover:
         with transaction() as session:
             if _throttled(session, staff):
                 order, refusal = None, "throttled"
-            elif len(code) != SHORT_CODE_LENGTH or set(code) - set(SHORT_CODE_ALPHABET):
+            elif parse_short_code(value) is None:
                 order, refusal = None, "malformed"
             else:
                 order = _order_where(Pickup.short_code == code)
@@ -484,7 +496,9 @@ def _check_open(order):
     pickup = order.pickup
     if order.status == "collected":
         who = (pickup.collected_by.name or pickup.collected_by.email) if pickup and pickup.collected_by else "?"
-        when = format_datetime(pickup.collected_at, "short") if pickup and pickup.collected_at else "?"
+        # The language's conventions on the store's clock (not Babel's default US "12/4/26, 4:24 PM").
+        when = (local_datetime(pickup.collected_at, location_zone(order.pickup_location))
+                if pickup and pickup.collected_at else "?")
         raise AlreadyCollected(_l("Order %(number)s was already collected on %(when)s (handed over by %(who)s). "
                                   "Nothing is handed over again.", number=order.number, when=when, who=who))
     if order.status in ("cancelled", "expired"):

@@ -44,6 +44,7 @@ from .catalog import ean13_check_digit, search_forms, search_text_for
 from .db import transaction
 from .demo import DEMO_PASSWORD
 from .errors import Conflict, ValidationFailed
+from .pickups import numbered_short_code
 from .stock import rebuild_summaries
 
 SEED_MARK = "synthetic seed network"
@@ -668,7 +669,7 @@ class _OrderSeeder:
             out["order_line"].append((order_id, variant_id, q, p, line_source, line_status))
         if not delivery:
             method = ("qr", "code_name", "id")[rng.randrange(3)] if collected else ""
-            out["pickup"].append((order_id, f"seed-{n:012d}", f"0{n:07d}"[-8:] if n < 10_000_000 else f"{n:08d}",
+            out["pickup"].append((order_id, f"seed-{n:019d}", numbered_short_code(n),
                                   ready, pickup_by, checked_in, collected, method))
         for kind, from_status, to_status, at in events:
             out["order_event"].append((order_id, kind, from_status, to_status, store if not delivery else None, at))

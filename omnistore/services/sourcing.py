@@ -44,7 +44,6 @@ A draft's own holds (units already allocated to it, see services/ordering.py) co
 draft: pass them as `own_holds` so re-proposing does not compete with itself.
 """
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -53,9 +52,11 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 
+from .. import config as settings
 from ..extensions import db
 from ..models import Location, StockLevel, Transfer, Variant
 from ..models._types import utcnow
+from . import validation
 from .errors import InsufficientStock, NotFound, ValidationFailed
 from .locations import distances_from, first_ready_day, location_zone, next_open_day
 
@@ -63,29 +64,19 @@ MAX_LINES = 100
 MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
 FULFILMENTS = ("pickup", "delivery")
 
-DEFAULT_TRANSFER_DAYS = ((50.0, 1), (400.0, 2), (None, 3))
-DEFAULT_RULES = {
-    "OMNISTORE_TRANSFER_DAYS": "50:1,400:2,*:3",
-    "OMNISTORE_DELIVERY_DAYS": 2,
-    "OMNISTORE_SHIPPING_FEE_MINOR": 495,
-    "OMNISTORE_FREE_SHIPPING_FROM_MINOR": 5000,
-    "OMNISTORE_DELIVERY_COUNTRIES": "DE,DK",
-}
-
 POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
 ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 # --- configuration ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Rules:
-    transfer_days: tuple = DEFAULT_TRANSFER_DAYS  # ((max_km or None, days), ...) ascending
-    delivery_days: int = 2
-    shipping_fee_minor: int = 495
-    free_shipping_from_minor: int = 5000
-    delivery_countries: tuple = ("DE", "DK")
+    transfer_days: tuple = settings.default("TRANSFER_DAYS")  # ((max_km or None, days), ...) ascending
+    delivery_days: int = settings.default("DELIVERY_DAYS")
+    shipping_fee_minor: int = settings.default("SHIPPING_FEE_MINOR")
+    free_shipping_from_minor: int = settings.default("FREE_SHIPPING_FROM_MINOR")
+    delivery_countries: tuple = settings.default("DELIVERY_COUNTRIES")
 
     def days_for_distance(self, km):
         for limit, days in self.transfer_days:
@@ -99,31 +90,23 @@ class Rules:
         return self.shipping_fee_minor
 
 
-def parse_transfer_days(text):
-    """ "50:1,400:2,*:3" → ((50.0, 1), (400.0, 2), (None, 3)); ValueError when malformed."""
-    steps = []
-    for part in str(text).split(","):
-        limit, _sep, days = part.strip().partition(":")
-        steps.append((None if limit.strip() == "*" else float(limit), int(days)))
-    if not steps or steps[-1][0] is not None or any(days < 0 for _l, days in steps):
-        raise ValueError("transfer days must end with '*:<days>'")
-    return tuple(steps)
+parse_transfer_days = settings.transfer_days
 
 
 def rules() -> Rules:
-    """The rules from the app's configuration (OMNISTORE_* keys, see DEFAULT_RULES)."""
+    """The rules from the app's configuration (the OMNISTORE_* settings of config.py, parsed the same way)."""
     config = current_app.config if has_app_context() else {}
 
-    def get(key):
-        return config.get(key, DEFAULT_RULES[key])
+    def get(name):
+        value = config.get(f"OMNISTORE_{name}", settings.default(name))
+        return settings.setting(name).parse(value) if isinstance(value, str) else value
 
     return Rules(
-        transfer_days=parse_transfer_days(get("OMNISTORE_TRANSFER_DAYS")),
-        delivery_days=int(get("OMNISTORE_DELIVERY_DAYS")),
-        shipping_fee_minor=int(get("OMNISTORE_SHIPPING_FEE_MINOR")),
-        free_shipping_from_minor=int(get("OMNISTORE_FREE_SHIPPING_FROM_MINOR")),
-        delivery_countries=tuple(c.strip().upper() for c in str(get("OMNISTORE_DELIVERY_COUNTRIES")).split(",")
-                                 if c.strip()),
+        transfer_days=get("TRANSFER_DAYS"),
+        delivery_days=int(get("DELIVERY_DAYS")),
+        shipping_fee_minor=int(get("SHIPPING_FEE_MINOR")),
+        free_shipping_from_minor=int(get("FREE_SHIPPING_FROM_MINOR")),
+        delivery_countries=tuple(get("DELIVERY_COUNTRIES")),
     )
 
 
@@ -237,20 +220,9 @@ def check_address(data, *, allowed_countries=None) -> Address:
         raise ValidationFailed(_("Enter the delivery address."), {"address": _("Enter the delivery address.")})
     errors, values = {}, {}
     for name, limit in ADDRESS_FIELDS.items():
-        value = data.get(name)
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            errors[name] = _("Must be text.")
+        value = validation.text(data.get(name), field=name, errors=errors, max_length=limit, required=True)
+        if name in errors:
             continue
-        if _CONTROL.search(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")):
-            errors[name] = _("Contains a character that cannot be stored.")
-            continue
-        value = " ".join(unicodedata.normalize("NFC", value).split())
-        if not value:
-            errors[name] = _("Required.")
-        elif len(value) > limit:
-            errors[name] = _("At most %(max)d characters (now %(length)d).", max=limit, length=len(value))
         values[name] = value
     country = values.get("country", "").upper()
     if "country" not in errors:

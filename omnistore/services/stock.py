@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..extensions import db
 from ..models import ApiClient, Location, Staff, StockLevel, StockMovement, Variant, VariantStock
 from ..models._types import utcnow
-from . import audit
+from . import audit, validation
 from . import staff as staff_service
 from .db import transaction
 from .errors import Conflict, DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
@@ -125,7 +125,7 @@ def _audit_actor(actor):
 
 # --- validation (no database) ---------------------------------------------------------------------
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # Unicode categories Cc and Cs
+_CONTROL = validation.CONTROL  # Unicode categories Cc and Cs: one definition for every field
 
 
 def _bad_character(value):

@@ -2,12 +2,13 @@
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency
 from flask import current_app, g, has_request_context, request, session
 from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+
+from .. import formatting
 
 
 def select_locale():
@@ -31,10 +32,8 @@ def select_timezone():
 
 
 def formatting_locale():
-    """The locale numbers and dates are formatted in. English here means European conventions
-    (22/11/2026 14:30, not 11/22/26 2:30 PM): our staff work in Germany and Denmark."""
-    locale = str(get_locale() or "en")
-    return "en_GB" if locale == "en" else locale
+    """The locale numbers and dates are formatted in for this request (see omnistore/formatting.py)."""
+    return formatting.formatting_locale()
 
 
 def money(minor, currency=None):
@@ -53,10 +52,8 @@ def _formatted_money(minor, currency, locale):
 
 def local_datetime(value, location=None, fmt="short"):
     """A UTC datetime shown in `location`'s time zone (or the staff member's store's)."""
-    if value is None:
-        return ""
     zone = ZoneInfo(location.timezone) if location is not None else get_timezone()
-    return babel_format_datetime(value, fmt, tzinfo=zone, locale=formatting_locale())
+    return formatting.local_datetime(value, zone, fmt)
 
 
 ROLE_LABELS = {"clerk": _l("Clerk"), "manager": _l("Manager"), "admin": _l("Admin")}

@@ -1,21 +1,20 @@
 """The manager's pickup review: dashboard, the orders behind each figure, handover log, an order's full
 timeline, CSV exports and the store's pickup settings. Managers see their store; admins any store or the
 network."""
-import csv
-import io
 from functools import lru_cache
 from urllib.parse import urlencode
 
 from babel.dates import format_date
-from babel.numbers import format_decimal, get_decimal_symbol
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from babel.numbers import get_decimal_symbol
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from ..csvfile import Money, Number
 from ..models.locations import WEEKDAYS
 from ..models.orders import VERIFICATIONS
 from ..services import locations as location_service
@@ -23,8 +22,9 @@ from ..services import orders as order_service
 from ..services import reviews
 from ..services.errors import NotFound, ValidationFailed
 from . import charts
+from .forms import WholeNumberField
 from .i18n import STATUS_LABELS, formatting_locale, local_datetime
-from .rendering import render_page_or_partial, role_required
+from .rendering import csv_download, render_page_or_partial, role_required
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 
@@ -195,19 +195,7 @@ def handovers():
     )
 
 
-# --- CSV exports: UTF-8 with BOM and semicolons, as Excel in Germany and Denmark opens them -------------------
-
-def csv_response(filename, header, rows):
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([str(cell) for cell in header])
-    for row in rows:
-        writer.writerow(["" if cell is None else str(cell) for cell in row])
-    return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
-
+# --- CSV exports (the format is csvfile's: BOM, semicolons, the language's decimals, formulas neutralised) -------
 
 def _scope_name(scope):
     return scope.location.code if scope.location else "network"
@@ -218,7 +206,7 @@ def _file_name(kind, scope):
 
 
 def _number(value):
-    return "" if value is None else format_decimal(round(value, 1), locale=formatting_locale())
+    return None if value is None else Number(value)
 
 
 @bp.get("/figures.csv")
@@ -237,12 +225,12 @@ def figures_csv():
         (_("90th percentile ready to collected (h)"), _hours(result.to_collect.p90)),
         (_("Median wait at the desk (min)"), _number(None if result.desk_wait.median is None
                                                      else result.desk_wait.median / 60)),
-        (_("Sales saved by the endless aisle"), _number(result.saved_minor / 100)),
+        (_("Sales saved by the endless aisle"), Money(result.saved_minor)),
     ]
     rows += [(_("Endless-aisle orders from %(store)s", store=s.name), s.orders) for s in result.sources]
     where = scope.location.name if scope.location else _("Network")
     header = (_("Figure"), f"{where} {scope.first_day.isoformat()} – {scope.last_day.isoformat()}")
-    return csv_response(_file_name("figures", scope), header, rows)
+    return csv_download(_file_name("figures", scope), header, rows)
 
 
 def _hours(seconds):
@@ -271,10 +259,10 @@ def orders_csv():
                      o.pickup_location.name if o.pickup_location else "", local_datetime(o.placed_at, zone),
                      local_datetime(pickup.ready_at, zone) if pickup else "",
                      local_datetime(pickup.collected_at, zone) if pickup else "",
-                     _number(o.total_minor / 100)))
+                     Money(o.total_minor)))
     header = (_("Order"), _("Status"), _("Customer"), _("Pickup store"), _("Placed"), _("Ready"), _("Collected"),
               _("Total"))
-    return csv_response(_file_name(figure.replace("_", "-"), scope), header, rows)
+    return csv_download(_file_name(figure.replace("_", "-"), scope), header, rows)
 
 
 def scope_zone(scope):
@@ -293,7 +281,7 @@ def handovers_csv():
              VERIFICATION_LABELS.get(h.verification, h.verification),
              _("Partial") if h.partial else _("Complete")) for h in items]
     header = (_("Order"), _("Handed over"), _("By"), _("Verification"), _("Handover"))
-    return csv_response(_file_name("handovers", scope), header, rows)
+    return csv_download(_file_name("handovers", scope), header, rows)
 
 
 @bp.get("/league.csv")
@@ -311,14 +299,14 @@ def league_csv():
     header = (_("Code"), _("Store"), _("Placed"), _("Ready"), _("Collected"), _("Expired"), _("Cancelled"),
               _("Overdue now"), _("On-time rate (%)"), _("No-show rate (%)"), _("Median order to ready (h)"),
               _("Median ready to collected (h)"))
-    return csv_response(_file_name("league", scope), header, rows)
+    return csv_download(_file_name("league", scope), header, rows)
 
 
 # --- pickup settings ----------------------------------------------------------------------------------------------
 
 class PickupSettingsForm(FlaskForm):
-    hold_days = IntegerField(_l("Hold days"), validators=[InputRequired(), NumberRange(1, 60)])
-    reminder_day = IntegerField(_l("Reminder on day"), validators=[InputRequired(), NumberRange(0, 59)])
+    hold_days = WholeNumberField(_l("Hold days"), validators=[InputRequired(), NumberRange(1, 60)])
+    reminder_day = WholeNumberField(_l("Reminder on day"), validators=[InputRequired(), NumberRange(0, 59)])
     pickup_enabled = BooleanField(_l("Pickup desk open for orders"))
     use_store_hours = BooleanField(_l("Pickup whenever the store is open"))
     mon = StringField(WEEKDAY_LABELS["mon"], validators=[Optional()])
@@ -328,9 +316,9 @@ class PickupSettingsForm(FlaskForm):
     fri = StringField(WEEKDAY_LABELS["fri"], validators=[Optional()])
     sat = StringField(WEEKDAY_LABELS["sat"], validators=[Optional()])
     sun = StringField(WEEKDAY_LABELS["sun"], validators=[Optional()])
-    transfer_capacity = IntegerField(_l("Outgoing transfers per day"),
+    transfer_capacity = WholeNumberField(_l("Outgoing transfers per day"),
                                      validators=[InputRequired(), NumberRange(0, 10_000)])
-    safety_stock = IntegerField(_l("Safety stock (units kept for this store)"),
+    safety_stock = WholeNumberField(_l("Safety stock (units kept for this store)"),
                                 validators=[InputRequired(), NumberRange(0, 10_000)])
     sourcing_enabled = BooleanField(_l("Supplies other stores' orders"))
 

@@ -1,13 +1,14 @@
 """The helpers every view uses: one fragment for both paths, and the guard decorators."""
 from functools import wraps
 
-from flask import abort, current_app, make_response, render_template, request
+from flask import Response, abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
 
+from .. import csvfile
 from ..extensions import htmx
 
-__all__ = ["LIVE_PARAM", "is_live_poll", "live_poll", "login_required", "render_page_or_partial", "role_required",
-           "wants_fragment"]
+__all__ = ["LIVE_PARAM", "csv_download", "is_live_poll", "live_poll", "login_required", "render_page_or_partial",
+           "role_required", "wants_fragment"]
 
 LIVE_PARAM = "v"  # the fingerprint a live panel or queue sends back when it polls
 
@@ -22,6 +23,15 @@ def render_page_or_partial(page, partial, status_code=200, **context):
     response = make_response(render_template(partial if wants_fragment() else page, **context), status_code)
     response.vary.add("HX-Request")
     return response
+
+
+def csv_download(filename, header, rows):
+    """A CSV file as a download, written by the one CSV writer in the language's number format."""
+    from .i18n import formatting_locale
+
+    return Response(csvfile.write(header, rows, locale=formatting_locale()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
 
 
 def role_required(*roles):

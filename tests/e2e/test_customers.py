@@ -115,3 +115,19 @@ def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, m
     page.get_by_role("button", name="Merge now").click()
     expect(page.locator(".inline-error")).to_contain_text(f"merged into profile #{twin.id} a moment ago")
     expect(page.locator("#other_id-picker-q")).to_be_visible()  # still on the merge page, nothing else changed
+
+
+def test_a_pasted_control_character_in_a_note_is_refused_at_the_field(page, people):
+    """A note pasted from a terminal or a label printer can carry ESC or BEL: refused where the clerk types,
+    with the text kept to correct; line breaks in the textarea are fine."""
+    sign_in(page, "ham@example.test")
+    page.goto(f"/customers/{people['juergen'].id}")
+    page.locator("#note-body").fill("Size M\n\u001b[1mcall back")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    expect(page.locator("#note-error")).to_contain_text("control character")
+    expect(page.locator("#note-body")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#timeline .entry-note")).to_have_count(0)
+    page.locator("#note-body").fill("Size M\ncall back")
+    page.get_by_role("button", name="Add note", exact=True).click()
+    expect(page.locator("#timeline .entry-note").first).to_contain_text("call back")
+    expect(page.locator("#note-error")).to_have_count(0)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from omnistore.extensions import db
 from omnistore.models import (
+    AuditEvent,
     Consent,
     Customer,
     CustomerNote,
@@ -23,7 +24,7 @@ from omnistore.models import (
     Variant,
 )
 from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
-from omnistore.services import demo, reviews
+from omnistore.services import demo, pickups, reviews
 from omnistore.services.catalog import is_valid_ean13
 from omnistore.services.errors import Conflict
 from omnistore.services.pickups import queue_summary
@@ -120,7 +121,7 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
             assert pickup is None and order.delivery_address["city"]
             assert bool(order.tracking_reference) == (order.status in ("shipped", "delivered"))
             continue
-        assert len(pickup.token) >= 32 and re.fullmatch("[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}", pickup.short_code)
+        assert len(pickup.token) >= 32 and pickups.parse_short_code(pickup.short_code) == pickup.short_code
         codes.add(pickup.short_code)
         assert (pickup.ready_at is not None) == (order.status in ("ready", "collected", "expired"))
         if pickup.ready_at:
@@ -162,6 +163,30 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     again = demo.load_demo()
     assert not again.created and row_counts() == counts
     assert "already loaded" in again.logins_text()
+
+
+def test_every_ready_demo_pickup_is_found_at_its_desk_by_its_code(app):
+    demo.load_demo()
+    ready = scalar_list(select(Order).where(Order.fulfilment == "pickup", Order.status == "ready"))
+    assert len(ready) >= 20
+    for order in ready:
+        clerk = db.session.scalar(select(Staff).where(Staff.location_id == order.pickup_location_id,
+                                                      Staff.role == "clerk"))
+        # As typed from the customer's screen: grouped, lower case. Any refusal would raise (and count).
+        typed = f"{order.pickup.short_code[:4]} {order.pickup.short_code[4:]}".lower()
+        assert pickups.find_for_handover(typed, clerk).order.id == order.id
+    assert not scalar_list(select(AuditEvent).where(AuditEvent.action == pickups.FAILED_CODE))
+
+
+def test_demo_statuses_agree_with_their_events(app):
+    demo.load_demo()
+    for order in scalar_list(select(Order)):
+        moves = [e for e in sorted(order.events, key=lambda e: (e.created_at, e.id)) if e.to_status]
+        assert moves and moves[0].to_status == "placed", order.number
+        assert moves[-1].to_status == order.status, order.number
+        assert all(a.to_status == b.from_status for a, b in zip(moves, moves[1:], strict=False)), order.number
+        if order.pickup is not None and order.pickup.collected_at is not None:
+            assert moves[-1].created_at == order.pickup.collected_at, order.number
 
 
 def test_flask_demo_prints_logins_and_the_logins_work(app, client):

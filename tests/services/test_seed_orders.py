@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from omnistore.extensions import db
 from omnistore.models import Order, OrderEvent, OrderLine, Pickup, Staff
+from omnistore.services import pickups as pickup_service
 from omnistore.services import reviews, seed
 from omnistore.services.errors import Conflict
 
@@ -20,6 +21,9 @@ def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):
     assert db.session.scalar(select(func.count()).select_from(OrderLine)) >= 320
     pickups = db.session.scalar(select(func.count()).select_from(Order).where(Order.fulfilment == "pickup"))
     assert db.session.scalar(select(func.count()).select_from(Pickup)) == pickups
+    # The desk's own rules: every seeded code is one it accepts, every token one a QR could carry.
+    for code, token in db.session.execute(select(Pickup.short_code, Pickup.token)):
+        assert pickup_service.parse_short_code(code) == code and len(token) >= 20
     assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.kind == "placed")) == 320
     admin = db.session.scalar(select(Staff).where(Staff.email == seed.SEED_ADMIN_EMAIL))
     assert admin.role == "admin"

@@ -173,6 +173,9 @@ BAD = [
     ("unknown channel", body(channel="fax"), "channel"),
     ("unknown top-level field", body(coupon="X"), "coupon"),
     ("not an object", ["order"], "body"),
+    ("NUL in a SKU", body(lines=[{"sku": "JKT-M\u0000", "quantity": 1}]), "lines[0].sku"),
+    ("NUL in the pickup location", body(pickup_location="HAM\u0000"), "pickup_location"),
+    ("ESC in a name", body(customer={"email": "a@example.de", "last_name": "M\u001b[31m"}), "customer.last_name"),
 ]
 
 

@@ -95,6 +95,26 @@ def test_notes_go_on_the_timeline_escaped_and_bad_notes_change_nothing(client, s
     assert plain.status_code == 303
 
 
+@pytest.mark.parametrize("body", ["ring \u0007 bell", "\u001b[31mred", "c1 \u0085 next"])
+def test_a_note_with_a_control_character_is_refused_at_the_field(client, shop, body):
+    client.login("clerk@example.test")
+    response = client.submit(url(shop, "/notes"), {"body": body}, headers=HX)
+    assert response.status_code == 422
+    assert 'id="note-error"' in text(response) and "control character" in text(response)
+    visit = client.submit(url(shop, "/visits"), {"kind": "visit", "note": body}, headers=HX)
+    assert visit.status_code == 422 and "control character" in text(visit)
+    assert db.session.scalar(select(func.count()).select_from(CustomerNote)) == 0
+    assert db.session.scalar(select(func.count()).select_from(CustomerVisit)) == 0
+
+
+def test_a_multi_line_note_keeps_its_lines_and_nothing_else(client, shop):
+    client.login("clerk@example.test")
+    assert client.submit(url(shop, "/notes"), {"body": "Size M\r\nprefers  navy\t\r\n"}, headers=HX).status_code == 200
+    assert db.session.scalar(select(CustomerNote.body)) == "Size M\nprefers navy"
+    client.submit(url(shop, "/visits"), {"kind": "visit", "note": "tried\r\nthe parka"}, headers=HX)
+    assert db.session.scalar(select(CustomerVisit.note)) == "tried the parka"
+
+
 def test_timeline_filters_by_channel_and_pages(client, shop):
     client.login("clerk@example.test")
     for n in range(20):
@@ -212,8 +232,8 @@ def test_export_holds_everything_about_the_customer(client, shop):
     assert {o["number"] for o in data["orders"]} == {shop["bought"].number, shop["web"].number}
     assert data["orders"][0]["delivery_address"]["street"] == "Elbchaussee 1"
     assert data["orders"][0]["lines"][0]["product"] == "Fjord Parka"
-    timeline = archive.read("timeline.csv").decode()
-    assert timeline.splitlines()[0] == ",".join(customer_privacy.TIMELINE_COLUMNS)
+    timeline = archive.read("timeline.csv").decode("utf-8-sig")
+    assert timeline.splitlines()[0] == ";".join(customer_privacy.TIMELINE_COLUMNS)
     assert shop["bought"].number in timeline and "Prefers navy" in timeline and "tried the parka" in timeline
     assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "export"
 

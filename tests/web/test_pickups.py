@@ -212,6 +212,25 @@ def test_another_stores_order_says_where_to_collect_it(client, make, desk):
     assert db.session.get(Order, order.id).status == "ready"
 
 
+@pytest.mark.parametrize("locale, when", [("en", "04/12/2026, 15:24"), ("de", "04.12.26, 15:24"),
+                                          ("da", "04.12.2026 15.24")])
+def test_already_collected_says_when_in_the_language_on_the_stores_clock(client, make, desk, locale, when):
+    from datetime import UTC, datetime
+
+    from omnistore.models import Staff
+
+    order = make_ready(new_order(make, desk), desk["clerk"])
+    pickups.hand_over(order, staff=desk["clerk"], verification="qr")
+    with transaction():  # a store an hour behind the admin's Copenhagen, collected at 15:24 its time
+        db.session.get(Pickup, order.pickup.id).collected_at = datetime(2026, 12, 4, 15, 24, tzinfo=UTC)
+        desk["ham"].timezone = "Europe/London"
+        db.session.merge(desk["ham"])
+        db.session.execute(db.update(Staff).where(Staff.email == "admin@example.test").values(locale=locale))
+    client.login("admin@example.test")
+    response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
+    assert response.status_code == 409 and when in text(response), text(response)
+
+
 def test_a_collected_order_says_when_and_by_whom(client, make, desk):
     order = make_ready(new_order(make, desk), desk["clerk"])
     pickups.hand_over(order, staff=desk["clerk"], verification="qr")

@@ -251,6 +251,23 @@ def test_after_the_end_the_token_only_shows_the_final_status(client, make, store
     assert client.get(f"/o/{token}").status_code == 404
 
 
+@pytest.mark.parametrize("final", ["collected", "expired", "cancelled"])
+def test_the_month_counts_from_the_final_event_not_the_last_write(client, make, store, final):
+    order = _order(make, store)
+    now = datetime.now(UTC)
+    make.event(order, final, now - timedelta(days=365), from_status="ready", to_status=final)
+    db.session.execute(update(Order).where(Order.id == order.id).values(status=final, updated_at=now))
+    db.session.commit()
+    assert client.get(f"/o/{order.pickup.token}").status_code == 404  # ended a year ago, touched today
+
+    recent = _order(make, store)
+    make.event(recent, final, now - timedelta(days=10), from_status="ready", to_status=final)
+    db.session.execute(update(Order).where(Order.id == recent.id)
+                       .values(status=final, updated_at=now - timedelta(days=400)))
+    db.session.commit()
+    assert client.get(f"/o/{recent.pickup.token}").status_code == 200
+
+
 def test_the_open_page_reloads_itself_when_the_status_moves_on(client, make, store):
     order = _order(make, store)
     token = order.pickup.token

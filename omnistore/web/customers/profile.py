@@ -140,8 +140,15 @@ def add_note(customer_id):
 def add_visit(customer_id):
     customer = load_customer(customer_id)
     form = VisitForm()
-    customer_service.record_visit(customer, staff=current_user, kind=form.kind.data or "visit",
-                                  note=form.note.data or "")
+    try:
+        customer_service.record_visit(customer, staff=current_user, kind=form.kind.data or "visit",
+                                      note=form.note.data or "")
+    except ValidationFailed as failure:  # shown at the form's text field, nothing recorded
+        if not htmx:
+            flash(failure.message, "error")
+            return _back_to_profile(customer, "#timeline")
+        return render_template("customers/_timeline.html",
+                               **timeline_context(customer, note_error=failure.message)), 422
     if not htmx:
         flash(_("Visit recorded."), "success")
         return _back_to_profile(customer, "#timeline")

@@ -6,10 +6,7 @@ post with htmx and get the page's component back (`stock/_here_main.html`, which
 JavaScript they post normally and are redirected back with a flash. Bad input comes back at the field with
 422, a count made on figures that changed meanwhile with 409 and the new figures.
 """
-import csv
-import io
-
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,7 +18,7 @@ from ...services import stock as stock_service
 from ...services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ...services.staff import can_act_at
 from ..form_input import form_input
-from ..rendering import login_required, render_page_or_partial, role_required, wants_fragment
+from ..rendering import csv_download, login_required, render_page_or_partial, role_required, wants_fragment
 from . import bp
 
 KIND_LABELS = {
@@ -199,18 +196,7 @@ def import_problems(reference):
             AuditEvent.entity_id == reference))
     if event is None or (not current_user.is_admin and event.staff_id != current_user.id):
         raise NotFound(_("We could not find that import."))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(["line", "sku", "location", "problem"])
-    for problem in event.detail.get("problems", []):
-        writer.writerow([_csv_safe(value) for value in problem])
-    filename = f"{reference}-problems.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    problems = event.detail.get("problems", [])
+    return csv_download(f"{reference}-problems.csv", ["line", "sku", "location", "problem"], problems)
 
-
-def _csv_safe(value):
-    """Cells that Excel would run as a formula get a leading apostrophe (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

@@ -1,0 +1,84 @@
+"""Settings: every one the README documents is read from the environment, typed, and a bad one stops startup."""
+import re
+from pathlib import Path
+
+import pytest
+
+from omnistore import config, create_app
+from omnistore.services import ordering, sourcing
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def documented_settings():
+    """The variables named in the first column of the README's configuration table."""
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for line in section.splitlines():
+        if line.startswith("| `OMNISTORE_"):
+            names += re.findall(r"`OMNISTORE_([A-Z0-9_]+)`", line.split(" | ")[0])
+    return names
+
+
+def sample(setting):
+    """A valid value other than the default, as it would be written in the environment."""
+    if setting.parse is config.boolean:
+        return "0" if config.boolean(setting.default) else "1"
+    parsers = {config.text: "sample-value",
+               config.rate_limit: "3 per hour", config.url: "https://shop.example/base",
+               config.countries: "dk", config.transfer_days: "10:4,*:6"}
+    if setting.parse in parsers:
+        return parsers[setting.parse]
+    return str(setting.parse(setting.default) + 7)  # integers and numbers
+
+
+def test_the_readme_documents_every_setting_and_nothing_else():
+    documented = documented_settings()
+    assert len(documented) == len(set(documented)) > 30
+    assert set(documented) == {s.name for s in config.SETTINGS} | set(config.SPECIAL)
+
+
+@pytest.mark.parametrize("name", documented_settings())
+def test_each_documented_setting_is_read_from_the_environment(monkeypatch, tmp_path, name):
+    before = config.from_environment()
+    if name in config.SPECIAL:
+        value, key, expected = {
+            "DATABASE_URL": ("postgres://u@db/x", "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u@db/x"),
+            "SECRET_KEY": ("k" * 40, "SECRET_KEY", "k" * 40),
+            "AUTO_SETUP": ("0" if before["OMNISTORE_AUTO_SETUP"] else "1", "OMNISTORE_AUTO_SETUP",
+                           not before["OMNISTORE_AUTO_SETUP"]),
+        }[name]
+    else:
+        setting = config.setting(name)
+        value, key = sample(setting), setting.key
+        expected = setting.parse(value)
+    monkeypatch.setenv(f"OMNISTORE_{name}", value)
+    after = config.from_environment()
+    assert after[key] == expected != before[key]
+
+
+def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
+    for name, value in {"HOLD_MINUTES": "1", "TRANSFER_DAYS": "10:4,*:6", "DELIVERY_DAYS": "5",
+                        "SHIPPING_FEE_MINOR": "990", "FREE_SHIPPING_FROM_MINOR": "20000",
+                        "DELIVERY_COUNTRIES": "dk"}.items():
+        monkeypatch.setenv(f"OMNISTORE_{name}", value)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True, "OMNISTORE_AUTO_SETUP": False,
+                      "OMNISTORE_OUTBOX_AUTODELIVER": False})
+    with app.app_context():
+        assert ordering.hold_minutes() == 1
+        rules = sourcing.rules()
+        assert rules.transfer_days == ((10.0, 4), (None, 6)) and rules.delivery_days == 5
+        assert (rules.shipping_fee_minor, rules.free_shipping_from_minor) == (990, 20000)
+        assert rules.delivery_countries == ("DK",)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("HOLD_MINUTES", "abc"), ("HOLD_MINUTES", "0"), ("HOLD_MINUTES", "١٢"), ("DELIVERY_DAYS", "1_0"),
+    ("TRANSFER_DAYS", "50:1"), ("DELIVERY_COUNTRIES", "Germany"), ("SHIPPING_FEE_MINOR", "4.95"),
+    ("SECURE_COOKIES", "maybe"), ("LOGIN_RATE_LIMIT", "lots"), ("PUBLIC_URL", "shop.example"),
+    ("OUTBOX_POLL_SECONDS", "nan"),
+])
+def test_a_bad_value_stops_startup_naming_the_setting(monkeypatch, name, value):
+    monkeypatch.setenv(f"OMNISTORE_{name}", value)
+    with pytest.raises(config.SettingError, match=f"OMNISTORE_{name}="):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
