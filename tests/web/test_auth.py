@@ -3,6 +3,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import request
 
 from omnistore.extensions import db
 from omnistore.models import AuditEvent
@@ -163,6 +164,19 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk
     assert login_from(guesser, PROXY, other.email, "wrong", forwarded_for="203.0.113.9").status_code == 429
     desk = StaffClient(app.test_client())  # another client behind the same proxy is not held back
     assert login_from(desk, PROXY, clerk.email, forwarded_for="198.51.100.7").status_code == 303
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
+def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
+    """X-Forwarded-Host is not taken: many proxies pass a client's own through, and in development the host
+    decides customers' links (omnistore/public_url.py)."""
+    @app.get("/_test/origin")
+    def _origin():
+        return {"address": request.remote_addr, "url": request.host_url}
+
+    response = app.test_client().get("/_test/origin", environ_overrides={"REMOTE_ADDR": PROXY}, headers={
+        "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
+    assert response.get_json() == {"address": "203.0.113.9", "url": "https://localhost/"}
 
 
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "2 per minute"}], indirect=True)
