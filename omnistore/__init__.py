@@ -27,6 +27,7 @@ def create_app(config=None):
     public_url.configure(app, explicit=bool(os.environ.get("OMNISTORE_PUBLIC_URL")) or "OMNISTORE_PUBLIC_URL" in (
         config or {}), served=_dev_server_url(app))
 
+    _trust_proxies(app)
     _init_extensions(app)
 
     from .web import register_web
@@ -39,6 +40,18 @@ def create_app(config=None):
         from .services.setup import first_start
         first_start(app)
     return app
+
+
+def _trust_proxies(app):
+    """Behind OMNISTORE_TRUSTED_PROXIES proxies, the client's address and scheme come from their X-Forwarded-For
+    and X-Forwarded-Proto (the sign-in and public throttles count per client address, not per proxy). The Host
+    is not taken from X-Forwarded-Host: a proxy passes the Host header on as it came (nginx: `proxy_set_header
+    Host $host`), and many pass a client's own X-Forwarded-Host through unchecked."""
+    hops = app.config["OMNISTORE_TRUSTED_PROXIES"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _dev_server_url(app):

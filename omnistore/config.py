@@ -127,6 +127,12 @@ SETTINGS = (
     # or anyone could lock a clerk out of the desk.
     Setting("LOGIN_RATE_LIMIT", "OMNISTORE_LOGIN_RATE_LIMIT", rate_limit, "10 per minute"),
     Setting("LOGIN_ADDRESS_RATE_LIMIT", "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT", rate_limit, "30 per minute"),
+    # Every sign-in POST per address, counted before the password is checked: the failure limits above are
+    # counted after the answer, so parallel guesses would all pass them; this one caps those too.
+    Setting("LOGIN_REQUEST_RATE_LIMIT", "OMNISTORE_LOGIN_REQUEST_RATE_LIMIT", rate_limit, "60 per minute"),
+    # Proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the app faces clients).
+    # Behind the TLS proxy set 1, or every client has the proxy's address and shares one sign-in throttle.
+    Setting("TRUSTED_PROXIES", "OMNISTORE_TRUSTED_PROXIES", integer(0), "0"),
     Setting("API_RATE_LIMIT", "OMNISTORE_API_RATE_LIMIT", rate_limit, "600 per minute"),
     # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
     Setting("PUBLIC_RATE_LIMIT", "OMNISTORE_PUBLIC_RATE_LIMIT", rate_limit, "120 per minute"),

@@ -119,3 +119,22 @@ def test_the_gdpr_migration_hashes_idempotency_keys_and_finds_each_emails_custom
     assert key == hashlib.sha256(b"api:1:order-for-anna@example.de").hexdigest() == \
         hash_key("api:1:order-for-anna@example.de")
     assert db.session.execute(sa.text("SELECT customer_id FROM outbox_message")).scalar() == anna.id
+
+
+def test_webhooks_already_queued_lose_the_status_url(app):
+    from flask_migrate import downgrade, upgrade
+
+    downgrade(revision="c3d81f2a9e60")
+    outbox = sa.table("outbox_message", sa.column("payload", sa.JSON), *(sa.column(name) for name in (
+        "kind", "topic", "recipient", "subject", "body", "status", "attempts", "next_attempt_at", "last_error",
+        "created_at")))
+    order = {"number": "OS-26-000001", "status": "ready", "status_url": "https://shop.example/o/secret-token"}
+    with db.engine.begin() as connection:
+        for status in ("pending", "sent"):
+            connection.execute(sa.insert(outbox).values(
+                kind="webhook", topic="order.ready", recipient="https://erp.example/hooks", subject="", body="",
+                payload={"event": "order.ready", "order": order}, status=status, attempts=0,
+                next_attempt_at=sa.func.now(), last_error="", created_at=sa.func.now()))
+    upgrade()
+    payloads = db.session.execute(sa.select(outbox.c.payload)).scalars().all()
+    assert [payload["order"] for payload in payloads] == [{"number": "OS-26-000001", "status": "ready"}] * 2

@@ -203,7 +203,10 @@ def _iso(value):
 
 
 def webhook_payload(order, event, now=None):
-    """The JSON body of a webhook: the event, when, and the order's number, status and timestamps."""
+    """The JSON body of a webhook: the event, when, and the order's number, status and timestamps.
+    Never the status URL: it is the customer's QR credential, and every endpoint gets every order's events,
+    while the API shows it only to the token that placed the order (or one allowed all). An integration that
+    needs it reads GET /api/v1/orders/<number> within its token's scope."""
     pickup = order.pickup
     body = {
         "event": event,
@@ -221,7 +224,7 @@ def webhook_payload(order, event, now=None):
     }
     if pickup is not None:
         body["order"].update(
-            status_url=pickups.status_url(pickup), ready_at=_iso(pickup.ready_at),
+            ready_at=_iso(pickup.ready_at),
             pickup_by=_iso(pickup.pickup_by), collected_at=_iso(pickup.collected_at),
         )
         if event == "order.collected":

@@ -6,7 +6,9 @@ still holds. A copy of the cookie is worth nothing once the session ended here, 
 - `last_seen_at` moves in steps (at most one conditional UPDATE per session and `step`), so a tablet in use
   writes about once a minute and a live poll writes nothing.
 - A pickup desk's visible queue counts as presence (the desk screen is meant to stay open all day), but only
-  for `Limits.desk` after sign-in (a shift): after that the ordinary idle timeout applies to it too.
+  for a clerk (the desk tablet's account) and only for `Limits.desk` after sign-in (a shift): after that the
+  ordinary idle timeout applies to it too. A manager's or admin's session has more rights than a desk needs,
+  so it keeps the ordinary idle timeout whatever it has on screen.
 - No session outlives `Limits.lifetime` after sign-in, used or not.
 """
 import hashlib
@@ -42,6 +44,7 @@ class Signed:
 
     id: int
     staff_id: int
+    role: str
     started_at: object
     last_seen_at: object
 
@@ -96,7 +99,7 @@ def load(staff_id, generation, key):
     if row is None:
         return None
     staff, session_id, started_at, last_seen_at = row
-    return staff, Signed(session_id, staff_id, started_at, last_seen_at)
+    return staff, Signed(session_id, staff_id, staff.role, started_at, last_seen_at)
 
 
 def verdict(started_at, last_seen_at, limits, now=None):
@@ -109,9 +112,12 @@ def verdict(started_at, last_seen_at, limits, now=None):
     return None
 
 
+DESK_ROLES = ("clerk",)  # a desk tablet signs in as a clerk; more powerful sessions never outlast the idle timeout
+
+
 def counts_as_presence(signed, limits, now=None):
-    """Whether a desk's visible queue may still keep this session open (within a shift after sign-in)."""
-    return (now or utcnow()) - signed.started_at <= limits.desk
+    """Whether a desk's visible queue may still keep this session open: a clerk's, within a shift after sign-in."""
+    return signed.role in DESK_ROLES and (now or utcnow()) - signed.started_at <= limits.desk
 
 
 def touch(signed, limits, now=None):

@@ -25,7 +25,9 @@ def _safe_next(target):
 
 
 # Failed sign-ins are throttled per address and per (address, account), never per account alone: a stranger
-# guessing a clerk's password elsewhere must not lock the clerk out of the desk. Only failures count.
+# guessing a clerk's password elsewhere must not lock the clerk out of the desk. Only failures count there, after
+# the answer, so parallel guesses would all pass them: a wider limit on every POST per address, counted before
+# the password is checked, bounds those.
 def _address_and_account_key():
     email = request.form.get("email", "")
     return f"login:{get_remote_address()}:{staff_service.normalise_email(email if isinstance(email, str) else '')}"
@@ -36,6 +38,8 @@ def _failed(response):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_REQUEST_RATE_LIMIT"], methods=["POST"],
+               key_func=lambda: f"login-requests:{get_remote_address()}")  # every POST, counted up front
 @limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT"], methods=["POST"],
                deduct_when=_failed)
 @limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_RATE_LIMIT"], methods=["POST"],

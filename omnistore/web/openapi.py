@@ -29,7 +29,9 @@ SCOPE = (
     "- `GET /stock/{sku}` lists the token's stores only; `GET /locations` and `GET /products` are the "
     "network's public facts and the same for every token.\n"
     "- `status_url` (the customer's status page, which the QR code at the desk encodes: a credential) is "
-    "shown only to the token that placed the order, or to one made with `--all-status-urls`; otherwise null."
+    "shown only to the token that placed the order, or to one made with `--all-status-urls`; otherwise null. "
+    "Webhooks (which every endpoint gets for every order) never carry it: read the order here within the "
+    "token's scope."
 )
 
 

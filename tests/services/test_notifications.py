@@ -1,6 +1,7 @@
 """Customer emails and order webhooks, written to the outbox in the caller's transaction."""
 import base64
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,6 +118,22 @@ def test_no_email_without_an_address_but_webhooks_still_go(make):
     body = hook.payload
     assert body["event"] == "order.ready" and body["order"]["number"] == order.number
     assert body["order"]["status"] == "ready" and body["order"]["pickup_location"] == "HAM"
+
+
+def test_a_webhook_never_carries_the_customers_status_url(make):
+    """The status URL is the QR credential; every endpoint gets every order's events, so none gets it."""
+    store = make.location("HAM")
+    webhooks.add_endpoint("shop", "https://shop.example.test/hooks")
+    order = make.order(store, [(make.variant(), 1, store)], status="ready")
+    with transaction():
+        pickup = pickups.open_pickup(order)
+        notifications.order_ready(order)
+        notifications.order_cancelled(order)
+    hooks = [message for message in _messages() if message.kind == "webhook"]
+    assert {hook.topic for hook in hooks} == {"order.ready", "order.cancelled"}
+    for hook in hooks:
+        assert "status_url" not in hook.payload["order"] and hook.payload["order"]["number"] == order.number
+        assert pickup.token not in json.dumps(hook.payload)
 
 
 def test_a_rolled_back_change_queues_nothing(ready_order):

@@ -1,8 +1,13 @@
 """Signing in and out: sessions, bad input, throttling, idle timeout, language."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from flask import request
 
 from omnistore.extensions import db
 from omnistore.models import AuditEvent
+from omnistore.services import staff as staff_service
 from tests.conftest import PASSWORD, StaffClient
 
 
@@ -138,10 +143,94 @@ def test_language_before_sign_in_carries_over(client, clerk):
     assert db.session.get(type(clerk), clerk.id).locale == "da"
 
 
-def login_from(client, address, email, password=PASSWORD):
+def login_from(client, address, email, password=PASSWORD, forwarded_for=None):
     token = client.csrf_token()
+    headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https",
+               "Referer": "https://localhost/login"} if forwarded_for else {}  # HTTPS: CSRF checks the referrer
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_overrides={"REMOTE_ADDR": address})
+                       environ_overrides={"REMOTE_ADDR": address}, headers=headers)
+
+
+PROXY = "10.0.0.2"  # the TLS proxy: every request reaches the app from here
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "2 per minute",
+                                         "OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
+def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk, make):
+    guesser = StaffClient(app.test_client())
+    other = make.staff("clerk", clerk.location, email="ben@store.test")
+    for _ in range(2):
+        assert login_from(guesser, PROXY, other.email, "wrong", forwarded_for="203.0.113.9").status_code == 422
+    assert login_from(guesser, PROXY, other.email, "wrong", forwarded_for="203.0.113.9").status_code == 429
+    desk = StaffClient(app.test_client())  # another client behind the same proxy is not held back
+    assert login_from(desk, PROXY, clerk.email, forwarded_for="198.51.100.7").status_code == 303
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
+def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
+    """X-Forwarded-Host is not taken: many proxies pass a client's own through, and in development the host
+    decides customers' links (omnistore/public_url.py)."""
+    @app.get("/_test/origin")
+    def _origin():
+        return {"address": request.remote_addr, "url": request.host_url}
+
+    response = app.test_client().get("/_test/origin", environ_overrides={"REMOTE_ADDR": PROXY}, headers={
+        "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
+    assert response.get_json() == {"address": "203.0.113.9", "url": "https://localhost/"}
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "2 per minute"}], indirect=True)
+def test_forwarded_headers_are_ignored_unless_proxies_are_trusted(app, clerk):
+    guesser = StaffClient(app.test_client())
+    for number in range(2):  # a client facing the app directly names a new address each time: no use
+        assert login_from(guesser, "203.0.113.9", clerk.email, "wrong",
+                          forwarded_for=f"192.0.2.{number}").status_code == 422
+    assert login_from(guesser, "203.0.113.9", clerk.email, forwarded_for="192.0.2.99").status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute",
+                                         "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "3 per minute",
+                                         "OMNISTORE_LOGIN_REQUEST_RATE_LIMIT": "5 per minute"}], indirect=True)
+def test_parallel_wrong_passwords_check_a_bounded_number_of_passwords(app, clerk, monkeypatch):
+    """The limits on failures are counted after the answer; sent at once, every guess would pass them. Each
+    password check here waits until every guess has either reached a check too or been refused, so the
+    guesses truly overlap; the sign-in attempts counted up front bound how many passwords are checked."""
+    guesses, state, changed = 16, {"checks": 0, "refused": 0}, threading.Condition()
+    check_password = staff_service.authenticate
+
+    def overlapping_check(email, password):
+        with changed:
+            state["checks"] += 1
+            changed.notify_all()
+            changed.wait_for(lambda: state["checks"] + state["refused"] >= guesses, timeout=30)
+        return check_password(email, password)
+
+    monkeypatch.setattr(staff_service, "authenticate", overlapping_check)
+    clients = [StaffClient(app.test_client()) for _ in range(guesses)]
+    tokens = [guesser.csrf_token() for guesser in clients]
+
+    def guess(number):
+        response = clients[number].post("/login", data={"email": clerk.email, "password": f"guess {number}",
+                                                        "csrf_token": tokens[number]})
+        if response.status_code == 429:
+            with changed:
+                state["refused"] += 1
+                changed.notify_all()
+        return response.status_code
+
+    with ThreadPoolExecutor(guesses) as pool:
+        statuses = list(pool.map(guess, range(guesses)))
+    assert state["checks"] <= 5
+    assert sorted(statuses) == [422] * state["checks"] + [429] * (guesses - state["checks"])
+
+
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_REQUEST_RATE_LIMIT": "5 per minute"}], indirect=True)
+def test_sign_in_attempts_are_counted_before_the_password_is_checked(app, clerk):
+    store = StaffClient(app.test_client())
+    for _ in range(5):  # a shared store address: right passwords count too, failures or not
+        assert login_from(store, "198.51.100.7", clerk.email).status_code == 303
+        store.submit("/logout")
+    assert login_from(store, "198.51.100.7", clerk.email).status_code == 429
 
 
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute"}], indirect=True)

@@ -1,5 +1,5 @@
 """Sessions live on the server: sign-out and the idle timeout end them for every copy of the cookie; an open
-pickup desk stays signed in (within a shift); a request that is no longer signed in leads to one sign-in page
+clerk's pickup desk stays signed in (within a shift); a request that is no longer signed in leads to one sign-in page
 and back to where the clerk was."""
 import re
 from datetime import timedelta
@@ -119,6 +119,18 @@ def test_other_live_polls_do_not_keep_a_session_open(client, store, make):
     assert client.get(url, headers=HX).status_code == 204
     make.age_sessions(minutes=20)
     assert client.get(url, headers=HX).status_code == 401  # 40 minutes without activity: signed out
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_a_managers_or_admins_desk_does_not_keep_the_session_open(client, store, make, role):
+    """Their sessions can do far more than run a desk: the ordinary idle timeout holds, even on their own desk."""
+    boss = make.staff(role, store["ham"], email=f"{role}-ham@example.test")
+    client.login(boss.email)
+    assert client.get("/pickups/").status_code == 200
+    make.age_sessions(minutes=20)
+    assert queue_poll(client, store["ham"]).status_code == 204
+    make.age_sessions(minutes=20)
+    assert queue_poll(client, store["ham"]).status_code == 401  # 40 minutes with only the queue on screen
 
 
 def test_only_the_own_stores_desk_counts_as_presence(client, store, make):
