@@ -2,7 +2,9 @@
 
 It starts on one page, taps every link that leads somewhere new (one URL per route pattern: one order, one
 customer, one product stand for all of them), taps the buttons that change nothing, and on every screen
-checks what a page must always be. It never taps a button that changes data (a form that POSTs, hx-post…),
+checks what a page must always be. It walks depth first and returns with the browser's Back, as people do:
+a full reload only when Back does not lead to the screen it came from, so each tap costs one request.
+It never taps a button that changes data (a form that POSTs, hx-post…),
 except the ones named as throw-away for a record that is the crawl's own.
 
 One small class per concern:
