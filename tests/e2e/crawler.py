@@ -357,16 +357,26 @@ class Assets:
 class Axe:
     """axe-core in the page; any violation of impact serious or critical fails."""
 
-    def __init__(self):
+    # The top bar is one template on every staff screen: axe checks it on the first screen of the test module
+    # (`checked` is shared by the roles' crawls), then only what each screen adds (Layout still counts bars).
+    CHROME = ["header.topbar", "nav.mainnav"]
+
+    def __init__(self, checked):
         self.source = AXE_SCRIPT.read_text(encoding="utf-8")
+        self.checked = checked
 
     def check(self, page, report, where):
         if not page.evaluate("() => typeof window.axe === 'object'"):
             began = time.monotonic()
             page.evaluate(self.source)  # through the debugger protocol: not subject to the page's CSP
             report.timings["axe-inject"] += time.monotonic() - began
-        result = page.evaluate("""async () => {
-          const r = await axe.run(document, {
+        present = page.evaluate("(chrome) => chrome.some(s => document.querySelector(s))", self.CHROME)
+        exclude = self.CHROME if present and "axe: top bar" in self.checked else []
+        if present:
+            self.checked.add("axe: top bar")
+        result = page.evaluate("""async (exclude) => {
+          const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])} : document;
+          const r = await axe.run(context, {
             resultTypes: ['violations'],
             runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
             // Experimental in axe, but the very mismatch a voice-control user trips over: keep it on.
@@ -377,7 +387,7 @@ class Axe:
             nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '')
                                                    .replace(/\\s+/g, ' ').slice(0, 160)),
             count: v.nodes.length}));
-        }""")
+        }""", exclude)
         report.checks["axe"] += 1
         for violation in result:
             nodes = "; ".join(violation["nodes"])
@@ -449,14 +459,14 @@ class Crawl:
         self.watcher = Watcher(page, origin)
         self.layout = Layout(staff)
         self.assets = Assets(origin)
-        self.axe = Axe()
+        self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
+        self.axe = Axe(self.checked)
         self.targets = Targets()
         self.downloads = Downloads(origin)
         self.max_pages = max_pages
         self.skip = [re.compile(s) for s in skip]
         self.searches = list(searches)  # (page, search box label, words): reached by typing, as people do
         self.throwaway = set(throwaway)  # buttons that change data, tapped because the record is the crawl's own
-        self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
         self.seen_routes = set()
         # Buttons (route, label) already tapped, in this crawl or an earlier role's: one tap of each is enough.
         self.seen_buttons = tapped if tapped is not None else set()
