@@ -2,7 +2,9 @@
 
 It starts on one page, taps every link that leads somewhere new (one URL per route pattern: one order, one
 customer, one product stand for all of them), taps the buttons that change nothing, and on every screen
-checks what a page must always be. It never taps a button that changes data (a form that POSTs, hx-post…),
+checks what a page must always be. It walks depth first and returns with the browser's Back, as people do:
+a full reload only when Back does not lead to the screen it came from, so each tap costs one request.
+It never taps a button that changes data (a form that POSTs, hx-post…),
 except the ones named as throw-away for a record that is the crawl's own.
 
 One small class per concern:
@@ -135,12 +137,18 @@ VISIBLE = """el => {
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
   }"""
 # Marks the n-th visible button (counted as TAPPABLES_SCRIPT counts them) so Playwright taps that very one.
-MARK_BUTTON_SCRIPT = f"""(index) => {{
+# It must carry the label listed (a page restored by Back, or changed by a tap, may differ from the listed one).
+MARK_BUTTON_SCRIPT = f"""([index, text]) => {{
   const visible = {VISIBLE};
+  const label = el => (el.getAttribute('aria-label') || el.innerText || el.value || el.title || '')
+    .trim().replace(/\\s+/g, ' ').slice(0, 60);
   document.querySelectorAll('[data-crawl-button]').forEach(b => b.removeAttribute('data-crawl-button'));
-  const button = [...document.querySelectorAll({BUTTONS_SELECTOR!r})].filter(visible)[index];
-  if (button) button.setAttribute('data-crawl-button', '');
-  return !!button;
+  const buttons = [...document.querySelectorAll({BUTTONS_SELECTOR!r})].filter(visible);
+  // The listed one, else (the screen changed since, e.g. after a throw-away tap) the one with that label.
+  const button = [buttons[index], ...buttons].find(b => b && label(b) === text);
+  if (!button) return false;
+  button.setAttribute('data-crawl-button', '');
+  return true;
 }}"""
 TAPPABLES_SCRIPT = """() => {
   const BUTTONS = '""" + BUTTONS_SELECTOR + """';
@@ -349,16 +357,26 @@ class Assets:
 class Axe:
     """axe-core in the page; any violation of impact serious or critical fails."""
 
-    def __init__(self):
+    # The top bar is one template on every staff screen: axe checks it on the first screen of the test module
+    # (`checked` is shared by the roles' crawls), then only what each screen adds (Layout still counts bars).
+    CHROME = ["header.topbar", "nav.mainnav"]
+
+    def __init__(self, checked):
         self.source = AXE_SCRIPT.read_text(encoding="utf-8")
+        self.checked = checked
 
     def check(self, page, report, where):
         if not page.evaluate("() => typeof window.axe === 'object'"):
             began = time.monotonic()
             page.evaluate(self.source)  # through the debugger protocol: not subject to the page's CSP
             report.timings["axe-inject"] += time.monotonic() - began
-        result = page.evaluate("""async () => {
-          const r = await axe.run(document, {
+        present = page.evaluate("(chrome) => chrome.some(s => document.querySelector(s))", self.CHROME)
+        exclude = self.CHROME if present and "axe: top bar" in self.checked else []
+        if present:
+            self.checked.add("axe: top bar")
+        result = page.evaluate("""async (exclude) => {
+          const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])} : document;
+          const r = await axe.run(context, {
             resultTypes: ['violations'],
             runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
             // Experimental in axe, but the very mismatch a voice-control user trips over: keep it on.
@@ -369,7 +387,7 @@ class Axe:
             nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '')
                                                    .replace(/\\s+/g, ' ').slice(0, 160)),
             count: v.nodes.length}));
-        }""")
+        }""", exclude)
         report.checks["axe"] += 1
         for violation in result:
             nodes = "; ".join(violation["nodes"])
@@ -430,34 +448,28 @@ class Downloads:
         return page.url == before
 
 
-@dataclass
-class Screen:
-    url: str
-    via: str  # the text of the link tapped to get there
-    parent: str  # the page it was tapped on
-
-
 class Crawl:
     """Walks from a start page through every link and harmless button, checking each screen."""
 
     def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=(), checked=None,
-                 throwaway=()):
+                 throwaway=(), tapped=None):
         self.page = page
         self.origin = origin
         self.report = Report(role)
         self.watcher = Watcher(page, origin)
         self.layout = Layout(staff)
         self.assets = Assets(origin)
-        self.axe = Axe()
+        self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
+        self.axe = Axe(self.checked)
         self.targets = Targets()
         self.downloads = Downloads(origin)
         self.max_pages = max_pages
         self.skip = [re.compile(s) for s in skip]
         self.searches = list(searches)  # (page, search box label, words): reached by typing, as people do
         self.throwaway = set(throwaway)  # buttons that change data, tapped because the record is the crawl's own
-        self.checked = checked if checked is not None else set()  # kinds of screen given the costly checks
         self.seen_routes = set()
-        self.seen_buttons = set()
+        # Buttons (route, label) already tapped, in this crawl or an earlier role's: one tap of each is enough.
+        self.seen_buttons = tapped if tapped is not None else set()
         self.seen_downloads = set()
 
     # --- moving -----------------------------------------------------------------------------------------
@@ -478,9 +490,13 @@ class Crawl:
         return parts.path + ("?" + parts.query if parts.query else "")
 
     def open(self, url):
-        """A full page load (typing the URL), then wait until it settles."""
+        """A full page load (typing the URL; a reload when already there, which adds no history entry), then
+        wait until it settles."""
         began = time.monotonic()
-        self.page.goto(url)
+        if self.page.url == url:
+            self.page.reload()
+        else:
+            self.page.goto(url)
         self.settle()
         self.report.timings["open"] += time.monotonic() - began
 
@@ -524,18 +540,13 @@ class Crawl:
     def run(self, start):
         self.open(start)
         self.seen_routes.add(Route.of(self.page.url))
-        queue = []
         # The start screen is checked as loaded; every other one is reached by tapping a link in-app.
-        self.visit(queue, tap=None)
-        while queue and len(self.report.pages) < self.max_pages:
-            self.visit(queue, tap=queue.pop(0))
-            if not queue and self.searches:
-                self.search(queue, *self.searches.pop(0))
-        for screen in queue + [f"search {s!r}" for s in self.searches]:  # never left out silently
-            self.report.fail("coverage", str(screen), f"not visited: more than {self.max_pages} pages")
+        self.expand(f"{self.path()} (full load)")
+        while self.searches:
+            self.search(*self.searches.pop(0))
         return self.report
 
-    def search(self, queue, where, label, words):
+    def search(self, where, label, words):
         """Type into a search box and press Enter: the results page is a screen, its links lead on."""
         self.open(where)
         box = self.page.get_by_label(label, exact=True).first
@@ -543,27 +554,35 @@ class Crawl:
         box.press("Enter")
         self.page.wait_for_url(lambda url: "q=" in url)
         self.settle()
-        self.visit(queue, tap=None, where=f"{self.path()} (searched {words!r} on {where})")
+        self.expand(f"{self.path()} (searched {words!r} on {where})")
 
-    def visit(self, queue, tap, where=None):
-        if tap is not None:
-            parent, href, text = tap.parent, tap.url, tap.via
-            self.open(parent)
-            self.collect_browser_problems(f"{self.path(parent)} (full load)")
-            locator = self.find_link(href)
-            if locator is None:  # gone since (live data): nothing to tap
-                self.report.gone.append(f"{self.path(href)} on {self.path(parent)}")
-                return
-            locator.click()
-            self.settle()
-            self.report.links_tapped += 1
-            where = f"{self.path()} (tapped \"{text}\" on {self.path(parent)})"
-        else:
-            where = where or f"{self.path()} (full load)"
+    def back_to(self, here, signature):
+        """Return to `here` as a person does, with the browser's Back (htmx restores the page); a full load
+        only when Back did not lead there (a reload in between left another history entry) or when a tap
+        changed the screen without leaving its URL."""
+        if self.page.url == here:
+            if self.page.evaluate(SIGNATURE) != signature:
+                self.open(here)
+            return
+        began = time.monotonic()
+        self.page.go_back()
+        self.settle()
+        self.collect_browser_problems(f"{self.path(here)} (back)")
+        self.report.timings["back"] += time.monotonic() - began
+        if self.page.url != here:  # Back did not lead there: a full load
+            self.open(here)
+
+    def expand(self, where):
+        """Check the screen the crawler is on, tap its harmless buttons, then tap each link that leads to a
+        route not seen yet and expand that screen in turn (depth first: Back returns, no reload). Starts and
+        ends on the same URL."""
         here = self.page.url
         self.report.pages.append(self.path())
         self.check_screen(where)
+        began = time.monotonic()
         offered = self.page.evaluate(TAPPABLES_SCRIPT)
+        self.report.timings["offered"] += time.monotonic() - began
+        new = []
         for link in offered["links"]:
             href = link["href"].split("#")[0]
             if Downloads.expected_type(link) is not None:
@@ -579,8 +598,30 @@ class Crawl:
             if route in self.seen_routes:
                 continue
             self.seen_routes.add(route)
-            queue.append(Screen(href, link["text"] or href, here))
+            new.append((href, link["text"] or href))
         self.tap_buttons(here, where, offered["buttons"])
+        signature = self.page.evaluate(SIGNATURE)
+        for href, text in new:
+            if len(self.report.pages) >= self.max_pages:  # never left out silently
+                self.report.fail("coverage", f"{self.path(href)} on {self.path(here)}",
+                                 f"not visited: more than {self.max_pages} pages")
+                continue
+            self.back_to(here, signature)
+            locator = self.find_link(href)
+            if locator is None:  # not in the restored page: try a fresh load before calling it gone
+                self.open(here)
+                locator = self.find_link(href)
+            if locator is None:  # gone since (live data): nothing to tap
+                self.report.gone.append(f"{self.path(href)} on {self.path(here)}")
+                continue
+            began = time.monotonic()
+            locator.click()
+            self.settle()
+            self.report.timings["tap-link"] += time.monotonic() - began
+            self.report.links_tapped += 1
+            self.expand(f"{self.path()} (tapped \"{text}\" on {self.path(here)})")
+            # The child ends on its own URL: one Back from there is this screen.
+        self.back_to(here, signature)
 
     def tap_buttons(self, here, where, buttons):
         route = Route.of(here)
@@ -593,9 +634,13 @@ class Crawl:
             self.seen_buttons.add(key)
             if self.page.url != here:
                 self.open(here)
-            if not self.page.evaluate(MARK_BUTTON_SCRIPT, button["index"]):
+            marker = [button["index"], button["text"]]
+            if not self.page.evaluate(MARK_BUTTON_SCRIPT, marker):
+                self.open(here)  # not as listed: from a fresh load
+            if not self.page.evaluate(MARK_BUTTON_SCRIPT, marker):
                 self.report.fail("tap", where, f'button "{button["text"]}" is gone after a reload')
                 continue
+            began = time.monotonic()
             try:
                 self.page.locator("[data-crawl-button]").click(timeout=3_000)
             except Exception as error:  # noqa: BLE001 — the finding is that it could not be tapped
@@ -604,9 +649,10 @@ class Crawl:
                 self.open(here)
                 continue
             self.settle()
+            self.report.timings["tap-button"] += time.monotonic() - began
             self.report.buttons_tapped += 1
             after = f"{self.path()} (after tapping \"{button['text']}\" on {self.path(here)})"
             self.check_screen(after, full=True)
             if self.page.url != here or self.page.evaluate(SIGNATURE) != signature:
-                self.open(here)  # start the next tap from the screen as it was
+                self.back_to(here, signature)  # start the next tap from the screen as it was
                 signature = self.page.evaluate(SIGNATURE)
