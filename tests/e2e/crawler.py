@@ -261,7 +261,9 @@ class Watcher:
     A stylesheet, script, image or font answered 4xx is a broken page and is.
     """
 
-    OWN_SCRIPT_IN_SANDBOX = re.compile(r"^Blocked script execution in .* the document's frame is sandboxed")
+    # The crawler's own init script, refused by the outbox's sandboxed email preview (the email has no scripts).
+    OWN_SCRIPT_IN_SANDBOX = re.compile(r"^Blocked script execution in '[^']*/outbox/\d+/preview' because the "
+                                       r"document's frame is sandboxed")
     ANSWERED_4XX = re.compile(r"(status of 4\d\d|Response Status Error Code 4\d\d)")
 
     def __init__(self, page, origin):
@@ -278,7 +280,7 @@ class Watcher:
         if self.ANSWERED_4XX.search(message.text):
             return  # a 4xx the server chose (bad input, not found): judged by `_response`, not here
         if self.OWN_SCRIPT_IN_SANDBOX.search(message.text):
-            return  # the crawler's own init script, refused by a sandboxed frame (the outbox's email preview)
+            return
         check = "csp" if "Content Security Policy" in message.text else "console"
         where = message.location or {}
         self.problems.append((check, f"{message.text} (at {where.get('url')}:{where.get('lineNumber')})"))
