@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Transfer, Variant
 from ..models._types import utcnow
-from . import notifications, orders, stock
+from . import line_reasons, notifications, orders, stock
 from .db import transaction
 from .errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -179,7 +179,7 @@ def _cancel_here(order, reason):
             else line.source_location_id
         stock.release(stock.StockChange(line.variant_id, where, line.quantity, reason=reason,
                                         reference=order.number))
-        line.status, line.status_reason = "released", reason
+        line_reasons.mark(line, "released", "cancelled_by_customer")
     for transfer in transfers.values():
         if transfer.status in ("requested", "picked"):
             transfer.status = "cancelled"

@@ -55,7 +55,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import audit, orders, pickups, sourcing, stock, validation
+from . import audit, line_reasons, orders, pickups, sourcing, stock, validation
 from . import staff as staff_service
 from .customers import lock_customer
 from .db import transaction
@@ -782,8 +782,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
                 continue  # on the road: the receiving store gives it back when it arrives
             key = (line.variant_id, where)
             to_release[key] = to_release.get(key, 0) + line.quantity
-            line.status = "released"
-            line.status_reason = _("Order cancelled")
+            line_reasons.mark(line, "released", "cancelled_by_customer" if by_customer else "order_cancelled")
         for (variant_id, location_id) in sorted(to_release, key=lambda k: (k[1], k[0])):
             stock.release(stock.StockChange(variant_id, location_id, to_release[(variant_id, location_id)],
                                             _("Order %(number)s cancelled", number=order.number), order.number),

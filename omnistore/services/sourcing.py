@@ -574,12 +574,10 @@ def reason_text(code, params):
 
 
 def line_reason(line) -> str:
-    """What an order line's reason says to the viewer, in their language: a later status reason (short,
-    released, refused…) as written, else the sourcing reason from its stored code; older lines kept the text."""
-    if line.status_reason:
-        return line.status_reason
-    stored = line.source_reason if isinstance(line.source_reason, dict) else {}
-    return reason_text(stored.get("code"), stored.get("params"))
+    """An order line's reason in the viewer's language (services.line_reasons owns the rule)."""
+    from .line_reasons import line_reason as render
+
+    return render(line)
 
 
 def pickup_stores_by_distance(origin) -> list:
