@@ -370,9 +370,9 @@ class Handover:
 
 def _throttle_settings():
     config = current_app.config
-    return (int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK", 5)),
-            int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE", 20)),
-            int(config.get("OMNISTORE_PICKUP_CODE_WINDOW_SECONDS", 600)))
+    return (int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK"]),
+            int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE"]),
+            int(config["OMNISTORE_PICKUP_CODE_WINDOW_SECONDS"]))
 
 
 FAILED_CODE = "pickup.code_failed"

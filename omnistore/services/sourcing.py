@@ -98,7 +98,7 @@ def rules() -> Rules:
     config = current_app.config if has_app_context() else {}
 
     def get(name):
-        value = config.get(f"OMNISTORE_{name}", settings.default(name))
+        value = config[f"OMNISTORE_{name}"] if f"OMNISTORE_{name}" in config else settings.default(name)
         return settings.setting(name).parse(value) if isinstance(value, str) else value
 
     return Rules(
@@ -444,7 +444,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
 def _money(minor):
     from flask_babel import format_currency
 
-    currency = current_app.config.get("OMNISTORE_CURRENCY", "EUR") if has_app_context() else "EUR"
+    currency = current_app.config["OMNISTORE_CURRENCY"] if has_app_context() else settings.default("CURRENCY")
     return format_currency(minor / 100, currency)
 
 

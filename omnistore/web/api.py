@@ -216,7 +216,7 @@ def search_products():
     )
     return jsonify({
         "products": [product_document(product) for product in page.products],
-        "currency": current_app.config.get("OMNISTORE_CURRENCY", "EUR"),
+        "currency": current_app.config["OMNISTORE_CURRENCY"],
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": page.next_offset,
