@@ -242,13 +242,8 @@ def check_address(data, *, allowed_countries=None) -> Address:
 
 def check_quantity(value, *, name="quantity"):
     """A line quantity (int, or a string as typed): 1..MAX_LINE_QUANTITY; ValidationFailed otherwise."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, str):
-        typed = value.strip()
-        value = int(typed) if typed.isascii() and typed.isdigit() and len(typed) <= 9 else (
-            -1 if typed.startswith("-") and typed[1:].isdigit() else None)
-    if not isinstance(value, int):
+    value = validation.whole_number(value)
+    if value is None or abs(value) >= 10**9:  # ten digits and more: a slip of the finger, not a quantity
         raise ValidationFailed(_("Please check the quantity."), {name: _("Enter a whole number, like 1.")})
     if value < 1:
         raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})

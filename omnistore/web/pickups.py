@@ -21,6 +21,7 @@ from ..extensions import htmx
 from ..models.orders import VERIFICATIONS
 from ..services import locations as location_service
 from ..services import pickups as pickup_service
+from ..services import validation
 from ..services.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
@@ -210,8 +211,8 @@ def _after(order, notice):
 
 def _int(value):
     """A line id from a form: a number, or -1 (which no line has) for anything else."""
-    value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else -1
+    number = validation.whole_number(value or "")
+    return number if number is not None and 0 <= number < 10**10 else -1
 
 
 @bp.get("/picklist")
