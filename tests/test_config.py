@@ -82,3 +82,14 @@ def test_a_bad_value_stops_startup_naming_the_setting(monkeypatch, name, value):
     monkeypatch.setenv(f"OMNISTORE_{name}", value)
     with pytest.raises(config.SettingError, match=f"OMNISTORE_{name}="):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
+
+
+def test_code_reads_settings_from_the_app_with_no_default_of_its_own(app):
+    """The SETTINGS table is the one place a default lives: every app (tests too) has every setting, and no
+    module reads one with a second, copied default (`config.get("OMNISTORE_X", 5)`)."""
+    assert all(found.key in app.config for found in config.SETTINGS)
+    copied = re.compile(r"""config\.get\(\s*f?["']OMNISTORE_[A-Z0-9_{}]+["']\s*,""")
+    package = Path(config.__file__).resolve().parent
+    offenders = [f"{path.relative_to(package)}:{number}" for path in sorted(package.rglob("*.py"))
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if copied.search(line)]
+    assert offenders == []

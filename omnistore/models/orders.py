@@ -101,7 +101,10 @@ class OrderLine(db.Model):
     source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # where it is allocated
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
     status: Mapped[str] = mapped_column(String(16), default="allocated")
-    status_reason: Mapped[str] = mapped_column(String(300), default="")
+    status_reason: Mapped[str] = mapped_column(String(300), default="")  # as a person typed it (or older rows)
+    # A reason the system wrote (pickup expired, order cancelled): {"code": ..., "params": {...}}, rendered in
+    # the viewer's language by services.line_reasons.
+    status_reason_code: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
     # Why this source: {"code": ..., "params": {...}} rendered in the viewer's language by
     # services.sourcing.line_reason (older lines have only the text in status_reason).
     source_reason: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)

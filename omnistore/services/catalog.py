@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import ApiClient, Location, Product, Staff, StockLevel, Variant
 from ..models._types import utcnow
-from . import audit
+from . import audit, validation
 from .db import transaction
 from .errors import Conflict, DomainError, ValidationFailed
 
@@ -169,11 +169,8 @@ class _ProductRow:
 
 
 def _bad_character(value, multiline):
-    for char in value:
-        category = unicodedata.category(char)
-        if category == "Cs" or (category == "Cc" and not (multiline and char in "\n\r\t")):
-            return char
-    return None
+    """services.validation's rule; a one-line field of the API takes no tab or line break either."""
+    return validation.bad_character(value, whitespace=multiline)
 
 
 def _text(row, data, key, path, *, max_length, required=False, multiline=False):
@@ -497,7 +494,9 @@ def _query_text(value, name, max_length, errors):
 
 
 def _whole_number(value, name, low, high, errors):
-    if type(value) is not int or not low <= value <= high:
+    """An int from code (validation's rule, never a bool; the API parsed any text already) from low to high."""
+    value = validation.whole_number(value) if isinstance(value, int) else None
+    if value is None or not low <= value <= high:
         errors[name] = f"Must be a whole number from {low} to {high}."
         return None
     return value

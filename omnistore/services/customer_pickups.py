@@ -7,7 +7,6 @@ useless after collection, expiry or cancellation except to show that final statu
 FINAL_VISIBLE_DAYS after it; then, like an unknown token, it is simply not found.
 """
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Transfer, Variant
 from ..models._types import utcnow
-from . import notifications, orders, stock
+from . import line_reasons, notifications, orders, stock, validation
 from .db import transaction
 from .errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -88,10 +87,13 @@ def view(token) -> CustomerView:
 
 
 def clean_note(note):
-    """A one-line note (parking spot, "blue car"): control characters out, spaces squeezed, ≤ 200 characters."""
-    note = "".join(" " if unicodedata.category(c).startswith("C") else c for c in (note or ""))
-    note = " ".join(note.split())
-    if len(note) > NOTE_MAX_LENGTH:
+    """A one-line note (parking spot, "blue car"): the text rule of services.validation (control characters
+    refused, spaces squeezed, emoji kept whole), at most NOTE_MAX_LENGTH characters."""
+    errors = {}
+    note = validation.text(note, field="note", errors=errors, max_length=NOTE_MAX_LENGTH)
+    if errors.get("note") is validation.BAD_CHARACTER or errors.get("note") is validation.NOT_TEXT:
+        raise ValidationFailed(_l("Please check the note."), errors)
+    if errors:
         raise ValidationFailed(
             _l("Please keep the note to %(max)d characters.", max=NOTE_MAX_LENGTH),
             {"note": _l("Please keep the note to %(max)d characters.", max=NOTE_MAX_LENGTH)},
@@ -179,7 +181,7 @@ def _cancel_here(order, reason):
             else line.source_location_id
         stock.release(stock.StockChange(line.variant_id, where, line.quantity, reason=reason,
                                         reference=order.number))
-        line.status, line.status_reason = "released", reason
+        line_reasons.mark(line, "released", "cancelled_by_customer")
     for transfer in transfers.values():
         if transfer.status in ("requested", "picked"):
             transfer.status = "cancelled"

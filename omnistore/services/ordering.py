@@ -55,7 +55,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import audit, orders, pickups, sourcing, stock, validation
+from . import audit, line_reasons, orders, pickups, sourcing, stock, validation
 from . import staff as staff_service
 from .customers import lock_customer
 from .db import transaction
@@ -74,8 +74,8 @@ CANCELLABLE_LINE_STATUSES = ("allocated", "picked")
 
 
 def hold_minutes():
-    default = settings.default("HOLD_MINUTES")
-    return max(1, int(current_app.config.get("OMNISTORE_HOLD_MINUTES", default) if has_app_context() else default))
+    minutes = current_app.config["OMNISTORE_HOLD_MINUTES"] if has_app_context() else settings.default("HOLD_MINUTES")
+    return max(1, int(minutes))
 
 
 def _hold_reference(draft):
@@ -633,7 +633,7 @@ def _place_once(session, source, key, *, staff, api_client):
         channel=channel, customer_id=customer_id, fulfilment=fulfilment, status="placed",
         payment_state=payment_state, pickup_location_id=request.pickup_location_id if fulfilment == "pickup" else None,
         origin_location_id=origin_id, delivery_address=address,
-        currency=current_app.config.get("OMNISTORE_CURRENCY", "EUR"), total_minor=proposal.total_minor,
+        currency=current_app.config["OMNISTORE_CURRENCY"], total_minor=proposal.total_minor,
         idempotency_key=key, placed_by_staff_id=staff.id if staff is not None else None,
         placed_by_api_client_id=api_client.id if api_client is not None else None,
         promised_at=_promised_at(proposal), placed_at=now, updated_at=now,
@@ -782,8 +782,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
                 continue  # on the road: the receiving store gives it back when it arrives
             key = (line.variant_id, where)
             to_release[key] = to_release.get(key, 0) + line.quantity
-            line.status = "released"
-            line.status_reason = _("Order cancelled")
+            line_reasons.mark(line, "released", "cancelled_by_customer" if by_customer else "order_cancelled")
         for (variant_id, location_id) in sorted(to_release, key=lambda k: (k[1], k[0])):
             stock.release(stock.StockChange(variant_id, location_id, to_release[(variant_id, location_id)],
                                             _("Order %(number)s cancelled", number=order.number), order.number),

@@ -146,7 +146,7 @@ class PermanentFailure(Exception):
 
 
 def smtp_configured(app=None):
-    return bool((app or current_app).config.get("OMNISTORE_SMTP_HOST"))
+    return bool((app or current_app).config["OMNISTORE_SMTP_HOST"])
 
 
 def backoff(attempts, base_seconds):
@@ -361,7 +361,7 @@ class WebhookRefused(Exception):
 class Courier:
     def __init__(self, app):
         self.app = app
-        self.poll_seconds = app.config.get("OMNISTORE_OUTBOX_POLL_SECONDS", 30)
+        self.poll_seconds = app.config["OMNISTORE_OUTBOX_POLL_SECONDS"]
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -400,7 +400,7 @@ class Courier:
 
 def init_app(app):
     """Give the app its courier, unless delivery after commit is switched off (and in tests, unless asked)."""
-    enabled = app.config.get("OMNISTORE_OUTBOX_AUTODELIVER", True) and (
+    enabled = app.config["OMNISTORE_OUTBOX_AUTODELIVER"] and (
         not app.testing or app.config.get("OMNISTORE_OUTBOX_AUTODELIVER_IN_TESTS"))
     app.extensions["omnistore_outbox_courier"] = Courier(app) if enabled else None
 

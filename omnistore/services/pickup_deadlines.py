@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Variant
 from ..models._types import utcnow
-from . import notifications, orders, stock
+from . import line_reasons, notifications, orders, stock
 from .db import transaction
 from .errors import AlreadyCollected, InvalidTransition
 from .locations import location_zone
@@ -116,7 +116,7 @@ def expire_overdue(now=None, report=None):
                         continue
                     stock.release(stock.StockChange(line.variant_id, order.pickup_location_id, line.quantity,
                                                     reason="pickup expired", reference=order.number))
-                    line.status, line.status_reason = "released", "pickup expired"
+                    line_reasons.mark(line, "released", "pickup_expired")
                 db.session.flush()
                 db.session.refresh(order, ["status", "updated_at"])
                 notifications.order_expired(order)

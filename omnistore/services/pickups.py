@@ -22,7 +22,7 @@ from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Staff, Tran
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from ..public_url import public_url
-from . import audit, orders, stock, validation
+from . import audit, line_reasons, orders, stock, validation
 from .db import transaction
 from .errors import AlreadyCollected, Conflict, DomainError, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .locations import location_zone
@@ -298,7 +298,7 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         for line, reason in sorted(short_lines.items(), key=lambda item: (item[0].variant_id, item[0].id)):
             stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
                                       reference=order.number or ""), staff)
-            line.status, line.status_reason = "short", reason
+            line_reasons.typed(line, "short", reason)
         pickup = order.pickup or open_pickup(order)
         pickup.shelf_location = shelf
         pickup.ready_at = now
@@ -370,9 +370,9 @@ class Handover:
 
 def _throttle_settings():
     config = current_app.config
-    return (int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK", 5)),
-            int(config.get("OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE", 20)),
-            int(config.get("OMNISTORE_PICKUP_CODE_WINDOW_SECONDS", 600)))
+    return (int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK"]),
+            int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE"]),
+            int(config["OMNISTORE_PICKUP_CODE_WINDOW_SECONDS"]))
 
 
 FAILED_CODE = "pickup.code_failed"
@@ -552,7 +552,7 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
                                  reason=refused_lines.get(line, ""))
             if line in refused_lines:
                 stock.release(change, staff)
-                line.status, line.status_reason = "refused", refused_lines[line]
+                line_reasons.typed(line, "refused", refused_lines[line])
             else:
                 stock.hand_over(change, staff)
                 line.status = "collected"

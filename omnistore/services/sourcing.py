@@ -98,7 +98,7 @@ def rules() -> Rules:
     config = current_app.config if has_app_context() else {}
 
     def get(name):
-        value = config.get(f"OMNISTORE_{name}", settings.default(name))
+        value = config[f"OMNISTORE_{name}"] if f"OMNISTORE_{name}" in config else settings.default(name)
         return settings.setting(name).parse(value) if isinstance(value, str) else value
 
     return Rules(
@@ -242,13 +242,8 @@ def check_address(data, *, allowed_countries=None) -> Address:
 
 def check_quantity(value, *, name="quantity"):
     """A line quantity (int, or a string as typed): 1..MAX_LINE_QUANTITY; ValidationFailed otherwise."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, str):
-        typed = value.strip()
-        value = int(typed) if typed.isascii() and typed.isdigit() and len(typed) <= 9 else (
-            -1 if typed.startswith("-") and typed[1:].isdigit() else None)
-    if not isinstance(value, int):
+    value = validation.whole_number(value)
+    if value is None or abs(value) >= 10**9:  # ten digits and more: a slip of the finger, not a quantity
         raise ValidationFailed(_("Please check the quantity."), {name: _("Enter a whole number, like 1.")})
     if value < 1:
         raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})
@@ -444,7 +439,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
 def _money(minor):
     from flask_babel import format_currency
 
-    currency = current_app.config.get("OMNISTORE_CURRENCY", "EUR") if has_app_context() else "EUR"
+    currency = current_app.config["OMNISTORE_CURRENCY"] if has_app_context() else settings.default("CURRENCY")
     return format_currency(minor / 100, currency)
 
 
@@ -456,14 +451,11 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
     for loc in locations:
         own = anchor is not None and loc.id == anchor.id and loc.is_store
         km = distance(loc) if distance is not None else None
-        if not own and (not loc.sourcing_enabled or capacity_used.get(loc.id, 0) >= loc.transfer_capacity):
-            continue
         offer = {}
         for variant_id in variant_ids:
-            units = levels.get((variant_id, loc.id), 0)
-            if not own:
-                units -= loc.safety_stock
-            if units > 0:
+            why_not, units = _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=own,
+                                               used=capacity_used)
+            if why_not is None:
                 offer[variant_id] = units
         if not offer:
             continue
@@ -480,10 +472,27 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
     return candidates
 
 
+def _why_not_eligible(loc, available, *, own, used):
+    """The one statement of rule 1 (who may supply): (None, units it offers) when `loc` may supply some of
+    the `available` units, else (why not, 0): "sourcing_off", "capacity" (today's transfers `used` up),
+    "safety_stock", or "no_stock". A store supplying its own customer offers everything it has."""
+    if not own:
+        if not loc.sourcing_enabled:
+            return "sourcing_off", 0
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            return "capacity", 0
+        if available > 0 and available - loc.safety_stock <= 0:
+            return "safety_stock", 0
+        available -= loc.safety_stock
+    if available <= 0:
+        return "no_stock", 0
+    return None, available
+
+
 def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
     back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
-    and what that rule still allows. The same rules as _rank. (code, text)."""
+    and what that rule still allows: _why_not_eligible, the check _rank makes. (code, text)."""
     distance = distances_from(anchor) if anchor is not None else None
     having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
                      and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
@@ -493,10 +502,11 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     used = _transfers_today(having, now)
     loc = having[0]
     units = levels[(variant_id, loc.id)]
-    if not loc.sourcing_enabled:
+    why_not, _offered = _why_not_eligible(loc, units, own=False, used=used)
+    if why_not == "sourcing_off":
         return "sourcing_off", _("%(store)s has %(available)d but does not supply other stores at the moment.",
                  store=loc.name, available=units)
-    if used.get(loc.id, 0) >= loc.transfer_capacity:
+    if why_not == "capacity":
         return "capacity", _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
                  "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
     if loc.is_store and loc.pickup_enabled and pickup is not None:
@@ -574,12 +584,10 @@ def reason_text(code, params):
 
 
 def line_reason(line) -> str:
-    """What an order line's reason says to the viewer, in their language: a later status reason (short,
-    released, refused…) as written, else the sourcing reason from its stored code; older lines kept the text."""
-    if line.status_reason:
-        return line.status_reason
-    stored = line.source_reason if isinstance(line.source_reason, dict) else {}
-    return reason_text(stored.get("code"), stored.get("params"))
+    """An order line's reason in the viewer's language (services.line_reasons owns the rule)."""
+    from .line_reasons import line_reason as render
+
+    return render(line)
 
 
 def pickup_stores_by_distance(origin) -> list:

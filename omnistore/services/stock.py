@@ -65,7 +65,6 @@ _IN_CHUNK = 500  # values per IN (...) list on SQLite
 _levels = StockLevel.__table__
 _movements = StockMovement.__table__
 _summary = VariantStock.__table__
-_DIGITS = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
 
 
@@ -125,32 +124,21 @@ def _audit_actor(actor):
 
 # --- validation (no database) ---------------------------------------------------------------------
 
-_CONTROL = validation.CONTROL  # Unicode categories Cc and Cs: one definition for every field
-
-
 def _bad_character(value):
-    match = _CONTROL.search(value)
-    return match.group() if match else None
+    """services.validation's rule, strict: a CSV cell or one-line value takes no tab or line break either."""
+    return validation.bad_character(value, whitespace=False)
 
 
 def _whole_number(value, low, high):
     """(number, None) or (None, (code, message)). Strings as typed in a form or a CSV cell; ints from code."""
-    if isinstance(value, bool) or value is None:
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
-        typed = value.strip().replace("\u2212", "-")  # a typographic minus is still a minus
+    number = validation.whole_number(value)  # the one rule for whole numbers; here only the words differ
+    if number is None and isinstance(value, str):
+        typed = value.strip().replace("\u2212", "-")
         if not typed:
             return None, ("required", _("Enter a number."))
-        if typed.isascii() and _DIGITS.fullmatch(typed) and len(typed) <= 12:
-            number = int(typed)
-        elif typed.isascii() and _DECIMAL.fullmatch(typed):
+        if typed.isascii() and _DECIMAL.fullmatch(typed):
             return None, ("not_a_whole_number", _("Enter a whole number (no decimals), like 3."))
-        else:
-            return None, ("not_a_number", _("“%(value)s” is not a number.", value=typed[:20]))
-    else:
-        number = None
+        return None, ("not_a_number", _("“%(value)s” is not a number.", value=typed[:20]))
     if number is None:
         return None, ("not_a_number", _("Enter a whole number."))
     if number < 0:
@@ -168,7 +156,7 @@ def _text(value, *, max_length, required, errors, name, missing_message=None):
     if not isinstance(value, str):
         errors[name] = _("Must be text.")
         return ""
-    if _bad_character(value.replace("\t", " ").replace("\n", " ").replace("\r", " ")) is not None:
+    if validation.bad_character(value) is not None:
         errors[name] = _("Contains a character that cannot be stored.")
         return ""
     value = " ".join(unicodedata.normalize("NFC", value).split())

@@ -22,9 +22,10 @@ BAD_CHARACTER = _l("Contains a control character that cannot be stored. Remove i
 _WHITESPACE = {ord(c): " " for c in "\t\n\r"}  # kept as line breaks (multi-line) or turned into spaces
 
 
-def bad_character(value: str) -> str | None:
-    """The first control character in `value` that no field takes (tab, CR and LF are whitespace), or None."""
-    match = CONTROL.search(value.translate(_WHITESPACE))
+def bad_character(value: str, *, whitespace=True) -> str | None:
+    """The first control character in `value` that no field takes, or None. Tab, CR and LF count as
+    whitespace unless `whitespace` is False (a one-line API field or CSV cell that must not hold them)."""
+    match = CONTROL.search(value.translate(_WHITESPACE) if whitespace else value)
     return match.group() if match else None
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, make_response, requ
 
 from ..extensions import csrf, limiter
 from ..models.locations import WEEKDAYS
-from ..services import catalog, locations, ordering, pickups, stock
+from ..services import catalog, locations, ordering, pickups, stock, validation
 from ..services import staff as staff_service
 from ..services.errors import DomainError, ValidationFailed
 from ..services.sourcing import line_reason
@@ -138,10 +138,10 @@ def _int_arg(name, default):
     value = request.args.get(name)
     if value is None:
         return default
-    value = value.strip()
-    if not value.isascii() or not value.isdigit() or len(value) > 9:
+    number = validation.whole_number(value)
+    if number is None or number < 0:
         raise ValidationFailed("Please check the search parameters.", {name: "Must be a whole number."})
-    return int(value)
+    return number
 
 
 def _time(value):
@@ -216,7 +216,7 @@ def search_products():
     )
     return jsonify({
         "products": [product_document(product) for product in page.products],
-        "currency": current_app.config.get("OMNISTORE_CURRENCY", "EUR"),
+        "currency": current_app.config["OMNISTORE_CURRENCY"],
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": page.next_offset,

@@ -21,6 +21,7 @@ from ..extensions import htmx
 from ..models.orders import VERIFICATIONS
 from ..services import locations as location_service
 from ..services import pickups as pickup_service
+from ..services import validation
 from ..services.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
@@ -210,8 +211,8 @@ def _after(order, notice):
 
 def _int(value):
     """A line id from a form: a number, or -1 (which no line has) for anything else."""
-    value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else -1
+    number = validation.whole_number(value or "")
+    return number if number is not None and 0 <= number < 10**10 else -1
 
 
 @bp.get("/picklist")
@@ -249,6 +250,6 @@ def waited(delta):
 @bp.context_processor
 def _desk_helpers():
     # A check-in must show within 5 s: the queue polls every 2 s (a poll is one cheap 204 while nothing changed).
-    seconds = current_app.config.get("OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS", 2)
+    seconds = current_app.config["OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS"]
     return {"live_refresh_ms": int(seconds * 1000),
             "verification_labels": VERIFICATION_LABELS, "line_words": pickup_service.LINE_WORDS}

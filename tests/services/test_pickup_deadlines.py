@@ -93,6 +93,16 @@ def test_an_overdue_order_expires_its_stock_returns_and_customer_and_webhooks_ar
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "expired" and [line.status for line in order.lines] == ["released"]
+    # The line's reason is stored as a code: each viewer reads it in their own language.
+    from flask_babel import force_locale
+
+    from omnistore.services.sourcing import line_reason
+
+    assert line_reason(order.lines[0]) == "Not collected in time: the pickup expired."
+    with force_locale("de"):
+        assert line_reason(order.lines[0]) == "Nicht rechtzeitig abgeholt: die Abholfrist ist abgelaufen."
+    with force_locale("da"):
+        assert line_reason(order.lines[0]) == "Ikke afhentet i tide: afhentningsfristen er udløbet."
     assert _level(store) == (10, 0)
     [email] = [m for m in _outbox("order.expired") if m.kind == "email"]
     assert "wurde bis Montag, 23. November 2026, 23:59 nicht abgeholt" in email.body  # German: a store in DE

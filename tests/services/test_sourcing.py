@@ -316,3 +316,18 @@ def test_a_source_at_its_capacity_is_named_as_the_reason(make, network):
     db.session.commit()
     reason = _propose(network, [("A", 1)]).lines[0].reason
     assert reason == "Berlin has 299 but has sent all its transfers for today (0); try again tomorrow."
+
+
+def test_one_rule_says_who_may_supply_and_why_not():
+    """_rank and the held-back explanation share this check (sourcing off, capacity, safety stock)."""
+    from types import SimpleNamespace
+
+    store = SimpleNamespace(id=1, sourcing_enabled=True, transfer_capacity=2, safety_stock=1)
+    why = sourcing._why_not_eligible
+    assert why(store, 3, own=False, used={}) == (None, 2)
+    assert why(store, 1, own=False, used={}) == ("safety_stock", 0)
+    assert why(store, 1, own=True, used={}) == (None, 1)  # its own customer gets the last unit
+    assert why(store, 3, own=False, used={1: 2}) == ("capacity", 0)
+    assert why(store, 0, own=True, used={}) == ("no_stock", 0)
+    store.sourcing_enabled = False
+    assert why(store, 3, own=False, used={}) == ("sourcing_off", 0)

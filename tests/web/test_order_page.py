@@ -91,3 +91,24 @@ def test_other_stores_do_not_see_the_order(client, placed, make):
     client.login(stranger.email)
     assert client.get(f"/orders/{placed['order'].number}").status_code == 404
     assert client.submit(f"/orders/{placed['order'].number}/cancel", {"reason": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("locale, words", [("de", "Bestellung storniert"), ("da", "Bestilling annulleret")])
+def test_a_cancelled_lines_reason_is_shown_in_the_viewers_language(client, placed, locale, words):
+    order = placed["order"]
+    ordering.cancel(order, staff=placed["clerk"], reason="Customer found it elsewhere")  # placed in English
+    client.login(placed["clerk"].email)
+    client.submit("/language", {"locale": locale, "next": "/"})
+    page = client.get(f"/orders/{order.number}").get_data(as_text=True)
+    assert f'<small class="muted">{words}</small>' in page
+    assert "Customer found it elsewhere" in page  # what the clerk typed stays as typed
+
+
+def test_an_older_lines_stored_reason_text_is_still_shown(client, placed):
+    line = placed["order"].lines[0]
+    line.status, line.status_reason = "released", "pickup expired"  # written before reasons became codes
+    db.session.commit()
+    client.login(placed["clerk"].email)
+    client.submit("/language", {"locale": "de", "next": "/"})
+    page = client.get(f"/orders/{placed['order'].number}").get_data(as_text=True)
+    assert '<small class="muted">pickup expired</small>' in page

@@ -296,3 +296,19 @@ def test_guessing_tokens_is_rate_limited(client, make, store):
     codes = [client.get(f"/o/guess{i:020d}").status_code for i in range(32)]
     assert set(codes[:30]) == {404} and codes[30:] == [429, 429]
     assert "wait a minute" in client.get("/o/guess").get_data(as_text=True)
+
+
+def test_a_note_with_a_control_character_is_refused_at_the_field_and_nothing_changes(client, make, store):
+    order = _order(make, store)
+    response = client.submit(f"/o/{order.pickup.token}/here", {"note": "blue\x07 car"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="note-error"' in page and "control character" in page
+    assert _pickup(order).checked_in_at is None and _events(order) == []
+
+
+def test_a_note_keeps_an_emoji_built_with_a_zero_width_joiner(client, make, store):
+    order = _order(make, store)
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
+    client.submit(f"/o/{order.pickup.token}/here", {"note": f"Red car {family}"})
+    assert _pickup(order).check_in_note == f"Red car {family}"

@@ -6,6 +6,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from ...services import validation
 from ...services.customers import SIZE_GROUPS, SIZE_MAX, VISIT_NOTE_MAX
 
 YES_NO = [SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))]
@@ -15,8 +16,8 @@ def _optional_int(value):
     """"" → None (no choice); an id → int; anything else → -1, which no row has (the service says so)."""
     if value in (None, "", "None"):
         return None
-    text = str(value)
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else -1
+    number = validation.whole_number(str(value))
+    return number if number is not None and 0 <= number < 10**9 else -1
 
 
 class ContactFields:
