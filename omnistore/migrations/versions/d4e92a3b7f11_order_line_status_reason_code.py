@@ -1,7 +1,7 @@
 """order line status reason written by the system as a code and parameters
 
 Revision ID: d4e92a3b7f11
-Revises: c3d81f2a9e60
+Revises: f6b2d8e4a1c7
 Create Date: 2026-12-04 18:40:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'd4e92a3b7f11'
-down_revision = 'c3d81f2a9e60'
+down_revision = 'f6b2d8e4a1c7'
 branch_labels = None
 depends_on = None
 
