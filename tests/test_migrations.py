@@ -25,6 +25,30 @@ def test_migrations_run_down_and_up_again(app):
     assert "stock_level" in sa.inspect(db.engine).get_table_names()
 
 
+def test_a_partial_downgrade_and_upgrade_keep_the_database_triggers(app, make):
+    """A downgrade that rebuilds a table (SQLite's batch mode) must not lose the triggers that keep the review
+    facts: the next order would have none, and the manager's figures would miss it."""
+    from flask_migrate import downgrade, upgrade
+
+    def triggers():
+        if db.engine.dialect.name == "sqlite":
+            query = "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            query = ("SELECT event_object_table || '.' || trigger_name || '.' || event_manipulation "
+                     "FROM information_schema.triggers")
+        with db.engine.connect() as connection:
+            return sorted(connection.execute(sa.text(query)).scalars())
+
+    before = triggers()
+    assert any(name.startswith("orders.review_fact_order_insert") for name in before)
+    downgrade(revision="b046dea4fa35")
+    upgrade()
+    assert triggers() == before
+    order = make.order(make.location("HAM"))
+    assert db.session.execute(sa.text("SELECT count(*) FROM review_fact WHERE order_id = :id"),
+                              {"id": order.id}).scalar() == 1
+
+
 @pytest.mark.parametrize(
     ("table", "values"),
     [

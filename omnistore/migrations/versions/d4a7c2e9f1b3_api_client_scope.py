@@ -7,6 +7,8 @@ Create Date: 2026-12-04 17:10:00
 Tokens made before scopes existed keep the web channel, the whole network, read-write, and the status
 URLs of the orders they placed themselves (found in the audit trail): counter orders are out of their reach.
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -41,8 +43,25 @@ def upgrade():
     )
 
 
+@contextmanager
+def triggers_kept(table):
+    """SQLite's batch mode rebuilds the table, and its triggers (the review facts' upkeep) go with the old one:
+    read them before, put back whichever is missing after."""
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        yield
+        return
+    query = sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table")
+    triggers = dict(bind.execute(query, {"table": table}).all())
+    yield
+    present = set(dict(bind.execute(query, {"table": table}).all()))
+    for name, sql in triggers.items():
+        if name not in present:
+            op.execute(sql)
+
+
 def downgrade():
-    with op.batch_alter_table('orders', schema=None) as batch_op:
+    with triggers_kept('orders'), op.batch_alter_table('orders', schema=None) as batch_op:
         if op.get_bind().dialect.name != 'sqlite':  # SQLite's copy of the table leaves the column's key out
             batch_op.drop_constraint(batch_op.f('fk_orders_placed_by_api_client_id_api_client'), type_='foreignkey')
         batch_op.drop_column('placed_by_api_client_id')
