@@ -27,6 +27,15 @@ def status_of(transfer):
     return db.session.get(Transfer, transfer.id).status
 
 
+def shipped_by_copenhagen(client, net):
+    """The transfer picked and shipped by København's clerk, who then signs out."""
+    db.session.execute(db.update(Transfer).where(Transfer.id == net.transfer.id).values(status="picked"))
+    db.session.commit()
+    client.login(net.cph_clerk.email)
+    client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "PN-5"})
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+
+
 def test_the_source_clerk_picks_and_ships_from_the_list(client, net):
     client.login(net.cph_clerk.email)
     page = client.get("/orders/send").get_data(as_text=True)
@@ -70,11 +79,7 @@ def test_without_javascript_each_step_redirects_back_with_a_message(client, net)
 
 
 def test_the_pickup_store_receives_and_the_order_is_ready(client, net):
-    db.session.execute(db.update(Transfer).where(Transfer.id == net.transfer.id).values(status="picked"))
-    db.session.commit()
-    client.login(net.cph_clerk.email)
-    client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "PN-5"})
-    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    shipped_by_copenhagen(client, net)
 
     client.login(net.ham_clerk.email)
     page = client.get("/orders/arriving").get_data(as_text=True)
@@ -123,11 +128,7 @@ def test_the_tabs_count_what_waits(client, net):
 
 
 def test_the_last_parcel_asks_for_the_shelf_and_a_refused_shelf_changes_nothing(client, net):
-    db.session.execute(db.update(Transfer).where(Transfer.id == net.transfer.id).values(status="picked"))
-    db.session.commit()
-    client.login(net.cph_clerk.email)
-    client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "PN-5"})
-    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    shipped_by_copenhagen(client, net)
 
     client.login(net.ham_clerk.email)
     page = client.get("/orders/arriving").get_data(as_text=True)
