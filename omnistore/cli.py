@@ -1,4 +1,8 @@
-"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench, pickups, outbox, webhooks."""
+"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench, pickups, outbox, webhooks.
+
+demo, seed, bench and bench-ordering are tooling (the package omnistore_tools): registered here, imported only
+when one of them runs, so a web process never loads the load generator."""
+import importlib
 import sys
 
 import click
@@ -15,6 +19,26 @@ def _fail(error: DomainError):
     for field, problem in (getattr(error, "fields", None) or {}).items():
         message += f"\n  {field}: {problem}"
     raise click.ClickException(message)
+
+
+class _LazyCommand(click.Command):
+    """A command whose module is imported only when it is run (or its --help is asked for): `flask --help` lists
+    it with the help given here (the real command's first paragraph); everything else comes from the real command
+    in `target` ("module:attribute")."""
+
+    def __init__(self, name, target, help):
+        super().__init__(name, help=help)
+        self._target = target
+
+    def real(self) -> click.Command:
+        module, _, attribute = self._target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self.real().make_context(info_name, args, parent=parent, **extra)
+
+    def get_params(self, ctx):
+        return self.real().get_params(ctx)
 
 
 def register_cli(app: Flask):
@@ -100,7 +124,7 @@ def register_cli(app: Flask):
     @app.cli.command("demo")
     def demo():
         """Load the demo network (idempotent) and print its logins."""
-        from .services.demo import load_demo
+        from omnistore_tools.demo import load_demo
 
         try:
             result = load_demo()
@@ -125,7 +149,7 @@ def register_cli(app: Flask):
         Re-running adds only what is missing (never deletes); seed data never collides with the demo.
         Seed clerks: clerk.s001@seed.omnistore-demo.de …, password omnistore-demo.
         """
-        from .services.seed import seed_network, seed_pickup_orders
+        from omnistore_tools.seed import seed_network, seed_pickup_orders
 
         def progress(label, total):
             return click.progressbar(length=total, label=f"{label:<13}", file=sys.stderr)
@@ -230,5 +254,10 @@ def register_cli(app: Flask):
     from .i18n_tools import translations
     app.cli.add_command(translations)
 
-    from .bench import register_bench
-    register_bench(app)
+    app.cli.add_command(_LazyCommand(
+        "bench", "omnistore_tools.bench.command:bench",
+        "Benchmark the staff pages on a large synthetic network, in-process and through gunicorn."))
+    app.cli.add_command(_LazyCommand(
+        "bench-ordering", "omnistore_tools.bench.ordering:bench_ordering",
+        "Benchmark the sourcing engine (p95 of a proposal; target ≤ 50 ms at 200 stores) and order placement "
+        "(orders per second with CLIENTS concurrent clients; run it on PostgreSQL)."))

@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from omnistore import bench
 from omnistore.services import staff as staff_service
+from omnistore_tools.bench import measure, scenarios, served
 
 TINY = ["bench", "--stores", "3", "--products", "50", "--customers", "5", "--orders", "12", "--pickup-orders", "40",
         "--requests", "8",
         "--warmup", "1"]
-EVERY_SCENARIO = [arg for scenario in bench.SCENARIOS for arg in ("--scenario", scenario.name)]
+EVERY_SCENARIO = [arg for scenario in scenarios.SCENARIOS for arg in ("--scenario", scenario.name)]
 
 
 def test_every_scenario_answers_as_expected_in_process_and_through_gunicorn(app, tmp_path):
@@ -29,7 +29,7 @@ def test_every_scenario_answers_as_expected_in_process_and_through_gunicorn(app,
     assert data["unexpected_statuses"] == []
     assert [mode["mode"] for mode in data["modes"]] == ["inprocess", "gunicorn"]
     for mode in data["modes"]:
-        assert [s["name"] for s in mode["scenarios"]] == bench.SCENARIO_NAMES
+        assert [s["name"] for s in mode["scenarios"]] == scenarios.SCENARIO_NAMES
         for scenario in mode["scenarios"]:
             where = f"{mode['mode']} {scenario['name']}: {scenario}"
             assert scenario["skipped"] is None, where
@@ -42,7 +42,7 @@ def test_every_scenario_answers_as_expected_in_process_and_through_gunicorn(app,
     table = result.stdout
     assert f"{app.database_kind}" in table.lower() and "3 seed stores × 50 seed variants" in table
     assert "In-process" in table and "Through gunicorn (1 sync workers, 2 concurrent clients)" in table
-    for scenario in bench.SCENARIOS:
+    for scenario in scenarios.SCENARIOS:
         row = rf"^{scenario.name}\s+{scenario.expect}\s+8/8(\s+[0-9.]+){{5}}\s+[0-9.]+\s"
         assert len(re.findall(row, table, re.MULTILINE)) == 2, (scenario.name, table)
     assert re.search(r"idle-refresh .*p95 ≤ 3 ms (PASS|FAIL)", table)
@@ -60,7 +60,7 @@ def test_a_wrong_status_fails_the_run_and_says_which(app, monkeypatch):
 
 
 def test_a_stale_idle_refresh_is_measured_once_more_then_reported(app, monkeypatch):
-    monkeypatch.setattr(bench.Workload, "fingerprint", lambda self, variant_id: "0-0-0")
+    monkeypatch.setattr(scenarios.Workload, "fingerprint", lambda self, variant_id: "0-0-0")
 
     result = app.test_cli_runner().invoke(args=[*TINY, "--mode", "inprocess", "--scenario", "idle-refresh"])
 
@@ -74,15 +74,15 @@ def test_a_stale_idle_refresh_is_measured_once_more_then_reported(app, monkeypat
 ])
 def test_percentile_interpolates_between_ranks(values, p, expected):
     if expected is None:
-        assert bench.percentile(values, p) is None
+        assert measure.percentile(values, p) is None
     else:
-        assert bench.percentile(values, p) == pytest.approx(expected)
+        assert measure.percentile(values, p) == pytest.approx(expected)
 
 
 def test_server_timing_header_is_read():
-    assert bench._server_ms("app;dur=12.34") == 12.34
-    assert bench._server_ms("db;dur=3, app;dur=0.5") == 0.5
-    assert bench._server_ms(None) is None and bench._server_ms("app") is None
+    assert measure._server_ms("app;dur=12.34") == 12.34
+    assert measure._server_ms("db;dur=3, app;dur=0.5") == 0.5
+    assert measure._server_ms(None) is None and measure._server_ms("app") is None
 
 
 def test_the_gunicorn_clients_sign_in_with_the_user_agent_they_browse_with(monkeypatch):
@@ -96,8 +96,8 @@ def test_the_gunicorn_clients_sign_in_with_the_user_agent_they_browse_with(monke
             return 200, [("Set-Cookie", "session=a; Path=/")], b'<input name="csrf_token" value="t">'
         return 303, [("Set-Cookie", "session=b; Path=/")], b""
 
-    monkeypatch.setattr(bench, "_http", fake_http)
-    assert bench.http_login(1, "clerk@example.test", "pw") == {"session": "b"}
-    browsing = bench._raw_request(bench.Req("/stock/"), 1, {"session": "b"}, ()).decode()
-    assert [headers.get("User-Agent") for headers in sent] == [bench.USER_AGENT] * 2
-    assert f"\r\nUser-Agent: {bench.USER_AGENT}\r\n" in browsing
+    monkeypatch.setattr(served, "_http", fake_http)
+    assert served.http_login(1, "clerk@example.test", "pw") == {"session": "b"}
+    browsing = served._raw_request(scenarios.Req("/stock/"), 1, {"session": "b"}, ()).decode()
+    assert [headers.get("User-Agent") for headers in sent] == [scenarios.USER_AGENT] * 2
+    assert f"\r\nUser-Agent: {scenarios.USER_AGENT}\r\n" in browsing

@@ -7,7 +7,8 @@ import pytest
 from omnistore import create_app
 from omnistore import public_url as public_url_module
 from omnistore.extensions import db
-from omnistore.services import demo, pickups, setup
+from omnistore.services import demo_logins, pickups, setup
+from omnistore_tools import demo
 
 PICKUP = SimpleNamespace(token="t" * 32)
 
@@ -44,7 +45,7 @@ def test_flask_run_on_another_port_links_to_that_port(monkeypatch):
         assert pickups.status_url(PICKUP) == f"http://127.0.0.1:5101/o/{PICKUP.token}"
         assert demo.DemoResult(created=True).url == "http://127.0.0.1:5101"
         db.create_all()
-        assert "open http://127.0.0.1:5101 " in demo.demo_logins_hint()
+        assert "open http://127.0.0.1:5101 " in demo_logins.demo_logins_hint()
     # In a request: the host the browser or phone used (a phone on the LAN reaches the laptop's address).
     with app.test_request_context("/", base_url="http://192.168.1.20:5101"):
         assert pickups.status_url(PICKUP) == f"http://192.168.1.20:5101/o/{PICKUP.token}"

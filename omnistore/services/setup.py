@@ -11,13 +11,14 @@ def first_start(app):
     with app.app_context():
         upgrade()
         if db.session.scalar(select(Location.id).limit(1)) is None:
-            from .demo import load_demo
+            # Only here, on the very first start of an empty database, does the app reach into the tooling.
+            from omnistore_tools.demo import load_demo
 
             click.echo("omnistore: empty database — loading the demo network (takes a few seconds)…", err=True)
             result = load_demo()
             click.echo(result.logins_text(), err=True)
         else:
-            from .demo import demo_logins_hint
+            from .demo_logins import demo_logins_hint
 
             click.echo(demo_logins_hint(), err=True)
         db.session.remove()

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from omnistore import create_app
 from omnistore.extensions import db
 from omnistore.models import Order, Pickup, Staff
-from omnistore.services import demo, order_desk
+from omnistore.services import order_desk
+from omnistore_tools import demo
 from tests.conftest import _empty_all_tables, _fresh_g, _test_config
 from tests.e2e.conftest import TIMEOUT_MS, LiveServer
 from tests.e2e.crawler import REPORTS, Crawl

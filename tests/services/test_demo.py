@@ -24,10 +24,11 @@ from omnistore.models import (
     Variant,
 )
 from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
-from omnistore.services import demo, pickups, reviews
+from omnistore.services import demo_logins, pickups, reviews
 from omnistore.services.catalog import is_valid_ean13
 from omnistore.services.errors import Conflict
 from omnistore.services.pickups import queue_summary
+from omnistore_tools import demo
 
 ALL_MODELS = (Location, Product, Variant, StockLevel, StockMovement, Customer, Consent, CustomerNote, Order,
               OrderLine, OrderEvent, Pickup, Transfer, Staff)
@@ -190,14 +191,14 @@ def test_demo_statuses_agree_with_their_events(app):
 
 
 def test_flask_demo_prints_logins_and_the_logins_work(app, client):
-    assert "flask --app app staff create" in demo.demo_logins_hint()
+    assert "flask --app app staff create" in demo_logins.demo_logins_hint()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     for text in ("http://127.0.0.1:5000", demo.DEMO_PASSWORD, demo.ADMIN_EMAIL, "clerk.ham@omnistore-demo.de",
                  "manager.cph@omnistore-demo.de", demo.CPH_ONLY_SKU):
         assert text in result.output
-    assert "clerk.ham@omnistore-demo.de" in demo.demo_logins_hint()
+    assert "clerk.ham@omnistore-demo.de" in demo_logins.demo_logins_hint()
 
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0 and "already loaded" in again.output

@@ -5,9 +5,9 @@ from sqlalchemy.exc import IntegrityError
 
 from omnistore.extensions import db
 from omnistore.models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
-from omnistore.services import demo, seed
 from omnistore.services.catalog import is_valid_ean13
 from omnistore.services.errors import Conflict, ValidationFailed
+from omnistore_tools import demo, seed
 
 
 def count(model, *where):

@@ -5,8 +5,9 @@ from sqlalchemy import func, select
 from omnistore.extensions import db
 from omnistore.models import Order, OrderEvent, OrderLine, Pickup, Staff
 from omnistore.services import pickups as pickup_service
-from omnistore.services import reviews, seed
+from omnistore.services import reviews
 from omnistore.services.errors import Conflict
+from omnistore_tools import seed
 
 
 def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):

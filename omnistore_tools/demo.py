@@ -49,8 +49,8 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from ..extensions import db
-from ..models import (
+from omnistore.extensions import db
+from omnistore.models import (
     Consent,
     Customer,
     CustomerNote,
@@ -67,22 +67,16 @@ from ..models import (
     Transfer,
     Variant,
 )
-from ..models._types import utcnow
-from ..public_url import public_url
-from . import pickups, stock
-from .catalog import ean13_check_digit, search_forms, search_text_for
-from .db import transaction
-from .errors import Conflict
+from omnistore.models._types import utcnow
+from omnistore.public_url import public_url
+from omnistore.services import pickups, stock
+from omnistore.services.catalog import ean13_check_digit, search_forms, search_text_for
+from omnistore.services.db import transaction
+from omnistore.services.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
+from omnistore.services.errors import Conflict
 
-DEMO_PASSWORD = "omnistore-demo"
-DEMO_DOMAIN = "omnistore-demo.de"
-ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
 CPH_ONLY_SKU = "NWD-001-NAV-XL"
 _RANDOM_SEED = 2026
-
-
-def staff_email(role, code):
-    return f"{role}.{code.lower()}@{DEMO_DOMAIN}"
 
 
 # --- the network -----------------------------------------------------------------------------------
@@ -284,15 +278,6 @@ class DemoResult:
             "only København has it.",
         ]
         return "\n".join(lines)
-
-
-def demo_logins_hint():
-    """A short reminder for later starts: how to sign in to the demo (or how to add a login)."""
-    if db.session.scalar(select(Staff.id).where(Staff.email == ADMIN_EMAIL)) is None:
-        return (f"omnistore: open {public_url()} — add a login with "
-                "`flask --app app staff create EMAIL --role admin --location CODE`.")
-    return (f"omnistore: open {public_url()} — demo logins {ADMIN_EMAIL} or {staff_email('clerk', 'HAM')}, "
-            f"password {DEMO_PASSWORD}; `flask --app app demo` lists all logins.")
 
 
 def demo_counts():
