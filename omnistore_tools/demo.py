@@ -69,8 +69,9 @@ from omnistore.models import (
 )
 from omnistore.models._types import utcnow
 from omnistore.public_url import public_url
-from omnistore.services import pickups, stock
+from omnistore.services import orders, pickups, stock
 from omnistore.services.catalog import ean13_check_digit, search_forms, search_text_for
+from omnistore.services.customers import LOYALTY_PREFIX
 from omnistore.services.db import transaction
 from omnistore.services.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
 from omnistore.services.errors import Conflict
@@ -594,7 +595,7 @@ class _Builder:
                                "topics": rng.sample(_TOPICS, 2)}
             rows.append(dict(
                 first_name=first, last_name=last, email=email if has_email else None, phone=phone,
-                loyalty_number=f"OSL{number * 7919 % 10000000:07d}" if loyal else None,
+                loyalty_number=f"{LOYALTY_PREFIX}{number * 7919 % 10000000:07d}" if loyal else None,
                 loyalty_tier="gold" if points > 3000 else "silver" if points > 1500 else "basic",
                 loyalty_points=points, preferred_location_id=self.loc[home], sizes=sizes, preferences=preferences,
                 search_name=search_forms(f"{first} {last}"),
@@ -1061,8 +1062,8 @@ class _Builder:
     def flush_orders(self):
         """Insert the orders, number them like the app does (OS-<yy>-<id>), then everything hanging off them."""
         order_ids = self.insert_returning(Order, [dict(row, number=None) for row in self.orders])
-        numbers = [f"OS-{row['placed_at']:%y}-{order_id:06d}" for row, order_id in zip(self.orders, order_ids,
-                                                                                             strict=True)]
+        numbers = [orders.order_number(order_id, row["placed_at"])
+                   for row, order_id in zip(self.orders, order_ids, strict=True)]
         table = Order.__table__
         self.session.execute(update(table).where(table.c.id == bindparam("order_id")).values(number=bindparam("n")),
                              [dict(order_id=i, n=n) for i, n in zip(order_ids, numbers, strict=True)])

@@ -640,7 +640,7 @@ def _place_once(session, source, key, *, staff, api_client):
     )
     session.add(order)
     session.flush()
-    order.number = f"OS-{now:%y}-{order.id:06d}"
+    order.number = orders.order_number(order.id, now)
     session.flush()
 
     # Final allocations under the order number: per (variant, location), in a stable order, first giving

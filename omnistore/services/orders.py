@@ -14,6 +14,11 @@ from .errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, V
 PAGE_SIZE = 25
 
 
+def order_number(order_id, placed_at):
+    """An order's number, OS-<yy>-<id>: the year it was placed and its id (the demo numbers its orders so, too)."""
+    return f"OS-{placed_at:%y}-{order_id:06d}"
+
+
 def _in_scope(location_id):
     """Orders a store deals with: collected there, sold there, or supplied from there."""
     supplied_here = exists().where(OrderLine.order_id == Order.id, OrderLine.source_location_id == location_id)
