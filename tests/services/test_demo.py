@@ -1,10 +1,20 @@
-"""The demo network: complete, consistent with its ledger and its orders, idempotent, and usable."""
+"""The demo network: complete, consistent with its ledger and its orders, idempotent, and usable.
+
+The demo writes its history in bulk rather than through the verbs (it would take minutes), so these tests hold
+it to every invariant the verbs keep, checked with the product's own functions and queries: the ledger explains
+every level, the stock summaries are what the product's rebuild makes of the levels, the review facts are what
+the product's backfill computes, every status moved only as the orders module allows and left its event, and
+every pickup code is one the desk's own parser and lookup accept.
+"""
+import importlib.util
 import re
 from collections import Counter, defaultdict
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
+from omnistore import PACKAGE
 from omnistore.extensions import db
 from omnistore.models import (
     AuditEvent,
@@ -24,7 +34,7 @@ from omnistore.models import (
     Variant,
 )
 from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
-from omnistore.services import demo_logins, pickups, reviews
+from omnistore.services import demo_logins, orders, pickups, reviews, stock
 from omnistore.services.catalog import is_valid_ean13
 from omnistore.services.errors import Conflict
 from omnistore.services.pickups import queue_summary
@@ -164,6 +174,65 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     again = demo.load_demo()
     assert not again.created and row_counts() == counts
     assert "already loaded" in again.logins_text()
+
+
+REVIEW_FACT_COLUMNS = ("order_id, pickup_location_id, status, placed_at, promised_at, ready_at, pickup_by, "
+                       "checked_in_at, collected_at, ended_at, ended_from")
+
+
+def review_backfill_query():
+    """The SELECT of the product's own backfill of the review facts (the migration that made the table)."""
+    path = PACKAGE / "migrations" / "versions" / "7c3e9a1f0b52_review_indexes.py"
+    spec = importlib.util.spec_from_file_location("review_indexes_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BACKFILL[module.BACKFILL.index("SELECT o.id"):].format(after=0)
+
+
+def summary_rows():
+    return set(db.session.execute(sql("SELECT variant_id, on_hand, allocated, versions, levels FROM variant_stock")))
+
+
+def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
+    demo.load_demo()
+
+    # The stock summaries are what the product's rebuild makes of the levels
+    loaded = summary_rows()
+    assert len(loaded) == db.session.scalar(select(func.count(func.distinct(StockLevel.variant_id))))
+    stock.rebuild_summaries()
+    db.session.expire_all()
+    assert summary_rows() == loaded
+
+    # The review facts (kept by the database's triggers) are what the product's backfill computes
+    facts = set(db.session.execute(sql(f"SELECT {REVIEW_FACT_COLUMNS} FROM review_fact")))
+    backfilled = set(db.session.execute(sql(review_backfill_query())))
+    assert len(facts) == db.session.scalar(select(func.count()).select_from(Order).where(Order.fulfilment == "pickup"))
+    assert facts == backfilled
+
+    all_orders = scalar_list(select(Order))
+    for order in all_orders:
+        # Every status change is one the orders module allows, recorded by an event; other events change nothing
+        events = sorted(order.events, key=lambda e: (e.created_at, e.id))
+        moves = [e for e in events if e.to_status]
+        assert (moves[0].from_status, moves[0].to_status) == ("", "placed"), order.number
+        for move in moves[1:]:
+            allowed = orders.TRANSITIONS[order.fulfilment].get(move.from_status, ())
+            assert move.to_status in allowed, (order.number, move.from_status, move.to_status)
+        assert all(a.to_status == b.from_status for a, b in zip(moves, moves[1:], strict=False)), order.number
+        assert moves[-1].to_status == order.status, order.number
+        assert all(not e.from_status for e in events if not e.to_status), order.number
+        assert order.status not in orders.FINAL_STATUSES or orders.ended_at(order) == moves[-1].created_at
+
+        # Every pickup code is one the desk's parser takes, as typed from the customer's screen
+        if order.pickup is not None:
+            code = order.pickup.short_code
+            assert pickups.parse_short_code(f"{code[:4]}-{code[4:]}".lower()) == code, order.number
+
+    # Ready orders are found at their desk by their QR token as well (the short codes: the test below)
+    for order in (o for o in all_orders if o.fulfilment == "pickup" and o.status == "ready"):
+        clerk = db.session.scalar(select(Staff).where(Staff.location_id == order.pickup_location_id,
+                                                      Staff.role == "clerk"))
+        assert pickups.find_for_handover(order.pickup.token, clerk).order.id == order.id
 
 
 def test_every_ready_demo_pickup_is_found_at_its_desk_by_its_code(app):
