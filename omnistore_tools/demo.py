@@ -719,9 +719,9 @@ class _Builder:
                        refused=0)
             self.pickups.append(dict(
                 order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
-                ready_at=ready, pickup_by=ready + timedelta(days=7), reminded_at=None, on_the_way_at=None,
-                checked_in_at=None, check_in_note="", collected_at=collected, collected_by_staff_id=handler,
-                verification="qr", payment_collected_at=None))
+                ready_at=ready, pickup_by=pickups.pickup_by_for(self.site[self.code_of[home]], ready),
+                reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=collected,
+                collected_by_staff_id=handler, verification="qr", payment_collected_at=None))
             transfer = None
             status = "collected"
         for variant, quantity in lines:
@@ -843,7 +843,8 @@ class _Builder:
         else:
             if status == "ready":
                 ready_at = self.now - {
-                    "overdue": hold + _hours(rng.uniform(3, 20)),
+                    # past the end of its pickup-by day (pickups.pickup_by_for: at most a day after `hold`)
+                    "overdue": hold + timedelta(days=1) + _hours(rng.uniform(3, 20)),
                     "checked_in": _hours(rng.uniform(20, 50)),
                     "on_the_way": _hours(rng.uniform(4, 30)),
                 }.get(flavour, timedelta(hours=rng.uniform(2, site.hold_days * 24 - 30)))
@@ -860,8 +861,8 @@ class _Builder:
                 collected_at = min(ready_at + _hours(rng.uniform(2, site.hold_days * 24 - 12)),
                                    ready_at + (self.now - ready_at) / 2)
             else:  # expired
-                ready_at = self.now - hold - timedelta(days=rng.uniform(1, 60))
-                ended_at = ready_at + hold + _hours(rng.uniform(1, 12))
+                ready_at = self.now - hold - timedelta(days=rng.uniform(2, 60))
+                ended_at = pickups.pickup_by_for(site, ready_at) + _hours(rng.uniform(1, 12))  # the next expiry run
             placed_at = ready_at - lead
 
         channel, origin, payment = self.channel(pickup_id, "pickup")
@@ -914,8 +915,8 @@ class _Builder:
             self.event(order, "picked", ready_at - _hours(0.3), staff_id=clerk, location_id=pickup_id)
 
         pickup = dict(order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
-                      ready_at=ready_at, pickup_by=ready_at + hold if ready_at else None, reminded_at=None,
-                      on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
+                      ready_at=ready_at, pickup_by=pickups.pickup_by_for(site, ready_at) if ready_at else None,
+                      reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
                       collected_by_staff_id=None, verification="", payment_collected_at=None)
         self.pickups.append(pickup)
         if ready_at is not None:

@@ -3,8 +3,8 @@
 The demo writes its history in bulk rather than through the verbs (it would take minutes), so these tests hold
 it to every invariant the verbs keep, checked with the product's own functions and queries: the ledger explains
 every level, the stock summaries are what the product's rebuild makes of the levels, the review facts are what
-the product's backfill computes, every status moved only as the orders module allows and left its event, and
-every pickup code is one the desk's own parser and lookup accept.
+the product's backfill computes, every status moved only as the orders module allows and left its event, every
+pickup-by moment is the product's, and every pickup code is one the desk's own parser and lookup accept.
 """
 import importlib.util
 import re
@@ -223,10 +223,17 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
         assert all(not e.from_status for e in events if not e.to_status), order.number
         assert order.status not in orders.FINAL_STATUSES or orders.ended_at(order) == moves[-1].created_at
 
+        if order.pickup is None:
+            continue
         # Every pickup code is one the desk's parser takes, as typed from the customer's screen
-        if order.pickup is not None:
-            code = order.pickup.short_code
-            assert pickups.parse_short_code(f"{code[:4]}-{code[4:]}".lower()) == code, order.number
+        code = order.pickup.short_code
+        assert pickups.parse_short_code(f"{code[:4]}-{code[4:]}".lower()) == code, order.number
+        # The pickup-by moment is the product's (the end of the store's day, hold_days after ready), and an
+        # order expired only after it
+        if order.pickup.ready_at is not None:
+            assert order.pickup.pickup_by == pickups.pickup_by_for(order.pickup_location, order.pickup.ready_at)
+        if order.status == "expired":
+            assert orders.ended_at(order) > order.pickup.pickup_by, order.number
 
     # Ready orders are found at their desk by their QR token as well (the short codes: the test below)
     for order in (o for o in all_orders if o.fulfilment == "pickup" and o.status == "ready"):
