@@ -9,7 +9,11 @@ The two bulk feeds (PUT /products, PUT /stock) are the exception on the way in: 
 in its service (catalog.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
-the request as a whole accepts any row (PER_ROW).
+the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
+ordering.web_order_from_json for the same reason in one request: every field's problem at once, in the
+customer's language, with the lookups (SKUs, pickup store, real email and phone) in the same pass. The stock
+import's answer is built by hand for speed (see web/api.py). A test keeps these models' field names and the
+services' equal.
 """
 from typing import Annotated, Any, Literal
 

@@ -383,6 +383,22 @@ def test_the_route_table_is_the_api_blueprint(app):
     assert {route.endpoint for route in openapi.ROUTES if route.public} == api.PUBLIC_ENDPOINTS
 
 
+def test_the_request_models_name_the_fields_the_services_check():
+    """Bodies the services check by hand (per-row feeds, the order) take exactly the fields the models document."""
+    from omnistore.services import ordering, stock
+    from omnistore.web import schemas
+
+    def fields(model):
+        return set(model.model_fields)
+
+    assert fields(schemas.ProductInput) == set(catalog.PRODUCT_KEYS)
+    assert fields(schemas.VariantInput) == set(catalog.VARIANT_KEYS)
+    assert fields(schemas.StockRowInput) == set(stock.IMPORT_ROW_KEYS)
+    assert fields(schemas.OrderInput) == ordering.WEB_ORDER_KEYS
+    assert fields(schemas.CustomerInput) == ordering.CUSTOMER_KEYS
+    assert fields(schemas.LineInput) == ordering.LINE_KEYS
+
+
 def test_openapi_document_is_valid():
     import openapi_spec_validator as validator
     validator.validate(json.loads(json.dumps(openapi.document())))
