@@ -30,6 +30,15 @@ def cancel(order, *, staff, reason):
     from . import ordering  # ordering-core's module: drafts, place, cancel
 
     _require(order, staff)
+    text = clean_reason(reason)
+    if not orders.can_transition(order, "cancelled"):
+        raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
+                                  number=order.number, status=orders.STATUS_WORDS.get(order.status, order.status)))
+    return ordering.cancel(order, staff=staff, reason=text)
+
+
+def clean_reason(reason):
+    """A cancel reason as typed, tidied: required, at most REASON_MAX characters; ValidationFailed otherwise."""
     text = " ".join(str(reason or "").split())
     if not text:
         raise ValidationFailed(_("Please say why the order is cancelled."),
@@ -37,10 +46,7 @@ def cancel(order, *, staff, reason):
     if len(text) > REASON_MAX:
         raise ValidationFailed(_("Please shorten the reason."), {
             "reason": _("At most %(max)d characters (now %(length)d).", max=REASON_MAX, length=len(text))})
-    if not orders.can_transition(order, "cancelled"):
-        raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
-                                  number=order.number, status=orders.STATUS_WORDS.get(order.status, order.status)))
-    return ordering.cancel(order, staff=staff, reason=text)
+    return text
 
 
 def can_resend(order):
