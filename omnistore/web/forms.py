@@ -1,9 +1,10 @@
 """Flask-WTF forms shared by the blueprints, and the pieces every form uses: whole numbers and ids read the
 one way (services/validation.py), a validator that runs a service's own check, and the errors a view shows."""
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, IntegerField, PasswordField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, StopValidation, ValidationError
+from wtforms import EmailField, Field, HiddenField, IntegerField, PasswordField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..services import validation
@@ -46,6 +47,41 @@ class IdField(WholeNumberField):
     def pre_validate(self, form):
         if self.process_errors:  # not a number: that one message, not NumberRange's as well
             raise StopValidation()
+
+
+class IdListField(Field):
+    """Ids sent in a repeated field (ticked checkboxes named alike): a list of whole numbers 1..MAX_ID. One
+    that is not is the field's error, in the words of `message`. The view declares the repetition with
+    @form_input(lists=...)."""
+
+    def __init__(self, label=None, validators=None, *, message, **kwargs):
+        kwargs.setdefault("default", list)
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        numbers = [validation.whole_number(value) for value in valuelist]
+        self.data = [number for number in numbers if number is not None and 1 <= number <= MAX_ID]
+        if len(self.data) != len(numbers):
+            raise ValueError(self.message)
+
+    def _value(self):
+        return ""
+
+
+class PageArgs(FlaskForm):
+    """?page= of a paged list: a whole number 1..999999 (anything else shows the first page)."""
+
+    class Meta:
+        csrf = False
+
+    page = WholeNumberField(validators=[Optional(), NumberRange(1, 999_999)])
+
+
+def page_arg():
+    """The page a paged list was asked for (?page=), 1 when none or no page number was sent."""
+    args = PageArgs(request.args)
+    return args.page.data if args.validate() and args.page.data else 1
 
 
 class ServiceCheck:

@@ -22,7 +22,7 @@ from ..services import orders as order_service
 from ..services import reviews
 from ..services.errors import NotFound, ValidationFailed
 from . import charts
-from .forms import WholeNumberField
+from .forms import WholeNumberField, page_arg
 from .i18n import STATUS_LABELS, formatting_locale, local_datetime
 from .rendering import csv_download, render_page_or_partial, role_required
 
@@ -54,7 +54,7 @@ def _scope():
 
 
 def _page_arg():
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    return min(page_arg(), 100_000)
 
 
 def _stores():

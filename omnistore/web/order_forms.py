@@ -32,6 +32,17 @@ def _button_quantity(value):
         sourcing.check_quantity(value)
 
 
+class StartArgs(FlaskForm):
+    """/orders/new?customer_id=&variant_id=: what a new order starts with (both optional)."""
+
+    class Meta:
+        csrf = False
+
+    customer_id = IdField(message=NO_CUSTOMER, validators=[Optional(), NumberRange(1, MAX_ID, NO_CUSTOMER)])
+    variant_id = IdField(message=NO_VARIANT, validators=[
+        Optional(), NumberRange(1, MAX_ID, NO_VARIANT), ServiceCheck(_variant_exists)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token travels (CSRFProtect checks it before any view
     runs, so there is nothing more to validate)."""

@@ -17,38 +17,33 @@ from flask_login import current_user
 from ..services import catalog, counter, ordering, sourcing
 from ..services.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
 from .forms import field_errors, refusal
-from .order_forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm
+from .order_forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm, StartArgs
 from .orders import bp
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 ADDRESS_FIELDS = ("name", "street", "postcode", "city", "country")
 
 
-def _int_arg(value):
-    text = (value or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
-
-
 @bp.get("/new")
 @login_required
 def new():
     """Start an order for the clerk's store, with the customer and/or the variant it was started from."""
-    customer_id = _int_arg(request.args.get("customer_id"))
-    variant_id = _int_arg(request.args.get("variant_id"))
+    args = StartArgs(request.args)
+    args.validate()
+    problems = [field.errors[0] for field in args if field.errors]  # shown on the draft's page
+    customer_id = None if args.customer_id.errors else args.customer_id.data
+    variant_id = None if args.variant_id.errors else args.variant_id.data
     # Tapping "New order" twice gives one empty draft, not a pile of them.
     draft = next((d for d in ordering.open_drafts(current_user, limit=10)
                   if d.staff_id == current_user.id and not d.lines and d.customer_id is None), None)
     draft = draft or ordering.start_draft(current_user)
-    problems = []
     if customer_id is not None:
         try:
             ordering.set_customer(draft, customer_id, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)
-    if request.args.get("variant_id"):
+    if variant_id is not None:
         try:
-            if variant_id is None or catalog.get_variant(variant_id) is None:
-                raise NotFound(_("We could not find that product variant."))
             ordering.set_line(draft, variant_id, 1, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)

@@ -18,7 +18,7 @@ from ..services import orders as order_service
 from ..services import transfers as transfer_service
 from ..services.errors import DomainError, ValidationFailed
 from . import i18n
-from .forms import field_errors
+from .forms import field_errors, page_arg
 from .order_forms import ActionForm, CancelForm, ReceiveForm, ShipForm
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
@@ -67,7 +67,7 @@ def _order_tabs():
 @login_required
 def index():
     status = request.args.get("status", "")
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_arg()
     result = order_service.list_orders_for_staff(
         current_user, status=status if status in ORDER_STATUSES else None, page=page
     )
