@@ -3,7 +3,7 @@ resend the confirmation email (services/notifications). Who may: staff of the st
 it (a source store only sends goods), and admins anywhere."""
 from flask_babel import gettext as _
 
-from . import orders
+from . import orders, validation
 from .db import transaction
 from .errors import Forbidden, InvalidTransition, ValidationFailed
 
@@ -39,6 +39,8 @@ def cancel(order, *, staff, reason):
 
 def clean_reason(reason):
     """A cancel reason as typed, tidied: required, at most REASON_MAX characters; ValidationFailed otherwise."""
+    if validation.bad_character(str(reason or "")):
+        raise ValidationFailed(_("Please check the highlighted fields."), {"reason": validation.BAD_CHARACTER})
     text = " ".join(str(reason or "").split())
     if not text:
         raise ValidationFailed(_("Please say why the order is cancelled."),
