@@ -84,6 +84,15 @@ def page_arg():
     return args.page.data if args.validate() and args.page.data else 1
 
 
+def id_arg(name, source=None):
+    """A row's id sent as `name` in the query string (or in `source`, e.g. request.form), read by IdField's
+    rule: None when absent or not an id 1..MAX_ID."""
+    meta = type("Meta", (), {"csrf": False})
+    form = type("IdArgs", (FlaskForm,), {"Meta": meta, name: IdField(message="", validators=[
+        Optional(), NumberRange(1, MAX_ID)])})(request.args if source is None else source)
+    return form[name].data if form.validate() else None
+
+
 class ServiceCheck:
     """A validator that runs a service's own check on the field's data (the rule stays in the service, so the
     API and the form say the same). Its refusal becomes the field's error, and the refusal's summary the
