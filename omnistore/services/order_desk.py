@@ -3,7 +3,7 @@ resend the confirmation email (services/notifications). Who may: staff of the st
 it (a source store only sends goods), and admins anywhere."""
 from flask_babel import gettext as _
 
-from . import orders
+from . import orders, validation
 from .db import transaction
 from .errors import Forbidden, InvalidTransition, ValidationFailed
 
@@ -30,6 +30,17 @@ def cancel(order, *, staff, reason):
     from . import ordering  # ordering-core's module: drafts, place, cancel
 
     _require(order, staff)
+    text = clean_reason(reason)
+    if not orders.can_transition(order, "cancelled"):
+        raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
+                                  number=order.number, status=orders.STATUS_WORDS.get(order.status, order.status)))
+    return ordering.cancel(order, staff=staff, reason=text)
+
+
+def clean_reason(reason):
+    """A cancel reason as typed, tidied: required, at most REASON_MAX characters; ValidationFailed otherwise."""
+    if validation.bad_character(str(reason or "")):
+        raise ValidationFailed(_("Please check the highlighted fields."), {"reason": validation.BAD_CHARACTER})
     text = " ".join(str(reason or "").split())
     if not text:
         raise ValidationFailed(_("Please say why the order is cancelled."),
@@ -37,10 +48,7 @@ def cancel(order, *, staff, reason):
     if len(text) > REASON_MAX:
         raise ValidationFailed(_("Please shorten the reason."), {
             "reason": _("At most %(max)d characters (now %(length)d).", max=REASON_MAX, length=len(text))})
-    if not orders.can_transition(order, "cancelled"):
-        raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
-                                  number=order.number, status=orders.STATUS_WORDS.get(order.status, order.status)))
-    return ordering.cancel(order, staff=staff, reason=text)
+    return text
 
 
 def can_resend(order):

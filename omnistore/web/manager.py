@@ -22,7 +22,7 @@ from ..services import orders as order_service
 from ..services import reviews
 from ..services.errors import NotFound, ValidationFailed
 from . import charts
-from .forms import WholeNumberField
+from .forms import WholeNumberField, id_arg, page_arg
 from .i18n import STATUS_LABELS, formatting_locale, local_datetime
 from .rendering import csv_download, render_page_or_partial, role_required
 
@@ -54,7 +54,7 @@ def _scope():
 
 
 def _page_arg():
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    return min(page_arg(), 100_000)
 
 
 def _stores():
@@ -184,7 +184,7 @@ def handovers():
     scope, failure = _scope()
     method = request.args.get("method", "")
     method = method if method in VERIFICATIONS else ""
-    staff_id = request.args.get("staff", type=int)
+    staff_id = id_arg("staff")
     items, total = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
     pages = max(1, -(-total // order_service.PAGE_SIZE))
     return render_page_or_partial(
@@ -275,7 +275,7 @@ def scope_zone(scope):
 def handovers_csv():
     scope, _failure = _scope()
     method = request.args.get("method", "")
-    items, _total = reviews.handovers(scope, staff_id=request.args.get("staff", type=int),
+    items, _total = reviews.handovers(scope, staff_id=id_arg("staff"),
                                       method=method if method in VERIFICATIONS else None, limit=50_000)
     rows = [(h.order.number, local_datetime(h.collected_at, scope_zone(scope)), h.staff_name,
              VERIFICATION_LABELS.get(h.verification, h.verification),

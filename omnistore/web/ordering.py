@@ -16,38 +16,34 @@ from flask_login import current_user
 
 from ..services import catalog, counter, ordering, sourcing
 from ..services.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
-from .order_forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm
+from .forms import field_errors, refusal
+from .order_forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm, StartArgs
 from .orders import bp
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 ADDRESS_FIELDS = ("name", "street", "postcode", "city", "country")
 
 
-def _int_arg(value):
-    text = (value or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
-
-
 @bp.get("/new")
 @login_required
 def new():
     """Start an order for the clerk's store, with the customer and/or the variant it was started from."""
-    customer_id = _int_arg(request.args.get("customer_id"))
-    variant_id = _int_arg(request.args.get("variant_id"))
+    args = StartArgs(request.args)
+    args.validate()
+    problems = [field.errors[0] for field in args if field.errors]  # shown on the draft's page
+    customer_id = None if args.customer_id.errors else args.customer_id.data
+    variant_id = None if args.variant_id.errors else args.variant_id.data
     # Tapping "New order" twice gives one empty draft, not a pile of them.
     draft = next((d for d in ordering.open_drafts(current_user, limit=10)
                   if d.staff_id == current_user.id and not d.lines and d.customer_id is None), None)
     draft = draft or ordering.start_draft(current_user)
-    problems = []
     if customer_id is not None:
         try:
             ordering.set_customer(draft, customer_id, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)
-    if request.args.get("variant_id"):
+    if variant_id is not None:
         try:
-            if variant_id is None or catalog.get_variant(variant_id) is None:
-                raise NotFound(_("We could not find that product variant."))
             ordering.set_line(draft, variant_id, 1, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)
@@ -108,6 +104,12 @@ def _refused(draft, failure, **extra):
                    errors={key: str(value) for key, value in fields.items()}, message=failure.message, **extra)
 
 
+def _invalid(draft, form, keys=None, **extra):
+    """The builder again with the form's errors at their fields (422); nothing was changed."""
+    keys = keys if keys is not None else getattr(form, "error_keys", None)
+    return _render(draft, 422, errors=field_errors(form, keys), message=refusal(form), **extra)
+
+
 @bp.get("/drafts/<token>")
 @login_required
 def draft(token):
@@ -122,9 +124,10 @@ def draft(token):
 @login_required
 def draft_customer(token):
     draft, form = _draft(token), CustomerForm()
-    form.validate_on_submit()
+    if not form.validate_on_submit():
+        return _invalid(draft, form)
     try:
-        state = ordering.set_customer(draft, _int_arg(form.customer_id.data), staff=current_user)
+        state = ordering.set_customer(draft, form.customer_id.data, staff=current_user)
     except DomainError as refused:
         return _refused(draft, refused)
     return _after(draft, state, focus="add")  # the customer is chosen: on to the items
@@ -135,15 +138,11 @@ def draft_customer(token):
 def draft_line(token):
     """Set a line's quantity: a + / − / Remove button sends `quantity`, the field sends `typed`."""
     draft, form = _draft(token), LineForm()
-    form.validate_on_submit()
-    variant_id = _int_arg(form.variant_id.data)
-    quantity = form.quantity.data if form.quantity.data not in (None, "") else form.typed.data
+    if not form.validate_on_submit():
+        return _invalid(draft, form, form.error_keys())
+    variant_id = form.variant_id.data
     try:
-        if variant_id is None or catalog.get_variant(variant_id) is None:
-            raise NotFound(_("We could not find that product variant."), field="add")
-        if form.quantity.data in (None, ""):  # typed: 0 is a mistake here, Remove is the button for that
-            sourcing.check_quantity(quantity, name=f"quantity-{variant_id}")
-        state = ordering.set_line(draft, variant_id, quantity, staff=current_user)
+        state = ordering.set_line(draft, variant_id, form.amount(), staff=current_user)
     except ValidationFailed as failure:
         fields = {(f"quantity-{variant_id}" if key == "quantity" else key): value
                   for key, value in failure.fields.items()}
@@ -163,10 +162,9 @@ def draft_line(token):
 def draft_add(token):
     """A scanned or typed code adds its variant at once; words search the catalogue (pick a size)."""
     draft, form = _draft(token), AddItemForm()
-    form.validate_on_submit()
-    typed = (form.code.data or "").strip()[:200]
-    if not typed:
-        return _render(draft, 422, errors={"add": _("Scan a barcode or type a product name, SKU or EAN.")})
+    if not form.validate_on_submit():
+        return _invalid(draft, form)
+    typed = form.code.data[:200]
     variant = catalog.find_variant_by_code(typed)
     if variant is None:
         try:
@@ -196,13 +194,11 @@ def draft_fulfilment(token):
     """Collect here, collect in another store, or deliver. A delivery with nothing typed yet only opens the
     address form; the address is checked when the clerk confirms it."""
     draft, form = _draft(token), FulfilmentForm()
-    form.validate_on_submit()
-    choice = form.choice.data or form.current.data
-    choice = choice if choice in ("here", "store", "delivery") else None
+    choice = form.chosen()
     typed = {name: (getattr(form, name).data or "")[:300] for name in ADDRESS_FIELDS}
     payment = form.payment_state.data or None
-    if choice is None:
-        return _render(draft, 422, errors={"fulfilment": _("Choose how the customer gets the goods.")})
+    if not form.validate_on_submit():
+        return _invalid(draft, form, choice=choice, typed=typed if choice == "delivery" else None)
     try:
         if choice == "delivery":
             if not form.confirm_address.data and not any(typed[name] for name in ("street", "postcode", "city")):
@@ -210,7 +206,7 @@ def draft_fulfilment(token):
             state = ordering.choose_fulfilment(draft, "delivery", staff=current_user, address=typed,
                                                payment_state="paid")
         else:
-            location_id = draft.location_id if choice == "here" else _int_arg(form.pickup_location_id.data)
+            location_id = draft.location_id if choice == "here" else form.pickup_location_id.data
             if choice == "store" and location_id is None:  # just tapped: the nearest other store to start with
                 location_id = next((s.id for s in counter.pickup_stores(draft.location) if s.id != draft.location_id),
                                    None)
@@ -232,7 +228,8 @@ def draft_fulfilment(token):
 def draft_place(token):
     """Place the order (one order however often the button is tapped: the form's key and the draft)."""
     draft, form = _draft(token), PlaceForm()
-    form.validate_on_submit()
+    if not form.validate_on_submit():
+        return _invalid(draft, form)
     try:
         placed = ordering.place_order(draft, idempotency_key=(form.idempotency_key.data or None),
                                       staff=current_user)
@@ -254,8 +251,7 @@ def draft_place(token):
 @bp.post("/drafts/<token>/drop")
 @login_required
 def draft_drop(token):
-    draft = _draft(token)
-    ActionForm().validate_on_submit()
+    draft = _draft(token)  # an ActionForm: CSRFProtect has checked its token
     try:
         ordering.abandon(draft, staff=current_user)
     except DomainError as refused:

@@ -18,7 +18,8 @@ from ..services import orders as order_service
 from ..services import transfers as transfer_service
 from ..services.errors import DomainError, ValidationFailed
 from . import i18n
-from .order_forms import ActionForm, CancelForm, ShipForm
+from .forms import field_errors, page_arg
+from .order_forms import ActionForm, CancelForm, ReceiveForm, ShipForm
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -66,7 +67,7 @@ def _order_tabs():
 @login_required
 def index():
     status = request.args.get("status", "")
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_arg()
     result = order_service.list_orders_for_staff(
         current_user, status=status if status in ORDER_STATUSES else None, page=page
     )
@@ -98,7 +99,9 @@ def detail(number):
 def cancel(number):
     order = order_service.get_order_for_staff(number[:40], current_user)
     form = CancelForm()
-    form.validate_on_submit()
+    if not form.validate_on_submit():
+        return _detail(order, 422, cancel_errors=field_errors(form), cancel_open=True,
+                       typed_reason=(form.reason.data or "")[:400])
     try:
         order_desk.cancel(order, staff=current_user, reason=form.reason.data or "")
     except ValidationFailed as failure:
@@ -116,8 +119,7 @@ def cancel(number):
 @bp.post("/<number>/resend")
 @login_required
 def resend(number):
-    order = order_service.get_order_for_staff(number[:40], current_user)
-    ActionForm().validate_on_submit()
+    order = order_service.get_order_for_staff(number[:40], current_user)  # an ActionForm: CSRF checked
     try:
         order_desk.resend_confirmation(order, staff=current_user)
     except DomainError as refused:
@@ -156,17 +158,17 @@ def _last_parcel(transfer):
     return transfer_service.completes_order(transfer)
 
 
-def _step(transfer_id, side, verb, done_message, **kwargs):
-    """Run one step on a transfer of this store; the card again (htmx) or back to the list (303)."""
+def _step(transfer_id, side, verb, done_message, form=None, **kwargs):
+    """Run one step on a transfer of this store; the card again (htmx) or back to the list (303). With a
+    `form`, its input is checked first: refused, the card comes back with the errors and nothing changes."""
     transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
     back = url_for("orders.send" if side == "source" else "orders.arriving")
+    if form is not None and not form.validate_on_submit():
+        return _invalid_step(transfer, side, field_errors(form), kwargs, back)
     try:
         verb(transfer, staff=current_user, **kwargs)
     except ValidationFailed as failure:
-        if wants_fragment():
-            return _card(transfer, side, 422, errors=failure.fields, typed=kwargs)
-        flash(" ".join(str(message) for message in failure.fields.values()), "error")
-        return redirect(back, 303)
+        return _invalid_step(transfer, side, failure.fields, kwargs, back)
     except DomainError as refused:
         transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
         if wants_fragment():
@@ -181,10 +183,16 @@ def _step(transfer_id, side, verb, done_message, **kwargs):
     return redirect(back, 303)
 
 
+def _invalid_step(transfer, side, errors, typed, back):
+    if wants_fragment():
+        return _card(transfer, side, 422, errors=errors, typed=typed)
+    flash(" ".join(str(message) for message in errors.values()), "error")
+    return redirect(back, 303)
+
+
 @bp.post("/transfers/<int:transfer_id>/pick")
 @login_required
-def pick(transfer_id):
-    ActionForm().validate_on_submit()
+def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
     return _step(transfer_id, "source", transfer_service.pick,
                  lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.",
                              number=t.order.number))
@@ -194,17 +202,16 @@ def pick(transfer_id):
 @login_required
 def ship(transfer_id):
     form = ShipForm()
-    form.validate_on_submit()
     return _step(transfer_id, "source", transfer_service.ship,
                  lambda t: _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number,
                              tracking=t.tracking_reference),
-                 tracking=form.tracking.data or "")
+                 form, tracking=form.tracking.data or "")
 
 
 @bp.post("/transfers/<int:transfer_id>/receive")
 @login_required
 def receive(transfer_id):
-    ActionForm().validate_on_submit()
+    form = ReceiveForm()
 
     def done(transfer):
         if transfer.order.status == "ready":
@@ -216,14 +223,13 @@ def receive(transfer_id):
         return _("Received for order %(number)s. More goods for it are still on the way.",
                  number=transfer.order.number)
 
-    return _step(transfer_id, "destination", transfer_service.receive, done,
-                 shelf_location=request.form.get("shelf_location", "")[:300])
+    return _step(transfer_id, "destination", transfer_service.receive, done, form,
+                 shelf_location=form.shelf_location.data)
 
 
 @bp.post("/<number>/delivered")
 @login_required
-def delivered(number):
-    ActionForm().validate_on_submit()
+def delivered(number):  # an ActionForm: CSRFProtect has checked its token
     order = order_service.get_order_for_staff(number[:40], current_user)
     try:
         transfer_service.mark_delivered(order, staff=current_user)

@@ -16,16 +16,17 @@ from flask_babel import format_timedelta, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from ..extensions import htmx
 from ..models.orders import VERIFICATIONS
 from ..services import locations as location_service
 from ..services import pickups as pickup_service
-from ..services import validation
 from ..services.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from ..services.staff import can_act_at
 from . import i18n
 from .form_input import form_input
+from .forms import IdListField, field_errors
 from .rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("pickups", __name__, url_prefix="/pickups")
@@ -172,14 +173,26 @@ def order(number):
     return _order_page(pickup_service.desk_order(number[:40], current_user))
 
 
+NOT_A_LINE = _l("That line is not part of this order.")
+
+
+class PickedForm(FlaskForm):
+    line = IdListField(message=NOT_A_LINE)
+
+
+class ReadyForm(FlaskForm):
+    short = IdListField(message=NOT_A_LINE)
+
+
 @bp.post("/orders/<number>/picked")
 @form_input(lists=("line",))
 @login_required
 def picked(number):
-    order = pickup_service.desk_order(number[:40], current_user)
+    order, form = pickup_service.desk_order(number[:40], current_user), PickedForm()
+    if not form.validate_on_submit():
+        return _order_page(order, 422, errors=field_errors(form, {"line": "lines"}))
     try:
-        changed = pickup_service.mark_picked(order, [_int(value) for value in request.form.getlist("line")],
-                                             current_user)
+        changed = pickup_service.mark_picked(order, form.line.data, current_user)
     except ValidationFailed as failure:
         return _order_page(order, 422, errors=failure.fields)
     notice = _("%(count)d line(s) marked as picked.", count=len(changed))
@@ -190,9 +203,11 @@ def picked(number):
 @form_input(lists=("short",))
 @login_required
 def ready(number):
-    order = pickup_service.desk_order(number[:40], current_user)
+    order, checked = pickup_service.desk_order(number[:40], current_user), ReadyForm()
     form = request.form
-    short = {_int(line_id): form.get(f"short_reason-{line_id}", "") for line_id in form.getlist("short")}
+    if not checked.validate_on_submit():
+        return _order_page(order, 422, errors=field_errors(checked), values=form)
+    short = {line_id: form.get(f"short_reason-{line_id}", "") for line_id in checked.short.data}
     try:
         pickup_service.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""),
                                   short=short)
@@ -207,12 +222,6 @@ def _after(order, notice):
         return _order_page(pickup_service.desk_order(order.number, current_user), notice=notice)
     flash(notice, "success")
     return redirect(url_for(".order", number=order.number), 303)
-
-
-def _int(value):
-    """A line id from a form: a number, or -1 (which no line has) for anything else."""
-    number = validation.whole_number(value or "")
-    return number if number is not None and 0 <= number < 10**10 else -1
 
 
 @bp.get("/picklist")

@@ -12,6 +12,7 @@ from ...models import Location
 from ...services import customers as customer_service
 from ...services.contact import phone_candidates
 from ...services.errors import DuplicateCustomer, ValidationFailed
+from ..forms import id_arg
 from ..rendering import login_required, render_page_or_partial
 from . import bp
 from .forms import NewCustomerForm
@@ -178,7 +179,7 @@ def picker_choose():
     box focused: the clerk is about to type). With `new` (what was typed in the search): the quick-create form
     open and started with it, as the customers page's "Create a profile" does."""
     field, customer = _picker_field(), None
-    if (customer_id := request.args.get("customer", type=int)) is not None:
+    if (customer_id := id_arg("customer")) is not None:
         customer = customer_service.get_customer(customer_id)
         if not customer.active:
             abort(404)

@@ -7,6 +7,7 @@ from flask_login import current_user
 from ...services import customer_privacy
 from ...services import customers as customer_service
 from ...services.errors import Conflict, ValidationFailed
+from ..forms import id_arg
 from ..rendering import role_required
 from . import bp
 from .find import picker_context
@@ -64,7 +65,7 @@ def merge(customer_id):
     form = ConfirmForm()
     other, error, status = None, None, 200
     if request.method == "POST":
-        other_id = request.form.get("other_id", type=int)
+        other_id = id_arg("other_id", request.form)
         if other_id is None:
             error, status = _("Choose the profile to merge into this one."), 422
         else:

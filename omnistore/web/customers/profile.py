@@ -11,6 +11,7 @@ from ...services import catalog, customer_history, customer_privacy
 from ...services import customers as customer_service
 from ...services.contact import format_phone
 from ...services.errors import DuplicateCustomer, ValidationFailed
+from ..forms import page_arg
 from ..rendering import login_required, render_page_or_partial
 from . import bp
 from .find import _apply_errors, store_choices
@@ -67,8 +68,7 @@ def _channel():
 
 
 def _page():
-    page = request.args.get("page", 1, type=int) or 1
-    return min(max(page, 1), 100_000)
+    return min(page_arg(), 100_000)
 
 
 def timeline_context(customer, *, note_form=None, note_error=None, status_code=200):

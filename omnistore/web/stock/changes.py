@@ -18,6 +18,7 @@ from ...services import stock as stock_service
 from ...services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ...services.staff import can_act_at
 from ..form_input import form_input
+from ..forms import page_arg
 from ..rendering import csv_download, login_required, render_page_or_partial, role_required, wants_fragment
 from . import bp
 
@@ -64,18 +65,13 @@ def _here_url(endpoint, variant, location, **params):
     return url_for(endpoint, variant_id=variant.id, **params)
 
 
-def _page_arg():
-    page = request.args.get("page", "1").strip()
-    return int(page) if page.isascii() and page.isdigit() and len(page) <= 6 else 1
-
-
 def _here_context(variant, location, **extra):
     context = {
         "variant": variant,
         "product": variant.product,
         "location": location,
         "level": stock_service.level_at(variant.id, location.id),
-        "history": stock_service.history(variant.id, location.id, _page_arg()),
+        "history": stock_service.history(variant.id, location.id, page_arg()),
         "kind_labels": KIND_LABELS,
         "receive_reasons": RECEIVE_REASONS,
         "correct_reasons": CORRECT_REASONS,
