@@ -14,6 +14,7 @@ from flask_login import current_user
 from ..models.orders import ORDER_STATUSES
 from ..services import locations as location_service
 from ..services import order_desk
+from ..services import ordering as ordering_service
 from ..services import orders as order_service
 from ..services import transfers as transfer_service
 from ..services.errors import DomainError, ValidationFailed
@@ -100,7 +101,7 @@ def cancel(number):
     form = CancelForm()
     form.validate_on_submit()
     try:
-        order_desk.cancel(order, staff=current_user, reason=form.reason.data or "")
+        ordering_service.cancel(order, staff=current_user, reason=form.reason.data or "")
     except ValidationFailed as failure:
         order = order_service.get_order_for_staff(number[:40], current_user)
         return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},
