@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Variant
 from ..models._types import utcnow
+from ..models.statuses import OPEN_PICKUP_STATUSES, OrderStatus, order_word
 from . import notifications, ordering, orders, validation
 from .db import transaction
 from .errors import InvalidTransition, NotFound, ValidationFailed
@@ -24,8 +25,8 @@ from .errors import InvalidTransition, NotFound, ValidationFailed
 FINAL_VISIBLE_DAYS = 30
 NOTE_MAX_LENGTH = 200
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-ACTIVE = ("placed", "in_transit", "ready")
-CANCELLABLE = ("placed", "in_transit")
+ACTIVE = OPEN_PICKUP_STATUSES
+CANCELLABLE = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT)  # here: not once it is ready
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def cancel(token) -> CustomerView:
         if order.status not in CANCELLABLE:
             raise InvalidTransition(
                 _l("This order can no longer be cancelled here: it is %(status)s.",
-                   status=orders.STATUS_WORDS.get(order.status, order.status)),
+                   status=order_word(order.status)),
                 status=order.status,
             )
         ordering.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))

@@ -55,6 +55,7 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
+from ..models.statuses import OPEN_TRANSFER_STATUSES, RESERVED_LINE_STATUSES, TransferStatus, order_word
 from . import audit, customers, line_reasons, notifications, order_desk, orders, pickups, sourcing, stock, validation
 from . import contact as contact_rules
 from . import staff as staff_service
@@ -66,7 +67,6 @@ from .sourcing import LineRequest, SourcingRequest
 IDEMPOTENCY_KEY_MAX = 150
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _PLACE_ATTEMPTS = 3
-CANCELLABLE_LINE_STATUSES = ("allocated", "picked")
 
 
 def hold_minutes():
@@ -749,7 +749,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
         if not orders.can_transition(order, "cancelled"):
             raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
                                       number=order.number,
-                                      status=orders.STATUS_WORDS.get(order.status, order.status)))
+                                      status=order_word(order.status)))
     reason = " ".join(str(reason or "").split())[:300]
     actor = api_client if api_client is not None else staff
     with transaction() as session:
@@ -760,10 +760,10 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
         transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.order_id == order.id))}
         to_release = {}
         for line in lines:
-            if line.status not in CANCELLABLE_LINE_STATUSES:
+            if line.status not in RESERVED_LINE_STATUSES:
                 continue
             transfer = transfers.get(line.transfer_id)
-            if transfer is None or transfer.status in ("requested", "picked"):
+            if transfer is None or transfer.status in OPEN_TRANSFER_STATUSES:
                 where = line.source_location_id
             elif transfer.status == "received" and transfer.destination_location_id is not None:
                 where = transfer.destination_location_id
@@ -777,8 +777,8 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
                                             _("Order %(number)s cancelled", number=order.number), order.number),
                           actor)
         for transfer in transfers.values():
-            if transfer.status in ("requested", "picked"):
-                transfer.status = "cancelled"
+            if transfer.status in OPEN_TRANSFER_STATUSES:
+                transfer.status = TransferStatus.CANCELLED
         session.flush()
         notifications.order_cancelled(order, reason=reason)
         audit.record("order.cancelled", entity=order, staff=staff, api_client=api_client,

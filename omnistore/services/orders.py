@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderEvent, OrderLine, Variant
 from ..models._types import utcnow
-from ..models.orders import ORDER_STATUSES
+from ..models.statuses import FINAL_STATUSES, ORDER_STATUSES, OrderStatus, order_word
 from .errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 
 PAGE_SIZE = 25
@@ -73,18 +73,18 @@ def list_orders_for_staff(staff, *, status=None, page=1):
 
 
 # The order status machine of DESIGN.md: the only moves an order can make, per fulfilment.
+_S = OrderStatus
 TRANSITIONS = {
     "pickup": {
-        "placed": {"in_transit", "ready", "cancelled"},
-        "in_transit": {"ready", "cancelled"},
-        "ready": {"collected", "expired", "cancelled"},
+        _S.PLACED: {_S.IN_TRANSIT, _S.READY, _S.CANCELLED},
+        _S.IN_TRANSIT: {_S.READY, _S.CANCELLED},
+        _S.READY: {_S.COLLECTED, _S.EXPIRED, _S.CANCELLED},
     },
     "delivery": {
-        "placed": {"shipped", "cancelled"},
-        "shipped": {"delivered"},
+        _S.PLACED: {_S.SHIPPED, _S.CANCELLED},
+        _S.SHIPPED: {_S.DELIVERED},
     },
 }
-FINAL_STATUSES = ("collected", "expired", "cancelled", "delivered")
 
 
 def ended_at(order):
@@ -142,18 +142,11 @@ def transition(order, to_status, *, staff=None, api_client=None, location_id=Non
 
 
 def _refuse(order, current):
-    if current == "collected":
+    if current == OrderStatus.COLLECTED:
         raise AlreadyCollected(_l("Order %(number)s has already been collected.", number=order.number))
     raise InvalidTransition(
         _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number,
-           status=STATUS_WORDS.get(current, current)),
+           status=order_word(current)),
         status=current,
     )
 
-
-# Lower-case status words for sentences ("it is cancelled"); the web layer has its own title-case labels.
-STATUS_WORDS = {
-    "placed": _l("placed"), "in_transit": _l("in transit"), "ready": _l("ready for pickup"),
-    "collected": _l("collected"), "expired": _l("expired"), "cancelled": _l("cancelled"),
-    "shipped": _l("shipped"), "delivered": _l("delivered"),
-}

@@ -5,6 +5,7 @@ paths and methods. Limits come from the services, so the document cannot drift f
 """
 from functools import cache
 
+from ..models.statuses import LineStatus, OrderStatus
 from ..services import catalog, ordering, sourcing, stock
 from .errors import MAX_URL_LENGTH
 
@@ -377,8 +378,7 @@ SCHEMAS.update({
             "sku": _string(catalog.SKU_MAX),
             "quantity": {"type": "integer", "minimum": 1},
             "unit_price_minor": PRICE,
-            "status": {"enum": ["allocated", "picked", "short", "collected", "refused", "released", "shipped",
-                                "delivered"]},
+            "status": {"enum": [status.value for status in LineStatus]},
             "source_location": _string(16, description="Code of the location the line is allocated from."),
             "reason": _string(description="Why that location, e.g. \"Nearest store with 3 available: Berlin "
                                           "(255 km).\""),
@@ -390,8 +390,7 @@ SCHEMAS.update({
                      "total_minor", "shipping_fee_minor", "pickup_location", "status_url", "lines"],
         "properties": {
             "number": _string(20, examples=["OS-26-000123"]),
-            "status": {"enum": ["placed", "in_transit", "ready", "collected", "expired", "cancelled", "shipped",
-                                "delivered"]},
+            "status": {"enum": [status.value for status in OrderStatus]},
             "channel": {"enum": ["web", "store", "app", "phone"]},
             "fulfilment": {"enum": list(sourcing.FULFILMENTS)},
             "payment_state": {"enum": ["paid", "pay_at_pickup"]},

@@ -8,7 +8,6 @@ normally and are redirected back to the list with a message.
 from babel.dates import format_date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..models.orders import ORDER_STATUSES
@@ -23,17 +22,6 @@ from .order_forms import ActionForm, CancelForm, ShipForm
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
-
-
-TRANSFER_LABELS = {
-    "requested": _l("To pick"), "picked": _l("Picked"), "shipped": _l("Shipped"), "received": _l("Received"),
-    "cancelled": _l("Cancelled"),
-}
-
-
-@bp.app_template_filter("transfer_label")
-def transfer_label(status):
-    return TRANSFER_LABELS.get(status, status)
 
 
 @bp.app_template_filter("order_date")
