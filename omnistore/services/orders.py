@@ -1,8 +1,7 @@
 """Orders: reading them within a staff member's scope, and the one place where their status changes."""
-from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -10,6 +9,7 @@ from ..models import Order, OrderEvent, OrderLine, Variant
 from ..models._types import utcnow
 from ..models.statuses import FINAL_STATUSES, ORDER_STATUSES, OrderStatus, order_word
 from .errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .pagination import Page, paginate
 
 PAGE_SIZE = 25
 
@@ -43,15 +43,7 @@ def get_order_for_staff(number, staff):
     return order
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    orders: list
-    page: int
-    pages: int
-    total: int
-
-
-def list_orders_for_staff(staff, *, status=None, page=1):
+def list_orders_for_staff(staff, *, status=None, page=1) -> Page:
     """Orders of the staff member's store (admin: the network), newest first, paged."""
     if status and status not in ORDER_STATUSES:
         raise ValidationFailed(_l("Unknown status."), {"status": _l("Unknown status.")})
@@ -60,16 +52,8 @@ def list_orders_for_staff(staff, *, status=None, page=1):
         query = query.where(_in_scope(staff.location_id))
     if status:
         query = query.where(Order.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    orders = db.session.scalars(
-        query.options(selectinload(Order.customer), selectinload(Order.pickup_location))
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return OrderPage(orders=orders, page=page, pages=pages, total=total)
+    return paginate(query.options(selectinload(Order.customer), selectinload(Order.pickup_location))
+                    .order_by(Order.placed_at.desc(), Order.id.desc()), page, PAGE_SIZE)
 
 
 # The order status machine of DESIGN.md: the only moves an order can make, per fulfilment.

@@ -183,11 +183,10 @@ def handovers():
     method = request.args.get("method", "")
     method = method if method in VERIFICATIONS else ""
     staff_id = request.args.get("staff", type=int)
-    items, total = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
-    pages = max(1, -(-total // order_service.PAGE_SIZE))
+    result = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
     return render_page_or_partial(
-        "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, items=items, total=total,
-        page_number=min(_page_arg(), pages), pages=pages, method=method, staff_id=staff_id,
+        "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, result=result,
+        method=method, staff_id=staff_id,
         staff=reviews.handover_staff(scope), exceptions=reviews.exceptions(scope), stores=_stores(),
         periods=PERIOD_LABELS, verification_labels=VERIFICATION_LABELS, exception_labels=EXCEPTION_LABELS,
     )
@@ -273,8 +272,8 @@ def scope_zone(scope):
 def handovers_csv():
     scope, _failure = _scope()
     method = request.args.get("method", "")
-    items, _total = reviews.handovers(scope, staff_id=request.args.get("staff", type=int),
-                                      method=method if method in VERIFICATIONS else None, limit=50_000)
+    items = reviews.handovers(scope, staff_id=request.args.get("staff", type=int),
+                              method=method if method in VERIFICATIONS else None, limit=50_000).items
     rows = [(h.order.number, local_datetime(h.collected_at, scope_zone(scope)), h.staff_name,
              VERIFICATION_LABELS.get(h.verification, h.verification),
              _("Partial") if h.partial else _("Complete")) for h in items]
