@@ -185,7 +185,7 @@ def open_drafts(staff, *, limit=20):
 
 def _customer(session, customer_id):
     customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
-    if customer is None or getattr(customer, "erased_at", None) is not None:
+    if customer is None or customer.erased_at is not None:
         raise ValidationFailed(_("Please choose the customer."), {"customer": _("We could not find that customer.")})
     return customer
 

@@ -310,16 +310,16 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         pickup.pickup_by = pickup_by_for(location, now)
         audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
                      short=len(short_lines))
-        _tell("order_ready", order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
+        _notifications().order_ready(order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
 
 
-def _tell(name, order):
-    """Queue the customer's email and the webhooks for `order` (services/notifications) in this transaction.
+def _notifications():
+    """services/notifications, which queues the customer's email and the webhooks in this transaction.
     Imported here: notifications reads pickups (status_url) at import time."""
     from . import notifications
 
-    getattr(notifications, name)(order)
+    return notifications
 
 
 # --- finding the order a customer shows at the desk ----------------------------------------------------------
@@ -570,7 +570,7 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
         audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
                      verification=verification, payment_collected=bool(pay_at_pickup),
                      refused=len(refused_lines), taken=len(taken))
-        _tell("handover_receipt", order)  # the receipt email and the order.collected webhook
+        _notifications().handover_receipt(order)  # the receipt email and the order.collected webhook
     return order
 
 
