@@ -7,7 +7,7 @@ lines also the lower-case words that go into sentences ("it is ready for pickup"
 make is services/orders.TRANSITIONS' business, not this module's.
 
 Templates reach the labels through the filters `status_label`, `status_word`, `line_status_label`,
-`line_status_word` and `transfer_label` (web/i18n.py).
+`line_status_word` and `transfer_label`, and this module as the global `status_groups` (web/i18n.py).
 """
 from enum import StrEnum
 
@@ -50,7 +50,8 @@ PICKUP_STATUSES = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT, OrderStatus.READY
                    OrderStatus.EXPIRED, OrderStatus.CANCELLED)
 DELIVERY_STATUSES = (OrderStatus.PLACED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 ORDER_STATUSES = tuple(OrderStatus)
-OPEN_PICKUP_STATUSES = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT, OrderStatus.READY)  # something to collect
+PREPARING_STATUSES = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT)  # a pickup not yet ready
+OPEN_PICKUP_STATUSES = PREPARING_STATUSES + (OrderStatus.READY,)  # something to collect
 OPEN_STATUSES = OPEN_PICKUP_STATUSES + (OrderStatus.SHIPPED,)
 FINAL_STATUSES = (OrderStatus.COLLECTED, OrderStatus.EXPIRED, OrderStatus.CANCELLED, OrderStatus.DELIVERED)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Variant
 from ..models._types import utcnow
-from ..models.statuses import OPEN_PICKUP_STATUSES, OrderStatus, order_word
+from ..models.statuses import OPEN_PICKUP_STATUSES, PREPARING_STATUSES, order_word
 from . import notifications, ordering, orders, validation
 from .db import transaction
 from .errors import InvalidTransition, NotFound, ValidationFailed
@@ -26,7 +26,7 @@ FINAL_VISIBLE_DAYS = 30
 NOTE_MAX_LENGTH = 200
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 ACTIVE = OPEN_PICKUP_STATUSES
-CANCELLABLE = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT)  # here: not once it is ready
+CANCELLABLE = PREPARING_STATUSES  # here: not once it is ready
 
 
 @dataclass(frozen=True)

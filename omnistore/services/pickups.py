@@ -24,6 +24,7 @@ from ..models.orders import VERIFICATIONS
 from ..models.statuses import (
     HELD_LINE_STATUSES,
     OPEN_PICKUP_STATUSES,
+    PREPARING_STATUSES,
     RESERVED_LINE_STATUSES,
     line_word,
     order_word,
@@ -227,7 +228,7 @@ def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
     if wanted - set(by_id):
         raise ValidationFailed(_l("That line is not part of this order."),
                                {"lines": _l("That line is not part of this order.")})
-    if order.status not in ("placed", "in_transit"):
+    if order.status not in PREPARING_STATUSES:
         orders._refuse(order, order.status)
     changed = []
     with transaction():

@@ -107,6 +107,7 @@ def init_app(app):
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
     app.add_template_filter(role_label, "role_label")
+    app.jinja_env.globals["status_groups"] = statuses  # e.g. status_groups.PREPARING_STATUSES
     app.add_template_filter(statuses.order_label, "status_label")
     app.add_template_filter(statuses.order_word, "status_word")
     app.add_template_filter(statuses.line_label, "line_status_label")
