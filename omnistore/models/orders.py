@@ -16,15 +16,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ._types import UTCDateTime, one_of, utcnow
 from .customers import CHANNELS
+from .statuses import (  # noqa: F401 — the status vocabulary, re-exported where the models are
+    DELIVERY_STATUSES,
+    LINE_STATUSES,
+    OPEN_STATUSES,
+    ORDER_STATUSES,
+    PICKUP_STATUSES,
+    TRANSFER_STATUSES,
+    LineStatus,
+    OrderStatus,
+    TransferStatus,
+)
 
 FULFILMENTS = ("pickup", "delivery")
-PICKUP_STATUSES = ("placed", "in_transit", "ready", "collected", "expired", "cancelled")
-DELIVERY_STATUSES = ("placed", "shipped", "delivered", "cancelled")
-ORDER_STATUSES = tuple(dict.fromkeys(PICKUP_STATUSES + DELIVERY_STATUSES))
-OPEN_STATUSES = ("placed", "in_transit", "ready", "shipped")
 PAYMENT_STATES = ("paid", "pay_at_pickup")
-LINE_STATUSES = ("allocated", "picked", "short", "collected", "refused", "released", "shipped", "delivered")
-TRANSFER_STATUSES = ("requested", "picked", "shipped", "received", "cancelled")
 VERIFICATIONS = ("qr", "code_name", "id")
 
 

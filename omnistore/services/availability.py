@@ -29,11 +29,10 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Location, OrderLine, Product, Staff, StaffSession, StockLevel, Transfer, Variant, VariantStock
+from ..models.statuses import INACTIVE_LINE_STATUSES, UNRECEIVED_TRANSFER_STATUSES
 from . import catalog, stock
 from .locations import OpeningStatus, distances_from, opening_status
 
-IN_TRANSIT_STATUSES = ("requested", "picked", "shipped")  # a transfer not yet received (nor cancelled)
-INACTIVE_LINE_STATUSES = ("short", "released", "refused")  # lines whose goods are not on their way
 FINGERPRINT_PERIOD_SECONDS = 900  # "open now" may change at any quarter hour: re-render then
 _AVAILABLE = StockLevel.on_hand - StockLevel.allocated
 
@@ -259,7 +258,7 @@ def _panel_stock_statement():
                        func.sum(OrderLine.quantity).label("quantity"))
                 .join(Transfer, Transfer.id == OrderLine.transfer_id)
                 .where(OrderLine.variant_id == variant_id, OrderLine.status.not_in(INACTIVE_LINE_STATUSES),
-                       Transfer.status.in_(IN_TRANSIT_STATUSES), Transfer.destination_location_id.is_not(None))
+                       Transfer.status.in_(UNRECEIVED_TRANSFER_STATUSES), Transfer.destination_location_id.is_not(None))
                 .group_by(Transfer.destination_location_id).subquery())
     available = func.coalesce(_AVAILABLE, 0)
     return (select(*_PLACE_COLUMNS, available.label("available"), arriving.c.quantity.label("arriving"))

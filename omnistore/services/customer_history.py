@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 from ..extensions import db
 from ..models import CustomerNote, CustomerVisit, Order, OrderEvent, OrderLine, Product, StockLevel, Variant
 from ..models.customers import CHANNELS
-from ..models.orders import OPEN_STATUSES
+from ..models.statuses import OPEN_STATUSES
 from .customers import CATEGORY_GROUP, ONE_SIZE
 
 TIMELINE_PAGE = 15

@@ -15,17 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Order, OrderLine, Pickup, Transfer, Variant
+from ..models import Order, OrderLine, Pickup, Variant
 from ..models._types import utcnow
-from . import line_reasons, notifications, orders, stock, validation
+from ..models.statuses import OPEN_PICKUP_STATUSES, PREPARING_STATUSES, order_word
+from . import notifications, ordering, orders, validation
 from .db import transaction
 from .errors import InvalidTransition, NotFound, ValidationFailed
 
 FINAL_VISIBLE_DAYS = 30
 NOTE_MAX_LENGTH = 200
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-ACTIVE = ("placed", "in_transit", "ready")
-CANCELLABLE = ("placed", "in_transit")
+ACTIVE = OPEN_PICKUP_STATUSES
+CANCELLABLE = PREPARING_STATUSES  # here: not once it is ready
 
 
 @dataclass(frozen=True)
@@ -144,47 +145,17 @@ def check_in(token, note="") -> CustomerView:
 
 
 def cancel(token) -> CustomerView:
-    """Cancel while the order is not yet ready: allocations released, the customer and webhooks told."""
+    """Cancel while the order is not yet ready (this page's rule); services/ordering.cancel does the rest:
+    allocations released, the customer and webhooks told."""
     with transaction():
         order = _load(token, for_update=True)
         if order.status not in CANCELLABLE:
             raise InvalidTransition(
                 _l("This order can no longer be cancelled here: it is %(status)s.",
-                   status=orders.STATUS_WORDS.get(order.status, order.status)),
+                   status=order_word(order.status)),
                 status=order.status,
             )
-        reason = str(_l("Cancelled by the customer"))
-        try:
-            from . import ordering
-        except ImportError:
-            ordering = None
-        if ordering is not None and hasattr(ordering, "cancel"):
-            ordering.cancel(order, by_customer=True, reason=reason)
-        else:
-            _cancel_here(order, reason)
+        ordering.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))
     db.session.expire_all()
     return view(token)
 
-
-def _cancel_here(order, reason):
-    """Cancel without the ordering service: release each line where its goods are reserved."""
-    transfers = {t.id: t for t in db.session.scalars(select(Transfer).where(Transfer.order_id == order.id))}
-    if any(t.status == "shipped" for t in transfers.values()):
-        raise InvalidTransition(_l("Your order is already on its way to the store and can no longer be "
-                                   "cancelled here. Please contact the store."), status=order.status)
-    orders.transition(order, "cancelled", location_id=order.pickup_location_id, by="customer")
-    for line in order.lines:
-        if line.status not in ("allocated", "picked"):
-            continue
-        transfer = transfers.get(line.transfer_id)
-        where = order.pickup_location_id if transfer is not None and transfer.status == "received" \
-            else line.source_location_id
-        stock.release(stock.StockChange(line.variant_id, where, line.quantity, reason=reason,
-                                        reference=order.number))
-        line_reasons.mark(line, "released", "cancelled_by_customer")
-    for transfer in transfers.values():
-        if transfer.status in ("requested", "picked"):
-            transfer.status = "cancelled"
-    db.session.flush()
-    db.session.refresh(order)
-    notifications.order_cancelled(order, reason=reason)

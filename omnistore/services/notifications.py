@@ -105,7 +105,7 @@ def line_rows(order):
 
 def _recipient(order):
     customer = order.customer
-    if customer is None or not customer.email or getattr(customer, "erased_at", None) is not None:
+    if customer is None or not customer.email or customer.erased_at is not None:
         return None
     return customer.email
 

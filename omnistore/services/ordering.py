@@ -55,22 +55,18 @@ from ..models import (
     Variant,
 )
 from ..models._types import utcnow
-from . import audit, line_reasons, orders, pickups, sourcing, stock, validation
+from ..models.statuses import OPEN_TRANSFER_STATUSES, RESERVED_LINE_STATUSES, TransferStatus, order_word
+from . import audit, customers, line_reasons, notifications, order_desk, orders, pickups, sourcing, stock, validation
+from . import contact as contact_rules
 from . import staff as staff_service
 from .customers import lock_customer
 from .db import transaction
 from .errors import DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from .sourcing import LineRequest, SourcingRequest
 
-try:  # lands from the pickups-customer helper; until then no email is queued
-    from . import notifications
-except ImportError:  # pragma: no cover - depends on what is merged
-    notifications = None
-
 IDEMPOTENCY_KEY_MAX = 150
 _KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _PLACE_ATTEMPTS = 3
-CANCELLABLE_LINE_STATUSES = ("allocated", "picked")
 
 
 def hold_minutes():
@@ -189,7 +185,7 @@ def open_drafts(staff, *, limit=20):
 
 def _customer(session, customer_id):
     customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
-    if customer is None or getattr(customer, "erased_at", None) is not None:
+    if customer is None or customer.erased_at is not None:
         raise ValidationFailed(_("Please choose the customer."), {"customer": _("We could not find that customer.")})
     return customer
 
@@ -695,8 +691,7 @@ def _place_once(session, source, key, *, staff, api_client):
     if isinstance(source, OrderDraft):
         source.order_id = order.id
     session.flush()
-    if notifications is not None and hasattr(notifications, "order_confirmation"):
-        notifications.order_confirmation(order)
+    notifications.order_confirmation(order)
     audit.record("order.placed", entity=order, staff=staff, api_client=api_client, location_id=origin_id,
                  number=order.number, channel=channel, total_minor=order.total_minor)
     return order
@@ -704,37 +699,19 @@ def _place_once(session, source, key, *, staff, api_client):
 
 def _customer_for(session, contact, channel):
     """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
-    try:
-        from . import customers
-    except ImportError:  # pragma: no cover - until the customers helper's module is merged
-        customers = None
-    if customers is not None:
-        for _attempt in range(2):
-            existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
-            if existing is None:
-                break
-            # Held until the order commits, so an erase or merge of this profile waits for it (or went first).
-            locked = lock_customer(session, existing.id, share=True)
-            if locked is not None and locked.active:
-                return locked.id
-        else:
-            raise InvalidTransition(_("The customer's profile changed a moment ago. Please try again."))
-        return customers.create_customer(customers.NewCustomer(
-            first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
-            locale=contact.locale), channel=channel).id
-    conditions = [Customer.email == contact.email] if contact.email else []
-    if contact.phone:
-        conditions.append(Customer.phone == contact.phone)
-    from sqlalchemy import or_
-
-    existing = session.scalar(select(Customer).where(or_(*conditions)).order_by(Customer.id).limit(1))
-    if existing is not None:
-        return existing.id
-    customer = Customer(first_name=contact.first_name, last_name=contact.last_name, email=contact.email,
-                        phone=contact.phone, created_channel=channel)
-    session.add(customer)
-    session.flush()
-    return customer.id
+    for _attempt in range(2):
+        existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
+        if existing is None:
+            break
+        # Held until the order commits, so an erase or merge of this profile waits for it (or went first).
+        locked = lock_customer(session, existing.id, share=True)
+        if locked is not None and locked.active:
+            return locked.id
+    else:
+        raise InvalidTransition(_("The customer's profile changed a moment ago. Please try again."))
+    return customers.create_customer(customers.NewCustomer(
+        first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
+        locale=contact.locale), channel=channel).id
 
 
 def _promised_at(proposal):
@@ -757,10 +734,22 @@ def can_cancel(order):
 
 
 def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") -> Order:
-    """Cancel `order` while the status machine allows it: allocations released where the goods are, open
-    transfers cancelled, the customer (and webhooks) told. InvalidTransition / AlreadyCollected otherwise."""
+    """The one way an order is cancelled, from the order page (staff), the customer's status page
+    (`by_customer`, after services/customer_pickups checked the page's own rule) or the API.
+
+    Staff: only the selling or the pickup store's staff, or an admin (services/order_desk.may_manage), and
+    only with a reason (shown in the history and told to the customer). Then, while the status machine allows
+    it: allocations released where the goods are, open transfers cancelled, the customer (and webhooks)
+    told. Forbidden / ValidationFailed / InvalidTransition / AlreadyCollected otherwise."""
     if staff is None and api_client is None and not by_customer:
         raise Forbidden(_("Sign in to cancel orders."))
+    if staff is not None and api_client is None:
+        order_desk.require_manage(order, staff)
+        reason = order_desk.cancel_reason(reason)
+        if not orders.can_transition(order, "cancelled"):
+            raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
+                                      number=order.number,
+                                      status=order_word(order.status)))
     reason = " ".join(str(reason or "").split())[:300]
     actor = api_client if api_client is not None else staff
     with transaction() as session:
@@ -771,10 +760,10 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
         transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.order_id == order.id))}
         to_release = {}
         for line in lines:
-            if line.status not in CANCELLABLE_LINE_STATUSES:
+            if line.status not in RESERVED_LINE_STATUSES:
                 continue
             transfer = transfers.get(line.transfer_id)
-            if transfer is None or transfer.status in ("requested", "picked"):
+            if transfer is None or transfer.status in OPEN_TRANSFER_STATUSES:
                 where = line.source_location_id
             elif transfer.status == "received" and transfer.destination_location_id is not None:
                 where = transfer.destination_location_id
@@ -788,11 +777,10 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
                                             _("Order %(number)s cancelled", number=order.number), order.number),
                           actor)
         for transfer in transfers.values():
-            if transfer.status in ("requested", "picked"):
-                transfer.status = "cancelled"
+            if transfer.status in OPEN_TRANSFER_STATUSES:
+                transfer.status = TransferStatus.CANCELLED
         session.flush()
-        if notifications is not None and hasattr(notifications, "order_cancelled"):
-            notifications.order_cancelled(order, reason=reason)
+        notifications.order_cancelled(order, reason=reason)
         audit.record("order.cancelled", entity=order, staff=staff, api_client=api_client,
                      number=order.number, reason=reason, by_customer=by_customer)
     return order
@@ -926,25 +914,16 @@ def _contact_from_json(data, errors):
     phone = _json_text(data.get("phone"), "customer.phone", errors, max_length=40) or None
     if email is None and phone is None and "customer.email" not in errors and "customer.phone" not in errors:
         errors["customer.email"] = _("Send an email address or a phone number (or both).")
-    try:
-        from . import contact as contact_rules
-    except ImportError:  # pragma: no cover - until the customers helper's module is merged
-        contact_rules = None
-    if contact_rules is not None:
-        if email:
-            try:
-                email = contact_rules.normalize_email(email)
-            except ValidationFailed as error:
-                errors["customer.email"] = error.fields.get("email", error.message)
-        if phone:
-            try:
-                phone = contact_rules.normalize_phone(phone)
-            except ValidationFailed as error:
-                errors["customer.phone"] = error.fields.get("phone", error.message)
-    elif email:
-        email = email.lower()
-        if "@" not in email:
-            errors["customer.email"] = _("That is not an email address.")
+    if email:
+        try:
+            email = contact_rules.normalize_email(email)
+        except ValidationFailed as error:
+            errors["customer.email"] = error.fields.get("email", error.message)
+    if phone:
+        try:
+            phone = contact_rules.normalize_phone(phone)
+        except ValidationFailed as error:
+            errors["customer.phone"] = error.fields.get("phone", error.message)
     locale = data.get("locale")
     if locale is not None and locale not in ("en", "de", "da"):
         errors["customer.locale"] = _("Must be one of %(allowed)s.", allowed="en, de, da")

@@ -1,15 +1,15 @@
 """Orders: reading them within a staff member's scope, and the one place where their status changes."""
-from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Order, OrderEvent, OrderLine, Variant
 from ..models._types import utcnow
-from ..models.orders import ORDER_STATUSES
+from ..models.statuses import FINAL_STATUSES, ORDER_STATUSES, OrderStatus, order_word
 from .errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from .pagination import Page, paginate
 
 PAGE_SIZE = 25
 
@@ -48,15 +48,7 @@ def get_order_for_staff(number, staff):
     return order
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    orders: list
-    page: int
-    pages: int
-    total: int
-
-
-def list_orders_for_staff(staff, *, status=None, page=1):
+def list_orders_for_staff(staff, *, status=None, page=1) -> Page:
     """Orders of the staff member's store (admin: the network), newest first, paged."""
     if status and status not in ORDER_STATUSES:
         raise ValidationFailed(_l("Unknown status."), {"status": _l("Unknown status.")})
@@ -65,31 +57,23 @@ def list_orders_for_staff(staff, *, status=None, page=1):
         query = query.where(_in_scope(staff.location_id))
     if status:
         query = query.where(Order.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    orders = db.session.scalars(
-        query.options(selectinload(Order.customer), selectinload(Order.pickup_location))
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return OrderPage(orders=orders, page=page, pages=pages, total=total)
+    return paginate(query.options(selectinload(Order.customer), selectinload(Order.pickup_location))
+                    .order_by(Order.placed_at.desc(), Order.id.desc()), page, PAGE_SIZE)
 
 
 # The order status machine of DESIGN.md: the only moves an order can make, per fulfilment.
+_S = OrderStatus
 TRANSITIONS = {
     "pickup": {
-        "placed": {"in_transit", "ready", "cancelled"},
-        "in_transit": {"ready", "cancelled"},
-        "ready": {"collected", "expired", "cancelled"},
+        _S.PLACED: {_S.IN_TRANSIT, _S.READY, _S.CANCELLED},
+        _S.IN_TRANSIT: {_S.READY, _S.CANCELLED},
+        _S.READY: {_S.COLLECTED, _S.EXPIRED, _S.CANCELLED},
     },
     "delivery": {
-        "placed": {"shipped", "cancelled"},
-        "shipped": {"delivered"},
+        _S.PLACED: {_S.SHIPPED, _S.CANCELLED},
+        _S.SHIPPED: {_S.DELIVERED},
     },
 }
-FINAL_STATUSES = ("collected", "expired", "cancelled", "delivered")
 
 
 def ended_at(order):
@@ -147,18 +131,11 @@ def transition(order, to_status, *, staff=None, api_client=None, location_id=Non
 
 
 def _refuse(order, current):
-    if current == "collected":
+    if current == OrderStatus.COLLECTED:
         raise AlreadyCollected(_l("Order %(number)s has already been collected.", number=order.number))
     raise InvalidTransition(
         _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number,
-           status=STATUS_WORDS.get(current, current)),
+           status=order_word(current)),
         status=current,
     )
 
-
-# Lower-case status words for sentences ("it is cancelled"); the web layer has its own title-case labels.
-STATUS_WORDS = {
-    "placed": _l("placed"), "in_transit": _l("in transit"), "ready": _l("ready for pickup"),
-    "collected": _l("collected"), "expired": _l("expired"), "cancelled": _l("cancelled"),
-    "shipped": _l("shipped"), "delivered": _l("delivered"),
-}

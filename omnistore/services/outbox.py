@@ -18,7 +18,7 @@ from email.utils import formatdate, parseaddr
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, func, select, update
+from sqlalchemy import and_, event, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -28,6 +28,7 @@ from ..models.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
 from . import webhooks
 from .db import transaction
 from .errors import NotFound
+from .pagination import Page, paginate
 
 
 @dataclass(frozen=True)
@@ -77,27 +78,14 @@ def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_en
 OUTBOX_PAGE_SIZE = 50
 
 
-@dataclass(frozen=True)
-class OutboxPage:
-    messages: list
-    page: int
-    pages: int
-    total: int
-
-
-def list_messages(*, kind=None, status=None, page=1) -> OutboxPage:
+def list_messages(*, kind=None, status=None, page=1) -> Page:
     """Newest first; `kind`/`status` filter when they are known values (anything else is ignored)."""
     query = select(OutboxMessage)
     if kind in OUTBOX_KINDS:
         query = query.where(OutboxMessage.kind == kind)
     if status in OUTBOX_STATUSES:
         query = query.where(OutboxMessage.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // OUTBOX_PAGE_SIZE))
-    page = min(max(1, page), pages)
-    messages = db.session.scalars(query.order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE_SIZE)
-                                  .offset((page - 1) * OUTBOX_PAGE_SIZE)).all()
-    return OutboxPage(messages=messages, page=page, pages=pages, total=total)
+    return paginate(query.order_by(OutboxMessage.id.desc()), page, OUTBOX_PAGE_SIZE)
 
 
 def get_message(message_id) -> OutboxMessage:

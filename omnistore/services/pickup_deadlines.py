@@ -20,13 +20,13 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Order, OrderLine, Pickup, Variant
 from ..models._types import utcnow
+from ..models.statuses import HELD_LINE_STATUSES
 from . import line_reasons, notifications, orders, stock
 from .db import transaction
 from .errors import AlreadyCollected, InvalidTransition
 from .locations import location_zone
 
 log = logging.getLogger(__name__)
-HELD_LINE_STATUSES = ("allocated", "picked", "shipped")  # goods still reserved for the customer
 
 
 @dataclass

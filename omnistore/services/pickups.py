@@ -21,6 +21,14 @@ from ..formatting import local_datetime
 from ..models import AuditEvent, Location, Order, OrderLine, Pickup, Staff, Transfer, Variant
 from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
+from ..models.statuses import (
+    HELD_LINE_STATUSES,
+    OPEN_PICKUP_STATUSES,
+    PREPARING_STATUSES,
+    RESERVED_LINE_STATUSES,
+    line_word,
+    order_word,
+)
 from ..public_url import public_url
 from . import audit, line_reasons, orders, stock, validation
 from .db import transaction
@@ -139,8 +147,6 @@ def qr_png(data: str, *, box_size=8) -> bytes:
 
 SHELF_MAX = 32
 REASON_MAX = 300
-HANDABLE_LINE_STATUSES = ("allocated", "picked")  # at the store, reserved for the customer
-LIVE_LINE_STATUSES = HANDABLE_LINE_STATUSES + ("shipped",)  # still to be collected (shipped: on its way)
 
 
 class WrongStore(Conflict):
@@ -166,7 +172,7 @@ def _may_act(order, staff):
 
 def line_is_here(order, line):
     """Are this line's goods at the pickup store (supplied by it, or their transfer received there)?"""
-    if line.status not in HANDABLE_LINE_STATUSES:
+    if line.status not in RESERVED_LINE_STATUSES:
         return False
     if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
         return True
@@ -222,7 +228,7 @@ def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
     if wanted - set(by_id):
         raise ValidationFailed(_l("That line is not part of this order."),
                                {"lines": _l("That line is not part of this order.")})
-    if order.status not in ("placed", "in_transit"):
+    if order.status not in PREPARING_STATUSES:
         orders._refuse(order, order.status)
     changed = []
     with transaction():
@@ -233,7 +239,7 @@ def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
                 continue
             if line.status != "allocated":
                 raise InvalidTransition(_l("That line cannot be picked: it is %(status)s.",
-                                           status=LINE_WORDS.get(line.status, line.status)))
+                                           status=line_word(line.status)))
             if not line_is_here(order, line):
                 raise InvalidTransition(_l("%(product)s is still on its way from %(location)s.",
                                            product=line.variant.product.name, location=line.source_location.name))
@@ -278,11 +284,11 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
     short_lines = _line_reasons(order, short, field="short", missing=_l("Say why this line is short."))
     if not orders.can_transition(order, "ready"):
         orders._refuse(order, order.status)
-    open_lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
+    open_lines = [line for line in order.lines if line.status in HELD_LINE_STATUSES]
     for line in short_lines:
-        if line.status not in HANDABLE_LINE_STATUSES:
+        if line.status not in RESERVED_LINE_STATUSES:
             raise InvalidTransition(_l("That line cannot be marked short: it is %(status)s.",
-                                       status=LINE_WORDS.get(line.status, line.status)))
+                                       status=line_word(line.status)))
     if not [line for line in open_lines if line not in short_lines]:
         raise ValidationFailed(_l("Every line is short: there is nothing to collect. Cancel the order instead."),
                                {"short": _l("At least one line must be ready.")})
@@ -305,16 +311,16 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         pickup.pickup_by = pickup_by_for(location, now)
         audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
                      short=len(short_lines))
-        _tell("order_ready", order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
+        _notifications().order_ready(order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
 
 
-def _tell(name, order):
-    """Queue the customer's email and the webhooks for `order` (services/notifications) in this transaction.
+def _notifications():
+    """services/notifications, which queues the customer's email and the webhooks in this transaction.
     Imported here: notifications reads pickups (status_url) at import time."""
     from . import notifications
 
-    getattr(notifications, name)(order)
+    return notifications
 
 
 # --- finding the order a customer shows at the desk ----------------------------------------------------------
@@ -356,7 +362,7 @@ class Handover:
 
     @property
     def lines(self):
-        return [line for line in self.order.lines if line.status in HANDABLE_LINE_STATUSES]
+        return [line for line in self.order.lines if line.status in RESERVED_LINE_STATUSES]
 
     @property
     def amount_due_minor(self):
@@ -503,10 +509,10 @@ def _check_open(order):
                                   "Nothing is handed over again.", number=order.number, when=when, who=who))
     if order.status in ("cancelled", "expired"):
         raise InvalidTransition(_l("Order %(number)s is %(status)s: nothing to hand over.", number=order.number,
-                                   status=orders.STATUS_WORDS[order.status]), status=order.status)
+                                   status=order_word(order.status)), status=order.status)
     if order.status != "ready":
         raise InvalidTransition(_l("Order %(number)s is not ready yet: it is %(status)s.", number=order.number,
-                                   status=orders.STATUS_WORDS.get(order.status, order.status)),
+                                   status=order_word(order.status)),
                                 status=order.status)
 
 
@@ -530,11 +536,11 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
     refused_lines = _line_reasons(order, refused, field="refused", missing=_l("Say why the customer refused it."))
     if order.status != "ready":
         _check_open(order)
-    open_lines = [line for line in order.lines if line.status in HANDABLE_LINE_STATUSES]
+    open_lines = [line for line in order.lines if line.status in RESERVED_LINE_STATUSES]
     for line in refused_lines:
         if line not in open_lines:
             raise InvalidTransition(_l("That line cannot be refused: it is %(status)s.",
-                                       status=LINE_WORDS.get(line.status, line.status)))
+                                       status=line_word(line.status)))
     taken = [line for line in open_lines if line not in refused_lines]
     if not taken:
         raise ValidationFailed(_l("The customer refuses everything: nothing is handed over. Cancel the order "
@@ -565,21 +571,14 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
         audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
                      verification=verification, payment_collected=bool(pay_at_pickup),
                      refused=len(refused_lines), taken=len(taken))
-        _tell("handover_receipt", order)  # the receipt email and the order.collected webhook
+        _notifications().handover_receipt(order)  # the receipt email and the order.collected webhook
     return order
 
-
-# Lower-case line status words for sentences ("it is refused").
-LINE_WORDS = {
-    "allocated": _l("reserved"), "picked": _l("picked"), "short": _l("short"), "collected": _l("collected"),
-    "refused": _l("refused"), "released": _l("released"), "shipped": _l("shipped"), "delivered": _l("delivered"),
-}
 
 
 # --- the desk's live queue --------------------------------------------------------------------------------
 
 QUEUE_LIMIT = 300  # open orders shown per store; a desk with more has other problems
-OPEN_PICKUP_STATUSES = ("placed", "in_transit", "ready")
 
 
 @dataclass(frozen=True)
@@ -687,8 +686,8 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
         if transfer_ids else set()
     groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
     for order in found:
-        lines = [line for line in order.lines if line.status in LIVE_LINE_STATUSES]
-        here = sum(1 for line in lines if line.status in HANDABLE_LINE_STATUSES and (
+        lines = [line for line in order.lines if line.status in HELD_LINE_STATUSES]
+        here = sum(1 for line in lines if line.status in RESERVED_LINE_STATUSES and (
             (line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received))
         item = QueueItem(order=order, lines=lines, here=here, now=now)
         if item.checked_in:

@@ -17,6 +17,7 @@ Everything is aggregated in SQL; only the hour buckets of the charts are turned 
 """
 import base64
 import bisect
+import dataclasses
 import math
 from array import array
 from collections import Counter, defaultdict
@@ -45,7 +46,8 @@ from ..models._types import utcnow
 from ..models.orders import VERIFICATIONS
 from .errors import Forbidden, NotFound, OutOfScope, ValidationFailed
 from .locations import location_zone
-from .orders import PAGE_SIZE, OrderPage
+from .orders import PAGE_SIZE
+from .pagination import Page, paginate
 
 PERIODS = ("today", "7d", "30d", "custom")
 PERIOD_DAYS = {"today": 1, "7d": 7, "30d": 30}
@@ -217,7 +219,7 @@ def _partial_line():
     return exists().where(OrderLine.order_id == Order.id, OrderLine.status.in_(("refused", "short")))
 
 
-def orders_for_figure(scope, figure, *, source=None, page=1):
+def orders_for_figure(scope, figure, *, source=None, page=1) -> Page:
     """The orders behind a figure, newest first, paged like the orders list."""
     source_id = None
     if source:
@@ -226,14 +228,9 @@ def orders_for_figure(scope, figure, *, source=None, page=1):
             raise NotFound(_l("No store with that code."))
     query = (select(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
              .where(figure_condition(scope, figure, source_id=source_id)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    orders = db.session.scalars(
+    return paginate(
         query.options(selectinload(Order.customer), selectinload(Order.pickup_location), selectinload(Order.pickup))
-        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return OrderPage(orders=orders, page=page, pages=pages, total=total)
+        .order_by(Order.placed_at.desc(), Order.id.desc()), page, PAGE_SIZE)
 
 
 def all_orders_for_figure(scope, figure, *, source_id=None, limit=50_000):
@@ -720,8 +717,9 @@ def handover_staff(scope):
     return sorted(db.session.scalars(query).all(), key=lambda s: (s.name.lower(), s.id))
 
 
-def handovers(scope, *, staff_id=None, method=None, limit=None, page=1):
-    """Every handover in the period, newest first: who, when, how verified, partial or complete."""
+def handovers(scope, *, staff_id=None, method=None, limit=None, page=1) -> Page:
+    """The handovers in the period, newest first (who, when, how verified, partial or complete): a page of
+    them, or with `limit` the first `limit` (the CSV export)."""
     if method and method not in VERIFICATIONS:
         raise ValidationFailed(_l("Unknown verification method."), {"method": _l("Unknown verification method.")})
     partial = _partial_line()
@@ -733,17 +731,10 @@ def handovers(scope, *, staff_id=None, method=None, limit=None, page=1):
         query = query.where(Pickup.collected_by_staff_id == staff_id)
     if method:
         query = query.where(Pickup.verification == method)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     query = query.options(selectinload(Order.customer)).order_by(Pickup.collected_at.desc(), Order.id.desc())
-    if limit:
-        query = query.limit(limit)
-    else:
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(max(1, page), pages)
-        query = query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    items = [Handover(order, at, name or "", verification, bool(is_partial))
-             for order, at, name, verification, is_partial in db.session.execute(query)]
-    return items, total
+    result = paginate(query, 1 if limit else page, limit or PAGE_SIZE, rows=True)
+    return dataclasses.replace(result, items=[Handover(order, at, name or "", verification, bool(is_partial))
+                                              for order, at, name, verification, is_partial in result.items])
 
 
 @dataclass
@@ -771,7 +762,7 @@ def exceptions(scope, *, limit=200):
         for number, at, name, detail in db.session.execute(query):
             reason = (detail or {}).get("reason", "") if isinstance(detail, dict) else ""
             rows.append(ExceptionRow(kind, at, number, name or "", str(reason)[:200]))
-    for handover in handovers(scope, limit=limit)[0]:
+    for handover in handovers(scope, limit=limit).items:
         if handover.partial:
             rows.append(ExceptionRow("partial", handover.collected_at, handover.order.number, handover.staff_name))
     failed = (select(AuditEvent.created_at, AuditEvent.entity_type, AuditEvent.entity_id, Staff.name)

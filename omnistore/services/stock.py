@@ -43,10 +43,11 @@ from sqlalchemy.orm import Session, selectinload
 from ..extensions import db
 from ..models import ApiClient, Location, Staff, StockLevel, StockMovement, Variant, VariantStock
 from ..models._types import utcnow
-from . import audit, validation
+from . import audit, pagination, validation
 from . import staff as staff_service
 from .db import transaction
 from .errors import Conflict, DomainError, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
+from .pagination import Page
 
 MAX_QUANTITY = 1_000_000  # one receipt, allocation, count or imported figure
 MAX_ON_HAND = 100_000_000  # a level, whatever the receipts add up to (the column is a 32-bit integer)
@@ -541,30 +542,13 @@ class HistoryEntry:
     on_hand_after: int
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    entries: list
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_newer(self):
-        return self.page > 1
-
-    @property
-    def has_older(self):
-        return self.page < self.pages
-
-
-def history(variant_id, location_id, page=1, per_page=HISTORY_PER_PAGE) -> HistoryPage:
+def history(variant_id, location_id, page=1, per_page=HISTORY_PER_PAGE) -> Page:
     """The ledger of one level, newest first, a page at a time, with the on-hand figure after each entry."""
     where = and_(StockMovement.variant_id == variant_id, StockMovement.location_id == location_id)
     total, on_hand_sum = db.session.execute(
         select(func.count(), func.coalesce(func.sum(StockMovement.on_hand_delta), 0)).where(where)
     ).one()
-    pages = max(1, -(-total // per_page))
-    page = min(max(page if isinstance(page, int) else 1, 1), pages)
+    page = pagination.clamp(page, total, per_page)  # counted with the on-hand sum, so not by paginate()
     offset = (page - 1) * per_page
     newest_first = (StockMovement.created_at.desc(), StockMovement.id.desc())
     newer_sum = 0
@@ -588,7 +572,7 @@ def history(variant_id, location_id, page=1, per_page=HISTORY_PER_PAGE) -> Histo
             name = _("System")
         entries.append(HistoryEntry(movement, name, after))
         after -= movement.on_hand_delta
-    return HistoryPage(entries, page, pages, total)
+    return Page(entries, page, per_page, total)
 
 
 @dataclass(frozen=True)

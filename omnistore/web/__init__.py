@@ -31,7 +31,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def register_web(app):
-    from . import api, auth, customers, home, manager, orders, outbox, pickups, public, sections, stock
+    from . import api, auth, customers, home, manager, orders, outbox, pickups, public, stock
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)
@@ -41,7 +41,6 @@ def register_web(app):
     app.register_blueprint(stock.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(pickups.bp)
-    sections.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(outbox.bp)

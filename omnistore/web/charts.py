@@ -1,4 +1,4 @@
-"""Geometry for the manager's server-rendered SVG charts (templates/manager/_charts.html draws them).
+"""Geometry for the manager's server-rendered SVG charts (templates/manager/_bars.html draws them).
 
 Only numbers here: the templates turn them into <rect>/<text> with classes (colours live in app.css, so
 the strict CSP needs no inline styles)."""

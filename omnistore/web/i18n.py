@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import formatting
+from ..models import statuses
 
 
 def select_locale():
@@ -59,11 +60,6 @@ def local_datetime(value, location=None, fmt="short"):
 ROLE_LABELS = {"clerk": _l("Clerk"), "manager": _l("Manager"), "admin": _l("Admin")}
 
 
-STATUS_LABELS = {
-    "placed": _l("Placed"), "in_transit": _l("In transit"), "ready": _l("Ready for pickup"),
-    "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
-    "shipped": _l("Shipped"), "delivered": _l("Delivered"),
-}
 CHANNEL_LABELS = {"web": _l("Web shop"), "store": _l("Store"), "app": _l("App"), "phone": _l("Phone")}
 FULFILMENT_LABELS = {"pickup": _l("Pickup"), "delivery": _l("Delivery")}
 PAYMENT_LABELS = {"paid": _l("Paid"), "pay_at_pickup": _l("Pay at pickup")}
@@ -111,7 +107,12 @@ def init_app(app):
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
     app.add_template_filter(role_label, "role_label")
-    app.add_template_filter(label(STATUS_LABELS), "status_label")
+    app.jinja_env.globals["status_groups"] = statuses  # e.g. status_groups.PREPARING_STATUSES
+    app.add_template_filter(statuses.order_label, "status_label")
+    app.add_template_filter(statuses.order_word, "status_word")
+    app.add_template_filter(statuses.line_label, "line_status_label")
+    app.add_template_filter(statuses.line_word, "line_status_word")
+    app.add_template_filter(statuses.transfer_label, "transfer_label")
     app.add_template_filter(label(CHANNEL_LABELS), "channel_label")
     app.add_template_filter(label(FULFILMENT_LABELS), "fulfilment_label")
     app.add_template_filter(label(PAYMENT_LABELS), "payment_label")

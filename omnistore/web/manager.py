@@ -17,13 +17,14 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 from ..csvfile import Money, Number
 from ..models.locations import WEEKDAYS
 from ..models.orders import VERIFICATIONS
+from ..models.statuses import order_label
 from ..services import locations as location_service
 from ..services import orders as order_service
 from ..services import reviews
 from ..services.errors import NotFound, ValidationFailed
 from . import charts
 from .forms import WholeNumberField, id_arg, page_arg
-from .i18n import STATUS_LABELS, formatting_locale, local_datetime
+from .i18n import formatting_locale, local_datetime
 from .rendering import csv_download, render_page_or_partial, role_required
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
@@ -34,9 +35,6 @@ EXCEPTION_LABELS = {"expired": _l("Expired"), "cancelled_after_ready": _l("Cance
                     "partial": _l("Partial handover"), "code_failed": _l("Failed code attempt")}
 WEEKDAY_LABELS = {"mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
                   "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday")}
-LINE_LABELS = {"allocated": _l("Reserved"), "picked": _l("Picked"), "short": _l("Short"),
-               "collected": _l("Collected"), "refused": _l("Refused"), "released": _l("Back in stock"),
-               "shipped": _l("Shipped"), "delivered": _l("Delivered")}
 SHORT_WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
@@ -109,7 +107,7 @@ def _bucket_label(low, high):
 
 
 def _chart_context(result):
-    titles = {status: STATUS_LABELS[status] if status != "placed" else _("Placed") for status in reviews.CHART_STATUSES}
+    titles = {status: order_label(status) if status != "placed" else _("Placed") for status in reviews.CHART_STATUSES}
     return {
         "daily_chart": charts.stacked_days(result.daily, reviews.CHART_STATUSES, titles, _day_label),
         "status_titles": titles,
@@ -175,7 +173,7 @@ def orders():
 def order(number):
     found = order_service.get_order_for_staff(number[:40], current_user)
     return render_template("manager/order.html", order=found, timeline=reviews.timeline(found),
-                           verification_labels=VERIFICATION_LABELS, line_labels=LINE_LABELS)
+                           verification_labels=VERIFICATION_LABELS)
 
 
 @bp.get("/handovers")
@@ -185,11 +183,10 @@ def handovers():
     method = request.args.get("method", "")
     method = method if method in VERIFICATIONS else ""
     staff_id = id_arg("staff")
-    items, total = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
-    pages = max(1, -(-total // order_service.PAGE_SIZE))
+    result = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
     return render_page_or_partial(
-        "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, items=items, total=total,
-        page_number=min(_page_arg(), pages), pages=pages, method=method, staff_id=staff_id,
+        "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, result=result,
+        method=method, staff_id=staff_id,
         staff=reviews.handover_staff(scope), exceptions=reviews.exceptions(scope), stores=_stores(),
         periods=PERIOD_LABELS, verification_labels=VERIFICATION_LABELS, exception_labels=EXCEPTION_LABELS,
     )
@@ -255,7 +252,7 @@ def orders_csv():
     zone = scope_zone(scope)
     for o in reviews.all_orders_for_figure(scope, figure, source_id=source_id):
         pickup = o.pickup
-        rows.append((o.number, STATUS_LABELS.get(o.status, o.status), o.customer.display_name if o.customer else "",
+        rows.append((o.number, order_label(o.status), o.customer.display_name if o.customer else "",
                      o.pickup_location.name if o.pickup_location else "", local_datetime(o.placed_at, zone),
                      local_datetime(pickup.ready_at, zone) if pickup else "",
                      local_datetime(pickup.collected_at, zone) if pickup else "",
@@ -275,8 +272,8 @@ def scope_zone(scope):
 def handovers_csv():
     scope, _failure = _scope()
     method = request.args.get("method", "")
-    items, _total = reviews.handovers(scope, staff_id=id_arg("staff"),
-                                      method=method if method in VERIFICATIONS else None, limit=50_000)
+    items = reviews.handovers(scope, staff_id=id_arg("staff"),
+                              method=method if method in VERIFICATIONS else None, limit=50_000).items
     rows = [(h.order.number, local_datetime(h.collected_at, scope_zone(scope)), h.staff_name,
              VERIFICATION_LABELS.get(h.verification, h.verification),
              _("Partial") if h.partial else _("Complete")) for h in items]

@@ -128,4 +128,4 @@ class PlaceForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[ServiceCheck(order_desk.clean_reason)])
+    reason = TextAreaField(_l("Reason"), validators=[ServiceCheck(order_desk.cancel_reason)])

@@ -8,12 +8,12 @@ normally and are redirected back to the list with a message.
 from babel.dates import format_date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..models.orders import ORDER_STATUSES
 from ..services import locations as location_service
 from ..services import order_desk
+from ..services import ordering as ordering_service
 from ..services import orders as order_service
 from ..services import transfers as transfer_service
 from ..services.errors import DomainError, ValidationFailed
@@ -23,17 +23,6 @@ from .order_forms import ActionForm, CancelForm, ReceiveForm, ShipForm
 from .rendering import login_required, render_page_or_partial, wants_fragment
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
-
-
-TRANSFER_LABELS = {
-    "requested": _l("To pick"), "picked": _l("Picked"), "shipped": _l("Shipped"), "received": _l("Received"),
-    "cancelled": _l("Cancelled"),
-}
-
-
-@bp.app_template_filter("transfer_label")
-def transfer_label(status):
-    return TRANSFER_LABELS.get(status, status)
 
 
 @bp.app_template_filter("order_date")
@@ -103,7 +92,7 @@ def cancel(number):
         return _detail(order, 422, cancel_errors=field_errors(form), cancel_open=True,
                        typed_reason=(form.reason.data or "")[:400])
     try:
-        order_desk.cancel(order, staff=current_user, reason=form.reason.data or "")
+        ordering_service.cancel(order, staff=current_user, reason=form.reason.data or "")
     except ValidationFailed as failure:
         order = order_service.get_order_for_staff(number[:40], current_user)
         return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},

@@ -261,4 +261,4 @@ def _desk_helpers():
     # A check-in must show within 5 s: the queue polls every 2 s (a poll is one cheap 204 while nothing changed).
     seconds = current_app.config["OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS"]
     return {"live_refresh_ms": int(seconds * 1000),
-            "verification_labels": VERIFICATION_LABELS, "line_words": pickup_service.LINE_WORDS}
+            "verification_labels": VERIFICATION_LABELS}

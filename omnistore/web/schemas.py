@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models.statuses import LineStatus, OrderStatus
 from ..services import catalog, ordering, sourcing, stock
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
@@ -319,7 +320,7 @@ class OrderLine(Schema):
     sku: Text(catalog.SKU_MAX)
     quantity: int = Field(ge=1)
     unit_price_minor: PRICE
-    status: Literal["allocated", "picked", "short", "collected", "refused", "released", "shipped", "delivered"]
+    status: Literal[tuple(status.value for status in LineStatus)]
     source_location: Text(16, description="Code of the location the line is allocated from.")
     reason: str = Field(description="Why that location, e.g. \"Nearest store with 3 available: Berlin (255 km).\"")
 
@@ -339,7 +340,7 @@ class OrderPickup(Schema):
 
 class Order(Schema):
     number: Text(20, examples=["OS-26-000123"])
-    status: Literal["placed", "in_transit", "ready", "collected", "expired", "cancelled", "shipped", "delivered"]
+    status: Literal[tuple(status.value for status in OrderStatus)]
     channel: Literal["web", "store", "app", "phone"]
     fulfilment: FULFILMENT
     payment_state: PAYMENT_STATE

@@ -186,7 +186,7 @@ def test_cancel_releases_allocations_and_open_transfers(make, shop):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.topic == "order.cancelled")) == 1
     with pytest.raises(InvalidTransition):
-        ordering.cancel(order, staff=shop["clerk"])
+        ordering.cancel(order, staff=shop["clerk"], reason="again")
     assert_ledger_consistent()
 
 

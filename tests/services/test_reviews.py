@@ -74,7 +74,7 @@ def shop(make):
 
 
 def numbers(page):
-    return sorted(order.number for order in page.orders)
+    return sorted(order.number for order in page.items)
 
 
 def names(shop, *letters):
@@ -200,11 +200,12 @@ def test_a_day_when_the_clocks_go_back_has_25_hours(shop):
 
 def test_handover_log_and_exceptions(shop, make):
     scope = reviews.scope_for(shop["manager"], period="7d", now=NOW)
-    items, total = reviews.handovers(scope)
+    page = reviews.handovers(scope)
+    items, total = page.items, page.total
     assert total == 1 and items[0].order.number == shop["orders"]["A"].number
     assert (items[0].staff_name, items[0].verification, items[0].partial) == ("Jonas Weber", "qr", False)
-    assert reviews.handovers(scope, method="id")[1] == 0
-    assert reviews.handovers(scope, staff_id=shop["clerk"].id)[1] == 1
+    assert reviews.handovers(scope, method="id").total == 0
+    assert reviews.handovers(scope, staff_id=shop["clerk"].id).total == 1
     with pytest.raises(ValidationFailed):
         reviews.handovers(scope, method="fingerprint")
     # A partial handover: one line of A refused.
@@ -212,7 +213,7 @@ def test_handover_log_and_exceptions(shop, make):
 
     shop["orders"]["A"].lines[0].status = "refused"
     db.session.commit()
-    assert reviews.handovers(scope)[0][0].partial is True
+    assert reviews.handovers(scope).items[0].partial is True
     from omnistore.services import audit
 
     audit.record("pickup.code_failed", staff=shop["clerk"]).created_at = at(22, 11)

@@ -637,18 +637,18 @@ def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, 
     stock.allocate(change(variant, ham, 2, "", reference="OS-1"))
     stock.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
     page = stock.history(variant.id, ham.id, page=1, per_page=3)
-    assert (page.total, page.pages, page.page, page.has_older, page.has_newer) == (4, 2, 1, True, False)
-    assert [(e.movement.kind, e.on_hand_after) for e in page.entries] == [("import", 9), ("allocation", 3),
+    assert (page.total, page.pages, page.page, page.has_next, page.has_prev) == (4, 2, 1, True, False)
+    assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [("import", 9), ("allocation", 3),
                                                                           ("adjustment", 3)]
-    assert page.entries[0].actor_name == "Integration erp"
-    assert page.entries[1].actor_name == "System"
-    assert page.entries[2].actor_name == clerk.name
+    assert page.items[0].actor_name == "Integration erp"
+    assert page.items[1].actor_name == "System"
+    assert page.items[2].actor_name == clerk.name
     older = stock.history(variant.id, ham.id, page=2, per_page=3)
-    assert [(e.movement.kind, e.on_hand_after) for e in older.entries] == [("receipt", 5)]
+    assert [(e.movement.kind, e.on_hand_after) for e in older.items] == [("receipt", 5)]
     assert stock.history(variant.id, ham.id, page=99, per_page=3).page == 2
     assert stock.history(variant.id, ham.id, page=-4, per_page=3).page == 1
     empty = stock.history(variant.id, 999_999)
-    assert (empty.total, empty.pages, empty.entries) == (0, 1, [])
+    assert (empty.total, empty.pages, empty.items) == (0, 1, [])
 
 
 def test_network_stock_lists_every_active_location(variant, ham, cph, make):
