@@ -1,5 +1,8 @@
 """Shared fixtures: an app on each database, a fresh schema per test run, clients, factories.
 
+The suite runs in parallel (pytest-xdist, `-n` in pyproject.toml; `pytest -n 0` runs it in one process, for
+debugging): every session-scoped resource below is per worker process.
+
 Every test that uses `app` runs once on SQLite and once on PostgreSQL. PostgreSQL is the machine's
 server (OMNISTORE_TEST_POSTGRES_URL); without one the PostgreSQL runs skip with the reason, except
 in CI (CI=true), where they fail.
@@ -20,7 +23,28 @@ POSTGRES_URL = os.environ.get(
     "OMNISTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 DATABASES = [d for d in os.environ.get("OMNISTORE_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
+# The suite runs in parallel processes (pytest-xdist: gw0, gw1, …; "main" without it, `pytest -n 0`): each has
+# its own databases, live servers and browser, so the processes never share a row, a port or a file.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 PASSWORD = "correct-horse-battery"
+
+
+CRAWLS = []  # (summary, pages) of the e2e crawler's runs, from the reports of the tests that made them
+
+
+def pytest_runtest_logreport(report):
+    """Runs in the main process (with pytest-xdist, the tests' reports come back to it from the workers)."""
+    CRAWLS.extend(value for name, value in report.user_properties if name == "crawler")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The crawler's report, per role: what it visited, tapped and checked (printed on success too)."""
+    if not CRAWLS:
+        return
+    terminalreporter.section("crawler")
+    for summary, pages in CRAWLS:
+        terminalreporter.write_line(summary)
+        terminalreporter.write_line("  pages: " + " ".join(pages))
 
 
 def missing(reason):
@@ -46,12 +70,12 @@ def _postgres_admin_engine():
 def database_url(request, tmp_path_factory):
     """A fresh, migrated database for this test run: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'omnistore.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp(f'db-{WORKER}') / 'omnistore.db'}"
         _migrate(url)
         yield url
         return
     admin = _postgres_admin_engine()
-    name = f"omnistore_test_{uuid.uuid4().hex[:12]}"
+    name = f"omnistore_test_{WORKER}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = admin.url.set(database=name).render_as_string(hide_password=False)
