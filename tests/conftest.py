@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import g, request_started
 
 from omnistore import create_app
-from omnistore.extensions import db
+from omnistore.extensions import db, limiter
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get(
@@ -73,6 +73,7 @@ def database_url(request, tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp(f'db-{WORKER}') / 'omnistore.db'}"
         _migrate(url)
         yield url
+        _forget_apps(url)
         return
     admin = _postgres_admin_engine()
     name = f"omnistore_test_{WORKER}_{uuid.uuid4().hex[:12]}"
@@ -83,6 +84,7 @@ def database_url(request, tmp_path_factory):
         _migrate(url)
         yield url
     finally:
+        _forget_apps(url)
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -116,16 +118,64 @@ def app_config():
     return {}
 
 
+_APPS = {}  # (database URL, app_config) → this worker's app for them, built once: see `app`
+_KEEP_APPS = 4  # the apps kept at once (each holds a connection pool); the least recently used one goes
+
+
 @pytest.fixture
-def app(database_url, app_config):
-    app = create_app(_test_config(database_url, **app_config))
-    app.database_kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    request_started.connect(_fresh_g, app)
+def app(request, database_url, app_config):
+    """The app on this test's database, with its app context pushed. Built once per worker for each (database,
+    app_config) and reused; what a test can change is reset before each test: app.config, the rate limiter's
+    storage, `g` (a new app context). The tables are emptied after each test. A test that changes the app
+    itself (adds routes, ends its database connections…) asks for its own with @pytest.mark.fresh_app."""
+    fresh = request.node.get_closest_marker("fresh_app") is not None
+    app = _fresh_app(database_url, app_config) if fresh else _reused_app(database_url, app_config)
+    fresh = fresh or app is not _APPS.get((database_url, _config_key(app_config)))
+    app.config.clear()
+    app.config.update(app.pristine_config)
+    limiter.init_app(app)  # a fresh storage (memory://), and the limiter's settings from this app's config
     with app.app_context():
         yield app
         db.session.remove()
         _empty_all_tables()
+        if fresh:
+            db.engine.dispose()
+
+
+def _fresh_app(database_url, app_config):
+    app = create_app(_test_config(database_url, **app_config))
+    app.database_kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    app.pristine_config = dict(app.config)
+    request_started.connect(_fresh_g, app)
+    return app
+
+
+def _config_key(app_config):
+    return repr(sorted(app_config.items()))
+
+
+def _reused_app(database_url, app_config):
+    key = (database_url, _config_key(app_config))
+    app = _APPS.pop(key, None)
+    if app is None:
+        app = _fresh_app(database_url, app_config)
+        if app.extensions.get("omnistore_outbox_courier") is not None:
+            return app  # its courier thread is the test's to stop: not kept
+    _APPS[key] = app  # last = most recently used
+    while len(_APPS) > _KEEP_APPS:
+        _dispose(_APPS.pop(next(iter(_APPS))))
+    return app
+
+
+def _dispose(app):
+    with app.app_context():
         db.engine.dispose()
+
+
+def _forget_apps(database_url):
+    """Before the database goes: close the pools of the apps kept for it."""
+    for key in [key for key in _APPS if key[0] == database_url]:
+        _dispose(_APPS.pop(key))
 
 
 def _fresh_g(sender, **_extra):
@@ -136,14 +186,23 @@ def _fresh_g(sender, **_extra):
 
 
 def _empty_all_tables():
+    """Delete the rows of the tables that have any (most tests fill a few of them; a TRUNCATE of all tables
+    costs far more), dependents first. On PostgreSQL the sequences that handed out ids start again, as a
+    fresh database's would (tests may count on order OS-26-000001 or /stock/products/1)."""
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
+        for _round in range(3):  # a deletion that touches another table (ON DELETE SET NULL…) gets a second look
+            filled = set(connection.scalars(sa.text(" UNION ALL ".join(
+                f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables))))
+            if not filled:
+                break
             for name in tables:
-                connection.execute(sa.text(f'DELETE FROM "{name}"'))
+                if name in filled:
+                    connection.execute(sa.text(f'DELETE FROM "{name}"'))
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
 
 
 class StaffClient:
