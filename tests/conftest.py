@@ -129,6 +129,10 @@ def app(request, database_url, app_config):
     storage, `g` (a new app context). The tables are emptied after each test. A test that changes the app
     itself (adds routes, ends its database connections…) asks for its own with @pytest.mark.fresh_app."""
     fresh = request.node.get_closest_marker("fresh_app") is not None
+    if fresh:  # the test may end every connection to its database: the kept apps' pools must not hold any
+        for key, kept in _APPS.items():
+            if key[0] == database_url:
+                _dispose(kept)
     app = _fresh_app(database_url, app_config) if fresh else _reused_app(database_url, app_config)
     fresh = fresh or app is not _APPS.get((database_url, _config_key(app_config)))
     app.config.clear()
