@@ -14,12 +14,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def shop(make):
-    ham = make.location("HAM")
-    make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    make.variant(make.product(name="Anorak Classic", brand="Nordwind"), size="M")
-    anna = make.customer("Anna", "Sørensen", email="anna@example.dk", phone="+4520123456",
-                         loyalty_number="OSL0000077")
-    return {"anna": anna}
+    shop = make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+                     variants={"anorak": dict(product="Anorak Classic", brand="Nordwind", size="M")})
+    shop["anna"] = make.customer("Anna", "Sørensen", email="anna@example.dk", phone="+4520123456",
+                                 loyalty_number="OSL0000077")
+    return shop
 
 
 def test_anna_in_the_global_box_finds_the_customer_and_opens_her_profile(page, shop):
