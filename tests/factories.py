@@ -191,3 +191,54 @@ def staff_session_rows():
 
     db.session.expire_all()
     return db.session.scalars(db.select(StaffSession).order_by(StaffSession.id)).all()
+
+
+class Shop(dict):
+    """What `shop()` made, by key: shop["ham"] or shop.ham."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def shop(*codes, team=None, variants=None):
+    """A small shop network in one call, for the many tests that need "a store or two, some staff, a stocked
+    variant":
+
+        shop("HAM", "CPH",
+             team={"clerk": ("clerk", "HAM", "Jonas Weber"), "cph": ("clerk", "CPH")},
+             variants={"parka": dict(product="Fjord Parka", size="XL", colour="Navy", stock={"HAM": (5, 2)})})
+
+    - codes: the locations, under their codes in lower case (shop.ham, shop.cph).
+    - team: key → role, or (role, location code[, name[, email]]); the email is "<key>@example.test" unless
+      given, the location the first one unless given.
+    - variants: key → the variant's fields, with `product` (a name: variants with the same name share the
+      product), `brand`, `category` and `stock` ({location code: on hand, or (on hand, allocated)}).
+    Returns a Shop of all of them by key (a key may not be both a location and a member or variant).
+    """
+    made = Shop()
+    places = {code: location(code) for code in codes}
+    made.update({code.lower(): place for code, place in places.items()})
+    for key, spec in (team or {}).items():
+        role, code, name, email = ((spec,) if isinstance(spec, str) else tuple(spec)) + (None,) * (
+            4 - (1 if isinstance(spec, str) else len(spec)))
+        assert key not in made, f"{key!r} is already in the shop"
+        fields = {"name": name} if name else {}
+        made[key] = staff(role, places[code] if code else places[codes[0]], email=email or f"{key}@example.test",
+                          **fields)
+    products = {}
+    for key, spec in (variants or {}).items():
+        fields = dict(spec)
+        name = fields.pop("product", "Rain Jacket")
+        product_fields = {field: fields.pop(field) for field in ("brand", "category") if field in fields}
+        stocked = fields.pop("stock", {})
+        if name not in products:
+            products[name] = product(name=name, **product_fields)
+        assert key not in made, f"{key!r} is already in the shop"
+        made[key] = variant(products[name], **fields)
+        for code, levels in stocked.items():
+            on_hand, allocated = levels if isinstance(levels, tuple) else (levels, 0)
+            stock(made[key], places[code], on_hand, allocated=allocated)
+    return made

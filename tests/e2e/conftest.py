@@ -61,19 +61,15 @@ def pytest_runtest_makereport(item, call):
     """Remember each phase's outcome on the item, so fixtures can tell whether the test failed."""
     report = yield
     setattr(item, f"report_{report.when}", report)
+    if report.when == "call":
+        # The crawls this test made travel with its report: with pytest-xdist the test ran in a worker process,
+        # and tests/conftest.py prints the summary in the main one.
+        from tests.e2e.crawler import REPORTS
+
+        while REPORTS:
+            crawl = REPORTS.pop(0)
+            report.user_properties.append(("crawler", [crawl.summary(), list(crawl.pages)]))
     return report
-
-
-def pytest_terminal_summary(terminalreporter):
-    """The crawler's report, per role: what it visited, tapped and checked (printed on success too)."""
-    from tests.e2e.crawler import REPORTS
-
-    if not REPORTS:
-        return
-    terminalreporter.section("crawler")
-    for report in REPORTS:
-        terminalreporter.write_line(report.summary())
-        terminalreporter.write_line("  pages: " + " ".join(report.pages))
 
 
 # --- The live server ----------------------------------------------------------------------------------

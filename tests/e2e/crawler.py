@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = next((ROOT / "static" / "vendor" / "axe").glob("axe-*.min.js"))
 MIN_TARGET = 44  # CSS px, WCAG 2.5.5 and the project's tablet rule
-REPORTS = []  # every crawl of this test run, printed at its end by tests/e2e/conftest.py
+REPORTS = []  # the crawls of the running test, attached to its report (tests/e2e/conftest.py), printed at the end
 
 # Installed in every document before its own scripts: counts XHRs in flight (htmx uses XHR) so a tap can
 # wait until the screen has settled, instead of sleeping; keeps every resource timing entry for `Assets`.

@@ -20,7 +20,9 @@ from tests.conftest import _empty_all_tables, _fresh_g, _test_config
 from tests.e2e.conftest import TIMEOUT_MS, LiveServer
 from tests.e2e.crawler import REPORTS, Crawl
 
-pytestmark = pytest.mark.e2e
+# One worker for the whole module (pytest-xdist): the demo is loaded once, and the roles share what the
+# earlier crawls checked and tapped.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("crawler")]
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}

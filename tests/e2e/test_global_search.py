@@ -14,12 +14,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def shop(make):
-    ham = make.location("HAM")
-    make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    make.variant(make.product(name="Anorak Classic", brand="Nordwind"), size="M")
-    anna = make.customer("Anna", "Sørensen", email="anna@example.dk", phone="+4520123456",
-                         loyalty_number="OSL0000077")
-    return {"anna": anna}
+    shop = make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+                     variants={"anorak": dict(product="Anorak Classic", brand="Nordwind", size="M")})
+    shop["anna"] = make.customer("Anna", "Sørensen", email="anna@example.dk", phone="+4520123456",
+                                 loyalty_number="OSL0000077")
+    return shop
 
 
 def test_anna_in_the_global_box_finds_the_customer_and_opens_her_profile(page, shop):
@@ -37,6 +36,10 @@ def test_anna_in_the_global_box_finds_the_customer_and_opens_her_profile(page, s
     box = page.get_by_role("searchbox", name="Search or scan")
     box.fill("20 12 34 56")  # a Danish number as people write it
     box.press("Enter")
+    # The first search's page shows Anna too: wait for the page of this search (the box submits a GET form)
+    # before looking at, and tapping, its results — else the tap can land on the old page mid-navigation.
+    expect(page).to_have_url(re.compile(r"[?&]q=20(\+|%20)12(\+|%20)34(\+|%20)56(&|$)"))
+    expect(page.get_by_role("searchbox", name="Search or scan")).to_have_value("20 12 34 56")
     expect(page.locator("#search-results").get_by_role("region", name="Customers")).to_contain_text("Anna Sørensen")
 
     page.locator("#search-results").get_by_role("link", name=re.compile("Anna Sørensen")).click()

@@ -22,13 +22,11 @@ LIVE_WITHIN_MS = 5_000  # what the issue promises for new orders and check-ins
 
 @pytest.fixture
 def shop(make):
-    ham = make.location("HAM")
-    jacket = make.variant(make.product(name="Fjord Parka", brand="Nordwind"), size="XL", colour="Navy")
-    boots = make.variant(make.product(name="Trail Boots", brand="Nordwind"), size="42", colour="Brown")
-    for variant in (jacket, boots):
-        make.stock(variant, ham, 20)
-    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    return {"ham": ham, "jacket": jacket, "boots": boots, "clerk": clerk}
+    return make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+                     variants={"jacket": dict(product="Fjord Parka", brand="Nordwind", size="XL", colour="Navy",
+                                              stock={"HAM": 20}),
+                               "boots": dict(product="Trail Boots", brand="Nordwind", size="42", colour="Brown",
+                                             stock={"HAM": 20})})
 
 
 def web_order(make, shop, first_name, *, lines=None, payment_state="paid"):

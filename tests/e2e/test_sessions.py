@@ -22,11 +22,8 @@ def app_config():
 
 @pytest.fixture
 def shop(make):
-    ham = make.location("HAM")
-    variant = make.variant(make.product(name="Fjord Parka"), size="XL", colour="Navy")
-    make.stock(variant, ham, 4)
-    make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    return {"ham": ham, "variant": variant}
+    return make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+                     variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy", stock={"HAM": 4})})
 
 
 def sign_in(page):

@@ -10,7 +10,7 @@ from omnistore.extensions import db
 from omnistore.services import stock
 from omnistore.services.catalog import search_text_for
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import TABLET, BrowserProblems
+from tests.e2e.conftest import TABLET, TIMEOUT_MS, BrowserProblems
 from tests.e2e.test_foundation import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +44,14 @@ def network(make):
 
 def panel_quantity(page, code):
     return page.locator(f'#network-panel tr[data-location="{code}"] td.qty strong')
+
+
+def wait_until(page, condition, timeout_ms=TIMEOUT_MS):
+    """Wait (letting the page run) until `condition()` holds, for what the test counts on the Python side."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        page.wait_for_timeout(50)
 
 
 def wedge_scan(page, code):
@@ -196,8 +204,7 @@ def test_polling_pauses_while_the_tab_is_hidden(page, network):
     page.on("request", lambda request: polls.append(time.monotonic()) if "/panel?v=" in request.url else None)
     page.goto(f"/stock/products/{network['parka'].id}?variant={xl.id}")
     expect(page.locator("#network-panel")).to_be_visible()
-    page.wait_for_timeout(1000)
-    assert len(polls) >= 2  # polling while visible
+    wait_until(page, lambda: len(polls) >= 2)  # polling while visible (however slow the machine)
 
     page.evaluate("""() => {
         Object.defineProperty(document, "hidden", {configurable: true, get: () => true});

@@ -1,10 +1,8 @@
 """The read side of stock: the network panel, distances, opening hours, in transit, totals, fingerprint."""
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from omnistore.extensions import db
 from omnistore.models import Transfer
@@ -12,6 +10,7 @@ from omnistore.services import availability, stock
 from omnistore.services.availability import fingerprint, network_panel, product_view, variant_totals
 from omnistore.services.catalog import catalogue_query
 from omnistore.services.locations import distance_km, opening_status
+from tests.helpers import count_statements
 
 # Monday 9 March 2026; Europe/Berlin and Europe/Copenhagen are UTC+1 in winter, UTC+2 from 29 March.
 MONDAY = datetime(2026, 3, 9, tzinfo=UTC)
@@ -20,21 +19,6 @@ MONDAY = datetime(2026, 3, 9, tzinfo=UTC)
 def at(day, hour, minute=0, base=MONDAY):
     """UTC time on the `day`-th day after the Monday above (0 = Monday, 6 = Sunday)."""
     return base + timedelta(days=day, hours=hour, minutes=minute)
-
-
-@contextmanager
-def counted():
-    seen = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def place(lat, lon, tz="Europe/Berlin", hours=None):
@@ -262,7 +246,7 @@ def test_panel_query_count_does_not_grow_with_the_network(app, make):
     variant_id = variant.id
     db.session.expire_all()
     here = db.session.get(type(here), here.id)
-    with counted() as seen:
+    with count_statements("SELECT") as seen:
         panel = network_panel(variant_id, here)
         _ = [(row.location.name, row.opening.open_now) for row in panel.locations]
     assert len(seen) == 2, "\n\n".join(seen)  # variant + product + fingerprint; locations with stock + transit
@@ -297,7 +281,7 @@ def test_fingerprint_turns_over_each_quarter_hour_for_opening_hours(network):
 
 
 def test_fingerprint_is_one_query(network):
-    with counted() as seen:
+    with count_statements("SELECT") as seen:
         fingerprint(network.variant.id)
     assert len(seen) == 1 and "variant_stock" in seen[0]
 

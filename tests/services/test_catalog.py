@@ -1,8 +1,7 @@
 """The catalogue service: EAN rules, search forms, the bulk upsert and the search (on both databases)."""
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from omnistore.extensions import db
 from omnistore.models import AuditEvent, Product, Variant
@@ -19,6 +18,7 @@ from omnistore.services.catalog import (
 from omnistore.services.errors import ValidationFailed
 from omnistore.services.staff import create_api_client
 from tests.factories import ean
+from tests.helpers import count_statements
 
 
 @pytest.fixture
@@ -38,25 +38,6 @@ def row(style_code="JKT-1", name="Rain Jacket", n=1, variants=None, **fields):
 
 def variant_row(sku, ean_code, size="M", colour="Navy", price_minor=8995, **fields):
     return {"sku": sku, "ean": ean_code, "size": size, "colour": colour, "price_minor": price_minor, **fields}
-
-
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block."""
-    seen = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-
-
-def writes(seen):
-    return [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
 
 
 def counts():
@@ -106,11 +87,11 @@ def test_resending_the_same_rows_changes_nothing(app, actor):
               for p in db.session.scalars(select(Product))}
     db.session.expire_all()
 
-    with statements() as seen:
+    with count_statements() as seen:
         result = upsert_products(rows, actor)
 
     assert result.summary == {"created": 0, "updated": 0, "unchanged": 2, "errors": 0}
-    catalogue_writes = [s for s in writes(seen) if "audit_event" not in s]
+    catalogue_writes = [s for s in seen.writes if "audit_event" not in s]
     assert catalogue_writes == []
     db.session.expire_all()
     after = {p.style_code: (p.updated_at, [v.updated_at for v in p.variants])
@@ -325,21 +306,21 @@ def test_a_full_batch_runs_in_a_bounded_number_of_queries(app, actor):
         ])
         for i in range(catalog.MAX_PRODUCTS_PER_UPSERT)
     ]
-    with statements() as seen:
+    with count_statements() as seen:
         result = upsert_products(rows, actor)
     assert result.summary["created"] == 1000 and result.summary["errors"] == 0
     assert counts() == (1000, 5000)
     assert len(seen) < 60, f"{len(seen)} statements for one batch"
 
     db.session.expire_all()
-    with statements() as seen:
+    with count_statements() as seen:
         result = upsert_products(rows, actor)
     assert result.summary["unchanged"] == 1000
-    assert len(seen) < 60 and [s for s in writes(seen) if "audit_event" not in s] == []
+    assert len(seen) < 60 and [s for s in seen.writes if "audit_event" not in s] == []
 
     for r in rows:
         r["variants"][0]["price_minor"] += 100
-    with statements() as seen:
+    with count_statements() as seen:
         result = upsert_products(rows, actor)
     assert result.summary["updated"] == 1000
     assert len(seen) < 60, f"{len(seen)} statements for one batch"

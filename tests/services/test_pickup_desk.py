@@ -486,21 +486,27 @@ def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
 
 
 def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk):
-    first = pickups.queue_fingerprint(desk.ham)
-    assert pickups.queue_fingerprint(desk.ham) == first
+    now = utcnow()  # one clock for the whole test: only the data may move the fingerprint (not a new minute)
+
+    def fingerprint(location):
+        return pickups.queue_fingerprint(location, now)
+
+    first, berlin = fingerprint(desk.ham), fingerprint(desk.ber)
+    assert fingerprint(desk.ham) == first
     order = placed_order(make, desk)
-    second = pickups.queue_fingerprint(desk.ham)
+    second = fingerprint(desk.ham)
     assert second != first
     pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
-    third = pickups.queue_fingerprint(desk.ham)
+    third = fingerprint(desk.ham)
     assert third != second
     pickups.mark_ready(order, staff=desk.clerk)
-    fourth = pickups.queue_fingerprint(desk.ham)
+    fourth = fingerprint(desk.ham)
     assert fourth != third
     with transaction():
         db.session.get(Pickup, order.pickup.id).on_the_way_at = utcnow()
-    assert pickups.queue_fingerprint(desk.ham) != fourth
-    assert pickups.queue_fingerprint(desk.ber) == pickups.queue_fingerprint(desk.ber)
+    assert fingerprint(desk.ham) != fourth
+    assert fingerprint(desk.ber) == berlin  # Hamburg's orders are not Berlin's desk's business
+    assert pickups.queue_fingerprint(desk.ham, now + timedelta(minutes=1)) != fingerprint(desk.ham)  # a minute
 
 
 # --- the customer is told ----------------------------------------------------------------------------------

@@ -1,8 +1,5 @@
 """The clerk's catalogue search (services.catalog.search_catalogue and friends), on both databases."""
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from omnistore.extensions import db
 from omnistore.services import catalog
@@ -15,6 +12,7 @@ from omnistore.services.catalog import (
     size_sort_key,
 )
 from omnistore.services.errors import ValidationFailed
+from tests.helpers import count_statements
 
 
 def product(make, name, brand="Nordwind", category="Jackets", variants=(("M", "Black"),), **fields):
@@ -33,20 +31,6 @@ def names(result):
 
 def search(q=None, **filters):
     return search_catalogue(catalogue_query(q, **filters))
-
-
-@contextmanager
-def counted():
-    seen = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 @pytest.fixture
@@ -182,7 +166,7 @@ def test_available_here_and_in_the_network(shop, make):
 
 
 def test_empty_query_without_filters_finds_nothing_and_runs_no_query(shop):
-    with counted() as seen:
+    with count_statements() as seen:
         result = search("")
     assert result.products == [] and seen == []
 
@@ -203,22 +187,19 @@ def test_query_count_does_not_grow_with_the_results(shop, make):
         product(make, f"Harbour Shell {n}", variants=(("S", "Navy"), ("M", "Navy"), ("L", "Navy")))
     here_id = shop["ham"].id
     db.session.expire_all()
-    def selects(seen):
-        return [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-
-    with counted() as seen:
+    with count_statements() as seen:
         result = search("harbour", size="M", here_id=here_id)
         assert len(result.products) == catalog.CATALOGUE_PAGE
         for p in result.products:
             _ = [v.sku for v in p.variants]
-    assert len(selects(seen)) == 2  # the products, their variants
-    with counted() as seen:
+    assert len(seen.selects) == 2  # the products, their variants
+    with count_statements() as seen:
         assert search("harbour", size="M", available="network", here_id=here_id).products == []
     # nothing in stock: the fallback looked for better words (catalogue version, and its words once)
-    assert len(selects(seen)) <= 1 + 1 + 2
-    with counted() as seen:
+    assert len(seen.selects) <= 1 + 1 + 2
+    with count_statements() as seen:
         assert search("harbour", size="M", available="network", here_id=here_id).products == []
-    assert len(selects(seen)) == 1 + 1  # the search, the catalogue version: the words are known
+    assert len(seen.selects) == 1 + 1  # the search, the catalogue version: the words are known
 
 
 def test_the_typo_fallback_knows_new_words_at_once(shop, make):

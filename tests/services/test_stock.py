@@ -781,26 +781,17 @@ def test_too_many_rows_are_refused_before_anything_is_written(network, manager, 
 
 def test_a_large_import_is_set_based(app, make, ham):
     """2,000 rows: a handful of statements, not one per row."""
-    from sqlalchemy import event
-
     from omnistore.models import Variant
     from tests.factories import ean
+    from tests.helpers import count_statements
 
     variants = [{"sku": f"BULK-{n:05d}"} for n in range(2000)]
     product = make.product()
     db.session.execute(db.insert(Variant), [dict(v, product_id=product.id, ean=ean(900_000 + n), price_minor=100)
                                             for n, v in enumerate(variants)])
     db.session.commit()
-    statements = []
-
-    def count(_connection, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_statements() as statements:
         result = stock.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert result.summary["errors"] == 0
     assert result.summary["created"] == sum(1 for n in range(2000) if n % 7)
     assert len(statements) < 40, len(statements)

@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from omnistore.extensions import db
 from omnistore.models import ApiClient, AuditEvent, Product, Variant
@@ -13,6 +13,7 @@ from omnistore.services import catalog
 from omnistore.services.staff import create_api_client, revoke_api_client
 from omnistore.web import api, openapi
 from tests.factories import ean
+from tests.helpers import count_statements
 
 
 @pytest.fixture
@@ -102,15 +103,10 @@ def test_last_used_at_is_written_at_most_once_a_minute(app, http, api_client, au
     first = stored()
     assert first is not None and utcnow() - first < timedelta(seconds=30)
 
-    seen = []
-    listener = lambda *args: seen.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with count_statements("UPDATE") as updates:
         for _ in range(3):
             assert http.get("/api/v1/locations", headers=auth).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    assert not [s for s in seen if s.lstrip().upper().startswith("UPDATE")]
+    assert not updates
     assert stored() == first
 
     db.session.execute(db.update(ApiClient).values(last_used_at=first - timedelta(minutes=5)))

@@ -166,6 +166,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk
     assert login_from(desk, PROXY, clerk.email, forwarded_for="198.51.100.7").status_code == 303
 
 
+@pytest.mark.fresh_app  # adds a route
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
 def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
     """X-Forwarded-Host is not taken: many proxies pass a client's own through, and in development the host

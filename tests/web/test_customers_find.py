@@ -13,12 +13,11 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def shop(make):
-    ham, cph = make.location("HAM"), make.location("CPH")
-    make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    make.staff("clerk", cph, email="cph@example.test", name="Mads Holm")
-    juergen = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
-                            loyalty_number="OSL0000042", preferred_location_id=ham.id)
-    return {"ham": ham, "cph": cph, "juergen": juergen}
+    shop = make.shop("HAM", "CPH", team={"clerk": ("clerk", "HAM", "Jonas Weber"),
+                                         "cph_clerk": ("clerk", "CPH", "Mads Holm", "cph@example.test")})
+    shop["juergen"] = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
+                                    loyalty_number="OSL0000042", preferred_location_id=shop.ham.id)
+    return shop
 
 
 def text(response):

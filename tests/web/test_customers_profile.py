@@ -29,19 +29,19 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def shop(make):
-    ham, ber = make.location("HAM"), make.location("BER")
-    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    manager = make.staff("manager", ham, email="manager@example.test", name="Maria Becker")
-    make.staff("manager", ber, email="ber@example.test", name="Ben Berlin")
-    make.staff("admin", ham, email="admin@example.test")
+    parka, knit = dict(product="Fjord Parka", category="Jackets"), dict(product="Merino Crew Knit",
+                                                                        category="Knitwear", price_minor=7995)
+    made = make.shop("HAM", "BER",
+                     team={"clerk": ("clerk", "HAM", "Jonas Weber"), "manager": ("manager", "HAM", "Maria Becker"),
+                           "ber_manager": ("manager", "BER", "Ben Berlin", "ber@example.test"), "admin": "admin"},
+                     variants={"parka_m": dict(parka, size="M", stock={"HAM": 3}),
+                               "parka_l": dict(parka, size="L", stock={"HAM": 3}),
+                               "knit_m": dict(knit, size="M", stock={"HAM": 3}),
+                               "knit_l": dict(knit, size="L", stock={"HAM": 3})})
+    ham, ber, clerk, manager = made.ham, made.ber, made.clerk, made.manager
+    parka_m, parka_l, knit_m, knit_l = made.parka_m, made.parka_l, made.knit_m, made.knit_l
     juergen = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
                             loyalty_number="OSL0000042", preferred_location_id=ham.id, sizes={"tops": "M"})
-    jacket = make.product(name="Fjord Parka", category="Jackets")
-    knit = make.product(name="Merino Crew Knit", category="Knitwear")
-    parka_m, parka_l = make.variant(jacket, size="M"), make.variant(jacket, size="L")
-    knit_m, knit_l = make.variant(knit, size="M", price_minor=7995), make.variant(knit, size="L", price_minor=7995)
-    for variant in (parka_m, parka_l, knit_m, knit_l):
-        make.stock(variant, ham, 3)
     # Jürgen bought the parka in M; two other customers bought the parka with the knit.
     bought = make.order(ham, [(parka_m, 1, ham)], status="collected", channel="store", customer_id=juergen.id,
                         delivery_address={"name": "Jürgen Müller", "street": "Elbchaussee 1"})

@@ -9,6 +9,8 @@ from omnistore.extensions import db
 from omnistore.models import Location
 from omnistore.services import db as db_service
 
+pytestmark = pytest.mark.fresh_app  # ends the app's connections, adds routes
+
 
 def end_the_pooled_connection():
     """End the server process of the pool's (one idle) connection, as a restart would."""

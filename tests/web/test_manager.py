@@ -12,12 +12,11 @@ from omnistore.models import AuditEvent, Location
 
 @pytest.fixture
 def shop(make):
-    ham, cph = make.location("HAM"), make.location("CPH")
-    make.staff("manager", ham, email="manager@example.test", name="Mia Manager")
-    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jürgen Weiß")
-    make.staff("admin", ham, email="admin@example.test")
-    make.staff("manager", cph, email="cph@example.test")
-    variant = make.variant(price_minor=8995)
+    made = make.shop("HAM", "CPH", team={"manager": ("manager", "HAM", "Mia Manager"),
+                                         "clerk": ("clerk", "HAM", "Jürgen Weiß"), "admin": "admin",
+                                         "cph_manager": ("manager", "CPH", None, "cph@example.test")},
+                     variants={"variant": dict(price_minor=8995)})
+    ham, cph, clerk, variant = made.ham, made.cph, made.clerk, made.variant
     now = datetime.now(UTC)
     collected = make.order(ham, [(variant, 1, ham)], status="collected", placed_at=now - timedelta(hours=5))
     make.pickup(collected, ready_at=now - timedelta(hours=4), collected_at=now - timedelta(hours=1),

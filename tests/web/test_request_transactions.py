@@ -2,11 +2,14 @@
 which it drops after any ROLLBACK), ROLLBACK as before when anything else happened."""
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from omnistore.extensions import db
 from omnistore.models import Location
+
+pytestmark = pytest.mark.fresh_app  # adds routes
 
 
 def ends(app, path):

@@ -85,6 +85,7 @@ def test_wrong_method_is_405_not_500(client):
     assert client.get("/logout").status_code == 405
 
 
+@pytest.mark.fresh_app  # adds a route
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_SHOW_ERROR_PAGES": True}])
 def test_unexpected_error_shows_no_stack_trace(app, client, clerk, app_config):
     @app.get("/boom")

@@ -1,31 +1,15 @@
 """The stock browse views: search (page and htmx partial), scan, product page, the live network panel."""
 import re
-from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event
 
 from omnistore.extensions import db
 from omnistore.services import stock
 from omnistore.services.catalog import CATALOGUE_PAGE, search_text_for
+from tests.helpers import count_statements
 
 HX = {"HX-Request": "true"}
-
-
-@contextmanager
-def selects():
-    seen = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def product(make, name, brand="Nordwind", category="Jackets", sizes=("M",), colours=("Navy",)):
@@ -149,7 +133,7 @@ def test_search_query_count_does_not_grow_with_the_results(client, shop, make):
         _prod, variants = product(make, f"Storm Coat {n:02d}", sizes=("S", "M", "L"))
         make.stock(variants[0], shop["ham"], on_hand=1)
     client.get("/stock/?q=storm", headers=HX)
-    with selects() as seen:
+    with count_statements("SELECT") as seen:
         response = client.get("/stock/?q=storm", headers=HX)
     assert response.status_code == 200
     assert len(seen) <= 5, "\n\n".join(seen)  # staff, exact code?, products, their variants, the totals
@@ -287,7 +271,7 @@ def test_panel_answers_204_while_nothing_changed(client, shop):
 
 def test_an_idle_refresh_is_one_query_with_the_sign_in_check(client, shop):
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
-    with selects() as seen:
+    with count_statements("SELECT") as seen:
         assert client.get(url, headers=HX).status_code == 204
     assert len(seen) == 1, "\n\n".join(seen)
     assert "variant_stock" in seen[0] and "staff_session" in seen[0]
@@ -336,7 +320,7 @@ def test_panel_query_count_does_not_grow_with_the_network(client, shop, make):
     for number in range(30):
         store = make.location(f"S{number:03d}", latitude=50 + number / 20, longitude=9 + number / 20)
         make.stock(shop["variant"], store, on_hand=1 + number % 3)
-    with selects() as seen:
+    with count_statements("SELECT") as seen:
         response = client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)
     assert response.status_code == 200 and "more stores" in text(response)
     assert len(seen) <= 6, "\n\n".join(seen)  # staff, their store, fingerprint, variant, locations, transit

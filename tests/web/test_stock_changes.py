@@ -14,15 +14,11 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def shop(make):
     """Hamburg and Copenhagen, a variant stocked at both, a clerk and a manager in Hamburg."""
-    ham, cph = make.location("HAM"), make.location("CPH")
-    variant = make.variant(make.product(name="Fjord Parka"), size="XL", colour="Navy")
-    make.stock(variant, ham, 5, allocated=2)
-    make.stock(variant, cph, 7)
-    clerk = make.staff("clerk", ham, email="clerk@example.test", name="Jonas Weber")
-    make.staff("manager", ham, email="manager@example.test")
-    make.staff("admin", ham, email="admin@example.test")
-    make.staff("clerk", cph, email="cph@example.test")
-    return {"ham": ham, "cph": cph, "variant": variant, "clerk": clerk}
+    return make.shop("HAM", "CPH",
+                     team={"clerk": ("clerk", "HAM", "Jonas Weber"), "manager": "manager", "admin": "admin",
+                           "cph_clerk": ("clerk", "CPH", None, "cph@example.test")},
+                     variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy",
+                                               stock={"HAM": (5, 2), "CPH": 7})})
 
 
 def here_url(shop, action="here", **params):

@@ -1,0 +1,49 @@
+"""Small helpers shared by the test modules (fixtures live in conftest.py, test data in factories.py)."""
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from omnistore.extensions import db
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class Statements(list):
+    """The SQL statements run inside a `count_statements()` block, in order."""
+
+    def of(self, *kinds):
+        """Only the statements that start with one of `kinds` ("SELECT", "UPDATE", …)."""
+        kinds = tuple(kind.upper() for kind in kinds)
+        return [s for s in self if s.lstrip().upper().startswith(kinds)]
+
+    @property
+    def selects(self):
+        return self.of("SELECT")
+
+    @property
+    def writes(self):
+        return self.of(*WRITES)
+
+
+@contextmanager
+def count_statements(*kinds, engine=None):
+    """Collect the SQL statements the database sees inside the block (all of them, or only those starting with
+    one of `kinds`, e.g. count_statements("SELECT")):
+
+        with count_statements("SELECT") as seen:
+            ...
+        assert len(seen) <= 3, seen
+    """
+    engine = engine if engine is not None else db.engine
+    kinds = tuple(kind.upper() for kind in kinds)
+    seen = Statements()
+
+    def listener(_connection, _cursor, statement, *_args):
+        if not kinds or statement.lstrip().upper().startswith(kinds):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
