@@ -2,9 +2,9 @@
 import os
 from pathlib import Path
 
-from . import config as settings
-from . import public_url
-from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from omnistore.core import config as settings
+from omnistore.core import public_url
+from omnistore.core.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
@@ -12,7 +12,7 @@ ROOT = PACKAGE.parent
 
 def create_app(config=None):
     """Build the app. `config` (a dict) overrides the environment, e.g. in tests."""
-    from .web.retry import App
+    from omnistore.web.retry import App
 
     app = App(  # Flask, plus one more run of a read-only request whose database connection was lost
         __name__,
@@ -30,14 +30,14 @@ def create_app(config=None):
     _trust_proxies(app)
     _init_extensions(app)
 
-    from .web import register_web
+    from omnistore.web import register_web
     register_web(app)
 
-    from .cli import register_cli
+    from omnistore.cli import register_cli
     register_cli(app)
 
     if app.config.get("OMNISTORE_AUTO_SETUP") and _serving():
-        from .services.setup import first_start
+        from omnistore.first_run import first_start
         first_start(app)
     return app
 
@@ -74,9 +74,9 @@ def _serving():
 
 
 def _init_extensions(app):
-    from .services.db import configure_engine
-    from .web.i18n import select_locale, select_timezone
-    from .web.sessions import load_user, to_sign_in
+    from omnistore.core.db import configure_engine
+    from omnistore.stores.login import load_user, to_sign_in
+    from omnistore.web.i18n import select_locale, select_timezone
 
     db.init_app(app)
     with app.app_context():
@@ -93,5 +93,5 @@ def _init_extensions(app):
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(to_sign_in)
 
-    from .services import outbox
+    from omnistore.core import outbox
     outbox.init_app(app)

@@ -8,10 +8,10 @@ import sys
 import click
 from flask import Flask
 
-from .models.customers import CHANNELS
-from .models.staff import DEFAULT_API_CHANNELS
-from .services import staff as staff_service
-from .services.errors import DomainError
+from omnistore.core.errors import DomainError
+from omnistore.customers.models import CHANNELS
+from omnistore.stores import staff as staff_service
+from omnistore.stores.models import DEFAULT_API_CHANNELS
 
 
 def _fail(error: DomainError):
@@ -170,7 +170,7 @@ def register_cli(app: Flask):
     @holds.command("release")
     def holds_release():
         """Release holds whose time is up (cron-able; safe to run from several machines at once)."""
-        from .services.ordering import release_expired_holds
+        from omnistore.orders.placing import release_expired_holds
 
         total = 0
         while released := release_expired_holds():
@@ -185,7 +185,7 @@ def register_cli(app: Flask):
     def pickups_expire():
         """Send due pickup reminders and expire ready orders past their pickup-by date (stock back, customer
         and webhooks told). Cron it (e.g. every 15 minutes); idempotent and safe to run concurrently."""
-        from .services.pickup_deadlines import run
+        from omnistore.pickups.deadlines import run
 
         report = run()
         for number, problem in report.problems:
@@ -201,7 +201,7 @@ def register_cli(app: Flask):
                   help="At most this many messages per round.")
     def outbox_deliver(limit):
         """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
-        from .services.outbox import deliver_pending
+        from omnistore.core.outbox import deliver_pending
 
         total = None
         while True:  # rounds until nothing due is left
@@ -222,7 +222,7 @@ def register_cli(app: Flask):
     @click.option("--event", "events", multiple=True, help="Only this event (repeatable); default: every event.")
     def webhooks_add(name, url, events):
         """Register URL under NAME and print its signing secret (shown once: give it to the receiver)."""
-        from .services import webhooks as webhook_service
+        from omnistore.core import webhooks as webhook_service
 
         try:
             endpoint = webhook_service.add_endpoint(name, url, events)
@@ -233,7 +233,7 @@ def register_cli(app: Flask):
     @webhooks.command("list")
     def webhooks_list():
         """List the endpoints and the events each receives."""
-        from .services import webhooks as webhook_service
+        from omnistore.core import webhooks as webhook_service
 
         for endpoint in webhook_service.list_endpoints():
             state = "" if endpoint.active else "  (disabled)"
@@ -243,7 +243,7 @@ def register_cli(app: Flask):
     @click.argument("name")
     def webhooks_disable(name):
         """Stop sending to NAME (deliveries already queued are still attempted)."""
-        from .services import webhooks as webhook_service
+        from omnistore.core import webhooks as webhook_service
 
         try:
             webhook_service.disable_endpoint(name)
@@ -251,7 +251,7 @@ def register_cli(app: Flask):
             _fail(error)
         click.echo(f"Disabled the webhook endpoint {name}.")
 
-    from .i18n_tools import translations
+    from omnistore.i18n_tools import translations
     app.cli.add_command(translations)
 
     app.cli.add_command(_LazyCommand(

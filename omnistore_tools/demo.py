@@ -49,32 +49,22 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from omnistore.extensions import db
-from omnistore.models import (
-    Consent,
-    Customer,
-    CustomerNote,
-    CustomerVisit,
-    Location,
-    Order,
-    OrderEvent,
-    OrderLine,
-    Pickup,
-    Product,
-    Staff,
-    StockLevel,
-    StockMovement,
-    Transfer,
-    Variant,
-)
-from omnistore.models._types import utcnow
-from omnistore.public_url import public_url
-from omnistore.services import orders, pickups, stock
-from omnistore.services.catalog import ean13_check_digit, search_forms, search_text_for
-from omnistore.services.customers import LOYALTY_PREFIX
-from omnistore.services.db import transaction
-from omnistore.services.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
-from omnistore.services.errors import Conflict
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import ean13_check_digit, search_forms, search_text_for
+from omnistore.core.db import transaction
+from omnistore.core.errors import Conflict
+from omnistore.core.extensions import db
+from omnistore.core.public_url import public_url
+from omnistore.core.types import utcnow
+from omnistore.customers.models import Consent, Customer, CustomerNote, CustomerVisit
+from omnistore.customers.services import LOYALTY_PREFIX
+from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
+from omnistore.orders import services as orders
+from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.pickups import services as pickups
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.models import Location, Staff
 
 CPH_ONLY_SKU = "NWD-001-NAV-XL"
 _RANDOM_SEED = 2026

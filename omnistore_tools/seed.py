@@ -37,15 +37,18 @@ from itertools import islice
 from sqlalchemy import func, insert, select, text
 from werkzeug.security import generate_password_hash
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
-from omnistore.models._types import utcnow
-from omnistore.services.catalog import ean13_check_digit, search_forms, search_text_for
-from omnistore.services.db import transaction
-from omnistore.services.demo_logins import DEMO_PASSWORD
-from omnistore.services.errors import Conflict, ValidationFailed
-from omnistore.services.pickups import numbered_short_code
-from omnistore.services.stock import rebuild_summaries
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import ean13_check_digit, search_forms, search_text_for
+from omnistore.core.db import transaction
+from omnistore.core.errors import Conflict, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.customers.models import Customer
+from omnistore.demo_logins import DEMO_PASSWORD
+from omnistore.pickups.services import numbered_short_code
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stock.services import rebuild_summaries
+from omnistore.stores.models import Location, Staff
 
 SEED_MARK = "synthetic seed network"
 SEED_DOMAIN = "seed.omnistore-demo.de"
@@ -442,7 +445,7 @@ class _Seeder:
         customers, round-robin (so every customer has about count / customers orders), placed over the last two
         years, each with 1–3 lines of seed variants; the second and third line come from the neighbouring
         styles, so some styles are bought together. They move no stock (delivered long ago)."""
-        from omnistore.models import Order, OrderLine
+        from omnistore.orders.models import Order, OrderLine
 
         have = self.session.scalar(select(func.count()).select_from(Order).where(Order.number.like(f"{ORDER_PREFIX}%")))
         if have >= count:
@@ -537,7 +540,7 @@ def seed_pickup_orders(count, progress=None, now=None) -> SeedOrdersResult:
     Needs the seed network (stores and variants) first. PostgreSQL loads with COPY."""
     if not isinstance(count, int) or not 0 <= count <= 50_000_000:
         raise ValidationFailed("The seed sizes are out of range.", {"orders": "Give a whole number up to 50,000,000."})
-    from omnistore.models import Order
+    from omnistore.orders.models import Order
 
     progress = progress or _no_progress
     started = time.monotonic()
@@ -578,7 +581,7 @@ class _OrderSeeder:
         import random
         from datetime import timedelta
 
-        from omnistore.models import Order
+        from omnistore.orders.models import Order
 
         base_id = self.session.scalar(select(func.coalesce(func.max(Order.id), 0)))
         hour = timedelta(hours=1)
@@ -704,7 +707,7 @@ class _OrderSeeder:
                 with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                     copy.write("".join("\t".join(_copy_value(v) for v in row) + tail + "\n" for row in rows))
             else:
-                from omnistore.extensions import db as _db
+                from omnistore.core.extensions import db as _db
 
                 model_table = _db.metadata.tables[table]
                 values = []

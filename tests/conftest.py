@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import g, request_started
 
 from omnistore import create_app
-from omnistore.extensions import db, limiter
+from omnistore.core.extensions import db, limiter
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get(

@@ -3,10 +3,12 @@ import itertools
 
 from werkzeug.security import generate_password_hash
 
-from omnistore.extensions import db
-from omnistore.models import Location, Product, Staff, StockLevel, StockMovement, Variant
-from omnistore.services.catalog import ean13_check_digit, search_forms
-from omnistore.services.stock import rebuild_summaries
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import ean13_check_digit, search_forms
+from omnistore.core.extensions import db
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stock.services import rebuild_summaries
+from omnistore.stores.models import Location, Staff
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
@@ -91,7 +93,7 @@ def stock(variant, location, on_hand, allocated=0):
 
 def order(pickup_location, lines=(), status="placed", channel="web", fulfilment="pickup", **fields):
     """An order with `lines` as (variant, quantity, source_location) and a number like OS-26-000001."""
-    from omnistore.models import Order, OrderLine
+    from omnistore.orders.models import Order, OrderLine
 
     order = Order(
         channel=channel, fulfilment=fulfilment, status=status,
@@ -110,7 +112,7 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
 
 def pickup(order, **fields):
     """The pickup record of a pickup order (token and short code made up), with any times given."""
-    from omnistore.models import Pickup
+    from omnistore.orders.models import Pickup
 
     n = next(_counter)
     record = Pickup(order_id=order.id, token=fields.pop("token", f"test-token-{n:08d}"),
@@ -122,7 +124,7 @@ def pickup(order, **fields):
 
 def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
     """A line in the order's history at the given (aware) time."""
-    from omnistore.models import OrderEvent
+    from omnistore.orders.models import OrderEvent
 
     row = OrderEvent(order_id=order.id, kind=kind, from_status=from_status, to_status=to_status,
                      staff_id=staff.id if staff is not None else None,
@@ -135,7 +137,7 @@ def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
 def transfer(order, source, destination="pickup", status="requested", **fields):
     """A transfer carrying `order`'s lines sourced at `source` to `destination` (default: the order's pickup
     store; None: to the customer's address), its lines linked. The source's stock is not touched."""
-    from omnistore.models import Transfer
+    from omnistore.orders.models import Transfer
 
     if destination == "pickup":
         destination = order.pickup_location
@@ -154,7 +156,7 @@ def transfer(order, source, destination="pickup", status="requested", **fields):
 def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, **fields):
     """A customer profile (email, phone and loyalty number unique per call unless given; generated loyalty
     numbers start with 9, so they never meet the low numbers tests write out, like OSL0000042)."""
-    from omnistore.models import Customer
+    from omnistore.customers.models import Customer
 
     n = next(_counter)
     values = dict(
@@ -177,7 +179,7 @@ def age_sessions(**delta):
     since its last activity (and since sign-in) — the server's clock decides, not the cookie's."""
     from datetime import timedelta
 
-    from omnistore.models import StaffSession
+    from omnistore.stores.models import StaffSession
 
     back = timedelta(**delta)
     for row in db.session.scalars(db.select(StaffSession)):
@@ -187,7 +189,7 @@ def age_sessions(**delta):
 
 
 def staff_session_rows():
-    from omnistore.models import StaffSession
+    from omnistore.stores.models import StaffSession
 
     db.session.expire_all()
     return db.session.scalars(db.select(StaffSession).order_by(StaffSession.id)).all()

@@ -3,7 +3,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from omnistore.extensions import db
+from omnistore.core.extensions import db
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 

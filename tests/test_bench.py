@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from omnistore.services import staff as staff_service
+from omnistore.stores import staff as staff_service
 from omnistore_tools.bench import measure, scenarios, served
 
 TINY = ["bench", "--stores", "3", "--products", "50", "--customers", "5", "--orders", "12", "--pickup-orders", "40",

@@ -3,8 +3,9 @@ import json
 
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Order, StockLevel
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order
+from omnistore.stock.models import StockLevel
 
 
 def test_sourcing_and_placement_figures_then_the_orders_are_cancelled(app, tmp_path):

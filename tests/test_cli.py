@@ -1,9 +1,9 @@
 """Operator commands: staff logins and API tokens."""
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import ApiClient, Staff
-from omnistore.services.staff import authenticate, authenticate_api_token
+from omnistore.core.extensions import db
+from omnistore.stores.models import ApiClient, Staff
+from omnistore.stores.staff import authenticate, authenticate_api_token
 
 
 @pytest.fixture

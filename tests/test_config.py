@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from omnistore import config, create_app
-from omnistore.services import ordering, sourcing
+from omnistore import create_app
+from omnistore.core import config
+from omnistore.orders import placing as ordering
+from omnistore.orders import sourcing
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -3,8 +3,8 @@ import csv
 import io
 from decimal import Decimal
 
-from omnistore import csvfile
-from omnistore.csvfile import Money, Number
+from omnistore.core import csvfile
+from omnistore.core.csvfile import Money, Number
 
 
 def rows(data):

@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from omnistore.extensions import db
-from omnistore.models._types import on_database
+from omnistore.core.extensions import db
+from omnistore.core.types import on_database
 
 
 def test_migrated_schema_matches_the_models(app):
@@ -67,7 +67,9 @@ def test_database_refuses_impossible_stock(app, make, table, values):
 
 
 def test_database_refuses_duplicates_and_bad_values(app, make):
-    from omnistore.models import Order, StockLevel, Variant
+    from omnistore.catalog.models import Variant
+    from omnistore.orders.models import Order
+    from omnistore.stock.models import StockLevel
 
     ham, variant = make.location("HAM"), make.variant()
     make.stock(variant, ham, 3)
@@ -93,7 +95,8 @@ def test_tokens_made_before_scopes_keep_the_web_channel_and_their_own_orders(app
     status URLs only of the orders they placed (found in the audit trail)."""
     from flask_migrate import downgrade, upgrade
 
-    from omnistore.models import ApiClient, Order
+    from omnistore.orders.models import Order
+    from omnistore.stores.models import ApiClient
 
     ham = make.location("HAM")
     downgrade(revision="b046dea4fa35")
@@ -122,8 +125,8 @@ def test_the_gdpr_migration_hashes_idempotency_keys_and_finds_each_emails_custom
 
     from flask_migrate import downgrade, upgrade
 
-    from omnistore.models import Order
-    from omnistore.services.ordering import hash_key
+    from omnistore.orders.models import Order
+    from omnistore.orders.placing import hash_key
 
     ham, anna = make.location("HAM"), make.customer("Anna", "Berg", email="anna@example.de")
     order = make.order(ham, customer_id=anna.id, idempotency_key="api:1:order-for-anna@example.de")

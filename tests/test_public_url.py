@@ -4,10 +4,11 @@ from types import SimpleNamespace
 import click
 import pytest
 
-from omnistore import create_app
-from omnistore import public_url as public_url_module
-from omnistore.extensions import db
-from omnistore.services import demo_logins, pickups, setup
+from omnistore import create_app, demo_logins
+from omnistore import first_run as setup
+from omnistore.core import public_url as public_url_module
+from omnistore.core.extensions import db
+from omnistore.pickups import services as pickups
 from omnistore_tools import demo
 
 PICKUP = SimpleNamespace(token="t" * 32)

@@ -95,7 +95,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        from omnistore.models._types import on_database
+        from omnistore.core.types import on_database
 
         context.configure(
             connection=connection,

@@ -5,11 +5,11 @@ from flask import g
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
-from . import i18n
-from .errors import register_error_handlers
-from .form_input import check_request_shape
-from .retry import close_session_quietly, end_reading_in_request
-from .sessions import check_session
+from omnistore.stores.login import check_session
+from omnistore.web import i18n
+from omnistore.web.errors import register_error_handlers
+from omnistore.web.form_input import check_request_shape
+from omnistore.web.retry import close_session_quietly, end_reading_in_request
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
 CONTENT_SECURITY_POLICY = (
@@ -31,7 +31,16 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def register_web(app):
-    from . import api, auth, customers, home, manager, orders, outbox, pickups, public, stock
+    from omnistore import home
+    from omnistore.api import views as api
+    from omnistore.customers import views as customers
+    from omnistore.orders.views import orders
+    from omnistore.pickups.views import desk as pickups
+    from omnistore.pickups.views import public
+    from omnistore.reviews import views as manager
+    from omnistore.stock import views as stock
+    from omnistore.stores import views as auth
+    from omnistore.web import outbox
 
     i18n.init_app(app)
     app.register_blueprint(auth.bp)

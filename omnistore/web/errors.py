@@ -7,9 +7,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..extensions import db
-from ..services.errors import DomainError
-from .rendering import wants_fragment
+from omnistore.core.errors import DomainError
+from omnistore.core.extensions import db
+from omnistore.web.rendering import wants_fragment
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ or a list where it expects a string. A view that takes an upload or a repeated f
 from flask import current_app, request
 from flask_babel import gettext as _
 
-from .errors import API_PREFIX, error_response
+from omnistore.web.errors import API_PREFIX, error_response
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")

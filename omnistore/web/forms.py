@@ -1,5 +1,5 @@
 """Flask-WTF forms shared by the blueprints, and the pieces every form uses: whole numbers and ids read the
-one way (services/validation.py), a validator that runs a service's own check, and the errors a view shows."""
+one way (core/validation.py), a validator that runs a service's own check, and the errors a view shows."""
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -7,14 +7,14 @@ from wtforms import EmailField, Field, HiddenField, IntegerField, PasswordField,
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..services import validation
-from ..services.errors import DomainError, ValidationFailed
+from omnistore.core import validation
+from omnistore.core.errors import DomainError, ValidationFailed
 
 MAX_ID = 10**10 - 1  # ten digits and more is a slip of the finger (or a probe), not a row's id
 
 
 class WholeNumberField(IntegerField):
-    """An integer field that reads numbers the way every other input does (services/validation.py): ASCII
+    """An integer field that reads numbers the way every other input does (core/validation.py): ASCII
     digits only — Python's int() would take "١٢" as 12 and "1_0" as 10."""
 
     def process_formdata(self, valuelist):

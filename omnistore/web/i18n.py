@@ -8,8 +8,7 @@ from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import formatting
-from ..models import statuses
+from omnistore.core import formatting, statuses
 
 
 def select_locale():
@@ -33,7 +32,7 @@ def select_timezone():
 
 
 def formatting_locale():
-    """The locale numbers and dates are formatted in for this request (see omnistore/formatting.py)."""
+    """The locale numbers and dates are formatted in for this request (see omnistore/core/formatting.py)."""
     return formatting.formatting_locale()
 
 

@@ -2,9 +2,9 @@
 (in development, without SMTP, this is where the emails are read)."""
 from flask import Blueprint, make_response, render_template, request
 
-from ..models.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
-from ..services import outbox as outbox_service
-from .rendering import render_page_or_partial, role_required
+from omnistore.core import outbox as outbox_service
+from omnistore.core.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
+from omnistore.web.rendering import render_page_or_partial, role_required
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 

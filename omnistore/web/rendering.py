@@ -4,8 +4,8 @@ from functools import wraps
 from flask import Response, abort, current_app, make_response, render_template, request
 from flask_login import current_user, login_required
 
-from .. import csvfile
-from ..extensions import htmx
+from omnistore.core import csvfile
+from omnistore.core.extensions import htmx
 
 __all__ = ["LIVE_PARAM", "csv_download", "is_live_poll", "live_poll", "login_required", "render_page_or_partial",
            "role_required", "wants_fragment"]
@@ -27,7 +27,7 @@ def render_page_or_partial(page, partial, status_code=200, **context):
 
 def csv_download(filename, header, rows):
     """A CSV file as a download, written by the one CSV writer in the language's number format."""
-    from .i18n import formatting_locale
+    from omnistore.web.i18n import formatting_locale
 
     return Response(csvfile.write(header, rows, locale=formatting_locale()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',

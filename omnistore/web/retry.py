@@ -14,8 +14,8 @@ import logging
 from flask import Flask, g, request
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from ..extensions import db
-from ..services.db import end_reading
+from omnistore.core.db import end_reading
+from omnistore.core.extensions import db
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,18 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from omnistore.extensions import db
-
-from .measure import CpuMeter, Result, Run, _clerk_email, run_inprocess
-from .network import ensure_network
-from .report import _cores, _load, _load_text, _python_speed, _report, judge
-from .scenarios import DEFAULT_PRODUCTS, DEFAULT_STORES, SCENARIO_NAMES, SCENARIOS, _sample_workload
-from .served import run_gunicorn
+from omnistore.core.extensions import db
+from omnistore_tools.bench.measure import CpuMeter, Result, Run, _clerk_email, run_inprocess
+from omnistore_tools.bench.network import ensure_network
+from omnistore_tools.bench.report import _cores, _load, _load_text, _python_speed, _report, judge
+from omnistore_tools.bench.scenarios import (
+    DEFAULT_PRODUCTS,
+    DEFAULT_STORES,
+    SCENARIO_NAMES,
+    SCENARIOS,
+    _sample_workload,
+)
+from omnistore_tools.bench.served import run_gunicorn
 
 
 @click.command("bench")
@@ -90,8 +95,8 @@ def bench(stores, products, customers, orders, pickup_orders, mode, chosen, requ
 
 def bench_run(app, *, stores, products, customers, mode, chosen, requests, warmup, seconds, clients, workers,
               threads, random_seed, echo, orders=0, pickup_orders=0):
-    from omnistore.services import staff as staff_service
-    from omnistore_tools.demo import DEMO_PASSWORD
+    from omnistore.demo_logins import DEMO_PASSWORD
+    from omnistore.stores import staff as staff_service
 
     speed = _python_speed()
     network = ensure_network(stores, products, customers, echo, orders=orders)

@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from sqlalchemy import text
 
-from .scenarios import POOL_MAX, SEED_CLERK_STORE, Scenario, Workload
+from omnistore_tools.bench.scenarios import POOL_MAX, SEED_CLERK_STORE, Scenario, Workload
 
 # --- measuring --------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import click
 from sqlalchemy import func, inspect, select, text
 
-from omnistore.extensions import db
+from omnistore.core.extensions import db
 
 # --- the network ----------------------------------------------------------------------------------
 
@@ -36,13 +36,15 @@ class Network:
 
 
 def _seed_counts():
-    from omnistore.models import Customer, Location, Variant
+    from omnistore.catalog.models import Variant
+    from omnistore.customers.models import Customer
+    from omnistore.stores.models import Location
     from omnistore_tools.seed import SEED_DOMAIN, SEED_MARK
 
     def count(model, *where):
         return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
-    from omnistore.models import Order
+    from omnistore.orders.models import Order
     from omnistore_tools.seed import ORDER_PREFIX
 
     return (count(Location, Location.notes == SEED_MARK), count(Variant, Variant.sku.like("SEED-%")),
@@ -77,7 +79,7 @@ def ensure_network(stores, products, customers, echo, orders=0) -> Network:
         version = db.session.scalar(text("SELECT sqlite_version()")) if kind == "sqlite" else ""
         size = (db.session.scalar(text("PRAGMA page_count")) * db.session.scalar(text("PRAGMA page_size"))
                 if kind == "sqlite" else None)
-    from omnistore.models import StockLevel
+    from omnistore.stock.models import StockLevel
 
     stock_rows = db.session.scalar(select(func.count()).select_from(StockLevel))
     db.session.rollback()

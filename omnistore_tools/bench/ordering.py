@@ -16,12 +16,17 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-
-from .measure import _round, percentile
-from .network import ensure_network
-from .report import _cores, _load, _load_text, _ms
-from .scenarios import DEFAULT_PRODUCTS, DEFAULT_STORES, _sample_workload, _seed_customer_ids, _seed_store_ids
+from omnistore.core.extensions import db
+from omnistore_tools.bench.measure import _round, percentile
+from omnistore_tools.bench.network import ensure_network
+from omnistore_tools.bench.report import _cores, _load, _load_text, _ms
+from omnistore_tools.bench.scenarios import (
+    DEFAULT_PRODUCTS,
+    DEFAULT_STORES,
+    _sample_workload,
+    _seed_customer_ids,
+    _seed_store_ids,
+)
 
 # --- ordering (issue 5): the sourcing engine and order placement --------------------------------------
 
@@ -36,7 +41,7 @@ def _timed(values):
 
 def bench_sourcing(app, workload, rng, proposals):
     """propose() for `proposals` random pickup requests (1–3 sampled variants at a random seed store)."""
-    from omnistore.services import sourcing
+    from omnistore.orders import sourcing
 
     stores = _seed_store_ids()
     times, splits, sources = [], 0, Counter()
@@ -58,8 +63,9 @@ def bench_sourcing(app, workload, rng, proposals):
 
 def bench_placement(app, workload, rng, clients, seconds):
     """`clients` threads placing web pickup orders through ordering.place for `seconds`: orders/s, latency."""
-    from omnistore.services import ordering, sourcing
-    from omnistore.services.errors import InsufficientStock
+    from omnistore.core.errors import InsufficientStock
+    from omnistore.orders import placing as ordering
+    from omnistore.orders import sourcing
 
     stores, customers = _seed_store_ids(), _seed_customer_ids()
     if not customers:
@@ -121,7 +127,7 @@ _BENCH_CLIENT = {}
 
 
 def _bench_api_client():
-    from omnistore.models import ApiClient
+    from omnistore.stores.models import ApiClient
 
     client_id = _BENCH_CLIENT.get("id")
     return db.session.get(ApiClient, client_id) if client_id else None
@@ -129,7 +135,7 @@ def _bench_api_client():
 
 def _ledger_consistent(variant_ids):
     """Every touched level: on_hand and allocated equal the sums of their movements, 0 ≤ allocated ≤ on_hand."""
-    from omnistore.models import StockLevel, StockMovement
+    from omnistore.stock.models import StockLevel, StockMovement
 
     sums = select(StockMovement.variant_id, StockMovement.location_id,
                   func.sum(StockMovement.on_hand_delta).label("on_hand"),
@@ -166,8 +172,8 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
     database: the bench places real orders (cancelled again at the end unless --keep-orders).
     For the same through HTTP, run `bench --scenario api-order` (gunicorn, 16 clients by default).
     """
-    from omnistore.services import ordering
-    from omnistore.services import staff as staff_service
+    from omnistore.orders import placing as ordering
+    from omnistore.stores import staff as staff_service
 
     def echo(message):
         click.echo(message, err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .measure import _round
+from omnistore_tools.bench.measure import _round
 
 # --- targets and the report -------------------------------------------------------------------------
 

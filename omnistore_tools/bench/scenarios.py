@@ -12,7 +12,7 @@ import click
 from flask import Flask, url_for
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
+from omnistore.core.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CLERK_STORE = 1  # the bench signs in as the clerk of S001
@@ -161,7 +161,7 @@ class Workload:
     def fingerprint(self, variant_id):
         """The network panel's current fingerprint of the variant, from the service the panel uses."""
         if variant_id not in self.fingerprints:
-            from omnistore.services.availability import fingerprint
+            from omnistore.stock.availability import fingerprint
 
             self.fingerprints[variant_id] = fingerprint(variant_id)
         return self.fingerprints[variant_id]
@@ -177,7 +177,7 @@ class Workload:
 
 
 def _sample_workload(app, rng, products):
-    from omnistore.models import Product, Variant
+    from omnistore.catalog.models import Product, Variant
     from omnistore_tools.seed import variant_sku
 
     numbers = rng.sample(range(1, products + 1), min(SAMPLE_VARIANTS, products))
@@ -224,7 +224,7 @@ class CustomerSample:
 
 
 def _sample_customers(rng, size=200):
-    from omnistore.models import Customer
+    from omnistore.customers.models import Customer
     from omnistore_tools.seed import SEED_DOMAIN, customer_email
 
     count = db.session.scalar(select(func.count()).select_from(Customer)
@@ -255,7 +255,7 @@ def _sample_customers(rng, size=200):
 
 
 def _seed_store_ids(limit=None):
-    from omnistore.models import Location
+    from omnistore.stores.models import Location
     from omnistore_tools.seed import SEED_MARK
 
     query = select(Location.id).where(Location.notes == SEED_MARK, Location.pickup_enabled.is_(True))
@@ -263,7 +263,7 @@ def _seed_store_ids(limit=None):
 
 
 def _seed_customer_ids(limit=1000):
-    from omnistore.models import Customer
+    from omnistore.customers.models import Customer
     from omnistore_tools.seed import SEED_DOMAIN
 
     return list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}"))
@@ -275,13 +275,13 @@ def _api_order(w, rng):
     from omnistore_tools.seed import SEED_DOMAIN
 
     if not hasattr(w, "store_codes"):
-        from omnistore.models import Location
+        from omnistore.stores.models import Location
         from omnistore_tools.seed import SEED_MARK
 
         w.store_codes = list(db.session.scalars(select(Location.code).where(Location.notes == SEED_MARK)
                                                 .order_by(Location.code)))
     if not hasattr(w, "orderable"):  # sampled SKUs with plenty in the network, so replays stay placeable
-        from omnistore.models import StockLevel
+        from omnistore.stock.models import StockLevel
 
         ids = {v.id for v in w.variants}
         plenty = set(db.session.scalars(

@@ -19,10 +19,9 @@ import click
 from flask import Flask
 
 from omnistore import ROOT
-from omnistore.extensions import db
-
-from .measure import CpuMeter, Result, Run, Sample, _login_csrf, _server_ms
-from .scenarios import HOST, USER_AGENT, Req
+from omnistore.core.extensions import db
+from omnistore_tools.bench.measure import CpuMeter, Result, Run, Sample, _login_csrf, _server_ms
+from omnistore_tools.bench.scenarios import HOST, USER_AGENT, Req
 
 # --- mode 2: through gunicorn -----------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.extensions import db
-from omnistore.models import Order
-from omnistore.services.staff import create_api_client
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order
+from omnistore.stores.staff import create_api_client
 from tests.e2e import fake_camera, test_pickup_desk, test_scanner
 from tests.e2e.test_customer_page import PHONE
 from tests.e2e.test_pickup_desk import LIVE_WITHIN_MS, fresh_reads, queue_group, sign_in

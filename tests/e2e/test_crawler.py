@@ -12,9 +12,10 @@ from flask import request_started
 from sqlalchemy import select
 
 from omnistore import create_app
-from omnistore.extensions import db
-from omnistore.models import Order, Pickup, Staff
-from omnistore.services import order_desk
+from omnistore.core.extensions import db
+from omnistore.orders import desk as order_desk
+from omnistore.orders.models import Order, Pickup
+from omnistore.stores.models import Staff
 from omnistore_tools import demo
 from tests.conftest import _empty_all_tables, _fresh_g, _test_config
 from tests.e2e.conftest import TIMEOUT_MS, LiveServer

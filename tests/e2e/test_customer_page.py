@@ -7,10 +7,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Order, OrderEvent, OutboxMessage, Pickup
-from omnistore.services import notifications, pickups
-from omnistore.services.db import transaction
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders import notifications
+from omnistore.orders.models import Order, OrderEvent, Pickup
+from omnistore.pickups import services as pickups
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TIMEOUT_MS, BrowserProblems
 from tests.e2e.screenshots import SCREENSHOTS, SETTLED

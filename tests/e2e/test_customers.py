@@ -95,9 +95,9 @@ def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, 
 
 
 def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, make, people):
-    from omnistore.extensions import db
-    from omnistore.models import Staff
-    from omnistore.services import customer_privacy
+    from omnistore.clienteling import privacy as customer_privacy
+    from omnistore.core.extensions import db
+    from omnistore.stores.models import Staff
 
     ham = people["juergen"].preferred_location
     manager = make.staff("manager", ham, email="manager@example.test", name="Maria Becker")

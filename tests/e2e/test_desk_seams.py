@@ -5,9 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.extensions import db
-from omnistore.models import Order
-from omnistore.services import pickups, transfers
+from omnistore.core.extensions import db
+from omnistore.orders import transfers
+from omnistore.orders.models import Order
+from omnistore.pickups import services as pickups
 from tests.e2e import test_pickup_desk
 from tests.e2e.screenshots import capture
 from tests.e2e.test_pickup_desk import fresh_reads, queue_group, sign_in, web_order

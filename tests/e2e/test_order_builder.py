@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.extensions import db
-from omnistore.models import Customer
+from omnistore.core.extensions import db
+from omnistore.customers.models import Customer
 from tests.e2e.screenshots import capture
 from tests.e2e.test_foundation import sign_in, sign_out
 

@@ -5,11 +5,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.extensions import db
-from omnistore.models import Order
-from omnistore.models._types import utcnow
-from omnistore.services import pickups, stock
-from omnistore.services.db import transaction
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.orders.models import Order
+from omnistore.pickups import services as pickups
+from omnistore.stock import services as stock
 from tests.conftest import PASSWORD
 from tests.e2e import fake_camera, test_scanner
 from tests.e2e.screenshots import capture

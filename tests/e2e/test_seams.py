@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.services import outbox, pickups
-from omnistore.services.db import transaction
+from omnistore.core import outbox
+from omnistore.core.db import transaction
+from omnistore.pickups import services as pickups
 from tests.e2e.test_foundation import sign_in
 from tests.e2e.test_pickup_desk import (
     shop,  # noqa: F401 (a fixture)

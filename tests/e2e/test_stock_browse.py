@@ -6,9 +6,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.extensions import db
-from omnistore.services import stock
-from omnistore.services.catalog import search_text_for
+from omnistore.catalog.services import search_text_for
+from omnistore.core.extensions import db
+from omnistore.stock import services as stock
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TABLET, TIMEOUT_MS, BrowserProblems
 from tests.e2e.test_foundation import sign_in

@@ -4,12 +4,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Transfer
-from omnistore.services import availability, stock
-from omnistore.services.availability import fingerprint, network_panel, product_view, variant_totals
-from omnistore.services.catalog import catalogue_query
-from omnistore.services.locations import distance_km, opening_status
+from omnistore.catalog.services import catalogue_query
+from omnistore.core.extensions import db
+from omnistore.orders.models import Transfer
+from omnistore.stock import availability
+from omnistore.stock import services as stock
+from omnistore.stock.availability import fingerprint, network_panel, product_view, variant_totals
+from omnistore.stores.locations import distance_km, opening_status
 from tests.helpers import count_statements
 
 # Monday 9 March 2026; Europe/Berlin and Europe/Copenhagen are UTC+1 in winter, UTC+2 from 29 March.

@@ -3,10 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, Product, Variant
-from omnistore.services import catalog
-from omnistore.services.catalog import (
+from omnistore.catalog import services as catalog
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import (
     TooManyProducts,
     ean13_check_digit,
     fold,
@@ -15,8 +14,10 @@ from omnistore.services.catalog import (
     search_products,
     upsert_products,
 )
-from omnistore.services.errors import ValidationFailed
-from omnistore.services.staff import create_api_client
+from omnistore.core.audit import AuditEvent
+from omnistore.core.errors import ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.stores.staff import create_api_client
 from tests.factories import ean
 from tests.helpers import count_statements
 

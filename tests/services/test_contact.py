@@ -1,8 +1,8 @@
 """Email and phone numbers as people type them, stored in one form (lower-cased; E.164)."""
 import pytest
 
-from omnistore.services.contact import format_phone, normalize_email, normalize_phone, phone_candidates
-from omnistore.services.errors import ValidationFailed
+from omnistore.core.errors import ValidationFailed
+from omnistore.customers.contact import format_phone, normalize_email, normalize_phone, phone_candidates
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

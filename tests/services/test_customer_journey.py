@@ -7,10 +7,13 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, OutboxMessage
-from omnistore.services import customer_pickups, pickups, webhooks
-from omnistore.services.db import transaction
+from omnistore.core import webhooks
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.pickups import customer as customer_pickups
+from omnistore.pickups import services as pickups
 
 
 def _messages(topic):

@@ -7,11 +7,13 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, CustomerMerge, Order, Staff
-from omnistore.services import customer_privacy
-from omnistore.services import customers as customer_service
-from omnistore.services.errors import Conflict
+from omnistore.clienteling import privacy as customer_privacy
+from omnistore.core.errors import Conflict
+from omnistore.core.extensions import db
+from omnistore.customers import services as customer_service
+from omnistore.customers.models import Customer, CustomerMerge
+from omnistore.orders.models import Order
+from omnistore.stores.models import Staff
 
 
 @pytest.fixture
@@ -137,7 +139,7 @@ def test_an_erase_and_a_merge_at_once_leave_nothing_of_the_erased(app, people, e
 
 @pytest.fixture
 def counter(make, people):
-    from omnistore.services import ordering
+    from omnistore.orders import placing as ordering
 
     ham = db.session.get(Staff, people["manager"].id).location
     clerk = make.staff("clerk", ham, email="clerk@example.test")
@@ -151,8 +153,9 @@ def counter(make, people):
 
 
 def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_held_units(app, people, counter):
-    from omnistore.models import DraftHold, OrderDraft, StockLevel
-    from omnistore.services import ordering
+    from omnistore.orders import placing as ordering
+    from omnistore.orders.models import DraftHold, OrderDraft
+    from omnistore.stock.models import StockLevel
 
     def place():
         clerk = db.session.get(Staff, counter["clerk"].id)
@@ -173,9 +176,9 @@ def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_h
 
 
 def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, people, counter):
-    from omnistore.models import OrderDraft
-    from omnistore.services import ordering
-    from omnistore.services.errors import InvalidTransition
+    from omnistore.core.errors import InvalidTransition
+    from omnistore.orders import placing as ordering
+    from omnistore.orders.models import OrderDraft
 
     clerk = db.session.get(Staff, counter["clerk"].id)
     draft = ordering.draft_for(counter["token"], clerk)  # the clerk's page was open …
@@ -192,8 +195,8 @@ def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, peopl
 
 
 def test_a_change_to_a_profile_erased_meanwhile_is_refused(app, people):
-    from omnistore.models import CustomerNote
-    from omnistore.services.errors import NotFound
+    from omnistore.core.errors import NotFound
+    from omnistore.customers.models import CustomerNote
 
     anna = customer_service.get_active_customer(people["anna"].id)  # the clerk's profile page was open …
     run_together(app, [erase(people, "anna")])  # … while a manager erased her

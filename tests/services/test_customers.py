@@ -2,10 +2,11 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, Consent, Customer
-from omnistore.services import customers as service
-from omnistore.services.errors import Conflict, DuplicateCustomer, NotFound, ValidationFailed
+from omnistore.core.audit import AuditEvent
+from omnistore.core.errors import Conflict, DuplicateCustomer, NotFound, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.customers import services as service
+from omnistore.customers.models import Consent, Customer
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_search_by_email_phone_and_loyalty_code(app, make):
 
 
 def test_search_leaves_out_erased_and_merged_profiles(app, make):
-    from omnistore.models._types import utcnow
+    from omnistore.core.types import utcnow
 
     make.customer("Jürgen", "Müller", erased_at=utcnow())
     kept = make.customer("Jürgen", "Müller")

@@ -14,30 +14,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
-from omnistore import PACKAGE
-from omnistore.extensions import db
-from omnistore.models import (
-    AuditEvent,
-    Consent,
-    Customer,
-    CustomerNote,
-    Location,
-    Order,
-    OrderEvent,
-    OrderLine,
-    Pickup,
-    Product,
-    Staff,
-    StockLevel,
-    StockMovement,
-    Transfer,
-    Variant,
-)
-from omnistore.models.orders import DELIVERY_STATUSES, PICKUP_STATUSES
-from omnistore.services import demo_logins, orders, pickups, reviews, stock
-from omnistore.services.catalog import is_valid_ean13
-from omnistore.services.errors import Conflict
-from omnistore.services.pickups import queue_summary
+from omnistore import PACKAGE, demo_logins
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import is_valid_ean13
+from omnistore.core.audit import AuditEvent
+from omnistore.core.errors import Conflict
+from omnistore.core.extensions import db
+from omnistore.core.statuses import DELIVERY_STATUSES, PICKUP_STATUSES
+from omnistore.customers.models import Consent, Customer, CustomerNote
+from omnistore.orders import services as orders
+from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.pickups import services as pickups
+from omnistore.pickups.services import queue_summary
+from omnistore.reviews import services as reviews
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo
 
 ALL_MODELS = (Location, Product, Variant, StockLevel, StockMovement, Customer, Consent, CustomerNote, Order,

@@ -2,8 +2,10 @@
 thing in a stock form, an order line, a catalogue search and the API (14.11); only the words differ."""
 import pytest
 
-from omnistore.services import catalog, sourcing, stock
-from omnistore.services.errors import ValidationFailed
+from omnistore.catalog import services as catalog
+from omnistore.core.errors import ValidationFailed
+from omnistore.orders import sourcing
+from omnistore.stock import services as stock
 
 
 def _stock(value):

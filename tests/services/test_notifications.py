@@ -9,10 +9,14 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, OrderEvent, OutboxMessage
-from omnistore.services import notifications, pickups, webhooks
-from omnistore.services.db import transaction
+from omnistore.core import webhooks
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders import notifications
+from omnistore.orders.models import OrderEvent
+from omnistore.pickups import services as pickups
 
 
 def _customer(email="anna@example.test", first_name="Anna", locale="en", **fields):

@@ -5,23 +5,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import (
-    Customer,
-    DraftHold,
-    Order,
-    OrderEvent,
-    OrderLine,
-    OutboxMessage,
-    Pickup,
-    Staff,
-    StockLevel,
-    StockMovement,
-    Transfer,
-)
-from omnistore.models._types import utcnow
-from omnistore.services import ordering, sourcing
-from omnistore.services.errors import InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from omnistore.core.errors import InsufficientStock, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.core.types import utcnow
+from omnistore.customers.models import Customer
+from omnistore.orders import placing as ordering
+from omnistore.orders import sourcing
+from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.models import Staff
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ import threading
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order, OrderEvent
-from omnistore.services import orders
-from omnistore.services.db import transaction
-from omnistore.services.errors import AlreadyCollected, InvalidTransition
+from omnistore.core.db import transaction
+from omnistore.core.errors import AlreadyCollected, InvalidTransition
+from omnistore.core.extensions import db
+from omnistore.orders import services as orders
+from omnistore.orders.models import Order, OrderEvent
 
 
 @pytest.fixture

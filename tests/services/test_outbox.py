@@ -15,10 +15,13 @@ from aiosmtpd.controller import Controller
 from PIL import Image
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, OutboxMessage
-from omnistore.services import notifications, outbox, pickups, webhooks
-from omnistore.services.db import transaction
+from omnistore.core import outbox, webhooks
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders import notifications
+from omnistore.pickups import services as pickups
 
 # --- a real SMTP server and a real webhook receiver -------------------------------------------------------
 

@@ -6,10 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Order, OrderEvent, OutboxMessage, Pickup, StockLevel
-from omnistore.services import pickup_deadlines, pickups, webhooks
-from omnistore.services.db import transaction
+from omnistore.core import webhooks
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders.models import Order, OrderEvent, Pickup
+from omnistore.pickups import deadlines as pickup_deadlines
+from omnistore.pickups import services as pickups
+from omnistore.stock.models import StockLevel
 
 # Monday 16 November 2026, 10:00 in Hamburg (09:00 UTC)
 READY_AT = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -40,7 +45,7 @@ def setup(make):
 
 
 def _allocate(store, variant, quantity):
-    from omnistore.services import stock
+    from omnistore.stock import services as stock
     stock.allocate(stock.StockChange(variant.id, store.id, quantity, reference="test"))
 
 
@@ -96,7 +101,7 @@ def test_an_overdue_order_expires_its_stock_returns_and_customer_and_webhooks_ar
     # The line's reason is stored as a code: each viewer reads it in their own language.
     from flask_babel import force_locale
 
-    from omnistore.services.sourcing import line_reason
+    from omnistore.orders.sourcing import line_reason
 
     assert line_reason(order.lines[0]) == "Not collected in time: the pickup expired."
     with force_locale("de"):

@@ -4,18 +4,15 @@ from datetime import timedelta
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, Order, OrderEvent, Pickup, StockLevel, StockMovement
-from omnistore.models._types import utcnow
-from omnistore.services import pickups, stock
-from omnistore.services.db import transaction
-from omnistore.services.errors import (
-    AlreadyCollected,
-    InvalidTransition,
-    NotFound,
-    OutOfScope,
-    ValidationFailed,
-)
+from omnistore.core.audit import AuditEvent
+from omnistore.core.db import transaction
+from omnistore.core.errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.orders.models import Order, OrderEvent, Pickup
+from omnistore.pickups import services as pickups
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel, StockMovement
 
 
 @pytest.fixture
@@ -161,7 +158,7 @@ def test_goods_still_on_their_way_cannot_be_ready(make, desk):
 
 
 def test_goods_that_arrived_can_be_ready(make, desk):
-    from omnistore.models import Transfer
+    from omnistore.orders.models import Transfer
 
     order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber)])
     transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
@@ -401,7 +398,7 @@ def test_a_double_tap_on_two_tablets_hands_over_once(app, make, desk):
     staff_ids = [desk.clerk.id, desk.other_clerk.id]
 
     def confirm(n):
-        from omnistore.models import Staff
+        from omnistore.stores.models import Staff
 
         with app.app_context():
             try:
@@ -442,7 +439,7 @@ def test_the_handover_view_of_the_order(make, desk):
 
 def transfer_order(make, desk, transfer_status):
     """A Hamburg pickup order of a jacket that Berlin sends (its transfer in `transfer_status`)."""
-    from omnistore.models import Transfer
+    from omnistore.orders.models import Transfer
 
     order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber), (desk.boots, 1, desk.ham)])
     transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
@@ -512,8 +509,8 @@ def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk)
 # --- the customer is told ----------------------------------------------------------------------------------
 
 def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transaction(make, desk):
-    from omnistore.models import OutboxMessage
-    from omnistore.services import webhooks
+    from omnistore.core import webhooks
+    from omnistore.core.outbox import OutboxMessage
 
     webhooks.add_endpoint("shop", "https://shop.example/hooks", ["order.ready", "order.collected"])
     customer = make.customer("Mia", "Jensen", email="mia@example.test")
@@ -531,7 +528,7 @@ def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transactio
 
 
 def test_a_refused_handover_tells_nobody(make, desk):
-    from omnistore.models import OutboxMessage
+    from omnistore.core.outbox import OutboxMessage
 
     customer = make.customer("Mia", "Jensen", email="mia@example.test")
     order = placed_order(make, desk, customer_id=customer.id, payment_state="pay_at_pickup")
@@ -554,7 +551,7 @@ def test_the_code_throttle_holds_across_app_processes(app, make, desk, database_
     other = create_app(_test_config(database_url, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2))
     clerk_id = desk.clerk.id
     with other.app_context():
-        from omnistore.models import Staff
+        from omnistore.stores.models import Staff
 
         try:
             with pytest.raises(pickups.TooManyAttempts):
@@ -573,7 +570,7 @@ def test_the_code_throttle_holds_under_concurrent_wrong_codes(app, make, desk):
     outcomes = [None] * 40
 
     def run(i):
-        from omnistore.models import Staff
+        from omnistore.stores.models import Staff
 
         with app.app_context():
             try:

@@ -4,9 +4,9 @@ import io
 import zxingcpp
 from PIL import Image
 
-from omnistore.extensions import db
-from omnistore.services import pickups
-from omnistore.services.db import transaction
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.pickups import services as pickups
 
 
 def test_a_pickup_gets_an_unguessable_token_and_a_readable_short_code(make):

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from omnistore.services import reviews
-from omnistore.services.errors import Forbidden, NotFound, OutOfScope, ValidationFailed
+from omnistore.core.errors import Forbidden, NotFound, OutOfScope, ValidationFailed
+from omnistore.reviews import services as reviews
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -209,12 +209,12 @@ def test_handover_log_and_exceptions(shop, make):
     with pytest.raises(ValidationFailed):
         reviews.handovers(scope, method="fingerprint")
     # A partial handover: one line of A refused.
-    from omnistore.extensions import db
+    from omnistore.core.extensions import db
 
     shop["orders"]["A"].lines[0].status = "refused"
     db.session.commit()
     assert reviews.handovers(scope).items[0].partial is True
-    from omnistore.services import audit
+    from omnistore.core import audit
 
     audit.record("pickup.code_failed", staff=shop["clerk"]).created_at = at(22, 11)
     db.session.commit()

@@ -1,9 +1,8 @@
 """The clerk's catalogue search (services.catalog.search_catalogue and friends), on both databases."""
 import pytest
 
-from omnistore.extensions import db
-from omnistore.services import catalog
-from omnistore.services.catalog import (
+from omnistore.catalog import services as catalog
+from omnistore.catalog.services import (
     catalogue_facets,
     catalogue_query,
     find_variant_by_code,
@@ -11,7 +10,8 @@ from omnistore.services.catalog import (
     search_text_for,
     size_sort_key,
 )
-from omnistore.services.errors import ValidationFailed
+from omnistore.core.errors import ValidationFailed
+from omnistore.core.extensions import db
 from tests.helpers import count_statements
 
 

@@ -3,10 +3,13 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Location, Product, Staff, StockLevel, StockMovement, Variant
-from omnistore.services.catalog import is_valid_ean13
-from omnistore.services.errors import Conflict, ValidationFailed
+from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.services import is_valid_ean13
+from omnistore.core.errors import Conflict, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.customers.models import Customer
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo, seed
 
 

@@ -2,11 +2,12 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Order, OrderEvent, OrderLine, Pickup, Staff
-from omnistore.services import pickups as pickup_service
-from omnistore.services import reviews
-from omnistore.services.errors import Conflict
+from omnistore.core.errors import Conflict
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup
+from omnistore.pickups import services as pickup_service
+from omnistore.reviews import services as reviews
+from omnistore.stores.models import Staff
 from omnistore_tools import seed
 
 

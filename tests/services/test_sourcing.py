@@ -3,11 +3,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order, Transfer
-from omnistore.services import sourcing
-from omnistore.services.errors import NotFound, ValidationFailed
-from omnistore.services.sourcing import LineRequest, SourcingRequest
+from omnistore.core.errors import NotFound, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.orders import sourcing
+from omnistore.orders.models import Order, Transfer
+from omnistore.orders.sourcing import LineRequest, SourcingRequest
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Hamburg
 

@@ -8,18 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, StockLevel, StockMovement, VariantStock
-from omnistore.services import stock
-from omnistore.services.errors import (
-    Conflict,
-    Forbidden,
-    InsufficientStock,
-    InvalidTransition,
-    NotFound,
-    ValidationFailed,
-)
-from omnistore.services.stock import ImportRow, StockChange
+from omnistore.core.audit import AuditEvent
+from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel, StockMovement, VariantStock
+from omnistore.stock.services import ImportRow, StockChange
 
 
 @pytest.fixture
@@ -293,7 +287,7 @@ def test_allocations_need_a_positive_whole_quantity(variant, ham, make, quantity
 
 
 def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, make):
-    from omnistore.services.db import transaction
+    from omnistore.core.db import transaction
 
     make.stock(variant, ham, 5)
     with pytest.raises(RuntimeError), transaction():
@@ -405,7 +399,7 @@ def summary_places(make):
 def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_places, operations):
     """Whatever happens (changes, refusals, several allocations in one transaction, a transaction that fails
     after its changes), each variant's summary row equals the sums over its levels, after every step."""
-    from omnistore.services.db import transaction
+    from omnistore.core.db import transaction
 
     variants, locations = summary_places
     for kind, v, loc, quantity in operations:
@@ -571,7 +565,7 @@ def test_orders_allocating_the_same_variants_in_opposite_orders_never_deadlock(a
     """Each thread is an order: one transaction allocating three variants, each at its own store (so no two
     threads share a level), half of them in the opposite order. The summary rows the threads share are
     written at commit in variant order, so no two transactions wait on each other in a circle."""
-    from omnistore.services.db import transaction
+    from omnistore.core.db import transaction
 
     variants = [make.variant() for _ in range(3)]
     stores = [make.location(f"T{n:02d}") for n in range(8)]
@@ -629,7 +623,7 @@ def test_many_writers_on_one_variant_keep_its_summary(app, make):
 # --- history ------------------------------------------------------------------------------------------------
 
 def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, clerk, make):
-    from omnistore.services.staff import create_api_client
+    from omnistore.stores.staff import create_api_client
 
     client_actor, _token = create_api_client("erp")
     stock.receive(change(variant, ham, 5, "first"), clerk)
@@ -755,7 +749,7 @@ def test_only_managers_admins_and_integrations_import(network, make, ham, cph, c
         stock.import_on_hand([("SKU-1", "HAM", 9)], clerk, "x")
     admin = make.staff("admin", ham)
     assert stock.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
-    from omnistore.services.staff import create_api_client
+    from omnistore.stores.staff import create_api_client
     api_client, _token = create_api_client("erp")
     result = stock.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
     assert result.summary["created"] == 1
@@ -781,7 +775,7 @@ def test_too_many_rows_are_refused_before_anything_is_written(network, manager, 
 
 def test_a_large_import_is_set_based(app, make, ham):
     """2,000 rows: a handful of statements, not one per row."""
-    from omnistore.models import Variant
+    from omnistore.catalog.models import Variant
     from tests.factories import ean
     from tests.helpers import count_statements
 

@@ -3,10 +3,11 @@ import threading
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order, OrderEvent, OrderLine, StockLevel, StockMovement, Transfer
-from omnistore.services import transfers
-from omnistore.services.errors import InvalidTransition, OutOfScope, ValidationFailed
+from omnistore.core.errors import InvalidTransition, OutOfScope, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.orders import transfers
+from omnistore.orders.models import Order, OrderEvent, OrderLine, Transfer
+from omnistore.stock.models import StockLevel, StockMovement
 
 
 @pytest.fixture
@@ -238,8 +239,8 @@ def test_two_tablets_shipping_the_same_parcel_at_once_dispatch_once(app, make, n
 
 
 def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_received(make, net):
-    from omnistore.models import Customer
-    from omnistore.services import ordering
+    from omnistore.customers.models import Customer
+    from omnistore.orders import placing as ordering
 
     customer = Customer(first_name="Ida", last_name="Lund", email="ida@example.test", created_channel="store")
     db.session.add(customer)

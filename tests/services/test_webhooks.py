@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from omnistore.services import webhooks
-from omnistore.services.errors import ValidationFailed
+from omnistore.core import webhooks
+from omnistore.core.errors import ValidationFailed
 
 
 def test_a_signature_verifies_only_for_the_same_secret_body_and_a_recent_time():

@@ -1,8 +1,8 @@
 """Roles and store scope, enforced on the server for every view."""
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order
 
 STAFF_PAGES = ["/", "/stock/", "/customers/", "/orders/", "/pickups/"]
 

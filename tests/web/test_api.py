@@ -6,12 +6,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import ApiClient, AuditEvent, Product, Variant
-from omnistore.models._types import utcnow
-from omnistore.services import catalog
-from omnistore.services.staff import create_api_client, revoke_api_client
-from omnistore.web import api, openapi
+from omnistore.api import openapi
+from omnistore.api import views as api
+from omnistore.catalog import services as catalog
+from omnistore.catalog.models import Product, Variant
+from omnistore.core.audit import AuditEvent
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.stores.models import ApiClient
+from omnistore.stores.staff import create_api_client, revoke_api_client
 from tests.factories import ean
 from tests.helpers import count_statements
 
@@ -381,8 +384,9 @@ def test_the_route_table_is_the_api_blueprint(app):
 
 def test_the_request_models_name_the_fields_the_services_check():
     """Bodies the services check by hand (per-row feeds, the order) take exactly the fields the models document."""
-    from omnistore.services import ordering, stock
-    from omnistore.web import schemas
+    from omnistore.api import schemas
+    from omnistore.orders import placing as ordering
+    from omnistore.stock import services as stock
 
     def fields(model):
         return set(model.model_fields)

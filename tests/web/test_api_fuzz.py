@@ -8,8 +8,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from omnistore.services.staff import create_api_client
-from omnistore.web import openapi
+from omnistore.api import openapi
+from omnistore.stores.staff import create_api_client
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 

@@ -2,9 +2,11 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Order, Pickup, StockLevel, StockMovement, Transfer
-from omnistore.services.staff import create_api_client
+from omnistore.core.extensions import db
+from omnistore.customers.models import Customer
+from omnistore.orders.models import Order, Pickup, Transfer
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.staff import create_api_client
 
 
 @pytest.fixture

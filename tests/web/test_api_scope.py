@@ -6,9 +6,11 @@ writes to a forbidden store or channel 403 out_of_scope; any write by a read-onl
 import pytest
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import ApiClient, Order, StockLevel
-from omnistore.services.staff import create_api_client
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order
+from omnistore.stock.models import StockLevel
+from omnistore.stores.models import ApiClient
+from omnistore.stores.staff import create_api_client
 
 
 @pytest.fixture

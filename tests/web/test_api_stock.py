@@ -2,10 +2,10 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import StockLevel, StockMovement
-from omnistore.services.staff import create_api_client
-from omnistore.web import openapi
+from omnistore.api import openapi
+from omnistore.core.extensions import db
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.staff import create_api_client
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_malformed_and_non_json_bodies(http, auth, network):
 
 
 def test_too_many_rows_is_413(http, auth, network, monkeypatch):
-    from omnistore.services import stock
+    from omnistore.stock import services as stock
 
     monkeypatch.setattr(stock, "MAX_IMPORT_ROWS", 2)
     response = put_stock(http, auth, [{"sku": "TEE-1", "location": "HAM", "on_hand": n} for n in range(3)])

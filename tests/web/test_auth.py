@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask import request
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent
-from omnistore.services import staff as staff_service
+from omnistore.core.audit import AuditEvent
+from omnistore.core.extensions import db
+from omnistore.stores import staff as staff_service
 from tests.conftest import PASSWORD, StaffClient
 
 
@@ -52,7 +52,7 @@ def test_failed_sign_in_is_audited(client, clerk):
 
 
 def test_disabled_staff_cannot_sign_in_and_is_signed_out(client, clerk, app):
-    from omnistore.services.staff import disable_staff
+    from omnistore.stores.staff import disable_staff
 
     client.login(clerk.email)
     assert client.get("/").status_code == 200
@@ -170,7 +170,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk
 @pytest.mark.parametrize("app_config", [{"OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
 def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
     """X-Forwarded-Host is not taken: many proxies pass a client's own through, and in development the host
-    decides customers' links (omnistore/public_url.py)."""
+    decides customers' links (omnistore/core/public_url.py)."""
     @app.get("/_test/origin")
     def _origin():
         return {"address": request.remote_addr, "url": request.host_url}

@@ -4,9 +4,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Consent, Customer
-from omnistore.services import customers as customer_service
+from omnistore.core.extensions import db
+from omnistore.customers import services as customer_service
+from omnistore.customers.models import Consent, Customer
 
 HX = {"HX-Request": "true"}
 

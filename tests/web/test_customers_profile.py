@@ -8,21 +8,22 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import (
+from omnistore.clienteling import history as customer_history
+from omnistore.clienteling import privacy as customer_privacy
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.core.types import utcnow
+from omnistore.customers import services as customer_service
+from omnistore.customers.models import (
     Consent,
     Customer,
     CustomerAccess,
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
-    Order,
-    OutboxMessage,
     WishlistItem,
 )
-from omnistore.models._types import utcnow
-from omnistore.services import customer_history, customer_privacy
-from omnistore.services import customers as customer_service
+from omnistore.orders.models import Order
 
 HX = {"HX-Request": "true"}
 
@@ -270,7 +271,7 @@ def _as_text(value):
 
 
 def _api_order(client, email, key):
-    from omnistore.services.staff import create_api_client
+    from omnistore.stores.staff import create_api_client
 
     _api, token = create_api_client("web shop")
     document = {"customer": {"email": email, "first_name": "Jürgen", "last_name": "Müller"},
@@ -281,8 +282,10 @@ def _api_order(client, email, key):
 
 
 def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
-    from omnistore.models import DraftHold, OrderDraft
-    from omnistore.services import customer_pickups, order_desk, ordering
+    from omnistore.orders import desk as order_desk
+    from omnistore.orders import placing as ordering
+    from omnistore.orders.models import DraftHold, OrderDraft
+    from omnistore.pickups import customer as customer_pickups
 
     juergen, manager = shop["juergen"], shop["manager"]
     shop["knit_l"].sku = "KNIT-L"
@@ -375,8 +378,8 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     customer_service.record_visit(twin, staff=shop["clerk"])
     customer_service.add_to_wishlist(twin, shop["knit_m"].id, staff=shop["clerk"])
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
-    from omnistore.models import OrderDraft
-    from omnistore.services import ordering
+    from omnistore.orders import placing as ordering
+    from omnistore.orders.models import OrderDraft
 
     draft = ordering.start_draft(shop["clerk"], customer_id=twin.id)
     db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de",

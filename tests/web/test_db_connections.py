@@ -5,9 +5,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from omnistore.extensions import db
-from omnistore.models import Location
-from omnistore.services import db as db_service
+from omnistore.core import db as db_service
+from omnistore.core.extensions import db
+from omnistore.stores.models import Location
 
 pytestmark = pytest.mark.fresh_app  # ends the app's connections, adds routes
 

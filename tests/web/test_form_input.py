@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from omnistore.extensions import db
+from omnistore.core.extensions import db
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

@@ -4,8 +4,8 @@ is changed."""
 # ruff: noqa: F811 — the fixtures imported below are the tests' arguments
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order, OrderLine, Transfer
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order, OrderLine, Transfer
 from tests.web.test_order_builder import HTMX, draft_of, held, shop, start  # noqa: F401 — shop is a fixture
 from tests.web.test_order_page import placed  # noqa: F401 — a fixture
 from tests.web.test_pickups import desk, new_order  # noqa: F401 — desk is a fixture

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, Location
+from omnistore.core.audit import AuditEvent
+from omnistore.core.extensions import db
+from omnistore.stores.models import Location
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_csv_exports_open_in_excel(client, shop):
 
 
 def test_german_csv_uses_decimal_commas(client, shop, make):
-    from omnistore.models import Staff
+    from omnistore.stores.models import Staff
 
     db.session.execute(Staff.__table__.update().where(Staff.email == "manager@example.test").values(locale="de"))
     db.session.commit()
@@ -114,7 +115,7 @@ def test_german_csv_uses_decimal_commas(client, shop, make):
 @pytest.mark.parametrize("locale, totals", [("en", {"39.95", "249.95", "1529.65"}),
                                             ("de", {"39,95", "249,95", "1529,65"})])
 def test_csv_money_is_exact_to_the_cent_for_the_language(client, shop, make, locale, totals):
-    from omnistore.models import Staff
+    from omnistore.stores.models import Staff
 
     ham, now = shop["ham"], datetime.now(UTC)
     for price, quantity in ((3995, 1), (24995, 1), (30593, 5)):

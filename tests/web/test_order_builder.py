@@ -5,8 +5,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, DraftHold, Order, OrderDraft, StockLevel
+from omnistore.core.extensions import db
+from omnistore.customers.models import Customer
+from omnistore.orders.models import DraftHold, Order, OrderDraft
+from omnistore.stock.models import StockLevel
 
 HTMX = {"HX-Request": "true"}
 
@@ -187,8 +189,8 @@ def test_the_network_panel_offers_an_order_for_a_customer(client, shop):
 
 
 def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client, shop, make):
-    from omnistore.models._types import utcnow
-    from omnistore.services import ordering
+    from omnistore.core.types import utcnow
+    from omnistore.orders import placing as ordering
 
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.boot.id, customer_id=shop.customer.id)

@@ -2,9 +2,11 @@
 import pytest
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Order, OrderEvent, StockLevel, Transfer
-from omnistore.services import ordering
+from omnistore.core.extensions import db
+from omnistore.customers.models import Customer
+from omnistore.orders import placing as ordering
+from omnistore.orders.models import Order, OrderEvent, Transfer
+from omnistore.stock.models import StockLevel
 
 
 @pytest.fixture

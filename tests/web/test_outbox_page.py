@@ -4,10 +4,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from omnistore.extensions import db
-from omnistore.models import Customer, OutboxMessage
-from omnistore.services import notifications, outbox, pickups
-from omnistore.services.db import transaction
+from omnistore.core import outbox
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders import notifications
+from omnistore.pickups import services as pickups
 
 
 @pytest.fixture

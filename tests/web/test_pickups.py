@@ -3,11 +3,14 @@ import re
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, Order, Pickup, StockLevel
-from omnistore.models._types import utcnow
-from omnistore.services import pickups, stock
-from omnistore.services.db import transaction
+from omnistore.core.audit import AuditEvent
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.orders.models import Order, Pickup
+from omnistore.pickups import services as pickups
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel
 
 HX = {"HX-Request": "true"}
 
@@ -217,7 +220,7 @@ def test_another_stores_order_says_where_to_collect_it(client, make, desk):
 def test_already_collected_says_when_in_the_language_on_the_stores_clock(client, make, desk, locale, when):
     from datetime import UTC, datetime
 
-    from omnistore.models import Staff
+    from omnistore.stores.models import Staff
 
     order = make_ready(new_order(make, desk), desk["clerk"])
     pickups.hand_over(order, staff=desk["clerk"], verification="qr")

@@ -7,10 +7,13 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select, update
 
-from omnistore.extensions import db
-from omnistore.models import Customer, Order, OrderEvent, OutboxMessage, Pickup, StockLevel
-from omnistore.services import pickups
-from omnistore.services.db import transaction
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
+from omnistore.customers.models import Customer
+from omnistore.orders.models import Order, OrderEvent, Pickup
+from omnistore.pickups import services as pickups
+from omnistore.stock.models import StockLevel
 
 
 def _customer():

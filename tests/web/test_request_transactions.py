@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from omnistore.extensions import db
-from omnistore.models import Location
+from omnistore.core.extensions import db
+from omnistore.stores.models import Location
 
 pytestmark = pytest.mark.fresh_app  # adds routes
 

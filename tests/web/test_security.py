@@ -1,8 +1,8 @@
 """CSRF, security headers, and errors that never leak a stack trace."""
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Staff
+from omnistore.core.extensions import db
+from omnistore.stores.models import Staff
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Staff
-from omnistore.models._types import utcnow
-from omnistore.services import pickups
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.pickups import services as pickups
+from omnistore.stores.models import Staff
 from tests.conftest import PASSWORD, StaffClient
 
 HX = {"HX-Request": "true"}
@@ -154,7 +154,7 @@ def test_desk_presence_ends_with_the_shift(client, store, make):
 
 
 def test_disabling_a_staff_member_ends_their_sessions(client, store, make):
-    from omnistore.services.staff import disable_staff
+    from omnistore.stores.staff import disable_staff
 
     client.login(store["clerk"].email)
     disable_staff(store["clerk"].email)

@@ -4,9 +4,9 @@ from urllib.parse import quote
 
 import pytest
 
-from omnistore.extensions import db
-from omnistore.services import stock
-from omnistore.services.catalog import CATALOGUE_PAGE, search_text_for
+from omnistore.catalog.services import CATALOGUE_PAGE, search_text_for
+from omnistore.core.extensions import db
+from omnistore.stock import services as stock
 from tests.helpers import count_statements
 
 HX = {"HX-Request": "true"}
@@ -278,7 +278,7 @@ def test_an_idle_refresh_is_one_query_with_the_sign_in_check(client, shop):
 
 
 def test_a_poll_after_signing_out_elsewhere_or_being_disabled_is_not_answered(app, client, shop, make):
-    from omnistore.services.staff import disable_staff
+    from omnistore.stores.staff import disable_staff
 
     url = panel_url(text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX)))
     with client.session_transaction() as session:

@@ -4,9 +4,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.extensions import db
-from omnistore.models import AuditEvent, StockLevel, StockMovement
-from omnistore.services import stock
+from omnistore.core.audit import AuditEvent
+from omnistore.core.extensions import db
+from omnistore.stock import services as stock
+from omnistore.stock.models import StockLevel, StockMovement
 
 HX = {"HX-Request": "true"}
 

@@ -1,8 +1,9 @@
 """The stores' "to pick & send" and "arriving" lists: each clerk sees and acts on their own store's only."""
 import pytest
 
-from omnistore.extensions import db
-from omnistore.models import Order, StockLevel, Transfer
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order, Transfer
+from omnistore.stock.models import StockLevel
 
 
 @pytest.fixture

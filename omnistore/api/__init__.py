@@ -1,0 +1,1 @@
+"""The integration API for web shops and ERPs (/api/v1)."""

@@ -1,0 +1,371 @@
+"""The integration API's contract: one pydantic model per request body and response document.
+
+These models are the single source of the API's shapes. api/openapi.py generates the OpenAPI 3.1 document's
+`components/schemas` from them (so the document cannot drift from what is answered), api/views.py serialises
+every response through them and validates the small request bodies with them. Limits come from the services,
+so the models cannot drift from what the services enforce.
+
+The two bulk feeds (PUT /products, PUT /stock) are the exception on the way in: each row is checked by hand
+in its service (catalog.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
+result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
+are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
+the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
+ordering.web_order_from_json for the same reason in one request: every field's problem at once, in the
+customer's language, with the lookups (SKUs, pickup store, real email and phone) in the same pass. The stock
+import's answer is built by hand for speed (see api/views.py). A test keeps these models' field names and the
+services' equal.
+"""
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnistore.catalog import services as catalog
+from omnistore.core.statuses import LineStatus, OrderStatus
+from omnistore.orders import placing as ordering
+from omnistore.orders import sourcing
+from omnistore.stock import services as stock
+
+# Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
+ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+def _doc(**schema):
+    """Extra JSON schema keywords that only document (examples, formats, patterns the service checks itself)."""
+    return Field(json_schema_extra=schema)
+
+
+def Text(max_length=None, *, min_length=None, **extra):  # noqa: N802 - reads as a type in the models
+    return Annotated[str, Field(max_length=max_length, min_length=min_length), _doc(**extra)]
+
+
+def OptionalText(max_length=None, **extra):  # noqa: N802
+    return Annotated[str | None, Field(max_length=max_length), _doc(**extra)]
+
+
+EAN = Annotated[str, Field(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.",
+                           examples=["4006381333931"])]
+PRICE = Annotated[int, Field(ge=0, le=catalog.MAX_PRICE_MINOR,
+                             description="Price in minor units (cents, øre) of the shop's currency; one price in "
+                                         "every channel.")]
+DATE_TIME = Annotated[str, _doc(format="date-time")]
+OPTIONAL_DATE_TIME = Annotated[str | None, _doc(format="date-time")]
+COUNT = Annotated[int, Field(ge=0)]
+LOCATION_CODE = Text(16, examples=["HAM"])
+LOCATION_KIND = Literal["store", "warehouse"]
+TIME_RANGE = Annotated[list[Annotated[str, Field(pattern="^[0-2][0-9]:[0-5][0-9]$")]],
+                       Field(min_length=2, max_length=2)]
+
+# The feeds (PUT /products, PUT /stock) check each row on its own: a row that is not what its schema says is
+# refused in its own result (status "error" with the reasons), and the good rows are still applied, so one bad
+# row never blocks a feed of thousands. The request as a whole accepts any row; the row schema says what a row
+# must be to be applied.
+PER_ROW = ("A row is applied when it matches the row schema (the first alternative); anything else is answered "
+           "in that row's result with status error, and the other rows are applied all the same.")
+
+
+class Schema(BaseModel):
+    """A response document: every field is always sent (null where there is nothing). Fields may be added
+    later, so the document does not forbid others."""
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are refused."""
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # some errors say more, e.g. insufficient_stock's lines
+    code: str = Field(description="Stable, machine-readable: unauthorized, not_found, validation_failed, "
+                                  "too_many_products, rate_limited, …")
+    message: str = Field(description="For people: what was wrong and how to fix it.")
+    fields: dict[str, str] = Field(None, description="Per-parameter messages (validation_failed).")
+
+
+class Error(BaseModel):
+    error: ErrorDetail
+
+
+# --- locations --------------------------------------------------------------------------------------------
+
+class LocationAddress(Schema):
+    street: Text(200)
+    postcode: Text(16)
+    city: Text(100)
+
+
+class Location(Schema):
+    code: LOCATION_CODE
+    name: Text(120)
+    kind: LOCATION_KIND
+    address: LocationAddress
+    country: Text(2, description="ISO 3166-1 alpha-2", examples=["DE", "DK"])
+    phone: Text(32)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    timezone: Text(64, examples=["Europe/Berlin"])
+    opening_hours: dict[str, list[TIME_RANGE]] = Field(
+        description="Per weekday (mon … sun), opening ranges in the location's own time zone; an empty list is "
+                    "a closed day.")
+    pickup_enabled: bool = Field(description="Whether the location runs a pickup desk.")
+    hold_days: int = Field(ge=1, le=60, description="Days a ready pickup order is held before it expires.")
+
+
+class LocationList(Schema):
+    locations: list[Location] = Field(description="Active locations, ordered by code.")
+
+
+# --- products ---------------------------------------------------------------------------------------------
+
+class Variant(Schema):
+    sku: Text(catalog.SKU_MAX)
+    ean: EAN
+    size: Text(32)
+    colour: Text(64)
+    price_minor: PRICE
+
+
+class Product(Schema):
+    style_code: Text(catalog.STYLE_CODE_MAX)
+    name: Text(catalog.NAME_MAX)
+    brand: Text(100)
+    category: Text(100)
+    description: str
+    image_url: str
+    updated_at: DATE_TIME
+    variants: list[Variant]
+
+
+class ProductPage(Schema):
+    products: list[Product]
+    currency: Text(3, description="ISO 4217 code of every price_minor", examples=["EUR"])
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+class VariantInput(Input):
+    sku: Text(catalog.SKU_MAX, min_length=1)
+    ean: EAN
+    size: OptionalText(catalog.VARIANT_TEXT_FIELDS["size"]) = None
+    colour: OptionalText(catalog.VARIANT_TEXT_FIELDS["colour"]) = None
+    price_minor: PRICE
+
+
+class ProductInput(Input):
+    """A style and (some of) its variants. Fields left out keep their stored value (null clears an optional
+    one); stored variants that are left out are kept. An SKU or EAN may not move to another style, and an EAN
+    not to another SKU."""
+    style_code: Text(catalog.STYLE_CODE_MAX, min_length=1)
+    name: Text(catalog.NAME_MAX, min_length=1)
+    brand: OptionalText(catalog.PRODUCT_TEXT_FIELDS["brand"]) = None
+    category: OptionalText(catalog.PRODUCT_TEXT_FIELDS["category"]) = None
+    description: OptionalText(catalog.PRODUCT_TEXT_FIELDS["description"]) = None
+    image_url: OptionalText(catalog.PRODUCT_TEXT_FIELDS["image_url"]) = None
+    variants: list[VariantInput] = Field(min_length=1, max_length=catalog.MAX_VARIANTS_PER_PRODUCT)
+
+
+class ProductUpsert(BaseModel):
+    # The envelope only: its rows are checked one by one in catalog.upsert_products (see the module doc).
+    products: list[Annotated[ProductInput | Any, Field(description=PER_ROW)]] = Field(
+        json_schema_extra={"maxItems": catalog.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
+        description="More than the maximum → 413 too_many_products, nothing applied.")
+
+
+class RowError(Schema):
+    field: str | None = Field(description="Where in the row; null when the row itself is not an object.",
+                              examples=["variants[1].ean"])
+    code: Literal["required", "invalid_type", "invalid_value", "too_long", "invalid_ean", "unknown_field",
+                  "duplicate_in_request", "already_used"]
+    message: str
+
+
+class RowResult(Schema):
+    index: int = Field(description="Position of the row in the request.")
+    style_code: str | None
+    status: Literal["created", "updated", "unchanged", "error"]
+    errors: list[RowError] = Field(description="Why the row was refused; empty unless status is error.")
+
+
+class Summary(Schema):
+    created: COUNT
+    updated: COUNT
+    unchanged: COUNT
+    errors: COUNT
+
+
+class ProductUpsertResult(Schema):
+    results: list[RowResult]
+    summary: Summary
+
+
+# --- stock ------------------------------------------------------------------------------------------------
+
+class StockRowInput(Input):
+    sku: Text(stock.SKU_MAX, min_length=1)
+    location: Text(stock.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
+                   examples=["HAM"])
+    on_hand: int = Field(ge=0, le=stock.MAX_QUANTITY,
+                         description="The counted figure; must not be below what is allocated to orders.")
+
+
+class StockUpsert(BaseModel):
+    # The envelope only: its rows are checked one by one in stock.rows_from_json and stock.import_on_hand.
+    stock: list[Annotated[StockRowInput | Any, Field(description=PER_ROW)]] = Field(
+        json_schema_extra={"maxItems": stock.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
+        description="More than the maximum → 413 too_many_rows, nothing applied.")
+
+
+class StockRowError(Schema):
+    field: str | None = Field(description="The field at fault; null when the row as a whole is.",
+                              examples=["on_hand"])
+    code: Literal["required", "invalid_type", "invalid_value", "too_long", "unknown_field", "not_a_number",
+                  "not_a_whole_number", "negative", "too_small", "too_large", "duplicate", "unknown_sku",
+                  "unknown_location", "out_of_scope", "below_allocated", "conflict"]
+    message: str
+
+
+class StockRowResult(Schema):
+    index: int = Field(description="Position of the row in the request.")
+    sku: str | None
+    location: str | None
+    status: Literal["created", "updated", "unchanged", "error"] = Field(
+        description="created: first stock of the SKU at the location; unchanged: the figure was already stored "
+                    "(nothing written).")
+    on_hand: int | None = Field(description="The figure now; null for a refused row.")
+    errors: list[StockRowError] = Field(description="Why the row was refused; empty unless status is error.")
+
+
+class StockImportResult(Schema):
+    reference: str = Field(description="Written to every stock movement of this request.",
+                           examples=["IMP-3F2A9C41D0B7"])
+    results: list[StockRowResult]
+    summary: Summary
+
+
+class LocationStock(Schema):
+    location: LOCATION_CODE
+    kind: LOCATION_KIND
+    on_hand: COUNT
+    allocated: COUNT = Field(description="Reserved for orders.")
+    available: COUNT = Field(description="on_hand − allocated.")
+
+
+class StockTotals(Schema):
+    on_hand: COUNT
+    allocated: COUNT
+    available: COUNT
+
+
+class StockAvailability(Schema):
+    sku: Text(catalog.SKU_MAX)
+    ean: EAN
+    locations: list[LocationStock] = Field(description="Every active location, by code; zeros where it has none.")
+    totals: StockTotals
+
+
+# --- orders -----------------------------------------------------------------------------------------------
+
+FULFILMENT = Literal[sourcing.FULFILMENTS]
+PAYMENT_STATE = Literal["paid", "pay_at_pickup"]
+
+
+class Address(Input):
+    name: Text(sourcing.ADDRESS_FIELDS["name"], min_length=1)
+    street: Text(sourcing.ADDRESS_FIELDS["street"], min_length=1)
+    postcode: Text(sourcing.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
+                   examples=["20095", "1620"])
+    city: Text(sourcing.ADDRESS_FIELDS["city"], min_length=1)
+    country: Text(2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).",
+                  examples=["DE", "DK"])
+
+
+class CustomerInput(Input):
+    """An email address and/or a phone number, and a name (first and/or last). Empty text counts as left out.
+    An address or number that is not real → 422."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        {"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]},
+        {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]}]})
+    email: Text(254, pattern=ONE_LINE) = None
+    phone: Text(40, pattern=ONE_LINE, description="Any usual notation; stored in E.164.") = None
+    first_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
+    last_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
+    locale: Literal["en", "de", "da"] = Field(None, description="Language of the customer's emails.")
+
+
+class LineInput(Input):
+    sku: Text(catalog.SKU_MAX, min_length=1)
+    quantity: int = Field(ge=1, le=sourcing.MAX_LINE_QUANTITY)
+
+
+class OrderInput(Input):
+    """A web order. The customer is matched to an existing profile by email or phone, else created. Stock is
+    allocated at the pickup store first, else sourced from the nearest store with enough (a transfer), else
+    the warehouse. Anything wrong → 422 with a message per field (paths like `lines[0].sku`) and nothing
+    created."""
+    customer: CustomerInput
+    lines: list[LineInput] = Field(min_length=1, max_length=sourcing.MAX_LINES)
+    fulfilment: FULFILMENT
+    pickup_location: Text(16, description="Pickup only: code of a store with a pickup desk.",
+                          examples=["HAM"]) = None
+    delivery_address: Address = Field(None, description="Delivery only.")
+    payment_state: PAYMENT_STATE = Field("paid", description="pay_at_pickup only for pickups.")
+    channel: Literal[ordering.API_CHANNELS] = "web"
+
+
+class CancelInput(Input):
+    """Optional body of POST /orders/{number}/cancel (longer reasons are cut to 300 characters)."""
+    reason: Annotated[str, _doc(maxLength=300)] = ""
+
+
+class OrderLine(Schema):
+    sku: Text(catalog.SKU_MAX)
+    quantity: int = Field(ge=1)
+    unit_price_minor: PRICE
+    status: Literal[tuple(status.value for status in LineStatus)]
+    source_location: Text(16, description="Code of the location the line is allocated from.")
+    reason: str = Field(description="Why that location, e.g. \"Nearest store with 3 available: Berlin (255 km).\"")
+
+
+class PickupLocation(Schema):
+    code: LOCATION_CODE
+    name: Text(120)
+    address: LocationAddress
+    country: Text(2)
+
+
+class OrderPickup(Schema):
+    ready_at: OPTIONAL_DATE_TIME
+    pickup_by: OPTIONAL_DATE_TIME
+    collected_at: OPTIONAL_DATE_TIME
+
+
+class Order(Schema):
+    number: Text(20, examples=["OS-26-000123"])
+    status: Literal[tuple(status.value for status in OrderStatus)]
+    channel: Literal["web", "store", "app", "phone"]
+    fulfilment: FULFILMENT
+    payment_state: PAYMENT_STATE
+    placed_at: DATE_TIME
+    promised_date: Annotated[str | None, _doc(format="date")] = Field(
+        description="Same store: today; a transfer: by distance; the warehouse: its lead time; a delivery: lead "
+                    "time plus carriage.")
+    currency: Text(3)
+    total_minor: int = Field(ge=0, description="Goods plus shipping fee.")
+    shipping_fee_minor: COUNT
+    pickup_location: PickupLocation | None
+    status_url: str | None = Field(
+        description="Pickup orders: the customer's status page (what the QR code encodes). Only for the token "
+                    "that placed the order or one allowed all status URLs; null otherwise and for deliveries.")
+    pickup: OrderPickup | None
+    delivery_address: dict[str, Any] | None
+    tracking_reference: str | None
+    lines: list[OrderLine]
+
+
+# --- serialisation -----------------------------------------------------------------------------------------
+
+def dump(model, data):
+    """`data` checked against the response model and turned into JSON-ready Python (what the client gets)."""
+    return model.model_validate(data).model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""The catalogue: products and variants, EANs, search."""

@@ -1,0 +1,920 @@
+"""The catalogue: products (styles) and variants (SKUs), EAN-13 rules and search normalisation.
+
+Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed), `search_products(q, ...)` (the API) and
+`search_catalogue(query)` (the clerk's search on the stock pages: ranked, with filters and a typo-tolerant
+fallback), `find_variant_ref(code)` / `find_variant_by_code(code)` (scanner and search box). They validate
+their input and answer bad input with a clear message per field.
+"""
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from omnistore.catalog.models import Product, Variant
+from omnistore.core import audit, validation
+from omnistore.core.db import transaction
+from omnistore.core.errors import Conflict, DomainError, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.stock.models import StockLevel
+from omnistore.stores.models import ApiClient, Location, Staff
+
+# German spellings a clerk types without umlauts: "mueller" must find "Müller".
+_TRANSCRIPTIONS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
+
+
+def ean13_check_digit(first12: str) -> str:
+    """The check digit for the first 12 digits of an EAN-13."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_ean13(code: str) -> bool:
+    # isascii(): str.isdigit() also accepts other scripts' digits ("４", "٤"), which are no barcode.
+    return (
+        isinstance(code, str) and len(code) == 13 and code.isascii() and code.isdigit()
+        and ean13_check_digit(code[:12]) == code[12]
+    )
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents stripped: "Müller Søren" → "muller soren"."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ø", "o").replace("æ", "ae")
+
+
+def search_forms(text: str) -> str:
+    """Every form a search may use for `text`: folded ("muller") and transcribed ("mueller")."""
+    lowered = (text or "").lower()
+    forms = dict.fromkeys([fold(lowered), fold(lowered.translate(_TRANSCRIPTIONS))])
+    return re.sub(r"\s+", " ", " ".join(forms)).strip()
+
+
+def search_text_for(product, variants):
+    """`product` and `variants`: models, or (for rows not stored yet) dicts."""
+    def get(record, key):
+        return record.get(key, "") if isinstance(record, dict) else getattr(record, key)
+
+    parts = [get(product, key) for key in ("name", "brand", "style_code", "category")]
+    for variant in variants:
+        parts += [get(variant, "sku"), get(variant, "colour")]
+    words = " ".join(part for part in parts if part).split()
+    return search_forms(" ".join(dict.fromkeys(words)))
+
+
+# --- limits shared with the API document --------------------------------------------------------
+
+MAX_PRODUCTS_PER_UPSERT = 1000
+MAX_VARIANTS_PER_PRODUCT = 250
+MAX_VARIANTS_PER_UPSERT = 25_000
+MAX_PRICE_MINOR = 2_147_483_647  # the column is a 32-bit integer on PostgreSQL
+STYLE_CODE_MAX = 64
+SKU_MAX = 64
+# Optional text fields of a product / variant and their maximum lengths (those of the columns).
+PRODUCT_TEXT_FIELDS = {"brand": 100, "category": 100, "description": 10_000, "image_url": 500}
+NAME_MAX = 200
+VARIANT_TEXT_FIELDS = {"size": 32, "colour": 64}
+PRODUCT_KEYS = ("style_code", "name", "brand", "category", "description", "image_url", "variants")
+VARIANT_KEYS = ("sku", "ean", "size", "colour", "price_minor")
+
+SEARCH_LIMIT_DEFAULT = 20
+SEARCH_LIMIT_MAX = 100
+SEARCH_OFFSET_MAX = 1_000_000
+SEARCH_QUERY_MAX = 200
+SEARCH_TOKENS_MAX = 10
+
+_IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
+_ABSENT = object()
+_URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_EAN_RE = re.compile(r"^[0-9]{13}$")
+
+
+class TooManyProducts(DomainError):
+    code = "too_many_products"
+    status = 413
+
+
+# --- results --------------------------------------------------------------------------------------
+
+@dataclass
+class RowError:
+    field: str | None  # "name", "variants[1].ean"; None when the row as a whole is at fault
+    code: str  # required | invalid_type | invalid_value | too_long | invalid_ean | unknown_field |
+    #            duplicate_in_request | already_used
+    message: str
+
+    def as_dict(self):
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class RowResult:
+    index: int
+    style_code: str | None
+    status: str = "error"  # created | updated | unchanged | error
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_dict(self):
+        return {"index": self.index, "style_code": self.style_code, "status": self.status,
+                "errors": [error.as_dict() for error in self.errors]}
+
+
+@dataclass
+class UpsertResult:
+    results: list[RowResult]
+
+    @property
+    def summary(self):
+        counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
+                "errors": counts["error"]}
+
+    def as_dict(self):
+        return {"results": [result.as_dict() for result in self.results], "summary": self.summary}
+
+
+# --- validation of one row (no database) ----------------------------------------------------------
+
+@dataclass
+class _VariantRow:
+    position: int
+    sku: str | None = None
+    ean: str | None = None
+    price_minor: int | None = None
+    values: dict = field(default_factory=dict)  # size/colour when sent
+
+    @property
+    def colour(self):
+        return self.values.get("colour", "")
+
+
+@dataclass(eq=False)  # rows compare by identity: two rows may hold the same data
+class _ProductRow:
+    result: RowResult
+    style_code: str | None = None
+    values: dict = field(default_factory=dict)  # name and the optional fields that were sent
+    variants: list[_VariantRow] = field(default_factory=list)
+
+    def error(self, field_name, code, message):
+        self.result.errors.append(RowError(field_name, code, message))
+
+    @property
+    def ok(self):
+        return not self.result.errors
+
+
+def _bad_character(value, multiline):
+    """services.validation's rule; a one-line field of the API takes no tab or line break either."""
+    return validation.bad_character(value, whitespace=multiline)
+
+
+def _text(row, data, key, path, *, max_length, required=False, multiline=False):
+    """The cleaned string for `key`, "" for an explicit null, or _ABSENT (with an error if required)."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            row.error(path, "required", f"{key} is required.")
+            return _ABSENT
+        return "" if key in data else _ABSENT
+    if not isinstance(value, str):
+        row.error(path, "invalid_type", f"{key} must be a string.")
+        return _ABSENT
+    if (char := _bad_character(value, multiline)) is not None:
+        row.error(path, "invalid_value", f"{key} contains a control character (U+{ord(char):04X}).")
+        return _ABSENT
+    value = unicodedata.normalize("NFC", value).strip()
+    if required and not value:
+        row.error(path, "required", f"{key} must not be empty.")
+        return _ABSENT
+    if len(value) > max_length:
+        row.error(path, "too_long", f"{key} is longer than {max_length} characters.")
+        return _ABSENT
+    return value
+
+
+def _unknown_keys(row, data, allowed, prefix):
+    for key in data:
+        if key not in allowed:
+            row.error(f"{prefix}{key}", "unknown_field",
+                      f"Unknown field {str(key)[:40]!r}; allowed: {', '.join(allowed)}.")
+
+
+def _parse_variant(row, data, position):
+    prefix = f"variants[{position}]."
+    variant = _VariantRow(position)
+    if not isinstance(data, dict):
+        row.error(f"variants[{position}]", "invalid_type", "Each variant must be a JSON object.")
+        return variant
+    _unknown_keys(row, data, VARIANT_KEYS, prefix)
+    sku = _text(row, data, "sku", prefix + "sku", max_length=SKU_MAX, required=True)
+    variant.sku = None if sku is _ABSENT else sku
+    variant.ean = _ean(row, data.get("ean"), prefix + "ean")
+    variant.price_minor = _price(row, data, prefix + "price_minor")
+    for key, max_length in VARIANT_TEXT_FIELDS.items():
+        value = _text(row, data, key, prefix + key, max_length=max_length)
+        if value is not _ABSENT:
+            variant.values[key] = value
+    return variant
+
+
+def _ean(row, value, path):
+    if value is None:
+        row.error(path, "required", "ean is required.")
+    elif not isinstance(value, str):
+        row.error(path, "invalid_type", "ean must be a string of 13 digits (a number would lose leading zeros).")
+    elif not _EAN_RE.match(value.strip()):
+        row.error(path, "invalid_ean", "EAN must be exactly 13 digits.")
+    elif not is_valid_ean13(value.strip()):
+        expected = ean13_check_digit(value.strip()[:12])
+        row.error(path, "invalid_ean", f"EAN check digit is wrong (expected {expected}).")
+    else:
+        return value.strip()
+    return None
+
+
+def _price(row, data, path):
+    value = data.get("price_minor")
+    if value is None:
+        row.error(path, "required", "price_minor is required.")
+    elif type(value) is not int:  # bool is an int subclass; floats and strings are refused too
+        row.error(path, "invalid_type", "price_minor must be a whole number of minor units (cents, øre).")
+    elif value < 0:
+        row.error(path, "invalid_value", "price_minor must not be negative.")
+    elif value > MAX_PRICE_MINOR:
+        row.error(path, "invalid_value", f"price_minor must be at most {MAX_PRICE_MINOR}.")
+    else:
+        return value
+    return None
+
+
+def _parse_row(index, data):
+    row = _ProductRow(RowResult(index, None))
+    if not isinstance(data, dict):
+        row.error(None, "invalid_type", "Each product must be a JSON object.")
+        return row
+    raw_code = data.get("style_code")
+    row.result.style_code = raw_code[:STYLE_CODE_MAX] if isinstance(raw_code, str) else None
+    _unknown_keys(row, data, PRODUCT_KEYS, "")
+    style_code = _text(row, data, "style_code", "style_code", max_length=STYLE_CODE_MAX, required=True)
+    if style_code is not _ABSENT:
+        row.style_code = row.result.style_code = style_code
+    name = _text(row, data, "name", "name", max_length=NAME_MAX, required=True)
+    if name is not _ABSENT:
+        row.values["name"] = name
+    for key, max_length in PRODUCT_TEXT_FIELDS.items():
+        value = _text(row, data, key, key, max_length=max_length, multiline=key == "description")
+        if value is not _ABSENT:
+            if key == "image_url" and value and not _URL_RE.match(value):
+                row.error(key, "invalid_value", "image_url must be an http:// or https:// address.")
+                continue
+            row.values[key] = value
+    variants = data.get("variants")
+    if variants is None:
+        row.error("variants", "required", "variants is required: a list of at least one variant.")
+    elif not isinstance(variants, list):
+        row.error("variants", "invalid_type", "variants must be a list.")
+    elif not variants:
+        row.error("variants", "required", "variants must hold at least one variant.")
+    elif len(variants) > MAX_VARIANTS_PER_PRODUCT:
+        row.error("variants", "too_long", f"A product may have at most {MAX_VARIANTS_PER_PRODUCT} variants.")
+    else:
+        row.variants = [_parse_variant(row, variant, position) for position, variant in enumerate(variants)]
+    return row
+
+
+def _flag_duplicates(rows):
+    """Style codes, SKUs and EANs must each appear once per request; every row involved is refused."""
+    seen = {"style_code": {}, "sku": {}, "ean": {}}
+    for row in rows:
+        if row.style_code is not None:
+            seen["style_code"].setdefault(row.style_code, []).append((row, "style_code"))
+        for variant in row.variants:
+            for key in ("sku", "ean"):
+                value = getattr(variant, key)
+                if value is not None:
+                    seen[key].setdefault(value, []).append((row, f"variants[{variant.position}].{key}"))
+    labels = {"style_code": "style_code", "sku": "SKU", "ean": "EAN"}
+    for key, values in seen.items():
+        for value, places in values.items():
+            if len(places) < 2:
+                continue
+            for row, path in places:
+                other_row, other_path = next((r, p) for r, p in places if r is not row or p != path)
+                where = other_path if other_row is row else f"products[{other_row.result.index}].{other_path}"
+                row.error(path, "duplicate_in_request",
+                          f"{labels[key]} {value!r} appears more than once in this request (also at {where}).")
+
+
+# --- the verb -------------------------------------------------------------------------------------
+
+def upsert_products(rows, actor):
+    """Create or update styles with their variants from a PIM/ERP feed; one result per row.
+
+    A row with any problem is refused as a whole and the others are applied. Fields a row leaves out keep
+    their stored value; variants it leaves out are kept (stock and orders refer to them). Sending the same
+    rows again writes nothing to the catalogue and reports them "unchanged". `actor` is the ApiClient or
+    Staff member; one AuditEvent records the call.
+    """
+    if not isinstance(rows, list):
+        raise ValidationFailed("products must be a list of products.", {"products": "Must be a list."})
+    if len(rows) > MAX_PRODUCTS_PER_UPSERT:
+        raise TooManyProducts(
+            f"At most {MAX_PRODUCTS_PER_UPSERT} products per request, this one has {len(rows)}; "
+            "send the catalogue in several requests.",
+            limit=MAX_PRODUCTS_PER_UPSERT,
+        )
+    variants = sum(len(r["variants"]) for r in rows if isinstance(r, dict) and isinstance(r.get("variants"), list))
+    if variants > MAX_VARIANTS_PER_UPSERT:
+        raise TooManyProducts(
+            f"At most {MAX_VARIANTS_PER_UPSERT} variants per request, this one has {variants}; "
+            "send the catalogue in several requests.",
+            limit=MAX_VARIANTS_PER_UPSERT,
+        )
+    parsed = [_parse_row(index, data) for index, data in enumerate(rows)]
+    _flag_duplicates(parsed)
+    try:
+        with transaction() as session:
+            _apply_rows(session, [row for row in parsed if row.ok])
+            result = UpsertResult([row.result for row in parsed])
+            audit.record(
+                "catalog.products_upserted", entity=("product", ""),
+                api_client=actor if isinstance(actor, ApiClient) else None,
+                staff=actor if isinstance(actor, Staff) else None,
+                summary=result.summary,
+                created=[r.style_code for r in result.results if r.status == "created"],
+                updated=[r.style_code for r in result.results if r.status == "updated"],
+                rejected=[r.index for r in result.results if r.status == "error"],
+            )
+    except IntegrityError as error:
+        # Another request created the same style, SKU or EAN between our read and our write.
+        raise Conflict("The catalogue changed while this batch was being applied; nothing was saved. "
+                       "Send the batch again.") from error
+    return result
+
+
+def _chunks(values):
+    values = list(values)
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def _apply_rows(session, rows):
+    if not rows:
+        return
+    products, owners = _load_existing(session, rows)
+    new_rows, new_variants, grown = [], [], []
+    for row in rows:
+        _check_owners(row, owners)
+        if not row.ok:
+            continue
+        product = products.get(row.style_code)
+        if product is None:
+            new_rows.append(row)
+            row.result.status = "created"
+            continue
+        known = {variant.sku for variant in product.variants}
+        added = [variant for variant in row.variants if variant.sku not in known]
+        row.result.status = "updated" if _update_product(product, row, added) else "unchanged"
+        if added:
+            new_variants += [_variant_values(product.id, variant) for variant in added]
+            grown.append(product)
+    session.flush()  # the UPDATEs of changed products and variants (batched per mapper)
+    if new_rows:
+        # Bulk INSERTs (a few statements per batch, not one per row), then the variants with their product ids.
+        ids = dict(session.execute(insert(Product).returning(Product.style_code, Product.id),
+                                   [_product_values(row) for row in new_rows]).all())
+        new_variants += [_variant_values(ids[row.style_code], variant) for row in new_rows for variant in row.variants]
+    if new_variants:
+        session.execute(insert(Variant), new_variants)
+    for product in grown:
+        session.expire(product, ["variants"])  # reload with the new variants when next read
+
+
+def _load_existing(session, rows):
+    """The stored products of these rows (with variants) and who owns their SKUs and EANs: a few queries."""
+    codes = {row.style_code for row in rows}
+    products = {}
+    for chunk in _chunks(codes):
+        query = (select(Product).where(Product.style_code.in_(chunk)).options(selectinload(Product.variants))
+                 .execution_options(populate_existing=True))  # never decide on stale objects in the session
+        products.update((product.style_code, product) for product in session.scalars(query))
+    owners = {"sku": {}, "ean": {}}
+    for key, column in (("sku", Variant.sku), ("ean", Variant.ean)):
+        values = {getattr(variant, key) for row in rows for variant in row.variants}
+        for chunk in _chunks(values):
+            query = (select(Variant.sku, Variant.ean, Product.style_code)
+                     .join(Product, Variant.product_id == Product.id).where(column.in_(chunk)))
+            owners[key].update((getattr(owner, key), owner) for owner in session.execute(query))
+    return products, owners
+
+
+def _check_owners(row, owners):
+    """An SKU or EAN already in the catalogue must belong to this very style (and an EAN to this SKU)."""
+    for variant in row.variants:
+        owner = owners["sku"].get(variant.sku)
+        if owner is not None and owner.style_code != row.style_code:
+            row.error(f"variants[{variant.position}].sku", "already_used",
+                      f"SKU {variant.sku!r} already belongs to style {owner.style_code!r}.")
+        owner = owners["ean"].get(variant.ean)
+        if owner is not None and owner.sku != variant.sku:
+            style = "this style" if owner.style_code == row.style_code else f"style {owner.style_code!r}"
+            row.error(f"variants[{variant.position}].ean", "already_used",
+                      f"EAN {variant.ean} already belongs to SKU {owner.sku!r} of {style}.")
+
+
+def _product_values(row):
+    values = {key: row.values.get(key, "") for key in PRODUCT_TEXT_FIELDS}
+    values.update(style_code=row.style_code, name=row.values["name"])
+    values["search_text"] = search_text_for(values, row.variants)
+    return values
+
+
+def _variant_values(product_id, variant):
+    return {"product_id": product_id, "sku": variant.sku, "ean": variant.ean, "price_minor": variant.price_minor,
+            **{key: variant.values.get(key, "") for key in VARIANT_TEXT_FIELDS}}
+
+
+def _update_product(product, row, added):
+    """Apply the row to a stored product (but for the `added` variants); True when anything changed.
+
+    Only what differs is assigned, so an unchanged row causes no UPDATE and keeps its updated_at.
+    """
+    changed = _assign(product, row.values) | bool(added)
+    by_sku = {variant.sku: variant for variant in product.variants}
+    for v in row.variants:
+        if (variant := by_sku.get(v.sku)) is not None:
+            changed |= _assign(variant, {"ean": v.ean, "price_minor": v.price_minor, **v.values})
+    search_text = search_text_for(product, [*product.variants, *added])
+    if product.search_text != search_text:
+        product.search_text = search_text
+        changed = True
+    if changed:
+        product.updated_at = utcnow()  # a variant change is a change of the product too
+    return changed
+
+
+def _assign(record, values):
+    changed = False
+    for key, value in values.items():
+        if getattr(record, key) != value:
+            setattr(record, key, value)
+            changed = True
+    return changed
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+@dataclass
+class ProductPage:
+    products: list[Product]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+def _query_text(value, name, max_length, errors):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[name] = "Must be text."
+        return None
+    if _bad_character(value, multiline=False) is not None:
+        errors[name] = "Contains a control character."
+        return None
+    value = unicodedata.normalize("NFC", value).strip()
+    if len(value) > max_length:
+        errors[name] = f"At most {max_length} characters."
+        return None
+    return value or None
+
+
+def _whole_number(value, name, low, high, errors):
+    """An int from code (validation's rule, never a bool; the API parsed any text already) from low to high."""
+    value = validation.whole_number(value) if isinstance(value, int) else None
+    if value is None or not low <= value <= high:
+        errors[name] = f"Must be a whole number from {low} to {high}."
+        return None
+    return value
+
+
+def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, offset=0):
+    """Products with their variants, ordered by name, a page at a time.
+
+    `q` matches name, brand, category, style code, SKU and colour accent- and case-insensitively, every word
+    somewhere ("mueller jacke" finds "Müller Regenjacke"); a 13-digit word also matches an EAN. `ean` and
+    `sku` match exactly. Given together, all must match.
+    """
+    errors = {}
+    q = _query_text(q, "q", SEARCH_QUERY_MAX, errors)
+    ean_sent = ean is not None
+    ean = _query_text(ean, "ean", 64, errors)
+    if ean_sent and ean is None and "ean" not in errors:  # "?ean=" asks for no EAN: say so, not "everything"
+        errors["ean"] = "An EAN is exactly 13 digits."
+    sku = _query_text(sku, "sku", SKU_MAX, errors)
+    limit = _whole_number(limit, "limit", 1, SEARCH_LIMIT_MAX, errors)
+    offset = _whole_number(offset, "offset", 0, SEARCH_OFFSET_MAX, errors)
+    if ean is not None and "ean" not in errors:
+        if not _EAN_RE.match(ean):
+            errors["ean"] = "An EAN is exactly 13 digits."
+        elif not is_valid_ean13(ean):
+            errors["ean"] = f"EAN check digit is wrong (expected {ean13_check_digit(ean[:12])})."
+    tokens = list(dict.fromkeys(fold(q).split())) if q else []
+    if len(tokens) > SEARCH_TOKENS_MAX:
+        errors["q"] = f"At most {SEARCH_TOKENS_MAX} words."
+    if errors:
+        raise ValidationFailed("Please check the search parameters.", errors)
+
+    query = select(Product)
+    if ean:
+        query = query.where(Product.variants.any(Variant.ean == ean))
+    if sku:
+        query = query.where(Product.variants.any(Variant.sku == sku))
+    for token in tokens:
+        in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
+        if _EAN_RE.match(token):
+            in_variant = or_(in_variant, Variant.ean == token)
+        query = query.where(or_(
+            Product.search_text.contains(token, autoescape=True),
+            func.lower(Product.style_code).contains(token, autoescape=True),
+            Product.variants.any(in_variant),
+        ))
+    query = (query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset)
+             .options(selectinload(Product.variants)))
+    products = list(db.session.scalars(query))
+    more = len(products) > limit
+    return ProductPage(products[:limit], limit, offset, offset + limit if more else None)
+
+
+# --- the clerk's search (stock pages) --------------------------------------------------------------
+#
+# Ranked: an exact name or brand first, then names (or brands) that start with the query, then names that
+# contain it, then products where a word (of brand, category, colour, SKU) starts with it, then the rest
+# that contain it; each rank by name. When nothing matches, the
+# query's words are compared with the words of the catalogue's names, brands, categories and colours, and
+# misspelt ones are replaced by the closest ("jaket" → "jacket"); the result says what it searched for.
+
+CATALOGUE_PAGE = 12  # a tablet shows about eight; each result sums its stock over the whole network
+FILTER_MAX = 100
+AVAILABILITY_FILTERS = ("here", "network")
+TYPO_MIN_LENGTH = 3  # shorter words are too ambiguous to correct
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")  # words of letters only: no numbers, no SKUs
+# Letter sizes in the order a clerk reads them; numeric sizes sort by their numbers after them.
+LETTER_SIZES = ("XXXS", "XXS", "XS", "S", "M", "L", "XL", "XXL", "2XL", "XXXL", "3XL", "4XL", "5XL")
+_LETTER_RANK = {size: rank for rank, size in enumerate(LETTER_SIZES)}
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def size_sort_key(size):
+    """XS S M L XL XXL; then numeric sizes ascending (38, 38.5, 39; 30/32 before 31/32); then the rest."""
+    text = (size or "").strip()
+    if text.upper() in _LETTER_RANK:
+        return (0, (_LETTER_RANK[text.upper()],), "")
+    numbers = _NUMBER_RE.findall(text)
+    if numbers and _NUMBER_RE.sub("", text).strip(" /-x×") == "":
+        return (1, tuple(float(n.replace(",", ".")) for n in numbers), text)
+    return (2, (), fold(text))
+
+
+@dataclass
+class CatalogueQuery:
+    """What the clerk searched for. `here_id` is the clerk's location (for "available here")."""
+
+    q: str = ""
+    category: str = ""
+    size: str = ""
+    colour: str = ""
+    available: str = ""  # "" | "here" | "network"
+    here_id: int | None = None
+    offset: int = 0
+    limit: int = CATALOGUE_PAGE
+
+    @property
+    def filtered(self):
+        return bool(self.category or self.size or self.colour or self.available)
+
+    @property
+    def empty(self):
+        return not self.q and not self.filtered
+
+    @property
+    def variant_filtered(self):
+        return bool(self.size or self.colour)
+
+    def variant_matches(self, variant):
+        return (not self.size or variant.size == self.size) and (not self.colour or variant.colour == self.colour)
+
+
+@dataclass(eq=False)
+class FoundVariant:
+    """A variant in the clerk's search results: the columns the results use."""
+
+    id: int
+    product_id: int
+    sku: str
+    ean: str
+    size: str
+    colour: str
+    price_minor: int
+
+    label = property(Variant.label.fget)  # "Navy / XL", as the model says
+
+
+@dataclass(eq=False)
+class FoundProduct:
+    """A product (style) in the clerk's search results, with its variants in id order."""
+
+    id: int
+    style_code: str
+    name: str
+    brand: str
+    category: str
+    image_url: str
+    variants: list[FoundVariant] = field(default_factory=list)
+
+
+_FOUND_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category, Product.image_url)
+FOUND_VARIANT_COLUMNS = (Variant.id, Variant.product_id, Variant.sku, Variant.ean, Variant.size, Variant.colour,
+                         Variant.price_minor)
+_VARIANTS_OF = (select(*FOUND_VARIANT_COLUMNS).where(Variant.product_id.in_(bindparam("ids", expanding=True)))
+                .order_by(Variant.id))
+
+
+def variants_of(product_ids):
+    """{product id: [FoundVariant]} of the products, in id order: one statement."""
+    found = {}
+    for row in db.session.execute(_VARIANTS_OF, {"ids": list(product_ids)}):
+        found.setdefault(row[1], []).append(FoundVariant(*row))
+    return found
+
+
+@dataclass
+class CatalogueResult:
+    query: CatalogueQuery
+    products: list[FoundProduct]
+    next_offset: int | None = None
+    corrected: str | None = None  # the words searched for instead of the typed ones ("jacket" for "jaket")
+
+    def variants_of(self, product):
+        """The product's variants that match the size and colour filters (all of them without filters)."""
+        return [variant for variant in product.variants if self.query.variant_matches(variant)]
+
+
+def catalogue_query(q=None, *, category=None, size=None, colour=None, available=None, offset=None, here_id=None):
+    """A CatalogueQuery from what the clerk typed or chose (strings, as in a URL); ValidationFailed if bad."""
+    errors = {}
+    values = {
+        "q": _query_text(q, "q", SEARCH_QUERY_MAX, errors),
+        "category": _query_text(category, "category", FILTER_MAX, errors),
+        "size": _query_text(size, "size", FILTER_MAX, errors),
+        "colour": _query_text(colour, "colour", FILTER_MAX, errors),
+        "available": _query_text(available, "available", FILTER_MAX, errors),
+    }
+    if values["available"] and values["available"] not in AVAILABILITY_FILTERS:
+        errors["available"] = "Choose “here” or “network”."
+    if values["q"] and len(fold(values["q"]).split()) > SEARCH_TOKENS_MAX:
+        errors["q"] = f"At most {SEARCH_TOKENS_MAX} words."
+    start = 0
+    if offset not in (None, ""):
+        text = str(offset).strip()
+        if not (text.isascii() and text.isdigit()) or int(text) > SEARCH_OFFSET_MAX:
+            errors["offset"] = f"Must be a whole number from 0 to {SEARCH_OFFSET_MAX}."
+        else:
+            start = int(text)
+    if errors:
+        raise ValidationFailed("Please check the search.", errors)
+    return CatalogueQuery(**{key: value or "" for key, value in values.items()}, offset=start, here_id=here_id)
+
+
+def _tokens(text):
+    return list(dict.fromkeys(fold(text).split())) if text else []
+
+
+def _like(text, *, start="%", end="%"):
+    """A LIKE pattern matching `text` as typed ("%", "_" and the escape character "/" escaped)."""
+    return start + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + end
+
+
+def _token_condition(number, is_ean):
+    """The search text holds name, brand, category, style code, SKUs and colours (search_text_for); an EAN is
+    matched whole, through its unique index. Values bound as t<number> (a LIKE pattern) and e<number>."""
+    condition = Product.search_text.like(bindparam(f"t{number}"), escape="/")
+    if is_ean:
+        condition = or_(condition, Product.id.in_(select(Variant.product_id)
+                                                  .where(Variant.ean == bindparam(f"e{number}"))))
+    return condition
+
+
+def _variant_condition(size, colour, available):
+    """Size, colour and availability belong to one variant: "M in stock here" means an M that is here."""
+    conditions = []
+    if size:
+        conditions.append(Variant.size == bindparam("size"))
+    if colour:
+        conditions.append(Variant.colour == bindparam("colour"))
+    if available == "here":
+        conditions.append(exists().where(
+            StockLevel.variant_id == Variant.id, StockLevel.location_id == bindparam("here"),
+            StockLevel.on_hand > StockLevel.allocated))
+    elif available == "network":
+        conditions.append(exists().where(
+            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.allocated,
+            Location.id == StockLevel.location_id, Location.active.is_(True)))
+    return Product.variants.any(and_(*conditions)) if conditions else None
+
+
+_RANK = case(  # values bound at execution: see _find
+    (or_(func.lower(Product.name) == bindparam("typed"), func.lower(Product.brand) == bindparam("typed")), 0),
+    (or_(Product.search_text.like(bindparam("phrase_start"), escape="/"),
+         func.lower(Product.brand).like(bindparam("typed_start"), escape="/")), 1),
+    (func.lower(Product.name).like(bindparam("typed_inside"), escape="/"), 2),
+    (Product.search_text.like(bindparam("word_start"), escape="/"), 3),
+    else_=4,
+)
+
+
+@lru_cache(maxsize=512)
+def _find_statement(eans, category, size, colour, available):
+    """The search's statement for one shape of query (which tokens are EANs, which filters are set), built
+    once: building it costs more than running it."""
+    conditions = [_token_condition(number, is_ean) for number, is_ean in enumerate(eans)]
+    if category:
+        conditions.append(Product.category == bindparam("category"))
+    if (variant_condition := _variant_condition(size, colour, available)) is not None:
+        conditions.append(variant_condition)
+    order = [_RANK] if eans else []
+    return (select(*_FOUND_COLUMNS).where(*conditions).order_by(*order, Product.name, Product.id)
+            .offset(bindparam("offset")).limit(bindparam("limit")))
+
+
+def _find(query, tokens, typed):
+    statement = _find_statement(tuple(bool(_EAN_RE.match(token)) for token in tokens), bool(query.category),
+                                bool(query.size), bool(query.colour), query.available)
+    values = {"offset": query.offset, "limit": query.limit + 1, "category": query.category, "size": query.size,
+              "colour": query.colour, "here": query.here_id}
+    for number, token in enumerate(tokens):
+        values[f"t{number}"], values[f"e{number}"] = _like(token), token
+    if tokens:
+        phrase = " ".join(tokens)
+        typed = re.sub(r"\s+", " ", typed.lower()).strip()
+        values.update(typed=typed, phrase_start=_like(phrase, start=""), typed_start=_like(typed, start=""),
+                      typed_inside=_like(typed), word_start=_like(phrase, start="% "))
+    return [FoundProduct(*row) for row in db.session.execute(statement, values)]
+
+
+def search_catalogue(query, load_variants=variants_of):
+    """Products for the clerk's search, best matches first, a page at a time (see the comment above), with
+    their variants: `load_variants(product ids)` → {product id: [variants]} (one statement by default)."""
+    if query.empty:
+        return CatalogueResult(query, [])
+    tokens = _tokens(query.q)
+    products, corrected = _find(query, tokens, query.q), None
+    if not products and query.offset == 0 and tokens:
+        better, shown = _corrected_tokens(tokens)
+        if better != tokens:
+            products = _find(query, better, " ".join(shown))
+            corrected = " ".join(shown) if products else None
+    more = len(products) > query.limit
+    products = products[:query.limit]
+    if products:
+        variants = load_variants([product.id for product in products])
+        for product in products:
+            product.variants = variants.get(product.id, [])
+    return CatalogueResult(query, products, query.offset + query.limit if more else None, corrected)
+
+
+# The catalogue's words (for the typo fallback) and filter values take a scan of every product and variant;
+# they change only with the catalogue. So each process keeps them per database, checked against the
+# catalogue's version (one small query) on every use: all processes agree, and a change shows at once.
+_CATALOGUE_MEMO = {}  # {database URL: (catalogue version, {name: value})}
+
+
+def _catalogue_version():
+    """Changes when a product is added or changed (an upsert that changes or adds a variant updates its product
+    too) and when a variant is added: four index probes, no count of the catalogue. The app never deletes
+    products; one deleted by hand (other than the first or the last) is noticed with the next change, and
+    until then a stale word can only make a search find nothing, as it would anyway."""
+    return tuple(db.session.execute(_CATALOGUE_VERSION).one())
+
+
+_CATALOGUE_VERSION = select(select(func.min(Product.id)).scalar_subquery(),
+                            select(func.max(Product.id)).scalar_subquery(),
+                            select(func.max(Product.updated_at)).scalar_subquery(),
+                            select(func.max(Variant.id)).scalar_subquery())
+
+
+def _memo(name, build):
+    database = db.engine.url.render_as_string(hide_password=True)
+    version = _catalogue_version()
+    seen, values = _CATALOGUE_MEMO.get(database, (None, None))
+    if seen != version:
+        values = {}
+        _CATALOGUE_MEMO[database] = (version, values)
+    if name not in values:
+        values[name] = build()
+    return values[name]
+
+
+def _vocabulary():
+    """The words of the catalogue's names, brands, categories and colours: {search form: word as shown}."""
+    return _memo("vocabulary", _build_vocabulary)
+
+
+def _build_vocabulary():
+    texts = set()
+    for row in db.session.execute(select(Product.name, Product.brand, Product.category).distinct()):
+        texts.update(row)
+    texts.update(db.session.scalars(select(Variant.colour).distinct()))
+    words = {word for text in texts if text for word in _WORD_RE.findall(text.lower())}
+    vocabulary = {}
+    for word in sorted(words):
+        for form in search_forms(word).split():
+            vocabulary.setdefault(form, word)
+    return vocabulary
+
+
+def _corrected_tokens(tokens):
+    """(search tokens, words to show) with each unknown word replaced by the closest catalogue word."""
+    vocabulary = None
+    better, shown = [], []
+    for token in tokens:
+        if len(token) >= TYPO_MIN_LENGTH and _WORD_RE.fullmatch(token):
+            vocabulary = _vocabulary() if vocabulary is None else vocabulary
+            if not any(token in word for word in vocabulary):
+                cutoff = 0.75 if len(token) > 4 else 0.7
+                match = difflib.get_close_matches(token, vocabulary, n=1, cutoff=cutoff)
+                if match:
+                    better.append(match[0])
+                    shown.append(vocabulary[match[0]])
+                    continue
+        better.append(token)
+        shown.append(token)
+    return better, shown
+
+
+def catalogue_facets():
+    """The values the filters offer: categories, sizes (in size order) and colours of the catalogue."""
+    return _memo("facets", _build_facets)
+
+
+def _build_facets():
+    categories = sorted(filter(None, db.session.scalars(select(Product.category).distinct())), key=fold)
+    sizes = sorted(filter(None, db.session.scalars(select(Variant.size).distinct())), key=size_sort_key)
+    colours = sorted(filter(None, db.session.scalars(select(Variant.colour).distinct())), key=fold)
+    return {"categories": categories, "sizes": sizes, "colours": colours}
+
+
+def _gtin13(code):
+    """An EAN-13 from a scanned EAN-13, UPC-A (12 digits) or GTIN-14 with a leading zero; else None."""
+    if len(code) == 12:
+        code = "0" + code
+    elif len(code) == 14 and code.startswith("0"):
+        code = code[1:]
+    return code if is_valid_ean13(code) else None
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    id: int
+    product_id: int
+
+
+_BY_EAN = select(Variant.id, Variant.product_id).where(Variant.ean == bindparam("ean"))
+_BY_SKU = select(Variant.sku, Variant.id, Variant.product_id).where(
+    Variant.sku.in_([bindparam("sku"), bindparam("upper")]))
+
+
+def find_variant_ref(code):
+    """The VariantRef of the variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case);
+    else None. One or two key lookups; what the scanner and the search box need to open the variant."""
+    if not isinstance(code, str):
+        return None
+    code = unicodedata.normalize("NFC", code).strip()
+    if not code or len(code) > SKU_MAX or " " in code or _bad_character(code, multiline=False) is not None:
+        return None
+    ean = _gtin13(code) if code.isascii() and code.isdigit() else None
+    if ean is not None and (row := db.session.execute(_BY_EAN, {"ean": ean}).first()) is not None:
+        return VariantRef(*row)
+    # SKUs are stored as sent, mostly upper case: the SKU as typed wins over its upper-case form.
+    found = {sku: VariantRef(*ref) for sku, *ref in db.session.execute(_BY_SKU, {"sku": code, "upper": code.upper()})}
+    return found.get(code) or found.get(code.upper())
+
+
+def find_variant_by_code(code):
+    """The variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case); else None."""
+    ref = find_variant_ref(code)
+    return db.session.get(Variant, ref.id) if ref is not None else None
+
+
+MAX_ID = 2_147_483_647  # ids are 32-bit integers; a larger number in a URL is simply not found
+
+
+def get_variant(variant_id):
+    """The variant with this id, or None."""
+    return db.session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID else None

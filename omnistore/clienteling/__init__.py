@@ -1,0 +1,2 @@
+"""Clienteling: a customer's profile across every channel (history, figures, recommendations) and their privacy (access
+log, export, erase, merge)."""

@@ -1,0 +1,247 @@
+"""Settings from the environment (OMNISTORE_*), with sane defaults for a laptop."""
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+class SettingError(ValueError):
+    """A setting in the environment that cannot be used: the app refuses to start and says which and why."""
+
+
+def _env(name, default=None):
+    return os.environ.get(f"OMNISTORE_{name}", default)
+
+
+# --- typed parsing: each turns the environment's text into the value, or raises ValueError with what it expects --
+
+def text(value):
+    return value
+
+
+def boolean(value):
+    word = str(value).strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected on or off (1/0, true/false, yes/no)")
+
+
+def integer(minimum=None):
+    def parse(value):
+        word = str(value).strip()
+        if not (word.isascii() and word.lstrip("-").isdigit()):
+            raise ValueError("expected a whole number")
+        number = int(word)
+        if minimum is not None and number < minimum:
+            raise ValueError(f"expected a whole number of at least {minimum}")
+        return number
+    return parse
+
+
+def number(minimum=0.0):
+    def parse(value):
+        word = str(value).strip()
+        try:
+            result = float(word) if word.isascii() and "_" not in word else None
+        except ValueError:
+            result = None
+        if result is None or result != result or result in (float("inf"), float("-inf")):
+            raise ValueError("expected a number")
+        if result < minimum:
+            raise ValueError(f"expected a number of at least {minimum:g}")
+        return result
+    return parse
+
+
+def rate_limit(value):
+    """ "10 per minute" as Flask-Limiter reads it."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("expected a rate such as '10 per minute'") from None
+    return value
+
+
+def url(value):
+    value = str(value).strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("expected an address starting with http:// or https://")
+    return value
+
+
+def countries(value):
+    """ "DE,DK" → ("DE", "DK"): ISO 3166 alpha-2 codes."""
+    codes = tuple(code.strip().upper() for code in str(value).split(",") if code.strip())
+    if not codes or not all(len(code) == 2 and code.isascii() and code.isalpha() for code in codes):
+        raise ValueError("expected country codes separated by commas, such as 'DE,DK'")
+    return codes
+
+
+def transfer_days(value):
+    """ "50:1,400:2,*:3" → ((50.0, 1), (400.0, 2), (None, 3)): days by distance in km, `*` beyond."""
+    steps = []
+    try:
+        for part in str(value).split(","):
+            limit, sep, days = part.strip().partition(":")
+            if not sep:
+                raise ValueError
+            steps.append((None if limit.strip() == "*" else number()(limit), integer(0)(days)))
+    except ValueError:
+        steps = []
+    if not steps or steps[-1][0] is not None or any(limit is None for limit, _days in steps[:-1]):
+        raise ValueError("expected km:days steps ending with '*:<days>', such as '50:1,400:2,*:3'")
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the environment variable, without OMNISTORE_
+    key: str  # the key in app.config
+    parse: object
+    default: str | None  # as it would be written in the environment
+
+
+# Every setting the README documents, read one way. Special cases (database, secret key, auto setup) follow.
+SETTINGS = (
+    Setting("CURRENCY", "OMNISTORE_CURRENCY", text, "EUR"),
+    Setting("LOW_STOCK_THRESHOLD", "OMNISTORE_LOW_STOCK_THRESHOLD", integer(0), "2"),
+    Setting("LIVE_REFRESH_SECONDS", "OMNISTORE_LIVE_REFRESH_SECONDS", number(0.5), "3"),
+    Setting("PICKUP_QUEUE_REFRESH_SECONDS", "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS", number(0.5), "2"),
+    # Wrong short codes tolerated per clerk and per store within the window (counted in the audit trail).
+    Setting("PICKUP_CODE_ATTEMPTS_PER_CLERK", "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK", integer(1), "5"),
+    Setting("PICKUP_CODE_ATTEMPTS_PER_STORE", "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE", integer(1), "20"),
+    Setting("PICKUP_CODE_WINDOW_SECONDS", "OMNISTORE_PICKUP_CODE_WINDOW_SECONDS", integer(1), "600"),
+    Setting("IDLE_TIMEOUT_MINUTES", "OMNISTORE_IDLE_TIMEOUT_MINUTES", number(0.05), "30"),
+    # An open pickup desk's visible queue keeps its session open this long after sign-in (a shift).
+    Setting("DESK_SESSION_HOURS", "OMNISTORE_DESK_SESSION_HOURS", number(0), "10"),
+    Setting("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", text, "memory://"),
+    # Failed sign-ins: per address and account, and per address (any account). Never per account alone,
+    # or anyone could lock a clerk out of the desk.
+    Setting("LOGIN_RATE_LIMIT", "OMNISTORE_LOGIN_RATE_LIMIT", rate_limit, "10 per minute"),
+    Setting("LOGIN_ADDRESS_RATE_LIMIT", "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT", rate_limit, "30 per minute"),
+    # Every sign-in POST per address, counted before the password is checked: the failure limits above are
+    # counted after the answer, so parallel guesses would all pass them; this one caps those too.
+    Setting("LOGIN_REQUEST_RATE_LIMIT", "OMNISTORE_LOGIN_REQUEST_RATE_LIMIT", rate_limit, "60 per minute"),
+    # Proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the app faces clients).
+    # Behind the TLS proxy set 1, or every client has the proxy's address and shares one sign-in throttle.
+    Setting("TRUSTED_PROXIES", "OMNISTORE_TRUSTED_PROXIES", integer(0), "0"),
+    Setting("API_RATE_LIMIT", "OMNISTORE_API_RATE_LIMIT", rate_limit, "600 per minute"),
+    # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
+    Setting("PUBLIC_RATE_LIMIT", "OMNISTORE_PUBLIC_RATE_LIMIT", rate_limit, "120 per minute"),
+    Setting("PUBLIC_ACTION_RATE_LIMIT", "OMNISTORE_PUBLIC_ACTION_RATE_LIMIT", rate_limit, "20 per minute"),
+    # How often an open order page asks whether the order moved on (it reloads itself when it did).
+    Setting("PUBLIC_REFRESH_SECONDS", "OMNISTORE_PUBLIC_REFRESH_SECONDS", integer(1), "15"),
+    Setting("SECURE_COOKIES", "SESSION_COOKIE_SECURE", boolean, "0"),
+    Setting("URL_SCHEME", "PREFERRED_URL_SCHEME", text, "http"),
+    # Where customers reach the app from their phones: the base of the status links in emails and QR codes.
+    Setting("PUBLIC_URL", "OMNISTORE_PUBLIC_URL", url, "http://127.0.0.1:5000"),
+    # Ordering: counter holds, promised days, delivery fees and countries (services/ordering, services/sourcing).
+    Setting("HOLD_MINUTES", "OMNISTORE_HOLD_MINUTES", integer(1), "15"),
+    Setting("TRANSFER_DAYS", "OMNISTORE_TRANSFER_DAYS", transfer_days, "50:1,400:2,*:3"),
+    Setting("DELIVERY_DAYS", "OMNISTORE_DELIVERY_DAYS", integer(0), "2"),
+    Setting("SHIPPING_FEE_MINOR", "OMNISTORE_SHIPPING_FEE_MINOR", integer(0), "495"),
+    Setting("FREE_SHIPPING_FROM_MINOR", "OMNISTORE_FREE_SHIPPING_FROM_MINOR", integer(0), "5000"),
+    Setting("DELIVERY_COUNTRIES", "OMNISTORE_DELIVERY_COUNTRIES", countries, "DE,DK"),
+    # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
+    Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
+    Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),
+    Setting("SMTP_USER", "OMNISTORE_SMTP_USER", text, ""),
+    Setting("SMTP_PASSWORD", "OMNISTORE_SMTP_PASSWORD", text, ""),
+    Setting("SMTP_STARTTLS", "OMNISTORE_SMTP_STARTTLS", boolean, "1"),
+    Setting("SMTP_FROM", "OMNISTORE_SMTP_FROM", text, "omnistore <no-reply@omnistore.local>"),
+    # Outbox delivery: attempts before a message is marked failed, the first retry's wait (doubling after),
+    # the network timeout, and whether each process delivers right after a commit that queued something.
+    Setting("OUTBOX_MAX_ATTEMPTS", "OMNISTORE_OUTBOX_MAX_ATTEMPTS", integer(1), "8"),
+    Setting("OUTBOX_RETRY_SECONDS", "OMNISTORE_OUTBOX_RETRY_SECONDS", number(0), "60"),
+    Setting("OUTBOX_TIMEOUT_SECONDS", "OMNISTORE_OUTBOX_TIMEOUT_SECONDS", number(0.1), "10"),
+    Setting("OUTBOX_AUTODELIVER", "OMNISTORE_OUTBOX_AUTODELIVER", boolean, "1"),
+    Setting("OUTBOX_POLL_SECONDS", "OMNISTORE_OUTBOX_POLL_SECONDS", number(0.1), "30"),
+)
+SPECIAL = ("DATABASE_URL", "SECRET_KEY", "AUTO_SETUP")  # read in from_environment itself
+
+
+def setting(name) -> Setting:
+    return next(s for s in SETTINGS if s.name == name)
+
+
+def default(name):
+    """A setting's default, parsed (for code that runs without an app)."""
+    found = setting(name)
+    return found.parse(found.default)
+
+
+def read(found: Setting, environ=None):
+    """One setting from the environment (or its default), parsed; SettingError names it when it is bad."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(f"OMNISTORE_{found.name}")
+    try:
+        return found.parse(found.default if raw is None else raw)
+    except ValueError as error:
+        raise SettingError(f"OMNISTORE_{found.name}={raw!r}: {error}") from None
+
+
+def _secret_key():
+    """A key from the environment, or one kept in instance/ so sessions survive restarts on a laptop."""
+    if key := _env("SECRET_KEY"):
+        return key
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment():
+    """The configuration dictionary handed to Flask; SettingError for a value that cannot be used."""
+    database_url = _env("DATABASE_URL")
+    default_sqlite = database_url is None
+    if default_sqlite:
+        INSTANCE.mkdir(exist_ok=True)
+        database_url = f"sqlite:///{INSTANCE / 'omnistore.db'}"
+    auto_setup = Setting("AUTO_SETUP", "OMNISTORE_AUTO_SETUP", boolean, "1" if default_sqlite else "0")
+    config = {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        # A laptop's first `flask run` migrates and loads the demo; production runs `flask db upgrade`.
+        "OMNISTORE_AUTO_SETUP": read(auto_setup),
+    }
+    config.update({found.key: read(found) for found in SETTINGS})
+    return config
+
+
+def normalise_database_url(url):
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+DEFAULTS = {
+    # Pooled connections are pinged when they sat unused for a while (core/db.py), not before every use.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # The cookie is set at sign-in and lives as long as the session may (the server ends it earlier on sign-out
+    # or the idle timeout: stores/login.py), so it need not be signed and sent again on every request.
+    "SESSION_REFRESH_EACH_REQUEST": False,
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout bounds that
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
+    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
+    "LANGUAGES": {"en": "English", "de": "Deutsch", "da": "Dansk"},
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_STRATEGY": "moving-window",
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    "JSON_SORT_KEYS": False,
+}

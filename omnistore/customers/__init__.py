@@ -1,0 +1,1 @@
+"""Customers: the records, contact details, consents, sizes, visits, wishlists; finding one."""

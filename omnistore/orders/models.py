@@ -1,0 +1,276 @@
+"""Orders and their lines, the transfers that move goods for them, and the pickup at the desk."""
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from omnistore.core.extensions import db
+from omnistore.core.statuses import (
+    DELIVERY_STATUSES,
+    LINE_STATUSES,
+    PICKUP_STATUSES,
+    TRANSFER_STATUSES,
+)
+from omnistore.core.types import UTCDateTime, one_of, utcnow
+from omnistore.customers.models import CHANNELS
+
+FULFILMENTS = ("pickup", "delivery")
+PAYMENT_STATES = ("paid", "pay_at_pickup")
+VERIFICATIONS = ("qr", "code_name", "id")
+
+
+def _in(values):
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        one_of("channel", CHANNELS, "channel"),
+        one_of("fulfilment", FULFILMENTS, "fulfilment"),
+        one_of("payment_state", PAYMENT_STATES, "payment_state"),
+        # The status must be one the order's fulfilment knows (see DESIGN.md, order status).
+        CheckConstraint(
+            f"(fulfilment = 'pickup' AND status IN ({_in(PICKUP_STATUSES)}))"
+            f" OR (fulfilment = 'delivery' AND status IN ({_in(DELIVERY_STATUSES)}))",
+            name="status",
+        ),
+        CheckConstraint("fulfilment <> 'pickup' OR pickup_location_id IS NOT NULL", name="pickup_location"),
+        CheckConstraint("total_minor >= 0", name="total_minor"),
+        Index("ix_order_pickup_location_status", "pickup_location_id", "status"),
+        Index("ix_order_customer_placed", "customer_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)  # OS-26-000123, set on insert
+    channel: Mapped[str] = mapped_column(String(8))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    fulfilment: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="placed")
+    payment_state: Mapped[str] = mapped_column(String(16), default="paid")
+    pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    origin_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))  # store that sold it
+    delivery_address: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    tracking_reference: Mapped[str] = mapped_column(String(100), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    total_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # SHA-256 (hex) of "<scope>:<key>": a client's key may hold personal data, so only its hash is kept.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The integration that placed it: only that client sees its status_url (unless allowed all).
+    placed_by_api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    customer = relationship("Customer")
+    pickup_location = relationship("Location", foreign_keys=[pickup_location_id])
+    origin_location = relationship("Location", foreign_keys=[origin_location_id])
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    pickup: Mapped["Pickup | None"] = relationship(back_populates="order", uselist=False)
+    events: Mapped[list["OrderEvent"]] = relationship(order_by="OrderEvent.created_at")
+
+    def __repr__(self):
+        return f"<Order {self.number}>"
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        one_of("status", LINE_STATUSES, "status"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("unit_price_minor >= 0", name="unit_price_minor"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(Integer)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # where it is allocated
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
+    status: Mapped[str] = mapped_column(String(16), default="allocated")
+    status_reason: Mapped[str] = mapped_column(String(300), default="")  # as a person typed it (or older rows)
+    # A reason the system wrote (pickup expired, order cancelled): {"code": ..., "params": {...}}, rendered in
+    # the viewer's language by services.line_reasons.
+    status_reason_code: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
+    # Why this source: {"code": ..., "params": {...}} rendered in the viewer's language by
+    # services.sourcing.line_reason (older lines have only the text in status_reason).
+    source_reason: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    variant = relationship("Variant")
+    source_location = relationship("Location")
+
+
+class OrderEvent(db.Model):
+    """The order's history: placed, sourced, picked, shipped, ready, notified, checked in, collected…"""
+
+    __tablename__ = "order_event"
+    __table_args__ = (Index("ix_order_event_order_at", "order_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16), default="")
+    to_status: Mapped[str] = mapped_column(String(16), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    detail: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    staff = relationship("Staff")
+
+
+class Transfer(db.Model):
+    """Goods moving for an order from a source location to the pickup store (or, with no destination,
+    to the customer's address)."""
+
+    __tablename__ = "transfer"
+    __table_args__ = (
+        one_of("status", TRANSFER_STATUSES, "status"),
+        CheckConstraint(
+            "destination_location_id IS NULL OR destination_location_id <> source_location_id",
+            name="distinct_locations",
+        ),
+        Index("ix_transfer_source_status", "source_location_id", "status"),
+        Index("ix_transfer_destination_status", "destination_location_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    destination_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    tracking_reference: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    picked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order = relationship("Order")
+    source_location = relationship("Location", foreign_keys=[source_location_id])
+    destination_location = relationship("Location", foreign_keys=[destination_location_id])
+    lines = relationship("OrderLine")
+
+
+class Pickup(db.Model):
+    """The collect side of a pickup order: what the customer shows at the desk, and what happened there."""
+
+    __tablename__ = "pickup"
+    __table_args__ = (
+        one_of("verification", VERIFICATIONS + ("",), "verification"),
+        CheckConstraint("length(short_code) = 8", name="short_code_length"),
+        UniqueConstraint("order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # ≥128 random bits, for the QR / status URL
+    short_code: Mapped[str] = mapped_column(String(8), unique=True)
+    shelf_location: Mapped[str] = mapped_column(String(32), default="")
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pickup_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_the_way_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_in_note: Mapped[str] = mapped_column(Text, default="")
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collected_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    verification: Mapped[str] = mapped_column(String(16), default="")
+    payment_collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(back_populates="pickup")
+    collected_by = relationship("Staff")
+
+
+DRAFT_STATUSES = ("open", "placed", "abandoned")
+
+
+class OrderDraft(db.Model):
+    __tablename__ = "order_draft"
+    __table_args__ = (
+        one_of("status", DRAFT_STATUSES, "status"),
+        one_of("fulfilment", FULFILMENTS, "fulfilment"),
+        one_of("payment_state", PAYMENT_STATES, "payment_state"),
+        Index("ix_order_draft_location_status", "location_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # in URLs and hold references
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # the selling store
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    fulfilment: Mapped[str] = mapped_column(String(8), default="pickup")
+    pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    delivery_address: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    payment_state: Mapped[str] = mapped_column(String(16), default="pay_at_pickup")
+    holds_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    staff = relationship("Staff")
+    location = relationship("Location", foreign_keys=[location_id])
+    pickup_location = relationship("Location", foreign_keys=[pickup_location_id])
+    customer = relationship("Customer")
+    order = relationship("Order")
+    lines: Mapped[list["DraftLine"]] = relationship(
+        back_populates="draft", order_by="DraftLine.id", cascade="all, delete-orphan"
+    )
+    holds: Mapped[list["DraftHold"]] = relationship(
+        back_populates="draft", order_by="DraftHold.id", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self):
+        return f"<OrderDraft {self.token}>"
+
+
+class DraftLine(db.Model):
+    __tablename__ = "draft_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        UniqueConstraint("draft_id", "variant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("order_draft.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    draft: Mapped[OrderDraft] = relationship(back_populates="lines")
+    variant = relationship("Variant")
+
+
+class DraftHold(db.Model):
+    """Units allocated (stock.allocate) to a draft until `expires_at`; released when it passes."""
+
+    __tablename__ = "draft_hold"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        UniqueConstraint("draft_id", "variant_id", "location_id"),
+        Index("ix_draft_hold_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("order_draft.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    draft: Mapped[OrderDraft] = relationship(back_populates="holds")
+    location = relationship("Location")

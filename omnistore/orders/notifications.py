@@ -1,0 +1,243 @@
+"""What the customer and the integrations are told about an order: every customer email (text + HTML, in
+the customer's language) and the order webhooks, written to the outbox in the caller's transaction.
+
+Call these inside the transaction that makes the change (after the status moved), never after commit:
+the outbox rows then commit or roll back with it, and delivery happens after commit (core/outbox.py).
+
+    order_confirmation(order)   placed; pickups: the status link and the QR code
+    order_ready(order)          email with store address + hours, pickup-by date, short code, QR (inline PNG)
+                                + webhook order.ready
+    pickup_reminder(order)      email: still waiting, pickup-by date, code, QR
+    order_expired(order)        email + webhook order.expired
+    order_cancelled(order)      email + webhook order.cancelled
+    handover_receipt(order)     email (what was collected / refused) + webhook order.collected
+                                (also as order_collected)
+    order_webhook(order, event) the webhook alone
+
+Each returns the outbox messages it queued; an email is left out when the customer has no address (or
+was erased), and the order's history gets a "notified" event per email (callers need not add one).
+
+Language: the customer's own (Customer.locale, chosen when the profile was made: by default the language
+of the store's country); without one, the country of the order's pickup location (DK → Danish,
+DE/AT/CH → German), otherwise English.
+"""
+from datetime import UTC
+
+from babel.dates import format_date, format_time, get_day_names
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from omnistore.core import outbox
+from omnistore.core.formatting import formatting_locale
+from omnistore.core.types import utcnow
+from omnistore.core.webhooks import endpoints_for
+from omnistore.orders.services import record_event
+from omnistore.pickups import services as pickups
+from omnistore.stores.locations import location_zone
+from omnistore.stores.models import WEEKDAYS
+
+LOCALES = ("en", "de", "da")
+COUNTRY_LOCALES = {"DK": "da", "DE": "de", "AT": "de", "CH": "de"}
+QR_CONTENT_ID = "pickup-qr"
+
+
+# --- language, times, places ---------------------------------------------------------------------------
+
+def customer_locale(order) -> str:
+    """The language to write to this order's customer in (see the module docstring)."""
+    customer = order.customer
+    chosen = getattr(customer, "locale", None) if customer is not None else None
+    if chosen in LOCALES:
+        return chosen
+    place = order.pickup_location or order.origin_location
+    country = (place.country if place is not None else None) or (order.delivery_address or {}).get("country")
+    return COUNTRY_LOCALES.get((country or "").upper(), "en")
+
+
+def _formatting(locale):
+    return formatting_locale(locale)  # European conventions for English too (omnistore/core/formatting.py)
+
+
+def local_when(value, location, locale, *, with_weekday=True):
+    """"Saturday, 28 November 2026, 20:00" in `location`'s time zone, written for `locale`."""
+    if value is None:
+        return ""
+    local = value.astimezone(location_zone(location))
+    fmt = _formatting(locale)
+    day = format_date(local, "full" if with_weekday else "long", locale=fmt)
+    return f"{day}, {format_time(local, 'short', locale=fmt)}"
+
+
+def pickup_hours(location):
+    """The pickup desk's hours (the store's opening hours when none are set)."""
+    return location.pickup_hours or location.opening_hours or {}
+
+
+def hours_rows(hours, locale):
+    """[(weekday name, "09:30–13:00, 14:00–18:00" or "" when closed)] from Monday, for `locale`."""
+    names = get_day_names("wide", locale=_formatting(locale))
+    rows = []
+    for index, key in enumerate(WEEKDAYS):
+        intervals = [f"{i[0]}–{i[1]}" for i in (hours or {}).get(key) or []
+                     if isinstance(i, list | tuple) and len(i) == 2]
+        rows.append((names[index], ", ".join(intervals)))
+    return rows
+
+
+def map_url(location):
+    """A link to the store on openstreetmap.org (a link only: nothing external is embedded anywhere)."""
+    lat, lon = f"{location.latitude:.5f}", f"{location.longitude:.5f}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
+def line_rows(order):
+    """What the customer ordered: name, variant words, quantity, status — nothing internal."""
+    rows = []
+    for line in order.lines:
+        variant = line.variant
+        detail = " · ".join(part for part in (variant.size, variant.colour) if part)
+        rows.append({"name": variant.product.name, "detail": detail, "quantity": line.quantity,
+                     "price_minor": line.unit_price_minor * line.quantity, "status": line.status})
+    return rows
+
+
+# --- emails ----------------------------------------------------------------------------------------------
+
+def _recipient(order):
+    customer = order.customer
+    if customer is None or not customer.email or customer.erased_at is not None:
+        return None
+    return customer.email
+
+
+def _context(order, locale):
+    store = order.pickup_location
+    pickup = order.pickup
+    context = {
+        "order": order, "locale": locale, "first_name": order.customer.first_name if order.customer else "",
+        "lines": line_rows(order), "store": store, "pickup": pickup, "status_url": "", "qr_cid": "",
+        "pickup_by": "", "hours": [], "map_url": "", "currency": order.currency,
+    }
+    if store is not None:
+        context.update(hours=hours_rows(pickup_hours(store), locale), map_url=map_url(store))
+        if pickup is not None:
+            context.update(status_url=pickups.status_url(pickup),
+                           pickup_by=local_when(pickup.pickup_by, store, locale),
+                           collected_at=local_when(pickup.collected_at, store, locale))
+    return context
+
+
+def _email(order, topic, template, subject, *, with_qr=False, **extra):
+    """Render templates/emails/<template>.{txt,html} in the customer's language and queue the email."""
+    to = _recipient(order)
+    if to is None:
+        return []
+    locale = customer_locale(order)
+    context = _context(order, locale)
+    attachments = ()
+    if with_qr and context["status_url"]:
+        context["qr_cid"] = QR_CONTENT_ID
+        attachments = (outbox.Attachment("pickup-qr.png", "image/png", pickups.qr_png(context["status_url"]),
+                                         content_id=QR_CONTENT_ID),)
+    context.update(extra)
+    with force_locale(locale):
+        context["subject"] = subject_text = subject()
+        text = render_template(f"emails/{template}.txt", **context)
+        html = render_template(f"emails/{template}.html", **context)
+    message = outbox.enqueue_email(topic, to=to, subject=subject_text, text=text, html=html,
+                                   attachments=attachments, customer_id=order.customer_id,
+                                   order_number=order.number, locale=locale)
+    record_event(order, "notified", topic=topic)
+    return [message]
+
+
+def order_confirmation(order):
+    """Thank you for your order: the lines, and for a pickup order its status link and QR code."""
+    return _email(order, "order.confirmation", "order_confirmation",
+                  lambda: _("Thank you for your order %(number)s", number=order.number),
+                  with_qr=order.fulfilment == "pickup")
+
+
+def order_ready(order):
+    """Ready for pickup: where (address, map link, hours), until when, the short code and the QR code."""
+    messages = _email(order, "order.ready", "order_ready",
+                      lambda: _("Your order %(number)s is ready for pickup", number=order.number), with_qr=True)
+    return messages + order_webhook(order, "order.ready")
+
+
+def pickup_reminder(order):
+    """Still waiting for you: the pickup-by date, the code and the QR code again."""
+    return _email(order, "order.reminder", "pickup_reminder",
+                  lambda: _("Reminder: your order %(number)s is waiting for you", number=order.number),
+                  with_qr=True)
+
+
+def order_expired(order):
+    """Not collected in time: the goods went back to the shelves."""
+    messages = _email(order, "order.expired", "order_expired",
+                      lambda: _("Your order %(number)s was not collected", number=order.number))
+    return messages + order_webhook(order, "order.expired")
+
+
+def order_cancelled(order, reason=""):
+    """Cancelled (by the customer, the store or the web shop)."""
+    messages = _email(order, "order.cancelled", "order_cancelled",
+                      lambda: _("Your order %(number)s has been cancelled", number=order.number), reason=reason)
+    return messages + order_webhook(order, "order.cancelled")
+
+
+def handover_receipt(order):
+    """Collected: what was handed over (and what was refused), when and where."""
+    messages = _email(order, "order.receipt", "handover_receipt",
+                      lambda: _("Receipt for your order %(number)s", number=order.number))
+    return messages + order_webhook(order, "order.collected")
+
+
+order_collected = handover_receipt  # the name the pickup desk calls it by (services/pickups.hand_over)
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+
+def _iso(value):
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def webhook_payload(order, event, now=None):
+    """The JSON body of a webhook: the event, when, and the order's number, status and timestamps.
+    Never the status URL: it is the customer's QR credential, and every endpoint gets every order's events,
+    while the API shows it only to the token that placed the order (or one allowed all). An integration that
+    needs it reads GET /api/v1/orders/<number> within its token's scope."""
+    pickup = order.pickup
+    body = {
+        "event": event,
+        "occurred_at": _iso(now or utcnow()),
+        "order": {
+            "number": order.number,
+            "status": order.status,
+            "fulfilment": order.fulfilment,
+            "channel": order.channel,
+            "payment_state": order.payment_state,
+            "pickup_location": order.pickup_location.code if order.pickup_location is not None else None,
+            "placed_at": _iso(order.placed_at),
+            "updated_at": _iso(order.updated_at),
+        },
+    }
+    if pickup is not None:
+        body["order"].update(
+            ready_at=_iso(pickup.ready_at),
+            pickup_by=_iso(pickup.pickup_by), collected_at=_iso(pickup.collected_at),
+        )
+        if event == "order.collected":
+            body["order"]["lines"] = [{"sku": line.variant.sku, "quantity": line.quantity, "status": line.status}
+                                      for line in order.lines]
+    return body
+
+
+def order_webhook(order, event):
+    """Queue `event` for every active endpoint that wants it."""
+    endpoints = endpoints_for(event)
+    if not endpoints:
+        return []
+    payload = webhook_payload(order, event)
+    return [outbox.enqueue_webhook(event, url=e.url, payload=payload, endpoint=e) for e in endpoints]

@@ -1,0 +1,603 @@
+"""The sourcing engine: which location supplies each line of an order, why, and by when.
+
+`propose(SourcingRequest) -> Proposal` reads stock and the network and writes nothing. The same inputs
+give the same plan (every ranking ends in a stable tie-break: the location's code), and every planned
+line carries a translated reason a clerk can read out to the customer.
+
+The rules, in order:
+
+1. Who may supply. A location supplies only if it is active and has stock of the variant. For anybody
+   but itself (a pickup at another store, a delivery, a sale at another store) a location must also
+   have `sourcing_enabled` (off e.g. during an inventory count), must keep its `safety_stock` (its last N
+   units are not sourced away: it offers `available - safety_stock`), and must not have reached its
+   `transfer_capacity`: the outgoing transfers created today, the location's own local day, not counting
+   cancelled ones. The pickup store (or, for a delivery sold in a store, that store) offers all of its
+   available units to its own customer.
+2. The order of preference (the rank).
+   - Pickup: the pickup store itself; then the other stores, nearest first (great-circle distance from
+     the pickup store); then the warehouses (shortest lead time first, then nearest).
+   - Delivery sold in a store: that store; then the other stores nearest to it; then the warehouses.
+   - Delivery without a selling store (a web order): the warehouses (shortest lead time first), then the
+     stores in the delivery address's country, then the rest; each group by code.
+3. No split if it can be helped: the first location in rank order that can supply every line in full
+   supplies the whole order. Only when no single location can, the order is split by line: each line
+   (in the order given) comes whole from the best-ranked location that still has enough after the lines
+   before it. A line is never split across locations; a line no location can supply whole is marked
+   unavailable (the proposal is then not complete, and placing it is refused).
+4. The promised date (counted from today in the pickup store's, or for a delivery the source's, time zone;
+   this module is the one owner of the rule, so the builder, the proposal, the API and the emails agree):
+   - goods already at the pickup store: ready today while the store is still open today (or opens later
+     today), else on its next open day;
+   - a transfer from another store: TRANSFER_DAYS by distance between source and pickup store
+     (default up to 50 km: 1 day, up to 400 km: 2 days, beyond: 3 days; OMNISTORE_TRANSFER_DAYS);
+   - from a warehouse: the warehouse's `lead_time_days` (at least 1: goods leave on another day);
+     a transfer's date moves on to the pickup store's next open day (never a day it is closed);
+   - a delivery: goods leave on the source's first open day after its lead time and arrive
+     OMNISTORE_DELIVERY_DAYS (default 2) later, a Sunday moving to the Monday.
+   The order's promise is the latest of its lines'.
+5. Price and shipping. Each line costs the variant's one network price. A pickup is free; a delivery costs
+   OMNISTORE_SHIPPING_FEE_MINOR (default 495) unless the goods total reaches
+   OMNISTORE_FREE_SHIPPING_FROM_MINOR (default 5000); deliveries go to OMNISTORE_DELIVERY_COUNTRIES
+   (default DE, DK), whose postcodes are checked (DE: 5 digits, DK: 4 digits).
+
+A draft's own holds (units already allocated to it, see orders/placing.py) count as available to that
+draft: pass them as `own_holds` so re-proposing does not compete with itself.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import select
+
+from omnistore.catalog.models import Variant
+from omnistore.core import config as settings
+from omnistore.core import validation
+from omnistore.core.errors import InsufficientStock, NotFound, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.orders.models import Transfer
+from omnistore.stock.models import StockLevel
+from omnistore.stores.locations import distances_from, first_ready_day, location_zone, next_open_day
+from omnistore.stores.models import Location
+
+MAX_LINES = 100
+MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
+FULFILMENTS = ("pickup", "delivery")
+
+POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
+ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
+
+
+# --- configuration ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rules:
+    transfer_days: tuple = settings.default("TRANSFER_DAYS")  # ((max_km or None, days), ...) ascending
+    delivery_days: int = settings.default("DELIVERY_DAYS")
+    shipping_fee_minor: int = settings.default("SHIPPING_FEE_MINOR")
+    free_shipping_from_minor: int = settings.default("FREE_SHIPPING_FROM_MINOR")
+    delivery_countries: tuple = settings.default("DELIVERY_COUNTRIES")
+
+    def days_for_distance(self, km):
+        for limit, days in self.transfer_days:
+            if limit is None or km <= limit:
+                return days
+        return self.transfer_days[-1][1]
+
+    def shipping_fee(self, fulfilment, goods_minor):
+        if fulfilment != "delivery" or goods_minor >= self.free_shipping_from_minor:
+            return 0
+        return self.shipping_fee_minor
+
+
+parse_transfer_days = settings.transfer_days
+
+
+def rules() -> Rules:
+    """The rules from the app's configuration (the OMNISTORE_* settings of core/config.py, parsed the same way)."""
+    config = current_app.config if has_app_context() else {}
+
+    def get(name):
+        value = config[f"OMNISTORE_{name}"] if f"OMNISTORE_{name}" in config else settings.default(name)
+        return settings.setting(name).parse(value) if isinstance(value, str) else value
+
+    return Rules(
+        transfer_days=get("TRANSFER_DAYS"),
+        delivery_days=int(get("DELIVERY_DAYS")),
+        shipping_fee_minor=int(get("SHIPPING_FEE_MINOR")),
+        free_shipping_from_minor=int(get("FREE_SHIPPING_FROM_MINOR")),
+        delivery_countries=tuple(get("DELIVERY_COUNTRIES")),
+    )
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LineRequest:
+    variant_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+
+    def as_dict(self):
+        return {"name": self.name, "street": self.street, "postcode": self.postcode, "city": self.city,
+                "country": self.country}
+
+    @property
+    def one_line(self):
+        return f"{self.name}, {self.street}, {self.postcode} {self.city}, {self.country}"
+
+
+@dataclass(frozen=True)
+class SourcingRequest:
+    lines: tuple  # of LineRequest
+    fulfilment: str  # "pickup" | "delivery"
+    pickup_location_id: int | None = None
+    delivery_country: str | None = None
+    selling_location_id: int | None = None  # the store the clerk sells from (None: a web order)
+    own_holds: tuple = ()  # ((variant_id, location_id, quantity), ...) already allocated to this draft
+    now: datetime | None = None
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedLine:
+    variant_id: int
+    quantity: int
+    unit_price_minor: int
+    source: Location | None  # None: nobody can supply it
+    reason: str
+    promised_date: date | None
+    distance_km: float | None = None
+    keeps_safety_stock: bool = False  # the source supplies another location: its safety stock stays
+    reason_code: str = ""  # with reason_params: the reason as stored, rendered by reason_text in any language
+    reason_params: dict = field(default_factory=dict)
+
+    @property
+    def available(self):
+        return self.source is not None
+
+    @property
+    def total_minor(self):
+        return self.quantity * self.unit_price_minor
+
+
+@dataclass(frozen=True)
+class Proposal:
+    fulfilment: str
+    pickup_location: Location | None
+    lines: tuple  # of PlannedLine, in the order asked
+    split: bool
+    split_reason: str
+    goods_minor: int
+    shipping_fee_minor: int
+    promised_date: date | None
+    shipping_rule: str
+    unavailable: tuple = field(default=())  # PlannedLines nobody can supply
+
+    @property
+    def complete(self):
+        return not self.unavailable
+
+    @property
+    def total_minor(self):
+        return self.goods_minor + self.shipping_fee_minor
+
+    @property
+    def sources(self):
+        """The distinct supplying locations, in line order."""
+        return list({line.source.id: line.source for line in self.lines if line.source is not None}.values())
+
+    def keeping_safety_stock(self):
+        """The ids of the sources that must keep their safety stock while allocating for this plan (all but
+        the pickup/selling store itself): stock.allocate(..., keep_safety_stock=True) for them."""
+        return frozenset(line.source.id for line in self.lines if line.source is not None and line.keeps_safety_stock)
+
+    def allocations(self):
+        """{(variant_id, location_id): quantity} this plan needs."""
+        needed = {}
+        for line in self.lines:
+            if line.source is not None:
+                key = (line.variant_id, line.source.id)
+                needed[key] = needed.get(key, 0) + line.quantity
+        return needed
+
+
+# --- validation helpers (shared with ordering and the API) -------------------------------------------------
+
+def check_address(data, *, allowed_countries=None) -> Address:
+    """A delivery address from a dict (form or JSON); ValidationFailed with a message per field."""
+    allowed = allowed_countries or rules().delivery_countries
+    if not isinstance(data, dict):
+        raise ValidationFailed(_("Enter the delivery address."), {"address": _("Enter the delivery address.")})
+    errors, values = {}, {}
+    for name, limit in ADDRESS_FIELDS.items():
+        value = validation.text(data.get(name), field=name, errors=errors, max_length=limit, required=True)
+        if name in errors:
+            continue
+        values[name] = value
+    country = values.get("country", "").upper()
+    if "country" not in errors:
+        if country not in allowed:
+            errors["country"] = _("We deliver to %(countries)s only.", countries=", ".join(allowed))
+        elif "postcode" not in errors:
+            postcode = values["postcode"].replace(" ", "")
+            pattern = POSTCODE_FORMATS.get(country)
+            if pattern is not None and not pattern.fullmatch(postcode):
+                errors["postcode"] = {"DE": _("A German postcode has 5 digits, like 20095."),
+                                      "DK": _("A Danish postcode has 4 digits, like 1620.")}[country]
+            values["postcode"] = postcode
+    if errors:
+        raise ValidationFailed(_("Please check the delivery address."), errors)
+    return Address(values["name"], values["street"], values["postcode"], values["city"], country)
+
+
+def check_quantity(value, *, name="quantity"):
+    """A line quantity (int, or a string as typed): 1..MAX_LINE_QUANTITY; ValidationFailed otherwise."""
+    value = validation.whole_number(value)
+    if value is None or abs(value) >= 10**9:  # ten digits and more: a slip of the finger, not a quantity
+        raise ValidationFailed(_("Please check the quantity."), {name: _("Enter a whole number, like 1.")})
+    if value < 1:
+        raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})
+    if value > MAX_LINE_QUANTITY:
+        raise ValidationFailed(_("Please check the quantity."),
+                               {name: _("At most %(max)d per line.", max=MAX_LINE_QUANTITY)})
+    return value
+
+
+def pickup_location(location_id) -> Location:
+    """An active store with a pickup desk; ValidationFailed (field pickup_location) otherwise."""
+    location = db.session.get(Location, location_id) if isinstance(location_id, int) else None
+    if location is None or not location.active:
+        raise ValidationFailed(_("Please choose where to collect."),
+                               {"pickup_location": _("We could not find that location.")})
+    if not location.is_store or not location.pickup_enabled:
+        raise ValidationFailed(_("Please choose where to collect."), {
+            "pickup_location": _("%(name)s has no pickup desk. Choose another store.", name=location.name)})
+    return location
+
+
+# --- the engine -------------------------------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    location: Location
+    rank: tuple
+    distance_km: float | None
+    own: bool  # the pickup/selling store: offers everything it has, safety stock and sourcing flags aside
+    offer: dict  # variant_id -> units it can give this order
+
+
+def _local_today(location, now):
+    return now.astimezone(location_zone(location)).date()
+
+
+def _start_of_local_day(location, now):
+    local = now.astimezone(location_zone(location))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _transfers_today(locations, now):
+    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}."""
+    if not locations:
+        return {}
+    starts = {loc.id: _start_of_local_day(loc, now) for loc in locations}
+    rows = db.session.execute(
+        select(Transfer.source_location_id, Transfer.created_at)
+        .where(Transfer.source_location_id.in_(list(starts)), Transfer.status != "cancelled",
+               Transfer.created_at >= min(starts.values()))
+    ).all()
+    counts = {}
+    for location_id, created_at in rows:
+        if created_at >= starts[location_id]:
+            counts[location_id] = counts.get(location_id, 0) + 1
+    return counts
+
+
+class TransferCapacityReached(InsufficientStock):
+    """A source reached its outgoing transfers for today while this order was being placed."""
+
+    code = "transfer_capacity_reached"
+
+
+def claim_transfer_capacity(session, sources, now) -> None:
+    """Inside the placing transaction, before its transfers are written: lock each source's location row
+    (in id order; FOR NO KEY UPDATE, so orders and movements referencing the location do not wait) and
+    count its transfers today again. Concurrent placements from one source queue on that lock, so the
+    capacity is never exceeded; TransferCapacityReached when a source is full (the caller re-sources).
+    SQLite's write transaction holds the whole database already."""
+    ids = sorted({loc.id for loc in sources})
+    if not ids:
+        return
+    query = select(Location.id).where(Location.id.in_(ids)).order_by(Location.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    session.execute(query).all()
+    used = _transfers_today(sources, now)
+    for loc in sorted(sources, key=lambda loc: loc.id):
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            raise TransferCapacityReached(
+                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
+                  capacity=loc.transfer_capacity), location=loc.code)
+
+
+def _check_request(request):
+    if request.fulfilment not in FULFILMENTS:
+        raise ValidationFailed(_("Choose pickup or delivery."), {"fulfilment": _("Choose pickup or delivery.")})
+    if not request.lines:
+        raise ValidationFailed(_("Add at least one item."), {"lines": _("Add at least one item.")})
+    if len(request.lines) > MAX_LINES:
+        raise ValidationFailed(_("Too many lines."), {"lines": _("At most %(max)d lines per order.", max=MAX_LINES)})
+    for index, line in enumerate(request.lines):
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool):
+            raise ValidationFailed(_("Please check the quantity."),
+                                   {f"lines.{index}.quantity": _("Enter a whole number, like 1.")})
+        check_quantity(line.quantity, name=f"lines.{index}.quantity")
+
+
+def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposal:
+    """The sourcing plan for `request` (see the module docstring for the rules). Reads only."""
+    _check_request(request)
+    rule = rules_ or rules()
+    now = request.now or utcnow()
+    variant_ids = sorted({line.variant_id for line in request.lines})
+    variants = {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))}
+    for index, line in enumerate(request.lines):
+        if line.variant_id not in variants:
+            raise NotFound(_("We could not find that product variant."), field=f"lines.{index}")
+
+    pickup = None
+    if request.fulfilment == "pickup":
+        pickup = pickup_location(request.pickup_location_id)
+        anchor = pickup
+    else:
+        country = (request.delivery_country or "").upper()
+        if country not in rule.delivery_countries:
+            raise ValidationFailed(_("Please check the delivery address."), {
+                "country": _("We deliver to %(countries)s only.", countries=", ".join(rule.delivery_countries))})
+        anchor = db.session.get(Location, request.selling_location_id) if request.selling_location_id else None
+        if anchor is not None and not anchor.active:
+            anchor = None
+
+    # Stock of the requested variants wherever there is some (and the draft's own holds back on top).
+    held = {}
+    for variant_id, location_id, quantity in request.own_holds:
+        held[(variant_id, location_id)] = held.get((variant_id, location_id), 0) + quantity
+    levels = {}
+    for variant_id, location_id, on_hand, allocated in db.session.execute(
+        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated)
+        .where(StockLevel.variant_id.in_(variant_ids))
+    ):
+        levels[(variant_id, location_id)] = max(on_hand - allocated, 0) + held.get((variant_id, location_id), 0)
+    location_ids = {location_id for _v, location_id in levels}
+    if anchor is not None:
+        location_ids.add(anchor.id)
+    locations = db.session.scalars(
+        select(Location).where(Location.id.in_(location_ids), Location.active.is_(True))
+    ).all() if location_ids else []
+
+    candidates = _rank(locations, anchor=anchor, pickup=pickup, country=request.delivery_country, now=now,
+                       levels=levels, variant_ids=variant_ids)
+
+    # 3. one location for everything, else split by line.
+    needed = {}
+    for line in request.lines:
+        needed[line.variant_id] = needed.get(line.variant_id, 0) + line.quantity
+    single = next((c for c in candidates
+                   if all(c.offer.get(v, 0) >= q for v, q in needed.items())), None)
+    planned, unavailable = [], []
+    if single is not None:
+        for line in request.lines:
+            planned.append(_planned(line, variants, single, pickup, request, rule, now,
+                                    single.offer[line.variant_id]))
+        split, split_reason = False, ""
+    else:
+        remaining = {id(c): dict(c.offer) for c in candidates}
+        for line in request.lines:
+            source = next((c for c in candidates if remaining[id(c)].get(line.variant_id, 0) >= line.quantity), None)
+            if source is None:
+                total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
+                if total:
+                    code, reason = "short", _("Not available: only %(available)d in the network can be sent, "
+                                              "%(wanted)d asked for.", available=total, wanted=line.quantity)
+                else:
+                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup,
+                                              now=now)
+                item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
+                                   reason, None, reason_code=code)
+                planned.append(item)
+                unavailable.append(item)
+                continue
+            remaining[id(source)][line.variant_id] -= line.quantity
+            planned.append(_planned(line, variants, source, pickup, request, rule, now,
+                                    source.offer.get(line.variant_id, 0)))
+        sources = {line.source.id for line in planned if line.source is not None}
+        split = len(sources) > 1
+        split_reason = (_("No single location has everything, so the order comes from %(count)d locations.",
+                          count=len(sources)) if split else "")
+    goods = sum(line.total_minor for line in planned)
+    dates = [line.promised_date for line in planned if line.promised_date is not None]
+    promised = max(dates) if dates and not unavailable else None
+    shipping_rule = (_("Free shipping from %(threshold)s; below that %(fee)s.",
+                       threshold=_money(rule.free_shipping_from_minor), fee=_money(rule.shipping_fee_minor))
+                     if request.fulfilment == "delivery" else _("Collection in store is free."))
+    return Proposal(
+        fulfilment=request.fulfilment, pickup_location=pickup, lines=tuple(planned), split=split,
+        split_reason=split_reason, goods_minor=goods, shipping_fee_minor=rule.shipping_fee(request.fulfilment, goods),
+        promised_date=promised, shipping_rule=shipping_rule, unavailable=tuple(unavailable),
+    )
+
+
+def _money(minor):
+    from flask_babel import format_currency
+
+    currency = current_app.config["OMNISTORE_CURRENCY"] if has_app_context() else settings.default("CURRENCY")
+    return format_currency(minor / 100, currency)
+
+
+def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
+    distance = distances_from(anchor) if anchor is not None else None
+    capacity_used = _transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
+    country = (country or "").upper()
+    candidates = []
+    for loc in locations:
+        own = anchor is not None and loc.id == anchor.id and loc.is_store
+        km = distance(loc) if distance is not None else None
+        offer = {}
+        for variant_id in variant_ids:
+            why_not, units = _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=own,
+                                               used=capacity_used)
+            if why_not is None:
+                offer[variant_id] = units
+        if not offer:
+            continue
+        if own:
+            rank = (0,)
+        elif anchor is not None:
+            rank = (1, km, loc.code) if loc.is_store else (2, loc.lead_time_days, km, loc.code)
+        elif not loc.is_store:
+            rank = (1, loc.lead_time_days, loc.code)
+        else:
+            rank = (2, 0 if loc.country == country else 1, loc.code)
+        candidates.append(_Candidate(loc, rank, km, own, offer))
+    candidates.sort(key=lambda c: c.rank)
+    return candidates
+
+
+def _why_not_eligible(loc, available, *, own, used):
+    """The one statement of rule 1 (who may supply): (None, units it offers) when `loc` may supply some of
+    the `available` units, else (why not, 0): "sourcing_off", "capacity" (today's transfers `used` up),
+    "safety_stock", or "no_stock". A store supplying its own customer offers everything it has."""
+    if not own:
+        if not loc.sourcing_enabled:
+            return "sourcing_off", 0
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            return "capacity", 0
+        if available > 0 and available - loc.safety_stock <= 0:
+            return "safety_stock", 0
+        available -= loc.safety_stock
+    if available <= 0:
+        return "no_stock", 0
+    return None, available
+
+
+def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
+    """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
+    back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
+    and what that rule still allows: _why_not_eligible, the check _rank makes. (code, text)."""
+    distance = distances_from(anchor) if anchor is not None else None
+    having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
+                     and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
+                    key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
+    if not having:
+        return "nowhere", _("Not available anywhere in the network.")
+    used = _transfers_today(having, now)
+    loc = having[0]
+    units = levels[(variant_id, loc.id)]
+    why_not, _offered = _why_not_eligible(loc, units, own=False, used=used)
+    if why_not == "sourcing_off":
+        return "sourcing_off", _("%(store)s has %(available)d but does not supply other stores at the moment.",
+                 store=loc.name, available=units)
+    if why_not == "capacity":
+        return "capacity", _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
+                 "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
+    if loc.is_store and loc.pickup_enabled and pickup is not None:
+        return "safety_stock", ngettext(
+            "%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
+            "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
+            units, store=loc.name)
+    return "safety_stock", ngettext("%(store)s keeps its last unit as safety stock.",
+                                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
+
+
+def _planned(line, variants, candidate, pickup, request, rule, now, offered):
+    loc = candidate.location
+    variant = variants[line.variant_id]
+    if request.fulfilment == "pickup":
+        if loc.id == pickup.id:
+            promised = first_ready_day(pickup, now)
+            code = "here_pickup" if promised == _local_today(pickup, now) else "here_pickup_next_open"
+            params = {"store": loc.name, "available": offered}
+        elif loc.is_store:
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
+            promised = _arrival(pickup, now, rule.days_for_distance(candidate.distance_km))
+        else:
+            days = max(loc.lead_time_days, 1)
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": days}
+            promised = _arrival(pickup, now, days)
+    else:
+        # Goods leave on a day the source is open (after its lead time) and arrive DELIVERY_DAYS later,
+        # never on a Sunday (carriers deliver Monday to Saturday).
+        leaves = next_open_day(loc, first_ready_day(loc, now) + timedelta(days=loc.lead_time_days))
+        promised = leaves + timedelta(days=rule.delivery_days)
+        if promised.weekday() == 6:
+            promised += timedelta(days=1)
+        if candidate.own:
+            code, params = "here_delivery", {"store": loc.name, "available": offered}
+        elif loc.is_store and candidate.distance_km is not None:
+            code, params = "nearest_store", {"available": offered, "store": loc.name,
+                                             "km": round(candidate.distance_km)}
+        elif loc.is_store:
+            code, params = "store_ships", {"store": loc.name, "available": offered}
+        else:
+            code, params = "warehouse", {"name": loc.name, "available": offered, "days": loc.lead_time_days}
+    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason_text(code, params),
+                       promised, candidate.distance_km, keeps_safety_stock=not candidate.own,
+                       reason_code=code, reason_params=params)
+
+
+def _arrival(pickup, now, days):
+    """Goods sent today arrive `days` later; they are ready on the pickup store's first open day from then."""
+    return next_open_day(pickup, _local_today(pickup, now) + timedelta(days=days))
+
+
+def reason_text(code, params):
+    """A sourcing reason in the current language, from the code and parameters stored with an order line
+    (so the viewer reads it in their language, not the placer's); '' for an unknown code."""
+    params = params if isinstance(params, dict) else {}
+    try:
+        if code == "here_pickup":
+            return _("In stock here at %(store)s (%(available)d available): ready today.", **params)
+        if code == "here_pickup_next_open":
+            return _("In stock here at %(store)s (%(available)d available): ready when the store next opens.",
+                     **params)
+        if code == "nearest_store":
+            return _("Nearest store with %(available)d available: %(store)s (%(km)d km).", **params)
+        if code == "warehouse":
+            return _("From the warehouse %(name)s (%(available)d available, %(days)d days lead time).", **params)
+        if code == "here_delivery":
+            return _("In stock here at %(store)s (%(available)d available): shipped from here.", **params)
+        if code == "store_ships":
+            return _("Shipped from the store %(store)s (%(available)d available).", **params)
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return ""
+
+
+def line_reason(line) -> str:
+    """An order line's reason in the viewer's language (services.line_reasons owns the rule)."""
+    from omnistore.orders.line_reasons import line_reason as render
+
+    return render(line)
+
+
+def pickup_stores_by_distance(origin) -> list:
+    """[(location, km)] of every active store with a pickup desk, nearest to `origin` first (then by code):
+    the choice "collect in another store". `origin` itself comes first at 0 km when it has a desk."""
+    stores = db.session.scalars(
+        select(Location).where(Location.active.is_(True), Location.kind == "store", Location.pickup_enabled.is_(True))
+    ).all()
+    distance = distances_from(origin)
+    return sorted(((store, distance(store)) for store in stores), key=lambda pair: (pair[1], pair[0].code))

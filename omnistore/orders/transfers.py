@@ -1,0 +1,314 @@
+"""After an order is placed: the goods move. Source stores pick and ship, pickup stores receive, home
+deliveries are shipped and delivered. Every step is one transaction with its stock change, its timestamps
+on the Transfer and an OrderEvent naming the staff member.
+
+A Transfer (made by services/ordering.place) carries the lines of one order from one source location either
+to the order's pickup store (destination set) or to the customer's address (destination None, a home
+delivery). Lines the pickup store supplies itself have no transfer.
+
+    requested ──pick──► picked ──ship (tracking)──► shipped ──receive──► received
+    (stock.dispatch at the source on ship; stock.arrive at the pickup store on receive: the goods stay
+     reserved for the order there; a home delivery is "received" when it is marked delivered)
+
+Orders follow their goods (services/orders.transition):
+- pickup: placed → in_transit once every transfer has shipped; when every line is at the pickup store the
+  desk takes over (pickups.mark_ready);
+- delivery: placed → shipped (tracking reference on the order) once every transfer has shipped;
+  shipped → delivered when marked delivered.
+
+Line statuses: "shipped" while on the way, back to "allocated" once received at the pickup store (reserved
+there now), "delivered" for a delivered home delivery.
+
+Scope: a clerk or manager picks and ships at their own store and receives at their own store; an admin
+anywhere. Outside the scope a transfer is "not found". Concurrent taps on two tablets: the status moves with
+a conditional UPDATE, so exactly one wins and the other is told what happened.
+"""
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from omnistore.catalog.models import Variant
+from omnistore.core.db import transaction
+from omnistore.core.errors import InvalidTransition, NotFound, OutOfScope, ValidationFailed
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.orders import services as orders
+from omnistore.orders.models import Order, OrderLine, Transfer
+from omnistore.pickups import services as pickups
+from omnistore.stock import services as stock
+
+OPEN_AT_SOURCE = ("requested", "picked")
+ON_THE_WAY = ("requested", "picked", "shipped")
+TRACKING_MAX = 100
+_TRACKING = re.compile(r"[\w .,:/#+-]+")
+
+
+def _options():
+    return (
+        selectinload(Transfer.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+        selectinload(Transfer.order).selectinload(Order.customer),
+        selectinload(Transfer.source_location),
+        selectinload(Transfer.destination_location),
+    )
+
+
+# --- the lists --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendList:
+    """What a store has to send: transfers to other stores and home deliveries sourced here, and the home
+    deliveries it has shipped that nobody has confirmed delivered yet."""
+
+    to_pick: list
+    to_ship: list
+    out_for_delivery: list
+
+    @property
+    def count(self):
+        return len(self.to_pick) + len(self.to_ship)
+
+
+def to_send(location_id) -> SendList:
+    """The "to pick & send" list of a location, oldest first (first placed, first sent)."""
+    rows = db.session.scalars(
+        select(Transfer)
+        .where(Transfer.source_location_id == location_id,
+               or_(Transfer.status.in_(OPEN_AT_SOURCE),
+                   (Transfer.status == "shipped") & Transfer.destination_location_id.is_(None)))
+        .options(*_options())
+        .order_by(Transfer.created_at, Transfer.id)
+    ).all()
+    return SendList(
+        to_pick=[t for t in rows if t.status == "requested"],
+        to_ship=[t for t in rows if t.status == "picked"],
+        out_for_delivery=[t for t in rows if t.status == "shipped" and t.order.status == "shipped"],
+    )
+
+
+def arriving(location_id) -> list:
+    """Transfers on their way to this pickup store (shipped ones first: those can be received)."""
+    rows = db.session.scalars(
+        select(Transfer)
+        .where(Transfer.destination_location_id == location_id, Transfer.status.in_(ON_THE_WAY))
+        .options(*_options())
+        .order_by(Transfer.created_at, Transfer.id)
+    ).all()
+    return sorted(rows, key=lambda t: (t.status != "shipped", t.shipped_at or t.created_at))
+
+
+def counts(location_id):
+    """(to send, arriving) for a location: the badges of the lists, in one query."""
+    row = db.session.execute(
+        select(
+            func.count().filter(Transfer.source_location_id == location_id,
+                                Transfer.status.in_(OPEN_AT_SOURCE)),
+            func.count().filter(Transfer.destination_location_id == location_id,
+                                Transfer.status == "shipped"),
+        ).where(or_(Transfer.source_location_id == location_id, Transfer.destination_location_id == location_id))
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def transfers_of(order) -> list:
+    return db.session.scalars(
+        select(Transfer).where(Transfer.order_id == order.id).options(*_options()).order_by(Transfer.id)
+    ).all()
+
+
+def get_transfer_for_staff(transfer_id, staff, side):
+    """The transfer if `staff` acts on its `side` ("source" or "destination"); 404 otherwise."""
+    valid = isinstance(transfer_id, int) and 0 < transfer_id < 2**31
+    transfer = db.session.get(Transfer, transfer_id) if valid else None
+    if transfer is None:
+        raise NotFound(_l("We could not find that transfer."))
+    location_id = transfer.source_location_id if side == "source" else transfer.destination_location_id
+    if not staff.is_admin and staff.location_id != location_id:
+        raise OutOfScope(_l("We could not find that transfer."))
+    return transfer
+
+
+# --- the steps --------------------------------------------------------------------------------------------
+
+def _move(transfer, from_statuses, to_status, **values):
+    """Conditional status change: of two tablets tapping at once, one wins; the other is told the news."""
+    changed = db.session.execute(
+        update(Transfer)
+        .where(Transfer.id == transfer.id, Transfer.status.in_(from_statuses))
+        .values(status=to_status, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.refresh(transfer, ["status"])
+        raise InvalidTransition(_already(transfer), status=transfer.status)
+    db.session.expire(transfer)
+
+
+def _already(transfer):
+    words = {
+        "picked": _("This transfer has already been picked."),
+        "shipped": _("This transfer has already been shipped."),
+        "received": _("This transfer has already been received."),
+        "cancelled": _("This transfer was cancelled: the order was cancelled."),
+        "requested": _("This transfer has not been picked yet."),
+    }
+    return words.get(transfer.status, _("This transfer can no longer change."))
+
+
+def _event_detail(transfer):
+    detail = {"transfer": transfer.id, "source": transfer.source_location.code}
+    if transfer.destination_location is not None:
+        detail["destination"] = transfer.destination_location.code
+    return detail
+
+
+def pick(transfer, *, staff):
+    """The goods are off the shelf at the source (requested → picked)."""
+    with transaction():
+        _move(transfer, ("requested",), "picked", picked_at=utcnow())
+        orders.record_event(transfer.order, "picked", staff=staff, location_id=transfer.source_location_id,
+                            **_event_detail(transfer))
+    return transfer
+
+
+def clean_tracking(value):
+    """The tracking reference as typed, tidied; ValidationFailed with a message at the field."""
+    text = " ".join(unicodedata.normalize("NFC", value or "").split()) if isinstance(value, str) else ""
+    problem = None
+    if not text:
+        problem = _("Enter the tracking reference from the parcel label.")
+    elif len(text) > TRACKING_MAX:
+        problem = _("At most %(max)d characters (now %(length)d).", max=TRACKING_MAX, length=len(text))
+    elif not _TRACKING.fullmatch(text):
+        problem = _("Use letters, digits, spaces and - / . # only.")
+    if problem:
+        raise ValidationFailed(_("Please check the highlighted fields."), {"tracking": problem})
+    return text
+
+
+def ship(transfer, *, staff, tracking):
+    """Packed and handed to the carrier (picked → shipped): the goods leave the source (stock.dispatch).
+    When every transfer of the order has left, the order moves on (in_transit, or shipped for a delivery)."""
+    tracking = clean_tracking(tracking)
+    with transaction():
+        _move(transfer, ("picked",), "shipped", shipped_at=utcnow(), tracking_reference=tracking)
+        order = transfer.order
+        for line in sorted(transfer.lines, key=lambda line: line.variant_id):
+            if line.status in ("released", "short", "refused"):
+                continue
+            stock.dispatch(stock.StockChange(line.variant_id, transfer.source_location_id, line.quantity,
+                                             reason=_("Sent for order %(number)s", number=order.number),
+                                             reference=order.number), staff)
+            line.status = "shipped"
+        db.session.flush()
+        detail = dict(_event_detail(transfer), tracking=tracking)
+        target = "in_transit" if order.fulfilment == "pickup" else "shipped"
+        if _all_left(order) and orders.can_transition(order, target):
+            if order.fulfilment == "delivery":
+                order.tracking_reference = _joined_tracking(order)[:TRACKING_MAX]
+                db.session.flush()
+            orders.transition(order, target, staff=staff, location_id=transfer.source_location_id,
+                              kind="shipped", **detail)
+        else:
+            orders.record_event(order, "shipped", staff=staff, location_id=transfer.source_location_id, **detail)
+    return transfer
+
+
+def _live_transfers(order):
+    return db.session.scalars(
+        select(Transfer).where(Transfer.order_id == order.id, Transfer.status != "cancelled")
+    ).all()
+
+
+def _all_left(order):
+    return all(t.status in ("shipped", "received") for t in _live_transfers(order))
+
+
+def _joined_tracking(order):
+    return ", ".join(t.tracking_reference for t in _live_transfers(order) if t.tracking_reference)
+
+
+def receive(transfer, *, staff, shelf_location=""):
+    """The parcel arrived at the pickup store (shipped → received): the goods are on hand there and stay
+    reserved for the order (stock.arrive). With every line at the pickup store, the order is ready — through
+    the desk's own verb, with the shelf the clerk put it on (see completes_order: the card asks for it)."""
+    with transaction():
+        if transfer.destination_location_id is None:
+            raise InvalidTransition(_("A home delivery is not received in a store; mark it delivered."))
+        _move(transfer, ("shipped",), "received", received_at=utcnow())
+        order = transfer.order
+        here = transfer.destination_location_id
+        cancelled = order.status == "cancelled"
+        for line in sorted(transfer.lines, key=lambda line: line.variant_id):
+            if line.status != "shipped":  # only what left the source arrives
+                continue
+            change = stock.StockChange(line.variant_id, here, line.quantity,
+                                       reason=_("Arrived for order %(number)s", number=order.number),
+                                       reference=order.number)
+            stock.arrive(change, staff)
+            if cancelled:  # the order was cancelled on the way: the goods are the store's own now
+                stock.release(change, staff)
+                line.status = "released"
+            else:
+                line.status = "allocated"
+        db.session.flush()
+        orders.record_event(order, "received", staff=staff, location_id=here, cancelled_order=cancelled,
+                            **_event_detail(transfer))
+        if not cancelled and order.fulfilment == "pickup" and all_at_pickup_store(order):
+            ready_for_pickup(order, staff, shelf_location=shelf_location)
+    return transfer
+
+
+def completes_order(transfer) -> bool:
+    """Receiving this parcel brings the last goods of a pickup order to its store: the order becomes ready
+    then, so whoever receives it is asked where they put it (the shelf), as at the desk."""
+    order = transfer.order
+    return (transfer.status == "shipped" and order.fulfilment == "pickup" and order.status != "cancelled"
+            and transfer.destination_location_id == order.pickup_location_id
+            and all_at_pickup_store(order, arriving=transfer.id))
+
+
+def all_at_pickup_store(order, arriving=None):
+    """Every live line of a pickup order is at its pickup store (supplied there or received there).
+    `arriving`: a transfer counted as received already (is it the last parcel?)."""
+    for line in order.lines:
+        if line.status in ("released", "short", "refused"):
+            continue
+        if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
+            continue
+        transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
+        if transfer is None or (transfer.status != "received" and transfer.id != arriving):
+            return False
+        if transfer.destination_location_id != order.pickup_location_id:
+            return False
+    return True
+
+
+def ready_for_pickup(order, staff, shelf_location=""):
+    """Everything is at the pickup store: the desk's verb makes the order ready (shelf, pickup-by date, the
+    customer's "ready" email and webhooks) in this same transaction."""
+    return pickups.mark_ready(order, staff=staff, shelf_location=shelf_location)
+
+
+def mark_delivered(order, *, staff):
+    """The carrier delivered a home delivery (shipped → delivered): its transfers are done."""
+    if order.fulfilment != "delivery":
+        raise InvalidTransition(_("Only a home delivery can be marked delivered."))
+    if not staff.is_admin:
+        sources = {line.source_location_id for line in order.lines}
+        if staff.location_id not in sources | {order.origin_location_id}:
+            raise OutOfScope(_l("No order with that number."))
+    with transaction():
+        orders.transition(order, "delivered", staff=staff)
+        now = utcnow()
+        db.session.execute(
+            update(Transfer).where(Transfer.order_id == order.id, Transfer.status == "shipped")
+            .values(status="received", received_at=now).execution_options(synchronize_session=False))
+        for line in order.lines:
+            if line.status == "shipped":
+                line.status = "delivered"
+    return order

@@ -1,0 +1,234 @@
+"""Orders of this store: the list, one order's page, and what happens after placing — the store's
+"to pick & send" list (source side) and its "arriving" list (pickup side).
+
+Each transfer on a list is a self-replacing card (`orders/_transfer.html`): its buttons post with htmx and
+get the card back in its new state (or with the problem at the field); without JavaScript they post
+normally and are redirected back to the list with a message.
+"""
+from babel.dates import format_date
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from omnistore.core.errors import DomainError, ValidationFailed
+from omnistore.core.statuses import ORDER_STATUSES
+from omnistore.orders import desk as order_desk
+from omnistore.orders import placing as ordering_service
+from omnistore.orders import services as order_service
+from omnistore.orders import transfers as transfer_service
+from omnistore.orders.forms import ActionForm, CancelForm, ReceiveForm, ShipForm
+from omnistore.stores import locations as location_service
+from omnistore.web import i18n
+from omnistore.web.forms import field_errors, page_arg
+from omnistore.web.rendering import login_required, render_page_or_partial, wants_fragment
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+
+@bp.app_template_filter("order_date")
+def order_date(value):
+    """A calendar date (a promise) in the staff member's language: "Tue, 24 Nov"."""
+    if value is None:
+        return ""
+    return format_date(value, "EEE d MMM", locale=i18n.formatting_locale())
+
+
+@bp.app_context_processor
+def _line_reason():
+    """line_reason(line): an order line's reason in the viewer's language (services.sourcing)."""
+    from omnistore.orders.sourcing import line_reason
+
+    return {"line_reason": line_reason}
+
+
+@bp.app_context_processor
+def _order_tabs():
+    """Counts for the orders section's tabs (to send, arriving), computed only when a template asks."""
+    def tab_counts():
+        if not current_user.is_authenticated:
+            return 0, 0
+        return transfer_service.counts(current_user.location_id)
+
+    return {"order_tab_counts": tab_counts}
+
+
+@bp.get("/")
+@login_required
+def index():
+    status = request.args.get("status", "")
+    page = page_arg()
+    result = order_service.list_orders_for_staff(
+        current_user, status=status if status in ORDER_STATUSES else None, page=page
+    )
+    return render_page_or_partial(
+        "orders/index.html", "orders/_list.html", result=result, status=status, statuses=ORDER_STATUSES
+    )
+
+
+def _detail(order, status=200, **extra):
+    context = {
+        "order": order, "transfers": transfer_service.transfers_of(order), "action_form": ActionForm(),
+        "cancel_form": CancelForm(), "may_manage": order_desk.may_manage(order, current_user),
+        "can_cancel": order_service.can_transition(order, "cancelled"),
+        "can_resend": order_desk.can_resend(order), "cancel_errors": {},
+        "locations": {location.id: location for location in location_service.list_locations(include_inactive=True)},
+    }
+    context.update(extra)
+    return render_template("orders/detail.html", **context), status
+
+
+@bp.get("/<number>")
+@login_required
+def detail(number):
+    return _detail(order_service.get_order_for_staff(number[:40], current_user))
+
+
+@bp.post("/<number>/cancel")
+@login_required
+def cancel(number):
+    order = order_service.get_order_for_staff(number[:40], current_user)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _detail(order, 422, cancel_errors=field_errors(form), cancel_open=True,
+                       typed_reason=(form.reason.data or "")[:400])
+    try:
+        ordering_service.cancel(order, staff=current_user, reason=form.reason.data or "")
+    except ValidationFailed as failure:
+        order = order_service.get_order_for_staff(number[:40], current_user)
+        return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},
+                       cancel_open=True, typed_reason=(form.reason.data or "")[:400])
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+        return redirect(url_for("orders.detail", number=order.number), 303)
+    flash(_("Order %(number)s is cancelled. Its reserved units are free again and the customer is told.",
+            number=order.number), "success")
+    return redirect(url_for("orders.detail", number=order.number), 303)
+
+
+@bp.post("/<number>/resend")
+@login_required
+def resend(number):
+    order = order_service.get_order_for_staff(number[:40], current_user)  # an ActionForm: CSRF checked
+    try:
+        order_desk.resend_confirmation(order, staff=current_user)
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+    else:
+        flash(_("The confirmation was sent again to %(email)s.", email=order.customer.email), "success")
+    return redirect(url_for("orders.detail", number=order.number), 303)
+
+
+# --- to pick & send, arriving ------------------------------------------------------------------------------
+
+@bp.get("/send")
+@login_required
+def send():
+    listing = transfer_service.to_send(current_user.location_id)
+    return render_page_or_partial("orders/send.html", "orders/_send_list.html", listing=listing,
+                                  action_form=ActionForm())
+
+
+@bp.get("/arriving")
+@login_required
+def arriving():
+    listing = transfer_service.arriving(current_user.location_id)
+    return render_page_or_partial("orders/arriving.html", "orders/_arriving_list.html", listing=listing,
+                                  action_form=ActionForm())
+
+
+def _card(transfer, side, status=200, **extra):
+    return render_template("orders/_transfer.html", transfer=transfer, side=side, action_form=ActionForm(),
+                           **extra), status
+
+
+@bp.app_template_test("last_parcel")
+def _last_parcel(transfer):
+    """{% if transfer is last_parcel %}: receiving it makes the order ready (the card asks for the shelf)."""
+    return transfer_service.completes_order(transfer)
+
+
+def _step(transfer_id, side, verb, done_message, form=None, **kwargs):
+    """Run one step on a transfer of this store; the card again (htmx) or back to the list (303). With a
+    `form`, its input is checked first: refused, the card comes back with the errors and nothing changes."""
+    transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+    back = url_for("orders.send" if side == "source" else "orders.arriving")
+    if form is not None and not form.validate_on_submit():
+        return _invalid_step(transfer, side, field_errors(form), kwargs, back)
+    try:
+        verb(transfer, staff=current_user, **kwargs)
+    except ValidationFailed as failure:
+        return _invalid_step(transfer, side, failure.fields, kwargs, back)
+    except DomainError as refused:
+        transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+        if wants_fragment():
+            return _card(transfer, side, 409, problem=refused.message)
+        flash(str(refused.message), "error")
+        return redirect(back, 303)
+    transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
+    notice = done_message(transfer)
+    if wants_fragment():
+        return _card(transfer, side, notice=notice)
+    flash(notice, "success")
+    return redirect(back, 303)
+
+
+def _invalid_step(transfer, side, errors, typed, back):
+    if wants_fragment():
+        return _card(transfer, side, 422, errors=errors, typed=typed)
+    flash(" ".join(str(message) for message in errors.values()), "error")
+    return redirect(back, 303)
+
+
+@bp.post("/transfers/<int:transfer_id>/pick")
+@login_required
+def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
+    return _step(transfer_id, "source", transfer_service.pick,
+                 lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.",
+                             number=t.order.number))
+
+
+@bp.post("/transfers/<int:transfer_id>/ship")
+@login_required
+def ship(transfer_id):
+    form = ShipForm()
+    return _step(transfer_id, "source", transfer_service.ship,
+                 lambda t: _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number,
+                             tracking=t.tracking_reference),
+                 form, tracking=form.tracking.data or "")
+
+
+@bp.post("/transfers/<int:transfer_id>/receive")
+@login_required
+def receive(transfer_id):
+    form = ReceiveForm()
+
+    def done(transfer):
+        if transfer.order.status == "ready":
+            return _("Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
+                     number=transfer.order.number)
+        if transfer.order.status == "cancelled":
+            return _("Received. Order %(number)s was cancelled: the goods are this store's stock now.",
+                     number=transfer.order.number)
+        return _("Received for order %(number)s. More goods for it are still on the way.",
+                 number=transfer.order.number)
+
+    return _step(transfer_id, "destination", transfer_service.receive, done, form,
+                 shelf_location=form.shelf_location.data)
+
+
+@bp.post("/<number>/delivered")
+@login_required
+def delivered(number):  # an ActionForm: CSRFProtect has checked its token
+    order = order_service.get_order_for_staff(number[:40], current_user)
+    try:
+        transfer_service.mark_delivered(order, staff=current_user)
+    except DomainError as refused:
+        flash(str(refused.message), "error")
+    else:
+        flash(_("Order %(number)s is marked delivered.", number=order.number), "success")
+    target = request.form.get("next", "")
+    return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number),
+                    303)
+
+
+from omnistore.orders.views import builder as ordering  # noqa: E402,F401 — the order builder's views register themselves on bp

@@ -1,0 +1,1 @@
+"""Click and collect: pickups, codes and the desk's handover, deadlines, the customer's order page."""

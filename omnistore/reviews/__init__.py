@@ -1,0 +1,1 @@
+"""Reviews: the manager's figures of pickups and handovers."""

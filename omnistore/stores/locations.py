@@ -1,0 +1,228 @@
+"""The network: stores and warehouses; distances between them and whether they are open."""
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from omnistore.core.extensions import db
+from omnistore.stores.models import WEEKDAYS, Location
+
+_HHMM_RE = re.compile(r"^[0-9]{2}:[0-9]{2}$")
+
+
+def list_locations(*, include_inactive=False):
+    """Locations ordered by code; only active ones unless asked otherwise."""
+    query = select(Location).order_by(Location.code)
+    if not include_inactive:
+        query = query.where(Location.active.is_(True))
+    return db.session.scalars(query).all()
+
+
+def get_location(code, *, include_inactive=False):
+    """The location with this code (case-insensitive), or None."""
+    if not isinstance(code, str) or not code.strip() or len(code) > 16:
+        return None
+    query = select(Location).where(Location.code == code.strip().upper())
+    if not include_inactive:
+        query = query.where(Location.active.is_(True))
+    return db.session.scalar(query)
+
+
+# --- distance and opening hours (read helpers for the stock panel and the pickup pages) ------------------
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG)
+
+
+def distance_km(a, b):
+    """Great-circle distance between two locations (anything with latitude/longitude), in km."""
+    return distances_from(a)(b)
+
+
+def distances_from(origin):
+    """A function: location → great-circle km from `origin` (haversine; the origin's terms worked out once)."""
+    lat1, lon1 = math.radians(origin.latitude), math.radians(origin.longitude)
+    cos1, sin, cos, asin, sqrt, radians = math.cos(lat1), math.sin, math.cos, math.asin, math.sqrt, math.radians
+
+    def distance(place):
+        lat2, lon2 = radians(place.latitude), radians(place.longitude)
+        h = sin((lat2 - lat1) / 2) ** 2 + cos1 * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(h)))
+
+    return distance
+
+
+@dataclass(frozen=True)
+class OpeningStatus:
+    """A location's opening hours as seen at one moment, in its own time zone."""
+
+    open_now: bool
+    today: tuple[tuple[str, str], ...]  # today's intervals as stored, e.g. (("09:30", "20:00"),)
+    closes_at: str | None = None  # when open now: the end of the current interval
+    opens_at: str | None = None  # when closed now: the next opening later today, if any
+
+
+def location_zone(location):
+    """The location's time zone; UTC if the stored name is not a known zone."""
+    try:
+        return ZoneInfo(location.timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return ZoneInfo("UTC")
+
+
+def _minutes(value):
+    """ "09:30" → 570; "24:00" → 1440; anything else → None."""
+    if not isinstance(value, str) or not _HHMM_RE.match(value):
+        return None
+    hours, minutes = int(value[:2]), int(value[3:])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def _intervals(opening_hours, day):
+    """Well-formed (start, end, start_text, end_text) of `day`; an end at or before its start runs past midnight."""
+    if not isinstance(opening_hours, dict):
+        return []
+    result = []
+    for interval in opening_hours.get(day) or []:
+        if not isinstance(interval, list | tuple) or len(interval) != 2:
+            continue
+        start, end = _minutes(interval[0]), _minutes(interval[1])
+        if start is None or end is None or start == end or start == 24 * 60:
+            continue
+        result.append((start, end, interval[0], interval[1]))
+    return sorted(result)
+
+
+def opening_status(location, now=None):
+    """Open now? and today's hours, for `location` at `now` (aware, default: the current time)."""
+    local = (now or datetime.now(UTC)).astimezone(location_zone(location))
+    minute = local.hour * 60 + local.minute
+    today_key, yesterday_key = WEEKDAYS[local.weekday()], WEEKDAYS[local.weekday() - 1]
+    today = _intervals(location.opening_hours, today_key)
+    # Yesterday's late interval running past midnight (e.g. 22:00–02:00) may still be open.
+    for start, end, _s, end_text in _intervals(location.opening_hours, yesterday_key):
+        if end < start and minute < end:
+            return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
+    for start, end, _s, end_text in today:
+        if start <= minute < (end if end > start else 24 * 60):
+            return OpeningStatus(True, tuple((s, e) for _a, _b, s, e in today), closes_at=end_text)
+    later = next((start_text for start, _e, start_text, _t in today if start > minute), None)
+    return OpeningStatus(False, tuple((s, e) for _a, _b, s, e in today), opens_at=later)
+
+
+def open_on(location, day) -> bool:
+    """Is `location` open at some time on the calendar `day` (its own weekday)? A location without any
+    opening hours recorded (e.g. a warehouse) counts as open every day."""
+    hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+    if not any(_intervals(hours, key) for key in WEEKDAYS):
+        return True
+    return bool(_intervals(hours, WEEKDAYS[day.weekday()]))
+
+
+def next_open_day(location, day, *, horizon=14):
+    """The first day on or after `day` on which `location` is open (`day` itself if none within `horizon`)."""
+    for offset in range(horizon):
+        candidate = day + timedelta(days=offset)
+        if open_on(location, candidate):
+            return candidate
+    return day
+
+
+def first_ready_day(location, now=None):
+    """The first day something at `location` can be handed out: today (its local day) while it is still open
+    today or opens later today, else its next open day."""
+    local = (now or datetime.now(UTC)).astimezone(location_zone(location))
+    today = local.date()
+    minute = local.hour * 60 + local.minute
+    status = opening_status(location, now or datetime.now(UTC))
+    hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+    if not any(_intervals(hours, key) for key in WEEKDAYS):
+        return today
+    later_today = any(minute < (end if end > start else 24 * 60)
+                      for start, end, _s, _e in _intervals(hours, WEEKDAYS[today.weekday()]))
+    if status.open_now or later_today:
+        return today
+    return next_open_day(location, today + timedelta(days=1))
+
+
+# --- pickup settings of a store (the manager's rules) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class PickupSettings:
+    hold_days: int
+    reminder_day: int
+    pickup_enabled: bool
+    sourcing_enabled: bool
+    transfer_capacity: int
+    safety_stock: int
+    pickup_hours: dict  # {"mon": [["09:30", "20:00"]], …}; {} = whenever the store is open
+
+
+def parse_hours(text):
+    """ "09:30-13:00, 14:00-20:00" → [["09:30", "13:00"], ["14:00", "20:00"]]; "" → []; None if malformed."""
+    intervals = []
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip().replace("–", "-")
+        if not part:
+            continue
+        start, sep, end = (piece.strip() for piece in part.partition("-"))
+        if len(start) == 4:
+            start = "0" + start
+        if len(end) == 4:
+            end = "0" + end
+        low, high = _minutes(start), _minutes(end)
+        if not sep or low is None or high is None or low >= high:
+            return None
+        intervals.append([start, end])
+    intervals.sort()
+    if any(a[1] > b[0] for a, b in zip(intervals, intervals[1:], strict=False)):
+        return None
+    return intervals
+
+
+def format_hours(intervals):
+    return ", ".join(f"{start}-{end}" for start, end in intervals or [])
+
+
+def update_pickup_settings(location, settings, *, staff):
+    """Change a store's pickup rules (a manager their own store, an admin any), validated and audited."""
+    from flask_babel import lazy_gettext as _l
+
+    from omnistore.core.audit import record
+    from omnistore.core.db import transaction
+    from omnistore.core.errors import Forbidden, ValidationFailed
+
+    if not (staff.is_admin or (staff.role == "manager" and staff.location_id == location.id)):
+        raise Forbidden(_l("Only this store's manager can change its pickup rules."))
+    errors = {}
+    for name, low, high in (("hold_days", 1, 60), ("transfer_capacity", 0, 10_000), ("safety_stock", 0, 10_000)):
+        value = getattr(settings, name)
+        if not isinstance(value, int) or not low <= value <= high:
+            errors[name] = _l("Give a whole number from %(low)d to %(high)d.", low=low, high=high)
+    reminder = settings.reminder_day
+    too_late = not errors.get("hold_days") and isinstance(reminder, int) and reminder >= settings.hold_days
+    if not isinstance(reminder, int) or reminder < 0 or too_late:
+        errors["reminder_day"] = _l("The reminder goes out before the last hold day: 0 to %(last)d.",
+                                    last=max(0, (settings.hold_days or 1) - 1))
+    hours = settings.pickup_hours if isinstance(settings.pickup_hours, dict) else None
+    if hours is None or set(hours) - set(WEEKDAYS):
+        errors["pickup_hours"] = _l("Give the hours as 09:30-20:00, several separated by commas.")
+    if errors:
+        raise ValidationFailed(_l("Please correct the marked fields."), errors)
+    new = {"hold_days": settings.hold_days, "reminder_day": settings.reminder_day,
+           "pickup_enabled": bool(settings.pickup_enabled), "sourcing_enabled": bool(settings.sourcing_enabled),
+           "transfer_capacity": settings.transfer_capacity, "safety_stock": settings.safety_stock,
+           "pickup_hours": {day: hours[day] for day in WEEKDAYS if day in hours}}
+    with transaction() as session:
+        location = session.get(Location, location.id, with_for_update=True)
+        changes = {name: [getattr(location, name), value] for name, value in new.items()
+                   if getattr(location, name) != value}
+        for name, value in new.items():
+            setattr(location, name, value)
+        if changes:
+            record("location.pickup_settings", entity=location, staff=staff, location_id=location.id, changes=changes)
+    return location, changes

@@ -1,0 +1,147 @@
+"""Staff sessions on the web side: the user loader, the idle timeout, desk presence, and the way to sign-in.
+
+The session itself is kept on the server (stores/sessions.py); the cookie holds Flask-Login's
+"<staff id>:<generation>" and the session's random key. Signing out, the idle timeout and the lifetime end
+the session there, so a copy of the cookie is worth nothing afterwards.
+
+Decision for the pickup desk (issue 13.6): a desk screen is meant to stay open all day, so the desk's live
+queue counts as presence while it is visibly on screen (live.js stops polling in a hidden tab), but only on
+the desk screen, only for the staff member's own store, only for a clerk (a manager's or admin's session keeps
+the ordinary idle timeout: services/staff_sessions.counts_as_presence) and only for
+OMNISTORE_DESK_SESSION_HOURS after sign-in (a shift). Every other live poll (the stock panel, a queue of
+another store) counts as nothing.
+"""
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, make_response, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from omnistore.core.extensions import htmx
+from omnistore.core.types import utcnow
+from omnistore.stores import sessions as staff_sessions
+from omnistore.web.rendering import is_live_poll
+
+SESSION_KEY = "sk"  # the session's random key in the signed cookie
+MAX_ID = 2**31 - 1
+
+
+def limits():
+    config = current_app.config
+    return staff_sessions.Limits(
+        idle=timedelta(minutes=config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]),
+        desk=timedelta(hours=config["OMNISTORE_DESK_SESSION_HOURS"]),
+        lifetime=config["PERMANENT_SESSION_LIFETIME"])
+
+
+def parse_user_id(user_id):
+    """(staff id, generation) from Flask-Login's "<id>:<generation>", or (None, None)."""
+    staff_id, _sep, generation = str(user_id or "").partition(":")
+    if not (staff_id.isdigit() and generation.isdigit()) or int(staff_id) > MAX_ID or int(generation) > MAX_ID:
+        return None, None
+    return int(staff_id), int(generation)
+
+
+def load_user(user_id):
+    """Flask-Login's user loader: the staff member of an open server-side session with this cookie's key."""
+    staff_id, generation = parse_user_id(user_id)
+    key = session.get(SESSION_KEY)
+    if staff_id is None or not isinstance(key, str):
+        return None
+    found = staff_sessions.load(staff_id, generation, key)
+    if found is None:
+        return None
+    staff, g.staff_session = found
+    return staff
+
+
+def sign_in(staff):
+    """A fresh session (no fixation) on the server and in the cookie; returns the language chosen before."""
+    locale = session.get("locale")
+    session.clear()
+    login_user(staff)
+    session[SESSION_KEY] = staff_sessions.start(staff, limits())
+    session.permanent = True
+    return locale
+
+
+def sign_out():
+    """End the session on the server too: a copy of the cookie opens nothing afterwards."""
+    staff_sessions.end(session.get(SESSION_KEY))
+    logout_user()
+    session.clear()
+
+
+def is_desk_presence():
+    """A poll of the pickup desk's queue of the staff member's own store (see the module's docstring)."""
+    if request.endpoint != "pickups.queue" or not is_live_poll():
+        return False
+    code = request.args.get("location", "").strip().upper()
+    return not code or code == current_user.location.code
+
+
+def check_session():
+    """Before every request of a signed-in staff member: end a session idle or older than its lifetime, and
+    note activity (a live poll is not activity, except the desk's presence)."""
+    if request.endpoint == "static" or not current_user.is_authenticated:  # a stylesheet loads no one
+        return None
+    signed = g.get("staff_session")
+    if signed is None:  # an unchanged poll answered without loading the staff member (stock/browse.py)
+        return None
+    rules, now = limits(), utcnow()
+    why = staff_sessions.verdict(signed.started_at, signed.last_seen_at, rules, now)
+    if why is None:
+        if not is_live_poll() or (is_desk_presence() and staff_sessions.counts_as_presence(signed, rules, now)):
+            staff_sessions.touch(signed, rules, now)
+        return None
+    staff_sessions.expire(signed)
+    locale = current_user.locale
+    logout_user()
+    session.clear()
+    session["locale"] = locale
+    if why == "idle":
+        minutes = max(1, round(current_app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]))
+        flash(_("You were signed out after %(minutes)d minutes without activity.", minutes=minutes), "info")
+    else:
+        flash(_("Your session ended after %(hours)d hours. Please sign in again.",
+                hours=round(rules.lifetime.total_seconds() / 3600)), "info")
+    return to_sign_in()
+
+
+def page_path():
+    """The page the person is on: for an htmx request the page around it (HX-Current-URL, same origin
+    only), for a plain GET or a boosted link this address, for a plain POST the page the form was on
+    (Referer, same origin)."""
+    if htmx and not (htmx.boosted and request.method == "GET"):  # a boosted link goes to its own address
+        return same_origin_path(request.headers.get("HX-Current-URL", ""))
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    return same_origin_path(request.referrer or "")
+
+
+def same_origin_path(url):
+    """"/path?query" of a URL of this site, else None (never the sign-in page itself)."""
+    try:
+        parts = urlsplit(url[:2000])
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host or not parts.path.startswith("/"):
+        return None
+    if parts.path.startswith("//") or parts.path == url_for("auth.login") or any(
+            ord(char) < 32 for char in url):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def to_sign_in():
+    """Send the person to the sign-in page, and back to where they were after signing in. An htmx request
+    (a live panel's poll, a tap inside a component) gets an HX-Redirect, so the whole page goes to sign-in
+    instead of the sign-in page being swapped into the component."""
+    target = url_for("auth.login", next=page_path())
+    if htmx:
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        response.vary.add("HX-Request")
+        return response
+    return redirect(target)
