@@ -2,6 +2,7 @@
 import os
 from pathlib import Path
 
+from omnistore import models  # noqa: F401 — every model mapped first: relationships name each other
 from omnistore.core import config as settings
 from omnistore.core import public_url
 from omnistore.core.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
@@ -32,6 +33,7 @@ def create_app(config=None):
 
     from omnistore.web import register_web
     register_web(app)
+    _register_domains(app)
 
     from omnistore.cli import register_cli
     register_cli(app)
@@ -95,3 +97,27 @@ def _init_extensions(app):
 
     from omnistore.core import outbox
     outbox.init_app(app)
+
+
+def _register_domains(app):
+    """Each domain's screens: one blueprint per section (importing a views package registers its views), and
+    the sign-in checks every request passes."""
+    from omnistore import home
+    from omnistore.api import views as api
+    from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
+    from omnistore.customers import views as customers
+    from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
+    from omnistore.orders.views import builder, orders  # noqa: F401
+    from omnistore.pickups.views import desk, public
+    from omnistore.reviews import views as manager
+    from omnistore.stock import views as stock
+    from omnistore.stock.views import browse, changes  # noqa: F401
+    from omnistore.stores import views as auth
+    from omnistore.stores.login import check_session
+    from omnistore.web import outbox
+
+    for blueprint in (auth.bp, home.bp, orders.bp, manager.bp, stock.bp, customers.bp, desk.bp, api.bp, public.bp,
+                      outbox.bp):
+        app.register_blueprint(blueprint)
+    # After the blueprints' own hooks: the network panel answers an unchanged poll with one query of its own.
+    app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime

@@ -8,8 +8,8 @@ import sys
 import click
 from flask import Flask
 
+from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DomainError
-from omnistore.customers.models import CHANNELS
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import DEFAULT_API_CHANNELS
 

@@ -1,4 +1,5 @@
-"""All models, importable from one place (Alembic and the services use this)."""
+"""Every model, imported in one place: the package imports it first, so all are mapped before any is used
+(their relationships name each other across domains), and Alembic compares them with the database."""
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.outbox import OutboxMessage

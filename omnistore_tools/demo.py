@@ -59,6 +59,7 @@ from omnistore.core.types import utcnow
 from omnistore.customers.models import Consent, Customer, CustomerNote, CustomerVisit
 from omnistore.customers.services import LOYALTY_PREFIX
 from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
+from omnistore.orders import pickup_codes
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.pickups import services as pickups
@@ -708,7 +709,7 @@ class _Builder:
             self.event(order, "collected", collected, "ready", "collected", handler, home, verification="qr",
                        refused=0)
             self.pickups.append(dict(
-                order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
+                order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
                 ready_at=ready, pickup_by=pickups.pickup_by_for(self.site[self.code_of[home]], ready),
                 reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=collected,
                 collected_by_staff_id=handler, verification="qr", payment_collected_at=None))
@@ -797,7 +798,7 @@ class _Builder:
     def short_code(self):
         """The product's own code generator (one alphabet, the desk's), unique within the demo."""
         while True:
-            code = pickups.new_short_code()
+            code = pickup_codes.new_short_code()
             if code not in self.short_codes:
                 self.short_codes.add(code)
                 return code
@@ -904,7 +905,7 @@ class _Builder:
         elif ready_at is not None:
             self.event(order, "picked", ready_at - _hours(0.3), staff_id=clerk, location_id=pickup_id)
 
-        pickup = dict(order=order, token=pickups.new_token(), short_code=self.short_code(), shelf_location="",
+        pickup = dict(order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
                       ready_at=ready_at, pickup_by=pickups.pickup_by_for(site, ready_at) if ready_at else None,
                       reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
                       collected_by_staff_id=None, verification="", payment_collected_at=None)

@@ -45,7 +45,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.customers.models import Customer
 from omnistore.demo_logins import DEMO_PASSWORD
-from omnistore.pickups.services import numbered_short_code
+from omnistore.orders.pickup_codes import numbered_short_code
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stock.services import rebuild_summaries
 from omnistore.stores.models import Location, Staff

@@ -8,7 +8,7 @@ from omnistore import create_app, demo_logins
 from omnistore import first_run as setup
 from omnistore.core import public_url as public_url_module
 from omnistore.core.extensions import db
-from omnistore.pickups import services as pickups
+from omnistore.orders import pickup_codes
 from omnistore_tools import demo
 
 PICKUP = SimpleNamespace(token="t" * 32)
@@ -43,27 +43,27 @@ def dev_server_app(monkeypatch, port, host="127.0.0.1", public_url=None):
 def test_flask_run_on_another_port_links_to_that_port(monkeypatch):
     app = dev_server_app(monkeypatch, 5101)
     with app.app_context():  # outside a request: the outbox courier, the start-up message
-        assert pickups.status_url(PICKUP) == f"http://127.0.0.1:5101/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"http://127.0.0.1:5101/o/{PICKUP.token}"
         assert demo.DemoResult(created=True).url == "http://127.0.0.1:5101"
         db.create_all()
         assert "open http://127.0.0.1:5101 " in demo_logins.demo_logins_hint()
     # In a request: the host the browser or phone used (a phone on the LAN reaches the laptop's address).
     with app.test_request_context("/", base_url="http://192.168.1.20:5101"):
-        assert pickups.status_url(PICKUP) == f"http://192.168.1.20:5101/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"http://192.168.1.20:5101/o/{PICKUP.token}"
 
 
 def test_every_interface_means_this_machine_outside_a_request(monkeypatch):
     app = dev_server_app(monkeypatch, 5202, host="0.0.0.0")
     with app.app_context():
-        assert pickups.status_url(PICKUP).startswith("http://127.0.0.1:5202/o/")
+        assert pickup_codes.status_url(PICKUP).startswith("http://127.0.0.1:5202/o/")
 
 
 def test_the_setting_wins_everywhere(monkeypatch):
     app = dev_server_app(monkeypatch, 5101, public_url="https://shop.example/")
     with app.app_context():
-        assert pickups.status_url(PICKUP) == f"https://shop.example/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"https://shop.example/o/{PICKUP.token}"
     with app.test_request_context("/", base_url="http://192.168.1.20:5101"):
-        assert pickups.status_url(PICKUP) == f"https://shop.example/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"https://shop.example/o/{PICKUP.token}"
 
 
 @pytest.mark.parametrize("public_url", [None, "https://shop.example"])
@@ -75,7 +75,7 @@ def test_in_production_a_host_header_never_decides_a_customers_link(monkeypatch,
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "OMNISTORE_AUTO_SETUP": False,
                       "OMNISTORE_OUTBOX_AUTODELIVER": False})
     with app.test_request_context("/", base_url="http://evil.example"):
-        assert pickups.status_url(PICKUP) == f"{public_url or 'http://127.0.0.1:5000'}/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"{public_url or 'http://127.0.0.1:5000'}/o/{PICKUP.token}"
 
 
 def test_a_laptops_other_commands_link_to_where_flask_run_serves(monkeypatch, noted):
@@ -85,6 +85,6 @@ def test_a_laptops_other_commands_link_to_where_flask_run_serves(monkeypatch, no
     app_for("run", {"host": "127.0.0.1", "port": 5303, "cert": None}, laptop=True)
     assert noted.read_text() == "http://127.0.0.1:5303"
     with app_for("pickups", laptop=True).app_context():
-        assert pickups.status_url(PICKUP) == f"http://127.0.0.1:5303/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"http://127.0.0.1:5303/o/{PICKUP.token}"
     with app_for("pickups", laptop=False).app_context():  # not a laptop: the configured default
-        assert pickups.status_url(PICKUP) == f"http://127.0.0.1:5000/o/{PICKUP.token}"
+        assert pickup_codes.status_url(PICKUP) == f"http://127.0.0.1:5000/o/{PICKUP.token}"

@@ -16,9 +16,9 @@ from omnistore.catalog import services as catalog
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
+from omnistore.orders import pickup_codes
 from omnistore.orders import placing as ordering
-from omnistore.orders.sourcing import line_reason
-from omnistore.pickups import services as pickups
+from omnistore.orders.line_reasons import line_reason
 from omnistore.stock import services as stock
 from omnistore.stores import locations
 from omnistore.stores import staff as staff_service
@@ -327,7 +327,7 @@ def order_document(order, client):
         pickup_location=None if location is None else schemas.PickupLocation(
             code=location.code, name=location.name, address=_address(location), country=location.country,
         ),
-        status_url=pickups.status_url(pickup)
+        status_url=pickup_codes.status_url(pickup)
         if pickup is not None and staff_service.api_sees_status_url(client, order) else None,
         pickup=None if pickup is None else schemas.OrderPickup(
             ready_at=_time(pickup.ready_at), pickup_by=_time(pickup.pickup_by),

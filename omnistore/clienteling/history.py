@@ -16,9 +16,10 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from omnistore.catalog.models import Product, Variant
+from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_STATUSES
-from omnistore.customers.models import CHANNELS, CustomerNote, CustomerVisit
+from omnistore.customers.models import CustomerNote, CustomerVisit
 from omnistore.customers.services import CATEGORY_GROUP, ONE_SIZE
 from omnistore.orders.models import Order, OrderEvent, OrderLine
 from omnistore.stock.models import StockLevel

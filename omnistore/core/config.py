@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent.parent  # omnistore/
+ROOT = PACKAGE.parent
 INSTANCE = ROOT / "instance"
 
 
@@ -238,7 +239,7 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; idle timeout bounds that
     "BABEL_DEFAULT_LOCALE": "en",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
-    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
+    "BABEL_TRANSLATION_DIRECTORIES": str(PACKAGE / "translations"),
     "LANGUAGES": {"en": "English", "de": "Deutsch", "da": "Dansk"},
     "RATELIMIT_HEADERS_ENABLED": False,
     "RATELIMIT_STRATEGY": "moving-window",

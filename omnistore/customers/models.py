@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, one_of, utcnow
 
-CHANNELS = ("web", "store", "app", "phone")
 CONSENT_CHANNELS = ("email", "sms")
 LOYALTY_TIERS = ("basic", "silver", "gold")
 CUSTOMER_LOCALES = ("en", "de", "da")

@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from omnistore.catalog.models import Variant
 from omnistore.catalog.services import fold, is_valid_ean13, search_forms
 from omnistore.core import audit, validation
+from omnistore.core.channels import CHANNELS
 from omnistore.core.db import transaction
 from omnistore.core.errors import DuplicateCustomer, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.customers.contact import normalize_email, normalize_phone, phone_candidates
 from omnistore.customers.models import (
-    CHANNELS,
     CONSENT_CHANNELS,
     CUSTOMER_LOCALES,
     VISIT_KINDS,

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
 from omnistore.core.statuses import (
     DELIVERY_STATUSES,
@@ -21,7 +22,6 @@ from omnistore.core.statuses import (
     TRANSFER_STATUSES,
 )
 from omnistore.core.types import UTCDateTime, one_of, utcnow
-from omnistore.customers.models import CHANNELS
 
 FULFILMENTS = ("pickup", "delivery")
 PAYMENT_STATES = ("paid", "pay_at_pickup")
@@ -106,7 +106,7 @@ class OrderLine(db.Model):
     # the viewer's language by services.line_reasons.
     status_reason_code: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
     # Why this source: {"code": ..., "params": {...}} rendered in the viewer's language by
-    # services.sourcing.line_reason (older lines have only the text in status_reason).
+    # orders.line_reasons.line_reason (older lines have only the text in status_reason).
     source_reason: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="lines")

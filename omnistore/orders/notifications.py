@@ -32,8 +32,8 @@ from omnistore.core import outbox
 from omnistore.core.formatting import formatting_locale
 from omnistore.core.types import utcnow
 from omnistore.core.webhooks import endpoints_for
+from omnistore.orders import pickup_codes
 from omnistore.orders.services import record_event
-from omnistore.pickups import services as pickups
 from omnistore.stores.locations import location_zone
 from omnistore.stores.models import WEEKDAYS
 
@@ -122,7 +122,7 @@ def _context(order, locale):
     if store is not None:
         context.update(hours=hours_rows(pickup_hours(store), locale), map_url=map_url(store))
         if pickup is not None:
-            context.update(status_url=pickups.status_url(pickup),
+            context.update(status_url=pickup_codes.status_url(pickup),
                            pickup_by=local_when(pickup.pickup_by, store, locale),
                            collected_at=local_when(pickup.collected_at, store, locale))
     return context
@@ -138,7 +138,7 @@ def _email(order, topic, template, subject, *, with_qr=False, **extra):
     attachments = ()
     if with_qr and context["status_url"]:
         context["qr_cid"] = QR_CONTENT_ID
-        attachments = (outbox.Attachment("pickup-qr.png", "image/png", pickups.qr_png(context["status_url"]),
+        attachments = (outbox.Attachment("pickup-qr.png", "image/png", pickup_codes.qr_png(context["status_url"]),
                                          content_id=QR_CONTENT_ID),)
     context.update(extra)
     with force_locale(locale):

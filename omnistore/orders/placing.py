@@ -59,11 +59,10 @@ from omnistore.customers import services as customers
 from omnistore.customers.models import Customer
 from omnistore.customers.services import lock_customer
 from omnistore.orders import desk as order_desk
-from omnistore.orders import line_reasons, notifications, sourcing
+from omnistore.orders import line_reasons, notifications, pickup_codes, sourcing
 from omnistore.orders import services as orders
 from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Transfer
 from omnistore.orders.sourcing import LineRequest, SourcingRequest
-from omnistore.pickups import services as pickups
 from omnistore.stock import services as stock
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location, Staff
@@ -691,7 +690,7 @@ def _place_once(session, source, key, *, staff, api_client):
                                 "promised_date": p.promised_date.isoformat()}
                                for p in proposal.lines], **who)
     if fulfilment == "pickup":
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
     if isinstance(source, OrderDraft):
         source.order_id = order.id
     session.flush()

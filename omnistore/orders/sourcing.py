@@ -586,12 +586,6 @@ def reason_text(code, params):
     return ""
 
 
-def line_reason(line) -> str:
-    """An order line's reason in the viewer's language (services.line_reasons owns the rule)."""
-    from omnistore.orders.line_reasons import line_reason as render
-
-    return render(line)
-
 
 def pickup_stores_by_distance(origin) -> list:
     """[(location, km)] of every active store with a pickup desk, nearest to `origin` first (then by code):

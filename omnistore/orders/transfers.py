@@ -39,7 +39,6 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Transfer
-from omnistore.pickups import services as pickups
 from omnistore.stock import services as stock
 
 OPEN_AT_SOURCE = ("requested", "picked")
@@ -232,10 +231,10 @@ def _joined_tracking(order):
     return ", ".join(t.tracking_reference for t in _live_transfers(order) if t.tracking_reference)
 
 
-def receive(transfer, *, staff, shelf_location=""):
-    """The parcel arrived at the pickup store (shipped → received): the goods are on hand there and stay
-    reserved for the order (stock.arrive). With every line at the pickup store, the order is ready — through
-    the desk's own verb, with the shelf the clerk put it on (see completes_order: the card asks for it)."""
+def receive(transfer, *, staff):
+    """The parcel arrived at its store (shipped → received): the goods are on hand there and stay reserved
+    for the order (stock.arrive). For a pickup order, pickups.receive_parcel also makes the order ready when
+    this was its last parcel."""
     with transaction():
         if transfer.destination_location_id is None:
             raise InvalidTransition(_("A home delivery is not received in a store; mark it delivered."))
@@ -258,8 +257,6 @@ def receive(transfer, *, staff, shelf_location=""):
         db.session.flush()
         orders.record_event(order, "received", staff=staff, location_id=here, cancelled_order=cancelled,
                             **_event_detail(transfer))
-        if not cancelled and order.fulfilment == "pickup" and all_at_pickup_store(order):
-            ready_for_pickup(order, staff, shelf_location=shelf_location)
     return transfer
 
 
@@ -288,10 +285,6 @@ def all_at_pickup_store(order, arriving=None):
     return True
 
 
-def ready_for_pickup(order, staff, shelf_location=""):
-    """Everything is at the pickup store: the desk's verb makes the order ready (shelf, pickup-by date, the
-    customer's "ready" email and webhooks) in this same transaction."""
-    return pickups.mark_ready(order, staff=staff, shelf_location=shelf_location)
 
 
 def mark_delivered(order, *, staff):

@@ -1,8 +1,6 @@
 """The click-and-collect desk of a store."""
 import hashlib
-import io
 import re
-import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,10 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import qrcode
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
@@ -31,7 +28,6 @@ from omnistore.core.errors import (
 )
 from omnistore.core.extensions import db
 from omnistore.core.formatting import local_datetime
-from omnistore.core.public_url import public_url
 from omnistore.core.statuses import (
     HELD_LINE_STATUSES,
     OPEN_PICKUP_STATUSES,
@@ -41,9 +37,10 @@ from omnistore.core.statuses import (
     order_word,
 )
 from omnistore.core.types import utcnow
-from omnistore.orders import line_reasons
+from omnistore.orders import line_reasons, transfers
 from omnistore.orders import services as orders
 from omnistore.orders.models import VERIFICATIONS, Order, OrderLine, Pickup, Transfer
+from omnistore.orders.pickup_codes import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, open_pickup
 from omnistore.stock import services as stock
 from omnistore.stock.services import StockChange
 from omnistore.stores.locations import location_zone
@@ -92,28 +89,12 @@ def queue_summary(location: Location, now: datetime | None = None) -> QueueSumma
     return QueueSummary(*(int(value or 0) for value in row))
 
 
-# Eight characters a clerk can read aloud and type without confusion: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
-SHORT_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-SHORT_CODE_LENGTH = 8
 
 
-def new_short_code():
-    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
 
 
-def new_token():
-    """The QR credential: 192 random bits, URL-safe."""
-    return secrets.token_urlsafe(24)
 
 
-def numbered_short_code(number: int) -> str:
-    """The `number`-th code of the alphabet, for bulk test data that must be repeatable (the bench seed):
-    the same alphabet and length the desk accepts, but guessable — never for real orders."""
-    base, digits = len(SHORT_CODE_ALPHABET), []
-    for _ in range(SHORT_CODE_LENGTH):
-        number, digit = divmod(number, base)
-        digits.append(SHORT_CODE_ALPHABET[digit])
-    return "".join(reversed(digits))
 
 
 def parse_short_code(value: str) -> str | None:
@@ -124,31 +105,10 @@ def parse_short_code(value: str) -> str | None:
     return code
 
 
-def open_pickup(order: Order) -> Pickup:
-    """Give a (flushed) pickup order its collect side: an unguessable QR token and a short code."""
-    while True:  # a clash among 25^8 codes is rare; try again rather than fail the order
-        code = new_short_code()
-        if not db.session.scalar(select(exists().where(Pickup.short_code == code))):
-            break
-    pickup = Pickup(order_id=order.id, token=new_token(), short_code=code)
-    db.session.add(pickup)
-    order.pickup = pickup
-    return pickup
 
 
-def status_url(pickup: Pickup) -> str:
-    """The customer's status page for this pickup: what the email links to and the QR code encodes."""
-    return f"{public_url()}/o/{pickup.token}"
 
 
-def qr_png(data: str, *, box_size=8) -> bytes:
-    """A QR code of `data` as a PNG, with the quiet zone phone cameras need."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 # --- the desk's verbs -------------------------------------------------------------------------------------
@@ -740,3 +700,15 @@ def desk_order(number, staff) -> Order:
     order = orders.get_order_for_staff(number, staff)
     _may_act(order, staff)
     return order
+
+
+def receive_parcel(transfer, *, staff, shelf_location=""):
+    """A parcel arrived at its store (transfers.receive). When it brings the last goods of a pickup order to
+    its pickup store, the order becomes ready here too, on the shelf the clerk names (see
+    transfers.completes_order: the arriving list's card asks for it) — one transaction for both."""
+    with transaction():
+        transfers.receive(transfer, staff=staff)
+        order = transfer.order
+        if order.status != "cancelled" and order.fulfilment == "pickup" and transfers.all_at_pickup_store(order):
+            mark_ready(order, staff=staff, shelf_location=shelf_location)
+    return transfer

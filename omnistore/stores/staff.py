@@ -10,11 +10,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from omnistore.core import audit
+from omnistore.core.channels import CHANNELS
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, ForbiddenScope, NotFound, ReadOnlyClient, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.customers.models import CHANNELS
 from omnistore.stores import sessions as staff_sessions
 from omnistore.stores.models import DEFAULT_API_CHANNELS, LOCALES, ROLES, ApiClient, Location, Staff
 

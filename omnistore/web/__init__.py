@@ -1,11 +1,10 @@
-"""Blueprints (one per domain), security headers, idle timeout and error handlers."""
+"""What every page shares: security headers, the request's timing, error handlers, the session cookie."""
 from time import perf_counter
 
 from flask import g
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
-from omnistore.stores.login import check_session
 from omnistore.web import i18n
 from omnistore.web.errors import register_error_handlers
 from omnistore.web.form_input import check_request_shape
@@ -31,28 +30,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def register_web(app):
-    from omnistore import home
-    from omnistore.api import views as api
-    from omnistore.customers import views as customers
-    from omnistore.orders.views import orders
-    from omnistore.pickups.views import desk as pickups
-    from omnistore.pickups.views import public
-    from omnistore.reviews import views as manager
-    from omnistore.stock import views as stock
-    from omnistore.stores import views as auth
-    from omnistore.web import outbox
-
     i18n.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(orders.bp)
-    app.register_blueprint(manager.bp)
-    app.register_blueprint(stock.bp)
-    app.register_blueprint(customers.bp)
-    app.register_blueprint(pickups.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(outbox.bp)
     register_error_handlers(app)
     app.session_interface = _SessionInterface()
     # Ended inside the request, and the session closed before Flask-SQLAlchemy's teardown (teardowns run last
@@ -72,7 +50,6 @@ def register_web(app):
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
 
     app.before_request(check_request_shape)  # files, lists, JSON or NUL bytes where a form's text belongs
-    app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime
 
     @app.after_request
     def _security_headers(response):

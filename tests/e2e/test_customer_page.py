@@ -11,7 +11,7 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
-from omnistore.orders import notifications
+from omnistore.orders import notifications, pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
 from omnistore.pickups import services as pickups
 from tests.conftest import PASSWORD
@@ -47,7 +47,7 @@ def _order(make, status="ready"):
     make.stock(boots, store, on_hand=2, allocated=1)
     order = make.order(store, [(jacket, 1, store), (boots, 1, store)], status=status, customer=customer)
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         if status == "ready":
             pickup.ready_at = datetime.now(UTC)
             pickup.pickup_by = datetime.now(UTC) + timedelta(days=7)

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
+from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order
 from omnistore.pickups import services as pickups
 from omnistore.stock import services as stock
@@ -37,7 +38,7 @@ def web_order(make, shop, first_name, *, lines=None, payment_state="paid"):
     for variant, quantity, source in lines:
         stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
     return order
 
 
@@ -145,7 +146,7 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
     order = web_order(make, shop, "Mia")
     pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     db.session.expire_all()
-    url = pickups.status_url(db.session.get(Order, order.id).pickup)
+    url = pickup_codes.status_url(db.session.get(Order, order.id).pickup)
     page = camera(fake_camera.held_qr(url))
     sign_in(page)
     page.locator("nav.mainnav").get_by_role("link", name="Pickups", exact=True).click()
@@ -165,7 +166,7 @@ def test_a_wedge_scanner_reading_the_qr_code_opens_the_handover(page, make, shop
     order = web_order(make, shop, "Mia")
     pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     fresh_reads()
-    url = pickups.status_url(db.session.get(Order, order.id).pickup)
+    url = pickup_codes.status_url(db.session.get(Order, order.id).pickup)
     sign_in(page)
     page.goto("/pickups/")
     page.locator("h1").click()  # nothing focused: the scanner "types" into the page

@@ -12,6 +12,7 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
+from omnistore.orders import pickup_codes
 from omnistore.pickups import customer as customer_pickups
 from omnistore.pickups import services as pickups
 
@@ -33,7 +34,7 @@ def test_ready_check_in_and_handover_reach_the_customer_and_the_web_shop(make):
     db.session.commit()
     order = make.order(store, [(jacket, 1, store)], customer=customer)
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
     token = pickup.token
 
     pickups.mark_ready(order, staff=clerk, shelf_location="B-3")
@@ -42,7 +43,7 @@ def test_ready_check_in_and_handover_reach_the_customer_and_the_web_shop(make):
     assert "klar til afhentning" in email.subject and pickup.short_code in email.body
     [qr] = email.payload["attachments"]
     image = Image.open(io.BytesIO(base64.b64decode(qr["content"])))
-    assert [c.text for c in zxingcpp.read_barcodes(image)] == [pickups.status_url(pickup)]
+    assert [c.text for c in zxingcpp.read_barcodes(image)] == [pickup_codes.status_url(pickup)]
     assert hook.kind == "webhook" and hook.payload["order"]["status"] == "ready"
     assert hook.payload["order"]["pickup_by"] is not None
 

@@ -14,9 +14,8 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
-from omnistore.orders import notifications
+from omnistore.orders import notifications, pickup_codes
 from omnistore.orders.models import OrderEvent
-from omnistore.pickups import services as pickups
 
 
 def _customer(email="anna@example.test", first_name="Anna", locale="en", **fields):
@@ -32,7 +31,7 @@ def ready_order(make):
     variant = make.variant(make.product(name="Rain Jacket"), size="M", colour="Navy", price_minor=8995)
     order = make.order(store, [(variant, 2, store)], status="ready", customer=_customer())
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         pickup.ready_at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
         pickup.pickup_by = datetime(2026, 11, 27, 22, 59, tzinfo=UTC)
     return order
@@ -49,7 +48,7 @@ def test_ready_email_has_code_store_hours_pickup_by_and_a_qr_that_decodes_to_the
     with transaction():
         notifications.order_ready(ready_order)
     [email] = _messages("email")
-    url = pickups.status_url(ready_order.pickup)
+    url = pickup_codes.status_url(ready_order.pickup)
     assert email.recipient == "anna@example.test" and email.topic == "order.ready"
     assert email.subject == f"Your order {ready_order.number} is ready for pickup"
     text = email.body
@@ -78,7 +77,7 @@ def test_the_email_is_written_in_the_customers_language(make, code, language, wo
     variant = make.variant()
     order = make.order(store, [(variant, 1, store)], status="ready", customer=_customer(locale=language))
     with transaction():
-        pickups.open_pickup(order).pickup_by = datetime(2026, 11, 27, 22, 59, tzinfo=UTC)
+        pickup_codes.open_pickup(order).pickup_by = datetime(2026, 11, 27, 22, 59, tzinfo=UTC)
         notifications.order_ready(order)
     [email] = _messages("email")
     assert email.payload["locale"] == language
@@ -93,7 +92,7 @@ def test_every_email_renders_in_every_language(make):
         order = make.order(store, [(variant, 1, store)], status="ready",
                            customer=_customer(email=f"{locale}@example.test"))
         with transaction():
-            pickups.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=3)
+            pickup_codes.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=3)
         order.customer.locale = locale  # a profile with a language wins over the store's country
         with transaction():
             for compose in (notifications.order_confirmation, notifications.order_ready,
@@ -113,7 +112,7 @@ def test_no_email_without_an_address_but_webhooks_still_go(make):
     webhooks.add_endpoint("shop", "https://shop.example.test/hooks", ["order.ready"])
     order = make.order(store, [(make.variant(), 1, store)], status="ready")
     with transaction():
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
         notifications.order_ready(order)
         notifications.order_cancelled(order)  # the endpoint did not ask for this one
     [hook] = _messages()
@@ -130,7 +129,7 @@ def test_a_webhook_never_carries_the_customers_status_url(make):
     webhooks.add_endpoint("shop", "https://shop.example.test/hooks")
     order = make.order(store, [(make.variant(), 1, store)], status="ready")
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         notifications.order_ready(order)
         notifications.order_cancelled(order)
     hooks = [message for message in _messages() if message.kind == "webhook"]
@@ -152,7 +151,7 @@ def test_the_receipt_says_which_lines_were_refused(make):
     jacket, boots = make.variant(make.product(name="Rain Jacket")), make.variant(make.product(name="Boots"))
     order = make.order(store, [(jacket, 1, store), (boots, 1, store)], status="collected", customer=_customer())
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         pickup.collected_at = datetime(2026, 11, 21, 15, 30, tzinfo=UTC)
         order.lines[0].status, order.lines[1].status = "collected", "refused"
         notifications.handover_receipt(order)
@@ -166,7 +165,7 @@ def test_names_are_escaped_in_the_html_email(make):
     store = make.location("HAM", country="GB")
     order = make.order(store, [(make.variant(), 1, store)], customer=_customer(first_name="<b>Eve</b>"))
     with transaction():
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
         notifications.order_confirmation(order)
     [email] = _messages("email")
     assert "<b>Eve</b>" not in email.payload["html"] and "&lt;b&gt;Eve&lt;/b&gt;" in email.payload["html"]

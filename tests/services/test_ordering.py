@@ -15,6 +15,7 @@ from omnistore.orders import sourcing
 from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Staff
+from omnistore.orders import line_reasons
 
 
 @pytest.fixture
@@ -101,14 +102,14 @@ def test_placing_a_draft_converts_holds_into_the_order(make, shop):
     assert level(shop["variant"], shop["CPH"]) == (5, 2)
     assert level(shop["variant"], shop["HAM"]) == (1, 0)
     line = order.lines[0]
-    assert line.source_location.code == "CPH" and "Nearest store" in sourcing.line_reason(line)
+    assert line.source_location.code == "CPH" and "Nearest store" in line_reasons.line_reason(line)
     # The reason is stored as a code: a German or Danish viewer reads it in their language.
     from flask_babel import force_locale
 
     with force_locale("de"):
-        assert sourcing.line_reason(line).startswith("Nächste Filiale mit 5 verfügbar: København")
+        assert line_reasons.line_reason(line).startswith("Nächste Filiale mit 5 verfügbar: København")
     with force_locale("da"):
-        assert sourcing.line_reason(line).startswith("Nærmeste butik med 5 tilgængelige: København")
+        assert line_reasons.line_reason(line).startswith("Nærmeste butik med 5 tilgængelige: København")
     transfer = db.session.get(Transfer, line.transfer_id)
     assert (transfer.source_location_id, transfer.destination_location_id, transfer.status) == (
         shop["CPH"].id, shop["HAM"].id, "requested")

@@ -20,8 +20,7 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
-from omnistore.orders import notifications
-from omnistore.pickups import services as pickups
+from omnistore.orders import notifications, pickup_codes
 
 # --- a real SMTP server and a real webhook receiver -------------------------------------------------------
 
@@ -109,7 +108,7 @@ def _ready_order(make, email_address="anna@example.test"):
     db.session.commit()
     order = make.order(store, [(make.variant(), 1, store)], status="ready", customer=customer)
     with transaction():
-        pickups.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=7)
+        pickup_codes.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=7)
     return order
 
 
@@ -140,7 +139,7 @@ def test_the_ready_email_reaches_an_smtp_server_with_an_inline_qr_that_decodes_t
     [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
     assert image["Content-ID"] == "<pickup-qr>" and image.get_content_disposition() == "inline"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.get_content())))
-    assert [code.text for code in decoded] == [pickups.status_url(order.pickup)]
+    assert [code.text for code in decoded] == [pickup_codes.status_url(order.pickup)]
 
     [row] = _all()
     assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None

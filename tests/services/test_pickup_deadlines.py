@@ -11,9 +11,9 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
+from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
 from omnistore.pickups import deadlines as pickup_deadlines
-from omnistore.pickups import services as pickups
 from omnistore.stock.models import StockLevel
 
 # Monday 16 November 2026, 10:00 in Hamburg (09:00 UTC)
@@ -29,7 +29,7 @@ def _ready(make, store, variant, *, ready_at=READY_AT, quantity=1, email=True):
         db.session.commit()
     order = make.order(store, [(variant, quantity, store)], status="ready", customer=customer)
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         pickup.ready_at = ready_at
         # Collect by the end of the local day hold_days later (Monday 23 November, 23:59 in Hamburg).
         pickup.pickup_by = datetime(2026, 11, 23, 22, 59, tzinfo=UTC) + (ready_at - READY_AT)
@@ -101,7 +101,7 @@ def test_an_overdue_order_expires_its_stock_returns_and_customer_and_webhooks_ar
     # The line's reason is stored as a code: each viewer reads it in their own language.
     from flask_babel import force_locale
 
-    from omnistore.orders.sourcing import line_reason
+    from omnistore.orders.line_reasons import line_reason
 
     assert line_reason(order.lines[0]) == "Not collected in time: the pickup expired."
     with force_locale("de"):
@@ -127,7 +127,7 @@ def test_orders_that_are_not_ready_or_not_overdue_are_left_alone(make, setup):
     collected = make.order(store, [(variant, 1, store)], status="collected")
     for order in (placed, collected):
         with transaction():
-            pickups.open_pickup(order).pickup_by = READY_AT
+            pickup_codes.open_pickup(order).pickup_by = READY_AT
     report = pickup_deadlines.run(READY_AT + timedelta(days=30))
     assert report.expired == [] and report.reminded == []
     db.session.expire_all()

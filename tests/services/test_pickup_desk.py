@@ -9,6 +9,7 @@ from omnistore.core.db import transaction
 from omnistore.core.errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
+from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
 from omnistore.pickups import services as pickups
 from omnistore.stock import services as stock
@@ -44,7 +45,7 @@ def placed_order(make, desk, *, lines=None, payment_state="paid", **fields):
     for variant, quantity, source in lines:
         stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
     return order
 
 
@@ -212,7 +213,7 @@ def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, 
     order = ready_order(make, desk)
     pickup = db.session.get(Order, order.id).pickup
     code = pickup.short_code
-    for typed in (pickups.status_url(pickup), f"https://shop.example/o/{pickup.token}", pickup.token,
+    for typed in (pickup_codes.status_url(pickup), f"https://shop.example/o/{pickup.token}", pickup.token,
                   code, code.lower(), f"{code[:4]} {code[4:]}", f"{code[:4]}-{code[4:]}", f"  {code}\n"):
         found = pickups.find_for_handover(typed, desk.clerk)
         assert found.order.id == order.id, typed

@@ -9,8 +9,7 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
-from omnistore.orders import notifications
-from omnistore.pickups import services as pickups
+from omnistore.orders import notifications, pickup_codes
 
 
 @pytest.fixture
@@ -21,7 +20,7 @@ def queued(make):
     db.session.commit()
     order = make.order(store, [(make.variant(), 1, store)], status="ready", customer=customer)
     with transaction():
-        pickups.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=7)
+        pickup_codes.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=7)
         notifications.order_ready(order)
         outbox.enqueue_webhook("order.ready", url="https://shop.example.test/hooks", payload={"order": "x"})
     return order

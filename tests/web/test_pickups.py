@@ -7,6 +7,7 @@ from omnistore.core.audit import AuditEvent
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
+from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, Pickup
 from omnistore.pickups import services as pickups
 from omnistore.stock import services as stock
@@ -37,7 +38,7 @@ def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid"
     for variant, quantity, source in lines:
         stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
-        pickups.open_pickup(order)
+        pickup_codes.open_pickup(order)
     return order
 
 
@@ -181,7 +182,7 @@ def test_typed_code_leads_to_the_handover_and_confirm_collects(client, make, des
 def test_a_scanned_status_url_finds_the_order(app, client, make, desk):
     order = make_ready(new_order(make, desk), desk["clerk"])
     client.login("clerk@example.test")
-    response = client.get("/pickups/handover", query_string={"code": pickups.status_url(order.pickup)})
+    response = client.get("/pickups/handover", query_string={"code": pickup_codes.status_url(order.pickup)})
     assert response.headers["Location"].endswith("?via=qr")
     page = text(client.get(response.headers["Location"]))
     assert 'value="qr" checked' in page

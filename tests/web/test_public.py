@@ -11,8 +11,8 @@ from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
+from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
-from omnistore.pickups import services as pickups
 from omnistore.stock.models import StockLevel
 
 
@@ -35,7 +35,7 @@ def _order(make, store, status="ready", quantity=1, **fields):
     make.stock(variant, store, on_hand=5, allocated=quantity)
     order = make.order(store, [(variant, quantity, store)], status=status, customer=_customer(), **fields)
     with transaction():
-        pickup = pickups.open_pickup(order)
+        pickup = pickup_codes.open_pickup(order)
         if status == "ready":
             pickup.ready_at = datetime.now(UTC)
             pickup.pickup_by = datetime(2030, 11, 27, 22, 59, tzinfo=UTC)
@@ -88,7 +88,7 @@ def test_the_qr_image_decodes_to_the_page_itself(client, make, store):
     response = client.get(f"/o/{order.pickup.token}/qr.png")
     assert response.status_code == 200 and response.mimetype == "image/png"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))
-    assert [code.text for code in decoded] == [pickups.status_url(order.pickup)]
+    assert [code.text for code in decoded] == [pickup_codes.status_url(order.pickup)]
 
 
 def test_a_page_in_the_customers_language_with_a_switch(client, make, store):

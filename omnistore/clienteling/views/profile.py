@@ -8,12 +8,12 @@ from flask_login import current_user
 from omnistore.catalog import services as catalog
 from omnistore.clienteling import history as customer_history
 from omnistore.clienteling import privacy as customer_privacy
+from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
 from omnistore.core.extensions import htmx
 from omnistore.customers import services as customer_service
 from omnistore.customers.contact import format_phone
 from omnistore.customers.forms import ConfirmForm, EditCustomerForm, NoteForm, VisitForm
-from omnistore.customers.models import CHANNELS
 from omnistore.customers.views import bp
 from omnistore.customers.views.find import _apply_errors, store_choices
 from omnistore.web.forms import page_arg

@@ -1,13 +1,9 @@
-"""The customers section: one blueprint, its views in three modules.
+"""The customers section's blueprint. The app imports the modules that register views on it:
 
-find.py    — search, scan a loyalty card, quick-create, and the picker other pages embed
-profile.py — the profile: contact, consents, sizes, figures, open orders, timeline, notes, visits, wishlist,
-             recommendations
-privacy.py — managers: the access log, export, erase, merge
+customers/views/find.py      — search, scan a loyalty card, quick-create, the picker other pages embed
+clienteling/views/profile.py — the profile: contact, consents, sizes, figures, orders, timeline, notes
+clienteling/views/privacy.py — managers: the access log, export, erase, merge
 """
 from flask import Blueprint
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
-
-from omnistore.clienteling.views import privacy, profile
-from omnistore.customers.views import find  # noqa: E402,F401 — the views register themselves on bp

@@ -16,7 +16,7 @@ from omnistore.orders import desk as order_desk
 from omnistore.orders import placing as ordering_service
 from omnistore.orders import services as order_service
 from omnistore.orders import transfers as transfer_service
-from omnistore.orders.forms import ActionForm, CancelForm, ReceiveForm, ShipForm
+from omnistore.orders.forms import ActionForm, CancelForm, ShipForm
 from omnistore.stores import locations as location_service
 from omnistore.web import i18n
 from omnistore.web.forms import field_errors, page_arg
@@ -35,8 +35,8 @@ def order_date(value):
 
 @bp.app_context_processor
 def _line_reason():
-    """line_reason(line): an order line's reason in the viewer's language (services.sourcing)."""
-    from omnistore.orders.sourcing import line_reason
+    """line_reason(line): an order line's reason in the viewer's language (orders.line_reasons)."""
+    from omnistore.orders.line_reasons import line_reason
 
     return {"line_reason": line_reason}
 
@@ -147,7 +147,7 @@ def _last_parcel(transfer):
     return transfer_service.completes_order(transfer)
 
 
-def _step(transfer_id, side, verb, done_message, form=None, **kwargs):
+def transfer_step(transfer_id, side, verb, done_message, form=None, **kwargs):
     """Run one step on a transfer of this store; the card again (htmx) or back to the list (303). With a
     `form`, its input is checked first: refused, the card comes back with the errors and nothing changes."""
     transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, side)
@@ -182,7 +182,7 @@ def _invalid_step(transfer, side, errors, typed, back):
 @bp.post("/transfers/<int:transfer_id>/pick")
 @login_required
 def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
-    return _step(transfer_id, "source", transfer_service.pick,
+    return transfer_step(transfer_id, "source", transfer_service.pick,
                  lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.",
                              number=t.order.number))
 
@@ -191,29 +191,11 @@ def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
 @login_required
 def ship(transfer_id):
     form = ShipForm()
-    return _step(transfer_id, "source", transfer_service.ship,
+    return transfer_step(transfer_id, "source", transfer_service.ship,
                  lambda t: _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number,
                              tracking=t.tracking_reference),
                  form, tracking=form.tracking.data or "")
 
-
-@bp.post("/transfers/<int:transfer_id>/receive")
-@login_required
-def receive(transfer_id):
-    form = ReceiveForm()
-
-    def done(transfer):
-        if transfer.order.status == "ready":
-            return _("Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
-                     number=transfer.order.number)
-        if transfer.order.status == "cancelled":
-            return _("Received. Order %(number)s was cancelled: the goods are this store's stock now.",
-                     number=transfer.order.number)
-        return _("Received for order %(number)s. More goods for it are still on the way.",
-                 number=transfer.order.number)
-
-    return _step(transfer_id, "destination", transfer_service.receive, done, form,
-                 shelf_location=form.shelf_location.data)
 
 
 @bp.post("/<number>/delivered")
@@ -229,6 +211,3 @@ def delivered(number):  # an ActionForm: CSRFProtect has checked its token
     target = request.form.get("next", "")
     return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number),
                     303)
-
-
-from omnistore.orders.views import builder as ordering  # noqa: E402,F401 — the order builder's views register themselves on bp

@@ -20,7 +20,10 @@ from flask_wtf import FlaskForm
 
 from omnistore.core.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import htmx
+from omnistore.orders.forms import ReceiveForm
 from omnistore.orders.models import VERIFICATIONS
+from omnistore.orders.views.orders import bp as orders_bp
+from omnistore.orders.views.orders import transfer_step
 from omnistore.pickups import services as pickup_service
 from omnistore.stores import locations as location_service
 from omnistore.stores.staff import can_act_at
@@ -262,3 +265,23 @@ def _desk_helpers():
     seconds = current_app.config["OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS"]
     return {"live_refresh_ms": int(seconds * 1000),
             "verification_labels": VERIFICATION_LABELS}
+
+
+# On the orders blueprint beside the arriving list: receiving the last parcel makes a pickup order ready.
+@orders_bp.post("/transfers/<int:transfer_id>/receive")
+@login_required
+def receive(transfer_id):
+    form = ReceiveForm()
+
+    def done(transfer):
+        if transfer.order.status == "ready":
+            return _("Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
+                     number=transfer.order.number)
+        if transfer.order.status == "cancelled":
+            return _("Received. Order %(number)s was cancelled: the goods are this store's stock now.",
+                     number=transfer.order.number)
+        return _("Received for order %(number)s. More goods for it are still on the way.",
+                 number=transfer.order.number)
+
+    return transfer_step(transfer_id, "destination", pickup_service.receive_parcel, done, form,
+                 shelf_location=form.shelf_location.data)

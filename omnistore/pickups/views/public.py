@@ -13,9 +13,8 @@ from wtforms.validators import Length
 
 from omnistore.core.errors import DomainError, NotFound, ValidationFailed
 from omnistore.core.extensions import limiter
-from omnistore.orders import notifications
+from omnistore.orders import notifications, pickup_codes
 from omnistore.pickups import customer as customer_pickups
-from omnistore.pickups import services as pickups
 from omnistore.web.errors import error_response
 from omnistore.web.rendering import render_page_or_partial, wants_fragment
 
@@ -93,7 +92,7 @@ def qr(token):
     customer_view = customer_pickups.view(token)
     if not customer_view.show_code:
         raise NotFound(_l("This order has no code to show any more."))
-    response = make_response(pickups.qr_png(pickups.status_url(customer_view.pickup), box_size=10))
+    response = make_response(pickup_codes.qr_png(pickup_codes.status_url(customer_view.pickup), box_size=10))
     response.headers["Content-Type"] = "image/png"
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
