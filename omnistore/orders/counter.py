@@ -12,12 +12,12 @@ from datetime import date
 
 from sqlalchemy import select
 
-from omnistore.catalog import services as catalog
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
 from omnistore.orders import sourcing
 from omnistore.orders.models import DraftHold
 from omnistore.stock import availability
+from omnistore.stock import search as catalogue_search
 from omnistore.stores.locations import distances_from
 from omnistore.stores.models import Location
 
@@ -59,14 +59,14 @@ class ProductChoice:
 
 def find_variants(typed, *, here_id) -> list:
     """Products matching `typed`, each with its variants and their stock here / in the network."""
-    query = catalog.catalogue_query(typed, here_id=here_id)
+    query = catalogue_search.catalogue_query(typed, here_id=here_id)
     page = availability.search(query)
     hits = page.hits[:MAX_RESULTS]
     totals = availability.variant_totals([v.id for hit in hits for v in hit.variants], here_id)
     empty = availability.Totals()
     return [ProductChoice(hit.product, [VariantChoice(v, totals.get(v.id, empty).here, totals.get(v.id, empty).network)
                                         for v in sorted(hit.variants, key=lambda v: (v.colour,
-                                                                                      catalog.size_sort_key(v.size)))])
+                                                                                      catalogue_search.size_sort_key(v.size)))])
             for hit in hits]
 
 

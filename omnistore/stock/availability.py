@@ -27,11 +27,11 @@ from sqlalchemy import Integer, Text, and_, any_, bindparam, cast, exists, func,
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
-from omnistore.catalog import services as catalog
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.extensions import db
 from omnistore.core.statuses import INACTIVE_LINE_STATUSES, UNRECEIVED_TRANSFER_STATUSES
 from omnistore.orders.models import OrderLine, Transfer
+from omnistore.stock import search as catalogue_search
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel, VariantStock
 from omnistore.stores.locations import OpeningStatus, distances_from, opening_status
@@ -420,7 +420,7 @@ def _figures_statement(*columns, by_product=False, dialect=None, one_product=Fal
 
 _TOTALS = _PerDialect(lambda dialect: _figures_statement(Variant.id, dialect=dialect))
 _VARIANTS_WITH_FIGURES = _PerDialect(lambda dialect: _figures_statement(
-    *catalog.FOUND_VARIANT_COLUMNS, by_product=True, dialect=dialect))
+    *catalogue_search.FOUND_VARIANT_COLUMNS, by_product=True, dialect=dialect))
 
 
 def variant_totals(variant_ids, here_id):
@@ -435,7 +435,7 @@ def variant_totals(variant_ids, here_id):
 
 @dataclass
 class MatrixCell:
-    variant: catalog.FoundVariant
+    variant: catalogue_search.FoundVariant
     totals: Totals
 
 
@@ -450,7 +450,7 @@ class ProductDetails:
     category: str
     description: str
     image_url: str
-    variants: list[catalog.FoundVariant] = field(default_factory=list)
+    variants: list[catalogue_search.FoundVariant] = field(default_factory=list)
 
 
 @dataclass
@@ -481,7 +481,7 @@ class ProductView:
 
 _PRODUCT_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category,
                     Product.description, Product.image_url)
-_PRODUCT_PAGE = _figures_statement(*_PRODUCT_COLUMNS, *catalog.FOUND_VARIANT_COLUMNS, one_product=True)
+_PRODUCT_PAGE = _figures_statement(*_PRODUCT_COLUMNS, *catalogue_search.FOUND_VARIANT_COLUMNS, one_product=True)
 
 
 def product_view(product_id, here_id):
@@ -497,10 +497,10 @@ def product_view(product_id, here_id):
         *columns, here_total, total, versions, levels = row[len(_PRODUCT_COLUMNS):]
         if columns[0] is None:  # a product without variants
             continue
-        variant = catalog.FoundVariant(*columns)
+        variant = catalogue_search.FoundVariant(*columns)
         product.variants.append(variant)
         figures[variant.id], stamps[variant.id] = Totals(int(here_total), int(total)), (versions, levels)
-    sizes = sorted({variant.size for variant in product.variants}, key=catalog.size_sort_key)
+    sizes = sorted({variant.size for variant in product.variants}, key=catalogue_search.size_sort_key)
     colours = list(dict.fromkeys(variant.colour for variant in product.variants))
     cells = defaultdict(list)
     for variant in product.variants:
@@ -513,8 +513,8 @@ def product_view(product_id, here_id):
 
 @dataclass
 class SearchHit:
-    product: catalog.FoundProduct
-    variants: list[catalog.FoundVariant]  # those matching the size / colour filters
+    product: catalogue_search.FoundProduct
+    variants: list[catalogue_search.FoundVariant]  # those matching the size / colour filters
     totals: Totals
 
     @property
@@ -530,7 +530,7 @@ class SearchHit:
 
 @dataclass
 class SearchPage:
-    result: catalog.CatalogueResult
+    result: catalogue_search.CatalogueResult
     hits: list[SearchHit]
 
     @property
@@ -539,7 +539,7 @@ class SearchPage:
 
 
 def search(query):
-    """The catalogue search (see services.catalog.search_catalogue) with here / network totals per product,
+    """The catalogue search (see services.catalogue_search.search_catalogue) with here / network totals per product,
     counted over the variants that match the size and colour filters. The variants come with their figures
     (one statement), so a page is two statements, or four when a typo is corrected."""
     figures = {}
@@ -549,12 +549,12 @@ def search(query):
         found = {}
         for *columns, here_total, total, _versions, _levels in db.session.execute(
                 _VARIANTS_WITH_FIGURES(), {"ids": list(product_ids), "here": query.here_id}):
-            variant = catalog.FoundVariant(*columns)
+            variant = catalogue_search.FoundVariant(*columns)
             figures[variant.id] = Totals(int(here_total), int(total))
             found.setdefault(variant.product_id, []).append(variant)
         return found
 
-    result = catalog.search_catalogue(query, variants_with_figures)
+    result = catalogue_search.search_catalogue(query, variants_with_figures)
     hits = []
     for product in result.products:
         variants = result.variants_of(product)

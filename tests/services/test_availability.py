@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from omnistore.catalog.services import catalogue_query
 from omnistore.core.extensions import db
 from omnistore.orders.models import Transfer
 from omnistore.stock import availability
 from omnistore.stock import services as stock
 from omnistore.stock.availability import fingerprint, network_panel, product_view, variant_totals
+from omnistore.stock.search import catalogue_query
 from omnistore.stores.locations import distance_km, opening_status
 from tests.helpers import count_statements
 

@@ -10,12 +10,11 @@ from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
 from omnistore.customers.models import Customer
+from omnistore.orders import line_reasons, sourcing
 from omnistore.orders import placing as ordering
-from omnistore.orders import sourcing
 from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Staff
-from omnistore.orders import line_reasons
 
 
 @pytest.fixture

@@ -1,17 +1,11 @@
-"""The clerk's catalogue search (services.catalog.search_catalogue and friends), on both databases."""
+"""The clerk's catalogue search (services.catalogue_search.search_catalogue and friends), on both databases."""
 import pytest
 
-from omnistore.catalog import services as catalog
-from omnistore.catalog.services import (
-    catalogue_facets,
-    catalogue_query,
-    find_variant_by_code,
-    search_catalogue,
-    search_text_for,
-    size_sort_key,
-)
+from omnistore.catalog.services import find_variant_by_code, search_text_for
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
+from omnistore.stock import search as catalogue_search
+from omnistore.stock.search import catalogue_facets, catalogue_query, search_catalogue, size_sort_key
 from tests.helpers import count_statements
 
 
@@ -176,9 +170,9 @@ def test_empty_query_without_filters_finds_nothing_and_runs_no_query(shop):
 def test_pages(shop, make):
     for n in range(5):
         product(make, f"Storm Coat {n}")
-    first = search_catalogue(catalog.CatalogueQuery(q="storm", limit=3))
+    first = search_catalogue(catalogue_search.CatalogueQuery(q="storm", limit=3))
     assert names(first) == ["Storm Coat 0", "Storm Coat 1", "Storm Coat 2"] and first.next_offset == 3
-    rest = search_catalogue(catalog.CatalogueQuery(q="storm", limit=3, offset=3))
+    rest = search_catalogue(catalogue_search.CatalogueQuery(q="storm", limit=3, offset=3))
     assert names(rest) == ["Storm Coat 3", "Storm Coat 4"] and rest.next_offset is None
 
 
@@ -189,7 +183,7 @@ def test_query_count_does_not_grow_with_the_results(shop, make):
     db.session.expire_all()
     with count_statements() as seen:
         result = search("harbour", size="M", here_id=here_id)
-        assert len(result.products) == catalog.CATALOGUE_PAGE
+        assert len(result.products) == catalogue_search.CATALOGUE_PAGE
         for p in result.products:
             _ = [v.sku for v in p.variants]
     assert len(seen.selects) == 2  # the products, their variants

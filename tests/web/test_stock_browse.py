@@ -4,9 +4,10 @@ from urllib.parse import quote
 
 import pytest
 
-from omnistore.catalog.services import CATALOGUE_PAGE, search_text_for
+from omnistore.catalog.services import search_text_for
 from omnistore.core.extensions import db
 from omnistore.stock import services as stock
+from omnistore.stock.search import CATALOGUE_PAGE
 from tests.helpers import count_statements
 
 HX = {"HX-Request": "true"}

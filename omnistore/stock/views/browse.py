@@ -10,6 +10,7 @@ from omnistore.catalog import services as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import htmx
 from omnistore.stock import availability
+from omnistore.stock import search as catalogue_search
 from omnistore.stock.views import bp
 from omnistore.stores import login as sessions
 from omnistore.stores import sessions as staff_sessions
@@ -30,19 +31,19 @@ def index():
     customers = _customers_found(args)
     status = 200
     try:
-        query = catalog.catalogue_query(
+        query = catalogue_search.catalogue_query(
             args.get("q"), category=args.get("category"), size=args.get("size"), colour=args.get("colour"),
             available=args.get("available"), offset=args.get("offset"), here_id=current_user.location_id)
         results, error = availability.search(query), None
     except ValidationFailed as failure:
-        query, results, status = catalog.CatalogueQuery(here_id=current_user.location_id), None, 422
+        query, results, status = catalogue_search.CatalogueQuery(here_id=current_user.location_id), None, 422
         error = _("That search could not be run. Use at most 200 characters and 10 words, and pick the "
                   "filters from the lists.") if failure.fields else failure.message
     fragment = wants_fragment()
     more_only = bool(fragment and results and query.offset)
     response = render_page_or_partial(
         "stock/search.html", "stock/_results.html", status, query=query, results=results, error=error,
-        more_only=more_only, facets=None if fragment else catalog.catalogue_facets(), customers=customers,
+        more_only=more_only, facets=None if fragment else catalogue_search.catalogue_facets(), customers=customers,
         customers_limit=CUSTOMER_HITS)
     if fragment and not more_only:  # the address bar shows the search without the empty filters
         response.headers["HX-Push-Url"] = url_for(".index", **{k: v for k, v in args.items() if v and k != "offset"})
