@@ -32,13 +32,26 @@ PASSWORD = "correct-horse-battery"
 CRAWLS = []  # (summary, pages) of the e2e crawler's runs, from the reports of the tests that made them
 
 
+FUZZ_CASES = {}  # mode → cases the API fuzzer (tests/web/test_api_fuzz.py) ran, over all its tests
+
+
 def pytest_runtest_logreport(report):
     """Runs in the main process (with pytest-xdist, the tests' reports come back to it from the workers)."""
     CRAWLS.extend(value for name, value in report.user_properties if name == "crawler")
+    if report.when == "teardown":
+        for name, counts in report.user_properties:
+            if name == "api_fuzz_cases":
+                for mode, count in counts.items():
+                    FUZZ_CASES[mode] = FUZZ_CASES.get(mode, 0) + count
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The crawler's report, per role: what it visited, tapped and checked (printed on success too)."""
+    """How many cases the API fuzzer ran; the crawler's report, per role: what it visited, tapped and checked
+    (printed on success too)."""
+    if FUZZ_CASES:
+        modes = ", ".join(f"{count} {mode}" for mode, count in sorted(FUZZ_CASES.items()) if mode != "count")
+        terminalreporter.write_line(
+            f"API fuzzer: {FUZZ_CASES.get('count', 0)} cases ({modes}) against /api/v1/openapi.json")
     if not CRAWLS:
         return
     terminalreporter.section("crawler")
