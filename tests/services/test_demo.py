@@ -26,7 +26,8 @@ from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.pickups import services as pickups
 from omnistore.pickups.services import queue_summary
-from omnistore.reviews import services as reviews
+from omnistore.reviews import dashboard
+from omnistore.reviews import scope as review_scope
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
@@ -151,7 +152,7 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     # Each pickup store's manager finds handovers in the last 30 days on the dashboard
     for store in (loc for loc in stores if loc.pickup_enabled):
         manager = db.session.scalar(select(Staff).where(Staff.location_id == store.id, Staff.role == "manager"))
-        figures = reviews.review(reviews.scope_for(manager, period="30d"))
+        figures = dashboard.review(review_scope.scope_for(manager, period="30d"))
         assert figures.counts["collected"] >= 5 and sum(map(sum, figures.heat)) >= 5, store.code
 
     # Staff: a clerk and a manager at every store, one admin; and the customers named in the docstring
