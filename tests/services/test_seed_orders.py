@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from omnistore.core.errors import Conflict
 from omnistore.core.extensions import db
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup
-from omnistore.pickups import services as pickup_service
+from omnistore.pickups import handover as pickup_handover
 from omnistore.reviews import dashboard, figures
 from omnistore.reviews import scope as review_scope
 from omnistore.stores.models import Staff
@@ -26,7 +26,7 @@ def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):
     assert db.session.scalar(select(func.count()).select_from(Pickup)) == pickups
     # The desk's own rules: every seeded code is one it accepts, every token one a QR could carry.
     for code, token in db.session.execute(select(Pickup.short_code, Pickup.token)):
-        assert pickup_service.parse_short_code(code) == code and len(token) >= 20
+        assert pickup_handover.parse_short_code(code) == code and len(token) >= 20
     assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.kind == "placed")) == 320
     admin = db.session.scalar(select(Staff).where(Staff.email == seed.SEED_ADMIN_EMAIL))
     assert admin.role == "admin"
