@@ -2,7 +2,7 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from omnistore.pickups.services import queue_summary
+from omnistore.pickups.queue import queue_summary
 from omnistore.web.rendering import login_required
 
 bp = Blueprint("home", __name__)

@@ -62,7 +62,7 @@ from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
 from omnistore.orders import pickup_codes
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
-from omnistore.pickups import services as pickups
+from omnistore.pickups import preparing
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
@@ -710,7 +710,7 @@ class _Builder:
                        refused=0)
             self.pickups.append(dict(
                 order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
-                ready_at=ready, pickup_by=pickups.pickup_by_for(self.site[self.code_of[home]], ready),
+                ready_at=ready, pickup_by=preparing.pickup_by_for(self.site[self.code_of[home]], ready),
                 reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=collected,
                 collected_by_staff_id=handler, verification="qr", payment_collected_at=None))
             transfer = None
@@ -834,7 +834,7 @@ class _Builder:
         else:
             if status == "ready":
                 ready_at = self.now - {
-                    # past the end of its pickup-by day (pickups.pickup_by_for: at most a day after `hold`)
+                    # past the end of its pickup-by day (preparing.pickup_by_for: at most a day after `hold`)
                     "overdue": hold + timedelta(days=1) + _hours(rng.uniform(3, 20)),
                     "checked_in": _hours(rng.uniform(20, 50)),
                     "on_the_way": _hours(rng.uniform(4, 30)),
@@ -853,7 +853,7 @@ class _Builder:
                                    ready_at + (self.now - ready_at) / 2)
             else:  # expired
                 ready_at = self.now - hold - timedelta(days=rng.uniform(2, 60))
-                ended_at = pickups.pickup_by_for(site, ready_at) + _hours(rng.uniform(1, 12))  # the next expiry run
+                ended_at = preparing.pickup_by_for(site, ready_at) + _hours(rng.uniform(1, 12))  # the next expiry run
             placed_at = ready_at - lead
 
         channel, origin, payment = self.channel(pickup_id, "pickup")
@@ -906,7 +906,7 @@ class _Builder:
             self.event(order, "picked", ready_at - _hours(0.3), staff_id=clerk, location_id=pickup_id)
 
         pickup = dict(order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
-                      ready_at=ready_at, pickup_by=pickups.pickup_by_for(site, ready_at) if ready_at else None,
+                      ready_at=ready_at, pickup_by=preparing.pickup_by_for(site, ready_at) if ready_at else None,
                       reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
                       collected_by_staff_id=None, verification="", payment_collected_at=None)
         self.pickups.append(pickup)

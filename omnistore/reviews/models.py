@@ -1,4 +1,4 @@
-"""What the manager's review reads (reviews/services.py).
+"""What the manager's review reads (reviews/dashboard.py and reviews/day_summaries.py).
 
 ReviewFact: one narrow row per pickup order with every moment the figures are dated by, kept by database
 triggers on orders, pickup and order_event (see the review migration), so the dashboard aggregates one table

@@ -19,8 +19,10 @@ from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.statuses import order_label
 from omnistore.orders import services as order_service
 from omnistore.orders.models import VERIFICATIONS
-from omnistore.reviews import charts
-from omnistore.reviews import services as reviews
+from omnistore.reviews import charts, dashboard, figures
+from omnistore.reviews import handovers as handover_log
+from omnistore.reviews import scope as review_scope
+from omnistore.reviews import timeline as order_timeline
 from omnistore.stores import locations as location_service
 from omnistore.stores.models import WEEKDAYS
 from omnistore.web.forms import WholeNumberField, id_arg, page_arg
@@ -45,10 +47,10 @@ def _scope():
     args = request.args
     store = args.get("store", "")[:20]
     try:
-        return reviews.scope_for(current_user, store=store, period=args.get("period", "7d"),
+        return review_scope.scope_for(current_user, store=store, period=args.get("period", "7d"),
                                  first=args.get("from", "")[:20], last=args.get("to", "")[:20]), None
     except ValidationFailed as failure:
-        return reviews.scope_for(current_user, store=store, period="7d"), failure
+        return review_scope.scope_for(current_user, store=store, period="7d"), failure
 
 
 def _page_arg():
@@ -107,9 +109,9 @@ def _bucket_label(low, high):
 
 
 def _chart_context(result):
-    titles = {status: order_label(status) if status != "placed" else _("Placed") for status in reviews.CHART_STATUSES}
+    titles = {status: order_label(status) if status != "placed" else _("Placed") for status in dashboard.CHART_STATUSES}
     return {
-        "daily_chart": charts.stacked_days(result.daily, reviews.CHART_STATUSES, titles, _day_label),
+        "daily_chart": charts.stacked_days(result.daily, dashboard.CHART_STATUSES, titles, _day_label),
         "status_titles": titles,
         "ready_chart": charts.histogram(result.to_ready.buckets, _bucket_label, _("Order to ready")),
         "collect_chart": charts.histogram(result.to_collect.buckets, _bucket_label, _("Ready to collected")),
@@ -138,7 +140,7 @@ def _percent_filter(rate):
 @role_required("manager")
 def index():
     scope, failure = _scope()
-    result = reviews.review(scope)
+    result = dashboard.review(scope)
     sort = request.args.get("sort", "no_show_rate")
     league = result.league(sort) if scope.is_network else None
 
@@ -148,8 +150,8 @@ def index():
     return render_page_or_partial(
         "manager/index.html", "manager/_dashboard.html", scope=scope, result=result, failure=failure,
         stores=_stores(), periods=PERIOD_LABELS, league=league, league_query=league_query, sort=sort,
-        labels=reviews.FIGURE_LABELS,
-        exception_counts=reviews.exception_counts(scope, result.counts), **_chart_context(result),
+        labels=figures.FIGURE_LABELS,
+        exception_counts=handover_log.exception_counts(scope, result.counts), **_chart_context(result),
     )
 
 
@@ -159,12 +161,12 @@ def orders():
     scope, failure = _scope()
     figure = request.args.get("figure", "placed")[:40]
     source = request.args.get("source", "")[:20]
-    if figure not in reviews.FIGURE_LABELS:
+    if figure not in figures.FIGURE_LABELS:
         raise NotFound(_l("No such figure."))
-    result = reviews.orders_for_figure(scope, figure, source=source or None, page=_page_arg())
+    result = figures.orders_for_figure(scope, figure, source=source or None, page=_page_arg())
     return render_page_or_partial(
         "manager/orders.html", "manager/_orders.html", scope=scope, failure=failure, figure=figure, source=source,
-        result=result, label=reviews.FIGURE_LABELS[figure], stores=_stores(), periods=PERIOD_LABELS,
+        result=result, label=figures.FIGURE_LABELS[figure], stores=_stores(), periods=PERIOD_LABELS,
     )
 
 
@@ -172,7 +174,7 @@ def orders():
 @role_required("manager")
 def order(number):
     found = order_service.get_order_for_staff(number[:40], current_user)
-    return render_template("manager/order.html", order=found, timeline=reviews.timeline(found),
+    return render_template("manager/order.html", order=found, timeline=order_timeline.timeline(found),
                            verification_labels=VERIFICATION_LABELS)
 
 
@@ -183,11 +185,11 @@ def handovers():
     method = request.args.get("method", "")
     method = method if method in VERIFICATIONS else ""
     staff_id = id_arg("staff")
-    result = reviews.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
+    result = handover_log.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
     return render_page_or_partial(
         "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, result=result,
         method=method, staff_id=staff_id,
-        staff=reviews.handover_staff(scope), exceptions=reviews.exceptions(scope), stores=_stores(),
+        staff=handover_log.handover_staff(scope), exceptions=handover_log.exceptions(scope), stores=_stores(),
         periods=PERIOD_LABELS, verification_labels=VERIFICATION_LABELS, exception_labels=EXCEPTION_LABELS,
     )
 
@@ -210,9 +212,9 @@ def _number(value):
 @role_required("manager")
 def figures_csv():
     scope, _failure = _scope()
-    result = reviews.review(scope)
-    counts, labels = result.counts, reviews.FIGURE_LABELS
-    rows = [(labels[key], counts[key]) for key in reviews.COUNTED]
+    result = dashboard.review(scope)
+    counts, labels = result.counts, figures.FIGURE_LABELS
+    rows = [(labels[key], counts[key]) for key in figures.COUNTED]
     rows += [
         (_("On-time rate (%)"), _number(None if result.on_time_rate is None else result.on_time_rate * 100)),
         (_("No-show rate (%)"), _number(None if result.no_show_rate is None else result.no_show_rate * 100)),
@@ -239,7 +241,7 @@ def _hours(seconds):
 def orders_csv():
     scope, _failure = _scope()
     figure = request.args.get("figure", "placed")[:40]
-    if figure not in reviews.FIGURE_LABELS:
+    if figure not in figures.FIGURE_LABELS:
         raise NotFound(_l("No such figure."))
     source = request.args.get("source", "")[:20]
     source_id = None
@@ -250,7 +252,7 @@ def orders_csv():
         source_id = found.id
     rows = []
     zone = scope_zone(scope)
-    for o in reviews.all_orders_for_figure(scope, figure, source_id=source_id):
+    for o in figures.all_orders_for_figure(scope, figure, source_id=source_id):
         pickup = o.pickup
         rows.append((o.number, order_label(o.status), o.customer.display_name if o.customer else "",
                      o.pickup_location.name if o.pickup_location else "", local_datetime(o.placed_at, zone),
@@ -272,7 +274,7 @@ def scope_zone(scope):
 def handovers_csv():
     scope, _failure = _scope()
     method = request.args.get("method", "")
-    items = reviews.handovers(scope, staff_id=id_arg("staff"),
+    items = handover_log.handovers(scope, staff_id=id_arg("staff"),
                               method=method if method in VERIFICATIONS else None, limit=50_000).items
     rows = [(h.order.number, local_datetime(h.collected_at, scope_zone(scope)), h.staff_name,
              VERIFICATION_LABELS.get(h.verification, h.verification),
@@ -286,13 +288,13 @@ def handovers_csv():
 def league_csv():
     scope, _failure = _scope()
     if not scope.is_network:
-        scope = reviews.scope_for(current_user, store="network", period=scope.period,
+        scope = review_scope.scope_for(current_user, store="network", period=scope.period,
                                   first=scope.first_day.isoformat(), last=scope.last_day.isoformat())
     rows = [(r.code, r.name, r.placed, r.ready, r.collected, r.expired, r.cancelled, r.overdue,
              _number(None if r.on_time_rate is None else r.on_time_rate * 100),
              _number(None if r.no_show_rate is None else r.no_show_rate * 100),
              _hours(r.median_to_ready), _hours(r.median_to_collect))
-            for r in reviews.league(scope, request.args.get("sort", "no_show_rate"))]
+            for r in dashboard.league(scope, request.args.get("sort", "no_show_rate"))]
     header = (_("Code"), _("Store"), _("Placed"), _("Ready"), _("Collected"), _("Expired"), _("Cancelled"),
               _("Overdue now"), _("On-time rate (%)"), _("No-show rate (%)"), _("Median order to ready (h)"),
               _("Median ready to collected (h)"))

@@ -13,7 +13,7 @@ from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
 from omnistore.orders import notifications, pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
-from omnistore.pickups import services as pickups
+from omnistore.pickups import handover as pickup_handover
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TIMEOUT_MS, BrowserProblems
 from tests.e2e.screenshots import SCREENSHOTS, SETTLED
@@ -173,7 +173,7 @@ def test_an_open_page_follows_the_order_to_collected(phone, make, app_config):
     clerk = make.staff("clerk", order.pickup_location)
     phone.goto(f"/o/{order.pickup.token}")
     expect(phone.get_by_role("heading", name="Ready for pickup")).to_be_visible()
-    pickups.hand_over(db.session.get(Order, order.id), staff=clerk, verification="qr")
+    pickup_handover.hand_over(db.session.get(Order, order.id), staff=clerk, verification="qr")
     expect(phone.get_by_role("heading", name="Collected", exact=True)).to_be_visible()
     expect(phone.get_by_text("You collected this order on")).to_be_visible()
     expect(phone.get_by_role("img", name="QR code for the pickup desk")).to_have_count(0)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from omnistore.core.extensions import db
 from omnistore.orders import transfers
 from omnistore.orders.models import Order
-from omnistore.pickups import services as pickups
+from omnistore.pickups import preparing
 from tests.e2e import test_pickup_desk
 from tests.e2e.screenshots import capture
 from tests.e2e.test_pickup_desk import fresh_reads, queue_group, sign_in, web_order
@@ -19,7 +19,7 @@ shop = test_pickup_desk.shop  # the fixture: Hamburg with a parka and boots in s
 
 def ready_order(make, shop, first_name):
     order = web_order(make, shop, first_name)
-    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="C-03")
+    preparing.mark_ready(order, staff=shop["clerk"], shelf_location="C-03")
     return order
 
 

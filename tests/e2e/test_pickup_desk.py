@@ -10,7 +10,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order
-from omnistore.pickups import services as pickups
+from omnistore.pickups import preparing
 from omnistore.stock import services as stock
 from tests.conftest import PASSWORD
 from tests.e2e import fake_camera, test_scanner
@@ -110,7 +110,7 @@ def test_new_orders_and_check_ins_appear_without_reload(page, make, shop):
     order = web_order(make, shop, "Nora")  # a web order arrives while the desk is open
     expect(queue_group(page, "to_pick").locator(f"[data-order='{order.number}']")).to_be_visible(
         timeout=LIVE_WITHIN_MS)
-    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="A-1")
+    preparing.mark_ready(order, staff=shop["clerk"], shelf_location="A-1")
     expect(queue_group(page, "ready").locator(f"[data-order='{order.number}']")).to_be_visible(
         timeout=LIVE_WITHIN_MS)
     with transaction():  # the customer taps "I'm here" on their phone
@@ -124,9 +124,9 @@ def test_new_orders_and_check_ins_appear_without_reload(page, make, shop):
 
 def test_screenshots_of_the_queue_and_the_handover(page, make, shop):
     waiting = web_order(make, shop, "Anna")
-    pickups.mark_ready(waiting, staff=shop["clerk"], shelf_location="C-4")
+    preparing.mark_ready(waiting, staff=shop["clerk"], shelf_location="C-4")
     here = web_order(make, shop, "Bo", payment_state="pay_at_pickup")
-    pickups.mark_ready(here, staff=shop["clerk"], shelf_location="A-2")
+    preparing.mark_ready(here, staff=shop["clerk"], shelf_location="A-2")
     with transaction():
         pickup = db.session.get(Order, here.id).pickup
         pickup.checked_in_at = utcnow()
@@ -144,7 +144,7 @@ def test_screenshots_of_the_queue_and_the_handover(page, make, shop):
 
 def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(camera, live_server, make, shop):
     order = web_order(make, shop, "Mia")
-    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
+    preparing.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     db.session.expire_all()
     url = pickup_codes.status_url(db.session.get(Order, order.id).pickup)
     page = camera(fake_camera.held_qr(url))
@@ -164,7 +164,7 @@ def test_the_camera_reads_the_customers_qr_code_and_the_order_is_handed_over(cam
 
 def test_a_wedge_scanner_reading_the_qr_code_opens_the_handover(page, make, shop):
     order = web_order(make, shop, "Mia")
-    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
+    preparing.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     fresh_reads()
     url = pickup_codes.status_url(db.session.get(Order, order.id).pickup)
     sign_in(page)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from omnistore.core import outbox
 from omnistore.core.db import transaction
-from omnistore.pickups import services as pickups
+from omnistore.pickups import preparing
 from tests.e2e.test_foundation import sign_in
 from tests.e2e.test_pickup_desk import (
     shop,  # noqa: F401 (a fixture)
@@ -55,7 +55,7 @@ def test_links_inside_the_live_network_panel_open_one_page(page, make, link, url
 
 def test_hand_over_inside_the_live_pickup_queue_opens_one_page(page, make, shop):  # noqa: F811
     order = web_order(make, shop, "Mia")
-    pickups.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
+    preparing.mark_ready(order, staff=shop["clerk"], shelf_location="B-12")
     sign_in(page, "clerk@example.test")
     page.goto("/pickups/")
     row = page.locator(f"#pickup-queue[data-live] [data-order='{order.number}']")

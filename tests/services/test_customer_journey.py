@@ -14,7 +14,9 @@ from omnistore.core.outbox import OutboxMessage
 from omnistore.customers.models import Customer
 from omnistore.orders import pickup_codes
 from omnistore.pickups import customer as customer_pickups
-from omnistore.pickups import services as pickups
+from omnistore.pickups import handover as pickup_handover
+from omnistore.pickups import preparing
+from omnistore.pickups import queue as pickup_queue
 
 
 def _messages(topic):
@@ -37,7 +39,7 @@ def test_ready_check_in_and_handover_reach_the_customer_and_the_web_shop(make):
         pickup = pickup_codes.open_pickup(order)
     token = pickup.token
 
-    pickups.mark_ready(order, staff=clerk, shelf_location="B-3")
+    preparing.mark_ready(order, staff=clerk, shelf_location="B-3")
     [email, hook] = sorted(_messages("order.ready"), key=lambda m: m.kind)
     assert email.recipient == "mette@example.test" and email.payload["locale"] == "da"
     assert "klar til afhentning" in email.subject and pickup.short_code in email.body
@@ -49,11 +51,11 @@ def test_ready_check_in_and_handover_reach_the_customer_and_the_web_shop(make):
 
     view = customer_pickups.check_in(token, "Ved indgangen")
     assert view.ready and view.pickup.checked_in_at is not None
-    assert pickups.queue_summary(store).checked_in == 1
+    assert pickup_queue.queue_summary(store).checked_in == 1
 
     db.session.expire_all()
     order = db.session.get(type(order), order.id)
-    pickups.hand_over(order, staff=clerk, verification="qr")
+    pickup_handover.hand_over(order, staff=clerk, verification="qr")
     [receipt] = [m for m in _messages("order.receipt") if m.kind == "email"]
     assert "Kvittering" in receipt.subject
     [collected] = _messages("order.collected")

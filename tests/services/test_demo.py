@@ -24,9 +24,11 @@ from omnistore.core.statuses import DELIVERY_STATUSES, PICKUP_STATUSES
 from omnistore.customers.models import Consent, Customer, CustomerNote
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
-from omnistore.pickups import services as pickups
-from omnistore.pickups.services import queue_summary
-from omnistore.reviews import services as reviews
+from omnistore.pickups import handover as pickup_handover
+from omnistore.pickups import preparing
+from omnistore.pickups.queue import queue_summary
+from omnistore.reviews import dashboard
+from omnistore.reviews import scope as review_scope
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
@@ -124,7 +126,7 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
             assert pickup is None and order.delivery_address["city"]
             assert bool(order.tracking_reference) == (order.status in ("shipped", "delivered"))
             continue
-        assert len(pickup.token) >= 32 and pickups.parse_short_code(pickup.short_code) == pickup.short_code
+        assert len(pickup.token) >= 32 and pickup_handover.parse_short_code(pickup.short_code) == pickup.short_code
         codes.add(pickup.short_code)
         assert (pickup.ready_at is not None) == (order.status in ("ready", "collected", "expired"))
         if pickup.ready_at:
@@ -151,7 +153,7 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     # Each pickup store's manager finds handovers in the last 30 days on the dashboard
     for store in (loc for loc in stores if loc.pickup_enabled):
         manager = db.session.scalar(select(Staff).where(Staff.location_id == store.id, Staff.role == "manager"))
-        figures = reviews.review(reviews.scope_for(manager, period="30d"))
+        figures = dashboard.review(review_scope.scope_for(manager, period="30d"))
         assert figures.counts["collected"] >= 5 and sum(map(sum, figures.heat)) >= 5, store.code
 
     # Staff: a clerk and a manager at every store, one admin; and the customers named in the docstring
@@ -219,11 +221,11 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
             continue
         # Every pickup code is one the desk's parser takes, as typed from the customer's screen
         code = order.pickup.short_code
-        assert pickups.parse_short_code(f"{code[:4]}-{code[4:]}".lower()) == code, order.number
+        assert pickup_handover.parse_short_code(f"{code[:4]}-{code[4:]}".lower()) == code, order.number
         # The pickup-by moment is the product's (the end of the store's day, hold_days after ready), and an
         # order expired only after it
         if order.pickup.ready_at is not None:
-            assert order.pickup.pickup_by == pickups.pickup_by_for(order.pickup_location, order.pickup.ready_at)
+            assert order.pickup.pickup_by == preparing.pickup_by_for(order.pickup_location, order.pickup.ready_at)
         if order.status == "expired":
             assert orders.ended_at(order) > order.pickup.pickup_by, order.number
 
@@ -231,7 +233,7 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
     for order in (o for o in all_orders if o.fulfilment == "pickup" and o.status == "ready"):
         clerk = db.session.scalar(select(Staff).where(Staff.location_id == order.pickup_location_id,
                                                       Staff.role == "clerk"))
-        assert pickups.find_for_handover(order.pickup.token, clerk).order.id == order.id
+        assert pickup_handover.find_for_handover(order.pickup.token, clerk).order.id == order.id
 
 
 def test_every_ready_demo_pickup_is_found_at_its_desk_by_its_code(app):
@@ -243,8 +245,8 @@ def test_every_ready_demo_pickup_is_found_at_its_desk_by_its_code(app):
                                                       Staff.role == "clerk"))
         # As typed from the customer's screen: grouped, lower case. Any refusal would raise (and count).
         typed = f"{order.pickup.short_code[:4]} {order.pickup.short_code[4:]}".lower()
-        assert pickups.find_for_handover(typed, clerk).order.id == order.id
-    assert not scalar_list(select(AuditEvent).where(AuditEvent.action == pickups.FAILED_CODE))
+        assert pickup_handover.find_for_handover(typed, clerk).order.id == order.id
+    assert not scalar_list(select(AuditEvent).where(AuditEvent.action == pickup_handover.FAILED_CODE))
 
 
 def test_demo_statuses_agree_with_their_events(app):

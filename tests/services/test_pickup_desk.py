@@ -1,6 +1,7 @@
 """The pickup desk's verbs: pick, mark ready (partly short), find the order a customer shows, hand it over."""
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,7 +12,9 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
-from omnistore.pickups import services as pickups
+from omnistore.pickups import handover as pickup_handover
+from omnistore.pickups import preparing
+from omnistore.pickups import queue as pickup_queue
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel, StockMovement
 
@@ -51,7 +54,7 @@ def placed_order(make, desk, *, lines=None, payment_state="paid", **fields):
 
 def ready_order(make, desk, **kwargs):
     order = placed_order(make, desk, **kwargs)
-    return pickups.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
+    return preparing.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
 
 
 def level(variant, location):
@@ -61,34 +64,34 @@ def level(variant, location):
 
 def test_marking_lines_picked_records_it(make, desk):
     order = placed_order(make, desk)
-    changed = pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
+    changed = preparing.mark_picked(order, [order.lines[0].id], desk.clerk)
     assert [line.id for line in changed] == [order.lines[0].id]
     db.session.expire_all()
     assert [line.status for line in db.session.get(Order, order.id).lines] == ["picked", "allocated"]
     assert db.session.query(OrderEvent).filter_by(order_id=order.id, kind="picked").count() == 1
-    assert pickups.mark_picked(order, [order.lines[0].id], desk.clerk) == []  # again: nothing changes
+    assert preparing.mark_picked(order, [order.lines[0].id], desk.clerk) == []  # again: nothing changes
 
 
 @pytest.mark.parametrize("lines", [[], [999_999], None])
 def test_picking_nothing_or_a_foreign_line_is_refused(make, desk, lines):
     order = placed_order(make, desk)
     with pytest.raises(ValidationFailed):
-        pickups.mark_picked(order, lines, desk.clerk)
+        preparing.mark_picked(order, lines, desk.clerk)
 
 
 def test_mark_ready_sets_the_shelf_the_dates_and_tells_the_customer(app, make, desk):
     order = placed_order(make, desk)
     before = utcnow()
-    pickups.mark_ready(order, staff=desk.clerk, shelf_location="  B-12 ")
+    preparing.mark_ready(order, staff=desk.clerk, shelf_location="  B-12 ")
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "ready"
     pickup = order.pickup
     assert pickup.shelf_location == "B-12" and pickup.ready_at >= before
     # Seven days (the default hold) after today, to the end of that day in Hamburg.
-    local_end = pickup.pickup_by.astimezone(pickups.ZoneInfo("Europe/Berlin"))
+    local_end = pickup.pickup_by.astimezone(ZoneInfo("Europe/Berlin"))
     assert (local_end.hour, local_end.minute) == (23, 59)
-    assert local_end.date() == (before.astimezone(pickups.ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
+    assert local_end.date() == (before.astimezone(ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
     assert [line.status for line in order.lines] == ["allocated", "allocated"]  # reserved until handed over
     assert db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail[
         "shelf_location"] == "B-12"
@@ -108,7 +111,7 @@ def test_hold_days_of_the_store_set_the_pickup_by_date(make, desk):
 def test_a_short_line_goes_back_to_stock_with_its_reason(make, desk):
     order = placed_order(make, desk)
     boots = order.lines[1]
-    pickups.mark_ready(order, staff=desk.clerk, short={boots.id: "Damaged sole"})
+    preparing.mark_ready(order, staff=desk.clerk, short={boots.id: "Damaged sole"})
     db.session.expire_all()
     lines = db.session.get(Order, order.id).lines
     assert [(line.status, line.status_reason) for line in lines] == [("allocated", ""), ("short", "Damaged sole")]
@@ -129,7 +132,7 @@ def test_bad_short_lines_are_refused_and_nothing_changes(make, desk, short, fiel
     short = {(line_id if key == "LINE" else key): value for key, value in short.items()}
     field = field.replace("LINE", str(line_id))
     with pytest.raises(ValidationFailed) as refused:
-        pickups.mark_ready(order, staff=desk.clerk, short=short)
+        preparing.mark_ready(order, staff=desk.clerk, short=short)
     assert field in refused.value.fields
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "placed"
@@ -139,7 +142,7 @@ def test_bad_short_lines_are_refused_and_nothing_changes(make, desk, short, fiel
 def test_everything_short_is_not_ready(make, desk):
     order = placed_order(make, desk)
     with pytest.raises(ValidationFailed):
-        pickups.mark_ready(order, staff=desk.clerk, short={line.id: "gone" for line in order.lines})
+        preparing.mark_ready(order, staff=desk.clerk, short={line.id: "gone" for line in order.lines})
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "placed"
 
@@ -148,14 +151,14 @@ def test_everything_short_is_not_ready(make, desk):
 def test_a_bad_shelf_is_refused(make, desk, shelf):
     order = placed_order(make, desk)
     with pytest.raises(ValidationFailed) as refused:
-        pickups.mark_ready(order, staff=desk.clerk, shelf_location=shelf)
+        preparing.mark_ready(order, staff=desk.clerk, shelf_location=shelf)
     assert "shelf_location" in refused.value.fields
 
 
 def test_goods_still_on_their_way_cannot_be_ready(make, desk):
     order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber)])  # supplied by Berlin, no transfer yet
     with pytest.raises(InvalidTransition, match="on its way from Berlin"):
-        pickups.mark_ready(order, staff=desk.clerk)
+        preparing.mark_ready(order, staff=desk.clerk)
 
 
 def test_goods_that_arrived_can_be_ready(make, desk):
@@ -174,17 +177,17 @@ def test_goods_that_arrived_can_be_ready(make, desk):
         db.session.execute(db.update(Order).where(Order.id == order.id).values(status="in_transit"))
     db.session.expire_all()
     order = db.session.get(Order, order.id)
-    pickups.mark_ready(order, staff=desk.clerk)
+    preparing.mark_ready(order, staff=desk.clerk)
     assert db.session.get(Order, order.id).status == "ready"
 
 
 def test_only_staff_of_the_pickup_store_mark_ready(make, desk):
     order = placed_order(make, desk)
     with pytest.raises(OutOfScope):
-        pickups.mark_ready(order, staff=desk.berlin_clerk)
+        preparing.mark_ready(order, staff=desk.berlin_clerk)
     with pytest.raises(OutOfScope):
-        pickups.mark_ready(order, staff=None)
-    pickups.mark_ready(order, staff=desk.admin)  # admin anywhere
+        preparing.mark_ready(order, staff=None)
+    preparing.mark_ready(order, staff=desk.admin)  # admin anywhere
     assert db.session.get(Order, order.id).status == "ready"
 
 
@@ -196,13 +199,13 @@ def test_an_order_past_placed_cannot_be_marked_ready_again(make, desk, status):
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     with pytest.raises((InvalidTransition, AlreadyCollected)):
-        pickups.mark_ready(order, staff=desk.clerk)
+        preparing.mark_ready(order, staff=desk.clerk)
 
 
 def test_mark_ready_opens_the_pickup_when_the_order_had_none(make, desk):
     order = make.order(desk.ham, lines=[(desk.jacket, 1, desk.ham)])
     stock.allocate(stock.StockChange(desk.jacket.id, desk.ham.id, 1))
-    pickups.mark_ready(order, staff=desk.clerk)
+    preparing.mark_ready(order, staff=desk.clerk)
     db.session.expire_all()
     assert len(db.session.get(Order, order.id).pickup.short_code) == 8
 
@@ -215,11 +218,11 @@ def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, 
     code = pickup.short_code
     for typed in (pickup_codes.status_url(pickup), f"https://shop.example/o/{pickup.token}", pickup.token,
                   code, code.lower(), f"{code[:4]} {code[4:]}", f"{code[:4]}-{code[4:]}", f"  {code}\n"):
-        found = pickups.find_for_handover(typed, desk.clerk)
+        found = pickup_handover.find_for_handover(typed, desk.clerk)
         assert found.order.id == order.id, typed
-    assert pickups.find_for_handover(pickup.token, desk.clerk).found_by == "qr"
-    assert pickups.find_for_handover(code, desk.clerk).found_by == "code"
-    assert db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE).count() == 0
+    assert pickup_handover.find_for_handover(pickup.token, desk.clerk).found_by == "qr"
+    assert pickup_handover.find_for_handover(code, desk.clerk).found_by == "code"
+    assert db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE).count() == 0
 
 
 @pytest.mark.parametrize("typed", ["ACDEFGHJ", "ACDE-FGH", "hello", "", "O0O0O0O0", "x" * 5000, None, 12345678,
@@ -227,29 +230,29 @@ def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, 
 def test_a_code_that_matches_nothing_says_so_and_is_audited(make, desk, typed):
     ready_order(make, desk)
     with pytest.raises(NotFound):
-        pickups.find_for_handover(typed, desk.clerk)
-    failed = db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE).one()
+        pickup_handover.find_for_handover(typed, desk.clerk)
+    failed = db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE).one()
     assert failed.staff_id == desk.clerk.id and failed.location_id == desk.ham.id
 
 
 def test_another_stores_code_says_where_to_collect_it(make, desk):
     order = ready_order(make, desk)
     code = db.session.get(Order, order.id).pickup.short_code
-    with pytest.raises(pickups.WrongStore, match="Hamburg") as refused:
-        pickups.find_for_handover(code, desk.berlin_clerk)
+    with pytest.raises(pickup_handover.WrongStore, match="Hamburg") as refused:
+        pickup_handover.find_for_handover(code, desk.berlin_clerk)
     assert refused.value.detail["location"] == "HAM"
-    failed = db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE, staff_id=desk.berlin_clerk.id)
+    failed = db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE, staff_id=desk.berlin_clerk.id)
     assert failed.count() == 1
     assert db.session.query(OrderEvent).filter_by(order_id=order.id, kind="code_failed").count() == 1
-    assert pickups.find_for_handover(code, desk.admin).order.id == order.id  # admin anywhere
+    assert pickup_handover.find_for_handover(code, desk.admin).order.id == order.id  # admin anywhere
 
 
 def test_a_collected_order_says_when_and_by_whom(make, desk):
     order = ready_order(make, desk)
-    pickups.hand_over(order, staff=desk.clerk, verification="qr")
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="qr")
     code = db.session.get(Order, order.id).pickup.short_code
     with pytest.raises(AlreadyCollected, match="Hanna Clerk"):
-        pickups.find_for_handover(code, desk.other_clerk)
+        pickup_handover.find_for_handover(code, desk.other_clerk)
 
 
 @pytest.mark.parametrize("status, words", [("cancelled", "cancelled"), ("expired", "expired"),
@@ -259,7 +262,7 @@ def test_an_order_not_ready_is_not_handed_over(make, desk, status, words):
     with transaction():
         db.session.execute(db.update(Order).where(Order.id == order.id).values(status=status))
     with pytest.raises(InvalidTransition, match=words):
-        pickups.find_for_handover(order.pickup.short_code, desk.clerk)
+        pickup_handover.find_for_handover(order.pickup.short_code, desk.clerk)
 
 
 def test_short_codes_are_throttled_per_clerk_and_per_store(app, make, desk):
@@ -268,23 +271,24 @@ def test_short_codes_are_throttled_per_clerk_and_per_store(app, make, desk):
     code = db.session.get(Order, order.id).pickup.short_code
     for _ in range(3):
         with pytest.raises(NotFound):
-            pickups.find_for_handover("ACDEFGHJ", desk.clerk)
-    with pytest.raises(pickups.TooManyAttempts):  # even the right code, until the window has passed
-        pickups.find_for_handover(code, desk.clerk)
-    assert pickups.find_for_handover(code, desk.other_clerk).order.id == order.id  # a colleague still can
+            pickup_handover.find_for_handover("ACDEFGHJ", desk.clerk)
+    with pytest.raises(pickup_handover.TooManyAttempts):  # even the right code, until the window has passed
+        pickup_handover.find_for_handover(code, desk.clerk)
+    assert pickup_handover.find_for_handover(code, desk.other_clerk).order.id == order.id  # a colleague still can
     for _ in range(2):
         with pytest.raises(NotFound):
-            pickups.find_for_handover("ACDEFGHK", desk.other_clerk)
-    with pytest.raises(pickups.TooManyAttempts):  # the store has had 5 failures now
-        pickups.find_for_handover(code, desk.other_clerk)
-    assert pickups.find_for_handover(code, desk.admin)  # the admin counts at Berlin
+            pickup_handover.find_for_handover("ACDEFGHK", desk.other_clerk)
+    with pytest.raises(pickup_handover.TooManyAttempts):  # the store has had 5 failures now
+        pickup_handover.find_for_handover(code, desk.other_clerk)
+    assert pickup_handover.find_for_handover(code, desk.admin)  # the admin counts at Berlin
     # The QR code is never throttled (192 random bits cannot be guessed).
-    assert pickups.find_for_handover(db.session.get(Order, order.id).pickup.token, desk.clerk).order.id == order.id
+    token = db.session.get(Order, order.id).pickup.token
+    assert pickup_handover.find_for_handover(token, desk.clerk).order.id == order.id
     assert db.session.query(AuditEvent).filter_by(action="pickup.code_throttled").count() == 2
     # After the window, the clerk may try again.
     with transaction():
         db.session.execute(db.update(AuditEvent).values(created_at=utcnow() - timedelta(hours=1)))
-    assert pickups.find_for_handover(code, desk.clerk).order.id == order.id
+    assert pickup_handover.find_for_handover(code, desk.clerk).order.id == order.id
 
 
 # --- the handover -------------------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ def test_short_codes_are_throttled_per_clerk_and_per_store(app, make, desk):
 def test_hand_over_takes_the_goods_out_of_stock_and_records_who_when_how(make, desk):
     order = ready_order(make, desk)
     before = utcnow()
-    pickups.hand_over(order, staff=desk.clerk, verification="code_name")
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="code_name")
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "collected"
@@ -311,7 +315,7 @@ def test_hand_over_takes_the_goods_out_of_stock_and_records_who_when_how(make, d
 def test_partial_handover_puts_refused_lines_back_in_stock(make, desk):
     order = ready_order(make, desk)
     boots = order.lines[1]
-    pickups.hand_over(order, staff=desk.clerk, verification="id", refused=[(boots.id, "Wrong size")])
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="id", refused=[(boots.id, "Wrong size")])
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "collected"
@@ -323,8 +327,8 @@ def test_partial_handover_puts_refused_lines_back_in_stock(make, desk):
 
 def test_a_short_line_is_not_handed_over(make, desk):
     order = placed_order(make, desk)
-    pickups.mark_ready(order, staff=desk.clerk, short={order.lines[1].id: "Damaged"})
-    pickups.hand_over(order, staff=desk.clerk, verification="qr")
+    preparing.mark_ready(order, staff=desk.clerk, short={order.lines[1].id: "Damaged"})
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="qr")
     db.session.expire_all()
     assert [line.status for line in db.session.get(Order, order.id).lines] == ["collected", "short"]
     assert (level(desk.boots, desk.ham).on_hand, level(desk.boots, desk.ham).allocated) == (10, 0)
@@ -333,10 +337,10 @@ def test_a_short_line_is_not_handed_over(make, desk):
 def test_pay_at_pickup_needs_the_payment_collected(make, desk):
     order = ready_order(make, desk, payment_state="pay_at_pickup")
     with pytest.raises(ValidationFailed) as refused:
-        pickups.hand_over(order, staff=desk.clerk, verification="qr")
+        pickup_handover.hand_over(order, staff=desk.clerk, verification="qr")
     assert "payment" in refused.value.fields
     assert db.session.get(Order, order.id).status == "ready"
-    pickups.hand_over(order, staff=desk.clerk, verification="qr", payment_collected=True)
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="qr", payment_collected=True)
     db.session.expire_all()
     assert db.session.get(Order, order.id).pickup.payment_collected_at is not None
 
@@ -357,7 +361,7 @@ def test_bad_handover_input_changes_nothing(make, desk, kwargs, field):
     elif isinstance(kwargs.get("refused"), dict):
         kwargs["refused"] = {(line_id if k == "LINE" else k): v for k, v in kwargs["refused"].items()}
     with pytest.raises(ValidationFailed) as refused:
-        pickups.hand_over(order, staff=desk.clerk, **kwargs)
+        pickup_handover.hand_over(order, staff=desk.clerk, **kwargs)
     assert field.replace("LINE", str(line_id)) in refused.value.fields
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "ready"
@@ -367,9 +371,9 @@ def test_bad_handover_input_changes_nothing(make, desk, kwargs, field):
 def test_only_staff_of_the_pickup_store_hand_over(make, desk):
     order = ready_order(make, desk)
     with pytest.raises(OutOfScope):
-        pickups.hand_over(order, staff=desk.berlin_clerk, verification="qr")
+        pickup_handover.hand_over(order, staff=desk.berlin_clerk, verification="qr")
     assert db.session.get(Order, order.id).status == "ready"
-    pickups.hand_over(order, staff=desk.admin, verification="id")
+    pickup_handover.hand_over(order, staff=desk.admin, verification="id")
     assert db.session.get(Order, order.id).status == "collected"
 
 
@@ -381,14 +385,14 @@ def test_an_order_that_is_not_ready_is_not_handed_over(make, desk, status, error
         db.session.execute(db.update(Order).where(Order.id == order.id).values(status=status))
     db.session.expire_all()
     with pytest.raises(error):
-        pickups.hand_over(db.session.get(Order, order.id), staff=desk.clerk, verification="qr")
+        pickup_handover.hand_over(db.session.get(Order, order.id), staff=desk.clerk, verification="qr")
     assert level(desk.jacket, desk.ham).on_hand == 10
 
 
 def test_a_home_delivery_is_not_handed_over_at_the_desk(make, desk):
     order = make.order(desk.ham, fulfilment="delivery", lines=[(desk.jacket, 1, desk.ham)])
     with pytest.raises(InvalidTransition):
-        pickups.hand_over(order, staff=desk.clerk, verification="qr")
+        pickup_handover.hand_over(order, staff=desk.clerk, verification="qr")
 
 
 def test_a_double_tap_on_two_tablets_hands_over_once(app, make, desk):
@@ -407,7 +411,7 @@ def test_a_double_tap_on_two_tablets_hands_over_once(app, make, desk):
                 _ = order.lines, order.pickup  # the handover screen had them loaded
                 staff = db.session.get(Staff, staff_ids[n % 2])
                 barrier.wait()
-                pickups.hand_over(order, staff=staff, verification="qr")
+                pickup_handover.hand_over(order, staff=staff, verification="qr")
                 outcomes.append("collected")
             except AlreadyCollected:
                 outcomes.append("refused")
@@ -429,7 +433,7 @@ def test_a_double_tap_on_two_tablets_hands_over_once(app, make, desk):
 
 def test_the_handover_view_of_the_order(make, desk):
     order = ready_order(make, desk, payment_state="pay_at_pickup")
-    found = pickups.find_for_handover(db.session.get(Order, order.id).pickup.short_code, desk.clerk)
+    found = pickup_handover.find_for_handover(db.session.get(Order, order.id).pickup.short_code, desk.clerk)
     assert [line.id for line in found.lines] == [line.id for line in order.lines]
     assert found.amount_due_minor == desk.jacket.price_minor + 2 * desk.boots.price_minor
     assert found.first_name == ""
@@ -456,9 +460,9 @@ def transfer_order(make, desk, transfer_status):
 def test_a_line_on_the_truck_keeps_the_order_from_being_ready(make, desk):
     order, _transfer = transfer_order(make, desk, "shipped")
     with pytest.raises(InvalidTransition, match="on its way from Berlin"):
-        pickups.mark_ready(order, staff=desk.clerk)
+        preparing.mark_ready(order, staff=desk.clerk)
     with pytest.raises(InvalidTransition):  # nor can it be marked short here: it is not here to release
-        pickups.mark_ready(order, staff=desk.clerk, short={order.lines[0].id: "late"})
+        preparing.mark_ready(order, staff=desk.clerk, short={order.lines[0].id: "late"})
 
 
 def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
@@ -471,8 +475,8 @@ def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
         db.session.get(Pickup, overdue.pickup.id).pickup_by = utcnow() - timedelta(hours=1)
         db.session.get(Pickup, here.pickup.id).checked_in_at = utcnow()
     collected = ready_order(make, desk, lines=[(desk.jacket, 1, desk.ham)])  # collected: it leaves the queue
-    pickups.hand_over(collected, staff=desk.clerk, verification="qr")
-    queue = pickups.desk_queue(desk.ham)
+    pickup_handover.hand_over(collected, staff=desk.clerk, verification="qr")
+    queue = pickup_queue.desk_queue(desk.ham)
     numbers = {name: [item.order.number for item in getattr(queue, name)]
                for name in ("checked_in", "to_pick", "arriving", "ready", "overdue")}
     assert numbers == {"checked_in": [here.number], "to_pick": [to_pick.number], "arriving": [arriving.number],
@@ -480,31 +484,31 @@ def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
     arriving_item = queue.arriving[0]
     assert (arriving_item.here, len(arriving_item.lines)) == (1, 2)
     assert queue.overdue[0].overdue and queue.ready[0].waiting is not None
-    assert pickups.desk_queue(desk.ber).empty
+    assert pickup_queue.desk_queue(desk.ber).empty
 
 
 def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk):
     now = utcnow()  # one clock for the whole test: only the data may move the fingerprint (not a new minute)
 
     def fingerprint(location):
-        return pickups.queue_fingerprint(location, now)
+        return pickup_queue.queue_fingerprint(location, now)
 
     first, berlin = fingerprint(desk.ham), fingerprint(desk.ber)
     assert fingerprint(desk.ham) == first
     order = placed_order(make, desk)
     second = fingerprint(desk.ham)
     assert second != first
-    pickups.mark_picked(order, [order.lines[0].id], desk.clerk)
+    preparing.mark_picked(order, [order.lines[0].id], desk.clerk)
     third = fingerprint(desk.ham)
     assert third != second
-    pickups.mark_ready(order, staff=desk.clerk)
+    preparing.mark_ready(order, staff=desk.clerk)
     fourth = fingerprint(desk.ham)
     assert fourth != third
     with transaction():
         db.session.get(Pickup, order.pickup.id).on_the_way_at = utcnow()
     assert fingerprint(desk.ham) != fourth
     assert fingerprint(desk.ber) == berlin  # Hamburg's orders are not Berlin's desk's business
-    assert pickups.queue_fingerprint(desk.ham, now + timedelta(minutes=1)) != fingerprint(desk.ham)  # a minute
+    assert pickup_queue.queue_fingerprint(desk.ham, now + timedelta(minutes=1)) != fingerprint(desk.ham)  # a minute
 
 
 # --- the customer is told ----------------------------------------------------------------------------------
@@ -516,12 +520,12 @@ def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transactio
     webhooks.add_endpoint("shop", "https://shop.example/hooks", ["order.ready", "order.collected"])
     customer = make.customer("Mia", "Jensen", email="mia@example.test")
     order = placed_order(make, desk, customer_id=customer.id)
-    pickups.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
+    preparing.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
     sent = [(m.kind, m.topic, m.recipient) for m in db.session.scalars(db.select(OutboxMessage).order_by(
         OutboxMessage.id))]
     assert sent == [("email", "order.ready", "mia@example.test"),
                     ("webhook", "order.ready", "https://shop.example/hooks")]
-    pickups.hand_over(order, staff=desk.clerk, verification="qr", refused={order.lines[1].id: "Too small"})
+    pickup_handover.hand_over(order, staff=desk.clerk, verification="qr", refused={order.lines[1].id: "Too small"})
     topics = [(m.kind, m.topic) for m in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
     assert topics[2:] == [("email", "order.receipt"), ("webhook", "order.collected")]
     webhook = db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
@@ -533,9 +537,9 @@ def test_a_refused_handover_tells_nobody(make, desk):
 
     customer = make.customer("Mia", "Jensen", email="mia@example.test")
     order = placed_order(make, desk, customer_id=customer.id, payment_state="pay_at_pickup")
-    pickups.mark_ready(order, staff=desk.clerk)
+    preparing.mark_ready(order, staff=desk.clerk)
     with pytest.raises(ValidationFailed):
-        pickups.hand_over(order, staff=desk.clerk, verification="qr")  # payment not collected
+        pickup_handover.hand_over(order, staff=desk.clerk, verification="qr")  # payment not collected
     assert [m.topic for m in db.session.scalars(db.select(OutboxMessage))] == ["order.ready"]
 
 
@@ -548,15 +552,15 @@ def test_the_code_throttle_holds_across_app_processes(app, make, desk, database_
     app.config.update(OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2)
     for _ in range(2):
         with pytest.raises(NotFound):
-            pickups.find_for_handover("ACDEFGHJ", desk.clerk)
+            pickup_handover.find_for_handover("ACDEFGHJ", desk.clerk)
     other = create_app(_test_config(database_url, OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK=2))
     clerk_id = desk.clerk.id
     with other.app_context():
         from omnistore.stores.models import Staff
 
         try:
-            with pytest.raises(pickups.TooManyAttempts):
-                pickups.find_for_handover("ACDEFGHK", db.session.get(Staff, clerk_id))
+            with pytest.raises(pickup_handover.TooManyAttempts):
+                pickup_handover.find_for_handover("ACDEFGHK", db.session.get(Staff, clerk_id))
         finally:
             db.session.remove()
             db.engine.dispose()
@@ -578,7 +582,7 @@ def test_the_code_throttle_holds_under_concurrent_wrong_codes(app, make, desk):
                 staff = db.session.get(Staff, clerk_ids[i % 2])
                 db.session.commit()
                 barrier.wait(timeout=60)
-                pickups.find_for_handover("ACDEFGHJ", staff)
+                pickup_handover.find_for_handover("ACDEFGHJ", staff)
             except Exception as error:  # noqa: BLE001 — reported to the test
                 outcomes[i] = error
             finally:
@@ -589,7 +593,8 @@ def test_the_code_throttle_holds_under_concurrent_wrong_codes(app, make, desk):
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
-    assert all(isinstance(o, (NotFound, pickups.TooManyAttempts)) for o in outcomes), outcomes
+    assert all(isinstance(o, (NotFound, pickup_handover.TooManyAttempts)) for o in outcomes), outcomes
     assert sum(isinstance(o, NotFound) for o in outcomes) == 10, outcomes
     for clerk_id in clerk_ids:
-        assert db.session.query(AuditEvent).filter_by(action=pickups.FAILED_CODE, staff_id=clerk_id).count() == 5
+        assert db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE,
+                                                      staff_id=clerk_id).count() == 5

@@ -20,7 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from omnistore.core.errors import Forbidden, NotFound, OutOfScope, ValidationFailed
-from omnistore.reviews import services as reviews
+from omnistore.reviews import dashboard, figures
+from omnistore.reviews import handovers as handover_log
+from omnistore.reviews import scope as review_scope
+from omnistore.reviews import timeline as order_timeline
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -82,10 +85,10 @@ def names(shop, *letters):
 
 
 def test_today_at_the_store_matches_the_hand_computed_figures(shop):
-    scope = reviews.scope_for(shop["manager"], period="today", now=NOW)
+    scope = review_scope.scope_for(shop["manager"], period="today", now=NOW)
     assert (scope.start, scope.end) == (at(21, 23), at(22, 23))
-    result = reviews.review(scope)
-    assert {k: result.counts[k] for k in reviews.COUNTED} == {
+    result = dashboard.review(scope)
+    assert {k: result.counts[k] for k in figures.COUNTED} == {
         "placed": 4, "ready": 3, "collected": 1, "expired": 1, "cancelled": 1, "waiting": 2, "overdue": 1,
         "on_time": 1, "late": 1, "checked_in": 1, "endless_aisle": 2,
     }
@@ -111,25 +114,25 @@ def test_today_at_the_store_matches_the_hand_computed_figures(shop):
     ("checked_in", "A"), ("endless_aisle", "JK"),
 ])
 def test_every_figure_lists_exactly_the_orders_it_counts(shop, figure, letters):
-    scope = reviews.scope_for(shop["manager"], period="today", now=NOW)
-    page = reviews.orders_for_figure(scope, figure)
+    scope = review_scope.scope_for(shop["manager"], period="today", now=NOW)
+    page = figures.orders_for_figure(scope, figure)
     assert numbers(page) == names(shop, *letters)
     assert page.total == len(letters)
 
 
 def test_endless_aisle_by_source_lists_that_sources_orders(shop):
-    scope = reviews.scope_for(shop["manager"], period="today", now=NOW)
-    assert numbers(reviews.orders_for_figure(scope, "endless_aisle", source="BER")) == names(shop, "J")
+    scope = review_scope.scope_for(shop["manager"], period="today", now=NOW)
+    assert numbers(figures.orders_for_figure(scope, "endless_aisle", source="BER")) == names(shop, "J")
     with pytest.raises(NotFound):
-        reviews.orders_for_figure(scope, "endless_aisle", source="XXX")
+        figures.orders_for_figure(scope, "endless_aisle", source="XXX")
     with pytest.raises(NotFound):
-        reviews.orders_for_figure(scope, "no-such-figure")
+        figures.orders_for_figure(scope, "no-such-figure")
 
 
 def test_seven_days_take_in_the_order_placed_before_local_midnight(shop):
-    scope = reviews.scope_for(shop["manager"], period="7d", now=NOW)
+    scope = review_scope.scope_for(shop["manager"], period="7d", now=NOW)
     assert (scope.first_day, scope.last_day) == (date(2026, 11, 16), date(2026, 11, 22))
-    result = reviews.review(scope)
+    result = dashboard.review(scope)
     # + B (21st local), E and I (20th); D was placed on the 15th, before the period: still counted as expired.
     assert result.counts["placed"] == 7
     assert result.counts["ready"] == 6  # A B H + D (16th) E (21st) I (21st)
@@ -137,16 +140,16 @@ def test_seven_days_take_in_the_order_placed_before_local_midnight(shop):
 
 
 def test_the_collection_at_local_midnight_belongs_to_the_next_day(shop):
-    tomorrow = reviews.scope_for(shop["manager"], period="custom", first="2026-11-23", last="2026-11-23", now=NOW)
+    tomorrow = review_scope.scope_for(shop["manager"], period="custom", first="2026-11-23", last="2026-11-23", now=NOW)
     assert tomorrow.start == at(22, 23)
-    assert numbers(reviews.orders_for_figure(tomorrow, "collected")) == names(shop, "I")
-    assert reviews.review(tomorrow).heat[0][0] == 1  # Monday 00:00 local
+    assert numbers(figures.orders_for_figure(tomorrow, "collected")) == names(shop, "I")
+    assert dashboard.review(tomorrow).heat[0][0] == 1  # Monday 00:00 local
 
 
 def test_an_empty_period_has_zeros_and_no_rates(shop):
-    scope = reviews.scope_for(shop["manager"], period="custom", first="2025-01-01", last="2025-01-07", now=NOW)
-    result = reviews.review(scope)
-    assert all(result.counts[k] == 0 for k in reviews.COUNTED if k not in ("waiting", "overdue"))
+    scope = review_scope.scope_for(shop["manager"], period="custom", first="2025-01-01", last="2025-01-07", now=NOW)
+    result = dashboard.review(scope)
+    assert all(result.counts[k] == 0 for k in figures.COUNTED if k not in ("waiting", "overdue"))
     assert (result.counts["waiting"], result.counts["overdue"]) == (2, 1)  # "now" does not depend on the period
     assert result.on_time_rate is None and result.no_show_rate is None
     assert result.to_ready.median is None and result.to_collect.p90 is None and result.desk_wait.median is None
@@ -156,75 +159,75 @@ def test_an_empty_period_has_zeros_and_no_rates(shop):
 
 
 def test_the_network_adds_every_store(shop):
-    scope = reviews.scope_for(shop["admin"], store="network", period="today", now=NOW)
+    scope = review_scope.scope_for(shop["admin"], store="network", period="today", now=NOW)
     assert scope.is_network
-    result = reviews.review(scope)
+    result = dashboard.review(scope)
     assert result.counts["collected"] == 2  # A + F in Copenhagen
     assert result.counts["placed"] == 5
-    league = {row.code: row for row in reviews.league(scope)}
+    league = {row.code: row for row in dashboard.league(scope)}
     assert (league["HAM"].placed, league["HAM"].collected, league["HAM"].expired, league["HAM"].overdue) == (4, 1, 1, 1)
     assert league["HAM"].no_show_rate == 0.5 and league["HAM"].median_to_ready == 7200
     assert (league["CPH"].collected, league["CPH"].no_show_rate, league["CPH"].median_to_collect) == (1, 0.0, 3600)
-    assert [row.code for row in reviews.league(scope, "no_show_rate")][:2] == ["HAM", "CPH"]
-    assert [row.code for row in reviews.league(scope, "on_time_rate")][0] == "HAM"
+    assert [row.code for row in dashboard.league(scope, "no_show_rate")][:2] == ["HAM", "CPH"]
+    assert [row.code for row in dashboard.league(scope, "on_time_rate")][0] == "HAM"
 
 
 def test_scope_rules(shop):
     manager, admin, clerk = shop["manager"], shop["admin"], shop["clerk"]
-    assert reviews.scope_for(manager, store="ham", now=NOW).location == shop["ham"]
+    assert review_scope.scope_for(manager, store="ham", now=NOW).location == shop["ham"]
     with pytest.raises(OutOfScope):
-        reviews.scope_for(manager, store="CPH", now=NOW)
+        review_scope.scope_for(manager, store="CPH", now=NOW)
     with pytest.raises(Forbidden):
-        reviews.scope_for(manager, store="network", now=NOW)
+        review_scope.scope_for(manager, store="network", now=NOW)
     with pytest.raises(Forbidden):
-        reviews.scope_for(clerk, now=NOW)
-    assert reviews.scope_for(admin, store="CPH", now=NOW).location == shop["cph"]
+        review_scope.scope_for(clerk, now=NOW)
+    assert review_scope.scope_for(admin, store="CPH", now=NOW).location == shop["cph"]
     with pytest.raises(NotFound):
-        reviews.scope_for(admin, store="NOPE", now=NOW)
-    cph = reviews.scope_for(shop["cph_manager"], period="today", now=NOW)
-    assert numbers(reviews.orders_for_figure(cph, "collected")) == names(shop, "F")
+        review_scope.scope_for(admin, store="NOPE", now=NOW)
+    cph = review_scope.scope_for(shop["cph_manager"], period="today", now=NOW)
+    assert numbers(figures.orders_for_figure(cph, "collected")) == names(shop, "F")
 
 
 @pytest.mark.parametrize(("first", "last"), [("2026-11-10", "2026-11-01"), ("nonsense", "2026-11-01"),
                                              ("2020-01-01", "2026-01-01"), ("1900-01-01", "1900-01-02")])
 def test_a_bad_custom_period_is_refused(shop, first, last):
     with pytest.raises(ValidationFailed):
-        reviews.scope_for(shop["manager"], period="custom", first=first, last=last, now=NOW)
+        review_scope.scope_for(shop["manager"], period="custom", first=first, last=last, now=NOW)
 
 
 def test_a_day_when_the_clocks_go_back_has_25_hours(shop):
-    scope = reviews.scope_for(shop["manager"], period="custom", first="2026-10-25", last="2026-10-25", now=NOW)
+    scope = review_scope.scope_for(shop["manager"], period="custom", first="2026-10-25", last="2026-10-25", now=NOW)
     assert scope.end - scope.start == timedelta(hours=25)
     assert scope.start == datetime(2026, 10, 24, 22, tzinfo=UTC)
 
 
 def test_handover_log_and_exceptions(shop, make):
-    scope = reviews.scope_for(shop["manager"], period="7d", now=NOW)
-    page = reviews.handovers(scope)
+    scope = review_scope.scope_for(shop["manager"], period="7d", now=NOW)
+    page = handover_log.handovers(scope)
     items, total = page.items, page.total
     assert total == 1 and items[0].order.number == shop["orders"]["A"].number
     assert (items[0].staff_name, items[0].verification, items[0].partial) == ("Jonas Weber", "qr", False)
-    assert reviews.handovers(scope, method="id").total == 0
-    assert reviews.handovers(scope, staff_id=shop["clerk"].id).total == 1
+    assert handover_log.handovers(scope, method="id").total == 0
+    assert handover_log.handovers(scope, staff_id=shop["clerk"].id).total == 1
     with pytest.raises(ValidationFailed):
-        reviews.handovers(scope, method="fingerprint")
+        handover_log.handovers(scope, method="fingerprint")
     # A partial handover: one line of A refused.
     from omnistore.core.extensions import db
 
     shop["orders"]["A"].lines[0].status = "refused"
     db.session.commit()
-    assert reviews.handovers(scope).items[0].partial is True
+    assert handover_log.handovers(scope).items[0].partial is True
     from omnistore.core import audit
 
     audit.record("pickup.code_failed", staff=shop["clerk"]).created_at = at(22, 11)
     db.session.commit()
-    kinds = sorted(row.kind for row in reviews.exceptions(scope))
+    kinds = sorted(row.kind for row in handover_log.exceptions(scope))
     assert kinds == ["cancelled_after_ready", "code_failed", "expired", "partial"]
-    counts = reviews.exception_counts(scope)
+    counts = handover_log.exception_counts(scope)
     assert counts == {"expired": 1, "cancelled_after_ready": 1, "partial": 1, "code_failed": 1}
 
 
 def test_timeline_names_the_actors(shop):
-    entries = reviews.timeline(shop["orders"]["E"])
+    entries = order_timeline.timeline(shop["orders"]["E"])
     assert [(e.kind, e.actor, e.location, e.detail.get("reason")) for e in entries] == [
         ("cancelled", "Jonas Weber", "Hamburg", "customer called")]

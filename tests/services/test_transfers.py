@@ -7,7 +7,7 @@ from omnistore.core.errors import InvalidTransition, OutOfScope, ValidationFaile
 from omnistore.core.extensions import db
 from omnistore.orders import transfers
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Transfer
-from omnistore.pickups import services as pickups
+from omnistore.pickups import preparing
 from omnistore.stock.models import StockLevel, StockMovement
 
 
@@ -70,7 +70,7 @@ def test_copenhagen_picks_and_ships_and_hamburg_receives_and_the_order_is_ready(
     out = db.session.query(StockMovement).filter_by(location_id=net.cph.id, kind="transfer_out").one()
     assert out.reference == order.number and out.staff_id == net.cph_clerk.id
 
-    pickups.receive_parcel(transfer, staff=net.ham_clerk)
+    preparing.receive_parcel(transfer, staff=net.ham_clerk)
     assert fresh(Transfer, transfer.id).status == "received"
     assert level(net.boot, net.ham) == (1, 1)  # on hand in Hamburg, still reserved for the order
     ready = fresh(Order, order.id)
@@ -95,9 +95,9 @@ def test_the_order_waits_for_every_transfer(make, net):
     transfers.ship(from_ber, staff=net.ber_clerk, tracking="DHL-2")
     assert fresh(Order, order.id).status == "in_transit"
 
-    pickups.receive_parcel(from_cph, staff=net.ham_clerk)
+    preparing.receive_parcel(from_cph, staff=net.ham_clerk)
     assert fresh(Order, order.id).status == "in_transit"  # one parcel still on the way
-    pickups.receive_parcel(from_ber, staff=net.ham_clerk)
+    preparing.receive_parcel(from_ber, staff=net.ham_clerk)
     assert fresh(Order, order.id).status == "ready"
     assert level(net.boot, net.ham) == (3 + 2, 1 + 2)  # Hamburg's own boot and the two that came
 
@@ -114,9 +114,9 @@ def test_shipping_needs_picking_first_and_a_second_tap_changes_nothing(make, net
         transfers.ship(fresh(Transfer, transfer.id), staff=net.cph_clerk, tracking="X2")
     assert level(net.boot, net.cph) == (2, 0)  # dispatched once
     assert fresh(Transfer, transfer.id).tracking_reference == "X1"
-    pickups.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
+    preparing.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
     with pytest.raises(InvalidTransition, match="already been received"):
-        pickups.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
+        preparing.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
     assert level(net.boot, net.ham) == (1, 1)  # arrived once
 
 
@@ -162,7 +162,7 @@ def test_a_home_delivery_is_shipped_with_tracking_then_delivered(make, net):
     assert [t.id for t in transfers.to_send(net.ber.id).out_for_delivery] == [from_ber.id]
 
     with pytest.raises(InvalidTransition, match="mark it delivered"):
-        pickups.receive_parcel(fresh(Transfer, from_ber.id), staff=net.ber_clerk)
+        preparing.receive_parcel(fresh(Transfer, from_ber.id), staff=net.ber_clerk)
     with pytest.raises(OutOfScope):  # Aarhus neither sold nor supplied it
         transfers.mark_delivered(shipped, staff=make.staff(location=make.location("AAR")))
 
@@ -182,7 +182,7 @@ def test_goods_of_an_order_cancelled_on_the_way_become_the_stores_own(make, net)
     transfers.ship(transfer, staff=net.cph_clerk, tracking="X1")
     db.session.execute(db.update(Order).where(Order.id == order.id).values(status="cancelled"))
     db.session.commit()
-    pickups.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
+    preparing.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
     assert level(net.boot, net.ham) == (1, 0)  # on the shelf, free to sell
     assert fresh(Order, order.id).status == "cancelled"
     assert db.session.query(OrderLine).filter_by(order_id=order.id).one().status == "released"
@@ -260,7 +260,7 @@ def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_rece
     ordering.cancel(fresh(Order, order.id), staff=net.ham_clerk, reason="changed her mind")
     assert fresh(Transfer, transfer.id).status == "shipped"  # on the road: it still arrives
 
-    pickups.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
+    preparing.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)
     assert level(net.scarf, net.cph) == (0, 0)
     assert level(net.scarf, net.ham) == (2, 0)  # Hamburg's own stock now
     assert fresh(Order, order.id).status == "cancelled"
@@ -272,17 +272,17 @@ def test_the_last_parcel_is_known_and_receiving_it_puts_the_order_on_the_shelf_n
         transfers.pick(transfer, staff=clerk)
         transfers.ship(transfer, staff=clerk, tracking="PN-1")
     assert not transfers.completes_order(fresh(Transfer, from_cph.id))  # two parcels on the way: not the last
-    pickups.receive_parcel(fresh(Transfer, from_cph.id), staff=net.ham_clerk)
+    preparing.receive_parcel(fresh(Transfer, from_cph.id), staff=net.ham_clerk)
     last = fresh(Transfer, from_ber.id)
     assert transfers.completes_order(last)
 
     # The desk's rule for the shelf holds here too: a refused shelf changes nothing.
     with pytest.raises(ValidationFailed) as refused:
-        pickups.receive_parcel(last, staff=net.ham_clerk, shelf_location="B" * 40)
+        preparing.receive_parcel(last, staff=net.ham_clerk, shelf_location="B" * 40)
     assert "shelf_location" in refused.value.fields
     assert fresh(Transfer, from_ber.id).status == "shipped" and fresh(Order, order.id).status == "in_transit"
 
-    pickups.receive_parcel(fresh(Transfer, from_ber.id), staff=net.ham_clerk, shelf_location=" c-07 ")
+    preparing.receive_parcel(fresh(Transfer, from_ber.id), staff=net.ham_clerk, shelf_location=" c-07 ")
     ready = fresh(Order, order.id)
     assert ready.status == "ready" and ready.pickup.shelf_location == "c-07"
     assert not transfers.completes_order(fresh(Transfer, from_ber.id))  # received: nothing left to ask

@@ -9,7 +9,9 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, Pickup
-from omnistore.pickups import services as pickups
+from omnistore.pickups import handover as pickup_handover
+from omnistore.pickups import preparing
+from omnistore.pickups import queue as pickup_queue
 from omnistore.stock import services as stock
 from omnistore.stock.models import StockLevel
 
@@ -43,7 +45,7 @@ def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid"
 
 
 def make_ready(order, staff, shelf="B-12"):
-    pickups.mark_ready(order, staff=staff, shelf_location=shelf)
+    preparing.mark_ready(order, staff=staff, shelf_location=shelf)
     db.session.expire_all()
     return db.session.get(Order, order.id)
 
@@ -105,7 +107,7 @@ def test_polling_another_stores_queue_does_not_keep_the_session_alive(client, ma
     client.get("/pickups/?location=HAM")
     make.age_sessions(minutes=2)
     before = make.staff_session_rows()[0].last_seen_at
-    fingerprint = pickups.queue_fingerprint(desk["ham"])
+    fingerprint = pickup_queue.queue_fingerprint(desk["ham"])
     client.get(f"/pickups/queue?v={fingerprint}&location=HAM", headers=HX)
     assert make.staff_session_rows()[0].last_seen_at == before
 
@@ -224,7 +226,7 @@ def test_already_collected_says_when_in_the_language_on_the_stores_clock(client,
     from omnistore.stores.models import Staff
 
     order = make_ready(new_order(make, desk), desk["clerk"])
-    pickups.hand_over(order, staff=desk["clerk"], verification="qr")
+    pickup_handover.hand_over(order, staff=desk["clerk"], verification="qr")
     with transaction():  # a store an hour behind the admin's Copenhagen, collected at 15:24 its time
         db.session.get(Pickup, order.pickup.id).collected_at = datetime(2026, 12, 4, 15, 24, tzinfo=UTC)
         desk["ham"].timezone = "Europe/London"
@@ -237,7 +239,7 @@ def test_already_collected_says_when_in_the_language_on_the_stores_clock(client,
 
 def test_a_collected_order_says_when_and_by_whom(client, make, desk):
     order = make_ready(new_order(make, desk), desk["clerk"])
-    pickups.hand_over(order, staff=desk["clerk"], verification="qr")
+    pickup_handover.hand_over(order, staff=desk["clerk"], verification="qr")
     client.login("clerk@example.test")
     response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
     assert response.status_code == 409 and "already collected" in text(response) and "Jonas Weber" in text(response)

@@ -9,7 +9,7 @@ import pytest
 
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.pickups import services as pickups
+from omnistore.pickups import queue as pickup_queue
 from omnistore.stores.models import Staff
 from tests.conftest import PASSWORD, StaffClient
 
@@ -96,7 +96,7 @@ def test_activity_is_written_at_most_once_a_minute(client, store, make):
 
 
 def queue_poll(client, location, *, other_store=False):
-    fingerprint = pickups.queue_fingerprint(location)
+    fingerprint = pickup_queue.queue_fingerprint(location)
     code = f"&location={location.code}" if other_store else ""
     return client.get(f"/pickups/queue?v={fingerprint}{code}",
                       headers={**HX, "HX-Current-URL": "http://localhost/pickups/"})

@@ -6,7 +6,8 @@
 - `/pickups/orders/<number>` an order's pick list (printable) with "picked" and "ready" (shelf, short lines).
 - `/pickups/handover?code=…` what the camera, a wedge scanner or the typed short code leads to; it opens
   `/pickups/orders/<number>/handover`: lines, customer, payment, the verification done, confirm.
-Every change goes through pickups/services.py, which checks the store scope and the order's state.
+Every change goes through the pickups verbs (preparing.py, handover.py), which check the store scope and the
+order's state.
 """
 from datetime import timedelta
 
@@ -24,7 +25,9 @@ from omnistore.orders.forms import ReceiveForm
 from omnistore.orders.models import VERIFICATIONS
 from omnistore.orders.views.orders import bp as orders_bp
 from omnistore.orders.views.orders import transfer_step
-from omnistore.pickups import services as pickup_service
+from omnistore.pickups import handover as pickup_handover
+from omnistore.pickups import preparing
+from omnistore.pickups import queue as pickup_queue
 from omnistore.stores import locations as location_service
 from omnistore.stores.staff import can_act_at
 from omnistore.web import i18n
@@ -62,7 +65,7 @@ def _desk_args(location):
     return {"location": location.code} if location.id != current_user.location_id else {}
 
 
-QUEUE_GROUPS = ("checked_in", "to_pick", "ready", "overdue", "arriving")  # pickup_service.desk_queue's groups
+QUEUE_GROUPS = ("checked_in", "to_pick", "ready", "overdue", "arriving")  # pickup_queue.desk_queue's groups
 
 
 def _shown_group():
@@ -72,7 +75,7 @@ def _shown_group():
 
 
 def _desk(location, status=200, *, code="", code_error=None):
-    queue = pickup_service.desk_queue(location)
+    queue = pickup_queue.desk_queue(location)
     return render_template("pickups/desk.html", queue=queue, location=location, code=code, code_error=code_error,
                            desk_args=_desk_args(location), show=_shown_group()), status
 
@@ -90,12 +93,12 @@ def queue():
     """The live queue. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
     location = _desk_location()
     seen = request.args.get(LIVE_PARAM)
-    if seen is not None and seen == pickup_service.queue_fingerprint(location):
+    if seen is not None and seen == pickup_queue.queue_fingerprint(location):
         return "", 204
     if not htmx:
         return redirect(url_for(".index", **_desk_args(location)), 303)
     response = current_app.make_response(render_template(
-        "pickups/_queue.html", queue=pickup_service.desk_queue(location), desk_args=_desk_args(location),
+        "pickups/_queue.html", queue=pickup_queue.desk_queue(location), desk_args=_desk_args(location),
         show=_shown_group()))
     response.vary.add("HX-Request")
     return response
@@ -111,7 +114,7 @@ def lookup():
     if not code.strip():
         return _desk(current_user.location, 422, code_error=_("Scan the customer's QR code or type the pickup code."))
     try:
-        found = pickup_service.find_for_handover(code, current_user)
+        found = pickup_handover.find_for_handover(code, current_user)
     except DomainError as refused:
         return _desk(current_user.location, refused.status, code=code if len(code) <= 40 else "",
                      code_error=refused.message)
@@ -130,7 +133,7 @@ def _handover_page(found, status=200, *, errors=None, values=None):
 @bp.get("/orders/<number>/handover")
 @login_required
 def handover(number):
-    return _handover_page(pickup_service.handover_for(number[:40], current_user))
+    return _handover_page(pickup_handover.handover_for(number[:40], current_user))
 
 
 @bp.post("/orders/<number>/handover")
@@ -140,8 +143,8 @@ def confirm(number):
     form = request.form
     refused = {line_id: form.get(f"refuse_reason-{line_id}", "") for line_id in form.getlist("refuse")}
     try:
-        found = pickup_service.handover_for(number[:40], current_user)
-        pickup_service.hand_over(found.order, staff=current_user, verification=form.get("verification", ""),
+        found = pickup_handover.handover_for(number[:40], current_user)
+        pickup_handover.hand_over(found.order, staff=current_user, verification=form.get("verification", ""),
                                  payment_collected=form.get("payment_collected") == "1", refused=refused)
     except ValidationFailed as failure:
         return _handover_page(found, 422, errors=failure.fields, values=form)
@@ -167,13 +170,13 @@ def _order_page(order, status=200, *, errors=None, values=None, notice=None):
         "pickups/order.html", "pickups/_prepare.html", status, order=order, errors=errors or {},
         values=values or {}, notice=notice, short_reasons=SHORT_REASONS,
         short_checked=set(values.getlist("short")) if values else set(),
-        here={line.id: pickup_service.line_is_here(order, line) for line in order.lines})
+        here={line.id: preparing.line_is_here(order, line) for line in order.lines})
 
 
 @bp.get("/orders/<number>")
 @login_required
 def order(number):
-    return _order_page(pickup_service.desk_order(number[:40], current_user))
+    return _order_page(preparing.desk_order(number[:40], current_user))
 
 
 NOT_A_LINE = _l("That line is not part of this order.")
@@ -191,11 +194,11 @@ class ReadyForm(FlaskForm):
 @form_input(lists=("line",))
 @login_required
 def picked(number):
-    order, form = pickup_service.desk_order(number[:40], current_user), PickedForm()
+    order, form = preparing.desk_order(number[:40], current_user), PickedForm()
     if not form.validate_on_submit():
         return _order_page(order, 422, errors=field_errors(form, {"line": "lines"}))
     try:
-        changed = pickup_service.mark_picked(order, form.line.data, current_user)
+        changed = preparing.mark_picked(order, form.line.data, current_user)
     except ValidationFailed as failure:
         return _order_page(order, 422, errors=failure.fields)
     notice = _("%(count)d line(s) marked as picked.", count=len(changed))
@@ -206,13 +209,13 @@ def picked(number):
 @form_input(lists=("short",))
 @login_required
 def ready(number):
-    order, checked = pickup_service.desk_order(number[:40], current_user), ReadyForm()
+    order, checked = preparing.desk_order(number[:40], current_user), ReadyForm()
     form = request.form
     if not checked.validate_on_submit():
         return _order_page(order, 422, errors=field_errors(checked), values=form)
     short = {line_id: form.get(f"short_reason-{line_id}", "") for line_id in checked.short.data}
     try:
-        pickup_service.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""),
+        preparing.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""),
                                   short=short)
     except ValidationFailed as failure:
         return _order_page(order, 422, errors=failure.fields, values=form)
@@ -222,7 +225,7 @@ def ready(number):
 
 def _after(order, notice):
     if wants_fragment():
-        return _order_page(pickup_service.desk_order(order.number, current_user), notice=notice)
+        return _order_page(preparing.desk_order(order.number, current_user), notice=notice)
     flash(notice, "success")
     return redirect(url_for(".order", number=order.number), 303)
 
@@ -233,7 +236,7 @@ def picklist():
     """Printable pick lists, one page per order: the orders named (?order=…), else every order to pick."""
     location = _desk_location()
     numbers = [number[:40] for number in request.args.getlist("order")][:100]
-    to_pick = pickup_service.orders_to_pick(location, numbers or None)
+    to_pick = pickup_queue.orders_to_pick(location, numbers or None)
     return render_template("pickups/picklist.html", orders=to_pick, location=location)
 
 
@@ -283,5 +286,5 @@ def receive(transfer_id):
         return _("Received for order %(number)s. More goods for it are still on the way.",
                  number=transfer.order.number)
 
-    return transfer_step(transfer_id, "destination", pickup_service.receive_parcel, done, form,
+    return transfer_step(transfer_id, "destination", preparing.receive_parcel, done, form,
                  shelf_location=form.shelf_location.data)

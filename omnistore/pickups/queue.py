@@ -1,0 +1,198 @@
+"""The pickup desk's queue: today's figures for the desk (and the home screen), and the live queue of a
+store's open pickup orders grouped as the desk works them, with the fingerprint its polling compares."""
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
+
+from omnistore.catalog.models import Variant
+from omnistore.core.extensions import db
+from omnistore.core.statuses import (
+    HELD_LINE_STATUSES,
+    OPEN_PICKUP_STATUSES,
+    RESERVED_LINE_STATUSES,
+)
+from omnistore.core.types import utcnow
+from omnistore.orders.models import Order, OrderLine, Pickup, Transfer
+from omnistore.stores.models import Location
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    to_prepare: int  # placed, goods in this store: pick and mark ready
+    arriving: int  # in transit from another location
+    ready: int  # waiting on the shelf
+    checked_in: int  # the customer says "I'm here"
+    overdue: int  # ready past the pickup-by date
+    collected_today: int
+
+    @property
+    def waiting(self):
+        return self.to_prepare + self.arriving + self.ready
+
+
+def start_of_local_day(location: Location, now: datetime) -> datetime:
+    local = now.astimezone(ZoneInfo(location.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def queue_summary(location: Location, now: datetime | None = None) -> QueueSummary:
+    """Today's figures for the pickup desk of `location`, in one query."""
+    now = now or utcnow()
+    status = Order.status
+    ready = status == "ready"
+    row = db.session.execute(
+        select(
+            func.count().filter(status == "placed"),
+            func.count().filter(status == "in_transit"),
+            func.count().filter(ready),
+            func.count().filter(and_(ready, Pickup.checked_in_at.is_not(None))),
+            func.count().filter(and_(ready, Pickup.pickup_by < now)),
+            func.count().filter(
+                and_(status == "collected", Pickup.collected_at >= start_of_local_day(location, now))
+            ),
+        )
+        .select_from(Order)
+        .outerjoin(Pickup, Pickup.order_id == Order.id)
+        .where(Order.pickup_location_id == location.id, Order.fulfilment == "pickup")
+    ).one()
+    return QueueSummary(*(int(value or 0) for value in row))
+
+
+QUEUE_LIMIT = 300  # open orders shown per store; a desk with more has other problems
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    order: Order
+    lines: list  # the lines still to be collected (reserved or picked)
+    here: int  # how many of them are at the store
+    now: datetime
+
+    @property
+    def pickup(self):
+        return self.order.pickup
+
+    @property
+    def customer_name(self):
+        customer = self.order.customer
+        return customer.display_name if customer is not None else ""
+
+    @property
+    def units(self):
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def picked(self):
+        return sum(1 for line in self.lines if line.status == "picked")
+
+    @property
+    def waiting(self):
+        """How long it has waited on the shelf (ready orders), else None."""
+        pickup = self.pickup
+        return self.now - pickup.ready_at if pickup is not None and pickup.ready_at else None
+
+    @property
+    def overdue(self):
+        pickup = self.pickup
+        return self.order.status == "ready" and pickup is not None and pickup.pickup_by is not None \
+            and pickup.pickup_by < self.now
+
+    @property
+    def checked_in(self):
+        return self.pickup is not None and self.pickup.checked_in_at is not None
+
+    @property
+    def on_the_way(self):
+        return self.pickup is not None and self.pickup.on_the_way_at is not None and not self.checked_in
+
+
+@dataclass(frozen=True)
+class DeskQueue:
+    location: Location
+    checked_in: list
+    to_pick: list
+    arriving: list
+    ready: list
+    overdue: list
+    fingerprint: str
+    truncated: bool = False
+
+    @property
+    def empty(self):
+        return not (self.checked_in or self.to_pick or self.arriving or self.ready or self.overdue)
+
+
+def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
+    """Changes whenever the desk's queue would look different: an order arrives, moves or closes, a customer
+    is on the way or checks in, a transfer to the store moves, or a minute passes (waiting times, overdue).
+    One aggregate over the store's open orders and one over its incoming transfers."""
+    now = now or utcnow()
+    orders_row = db.session.execute(
+        select(func.count(Order.id), func.max(Order.updated_at), func.max(Pickup.checked_in_at),
+               func.max(Pickup.on_the_way_at), func.max(Pickup.ready_at), func.sum(func.length(Pickup.check_in_note)))
+        .select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
+        .where(Order.pickup_location_id == location.id, Order.status.in_(OPEN_PICKUP_STATUSES))
+    ).one()
+    transfers_row = db.session.execute(
+        select(func.count(Transfer.id), func.max(Transfer.picked_at), func.max(Transfer.shipped_at),
+               func.max(Transfer.received_at))
+        .where(Transfer.destination_location_id == location.id)
+    ).one()
+    stamp = repr((tuple(orders_row), tuple(transfers_row), now.strftime("%Y%m%d%H%M")))
+    return hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
+    """The open pickup orders of `location`, grouped as the desk works them: customers checked in (at the
+    top), to pick, arriving, ready on the shelf, overdue. Oldest first in each group."""
+    now = now or utcnow()
+    fingerprint = queue_fingerprint(location, now)  # first: a change landing meanwhile shows on the next poll
+    found = db.session.scalars(
+        select(Order)
+        .where(Order.pickup_location_id == location.id, Order.fulfilment == "pickup",
+               Order.status.in_(OPEN_PICKUP_STATUSES))
+        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+                 selectinload(Order.lines).selectinload(OrderLine.source_location),
+                 selectinload(Order.pickup), selectinload(Order.customer))
+        .order_by(Order.placed_at, Order.id)
+        .limit(QUEUE_LIMIT + 1)
+    ).all()
+    truncated = len(found) > QUEUE_LIMIT
+    found = found[:QUEUE_LIMIT]
+    transfer_ids = {line.transfer_id for order in found for line in order.lines if line.transfer_id}
+    received = set(db.session.scalars(
+        select(Transfer.id).where(Transfer.id.in_(transfer_ids), Transfer.status == "received",
+                                  Transfer.destination_location_id == location.id))) \
+        if transfer_ids else set()
+    groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
+    for order in found:
+        lines = [line for line in order.lines if line.status in HELD_LINE_STATUSES]
+        here = sum(1 for line in lines if line.status in RESERVED_LINE_STATUSES and (
+            (line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received))
+        item = QueueItem(order=order, lines=lines, here=here, now=now)
+        if item.checked_in:
+            groups["checked_in"].append(item)
+        elif order.status == "ready":
+            groups["overdue" if item.overdue else "ready"].append(item)
+        elif order.status == "placed" and here == len(lines):
+            groups["to_pick"].append(item)
+        else:
+            groups["arriving"].append(item)
+    groups["checked_in"].sort(key=lambda item: item.pickup.checked_in_at)
+    for name in ("ready", "overdue"):
+        groups[name].sort(key=lambda item: (item.pickup.ready_at or item.order.placed_at))
+    return DeskQueue(location=location, fingerprint=fingerprint, truncated=truncated, **groups)
+
+
+def orders_to_pick(location: Location, numbers=None) -> list[Order]:
+    """Pick lists: the given orders of this store (by number), or every order waiting to be picked."""
+    queue = desk_queue(location)
+    items = queue.checked_in + queue.to_pick
+    if numbers:
+        wanted = {str(number).strip().upper() for number in numbers}
+        items = [item for item in items if item.order.number in wanted]
+    return [item.order for item in items if item.order.status == "placed" and item.here == len(item.lines)]
