@@ -18,8 +18,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from omnistore.catalog.codes import ean13_check_digit, is_valid_ean13
 from omnistore.catalog.models import Variant
-from omnistore.catalog.services import fold, is_valid_ean13, search_forms
+from omnistore.catalog.search_text import fold, search_forms
 from omnistore.core import audit, validation
 from omnistore.core.channels import CHANNELS
 from omnistore.core.db import transaction
@@ -106,8 +107,6 @@ def loyalty_number_from_code(code) -> str | None:
 
 def loyalty_card_ean(number) -> str:
     """The EAN-13 printed on the card of loyalty number "OSL1234567"."""
-    from omnistore.catalog.services import ean13_check_digit
-
     body = LOYALTY_EAN_PREFIX + number[len(LOYALTY_PREFIX):]
     return body + ean13_check_digit(body)
 

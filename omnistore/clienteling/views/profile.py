@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.clienteling import history as customer_history
 from omnistore.clienteling import privacy as customer_privacy
 from omnistore.core.channels import CHANNELS

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import htmx
 from omnistore.stock import availability
