@@ -57,8 +57,8 @@ from omnistore.core.errors import Conflict
 from omnistore.core.extensions import db
 from omnistore.core.public_url import public_url
 from omnistore.core.types import utcnow
+from omnistore.customers.finding import LOYALTY_PREFIX
 from omnistore.customers.models import Consent, Customer, CustomerNote, CustomerVisit
-from omnistore.customers.services import LOYALTY_PREFIX
 from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
 from omnistore.orders import pickup_codes
 from omnistore.orders import services as orders
