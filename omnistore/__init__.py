@@ -95,8 +95,8 @@ def _init_extensions(app):
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(to_sign_in)
 
-    from omnistore.core import outbox
-    outbox.init_app(app)
+    from omnistore.core import outbox_delivery
+    outbox_delivery.init_app(app)
 
 
 def _register_domains(app):

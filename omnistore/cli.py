@@ -201,7 +201,7 @@ def register_cli(app: Flask):
                   help="At most this many messages per round.")
     def outbox_deliver(limit):
         """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
-        from omnistore.core.outbox import deliver_pending
+        from omnistore.core.outbox_delivery import deliver_pending
 
         total = None
         while True:  # rounds until nothing due is left

@@ -37,8 +37,9 @@ from itertools import islice
 from sqlalchemy import func, insert, select, text
 from werkzeug.security import generate_password_hash
 
+from omnistore.catalog.codes import ean13_check_digit
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import ean13_check_digit, search_forms, search_text_for
+from omnistore.catalog.search_text import search_forms, search_text_for
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, ValidationFailed
 from omnistore.core.extensions import db

@@ -3,8 +3,9 @@ import itertools
 
 from werkzeug.security import generate_password_hash
 
+from omnistore.catalog.codes import ean13_check_digit
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import ean13_check_digit, search_forms
+from omnistore.catalog.search_text import search_forms
 from omnistore.core.extensions import db
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stock.services import rebuild_summaries

@@ -11,7 +11,8 @@ from functools import cache
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from omnistore.api import schemas
-from omnistore.catalog import services as catalog
+from omnistore.catalog import codes, feed
+from omnistore.catalog import lookups as catalog
 from omnistore.orders import placing as ordering
 from omnistore.stock import services as stock
 from omnistore.web.errors import MAX_URL_LENGTH
@@ -70,8 +71,8 @@ RESPONSES = {
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="omnistore"'}},
     },
     "PayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                            f"{catalog.MAX_PRODUCTS_PER_UPSERT} products or "
-                                            f"{catalog.MAX_VARIANTS_PER_UPSERT} variants."),
+                                            f"{feed.MAX_PRODUCTS_PER_UPSERT} products or "
+                                            f"{feed.MAX_VARIANTS_PER_UPSERT} variants."),
     "UnsupportedMediaType": _error("The body is not sent as application/json."),
     "ValidationFailed": _error("A parameter or the body's outline is not right; see fields."),
     "NotFound": _error("No such record."),
@@ -146,7 +147,7 @@ ROUTES = (
           parameters=(
               _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX, pattern=schemas.ONE_LINE)),
               _query("ean", "Exact EAN-13 of one of the variants (a wrong check digit → 422)", EAN),
-              _query("sku", "Exact SKU of one of the variants", _string(catalog.SKU_MAX, pattern=schemas.ONE_LINE)),
+              _query("sku", "Exact SKU of one of the variants", _string(codes.SKU_MAX, pattern=schemas.ONE_LINE)),
               _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": catalog.SEARCH_LIMIT_MAX,
                                             "default": catalog.SEARCH_LIMIT_DEFAULT}),
               _query("offset", "Products to skip (take next_offset from the previous page)",
@@ -174,7 +175,7 @@ ROUTES = (
           errors={**WRITE_ERRORS, "413": "StockPayloadTooLarge"}),
     Route("get", "/stock/{sku}", "api.get_stock", "getStock", "Availability of one SKU at every location",
           parameters=({"name": "sku", "in": "path", "required": True,
-                       "schema": _string(catalog.SKU_MAX, minLength=1, pattern=schemas.ONE_LINE)},),
+                       "schema": _string(codes.SKU_MAX, minLength=1, pattern=schemas.ONE_LINE)},),
           ok={"200": Ok(schemas.StockAvailability,
                         "On hand, allocated and available per location in this token's stores")},
           errors={"400": "BadRequest", "404": "NotFound"}),

@@ -6,7 +6,7 @@ every response through them and validates the small request bodies with them. Li
 so the models cannot drift from what the services enforce.
 
 The two bulk feeds (PUT /products, PUT /stock) are the exception on the way in: each row is checked by hand
-in its service (catalog.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
+in its service (feed.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
 the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import codes, feed
 from omnistore.core.statuses import LineStatus, OrderStatus
 from omnistore.orders import placing as ordering
 from omnistore.orders import sourcing
@@ -44,7 +44,7 @@ def OptionalText(max_length=None, **extra):  # noqa: N802
 
 EAN = Annotated[str, Field(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.",
                            examples=["4006381333931"])]
-PRICE = Annotated[int, Field(ge=0, le=catalog.MAX_PRICE_MINOR,
+PRICE = Annotated[int, Field(ge=0, le=feed.MAX_PRICE_MINOR,
                              description="Price in minor units (cents, øre) of the shop's currency; one price in "
                                          "every channel.")]
 DATE_TIME = Annotated[str, _doc(format="date-time")]
@@ -119,7 +119,7 @@ class LocationList(Schema):
 # --- products ---------------------------------------------------------------------------------------------
 
 class Variant(Schema):
-    sku: Text(catalog.SKU_MAX)
+    sku: Text(codes.SKU_MAX)
     ean: EAN
     size: Text(32)
     colour: Text(64)
@@ -127,8 +127,8 @@ class Variant(Schema):
 
 
 class Product(Schema):
-    style_code: Text(catalog.STYLE_CODE_MAX)
-    name: Text(catalog.NAME_MAX)
+    style_code: Text(feed.STYLE_CODE_MAX)
+    name: Text(feed.NAME_MAX)
     brand: Text(100)
     category: Text(100)
     description: str
@@ -146,10 +146,10 @@ class ProductPage(Schema):
 
 
 class VariantInput(Input):
-    sku: Text(catalog.SKU_MAX, min_length=1)
+    sku: Text(codes.SKU_MAX, min_length=1)
     ean: EAN
-    size: OptionalText(catalog.VARIANT_TEXT_FIELDS["size"]) = None
-    colour: OptionalText(catalog.VARIANT_TEXT_FIELDS["colour"]) = None
+    size: OptionalText(feed.VARIANT_TEXT_FIELDS["size"]) = None
+    colour: OptionalText(feed.VARIANT_TEXT_FIELDS["colour"]) = None
     price_minor: PRICE
 
 
@@ -157,19 +157,19 @@ class ProductInput(Input):
     """A style and (some of) its variants. Fields left out keep their stored value (null clears an optional
     one); stored variants that are left out are kept. An SKU or EAN may not move to another style, and an EAN
     not to another SKU."""
-    style_code: Text(catalog.STYLE_CODE_MAX, min_length=1)
-    name: Text(catalog.NAME_MAX, min_length=1)
-    brand: OptionalText(catalog.PRODUCT_TEXT_FIELDS["brand"]) = None
-    category: OptionalText(catalog.PRODUCT_TEXT_FIELDS["category"]) = None
-    description: OptionalText(catalog.PRODUCT_TEXT_FIELDS["description"]) = None
-    image_url: OptionalText(catalog.PRODUCT_TEXT_FIELDS["image_url"]) = None
-    variants: list[VariantInput] = Field(min_length=1, max_length=catalog.MAX_VARIANTS_PER_PRODUCT)
+    style_code: Text(feed.STYLE_CODE_MAX, min_length=1)
+    name: Text(feed.NAME_MAX, min_length=1)
+    brand: OptionalText(feed.PRODUCT_TEXT_FIELDS["brand"]) = None
+    category: OptionalText(feed.PRODUCT_TEXT_FIELDS["category"]) = None
+    description: OptionalText(feed.PRODUCT_TEXT_FIELDS["description"]) = None
+    image_url: OptionalText(feed.PRODUCT_TEXT_FIELDS["image_url"]) = None
+    variants: list[VariantInput] = Field(min_length=1, max_length=feed.MAX_VARIANTS_PER_PRODUCT)
 
 
 class ProductUpsert(BaseModel):
-    # The envelope only: its rows are checked one by one in catalog.upsert_products (see the module doc).
+    # The envelope only: its rows are checked one by one in feed.upsert_products (see the module doc).
     products: list[Annotated[ProductInput | Any, Field(description=PER_ROW)]] = Field(
-        json_schema_extra={"maxItems": catalog.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
+        json_schema_extra={"maxItems": feed.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
         description="More than the maximum → 413 too_many_products, nothing applied.")
 
 
@@ -259,7 +259,7 @@ class StockTotals(Schema):
 
 
 class StockAvailability(Schema):
-    sku: Text(catalog.SKU_MAX)
+    sku: Text(codes.SKU_MAX)
     ean: EAN
     locations: list[LocationStock] = Field(description="Every active location, by code; zeros where it has none.")
     totals: StockTotals
@@ -295,7 +295,7 @@ class CustomerInput(Input):
 
 
 class LineInput(Input):
-    sku: Text(catalog.SKU_MAX, min_length=1)
+    sku: Text(codes.SKU_MAX, min_length=1)
     quantity: int = Field(ge=1, le=sourcing.MAX_LINE_QUANTITY)
 
 
@@ -320,7 +320,7 @@ class CancelInput(Input):
 
 
 class OrderLine(Schema):
-    sku: Text(catalog.SKU_MAX)
+    sku: Text(codes.SKU_MAX)
     quantity: int = Field(ge=1)
     unit_price_minor: PRICE
     status: Literal[tuple(status.value for status in LineStatus)]

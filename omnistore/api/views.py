@@ -12,7 +12,8 @@ from flask import Blueprint, abort, current_app, g, jsonify, make_response, requ
 from pydantic import ValidationError
 
 from omnistore.api import openapi, schemas
-from omnistore.catalog import services as catalog
+from omnistore.catalog import feed
+from omnistore.catalog import lookups as catalog
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
@@ -231,7 +232,7 @@ def put_products():
         raise ValidationFailed('Send an object with a list of products: {"products": [...]}.',
                                {"products": "Required."})
     staff_service.require_api_network(g.api_client)
-    result = catalog.upsert_products(body["products"], actor=g.api_client)
+    result = feed.upsert_products(body["products"], actor=g.api_client)
     return send(schemas.ProductUpsertResult.model_validate(result.as_dict()))
 
 

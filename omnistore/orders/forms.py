@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import NotFound
 from omnistore.orders import desk as order_desk
 from omnistore.orders import sourcing, transfers

@@ -2,7 +2,7 @@
 the customer's language) and the order webhooks, written to the outbox in the caller's transaction.
 
 Call these inside the transaction that makes the change (after the status moved), never after commit:
-the outbox rows then commit or roll back with it, and delivery happens after commit (core/outbox.py).
+the outbox rows then commit or roll back with it, and delivery happens after commit (core/outbox_delivery.py).
 
     order_confirmation(order)   placed; pickups: the status link and the QR code
     order_ready(order)          email with store address + hours, pickup-by date, short code, QR (inline PNG)

@@ -55,6 +55,7 @@ from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_TRANSFER_STATUSES, RESERVED_LINE_STATUSES, TransferStatus, order_word
 from omnistore.core.types import utcnow
 from omnistore.customers import contact as contact_rules
+from omnistore.customers import finding
 from omnistore.customers import services as customers
 from omnistore.customers.models import Customer
 from omnistore.customers.services import lock_customer
@@ -703,7 +704,7 @@ def _place_once(session, source, key, *, staff, api_client):
 def _customer_for(session, contact, channel):
     """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
     for _attempt in range(2):
-        existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
+        existing = finding.find_by_contact(email=contact.email, phone=contact.phone)
         if existing is None:
             break
         # Held until the order commits, so an erase or merge of this profile waits for it (or went first).

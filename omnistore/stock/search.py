@@ -7,16 +7,10 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select
 
+from omnistore.catalog.codes import EAN_RE
+from omnistore.catalog.lookups import SEARCH_OFFSET_MAX, SEARCH_QUERY_MAX, SEARCH_TOKENS_MAX, _query_text
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import (
-    _EAN_RE,
-    SEARCH_OFFSET_MAX,
-    SEARCH_QUERY_MAX,
-    SEARCH_TOKENS_MAX,
-    _query_text,
-    fold,
-    search_forms,
-)
+from omnistore.catalog.search_text import fold, search_forms
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.stock.models import StockLevel
@@ -234,7 +228,7 @@ def _find_statement(eans, category, size, colour, available):
 
 
 def _find(query, tokens, typed):
-    statement = _find_statement(tuple(bool(_EAN_RE.match(token)) for token in tokens), bool(query.category),
+    statement = _find_statement(tuple(bool(EAN_RE.match(token)) for token in tokens), bool(query.category),
                                 bool(query.size), bool(query.colour), query.available)
     values = {"offset": query.offset, "limit": query.limit + 1, "category": query.category, "size": query.size,
               "colour": query.colour, "here": query.here_id}

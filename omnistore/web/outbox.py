@@ -3,6 +3,7 @@
 from flask import Blueprint, make_response, render_template, request
 
 from omnistore.core import outbox as outbox_service
+from omnistore.core import outbox_delivery
 from omnistore.core.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
 from omnistore.web.rendering import render_page_or_partial, role_required
 
@@ -20,7 +21,7 @@ def index():
     result = outbox_service.list_messages(kind=kind, status=status, page=request.args.get("page", 1, type=int) or 1)
     return render_page_or_partial("outbox/index.html", "outbox/_list.html", result=result, kind=kind,
                                   status=status, kinds=OUTBOX_KINDS, statuses=OUTBOX_STATUSES,
-                                  smtp=outbox_service.smtp_configured())
+                                  smtp=outbox_delivery.smtp_configured())
 
 
 @bp.get("/<int:message_id>")

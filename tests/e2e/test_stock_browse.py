@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from omnistore.catalog.services import search_text_for
+from omnistore.catalog.search_text import search_text_for
 from omnistore.core.extensions import db
 from omnistore.stock import services as stock
 from tests.conftest import PASSWORD

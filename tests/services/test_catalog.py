@@ -3,17 +3,12 @@
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import feed
+from omnistore.catalog.codes import ean13_check_digit, is_valid_ean13
+from omnistore.catalog.feed import TooManyProducts, upsert_products
+from omnistore.catalog.lookups import search_products
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import (
-    TooManyProducts,
-    ean13_check_digit,
-    fold,
-    is_valid_ean13,
-    search_forms,
-    search_products,
-    upsert_products,
-)
+from omnistore.catalog.search_text import fold, search_forms
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
@@ -286,10 +281,10 @@ def test_upsert_refuses_a_non_list_and_too_many_rows(app, actor):
     with pytest.raises(ValidationFailed):
         upsert_products({"style_code": "x"}, actor)
     with pytest.raises(TooManyProducts) as raised:
-        upsert_products([{}] * (catalog.MAX_PRODUCTS_PER_UPSERT + 1), actor)
+        upsert_products([{}] * (feed.MAX_PRODUCTS_PER_UPSERT + 1), actor)
     assert raised.value.status == 413 and "At most 1000 products" in raised.value.message
     with pytest.raises(TooManyProducts) as raised:
-        upsert_products([{"variants": [{}] * catalog.MAX_VARIANTS_PER_PRODUCT}] * 101, actor)
+        upsert_products([{"variants": [{}] * feed.MAX_VARIANTS_PER_PRODUCT}] * 101, actor)
     assert "At most 25000 variants" in raised.value.message
     assert counts() == (0, 0)
 
@@ -305,7 +300,7 @@ def test_a_full_batch_runs_in_a_bounded_number_of_queries(app, actor):
             variant_row(f"S-{i:04d}-{size}", ean(100_000 + i * 10 + k), size=size)
             for k, size in enumerate(("XS", "S", "M", "L", "XL"))
         ])
-        for i in range(catalog.MAX_PRODUCTS_PER_UPSERT)
+        for i in range(feed.MAX_PRODUCTS_PER_UPSERT)
     ]
     with count_statements() as seen:
         result = upsert_products(rows, actor)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from omnistore.clienteling import privacy as customer_privacy
 from omnistore.core.errors import Conflict
 from omnistore.core.extensions import db
+from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.models import Customer, CustomerMerge
 from omnistore.orders.models import Order
@@ -57,8 +58,8 @@ def run_together(app, jobs):
 def merge(people, survivor, merged):
     def prepare():
         staff = db.session.get(Staff, people["manager"].id)
-        keep = customer_service.get_active_customer(people[survivor].id)
-        gone = customer_service.get_active_customer(people[merged].id)
+        keep = finding.get_active_customer(people[survivor].id)
+        gone = finding.get_active_customer(people[merged].id)
         return lambda: customer_privacy.merge_customers(keep, gone, staff=staff)
     return prepare
 
@@ -66,7 +67,7 @@ def merge(people, survivor, merged):
 def erase(people, name):
     def prepare():
         staff = db.session.get(Staff, people["manager"].id)
-        customer = customer_service.get_active_customer(people[name].id)
+        customer = finding.get_active_customer(people[name].id)
         return lambda: customer_privacy.erase_customer(customer, staff=staff, confirmation="ERASE")
     return prepare
 
@@ -198,7 +199,7 @@ def test_a_change_to_a_profile_erased_meanwhile_is_refused(app, people):
     from omnistore.core.errors import NotFound
     from omnistore.customers.models import CustomerNote
 
-    anna = customer_service.get_active_customer(people["anna"].id)  # the clerk's profile page was open …
+    anna = finding.get_active_customer(people["anna"].id)  # the clerk's profile page was open …
     run_together(app, [erase(people, "anna")])  # … while a manager erased her
     with pytest.raises(NotFound):
         customer_service.add_note(anna, "Anna prefers navy", staff=db.session.get(Staff, people["manager"].id))

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
 from omnistore import PACKAGE, demo_logins
+from omnistore.catalog.codes import is_valid_ean13
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import is_valid_ean13
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict
 from omnistore.core.extensions import db

@@ -2,7 +2,8 @@
 thing in a stock form, an order line, a catalogue search and the API (14.11); only the words differ."""
 import pytest
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import feed
+from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.orders import sourcing
 from omnistore.stock import services as stock
@@ -32,6 +33,6 @@ def test_the_catalogue_search_takes_ints_from_code_not_text_or_bools(app):
 
 
 def test_a_one_line_api_field_still_refuses_a_tab_but_a_note_takes_it_as_a_space(app):
-    assert catalog._bad_character("a\tb", multiline=False) == "\t"
-    assert catalog._bad_character("a\tb", multiline=True) is None
+    assert feed._bad_character("a\tb", multiline=False) == "\t"
+    assert feed._bad_character("a\tb", multiline=True) is None
     assert stock._bad_character("a\x00b") == "\x00"

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from PIL import Image
 from sqlalchemy import select
 
-from omnistore.core import outbox, webhooks
+from omnistore.core import outbox, outbox_delivery, webhooks
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
@@ -124,7 +124,7 @@ def test_the_ready_email_reaches_an_smtp_server_with_an_inline_qr_that_decodes_t
     order = _ready_order(make)
     with transaction():
         notifications.order_ready(order)
-    report = outbox.deliver_pending()
+    report = outbox_delivery.deliver_pending()
     assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
 
     [(sender, recipients, raw)] = smtp_server.messages
@@ -143,7 +143,7 @@ def test_the_ready_email_reaches_an_smtp_server_with_an_inline_qr_that_decodes_t
 
     [row] = _all()
     assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
-    assert outbox.deliver_pending().sent == 0  # sent once, never again
+    assert outbox_delivery.deliver_pending().sent == 0  # sent once, never again
 
 
 @pytest.mark.parametrize("app_config", [{}])
@@ -151,7 +151,7 @@ def test_without_smtp_emails_stay_in_the_outbox(make, app_config):
     order = _ready_order(make)
     with transaction():
         notifications.order_ready(order)
-    report = outbox.deliver_pending()
+    report = outbox_delivery.deliver_pending()
     assert (report.sent, report.retrying, report.failed) == (0, 0, 0)
     [row] = _all()
     assert row.status == "pending" and row.attempts == 0
@@ -164,24 +164,24 @@ def test_an_unreachable_smtp_server_is_retried_with_backoff_then_failed(make):
         notifications.order_ready(order)
         notifications.pickup_reminder(order)
     started = datetime.now(UTC)
-    report = outbox.deliver_pending()
+    report = outbox_delivery.deliver_pending()
     assert (report.sent, report.retrying) == (0, 2)
     first, second = _all()
     assert first.status == "pending" and first.attempts == 1 and "Connection refused" in first.last_error
     wait = first.next_attempt_at - started
     assert timedelta(seconds=59) <= wait <= timedelta(seconds=70)  # the first retry after about a minute
-    assert outbox.deliver_pending().retrying == 0  # not due yet
+    assert outbox_delivery.deliver_pending().retrying == 0  # not due yet
 
-    report = outbox.deliver_pending(started + timedelta(minutes=2))
+    report = outbox_delivery.deliver_pending(started + timedelta(minutes=2))
     assert report.retrying == 2
     first = _all()[0]
     assert first.attempts == 2
     assert timedelta(seconds=119) <= first.next_attempt_at - datetime.now(UTC) <= timedelta(seconds=130)  # doubled
 
-    report = outbox.deliver_pending(started + timedelta(minutes=10))
+    report = outbox_delivery.deliver_pending(started + timedelta(minutes=10))
     assert report.failed == 2  # OMNISTORE_OUTBOX_MAX_ATTEMPTS = 3
     assert {(row.status, row.attempts) for row in _all()} == {("failed", 3)}
-    assert outbox.deliver_pending(started + timedelta(days=1)).failed == 0
+    assert outbox_delivery.deliver_pending(started + timedelta(days=1)).failed == 0
 
 
 def test_a_refused_recipient_fails_at_once(make):
@@ -195,7 +195,7 @@ def test_a_refused_recipient_fails_at_once(make):
         order = _ready_order(make)
         with transaction():
             notifications.order_ready(order)
-        assert outbox.deliver_pending().failed == 1
+        assert outbox_delivery.deliver_pending().failed == 1
     finally:
         controller.stop()
     [row] = _all()
@@ -205,7 +205,7 @@ def test_a_refused_recipient_fails_at_once(make):
 def test_mime_structure_of_a_message_without_html():
     message = OutboxMessage(id=7, kind="email", topic="t", recipient="a@b.test", subject="Hi", body="Plain",
                             payload={"html": "", "attachments": []}, created_at=datetime.now(UTC))
-    built = outbox.build_email(message, "Shop <shop@shop.example>")
+    built = outbox_delivery.build_email(message, "Shop <shop@shop.example>")
     assert built.get_content_type() == "text/plain" and built.get_content().strip() == "Plain"
     assert built["Message-ID"].startswith("<outbox-7.") and built["Message-ID"].endswith("@shop.example>")
 
@@ -220,13 +220,13 @@ def test_a_webhook_is_signed_and_retried_with_backoff_after_a_failure(make, rece
         notifications.order_ready(order)
     started = datetime.now(UTC)
 
-    report = outbox.deliver_pending()
+    report = outbox_delivery.deliver_pending()
     assert (report.sent, report.retrying) == (0, 1)
     [row] = _all()
     assert row.status == "pending" and "HTTP 500" in row.last_error
     assert row.next_attempt_at - started >= timedelta(seconds=59)
 
-    report = outbox.deliver_pending(started + timedelta(minutes=2))
+    report = outbox_delivery.deliver_pending(started + timedelta(minutes=2))
     assert report.sent == 1
     assert _all()[0].status == "sent"
 
@@ -246,7 +246,7 @@ def test_a_webhook_is_signed_and_retried_with_backoff_after_a_failure(make, rece
 def test_a_webhook_without_an_endpoint_fails_at_once(app):
     with transaction():
         outbox.enqueue_webhook("order.ready", url="https://nobody.example.test/", payload={"a": 1})
-    assert outbox.deliver_pending().failed == 1
+    assert outbox_delivery.deliver_pending().failed == 1
     [row] = _all()
     assert row.status == "failed" and "secret" in row.last_error
 
@@ -259,7 +259,7 @@ def test_a_rotated_secret_applies_to_queued_deliveries(make, receiver):
         notifications.order_webhook(order, "order.cancelled")
     with transaction():
         endpoint.secret = "whsec_rotated"
-    assert outbox.deliver_pending().sent == 1
+    assert outbox_delivery.deliver_pending().sent == 1
     [(headers, body)] = server.requests
     assert webhooks.verify("whsec_rotated", headers["X-Omnistore-Signature"], body)
 
@@ -278,7 +278,7 @@ def test_concurrent_deliverers_send_each_message_exactly_once(app, make, receive
             try:
                 start.wait()
                 for _ in range(3):
-                    outbox.deliver_pending(limit=5)
+                    outbox_delivery.deliver_pending(limit=5)
             except Exception as error:  # noqa: BLE001
                 errors.append(error)
             finally:
@@ -290,7 +290,7 @@ def test_concurrent_deliverers_send_each_message_exactly_once(app, make, receive
     for thread in threads:
         thread.join(60)
     assert errors == []
-    outbox.deliver_pending()  # whatever the rounds above left
+    outbox_delivery.deliver_pending()  # whatever the rounds above left
     numbers = sorted(json.loads(body)["n"] for _headers, body in server.requests)
     assert numbers == list(range(30))
     assert {(row.status, row.attempts) for row in _all()} == {("sent", 1)}

@@ -1,7 +1,8 @@
 """The clerk's catalogue search (services.catalogue_search.search_catalogue and friends), on both databases."""
 import pytest
 
-from omnistore.catalog.services import find_variant_by_code, search_text_for
+from omnistore.catalog.lookups import find_variant_by_code
+from omnistore.catalog.search_text import search_text_for
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.stock import search as catalogue_search

@@ -3,8 +3,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from omnistore.catalog.codes import is_valid_ean13
 from omnistore.catalog.models import Product, Variant
-from omnistore.catalog.services import is_valid_ean13
 from omnistore.core.errors import Conflict, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from omnistore.api import openapi
 from omnistore.api import views as api
-from omnistore.catalog import services as catalog
+from omnistore.catalog import feed
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.extensions import db
@@ -171,7 +171,7 @@ def test_a_body_over_the_size_limit_is_413(app, http, auth):
 
 
 def test_more_than_the_maximum_of_products_is_413_with_a_clear_message(http, auth):
-    rows = [product_row(f"S-{i}", n=i) for i in range(catalog.MAX_PRODUCTS_PER_UPSERT + 1)]
+    rows = [product_row(f"S-{i}", n=i) for i in range(feed.MAX_PRODUCTS_PER_UPSERT + 1)]
     error = assert_json_error(put_products(http, auth, rows), 413, "too_many_products")
     assert "At most 1000 products" in error["message"] and error["limit"] == 1000
     assert db.session.scalar(select(func.count(Product.id))) == 0
@@ -391,8 +391,8 @@ def test_the_request_models_name_the_fields_the_services_check():
     def fields(model):
         return set(model.model_fields)
 
-    assert fields(schemas.ProductInput) == set(catalog.PRODUCT_KEYS)
-    assert fields(schemas.VariantInput) == set(catalog.VARIANT_KEYS)
+    assert fields(schemas.ProductInput) == set(feed.PRODUCT_KEYS)
+    assert fields(schemas.VariantInput) == set(feed.VARIANT_KEYS)
     assert fields(schemas.StockRowInput) == set(stock.IMPORT_ROW_KEYS)
     assert fields(schemas.OrderInput) == ordering.WEB_ORDER_KEYS
     assert fields(schemas.CustomerInput) == ordering.CUSTOMER_KEYS

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from omnistore.core.extensions import db
-from omnistore.customers import services as customer_service
+from omnistore.customers import finding
 from omnistore.customers.models import Consent, Customer
 
 HX = {"HX-Request": "true"}
@@ -62,7 +62,7 @@ def test_odd_search_input_never_fails(client, shop, query):
 
 def test_scanning_a_loyalty_card_opens_the_profile(client, shop):
     client.login("clerk@example.test")
-    card = customer_service.loyalty_card_ean("OSL0000042")
+    card = finding.loyalty_card_ean("OSL0000042")
     response = client.get(f"/customers/scan?code={card}")
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
     unknown = client.get("/customers/scan?code=OSL9999999")
@@ -158,7 +158,7 @@ def test_every_customer_page_needs_a_login(client, shop):
 def test_a_loyalty_card_scanned_anywhere_opens_the_profile(client, shop):
     """The global search box (keyboard-wedge scanner) and the camera's default target know loyalty cards too."""
     client.login("clerk@example.test")
-    card = customer_service.loyalty_card_ean("OSL0000042")
+    card = finding.loyalty_card_ean("OSL0000042")
     wedge = client.get(f"/stock/?q={card}")
     assert wedge.status_code == 303 and wedge.headers["Location"].endswith(f"/customers/{shop['juergen'].id}")
     camera = client.get("/stock/scan?code=OSL0000042")

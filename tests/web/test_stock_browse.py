@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import pytest
 
-from omnistore.catalog.services import search_text_for
+from omnistore.catalog.search_text import search_text_for
 from omnistore.core.extensions import db
 from omnistore.stock import services as stock
 from omnistore.stock.search import CATALOGUE_PAGE

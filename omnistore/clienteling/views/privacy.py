@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from omnistore.clienteling import privacy as customer_privacy
 from omnistore.core.errors import Conflict, ValidationFailed
+from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.forms import ConfirmForm, EraseForm
 from omnistore.customers.views import bp
@@ -15,7 +16,7 @@ from omnistore.web.rendering import role_required
 
 
 def _managed(customer_id):
-    customer = customer_service.get_active_customer(customer_id)
+    customer = finding.get_active_customer(customer_id)
     customer_service.require_manage(current_user, customer)
     return customer
 

@@ -5,12 +5,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.clienteling import history as customer_history
 from omnistore.clienteling import privacy as customer_privacy
 from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
 from omnistore.core.extensions import htmx
+from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.contact import format_phone
 from omnistore.customers.forms import ConfirmForm, EditCustomerForm, NoteForm, VisitForm
@@ -61,7 +62,7 @@ def _order_hook():
 
 def load_customer(customer_id):
     """The profile to act on: 404 for an unknown or erased one."""
-    return customer_service.get_active_customer(customer_id)
+    return finding.get_active_customer(customer_id)
 
 
 def _channel():
@@ -164,7 +165,7 @@ def consent(customer_id, channel, answer):
     if answer not in ("give", "withdraw"):
         raise ValidationFailed(_("Unknown consent."))
     customer_service.record_consent(customer, channel, answer == "give", staff=current_user)
-    customer = customer_service.get_customer(customer.id)
+    customer = finding.get_customer(customer.id)
     if not htmx:
         return _back_to_profile(customer, "#consents")
     return render_template("customers/_consents.html", customer=customer, consent_form=ConfirmForm(),

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
 from omnistore.core.extensions import db, htmx
+from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.contact import phone_candidates
 from omnistore.customers.forms import NewCustomerForm
@@ -44,10 +45,10 @@ def index():
     """The search page; an htmx request gets the results only. A loyalty number or card opens the profile."""
     q = request.args.get("q", "")
     status, error, results = 200, None, None
-    if q.strip() and (customer := customer_service.find_by_loyalty_code(q)) is not None:
+    if q.strip() and (customer := finding.find_by_loyalty_code(q)) is not None:
         return _go(url_for(".profile", customer_id=customer.id))
     try:
-        results = customer_service.search_customers(q)
+        results = finding.search_customers(q)
     except ValidationFailed as failure:
         status, error = 422, failure.message
     response = render_page_or_partial("customers/search.html", "customers/_results.html", status,
@@ -62,7 +63,7 @@ def index():
 def scan():
     """A scanned loyalty QR code or card barcode: the profile, else the search for what was scanned."""
     code = request.args.get("code", "")[:200]
-    customer = customer_service.find_by_loyalty_code(code)
+    customer = finding.find_by_loyalty_code(code)
     if customer is not None:
         return redirect(url_for(".profile", customer_id=customer.id), 303)
     return redirect(url_for(".index", q=" ".join(code.split()) or None), 303)
@@ -164,7 +165,7 @@ def _allow_create():
 def picker_search():
     field, q = _picker_field(), request.args.get("picker_q", "")
     try:
-        results, message = customer_service.search_customers(q, limit=8), None
+        results, message = finding.search_customers(q, limit=8), None
     except ValidationFailed as failure:
         results, message = [], failure.message
     picker = picker_context(field, allow_create=_allow_create(), q=q.strip()[:200], results=results,
@@ -180,7 +181,7 @@ def picker_choose():
     open and started with it, as the customers page's "Create a profile" does."""
     field, customer = _picker_field(), None
     if (customer_id := id_arg("customer")) is not None:
-        customer = customer_service.get_customer(customer_id)
+        customer = finding.get_customer(customer_id)
         if not customer.active:
             abort(404)
     typed = prefill_values(request.args.get("new", "")) if customer is None else {}

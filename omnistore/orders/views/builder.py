@@ -14,7 +14,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
 from omnistore.orders import counter, sourcing
 from omnistore.orders import placing as ordering

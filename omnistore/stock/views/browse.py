@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from omnistore.catalog import services as catalog
+from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import htmx
 from omnistore.stock import availability
@@ -71,7 +71,7 @@ def _customers_found(args):
     """The global box promises customers too: name, phone, email or loyalty number, found as the customer
     search finds them (every staff member may look customers up). Not for the next page of products or a
     filtered product search."""
-    from omnistore.customers.services import search_customers
+    from omnistore.customers.finding import search_customers
 
     q = args.get("q", "")
     if not q.strip() or args.get("offset") or any(args.get(name) for name in ("category", "size", "colour",
@@ -85,7 +85,7 @@ def _customers_found(args):
 
 def _loyalty_customer(code):
     """A customer's loyalty card scanned into the global search box or the camera: their profile."""
-    from omnistore.customers.services import find_by_loyalty_code
+    from omnistore.customers.finding import find_by_loyalty_code
 
     return find_by_loyalty_code(code) if code and len(code) <= 40 else None
 

@@ -1,68 +1,21 @@
-"""The catalogue: products (styles) and variants (SKUs), EAN-13 rules and search normalisation.
-
-Verbs: `upsert_products(rows, actor)` (the PIM/ERP feed), `search_products(q, ...)` (the API) and
-`search_catalogue(query)` (the clerk's search on the stock pages: ranked, with filters and a typo-tolerant
-fallback), `find_variant_ref(code)` / `find_variant_by_code(code)` (scanner and search box). They validate
-their input and answer bad input with a clear message per field.
-"""
+"""The product feed (PUT /api/v1/products): the PIM/ERP sends styles with their variants, each row is checked on its
+own and answered field by field, the good rows are created or updated in a few bulk statements."""
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from omnistore.catalog.codes import EAN_RE, SKU_MAX, ean13_check_digit, is_valid_ean13
 from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.search_text import search_text_for
 from omnistore.core import audit, validation
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, DomainError, ValidationFailed
-from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.stores.models import ApiClient, Staff
-
-# German spellings a clerk types without umlauts: "mueller" must find "Müller".
-_TRANSCRIPTIONS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
-
-
-def ean13_check_digit(first12: str) -> str:
-    """The check digit for the first 12 digits of an EAN-13."""
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
-    return str((10 - total % 10) % 10)
-
-
-def is_valid_ean13(code: str) -> bool:
-    # isascii(): str.isdigit() also accepts other scripts' digits ("４", "٤"), which are no barcode.
-    return (
-        isinstance(code, str) and len(code) == 13 and code.isascii() and code.isdigit()
-        and ean13_check_digit(code[:12]) == code[12]
-    )
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents stripped: "Müller Søren" → "muller soren"."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ø", "o").replace("æ", "ae")
-
-
-def search_forms(text: str) -> str:
-    """Every form a search may use for `text`: folded ("muller") and transcribed ("mueller")."""
-    lowered = (text or "").lower()
-    forms = dict.fromkeys([fold(lowered), fold(lowered.translate(_TRANSCRIPTIONS))])
-    return re.sub(r"\s+", " ", " ".join(forms)).strip()
-
-
-def search_text_for(product, variants):
-    """`product` and `variants`: models, or (for rows not stored yet) dicts."""
-    def get(record, key):
-        return record.get(key, "") if isinstance(record, dict) else getattr(record, key)
-
-    parts = [get(product, key) for key in ("name", "brand", "style_code", "category")]
-    for variant in variants:
-        parts += [get(variant, "sku"), get(variant, "colour")]
-    words = " ".join(part for part in parts if part).split()
-    return search_forms(" ".join(dict.fromkeys(words)))
-
 
 # --- limits shared with the API document --------------------------------------------------------
 
@@ -71,7 +24,6 @@ MAX_VARIANTS_PER_PRODUCT = 250
 MAX_VARIANTS_PER_UPSERT = 25_000
 MAX_PRICE_MINOR = 2_147_483_647  # the column is a 32-bit integer on PostgreSQL
 STYLE_CODE_MAX = 64
-SKU_MAX = 64
 # Optional text fields of a product / variant and their maximum lengths (those of the columns).
 PRODUCT_TEXT_FIELDS = {"brand": 100, "category": 100, "description": 10_000, "image_url": 500}
 NAME_MAX = 200
@@ -79,16 +31,9 @@ VARIANT_TEXT_FIELDS = {"size": 32, "colour": 64}
 PRODUCT_KEYS = ("style_code", "name", "brand", "category", "description", "image_url", "variants")
 VARIANT_KEYS = ("sku", "ean", "size", "colour", "price_minor")
 
-SEARCH_LIMIT_DEFAULT = 20
-SEARCH_LIMIT_MAX = 100
-SEARCH_OFFSET_MAX = 1_000_000
-SEARCH_QUERY_MAX = 200
-SEARCH_TOKENS_MAX = 10
-
 _IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
 _ABSENT = object()
 _URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-_EAN_RE = re.compile(r"^[0-9]{13}$")
 
 
 class TooManyProducts(DomainError):
@@ -168,7 +113,7 @@ class _ProductRow:
 
 
 def _bad_character(value, multiline):
-    """services.validation's rule; a one-line field of the API takes no tab or line break either."""
+    """core.validation's rule; a one-line field of the API takes no tab or line break either."""
     return validation.bad_character(value, whitespace=multiline)
 
 
@@ -226,7 +171,7 @@ def _ean(row, value, path):
         row.error(path, "required", "ean is required.")
     elif not isinstance(value, str):
         row.error(path, "invalid_type", "ean must be a string of 13 digits (a number would lose leading zeros).")
-    elif not _EAN_RE.match(value.strip()):
+    elif not EAN_RE.match(value.strip()):
         row.error(path, "invalid_ean", "EAN must be exactly 13 digits.")
     elif not is_valid_ean13(value.strip()):
         expected = ean13_check_digit(value.strip()[:12])
@@ -464,196 +409,3 @@ def _assign(record, values):
             setattr(record, key, value)
             changed = True
     return changed
-
-
-# --- search ---------------------------------------------------------------------------------------
-
-@dataclass
-class ProductPage:
-    products: list[Product]
-    limit: int
-    offset: int
-    next_offset: int | None
-
-
-def _query_text(value, name, max_length, errors):
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        errors[name] = "Must be text."
-        return None
-    if _bad_character(value, multiline=False) is not None:
-        errors[name] = "Contains a control character."
-        return None
-    value = unicodedata.normalize("NFC", value).strip()
-    if len(value) > max_length:
-        errors[name] = f"At most {max_length} characters."
-        return None
-    return value or None
-
-
-def _whole_number(value, name, low, high, errors):
-    """An int from code (validation's rule, never a bool; the API parsed any text already) from low to high."""
-    value = validation.whole_number(value) if isinstance(value, int) else None
-    if value is None or not low <= value <= high:
-        errors[name] = f"Must be a whole number from {low} to {high}."
-        return None
-    return value
-
-
-def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, offset=0):
-    """Products with their variants, ordered by name, a page at a time.
-
-    `q` matches name, brand, category, style code, SKU and colour accent- and case-insensitively, every word
-    somewhere ("mueller jacke" finds "Müller Regenjacke"); a 13-digit word also matches an EAN. `ean` and
-    `sku` match exactly. Given together, all must match.
-    """
-    errors = {}
-    q = _query_text(q, "q", SEARCH_QUERY_MAX, errors)
-    ean_sent = ean is not None
-    ean = _query_text(ean, "ean", 64, errors)
-    if ean_sent and ean is None and "ean" not in errors:  # "?ean=" asks for no EAN: say so, not "everything"
-        errors["ean"] = "An EAN is exactly 13 digits."
-    sku = _query_text(sku, "sku", SKU_MAX, errors)
-    limit = _whole_number(limit, "limit", 1, SEARCH_LIMIT_MAX, errors)
-    offset = _whole_number(offset, "offset", 0, SEARCH_OFFSET_MAX, errors)
-    if ean is not None and "ean" not in errors:
-        if not _EAN_RE.match(ean):
-            errors["ean"] = "An EAN is exactly 13 digits."
-        elif not is_valid_ean13(ean):
-            errors["ean"] = f"EAN check digit is wrong (expected {ean13_check_digit(ean[:12])})."
-    tokens = list(dict.fromkeys(fold(q).split())) if q else []
-    if len(tokens) > SEARCH_TOKENS_MAX:
-        errors["q"] = f"At most {SEARCH_TOKENS_MAX} words."
-    if errors:
-        raise ValidationFailed("Please check the search parameters.", errors)
-
-    query = select(Product)
-    if ean:
-        query = query.where(Product.variants.any(Variant.ean == ean))
-    if sku:
-        query = query.where(Product.variants.any(Variant.sku == sku))
-    for token in tokens:
-        in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
-        if _EAN_RE.match(token):
-            in_variant = or_(in_variant, Variant.ean == token)
-        query = query.where(or_(
-            Product.search_text.contains(token, autoescape=True),
-            func.lower(Product.style_code).contains(token, autoescape=True),
-            Product.variants.any(in_variant),
-        ))
-    query = (query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset)
-             .options(selectinload(Product.variants)))
-    products = list(db.session.scalars(query))
-    more = len(products) > limit
-    return ProductPage(products[:limit], limit, offset, offset + limit if more else None)
-
-
-# --- the clerk's search (stock pages) --------------------------------------------------------------
-#
-# Ranked: an exact name or brand first, then names (or brands) that start with the query, then names that
-# contain it, then products where a word (of brand, category, colour, SKU) starts with it, then the rest
-# that contain it; each rank by name. When nothing matches, the
-# query's words are compared with the words of the catalogue's names, brands, categories and colours, and
-# misspelt ones are replaced by the closest ("jaket" → "jacket"); the result says what it searched for.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _gtin13(code):
-    """An EAN-13 from a scanned EAN-13, UPC-A (12 digits) or GTIN-14 with a leading zero; else None."""
-    if len(code) == 12:
-        code = "0" + code
-    elif len(code) == 14 and code.startswith("0"):
-        code = code[1:]
-    return code if is_valid_ean13(code) else None
-
-
-@dataclass(frozen=True)
-class VariantRef:
-    id: int
-    product_id: int
-
-
-_BY_EAN = select(Variant.id, Variant.product_id).where(Variant.ean == bindparam("ean"))
-_BY_SKU = select(Variant.sku, Variant.id, Variant.product_id).where(
-    Variant.sku.in_([bindparam("sku"), bindparam("upper")]))
-
-
-def find_variant_ref(code):
-    """The VariantRef of the variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case);
-    else None. One or two key lookups; what the scanner and the search box need to open the variant."""
-    if not isinstance(code, str):
-        return None
-    code = unicodedata.normalize("NFC", code).strip()
-    if not code or len(code) > SKU_MAX or " " in code or _bad_character(code, multiline=False) is not None:
-        return None
-    ean = _gtin13(code) if code.isascii() and code.isdigit() else None
-    if ean is not None and (row := db.session.execute(_BY_EAN, {"ean": ean}).first()) is not None:
-        return VariantRef(*row)
-    # SKUs are stored as sent, mostly upper case: the SKU as typed wins over its upper-case form.
-    found = {sku: VariantRef(*ref) for sku, *ref in db.session.execute(_BY_SKU, {"sku": code, "upper": code.upper()})}
-    return found.get(code) or found.get(code.upper())
-
-
-def find_variant_by_code(code):
-    """The variant with this EAN (or UPC-A/GTIN-14 of it) or exactly this SKU (any case); else None."""
-    ref = find_variant_ref(code)
-    return db.session.get(Variant, ref.id) if ref is not None else None
-
-
-MAX_ID = 2_147_483_647  # ids are 32-bit integers; a larger number in a URL is simply not found
-
-
-def get_variant(variant_id):
-    """The variant with this id, or None."""
-    return db.session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID else None
