@@ -13,7 +13,7 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from omnistore.api import schemas
 from omnistore.catalog import services as catalog
 from omnistore.orders import placing as ordering
-from omnistore.stock import services as stock
+from omnistore.stock import feed
 from omnistore.web.errors import MAX_URL_LENGTH
 
 VERSION = "1.0.0"
@@ -78,7 +78,7 @@ RESPONSES = {
     "OrderNotFound": _error("No such order, or one outside this token's scope (the same answer, so "
                                           "order numbers cannot be probed)."),
     "StockPayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                                 f"{stock.MAX_IMPORT_ROWS} rows."),
+                                                 f"{feed.MAX_IMPORT_ROWS} rows."),
     "Conflict": _error("A concurrent change got in the way; nothing was saved, send it again."),
     "OrderConflict": _error("insufficient_stock: the units are not available (`lines` says which, "
                                           "with the reason); idempotency_key_reused: the key was used for another "

@@ -6,7 +6,7 @@ every response through them and validates the small request bodies with them. Li
 so the models cannot drift from what the services enforce.
 
 The two bulk feeds (PUT /products, PUT /stock) are the exception on the way in: each row is checked by hand
-in its service (catalog.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
+in its service (catalog.upsert_products, feed.rows_from_json), because a bad row must be answered in its own
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
 the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
@@ -23,6 +23,7 @@ from omnistore.catalog import services as catalog
 from omnistore.core.statuses import LineStatus, OrderStatus
 from omnistore.orders import placing as ordering
 from omnistore.orders import sourcing
+from omnistore.stock import feed
 from omnistore.stock import services as stock
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
@@ -211,9 +212,9 @@ class StockRowInput(Input):
 
 
 class StockUpsert(BaseModel):
-    # The envelope only: its rows are checked one by one in stock.rows_from_json and stock.import_on_hand.
+    # The envelope only: its rows are checked one by one in feed.rows_from_json and stock.import_on_hand.
     stock: list[Annotated[StockRowInput | Any, Field(description=PER_ROW)]] = Field(
-        json_schema_extra={"maxItems": stock.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
+        json_schema_extra={"maxItems": feed.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
         description="More than the maximum → 413 too_many_rows, nothing applied.")
 
 

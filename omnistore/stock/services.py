@@ -26,8 +26,6 @@ import_on_hand (many levels, from the ERP's CSV or the API); reads: level_at, hi
 ValidationFailed with a message per field; the rules raise InsufficientStock, InvalidTransition or
 Conflict (see core/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
 """
-import csv
-import io
 import re
 import unicodedata
 import uuid
@@ -45,7 +43,6 @@ from omnistore.core import audit, pagination, validation
 from omnistore.core.db import transaction
 from omnistore.core.errors import (
     Conflict,
-    DomainError,
     Forbidden,
     InsufficientStock,
     InvalidTransition,
@@ -55,6 +52,8 @@ from omnistore.core.errors import (
 from omnistore.core.extensions import db
 from omnistore.core.pagination import Page
 from omnistore.core.types import utcnow
+from omnistore.stock import feed
+from omnistore.stock.feed import ImportRow, RowProblem, TooManyRows
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location, Staff
@@ -66,8 +65,6 @@ REFERENCE_MAX = 100
 SKU_MAX = 64
 LOCATION_CODE_MAX = 16
 HISTORY_PER_PAGE = 20
-MAX_IMPORT_ROWS = 200_000
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 IMPORT_PROBLEMS_KEPT = 10_000  # refused rows kept with the import's audit event (for the download)
 IMPORT_REFERENCE = re.compile(r"IMP-[0-9A-F]{12}")
 _RETRIES = 3  # a conditional write that lost a race is recomputed this often before giving up
@@ -79,9 +76,6 @@ _summary = VariantStock.__table__
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
 
 
-class TooManyRows(DomainError):
-    code = "too_many_rows"
-    status = 413
 
 
 # --- inputs and results ---------------------------------------------------------------------------
@@ -615,31 +609,10 @@ def network_stock(sku):
 
 # --- import: set on_hand for many levels ------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RowProblem:
-    field: str | None  # "sku", "location", "on_hand"; None for the row as a whole
-    code: str  # required | not_a_number | not_a_whole_number | negative | too_large | too_long | invalid_type |
-    #            unknown_field | missing_column | too_many_columns | duplicate | unknown_sku | unknown_location |
-    #            out_of_scope | below_allocated | conflict
-    message: str
-
-    def as_dict(self):
-        return {"field": self.field, "code": self.code, "message": self.message}
 
 
-@dataclass(eq=False)
-class ImportRow:
-    """One row as received: `line` is its line in the file (CSV) or its position in the list (API)."""
-
-    line: int
-    sku: object = None
-    location: object = None
-    on_hand: object = None
-    problems: list = field(default_factory=list)
-    empty: bool = False  # a blank line in a file: skipped, not an error
 
 
-IMPORT_ROW_KEYS = ("sku", "location", "on_hand")
 ROW_STATUSES = ("created", "updated", "unchanged", "error", "skipped")
 
 
@@ -767,9 +740,10 @@ def import_on_hand(rows, actor, source) -> ImportResult:
     if isinstance(actor, Staff) and not actor.is_manager:
         raise Forbidden(_("Only managers can import stock."))
     rows = [row if isinstance(row, ImportRow) else ImportRow(number, *row) for number, row in enumerate(rows, 1)]
-    if len(rows) > MAX_IMPORT_ROWS:
+    if len(rows) > feed.MAX_IMPORT_ROWS:  # read from feed, where the readers of files and lists read it too
         raise TooManyRows(_("At most %(max)s rows per import, this one has %(rows)s. Split the file.",
-                            max=format_decimal(MAX_IMPORT_ROWS), rows=format_decimal(len(rows))), limit=MAX_IMPORT_ROWS)
+                            max=format_decimal(feed.MAX_IMPORT_ROWS), rows=format_decimal(len(rows))),
+                          limit=feed.MAX_IMPORT_ROWS)
     source = "".join(c for c in " ".join(str(source or "").split()) if unicodedata.category(c) not in ("Cc", "Cs"))
     source = source[:REASON_MAX]
     parsed = [_parse_import_row(row) for row in rows]
@@ -962,145 +936,3 @@ def _bulk_movements(session, rows, actor, source, reference):
         {"variant_id": row.variant_id, "location_id": row.location_id, "kind": "import",
          "on_hand_delta": row.on_hand - row.result.previous, "allocated_delta": 0, "reason": source,
          "reference": reference, "created_at": now, **ids} for row in rows])
-
-
-# --- reading the ERP's files and the API's lists -----------------------------------------------------
-
-COLUMN_NAMES = {
-    "sku": ("sku", "artikelnummer", "artikel", "varenummer", "varenr"),
-    "location": ("location", "location_code", "store", "store_code", "filiale", "standort", "butik", "lokation"),
-    "on_hand": ("on_hand", "onhand", "quantity", "qty", "bestand", "menge", "antal", "beholdning"),
-}
-_KNOWN_HEADERS = {name: column for column, names in COLUMN_NAMES.items() for name in names}
-
-
-def _header_key(cell):
-    return re.sub(r"[\s\-]+", "_", cell.strip().strip('"').lower())
-
-
-def _decode(data):
-    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ValidationFailed(_("That is an Excel workbook, not a CSV file."), {
-            "file": _("In Excel, choose File → Save as → “CSV UTF-8 (comma delimited)” and upload that file.")})
-    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-    try:
-        decoded = data.decode(encoding)
-    except UnicodeDecodeError:
-        try:
-            decoded = data.decode("cp1252")  # Excel's plain "CSV" on Windows in Germany and Denmark
-        except UnicodeDecodeError:
-            raise ValidationFailed(_("The file could not be read as text."), {
-                "file": _("Save it as “CSV UTF-8” and upload it again.")}) from None
-    if "\x00" in decoded:
-        raise ValidationFailed(_("The file could not be read as text."), {
-            "file": _("It contains binary data. Save it as “CSV UTF-8” and upload it again.")})
-    return decoded
-
-
-def _delimiter(first_line):
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (";", ",", "\t")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def read_csv(data: bytes) -> list[ImportRow]:
-    """The rows of an uploaded CSV file (sku, location, on_hand), numbered by their line in the file.
-
-    Accepts a header row (any column order; extra columns are ignored) or none (then the three columns in
-    that order), commas or semicolons (Excel in Germany and Denmark) or tabs, UTF-8 with or without BOM
-    (and Excel's Windows-1252 or UTF-16). Blank lines are skipped. Raises ValidationFailed (field "file")
-    when the file as a whole cannot be used, TooManyRows beyond MAX_IMPORT_ROWS.
-    """
-    if not data or not data.strip():
-        raise ValidationFailed(_("The file is empty."), {"file": _("The file is empty.")})
-    if len(data) > MAX_IMPORT_BYTES:
-        raise TooManyRows(_("The file is larger than %(mb)d MB. Split it.", mb=MAX_IMPORT_BYTES // 2**20))
-    decoded = _decode(data)
-    first = next((line for line in decoded.splitlines() if line.strip()), "")
-    reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=_delimiter(first), strict=True)
-    rows, columns, line = [], None, 1
-    try:
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                rows.append(ImportRow(start, empty=True))
-                continue
-            if columns is None:
-                columns = _columns(cells)
-                if columns is not None:
-                    continue  # the header row
-                columns = {"sku": 0, "location": 1, "on_hand": 2, None: 3}  # None: no header
-            rows.append(_csv_row(start, cells, columns))
-            if len(rows) > MAX_IMPORT_ROWS:
-                raise TooManyRows(_("At most %(max)s rows per import. Split the file.",
-                                    max=format_decimal(MAX_IMPORT_ROWS)), limit=MAX_IMPORT_ROWS)
-    except csv.Error as error:
-        raise ValidationFailed(_("Line %(line)d of the file could not be read (%(error)s).", line=line,
-                                 error=str(error)), {"file": _("Line %(line)d: check its quotes.", line=line)}) \
-            from None
-    if not any(not row.empty for row in rows):
-        raise ValidationFailed(_("The file holds no rows to import."), {
-            "file": _("Expected one row per SKU and location: sku, location, on_hand.")})
-    return rows
-
-
-def _columns(cells):
-    """Column positions from a header row, or None when the row is data. A header must name all three."""
-    keys = [_header_key(cell) for cell in cells]
-    found = {}
-    for position, key in enumerate(keys):
-        column = _KNOWN_HEADERS.get(key)
-        if column is not None and column not in found:
-            found[column] = position
-    if not found:
-        return None
-    missing = [column for column in COLUMN_NAMES if column not in found]
-    if missing:
-        raise ValidationFailed(_("The header row lacks a column."), {
-            "file": _("The first line names the columns but lacks %(missing)s. Expected: sku, location, on_hand.",
-                      missing=", ".join(missing))})
-    return found
-
-
-def _csv_row(line, cells, columns):
-    row = ImportRow(line)
-    positional = None in columns
-    needed = max(columns[name] for name in IMPORT_ROW_KEYS) + 1
-    filled = len([cell for cell in cells if cell.strip()])
-    if len(cells) < needed:
-        row.problems.append(RowProblem(None, "missing_column", _(
-            "Expected %(expected)d values (sku, location, on_hand), found %(found)d.", expected=needed,
-            found=filled)))
-    elif positional and any(cell.strip() for cell in cells[3:]):
-        row.problems.append(RowProblem(None, "too_many_columns", _(
-            "Expected 3 values (sku, location, on_hand), found %(found)d.", found=filled)))
-    else:
-        row.sku, row.location, row.on_hand = (cells[columns[name]] for name in IMPORT_ROW_KEYS)
-    return row
-
-
-def rows_from_json(items) -> list[ImportRow]:
-    """The API's list of {sku, location, on_hand} objects as ImportRows numbered by position (from 0)."""
-    if not isinstance(items, list):
-        raise ValidationFailed(_('Send an object with a list of rows: {"stock": [{"sku": …, "location": …, '
-                                 '"on_hand": …}]}.'), {"stock": _("Must be a list.")})
-    if len(items) > MAX_IMPORT_ROWS:
-        raise TooManyRows(_("At most %(max)s rows per request, this one has %(rows)s; send several requests.",
-                            max=format_decimal(MAX_IMPORT_ROWS), rows=format_decimal(len(items))),
-                          limit=MAX_IMPORT_ROWS)
-    rows = []
-    for index, item in enumerate(items):
-        row = ImportRow(index)
-        rows.append(row)
-        if not isinstance(item, dict):
-            row.problems.append(RowProblem(None, "invalid_type", _("Each row must be a JSON object.")))
-            continue
-        for key in item:
-            if key not in IMPORT_ROW_KEYS:
-                row.problems.append(RowProblem(str(key)[:40], "unknown_field", _(
-                    "Unknown field %(key)s; allowed: sku, location, on_hand.", key=repr(str(key)[:40]))))
-        row.sku, row.location, row.on_hand = item.get("sku"), item.get("location"), item.get("on_hand")
-        if row.on_hand is not None and type(row.on_hand) is not int:  # bool, float and "5" are refused
-            row.problems.append(RowProblem("on_hand", "invalid_type", _(
-                "on_hand must be a whole number (a JSON integer, not text or a decimal).")))
-    return rows

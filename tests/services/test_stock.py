@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
+from omnistore.stock import feed
 from omnistore.stock import services as stock
+from omnistore.stock.feed import ImportRow
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
-from omnistore.stock.services import ImportRow, StockChange
+from omnistore.stock.services import StockChange
 
 
 @pytest.fixture
@@ -764,13 +766,13 @@ def test_inactive_locations_are_unknown_to_imports(network, make, manager):
 
 
 def test_too_many_rows_are_refused_before_anything_is_written(network, manager, monkeypatch):
-    monkeypatch.setattr(stock, "MAX_IMPORT_ROWS", 3)
-    with pytest.raises(stock.TooManyRows):
+    monkeypatch.setattr(feed, "MAX_IMPORT_ROWS", 3)
+    with pytest.raises(feed.TooManyRows):
         stock.import_on_hand([("SKU-1", "HAM", 9)] * 4, manager, "x")
-    with pytest.raises(stock.TooManyRows):
-        stock.rows_from_json([{}] * 4)
-    with pytest.raises(stock.TooManyRows):
-        stock.read_csv(b"a;HAM;1\n" * 4)
+    with pytest.raises(feed.TooManyRows):
+        feed.rows_from_json([{}] * 4)
+    with pytest.raises(feed.TooManyRows):
+        feed.read_csv(b"a;HAM;1\n" * 4)
 
 
 def test_a_large_import_is_set_based(app, make, ham):
@@ -795,7 +797,7 @@ def test_a_large_import_is_set_based(app, make, ham):
 # --- the API's rows ------------------------------------------------------------------------------------------
 
 def test_rows_from_json_checks_types_and_fields(network, manager):
-    rows = stock.rows_from_json([
+    rows = feed.rows_from_json([
         {"sku": "SKU-1", "location": "HAM", "on_hand": 9},
         "not an object",
         {"sku": "SKU-2", "location": "HAM", "on_hand": "5"},
@@ -812,13 +814,13 @@ def test_rows_from_json_checks_types_and_fields(network, manager):
         (6, "error", ["invalid_type"]), (7, "error", ["required"]),
     ]
     with pytest.raises(ValidationFailed):
-        stock.rows_from_json({"sku": "x"})
+        feed.rows_from_json({"sku": "x"})
 
 
 # --- reading CSV files -------------------------------------------------------------------------------------------
 
 def csv_rows(data):
-    return [(r.line, r.sku, r.location, r.on_hand, r.empty, [p.code for p in r.problems]) for r in stock.read_csv(data)]
+    return [(r.line, r.sku, r.location, r.on_hand, r.empty, [p.code for p in r.problems]) for r in feed.read_csv(data)]
 
 
 def test_csv_with_a_header_commas_and_crlf():
@@ -866,12 +868,12 @@ def test_csv_windows_1252_and_utf16_are_read():
 ])
 def test_csv_files_that_cannot_be_used(data, message):
     with pytest.raises(ValidationFailed) as failure:
-        stock.read_csv(data)
+        feed.read_csv(data)
     assert message in failure.value.message or message in failure.value.fields["file"]
     assert "file" in failure.value.fields
 
 
 def test_csv_over_the_size_limit(monkeypatch):
-    monkeypatch.setattr(stock, "MAX_IMPORT_BYTES", 10)
-    with pytest.raises(stock.TooManyRows):
-        stock.read_csv(b"A-1;HAM;3\nB-1;HAM;4\n")
+    monkeypatch.setattr(feed, "MAX_IMPORT_BYTES", 10)
+    with pytest.raises(feed.TooManyRows):
+        feed.read_csv(b"A-1;HAM;3\nB-1;HAM;4\n")

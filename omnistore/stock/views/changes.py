@@ -15,6 +15,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
+from omnistore.stock import feed
 from omnistore.stock import services as stock_service
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
@@ -164,11 +165,11 @@ def import_csv():
         return _import_refused({"file": _("Choose a CSV file to upload.")}, 422)
     name = " ".join(upload.filename.replace("\\", "/").rsplit("/", 1)[-1].split())[:200]
     try:
-        rows = stock_service.read_csv(upload.read(stock_service.MAX_IMPORT_BYTES + 1))
+        rows = feed.read_csv(upload.read(feed.MAX_IMPORT_BYTES + 1))
         result = stock_service.import_on_hand(rows, current_user, _("CSV upload: %(file)s", file=name))
     except ValidationFailed as failure:
         return _import_refused({"message": failure.message, "file": failure.fields.get("file")}, 422)
-    except stock_service.TooManyRows as failure:
+    except feed.TooManyRows as failure:
         return _import_refused({"file": failure.message}, 413)
     return render_template("stock/import.html", scope=_import_scope(), result=result, file_name=name,
                            problems_shown=PROBLEMS_SHOWN)
