@@ -212,7 +212,7 @@ class StockRowInput(Input):
 
 
 class StockUpsert(BaseModel):
-    # The envelope only: its rows are checked one by one in feed.rows_from_json and stock.import_on_hand.
+    # The envelope only: its rows are checked one by one in feed.rows_from_json and bulk_import.import_on_hand.
     stock: list[Annotated[StockRowInput | Any, Field(description=PER_ROW)]] = Field(
         json_schema_extra={"maxItems": feed.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
         description="More than the maximum → 413 too_many_rows, nothing applied.")

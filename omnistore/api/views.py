@@ -19,7 +19,7 @@ from omnistore.core.extensions import csrf, limiter
 from omnistore.orders import pickup_codes
 from omnistore.orders import placing as ordering
 from omnistore.orders.line_reasons import line_reason
-from omnistore.stock import feed
+from omnistore.stock import bulk_import, feed
 from omnistore.stock import services as stock
 from omnistore.stores import locations
 from omnistore.stores import staff as staff_service
@@ -278,7 +278,7 @@ def put_stock():
     if not isinstance(body, dict) or "stock" not in body:
         raise ValidationFailed('Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., '
                                '"on_hand": ...}]}.', {"stock": "Required."})
-    result = stock.import_on_hand(feed.rows_from_json(body["stock"]), actor=g.api_client, source="API")
+    result = bulk_import.import_on_hand(feed.rows_from_json(body["stock"]), actor=g.api_client, source="API")
     return jsonify(_import_document(result))
 
 

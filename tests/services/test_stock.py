@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import feed
+from omnistore.stock import bulk_import, feed
 from omnistore.stock import services as stock
 from omnistore.stock.feed import ImportRow
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
@@ -354,7 +354,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
                 expected = (on_hand + whole, allocated + whole)
             else:
                 code = "HAM" if loc == 0 else "CPH"
-                result = stock.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
+                result = bulk_import.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
                 row = result.results[0]
                 if row.status == "error":
                     raise ValidationFailed(row.errors[0].message)
@@ -417,7 +417,7 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
             elif kind == "release":
                 stock.release(item)
             elif kind == "import":
-                stock.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
+                bulk_import.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
             else:  # an order: several allocations in one transaction, which fails after them
                 with transaction():
                     for line in (item, *others):
@@ -534,7 +534,7 @@ def test_an_import_and_allocations_running_at_once_keep_the_rules(app, make, ham
 
     def work(i):
         if i == 0:
-            return stock.import_on_hand(rows, None, "feed")
+            return bulk_import.import_on_hand(rows, None, "feed")
         v = variants[i % len(variants)]
         return stock.allocate(StockChange(v.id, ham.id, 1, ""))
 
@@ -553,10 +553,10 @@ def test_imports_running_at_once_creating_and_changing_the_same_levels(app, make
 
     def work(i):
         ordered = pairs[::-1] if i % 2 else pairs
-        return stock.import_on_hand([(sku, code, 10 + i) for sku, code in ordered], None, f"feed {i}")
+        return bulk_import.import_on_hand([(sku, code, 10 + i) for sku, code in ordered], None, f"feed {i}")
 
     outcomes = run_in_threads(app, 6, work)
-    assert all(isinstance(outcome, stock.ImportResult) for outcome in outcomes), outcomes
+    assert all(isinstance(outcome, bulk_import.ImportResult) for outcome in outcomes), outcomes
     assert all(outcome.summary["errors"] == 0 for outcome in outcomes), [o.bad_rows for o in outcomes]
     levels = db.session.scalars(select(StockLevel)).all()
     assert len(levels) == 30 and len({lvl.on_hand for lvl in levels}) == 1  # one import was the last for all
@@ -611,7 +611,7 @@ def test_many_writers_on_one_variant_keep_its_summary(app, make):
                     case 3:
                         stock.release(StockChange(v.id, store.id, 1, ""))
                     case _:
-                        stock.import_on_hand([(v.sku, store.code, 9 + i)], None, "feed")
+                        bulk_import.import_on_hand([(v.sku, store.code, 9 + i)], None, "feed")
                 done += 1
             except (InsufficientStock, InvalidTransition, ValidationFailed):
                 pass
@@ -631,7 +631,7 @@ def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, 
     stock.receive(change(variant, ham, 5, "first"), clerk)
     stock.correct(change(variant, ham, 3, "damaged"), clerk)
     stock.allocate(change(variant, ham, 2, "", reference="OS-1"))
-    stock.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
+    bulk_import.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
     page = stock.history(variant.id, ham.id, page=1, per_page=3)
     assert (page.total, page.pages, page.page, page.has_next, page.has_prev) == (4, 2, 1, True, False)
     assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [("import", 9), ("allocation", 3),
@@ -691,7 +691,7 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
         ImportRow(14, empty=True),
         ImportRow(15, "SKU-4", "", "3"),
     ]
-    result = stock.import_on_hand(rows, manager, "erp.csv")
+    result = bulk_import.import_on_hand(rows, manager, "erp.csv")
     assert statuses(result) == [
         (2, "updated", []), (3, "created", []), (4, "unchanged", []), (5, "error", ["unknown_sku"]),
         (6, "error", ["unknown_location"]), (7, "error", ["negative"]), (8, "error", ["not_a_number"]),
@@ -714,7 +714,7 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
 def test_duplicates_refuse_every_line_involved(network, manager, ham):
     rows = [ImportRow(2, "SKU-2", "HAM", 1), ImportRow(3, "SKU-1", "HAM", 9), ImportRow(4, "SKU-2", "ham", 2),
             ImportRow(5, "SKU-2", "HAM", 3)]
-    result = stock.import_on_hand(rows, manager, "x")
+    result = bulk_import.import_on_hand(rows, manager, "x")
     assert statuses(result) == [(2, "error", ["duplicate"]), (3, "updated", []), (4, "error", ["duplicate"]),
                                 (5, "error", ["duplicate"])]
     assert "also at 4, 5" in result.results[0].errors[0].message
@@ -722,25 +722,25 @@ def test_duplicates_refuse_every_line_involved(network, manager, ham):
 
 
 def test_an_import_below_allocated_is_refused_for_that_row(network, manager, ham):
-    result = stock.import_on_hand([ImportRow(2, "SKU-1", "HAM", 1)], manager, "x")
+    result = bulk_import.import_on_hand([ImportRow(2, "SKU-1", "HAM", 1)], manager, "x")
     assert statuses(result) == [(2, "error", ["below_allocated"])]
     assert "Reserved for customer orders here: 2, so on_hand cannot be 1." in result.results[0].errors[0].message
     assert level(network[0].id, ham.id).on_hand == 5
 
 
 def test_importing_zero_where_nothing_is_stocked_writes_nothing(network, manager, ham):
-    result = stock.import_on_hand([ImportRow(2, "SKU-4", "HAM", 0)], manager, "x")
+    result = bulk_import.import_on_hand([ImportRow(2, "SKU-4", "HAM", 0)], manager, "x")
     assert statuses(result) == [(2, "unchanged", [])]
     assert level(network[3].id, ham.id) is None
 
 
 def test_resending_the_same_rows_changes_nothing(network, manager, ham):
     rows = [("SKU-1", "HAM", 3), ("SKU-2", "HAM", 0), ("SKU-3", "HAM", 6)]
-    first = stock.import_on_hand(rows, manager, "x")
+    first = bulk_import.import_on_hand(rows, manager, "x")
     assert first.summary["errors"] == 0
     versions = {v.id: level(v.id, ham.id).version for v in network[:3]}
     count = db.session.scalar(select(func.count()).select_from(StockMovement))
-    again = stock.import_on_hand(rows, manager, "x")
+    again = bulk_import.import_on_hand(rows, manager, "x")
     assert again.summary == {"created": 0, "updated": 0, "unchanged": 3, "errors": 0, "skipped": 0}
     assert {v.id: level(v.id, ham.id).version for v in network[:3]} == versions
     assert db.session.scalar(select(func.count()).select_from(StockMovement)) == count
@@ -748,12 +748,12 @@ def test_resending_the_same_rows_changes_nothing(network, manager, ham):
 
 def test_only_managers_admins_and_integrations_import(network, make, ham, cph, clerk):
     with pytest.raises(Forbidden):
-        stock.import_on_hand([("SKU-1", "HAM", 9)], clerk, "x")
+        bulk_import.import_on_hand([("SKU-1", "HAM", 9)], clerk, "x")
     admin = make.staff("admin", ham)
-    assert stock.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
+    assert bulk_import.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
     from omnistore.stores.staff import create_api_client
     api_client, _token = create_api_client("erp")
-    result = stock.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
+    result = bulk_import.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
     assert result.summary["created"] == 1
     movement = db.session.scalar(select(StockMovement).order_by(StockMovement.id.desc()))
     assert (movement.api_client_id, movement.staff_id) == (api_client.id, None)
@@ -761,14 +761,14 @@ def test_only_managers_admins_and_integrations_import(network, make, ham, cph, c
 
 def test_inactive_locations_are_unknown_to_imports(network, make, manager):
     make.location("OLD", active=False)
-    result = stock.import_on_hand([("SKU-1", "OLD", 9)], None, "x")
+    result = bulk_import.import_on_hand([("SKU-1", "OLD", 9)], None, "x")
     assert statuses(result) == [(1, "error", ["unknown_location"])]
 
 
 def test_too_many_rows_are_refused_before_anything_is_written(network, manager, monkeypatch):
     monkeypatch.setattr(feed, "MAX_IMPORT_ROWS", 3)
     with pytest.raises(feed.TooManyRows):
-        stock.import_on_hand([("SKU-1", "HAM", 9)] * 4, manager, "x")
+        bulk_import.import_on_hand([("SKU-1", "HAM", 9)] * 4, manager, "x")
     with pytest.raises(feed.TooManyRows):
         feed.rows_from_json([{}] * 4)
     with pytest.raises(feed.TooManyRows):
@@ -787,7 +787,7 @@ def test_a_large_import_is_set_based(app, make, ham):
                                             for n, v in enumerate(variants)])
     db.session.commit()
     with count_statements() as statements:
-        result = stock.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
+        result = bulk_import.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
     assert result.summary["errors"] == 0
     assert result.summary["created"] == sum(1 for n in range(2000) if n % 7)
     assert len(statements) < 40, len(statements)
@@ -807,7 +807,7 @@ def test_rows_from_json_checks_types_and_fields(network, manager):
         {"sku": 17, "location": "HAM", "on_hand": 1},
         {"location": "HAM", "on_hand": 1},
     ])
-    result = stock.import_on_hand(rows, None, "API")
+    result = bulk_import.import_on_hand(rows, None, "API")
     assert statuses(result) == [
         (0, "updated", []), (1, "error", ["invalid_type"]), (2, "error", ["invalid_type"]),
         (3, "error", ["invalid_type"]), (4, "error", ["invalid_type"]), (5, "error", ["unknown_field"]),

@@ -15,7 +15,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import feed
+from omnistore.stock import bulk_import, feed
 from omnistore.stock import services as stock_service
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
@@ -166,7 +166,7 @@ def import_csv():
     name = " ".join(upload.filename.replace("\\", "/").rsplit("/", 1)[-1].split())[:200]
     try:
         rows = feed.read_csv(upload.read(feed.MAX_IMPORT_BYTES + 1))
-        result = stock_service.import_on_hand(rows, current_user, _("CSV upload: %(file)s", file=name))
+        result = bulk_import.import_on_hand(rows, current_user, _("CSV upload: %(file)s", file=name))
     except ValidationFailed as failure:
         return _import_refused({"message": failure.message, "file": failure.fields.get("file")}, 422)
     except feed.TooManyRows as failure:
@@ -188,7 +188,7 @@ def _import_refused(errors, status):
 def import_problems(reference):
     """The refused rows of an import as a CSV file, for whoever ran it (and admins)."""
     event = None
-    if stock_service.IMPORT_REFERENCE.fullmatch(reference):
+    if bulk_import.IMPORT_REFERENCE.fullmatch(reference):
         event = db.session.scalar(db.select(AuditEvent).where(
             AuditEvent.action == "stock.imported", AuditEvent.entity_type == "stock_import",
             AuditEvent.entity_id == reference))
