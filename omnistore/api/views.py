@@ -19,8 +19,7 @@ from omnistore.core.extensions import csrf, limiter
 from omnistore.orders import pickup_codes
 from omnistore.orders import placing as ordering
 from omnistore.orders.line_reasons import line_reason
-from omnistore.stock import bulk_import, feed
-from omnistore.stock import services as stock
+from omnistore.stock import bulk_import, feed, reads
 from omnistore.stores import locations
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import WEEKDAYS
@@ -285,7 +284,7 @@ def put_stock():
 @bp.get("/stock/<path:sku>")
 def get_stock(sku):
     """Availability of one SKU at every active location in the client's scope."""
-    variant, levels = stock.network_stock(sku)
+    variant, levels = reads.network_stock(sku)
     levels = [level for level in levels if staff_service.api_store_in_scope(g.api_client, level.location.code)]
     return send(schemas.StockAvailability(
         sku=variant.sku,

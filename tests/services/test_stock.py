@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import bulk_import, feed
+from omnistore.stock import bulk_import, feed, reads
 from omnistore.stock import services as stock
 from omnistore.stock.feed import ImportRow
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
@@ -358,7 +358,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
                 row = result.results[0]
                 if row.status == "error":
                     raise ValidationFailed(row.errors[0].message)
-                state = stock.level_at(*key)
+                state = reads.level_at(*key)
                 expected = (whole, allocated)
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
@@ -632,18 +632,18 @@ def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, 
     stock.correct(change(variant, ham, 3, "damaged"), clerk)
     stock.allocate(change(variant, ham, 2, "", reference="OS-1"))
     bulk_import.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
-    page = stock.history(variant.id, ham.id, page=1, per_page=3)
+    page = reads.history(variant.id, ham.id, page=1, per_page=3)
     assert (page.total, page.pages, page.page, page.has_next, page.has_prev) == (4, 2, 1, True, False)
     assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [("import", 9), ("allocation", 3),
                                                                           ("adjustment", 3)]
     assert page.items[0].actor_name == "Integration erp"
     assert page.items[1].actor_name == "System"
     assert page.items[2].actor_name == clerk.name
-    older = stock.history(variant.id, ham.id, page=2, per_page=3)
+    older = reads.history(variant.id, ham.id, page=2, per_page=3)
     assert [(e.movement.kind, e.on_hand_after) for e in older.items] == [("receipt", 5)]
-    assert stock.history(variant.id, ham.id, page=99, per_page=3).page == 2
-    assert stock.history(variant.id, ham.id, page=-4, per_page=3).page == 1
-    empty = stock.history(variant.id, 999_999)
+    assert reads.history(variant.id, ham.id, page=99, per_page=3).page == 2
+    assert reads.history(variant.id, ham.id, page=-4, per_page=3).page == 1
+    empty = reads.history(variant.id, 999_999)
     assert (empty.total, empty.pages, empty.items) == (0, 1, [])
 
 
@@ -651,13 +651,13 @@ def test_network_stock_lists_every_active_location(variant, ham, cph, make):
     make.location("WH1")
     make.location("OLD", active=False)
     make.stock(variant, cph, 4, allocated=1)
-    found, levels = stock.network_stock(variant.sku)
+    found, levels = reads.network_stock(variant.sku)
     assert found.id == variant.id
     assert [(x.location.code, x.on_hand, x.allocated, x.available) for x in levels] == [
         ("CPH", 4, 1, 3), ("HAM", 0, 0, 0), ("WH1", 0, 0, 0)]
     for sku in ("NOPE", "", "x" * 65, None):
         with pytest.raises(NotFound):
-            stock.network_stock(sku)
+            reads.network_stock(sku)
 
 
 # --- import ---------------------------------------------------------------------------------------------------

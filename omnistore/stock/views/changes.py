@@ -15,7 +15,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import bulk_import, feed
+from omnistore.stock import bulk_import, feed, reads
 from omnistore.stock import services as stock_service
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
@@ -72,8 +72,8 @@ def _here_context(variant, location, **extra):
         "variant": variant,
         "product": variant.product,
         "location": location,
-        "level": stock_service.level_at(variant.id, location.id),
-        "history": stock_service.history(variant.id, location.id, page_arg()),
+        "level": reads.level_at(variant.id, location.id),
+        "history": reads.history(variant.id, location.id, page_arg()),
         "kind_labels": KIND_LABELS,
         "receive_reasons": RECEIVE_REASONS,
         "correct_reasons": CORRECT_REASONS,
