@@ -63,7 +63,7 @@ from omnistore.orders import pickup_codes
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.pickups import services as pickups
-from omnistore.stock import services as stock
+from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 
@@ -417,7 +417,7 @@ class _Builder:
         self.flush_orders()
         self.insert_many(StockLevel, self.ledger.level_rows())
         self.insert_many(StockMovement, self.ledger.movements)
-        stock.rebuild_summaries()  # the levels went in without the stock verbs
+        summaries.rebuild_summaries()  # the levels went in without the stock verbs
 
     # -- network and people
     def build_locations(self):

@@ -23,8 +23,7 @@ from omnistore.catalog import services as catalog
 from omnistore.core.statuses import LineStatus, OrderStatus
 from omnistore.orders import placing as ordering
 from omnistore.orders import sourcing
-from omnistore.stock import feed
-from omnistore.stock import services as stock
+from omnistore.stock import feed, inputs
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
 ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -204,10 +203,10 @@ class ProductUpsertResult(Schema):
 # --- stock ------------------------------------------------------------------------------------------------
 
 class StockRowInput(Input):
-    sku: Text(stock.SKU_MAX, min_length=1)
-    location: Text(stock.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
+    sku: Text(inputs.SKU_MAX, min_length=1)
+    location: Text(inputs.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
                    examples=["HAM"])
-    on_hand: int = Field(ge=0, le=stock.MAX_QUANTITY,
+    on_hand: int = Field(ge=0, le=inputs.MAX_QUANTITY,
                          description="The counted figure; must not be below what is allocated to orders.")
 
 

@@ -32,7 +32,7 @@ from omnistore.core.extensions import db
 from omnistore.core.statuses import INACTIVE_LINE_STATUSES, UNRECEIVED_TRANSFER_STATUSES
 from omnistore.orders.models import OrderLine, Transfer
 from omnistore.stock import search as catalogue_search
-from omnistore.stock import services as stock
+from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, VariantStock
 from omnistore.stores.locations import OpeningStatus, distances_from, opening_status
 from omnistore.stores.models import Location, Staff, StaffSession
@@ -103,8 +103,8 @@ def poll(staff_id, key_hash, variant_id):
 
 def _pending_first():
     """Read this transaction's own stock changes too (they reach the summary rows at commit)."""
-    if stock.has_pending_summaries(db.session):
-        stock.write_pending_summaries(db.session())
+    if summaries.has_pending_summaries(db.session):
+        summaries.write_pending_summaries(db.session())
 
 
 # --- the network panel -----------------------------------------------------------------------------------

@@ -26,18 +26,15 @@ import_on_hand (many levels, from the ERP's CSV or the API); reads: level_at, hi
 ValidationFailed with a message per field; the rules raise InsufficientStock, InvalidTransition or
 Conflict (see core/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
 """
-import re
-import unicodedata
 from dataclasses import dataclass
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import event, exists, func, insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from omnistore.catalog.models import Variant
-from omnistore.core import audit, validation
+from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import (
     Conflict,
@@ -48,24 +45,16 @@ from omnistore.core.errors import (
 )
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.stock.models import StockLevel, StockMovement, VariantStock
+from omnistore.stock.inputs import _check
+from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stock.summaries import _dialect, _note
 from omnistore.stores.models import ApiClient, Location, Staff
 
-MAX_QUANTITY = 1_000_000  # one receipt, allocation, count or imported figure
 MAX_ON_HAND = 100_000_000  # a level, whatever the receipts add up to (the column is a 32-bit integer)
-REASON_MAX = 500
-REFERENCE_MAX = 100
-SKU_MAX = 64
-LOCATION_CODE_MAX = 16
 _RETRIES = 3  # a conditional write that lost a race is recomputed this often before giving up
-_IN_CHUNK = 500  # values per IN (...) list on SQLite
 
 _levels = StockLevel.__table__
 _movements = StockMovement.__table__
-_summary = VariantStock.__table__
-_DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
-
-
 
 
 # --- inputs and results ---------------------------------------------------------------------------
@@ -117,84 +106,7 @@ def _audit_actor(actor):
             "api_client": actor if isinstance(actor, ApiClient) else None}
 
 
-# --- validation (no database) ---------------------------------------------------------------------
-
-def _bad_character(value):
-    """services.validation's rule, strict: a CSV cell or one-line value takes no tab or line break either."""
-    return validation.bad_character(value, whitespace=False)
-
-
-def _whole_number(value, low, high):
-    """(number, None) or (None, (code, message)). Strings as typed in a form or a CSV cell; ints from code."""
-    number = validation.whole_number(value)  # the one rule for whole numbers; here only the words differ
-    if number is None and isinstance(value, str):
-        typed = value.strip().replace("\u2212", "-")
-        if not typed:
-            return None, ("required", _("Enter a number."))
-        if typed.isascii() and _DECIMAL.fullmatch(typed):
-            return None, ("not_a_whole_number", _("Enter a whole number (no decimals), like 3."))
-        return None, ("not_a_number", _("“%(value)s” is not a number.", value=typed[:20]))
-    if number is None:
-        return None, ("not_a_number", _("Enter a whole number."))
-    if number < 0:
-        return None, ("negative", _("The number cannot be negative."))
-    if number < low:
-        return None, ("too_small", _("Enter %(low)d or more.", low=low))
-    if number > high:
-        return None, ("too_large", _("Enter at most %(high)s.", high=format_decimal(high)))
-    return number, None
-
-
-def _text(value, *, max_length, required, errors, name, missing_message=None):
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[name] = _("Must be text.")
-        return ""
-    if validation.bad_character(value) is not None:
-        errors[name] = _("Contains a character that cannot be stored.")
-        return ""
-    value = " ".join(unicodedata.normalize("NFC", value).split())
-    if required and not value:
-        errors[name] = missing_message or _("Required.")
-    elif len(value) > max_length:
-        errors[name] = _("At most %(max)d characters (now %(length)d).", max=max_length, length=len(value))
-    return value
-
-
-@dataclass(frozen=True)
-class _Checked:
-    quantity: int
-    reason: str
-    reference: str
-    seen_version: int | None
-
-
-def _check(change, *, low, reason_required, reason_message=None):
-    errors = {}
-    quantity, problem = _whole_number(change.quantity, low, MAX_QUANTITY)
-    if problem is not None:
-        errors["quantity"] = problem[1]
-        if problem[0] == "negative" and low > 0:
-            errors["quantity"] = _("A receipt cannot be negative. To lower the figure, correct the count.")
-    reason = _text(change.reason, max_length=REASON_MAX, required=reason_required, errors=errors, name="reason",
-                   missing_message=reason_message)
-    reference = _text(change.reference, max_length=REFERENCE_MAX, required=False, errors=errors, name="reference")
-    seen = None
-    if change.seen_version not in (None, ""):
-        seen, problem = _whole_number(change.seen_version, 0, 2**62)
-        if problem is not None:
-            errors["version"] = _("Reload the page and count again.")
-    if errors:
-        raise ValidationFailed(_("Please check the highlighted fields."), errors)
-    return _Checked(quantity, reason, reference, seen)
-
-
 # --- single-level verbs ---------------------------------------------------------------------------
-
-def _dialect(session):
-    return session.get_bind().dialect.name
-
 
 def _require_place(session, variant_id, location_id):
     if not isinstance(variant_id, int) or session.get(Variant, variant_id) is None:
@@ -437,86 +349,3 @@ def _shift(change, actor, kind, sign, room, refuse, *, on_hand_too=False):
         _write_movement(session, change, kind, actor, on_hand_delta=delta if on_hand_too else 0,
                         allocated_delta=delta, reason=checked.reason, reference=checked.reference)
         return _state(change.variant_id, change.location_id, row, delta if on_hand_too else 0)
-
-
-# --- the summary (models.VariantStock) -------------------------------------------------------------
-#
-# A verb notes what it changed (_note); just before the session commits, the notes go into variant_stock in
-# one statement, added to what is there (so concurrent transactions never overwrite each other) and in
-# variant order (so two transactions never wait on each other's summary rows in a circle). When the
-# transaction rolls back instead, the notes are dropped with it.
-
-_PENDING = "omnistore.stock.summary"  # session.info: {variant_id: [on_hand, allocated, versions, levels]}
-
-
-def _note(session, variant_id, *, on_hand=0, allocated=0, created=False):
-    """One changed level of `variant_id`: its version went up by one (or it was created, with version 1)."""
-    deltas = session.info.setdefault(_PENDING, {}).setdefault(variant_id, [0, 0, 0, 0])
-    deltas[0] += on_hand
-    deltas[1] += allocated
-    deltas[2] += 1
-    deltas[3] += 1 if created else 0
-
-
-def has_pending_summaries(session):
-    return bool(session.info.get(_PENDING))
-
-
-def write_pending_summaries(session):
-    """Add the changes noted in this transaction to the summary rows now (normally done before commit)."""
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    rows = sorted((variant_id, *deltas) for variant_id, deltas in pending.items())
-    if _dialect(session) == "postgresql":
-        session.execute(text(
-            "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
-            "SELECT * FROM unnest(CAST(:v AS integer[]), CAST(:o AS bigint[]), CAST(:a AS bigint[]), "
-            "CAST(:n AS bigint[]), CAST(:l AS integer[])) ORDER BY 1 "
-            "ON CONFLICT (variant_id) DO UPDATE SET on_hand = variant_stock.on_hand + excluded.on_hand, "
-            "allocated = variant_stock.allocated + excluded.allocated, "
-            "versions = variant_stock.versions + excluded.versions, levels = variant_stock.levels + excluded.levels"
-        ), dict(zip("voanl", map(list, zip(*rows, strict=True)), strict=True)))
-        return
-    upsert = sqlite.insert(_summary)
-    upsert = upsert.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
-        name: _summary.c[name] + upsert.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")})
-    session.connection().execute(upsert, [dict(zip(("variant_id", "on_hand", "allocated", "versions", "levels"), row,
-                                               strict=True)) for row in rows])
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session):
-    write_pending_summaries(session)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session, transaction):
-    if transaction.parent is None:  # the outermost transaction: committed (notes written) or rolled back
-        session.info.pop(_PENDING, None)
-
-
-def rebuild_summaries(variant_ids=None):
-    """Set the summary rows of `variant_ids` (default: every variant) from their levels, for rows written
-    without the verbs (the seed's and the demo's bulk loads, test factories). Inside the caller's transaction
-    when there is one. Not for use while the verbs change the same variants: it overwrites, it does not add."""
-    with transaction() as session:
-        if variant_ids is None:
-            _rebuild(session, True, True)
-            return
-        ids = sorted(set(variant_ids))
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
-            _rebuild(session, _levels.c.variant_id.in_(chunk), _summary.c.variant_id.in_(chunk))
-
-
-def _rebuild(session, levels_where, summary_where):
-    statement = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_summary)
-    totals = (select(_levels.c.variant_id, func.sum(_levels.c.on_hand), func.sum(_levels.c.allocated),
-                     func.sum(_levels.c.version), func.count())
-              .where(levels_where).group_by(_levels.c.variant_id))
-    statement = statement.from_select(["variant_id", "on_hand", "allocated", "versions", "levels"], totals)
-    session.execute(statement.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
-        name: statement.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")}))
-    orphans = ~exists().where(_levels.c.variant_id == _summary.c.variant_id)
-    session.execute(_summary.delete().where(orphans, summary_where))

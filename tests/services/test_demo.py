@@ -27,7 +27,7 @@ from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup, Transf
 from omnistore.pickups import services as pickups
 from omnistore.pickups.services import queue_summary
 from omnistore.reviews import services as reviews
-from omnistore.stock import services as stock
+from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo
@@ -191,7 +191,7 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
     # The stock summaries are what the product's rebuild makes of the levels
     loaded = summary_rows()
     assert len(loaded) == db.session.scalar(select(func.count(func.distinct(StockLevel.variant_id))))
-    stock.rebuild_summaries()
+    summaries.rebuild_summaries()
     db.session.expire_all()
     assert summary_rows() == loaded
 

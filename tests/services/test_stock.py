@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import bulk_import, feed, reads
+from omnistore.stock import bulk_import, feed, inputs, reads
 from omnistore.stock import services as stock
 from omnistore.stock.feed import ImportRow
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
 from omnistore.stock.services import StockChange
+from omnistore.stock.summaries import rebuild_summaries
 
 
 @pytest.fixture
@@ -362,7 +363,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
                 expected = (whole, allocated)
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
-            valid = whole is not None and 0 <= whole <= stock.MAX_QUANTITY
+            valid = whole is not None and 0 <= whole <= inputs.MAX_QUANTITY
             if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over"):
                 valid = valid and whole >= 1
             if kind == "allocate":
@@ -434,11 +435,11 @@ def test_a_summary_rebuilt_from_the_levels_changes_nothing_that_was_kept(variant
     stock.receive(change(variant, cph, 3), None)
     stock.allocate(change(variant, cph, 2, ""))
     kept = summaries()
-    stock.rebuild_summaries()
+    rebuild_summaries()
     assert summaries() == kept == {variant.id: (7, 3, 3, 2)}
     db.session.execute(StockLevel.__table__.delete())
     db.session.commit()
-    stock.rebuild_summaries([variant.id])
+    rebuild_summaries([variant.id])
     assert summaries() == {}
 
 
