@@ -41,8 +41,8 @@ from omnistore.orders import line_reasons, transfers
 from omnistore.orders import services as orders
 from omnistore.orders.models import VERIFICATIONS, Order, OrderLine, Pickup, Transfer
 from omnistore.orders.pickup_codes import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, open_pickup
-from omnistore.stock import services as stock
-from omnistore.stock.services import StockChange
+from omnistore.stock import ledger
+from omnistore.stock.ledger import StockChange
 from omnistore.stores.locations import location_zone
 from omnistore.stores.models import Location, Staff
 
@@ -114,9 +114,9 @@ def parse_short_code(value: str) -> str | None:
 # --- the desk's verbs -------------------------------------------------------------------------------------
 #
 # Goods for a pickup order are reserved (allocated) at the pickup store once they are there: lines the store
-# supplies itself from the start, lines from elsewhere when their transfer is received (stock.arrive). So
+# supplies itself from the start, lines from elsewhere when their transfer is received (ledger.arrive). So
 # everything the desk does to stock happens at the pickup location: a short or refused line is released
-# there, a handed-over line leaves there (stock.hand_over).
+# there, a handed-over line leaves there (ledger.hand_over).
 
 SHELF_MAX = 32
 REASON_MAX = 300
@@ -275,7 +275,7 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         orders.transition(order, "ready", staff=staff, location_id=location.id, shelf_location=shelf,
                           short=[{"line": line.id, "reason": reason} for line, reason in short_lines.items()])
         for line, reason in sorted(short_lines.items(), key=lambda item: (item[0].variant_id, item[0].id)):
-            stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
+            ledger.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
                                       reference=order.number or ""), staff)
             line_reasons.typed(line, "short", reason)
         pickup = order.pickup or open_pickup(order)
@@ -495,7 +495,7 @@ def _check_open(order):
 def hand_over(order: Order, *, staff, verification, payment_collected=False, refused=()) -> Order:
     """The customer takes the order: single-use (of two tablets confirming at once, one wins; the other gets
     AlreadyCollected and nothing changes twice). Taken lines leave the store's stock through the ledger
-    (stock.hand_over), refused lines go back to stock (stock.release), the order is collected, and who, when
+    (ledger.hand_over), refused lines go back to stock (ledger.release), the order is collected, and who, when
     and how (verification, payment) is recorded. Only staff of the pickup store (admin anywhere)."""
     _may_act(order, staff)
     errors = {}
@@ -530,10 +530,10 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
             change = StockChange(line.variant_id, location_id, line.quantity, reference=reference,
                                  reason=refused_lines.get(line, ""))
             if line in refused_lines:
-                stock.release(change, staff)
+                ledger.release(change, staff)
                 line_reasons.typed(line, "refused", refused_lines[line])
             else:
-                stock.hand_over(change, staff)
+                ledger.hand_over(change, staff)
                 line.status = "collected"
         pickup = order.pickup or open_pickup(order)
         pickup.collected_at = now

@@ -21,8 +21,8 @@ from omnistore.core.types import utcnow
 from omnistore.stock import feed
 from omnistore.stock.feed import ImportRow, RowProblem, TooManyRows
 from omnistore.stock.inputs import LOCATION_CODE_MAX, MAX_QUANTITY, REASON_MAX, SKU_MAX, _bad_character, _whole_number
+from omnistore.stock.ledger import _RETRIES, _actor_ids, _audit_actor
 from omnistore.stock.models import StockLevel, StockMovement
-from omnistore.stock.services import _RETRIES, _actor_ids, _audit_actor
 from omnistore.stock.summaries import _IN_CHUNK, _dialect, _note
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location, Staff

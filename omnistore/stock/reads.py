@@ -13,8 +13,8 @@ from omnistore.core.errors import NotFound
 from omnistore.core.extensions import db
 from omnistore.core.pagination import Page
 from omnistore.stock.inputs import SKU_MAX
+from omnistore.stock.ledger import LevelState, _read, _state
 from omnistore.stock.models import StockLevel, StockMovement
-from omnistore.stock.services import LevelState, _read, _state
 from omnistore.stores.models import ApiClient, Location
 
 HISTORY_PER_PAGE = 20

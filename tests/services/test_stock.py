@@ -12,10 +12,10 @@ from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.stock import bulk_import, feed, inputs, reads
-from omnistore.stock import services as stock
+from omnistore.stock import ledger as stock
 from omnistore.stock.feed import ImportRow
+from omnistore.stock.ledger import StockChange
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
-from omnistore.stock.services import StockChange
 from omnistore.stock.summaries import rebuild_summaries
 
 

@@ -10,7 +10,7 @@ from omnistore.core.types import utcnow
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, Pickup
 from omnistore.pickups import services as pickups
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel
 
 HX = {"HX-Request": "true"}
@@ -36,7 +36,7 @@ def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid"
     lines = lines or [(desk["jacket"], 1, location), (desk["boots"], 1, location)]
     order = make.order(location, lines=lines, customer_id=customer.id, payment_state=payment_state)
     for variant, quantity, source in lines:
-        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+        ledger.allocate(ledger.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
         pickup_codes.open_pickup(order)
     return order

@@ -15,8 +15,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import bulk_import, feed, reads
-from omnistore.stock import services as stock_service
+from omnistore.stock import bulk_import, feed, ledger, reads
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
 from omnistore.stores.staff import can_act_at
@@ -120,10 +119,10 @@ def _refused(variant, location, form, errors, status, keep_version=False):
 @login_required
 def receive(variant_id):
     variant, location = _place(variant_id)
-    change = stock_service.StockChange(variant.id, location.id, request.form.get("quantity", ""),
+    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
                                        request.form.get("reason", ""), request.form.get("reference", ""))
     try:
-        state = stock_service.receive(change, current_user)
+        state = ledger.receive(change, current_user)
     except ValidationFailed as failure:
         return _refused(variant, location, "receive", failure.fields, 422)
     return _after_change(variant, location, _(
@@ -134,11 +133,11 @@ def receive(variant_id):
 @login_required
 def correct(variant_id):
     variant, location = _place(variant_id)
-    change = stock_service.StockChange(variant.id, location.id, request.form.get("quantity", ""),
+    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
                                        request.form.get("reason", ""), request.form.get("reference", ""),
                                        seen_version=request.form.get("version", ""))
     try:
-        state = stock_service.correct(change, current_user)
+        state = ledger.correct(change, current_user)
     except ValidationFailed as failure:
         return _refused(variant, location, "correct", failure.fields, 422, keep_version=True)
     except Conflict as conflict:

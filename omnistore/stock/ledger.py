@@ -1,6 +1,7 @@
-"""Stock at a location and the ledger that explains it. Every change to a StockLevel goes through here.
+"""Stock at a location and the ledger that explains it: the verbs that change one level. Every change to a
+StockLevel goes through here, or through bulk_import.py when it sets many levels at once.
 
-What this module guarantees (the live stock panels and the order flows rely on it):
+What the stock package guarantees (the live stock panels and the order flows rely on it):
 - every change bumps the level's `version` by 1 and writes a StockMovement in the same transaction;
 - `on_hand` equals the sum of its movements' `on_hand_delta`, `allocated` the sum of `allocated_delta`;
 - 0 <= allocated <= on_hand <= MAX_ON_HAND (the database's CHECK constraints hold the first part too);
@@ -16,15 +17,16 @@ transaction should also go in id order.
 
 The per-variant summary (models.VariantStock: on_hand, allocated, versions and levels summed over the
 variant's levels) changes with its levels: each verb notes what it changed, and the notes are added to the
-summary rows just before the transaction commits, in variant order, in one statement (see "the summary"
-below). So an order allocating several variants and a tablet correcting one of them never wait on each
-other's summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
+summary rows just before the transaction commits, in variant order, in one statement (see summaries.py).
+So an order allocating several variants and a tablet correcting one of them never wait on each other's
+summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
 
 Verbs: receive, correct, allocate, release, dispatch, arrive, hand_over (one level, a StockChange each;
-the last three move reserved goods for an order: out of a source, into a pickup store, to the customer),
-import_on_hand (many levels, from the ERP's CSV or the API); reads: level_at, history, network_stock. Bad input raises
-ValidationFailed with a message per field; the rules raise InsufficientStock, InvalidTransition or
-Conflict (see core/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
+the last three move reserved goods for an order: out of a source, into a pickup store, to the customer).
+Elsewhere in the package: import_on_hand (many levels, bulk_import.py, from the rows feed.py reads); the
+reads level_at, history, network_stock (reads.py). Bad input raises ValidationFailed with a message per
+field (the checks are in inputs.py); the rules raise InsufficientStock, InvalidTransition or Conflict (see
+core/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
 """
 from dataclasses import dataclass
 
@@ -36,13 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from omnistore.catalog.models import Variant
 from omnistore.core import audit
 from omnistore.core.db import transaction
-from omnistore.core.errors import (
-    Conflict,
-    InsufficientStock,
-    InvalidTransition,
-    NotFound,
-    ValidationFailed,
-)
+from omnistore.core.errors import Conflict, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.stock.inputs import _check
