@@ -7,7 +7,8 @@ import pytest
 from omnistore.core.extensions import db
 from omnistore.orders.models import Transfer
 from omnistore.stock import availability, ledger
-from omnistore.stock.availability import fingerprint, network_panel, product_view, variant_totals
+from omnistore.stock.availability import product_view, variant_totals
+from omnistore.stock.network_panel import fingerprint, network_panel
 from omnistore.stock.search import catalogue_query
 from omnistore.stores.locations import distance_km, opening_status
 from tests.helpers import count_statements
