@@ -48,7 +48,7 @@ from omnistore.customers.models import Customer
 from omnistore.demo_logins import DEMO_PASSWORD
 from omnistore.orders.pickup_codes import numbered_short_code
 from omnistore.stock.models import StockLevel, StockMovement
-from omnistore.stock.services import rebuild_summaries
+from omnistore.stock.summaries import rebuild_summaries
 from omnistore.stores.models import Location, Staff
 
 SEED_MARK = "synthetic seed network"

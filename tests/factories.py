@@ -8,7 +8,7 @@ from omnistore.catalog.models import Product, Variant
 from omnistore.catalog.search_text import search_forms
 from omnistore.core.extensions import db
 from omnistore.stock.models import StockLevel, StockMovement
-from omnistore.stock.services import rebuild_summaries
+from omnistore.stock.summaries import rebuild_summaries
 from omnistore.stores.models import Location, Staff
 
 PASSWORD = "correct-horse-battery"

@@ -11,10 +11,11 @@ from functools import cache
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from omnistore.api import schemas
-from omnistore.catalog import codes, feed
+from omnistore.catalog import codes
+from omnistore.catalog import feed as product_feed
 from omnistore.catalog import lookups as catalog
 from omnistore.orders import placing as ordering
-from omnistore.stock import services as stock
+from omnistore.stock import feed as stock_feed
 from omnistore.web.errors import MAX_URL_LENGTH
 
 VERSION = "1.0.0"
@@ -71,15 +72,15 @@ RESPONSES = {
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="omnistore"'}},
     },
     "PayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                            f"{feed.MAX_PRODUCTS_PER_UPSERT} products or "
-                                            f"{feed.MAX_VARIANTS_PER_UPSERT} variants."),
+                                            f"{product_feed.MAX_PRODUCTS_PER_UPSERT} products or "
+                                            f"{product_feed.MAX_VARIANTS_PER_UPSERT} variants."),
     "UnsupportedMediaType": _error("The body is not sent as application/json."),
     "ValidationFailed": _error("A parameter or the body's outline is not right; see fields."),
     "NotFound": _error("No such record."),
     "OrderNotFound": _error("No such order, or one outside this token's scope (the same answer, so "
                                           "order numbers cannot be probed)."),
     "StockPayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                                 f"{stock.MAX_IMPORT_ROWS} rows."),
+                                                 f"{stock_feed.MAX_IMPORT_ROWS} rows."),
     "Conflict": _error("A concurrent change got in the way; nothing was saved, send it again."),
     "OrderConflict": _error("insufficient_stock: the units are not available (`lines` says which, "
                                           "with the reason); idempotency_key_reused: the key was used for another "

@@ -6,7 +6,7 @@ every response through them and validates the small request bodies with them. Li
 so the models cannot drift from what the services enforce.
 
 The two bulk feeds (PUT /products, PUT /stock) are the exception on the way in: each row is checked by hand
-in its service (feed.upsert_products, stock.rows_from_json), because a bad row must be answered in its own
+in its service (catalog.feed.upsert_products, stock.feed.rows_from_json), because a bad row must be answered in its own
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
 the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnistore.catalog import codes, feed
+from omnistore.catalog import codes
+from omnistore.catalog import feed as product_feed
 from omnistore.core.statuses import LineStatus, OrderStatus
 from omnistore.orders import placing as ordering
 from omnistore.orders import sourcing
-from omnistore.stock import services as stock
+from omnistore.stock import feed as stock_feed
+from omnistore.stock import inputs
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
 ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -44,7 +46,7 @@ def OptionalText(max_length=None, **extra):  # noqa: N802
 
 EAN = Annotated[str, Field(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.",
                            examples=["4006381333931"])]
-PRICE = Annotated[int, Field(ge=0, le=feed.MAX_PRICE_MINOR,
+PRICE = Annotated[int, Field(ge=0, le=product_feed.MAX_PRICE_MINOR,
                              description="Price in minor units (cents, øre) of the shop's currency; one price in "
                                          "every channel.")]
 DATE_TIME = Annotated[str, _doc(format="date-time")]
@@ -127,8 +129,8 @@ class Variant(Schema):
 
 
 class Product(Schema):
-    style_code: Text(feed.STYLE_CODE_MAX)
-    name: Text(feed.NAME_MAX)
+    style_code: Text(product_feed.STYLE_CODE_MAX)
+    name: Text(product_feed.NAME_MAX)
     brand: Text(100)
     category: Text(100)
     description: str
@@ -148,8 +150,8 @@ class ProductPage(Schema):
 class VariantInput(Input):
     sku: Text(codes.SKU_MAX, min_length=1)
     ean: EAN
-    size: OptionalText(feed.VARIANT_TEXT_FIELDS["size"]) = None
-    colour: OptionalText(feed.VARIANT_TEXT_FIELDS["colour"]) = None
+    size: OptionalText(product_feed.VARIANT_TEXT_FIELDS["size"]) = None
+    colour: OptionalText(product_feed.VARIANT_TEXT_FIELDS["colour"]) = None
     price_minor: PRICE
 
 
@@ -157,19 +159,19 @@ class ProductInput(Input):
     """A style and (some of) its variants. Fields left out keep their stored value (null clears an optional
     one); stored variants that are left out are kept. An SKU or EAN may not move to another style, and an EAN
     not to another SKU."""
-    style_code: Text(feed.STYLE_CODE_MAX, min_length=1)
-    name: Text(feed.NAME_MAX, min_length=1)
-    brand: OptionalText(feed.PRODUCT_TEXT_FIELDS["brand"]) = None
-    category: OptionalText(feed.PRODUCT_TEXT_FIELDS["category"]) = None
-    description: OptionalText(feed.PRODUCT_TEXT_FIELDS["description"]) = None
-    image_url: OptionalText(feed.PRODUCT_TEXT_FIELDS["image_url"]) = None
-    variants: list[VariantInput] = Field(min_length=1, max_length=feed.MAX_VARIANTS_PER_PRODUCT)
+    style_code: Text(product_feed.STYLE_CODE_MAX, min_length=1)
+    name: Text(product_feed.NAME_MAX, min_length=1)
+    brand: OptionalText(product_feed.PRODUCT_TEXT_FIELDS["brand"]) = None
+    category: OptionalText(product_feed.PRODUCT_TEXT_FIELDS["category"]) = None
+    description: OptionalText(product_feed.PRODUCT_TEXT_FIELDS["description"]) = None
+    image_url: OptionalText(product_feed.PRODUCT_TEXT_FIELDS["image_url"]) = None
+    variants: list[VariantInput] = Field(min_length=1, max_length=product_feed.MAX_VARIANTS_PER_PRODUCT)
 
 
 class ProductUpsert(BaseModel):
-    # The envelope only: its rows are checked one by one in feed.upsert_products (see the module doc).
+    # The envelope only: its rows are checked one by one in product_feed.upsert_products (see the module doc).
     products: list[Annotated[ProductInput | Any, Field(description=PER_ROW)]] = Field(
-        json_schema_extra={"maxItems": feed.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
+        json_schema_extra={"maxItems": product_feed.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
         description="More than the maximum → 413 too_many_products, nothing applied.")
 
 
@@ -203,17 +205,17 @@ class ProductUpsertResult(Schema):
 # --- stock ------------------------------------------------------------------------------------------------
 
 class StockRowInput(Input):
-    sku: Text(stock.SKU_MAX, min_length=1)
-    location: Text(stock.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
+    sku: Text(inputs.SKU_MAX, min_length=1)
+    location: Text(inputs.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
                    examples=["HAM"])
-    on_hand: int = Field(ge=0, le=stock.MAX_QUANTITY,
+    on_hand: int = Field(ge=0, le=inputs.MAX_QUANTITY,
                          description="The counted figure; must not be below what is allocated to orders.")
 
 
 class StockUpsert(BaseModel):
-    # The envelope only: its rows are checked one by one in stock.rows_from_json and stock.import_on_hand.
+    # The envelope only: its rows are checked one by one in stock_feed.rows_from_json and bulk_import.import_on_hand.
     stock: list[Annotated[StockRowInput | Any, Field(description=PER_ROW)]] = Field(
-        json_schema_extra={"maxItems": stock.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
+        json_schema_extra={"maxItems": stock_feed.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
         description="More than the maximum → 413 too_many_rows, nothing applied.")
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, make_response, requ
 from pydantic import ValidationError
 
 from omnistore.api import openapi, schemas
-from omnistore.catalog import feed
+from omnistore.catalog import feed as product_feed
 from omnistore.catalog import lookups as catalog
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
@@ -20,7 +20,8 @@ from omnistore.core.extensions import csrf, limiter
 from omnistore.orders import pickup_codes
 from omnistore.orders import placing as ordering
 from omnistore.orders.line_reasons import line_reason
-from omnistore.stock import services as stock
+from omnistore.stock import bulk_import, reads
+from omnistore.stock import feed as stock_feed
 from omnistore.stores import locations
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import WEEKDAYS
@@ -232,7 +233,7 @@ def put_products():
         raise ValidationFailed('Send an object with a list of products: {"products": [...]}.',
                                {"products": "Required."})
     staff_service.require_api_network(g.api_client)
-    result = feed.upsert_products(body["products"], actor=g.api_client)
+    result = product_feed.upsert_products(body["products"], actor=g.api_client)
     return send(schemas.ProductUpsertResult.model_validate(result.as_dict()))
 
 
@@ -278,14 +279,14 @@ def put_stock():
     if not isinstance(body, dict) or "stock" not in body:
         raise ValidationFailed('Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., '
                                '"on_hand": ...}]}.', {"stock": "Required."})
-    result = stock.import_on_hand(stock.rows_from_json(body["stock"]), actor=g.api_client, source="API")
+    result = bulk_import.import_on_hand(stock_feed.rows_from_json(body["stock"]), actor=g.api_client, source="API")
     return jsonify(_import_document(result))
 
 
 @bp.get("/stock/<path:sku>")
 def get_stock(sku):
     """Availability of one SKU at every active location in the client's scope."""
-    variant, levels = stock.network_stock(sku)
+    variant, levels = reads.network_stock(sku)
     levels = [level for level in levels if staff_service.api_store_in_scope(g.api_client, level.location.code)]
     return send(schemas.StockAvailability(
         sku=variant.sku,

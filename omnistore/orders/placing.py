@@ -2,7 +2,7 @@
 
 Drafts. `start_draft` opens one for a staff member at their store; `set_line`, `remove_line`,
 `set_customer` and `choose_fulfilment` change it. After every change the draft is re-sourced
-(orders/sourcing.py) and the units of the plan are HELD: real allocations (stock.allocate, reference
+(orders/sourcing.py) and the units of the plan are HELD: real allocations (ledger.allocate, reference
 "DRAFT-<token>") recorded as DraftHold rows that expire OMNISTORE_HOLD_MINUTES (default 15) after the last
 change. Each verb returns a DraftState: the draft, its current proposal, and when the holds expire (the
 UI's countdown). Expired holds are released by `release_expired_holds(now)`: called cheaply at the start of
@@ -12,7 +12,7 @@ conditional DELETE … WHERE expires_at < now, so of several processes exactly o
 Placing. `place(draft_or_PlaceOrder, idempotency_key=…)` creates the order in one transaction with its
 final allocations: a draft's holds are converted (released and allocated again under the order number,
 key by key in a stable order, so concurrent placements never deadlock), missing units are allocated by the
-conditional UPDATE of stock.allocate. Units that went away meanwhile raise InsufficientStock ("no longer
+conditional UPDATE of ledger.allocate. Units that went away meanwhile raise InsufficientStock ("no longer
 available") carrying a fresh proposal (for a draft: re-held). An API order (PlaceOrder) is re-sourced up
 to three times before giving up, since the web shop promised no particular store. The same idempotency
 key (per staff member or API client) never makes a second order; a draft is placed at most once. Only the
@@ -64,7 +64,7 @@ from omnistore.orders import line_reasons, notifications, pickup_codes, sourcing
 from omnistore.orders import services as orders
 from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Transfer
 from omnistore.orders.sourcing import LineRequest, SourcingRequest
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location, Staff
 
@@ -376,10 +376,10 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
         hold, target = current.get(key), wanted.get(key, 0)
         have = hold.quantity if hold is not None else 0
         if target < have:
-            stock.release(stock.StockChange(key[0], key[1], have - target, reason, reference), actor)
+            ledger.release(ledger.StockChange(key[0], key[1], have - target, reason, reference), actor)
         elif target > have:
             try:
-                stock.allocate(stock.StockChange(key[0], key[1], target - have, reason, reference), actor,
+                ledger.allocate(ledger.StockChange(key[0], key[1], target - have, reason, reference), actor,
                                keep_safety_stock=key[1] in keeping)
             except InsufficientStock:
                 short.add(key)
@@ -431,7 +431,7 @@ def release_expired_holds(now=None, *, batch=500) -> int:
             select(OrderDraft.id, OrderDraft.token).where(OrderDraft.id.in_({row.draft_id for row in claimed}))
         ).all())
         for row in sorted(claimed, key=lambda r: (r.location_id, r.variant_id, r.draft_id)):
-            stock.release(stock.StockChange(row.variant_id, row.location_id, row.quantity, _("Hold expired"),
+            ledger.release(ledger.StockChange(row.variant_id, row.location_id, row.quantity, _("Hold expired"),
                                             f"DRAFT-{tokens.get(row.draft_id, '')}"), None)
             released += row.quantity
     db.session.expire_all()
@@ -651,11 +651,11 @@ def _place_once(session, source, key, *, staff, api_client):
     reference = _hold_reference(source) if isinstance(source, OrderDraft) else ""
     for variant_id, location_id in sorted(set(needed) | set(held), key=lambda k: (k[1], k[0])):
         if held.get((variant_id, location_id)):
-            stock.release(stock.StockChange(variant_id, location_id, held[(variant_id, location_id)],
+            ledger.release(ledger.StockChange(variant_id, location_id, held[(variant_id, location_id)],
                                             _("Hold converted into order %(number)s", number=order.number),
                                             reference), actor)
         if needed.get((variant_id, location_id)):
-            stock.allocate(stock.StockChange(variant_id, location_id, needed[(variant_id, location_id)],
+            ledger.allocate(ledger.StockChange(variant_id, location_id, needed[(variant_id, location_id)],
                                              _("Order %(number)s", number=order.number), order.number), actor,
                            keep_safety_stock=location_id in keeping)
     for hold in holds:
@@ -777,7 +777,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
             to_release[key] = to_release.get(key, 0) + line.quantity
             line_reasons.mark(line, "released", "cancelled_by_customer" if by_customer else "order_cancelled")
         for (variant_id, location_id) in sorted(to_release, key=lambda k: (k[1], k[0])):
-            stock.release(stock.StockChange(variant_id, location_id, to_release[(variant_id, location_id)],
+            ledger.release(ledger.StockChange(variant_id, location_id, to_release[(variant_id, location_id)],
                                             _("Order %(number)s cancelled", number=order.number), order.number),
                           actor)
         for transfer in transfers.values():

@@ -7,7 +7,7 @@ to the order's pickup store (destination set) or to the customer's address (dest
 delivery). Lines the pickup store supplies itself have no transfer.
 
     requested ──pick──► picked ──ship (tracking)──► shipped ──receive──► received
-    (stock.dispatch at the source on ship; stock.arrive at the pickup store on receive: the goods stay
+    (ledger.dispatch at the source on ship; ledger.arrive at the pickup store on receive: the goods stay
      reserved for the order there; a home delivery is "received" when it is marked delivered)
 
 Orders follow their goods (services/orders.transition):
@@ -39,7 +39,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Transfer
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 
 OPEN_AT_SOURCE = ("requested", "picked")
 ON_THE_WAY = ("requested", "picked", "shipped")
@@ -190,7 +190,7 @@ def clean_tracking(value):
 
 
 def ship(transfer, *, staff, tracking):
-    """Packed and handed to the carrier (picked → shipped): the goods leave the source (stock.dispatch).
+    """Packed and handed to the carrier (picked → shipped): the goods leave the source (ledger.dispatch).
     When every transfer of the order has left, the order moves on (in_transit, or shipped for a delivery)."""
     tracking = clean_tracking(tracking)
     with transaction():
@@ -199,7 +199,7 @@ def ship(transfer, *, staff, tracking):
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status in ("released", "short", "refused"):
                 continue
-            stock.dispatch(stock.StockChange(line.variant_id, transfer.source_location_id, line.quantity,
+            ledger.dispatch(ledger.StockChange(line.variant_id, transfer.source_location_id, line.quantity,
                                              reason=_("Sent for order %(number)s", number=order.number),
                                              reference=order.number), staff)
             line.status = "shipped"
@@ -233,7 +233,7 @@ def _joined_tracking(order):
 
 def receive(transfer, *, staff):
     """The parcel arrived at its store (shipped → received): the goods are on hand there and stay reserved
-    for the order (stock.arrive). For a pickup order, pickups.receive_parcel also makes the order ready when
+    for the order (ledger.arrive). For a pickup order, pickups.receive_parcel also makes the order ready when
     this was its last parcel."""
     with transaction():
         if transfer.destination_location_id is None:
@@ -245,12 +245,12 @@ def receive(transfer, *, staff):
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status != "shipped":  # only what left the source arrives
                 continue
-            change = stock.StockChange(line.variant_id, here, line.quantity,
+            change = ledger.StockChange(line.variant_id, here, line.quantity,
                                        reason=_("Arrived for order %(number)s", number=order.number),
                                        reference=order.number)
-            stock.arrive(change, staff)
+            ledger.arrive(change, staff)
             if cancelled:  # the order was cancelled on the way: the goods are the store's own now
-                stock.release(change, staff)
+                ledger.release(change, staff)
                 line.status = "released"
             else:
                 line.status = "allocated"

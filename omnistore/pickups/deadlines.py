@@ -26,7 +26,7 @@ from omnistore.core.types import utcnow
 from omnistore.orders import line_reasons, notifications
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Pickup
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stores.locations import location_zone
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def expire_overdue(now=None, report=None):
                 for line in order.lines:
                     if line.status not in HELD_LINE_STATUSES:
                         continue
-                    stock.release(stock.StockChange(line.variant_id, order.pickup_location_id, line.quantity,
+                    ledger.release(ledger.StockChange(line.variant_id, order.pickup_location_id, line.quantity,
                                                     reason="pickup expired", reference=order.number))
                     line_reasons.mark(line, "released", "pickup_expired")
                 db.session.flush()

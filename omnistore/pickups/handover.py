@@ -38,8 +38,8 @@ from omnistore.orders import services as orders
 from omnistore.orders.models import VERIFICATIONS, Order, OrderLine, Pickup
 from omnistore.orders.pickup_codes import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, open_pickup
 from omnistore.pickups.preparing import check_may_act, reasons_by_line
-from omnistore.stock import services as stock
-from omnistore.stock.services import StockChange
+from omnistore.stock import ledger
+from omnistore.stock.ledger import StockChange
 from omnistore.stores.locations import location_zone
 from omnistore.stores.models import Location, Staff
 
@@ -257,7 +257,7 @@ def _check_open(order):
 def hand_over(order: Order, *, staff, verification, payment_collected=False, refused=()) -> Order:
     """The customer takes the order: single-use (of two tablets confirming at once, one wins; the other gets
     AlreadyCollected and nothing changes twice). Taken lines leave the store's stock through the ledger
-    (stock.hand_over), refused lines go back to stock (stock.release), the order is collected, and who, when
+    (ledger.hand_over), refused lines go back to stock (ledger.release), the order is collected, and who, when
     and how (verification, payment) is recorded. Only staff of the pickup store (admin anywhere)."""
     check_may_act(order, staff)
     errors = {}
@@ -292,10 +292,10 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
             change = StockChange(line.variant_id, location_id, line.quantity, reference=reference,
                                  reason=refused_lines.get(line, ""))
             if line in refused_lines:
-                stock.release(change, staff)
+                ledger.release(change, staff)
                 line_reasons.typed(line, "refused", refused_lines[line])
             else:
-                stock.hand_over(change, staff)
+                ledger.hand_over(change, staff)
                 line.status = "collected"
         pickup = order.pickup or open_pickup(order)
         pickup.collected_at = now

@@ -3,9 +3,9 @@ receiving the parcel that brings its last goods; who may act on a pickup order, 
 at the pickup store.
 
 Goods for a pickup order are reserved (allocated) at the pickup store once they are there: lines the store
-supplies itself from the start, lines from elsewhere when their transfer is received (stock.arrive). So
+supplies itself from the start, lines from elsewhere when their transfer is received (ledger.arrive). So
 everything the desk does to stock happens at the pickup location: a short or refused line is released there,
-a handed-over line leaves there (stock.hand_over, in handover.py).
+a handed-over line leaves there (ledger.hand_over, in handover.py).
 """
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -33,8 +33,8 @@ from omnistore.orders import line_reasons, notifications, transfers
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Transfer
 from omnistore.orders.pickup_codes import open_pickup
-from omnistore.stock import services as stock
-from omnistore.stock.services import StockChange
+from omnistore.stock import ledger
+from omnistore.stock.ledger import StockChange
 from omnistore.stores.models import Location
 
 SHELF_MAX = 32
@@ -181,7 +181,7 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         orders.transition(order, "ready", staff=staff, location_id=location.id, shelf_location=shelf,
                           short=[{"line": line.id, "reason": reason} for line, reason in short_lines.items()])
         for line, reason in sorted(short_lines.items(), key=lambda item: (item[0].variant_id, item[0].id)):
-            stock.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
+            ledger.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
                                       reference=order.number or ""), staff)
             line_reasons.typed(line, "short", reason)
         pickup = order.pickup or open_pickup(order)

@@ -42,10 +42,10 @@ class StockLevel(db.Model):
 class VariantStock(db.Model):
     """A variant's figures summed over all its StockLevel rows (every location, closed ones included).
 
-    Kept by services.stock in the same transaction as each change to a level (services.stock.summaries), so
-    a search's network totals and the live panel's fingerprint are one key lookup instead of an aggregate
-    over a row per location. `versions` is the sum of the levels' versions and `levels` their number: the
-    pair changes with any change to any of the variant's levels, as the panel's fingerprint needs.
+    Kept by the stock verbs (ledger.py, bulk_import.py) in the same transaction as each change to a level
+    (summaries.py), so a search's network totals and the live panel's fingerprint are one key lookup instead
+    of an aggregate over a row per location. `versions` is the sum of the levels' versions and `levels` their
+    number: the pair changes with any change to any of the variant's levels, as the panel's fingerprint needs.
     """
 
     __tablename__ = "variant_stock"

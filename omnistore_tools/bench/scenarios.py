@@ -161,7 +161,7 @@ class Workload:
     def fingerprint(self, variant_id):
         """The network panel's current fingerprint of the variant, from the service the panel uses."""
         if variant_id not in self.fingerprints:
-            from omnistore.stock.availability import fingerprint
+            from omnistore.stock.network_panel import fingerprint
 
             self.fingerprints[variant_id] = fingerprint(variant_id)
         return self.fingerprints[variant_id]

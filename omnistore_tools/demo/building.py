@@ -12,7 +12,7 @@ from omnistore.catalog.models import Product, Variant
 from omnistore.catalog.search_text import search_text_for
 from omnistore.core.types import utcnow
 from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
-from omnistore.stock import services as stock
+from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 from omnistore_tools.demo.customers import _Customers
@@ -122,7 +122,7 @@ class _Builder(_Customers, _Orders):
         self.flush_orders()
         self.insert_many(StockLevel, self.ledger.level_rows())
         self.insert_many(StockMovement, self.ledger.movements)
-        stock.rebuild_summaries()  # the levels went in without the stock verbs
+        summaries.rebuild_summaries()  # the levels went in without the stock verbs
 
     # -- network and people
     def build_locations(self):

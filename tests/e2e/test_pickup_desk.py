@@ -11,7 +11,7 @@ from omnistore.core.types import utcnow
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order
 from omnistore.pickups import preparing
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from tests.conftest import PASSWORD
 from tests.e2e import fake_camera, test_scanner
 from tests.e2e.screenshots import capture
@@ -36,7 +36,7 @@ def web_order(make, shop, first_name, *, lines=None, payment_state="paid"):
     lines = lines or [(shop["jacket"], 1, shop["ham"]), (shop["boots"], 1, shop["ham"])]
     order = make.order(shop["ham"], lines=lines, customer_id=customer.id, payment_state=payment_state)
     for variant, quantity, source in lines:
-        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+        ledger.allocate(ledger.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
         pickup_codes.open_pickup(order)
     return order

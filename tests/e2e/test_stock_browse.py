@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from omnistore.catalog.search_text import search_text_for
 from omnistore.core.extensions import db
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TABLET, TIMEOUT_MS, BrowserProblems
 from tests.e2e.test_foundation import sign_in
@@ -153,7 +153,7 @@ def test_typing_an_ean_into_the_search_page_opens_it(page, network):
 
 def change_stock(variant, location, on_hand):
     """A change from elsewhere (an import, a count on another tablet), through the stock service."""
-    stock.correct(stock.StockChange(variant.id, location.id, on_hand, "changed elsewhere"), None)
+    ledger.correct(ledger.StockChange(variant.id, location.id, on_hand, "changed elsewhere"), None)
 
 
 def test_two_tablets_see_a_change_within_five_seconds(page, browser, live_server, network):

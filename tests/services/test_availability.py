@@ -6,9 +6,9 @@ import pytest
 
 from omnistore.core.extensions import db
 from omnistore.orders.models import Transfer
-from omnistore.stock import availability
-from omnistore.stock import services as stock
-from omnistore.stock.availability import fingerprint, network_panel, product_view, variant_totals
+from omnistore.stock import availability, ledger
+from omnistore.stock.availability import product_view, variant_totals
+from omnistore.stock.network_panel import fingerprint, network_panel
 from omnistore.stock.search import catalogue_query
 from omnistore.stores.locations import distance_km, opening_status
 from tests.helpers import count_statements
@@ -264,7 +264,7 @@ def test_fingerprint_changes_with_any_change_anywhere(network, make):
     first = fingerprint(n.variant.id, now)
     assert first != empty
     assert fingerprint(n.variant.id, now) == first  # stable while nothing changes
-    stock.correct(stock.StockChange(n.variant.id, n.BER.id, 3, "found one"), None)
+    ledger.correct(ledger.StockChange(n.variant.id, n.BER.id, 3, "found one"), None)
     second = fingerprint(n.variant.id, now)
     assert second != first
     make.stock(n.variant, n.CPH, on_hand=1)  # a new row elsewhere

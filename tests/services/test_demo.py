@@ -29,7 +29,7 @@ from omnistore.pickups import preparing
 from omnistore.pickups.queue import queue_summary
 from omnistore.reviews import dashboard
 from omnistore.reviews import scope as review_scope
-from omnistore.stock import services as stock
+from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo
@@ -193,7 +193,7 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
     # The stock summaries are what the product's rebuild makes of the levels
     loaded = summary_rows()
     assert len(loaded) == db.session.scalar(select(func.count(func.distinct(StockLevel.variant_id))))
-    stock.rebuild_summaries()
+    summaries.rebuild_summaries()
     db.session.expire_all()
     assert summary_rows() == loaded
 

@@ -6,11 +6,11 @@ from omnistore.catalog import feed
 from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.orders import sourcing
-from omnistore.stock import services as stock
+from omnistore.stock import inputs
 
 
 def _stock(value):
-    return stock._whole_number(value, 0, stock.MAX_QUANTITY)[0]
+    return inputs._whole_number(value, 0, inputs.MAX_QUANTITY)[0]
 
 
 def _quantity(value):
@@ -35,4 +35,4 @@ def test_the_catalogue_search_takes_ints_from_code_not_text_or_bools(app):
 def test_a_one_line_api_field_still_refuses_a_tab_but_a_note_takes_it_as_a_space(app):
     assert feed._bad_character("a\tb", multiline=False) == "\t"
     assert feed._bad_character("a\tb", multiline=True) is None
-    assert stock._bad_character("a\x00b") == "\x00"
+    assert inputs._bad_character("a\x00b") == "\x00"

@@ -14,6 +14,7 @@ from omnistore.customers.models import Customer
 from omnistore.orders import pickup_codes
 from omnistore.orders.models import Order, OrderEvent, Pickup
 from omnistore.pickups import deadlines as pickup_deadlines
+from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel
 
 # Monday 16 November 2026, 10:00 in Hamburg (09:00 UTC)
@@ -45,8 +46,7 @@ def setup(make):
 
 
 def _allocate(store, variant, quantity):
-    from omnistore.stock import services as stock
-    stock.allocate(stock.StockChange(variant.id, store.id, quantity, reference="test"))
+    ledger.allocate(ledger.StockChange(variant.id, store.id, quantity, reference="test"))
 
 
 def _outbox(topic):

@@ -15,7 +15,7 @@ from omnistore.orders.models import Order, OrderEvent, Pickup
 from omnistore.pickups import handover as pickup_handover
 from omnistore.pickups import preparing
 from omnistore.pickups import queue as pickup_queue
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel, StockMovement
 
 
@@ -46,7 +46,7 @@ def placed_order(make, desk, *, lines=None, payment_state="paid", **fields):
     lines = lines or [(desk.jacket, 1, desk.ham), (desk.boots, 2, desk.ham)]
     order = make.order(desk.ham, lines=lines, payment_state=payment_state, **fields)
     for variant, quantity, source in lines:
-        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+        ledger.allocate(ledger.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
         pickup_codes.open_pickup(order)
     return order
@@ -171,8 +171,8 @@ def test_goods_that_arrived_can_be_ready(make, desk):
     db.session.flush()
     order.lines[0].transfer_id = transfer.id
     db.session.commit()
-    stock.dispatch(stock.StockChange(desk.jacket.id, desk.ber.id, 1, reference=order.number))
-    stock.arrive(stock.StockChange(desk.jacket.id, desk.ham.id, 1, reference=order.number))
+    ledger.dispatch(ledger.StockChange(desk.jacket.id, desk.ber.id, 1, reference=order.number))
+    ledger.arrive(ledger.StockChange(desk.jacket.id, desk.ham.id, 1, reference=order.number))
     with transaction():
         db.session.execute(db.update(Order).where(Order.id == order.id).values(status="in_transit"))
     db.session.expire_all()
@@ -204,7 +204,7 @@ def test_an_order_past_placed_cannot_be_marked_ready_again(make, desk, status):
 
 def test_mark_ready_opens_the_pickup_when_the_order_had_none(make, desk):
     order = make.order(desk.ham, lines=[(desk.jacket, 1, desk.ham)])
-    stock.allocate(stock.StockChange(desk.jacket.id, desk.ham.id, 1))
+    ledger.allocate(ledger.StockChange(desk.jacket.id, desk.ham.id, 1))
     preparing.mark_ready(order, staff=desk.clerk)
     db.session.expire_all()
     assert len(db.session.get(Order, order.id).pickup.short_code) == 8

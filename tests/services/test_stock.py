@@ -11,9 +11,12 @@ from sqlalchemy import func, select
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import services as stock
+from omnistore.stock import bulk_import, feed, inputs, reads
+from omnistore.stock import ledger as stock
+from omnistore.stock.feed import ImportRow
+from omnistore.stock.ledger import StockChange
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
-from omnistore.stock.services import ImportRow, StockChange
+from omnistore.stock.summaries import rebuild_summaries
 
 
 @pytest.fixture
@@ -352,15 +355,15 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
                 expected = (on_hand + whole, allocated + whole)
             else:
                 code = "HAM" if loc == 0 else "CPH"
-                result = stock.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
+                result = bulk_import.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
                 row = result.results[0]
                 if row.status == "error":
                     raise ValidationFailed(row.errors[0].message)
-                state = stock.level_at(*key)
+                state = reads.level_at(*key)
                 expected = (whole, allocated)
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
-            valid = whole is not None and 0 <= whole <= stock.MAX_QUANTITY
+            valid = whole is not None and 0 <= whole <= inputs.MAX_QUANTITY
             if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over"):
                 valid = valid and whole >= 1
             if kind == "allocate":
@@ -415,7 +418,7 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
             elif kind == "release":
                 stock.release(item)
             elif kind == "import":
-                stock.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
+                bulk_import.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
             else:  # an order: several allocations in one transaction, which fails after them
                 with transaction():
                     for line in (item, *others):
@@ -432,11 +435,11 @@ def test_a_summary_rebuilt_from_the_levels_changes_nothing_that_was_kept(variant
     stock.receive(change(variant, cph, 3), None)
     stock.allocate(change(variant, cph, 2, ""))
     kept = summaries()
-    stock.rebuild_summaries()
+    rebuild_summaries()
     assert summaries() == kept == {variant.id: (7, 3, 3, 2)}
     db.session.execute(StockLevel.__table__.delete())
     db.session.commit()
-    stock.rebuild_summaries([variant.id])
+    rebuild_summaries([variant.id])
     assert summaries() == {}
 
 
@@ -532,7 +535,7 @@ def test_an_import_and_allocations_running_at_once_keep_the_rules(app, make, ham
 
     def work(i):
         if i == 0:
-            return stock.import_on_hand(rows, None, "feed")
+            return bulk_import.import_on_hand(rows, None, "feed")
         v = variants[i % len(variants)]
         return stock.allocate(StockChange(v.id, ham.id, 1, ""))
 
@@ -551,10 +554,10 @@ def test_imports_running_at_once_creating_and_changing_the_same_levels(app, make
 
     def work(i):
         ordered = pairs[::-1] if i % 2 else pairs
-        return stock.import_on_hand([(sku, code, 10 + i) for sku, code in ordered], None, f"feed {i}")
+        return bulk_import.import_on_hand([(sku, code, 10 + i) for sku, code in ordered], None, f"feed {i}")
 
     outcomes = run_in_threads(app, 6, work)
-    assert all(isinstance(outcome, stock.ImportResult) for outcome in outcomes), outcomes
+    assert all(isinstance(outcome, bulk_import.ImportResult) for outcome in outcomes), outcomes
     assert all(outcome.summary["errors"] == 0 for outcome in outcomes), [o.bad_rows for o in outcomes]
     levels = db.session.scalars(select(StockLevel)).all()
     assert len(levels) == 30 and len({lvl.on_hand for lvl in levels}) == 1  # one import was the last for all
@@ -609,7 +612,7 @@ def test_many_writers_on_one_variant_keep_its_summary(app, make):
                     case 3:
                         stock.release(StockChange(v.id, store.id, 1, ""))
                     case _:
-                        stock.import_on_hand([(v.sku, store.code, 9 + i)], None, "feed")
+                        bulk_import.import_on_hand([(v.sku, store.code, 9 + i)], None, "feed")
                 done += 1
             except (InsufficientStock, InvalidTransition, ValidationFailed):
                 pass
@@ -629,19 +632,19 @@ def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, 
     stock.receive(change(variant, ham, 5, "first"), clerk)
     stock.correct(change(variant, ham, 3, "damaged"), clerk)
     stock.allocate(change(variant, ham, 2, "", reference="OS-1"))
-    stock.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
-    page = stock.history(variant.id, ham.id, page=1, per_page=3)
+    bulk_import.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
+    page = reads.history(variant.id, ham.id, page=1, per_page=3)
     assert (page.total, page.pages, page.page, page.has_next, page.has_prev) == (4, 2, 1, True, False)
     assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [("import", 9), ("allocation", 3),
                                                                           ("adjustment", 3)]
     assert page.items[0].actor_name == "Integration erp"
     assert page.items[1].actor_name == "System"
     assert page.items[2].actor_name == clerk.name
-    older = stock.history(variant.id, ham.id, page=2, per_page=3)
+    older = reads.history(variant.id, ham.id, page=2, per_page=3)
     assert [(e.movement.kind, e.on_hand_after) for e in older.items] == [("receipt", 5)]
-    assert stock.history(variant.id, ham.id, page=99, per_page=3).page == 2
-    assert stock.history(variant.id, ham.id, page=-4, per_page=3).page == 1
-    empty = stock.history(variant.id, 999_999)
+    assert reads.history(variant.id, ham.id, page=99, per_page=3).page == 2
+    assert reads.history(variant.id, ham.id, page=-4, per_page=3).page == 1
+    empty = reads.history(variant.id, 999_999)
     assert (empty.total, empty.pages, empty.items) == (0, 1, [])
 
 
@@ -649,13 +652,13 @@ def test_network_stock_lists_every_active_location(variant, ham, cph, make):
     make.location("WH1")
     make.location("OLD", active=False)
     make.stock(variant, cph, 4, allocated=1)
-    found, levels = stock.network_stock(variant.sku)
+    found, levels = reads.network_stock(variant.sku)
     assert found.id == variant.id
     assert [(x.location.code, x.on_hand, x.allocated, x.available) for x in levels] == [
         ("CPH", 4, 1, 3), ("HAM", 0, 0, 0), ("WH1", 0, 0, 0)]
     for sku in ("NOPE", "", "x" * 65, None):
         with pytest.raises(NotFound):
-            stock.network_stock(sku)
+            reads.network_stock(sku)
 
 
 # --- import ---------------------------------------------------------------------------------------------------
@@ -689,7 +692,7 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
         ImportRow(14, empty=True),
         ImportRow(15, "SKU-4", "", "3"),
     ]
-    result = stock.import_on_hand(rows, manager, "erp.csv")
+    result = bulk_import.import_on_hand(rows, manager, "erp.csv")
     assert statuses(result) == [
         (2, "updated", []), (3, "created", []), (4, "unchanged", []), (5, "error", ["unknown_sku"]),
         (6, "error", ["unknown_location"]), (7, "error", ["negative"]), (8, "error", ["not_a_number"]),
@@ -712,7 +715,7 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
 def test_duplicates_refuse_every_line_involved(network, manager, ham):
     rows = [ImportRow(2, "SKU-2", "HAM", 1), ImportRow(3, "SKU-1", "HAM", 9), ImportRow(4, "SKU-2", "ham", 2),
             ImportRow(5, "SKU-2", "HAM", 3)]
-    result = stock.import_on_hand(rows, manager, "x")
+    result = bulk_import.import_on_hand(rows, manager, "x")
     assert statuses(result) == [(2, "error", ["duplicate"]), (3, "updated", []), (4, "error", ["duplicate"]),
                                 (5, "error", ["duplicate"])]
     assert "also at 4, 5" in result.results[0].errors[0].message
@@ -720,25 +723,25 @@ def test_duplicates_refuse_every_line_involved(network, manager, ham):
 
 
 def test_an_import_below_allocated_is_refused_for_that_row(network, manager, ham):
-    result = stock.import_on_hand([ImportRow(2, "SKU-1", "HAM", 1)], manager, "x")
+    result = bulk_import.import_on_hand([ImportRow(2, "SKU-1", "HAM", 1)], manager, "x")
     assert statuses(result) == [(2, "error", ["below_allocated"])]
     assert "Reserved for customer orders here: 2, so on_hand cannot be 1." in result.results[0].errors[0].message
     assert level(network[0].id, ham.id).on_hand == 5
 
 
 def test_importing_zero_where_nothing_is_stocked_writes_nothing(network, manager, ham):
-    result = stock.import_on_hand([ImportRow(2, "SKU-4", "HAM", 0)], manager, "x")
+    result = bulk_import.import_on_hand([ImportRow(2, "SKU-4", "HAM", 0)], manager, "x")
     assert statuses(result) == [(2, "unchanged", [])]
     assert level(network[3].id, ham.id) is None
 
 
 def test_resending_the_same_rows_changes_nothing(network, manager, ham):
     rows = [("SKU-1", "HAM", 3), ("SKU-2", "HAM", 0), ("SKU-3", "HAM", 6)]
-    first = stock.import_on_hand(rows, manager, "x")
+    first = bulk_import.import_on_hand(rows, manager, "x")
     assert first.summary["errors"] == 0
     versions = {v.id: level(v.id, ham.id).version for v in network[:3]}
     count = db.session.scalar(select(func.count()).select_from(StockMovement))
-    again = stock.import_on_hand(rows, manager, "x")
+    again = bulk_import.import_on_hand(rows, manager, "x")
     assert again.summary == {"created": 0, "updated": 0, "unchanged": 3, "errors": 0, "skipped": 0}
     assert {v.id: level(v.id, ham.id).version for v in network[:3]} == versions
     assert db.session.scalar(select(func.count()).select_from(StockMovement)) == count
@@ -746,12 +749,12 @@ def test_resending_the_same_rows_changes_nothing(network, manager, ham):
 
 def test_only_managers_admins_and_integrations_import(network, make, ham, cph, clerk):
     with pytest.raises(Forbidden):
-        stock.import_on_hand([("SKU-1", "HAM", 9)], clerk, "x")
+        bulk_import.import_on_hand([("SKU-1", "HAM", 9)], clerk, "x")
     admin = make.staff("admin", ham)
-    assert stock.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
+    assert bulk_import.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
     from omnistore.stores.staff import create_api_client
     api_client, _token = create_api_client("erp")
-    result = stock.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
+    result = bulk_import.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
     assert result.summary["created"] == 1
     movement = db.session.scalar(select(StockMovement).order_by(StockMovement.id.desc()))
     assert (movement.api_client_id, movement.staff_id) == (api_client.id, None)
@@ -759,18 +762,18 @@ def test_only_managers_admins_and_integrations_import(network, make, ham, cph, c
 
 def test_inactive_locations_are_unknown_to_imports(network, make, manager):
     make.location("OLD", active=False)
-    result = stock.import_on_hand([("SKU-1", "OLD", 9)], None, "x")
+    result = bulk_import.import_on_hand([("SKU-1", "OLD", 9)], None, "x")
     assert statuses(result) == [(1, "error", ["unknown_location"])]
 
 
 def test_too_many_rows_are_refused_before_anything_is_written(network, manager, monkeypatch):
-    monkeypatch.setattr(stock, "MAX_IMPORT_ROWS", 3)
-    with pytest.raises(stock.TooManyRows):
-        stock.import_on_hand([("SKU-1", "HAM", 9)] * 4, manager, "x")
-    with pytest.raises(stock.TooManyRows):
-        stock.rows_from_json([{}] * 4)
-    with pytest.raises(stock.TooManyRows):
-        stock.read_csv(b"a;HAM;1\n" * 4)
+    monkeypatch.setattr(feed, "MAX_IMPORT_ROWS", 3)
+    with pytest.raises(feed.TooManyRows):
+        bulk_import.import_on_hand([("SKU-1", "HAM", 9)] * 4, manager, "x")
+    with pytest.raises(feed.TooManyRows):
+        feed.rows_from_json([{}] * 4)
+    with pytest.raises(feed.TooManyRows):
+        feed.read_csv(b"a;HAM;1\n" * 4)
 
 
 def test_a_large_import_is_set_based(app, make, ham):
@@ -785,7 +788,7 @@ def test_a_large_import_is_set_based(app, make, ham):
                                             for n, v in enumerate(variants)])
     db.session.commit()
     with count_statements() as statements:
-        result = stock.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
+        result = bulk_import.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
     assert result.summary["errors"] == 0
     assert result.summary["created"] == sum(1 for n in range(2000) if n % 7)
     assert len(statements) < 40, len(statements)
@@ -795,7 +798,7 @@ def test_a_large_import_is_set_based(app, make, ham):
 # --- the API's rows ------------------------------------------------------------------------------------------
 
 def test_rows_from_json_checks_types_and_fields(network, manager):
-    rows = stock.rows_from_json([
+    rows = feed.rows_from_json([
         {"sku": "SKU-1", "location": "HAM", "on_hand": 9},
         "not an object",
         {"sku": "SKU-2", "location": "HAM", "on_hand": "5"},
@@ -805,20 +808,20 @@ def test_rows_from_json_checks_types_and_fields(network, manager):
         {"sku": 17, "location": "HAM", "on_hand": 1},
         {"location": "HAM", "on_hand": 1},
     ])
-    result = stock.import_on_hand(rows, None, "API")
+    result = bulk_import.import_on_hand(rows, None, "API")
     assert statuses(result) == [
         (0, "updated", []), (1, "error", ["invalid_type"]), (2, "error", ["invalid_type"]),
         (3, "error", ["invalid_type"]), (4, "error", ["invalid_type"]), (5, "error", ["unknown_field"]),
         (6, "error", ["invalid_type"]), (7, "error", ["required"]),
     ]
     with pytest.raises(ValidationFailed):
-        stock.rows_from_json({"sku": "x"})
+        feed.rows_from_json({"sku": "x"})
 
 
 # --- reading CSV files -------------------------------------------------------------------------------------------
 
 def csv_rows(data):
-    return [(r.line, r.sku, r.location, r.on_hand, r.empty, [p.code for p in r.problems]) for r in stock.read_csv(data)]
+    return [(r.line, r.sku, r.location, r.on_hand, r.empty, [p.code for p in r.problems]) for r in feed.read_csv(data)]
 
 
 def test_csv_with_a_header_commas_and_crlf():
@@ -866,12 +869,12 @@ def test_csv_windows_1252_and_utf16_are_read():
 ])
 def test_csv_files_that_cannot_be_used(data, message):
     with pytest.raises(ValidationFailed) as failure:
-        stock.read_csv(data)
+        feed.read_csv(data)
     assert message in failure.value.message or message in failure.value.fields["file"]
     assert "file" in failure.value.fields
 
 
 def test_csv_over_the_size_limit(monkeypatch):
-    monkeypatch.setattr(stock, "MAX_IMPORT_BYTES", 10)
-    with pytest.raises(stock.TooManyRows):
-        stock.read_csv(b"A-1;HAM;3\nB-1;HAM;4\n")
+    monkeypatch.setattr(feed, "MAX_IMPORT_BYTES", 10)
+    with pytest.raises(feed.TooManyRows):
+        feed.read_csv(b"A-1;HAM;3\nB-1;HAM;4\n")

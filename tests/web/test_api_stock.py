@@ -135,9 +135,9 @@ def test_malformed_and_non_json_bodies(http, auth, network):
 
 
 def test_too_many_rows_is_413(http, auth, network, monkeypatch):
-    from omnistore.stock import services as stock
+    from omnistore.stock import feed
 
-    monkeypatch.setattr(stock, "MAX_IMPORT_ROWS", 2)
+    monkeypatch.setattr(feed, "MAX_IMPORT_ROWS", 2)
     response = put_stock(http, auth, [{"sku": "TEE-1", "location": "HAM", "on_hand": n} for n in range(3)])
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_many_rows"

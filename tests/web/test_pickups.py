@@ -12,7 +12,7 @@ from omnistore.orders.models import Order, Pickup
 from omnistore.pickups import handover as pickup_handover
 from omnistore.pickups import preparing
 from omnistore.pickups import queue as pickup_queue
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel
 
 HX = {"HX-Request": "true"}
@@ -38,7 +38,7 @@ def new_order(make, desk, *, store="ham", first_name="Mia", payment_state="paid"
     lines = lines or [(desk["jacket"], 1, location), (desk["boots"], 1, location)]
     order = make.order(location, lines=lines, customer_id=customer.id, payment_state=payment_state)
     for variant, quantity, source in lines:
-        stock.allocate(stock.StockChange(variant.id, source.id, quantity, reference=order.number))
+        ledger.allocate(ledger.StockChange(variant.id, source.id, quantity, reference=order.number))
     with transaction():
         pickup_codes.open_pickup(order)
     return order

@@ -6,7 +6,7 @@ import pytest
 
 from omnistore.catalog.search_text import search_text_for
 from omnistore.core.extensions import db
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stock.search import CATALOGUE_PAGE
 from tests.helpers import count_statements
 
@@ -263,7 +263,7 @@ def test_panel_answers_204_while_nothing_changed(client, shop):
     assert unchanged.status_code == 204 and unchanged.get_data() == b""
     assert "Set-Cookie" not in unchanged.headers and "Server-Timing" in unchanged.headers
     assert unchanged.headers["Cache-Control"] == "no-store"
-    stock.correct(stock.StockChange(variant.id, shop["cph"].id, 5, "recount"), None)  # another tablet
+    ledger.correct(ledger.StockChange(variant.id, shop["cph"].id, 5, "recount"), None)  # another tablet
     changed = client.get(url, headers=HX)
     assert changed.status_code == 200 and re.search(r'data-total="network">12<', text(changed))
     assert panel_url(text(changed)) != url

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from omnistore.core.audit import AuditEvent
 from omnistore.core.extensions import db
-from omnistore.stock import services as stock
+from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel, StockMovement
 
 HX = {"HX-Request": "true"}
@@ -199,7 +199,7 @@ def test_a_count_below_what_is_reserved_is_refused_with_the_reason(client, shop)
 def test_a_count_made_on_old_figures_is_refused_with_the_new_ones(client, shop):
     client.login("clerk@example.test")
     seen = level(shop["variant"], shop["ham"]).version
-    stock.receive(stock.StockChange(shop["variant"].id, shop["ham"].id, 3, "another tablet"), None)
+    ledger.receive(ledger.StockChange(shop["variant"].id, shop["ham"].id, 3, "another tablet"), None)
     response = client.submit(here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake",
                                                           "version": str(seen)}, headers=HX)
     assert response.status_code == 409
@@ -277,7 +277,7 @@ def test_the_changes_are_recorded_with_who_did_them(client, shop):
 
 def test_history_is_paged_newest_first(client, shop):
     for n in range(1, 25):
-        stock.receive(stock.StockChange(shop["variant"].id, shop["ham"].id, 1, f"delivery {n:02d}"), shop["clerk"])
+        ledger.receive(ledger.StockChange(shop["variant"].id, shop["ham"].id, 1, f"delivery {n:02d}"), shop["clerk"])
     client.login("clerk@example.test")
     first = text(client.get(here_url(shop)))
     assert "26 entries" in first and "Page 1 of 2" in first

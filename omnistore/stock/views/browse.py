@@ -9,7 +9,7 @@ from flask_login import current_user
 from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import htmx
-from omnistore.stock import availability
+from omnistore.stock import availability, network_panel
 from omnistore.stock import search as catalogue_search
 from omnistore.stock.views import bp
 from omnistore.stores import login as sessions
@@ -154,7 +154,7 @@ def panel(variant_id):
     """The live network panel. Polled with the fingerprint it was rendered with: 204 while nothing changed."""
     _check_id(variant_id)
     seen = request.args.get(LIVE_PARAM)
-    if seen is not None and seen == availability.fingerprint(variant_id):
+    if seen is not None and seen == network_panel.fingerprint(variant_id):
         return "", 204
     if not htmx:  # someone opened the panel's address: show the product page with this variant
         variant = catalog.get_variant(variant_id)
@@ -185,7 +185,7 @@ NEAREST_STORES = 10  # a panel lists this many other stores, the rest on request
 
 def _panel(variant):
     """The network panel of `variant` (an id, or the PanelVariant the product page has) from the clerk's store."""
-    return availability.network_panel(
+    return network_panel.network_panel(
         variant, current_user.location_id, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"],
         nearest=None if _show_all() else NEAREST_STORES)
 
@@ -193,7 +193,7 @@ def _panel(variant):
 # --- the live poll ------------------------------------------------------------------------------------
 #
 # An open panel asks every few seconds whether anything changed (?v=<the fingerprint it shows>). While
-# nothing did, the answer is 204 after one statement (availability.poll: is the session's staff member still
+# nothing did, the answer is 204 after one statement (network_panel.poll: is the session's staff member still
 # active with this session generation, and the variant's fingerprint), without loading the staff member or
 # rewriting the session cookie. Whatever else may be the case (not signed in, idle too long, the session
 # seen from elsewhere, a stale or unparsable request, a changed figure) takes the ordinary way: the checks
@@ -212,7 +212,7 @@ def _unchanged_poll():
         return None
     if session.get("_id") != current_app.login_manager._session_identifier_generator():
         return None  # seen from another address or browser: Flask-Login's session protection decides
-    answer = availability.poll(staff_id, staff_sessions.hash_key(key), variant_id)
+    answer = network_panel.poll(staff_id, staff_sessions.hash_key(key), variant_id)
     if answer is None or not answer.active or answer.session_generation != generation or not answer.session_open:
         return None
     if staff_sessions.verdict(answer.started_at, answer.last_seen_at, sessions.limits()) is not None:

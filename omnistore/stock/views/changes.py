@@ -15,7 +15,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import services as stock_service
+from omnistore.stock import bulk_import, feed, ledger, reads
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
 from omnistore.stores.staff import can_act_at
@@ -71,8 +71,8 @@ def _here_context(variant, location, **extra):
         "variant": variant,
         "product": variant.product,
         "location": location,
-        "level": stock_service.level_at(variant.id, location.id),
-        "history": stock_service.history(variant.id, location.id, page_arg()),
+        "level": reads.level_at(variant.id, location.id),
+        "history": reads.history(variant.id, location.id, page_arg()),
         "kind_labels": KIND_LABELS,
         "receive_reasons": RECEIVE_REASONS,
         "correct_reasons": CORRECT_REASONS,
@@ -119,10 +119,10 @@ def _refused(variant, location, form, errors, status, keep_version=False):
 @login_required
 def receive(variant_id):
     variant, location = _place(variant_id)
-    change = stock_service.StockChange(variant.id, location.id, request.form.get("quantity", ""),
+    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
                                        request.form.get("reason", ""), request.form.get("reference", ""))
     try:
-        state = stock_service.receive(change, current_user)
+        state = ledger.receive(change, current_user)
     except ValidationFailed as failure:
         return _refused(variant, location, "receive", failure.fields, 422)
     return _after_change(variant, location, _(
@@ -133,11 +133,11 @@ def receive(variant_id):
 @login_required
 def correct(variant_id):
     variant, location = _place(variant_id)
-    change = stock_service.StockChange(variant.id, location.id, request.form.get("quantity", ""),
+    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
                                        request.form.get("reason", ""), request.form.get("reference", ""),
                                        seen_version=request.form.get("version", ""))
     try:
-        state = stock_service.correct(change, current_user)
+        state = ledger.correct(change, current_user)
     except ValidationFailed as failure:
         return _refused(variant, location, "correct", failure.fields, 422, keep_version=True)
     except Conflict as conflict:
@@ -164,11 +164,11 @@ def import_csv():
         return _import_refused({"file": _("Choose a CSV file to upload.")}, 422)
     name = " ".join(upload.filename.replace("\\", "/").rsplit("/", 1)[-1].split())[:200]
     try:
-        rows = stock_service.read_csv(upload.read(stock_service.MAX_IMPORT_BYTES + 1))
-        result = stock_service.import_on_hand(rows, current_user, _("CSV upload: %(file)s", file=name))
+        rows = feed.read_csv(upload.read(feed.MAX_IMPORT_BYTES + 1))
+        result = bulk_import.import_on_hand(rows, current_user, _("CSV upload: %(file)s", file=name))
     except ValidationFailed as failure:
         return _import_refused({"message": failure.message, "file": failure.fields.get("file")}, 422)
-    except stock_service.TooManyRows as failure:
+    except feed.TooManyRows as failure:
         return _import_refused({"file": failure.message}, 413)
     return render_template("stock/import.html", scope=_import_scope(), result=result, file_name=name,
                            problems_shown=PROBLEMS_SHOWN)
@@ -187,7 +187,7 @@ def _import_refused(errors, status):
 def import_problems(reference):
     """The refused rows of an import as a CSV file, for whoever ran it (and admins)."""
     event = None
-    if stock_service.IMPORT_REFERENCE.fullmatch(reference):
+    if bulk_import.IMPORT_REFERENCE.fullmatch(reference):
         event = db.session.scalar(db.select(AuditEvent).where(
             AuditEvent.action == "stock.imported", AuditEvent.entity_type == "stock_import",
             AuditEvent.entity_id == reference))
