@@ -10,7 +10,7 @@ in its service (catalog.upsert_products, stock.rows_from_json), because a bad ro
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
 the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
-ordering.web_order_from_json for the same reason in one request: every field's problem at once, in the
+api_orders.web_order_from_json for the same reason in one request: every field's problem at once, in the
 customer's language, with the lookups (SKUs, pickup store, real email and phone) in the same pass. The stock
 import's answer is built by hand for speed (see api/views.py). A test keeps these models' field names and the
 services' equal.
@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnistore.catalog import services as catalog
 from omnistore.core.statuses import LineStatus, OrderStatus
-from omnistore.orders import placing as ordering
-from omnistore.orders import sourcing
+from omnistore.orders import api_orders, sourcing
 from omnistore.stock import services as stock
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
@@ -289,8 +288,8 @@ class CustomerInput(Input):
         {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]}]})
     email: Text(254, pattern=ONE_LINE) = None
     phone: Text(40, pattern=ONE_LINE, description="Any usual notation; stored in E.164.") = None
-    first_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
-    last_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
+    first_name: Text(api_orders.NAME_MAX, pattern=ONE_LINE) = None
+    last_name: Text(api_orders.NAME_MAX, pattern=ONE_LINE) = None
     locale: Literal["en", "de", "da"] = Field(None, description="Language of the customer's emails.")
 
 
@@ -311,7 +310,7 @@ class OrderInput(Input):
                           examples=["HAM"]) = None
     delivery_address: Address = Field(None, description="Delivery only.")
     payment_state: PAYMENT_STATE = Field("paid", description="pay_at_pickup only for pickups.")
-    channel: Literal[ordering.API_CHANNELS] = "web"
+    channel: Literal[api_orders.API_CHANNELS] = "web"
 
 
 class CancelInput(Input):

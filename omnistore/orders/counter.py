@@ -5,7 +5,7 @@
 - option_summaries(draft, state): for each way of getting the goods (collect here, collect in another store,
   delivery) what the sourcing engine would plan right now: promised date, sources, shipping fee — so the
   clerk can tell the customer the choices before choosing. The chosen option's full proposal is the draft's
-  own (services/ordering.draft_state).
+  own (orders/drafts.draft_state).
 """
 from dataclasses import dataclass
 from datetime import date

@@ -40,7 +40,7 @@ The rules, in order:
    OMNISTORE_FREE_SHIPPING_FROM_MINOR (default 5000); deliveries go to OMNISTORE_DELIVERY_COUNTRIES
    (default DE, DK), whose postcodes are checked (DE: 5 digits, DK: 4 digits).
 
-A draft's own holds (units already allocated to it, see orders/placing.py) count as available to that
+A draft's own holds (units already allocated to it, see orders/drafts.py) count as available to that
 draft: pass them as `own_holds` so re-proposing does not compete with itself.
 """
 import re

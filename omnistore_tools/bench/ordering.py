@@ -172,7 +172,7 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
     database: the bench places real orders (cancelled again at the end unless --keep-orders).
     For the same through HTTP, run `bench --scenario api-order` (gunicorn, 16 clients by default).
     """
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import api_orders, cancelling
     from omnistore.stores import staff as staff_service
 
     def echo(message):
@@ -199,7 +199,7 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
         for number in numbers:
             with contextlib.suppress(Exception):
                 api_client = db.session.get(type(client), client.id)
-                ordering.cancel(ordering.order_for_api(number, api_client), api_client=api_client)
+                cancelling.cancel(api_orders.order_for_api(number, api_client), api_client=api_client)
     with contextlib.suppress(Exception):
         staff_service.revoke_api_client(name)
     s, p = sourcing_figures["timing_ms"], placement["timing_ms"]
