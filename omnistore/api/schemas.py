@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnistore.catalog import services as catalog
 from omnistore.core.statuses import LineStatus, OrderStatus
-from omnistore.orders import api_orders, sourcing
+from omnistore.orders import api_orders, order_rules
 from omnistore.stock import services as stock
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
@@ -266,16 +266,16 @@ class StockAvailability(Schema):
 
 # --- orders -----------------------------------------------------------------------------------------------
 
-FULFILMENT = Literal[sourcing.FULFILMENTS]
+FULFILMENT = Literal[order_rules.FULFILMENTS]
 PAYMENT_STATE = Literal["paid", "pay_at_pickup"]
 
 
 class Address(Input):
-    name: Text(sourcing.ADDRESS_FIELDS["name"], min_length=1)
-    street: Text(sourcing.ADDRESS_FIELDS["street"], min_length=1)
-    postcode: Text(sourcing.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
+    name: Text(order_rules.ADDRESS_FIELDS["name"], min_length=1)
+    street: Text(order_rules.ADDRESS_FIELDS["street"], min_length=1)
+    postcode: Text(order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
                    examples=["20095", "1620"])
-    city: Text(sourcing.ADDRESS_FIELDS["city"], min_length=1)
+    city: Text(order_rules.ADDRESS_FIELDS["city"], min_length=1)
     country: Text(2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).",
                   examples=["DE", "DK"])
 
@@ -295,7 +295,7 @@ class CustomerInput(Input):
 
 class LineInput(Input):
     sku: Text(catalog.SKU_MAX, min_length=1)
-    quantity: int = Field(ge=1, le=sourcing.MAX_LINE_QUANTITY)
+    quantity: int = Field(ge=1, le=order_rules.MAX_LINE_QUANTITY)
 
 
 class OrderInput(Input):
@@ -304,7 +304,7 @@ class OrderInput(Input):
     the warehouse. Anything wrong → 422 with a message per field (paths like `lines[0].sku`) and nothing
     created."""
     customer: CustomerInput
-    lines: list[LineInput] = Field(min_length=1, max_length=sourcing.MAX_LINES)
+    lines: list[LineInput] = Field(min_length=1, max_length=order_rules.MAX_LINES)
     fulfilment: FULFILMENT
     pickup_location: Text(16, description="Pickup only: code of a store with a pickup desk.",
                           examples=["HAM"]) = None

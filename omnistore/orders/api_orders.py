@@ -13,10 +13,10 @@ from omnistore.core import validation
 from omnistore.core.errors import Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.customers import contact as contact_rules
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules
 from omnistore.orders.models import Order, OrderLine
+from omnistore.orders.order_rules import LineRequest
 from omnistore.orders.placing import Placed, PlaceOrder, existing_order, place_order, scoped_key
-from omnistore.orders.sourcing import LineRequest
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location
 
@@ -94,8 +94,8 @@ def web_order_from_json(body) -> tuple:
     if channel not in API_CHANNELS:
         errors["channel"] = _("Must be one of %(allowed)s.", allowed=", ".join(API_CHANNELS))
     fulfilment = body.get("fulfilment")
-    if fulfilment not in sourcing.FULFILMENTS:
-        errors["fulfilment"] = _("Must be one of %(allowed)s.", allowed=", ".join(sourcing.FULFILMENTS))
+    if fulfilment not in order_rules.FULFILMENTS:
+        errors["fulfilment"] = _("Must be one of %(allowed)s.", allowed=", ".join(order_rules.FULFILMENTS))
     payment_state = body.get("payment_state", "paid")
     if payment_state not in ("paid", "pay_at_pickup"):
         errors["payment_state"] = _("Must be one of %(allowed)s.", allowed="paid, pay_at_pickup")
@@ -121,7 +121,7 @@ def web_order_from_json(body) -> tuple:
                 errors["pickup_location"] = _("No location with the code %(code)s.", code=code.strip()[:16])
             else:
                 try:
-                    pickup_id = sourcing.pickup_location(location.id).id
+                    pickup_id = order_rules.pickup_location(location.id).id
                 except ValidationFailed as error:
                     errors["pickup_location"] = error.fields.get("pickup_location", error.message)
     elif fulfilment == "delivery":
@@ -131,7 +131,7 @@ def web_order_from_json(body) -> tuple:
             errors["delivery_address"] = _("Required for a delivery.")
         else:
             try:
-                address = sourcing.check_address(body.get("delivery_address"))
+                address = order_rules.check_address(body.get("delivery_address"))
             except ValidationFailed as error:
                 errors.update({f"delivery_address.{name}" if name != "address" else "delivery_address": message
                                for name, message in error.fields.items()})
@@ -178,8 +178,8 @@ def _lines_from_json(items, errors):
     if not isinstance(items, list) or not items:
         errors["lines"] = _("Required: a list of {\"sku\", \"quantity\"} objects.")
         return []
-    if len(items) > sourcing.MAX_LINES:
-        errors["lines"] = _("At most %(max)d lines per order.", max=sourcing.MAX_LINES)
+    if len(items) > order_rules.MAX_LINES:
+        errors["lines"] = _("At most %(max)d lines per order.", max=order_rules.MAX_LINES)
         return []
     skus = {item.get("sku").strip() for item in items
             if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64
@@ -208,8 +208,8 @@ def _lines_from_json(items, errors):
             errors[f"{where}.quantity"] = _("Must be a whole number (a JSON integer).")
         elif quantity < 1:
             errors[f"{where}.quantity"] = _("The quantity must be at least 1.")
-        elif quantity > sourcing.MAX_LINE_QUANTITY:
-            errors[f"{where}.quantity"] = _("At most %(max)d per line.", max=sourcing.MAX_LINE_QUANTITY)
+        elif quantity > order_rules.MAX_LINE_QUANTITY:
+            errors[f"{where}.quantity"] = _("At most %(max)d per line.", max=order_rules.MAX_LINE_QUANTITY)
         elif variant_id is not None:
             lines.append(LineRequest(variant_id, quantity))
     return lines

@@ -36,9 +36,10 @@ from omnistore.core.errors import (
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.customers.models import Customer
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules, sourcing
 from omnistore.orders.models import DraftHold, DraftLine, OrderDraft
-from omnistore.orders.sourcing import LineRequest, SourcingRequest
+from omnistore.orders.order_rules import LineRequest
+from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import services as stock
 from omnistore.stores.models import Staff
 
@@ -168,15 +169,15 @@ def set_line(draft, variant_id, quantity, *, staff) -> DraftState:
     release_expired_holds()
     if quantity in (0, "0"):
         return remove_line(draft, variant_id, staff=staff)
-    quantity = sourcing.check_quantity(quantity)
+    quantity = order_rules.check_quantity(quantity)
     with transaction() as session:
         _lock_open_draft(session, draft, staff)
         variant = _variant(session, variant_id)
         line = next((line for line in draft.lines if line.variant_id == variant.id), None)
         if line is None:
-            if len(draft.lines) >= sourcing.MAX_LINES:
+            if len(draft.lines) >= order_rules.MAX_LINES:
                 raise ValidationFailed(_("Too many lines."), {
-                    "lines": _("At most %(max)d lines per order.", max=sourcing.MAX_LINES)})
+                    "lines": _("At most %(max)d lines per order.", max=order_rules.MAX_LINES)})
             draft.lines.append(DraftLine(variant_id=variant.id, quantity=quantity))
         else:
             line.quantity = quantity
@@ -201,7 +202,7 @@ def choose_fulfilment(draft, fulfilment, *, staff, pickup_location_id=None, addr
                       payment_state=None) -> DraftState:
     """Collect at a pickup store, or deliver to `address` (a dict, checked); re-source and re-hold."""
     release_expired_holds()
-    if fulfilment not in sourcing.FULFILMENTS:
+    if fulfilment not in order_rules.FULFILMENTS:
         raise ValidationFailed(_("Choose pickup or delivery."), {"fulfilment": _("Choose pickup or delivery.")})
     if payment_state is not None and payment_state not in ("paid", "pay_at_pickup"):
         raise ValidationFailed(_("Choose how the customer pays."), {"payment_state": _("Unknown payment state.")})
@@ -211,9 +212,9 @@ def choose_fulfilment(draft, fulfilment, *, staff, pickup_location_id=None, addr
     with transaction() as session:
         _lock_open_draft(session, draft, staff)
         if fulfilment == "pickup":
-            draft.pickup_location_id = sourcing.pickup_location(pickup_location_id).id
+            draft.pickup_location_id = order_rules.pickup_location(pickup_location_id).id
         else:
-            draft.delivery_address = sourcing.check_address(address).as_dict()
+            draft.delivery_address = order_rules.check_address(address).as_dict()
             draft.pickup_location_id = None
         draft.fulfilment = fulfilment
         if payment_state is not None:

@@ -42,7 +42,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.customers import services as customers
 from omnistore.customers.services import lock_customer
-from omnistore.orders import notifications, pickup_codes, sourcing
+from omnistore.orders import notifications, order_rules, pickup_codes, sourcing, transfer_capacity
 from omnistore.orders import services as orders
 from omnistore.orders.drafts import (
     check_actor,
@@ -73,7 +73,7 @@ class PlaceOrder:
     fulfilment: str
     payment_state: str
     pickup_location_id: int | None = None
-    delivery_address: sourcing.Address | None = None
+    delivery_address: order_rules.Address | None = None
     origin_location_id: int | None = None
     request_fingerprint: str = ""  # the API's body hash: same key + another body is refused
     contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
@@ -273,7 +273,7 @@ def _place_once(session, source, key, *, staff, api_client):
     if not proposal.complete:
         raise InsufficientStock(_("Some items are not available."))
     # Every source but the pickup store sends a transfer: its daily capacity is checked under its lock.
-    sourcing.claim_transfer_capacity(session, [
+    transfer_capacity.claim_transfer_capacity(session, [
         loc for loc in proposal.sources if fulfilment == "delivery" or loc.id != request.pickup_location_id], now)
 
     order = Order(

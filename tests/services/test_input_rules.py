@@ -4,7 +4,7 @@ import pytest
 
 from omnistore.catalog import services as catalog
 from omnistore.core.errors import ValidationFailed
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules
 from omnistore.stock import services as stock
 
 
@@ -14,7 +14,7 @@ def _stock(value):
 
 def _quantity(value):
     try:
-        return sourcing.check_quantity(value)
+        return order_rules.check_quantity(value)
     except ValidationFailed:
         return None
 

@@ -10,7 +10,7 @@ from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
 from omnistore.customers.models import Customer
-from omnistore.orders import cancelling, line_reasons, sourcing
+from omnistore.orders import cancelling, line_reasons, order_rules
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
@@ -144,7 +144,7 @@ def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
     order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     order_drafts.release_expired_holds(utcnow() + timedelta(minutes=20))  # the hold ran out…
     other = ordering.place(ordering.PlaceOrder(  # …and a web order took the unit
-        channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+        channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
         fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id), api_client=None,
         staff=shop["clerk"])
     assert other.lines[0].source_location_id == shop["HAM"].id
@@ -295,7 +295,7 @@ def _web_order(shop, lines, key=None):
     def work(i):
         return ordering.place(ordering.PlaceOrder(
             channel="web", customer_id=shop["customer"].id,
-            lines=tuple(sourcing.LineRequest(shop["variant"].id, q) for q in lines),
+            lines=tuple(order_rules.LineRequest(shop["variant"].id, q) for q in lines),
             fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id,
         ), idempotency_key=key, staff=shop["clerk"]).number
     return work
@@ -404,7 +404,7 @@ def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, s
 
     def work(i):
         return ordering.place(ordering.PlaceOrder(
-            channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+            channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
             fulfilment="pickup", payment_state="paid", pickup_location_id=shop["BER"].id,
         ), staff=shop["clerk"]).number
 

@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from omnistore.catalog import services as catalog
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
-from omnistore.orders import counter, sourcing
+from omnistore.orders import counter, order_rules
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
 from omnistore.orders.forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm, StartArgs
@@ -82,7 +82,7 @@ def _context(draft, state=None, *, errors=None, message=None, notice=None, typed
         "notice": notice,
         "options": counter.option_summaries(draft, state),
         "results": results, "query": query, "idempotency_key": uuid.uuid4().hex, "focus": focus,
-        "delivery_countries": sourcing.rules().delivery_countries, "seconds_left": state.seconds_left(),
+        "delivery_countries": order_rules.rules().delivery_countries, "seconds_left": state.seconds_left(),
         "hold_minutes": order_drafts.hold_minutes(), "action_form": ActionForm(),
         "country_names": {"DE": _("Germany"), "DK": _("Denmark")},
     }
