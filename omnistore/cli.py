@@ -170,7 +170,7 @@ def register_cli(app: Flask):
     @holds.command("release")
     def holds_release():
         """Release holds whose time is up (cron-able; safe to run from several machines at once)."""
-        from omnistore.orders.placing import release_expired_holds
+        from omnistore.orders.drafts import release_expired_holds
 
         total = 0
         while released := release_expired_holds():

@@ -6,8 +6,8 @@ import pytest
 
 from omnistore import create_app
 from omnistore.core import config
-from omnistore.orders import placing as ordering
-from omnistore.orders import sourcing
+from omnistore.orders import drafts as order_drafts
+from omnistore.orders import order_rules
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -67,8 +67,8 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True, "OMNISTORE_AUTO_SETUP": False,
                       "OMNISTORE_OUTBOX_AUTODELIVER": False})
     with app.app_context():
-        assert ordering.hold_minutes() == 1
-        rules = sourcing.rules()
+        assert order_drafts.hold_minutes() == 1
+        rules = order_rules.rules()
         assert rules.transfer_days == ((10.0, 4), (None, 6)) and rules.delivery_days == 5
         assert (rules.shipping_fee_minor, rules.free_shipping_from_minor) == (990, 20000)
         assert rules.delivery_countries == ("DK",)

@@ -10,7 +10,7 @@ in its service (catalog.feed.upsert_products, stock.feed.rows_from_json), becaus
 result with stable per-field codes (required, too_long, invalid_ean, below_allocated, …) while the good rows
 are still applied. Their row models (ProductInput, StockRowInput) document what a row must be to be applied;
 the request as a whole accepts any row (PER_ROW). The order body (OrderInput) is checked by
-ordering.web_order_from_json for the same reason in one request: every field's problem at once, in the
+api_orders.web_order_from_json for the same reason in one request: every field's problem at once, in the
 customer's language, with the lookups (SKUs, pickup store, real email and phone) in the same pass. The stock
 import's answer is built by hand for speed (see api/views.py). A test keeps these models' field names and the
 services' equal.
@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omnistore.catalog import codes
 from omnistore.catalog import feed as product_feed
 from omnistore.core.statuses import LineStatus, OrderStatus
-from omnistore.orders import placing as ordering
-from omnistore.orders import sourcing
+from omnistore.orders import api_orders, order_rules
 from omnistore.stock import feed as stock_feed
 from omnistore.stock import inputs
 
@@ -269,16 +268,16 @@ class StockAvailability(Schema):
 
 # --- orders -----------------------------------------------------------------------------------------------
 
-FULFILMENT = Literal[sourcing.FULFILMENTS]
+FULFILMENT = Literal[order_rules.FULFILMENTS]
 PAYMENT_STATE = Literal["paid", "pay_at_pickup"]
 
 
 class Address(Input):
-    name: Text(sourcing.ADDRESS_FIELDS["name"], min_length=1)
-    street: Text(sourcing.ADDRESS_FIELDS["street"], min_length=1)
-    postcode: Text(sourcing.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
+    name: Text(order_rules.ADDRESS_FIELDS["name"], min_length=1)
+    street: Text(order_rules.ADDRESS_FIELDS["street"], min_length=1)
+    postcode: Text(order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
                    examples=["20095", "1620"])
-    city: Text(sourcing.ADDRESS_FIELDS["city"], min_length=1)
+    city: Text(order_rules.ADDRESS_FIELDS["city"], min_length=1)
     country: Text(2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).",
                   examples=["DE", "DK"])
 
@@ -291,14 +290,14 @@ class CustomerInput(Input):
         {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]}]})
     email: Text(254, pattern=ONE_LINE) = None
     phone: Text(40, pattern=ONE_LINE, description="Any usual notation; stored in E.164.") = None
-    first_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
-    last_name: Text(ordering.NAME_MAX, pattern=ONE_LINE) = None
+    first_name: Text(api_orders.NAME_MAX, pattern=ONE_LINE) = None
+    last_name: Text(api_orders.NAME_MAX, pattern=ONE_LINE) = None
     locale: Literal["en", "de", "da"] = Field(None, description="Language of the customer's emails.")
 
 
 class LineInput(Input):
     sku: Text(codes.SKU_MAX, min_length=1)
-    quantity: int = Field(ge=1, le=sourcing.MAX_LINE_QUANTITY)
+    quantity: int = Field(ge=1, le=order_rules.MAX_LINE_QUANTITY)
 
 
 class OrderInput(Input):
@@ -307,13 +306,13 @@ class OrderInput(Input):
     the warehouse. Anything wrong → 422 with a message per field (paths like `lines[0].sku`) and nothing
     created."""
     customer: CustomerInput
-    lines: list[LineInput] = Field(min_length=1, max_length=sourcing.MAX_LINES)
+    lines: list[LineInput] = Field(min_length=1, max_length=order_rules.MAX_LINES)
     fulfilment: FULFILMENT
     pickup_location: Text(16, description="Pickup only: code of a store with a pickup desk.",
                           examples=["HAM"]) = None
     delivery_address: Address = Field(None, description="Delivery only.")
     payment_state: PAYMENT_STATE = Field("paid", description="pay_at_pickup only for pickups.")
-    channel: Literal[ordering.API_CHANNELS] = "web"
+    channel: Literal[api_orders.API_CHANNELS] = "web"
 
 
 class CancelInput(Input):

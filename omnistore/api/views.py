@@ -17,7 +17,7 @@ from omnistore.catalog import lookups as catalog
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
-from omnistore.orders import pickup_codes
+from omnistore.orders import api_orders, cancelling, pickup_codes
 from omnistore.orders import placing as ordering
 from omnistore.orders.line_reasons import line_reason
 from omnistore.stock import bulk_import, reads
@@ -350,9 +350,9 @@ def order_document(order, client):
 def create_order():
     """A web order; `Idempotency-Key` makes a retry safe (201 created, 200 the same order again)."""
     body = json_body()
-    placed = ordering.place_web_order(body, api_client=g.api_client,
-                                      idempotency_key=request.headers.get("Idempotency-Key"))
-    order = ordering.order_for_api(placed.order.number, g.api_client)
+    placed = api_orders.place_web_order(body, api_client=g.api_client,
+                                        idempotency_key=request.headers.get("Idempotency-Key"))
+    order = api_orders.order_for_api(placed.order.number, g.api_client)
     response = send(order_document(order, g.api_client), 201 if placed.created else 200)
     response.headers["Location"] = f"{bp.url_prefix}/orders/{order.number}"
     if not placed.created:
@@ -362,7 +362,7 @@ def create_order():
 
 @bp.get("/orders/<number>")
 def get_order(number):
-    return send(order_document(ordering.order_for_api(number, g.api_client), g.api_client))
+    return send(order_document(api_orders.order_for_api(number, g.api_client), g.api_client))
 
 
 @bp.post("/orders/<number>/cancel")
@@ -372,7 +372,7 @@ def cancel_order(number):
     if _has_body():
         reason = body_as(schemas.CancelInput, json_body(), 'Send nothing or {"reason": "…"}.',
                          {"reason": "Must be text."}).reason
-    order = ordering.order_for_api(number, g.api_client)  # out of scope: 404, like an unknown number
+    order = api_orders.order_for_api(number, g.api_client)  # out of scope: 404, like an unknown number
     staff_service.require_api_write(g.api_client)
-    ordering.cancel(order, api_client=g.api_client, reason=reason)
-    return send(order_document(ordering.order_for_api(number, g.api_client), g.api_client))
+    cancelling.cancel(order, api_client=g.api_client, reason=reason)
+    return send(order_document(api_orders.order_for_api(number, g.api_client), g.api_client))

@@ -42,6 +42,7 @@ from omnistore.customers.models import (
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order, OrderDraft, OrderEvent, OrderLine, Pickup
 
 ACCESS_LOG_PAGE = 50
@@ -243,7 +244,6 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         message = _l("Type ERASE to confirm.")
         raise ValidationFailed(message, {"confirm": message})
     from omnistore.customers.services import current_consents
-    from omnistore.orders import placing as ordering
 
     with transaction() as session:
         # The same lock a merge, an edit or a placement for this customer takes: whoever comes second sees
@@ -284,7 +284,7 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         for model in (CustomerNote, CustomerVisit, WishlistItem):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
-        ordering.forget_customer_drafts(session, ids, staff=staff)
+        order_drafts.forget_customer_drafts(session, ids, staff=staff)
         for order in orders:
             order.delivery_address = {}
         if order_ids:

@@ -144,7 +144,8 @@ SETTINGS = (
     Setting("URL_SCHEME", "PREFERRED_URL_SCHEME", text, "http"),
     # Where customers reach the app from their phones: the base of the status links in emails and QR codes.
     Setting("PUBLIC_URL", "OMNISTORE_PUBLIC_URL", url, "http://127.0.0.1:5000"),
-    # Ordering: counter holds, promised days, delivery fees and countries (services/ordering, services/sourcing).
+    # Ordering: counter holds, promised days, delivery fees and countries (orders/drafts, orders/placing,
+    # orders/sourcing).
     Setting("HOLD_MINUTES", "OMNISTORE_HOLD_MINUTES", integer(1), "15"),
     Setting("TRANSFER_DAYS", "OMNISTORE_TRANSFER_DAYS", transfer_days, "50:1,400:2,*:3"),
     Setting("DELIVERY_DAYS", "OMNISTORE_DELIVERY_DAYS", integer(0), "2"),

@@ -5,7 +5,7 @@
 - option_summaries(draft, state): for each way of getting the goods (collect here, collect in another store,
   delivery) what the sourcing engine would plan right now: promised date, sources, shipping fee — so the
   clerk can tell the customer the choices before choosing. The chosen option's full proposal is the draft's
-  own (services/ordering.draft_state).
+  own (orders/drafts.draft_state).
 """
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules, sourcing
 from omnistore.orders.models import DraftHold
 from omnistore.stock import availability
 from omnistore.stock import search as catalogue_search
@@ -87,7 +87,7 @@ def option_summaries(draft, state) -> dict:
         return {}
     holds = tuple((h.variant_id, h.location_id, h.quantity)
                   for h in db.session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)))
-    lines = tuple(sourcing.LineRequest(line.variant_id, line.quantity) for line in draft.lines)
+    lines = tuple(order_rules.LineRequest(line.variant_id, line.quantity) for line in draft.lines)
     here = draft.location
     stores = pickup_stores(here)
     other = None

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional, ValidationEr
 from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import NotFound
 from omnistore.orders import desk as order_desk
-from omnistore.orders import sourcing, transfers
+from omnistore.orders import order_rules, transfers
 from omnistore.web.forms import MAX_ID, IdField, ServiceCheck
 
 NO_CUSTOMER = _l("We could not find that customer.")
@@ -31,7 +31,7 @@ def _variant_exists(variant_id):
 def _button_quantity(value):
     """A + / − / Remove button's quantity: 0 removes the line, anything else is a quantity."""
     if value not in (None, "", "0"):
-        sourcing.check_quantity(value)
+        order_rules.check_quantity(value)
 
 
 class StartArgs(FlaskForm):
@@ -83,7 +83,7 @@ class LineForm(FlaskForm):
 
     def validate_typed(self, field):
         if not self.variant_id.errors and self.quantity.data in (None, ""):
-            ServiceCheck(sourcing.check_quantity)(self, field)
+            ServiceCheck(order_rules.check_quantity)(self, field)
 
     def error_keys(self):
         line = f"quantity-{self.variant_id.data}"

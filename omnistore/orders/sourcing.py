@@ -40,10 +40,16 @@ The rules, in order:
    OMNISTORE_FREE_SHIPPING_FROM_MINOR (default 5000); deliveries go to OMNISTORE_DELIVERY_COUNTRIES
    (default DE, DK), whose postcodes are checked (DE: 5 digits, DK: 4 digits).
 
-A draft's own holds (units already allocated to it, see orders/placing.py) count as available to that
+A draft's own holds (units already allocated to it, see orders/drafts.py) count as available to that
 draft: pass them as `own_holds` so re-proposing does not compete with itself.
+
+What a request may hold (lines, fulfilment, address, pickup store) is checked by orders/order_rules.py, which
+also reads the configured Rules (days, fees, countries); a source's transfers of the day are counted and, while
+placing, claimed by orders/transfer_capacity.py. What is left here is one algorithm, read top to bottom: the
+request, the proposal it gives, and the steps above in order (who may supply and in which rank, the single
+source or the split, the promised date, the reason of each line in the viewer's language) — kept together
+so the five rules and their code stay side by side.
 """
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -54,89 +60,16 @@ from sqlalchemy import select
 
 from omnistore.catalog.models import Variant
 from omnistore.core import config as settings
-from omnistore.core import validation
-from omnistore.core.errors import InsufficientStock, NotFound, ValidationFailed
+from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.orders.models import Transfer
+from omnistore.orders.order_rules import FULFILMENTS, MAX_LINES, Rules, check_quantity, pickup_location, rules
+from omnistore.orders.transfer_capacity import transfers_today
 from omnistore.stock.models import StockLevel
 from omnistore.stores.locations import distances_from, first_ready_day, location_zone, next_open_day
 from omnistore.stores.models import Location
 
-MAX_LINES = 100
-MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
-FULFILMENTS = ("pickup", "delivery")
-
-POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
-ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
-
-
-# --- configuration ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Rules:
-    transfer_days: tuple = settings.default("TRANSFER_DAYS")  # ((max_km or None, days), ...) ascending
-    delivery_days: int = settings.default("DELIVERY_DAYS")
-    shipping_fee_minor: int = settings.default("SHIPPING_FEE_MINOR")
-    free_shipping_from_minor: int = settings.default("FREE_SHIPPING_FROM_MINOR")
-    delivery_countries: tuple = settings.default("DELIVERY_COUNTRIES")
-
-    def days_for_distance(self, km):
-        for limit, days in self.transfer_days:
-            if limit is None or km <= limit:
-                return days
-        return self.transfer_days[-1][1]
-
-    def shipping_fee(self, fulfilment, goods_minor):
-        if fulfilment != "delivery" or goods_minor >= self.free_shipping_from_minor:
-            return 0
-        return self.shipping_fee_minor
-
-
-parse_transfer_days = settings.transfer_days
-
-
-def rules() -> Rules:
-    """The rules from the app's configuration (the OMNISTORE_* settings of core/config.py, parsed the same way)."""
-    config = current_app.config if has_app_context() else {}
-
-    def get(name):
-        value = config[f"OMNISTORE_{name}"] if f"OMNISTORE_{name}" in config else settings.default(name)
-        return settings.setting(name).parse(value) if isinstance(value, str) else value
-
-    return Rules(
-        transfer_days=get("TRANSFER_DAYS"),
-        delivery_days=int(get("DELIVERY_DAYS")),
-        shipping_fee_minor=int(get("SHIPPING_FEE_MINOR")),
-        free_shipping_from_minor=int(get("FREE_SHIPPING_FROM_MINOR")),
-        delivery_countries=tuple(get("DELIVERY_COUNTRIES")),
-    )
-
-
-# --- inputs -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LineRequest:
-    variant_id: int
-    quantity: int
-
-
-@dataclass(frozen=True)
-class Address:
-    name: str
-    street: str
-    postcode: str
-    city: str
-    country: str
-
-    def as_dict(self):
-        return {"name": self.name, "street": self.street, "postcode": self.postcode, "city": self.city,
-                "country": self.country}
-
-    @property
-    def one_line(self):
-        return f"{self.name}, {self.street}, {self.postcode} {self.city}, {self.country}"
-
+# --- the request ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class SourcingRequest:
@@ -214,60 +147,6 @@ class Proposal:
         return needed
 
 
-# --- validation helpers (shared with ordering and the API) -------------------------------------------------
-
-def check_address(data, *, allowed_countries=None) -> Address:
-    """A delivery address from a dict (form or JSON); ValidationFailed with a message per field."""
-    allowed = allowed_countries or rules().delivery_countries
-    if not isinstance(data, dict):
-        raise ValidationFailed(_("Enter the delivery address."), {"address": _("Enter the delivery address.")})
-    errors, values = {}, {}
-    for name, limit in ADDRESS_FIELDS.items():
-        value = validation.text(data.get(name), field=name, errors=errors, max_length=limit, required=True)
-        if name in errors:
-            continue
-        values[name] = value
-    country = values.get("country", "").upper()
-    if "country" not in errors:
-        if country not in allowed:
-            errors["country"] = _("We deliver to %(countries)s only.", countries=", ".join(allowed))
-        elif "postcode" not in errors:
-            postcode = values["postcode"].replace(" ", "")
-            pattern = POSTCODE_FORMATS.get(country)
-            if pattern is not None and not pattern.fullmatch(postcode):
-                errors["postcode"] = {"DE": _("A German postcode has 5 digits, like 20095."),
-                                      "DK": _("A Danish postcode has 4 digits, like 1620.")}[country]
-            values["postcode"] = postcode
-    if errors:
-        raise ValidationFailed(_("Please check the delivery address."), errors)
-    return Address(values["name"], values["street"], values["postcode"], values["city"], country)
-
-
-def check_quantity(value, *, name="quantity"):
-    """A line quantity (int, or a string as typed): 1..MAX_LINE_QUANTITY; ValidationFailed otherwise."""
-    value = validation.whole_number(value)
-    if value is None or abs(value) >= 10**9:  # ten digits and more: a slip of the finger, not a quantity
-        raise ValidationFailed(_("Please check the quantity."), {name: _("Enter a whole number, like 1.")})
-    if value < 1:
-        raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})
-    if value > MAX_LINE_QUANTITY:
-        raise ValidationFailed(_("Please check the quantity."),
-                               {name: _("At most %(max)d per line.", max=MAX_LINE_QUANTITY)})
-    return value
-
-
-def pickup_location(location_id) -> Location:
-    """An active store with a pickup desk; ValidationFailed (field pickup_location) otherwise."""
-    location = db.session.get(Location, location_id) if isinstance(location_id, int) else None
-    if location is None or not location.active:
-        raise ValidationFailed(_("Please choose where to collect."),
-                               {"pickup_location": _("We could not find that location.")})
-    if not location.is_store or not location.pickup_enabled:
-        raise ValidationFailed(_("Please choose where to collect."), {
-            "pickup_location": _("%(name)s has no pickup desk. Choose another store.", name=location.name)})
-    return location
-
-
 # --- the engine -------------------------------------------------------------------------------------------
 
 @dataclass
@@ -281,55 +160,6 @@ class _Candidate:
 
 def _local_today(location, now):
     return now.astimezone(location_zone(location)).date()
-
-
-def _start_of_local_day(location, now):
-    local = now.astimezone(location_zone(location))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _transfers_today(locations, now):
-    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}."""
-    if not locations:
-        return {}
-    starts = {loc.id: _start_of_local_day(loc, now) for loc in locations}
-    rows = db.session.execute(
-        select(Transfer.source_location_id, Transfer.created_at)
-        .where(Transfer.source_location_id.in_(list(starts)), Transfer.status != "cancelled",
-               Transfer.created_at >= min(starts.values()))
-    ).all()
-    counts = {}
-    for location_id, created_at in rows:
-        if created_at >= starts[location_id]:
-            counts[location_id] = counts.get(location_id, 0) + 1
-    return counts
-
-
-class TransferCapacityReached(InsufficientStock):
-    """A source reached its outgoing transfers for today while this order was being placed."""
-
-    code = "transfer_capacity_reached"
-
-
-def claim_transfer_capacity(session, sources, now) -> None:
-    """Inside the placing transaction, before its transfers are written: lock each source's location row
-    (in id order; FOR NO KEY UPDATE, so orders and movements referencing the location do not wait) and
-    count its transfers today again. Concurrent placements from one source queue on that lock, so the
-    capacity is never exceeded; TransferCapacityReached when a source is full (the caller re-sources).
-    SQLite's write transaction holds the whole database already."""
-    ids = sorted({loc.id for loc in sources})
-    if not ids:
-        return
-    query = select(Location.id).where(Location.id.in_(ids)).order_by(Location.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)
-    session.execute(query).all()
-    used = _transfers_today(sources, now)
-    for loc in sorted(sources, key=lambda loc: loc.id):
-        if used.get(loc.id, 0) >= loc.transfer_capacity:
-            raise TransferCapacityReached(
-                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
-                  capacity=loc.transfer_capacity), location=loc.code)
 
 
 def _check_request(request):
@@ -448,7 +278,7 @@ def _money(minor):
 
 def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
     distance = distances_from(anchor) if anchor is not None else None
-    capacity_used = _transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
+    capacity_used = transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
     country = (country or "").upper()
     candidates = []
     for loc in locations:
@@ -502,7 +332,7 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
                     key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
     if not having:
         return "nowhere", _("Not available anywhere in the network.")
-    used = _transfers_today(having, now)
+    used = transfers_today(having, now)
     loc = having[0]
     units = levels[(variant_id, loc.id)]
     why_not, _offered = _why_not_eligible(loc, units, own=False, used=used)
@@ -584,7 +414,6 @@ def reason_text(code, params):
     except (KeyError, TypeError, ValueError):
         return ""
     return ""
-
 
 
 def pickup_stores_by_distance(origin) -> list:

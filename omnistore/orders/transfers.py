@@ -2,7 +2,7 @@
 deliveries are shipped and delivered. Every step is one transaction with its stock change, its timestamps
 on the Transfer and an OrderEvent naming the staff member.
 
-A Transfer (made by services/ordering.place) carries the lines of one order from one source location either
+A Transfer (made by orders/placing.place) carries the lines of one order from one source location either
 to the order's pickup store (destination set) or to the customer's address (destination None, a home
 delivery). Lines the pickup store supplies itself have no transfer.
 

@@ -21,8 +21,7 @@ from omnistore.core.errors import InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_PICKUP_STATUSES, PREPARING_STATUSES, order_word
 from omnistore.core.types import utcnow
-from omnistore.orders import notifications
-from omnistore.orders import placing as ordering
+from omnistore.orders import cancelling, notifications
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Pickup
 
@@ -149,7 +148,7 @@ def check_in(token, note="") -> CustomerView:
 
 
 def cancel(token) -> CustomerView:
-    """Cancel while the order is not yet ready (this page's rule); services/ordering.cancel does the rest:
+    """Cancel while the order is not yet ready (this page's rule); orders/cancelling.cancel does the rest:
     allocations released, the customer and webhooks told."""
     with transaction():
         order = _load(token, for_update=True)
@@ -159,7 +158,7 @@ def cancel(token) -> CustomerView:
                    status=order_word(order.status)),
                 status=order.status,
             )
-        ordering.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))
+        cancelling.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))
     db.session.expire_all()
     return view(token)
 

@@ -41,12 +41,12 @@ def _timed(values):
 
 def bench_sourcing(app, workload, rng, proposals):
     """propose() for `proposals` random pickup requests (1–3 sampled variants at a random seed store)."""
-    from omnistore.orders import sourcing
+    from omnistore.orders import order_rules, sourcing
 
     stores = _seed_store_ids()
     times, splits, sources = [], 0, Counter()
     for i in range(proposals):
-        lines = tuple(sourcing.LineRequest(v.id, rng.choice((1, 1, 2)))
+        lines = tuple(order_rules.LineRequest(v.id, rng.choice((1, 1, 2)))
                       for v in rng.sample(workload.variants, rng.choice((1, 2, 3))))
         request = sourcing.SourcingRequest(lines=lines, fulfilment="pickup", pickup_location_id=rng.choice(stores))
         began = perf_counter()
@@ -64,8 +64,8 @@ def bench_sourcing(app, workload, rng, proposals):
 def bench_placement(app, workload, rng, clients, seconds):
     """`clients` threads placing web pickup orders through ordering.place for `seconds`: orders/s, latency."""
     from omnistore.core.errors import InsufficientStock
+    from omnistore.orders import order_rules
     from omnistore.orders import placing as ordering
-    from omnistore.orders import sourcing
 
     stores, customers = _seed_store_ids(), _seed_customer_ids()
     if not customers:
@@ -85,7 +85,8 @@ def bench_placement(app, workload, rng, clients, seconds):
                 request = ordering.PlaceOrder(
                     channel="web", customer_id=local.choice(customers), fulfilment="pickup",
                     payment_state="pay_at_pickup", pickup_location_id=local.choice(stores),
-                    lines=tuple(sourcing.LineRequest(v, 1) for v in local.sample(variant_ids, local.choice((1, 1, 2)))))
+                    lines=tuple(order_rules.LineRequest(v, 1)
+                                for v in local.sample(variant_ids, local.choice((1, 1, 2)))))
                 began = perf_counter()
                 try:
                     numbers.append(ordering.place(request, api_client=_bench_api_client()).number)
@@ -172,7 +173,7 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
     database: the bench places real orders (cancelled again at the end unless --keep-orders).
     For the same through HTTP, run `bench --scenario api-order` (gunicorn, 16 clients by default).
     """
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import api_orders, cancelling
     from omnistore.stores import staff as staff_service
 
     def echo(message):
@@ -199,7 +200,7 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
         for number in numbers:
             with contextlib.suppress(Exception):
                 api_client = db.session.get(type(client), client.id)
-                ordering.cancel(ordering.order_for_api(number, api_client), api_client=api_client)
+                cancelling.cancel(api_orders.order_for_api(number, api_client), api_client=api_client)
     with contextlib.suppress(Exception):
         staff_service.revoke_api_client(name)
     s, p = sourcing_figures["timing_ms"], placement["timing_ms"]

@@ -13,6 +13,7 @@ from omnistore.core.extensions import db
 from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.models import Customer, CustomerMerge
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order
 from omnistore.stores.models import Staff
 
@@ -140,15 +141,13 @@ def test_an_erase_and_a_merge_at_once_leave_nothing_of_the_erased(app, people, e
 
 @pytest.fixture
 def counter(make, people):
-    from omnistore.orders import placing as ordering
-
     ham = db.session.get(Staff, people["manager"].id).location
     clerk = make.staff("clerk", ham, email="clerk@example.test")
     variant = make.variant(price_minor=3000)
     make.stock(variant, ham, 5)
-    draft = ordering.start_draft(clerk, customer_id=people["anna"].id)
-    ordering.set_line(draft, variant.id, 2, staff=clerk)
-    ordering.choose_fulfilment(draft, "delivery", staff=clerk, payment_state="paid", address={
+    draft = order_drafts.start_draft(clerk, customer_id=people["anna"].id)
+    order_drafts.set_line(draft, variant.id, 2, staff=clerk)
+    order_drafts.choose_fulfilment(draft, "delivery", staff=clerk, payment_state="paid", address={
         "name": "Anna Tester", "street": "Elbchaussee 9", "postcode": "22763", "city": "Hamburg", "country": "DE"})
     return {"clerk": clerk, "variant": variant, "token": draft.token, "ham": ham}
 
@@ -160,7 +159,7 @@ def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_h
 
     def place():
         clerk = db.session.get(Staff, counter["clerk"].id)
-        draft = ordering.draft_for(counter["token"], clerk)
+        draft = order_drafts.draft_for(counter["token"], clerk)
         return lambda: ordering.place(draft, staff=clerk)
 
     placed, erased = run_together(app, [place, erase(people, "anna")])
@@ -182,7 +181,7 @@ def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, peopl
     from omnistore.orders.models import OrderDraft
 
     clerk = db.session.get(Staff, counter["clerk"].id)
-    draft = ordering.draft_for(counter["token"], clerk)  # the clerk's page was open …
+    draft = order_drafts.draft_for(counter["token"], clerk)  # the clerk's page was open …
     run_together(app, [erase(people, "anna")])  # … while a manager erased the customer
     with pytest.raises(InvalidTransition, match="personal data was erased"):
         ordering.place(draft, staff=clerk)

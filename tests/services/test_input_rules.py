@@ -5,7 +5,7 @@ import pytest
 from omnistore.catalog import feed
 from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import ValidationFailed
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules
 from omnistore.stock import inputs
 
 
@@ -15,7 +15,7 @@ def _stock(value):
 
 def _quantity(value):
     try:
-        return sourcing.check_quantity(value)
+        return order_rules.check_quantity(value)
     except ValidationFailed:
         return None
 

@@ -10,7 +10,8 @@ from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
 from omnistore.customers.models import Customer
-from omnistore.orders import line_reasons, sourcing
+from omnistore.orders import cancelling, line_reasons, order_rules
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.stock.models import StockLevel, StockMovement
@@ -49,34 +50,34 @@ def assert_ledger_consistent():
 
 def test_a_draft_holds_the_units_of_its_plan_and_shows_why(make, shop):
     make.stock(shop["variant"], shop["CPH"], 3)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    state = ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    state = order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     assert level(shop["variant"], shop["CPH"]) == (3, 2)
     assert state.proposal.lines[0].source.code == "CPH"
     assert "Nearest store with 3 available" in state.proposal.lines[0].reason
     assert 14 * 60 < state.seconds_left() <= 15 * 60 and state.held_units == 2 and state.can_place
     # Changing the quantity re-holds; the draft does not compete with its own holds.
-    state = ordering.set_line(draft, shop["variant"].id, 3, staff=shop["clerk"])
+    state = order_drafts.set_line(draft, shop["variant"].id, 3, staff=shop["clerk"])
     assert level(shop["variant"], shop["CPH"]) == (3, 3) and state.proposal.complete
-    state = ordering.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    state = order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     assert level(shop["variant"], shop["CPH"]) == (3, 1)
-    state = ordering.remove_line(draft, shop["variant"].id, staff=shop["clerk"])
+    state = order_drafts.remove_line(draft, shop["variant"].id, staff=shop["clerk"])
     assert level(shop["variant"], shop["CPH"]) == (3, 0) and state.proposal is None and state.held_units == 0
     assert_ledger_consistent()
 
 
 def test_holds_expire_and_are_released_once(make, shop):
     make.stock(shop["variant"], shop["HAM"], 2)
-    draft = ordering.start_draft(shop["clerk"])
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     assert level(shop["variant"], shop["HAM"]) == (2, 2)
-    assert ordering.release_expired_holds(utcnow()) == 0
+    assert order_drafts.release_expired_holds(utcnow()) == 0
     later = utcnow() + timedelta(minutes=16)
-    assert ordering.release_expired_holds(later) == 2
-    assert ordering.release_expired_holds(later) == 0
+    assert order_drafts.release_expired_holds(later) == 2
+    assert order_drafts.release_expired_holds(later) == 0
     assert level(shop["variant"], shop["HAM"]) == (2, 0)
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
-    state = ordering.draft_state(draft)
+    state = order_drafts.draft_state(draft)
     assert state.held_units == 0 and state.seconds_left() == 0
     assert_ledger_consistent()
 
@@ -84,16 +85,16 @@ def test_holds_expire_and_are_released_once(make, shop):
 def test_hold_minutes_are_configurable(app, make, shop):
     app.config["OMNISTORE_HOLD_MINUTES"] = 5
     make.stock(shop["variant"], shop["HAM"], 2)
-    draft = ordering.start_draft(shop["clerk"])
-    state = ordering.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
+    state = order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     assert 4 * 60 < state.seconds_left() <= 5 * 60
 
 
 def test_placing_a_draft_converts_holds_into_the_order(make, shop):
     make.stock(shop["variant"], shop["HAM"], 1)
     make.stock(shop["variant"], shop["CPH"], 5)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     order = ordering.place(draft, idempotency_key="form-1", staff=shop["clerk"])
     assert order.number.startswith("OS-") and len(order.number) == 12
     assert (order.status, order.channel, order.fulfilment) == ("placed", "store", "pickup")
@@ -129,8 +130,8 @@ def test_placing_a_draft_converts_holds_into_the_order(make, shop):
 
 def test_goods_at_the_pickup_store_make_no_transfer(make, shop):
     make.stock(shop["variant"], shop["HAM"], 3)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     order = ordering.place(draft, staff=shop["clerk"])
     assert order.status == "placed" and order.lines[0].transfer_id is None
     assert db.session.scalar(select(func.count()).select_from(Transfer)) == 0
@@ -139,11 +140,11 @@ def test_goods_at_the_pickup_store_make_no_transfer(make, shop):
 def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
     make.stock(shop["variant"], shop["HAM"], 1)
     make.stock(shop["variant"], shop["BER"], 1)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
-    ordering.release_expired_holds(utcnow() + timedelta(minutes=20))  # the hold ran out…
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    order_drafts.release_expired_holds(utcnow() + timedelta(minutes=20))  # the hold ran out…
     other = ordering.place(ordering.PlaceOrder(  # …and a web order took the unit
-        channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+        channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
         fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id), api_client=None,
         staff=shop["clerk"])
     assert other.lines[0].source_location_id == shop["HAM"].id
@@ -156,7 +157,7 @@ def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
     assert "no longer available" in error.value.message
     assert error.value.proposal is not None and not error.value.proposal.complete
     assert db.session.scalar(select(func.count()).select_from(Order)) == 1
-    assert ordering.draft_for(draft.token, shop["clerk"]).status == "open"
+    assert order_drafts.draft_for(draft.token, shop["clerk"]).status == "open"
     assert_ledger_consistent()
 
 
@@ -165,12 +166,12 @@ def test_cancel_releases_allocations_and_open_transfers(make, shop):
     make.stock(shop["variant"], shop["CPH"], 5)
     other = make.variant(price_minor=1000)
     make.stock(other, shop["HAM"], 1)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
-    ordering.set_line(draft, other.id, 1, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    order_drafts.set_line(draft, other.id, 1, staff=shop["clerk"])
     order = ordering.place(draft, staff=shop["clerk"])
     assert sorted(line.source_location.code for line in order.lines) == ["CPH", "HAM"]
-    ordering.cancel(order, staff=shop["clerk"], reason="changed her mind")
+    cancelling.cancel(order, staff=shop["clerk"], reason="changed her mind")
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "cancelled" and {line.status for line in order.lines} == {"released"}
@@ -179,51 +180,51 @@ def test_cancel_releases_allocations_and_open_transfers(make, shop):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
                              .where(OutboxMessage.topic == "order.cancelled")) == 1
     with pytest.raises(InvalidTransition):
-        ordering.cancel(order, staff=shop["clerk"], reason="again")
+        cancelling.cancel(order, staff=shop["clerk"], reason="again")
     assert_ledger_consistent()
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 1000, "abc", None, 2.5, True])
 def test_bad_quantities_change_nothing(make, shop, quantity):
     make.stock(shop["variant"], shop["HAM"], 5)
-    draft = ordering.start_draft(shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
     if quantity == 0:
-        state = ordering.set_line(draft, shop["variant"].id, quantity, staff=shop["clerk"])
+        state = order_drafts.set_line(draft, shop["variant"].id, quantity, staff=shop["clerk"])
         assert state.proposal is None
     else:
         with pytest.raises(ValidationFailed):
-            ordering.set_line(draft, shop["variant"].id, quantity, staff=shop["clerk"])
+            order_drafts.set_line(draft, shop["variant"].id, quantity, staff=shop["clerk"])
     assert level(shop["variant"], shop["HAM"]) == (5, 0)
 
 
 def test_unknown_variant_and_other_stores_drafts(make, shop):
-    draft = ordering.start_draft(shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
     with pytest.raises(NotFound):
-        ordering.set_line(draft, 999_999, 1, staff=shop["clerk"])
+        order_drafts.set_line(draft, 999_999, 1, staff=shop["clerk"])
     stranger = make.staff(location=shop["BER"])
     with pytest.raises(OutOfScope):
-        ordering.draft_for(draft.token, stranger)
+        order_drafts.draft_for(draft.token, stranger)
     with pytest.raises(OutOfScope):
-        ordering.set_line(draft, shop["variant"].id, 1, staff=stranger)
+        order_drafts.set_line(draft, shop["variant"].id, 1, staff=stranger)
     with pytest.raises(NotFound):
-        ordering.draft_for("nonsense", shop["clerk"])
+        order_drafts.draft_for("nonsense", shop["clerk"])
 
 
 def test_fulfilment_choices_are_checked(make, shop):
     shop["BER"].pickup_enabled = False
     db.session.commit()
     make.stock(shop["variant"], shop["HAM"], 5)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     with pytest.raises(ValidationFailed) as error:
-        ordering.choose_fulfilment(draft, "pickup", pickup_location_id=shop["BER"].id, staff=shop["clerk"])
+        order_drafts.choose_fulfilment(draft, "pickup", pickup_location_id=shop["BER"].id, staff=shop["clerk"])
     assert "pickup_location" in error.value.fields
     with pytest.raises(ValidationFailed) as error:
-        ordering.choose_fulfilment(draft, "delivery", staff=shop["clerk"],
-                                   address={"name": "A", "street": "B", "postcode": "123", "city": "C",
-                                            "country": "DE"})
+        order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"],
+                                       address={"name": "A", "street": "B", "postcode": "123", "city": "C",
+                                                "country": "DE"})
     assert "postcode" in error.value.fields
-    state = ordering.choose_fulfilment(draft, "delivery", staff=shop["clerk"], address={
+    state = order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"], address={
         "name": "Jürgen Ø", "street": "Große Str. 1", "postcode": "20095", "city": "Hamburg", "country": "DE"})
     assert state.proposal.shipping_fee_minor == 495 and state.proposal.total_minor == 3495
     order = ordering.place(draft, staff=shop["clerk"])
@@ -235,30 +236,30 @@ def test_fulfilment_choices_are_checked(make, shop):
 
 def test_a_draft_needs_a_customer_before_placing(make, shop):
     make.stock(shop["variant"], shop["HAM"], 5)
-    draft = ordering.start_draft(shop["clerk"])
-    ordering.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
+    order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     with pytest.raises(ValidationFailed) as error:
         ordering.place(draft, staff=shop["clerk"])
     assert "customer" in error.value.fields
-    assert ordering.draft_state(draft).held_units == 1
-    state = ordering.set_customer(draft, shop["customer"].id, staff=shop["clerk"])
+    assert order_drafts.draft_state(draft).held_units == 1
+    state = order_drafts.set_customer(draft, shop["customer"].id, staff=shop["clerk"])
     assert state.can_place
 
 
 def test_abandoning_a_draft_releases_its_holds(make, shop):
     make.stock(shop["variant"], shop["HAM"], 5)
-    draft = ordering.start_draft(shop["clerk"])
-    ordering.set_line(draft, shop["variant"].id, 4, staff=shop["clerk"])
-    ordering.abandon(draft, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
+    order_drafts.set_line(draft, shop["variant"].id, 4, staff=shop["clerk"])
+    order_drafts.abandon(draft, staff=shop["clerk"])
     assert level(shop["variant"], shop["HAM"]) == (5, 0)
     with pytest.raises(NotFound):
-        ordering.draft_for(draft.token, shop["clerk"])
+        order_drafts.draft_for(draft.token, shop["clerk"])
 
 
 def test_the_cli_releases_expired_holds(app, make, shop):
     make.stock(shop["variant"], shop["HAM"], 3)
-    draft = ordering.start_draft(shop["clerk"])
-    ordering.set_line(draft, shop["variant"].id, 3, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"])
+    order_drafts.set_line(draft, shop["variant"].id, 3, staff=shop["clerk"])
     db.session.execute(db.update(DraftHold).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["holds", "release"])
@@ -294,7 +295,7 @@ def _web_order(shop, lines, key=None):
     def work(i):
         return ordering.place(ordering.PlaceOrder(
             channel="web", customer_id=shop["customer"].id,
-            lines=tuple(sourcing.LineRequest(shop["variant"].id, q) for q in lines),
+            lines=tuple(order_rules.LineRequest(shop["variant"].id, q) for q in lines),
             fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id,
         ), idempotency_key=key, staff=shop["clerk"]).number
     return work
@@ -342,13 +343,13 @@ def test_double_submit_of_one_idempotency_key_makes_one_order(app, make, shop):
 
 def test_double_tap_on_one_draft_from_two_tablets_makes_one_order(app, make, shop):
     make.stock(shop["variant"], shop["CPH"], 5)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     token, clerk_id = draft.token, shop["clerk"].id
 
     def tap(i):
         clerk = db.session.get(Staff, clerk_id)
-        return ordering.place(ordering.draft_for(token, clerk), idempotency_key=f"tap-{i}", staff=clerk).number
+        return ordering.place(order_drafts.draft_for(token, clerk), idempotency_key=f"tap-{i}", staff=clerk).number
 
     outcomes = run_in_threads(app, 6, tap)
     assert all(isinstance(o, str) for o in outcomes), outcomes
@@ -359,17 +360,17 @@ def test_double_tap_on_one_draft_from_two_tablets_makes_one_order(app, make, sho
 
 def test_expiry_run_and_placement_racing_never_double_release(app, make, shop):
     make.stock(shop["variant"], shop["HAM"], 4)
-    draft = ordering.start_draft(shop["clerk"], customer_id=shop["customer"].id)
-    ordering.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 2, staff=shop["clerk"])
     db.session.execute(db.update(DraftHold).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     token, clerk_id = draft.token, shop["clerk"].id
 
     def work(i):
         if i % 2:
-            return ordering.release_expired_holds()
+            return order_drafts.release_expired_holds()
         clerk = db.session.get(Staff, clerk_id)
-        return ordering.place(ordering.draft_for(token, clerk), staff=clerk).number
+        return ordering.place(order_drafts.draft_for(token, clerk), staff=clerk).number
 
     outcomes = run_in_threads(app, 6, work)
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -403,7 +404,7 @@ def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, s
 
     def work(i):
         return ordering.place(ordering.PlaceOrder(
-            channel="web", customer_id=shop["customer"].id, lines=(sourcing.LineRequest(shop["variant"].id, 1),),
+            channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
             fulfilment="pickup", payment_state="paid", pickup_location_id=shop["BER"].id,
         ), staff=shop["clerk"]).number
 

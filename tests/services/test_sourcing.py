@@ -5,9 +5,10 @@ import pytest
 
 from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.orders import sourcing
+from omnistore.orders import order_rules, sourcing
 from omnistore.orders.models import Order, Transfer
-from omnistore.orders.sourcing import LineRequest, SourcingRequest
+from omnistore.orders.order_rules import LineRequest
+from omnistore.orders.sourcing import SourcingRequest
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Hamburg
 
@@ -220,19 +221,19 @@ def test_a_store_without_pickup_desk_or_a_warehouse_cannot_be_the_pickup(make, n
 ])
 def test_delivery_addresses(app, address, field):
     if field is None:
-        checked = sourcing.check_address(address)
+        checked = order_rules.check_address(address)
         assert checked.country == address["country"].upper()
         return
     with pytest.raises(ValidationFailed) as error:
-        sourcing.check_address(address)
+        order_rules.check_address(address)
     assert field in error.value.fields
 
 
 def test_transfer_days_setting_is_parsed():
-    assert sourcing.parse_transfer_days("50:1, 400:2, *:3") == ((50.0, 1), (400.0, 2), (None, 3))
+    assert order_rules.parse_transfer_days("50:1, 400:2, *:3") == ((50.0, 1), (400.0, 2), (None, 3))
     for bad in ("50:1", "x:1,*:2", "*:-1"):
         with pytest.raises(ValueError):
-            sourcing.parse_transfer_days(bad)
+            order_rules.parse_transfer_days(bad)
 
 
 def test_pickup_stores_by_distance(make, network):

@@ -5,7 +5,8 @@ import pytest
 
 from omnistore.core.errors import InvalidTransition, OutOfScope, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.orders import transfers
+from omnistore.orders import cancelling, transfers
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order, OrderEvent, OrderLine, Transfer
 from omnistore.pickups import preparing
 from omnistore.stock.models import StockLevel, StockMovement
@@ -247,8 +248,8 @@ def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_rece
     db.session.add(customer)
     db.session.commit()
     make.stock(net.scarf, net.cph, 2)
-    draft = ordering.start_draft(net.ham_clerk, customer_id=customer.id)
-    ordering.set_line(draft, net.scarf.id, 2, staff=net.ham_clerk)
+    draft = order_drafts.start_draft(net.ham_clerk, customer_id=customer.id)
+    order_drafts.set_line(draft, net.scarf.id, 2, staff=net.ham_clerk)
     order = ordering.place(draft, staff=net.ham_clerk)
     (transfer,) = transfers.transfers_of(order)
     assert (transfer.source_location_id, transfer.destination_location_id) == (net.cph.id, net.ham.id)
@@ -257,7 +258,7 @@ def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_rece
     transfers.pick(transfer, staff=net.cph_clerk)
     transfers.ship(fresh(Transfer, transfer.id), staff=net.cph_clerk, tracking="PN 9")
     assert fresh(Order, order.id).status == "in_transit"
-    ordering.cancel(fresh(Order, order.id), staff=net.ham_clerk, reason="changed her mind")
+    cancelling.cancel(fresh(Order, order.id), staff=net.ham_clerk, reason="changed her mind")
     assert fresh(Transfer, transfer.id).status == "shipped"  # on the road: it still arrives
 
     preparing.receive_parcel(fresh(Transfer, transfer.id), staff=net.ham_clerk)

@@ -24,6 +24,7 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order
 
 HX = {"HX-Request": "true"}
@@ -284,7 +285,6 @@ def _api_order(client, email, key):
 
 def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     from omnistore.orders import desk as order_desk
-    from omnistore.orders import placing as ordering
     from omnistore.orders.models import DraftHold, OrderDraft
     from omnistore.pickups import customer as customer_pickups
 
@@ -311,9 +311,9 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     placed = api_order()
     assert placed.status_code == 201, placed.get_json()
     # A delivery started at the counter, to his home, not placed yet (its units are held).
-    draft = ordering.start_draft(shop["clerk"], customer_id=juergen.id)
-    ordering.set_line(draft, shop["knit_m"].id, 1, staff=shop["clerk"])
-    ordering.choose_fulfilment(draft, "delivery", staff=shop["clerk"], payment_state="paid", address={
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=juergen.id)
+    order_drafts.set_line(draft, shop["knit_m"].id, 1, staff=shop["clerk"])
+    order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"], payment_state="paid", address={
         "name": "Jürgen Müller", "street": "Elbchaussee 1", "postcode": "22763", "city": "Hamburg", "country": "DE"})
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 1
     twin = make.customer("Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222",
@@ -379,10 +379,9 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     customer_service.record_visit(twin, staff=shop["clerk"])
     customer_service.add_to_wishlist(twin, shop["knit_m"].id, staff=shop["clerk"])
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
-    from omnistore.orders import placing as ordering
     from omnistore.orders.models import OrderDraft
 
-    draft = ordering.start_draft(shop["clerk"], customer_id=twin.id)
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=twin.id)
     db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de",
                                  customer_id=twin.id))
     db.session.commit()

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import DraftHold, Order, OrderDraft
 from omnistore.stock.models import StockLevel
 
@@ -199,9 +200,9 @@ def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client
     # The hold runs out, and a web order takes both boots meanwhile.
     db.session.execute(db.update(DraftHold).values(expires_at=utcnow()))
     db.session.commit()
-    ordering.release_expired_holds()
-    other = ordering.start_draft(shop.cph_clerk, customer_id=shop.customer.id)
-    ordering.set_line(other, shop.boot.id, 2, staff=shop.cph_clerk)
+    order_drafts.release_expired_holds()
+    other = order_drafts.start_draft(shop.cph_clerk, customer_id=shop.customer.id)
+    order_drafts.set_line(other, shop.boot.id, 2, staff=shop.cph_clerk)
     ordering.place(other, staff=shop.cph_clerk)
 
     response = client.submit(f"/orders/drafts/{token}/place", {"idempotency_key": key})

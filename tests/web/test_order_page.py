@@ -4,6 +4,8 @@ from sqlalchemy import select
 
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer
+from omnistore.orders import cancelling
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import Order, OrderEvent, Transfer
 from omnistore.stock.models import StockLevel
@@ -19,8 +21,8 @@ def placed(make):
     customer = Customer(first_name="Ida", last_name="Lund", email="ida@example.test", created_channel="store")
     db.session.add(customer)
     db.session.commit()
-    draft = ordering.start_draft(clerk, customer_id=customer.id)
-    ordering.set_line(draft, boot.id, 1, staff=clerk)
+    draft = order_drafts.start_draft(clerk, customer_id=customer.id)
+    order_drafts.set_line(draft, boot.id, 1, staff=clerk)
     order = ordering.place(draft, idempotency_key="k1", staff=clerk)
     return {"order": order, "clerk": clerk, "cph_clerk": cph_clerk, "boot": boot, "cph": cph, "ham": ham}
 
@@ -90,7 +92,7 @@ def test_other_stores_do_not_see_the_order(client, placed, make):
 @pytest.mark.parametrize("locale, words", [("de", "Bestellung storniert"), ("da", "Bestilling annulleret")])
 def test_a_cancelled_lines_reason_is_shown_in_the_viewers_language(client, placed, locale, words):
     order = placed["order"]
-    ordering.cancel(order, staff=placed["clerk"], reason="Customer found it elsewhere")  # placed in English
+    cancelling.cancel(order, staff=placed["clerk"], reason="Customer found it elsewhere")  # placed in English
     client.login(placed["clerk"].email)
     client.submit("/language", {"locale": locale, "next": "/"})
     page = client.get(f"/orders/{order.number}").get_data(as_text=True)

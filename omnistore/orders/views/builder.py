@@ -6,7 +6,8 @@ clerk chooses the customer (the customers picker), adds items (scan or search, +
 customer gets them, sees the sourcing proposal and the held units' countdown, and places the order. Every
 form posts with htmx and gets the builder component (`orders/_draft.html`, self-replacing) back — with the
 problem at the field when the input is refused; without JavaScript the forms post normally and come back
-to the page. The rules (quantities, addresses, pickup desks, holds, placing) are orders/placing.py's.
+to the page. The rules (quantities, addresses, pickup desks, holds, placing) are orders/drafts.py's and
+orders/placing.py's.
 """
 import uuid
 
@@ -16,7 +17,8 @@ from flask_login import current_user
 
 from omnistore.catalog import lookups as catalog
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
-from omnistore.orders import counter, sourcing
+from omnistore.orders import counter, order_rules
+from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
 from omnistore.orders.forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm, StartArgs
 from omnistore.orders.views.orders import bp
@@ -36,17 +38,17 @@ def new():
     customer_id = None if args.customer_id.errors else args.customer_id.data
     variant_id = None if args.variant_id.errors else args.variant_id.data
     # Tapping "New order" twice gives one empty draft, not a pile of them.
-    draft = next((d for d in ordering.open_drafts(current_user, limit=10)
+    draft = next((d for d in order_drafts.open_drafts(current_user, limit=10)
                   if d.staff_id == current_user.id and not d.lines and d.customer_id is None), None)
-    draft = draft or ordering.start_draft(current_user)
+    draft = draft or order_drafts.start_draft(current_user)
     if customer_id is not None:
         try:
-            ordering.set_customer(draft, customer_id, staff=current_user)
+            order_drafts.set_customer(draft, customer_id, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)
     if variant_id is not None:
         try:
-            ordering.set_line(draft, variant_id, 1, staff=current_user)
+            order_drafts.set_line(draft, variant_id, 1, staff=current_user)
         except DomainError as refused:
             problems.append(refused.message)
     for problem in problems:
@@ -55,12 +57,12 @@ def new():
 
 
 def _draft(token):
-    return ordering.draft_for(token[:64], current_user)
+    return order_drafts.draft_for(token[:64], current_user)
 
 
 def _context(draft, state=None, *, errors=None, message=None, notice=None, typed=None, choice=None,
              results=None, query="", focus=None):
-    state = state or ordering.draft_state(draft)
+    state = state or order_drafts.draft_state(draft)
     planned = {}
     if state.proposal is not None:
         planned = {line.variant_id: line for line in state.proposal.lines}
@@ -80,8 +82,8 @@ def _context(draft, state=None, *, errors=None, message=None, notice=None, typed
         "notice": notice,
         "options": counter.option_summaries(draft, state),
         "results": results, "query": query, "idempotency_key": uuid.uuid4().hex, "focus": focus,
-        "delivery_countries": sourcing.rules().delivery_countries, "seconds_left": state.seconds_left(),
-        "hold_minutes": ordering.hold_minutes(), "action_form": ActionForm(),
+        "delivery_countries": order_rules.rules().delivery_countries, "seconds_left": state.seconds_left(),
+        "hold_minutes": order_drafts.hold_minutes(), "action_form": ActionForm(),
         "country_names": {"DE": _("Germany"), "DK": _("Denmark")},
     }
 
@@ -129,7 +131,7 @@ def draft_customer(token):
     if not form.validate_on_submit():
         return _invalid(draft, form)
     try:
-        state = ordering.set_customer(draft, form.customer_id.data, staff=current_user)
+        state = order_drafts.set_customer(draft, form.customer_id.data, staff=current_user)
     except DomainError as refused:
         return _refused(draft, refused)
     return _after(draft, state, focus="add")  # the customer is chosen: on to the items
@@ -144,7 +146,7 @@ def draft_line(token):
         return _invalid(draft, form, form.error_keys())
     variant_id = form.variant_id.data
     try:
-        state = ordering.set_line(draft, variant_id, form.amount(), staff=current_user)
+        state = order_drafts.set_line(draft, variant_id, form.amount(), staff=current_user)
     except ValidationFailed as failure:
         fields = {(f"quantity-{variant_id}" if key == "quantity" else key): value
                   for key, value in failure.fields.items()}
@@ -180,7 +182,7 @@ def draft_add(token):
         return _render(draft, results=results, query=typed)
     current = next((line.quantity for line in draft.lines if line.variant_id == variant.id), 0)
     try:
-        state = ordering.set_line(draft, variant.id, current + 1, staff=current_user)
+        state = order_drafts.set_line(draft, variant.id, current + 1, staff=current_user)
     except ValidationFailed as failure:
         return _render(draft, 422, errors={"add": " ".join(str(v) for v in failure.fields.values())},
                        message=failure.message)
@@ -205,8 +207,8 @@ def draft_fulfilment(token):
         if choice == "delivery":
             if not form.confirm_address.data and not any(typed[name] for name in ("street", "postcode", "city")):
                 return _render(draft, choice="delivery", typed={k: v for k, v in typed.items() if v})
-            state = ordering.choose_fulfilment(draft, "delivery", staff=current_user, address=typed,
-                                               payment_state="paid")
+            state = order_drafts.choose_fulfilment(draft, "delivery", staff=current_user, address=typed,
+                                                   payment_state="paid")
         else:
             location_id = draft.location_id if choice == "here" else form.pickup_location_id.data
             if choice == "store" and location_id is None:  # just tapped: the nearest other store to start with
@@ -214,9 +216,9 @@ def draft_fulfilment(token):
                                    None)
             if choice == "here" and not (draft.location.is_store and draft.location.pickup_enabled):
                 location_id = None
-            state = ordering.choose_fulfilment(draft, "pickup", staff=current_user,
-                                               pickup_location_id=location_id,
-                                               payment_state=payment if payment in ("paid", "pay_at_pickup") else None)
+            state = order_drafts.choose_fulfilment(
+                draft, "pickup", staff=current_user, pickup_location_id=location_id,
+                payment_state=payment if payment in ("paid", "pay_at_pickup") else None)
     except ValidationFailed as failure:
         return _render(draft, 422, errors={k: str(v) for k, v in failure.fields.items()}, message=failure.message,
                        choice=choice, typed=typed if choice == "delivery" else None)
@@ -255,7 +257,7 @@ def draft_place(token):
 def draft_drop(token):
     draft = _draft(token)  # an ActionForm: CSRFProtect has checked its token
     try:
-        ordering.abandon(draft, staff=current_user)
+        order_drafts.abandon(draft, staff=current_user)
     except DomainError as refused:
         flash(str(refused.message), "error")
         return redirect(url_for("orders.draft", token=draft.token), 303)
@@ -269,7 +271,7 @@ def _order_entry():
     def open_order_drafts():
         if not current_user.is_authenticated:
             return []
-        drafts = ordering.open_drafts(current_user, limit=6)
+        drafts = order_drafts.open_drafts(current_user, limit=6)
         return [d for d in drafts if d.customer_id is not None or d.lines][:3]
 
     return {"open_order_drafts": open_order_drafts, "has_order_entry": True}

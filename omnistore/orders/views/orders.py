@@ -12,8 +12,8 @@ from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.statuses import ORDER_STATUSES
+from omnistore.orders import cancelling
 from omnistore.orders import desk as order_desk
-from omnistore.orders import placing as ordering_service
 from omnistore.orders import services as order_service
 from omnistore.orders import transfers as transfer_service
 from omnistore.orders.forms import ActionForm, CancelForm, ShipForm
@@ -92,7 +92,7 @@ def cancel(number):
         return _detail(order, 422, cancel_errors=field_errors(form), cancel_open=True,
                        typed_reason=(form.reason.data or "")[:400])
     try:
-        ordering_service.cancel(order, staff=current_user, reason=form.reason.data or "")
+        cancelling.cancel(order, staff=current_user, reason=form.reason.data or "")
     except ValidationFailed as failure:
         order = order_service.get_order_for_staff(number[:40], current_user)
         return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},

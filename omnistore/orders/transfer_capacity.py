@@ -1,0 +1,60 @@
+"""A source's daily transfer capacity (`Location.transfer_capacity`): how many outgoing transfers it created
+today, its own local day, cancelled ones not counted (`transfers_today`, read by the sourcing engine's rule 1),
+and claiming that capacity inside the placing transaction (`claim_transfer_capacity`)."""
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from omnistore.core.errors import InsufficientStock
+from omnistore.core.extensions import db
+from omnistore.orders.models import Transfer
+from omnistore.stores.locations import location_zone
+from omnistore.stores.models import Location
+
+
+def start_of_local_day(location, now):
+    local = now.astimezone(location_zone(location))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def transfers_today(locations, now):
+    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}."""
+    if not locations:
+        return {}
+    starts = {loc.id: start_of_local_day(loc, now) for loc in locations}
+    rows = db.session.execute(
+        select(Transfer.source_location_id, Transfer.created_at)
+        .where(Transfer.source_location_id.in_(list(starts)), Transfer.status != "cancelled",
+               Transfer.created_at >= min(starts.values()))
+    ).all()
+    counts = {}
+    for location_id, created_at in rows:
+        if created_at >= starts[location_id]:
+            counts[location_id] = counts.get(location_id, 0) + 1
+    return counts
+
+
+class TransferCapacityReached(InsufficientStock):
+    """A source reached its outgoing transfers for today while this order was being placed."""
+
+    code = "transfer_capacity_reached"
+
+
+def claim_transfer_capacity(session, sources, now) -> None:
+    """Inside the placing transaction, before its transfers are written: lock each source's location row
+    (in id order; FOR NO KEY UPDATE, so orders and movements referencing the location do not wait) and
+    count its transfers today again. Concurrent placements from one source queue on that lock, so the
+    capacity is never exceeded; TransferCapacityReached when a source is full (the caller re-sources).
+    SQLite's write transaction holds the whole database already."""
+    ids = sorted({loc.id for loc in sources})
+    if not ids:
+        return
+    query = select(Location.id).where(Location.id.in_(ids)).order_by(Location.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    session.execute(query).all()
+    used = transfers_today(sources, now)
+    for loc in sorted(sources, key=lambda loc: loc.id):
+        if used.get(loc.id, 0) >= loc.transfer_capacity:
+            raise TransferCapacityReached(
+                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
+                  capacity=loc.transfer_capacity), location=loc.code)
