@@ -1,4 +1,5 @@
 """omnistore: the application factory."""
+
 import os
 from pathlib import Path
 
@@ -25,21 +26,27 @@ def create_app(config=None):
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    public_url.configure(app, explicit=bool(os.environ.get("OMNISTORE_PUBLIC_URL")) or "OMNISTORE_PUBLIC_URL" in (
-        config or {}), served=_dev_server_url(app))
+    public_url.configure(
+        app,
+        explicit=bool(os.environ.get("OMNISTORE_PUBLIC_URL")) or "OMNISTORE_PUBLIC_URL" in (config or {}),
+        served=_dev_server_url(app),
+    )
 
     _trust_proxies(app)
     _init_extensions(app)
 
     from omnistore.web import register_web
+
     register_web(app)
     _register_domains(app)
 
     from omnistore.cli import register_cli
+
     register_cli(app)
 
     if app.config.get("OMNISTORE_AUTO_SETUP") and _serving():
         from omnistore.first_run import first_start
+
         first_start(app)
     return app
 
@@ -96,6 +103,7 @@ def _init_extensions(app):
     login_manager.unauthorized_handler(to_sign_in)
 
     from omnistore.core import outbox_delivery
+
     outbox_delivery.init_app(app)
 
 
@@ -116,8 +124,18 @@ def _register_domains(app):
     from omnistore.stores.login import check_session
     from omnistore.web import outbox
 
-    for blueprint in (auth.bp, home.bp, orders.bp, manager.bp, stock.bp, customers.bp, desk.bp, api.bp, public.bp,
-                      outbox.bp):
+    for blueprint in (
+        auth.bp,
+        home.bp,
+        orders.bp,
+        manager.bp,
+        stock.bp,
+        customers.bp,
+        desk.bp,
+        api.bp,
+        public.bp,
+        outbox.bp,
+    ):
         app.register_blueprint(blueprint)
     # After the blueprints' own hooks: the network panel answers an unchanged poll with one query of its own.
     app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime

@@ -2,6 +2,7 @@
 
 demo, seed, bench and bench-ordering are tooling (the package omnistore_tools): registered here, imported only
 when one of them runs, so a web process never loads the load generator."""
+
 import importlib
 import sys
 
@@ -86,20 +87,37 @@ def register_cli(app: Flask):
 
     @api_token.command("create")
     @click.argument("name")
-    @click.option("--channel", "channels", multiple=True, type=click.Choice(CHANNELS),
-                  help="An order channel it may read and act on (repeat for several). Default: web.")
-    @click.option("--store", "stores", multiple=True, metavar="CODE",
-                  help="A location it may read and act on (repeat for several). Default: the whole network.")
+    @click.option(
+        "--channel",
+        "channels",
+        multiple=True,
+        type=click.Choice(CHANNELS),
+        help="An order channel it may read and act on (repeat for several). Default: web.",
+    )
+    @click.option(
+        "--store",
+        "stores",
+        multiple=True,
+        metavar="CODE",
+        help="A location it may read and act on (repeat for several). Default: the whole network.",
+    )
     @click.option("--read-only", is_flag=True, help="It may only read.")
-    @click.option("--all-status-urls", is_flag=True,
-                  help="It sees the status URL (the customer's QR link) of every order in its scope, "
-                       "not only of the orders it placed.")
+    @click.option(
+        "--all-status-urls",
+        is_flag=True,
+        help="It sees the status URL (the customer's QR link) of every order in its scope, "
+        "not only of the orders it placed.",
+    )
     def api_token_create(name, channels, stores, read_only, all_status_urls):
         """Create a token for NAME and print it (only its hash is stored: keep it safe)."""
         try:
             _client, token = staff_service.create_api_client(
-                name, channels=channels or DEFAULT_API_CHANNELS, stores=stores or None, read_only=read_only,
-                all_status_urls=all_status_urls)
+                name,
+                channels=channels or DEFAULT_API_CHANNELS,
+                stores=stores or None,
+                read_only=read_only,
+                all_status_urls=all_status_urls,
+            )
         except DomainError as error:
             _fail(error)
         click.echo(token)
@@ -133,16 +151,31 @@ def register_cli(app: Flask):
         click.echo(result.logins_text())
 
     @app.cli.command("seed")
-    @click.option("--stores", type=click.IntRange(1, 9999), required=True,
-                  help="Number of seed stores (codes S001, S002, …).")
-    @click.option("--products", type=click.IntRange(1, 9_999_999), required=True,
-                  help="Number of products counted as SKUs (variants), in styles of 5 sizes. Every seed store "
-                       "stocks every one: --stores 200 --products 25000 makes 5,000,000 stock rows.")
-    @click.option("--customers", type=click.IntRange(0, 9_999_999), default=1000, show_default=True,
-                  help="Number of seed customers.")
-    @click.option("--pickup-orders", type=click.IntRange(0, 50_000_000), default=0, show_default=True,
-                  help="Number of seed pickup orders over the last year (for the manager's review; adds the seed "
-                       "admin admin@seed.omnistore-demo.de).")
+    @click.option(
+        "--stores", type=click.IntRange(1, 9999), required=True, help="Number of seed stores (codes S001, S002, …)."
+    )
+    @click.option(
+        "--products",
+        type=click.IntRange(1, 9_999_999),
+        required=True,
+        help="Number of products counted as SKUs (variants), in styles of 5 sizes. Every seed store "
+        "stocks every one: --stores 200 --products 25000 makes 5,000,000 stock rows.",
+    )
+    @click.option(
+        "--customers",
+        type=click.IntRange(0, 9_999_999),
+        default=1000,
+        show_default=True,
+        help="Number of seed customers.",
+    )
+    @click.option(
+        "--pickup-orders",
+        type=click.IntRange(0, 50_000_000),
+        default=0,
+        show_default=True,
+        help="Number of seed pickup orders over the last year (for the manager's review; adds the seed "
+        "admin admin@seed.omnistore-demo.de).",
+    )
     def seed(stores, products, customers, pickup_orders):
         """Create or grow a large synthetic network for benchmarks.
 
@@ -197,8 +230,13 @@ def register_cli(app: Flask):
         """The outbox of emails and webhooks."""
 
     @outbox.command("deliver")
-    @click.option("--limit", type=click.IntRange(1, 10000), default=500, show_default=True,
-                  help="At most this many messages per round.")
+    @click.option(
+        "--limit",
+        type=click.IntRange(1, 10000),
+        default=500,
+        show_default=True,
+        help="At most this many messages per round.",
+    )
     def outbox_deliver(limit):
         """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
         from omnistore.core.outbox_delivery import deliver_pending
@@ -206,8 +244,13 @@ def register_cli(app: Flask):
         total = None
         while True:  # rounds until nothing due is left
             report = deliver_pending(limit=limit)
-            total = report if total is None else type(report)(
-                total.sent + report.sent, total.retrying + report.retrying, total.failed + report.failed)
+            total = (
+                report
+                if total is None
+                else type(report)(
+                    total.sent + report.sent, total.retrying + report.retrying, total.failed + report.failed
+                )
+            )
             if report.sent + report.retrying + report.failed < limit:
                 break
         click.echo(str(total))
@@ -252,12 +295,21 @@ def register_cli(app: Flask):
         click.echo(f"Disabled the webhook endpoint {name}.")
 
     from omnistore.i18n_tools import translations
+
     app.cli.add_command(translations)
 
-    app.cli.add_command(_LazyCommand(
-        "bench", "omnistore_tools.bench.command:bench",
-        "Benchmark the staff pages on a large synthetic network, in-process and through gunicorn."))
-    app.cli.add_command(_LazyCommand(
-        "bench-ordering", "omnistore_tools.bench.ordering:bench_ordering",
-        "Benchmark the sourcing engine (p95 of a proposal; target ≤ 50 ms at 200 stores) and order placement "
-        "(orders per second with CLIENTS concurrent clients; run it on PostgreSQL)."))
+    app.cli.add_command(
+        _LazyCommand(
+            "bench",
+            "omnistore_tools.bench.command:bench",
+            "Benchmark the staff pages on a large synthetic network, in-process and through gunicorn.",
+        )
+    )
+    app.cli.add_command(
+        _LazyCommand(
+            "bench-ordering",
+            "omnistore_tools.bench.ordering:bench_ordering",
+            "Benchmark the sourcing engine (p95 of a proposal; target ≤ 50 ms at 200 stores) and order placement "
+            "(orders per second with CLIENTS concurrent clients; run it on PostgreSQL).",
+        )
+    )

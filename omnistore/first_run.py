@@ -1,4 +1,5 @@
 """First start on a laptop: migrate the database and load the demo network when it is empty."""
+
 import click
 from flask_migrate import upgrade
 from sqlalchemy import select

@@ -1,4 +1,5 @@
 """The tablet home of the staff member's store."""
+
 from flask import Blueprint, render_template
 from flask_login import current_user
 

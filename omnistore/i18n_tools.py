@@ -22,6 +22,7 @@ When you add or change a user-facing string:
 translation, a placeholder differs or a ``.mo`` is stale. Without an app at hand, the same commands run
 as ``python -m omnistore.i18n_tools update|compile|check``.
 """
+
 import io
 import re
 from datetime import UTC, datetime
@@ -82,11 +83,17 @@ def extract(root=ROOT):
     """Every message in the sources, as a fresh template catalogue (nothing is written)."""
     with open(MAPPING, encoding="utf-8") as mapping:
         method_map, options_map = parse_mapping_cfg(mapping, str(MAPPING))
-    catalog = Catalog(project="omnistore", copyright_holder="omnistore", charset="utf-8", fuzzy=False,
-                      header_comment=POT_HEADER)
+    catalog = Catalog(
+        project="omnistore", copyright_holder="omnistore", charset="utf-8", fuzzy=False, header_comment=POT_HEADER
+    )
     found = extract_from_dir(
-        str(root), method_map, options_map, keywords=KEYWORDS, comment_tags=COMMENT_TAGS,
-        strip_comment_tags=True, directory_filter=_walk_directory,
+        str(root),
+        method_map,
+        options_map,
+        keywords=KEYWORDS,
+        comment_tags=COMMENT_TAGS,
+        strip_comment_tags=True,
+        directory_filter=_walk_directory,
     )
     for filename, lineno, message, comments, context in found:
         catalog.add(message, None, [(Path(filename).as_posix(), lineno)], auto_comments=comments, context=context)
@@ -125,9 +132,15 @@ def update_locale(locale, template):
     if path.exists():
         catalog = read_catalog(path, locale)
     else:
-        catalog = Catalog(locale=locale, project="omnistore", copyright_holder="omnistore", fuzzy=False,
-                          language_team=LANGUAGE_TEAMS.get(locale), last_translator="omnistore team",
-                          header_comment=PO_HEADER.format(language=Locale.parse(locale).english_name))
+        catalog = Catalog(
+            locale=locale,
+            project="omnistore",
+            copyright_holder="omnistore",
+            fuzzy=False,
+            language_team=LANGUAGE_TEAMS.get(locale),
+            last_translator="omnistore team",
+            header_comment=PO_HEADER.format(language=Locale.parse(locale).english_name),
+        )
         catalog.revision_date = datetime.now(UTC)
     catalog.update(template)
     return _write_if_changed(path, _serialise(catalog))
@@ -248,6 +261,7 @@ def check(template=None):
 
 
 # --- command line ---------------------------------------------------------------------------------
+
 
 def _relative(path):
     return path.relative_to(ROOT).as_posix()

@@ -1,5 +1,6 @@
 """Every model, imported in one place: the package imports it first, so all are mapped before any is used
 (their relationships name each other across domains), and Alembic compares them with the database."""
+
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.outbox import OutboxMessage
@@ -19,9 +20,34 @@ from omnistore.stock.models import StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Staff, StaffSession
 
 __all__ = [
-    "ApiClient", "AuditEvent", "Consent", "Customer", "CustomerAccess", "CustomerMerge", "CustomerNote",
-    "CustomerVisit", "DraftHold", "DraftLine", "Location", "Order", "OrderDraft", "OrderEvent",
-    "OrderLine", "OutboxMessage", "Pickup", "Product", "ReviewDay", "ReviewDirty", "ReviewFact", "Staff",
-    "StaffSession", "StockLevel", "StockMovement", "Transfer", "Variant", "VariantStock", "WebhookEndpoint",
+    "ApiClient",
+    "AuditEvent",
+    "Consent",
+    "Customer",
+    "CustomerAccess",
+    "CustomerMerge",
+    "CustomerNote",
+    "CustomerVisit",
+    "DraftHold",
+    "DraftLine",
+    "Location",
+    "Order",
+    "OrderDraft",
+    "OrderEvent",
+    "OrderLine",
+    "OutboxMessage",
+    "Pickup",
+    "Product",
+    "ReviewDay",
+    "ReviewDirty",
+    "ReviewFact",
+    "Staff",
+    "StaffSession",
+    "StockLevel",
+    "StockMovement",
+    "Transfer",
+    "Variant",
+    "VariantStock",
+    "WebhookEndpoint",
     "WishlistItem",
 ]

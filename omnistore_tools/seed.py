@@ -28,6 +28,7 @@ per foreign key and one sorted index build each, instead of a trigger and an ind
 outside the transaction ever sees the tables without them, a failure rolls everything back, and the tables are
 locked meanwhile: seed a benchmark database, not one in use.
 """
+
 import contextlib
 import itertools
 import time
@@ -68,11 +69,56 @@ MAX_ORDERS = 99_999_999
 ORDER_PREFIX = "OS-SD-"  # seed order numbers: OS-SD-00000001
 ORDER_CHANNELS = ("web", "store", "app", "phone", "web")
 # More names than people share, so a name search narrows down as it would in a real customer base.
-MORE_FIRST = ("Lena", "Paul", "Ida", "Felix", "Emma", "Noah", "Clara", "Oskar", "Sofie", "Emil", "Greta", "Karl",
-              "Ella", "Magnus", "Lina", "Theo", "Ida-Marie", "Bjørn", "Frieda", "Anton")
-MORE_LAST = ("Hansen", "Fischer", "Pedersen", "Wagner", "Andersen", "Hoffmann", "Larsen", "Schäfer", "Christensen",
-             "Koch", "Rasmussen", "Bauer", "Jørgensen", "Richter", "Madsen", "Klein", "Kristensen", "Wolf",
-             "Olsen", "Schröder", "Thomsen", "Neumann", "Poulsen", "Schwarz", "Møller", "Zimmermann")
+MORE_FIRST = (
+    "Lena",
+    "Paul",
+    "Ida",
+    "Felix",
+    "Emma",
+    "Noah",
+    "Clara",
+    "Oskar",
+    "Sofie",
+    "Emil",
+    "Greta",
+    "Karl",
+    "Ella",
+    "Magnus",
+    "Lina",
+    "Theo",
+    "Ida-Marie",
+    "Bjørn",
+    "Frieda",
+    "Anton",
+)
+MORE_LAST = (
+    "Hansen",
+    "Fischer",
+    "Pedersen",
+    "Wagner",
+    "Andersen",
+    "Hoffmann",
+    "Larsen",
+    "Schäfer",
+    "Christensen",
+    "Koch",
+    "Rasmussen",
+    "Bauer",
+    "Jørgensen",
+    "Richter",
+    "Madsen",
+    "Klein",
+    "Kristensen",
+    "Wolf",
+    "Olsen",
+    "Schröder",
+    "Thomsen",
+    "Neumann",
+    "Poulsen",
+    "Schwarz",
+    "Møller",
+    "Zimmermann",
+)
 _CHUNK = 20_000  # rows per INSERT batch (SQLite), per COPY write and per progress update
 BULK_LOAD_ROWS = 200_000  # from this many new stock rows on, PostgreSQL loads without per-row checks
 
@@ -146,8 +192,12 @@ def seed_network(stores, products, customers=0, progress=None, orders=0) -> Seed
     `progress(label, total)` may return a context manager with `update(n)` (e.g. click.progressbar).
     """
     errors = {}
-    for name, value, low, high in (("stores", stores, 1, MAX_STORES), ("products", products, 1, MAX_VARIANTS),
-                                   ("customers", customers, 0, MAX_CUSTOMERS), ("orders", orders, 0, MAX_ORDERS)):
+    for name, value, low, high in (
+        ("stores", stores, 1, MAX_STORES),
+        ("products", products, 1, MAX_VARIANTS),
+        ("customers", customers, 0, MAX_CUSTOMERS),
+        ("orders", orders, 0, MAX_ORDERS),
+    ):
         if not isinstance(value, int) or not low <= value <= high:
             errors[name] = f"Give a whole number from {low} to {high:,}."
     if errors:
@@ -158,12 +208,17 @@ def seed_network(stores, products, customers=0, progress=None, orders=0) -> Seed
         seeder = _Seeder(session, progress)
         result = seeder.run(stores, products, customers)
         result.orders_created = seeder.ensure_orders(orders) if orders else 0
-    if db.engine.dialect.name == "postgresql" and (result.stock_rows_created + result.customers_created
-                                                   + result.orders_created):
+    if db.engine.dialect.name == "postgresql" and (
+        result.stock_rows_created + result.customers_created + result.orders_created
+    ):
         # VACUUM too: freshly copied rows are not yet marked all-visible, so no query could use index-only scans.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM (ANALYZE) location, product, variant, variant_stock, stock_level, "
-                                    "stock_movement, customer, staff, orders, order_line"))
+            connection.execute(
+                text(
+                    "VACUUM (ANALYZE) location, product, variant, variant_stock, stock_level, "
+                    "stock_movement, customer, staff, orders, order_line"
+                )
+            )
     result.seconds = time.monotonic() - started
     return result
 
@@ -174,15 +229,22 @@ def _bulk_load(connection, tables, progress):
     them from their own definitions when the block is done, inside the caller's transaction."""
     restore = []
     for table in tables:
-        constraints = connection.execute(text(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = CAST(:table AS regclass) AND contype IN ('f', 'u') ORDER BY contype DESC, conname"
-        ), {"table": table}).all()
-        indexes = connection.execute(text(
-            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
-            " AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid) ORDER BY c.relname"
-        ), {"table": table}).all()
+        constraints = connection.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = CAST(:table AS regclass) AND contype IN ('f', 'u') ORDER BY contype DESC, conname"
+            ),
+            {"table": table},
+        ).all()
+        indexes = connection.execute(
+            text(
+                "SELECT c.relname, pg_get_indexdef(i.indexrelid)"
+                " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid) ORDER BY c.relname"
+            ),
+            {"table": table},
+        ).all()
         for name, definition in constraints:
             connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
             restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
@@ -214,10 +276,15 @@ class _Seeder:
             rebuild_summaries()  # the levels went in without the stock verbs
         customers_created, customers_total = self.ensure_customers(customers)
         return SeedResult(
-            stores_created=len(new_stores), stores_total=len(old_stores) + len(new_stores),
-            styles_created=styles_created, variants_created=len(new_variants),
-            variants_total=len(old_variants) + len(new_variants), stock_rows_created=stock_rows,
-            customers_created=customers_created, customers_total=customers_total, seconds=0.0,
+            stores_created=len(new_stores),
+            stores_total=len(old_stores) + len(new_stores),
+            styles_created=styles_created,
+            variants_created=len(new_variants),
+            variants_total=len(old_variants) + len(new_variants),
+            stock_rows_created=stock_rows,
+            customers_created=customers_created,
+            customers_total=customers_total,
+            seconds=0.0,
         )
 
     # -- helpers
@@ -229,12 +296,18 @@ class _Seeder:
     def ensure_stores(self, count):
         """([(number, id)] of seed stores that existed, [(number, id)] of those created now)."""
         wanted = {store_code(n): n for n in range(1, count + 1)}
-        existing = self.session.execute(select(Location.code, Location.id, Location.notes).where(
-            Location.notes == SEED_MARK)).all()
+        existing = self.session.execute(
+            select(Location.code, Location.id, Location.notes).where(Location.notes == SEED_MARK)
+        ).all()
         old = sorted((int(code[1:]), location_id) for code, location_id, _notes in existing)
         known = {code for code, _id, _notes in existing}
-        taken = sorted(self.session.scalars(select(Location.code).where(
-            Location.code.in_([c for c in wanted if c not in known]), Location.notes != SEED_MARK)))
+        taken = sorted(
+            self.session.scalars(
+                select(Location.code).where(
+                    Location.code.in_([c for c in wanted if c not in known]), Location.notes != SEED_MARK
+                )
+            )
+        )
         if taken:
             raise Conflict(f"Location codes {', '.join(taken[:5])} exist and are not part of the seed network.")
         missing = [n for code, n in wanted.items() if code not in known]
@@ -243,35 +316,70 @@ class _Seeder:
         rows = []
         for n in missing:
             # A grid over Germany (47.5–54.5 N, 6.5–14.5 E), so distances differ from store to store.
-            rows.append(dict(
-                code=store_code(n), name=f"Seed store {n:03d}", kind="store", street=f"Lastteststraße {n}",
-                postcode=f"{10000 + n * 37 % 89999:05d}", city="Seedstadt", country="DE", phone="",
-                latitude=round(47.5 + (n * 0.6180339) % 1 * 7, 4), longitude=round(6.5 + (n * 0.4142135) % 1 * 8, 4),
-                timezone="Europe/Berlin",
-                opening_hours={day: [["10:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
-                | {"sun": []},
-                pickup_enabled=True, hold_days=7, reminder_day=5, active=True, notes=SEED_MARK,
-            ))
+            rows.append(
+                dict(
+                    code=store_code(n),
+                    name=f"Seed store {n:03d}",
+                    kind="store",
+                    street=f"Lastteststraße {n}",
+                    postcode=f"{10000 + n * 37 % 89999:05d}",
+                    city="Seedstadt",
+                    country="DE",
+                    phone="",
+                    latitude=round(47.5 + (n * 0.6180339) % 1 * 7, 4),
+                    longitude=round(6.5 + (n * 0.4142135) % 1 * 8, 4),
+                    timezone="Europe/Berlin",
+                    opening_hours={day: [["10:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+                    | {"sun": []},
+                    pickup_enabled=True,
+                    hold_days=7,
+                    reminder_day=5,
+                    active=True,
+                    notes=SEED_MARK,
+                )
+            )
         ids = self.insert_returning(Location.__table__, rows)
         password_hash = generate_password_hash(DEMO_PASSWORD)
-        self.session.execute(insert(Staff.__table__), [dict(
-            email=f"clerk.{store_code(n).lower()}@{SEED_DOMAIN}", name=f"Seed clerk {n:03d}",
-            password_hash=password_hash, role="clerk", location_id=location_id, locale="en", active=True,
-            session_generation=1, created_at=self.now,
-        ) for n, location_id in zip(missing, ids, strict=True)])
+        self.session.execute(
+            insert(Staff.__table__),
+            [
+                dict(
+                    email=f"clerk.{store_code(n).lower()}@{SEED_DOMAIN}",
+                    name=f"Seed clerk {n:03d}",
+                    password_hash=password_hash,
+                    role="clerk",
+                    location_id=location_id,
+                    locale="en",
+                    active=True,
+                    session_generation=1,
+                    created_at=self.now,
+                )
+                for n, location_id in zip(missing, ids, strict=True)
+            ],
+        )
         return old, list(zip(missing, ids, strict=True))
 
     # -- styles and variants
     def ensure_variants(self, count):
         """([(number, id)] of seed variants that existed, [(number, id)] created now, styles created now)."""
-        old = sorted((int(sku[5:]), variant_id) for sku, variant_id in self.session.execute(
-            select(Variant.sku, Variant.id).where(Variant.sku.like("SEED-%"))) if sku[5:].isdigit())
+        old = sorted(
+            (int(sku[5:]), variant_id)
+            for sku, variant_id in self.session.execute(
+                select(Variant.sku, Variant.id).where(Variant.sku.like("SEED-%"))
+            )
+            if sku[5:].isdigit()
+        )
         known = {n for n, _id in old}
         missing = [n for n in range(1, count + 1) if n not in known]
         if not missing:
             return old, [], 0
-        styles = {int(code[6:]): product_id for code, product_id in self.session.execute(
-            select(Product.style_code, Product.id).where(Product.style_code.like("SEED-P%"))) if code[6:].isdigit()}
+        styles = {
+            int(code[6:]): product_id
+            for code, product_id in self.session.execute(
+                select(Product.style_code, Product.id).where(Product.style_code.like("SEED-P%"))
+            )
+            if code[6:].isdigit()
+        }
         new_styles = sorted({(n - 1) // VARIANTS_PER_STYLE + 1 for n in missing} - set(styles))
         rows = []
         for s in new_styles:
@@ -281,28 +389,42 @@ class _Seeder:
             style = dict(style_code=style_code(s), name=name, brand=brand, category=category)
             skus = range((s - 1) * VARIANTS_PER_STYLE + 1, min(s * VARIANTS_PER_STYLE, count) + 1)
             variants = [dict(sku=variant_sku(n), colour=COLOURS[s % len(COLOURS)]) for n in skus]
-            rows.append(dict(
-                style, description="Synthetic product for benchmarks.", image_url="",
-                search_text=search_text_for(style, variants),
-                created_at=self.now, updated_at=self.now,
-            ))
+            rows.append(
+                dict(
+                    style,
+                    description="Synthetic product for benchmarks.",
+                    image_url="",
+                    search_text=search_text_for(style, variants),
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+            )
         with self.progress("Styles", max(len(rows), 1)) as bar:
             for start in range(0, len(rows), _CHUNK):
-                chunk = rows[start:start + _CHUNK]
+                chunk = rows[start : start + _CHUNK]
                 ids = self.insert_returning(Product.__table__, chunk)
-                styles.update(zip(new_styles[start:start + _CHUNK], ids, strict=True))
+                styles.update(zip(new_styles[start : start + _CHUNK], ids, strict=True))
                 bar.update(len(chunk))
         created = []
         with self.progress("Variants", len(missing)) as bar:
             for start in range(0, len(missing), _CHUNK):
-                numbers = missing[start:start + _CHUNK]
-                ids = self.insert_returning(Variant.__table__, [dict(
-                    product_id=styles[(n - 1) // VARIANTS_PER_STYLE + 1], sku=variant_sku(n), ean=variant_ean(n),
-                    size=SIZES[(n - 1) % VARIANTS_PER_STYLE],
-                    colour=COLOURS[((n - 1) // VARIANTS_PER_STYLE + 1) % len(COLOURS)],
-                    price_minor=1995 + ((n - 1) // VARIANTS_PER_STYLE) % 30 * 500, created_at=self.now,
-                    updated_at=self.now,
-                ) for n in numbers])
+                numbers = missing[start : start + _CHUNK]
+                ids = self.insert_returning(
+                    Variant.__table__,
+                    [
+                        dict(
+                            product_id=styles[(n - 1) // VARIANTS_PER_STYLE + 1],
+                            sku=variant_sku(n),
+                            ean=variant_ean(n),
+                            size=SIZES[(n - 1) % VARIANTS_PER_STYLE],
+                            colour=COLOURS[((n - 1) // VARIANTS_PER_STYLE + 1) % len(COLOURS)],
+                            price_minor=1995 + ((n - 1) // VARIANTS_PER_STYLE) % 30 * 500,
+                            created_at=self.now,
+                            updated_at=self.now,
+                        )
+                        for n in numbers
+                    ],
+                )
                 created += zip(numbers, ids, strict=True)
                 bar.update(len(numbers))
         return old, created, len(new_styles)
@@ -313,15 +435,18 @@ class _Seeder:
         if not old_stores or not old_variants:
             return
         found = self.session.scalar(
-            select(func.count()).select_from(StockLevel)
+            select(func.count())
+            .select_from(StockLevel)
             .join(Location, Location.id == StockLevel.location_id)
             .join(Variant, Variant.id == StockLevel.variant_id)
             .where(Location.notes == SEED_MARK, Variant.sku.like("SEED-%"))
         )
         expected = len(old_stores) * len(old_variants)
         if found != expected:
-            raise Conflict(f"The seed network is incomplete ({found:,} of {expected:,} stock rows); "
-                           "seed into a fresh database instead.")
+            raise Conflict(
+                f"The seed network is incomplete ({found:,} of {expected:,} stock rows); "
+                "seed into a fresh database instead."
+            )
 
     def add_stock(self, old_stores, new_stores, old_variants, new_variants):
         all_stores = old_stores + new_stores
@@ -346,18 +471,25 @@ class _Seeder:
         at = self.now.isoformat()
         connection = self.session.connection()
         raw = connection.connection.driver_connection  # psycopg 3, inside our transaction
-        bulk = (_bulk_load(connection, ("stock_level", "stock_movement"), self.progress)
-                if total >= BULK_LOAD_ROWS else contextlib.nullcontext())
+        bulk = (
+            _bulk_load(connection, ("stock_level", "stock_movement"), self.progress)
+            if total >= BULK_LOAD_ROWS
+            else contextlib.nullcontext()
+        )
         with bulk, raw.cursor() as cursor:
             # Integers and fixed words only: COPY's text format needs no escaping here.
             for label, statement, line in (
-                ("Stock levels",
-                 "COPY stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) FROM STDIN",
-                 "{}\t{}\t{}\t0\t1\t" + at + "\n"),
-                ("Stock ledger",
-                 "COPY stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason,"
-                 " reference, created_at) FROM STDIN",
-                 "{}\t{}\timport\t{}\t0\tsynthetic seed\tseed\t" + at + "\n"),
+                (
+                    "Stock levels",
+                    "COPY stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) FROM STDIN",
+                    "{}\t{}\t{}\t0\t1\t" + at + "\n",
+                ),
+                (
+                    "Stock ledger",
+                    "COPY stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason,"
+                    " reference, created_at) FROM STDIN",
+                    "{}\t{}\timport\t{}\t0\tsynthetic seed\tseed\t" + at + "\n",
+                ),
             ):
                 generated = cells()
                 with self.progress(label, total) as bar, cursor.copy(statement) as copy:
@@ -368,17 +500,34 @@ class _Seeder:
     def insert_stock(self, cells, total):
         def levels():
             for variant_id, location_id, on_hand in cells():
-                yield dict(variant_id=variant_id, location_id=location_id, on_hand=on_hand, allocated=0, version=1,
-                           updated_at=self.now)
+                yield dict(
+                    variant_id=variant_id,
+                    location_id=location_id,
+                    on_hand=on_hand,
+                    allocated=0,
+                    version=1,
+                    updated_at=self.now,
+                )
 
         def movements():
             for variant_id, location_id, on_hand in cells():
-                yield dict(variant_id=variant_id, location_id=location_id, kind="import", on_hand_delta=on_hand,
-                           allocated_delta=0, reason="synthetic seed", reference="seed", staff_id=None,
-                           api_client_id=None, created_at=self.now)
+                yield dict(
+                    variant_id=variant_id,
+                    location_id=location_id,
+                    kind="import",
+                    on_hand_delta=on_hand,
+                    allocated_delta=0,
+                    reason="synthetic seed",
+                    reference="seed",
+                    staff_id=None,
+                    api_client_id=None,
+                    created_at=self.now,
+                )
 
-        for label, model, rows in (("Stock levels", StockLevel, levels()), ("Stock ledger", StockMovement,
-                                                                             movements())):
+        for label, model, rows in (
+            ("Stock levels", StockLevel, levels()),
+            ("Stock ledger", StockMovement, movements()),
+        ):
             with self.progress(label, total) as bar:
                 for chunk in iter(lambda rows=rows: list(islice(rows, _CHUNK)), []):
                     self.session.execute(insert(model.__table__), chunk)
@@ -386,8 +535,10 @@ class _Seeder:
 
     # -- customers
     def ensure_customers(self, count):
-        existing = {email for (email,) in self.session.execute(
-            select(Customer.email).where(Customer.email.like(f"%@{SEED_DOMAIN}")))}
+        existing = {
+            email
+            for (email,) in self.session.execute(select(Customer.email).where(Customer.email.like(f"%@{SEED_DOMAIN}")))
+        }
         missing = [n for n in range(1, count + 1) if customer_email(n) not in existing]
 
         def rows():
@@ -396,10 +547,19 @@ class _Seeder:
                 first = firsts[n % len(firsts)]
                 last = lasts[(n * 7 // len(firsts)) % len(lasts)]
                 yield dict(
-                    first_name=first, last_name=last, email=customer_email(n), phone=f"+4915900{n:07d}",
-                    loyalty_number=f"SEED{n:08d}", loyalty_tier="basic", loyalty_points=n % 1000,
-                    preferred_location_id=None, sizes={}, preferences={},
-                    search_name=search_forms(f"{first} {last}"), created_channel="web", created_at=self.now,
+                    first_name=first,
+                    last_name=last,
+                    email=customer_email(n),
+                    phone=f"+4915900{n:07d}",
+                    loyalty_number=f"SEED{n:08d}",
+                    loyalty_tier="basic",
+                    loyalty_points=n % 1000,
+                    preferred_location_id=None,
+                    sizes={},
+                    preferences={},
+                    search_name=search_forms(f"{first} {last}"),
+                    created_channel="web",
+                    created_at=self.now,
                     erased_at=None,
                 )
 
@@ -451,12 +611,17 @@ class _Seeder:
         have = self.session.scalar(select(func.count()).select_from(Order).where(Order.number.like(f"{ORDER_PREFIX}%")))
         if have >= count:
             return 0
-        customers = list(self.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}"))
-                                              .order_by(Customer.email)))
-        variants = self.session.execute(select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%"))
-                                        .order_by(Variant.sku)).all()
-        stores = list(self.session.scalars(select(Location.id).where(Location.notes == SEED_MARK)
-                                           .order_by(Location.code)))
+        customers = list(
+            self.session.scalars(
+                select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}")).order_by(Customer.email)
+            )
+        )
+        variants = self.session.execute(
+            select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%")).order_by(Variant.sku)
+        ).all()
+        stores = list(
+            self.session.scalars(select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))
+        )
         if not customers or not variants or not stores:
             raise Conflict("Seed orders need seed customers, variants and stores: seed those first.")
         first_id = (self.session.scalar(select(func.max(Order.id))) or 0) + 1
@@ -475,35 +640,57 @@ class _Seeder:
 
             for offset, n in enumerate(numbers):
                 lines = lines_of(n)
-                yield dict(id=first_id + offset, number=f"{ORDER_PREFIX}{n:08d}",
-                           channel=ORDER_CHANNELS[n % len(ORDER_CHANNELS)],
-                           customer_id=customers[n % len(customers)], fulfilment="delivery", status="delivered",
-                           payment_state="paid", pickup_location_id=None, origin_location_id=None,
-                           delivery_address={}, tracking_reference="", currency="EUR",
-                           total_minor=sum(price for _id, price in lines), idempotency_key=None,
-                           placed_by_staff_id=None, promised_at=None,
-                           placed_at=start - timedelta(minutes=(n * 2654435761) % (730 * 24 * 60)),
-                           updated_at=start)
+                yield dict(
+                    id=first_id + offset,
+                    number=f"{ORDER_PREFIX}{n:08d}",
+                    channel=ORDER_CHANNELS[n % len(ORDER_CHANNELS)],
+                    customer_id=customers[n % len(customers)],
+                    fulfilment="delivery",
+                    status="delivered",
+                    payment_state="paid",
+                    pickup_location_id=None,
+                    origin_location_id=None,
+                    delivery_address={},
+                    tracking_reference="",
+                    currency="EUR",
+                    total_minor=sum(price for _id, price in lines),
+                    idempotency_key=None,
+                    placed_by_staff_id=None,
+                    promised_at=None,
+                    placed_at=start - timedelta(minutes=(n * 2654435761) % (730 * 24 * 60)),
+                    updated_at=start,
+                )
 
         def line_rows():
             for offset, n in enumerate(numbers):
                 for variant_id, price in lines_of(n):
-                    yield dict(order_id=first_id + offset, variant_id=variant_id, quantity=1, unit_price_minor=price,
-                               source_location_id=stores[n % len(stores)], transfer_id=None, status="delivered",
-                               status_reason="")
+                    yield dict(
+                        order_id=first_id + offset,
+                        variant_id=variant_id,
+                        quantity=1,
+                        unit_price_minor=price,
+                        source_location_id=stores[n % len(stores)],
+                        transfer_id=None,
+                        status="delivered",
+                        status_reason="",
+                    )
 
         total = len(numbers)
         connection = self.session.connection()
         if self.postgres:
-            bulk = (_bulk_load(connection, ("orders", "order_line"), self.progress)
-                    if total >= BULK_LOAD_ROWS else contextlib.nullcontext())
+            bulk = (
+                _bulk_load(connection, ("orders", "order_line"), self.progress)
+                if total >= BULK_LOAD_ROWS
+                else contextlib.nullcontext()
+            )
             with bulk:
                 with self.progress("Orders", total) as bar:
                     self.copy_rows("orders", order_rows(), bar)
                 with self.progress("Order lines", total * 2) as bar:
                     self.copy_rows("order_line", line_rows(), bar)
-            connection.execute(text("SELECT setval(pg_get_serial_sequence('orders', 'id'),"
-                                    " (SELECT max(id) FROM orders))"))
+            connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT max(id) FROM orders))")
+            )
         else:
             for label, model, rows in (("Orders", Order, order_rows()), ("Order lines", OrderLine, line_rows())):
                 with self.progress(label, total) as bar:
@@ -546,19 +733,36 @@ def seed_pickup_orders(count, progress=None, now=None) -> SeedOrdersResult:
     progress = progress or _no_progress
     started = time.monotonic()
     with transaction() as session:
-        stores = [row[0] for row in session.execute(
-            select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))]
-        variants = session.execute(select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%"))
-                                   .order_by(Variant.id).limit(1000)).all()
+        stores = [
+            row[0]
+            for row in session.execute(select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))
+        ]
+        variants = session.execute(
+            select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%")).order_by(Variant.id).limit(1000)
+        ).all()
         if len(stores) < 2 or not variants:
             raise Conflict("Seed the network first (at least 2 stores and 1 product).")
         if not session.scalar(select(Staff.id).where(Staff.email == SEED_ADMIN_EMAIL)):
-            session.execute(insert(Staff.__table__), [dict(
-                email=SEED_ADMIN_EMAIL, name="Seed admin", password_hash=generate_password_hash(DEMO_PASSWORD),
-                role="admin", location_id=stores[0], locale="en", active=True, session_generation=1,
-                created_at=utcnow())])
-        have = session.scalar(select(func.count()).select_from(Order).where(
-            Order.number.like(f"{SEED_ORDER_PREFIX}%"))) or 0
+            session.execute(
+                insert(Staff.__table__),
+                [
+                    dict(
+                        email=SEED_ADMIN_EMAIL,
+                        name="Seed admin",
+                        password_hash=generate_password_hash(DEMO_PASSWORD),
+                        role="admin",
+                        location_id=stores[0],
+                        locale="en",
+                        active=True,
+                        session_generation=1,
+                        created_at=utcnow(),
+                    )
+                ],
+            )
+        have = (
+            session.scalar(select(func.count()).select_from(Order).where(Order.number.like(f"{SEED_ORDER_PREFIX}%")))
+            or 0
+        )
         missing = max(0, count - have)
         if missing:
             _OrderSeeder(session, progress, stores, variants, now or utcnow()).run(have + 1, have + missing)
@@ -603,8 +807,9 @@ class _OrderSeeder:
                     written = n - first + 1
         if self.postgres:
             for table in ("orders", "order_line", "pickup", "order_event"):
-                self.session.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                self.session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
 
     def order_rows(self, n, order_id, rng, hour, out):
         from datetime import timedelta
@@ -616,8 +821,9 @@ class _OrderSeeder:
         endless = not delivery and rng.random() < 1 / 7
         source = store
         if endless:
-            source = self.stores[(self.stores.index(store) + 1 + rng.randrange(len(self.stores) - 1))
-                                 % len(self.stores)]
+            source = self.stores[
+                (self.stores.index(store) + 1 + rng.randrange(len(self.stores) - 1)) % len(self.stores)
+            ]
         variant_id, price = self.variants[rng.randrange(len(self.variants))]
         quantity = 1 + (rng.random() < 0.2)
         lines = [(variant_id, quantity, price, source)]
@@ -662,29 +868,67 @@ class _OrderSeeder:
                             events.append(("checked_in", "", "", checked_in))
                         status, events = "collected", events + [("collected", "ready", "collected", at)]
         total = sum(q * p for _v, q, p, _s in lines)
-        out["orders"].append((
-            order_id, seed_order_number(n), "store" if endless else "web", "delivery" if delivery else "pickup",
-            status, "paid", None if delivery else store, store if endless else None,
-            '{"country": "DE"}' if delivery else "{}", total, promised, placed, events[-1][3],
-        ))
+        out["orders"].append(
+            (
+                order_id,
+                seed_order_number(n),
+                "store" if endless else "web",
+                "delivery" if delivery else "pickup",
+                status,
+                "paid",
+                None if delivery else store,
+                store if endless else None,
+                '{"country": "DE"}' if delivery else "{}",
+                total,
+                promised,
+                placed,
+                events[-1][3],
+            )
+        )
         for variant_id, q, p, line_source in lines:
-            line_status = {"collected": "collected", "cancelled": "released", "expired": "released",
-                           "delivered": "delivered", "shipped": "shipped"}.get(status, "allocated")
+            line_status = {
+                "collected": "collected",
+                "cancelled": "released",
+                "expired": "released",
+                "delivered": "delivered",
+                "shipped": "shipped",
+            }.get(status, "allocated")
             out["order_line"].append((order_id, variant_id, q, p, line_source, line_status))
         if not delivery:
             method = ("qr", "code_name", "id")[rng.randrange(3)] if collected else ""
-            out["pickup"].append((order_id, f"seed-{n:019d}", numbered_short_code(n),
-                                  ready, pickup_by, checked_in, collected, method))
+            out["pickup"].append(
+                (order_id, f"seed-{n:019d}", numbered_short_code(n), ready, pickup_by, checked_in, collected, method)
+            )
         for kind, from_status, to_status, at in events:
             out["order_event"].append((order_id, kind, from_status, to_status, store if not delivery else None, at))
 
     COLUMNS = {
-        "orders": ("id", "number", "channel", "fulfilment", "status", "payment_state", "pickup_location_id",
-                   "origin_location_id", "delivery_address", "total_minor", "promised_at", "placed_at",
-                   "updated_at"),
+        "orders": (
+            "id",
+            "number",
+            "channel",
+            "fulfilment",
+            "status",
+            "payment_state",
+            "pickup_location_id",
+            "origin_location_id",
+            "delivery_address",
+            "total_minor",
+            "promised_at",
+            "placed_at",
+            "updated_at",
+        ),
         "order_line": ("order_id", "variant_id", "quantity", "unit_price_minor", "source_location_id", "status"),
-        "pickup": ("order_id", "token", "short_code", "ready_at", "pickup_by", "checked_in_at", "collected_at",
-                   "verification"),
+        "pickup": (
+            "order_id",
+            "token",
+            "short_code",
+            "ready_at",
+            "pickup_by",
+            "checked_in_at",
+            "collected_at",
+            "verification",
+        ),
         "order_event": ("order_id", "kind", "from_status", "to_status", "location_id", "created_at"),
     }
     DEFAULTS = {

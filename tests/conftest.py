@@ -7,6 +7,7 @@ Every test that uses `app` runs once on SQLite and once on PostgreSQL. PostgreSQ
 server (OMNISTORE_TEST_POSTGRES_URL); without one the PostgreSQL runs skip with the reason, except
 in CI (CI=true), where they fail.
 """
+
 import os
 import re
 import uuid
@@ -19,9 +20,7 @@ from omnistore import create_app
 from omnistore.core.extensions import db, limiter
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-POSTGRES_URL = os.environ.get(
-    "OMNISTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("OMNISTORE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DATABASES = [d for d in os.environ.get("OMNISTORE_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
 # The suite runs in parallel processes (pytest-xdist: gw0, gw1, …; "main" without it, `pytest -n 0`): each has
 # its own databases, live servers and browser, so the processes never share a row, a port or a file.
@@ -51,7 +50,8 @@ def pytest_terminal_summary(terminalreporter):
     if FUZZ_CASES:
         modes = ", ".join(f"{count} {mode}" for mode, count in sorted(FUZZ_CASES.items()) if mode != "count")
         terminalreporter.write_line(
-            f"API fuzzer: {FUZZ_CASES.get('count', 0)} cases ({modes}) against /api/v1/openapi.json")
+            f"API fuzzer: {FUZZ_CASES.get('count', 0)} cases ({modes}) against /api/v1/openapi.json"
+        )
     if not CRAWLS:
         return
     terminalreporter.section("crawler")
@@ -74,8 +74,10 @@ def _postgres_admin_engine():
             connection.execute(sa.text("select 1"))
     except Exception as error:  # noqa: BLE001 — any failure means "no PostgreSQL here"
         engine.dispose()
-        missing(f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__}); "
-                "set OMNISTORE_TEST_POSTGRES_URL to run these tests")
+        missing(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__}); "
+            "set OMNISTORE_TEST_POSTGRES_URL to run these tests"
+        )
     return engine
 
 
@@ -209,17 +211,27 @@ def _empty_all_tables():
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         for _round in range(3):  # a deletion that touches another table (ON DELETE SET NULL…) gets a second look
-            filled = set(connection.scalars(sa.text(" UNION ALL ".join(
-                f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables))))
+            filled = set(
+                connection.scalars(
+                    sa.text(
+                        " UNION ALL ".join(
+                            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables
+                        )
+                    )
+                )
+            )
             if not filled:
                 break
             for name in tables:
                 if name in filled:
                     connection.execute(sa.text(f'DELETE FROM "{name}"'))
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text(
-                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
-                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
+            connection.execute(
+                sa.text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                    "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                )
+            )
 
 
 class StaffClient:

@@ -1,4 +1,5 @@
 """Small factories for test data. Each commits, so threads and other processes see the rows."""
+
 import itertools
 
 from werkzeug.security import generate_password_hash
@@ -28,9 +29,18 @@ OPEN_WEEKDAYS = {day: [["09:30", "20:00"]] for day in ("mon", "tue", "wed", "thu
 def location(code="HAM", **fields):
     name, lat, lon, tz, country = CITIES.get(code, (f"Store {code}", 50.0, 10.0, "Europe/Berlin", "DE"))
     values = dict(
-        code=code, name=name, kind="warehouse" if code.startswith("WH") else "store", city=name,
-        street="Teststraße 1", postcode="20095", country=country, latitude=lat, longitude=lon, timezone=tz,
-        opening_hours=OPEN_WEEKDAYS, pickup_enabled=not code.startswith("WH"),
+        code=code,
+        name=name,
+        kind="warehouse" if code.startswith("WH") else "store",
+        city=name,
+        street="Teststraße 1",
+        postcode="20095",
+        country=country,
+        latitude=lat,
+        longitude=lon,
+        timezone=tz,
+        opening_hours=OPEN_WEEKDAYS,
+        pickup_enabled=not code.startswith("WH"),
     )
     values.update(fields)
     loc = Location(**values)
@@ -42,8 +52,12 @@ def location(code="HAM", **fields):
 def staff(role="clerk", location=None, email=None, **fields):
     location = location or db.session.scalar(db.select(Location).order_by(Location.id)) or globals()["location"]()
     member = Staff(
-        email=email or f"{role}{next(_counter)}@example.test", name=fields.pop("name", f"Test {role}"),
-        role=role, location=location, password_hash=_HASH, **fields,
+        email=email or f"{role}{next(_counter)}@example.test",
+        name=fields.pop("name", f"Test {role}"),
+        role=role,
+        location=location,
+        password_hash=_HASH,
+        **fields,
     )
     db.session.add(member)
     db.session.commit()
@@ -58,8 +72,12 @@ def ean(n=None):
 def product(name="Rain Jacket", brand="Nordwind", category="Jackets", **fields):
     n = next(_counter)
     prod = Product(
-        style_code=fields.pop("style_code", f"STYLE-{n}"), name=name, brand=brand, category=category,
-        search_text=search_forms(f"{name} {brand}"), **fields,
+        style_code=fields.pop("style_code", f"STYLE-{n}"),
+        name=name,
+        brand=brand,
+        category=category,
+        search_text=search_forms(f"{name} {brand}"),
+        **fields,
     )
     db.session.add(prod)
     db.session.commit()
@@ -70,8 +88,13 @@ def variant(product=None, size="M", colour="Black", price_minor=8995, **fields):
     product = product or globals()["product"]()
     n = next(_counter)
     var = Variant(
-        product=product, sku=fields.pop("sku", f"SKU-{n}"), ean=fields.pop("ean", None) or ean(n),
-        size=size, colour=colour, price_minor=price_minor, **fields,
+        product=product,
+        sku=fields.pop("sku", f"SKU-{n}"),
+        ean=fields.pop("ean", None) or ean(n),
+        size=size,
+        colour=colour,
+        price_minor=price_minor,
+        **fields,
     )
     db.session.add(var)
     db.session.commit()
@@ -82,11 +105,21 @@ def stock(variant, location, on_hand, allocated=0):
     """A stock level with the ledger rows that explain it."""
     level = StockLevel(variant=variant, location=location, on_hand=on_hand, allocated=allocated)
     db.session.add(level)
-    db.session.add(StockMovement(variant_id=variant.id, location_id=location.id, kind="receipt",
-                                 on_hand_delta=on_hand, reason="test stock"))
+    db.session.add(
+        StockMovement(
+            variant_id=variant.id, location_id=location.id, kind="receipt", on_hand_delta=on_hand, reason="test stock"
+        )
+    )
     if allocated:
-        db.session.add(StockMovement(variant_id=variant.id, location_id=location.id, kind="allocation",
-                                     allocated_delta=allocated, reason="test allocation"))
+        db.session.add(
+            StockMovement(
+                variant_id=variant.id,
+                location_id=location.id,
+                kind="allocation",
+                allocated_delta=allocated,
+                reason="test allocation",
+            )
+        )
     db.session.commit()
     rebuild_summaries([variant.id])  # the level went in without the stock verbs
     return level
@@ -97,12 +130,21 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
     from omnistore.orders.models import Order, OrderLine
 
     order = Order(
-        channel=channel, fulfilment=fulfilment, status=status,
-        pickup_location=pickup_location if fulfilment == "pickup" else None, **fields,
+        channel=channel,
+        fulfilment=fulfilment,
+        status=status,
+        pickup_location=pickup_location if fulfilment == "pickup" else None,
+        **fields,
     )
     for variant, quantity, source in lines:
-        order.lines.append(OrderLine(variant_id=variant.id, quantity=quantity, unit_price_minor=variant.price_minor,
-                                     source_location_id=source.id))
+        order.lines.append(
+            OrderLine(
+                variant_id=variant.id,
+                quantity=quantity,
+                unit_price_minor=variant.price_minor,
+                source_location_id=source.id,
+            )
+        )
     order.total_minor = sum(line.quantity * line.unit_price_minor for line in order.lines)
     db.session.add(order)
     db.session.flush()
@@ -116,8 +158,12 @@ def pickup(order, **fields):
     from omnistore.orders.models import Pickup
 
     n = next(_counter)
-    record = Pickup(order_id=order.id, token=fields.pop("token", f"test-token-{n:08d}"),
-                    short_code=fields.pop("short_code", f"T{n:07d}"), **fields)
+    record = Pickup(
+        order_id=order.id,
+        token=fields.pop("token", f"test-token-{n:08d}"),
+        short_code=fields.pop("short_code", f"T{n:07d}"),
+        **fields,
+    )
     db.session.add(record)
     db.session.commit()
     return record
@@ -127,9 +173,16 @@ def event(order, kind, at, staff=None, from_status="", to_status="", **detail):
     """A line in the order's history at the given (aware) time."""
     from omnistore.orders.models import OrderEvent
 
-    row = OrderEvent(order_id=order.id, kind=kind, from_status=from_status, to_status=to_status,
-                     staff_id=staff.id if staff is not None else None,
-                     location_id=staff.location_id if staff is not None else None, detail=detail, created_at=at)
+    row = OrderEvent(
+        order_id=order.id,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        staff_id=staff.id if staff is not None else None,
+        location_id=staff.location_id if staff is not None else None,
+        detail=detail,
+        created_at=at,
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -142,9 +195,13 @@ def transfer(order, source, destination="pickup", status="requested", **fields):
 
     if destination == "pickup":
         destination = order.pickup_location
-    moving = Transfer(order_id=order.id, source_location_id=source.id,
-                      destination_location_id=destination.id if destination is not None else None,
-                      status=status, **fields)
+    moving = Transfer(
+        order_id=order.id,
+        source_location_id=source.id,
+        destination_location_id=destination.id if destination is not None else None,
+        status=status,
+        **fields,
+    )
     db.session.add(moving)
     db.session.flush()
     for line in order.lines:
@@ -161,11 +218,13 @@ def customer(first_name="Jürgen", last_name="Müller", email=None, phone=None, 
 
     n = next(_counter)
     values = dict(
-        first_name=first_name, last_name=last_name,
+        first_name=first_name,
+        last_name=last_name,
         email=email if email is not None else f"customer{n}@example.test",
-        phone=phone if phone is not None else f"+49151{n:08d}", loyalty_number=fields.pop("loyalty_number",
-                                                                                             f"OSL9{n:06d}"),
-        search_name=search_forms(f"{first_name} {last_name}"), sizes=fields.pop("sizes", {}),
+        phone=phone if phone is not None else f"+49151{n:08d}",
+        loyalty_number=fields.pop("loyalty_number", f"OSL9{n:06d}"),
+        search_name=search_forms(f"{first_name} {last_name}"),
+        sizes=fields.pop("sizes", {}),
         preferences=fields.pop("preferences", {}),
     )
     values.update(fields)
@@ -226,11 +285,13 @@ def shop(*codes, team=None, variants=None):
     made.update({code.lower(): place for code, place in places.items()})
     for key, spec in (team or {}).items():
         role, code, name, email = ((spec,) if isinstance(spec, str) else tuple(spec)) + (None,) * (
-            4 - (1 if isinstance(spec, str) else len(spec)))
+            4 - (1 if isinstance(spec, str) else len(spec))
+        )
         assert key not in made, f"{key!r} is already in the shop"
         fields = {"name": name} if name else {}
-        made[key] = staff(role, places[code] if code else places[codes[0]], email=email or f"{key}@example.test",
-                          **fields)
+        made[key] = staff(
+            role, places[code] if code else places[codes[0]], email=email or f"{key}@example.test", **fields
+        )
     products = {}
     for key, spec in (variants or {}).items():
         fields = dict(spec)

@@ -1,4 +1,5 @@
 """Small helpers shared by the test modules (fixtures live in conftest.py, test data in factories.py)."""
+
 from contextlib import contextmanager
 
 from sqlalchemy import event

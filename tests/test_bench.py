@@ -3,6 +3,7 @@
 Never asserts on speed, only that the figures are there and that every response had its scenario's status
 (so a broken endpoint fails here, not just in a benchmark nobody reads).
 """
+
 import json
 import re
 
@@ -11,16 +12,31 @@ import pytest
 from omnistore.stores import staff as staff_service
 from omnistore_tools.bench import measure, scenarios, served
 
-TINY = ["bench", "--stores", "3", "--products", "50", "--customers", "5", "--orders", "12", "--pickup-orders", "40",
-        "--requests", "8",
-        "--warmup", "1"]
+TINY = [
+    "bench",
+    "--stores",
+    "3",
+    "--products",
+    "50",
+    "--customers",
+    "5",
+    "--orders",
+    "12",
+    "--pickup-orders",
+    "40",
+    "--requests",
+    "8",
+    "--warmup",
+    "1",
+]
 EVERY_SCENARIO = [arg for scenario in scenarios.SCENARIOS for arg in ("--scenario", scenario.name)]
 
 
 def test_every_scenario_answers_as_expected_in_process_and_through_gunicorn(app, tmp_path):
     figures = tmp_path / "bench.json"
     result = app.test_cli_runner().invoke(
-        args=[*TINY, *EVERY_SCENARIO, "--clients", "2", "--workers", "1", "--json", str(figures)])
+        args=[*TINY, *EVERY_SCENARIO, "--clients", "2", "--workers", "1", "--json", str(figures)]
+    )
     assert result.exit_code == 0, result.output
 
     data = json.loads(figures.read_text())
@@ -69,9 +85,15 @@ def test_a_stale_idle_refresh_is_measured_once_more_then_reported(app, monkeypat
     assert "idle-refresh: expected 204 every time, got 200 ×8" in result.stdout
 
 
-@pytest.mark.parametrize(("values", "p", "expected"), [
-    ([], 50, None), ([4.0], 99, 4.0), ([1.0, 2.0, 3.0, 4.0], 50, 2.5), ([1.0, 2.0, 3.0, 4.0, 5.0], 95, 4.8),
-])
+@pytest.mark.parametrize(
+    ("values", "p", "expected"),
+    [
+        ([], 50, None),
+        ([4.0], 99, 4.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
+        ([1.0, 2.0, 3.0, 4.0, 5.0], 95, 4.8),
+    ],
+)
 def test_percentile_interpolates_between_ranks(values, p, expected):
     if expected is None:
         assert measure.percentile(values, p) is None

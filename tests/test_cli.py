@@ -1,4 +1,5 @@
 """Operator commands: staff logins and API tokens."""
+
 import pytest
 
 from omnistore.core.extensions import db
@@ -13,8 +14,19 @@ def cli(app, make):
 
 
 def test_staff_create_list_disable(cli):
-    result = cli.invoke(args=["staff", "create", "Lena@Store.de", "--role", "manager", "--location", "ham",
-                              "--password", "a-long-password"])
+    result = cli.invoke(
+        args=[
+            "staff",
+            "create",
+            "Lena@Store.de",
+            "--role",
+            "manager",
+            "--location",
+            "ham",
+            "--password",
+            "a-long-password",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Created manager lena@store.de at HAM" in result.output
     assert authenticate("lena@store.de", "a-long-password") is not None
@@ -29,8 +41,10 @@ def test_staff_create_list_disable(cli):
 
 
 def test_staff_create_prompts_for_the_password(cli):
-    result = cli.invoke(args=["staff", "create", "ole@store.dk", "--role", "clerk", "--location", "HAM"],
-                        input="hemmeligt-kodeord\nhemmeligt-kodeord\n")
+    result = cli.invoke(
+        args=["staff", "create", "ole@store.dk", "--role", "clerk", "--location", "HAM"],
+        input="hemmeligt-kodeord\nhemmeligt-kodeord\n",
+    )
     assert result.exit_code == 0, result.output
     assert "hemmeligt-kodeord" not in result.output
     assert authenticate("ole@store.dk", "hemmeligt-kodeord") is not None

@@ -1,4 +1,5 @@
 """Settings: every one the README documents is read from the environment, typed, and a bad one stops startup."""
+
 import re
 from pathlib import Path
 
@@ -26,9 +27,13 @@ def sample(setting):
     """A valid value other than the default, as it would be written in the environment."""
     if setting.parse is config.boolean:
         return "0" if config.boolean(setting.default) else "1"
-    parsers = {config.text: "sample-value",
-               config.rate_limit: "3 per hour", config.url: "https://shop.example/base",
-               config.countries: "dk", config.transfer_days: "10:4,*:6"}
+    parsers = {
+        config.text: "sample-value",
+        config.rate_limit: "3 per hour",
+        config.url: "https://shop.example/base",
+        config.countries: "dk",
+        config.transfer_days: "10:4,*:6",
+    }
     if setting.parse in parsers:
         return parsers[setting.parse]
     return str(setting.parse(setting.default) + 7)  # integers and numbers
@@ -47,8 +52,11 @@ def test_each_documented_setting_is_read_from_the_environment(monkeypatch, tmp_p
         value, key, expected = {
             "DATABASE_URL": ("postgres://u@db/x", "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u@db/x"),
             "SECRET_KEY": ("k" * 40, "SECRET_KEY", "k" * 40),
-            "AUTO_SETUP": ("0" if before["OMNISTORE_AUTO_SETUP"] else "1", "OMNISTORE_AUTO_SETUP",
-                           not before["OMNISTORE_AUTO_SETUP"]),
+            "AUTO_SETUP": (
+                "0" if before["OMNISTORE_AUTO_SETUP"] else "1",
+                "OMNISTORE_AUTO_SETUP",
+                not before["OMNISTORE_AUTO_SETUP"],
+            ),
         }[name]
     else:
         setting = config.setting(name)
@@ -60,12 +68,23 @@ def test_each_documented_setting_is_read_from_the_environment(monkeypatch, tmp_p
 
 
 def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
-    for name, value in {"HOLD_MINUTES": "1", "TRANSFER_DAYS": "10:4,*:6", "DELIVERY_DAYS": "5",
-                        "SHIPPING_FEE_MINOR": "990", "FREE_SHIPPING_FROM_MINOR": "20000",
-                        "DELIVERY_COUNTRIES": "dk"}.items():
+    for name, value in {
+        "HOLD_MINUTES": "1",
+        "TRANSFER_DAYS": "10:4,*:6",
+        "DELIVERY_DAYS": "5",
+        "SHIPPING_FEE_MINOR": "990",
+        "FREE_SHIPPING_FROM_MINOR": "20000",
+        "DELIVERY_COUNTRIES": "dk",
+    }.items():
         monkeypatch.setenv(f"OMNISTORE_{name}", value)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True, "OMNISTORE_AUTO_SETUP": False,
-                      "OMNISTORE_OUTBOX_AUTODELIVER": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "TESTING": True,
+            "OMNISTORE_AUTO_SETUP": False,
+            "OMNISTORE_OUTBOX_AUTODELIVER": False,
+        }
+    )
     with app.app_context():
         assert order_drafts.hold_minutes() == 1
         rules = order_rules.rules()
@@ -74,12 +93,22 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
         assert rules.delivery_countries == ("DK",)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("HOLD_MINUTES", "abc"), ("HOLD_MINUTES", "0"), ("HOLD_MINUTES", "١٢"), ("DELIVERY_DAYS", "1_0"),
-    ("TRANSFER_DAYS", "50:1"), ("DELIVERY_COUNTRIES", "Germany"), ("SHIPPING_FEE_MINOR", "4.95"),
-    ("SECURE_COOKIES", "maybe"), ("LOGIN_RATE_LIMIT", "lots"), ("PUBLIC_URL", "shop.example"),
-    ("OUTBOX_POLL_SECONDS", "nan"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("HOLD_MINUTES", "abc"),
+        ("HOLD_MINUTES", "0"),
+        ("HOLD_MINUTES", "١٢"),
+        ("DELIVERY_DAYS", "1_0"),
+        ("TRANSFER_DAYS", "50:1"),
+        ("DELIVERY_COUNTRIES", "Germany"),
+        ("SHIPPING_FEE_MINOR", "4.95"),
+        ("SECURE_COOKIES", "maybe"),
+        ("LOGIN_RATE_LIMIT", "lots"),
+        ("PUBLIC_URL", "shop.example"),
+        ("OUTBOX_POLL_SECONDS", "nan"),
+    ],
+)
 def test_a_bad_value_stops_startup_naming_the_setting(monkeypatch, name, value):
     monkeypatch.setenv(f"OMNISTORE_{name}", value)
     with pytest.raises(config.SettingError, match=f"OMNISTORE_{name}="):
@@ -92,6 +121,10 @@ def test_code_reads_settings_from_the_app_with_no_default_of_its_own(app):
     assert all(found.key in app.config for found in config.SETTINGS)
     copied = re.compile(r"""config\.get\(\s*f?["']OMNISTORE_[A-Z0-9_{}]+["']\s*,""")
     package = Path(config.__file__).resolve().parent
-    offenders = [f"{path.relative_to(package)}:{number}" for path in sorted(package.rglob("*.py"))
-                 for number, line in enumerate(path.read_text().splitlines(), 1) if copied.search(line)]
+    offenders = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if copied.search(line)
+    ]
     assert offenders == []

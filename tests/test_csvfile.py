@@ -1,4 +1,5 @@
 """The one CSV writer: BOM, semicolons, exact money in the language's format, formulas neutralised."""
+
 import csv
 import io
 from decimal import Decimal
@@ -14,17 +15,29 @@ def rows(data):
 
 def test_money_is_exact_to_the_cent_in_the_languages_format():
     amounts = [Money(3995), Money(24995), Money(152965), Money(-5), Money(0)]
-    assert rows(csvfile.write(["a"] * 5, [amounts], locale="en_GB"))[1] == ["39.95", "249.95", "1529.65", "-0.05",
-                                                                          "0.00"]
-    assert rows(csvfile.write(["a"] * 5, [amounts], locale="de"))[1] == ["39,95", "249,95", "1529,65", "-0,05",
-                                                                       "0,00"]
+    assert rows(csvfile.write(["a"] * 5, [amounts], locale="en_GB"))[1] == [
+        "39.95",
+        "249.95",
+        "1529.65",
+        "-0.05",
+        "0.00",
+    ]
+    assert rows(csvfile.write(["a"] * 5, [amounts], locale="de"))[1] == ["39,95", "249,95", "1529,65", "-0,05", "0,00"]
     assert rows(csvfile.write(["a"], [[Money(152965)]], locale="da"))[1] == ["1529,65"]
 
 
 def test_figures_keep_their_decimals_and_numbers_stay_numbers():
     cells = [Number(12.25), Number(3.0), Number(-1.5), -4, Decimal("2.50"), 0.125, None, True]
-    assert rows(csvfile.write(["x"] * 8, [cells], locale="de"))[1] == ["12,3", "3", "-1,5", "-4", "2,5", "0,13",
-                                                                      "", "1"]
+    assert rows(csvfile.write(["x"] * 8, [cells], locale="de"))[1] == [
+        "12,3",
+        "3",
+        "-1,5",
+        "-4",
+        "2,5",
+        "0,13",
+        "",
+        "1",
+    ]
 
 
 def test_text_that_a_spreadsheet_would_run_is_neutralised():

@@ -1,4 +1,5 @@
 """The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -10,8 +11,9 @@ from omnistore.core.types import on_database
 
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "include_object": on_database(connection.dialect.name)})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": on_database(connection.dialect.name)}
+        )
         differences = compare_metadata(context, db.metadata)
     assert differences == []
 
@@ -34,8 +36,10 @@ def test_a_partial_downgrade_and_upgrade_keep_the_database_triggers(app, make):
         if db.engine.dialect.name == "sqlite":
             query = "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'trigger'"
         else:
-            query = ("SELECT event_object_table || '.' || trigger_name || '.' || event_manipulation "
-                     "FROM information_schema.triggers")
+            query = (
+                "SELECT event_object_table || '.' || trigger_name || '.' || event_manipulation "
+                "FROM information_schema.triggers"
+            )
         with db.engine.connect() as connection:
             return sorted(connection.execute(sa.text(query)).scalars())
 
@@ -45,8 +49,10 @@ def test_a_partial_downgrade_and_upgrade_keep_the_database_triggers(app, make):
     upgrade()
     assert triggers() == before
     order = make.order(make.location("HAM"))
-    assert db.session.execute(sa.text("SELECT count(*) FROM review_fact WHERE order_id = :id"),
-                              {"id": order.id}).scalar() == 1
+    assert (
+        db.session.execute(sa.text("SELECT count(*) FROM review_fact WHERE order_id = :id"), {"id": order.id}).scalar()
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,8 +66,11 @@ def test_a_partial_downgrade_and_upgrade_keep_the_database_triggers(app, make):
 def test_database_refuses_impossible_stock(app, make, table, values):
     ham, variant = make.location("HAM"), make.variant()
     with pytest.raises(sa.exc.IntegrityError):
-        db.session.execute(sa.insert(db.metadata.tables[table]).values(variant_id=variant.id, location_id=ham.id,
-                                                                        version=1, updated_at=sa.func.now(), **values))
+        db.session.execute(
+            sa.insert(db.metadata.tables[table]).values(
+                variant_id=variant.id, location_id=ham.id, version=1, updated_at=sa.func.now(), **values
+            )
+        )
         db.session.commit()
     db.session.rollback()
 
@@ -101,18 +110,33 @@ def test_tokens_made_before_scopes_keep_the_web_channel_and_their_own_orders(app
     ham = make.location("HAM")
     downgrade(revision="b046dea4fa35")
     with db.engine.begin() as connection:
-        client_id = connection.execute(sa.text(
-            "INSERT INTO api_client (name, token_hash, token_prefix, active, created_at) "
-            "VALUES ('shop', 'h', 'os_x', :yes, CURRENT_TIMESTAMP) RETURNING id"), {"yes": True}).scalar_one()
-        order_ids = [connection.execute(sa.text(
-            "INSERT INTO orders (number, channel, fulfilment, status, payment_state, pickup_location_id, "
-            "delivery_address, tracking_reference, currency, total_minor, placed_at, updated_at) VALUES "
-            f"('OS-26-00000{n}', 'web', 'pickup', 'placed', 'paid', :ham, '{{}}', '', 'EUR', 0, CURRENT_TIMESTAMP, "
-            "CURRENT_TIMESTAMP) RETURNING id"), {"ham": ham.id}).scalar_one() for n in (1, 2)]
-        connection.execute(sa.text(
-            "INSERT INTO audit_event (action, entity_type, entity_id, api_client_id, ip_address, detail, created_at) "
-            "VALUES ('order.placed', 'orders', :order, :client, '', '{}', CURRENT_TIMESTAMP)"),
-            {"order": str(order_ids[0]), "client": client_id})
+        client_id = connection.execute(
+            sa.text(
+                "INSERT INTO api_client (name, token_hash, token_prefix, active, created_at) "
+                "VALUES ('shop', 'h', 'os_x', :yes, CURRENT_TIMESTAMP) RETURNING id"
+            ),
+            {"yes": True},
+        ).scalar_one()
+        order_ids = [
+            connection.execute(
+                sa.text(
+                    "INSERT INTO orders (number, channel, fulfilment, status, payment_state, pickup_location_id, "
+                    "delivery_address, tracking_reference, currency, total_minor, placed_at, updated_at) VALUES "
+                    f"('OS-26-00000{n}', 'web', 'pickup', 'placed', 'paid', :ham, '{{}}', '', 'EUR', 0, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {"ham": ham.id},
+            ).scalar_one()
+            for n in (1, 2)
+        ]
+        connection.execute(
+            sa.text(
+                "INSERT INTO audit_event (action, entity_type, entity_id, api_client_id, ip_address, detail, "
+                "created_at) "
+                "VALUES ('order.placed', 'orders', :order, :client, '', '{}', CURRENT_TIMESTAMP)"
+            ),
+            {"order": str(order_ids[0]), "client": client_id},
+        )
     upgrade()
     db.session.expire_all()
     client = db.session.get(ApiClient, client_id)
@@ -133,18 +157,48 @@ def test_the_gdpr_migration_hashes_idempotency_keys_and_finds_each_emails_custom
     number = order.number
     db.session.close()
     downgrade(revision="b046dea4fa35")
-    outbox = sa.table("outbox_message", sa.column("payload", sa.JSON), *(sa.column(name) for name in (
-        "kind", "topic", "recipient", "subject", "body", "status", "attempts", "next_attempt_at", "last_error",
-        "created_at")))
+    outbox = sa.table(
+        "outbox_message",
+        sa.column("payload", sa.JSON),
+        *(
+            sa.column(name)
+            for name in (
+                "kind",
+                "topic",
+                "recipient",
+                "subject",
+                "body",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "created_at",
+            )
+        ),
+    )
     with db.engine.begin() as connection:
-        connection.execute(sa.insert(outbox).values(
-            kind="email", topic="order.confirmation", recipient="anna@example.de", subject="", body="",
-            payload={"order_number": number}, status="sent", attempts=1,
-            next_attempt_at=sa.func.now(), last_error="", created_at=sa.func.now()))
+        connection.execute(
+            sa.insert(outbox).values(
+                kind="email",
+                topic="order.confirmation",
+                recipient="anna@example.de",
+                subject="",
+                body="",
+                payload={"order_number": number},
+                status="sent",
+                attempts=1,
+                next_attempt_at=sa.func.now(),
+                last_error="",
+                created_at=sa.func.now(),
+            )
+        )
     upgrade()
     key = db.session.scalar(sa.select(Order.idempotency_key).where(Order.number == number))
-    assert key == hashlib.sha256(b"api:1:order-for-anna@example.de").hexdigest() == \
-        hash_key("api:1:order-for-anna@example.de")
+    assert (
+        key
+        == hashlib.sha256(b"api:1:order-for-anna@example.de").hexdigest()
+        == hash_key("api:1:order-for-anna@example.de")
+    )
     assert db.session.execute(sa.text("SELECT customer_id FROM outbox_message")).scalar() == anna.id
 
 
@@ -152,16 +206,43 @@ def test_webhooks_already_queued_lose_the_status_url(app):
     from flask_migrate import downgrade, upgrade
 
     downgrade(revision="c3d81f2a9e60")
-    outbox = sa.table("outbox_message", sa.column("payload", sa.JSON), *(sa.column(name) for name in (
-        "kind", "topic", "recipient", "subject", "body", "status", "attempts", "next_attempt_at", "last_error",
-        "created_at")))
+    outbox = sa.table(
+        "outbox_message",
+        sa.column("payload", sa.JSON),
+        *(
+            sa.column(name)
+            for name in (
+                "kind",
+                "topic",
+                "recipient",
+                "subject",
+                "body",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "created_at",
+            )
+        ),
+    )
     order = {"number": "OS-26-000001", "status": "ready", "status_url": "https://shop.example/o/secret-token"}
     with db.engine.begin() as connection:
         for status in ("pending", "sent"):
-            connection.execute(sa.insert(outbox).values(
-                kind="webhook", topic="order.ready", recipient="https://erp.example/hooks", subject="", body="",
-                payload={"event": "order.ready", "order": order}, status=status, attempts=0,
-                next_attempt_at=sa.func.now(), last_error="", created_at=sa.func.now()))
+            connection.execute(
+                sa.insert(outbox).values(
+                    kind="webhook",
+                    topic="order.ready",
+                    recipient="https://erp.example/hooks",
+                    subject="",
+                    body="",
+                    payload={"event": "order.ready", "order": order},
+                    status=status,
+                    attempts=0,
+                    next_attempt_at=sa.func.now(),
+                    last_error="",
+                    created_at=sa.func.now(),
+                )
+            )
     upgrade()
     payloads = db.session.execute(sa.select(outbox.c.payload)).scalars().all()
     assert [payload["order"] for payload in payloads] == [{"number": "OS-26-000001", "status": "ready"}] * 2

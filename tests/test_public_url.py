@@ -1,4 +1,5 @@
 """Links for customers (emails, QR codes) point where the app is really served, unless the setting says where."""
+
 from types import SimpleNamespace
 
 import click
@@ -27,8 +28,14 @@ def app_for(command, params=None, laptop=False):
     context = click.Context(click.Command(command), info_name=command)
     context.params = params or {}
     with context:
-        return create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True, "OMNISTORE_AUTO_SETUP": laptop,
-                           "OMNISTORE_OUTBOX_AUTODELIVER": False})
+        return create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "TESTING": True,
+                "OMNISTORE_AUTO_SETUP": laptop,
+                "OMNISTORE_OUTBOX_AUTODELIVER": False,
+            }
+        )
 
 
 def dev_server_app(monkeypatch, port, host="127.0.0.1", public_url=None):
@@ -72,8 +79,9 @@ def test_in_production_a_host_header_never_decides_a_customers_link(monkeypatch,
         monkeypatch.delenv("OMNISTORE_PUBLIC_URL", raising=False)
     else:
         monkeypatch.setenv("OMNISTORE_PUBLIC_URL", public_url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "OMNISTORE_AUTO_SETUP": False,
-                      "OMNISTORE_OUTBOX_AUTODELIVER": False})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "OMNISTORE_AUTO_SETUP": False, "OMNISTORE_OUTBOX_AUTODELIVER": False}
+    )
     with app.test_request_context("/", base_url="http://evil.example"):
         assert pickup_codes.status_url(PICKUP) == f"{public_url or 'http://127.0.0.1:5000'}/o/{PICKUP.token}"
 

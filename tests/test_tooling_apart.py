@@ -4,6 +4,7 @@ Each case starts a fresh Python, as a gunicorn worker or `flask run` does, impor
 (what `gunicorn app:app` imports), answers requests, lists the CLI's commands, and reports which modules
 of the tooling got loaded: none may.
 """
+
 import json
 import os
 import subprocess
@@ -37,15 +38,16 @@ print(json.dumps({
 
 def probe(database_url, auto_setup):
     env = {key: value for key, value in os.environ.items() if not key.startswith("OMNISTORE_")}
-    env.update({
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
-        "OMNISTORE_DATABASE_URL": database_url,
-        "OMNISTORE_SECRET_KEY": "test-secret-key",
-        "OMNISTORE_AUTO_SETUP": "1" if auto_setup else "0",
-        "OMNISTORE_RATELIMIT_STORAGE_URI": "memory://",
-    })
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+            "OMNISTORE_DATABASE_URL": database_url,
+            "OMNISTORE_SECRET_KEY": "test-secret-key",
+            "OMNISTORE_AUTO_SETUP": "1" if auto_setup else "0",
+            "OMNISTORE_RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 

@@ -4,6 +4,7 @@ When a test here fails because of a new string: `flask --app app translations up
 empty/fuzzy entries in omnistore/translations/{de,da}/LC_MESSAGES/messages.po, then
 `flask --app app translations compile` (see omnistore/i18n_tools.py).
 """
+
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +16,10 @@ from omnistore import i18n_tools
 from omnistore.web.i18n import local_datetime, money
 
 LOCALES = i18n_tools.LOCALES
-HOW_TO_FIX = ("run `flask --app app translations update`, translate the entries listed above in "
-              "omnistore/translations/{de,da}/LC_MESSAGES/messages.po, then `flask --app app translations compile`")
+HOW_TO_FIX = (
+    "run `flask --app app translations update`, translate the entries listed above in "
+    "omnistore/translations/{de,da}/LC_MESSAGES/messages.po, then `flask --app app translations compile`"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,7 @@ def catalog(locale):
 
 
 # --- (a) every string in the sources has a German and a Danish translation ----------------------------
+
 
 def test_extraction_finds_the_strings_we_know_about(extracted):
     ids = {message.id for message in extracted if message.id}
@@ -50,15 +54,24 @@ def test_extraction_covers_every_keyword_and_underscore_folders(tmp_path):
         'D = ngettext("%(num)d bag", "%(num)d bags", 2)\nE = _("underscore")\n'
     )
     (tmp_path / "templates" / "_components" / "_bit.html").write_text(
-        '{{ _("from a component") }} {{ ngettext("one item", "%(num)d items", n) }}'
-        ' {{ _("Hello %(name)s", name=x) }}'
+        '{{ _("from a component") }} {{ ngettext("one item", "%(num)d items", n) }} {{ _("Hello %(name)s", name=x) }}'
     )
     (tmp_path / "templates" / "page.html").write_text('{% extends "base.html" %}{{ gettext("page string") }}')
-    ids = {message.id if isinstance(message.id, str) else tuple(message.id)
-           for message in i18n_tools.extract(root=tmp_path) if message.id}
+    ids = {
+        message.id if isinstance(message.id, str) else tuple(message.id)
+        for message in i18n_tools.extract(root=tmp_path)
+        if message.id
+    }
     assert ids == {
-        "lazy one", "lazy two", "plain", ("%(num)d bag", "%(num)d bags"), "underscore",
-        "from a component", ("one item", "%(num)d items"), "Hello %(name)s", "page string",
+        "lazy one",
+        "lazy two",
+        "plain",
+        ("%(num)d bag", "%(num)d bags"),
+        "underscore",
+        "from a component",
+        ("one item", "%(num)d items"),
+        "Hello %(name)s",
+        "page string",
     }
 
 
@@ -67,15 +80,19 @@ def test_every_message_is_translated(extracted, locale):
     missing = i18n_tools.missing_translations(extracted, catalog(locale))
     assert not missing, (
         f"{len(missing)} message(s) without a {locale} translation (empty or fuzzy):\n  "
-        + "\n  ".join(missing) + f"\nTo fix: {HOW_TO_FIX}."
+        + "\n  ".join(missing)
+        + f"\nTo fix: {HOW_TO_FIX}."
     )
 
 
 def test_the_committed_template_holds_every_message(extracted):
     """messages.pot is what translators work from; it must not lag behind the sources."""
     with open(i18n_tools.TEMPLATE, "rb") as handle:
-        committed = {message.id if isinstance(message.id, str) else tuple(message.id)
-                     for message in read_po(handle) if message.id}
+        committed = {
+            message.id if isinstance(message.id, str) else tuple(message.id)
+            for message in read_po(handle)
+            if message.id
+        }
     current = {message.id if isinstance(message.id, str) else tuple(message.id) for message in extracted if message.id}
     assert current <= committed, f"not in messages.pot: {sorted(map(str, current - committed))}; {HOW_TO_FIX}"
 
@@ -95,6 +112,7 @@ def test_cli_group_is_registered(app):
 
 # --- (b) the committed .mo files say exactly what the .po files say -------------------------------------
 
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_committed_mo_matches_po(locale):
     path = i18n_tools.mo_path(locale)
@@ -104,11 +122,14 @@ def test_committed_mo_matches_po(locale):
     differ = sorted(str(key) for key in fresh.keys() ^ committed.keys()) + sorted(
         str(key) for key in fresh.keys() & committed.keys() if fresh[key] != committed[key]
     )
-    assert not differ, f"{locale} messages.mo is stale ({len(differ)} entries differ, e.g. {differ[:5]}): " \
-                       "run `flask --app app translations compile` and commit the .mo"
+    assert not differ, (
+        f"{locale} messages.mo is stale ({len(differ)} entries differ, e.g. {differ[:5]}): "
+        "run `flask --app app translations compile` and commit the .mo"
+    )
 
 
 # --- (c) placeholders survive translation ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_placeholders_match(locale):
@@ -116,16 +137,19 @@ def test_placeholders_match(locale):
     assert not problems, f"{locale}: placeholders differ from the msgid:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Page %(page)d of %(pages)d", ["%(page)d", "%(pages)d"]),
-    ("%(pages)d Seiten, Seite %(page)d", ["%(page)d", "%(pages)d"]),
-    ("50 %% off", []),
-    ("50 %", ["%<stray>"]),
-    ("100 % sicher", ["%s"]),  # Python reads "% s" as a placeholder too
-    ("%s and %d", ["%d", "%s"]),
-    ("Hello {name}", ["{name}"]),
-    ("Nothing here.", []),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Page %(page)d of %(pages)d", ["%(page)d", "%(pages)d"]),
+        ("%(pages)d Seiten, Seite %(page)d", ["%(page)d", "%(pages)d"]),
+        ("50 %% off", []),
+        ("50 %", ["%<stray>"]),
+        ("100 % sicher", ["%s"]),  # Python reads "% s" as a placeholder too
+        ("%s and %d", ["%d", "%s"]),
+        ("Hello {name}", ["{name}"]),
+        ("Nothing here.", []),
+    ],
+)
 def test_placeholder_parsing(text, expected):
     assert i18n_tools.placeholders(text) == expected
 
@@ -170,10 +194,13 @@ def test_language_switch_on_the_login_page(client):
     assert "Anmelden" in page and "Passwort" in page
 
 
-@pytest.mark.parametrize(("locale", "expected"), [
-    ("de", "Sie wurden nach 30 Minuten ohne Aktivität abgemeldet. Sie haben gesucht nach: Jacke"),
-    ("da", "Du er blevet logget ud efter 30 minutter uden aktivitet. Du søgte efter: Jacke"),
-])
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("de", "Sie wurden nach 30 Minuten ohne Aktivität abgemeldet. Sie haben gesucht nach: Jacke"),
+        ("da", "Du er blevet logget ud efter 30 minutter uden aktivitet. Du søgte efter: Jacke"),
+    ],
+)
 def test_placeholders_are_filled_in_translations(app, locale, expected):
     from flask import render_template_string
     from flask_babel import gettext
@@ -197,10 +224,13 @@ def test_money_for_the_locale(app, locale):
         assert money(8995, "DKK") == "89,95\u00a0kr."
 
 
-@pytest.mark.parametrize(("locale", "store", "expected", "in_london"), [
-    ("de", "HAM", "16.07.24, 00:30", "15.07.24, 23:30"),  # 22:30 UTC is the next day in Hamburg (CEST)
-    ("da", "CPH", "16.07.2024 00.30", "15.07.2024 23.30"),
-])
+@pytest.mark.parametrize(
+    ("locale", "store", "expected", "in_london"),
+    [
+        ("de", "HAM", "16.07.24, 00:30", "15.07.24, 23:30"),  # 22:30 UTC is the next day in Hamburg (CEST)
+        ("da", "CPH", "16.07.2024 00.30", "15.07.2024 23.30"),
+    ],
+)
 def test_dates_in_the_stores_time_zone_and_locale(app, make, locale, store, expected, in_london):
     clerk = make.staff("clerk", make.location(store), locale=locale)
     moment = datetime(2024, 7, 15, 22, 30, tzinfo=UTC)

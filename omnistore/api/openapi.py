@@ -5,6 +5,7 @@ validate request bodies and serialise responses in api/views.py), the operations
 one row per route of the API blueprint (tests/web/test_api.py checks that the table and the app's routes are
 the same). Limits come from the services, so the document cannot drift from what is enforced.
 """
+
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -60,31 +61,41 @@ def _error(description):
 
 
 RESPONSES = {
-    "BadRequest": _error("bad_request: the body is empty or not valid JSON (a body that is "
-                                       "required); invalid_value: a value holds a character the database cannot "
-                                       "store (NUL)."),
-    "Forbidden": _error("read_only: this token may only read; out_of_scope: the channel or store is "
-                                      "outside this token's scope (see the scope section above)."),
+    "BadRequest": _error(
+        "bad_request: the body is empty or not valid JSON (a body that is "
+        "required); invalid_value: a value holds a character the database cannot "
+        "store (NUL)."
+    ),
+    "Forbidden": _error(
+        "read_only: this token may only read; out_of_scope: the channel or store is "
+        "outside this token's scope (see the scope section above)."
+    ),
     "UriTooLong": _error(f"The URL is longer than {MAX_URL_LENGTH} bytes."),
     "BodyTooLarge": _error("The body is larger than the server accepts."),
     "Unauthorized": {
         **_error("No bearer token, or one that is not valid or was revoked."),
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="omnistore"'}},
     },
-    "PayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                            f"{product_feed.MAX_PRODUCTS_PER_UPSERT} products or "
-                                            f"{product_feed.MAX_VARIANTS_PER_UPSERT} variants."),
+    "PayloadTooLarge": _error(
+        "The body is larger than the server accepts, or holds more than "
+        f"{product_feed.MAX_PRODUCTS_PER_UPSERT} products or "
+        f"{product_feed.MAX_VARIANTS_PER_UPSERT} variants."
+    ),
     "UnsupportedMediaType": _error("The body is not sent as application/json."),
     "ValidationFailed": _error("A parameter or the body's outline is not right; see fields."),
     "NotFound": _error("No such record."),
-    "OrderNotFound": _error("No such order, or one outside this token's scope (the same answer, so "
-                                          "order numbers cannot be probed)."),
-    "StockPayloadTooLarge": _error("The body is larger than the server accepts, or holds more than "
-                                                 f"{stock_feed.MAX_IMPORT_ROWS} rows."),
+    "OrderNotFound": _error(
+        "No such order, or one outside this token's scope (the same answer, so order numbers cannot be probed)."
+    ),
+    "StockPayloadTooLarge": _error(
+        f"The body is larger than the server accepts, or holds more than {stock_feed.MAX_IMPORT_ROWS} rows."
+    ),
     "Conflict": _error("A concurrent change got in the way; nothing was saved, send it again."),
-    "OrderConflict": _error("insufficient_stock: the units are not available (`lines` says which, "
-                                          "with the reason); idempotency_key_reused: the key was used for another "
-                                          "body; invalid_transition: the order can no longer be cancelled."),
+    "OrderConflict": _error(
+        "insufficient_stock: the units are not available (`lines` says which, "
+        "with the reason); idempotency_key_reused: the key was used for another "
+        "body; invalid_transition: the order can no longer be cancelled."
+    ),
     "RateLimited": {
         **_error("Too many requests for this client; wait and retry."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
@@ -97,9 +108,11 @@ COMMON = {"401": "Unauthorized", "414": "UriTooLong", "429": "RateLimited"}
 
 # --- the operations -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Ok:
     """A success answer: its model (None: any object) and what it means."""
+
     model: type | None
     description: str
     headers: dict = field(default_factory=dict)
@@ -108,6 +121,7 @@ class Ok:
 @dataclass(frozen=True)
 class Route:
     """One operation of the API: the Flask endpoint that serves it and what the document says of it."""
+
     method: str
     path: str  # OpenAPI template under PREFIX, e.g. /orders/{number}
     endpoint: str
@@ -130,84 +144,174 @@ def _string(max_length, **extra):
     return {"type": "string", "maxLength": max_length, **extra}
 
 
-EAN = {"type": "string", "pattern": "^[0-9]{13}$", "description": "EAN-13 with a valid check digit.",
-       "examples": ["4006381333931"]}
+EAN = {
+    "type": "string",
+    "pattern": "^[0-9]{13}$",
+    "description": "EAN-13 with a valid check digit.",
+    "examples": ["4006381333931"],
+}
 ORDER_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _string(20, examples=["OS-26-000123"])}
 WRITE_ERRORS = {"400": "BadRequest", "403": "Forbidden", "415": "UnsupportedMediaType", "422": "ValidationFailed"}
 
 ROUTES = (
-    Route("get", "/openapi.json", "api.openapi", "getOpenApi", "This document", public=True,
-          ok={"200": Ok(None, "The OpenAPI document")}, errors={"414": "UriTooLong", "429": "RateLimited"}),
-    Route("get", "/locations", "api.list_locations", "listLocations",
-          "The network: every active store and warehouse",
-          ok={"200": Ok(schemas.LocationList, "Active locations, ordered by code")}),
-    Route("get", "/products", "api.search_products", "searchProducts", "Search the catalogue",
-          description="`q` matches name, brand, category, style code, SKU and colour, ignoring case and accents "
-                      "(\"mueller\" and \"muller\" find \"Müller\"); every word must match. `ean` and `sku` match "
-                      "exactly. Filters combine. Ordered by name.",
-          parameters=(
-              _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX, pattern=schemas.ONE_LINE)),
-              _query("ean", "Exact EAN-13 of one of the variants (a wrong check digit → 422)", EAN),
-              _query("sku", "Exact SKU of one of the variants", _string(codes.SKU_MAX, pattern=schemas.ONE_LINE)),
-              _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": catalog.SEARCH_LIMIT_MAX,
-                                            "default": catalog.SEARCH_LIMIT_DEFAULT}),
-              _query("offset", "Products to skip (take next_offset from the previous page)",
-                     {"type": "integer", "minimum": 0, "maximum": catalog.SEARCH_OFFSET_MAX, "default": 0}),
-          ),
-          ok={"200": Ok(schemas.ProductPage, "One page of products with their variants")},
-          errors={"400": "BadRequest", "422": "ValidationFailed"}),
-    Route("put", "/products", "api.put_products", "upsertProducts",
-          "Bulk create or update styles with their variants (PIM/ERP feed)",
-          description="Each row is checked on its own and refused as a whole if anything in it is wrong (the "
-                      "reasons are in its result); the good rows are applied. Sending the same rows again changes "
-                      "nothing and reports them unchanged.",
-          body=schemas.ProductUpsert,
-          ok={"200": Ok(schemas.ProductUpsertResult, "One result per row, in request order")},
-          errors={**WRITE_ERRORS, "409": "Conflict", "413": "PayloadTooLarge"}),
-    Route("put", "/stock", "api.put_stock", "setStock", "Bulk set on_hand per SKU and location (ERP stock feed)",
-          description="Each row sets the on-hand figure of one SKU at one location; the difference is written to "
-                      "the stock ledger as an import. Rows are checked on their own: good rows are applied, bad "
-                      "ones reported with their reasons (unknown SKU or location, not a whole number, negative, the "
-                      "same SKU and location twice in the request, below what is allocated to orders). Rows whose "
-                      "figure is already stored are reported unchanged and write nothing, so sending the same "
-                      "request again changes nothing.",
-          body=schemas.StockUpsert,
-          ok={"200": Ok(schemas.StockImportResult, "One result per row, in request order")},
-          errors={**WRITE_ERRORS, "413": "StockPayloadTooLarge"}),
-    Route("get", "/stock/{sku}", "api.get_stock", "getStock", "Availability of one SKU at every location",
-          parameters=({"name": "sku", "in": "path", "required": True,
-                       "schema": _string(codes.SKU_MAX, minLength=1, pattern=schemas.ONE_LINE)},),
-          ok={"200": Ok(schemas.StockAvailability,
-                        "On hand, allocated and available per location in this token's stores")},
-          errors={"400": "BadRequest", "404": "NotFound"}),
-    Route("post", "/orders", "api.create_order", "createOrder", "Place a web order (pickup or delivery)",
-          description="Send an `Idempotency-Key` header (any visible ASCII, at most "
-                      f"{ordering.IDEMPOTENCY_KEY_MAX} characters, unique per order): a retry with the same key and "
-                      "the same body answers 200 with the order made the first time (header `Idempotent-Replayed: "
-                      "true`) and never makes a second one; the same key with a different body is refused with 409 "
-                      "idempotency_key_reused. A request refused with 409 insufficient_stock or 422 made nothing, "
-                      "so its key may be sent again.",
-          parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "maxLength": ordering.IDEMPOTENCY_KEY_MAX}},),
-          body=schemas.OrderInput,
-          ok={"201": Ok(schemas.Order, "The order was placed",
-                        headers={"Location": {"schema": {"type": "string"}, "description": "The order's URL"}}),
-              "200": Ok(schemas.Order, "The same Idempotency-Key and body again: the order placed before")},
-          errors={**WRITE_ERRORS, "409": "OrderConflict", "413": "BodyTooLarge"}),
-    Route("get", "/orders/{number}", "api.get_order", "getOrder",
-          "An order with its status, lines, pickup location and status URL", parameters=(ORDER_NUMBER,),
-          ok={"200": Ok(schemas.Order, "The order")}, errors={"400": "BadRequest", "404": "OrderNotFound"}),
-    Route("post", "/orders/{number}/cancel", "api.cancel_order", "cancelOrder",
-          "Cancel an order while that is still allowed",
-          description="Pickup orders until collected (placed, in transit, ready); deliveries until shipped. "
-                      'Allocations are released and the customer is told. Optional body: `{"reason": "…"}`.',
-          parameters=(ORDER_NUMBER,), body=schemas.CancelInput, body_required=False,
-          ok={"200": Ok(schemas.Order, "The cancelled order")},
-          errors={**WRITE_ERRORS, "404": "OrderNotFound", "409": "OrderConflict", "413": "BodyTooLarge"}),
+    Route(
+        "get",
+        "/openapi.json",
+        "api.openapi",
+        "getOpenApi",
+        "This document",
+        public=True,
+        ok={"200": Ok(None, "The OpenAPI document")},
+        errors={"414": "UriTooLong", "429": "RateLimited"},
+    ),
+    Route(
+        "get",
+        "/locations",
+        "api.list_locations",
+        "listLocations",
+        "The network: every active store and warehouse",
+        ok={"200": Ok(schemas.LocationList, "Active locations, ordered by code")},
+    ),
+    Route(
+        "get",
+        "/products",
+        "api.search_products",
+        "searchProducts",
+        "Search the catalogue",
+        description="`q` matches name, brand, category, style code, SKU and colour, ignoring case and accents "
+        '("mueller" and "muller" find "Müller"); every word must match. `ean` and `sku` match '
+        "exactly. Filters combine. Ordered by name.",
+        parameters=(
+            _query("q", "Search words", _string(catalog.SEARCH_QUERY_MAX, pattern=schemas.ONE_LINE)),
+            _query("ean", "Exact EAN-13 of one of the variants (a wrong check digit → 422)", EAN),
+            _query("sku", "Exact SKU of one of the variants", _string(codes.SKU_MAX, pattern=schemas.ONE_LINE)),
+            _query(
+                "limit",
+                "Page size",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": catalog.SEARCH_LIMIT_MAX,
+                    "default": catalog.SEARCH_LIMIT_DEFAULT,
+                },
+            ),
+            _query(
+                "offset",
+                "Products to skip (take next_offset from the previous page)",
+                {"type": "integer", "minimum": 0, "maximum": catalog.SEARCH_OFFSET_MAX, "default": 0},
+            ),
+        ),
+        ok={"200": Ok(schemas.ProductPage, "One page of products with their variants")},
+        errors={"400": "BadRequest", "422": "ValidationFailed"},
+    ),
+    Route(
+        "put",
+        "/products",
+        "api.put_products",
+        "upsertProducts",
+        "Bulk create or update styles with their variants (PIM/ERP feed)",
+        description="Each row is checked on its own and refused as a whole if anything in it is wrong (the "
+        "reasons are in its result); the good rows are applied. Sending the same rows again changes "
+        "nothing and reports them unchanged.",
+        body=schemas.ProductUpsert,
+        ok={"200": Ok(schemas.ProductUpsertResult, "One result per row, in request order")},
+        errors={**WRITE_ERRORS, "409": "Conflict", "413": "PayloadTooLarge"},
+    ),
+    Route(
+        "put",
+        "/stock",
+        "api.put_stock",
+        "setStock",
+        "Bulk set on_hand per SKU and location (ERP stock feed)",
+        description="Each row sets the on-hand figure of one SKU at one location; the difference is written to "
+        "the stock ledger as an import. Rows are checked on their own: good rows are applied, bad "
+        "ones reported with their reasons (unknown SKU or location, not a whole number, negative, the "
+        "same SKU and location twice in the request, below what is allocated to orders). Rows whose "
+        "figure is already stored are reported unchanged and write nothing, so sending the same "
+        "request again changes nothing.",
+        body=schemas.StockUpsert,
+        ok={"200": Ok(schemas.StockImportResult, "One result per row, in request order")},
+        errors={**WRITE_ERRORS, "413": "StockPayloadTooLarge"},
+    ),
+    Route(
+        "get",
+        "/stock/{sku}",
+        "api.get_stock",
+        "getStock",
+        "Availability of one SKU at every location",
+        parameters=(
+            {
+                "name": "sku",
+                "in": "path",
+                "required": True,
+                "schema": _string(codes.SKU_MAX, minLength=1, pattern=schemas.ONE_LINE),
+            },
+        ),
+        ok={
+            "200": Ok(schemas.StockAvailability, "On hand, allocated and available per location in this token's stores")
+        },
+        errors={"400": "BadRequest", "404": "NotFound"},
+    ),
+    Route(
+        "post",
+        "/orders",
+        "api.create_order",
+        "createOrder",
+        "Place a web order (pickup or delivery)",
+        description="Send an `Idempotency-Key` header (any visible ASCII, at most "
+        f"{ordering.IDEMPOTENCY_KEY_MAX} characters, unique per order): a retry with the same key and "
+        "the same body answers 200 with the order made the first time (header `Idempotent-Replayed: "
+        "true`) and never makes a second one; the same key with a different body is refused with 409 "
+        "idempotency_key_reused. A request refused with 409 insufficient_stock or 422 made nothing, "
+        "so its key may be sent again.",
+        parameters=(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": ordering.IDEMPOTENCY_KEY_MAX},
+            },
+        ),
+        body=schemas.OrderInput,
+        ok={
+            "201": Ok(
+                schemas.Order,
+                "The order was placed",
+                headers={"Location": {"schema": {"type": "string"}, "description": "The order's URL"}},
+            ),
+            "200": Ok(schemas.Order, "The same Idempotency-Key and body again: the order placed before"),
+        },
+        errors={**WRITE_ERRORS, "409": "OrderConflict", "413": "BodyTooLarge"},
+    ),
+    Route(
+        "get",
+        "/orders/{number}",
+        "api.get_order",
+        "getOrder",
+        "An order with its status, lines, pickup location and status URL",
+        parameters=(ORDER_NUMBER,),
+        ok={"200": Ok(schemas.Order, "The order")},
+        errors={"400": "BadRequest", "404": "OrderNotFound"},
+    ),
+    Route(
+        "post",
+        "/orders/{number}/cancel",
+        "api.cancel_order",
+        "cancelOrder",
+        "Cancel an order while that is still allowed",
+        description="Pickup orders until collected (placed, in transit, ready); deliveries until shipped. "
+        'Allocations are released and the customer is told. Optional body: `{"reason": "…"}`.',
+        parameters=(ORDER_NUMBER,),
+        body=schemas.CancelInput,
+        body_required=False,
+        ok={"200": Ok(schemas.Order, "The cancelled order")},
+        errors={**WRITE_ERRORS, "404": "OrderNotFound", "409": "OrderConflict", "413": "BodyTooLarge"},
+    ),
 )
 
 
 # --- generation ---------------------------------------------------------------------------------------------
+
 
 class _Generator(GenerateJsonSchema):
     """pydantic's JSON schema without the titles it derives from class and field names (noise for readers),
@@ -248,8 +352,10 @@ def _operation(route, refs):
     if route.parameters:
         operation["parameters"] = list(route.parameters)
     if route.body is not None:
-        operation["requestBody"] = {"required": route.body_required,
-                                    "content": {"application/json": {"schema": refs[route.body, "validation"]}}}
+        operation["requestBody"] = {
+            "required": route.body_required,
+            "content": {"application/json": {"schema": refs[route.body, "validation"]}},
+        }
     responses = {}
     for status, ok in route.ok.items():
         schema = {"type": "object"} if ok.model is None else refs[ok.model, "serialization"]
@@ -273,11 +379,11 @@ def document():
             "title": "omnistore integration API",
             "version": VERSION,
             "description": "For web shops, PIM and ERP systems. Every route except this document needs "
-                           "`Authorization: Bearer <token>` (`flask api-token create NAME`). Errors are "
-                           '`{"error": {"code": "…", "message": "…"}}` with the status each operation lists '
-                           "(also for an unknown route 404, a wrong method 405 with `Allow`, a too-large body 413, "
-                           "a too-long URL 414, a wrong content type 415, too many requests 429). Requests are "
-                           "rate limited per client.\n\n" + SCOPE,
+            "`Authorization: Bearer <token>` (`flask api-token create NAME`). Errors are "
+            '`{"error": {"code": "…", "message": "…"}}` with the status each operation lists '
+            "(also for an unknown route 404, a wrong method 405 with `Allow`, a too-large body 413, "
+            "a too-long URL 414, a wrong content type 415, too many requests 429). Requests are "
+            "rate limited per client.\n\n" + SCOPE,
         },
         "servers": [{"url": PREFIX}],
         "security": [{"bearerAuth": []}],

@@ -15,6 +15,7 @@ customer's language, with the lookups (SKUs, pickup store, real email and phone)
 import's answer is built by hand for speed (see api/views.py). A test keeps these models' field names and the
 services' equal.
 """
+
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,25 +44,34 @@ def OptionalText(max_length=None, **extra):  # noqa: N802
     return Annotated[str | None, Field(max_length=max_length), _doc(**extra)]
 
 
-EAN = Annotated[str, Field(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.",
-                           examples=["4006381333931"])]
-PRICE = Annotated[int, Field(ge=0, le=product_feed.MAX_PRICE_MINOR,
-                             description="Price in minor units (cents, øre) of the shop's currency; one price in "
-                                         "every channel.")]
+EAN = Annotated[
+    str, Field(pattern="^[0-9]{13}$", description="EAN-13 with a valid check digit.", examples=["4006381333931"])
+]
+PRICE = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=product_feed.MAX_PRICE_MINOR,
+        description="Price in minor units (cents, øre) of the shop's currency; one price in every channel.",
+    ),
+]
 DATE_TIME = Annotated[str, _doc(format="date-time")]
 OPTIONAL_DATE_TIME = Annotated[str | None, _doc(format="date-time")]
 COUNT = Annotated[int, Field(ge=0)]
 LOCATION_CODE = Text(16, examples=["HAM"])
 LOCATION_KIND = Literal["store", "warehouse"]
-TIME_RANGE = Annotated[list[Annotated[str, Field(pattern="^[0-2][0-9]:[0-5][0-9]$")]],
-                       Field(min_length=2, max_length=2)]
+TIME_RANGE = Annotated[
+    list[Annotated[str, Field(pattern="^[0-2][0-9]:[0-5][0-9]$")]], Field(min_length=2, max_length=2)
+]
 
 # The feeds (PUT /products, PUT /stock) check each row on its own: a row that is not what its schema says is
 # refused in its own result (status "error" with the reasons), and the good rows are still applied, so one bad
 # row never blocks a feed of thousands. The request as a whole accepts any row; the row schema says what a row
 # must be to be applied.
-PER_ROW = ("A row is applied when it matches the row schema (the first alternative); anything else is answered "
-           "in that row's result with status error, and the other rows are applied all the same.")
+PER_ROW = (
+    "A row is applied when it matches the row schema (the first alternative); anything else is answered "
+    "in that row's result with status error, and the other rows are applied all the same."
+)
 
 
 class Schema(BaseModel):
@@ -71,15 +81,19 @@ class Schema(BaseModel):
 
 class Input(BaseModel):
     """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 # --- errors -----------------------------------------------------------------------------------------------
 
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")  # some errors say more, e.g. insufficient_stock's lines
-    code: str = Field(description="Stable, machine-readable: unauthorized, not_found, validation_failed, "
-                                  "too_many_products, rate_limited, …")
+    code: str = Field(
+        description="Stable, machine-readable: unauthorized, not_found, validation_failed, "
+        "too_many_products, rate_limited, …"
+    )
     message: str = Field(description="For people: what was wrong and how to fix it.")
     fields: dict[str, str] = Field(None, description="Per-parameter messages (validation_failed).")
 
@@ -89,6 +103,7 @@ class Error(BaseModel):
 
 
 # --- locations --------------------------------------------------------------------------------------------
+
 
 class LocationAddress(Schema):
     street: Text(200)
@@ -108,7 +123,8 @@ class Location(Schema):
     timezone: Text(64, examples=["Europe/Berlin"])
     opening_hours: dict[str, list[TIME_RANGE]] = Field(
         description="Per weekday (mon … sun), opening ranges in the location's own time zone; an empty list is "
-                    "a closed day.")
+        "a closed day."
+    )
     pickup_enabled: bool = Field(description="Whether the location runs a pickup desk.")
     hold_days: int = Field(ge=1, le=60, description="Days a ready pickup order is held before it expires.")
 
@@ -118,6 +134,7 @@ class LocationList(Schema):
 
 
 # --- products ---------------------------------------------------------------------------------------------
+
 
 class Variant(Schema):
     sku: Text(codes.SKU_MAX)
@@ -158,6 +175,7 @@ class ProductInput(Input):
     """A style and (some of) its variants. Fields left out keep their stored value (null clears an optional
     one); stored variants that are left out are kept. An SKU or EAN may not move to another style, and an EAN
     not to another SKU."""
+
     style_code: Text(product_feed.STYLE_CODE_MAX, min_length=1)
     name: Text(product_feed.NAME_MAX, min_length=1)
     brand: OptionalText(product_feed.PRODUCT_TEXT_FIELDS["brand"]) = None
@@ -171,14 +189,24 @@ class ProductUpsert(BaseModel):
     # The envelope only: its rows are checked one by one in product_feed.upsert_products (see the module doc).
     products: list[Annotated[ProductInput | Any, Field(description=PER_ROW)]] = Field(
         json_schema_extra={"maxItems": product_feed.MAX_PRODUCTS_PER_UPSERT},  # 413, not 422: checked by the service
-        description="More than the maximum → 413 too_many_products, nothing applied.")
+        description="More than the maximum → 413 too_many_products, nothing applied.",
+    )
 
 
 class RowError(Schema):
-    field: str | None = Field(description="Where in the row; null when the row itself is not an object.",
-                              examples=["variants[1].ean"])
-    code: Literal["required", "invalid_type", "invalid_value", "too_long", "invalid_ean", "unknown_field",
-                  "duplicate_in_request", "already_used"]
+    field: str | None = Field(
+        description="Where in the row; null when the row itself is not an object.", examples=["variants[1].ean"]
+    )
+    code: Literal[
+        "required",
+        "invalid_type",
+        "invalid_value",
+        "too_long",
+        "invalid_ean",
+        "unknown_field",
+        "duplicate_in_request",
+        "already_used",
+    ]
     message: str
 
 
@@ -203,27 +231,43 @@ class ProductUpsertResult(Schema):
 
 # --- stock ------------------------------------------------------------------------------------------------
 
+
 class StockRowInput(Input):
     sku: Text(inputs.SKU_MAX, min_length=1)
-    location: Text(inputs.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)",
-                   examples=["HAM"])
-    on_hand: int = Field(ge=0, le=inputs.MAX_QUANTITY,
-                         description="The counted figure; must not be below what is allocated to orders.")
+    location: Text(inputs.LOCATION_CODE_MAX, min_length=1, description="Location code (any case)", examples=["HAM"])
+    on_hand: int = Field(
+        ge=0, le=inputs.MAX_QUANTITY, description="The counted figure; must not be below what is allocated to orders."
+    )
 
 
 class StockUpsert(BaseModel):
     # The envelope only: its rows are checked one by one in stock_feed.rows_from_json and bulk_import.import_on_hand.
     stock: list[Annotated[StockRowInput | Any, Field(description=PER_ROW)]] = Field(
         json_schema_extra={"maxItems": stock_feed.MAX_IMPORT_ROWS},  # 413, not 422: checked by the service
-        description="More than the maximum → 413 too_many_rows, nothing applied.")
+        description="More than the maximum → 413 too_many_rows, nothing applied.",
+    )
 
 
 class StockRowError(Schema):
-    field: str | None = Field(description="The field at fault; null when the row as a whole is.",
-                              examples=["on_hand"])
-    code: Literal["required", "invalid_type", "invalid_value", "too_long", "unknown_field", "not_a_number",
-                  "not_a_whole_number", "negative", "too_small", "too_large", "duplicate", "unknown_sku",
-                  "unknown_location", "out_of_scope", "below_allocated", "conflict"]
+    field: str | None = Field(description="The field at fault; null when the row as a whole is.", examples=["on_hand"])
+    code: Literal[
+        "required",
+        "invalid_type",
+        "invalid_value",
+        "too_long",
+        "unknown_field",
+        "not_a_number",
+        "not_a_whole_number",
+        "negative",
+        "too_small",
+        "too_large",
+        "duplicate",
+        "unknown_sku",
+        "unknown_location",
+        "out_of_scope",
+        "below_allocated",
+        "conflict",
+    ]
     message: str
 
 
@@ -233,14 +277,16 @@ class StockRowResult(Schema):
     location: str | None
     status: Literal["created", "updated", "unchanged", "error"] = Field(
         description="created: first stock of the SKU at the location; unchanged: the figure was already stored "
-                    "(nothing written).")
+        "(nothing written)."
+    )
     on_hand: int | None = Field(description="The figure now; null for a refused row.")
     errors: list[StockRowError] = Field(description="Why the row was refused; empty unless status is error.")
 
 
 class StockImportResult(Schema):
-    reference: str = Field(description="Written to every stock movement of this request.",
-                           examples=["IMP-3F2A9C41D0B7"])
+    reference: str = Field(
+        description="Written to every stock movement of this request.", examples=["IMP-3F2A9C41D0B7"]
+    )
     results: list[StockRowResult]
     summary: Summary
 
@@ -275,19 +321,28 @@ PAYMENT_STATE = Literal["paid", "pay_at_pickup"]
 class Address(Input):
     name: Text(order_rules.ADDRESS_FIELDS["name"], min_length=1)
     street: Text(order_rules.ADDRESS_FIELDS["street"], min_length=1)
-    postcode: Text(order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.",
-                   examples=["20095", "1620"])
+    postcode: Text(
+        order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.", examples=["20095", "1620"]
+    )
     city: Text(order_rules.ADDRESS_FIELDS["city"], min_length=1)
-    country: Text(2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).",
-                  examples=["DE", "DK"])
+    country: Text(
+        2, description="ISO 3166-1 alpha-2; the countries we deliver to (default DE, DK).", examples=["DE", "DK"]
+    )
 
 
 class CustomerInput(Input):
     """An email address and/or a phone number, and a name (first and/or last). Empty text counts as left out.
     An address or number that is not real → 422."""
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
-        {"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]},
-        {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]}]})
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]},
+                {"anyOf": [{"required": ["first_name"]}, {"required": ["last_name"]}]},
+            ]
+        },
+    )
     email: Text(254, pattern=ONE_LINE) = None
     phone: Text(40, pattern=ONE_LINE, description="Any usual notation; stored in E.164.") = None
     first_name: Text(api_orders.NAME_MAX, pattern=ONE_LINE) = None
@@ -305,11 +360,11 @@ class OrderInput(Input):
     allocated at the pickup store first, else sourced from the nearest store with enough (a transfer), else
     the warehouse. Anything wrong → 422 with a message per field (paths like `lines[0].sku`) and nothing
     created."""
+
     customer: CustomerInput
     lines: list[LineInput] = Field(min_length=1, max_length=order_rules.MAX_LINES)
     fulfilment: FULFILMENT
-    pickup_location: Text(16, description="Pickup only: code of a store with a pickup desk.",
-                          examples=["HAM"]) = None
+    pickup_location: Text(16, description="Pickup only: code of a store with a pickup desk.", examples=["HAM"]) = None
     delivery_address: Address = Field(None, description="Delivery only.")
     payment_state: PAYMENT_STATE = Field("paid", description="pay_at_pickup only for pickups.")
     channel: Literal[api_orders.API_CHANNELS] = "web"
@@ -317,6 +372,7 @@ class OrderInput(Input):
 
 class CancelInput(Input):
     """Optional body of POST /orders/{number}/cancel (longer reasons are cut to 300 characters)."""
+
     reason: Annotated[str, _doc(maxLength=300)] = ""
 
 
@@ -326,7 +382,7 @@ class OrderLine(Schema):
     unit_price_minor: PRICE
     status: Literal[tuple(status.value for status in LineStatus)]
     source_location: Text(16, description="Code of the location the line is allocated from.")
-    reason: str = Field(description="Why that location, e.g. \"Nearest store with 3 available: Berlin (255 km).\"")
+    reason: str = Field(description='Why that location, e.g. "Nearest store with 3 available: Berlin (255 km)."')
 
 
 class PickupLocation(Schema):
@@ -351,14 +407,16 @@ class Order(Schema):
     placed_at: DATE_TIME
     promised_date: Annotated[str | None, _doc(format="date")] = Field(
         description="Same store: today; a transfer: by distance; the warehouse: its lead time; a delivery: lead "
-                    "time plus carriage.")
+        "time plus carriage."
+    )
     currency: Text(3)
     total_minor: int = Field(ge=0, description="Goods plus shipping fee.")
     shipping_fee_minor: COUNT
     pickup_location: PickupLocation | None
     status_url: str | None = Field(
         description="Pickup orders: the customer's status page (what the QR code encodes). Only for the token "
-                    "that placed the order or one allowed all status URLs; null otherwise and for deliveries.")
+        "that placed the order or one allowed all status URLs; null otherwise and for deliveries."
+    )
     pickup: OrderPickup | None
     delivery_address: dict[str, Any] | None
     tracking_reference: str | None
@@ -366,6 +424,7 @@ class Order(Schema):
 
 
 # --- serialisation -----------------------------------------------------------------------------------------
+
 
 def dump(model, data):
     """`data` checked against the response model and turned into JSON-ready Python (what the client gets)."""

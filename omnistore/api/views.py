@@ -4,6 +4,7 @@ Every route needs `Authorization: Bearer <token>` except the OpenAPI document. E
 (`{"error": {"code", "message", ...}}`) whatever raised them: our checks, a service's DomainError, or
 Flask/werkzeug (404, 405, 413, 429 come out through web/errors.py, which answers JSON under /api/).
 """
+
 import json
 import math
 import time
@@ -47,6 +48,7 @@ class UnsupportedMediaType(DomainError):
 
 
 # --- authentication and rate limit ----------------------------------------------------------------
+
 
 def _bearer_token():
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
@@ -119,6 +121,7 @@ def _api_headers(response):
 
 # --- request helpers ------------------------------------------------------------------------------
 
+
 def _has_body():
     return bool(request.content_length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
 
@@ -172,6 +175,7 @@ def _time(value):
 
 # --- documents --------------------------------------------------------------------------------------
 
+
 def _address(location):
     return schemas.LocationAddress(street=location.street, postcode=location.postcode, city=location.city)
 
@@ -212,6 +216,7 @@ def product_document(product):
 
 # --- routes -----------------------------------------------------------------------------------------
 
+
 @bp.get("/openapi.json", endpoint="openapi")
 def openapi_document():
     """The OpenAPI 3.1 description of this API (no token needed)."""
@@ -230,8 +235,9 @@ def put_products():
     # must get its own result with stable codes while the good rows are applied, and a list over the maximum
     # is 413, not 422 (see schemas.py).
     if not isinstance(body, dict) or "products" not in body:
-        raise ValidationFailed('Send an object with a list of products: {"products": [...]}.',
-                               {"products": "Required."})
+        raise ValidationFailed(
+            'Send an object with a list of products: {"products": [...]}.', {"products": "Required."}
+        )
     staff_service.require_api_network(g.api_client)
     result = product_feed.upsert_products(body["products"], actor=g.api_client)
     return send(schemas.ProductUpsertResult.model_validate(result.as_dict()))
@@ -240,19 +246,25 @@ def put_products():
 @bp.get("/products")
 def search_products():
     page = catalog.search_products(
-        request.args.get("q"), ean=request.args.get("ean"), sku=request.args.get("sku"),
-        limit=_int_arg("limit", catalog.SEARCH_LIMIT_DEFAULT), offset=_int_arg("offset", 0),
+        request.args.get("q"),
+        ean=request.args.get("ean"),
+        sku=request.args.get("sku"),
+        limit=_int_arg("limit", catalog.SEARCH_LIMIT_DEFAULT),
+        offset=_int_arg("offset", 0),
     )
-    return send(schemas.ProductPage(
-        products=[product_document(product) for product in page.products],
-        currency=current_app.config["OMNISTORE_CURRENCY"],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    ))
+    return send(
+        schemas.ProductPage(
+            products=[product_document(product) for product in page.products],
+            currency=current_app.config["OMNISTORE_CURRENCY"],
+            limit=page.limit,
+            offset=page.offset,
+            next_offset=page.next_offset,
+        )
+    )
 
 
 # --- stock ------------------------------------------------------------------------------------------
+
 
 def _import_document(result):
     """The stock import's answer, built by hand rather than through schemas.StockImportResult: a feed may hold
@@ -263,8 +275,14 @@ def _import_document(result):
     return {
         "reference": result.reference,
         "results": [
-            {"index": row.line, "sku": row.sku, "location": row.location, "status": row.status,
-             "on_hand": row.on_hand, "errors": [problem.as_dict() for problem in row.errors]}
+            {
+                "index": row.line,
+                "sku": row.sku,
+                "location": row.location,
+                "status": row.status,
+                "on_hand": row.on_hand,
+                "errors": [problem.as_dict() for problem in row.errors],
+            }
             for row in result.results
         ],
         "summary": {key: value for key, value in result.summary.items() if key != "skipped"},
@@ -277,8 +295,10 @@ def put_stock():
     body = json_body()
     staff_service.require_api_write(g.api_client)
     if not isinstance(body, dict) or "stock" not in body:
-        raise ValidationFailed('Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., '
-                               '"on_hand": ...}]}.', {"stock": "Required."})
+        raise ValidationFailed(
+            'Send an object with a list of rows: {"stock": [{"sku": ..., "location": ..., "on_hand": ...}]}.',
+            {"stock": "Required."},
+        )
     result = bulk_import.import_on_hand(stock_feed.rows_from_json(body["stock"]), actor=g.api_client, source="API")
     return jsonify(_import_document(result))
 
@@ -288,23 +308,31 @@ def get_stock(sku):
     """Availability of one SKU at every active location in the client's scope."""
     variant, levels = reads.network_stock(sku)
     levels = [level for level in levels if staff_service.api_store_in_scope(g.api_client, level.location.code)]
-    return send(schemas.StockAvailability(
-        sku=variant.sku,
-        ean=variant.ean,
-        locations=[
-            schemas.LocationStock(location=level.location.code, kind=level.location.kind, on_hand=level.on_hand,
-                                  allocated=level.allocated, available=level.available)
-            for level in levels
-        ],
-        totals=schemas.StockTotals(
-            on_hand=sum(level.on_hand for level in levels),
-            allocated=sum(level.allocated for level in levels),
-            available=sum(level.available for level in levels),
-        ),
-    ))
+    return send(
+        schemas.StockAvailability(
+            sku=variant.sku,
+            ean=variant.ean,
+            locations=[
+                schemas.LocationStock(
+                    location=level.location.code,
+                    kind=level.location.kind,
+                    on_hand=level.on_hand,
+                    allocated=level.allocated,
+                    available=level.available,
+                )
+                for level in levels
+            ],
+            totals=schemas.StockTotals(
+                on_hand=sum(level.on_hand for level in levels),
+                allocated=sum(level.allocated for level in levels),
+                available=sum(level.available for level in levels),
+            ),
+        )
+    )
 
 
 # --- orders -----------------------------------------------------------------------------------------
+
 
 def _date(value):
     return value.isoformat() if value is not None else None
@@ -326,21 +354,35 @@ def order_document(order, client):
         currency=order.currency,
         total_minor=order.total_minor,
         shipping_fee_minor=ordering.shipping_fee_minor(order),
-        pickup_location=None if location is None else schemas.PickupLocation(
-            code=location.code, name=location.name, address=_address(location), country=location.country,
+        pickup_location=None
+        if location is None
+        else schemas.PickupLocation(
+            code=location.code,
+            name=location.name,
+            address=_address(location),
+            country=location.country,
         ),
         status_url=pickup_codes.status_url(pickup)
-        if pickup is not None and staff_service.api_sees_status_url(client, order) else None,
-        pickup=None if pickup is None else schemas.OrderPickup(
-            ready_at=_time(pickup.ready_at), pickup_by=_time(pickup.pickup_by),
+        if pickup is not None and staff_service.api_sees_status_url(client, order)
+        else None,
+        pickup=None
+        if pickup is None
+        else schemas.OrderPickup(
+            ready_at=_time(pickup.ready_at),
+            pickup_by=_time(pickup.pickup_by),
             collected_at=_time(pickup.collected_at),
         ),
         delivery_address=order.delivery_address or None,
         tracking_reference=order.tracking_reference or None,
         lines=[
-            schemas.OrderLine(sku=line.variant.sku, quantity=line.quantity, unit_price_minor=line.unit_price_minor,
-                              status=line.status, source_location=line.source_location.code,
-                              reason=line_reason(line))
+            schemas.OrderLine(
+                sku=line.variant.sku,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                status=line.status,
+                source_location=line.source_location.code,
+                reason=line_reason(line),
+            )
             for line in order.lines
         ],
     )
@@ -350,8 +392,9 @@ def order_document(order, client):
 def create_order():
     """A web order; `Idempotency-Key` makes a retry safe (201 created, 200 the same order again)."""
     body = json_body()
-    placed = api_orders.place_web_order(body, api_client=g.api_client,
-                                        idempotency_key=request.headers.get("Idempotency-Key"))
+    placed = api_orders.place_web_order(
+        body, api_client=g.api_client, idempotency_key=request.headers.get("Idempotency-Key")
+    )
     order = api_orders.order_for_api(placed.order.number, g.api_client)
     response = send(order_document(order, g.api_client), 201 if placed.created else 200)
     response.headers["Location"] = f"{bp.url_prefix}/orders/{order.number}"
@@ -370,8 +413,9 @@ def cancel_order(number):
     """Cancel while still allowed (placed, in transit, ready; a delivery until shipped)."""
     reason = ""
     if _has_body():
-        reason = body_as(schemas.CancelInput, json_body(), 'Send nothing or {"reason": "…"}.',
-                         {"reason": "Must be text."}).reason
+        reason = body_as(
+            schemas.CancelInput, json_body(), 'Send nothing or {"reason": "…"}.', {"reason": "Must be text."}
+        ).reason
     order = api_orders.order_for_api(number, g.api_client)  # out of scope: 404, like an unknown number
     staff_service.require_api_write(g.api_client)
     cancelling.cancel(order, api_client=g.api_client, reason=reason)

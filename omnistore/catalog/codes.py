@@ -1,5 +1,6 @@
 """A product's codes: the EAN-13 and its check digit, reading a scanned UPC-A or GTIN-14 as an EAN-13, the longest
 SKU."""
+
 import re
 
 SKU_MAX = 64
@@ -15,7 +16,10 @@ def ean13_check_digit(first12: str) -> str:
 def is_valid_ean13(code: str) -> bool:
     # isascii(): str.isdigit() also accepts other scripts' digits ("４", "٤"), which are no barcode.
     return (
-        isinstance(code, str) and len(code) == 13 and code.isascii() and code.isdigit()
+        isinstance(code, str)
+        and len(code) == 13
+        and code.isascii()
+        and code.isdigit()
         and ean13_check_digit(code[:12]) == code[12]
     )
 

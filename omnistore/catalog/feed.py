@@ -1,5 +1,6 @@
 """The product feed (PUT /api/v1/products): the PIM/ERP sends styles with their variants, each row is checked on its
 own and answered field by field, the good rows are created or updated in a few bulk statements."""
+
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class TooManyProducts(DomainError):
 
 # --- results --------------------------------------------------------------------------------------
 
+
 @dataclass
 class RowError:
     field: str | None  # "name", "variants[1].ean"; None when the row as a whole is at fault
@@ -62,8 +64,12 @@ class RowResult:
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self):
-        return {"index": self.index, "style_code": self.style_code, "status": self.status,
-                "errors": [error.as_dict() for error in self.errors]}
+        return {
+            "index": self.index,
+            "style_code": self.style_code,
+            "status": self.status,
+            "errors": [error.as_dict() for error in self.errors],
+        }
 
 
 @dataclass
@@ -75,14 +81,19 @@ class UpsertResult:
         counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
         for result in self.results:
             counts[result.status] += 1
-        return {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
-                "errors": counts["error"]}
+        return {
+            "created": counts["created"],
+            "updated": counts["updated"],
+            "unchanged": counts["unchanged"],
+            "errors": counts["error"],
+        }
 
     def as_dict(self):
         return {"results": [result.as_dict() for result in self.results], "summary": self.summary}
 
 
 # --- validation of one row (no database) ----------------------------------------------------------
+
 
 @dataclass
 class _VariantRow:
@@ -144,8 +155,9 @@ def _text(row, data, key, path, *, max_length, required=False, multiline=False):
 def _unknown_keys(row, data, allowed, prefix):
     for key in data:
         if key not in allowed:
-            row.error(f"{prefix}{key}", "unknown_field",
-                      f"Unknown field {str(key)[:40]!r}; allowed: {', '.join(allowed)}.")
+            row.error(
+                f"{prefix}{key}", "unknown_field", f"Unknown field {str(key)[:40]!r}; allowed: {', '.join(allowed)}."
+            )
 
 
 def _parse_variant(row, data, position):
@@ -250,11 +262,15 @@ def _flag_duplicates(rows):
             for row, path in places:
                 other_row, other_path = next((r, p) for r, p in places if r is not row or p != path)
                 where = other_path if other_row is row else f"products[{other_row.result.index}].{other_path}"
-                row.error(path, "duplicate_in_request",
-                          f"{labels[key]} {value!r} appears more than once in this request (also at {where}).")
+                row.error(
+                    path,
+                    "duplicate_in_request",
+                    f"{labels[key]} {value!r} appears more than once in this request (also at {where}).",
+                )
 
 
 # --- the verb -------------------------------------------------------------------------------------
+
 
 def upsert_products(rows, actor):
     """Create or update styles with their variants from a PIM/ERP feed; one result per row.
@@ -286,7 +302,8 @@ def upsert_products(rows, actor):
             _apply_rows(session, [row for row in parsed if row.ok])
             result = UpsertResult([row.result for row in parsed])
             audit.record(
-                "catalog.products_upserted", entity=("product", ""),
+                "catalog.products_upserted",
+                entity=("product", ""),
                 api_client=actor if isinstance(actor, ApiClient) else None,
                 staff=actor if isinstance(actor, Staff) else None,
                 summary=result.summary,
@@ -296,15 +313,16 @@ def upsert_products(rows, actor):
             )
     except IntegrityError as error:
         # Another request created the same style, SKU or EAN between our read and our write.
-        raise Conflict("The catalogue changed while this batch was being applied; nothing was saved. "
-                       "Send the batch again.") from error
+        raise Conflict(
+            "The catalogue changed while this batch was being applied; nothing was saved. Send the batch again."
+        ) from error
     return result
 
 
 def _chunks(values):
     values = list(values)
     for start in range(0, len(values), _IN_CHUNK):
-        yield values[start:start + _IN_CHUNK]
+        yield values[start : start + _IN_CHUNK]
 
 
 def _apply_rows(session, rows):
@@ -330,8 +348,11 @@ def _apply_rows(session, rows):
     session.flush()  # the UPDATEs of changed products and variants (batched per mapper)
     if new_rows:
         # Bulk INSERTs (a few statements per batch, not one per row), then the variants with their product ids.
-        ids = dict(session.execute(insert(Product).returning(Product.style_code, Product.id),
-                                   [_product_values(row) for row in new_rows]).all())
+        ids = dict(
+            session.execute(
+                insert(Product).returning(Product.style_code, Product.id), [_product_values(row) for row in new_rows]
+            ).all()
+        )
         new_variants += [_variant_values(ids[row.style_code], variant) for row in new_rows for variant in row.variants]
     if new_variants:
         session.execute(insert(Variant), new_variants)
@@ -344,15 +365,22 @@ def _load_existing(session, rows):
     codes = {row.style_code for row in rows}
     products = {}
     for chunk in _chunks(codes):
-        query = (select(Product).where(Product.style_code.in_(chunk)).options(selectinload(Product.variants))
-                 .execution_options(populate_existing=True))  # never decide on stale objects in the session
+        query = (
+            select(Product)
+            .where(Product.style_code.in_(chunk))
+            .options(selectinload(Product.variants))
+            .execution_options(populate_existing=True)
+        )  # never decide on stale objects in the session
         products.update((product.style_code, product) for product in session.scalars(query))
     owners = {"sku": {}, "ean": {}}
     for key, column in (("sku", Variant.sku), ("ean", Variant.ean)):
         values = {getattr(variant, key) for row in rows for variant in row.variants}
         for chunk in _chunks(values):
-            query = (select(Variant.sku, Variant.ean, Product.style_code)
-                     .join(Product, Variant.product_id == Product.id).where(column.in_(chunk)))
+            query = (
+                select(Variant.sku, Variant.ean, Product.style_code)
+                .join(Product, Variant.product_id == Product.id)
+                .where(column.in_(chunk))
+            )
             owners[key].update((getattr(owner, key), owner) for owner in session.execute(query))
     return products, owners
 
@@ -362,13 +390,19 @@ def _check_owners(row, owners):
     for variant in row.variants:
         owner = owners["sku"].get(variant.sku)
         if owner is not None and owner.style_code != row.style_code:
-            row.error(f"variants[{variant.position}].sku", "already_used",
-                      f"SKU {variant.sku!r} already belongs to style {owner.style_code!r}.")
+            row.error(
+                f"variants[{variant.position}].sku",
+                "already_used",
+                f"SKU {variant.sku!r} already belongs to style {owner.style_code!r}.",
+            )
         owner = owners["ean"].get(variant.ean)
         if owner is not None and owner.sku != variant.sku:
             style = "this style" if owner.style_code == row.style_code else f"style {owner.style_code!r}"
-            row.error(f"variants[{variant.position}].ean", "already_used",
-                      f"EAN {variant.ean} already belongs to SKU {owner.sku!r} of {style}.")
+            row.error(
+                f"variants[{variant.position}].ean",
+                "already_used",
+                f"EAN {variant.ean} already belongs to SKU {owner.sku!r} of {style}.",
+            )
 
 
 def _product_values(row):
@@ -379,8 +413,13 @@ def _product_values(row):
 
 
 def _variant_values(product_id, variant):
-    return {"product_id": product_id, "sku": variant.sku, "ean": variant.ean, "price_minor": variant.price_minor,
-            **{key: variant.values.get(key, "") for key in VARIANT_TEXT_FIELDS}}
+    return {
+        "product_id": product_id,
+        "sku": variant.sku,
+        "ean": variant.ean,
+        "price_minor": variant.price_minor,
+        **{key: variant.values.get(key, "") for key in VARIANT_TEXT_FIELDS},
+    }
 
 
 def _update_product(product, row, added):

@@ -1,6 +1,7 @@
 """Finding products and variants: the API's product search (`search_products`: words, EAN, SKU, a page at a time),
 and one variant by code or id (`find_variant_ref` / `find_variant_by_code` for the scanner and the search box,
 `get_variant`). Bad input is answered with a message per field."""
+
 import unicodedata
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ SEARCH_TOKENS_MAX = 10
 
 
 # --- the API's product search -----------------------------------------------------------------------
+
 
 @dataclass
 class ProductPage:
@@ -93,19 +95,23 @@ def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, o
         in_variant = func.lower(Variant.sku).contains(token, autoescape=True)
         if EAN_RE.match(token):
             in_variant = or_(in_variant, Variant.ean == token)
-        query = query.where(or_(
-            Product.search_text.contains(token, autoescape=True),
-            func.lower(Product.style_code).contains(token, autoescape=True),
-            Product.variants.any(in_variant),
-        ))
-    query = (query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset)
-             .options(selectinload(Product.variants)))
+        query = query.where(
+            or_(
+                Product.search_text.contains(token, autoescape=True),
+                func.lower(Product.style_code).contains(token, autoescape=True),
+                Product.variants.any(in_variant),
+            )
+        )
+    query = (
+        query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset).options(selectinload(Product.variants))
+    )
     products = list(db.session.scalars(query))
     more = len(products) > limit
     return ProductPage(products[:limit], limit, offset, offset + limit if more else None)
 
 
 # --- one variant by code or id ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class VariantRef:
@@ -115,7 +121,8 @@ class VariantRef:
 
 _BY_EAN = select(Variant.id, Variant.product_id).where(Variant.ean == bindparam("ean"))
 _BY_SKU = select(Variant.sku, Variant.id, Variant.product_id).where(
-    Variant.sku.in_([bindparam("sku"), bindparam("upper")]))
+    Variant.sku.in_([bindparam("sku"), bindparam("upper")])
+)
 
 
 def find_variant_ref(code):

@@ -1,4 +1,5 @@
 """Products (styles) and their variants (SKUs)."""
+
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
@@ -12,8 +13,12 @@ class Product(db.Model):
     __tablename__ = "product"
     __table_args__ = (
         # PostgreSQL only: trigrams make the search's LIKE '%word%' an index probe (pg_trgm); SQLite scans.
-        Index("ix_product_search_text_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_product_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

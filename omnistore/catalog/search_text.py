@@ -1,5 +1,6 @@
 """The text a product is found by: lower case, accents stripped, German transcriptions ("mueller" finds "Müller"); the
 stored search_text of a product."""
+
 import re
 import unicodedata
 
@@ -22,6 +23,7 @@ def search_forms(text: str) -> str:
 
 def search_text_for(product, variants):
     """`product` and `variants`: models, or (for rows not stored yet) dicts."""
+
     def get(record, key):
         return record.get(key, "") if isinstance(record, dict) else getattr(record, key)
 

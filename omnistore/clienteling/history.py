@@ -9,6 +9,7 @@ customer's orders (distinct customers per pair), offered in the customer's size 
 profile for that kind of product, else the size they bought most of that kind), only when available at this
 store or somewhere in the network, never a variant they already bought.
 """
+
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ _CANDIDATES_MAX = 60
 
 # --- figures ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Figures:
     lifetime_value: int
@@ -50,25 +52,35 @@ def figures(customer) -> Figures:
     ).one()
     categories = db.session.execute(
         select(Product.category, func.sum(OrderLine.quantity).label("items"))
-        .select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Variant, Variant.id == OrderLine.variant_id).join(Product, Product.id == Variant.product_id)
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Variant, Variant.id == OrderLine.variant_id)
+        .join(Product, Product.id == Variant.product_id)
         .where(sold, OrderLine.status != "refused", Product.category != "")
-        .group_by(Product.category).order_by(func.sum(OrderLine.quantity).desc(), Product.category).limit(3)
+        .group_by(Product.category)
+        .order_by(func.sum(OrderLine.quantity).desc(), Product.category)
+        .limit(3)
     ).all()
-    return Figures(lifetime_value=int(total), orders=int(count),
-                   average_basket=round(total / count) if count else None, last_purchase=last,
-                   favourite_categories=[(category, int(items)) for category, items in categories])
+    return Figures(
+        lifetime_value=int(total),
+        orders=int(count),
+        average_basket=round(total / count) if count else None,
+        last_purchase=last,
+        favourite_categories=[(category, int(items)) for category, items in categories],
+    )
 
 
 def open_orders(customer) -> list[Order]:
     return db.session.scalars(
-        select(Order).where(Order.customer_id == customer.id, Order.status.in_(OPEN_STATUSES))
+        select(Order)
+        .where(Order.customer_id == customer.id, Order.status.in_(OPEN_STATUSES))
         .options(joinedload(Order.pickup), joinedload(Order.pickup_location))
         .order_by(Order.placed_at.desc(), Order.id.desc())
     ).all()
 
 
 # --- timeline ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -87,17 +99,34 @@ class TimelinePage:
 
 
 def _timeline_sources(customer_id, channel):
-    orders = select(literal("order").label("kind"), Order.id.label("ref"), Order.placed_at.label("at"),
-                    Order.channel.label("channel")).where(Order.customer_id == customer_id)
-    events = (select(literal("event").label("kind"), OrderEvent.id.label("ref"), OrderEvent.created_at.label("at"),
-                     Order.channel.label("channel"))
-              .join(Order, Order.id == OrderEvent.order_id)
-              .where(Order.customer_id == customer_id, OrderEvent.kind.in_(MILESTONES)))
-    notes = select(literal("note").label("kind"), CustomerNote.id.label("ref"), CustomerNote.created_at.label("at"),
-                   literal("store").label("channel")).where(CustomerNote.customer_id == customer_id)
-    visits = select(literal("visit").label("kind"), CustomerVisit.id.label("ref"),
-                    CustomerVisit.created_at.label("at"), CustomerVisit.channel.label("channel")) \
-        .where(CustomerVisit.customer_id == customer_id)
+    orders = select(
+        literal("order").label("kind"),
+        Order.id.label("ref"),
+        Order.placed_at.label("at"),
+        Order.channel.label("channel"),
+    ).where(Order.customer_id == customer_id)
+    events = (
+        select(
+            literal("event").label("kind"),
+            OrderEvent.id.label("ref"),
+            OrderEvent.created_at.label("at"),
+            Order.channel.label("channel"),
+        )
+        .join(Order, Order.id == OrderEvent.order_id)
+        .where(Order.customer_id == customer_id, OrderEvent.kind.in_(MILESTONES))
+    )
+    notes = select(
+        literal("note").label("kind"),
+        CustomerNote.id.label("ref"),
+        CustomerNote.created_at.label("at"),
+        literal("store").label("channel"),
+    ).where(CustomerNote.customer_id == customer_id)
+    visits = select(
+        literal("visit").label("kind"),
+        CustomerVisit.id.label("ref"),
+        CustomerVisit.created_at.label("at"),
+        CustomerVisit.channel.label("channel"),
+    ).where(CustomerVisit.customer_id == customer_id)
     if channel:
         orders = orders.where(Order.channel == channel)
         events = events.where(Order.channel == channel)
@@ -115,7 +144,8 @@ def timeline(customer, *, channel=None, page=1, per_page=TIMELINE_PAGE) -> Timel
     rows = db.session.execute(
         select(source.c.kind, source.c.ref, source.c.at, source.c.channel)
         .order_by(source.c.at.desc(), source.c.kind, source.c.ref.desc())
-        .limit(per_page + 1).offset((page - 1) * per_page)  # one more: is there an older page?
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)  # one more: is there an older page?
     ).all()
     has_older = len(rows) > per_page
     rows = rows[:per_page]
@@ -125,35 +155,51 @@ def timeline(customer, *, channel=None, page=1, per_page=TIMELINE_PAGE) -> Timel
     loaded = {}
     if ids["order"]:
         for order in db.session.scalars(
-            select(Order).where(Order.id.in_(ids["order"])).options(
+            select(Order)
+            .where(Order.id.in_(ids["order"]))
+            .options(
                 selectinload(Order.lines).joinedload(OrderLine.variant).joinedload(Variant.product),
-                joinedload(Order.pickup_location), joinedload(Order.origin_location))
+                joinedload(Order.pickup_location),
+                joinedload(Order.origin_location),
+            )
         ).unique():
             loaded["order", order.id] = order
     if ids["event"]:
-        for event in db.session.scalars(select(OrderEvent).where(OrderEvent.id.in_(ids["event"])).options(
-                joinedload(OrderEvent.staff))):
+        for event in db.session.scalars(
+            select(OrderEvent).where(OrderEvent.id.in_(ids["event"])).options(joinedload(OrderEvent.staff))
+        ):
             loaded["event", event.id] = event
-        orders = {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(
-            {e.order_id for (kind, _i), e in loaded.items() if kind == "event"})).options(
-                joinedload(Order.pickup_location)))}
+        orders = {
+            o.id: o
+            for o in db.session.scalars(
+                select(Order)
+                .where(Order.id.in_({e.order_id for (kind, _i), e in loaded.items() if kind == "event"}))
+                .options(joinedload(Order.pickup_location))
+            )
+        }
         for (kind, _i), event in list(loaded.items()):
             if kind == "event":
                 event.timeline_order = orders.get(event.order_id)
     if ids["note"]:
-        for note in db.session.scalars(select(CustomerNote).where(CustomerNote.id.in_(ids["note"])).options(
-                joinedload(CustomerNote.staff))):
+        for note in db.session.scalars(
+            select(CustomerNote).where(CustomerNote.id.in_(ids["note"])).options(joinedload(CustomerNote.staff))
+        ):
             loaded["note", note.id] = note
     if ids["visit"]:
-        for visit in db.session.scalars(select(CustomerVisit).where(CustomerVisit.id.in_(ids["visit"])).options(
-                joinedload(CustomerVisit.staff), joinedload(CustomerVisit.location))):
+        for visit in db.session.scalars(
+            select(CustomerVisit)
+            .where(CustomerVisit.id.in_(ids["visit"]))
+            .options(joinedload(CustomerVisit.staff), joinedload(CustomerVisit.location))
+        ):
             loaded["visit", visit.id] = visit
-    entries = [Entry(row.kind, row.at, row.channel, loaded[row.kind, row.ref]) for row in rows
-               if (row.kind, row.ref) in loaded]
+    entries = [
+        Entry(row.kind, row.at, row.channel, loaded[row.kind, row.ref]) for row in rows if (row.kind, row.ref) in loaded
+    ]
     return TimelinePage(entries=entries, page=page, has_older=has_older, channel=channel)
 
 
 # --- recommendations --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -169,8 +215,10 @@ def _bought(customer):
     """[(variant_id, product_id, size, category)] the customer bought (newest first), refused lines left out."""
     return db.session.execute(
         select(Variant.id, Variant.product_id, Variant.size, Product.category)
-        .select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Variant, Variant.id == OrderLine.variant_id).join(Product, Product.id == Variant.product_id)
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Variant, Variant.id == OrderLine.variant_id)
+        .join(Product, Product.id == Variant.product_id)
         .where(Order.customer_id == customer.id, Order.status.not_in(NOT_SOLD), OrderLine.status != "refused")
         .order_by(Order.placed_at.desc())
     ).all()
@@ -179,7 +227,7 @@ def _bought(customer):
 def customer_sizes(customer, bought=None) -> dict:
     """The customer's size per group: from the profile, else the size bought most often in that group."""
     counts = defaultdict(Counter)
-    for _variant, _product, size, category in (bought if bought is not None else _bought(customer)):
+    for _variant, _product, size, category in bought if bought is not None else _bought(customer):
         group = CATEGORY_GROUP.get(category)
         if group and size and size != ONE_SIZE:
             counts[group][size] += 1
@@ -199,13 +247,23 @@ def recommendations(customer, location_id, *, limit=RECOMMENDATIONS) -> list[Rec
     a, b = aliased(OrderLine), aliased(OrderLine)
     va, vb = aliased(Variant), aliased(Variant)
     pairs = db.session.execute(
-        select(va.product_id.label("anchor"), vb.product_id.label("other"),
-               func.count(func.distinct(Order.customer_id)).label("customers"))
-        .select_from(a).join(va, va.id == a.variant_id)
+        select(
+            va.product_id.label("anchor"),
+            vb.product_id.label("other"),
+            func.count(func.distinct(Order.customer_id)).label("customers"),
+        )
+        .select_from(a)
+        .join(va, va.id == a.variant_id)
         .join(Order, Order.id == a.order_id)
-        .join(b, and_(b.order_id == a.order_id, b.id != a.id)).join(vb, vb.id == b.variant_id)
-        .where(va.product_id.in_(anchors), vb.product_id != va.product_id, Order.customer_id.is_not(None),
-               Order.customer_id != customer.id, Order.status.not_in(NOT_SOLD))
+        .join(b, and_(b.order_id == a.order_id, b.id != a.id))
+        .join(vb, vb.id == b.variant_id)
+        .where(
+            va.product_id.in_(anchors),
+            vb.product_id != va.product_id,
+            Order.customer_id.is_not(None),
+            Order.customer_id != customer.id,
+            Order.status.not_in(NOT_SOLD),
+        )
         .group_by(va.product_id, vb.product_id)
         .order_by(func.count(func.distinct(Order.customer_id)).desc(), vb.product_id)
         .limit(_CANDIDATES_MAX)
@@ -216,8 +274,12 @@ def recommendations(customer, location_id, *, limit=RECOMMENDATIONS) -> list[Rec
             best[other] = (count, anchor)
     if not best:
         return []
-    products = {p.id: p for p in db.session.scalars(
-        select(Product).where(Product.id.in_(set(best) | set(anchors))).options(selectinload(Product.variants)))}
+    products = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Product).where(Product.id.in_(set(best) | set(anchors))).options(selectinload(Product.variants))
+        )
+    }
     wanted = []  # (product, [variants in the customer's size])
     for other in sorted(best, key=lambda pid: (-best[pid][0], pid)):
         product = products.get(other)
@@ -225,8 +287,11 @@ def recommendations(customer, location_id, *, limit=RECOMMENDATIONS) -> list[Rec
             continue
         group = CATEGORY_GROUP.get(product.category)
         size = sizes.get(group) if group else None
-        fitting = [v for v in product.variants if v.id not in bought_variants
-                   and (v.size == ONE_SIZE or (size is not None and v.size == size))]
+        fitting = [
+            v
+            for v in product.variants
+            if v.id not in bought_variants and (v.size == ONE_SIZE or (size is not None and v.size == size))
+        ]
         if fitting:
             wanted.append((product, fitting))
     variant_ids = [v.id for _p, variants in wanted for v in variants]
@@ -234,8 +299,9 @@ def recommendations(customer, location_id, *, limit=RECOMMENDATIONS) -> list[Rec
         return []
     available = defaultdict(lambda: [0, 0])  # variant -> [here, network]
     for variant_id, at, free in db.session.execute(
-        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand - StockLevel.allocated)
-        .where(StockLevel.variant_id.in_(variant_ids), StockLevel.on_hand > StockLevel.allocated)
+        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand - StockLevel.allocated).where(
+            StockLevel.variant_id.in_(variant_ids), StockLevel.on_hand > StockLevel.allocated
+        )
     ):
         available[variant_id][1] += free
         if at == location_id:

@@ -15,6 +15,7 @@ them. Marketing consent is withdrawn (a new record), and the erasure is logged.
 Erase and merge lock the profiles (lock_profiles) and decide on what they read after locking, so crossing
 merges, or a merge and an erase of the same profile, never both go through: the second gets Conflict.
 """
+
 import io
 import json
 import zipfile
@@ -53,20 +54,24 @@ _TIERS = ("basic", "silver", "gold")
 def record_access(customer, *, staff, action="view"):
     """Log that `staff` opened (or exported, merged, erased) the profile, in a transaction of its own."""
     with transaction() as session:
-        session.add(CustomerAccess(customer_id=customer.id, action=action, staff_id=staff.id,
-                                   location_id=staff.location_id))
+        session.add(
+            CustomerAccess(customer_id=customer.id, action=action, staff_id=staff.id, location_id=staff.location_id)
+        )
 
 
 def access_log(customer, *, staff, limit=ACCESS_LOG_PAGE):
     require_manage(staff, customer)
     return db.session.scalars(
-        select(CustomerAccess).where(CustomerAccess.customer_id == customer.id)
+        select(CustomerAccess)
+        .where(CustomerAccess.customer_id == customer.id)
         .options(selectinload(CustomerAccess.staff), selectinload(CustomerAccess.location))
-        .order_by(CustomerAccess.created_at.desc(), CustomerAccess.id.desc()).limit(limit)
+        .order_by(CustomerAccess.created_at.desc(), CustomerAccess.id.desc())
+        .limit(limit)
     ).all()
 
 
 # --- export -------------------------------------------------------------------------------------------------
+
 
 def _iso(value):
     return value.astimezone(UTC).isoformat() if value is not None else None
@@ -76,17 +81,27 @@ def export_data(customer, *, staff) -> dict:
     """Everything held about the customer, as plain JSON-ready data."""
     require_manage(staff, customer)
     orders = db.session.scalars(
-        select(Order).where(Order.customer_id == customer.id).order_by(Order.placed_at, Order.id)
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                 selectinload(Order.events), selectinload(Order.pickup))
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.placed_at, Order.id)
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+            selectinload(Order.events),
+            selectinload(Order.pickup),
+        )
     ).all()
     merges = db.session.scalars(select(CustomerMerge).where(CustomerMerge.survivor_id == customer.id)).all()
-    visits = db.session.scalars(select(CustomerVisit).where(CustomerVisit.customer_id == customer.id)
-                                .order_by(CustomerVisit.created_at)).all()
-    wishes = db.session.scalars(select(WishlistItem).where(WishlistItem.customer_id == customer.id)
-                                .options(selectinload(WishlistItem.variant).selectinload(Variant.product))).all()
-    accesses = db.session.scalars(select(CustomerAccess).where(CustomerAccess.customer_id == customer.id)
-                                  .order_by(CustomerAccess.created_at)).all()
+    visits = db.session.scalars(
+        select(CustomerVisit).where(CustomerVisit.customer_id == customer.id).order_by(CustomerVisit.created_at)
+    ).all()
+    wishes = db.session.scalars(
+        select(WishlistItem)
+        .where(WishlistItem.customer_id == customer.id)
+        .options(selectinload(WishlistItem.variant).selectinload(Variant.product))
+    ).all()
+    accesses = db.session.scalars(
+        select(CustomerAccess).where(CustomerAccess.customer_id == customer.id).order_by(CustomerAccess.created_at)
+    ).all()
     code = {}
 
     def location_code(location_id):
@@ -102,41 +117,113 @@ def export_data(customer, *, staff) -> dict:
         "format": "omnistore customer export 1",
         "exported_at": _iso(utcnow()),
         "customer": {
-            "id": customer.id, "first_name": customer.first_name, "last_name": customer.last_name,
-            "email": customer.email, "phone": customer.phone, "loyalty_number": customer.loyalty_number,
-            "loyalty_tier": customer.loyalty_tier, "loyalty_points": customer.loyalty_points,
-            "preferred_store": location_code(customer.preferred_location_id), "sizes": customer.sizes or {},
-            "preferences": customer.preferences or {}, "language": customer.locale,
-            "created_channel": customer.created_channel, "created_at": _iso(customer.created_at),
+            "id": customer.id,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "loyalty_number": customer.loyalty_number,
+            "loyalty_tier": customer.loyalty_tier,
+            "loyalty_points": customer.loyalty_points,
+            "preferred_store": location_code(customer.preferred_location_id),
+            "sizes": customer.sizes or {},
+            "preferences": customer.preferences or {},
+            "language": customer.locale,
+            "created_channel": customer.created_channel,
+            "created_at": _iso(customer.created_at),
         },
-        "consents": [{"channel": c.channel, "granted": c.granted, "recorded_at": _iso(c.recorded_at),
-                      "source_channel": c.source_channel, "store": location_code(c.location_id),
-                      "staff_id": c.staff_id} for c in customer.consents],
-        "notes": [{"created_at": _iso(n.created_at), "store": location_code(n.location_id), "staff_id": n.staff_id,
-                   "body": n.body} for n in sorted(customer.notes, key=lambda n: n.created_at)],
-        "visits": [{"kind": v.kind, "channel": v.channel, "created_at": _iso(v.created_at),
-                    "store": location_code(v.location_id), "note": v.note} for v in visits],
-        "wishlist": [{"sku": w.variant.sku, "product": w.variant.product.name, "size": w.variant.size,
-                      "colour": w.variant.colour, "added_at": _iso(w.created_at), "channel": w.channel}
-                     for w in wishes],
-        "orders": [{
-            "number": o.number, "channel": o.channel, "fulfilment": o.fulfilment, "status": o.status,
-            "payment_state": o.payment_state, "placed_at": _iso(o.placed_at), "currency": o.currency,
-            "total_minor": o.total_minor, "pickup_store": location_code(o.pickup_location_id),
-            "sold_by_store": location_code(o.origin_location_id), "delivery_address": o.delivery_address or {},
-            "tracking_reference": o.tracking_reference,
-            "lines": [{"sku": li.variant.sku, "product": li.variant.product.name, "size": li.variant.size,
-                       "colour": li.variant.colour, "quantity": li.quantity,
-                       "unit_price_minor": li.unit_price_minor, "status": li.status} for li in o.lines],
-            "events": [{"kind": e.kind, "at": _iso(e.created_at), "detail": e.detail or {}} for e in o.events],
-            "pickup": None if o.pickup is None else {
-                "ready_at": _iso(o.pickup.ready_at), "collected_at": _iso(o.pickup.collected_at),
-                "checked_in_at": _iso(o.pickup.checked_in_at), "check_in_note": o.pickup.check_in_note},
-        } for o in orders],
-        "merged_profiles": [{"merged_id": m.merged_id, "at": _iso(m.created_at), "profile": m.merged_snapshot,
-                             "moved": m.moved} for m in merges],
-        "profile_views": [{"action": a.action, "at": _iso(a.created_at), "store": location_code(a.location_id),
-                           "staff_id": a.staff_id} for a in accesses],
+        "consents": [
+            {
+                "channel": c.channel,
+                "granted": c.granted,
+                "recorded_at": _iso(c.recorded_at),
+                "source_channel": c.source_channel,
+                "store": location_code(c.location_id),
+                "staff_id": c.staff_id,
+            }
+            for c in customer.consents
+        ],
+        "notes": [
+            {
+                "created_at": _iso(n.created_at),
+                "store": location_code(n.location_id),
+                "staff_id": n.staff_id,
+                "body": n.body,
+            }
+            for n in sorted(customer.notes, key=lambda n: n.created_at)
+        ],
+        "visits": [
+            {
+                "kind": v.kind,
+                "channel": v.channel,
+                "created_at": _iso(v.created_at),
+                "store": location_code(v.location_id),
+                "note": v.note,
+            }
+            for v in visits
+        ],
+        "wishlist": [
+            {
+                "sku": w.variant.sku,
+                "product": w.variant.product.name,
+                "size": w.variant.size,
+                "colour": w.variant.colour,
+                "added_at": _iso(w.created_at),
+                "channel": w.channel,
+            }
+            for w in wishes
+        ],
+        "orders": [
+            {
+                "number": o.number,
+                "channel": o.channel,
+                "fulfilment": o.fulfilment,
+                "status": o.status,
+                "payment_state": o.payment_state,
+                "placed_at": _iso(o.placed_at),
+                "currency": o.currency,
+                "total_minor": o.total_minor,
+                "pickup_store": location_code(o.pickup_location_id),
+                "sold_by_store": location_code(o.origin_location_id),
+                "delivery_address": o.delivery_address or {},
+                "tracking_reference": o.tracking_reference,
+                "lines": [
+                    {
+                        "sku": li.variant.sku,
+                        "product": li.variant.product.name,
+                        "size": li.variant.size,
+                        "colour": li.variant.colour,
+                        "quantity": li.quantity,
+                        "unit_price_minor": li.unit_price_minor,
+                        "status": li.status,
+                    }
+                    for li in o.lines
+                ],
+                "events": [{"kind": e.kind, "at": _iso(e.created_at), "detail": e.detail or {}} for e in o.events],
+                "pickup": None
+                if o.pickup is None
+                else {
+                    "ready_at": _iso(o.pickup.ready_at),
+                    "collected_at": _iso(o.pickup.collected_at),
+                    "checked_in_at": _iso(o.pickup.checked_in_at),
+                    "check_in_note": o.pickup.check_in_note,
+                },
+            }
+            for o in orders
+        ],
+        "merged_profiles": [
+            {"merged_id": m.merged_id, "at": _iso(m.created_at), "profile": m.merged_snapshot, "moved": m.moved}
+            for m in merges
+        ],
+        "profile_views": [
+            {
+                "action": a.action,
+                "at": _iso(a.created_at),
+                "store": location_code(a.location_id),
+                "staff_id": a.staff_id,
+            }
+            for a in accesses
+        ],
     }
 
 
@@ -148,16 +235,27 @@ def timeline_csv(data) -> bytes:
     rows = []
     for order in data["orders"]:
         items = "; ".join(f"{li['quantity']} × {li['product']} {li['size']}".strip() for li in order["lines"])
-        rows.append((order["placed_at"], "order", order["channel"], order["number"], order["status"],
-                     order["pickup_store"] or order["sold_by_store"] or "", order["total_minor"], items))
+        rows.append(
+            (
+                order["placed_at"],
+                "order",
+                order["channel"],
+                order["number"],
+                order["status"],
+                order["pickup_store"] or order["sold_by_store"] or "",
+                order["total_minor"],
+                items,
+            )
+        )
         for event in order["events"]:
             if event["kind"] != "placed":
                 rows.append((event["at"], event["kind"], order["channel"], order["number"], "", "", "", ""))
     for note in data["notes"]:
         rows.append((note["created_at"], "note", "store", "", "", note["store"] or "", "", note["body"]))
     for visit in data["visits"]:
-        rows.append((visit["created_at"], visit["kind"], visit["channel"], "", "", visit["store"] or "", "",
-                     visit["note"]))
+        rows.append(
+            (visit["created_at"], visit["kind"], visit["channel"], "", "", visit["store"] or "", "", visit["note"])
+        )
     rows.sort(key=lambda row: row[0] or "")
     return csvfile.write(TIMELINE_COLUMNS, rows)
 
@@ -170,8 +268,9 @@ def export_zip(customer, *, staff) -> bytes:
         archive.writestr("customer.json", json.dumps(data, ensure_ascii=False, indent=2))
         archive.writestr("timeline.csv", timeline_csv(data))
     with transaction() as session:
-        session.add(CustomerAccess(customer_id=customer.id, action="export", staff_id=staff.id,
-                                   location_id=staff.location_id))
+        session.add(
+            CustomerAccess(customer_id=customer.id, action="export", staff_id=staff.id, location_id=staff.location_id)
+        )
         audit.record("customer.exported", entity=("customer", customer.id), staff=staff)
     return buffer.getvalue()
 
@@ -188,8 +287,9 @@ def _long_enough(values):
 
 
 def _personal_strings(customer):
-    return _long_enough([customer.email, customer.phone, customer.loyalty_number,
-                         f"{customer.first_name} {customer.last_name}"])
+    return _long_enough(
+        [customer.email, customer.phone, customer.loyalty_number, f"{customer.first_name} {customer.last_name}"]
+    )
 
 
 def _mentions(column, strings):
@@ -204,25 +304,36 @@ def _mentioning(value, strings):
 
 def _redacted(detail, strings):
     """An event's detail without the personal keys, and without any value that mentions the person."""
-    return {key: value for key, value in (detail or {}).items()
-            if key not in PERSONAL_DETAIL_KEYS and not _mentioning(value, strings)}
+    return {
+        key: value
+        for key, value in (detail or {}).items()
+        if key not in PERSONAL_DETAIL_KEYS and not _mentioning(value, strings)
+    }
 
 
 def lock_profiles(session, ids):
     """Lock the profiles with these ids in ascending id order (PostgreSQL: SELECT … FOR UPDATE; SQLite: the
     write transaction's BEGIN IMMEDIATE serialises writers already) and read them afresh: a merge or an erase
     decides on what is committed now, never on what the session remembered."""
-    return {c.id: c for c in session.scalars(
-        select(Customer).where(Customer.id.in_(sorted(set(ids)))).order_by(Customer.id)
-        .with_for_update().execution_options(populate_existing=True))}
+    return {
+        c.id: c
+        for c in session.scalars(
+            select(Customer)
+            .where(Customer.id.in_(sorted(set(ids))))
+            .order_by(Customer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
 
 
 def _merged_into(session, customer_id):
     """Every profile merged into this one, directly or through another merged profile."""
     found, frontier = [], [customer_id]
     while frontier:
-        stubs = session.scalars(select(Customer).where(Customer.merged_into_id.in_(frontier))
-                                .execution_options(populate_existing=True)).all()
+        stubs = session.scalars(
+            select(Customer).where(Customer.merged_into_id.in_(frontier)).execution_options(populate_existing=True)
+        ).all()
         stubs = [stub for stub in stubs if stub not in found]
         found += stubs
         frontier = [stub.id for stub in stubs]
@@ -233,8 +344,12 @@ def _refuse_unless_active(customer):
     if customer is None or customer.erased_at is not None:
         raise Conflict(_l("This customer's personal data was erased a moment ago."))
     if customer.merged_into_id is not None:
-        raise Conflict(_l("This profile was merged into profile #%(id)s a moment ago. Open that profile and try "
-                          "again.", id=customer.merged_into_id))
+        raise Conflict(
+            _l(
+                "This profile was merged into profile #%(id)s a moment ago. Open that profile and try again.",
+                id=customer.merged_into_id,
+            )
+        )
 
 
 def erase_customer(customer, *, staff, confirmation) -> Customer:
@@ -258,8 +373,9 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         merges = session.scalars(select(CustomerMerge).where(CustomerMerge.survivor_id.in_(ids))).all()
         orders = session.scalars(select(Order).where(Order.customer_id.in_(ids))).all()
         order_ids = [order.id for order in orders]
-        events = session.scalars(select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))).all() \
-            if order_ids else []
+        events = (
+            session.scalars(select(OrderEvent).where(OrderEvent.order_id.in_(order_ids))).all() if order_ids else []
+        )
         drafts = session.scalars(select(OrderDraft).where(OrderDraft.customer_id.in_(ids))).all()
         mails = session.scalars(select(OutboxMessage).where(OutboxMessage.customer_id.in_(ids))).all()
 
@@ -279,8 +395,16 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         # Marketing consent withdrawn (proof kept: consent rows name no person).
         for name, state in current_consents(customer).items():
             if state["granted"]:
-                session.add(Consent(customer_id=customer.id, channel=name, granted=False, source_channel="store",
-                                    location_id=staff.location_id, staff_id=staff.id))
+                session.add(
+                    Consent(
+                        customer_id=customer.id,
+                        channel=name,
+                        granted=False,
+                        source_channel="store",
+                        location_id=staff.location_id,
+                        staff_id=staff.id,
+                    )
+                )
         for model in (CustomerNote, CustomerVisit, WishlistItem):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
@@ -288,26 +412,44 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         for order in orders:
             order.delivery_address = {}
         if order_ids:
-            session.execute(update(Pickup).where(Pickup.order_id.in_(order_ids), Pickup.check_in_note != "")
-                            .values(check_in_note="").execution_options(synchronize_session=False))
+            session.execute(
+                update(Pickup)
+                .where(Pickup.order_id.in_(order_ids), Pickup.check_in_note != "")
+                .values(check_in_note="")
+                .execution_options(synchronize_session=False)
+            )
         for event in events:
             if event.detail and _redacted(event.detail, strings) != event.detail:
                 event.detail = _redacted(event.detail, strings)
         for merge in merges:
             merge.merged_snapshot = {}
         # Emails to the customer: unsent ones are dropped, sent (or failed) ones keep only that they existed.
-        session.execute(delete(OutboxMessage).where(OutboxMessage.customer_id.in_(ids),
-                                                    OutboxMessage.status == "pending"))
+        session.execute(
+            delete(OutboxMessage).where(OutboxMessage.customer_id.in_(ids), OutboxMessage.status == "pending")
+        )
         blank = dict(recipient="erased", subject="", body="", payload={}, last_error="")
-        session.execute(update(OutboxMessage).where(OutboxMessage.customer_id.in_(ids)).values(**blank)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.customer_id.in_(ids))
+            .values(**blank)
+            .execution_options(synchronize_session=False)
+        )
         if strings:  # messages from before the outbox knew its customers, and anything else that names them
-            outbox = _mentions(OutboxMessage.recipient, strings) | _mentions(OutboxMessage.body, strings) \
-                | _mentions(OutboxMessage.subject, strings) | _mentions(cast(OutboxMessage.payload, String), strings)
-            session.execute(update(OutboxMessage).where(outbox).values(**blank)
-                            .execution_options(synchronize_session=False))
-            session.execute(update(AuditEvent).where(_mentions(cast(AuditEvent.detail, String), strings))
-                            .values(detail={"erased": True}).execution_options(synchronize_session=False))
+            outbox = (
+                _mentions(OutboxMessage.recipient, strings)
+                | _mentions(OutboxMessage.body, strings)
+                | _mentions(OutboxMessage.subject, strings)
+                | _mentions(cast(OutboxMessage.payload, String), strings)
+            )
+            session.execute(
+                update(OutboxMessage).where(outbox).values(**blank).execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(AuditEvent)
+                .where(_mentions(cast(AuditEvent.detail, String), strings))
+                .values(detail={"erased": True})
+                .execution_options(synchronize_session=False)
+            )
         for person in people:
             person.first_name = person.last_name = person.search_name = ""
             person.email = person.phone = person.loyalty_number = None
@@ -315,8 +457,9 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
             person.preferred_location_id = None
             person.loyalty_points = 0
             person.erased_at = utcnow()
-        session.add(CustomerAccess(customer_id=customer.id, action="erase", staff_id=staff.id,
-                                   location_id=staff.location_id))
+        session.add(
+            CustomerAccess(customer_id=customer.id, action="erase", staff_id=staff.id, location_id=staff.location_id)
+        )
         audit.record("customer.erased", entity=customer, staff=staff, merged_profiles=len(stubs))
     return customer
 
@@ -329,6 +472,7 @@ def _snapshot_strings(merge):
 
 
 # --- merge --------------------------------------------------------------------------------------------------
+
 
 def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
     """Move everything of `merged` to `survivor`: orders, drafts, notes, consents, visits, wishlist, views,
@@ -350,20 +494,42 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
         _refuse_unless_active(merged)
         require_manage(staff, survivor)  # again: the preferred store may have changed meanwhile
         require_manage(staff, merged)
-        snapshot = {key: getattr(merged, key) for key in (
-            "first_name", "last_name", "email", "phone", "loyalty_number", "loyalty_tier", "loyalty_points",
-            "sizes", "preferences", "created_channel", "locale")}
+        snapshot = {
+            key: getattr(merged, key)
+            for key in (
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "loyalty_number",
+                "loyalty_tier",
+                "loyalty_points",
+                "sizes",
+                "preferences",
+                "created_channel",
+                "locale",
+            )
+        }
         snapshot["created_at"] = _iso(merged.created_at)
         snapshot["preferred_location_id"] = merged.preferred_location_id
         moved = {}
         # Drafts before orders: a placement holds the draft until its order is committed, so the orders moved
         # next include one placed from a draft a moment ago.
-        for name, model in (("drafts", OrderDraft), ("orders", Order), ("notes", CustomerNote),
-                            ("consents", Consent), ("visits", CustomerVisit), ("profile_views", CustomerAccess),
-                            ("emails", OutboxMessage)):
-            moved[name] = session.execute(update(model).where(model.customer_id == merged.id)
-                                          .values(customer_id=survivor.id)
-                                          .execution_options(synchronize_session=False)).rowcount
+        for name, model in (
+            ("drafts", OrderDraft),
+            ("orders", Order),
+            ("notes", CustomerNote),
+            ("consents", Consent),
+            ("visits", CustomerVisit),
+            ("profile_views", CustomerAccess),
+            ("emails", OutboxMessage),
+        ):
+            moved[name] = session.execute(
+                update(model)
+                .where(model.customer_id == merged.id)
+                .values(customer_id=survivor.id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
         have = set(session.scalars(select(WishlistItem.variant_id).where(WishlistItem.customer_id == survivor.id)))
         moved["wishlist"] = 0
         for item in session.scalars(select(WishlistItem).where(WishlistItem.customer_id == merged.id)):
@@ -389,21 +555,30 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
             survivor.preferred_location_id = merged.preferred_location_id
         if merged.created_at and survivor.created_at and merged.created_at < survivor.created_at:
             survivor.created_at = merged.created_at
-        record = CustomerMerge(survivor_id=survivor.id, merged_id=merged.id, staff_id=staff.id,
-                               location_id=staff.location_id, merged_snapshot=snapshot, moved=moved)
+        record = CustomerMerge(
+            survivor_id=survivor.id,
+            merged_id=merged.id,
+            staff_id=staff.id,
+            location_id=staff.location_id,
+            merged_snapshot=snapshot,
+            moved=moved,
+        )
         session.add(record)
-        session.add(CustomerAccess(customer_id=survivor.id, action="merge", staff_id=staff.id,
-                                   location_id=staff.location_id))
+        session.add(
+            CustomerAccess(customer_id=survivor.id, action="merge", staff_id=staff.id, location_id=staff.location_id)
+        )
         audit.record("customer.merged", entity=survivor, staff=staff, merged_id=merged.id, moved=moved)
     session.expire_all()
     return record
 
 
 def merges_into(customer):
-    return db.session.scalars(select(CustomerMerge).where(CustomerMerge.survivor_id == customer.id)
-                              .order_by(CustomerMerge.created_at.desc())).all()
+    return db.session.scalars(
+        select(CustomerMerge).where(CustomerMerge.survivor_id == customer.id).order_by(CustomerMerge.created_at.desc())
+    ).all()
 
 
 def profile_view_count(customer):
-    return db.session.scalar(select(func.count()).select_from(CustomerAccess)
-                             .where(CustomerAccess.customer_id == customer.id))
+    return db.session.scalar(
+        select(func.count()).select_from(CustomerAccess).where(CustomerAccess.customer_id == customer.id)
+    )

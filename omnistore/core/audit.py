@@ -1,4 +1,5 @@
 """Who did what to which record, when and from where."""
+
 from datetime import datetime
 
 from flask import has_request_context, request

@@ -1,4 +1,5 @@
 """Settings from the environment (OMNISTORE_*), with sane defaults for a laptop."""
+
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ def _env(name, default=None):
 
 
 # --- typed parsing: each turns the environment's text into the value, or raises ValueError with what it expects --
+
 
 def text(value):
     return value
@@ -42,6 +44,7 @@ def integer(minimum=None):
         if minimum is not None and number < minimum:
             raise ValueError(f"expected a whole number of at least {minimum}")
         return number
+
     return parse
 
 
@@ -57,6 +60,7 @@ def number(minimum=0.0):
         if result < minimum:
             raise ValueError(f"expected a number of at least {minimum:g}")
         return result
+
     return parse
 
 
@@ -224,7 +228,7 @@ def normalise_database_url(url):
     """Accept the usual postgres:// spellings and use the psycopg 3 driver for them."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

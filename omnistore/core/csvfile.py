@@ -5,6 +5,7 @@ spreadsheet would run as a formula neutralised (CSV injection).
 Cells are typed: text (str) is neutralised when it starts with = + - @ tab or CR; numbers (int, float, Decimal)
 and `Money` are written as numbers, so a negative quantity stays a number. Shared core: no request, no web.
 """
+
 import csv
 import io
 from dataclasses import dataclass
@@ -21,12 +22,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @dataclass(frozen=True)
 class Money:
     """An amount in minor units (cents, øre): written exact to the cent, never rounded."""
+
     minor: int
 
 
 @dataclass(frozen=True)
 class Number:
     """A measured figure (a rate, hours) written with `places` decimals (trailing ,0 dropped)."""
+
     value: float
     places: int = 1
 

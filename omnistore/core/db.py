@@ -15,6 +15,7 @@ connections (a restart, an idle timeout) mostly leaves them unused for longer th
 within that second fails the one request that uses it next, and SQLAlchemy then drops the pool's
 connections, so the next request gets a new one.
 """
+
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar

@@ -73,7 +73,8 @@ class DuplicateCustomer(Conflict):
     code = "duplicate_customer"
 
     def __init__(self, existing, message=None, field=""):
-        super().__init__(message or "A customer with this email address or phone number exists already.",
-                         customer_id=existing.id)
+        super().__init__(
+            message or "A customer with this email address or phone number exists already.", customer_id=existing.id
+        )
         self.existing = existing
         self.field = field

@@ -1,4 +1,5 @@
 """Flask extensions, created once and bound to the app in create_app()."""
+
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter

@@ -4,6 +4,7 @@ needed): web/i18n.py, the email texts and the services' messages all format thro
 English means European conventions (22/11/2026, 14:30 — not 11/22/26, 2:30 PM): our staff work in Germany and
 Denmark, and our customers shop there.
 """
+
 from babel.dates import format_datetime
 from flask_babel import get_locale
 

@@ -1,5 +1,6 @@
 """Side effects (emails, webhooks) written in the same transaction as the change, delivered after commit: the
 messages, queueing them, and reading them for the admin's Outbox page. Delivery is in outbox_delivery.py."""
+
 import base64
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,8 +59,12 @@ def enqueue_email(topic, *, to, subject, text, html="", attachments=(), customer
     payload = {
         "html": html,
         "attachments": [
-            {"filename": a.filename, "mimetype": a.mimetype, "content_id": a.content_id,
-             "content": base64.b64encode(a.content).decode("ascii")}
+            {
+                "filename": a.filename,
+                "mimetype": a.mimetype,
+                "content_id": a.content_id,
+                "content": base64.b64encode(a.content).decode("ascii"),
+            }
             for a in attachments
         ],
         **meta,
@@ -72,14 +77,23 @@ def enqueue_email(topic, *, to, subject, text, html="", attachments=(), customer
 def enqueue_webhook(topic, *, url, payload, endpoint=None):
     """Queue a webhook POST of `payload` (JSON) to `url`; delivery signs it with the secret of `endpoint`
     (a WebhookEndpoint; without one, the active endpoint with this URL) and retries with backoff."""
-    return _enqueue("webhook", topic, url, payload=payload,
-                    webhook_endpoint_id=endpoint.id if endpoint is not None else None)
+    return _enqueue(
+        "webhook", topic, url, payload=payload, webhook_endpoint_id=endpoint.id if endpoint is not None else None
+    )
 
 
 def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_endpoint_id=None):
     message = OutboxMessage(
-        kind=kind, topic=topic, recipient=recipient, subject=subject[:300], body=body, payload=payload,
-        status="pending", next_attempt_at=utcnow(), created_at=utcnow(), webhook_endpoint_id=webhook_endpoint_id,
+        kind=kind,
+        topic=topic,
+        recipient=recipient,
+        subject=subject[:300],
+        body=body,
+        payload=payload,
+        status="pending",
+        next_attempt_at=utcnow(),
+        created_at=utcnow(),
+        webhook_endpoint_id=webhook_endpoint_id,
     )
     db.session.add(message)
     db.session.info["outbox_queued"] = True  # the courier is woken when this transaction commits
@@ -113,6 +127,7 @@ def html_for_preview(message) -> str:
     html = (message.payload or {}).get("html", "")
     for attachment in (message.payload or {}).get("attachments", []):
         if attachment.get("content_id"):
-            html = html.replace(f"cid:{attachment['content_id']}",
-                                f"data:{attachment['mimetype']};base64,{attachment['content']}")
+            html = html.replace(
+                f"cid:{attachment['content_id']}", f"data:{attachment['mimetype']};base64,{attachment['content']}"
+            )
     return html

@@ -1,6 +1,7 @@
 """Delivering the outbox: claiming what is due, sending emails over SMTP and signed webhooks, recording the
 outcome with retries and backoff, and the courier thread that delivers right after a commit. The messages and
 their queueing are in outbox.py."""
+
 import base64
 import contextlib
 import json
@@ -102,17 +103,18 @@ def deliver_pending(now=None, *, limit=100) -> DeliveryReport:
 
 def _claim(now, kinds, limit):
     """Take up to `limit` due messages for this deliverer (committed before anything is sent)."""
-    due = and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-               OutboxMessage.kind.in_(kinds))
+    due = and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, OutboxMessage.kind.in_(kinds))
     claimed = []
     with transaction() as session:
-        query = (select(OutboxMessage.id).where(due)
-                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+        query = (
+            select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+        )
         if db.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         for message_id in session.scalars(query).all():
             won = session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == message_id, due)
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, due)
                 .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -120,8 +122,12 @@ def _claim(now, kinds, limit):
                 claimed.append(message_id)
     if not claimed:
         return []
-    messages = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
-                                  .order_by(OutboxMessage.id).execution_options(populate_existing=True)).all()
+    messages = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(claimed))
+        .order_by(OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    ).all()
     db.session.commit()  # end the read: nothing is held open while we talk to the outside world
     return messages
 
@@ -131,9 +137,13 @@ def _finish(message, **values):
     with transaction() as session:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.attempts == message.attempts,
-                   OutboxMessage.status == "pending")
-            .values(**values).execution_options(synchronize_session=False)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.attempts == message.attempts,
+                OutboxMessage.status == "pending",
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
     db.session.expire(message)
 
@@ -147,8 +157,9 @@ def _record_failure(message, error):
     text = f"{type(error).__name__}: {error}"[:2000]
     permanent = isinstance(error, PermanentFailure)
     if permanent or message.attempts >= config["OMNISTORE_OUTBOX_MAX_ATTEMPTS"]:
-        log.warning("outbox message %s (%s to %s) failed for good: %s", message.id, message.topic,
-                    message.recipient, text)
+        log.warning(
+            "outbox message %s (%s to %s) failed for good: %s", message.id, message.topic, message.recipient, text
+        )
         _finish(message, status="failed", last_error=text)
         return "failed"
     wait = backoff(message.attempts, config["OMNISTORE_OUTBOX_RETRY_SECONDS"])
@@ -158,6 +169,7 @@ def _record_failure(message, error):
 
 
 # --- email -------------------------------------------------------------------------------------------------
+
 
 def build_email(message, sender):
     """The MIME message: text, and HTML with its inline images (multipart/related) as an alternative."""
@@ -178,9 +190,14 @@ def build_email(message, sender):
         for attachment, content in attachments:
             if attachment.get("content_id"):
                 maintype, _slash, subtype = attachment["mimetype"].partition("/")
-                html_part.add_related(content, maintype=maintype, subtype=subtype,
-                                      cid=f"<{attachment['content_id']}>", filename=attachment["filename"],
-                                      disposition="inline")
+                html_part.add_related(
+                    content,
+                    maintype=maintype,
+                    subtype=subtype,
+                    cid=f"<{attachment['content_id']}>",
+                    filename=attachment["filename"],
+                    disposition="inline",
+                )
     for attachment, content in attachments:
         if not (payload.get("html") and attachment.get("content_id")):
             maintype, _slash, subtype = attachment["mimetype"].partition("/")
@@ -217,6 +234,7 @@ class _Mailer:
 
 # --- webhooks ----------------------------------------------------------------------------------------------
 
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # a redirect is an error: a signed POST is never replayed somewhere else
@@ -230,8 +248,11 @@ def _webhook_secret(message):
     if message.webhook_endpoint_id is not None:
         endpoint = db.session.get(WebhookEndpoint, message.webhook_endpoint_id)
     if endpoint is None:
-        endpoint = db.session.scalar(select(WebhookEndpoint).where(
-            WebhookEndpoint.url == message.recipient, WebhookEndpoint.active.is_(True)).limit(1))
+        endpoint = db.session.scalar(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.url == message.recipient, WebhookEndpoint.active.is_(True))
+            .limit(1)
+        )
     db.session.commit()
     if endpoint is None:
         raise PermanentFailure("no webhook endpoint (and so no signing secret) for this URL")
@@ -268,6 +289,7 @@ class WebhookRefused(Exception):
 # lives. It is only the fast path: the rows are committed with the change, and `flask outbox deliver`
 # from cron delivers whatever a crashed or stopped process left behind. Claims keep the two from sending
 # a message twice.
+
 
 class Courier:
     def __init__(self, app):
@@ -312,7 +334,8 @@ class Courier:
 def init_app(app):
     """Give the app its courier, unless delivery after commit is switched off (and in tests, unless asked)."""
     enabled = app.config["OMNISTORE_OUTBOX_AUTODELIVER"] and (
-        not app.testing or app.config.get("OMNISTORE_OUTBOX_AUTODELIVER_IN_TESTS"))
+        not app.testing or app.config.get("OMNISTORE_OUTBOX_AUTODELIVER_IN_TESTS")
+    )
     app.extensions["omnistore_outbox_courier"] = Courier(app) if enabled else None
 
 

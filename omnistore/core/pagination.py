@@ -5,6 +5,7 @@ A page number out of range is brought back in range (below 1: the first page, pa
 stale link shows the nearest page instead of an empty one. The pager controls are the macro of
 templates/_components/pager.html.
 """
+
 from dataclasses import dataclass
 
 from sqlalchemy import func, select

@@ -7,6 +7,7 @@ commands (`pickups expire` queues reminder emails) take the address the last `fl
 instance/. In production without the setting, the configured default stays: a Host header never decides a
 customer's link there.
 """
+
 from pathlib import Path
 
 from flask import current_app, has_request_context, request

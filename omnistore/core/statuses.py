@@ -9,6 +9,7 @@ make is services/orders.TRANSITIONS' business, not this module's.
 Templates reach the labels through the filters `status_label`, `status_word`, `line_status_label`,
 `line_status_word` and `transfer_label`, and this module as the global `status_groups` (web/i18n.py).
 """
+
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
@@ -46,8 +47,14 @@ class TransferStatus(StrEnum):
 
 # --- which statuses each fulfilment knows, and the groups the services ask about ------------------------
 
-PICKUP_STATUSES = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT, OrderStatus.READY, OrderStatus.COLLECTED,
-                   OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+PICKUP_STATUSES = (
+    OrderStatus.PLACED,
+    OrderStatus.IN_TRANSIT,
+    OrderStatus.READY,
+    OrderStatus.COLLECTED,
+    OrderStatus.EXPIRED,
+    OrderStatus.CANCELLED,
+)
 DELIVERY_STATUSES = (OrderStatus.PLACED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 ORDER_STATUSES = tuple(OrderStatus)
 PREPARING_STATUSES = (OrderStatus.PLACED, OrderStatus.IN_TRANSIT)  # a pickup not yet ready
@@ -68,30 +75,50 @@ UNRECEIVED_TRANSFER_STATUSES = OPEN_TRANSFER_STATUSES + (TransferStatus.SHIPPED,
 # --- translated labels ------------------------------------------------------------------------------------
 
 ORDER_STATUS_LABELS = {
-    OrderStatus.PLACED: _l("Placed"), OrderStatus.IN_TRANSIT: _l("In transit"),
-    OrderStatus.READY: _l("Ready for pickup"), OrderStatus.COLLECTED: _l("Collected"),
-    OrderStatus.EXPIRED: _l("Expired"), OrderStatus.CANCELLED: _l("Cancelled"),
-    OrderStatus.SHIPPED: _l("Shipped"), OrderStatus.DELIVERED: _l("Delivered"),
+    OrderStatus.PLACED: _l("Placed"),
+    OrderStatus.IN_TRANSIT: _l("In transit"),
+    OrderStatus.READY: _l("Ready for pickup"),
+    OrderStatus.COLLECTED: _l("Collected"),
+    OrderStatus.EXPIRED: _l("Expired"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+    OrderStatus.SHIPPED: _l("Shipped"),
+    OrderStatus.DELIVERED: _l("Delivered"),
 }
 ORDER_STATUS_WORDS = {
-    OrderStatus.PLACED: _l("placed"), OrderStatus.IN_TRANSIT: _l("in transit"),
-    OrderStatus.READY: _l("ready for pickup"), OrderStatus.COLLECTED: _l("collected"),
-    OrderStatus.EXPIRED: _l("expired"), OrderStatus.CANCELLED: _l("cancelled"),
-    OrderStatus.SHIPPED: _l("shipped"), OrderStatus.DELIVERED: _l("delivered"),
+    OrderStatus.PLACED: _l("placed"),
+    OrderStatus.IN_TRANSIT: _l("in transit"),
+    OrderStatus.READY: _l("ready for pickup"),
+    OrderStatus.COLLECTED: _l("collected"),
+    OrderStatus.EXPIRED: _l("expired"),
+    OrderStatus.CANCELLED: _l("cancelled"),
+    OrderStatus.SHIPPED: _l("shipped"),
+    OrderStatus.DELIVERED: _l("delivered"),
 }
 LINE_STATUS_LABELS = {
-    LineStatus.ALLOCATED: _l("Reserved"), LineStatus.PICKED: _l("Picked"), LineStatus.SHORT: _l("Short"),
-    LineStatus.COLLECTED: _l("Collected"), LineStatus.REFUSED: _l("Refused"), LineStatus.RELEASED: _l("Back in stock"),
-    LineStatus.SHIPPED: _l("Shipped"), LineStatus.DELIVERED: _l("Delivered"),
+    LineStatus.ALLOCATED: _l("Reserved"),
+    LineStatus.PICKED: _l("Picked"),
+    LineStatus.SHORT: _l("Short"),
+    LineStatus.COLLECTED: _l("Collected"),
+    LineStatus.REFUSED: _l("Refused"),
+    LineStatus.RELEASED: _l("Back in stock"),
+    LineStatus.SHIPPED: _l("Shipped"),
+    LineStatus.DELIVERED: _l("Delivered"),
 }
 LINE_STATUS_WORDS = {
-    LineStatus.ALLOCATED: _l("reserved"), LineStatus.PICKED: _l("picked"), LineStatus.SHORT: _l("short"),
-    LineStatus.COLLECTED: _l("collected"), LineStatus.REFUSED: _l("refused"), LineStatus.RELEASED: _l("released"),
-    LineStatus.SHIPPED: _l("shipped"), LineStatus.DELIVERED: _l("delivered"),
+    LineStatus.ALLOCATED: _l("reserved"),
+    LineStatus.PICKED: _l("picked"),
+    LineStatus.SHORT: _l("short"),
+    LineStatus.COLLECTED: _l("collected"),
+    LineStatus.REFUSED: _l("refused"),
+    LineStatus.RELEASED: _l("released"),
+    LineStatus.SHIPPED: _l("shipped"),
+    LineStatus.DELIVERED: _l("delivered"),
 }
 TRANSFER_STATUS_LABELS = {
-    TransferStatus.REQUESTED: _l("To pick"), TransferStatus.PICKED: _l("Picked"),
-    TransferStatus.SHIPPED: _l("Shipped"), TransferStatus.RECEIVED: _l("Received"),
+    TransferStatus.REQUESTED: _l("To pick"),
+    TransferStatus.PICKED: _l("Picked"),
+    TransferStatus.SHIPPED: _l("Shipped"),
+    TransferStatus.RECEIVED: _l("Received"),
     TransferStatus.CANCELLED: _l("Cancelled"),
 }
 

@@ -6,6 +6,7 @@ database and no BEL or ESC lands in a note. A one-line field turns tab, CR and L
 spaces (what a paste from a spreadsheet brings); a multi-line field (a textarea) keeps its line breaks as LF.
 Whole numbers: ASCII digits only ("١٢" and "1_0" are not numbers here, though Python's int() takes them).
 """
+
 import re
 import unicodedata
 

@@ -1,4 +1,5 @@
 """Where the integration webhooks go: one endpoint per receiving system, each with its own signing secret."""
+
 import hashlib
 import hmac
 import secrets
@@ -108,5 +109,6 @@ def disable_endpoint(name):
 
 def endpoints_for(event):
     """Active endpoints that asked for `event`."""
-    return [e for e in db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))
-            if e.wants(event)]
+    return [
+        e for e in db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))) if e.wants(event)
+    ]

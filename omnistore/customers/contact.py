@@ -3,6 +3,7 @@
 Shared by every flow that takes an email or a phone number from a person (customer profiles, orders).
 Both functions raise ValidationFailed with a message that can be shown next to the field.
 """
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -16,7 +17,7 @@ _PHONE_CHARACTERS = set("0123456789+()-./ ")
 
 
 def normalize_email(raw) -> str:
-    """"  Jürgen.Mueller@Example.DE " → "jürgen.mueller@example.de"; ValidationFailed if it is no address."""
+    """ "  Jürgen.Mueller@Example.DE " → "jürgen.mueller@example.de"; ValidationFailed if it is no address."""
     text = (raw or "").strip()
     if not text:
         raise ValidationFailed(_l("Enter an email address."), {"email": _l("Enter an email address.")})
@@ -58,8 +59,9 @@ def normalize_phone(raw, default_country="DE") -> str:
     Numbers without a country code are read as numbers of `default_country` (the store's country)."""
     if not (raw or "").strip():
         raise ValidationFailed(_l("Enter a phone number."), {"phone": _l("Enter a phone number.")})
-    message = _l("This is not a valid phone number. Include the area or mobile code, e.g. 0151 2345 6789 "
-                 "or +45 12 34 56 78.")
+    message = _l(
+        "This is not a valid phone number. Include the area or mobile code, e.g. 0151 2345 6789 or +45 12 34 56 78."
+    )
     text = _clean_phone(raw)
     country = default_country if default_country in phonenumbers.SUPPORTED_REGIONS else "DE"
     e164 = _parse(text, country) if text else None

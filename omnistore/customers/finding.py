@@ -6,6 +6,7 @@ PostgreSQL); an email matches exactly (lower-cased); a phone number in any commo
 matches its E.164 form; a loyalty number, a loyalty QR code or a loyalty card's EAN-13 matches its profile.
 Erased and merged profiles are never found.
 """
+
 import contextlib
 import re
 
@@ -49,7 +50,7 @@ def loyalty_number_from_code(code) -> str | None:
 
 def loyalty_card_ean(number) -> str:
     """The EAN-13 printed on the card of loyalty number "OSL1234567"."""
-    body = LOYALTY_EAN_PREFIX + number[len(LOYALTY_PREFIX):]
+    body = LOYALTY_EAN_PREFIX + number[len(LOYALTY_PREFIX) :]
     return body + ean13_check_digit(body)
 
 
@@ -97,8 +98,13 @@ def search_customers(query, *, limit=SEARCH_LIMIT) -> list[Customer]:
     if (customer := find_by_loyalty_code(text)) is not None:
         exact.append(customer)
     if candidates := phone_candidates(text):
-        exact += [c for c in db.session.scalars(select(Customer).where(Customer.phone.in_(candidates), _findable())
-                                                 .order_by(Customer.id)) if c not in exact]
+        exact += [
+            c
+            for c in db.session.scalars(
+                select(Customer).where(Customer.phone.in_(candidates), _findable()).order_by(Customer.id)
+            )
+            if c not in exact
+        ]
     words = [word for word in dict.fromkeys(text.lower().split()) if any(ch.isalpha() for ch in word)]
     if len(words) > SEARCH_WORDS_MAX:
         message = _l("Use at most %(count)d words.", count=SEARCH_WORDS_MAX)
@@ -113,15 +119,18 @@ def search_customers(query, *, limit=SEARCH_LIMIT) -> list[Customer]:
     # No ORDER BY on purpose: with one, PostgreSQL walks the name index in order and filters (hundreds of ms
     # when a common name matches thousands); without, a common name stops after `limit` rows and a rare one
     # uses the trigram index. The few found are sorted here.
-    names = sorted(db.session.scalars(select(Customer).where(*conditions, _findable()).limit(limit)).all(),
-                   key=lambda c: (c.search_name, c.id))
+    names = sorted(
+        db.session.scalars(select(Customer).where(*conditions, _findable()).limit(limit)).all(),
+        key=lambda c: (c.search_name, c.id),
+    )
     return (exact + [c for c in names if c not in exact])[:limit]
 
 
 def get_customer(customer_id) -> Customer:
     """The profile with this id (erased or merged ones too); NotFound if there is none."""
-    customer = db.session.get(Customer, customer_id) if isinstance(customer_id, int) and 0 < customer_id <= MAX_ID \
-        else None
+    customer = (
+        db.session.get(Customer, customer_id) if isinstance(customer_id, int) and 0 < customer_id <= MAX_ID else None
+    )
     if customer is None:
         raise NotFound(_l("No customer with that number."))
     return customer

@@ -1,5 +1,6 @@
 """One customer profile across channels, with consents and staff notes, visits, a wishlist, the log of who
 viewed the profile, and the record of merges."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -23,8 +24,12 @@ class Customer(db.Model):
         one_of("created_channel", CHANNELS, "created_channel"),
         one_of("locale", CUSTOMER_LOCALES, "locale"),
         # Partial, accent-insensitive name search on PostgreSQL (pg_trgm); a plain index elsewhere.
-        Index("ix_customer_search_name_trgm", "search_name", postgresql_using="gin",
-              postgresql_ops={"search_name": "gin_trgm_ops"}),
+        Index(
+            "ix_customer_search_name_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,6 +2,7 @@
 profile. Finding one is in finding.py; the timeline, figures and recommendations are in
 clienteling/history.py, the access log, export, erase and merge in clienteling/privacy.py.
 """
+
 import secrets
 from dataclasses import dataclass, field
 
@@ -70,6 +71,7 @@ class ProfileChanges:
 
 # --- creating and editing --------------------------------------------------------------------------------
 
+
 def _country_of(location):
     return getattr(location, "country", None) or "DE"
 
@@ -117,8 +119,11 @@ def _check_duplicates(session, email, phone, exclude_id=None):
             query = query.where(Customer.id != exclude_id)
         existing = session.scalar(query)
         if existing is not None:
-            message = (_l("A customer with this email address exists already.") if name == "email"
-                       else _l("A customer with this phone number exists already."))
+            message = (
+                _l("A customer with this email address exists already.")
+                if name == "email"
+                else _l("A customer with this phone number exists already.")
+            )
             raise DuplicateCustomer(existing, message, field=name)
 
 
@@ -163,9 +168,16 @@ def create_customer(data: NewCustomer, *, staff=None, location=None, channel="st
             raise ValidationFailed(_l("Please check the highlighted fields."), errors)
         _check_duplicates(session, email, phone)
         customer = Customer(
-            first_name=first, last_name=last, email=email, phone=phone,
-            loyalty_number=_new_loyalty_number(session), preferred_location_id=preferred.id if preferred else None,
-            sizes={}, preferences={}, search_name=search_forms(f"{first} {last}"), created_channel=channel,
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=phone,
+            loyalty_number=_new_loyalty_number(session),
+            preferred_location_id=preferred.id if preferred else None,
+            sizes={},
+            preferences={},
+            search_name=search_forms(f"{first} {last}"),
+            created_channel=channel,
             locale=locale,
         )
         session.add(customer)
@@ -180,23 +192,37 @@ def create_customer(data: NewCustomer, *, staff=None, location=None, channel="st
         for name, granted in consents.items():
             if granted is not None:
                 customer.consents.append(_consent(customer, name, granted, staff, location, channel))
-        audit.record("customer.created", entity=customer, staff=staff,
-                     location_id=location.id if location is not None else None, channel=channel)
+        audit.record(
+            "customer.created",
+            entity=customer,
+            staff=staff,
+            location_id=location.id if location is not None else None,
+            channel=channel,
+        )
     return customer
 
 
 def _consent(customer, name, granted, staff, location, channel="store"):
-    return Consent(customer_id=customer.id, channel=name, granted=granted, source_channel=channel,
-                   location_id=location.id if location is not None else None,
-                   staff_id=staff.id if staff is not None else None)
+    return Consent(
+        customer_id=customer.id,
+        channel=name,
+        granted=granted,
+        source_channel=channel,
+        location_id=location.id if location is not None else None,
+        staff_id=staff.id if staff is not None else None,
+    )
 
 
 def lock_customer(session, customer_id, *, share=False):
     """The profile read afresh and locked for this transaction (PostgreSQL: FOR UPDATE, or FOR SHARE for a
     reader that only must not see it change; SQLite: the write transaction's BEGIN IMMEDIATE). Erase and
     merge take the same lock, so a change never lands on a profile erased or merged a moment ago."""
-    return session.scalar(select(Customer).where(Customer.id == customer_id)
-                          .with_for_update(read=share).execution_options(populate_existing=True))
+    return session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .with_for_update(read=share)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _editable(customer):
@@ -244,21 +270,35 @@ def update_profile(customer, changes: ProfileChanges, *, staff) -> Customer:
             if old and old != new and current_consents(customer).get(name, {}).get("granted"):
                 # Consent was given for the old address: it does not carry over to a new one.
                 session.add(_consent(customer, name, False, staff, staff.location))
-        audit.record("customer.updated", entity=customer, staff=staff,
-                     fields=sorted(k for k, v in (("email", email != before["email"]),
-                                                  ("phone", phone != before["phone"])) if v))
+        audit.record(
+            "customer.updated",
+            entity=customer,
+            staff=staff,
+            fields=sorted(
+                k for k, v in (("email", email != before["email"]), ("phone", phone != before["phone"])) if v
+            ),
+        )
     return customer
 
 
 # --- consents ------------------------------------------------------------------------------------------
+
 
 def current_consents(customer) -> dict:
     """channel -> {"granted", "at", "source_channel", "location", "staff"} of the newest record per channel."""
     newest = {}
     for consent in sorted(customer.consents, key=lambda c: (c.recorded_at, c.id or 0)):
         newest[consent.channel] = consent
-    return {name: {"granted": c.granted, "at": c.recorded_at, "source_channel": c.source_channel,
-                   "location": c.location, "staff": c.staff} for name, c in newest.items()}
+    return {
+        name: {
+            "granted": c.granted,
+            "at": c.recorded_at,
+            "source_channel": c.source_channel,
+            "location": c.location,
+            "staff": c.staff,
+        }
+        for name, c in newest.items()
+    }
 
 
 def record_consent(customer, channel, granted, *, staff) -> Consent:
@@ -268,8 +308,7 @@ def record_consent(customer, channel, granted, *, staff) -> Consent:
         customer = lock_customer(session, customer.id)
         _editable(customer)
         if granted and not (customer.email if channel == "email" else customer.phone):
-            message = (_l("Add an email address first.") if channel == "email"
-                       else _l("Add a phone number first."))
+            message = _l("Add an email address first.") if channel == "email" else _l("Add a phone number first.")
             raise ValidationFailed(message, {"consent": message})
         consent = _consent(customer, channel, granted, staff, staff.location)
         customer.consents.append(consent)
@@ -279,16 +318,25 @@ def record_consent(customer, channel, granted, *, staff) -> Consent:
 
 # --- notes and visits ------------------------------------------------------------------------------------
 
+
 def add_note(customer, body, *, staff) -> CustomerNote:
     errors = {}
     # A textarea: line breaks stay (as LF); BEL, ESC, NUL and the like are refused at the field.
-    text = validation.text(body, field="body", errors=errors, max_length=None, required=True,
-                           multiline=True, missing=_l("Write a note first."))
+    text = validation.text(
+        body,
+        field="body",
+        errors=errors,
+        max_length=None,
+        required=True,
+        multiline=True,
+        missing=_l("Write a note first."),
+    )
     if errors:
         raise ValidationFailed(errors["body"], errors)
     if len(text) > NOTE_MAX:
-        message = _l("A note can have at most %(count)d characters (this one has %(length)d).",
-                     count=NOTE_MAX, length=len(text))
+        message = _l(
+            "A note can have at most %(count)d characters (this one has %(length)d).", count=NOTE_MAX, length=len(text)
+        )
         raise ValidationFailed(message, {"body": message})
     with transaction() as session:
         customer = lock_customer(session, customer.id)
@@ -310,8 +358,14 @@ def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
     with transaction() as session:
         customer = lock_customer(session, customer.id)
         _editable(customer)
-        visit = CustomerVisit(customer_id=customer.id, kind=kind, channel="store", location_id=staff.location_id,
-                              staff_id=staff.id, note=text)
+        visit = CustomerVisit(
+            customer_id=customer.id,
+            kind=kind,
+            channel="store",
+            location_id=staff.location_id,
+            staff_id=staff.id,
+            note=text,
+        )
         session.add(visit)
         audit.record("customer.visit", entity=customer, staff=staff, kind=kind)
     return visit
@@ -319,11 +373,13 @@ def record_visit(customer, *, staff, kind="visit", note="") -> CustomerVisit:
 
 # --- wishlist ----------------------------------------------------------------------------------------------
 
+
 def wishlist(customer) -> list[WishlistItem]:
     from sqlalchemy.orm import joinedload
 
     return db.session.scalars(
-        select(WishlistItem).where(WishlistItem.customer_id == customer.id)
+        select(WishlistItem)
+        .where(WishlistItem.customer_id == customer.id)
         .options(joinedload(WishlistItem.variant).joinedload(Variant.product))
         .order_by(WishlistItem.created_at.desc(), WishlistItem.id.desc())
     ).all()
@@ -333,16 +389,21 @@ def add_to_wishlist(customer, variant_id, *, staff, channel="store") -> Wishlist
     with transaction() as session:
         customer = lock_customer(session, customer.id)
         _editable(customer)
-        variant = session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID \
-            else None
+        variant = session.get(Variant, variant_id) if isinstance(variant_id, int) and 0 < variant_id <= MAX_ID else None
         if variant is None:
             raise ValidationFailed(_l("Choose a product size first."), {"variant": _l("Choose a product size first.")})
-        existing = session.scalar(select(WishlistItem).where(WishlistItem.customer_id == customer.id,
-                                                             WishlistItem.variant_id == variant.id))
+        existing = session.scalar(
+            select(WishlistItem).where(WishlistItem.customer_id == customer.id, WishlistItem.variant_id == variant.id)
+        )
         if existing is not None:
             return existing
-        item = WishlistItem(customer_id=customer.id, variant_id=variant.id, channel=channel,
-                            location_id=staff.location_id if staff else None, staff_id=staff.id if staff else None)
+        item = WishlistItem(
+            customer_id=customer.id,
+            variant_id=variant.id,
+            channel=channel,
+            location_id=staff.location_id if staff else None,
+            staff_id=staff.id if staff else None,
+        )
         session.add(item)
         audit.record("customer.wishlist_added", entity=customer, staff=staff, variant_id=variant.id)
     return item
@@ -360,6 +421,7 @@ def remove_from_wishlist(customer, item_id, *, staff):
 
 
 # --- who may do what -------------------------------------------------------------------------------------
+
 
 def can_manage(staff, customer) -> bool:
     """Export, erase, merge and the access log: managers of the customer's preferred store (any manager when

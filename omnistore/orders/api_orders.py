@@ -1,6 +1,7 @@
 """The integration API's orders: an order from the web shop taken from its JSON body (`place_web_order`:
 checked in full first, the customer matched by email or phone or created, then placed by orders/placing.py),
 and an order looked up by number within the API client's scope (`order_for_api`)."""
+
 import dataclasses
 from dataclasses import dataclass
 
@@ -25,20 +26,27 @@ def order_for_api(number, api_client) -> Order:
     """An order by number for an integration, within its scope (stores/staff.py); NotFound otherwise,
     the same answer as for a number that does not exist, so numbers cannot be probed."""
     number = number.strip().upper() if isinstance(number, str) else ""
-    order = db.session.scalar(
-        select(Order).where(Order.number == number)
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant),
-                 selectinload(Order.lines).selectinload(OrderLine.source_location),
-                 selectinload(Order.pickup), selectinload(Order.pickup_location),
-                 selectinload(Order.origin_location))
-    ) if 0 < len(number) <= 20 else None
+    order = (
+        db.session.scalar(
+            select(Order)
+            .where(Order.number == number)
+            .options(
+                selectinload(Order.lines).selectinload(OrderLine.variant),
+                selectinload(Order.lines).selectinload(OrderLine.source_location),
+                selectinload(Order.pickup),
+                selectinload(Order.pickup_location),
+                selectinload(Order.origin_location),
+            )
+        )
+        if 0 < len(number) <= 20
+        else None
+    )
     if order is None or not staff_service.api_order_in_scope(api_client, order):
         raise NotFound(_("No order with that number."))
     return order
 
 
-WEB_ORDER_KEYS = {"customer", "lines", "fulfilment", "pickup_location", "delivery_address", "payment_state",
-                  "channel"}
+WEB_ORDER_KEYS = {"customer", "lines", "fulfilment", "pickup_location", "delivery_address", "payment_state", "channel"}
 
 
 CUSTOMER_KEYS = {"email", "phone", "first_name", "last_name", "locale"}
@@ -133,13 +141,23 @@ def web_order_from_json(body) -> tuple:
             try:
                 address = order_rules.check_address(body.get("delivery_address"))
             except ValidationFailed as error:
-                errors.update({f"delivery_address.{name}" if name != "address" else "delivery_address": message
-                               for name, message in error.fields.items()})
+                errors.update(
+                    {
+                        f"delivery_address.{name}" if name != "address" else "delivery_address": message
+                        for name, message in error.fields.items()
+                    }
+                )
     if errors:
         raise ValidationFailed(_("The order was not accepted; nothing was created. See the fields."), errors)
     return PlaceOrder(
-        channel=channel, customer_id=0, lines=tuple(lines), fulfilment=fulfilment, payment_state=payment_state,
-        pickup_location_id=pickup_id, delivery_address=address, request_fingerprint=fingerprint(body),
+        channel=channel,
+        customer_id=0,
+        lines=tuple(lines),
+        fulfilment=fulfilment,
+        payment_state=payment_state,
+        pickup_location_id=pickup_id,
+        delivery_address=address,
+        request_fingerprint=fingerprint(body),
     ), contact
 
 
@@ -148,8 +166,9 @@ def _contact_from_json(data, errors):
         errors["customer"] = _("Required: an object with the customer's email and/or phone and name.")
         return None
     for key in sorted(set(data) - CUSTOMER_KEYS, key=str):
-        errors[f"customer.{str(key)[:40]}"] = _("Unknown field; allowed: %(allowed)s.",
-                                                allowed=", ".join(sorted(CUSTOMER_KEYS)))
+        errors[f"customer.{str(key)[:40]}"] = _(
+            "Unknown field; allowed: %(allowed)s.", allowed=", ".join(sorted(CUSTOMER_KEYS))
+        )
     email = _json_text(data.get("email"), "customer.email", errors, max_length=254) or None
     phone = _json_text(data.get("phone"), "customer.phone", errors, max_length=40) or None
     if email is None and phone is None and "customer.email" not in errors and "customer.phone" not in errors:
@@ -176,16 +195,22 @@ def _contact_from_json(data, errors):
 
 def _lines_from_json(items, errors):
     if not isinstance(items, list) or not items:
-        errors["lines"] = _("Required: a list of {\"sku\", \"quantity\"} objects.")
+        errors["lines"] = _('Required: a list of {"sku", "quantity"} objects.')
         return []
     if len(items) > order_rules.MAX_LINES:
         errors["lines"] = _("At most %(max)d lines per order.", max=order_rules.MAX_LINES)
         return []
-    skus = {item.get("sku").strip() for item in items
-            if isinstance(item, dict) and isinstance(item.get("sku"), str) and 0 < len(item["sku"].strip()) <= 64
-            and not validation.bad_character(item["sku"])}
-    variants = dict(db.session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all()) \
-        if skus else {}
+    skus = {
+        item.get("sku").strip()
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("sku"), str)
+        and 0 < len(item["sku"].strip()) <= 64
+        and not validation.bad_character(item["sku"])
+    }
+    variants = (
+        dict(db.session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all()) if skus else {}
+    )
     lines = []
     for index, item in enumerate(items):
         where = f"lines[{index}]"
@@ -230,7 +255,12 @@ def place_web_order(body, *, api_client, idempotency_key=None) -> Placed:
             return Placed(existing, False)
     request, contact = web_order_from_json(body)
     pickup = db.session.get(Location, request.pickup_location_id) if request.pickup_location_id else None
-    staff_service.require_api_order_scope(api_client, channel=request.channel, fulfilment=request.fulfilment,
-                                          pickup_location_code=pickup.code if pickup is not None else None)
-    return place_order(dataclasses.replace(request, contact=contact),
-                       idempotency_key=idempotency_key, api_client=api_client)
+    staff_service.require_api_order_scope(
+        api_client,
+        channel=request.channel,
+        fulfilment=request.fulfilment,
+        pickup_location_code=pickup.code if pickup is not None else None,
+    )
+    return place_order(
+        dataclasses.replace(request, contact=contact), idempotency_key=idempotency_key, api_client=api_client
+    )

@@ -1,6 +1,7 @@
 """The one cancel verb: `cancel(order, …)` from the order page, the customer's status page or the API, while
 the status machine allows it: allocations released where the goods are, open transfers cancelled, the customer
 told (orders/notifications.py)."""
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -33,16 +34,22 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
         order_desk.require_manage(order, staff)
         reason = order_desk.cancel_reason(reason)
         if not orders.can_transition(order, "cancelled"):
-            raise InvalidTransition(_("Order %(number)s can no longer be cancelled: it is %(status)s.",
-                                      number=order.number,
-                                      status=order_word(order.status)))
+            raise InvalidTransition(
+                _(
+                    "Order %(number)s can no longer be cancelled: it is %(status)s.",
+                    number=order.number,
+                    status=order_word(order.status),
+                )
+            )
     reason = " ".join(str(reason or "").split())[:300]
     actor = api_client if api_client is not None else staff
     with transaction() as session:
-        orders.transition(order, "cancelled", staff=staff, api_client=api_client, reason=reason,
-                          by_customer=by_customer)
-        lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
-                                .execution_options(populate_existing=True)).all()
+        orders.transition(
+            order, "cancelled", staff=staff, api_client=api_client, reason=reason, by_customer=by_customer
+        )
+        lines = session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).execution_options(populate_existing=True)
+        ).all()
         transfers = {t.id: t for t in session.scalars(select(Transfer).where(Transfer.order_id == order.id))}
         to_release = {}
         for line in lines:
@@ -58,15 +65,29 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") 
             key = (line.variant_id, where)
             to_release[key] = to_release.get(key, 0) + line.quantity
             line_reasons.mark(line, "released", "cancelled_by_customer" if by_customer else "order_cancelled")
-        for (variant_id, location_id) in sorted(to_release, key=lambda k: (k[1], k[0])):
-            ledger.release(ledger.StockChange(variant_id, location_id, to_release[(variant_id, location_id)],
-                                            _("Order %(number)s cancelled", number=order.number), order.number),
-                          actor)
+        for variant_id, location_id in sorted(to_release, key=lambda k: (k[1], k[0])):
+            ledger.release(
+                ledger.StockChange(
+                    variant_id,
+                    location_id,
+                    to_release[(variant_id, location_id)],
+                    _("Order %(number)s cancelled", number=order.number),
+                    order.number,
+                ),
+                actor,
+            )
         for transfer in transfers.values():
             if transfer.status in OPEN_TRANSFER_STATUSES:
                 transfer.status = TransferStatus.CANCELLED
         session.flush()
         notifications.order_cancelled(order, reason=reason)
-        audit.record("order.cancelled", entity=order, staff=staff, api_client=api_client,
-                     number=order.number, reason=reason, by_customer=by_customer)
+        audit.record(
+            "order.cancelled",
+            entity=order,
+            staff=staff,
+            api_client=api_client,
+            number=order.number,
+            reason=reason,
+            by_customer=by_customer,
+        )
     return order

@@ -7,6 +7,7 @@
   clerk can tell the customer the choices before choosing. The chosen option's full proposal is the draft's
   own (orders/drafts.draft_state).
 """
+
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,8 +41,10 @@ def pickup_stores(origin) -> list:
     stores = db.session.scalars(
         select(Location).where(Location.active.is_(True), Location.kind == "store", Location.pickup_enabled.is_(True))
     ).all()
-    return sorted((PickupStore(store, 0.0 if store.id == origin.id else distance(store)) for store in stores),
-                  key=lambda s: (s.location.id != origin.id, s.distance_km, s.location.name))
+    return sorted(
+        (PickupStore(store, 0.0 if store.id == origin.id else distance(store)) for store in stores),
+        key=lambda s: (s.location.id != origin.id, s.distance_km, s.location.name),
+    )
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,16 @@ def find_variants(typed, *, here_id) -> list:
     hits = page.hits[:MAX_RESULTS]
     totals = availability.variant_totals([v.id for hit in hits for v in hit.variants], here_id)
     empty = availability.Totals()
-    return [ProductChoice(hit.product, [VariantChoice(v, totals.get(v.id, empty).here, totals.get(v.id, empty).network)
-                                        for v in sorted(hit.variants, key=lambda v: (v.colour,
-                                                                                      catalogue_search.size_sort_key(v.size)))])
-            for hit in hits]
+    return [
+        ProductChoice(
+            hit.product,
+            [
+                VariantChoice(v, totals.get(v.id, empty).here, totals.get(v.id, empty).network)
+                for v in sorted(hit.variants, key=lambda v: (v.colour, catalogue_search.size_sort_key(v.size)))
+            ],
+        )
+        for hit in hits
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,10 @@ def option_summaries(draft, state) -> dict:
     """{choice: OptionSummary} for the draft's lines under each way of getting them (see the docstring)."""
     if not draft.lines:
         return {}
-    holds = tuple((h.variant_id, h.location_id, h.quantity)
-                  for h in db.session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)))
+    holds = tuple(
+        (h.variant_id, h.location_id, h.quantity)
+        for h in db.session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id))
+    )
     lines = tuple(order_rules.LineRequest(line.variant_id, line.quantity) for line in draft.lines)
     here = draft.location
     stores = pickup_stores(here)
@@ -103,14 +114,24 @@ def option_summaries(draft, state) -> dict:
             options[choice] = OptionSummary(choice, location, problem="no_desk")
             continue
         request = sourcing.SourcingRequest(
-            lines=lines, fulfilment=fulfilment, pickup_location_id=location.id if location else None,
-            delivery_country=country if fulfilment == "delivery" else None, selling_location_id=here.id,
-            own_holds=holds)
+            lines=lines,
+            fulfilment=fulfilment,
+            pickup_location_id=location.id if location else None,
+            delivery_country=country if fulfilment == "delivery" else None,
+            selling_location_id=here.id,
+            own_holds=holds,
+        )
         try:
             proposal = sourcing.propose(request)
         except DomainError as refused:
             options[choice] = OptionSummary(choice, location, problem=str(refused.message))
             continue
-        options[choice] = OptionSummary(choice, location, proposal.promised_date, proposal.shipping_fee_minor,
-                                        tuple(proposal.sources), proposal.complete)
+        options[choice] = OptionSummary(
+            choice,
+            location,
+            proposal.promised_date,
+            proposal.shipping_fee_minor,
+            tuple(proposal.sources),
+            proposal.complete,
+        )
     return options

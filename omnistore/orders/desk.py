@@ -1,6 +1,7 @@
 """The order page's rules for staff: who may manage an order (the store that sold it or collects it — a source
 store only sends goods — and admins anywhere), what a cancel's reason must be (orders/cancelling.cancel, the
 one cancel verb, applies both), and resending the confirmation email (services/notifications)."""
+
 from flask_babel import gettext as _
 
 from omnistore.core import validation
@@ -29,26 +30,30 @@ def cancel_reason(reason):
         raise ValidationFailed(_("Please check the highlighted fields."), {"reason": validation.BAD_CHARACTER})
     text = " ".join(str(reason or "").split())
     if not text:
-        raise ValidationFailed(_("Please say why the order is cancelled."),
-                               {"reason": _("Say why, e.g. the customer changed their mind.")})
+        raise ValidationFailed(
+            _("Please say why the order is cancelled."), {"reason": _("Say why, e.g. the customer changed their mind.")}
+        )
     if len(text) > REASON_MAX:
-        raise ValidationFailed(_("Please shorten the reason."), {
-            "reason": _("At most %(max)d characters (now %(length)d).", max=REASON_MAX, length=len(text))})
+        raise ValidationFailed(
+            _("Please shorten the reason."),
+            {"reason": _("At most %(max)d characters (now %(length)d).", max=REASON_MAX, length=len(text))},
+        )
     return text
 
 
 def can_resend(order):
     customer = order.customer
-    return (customer is not None and bool(customer.email)
-            and customer.erased_at is None and order.status != "cancelled")
+    return customer is not None and bool(customer.email) and customer.erased_at is None and order.status != "cancelled"
 
 
 def resend_confirmation(order, *, staff):
     """Queue the order confirmation again (the customer lost it, or typed the address wrong first)."""
     require_manage(order, staff)
     if not can_resend(order):
-        raise ValidationFailed(_("This customer has no email address on their profile."),
-                               {"email": _("Add an email address to the customer's profile first.")})
+        raise ValidationFailed(
+            _("This customer has no email address on their profile."),
+            {"email": _("Add an email address to the customer's profile first.")},
+        )
     with transaction():
         messages = notifications.order_confirmation(order)
         orders.record_event(order, "confirmation_resent", staff=staff, to=order.customer.email)

@@ -12,6 +12,7 @@ conditional DELETE … WHERE expires_at < now, so of several processes exactly o
 Placing a draft is orders/placing.py's; it uses the helpers here that are public for it (`check_actor`,
 `customer_erased`, `refuse_erased_customer`, `claim_holds`, `hold_reference`, `sourcing_request`, `rehold`).
 """
+
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -71,9 +72,13 @@ class DraftState:
 
     @property
     def can_place(self):
-        return (self.proposal is not None and self.proposal.complete and self.draft.customer_id is not None
-                and self.draft.status == "open"
-                and (self.draft.fulfilment != "delivery" or bool(self.draft.delivery_address)))
+        return (
+            self.proposal is not None
+            and self.proposal.complete
+            and self.draft.customer_id is not None
+            and self.draft.status == "open"
+            and (self.draft.fulfilment != "delivery" or bool(self.draft.delivery_address))
+        )
 
 
 def check_actor(staff):
@@ -89,10 +94,16 @@ def start_draft(staff, *, customer_id=None, location=None) -> OrderDraft:
         raise OutOfScope(_("You can only take orders for your own store."))
     with transaction() as session:
         draft = OrderDraft(
-            token=secrets.token_hex(16), status="open", staff_id=staff.id, location_id=location.id,
+            token=secrets.token_hex(16),
+            status="open",
+            staff_id=staff.id,
+            location_id=location.id,
             fulfilment="pickup" if location.is_store and location.pickup_enabled else "delivery",
             pickup_location_id=location.id if location.is_store and location.pickup_enabled else None,
-            delivery_address={}, payment_state="pay_at_pickup", created_at=utcnow(), updated_at=utcnow(),
+            delivery_address={},
+            payment_state="pay_at_pickup",
+            created_at=utcnow(),
+            updated_at=utcnow(),
         )
         if customer_id is not None:
             draft.customer_id = _customer(session, customer_id).id
@@ -106,7 +117,8 @@ def draft_for(token, staff) -> OrderDraft:
     if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{32}", token):
         raise NotFound(_("That order draft does not exist (any more)."))
     draft = db.session.scalar(
-        select(OrderDraft).where(OrderDraft.token == token)
+        select(OrderDraft)
+        .where(OrderDraft.token == token)
         .options(selectinload(OrderDraft.lines).selectinload(DraftLine.variant).selectinload(Variant.product))
     )
     if draft is None or (draft.status == "abandoned" and not customer_erased(draft)):
@@ -140,8 +152,9 @@ def _customer(session, customer_id):
 
 
 def _variant(session, variant_id):
-    variant = session.get(Variant, variant_id) if isinstance(variant_id, int) and not isinstance(
-        variant_id, bool) else None
+    variant = (
+        session.get(Variant, variant_id) if isinstance(variant_id, int) and not isinstance(variant_id, bool) else None
+    )
     if variant is None:
         raise NotFound(_("We could not find that product variant."))
     return variant
@@ -176,8 +189,9 @@ def set_line(draft, variant_id, quantity, *, staff) -> DraftState:
         line = next((line for line in draft.lines if line.variant_id == variant.id), None)
         if line is None:
             if len(draft.lines) >= order_rules.MAX_LINES:
-                raise ValidationFailed(_("Too many lines."), {
-                    "lines": _("At most %(max)d lines per order.", max=order_rules.MAX_LINES)})
+                raise ValidationFailed(
+                    _("Too many lines."), {"lines": _("At most %(max)d lines per order.", max=order_rules.MAX_LINES)}
+                )
             draft.lines.append(DraftLine(variant_id=variant.id, quantity=quantity))
         else:
             line.quantity = quantity
@@ -198,8 +212,9 @@ def remove_line(draft, variant_id, *, staff) -> DraftState:
         return rehold(session, draft, staff)
 
 
-def choose_fulfilment(draft, fulfilment, *, staff, pickup_location_id=None, address=None,
-                      payment_state=None) -> DraftState:
+def choose_fulfilment(
+    draft, fulfilment, *, staff, pickup_location_id=None, address=None, payment_state=None
+) -> DraftState:
     """Collect at a pickup store, or deliver to `address` (a dict, checked); re-source and re-hold."""
     release_expired_holds()
     if fulfilment not in order_rules.FULFILMENTS:
@@ -207,8 +222,10 @@ def choose_fulfilment(draft, fulfilment, *, staff, pickup_location_id=None, addr
     if payment_state is not None and payment_state not in ("paid", "pay_at_pickup"):
         raise ValidationFailed(_("Choose how the customer pays."), {"payment_state": _("Unknown payment state.")})
     if fulfilment == "delivery" and payment_state == "pay_at_pickup":
-        raise ValidationFailed(_("A delivery must be paid when it is ordered."), {
-            "payment_state": _("A delivery must be paid when it is ordered.")})
+        raise ValidationFailed(
+            _("A delivery must be paid when it is ordered."),
+            {"payment_state": _("A delivery must be paid when it is ordered.")},
+        )
     with transaction() as session:
         _lock_open_draft(session, draft, staff)
         if fulfilment == "pickup":
@@ -247,8 +264,12 @@ def forget_customer_drafts(session, customer_ids, *, staff) -> int:
     if not customer_ids:
         return 0
     drafts = session.scalars(
-        select(OrderDraft).where(OrderDraft.customer_id.in_(customer_ids)).order_by(OrderDraft.id)
-        .with_for_update().execution_options(populate_existing=True)).all()
+        select(OrderDraft)
+        .where(OrderDraft.customer_id.in_(customer_ids))
+        .order_by(OrderDraft.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     dropped = 0
     for draft in drafts:
         if draft.status == "open":
@@ -260,8 +281,12 @@ def forget_customer_drafts(session, customer_ids, *, staff) -> int:
 
 
 def refuse_erased_customer():
-    raise InvalidTransition(_("This customer's personal data was erased, so this order draft was cancelled. "
-                              "Start a new order with the customer's consent."))
+    raise InvalidTransition(
+        _(
+            "This customer's personal data was erased, so this order draft was cancelled. "
+            "Start a new order with the customer's consent."
+        )
+    )
 
 
 def draft_state(draft, *, now=None) -> DraftState:
@@ -285,9 +310,13 @@ def sourcing_request(draft, holds, now=None):
     if draft.fulfilment == "delivery" and not country:
         country = draft.location.country if draft.location is not None else None
     return SourcingRequest(
-        lines=lines, fulfilment=draft.fulfilment, pickup_location_id=draft.pickup_location_id,
-        delivery_country=country, selling_location_id=draft.location_id,
-        own_holds=tuple((h.variant_id, h.location_id, h.quantity) for h in holds), now=now,
+        lines=lines,
+        fulfilment=draft.fulfilment,
+        pickup_location_id=draft.pickup_location_id,
+        delivery_country=country,
+        selling_location_id=draft.location_id,
+        own_holds=tuple((h.variant_id, h.location_id, h.quantity) for h in holds),
+        now=now,
     )
 
 
@@ -306,8 +335,11 @@ def _state(draft, holds, *, now=None):
 def claim_holds(session, draft):
     """The draft's holds, locked (PostgreSQL) so an expiry run waits for this transaction."""
     return session.scalars(
-        select(DraftHold).where(DraftHold.draft_id == draft.id).order_by(DraftHold.location_id, DraftHold.variant_id)
-        .with_for_update().execution_options(populate_existing=True)
+        select(DraftHold)
+        .where(DraftHold.draft_id == draft.id)
+        .order_by(DraftHold.location_id, DraftHold.variant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
 
 
@@ -324,8 +356,11 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
             ledger.release(ledger.StockChange(key[0], key[1], have - target, reason, reference), actor)
         elif target > have:
             try:
-                ledger.allocate(ledger.StockChange(key[0], key[1], target - have, reason, reference), actor,
-                               keep_safety_stock=key[1] in keeping)
+                ledger.allocate(
+                    ledger.StockChange(key[0], key[1], target - have, reason, reference),
+                    actor,
+                    keep_safety_stock=key[1] in keeping,
+                )
             except InsufficientStock:
                 short.add(key)
                 target = have
@@ -333,8 +368,9 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
             session.delete(hold)
         elif target:
             if hold is None:
-                hold = DraftHold(draft_id=draft.id, variant_id=key[0], location_id=key[1], quantity=target,
-                                 expires_at=expires_at)
+                hold = DraftHold(
+                    draft_id=draft.id, variant_id=key[0], location_id=key[1], quantity=target, expires_at=expires_at
+                )
                 session.add(hold)
             hold.quantity = target
             hold.expires_at = expires_at
@@ -350,8 +386,17 @@ def rehold(session, draft, staff):
         state = _state(draft, holds)
         wanted = state.proposal.allocations() if state.proposal is not None else {}
         keeping = state.proposal.keeping_safety_stock() if state.proposal is not None else frozenset()
-        short = _apply(session, draft, holds, wanted, staff, reference=hold_reference(draft),
-                       reason=_("Held for an order draft"), expires_at=expires_at, keeping=keeping)
+        short = _apply(
+            session,
+            draft,
+            holds,
+            wanted,
+            staff,
+            reference=hold_reference(draft),
+            reason=_("Held for an order draft"),
+            expires_at=expires_at,
+            keeping=keeping,
+        )
         if not short:
             break
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
@@ -368,16 +413,27 @@ def release_expired_holds(now=None, *, batch=500) -> int:
     with transaction() as session:
         ids = select(DraftHold.id).where(DraftHold.expires_at < now).order_by(DraftHold.id).limit(batch)
         claimed = session.execute(
-            delete(DraftHold).where(DraftHold.expires_at < now, DraftHold.id.in_(ids.scalar_subquery()))
+            delete(DraftHold)
+            .where(DraftHold.expires_at < now, DraftHold.id.in_(ids.scalar_subquery()))
             .returning(DraftHold.draft_id, DraftHold.variant_id, DraftHold.location_id, DraftHold.quantity)
             .execution_options(synchronize_session=False)
         ).all()
-        tokens = dict(session.execute(
-            select(OrderDraft.id, OrderDraft.token).where(OrderDraft.id.in_({row.draft_id for row in claimed}))
-        ).all())
+        tokens = dict(
+            session.execute(
+                select(OrderDraft.id, OrderDraft.token).where(OrderDraft.id.in_({row.draft_id for row in claimed}))
+            ).all()
+        )
         for row in sorted(claimed, key=lambda r: (r.location_id, r.variant_id, r.draft_id)):
-            ledger.release(ledger.StockChange(row.variant_id, row.location_id, row.quantity, _("Hold expired"),
-                                            f"DRAFT-{tokens.get(row.draft_id, '')}"), None)
+            ledger.release(
+                ledger.StockChange(
+                    row.variant_id,
+                    row.location_id,
+                    row.quantity,
+                    _("Hold expired"),
+                    f"DRAFT-{tokens.get(row.draft_id, '')}",
+                ),
+                None,
+            )
             released += row.quantity
     db.session.expire_all()
     return released

@@ -2,6 +2,7 @@
 page's actions. The rules (quantities, addresses, tracking references) live in the services; these forms
 check what was typed with them (ServiceCheck) before a view changes anything, and their errors come back at
 the fields."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
@@ -41,8 +42,9 @@ class StartArgs(FlaskForm):
         csrf = False
 
     customer_id = IdField(message=NO_CUSTOMER, validators=[Optional(), NumberRange(1, MAX_ID, NO_CUSTOMER)])
-    variant_id = IdField(message=NO_VARIANT, validators=[
-        Optional(), NumberRange(1, MAX_ID, NO_VARIANT), ServiceCheck(_variant_exists)])
+    variant_id = IdField(
+        message=NO_VARIANT, validators=[Optional(), NumberRange(1, MAX_ID, NO_VARIANT), ServiceCheck(_variant_exists)]
+    )
 
 
 class ActionForm(FlaskForm):
@@ -62,8 +64,9 @@ class CustomerForm(FlaskForm):
     refusals = {"customer_id": _l("Please choose the customer.")}
     error_keys = {"customer_id": "customer"}
 
-    customer_id = IdField(message=NO_CUSTOMER,
-                          validators=[DataRequired(NO_CUSTOMER), NumberRange(1, MAX_ID, NO_CUSTOMER)])
+    customer_id = IdField(
+        message=NO_CUSTOMER, validators=[DataRequired(NO_CUSTOMER), NumberRange(1, MAX_ID, NO_CUSTOMER)]
+    )
 
 
 class LineForm(FlaskForm):
@@ -72,8 +75,10 @@ class LineForm(FlaskForm):
 
     refusals = {"variant_id": NO_VARIANT}
 
-    variant_id = IdField(message=NO_VARIANT, validators=[
-        DataRequired(NO_VARIANT), NumberRange(1, MAX_ID, NO_VARIANT), ServiceCheck(_variant_exists)])
+    variant_id = IdField(
+        message=NO_VARIANT,
+        validators=[DataRequired(NO_VARIANT), NumberRange(1, MAX_ID, NO_VARIANT), ServiceCheck(_variant_exists)],
+    )
     quantity = HiddenField()
     typed = StringField(_l("Quantity"))
 
@@ -97,8 +102,11 @@ class LineForm(FlaskForm):
 class AddItemForm(FlaskForm):
     error_keys = {"code": "add"}
 
-    code = StringField(_l("Add an item"), filters=[_strip], validators=[
-        DataRequired(_l("Scan a barcode or type a product name, SKU or EAN."))])
+    code = StringField(
+        _l("Add an item"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Scan a barcode or type a product name, SKU or EAN."))],
+    )
 
 
 class FulfilmentForm(FlaskForm):

@@ -4,6 +4,7 @@ A reason the system writes (pickup expired, order cancelled) is stored as a code
 here in the viewer's language; a reason a person typed (a clerk's "short" or "refused" reason) is kept in
 `status_reason` as typed. Older rows keep showing their stored text.
 """
+
 from flask_babel import gettext as _
 
 from omnistore.orders import sourcing

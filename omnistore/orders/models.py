@@ -1,4 +1,5 @@
 """Orders and their lines, the transfers that move goods for them, and the pickup at the desk."""
+
 from datetime import datetime
 
 from sqlalchemy import (

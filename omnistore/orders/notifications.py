@@ -21,6 +21,7 @@ Language: the customer's own (Customer.locale, chosen when the profile was made:
 of the store's country); without one, the country of the order's pickup location (DK → Danish,
 DE/AT/CH → German), otherwise English.
 """
+
 from datetime import UTC
 
 from babel.dates import format_date, format_time, get_day_names
@@ -44,6 +45,7 @@ QR_CONTENT_ID = "pickup-qr"
 
 # --- language, times, places ---------------------------------------------------------------------------
 
+
 def customer_locale(order) -> str:
     """The language to write to this order's customer in (see the module docstring)."""
     customer = order.customer
@@ -60,7 +62,7 @@ def _formatting(locale):
 
 
 def local_when(value, location, locale, *, with_weekday=True):
-    """"Saturday, 28 November 2026, 20:00" in `location`'s time zone, written for `locale`."""
+    """ "Saturday, 28 November 2026, 20:00" in `location`'s time zone, written for `locale`."""
     if value is None:
         return ""
     local = value.astimezone(location_zone(location))
@@ -79,8 +81,9 @@ def hours_rows(hours, locale):
     names = get_day_names("wide", locale=_formatting(locale))
     rows = []
     for index, key in enumerate(WEEKDAYS):
-        intervals = [f"{i[0]}–{i[1]}" for i in (hours or {}).get(key) or []
-                     if isinstance(i, list | tuple) and len(i) == 2]
+        intervals = [
+            f"{i[0]}–{i[1]}" for i in (hours or {}).get(key) or [] if isinstance(i, list | tuple) and len(i) == 2
+        ]
         rows.append((names[index], ", ".join(intervals)))
     return rows
 
@@ -97,12 +100,20 @@ def line_rows(order):
     for line in order.lines:
         variant = line.variant
         detail = " · ".join(part for part in (variant.size, variant.colour) if part)
-        rows.append({"name": variant.product.name, "detail": detail, "quantity": line.quantity,
-                     "price_minor": line.unit_price_minor * line.quantity, "status": line.status})
+        rows.append(
+            {
+                "name": variant.product.name,
+                "detail": detail,
+                "quantity": line.quantity,
+                "price_minor": line.unit_price_minor * line.quantity,
+                "status": line.status,
+            }
+        )
     return rows
 
 
 # --- emails ----------------------------------------------------------------------------------------------
+
 
 def _recipient(order):
     customer = order.customer
@@ -115,16 +126,27 @@ def _context(order, locale):
     store = order.pickup_location
     pickup = order.pickup
     context = {
-        "order": order, "locale": locale, "first_name": order.customer.first_name if order.customer else "",
-        "lines": line_rows(order), "store": store, "pickup": pickup, "status_url": "", "qr_cid": "",
-        "pickup_by": "", "hours": [], "map_url": "", "currency": order.currency,
+        "order": order,
+        "locale": locale,
+        "first_name": order.customer.first_name if order.customer else "",
+        "lines": line_rows(order),
+        "store": store,
+        "pickup": pickup,
+        "status_url": "",
+        "qr_cid": "",
+        "pickup_by": "",
+        "hours": [],
+        "map_url": "",
+        "currency": order.currency,
     }
     if store is not None:
         context.update(hours=hours_rows(pickup_hours(store), locale), map_url=map_url(store))
         if pickup is not None:
-            context.update(status_url=pickup_codes.status_url(pickup),
-                           pickup_by=local_when(pickup.pickup_by, store, locale),
-                           collected_at=local_when(pickup.collected_at, store, locale))
+            context.update(
+                status_url=pickup_codes.status_url(pickup),
+                pickup_by=local_when(pickup.pickup_by, store, locale),
+                collected_at=local_when(pickup.collected_at, store, locale),
+            )
     return context
 
 
@@ -138,59 +160,93 @@ def _email(order, topic, template, subject, *, with_qr=False, **extra):
     attachments = ()
     if with_qr and context["status_url"]:
         context["qr_cid"] = QR_CONTENT_ID
-        attachments = (outbox.Attachment("pickup-qr.png", "image/png", pickup_codes.qr_png(context["status_url"]),
-                                         content_id=QR_CONTENT_ID),)
+        attachments = (
+            outbox.Attachment(
+                "pickup-qr.png", "image/png", pickup_codes.qr_png(context["status_url"]), content_id=QR_CONTENT_ID
+            ),
+        )
     context.update(extra)
     with force_locale(locale):
         context["subject"] = subject_text = subject()
         text = render_template(f"emails/{template}.txt", **context)
         html = render_template(f"emails/{template}.html", **context)
-    message = outbox.enqueue_email(topic, to=to, subject=subject_text, text=text, html=html,
-                                   attachments=attachments, customer_id=order.customer_id,
-                                   order_number=order.number, locale=locale)
+    message = outbox.enqueue_email(
+        topic,
+        to=to,
+        subject=subject_text,
+        text=text,
+        html=html,
+        attachments=attachments,
+        customer_id=order.customer_id,
+        order_number=order.number,
+        locale=locale,
+    )
     record_event(order, "notified", topic=topic)
     return [message]
 
 
 def order_confirmation(order):
     """Thank you for your order: the lines, and for a pickup order its status link and QR code."""
-    return _email(order, "order.confirmation", "order_confirmation",
-                  lambda: _("Thank you for your order %(number)s", number=order.number),
-                  with_qr=order.fulfilment == "pickup")
+    return _email(
+        order,
+        "order.confirmation",
+        "order_confirmation",
+        lambda: _("Thank you for your order %(number)s", number=order.number),
+        with_qr=order.fulfilment == "pickup",
+    )
 
 
 def order_ready(order):
     """Ready for pickup: where (address, map link, hours), until when, the short code and the QR code."""
-    messages = _email(order, "order.ready", "order_ready",
-                      lambda: _("Your order %(number)s is ready for pickup", number=order.number), with_qr=True)
+    messages = _email(
+        order,
+        "order.ready",
+        "order_ready",
+        lambda: _("Your order %(number)s is ready for pickup", number=order.number),
+        with_qr=True,
+    )
     return messages + order_webhook(order, "order.ready")
 
 
 def pickup_reminder(order):
     """Still waiting for you: the pickup-by date, the code and the QR code again."""
-    return _email(order, "order.reminder", "pickup_reminder",
-                  lambda: _("Reminder: your order %(number)s is waiting for you", number=order.number),
-                  with_qr=True)
+    return _email(
+        order,
+        "order.reminder",
+        "pickup_reminder",
+        lambda: _("Reminder: your order %(number)s is waiting for you", number=order.number),
+        with_qr=True,
+    )
 
 
 def order_expired(order):
     """Not collected in time: the goods went back to the shelves."""
-    messages = _email(order, "order.expired", "order_expired",
-                      lambda: _("Your order %(number)s was not collected", number=order.number))
+    messages = _email(
+        order,
+        "order.expired",
+        "order_expired",
+        lambda: _("Your order %(number)s was not collected", number=order.number),
+    )
     return messages + order_webhook(order, "order.expired")
 
 
 def order_cancelled(order, reason=""):
     """Cancelled (by the customer, the store or the web shop)."""
-    messages = _email(order, "order.cancelled", "order_cancelled",
-                      lambda: _("Your order %(number)s has been cancelled", number=order.number), reason=reason)
+    messages = _email(
+        order,
+        "order.cancelled",
+        "order_cancelled",
+        lambda: _("Your order %(number)s has been cancelled", number=order.number),
+        reason=reason,
+    )
     return messages + order_webhook(order, "order.cancelled")
 
 
 def handover_receipt(order):
     """Collected: what was handed over (and what was refused), when and where."""
-    messages = _email(order, "order.receipt", "handover_receipt",
-                      lambda: _("Receipt for your order %(number)s", number=order.number))
+    messages = _email(
+        order, "order.receipt", "handover_receipt", lambda: _("Receipt for your order %(number)s", number=order.number)
+    )
     return messages + order_webhook(order, "order.collected")
 
 
@@ -198,6 +254,7 @@ order_collected = handover_receipt  # the name the pickup desk calls it by (serv
 
 
 # --- webhooks --------------------------------------------------------------------------------------------
+
 
 def _iso(value):
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
@@ -226,11 +283,13 @@ def webhook_payload(order, event, now=None):
     if pickup is not None:
         body["order"].update(
             ready_at=_iso(pickup.ready_at),
-            pickup_by=_iso(pickup.pickup_by), collected_at=_iso(pickup.collected_at),
+            pickup_by=_iso(pickup.pickup_by),
+            collected_at=_iso(pickup.collected_at),
         )
         if event == "order.collected":
-            body["order"]["lines"] = [{"sku": line.variant.sku, "quantity": line.quantity, "status": line.status}
-                                      for line in order.lines]
+            body["order"]["lines"] = [
+                {"sku": line.variant.sku, "quantity": line.quantity, "status": line.status} for line in order.lines
+            ]
     return body
 
 

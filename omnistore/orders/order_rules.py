@@ -7,6 +7,7 @@
   sourcing engine (orders/sourcing.py): `LineRequest`, `Address` and `check_address`, `check_quantity`,
   `pickup_location`; each raises ValidationFailed with a message per field.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "coun
 
 
 # --- configuration ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -71,6 +73,7 @@ def rules() -> Rules:
 
 # --- inputs and their checks ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LineRequest:
     variant_id: int
@@ -86,8 +89,13 @@ class Address:
     country: str
 
     def as_dict(self):
-        return {"name": self.name, "street": self.street, "postcode": self.postcode, "city": self.city,
-                "country": self.country}
+        return {
+            "name": self.name,
+            "street": self.street,
+            "postcode": self.postcode,
+            "city": self.city,
+            "country": self.country,
+        }
 
     @property
     def one_line(self):
@@ -113,8 +121,10 @@ def check_address(data, *, allowed_countries=None) -> Address:
             postcode = values["postcode"].replace(" ", "")
             pattern = POSTCODE_FORMATS.get(country)
             if pattern is not None and not pattern.fullmatch(postcode):
-                errors["postcode"] = {"DE": _("A German postcode has 5 digits, like 20095."),
-                                      "DK": _("A Danish postcode has 4 digits, like 1620.")}[country]
+                errors["postcode"] = {
+                    "DE": _("A German postcode has 5 digits, like 20095."),
+                    "DK": _("A Danish postcode has 4 digits, like 1620."),
+                }[country]
             values["postcode"] = postcode
     if errors:
         raise ValidationFailed(_("Please check the delivery address."), errors)
@@ -129,8 +139,9 @@ def check_quantity(value, *, name="quantity"):
     if value < 1:
         raise ValidationFailed(_("Please check the quantity."), {name: _("The quantity must be at least 1.")})
     if value > MAX_LINE_QUANTITY:
-        raise ValidationFailed(_("Please check the quantity."),
-                               {name: _("At most %(max)d per line.", max=MAX_LINE_QUANTITY)})
+        raise ValidationFailed(
+            _("Please check the quantity."), {name: _("At most %(max)d per line.", max=MAX_LINE_QUANTITY)}
+        )
     return value
 
 
@@ -138,9 +149,12 @@ def pickup_location(location_id) -> Location:
     """An active store with a pickup desk; ValidationFailed (field pickup_location) otherwise."""
     location = db.session.get(Location, location_id) if isinstance(location_id, int) else None
     if location is None or not location.active:
-        raise ValidationFailed(_("Please choose where to collect."),
-                               {"pickup_location": _("We could not find that location.")})
+        raise ValidationFailed(
+            _("Please choose where to collect."), {"pickup_location": _("We could not find that location.")}
+        )
     if not location.is_store or not location.pickup_enabled:
-        raise ValidationFailed(_("Please choose where to collect."), {
-            "pickup_location": _("%(name)s has no pickup desk. Choose another store.", name=location.name)})
+        raise ValidationFailed(
+            _("Please choose where to collect."),
+            {"pickup_location": _("%(name)s has no pickup desk. Choose another store.", name=location.name)},
+        )
     return location

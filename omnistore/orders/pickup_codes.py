@@ -1,6 +1,7 @@
 """A pickup order's collect side: the QR token and the short code it is opened with, the status link
 and its QR code. Placing opens the pickup and the e-mails carry the link, so the order owns them; the
 pickup desk reads them back."""
+
 import io
 import secrets
 

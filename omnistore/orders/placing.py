@@ -16,6 +16,7 @@ order, and the confirmation email via orders/notifications.order_confirmation(or
 
 Cancelling is orders/cancelling.py's.
 """
+
 import dataclasses
 import hashlib
 import re
@@ -90,10 +91,15 @@ class _AlreadyPlaced(Exception):
 def scoped_key(idempotency_key, *, staff=None, api_client=None):
     if idempotency_key in (None, ""):
         return None
-    if not isinstance(idempotency_key, str) or len(idempotency_key) > IDEMPOTENCY_KEY_MAX or not \
-            _KEY_CHARS.fullmatch(idempotency_key):
-        raise ValidationFailed(_("The idempotency key is not valid."), {
-            "idempotency_key": _("Use 1 to %(max)d visible ASCII characters.", max=IDEMPOTENCY_KEY_MAX)})
+    if (
+        not isinstance(idempotency_key, str)
+        or len(idempotency_key) > IDEMPOTENCY_KEY_MAX
+        or not _KEY_CHARS.fullmatch(idempotency_key)
+    ):
+        raise ValidationFailed(
+            _("The idempotency key is not valid."),
+            {"idempotency_key": _("Use 1 to %(max)d visible ASCII characters.", max=IDEMPOTENCY_KEY_MAX)},
+        )
     if api_client is not None:
         scoped = f"api:{api_client.id}:{idempotency_key}"
     elif staff is not None:
@@ -115,7 +121,8 @@ def order_by_key(scoped_key):
 
 def _fingerprint_of(order):
     detail = db.session.scalar(
-        select(OrderEvent.detail).where(OrderEvent.order_id == order.id, OrderEvent.kind == "placed").limit(1))
+        select(OrderEvent.detail).where(OrderEvent.order_id == order.id, OrderEvent.kind == "placed").limit(1)
+    )
     return (detail or {}).get("request_fingerprint", "")
 
 
@@ -163,8 +170,9 @@ def place_order(source, *, idempotency_key=None, staff=None, api_client=None) ->
             if existing is None:
                 if is_draft:  # dropped meanwhile (the customer erased, or the clerk dropped it)
                     _editable_or_placed(db.session.get(OrderDraft, source.id, populate_existing=True), staff)
-                    raise InvalidTransition(_("This order draft changed a moment ago. Check it and place again.")) \
-                        from None
+                    raise InvalidTransition(
+                        _("This order draft changed a moment ago. Check it and place again.")
+                    ) from None
                 raise
             return Placed(existing, False)
     raise _no_longer_available(source, last_error, staff)
@@ -187,8 +195,7 @@ def existing_order(source, key, request_hash):
             return db.session.get(Order, order_id)
     order = order_by_key(key)
     if order is not None and request_hash and _fingerprint_of(order) != request_hash:
-        raise IdempotencyConflict(_("This Idempotency-Key was already used for a different order."),
-                                  order=order.number)
+        raise IdempotencyConflict(_("This Idempotency-Key was already used for a different order."), order=order.number)
     return order
 
 
@@ -202,23 +209,29 @@ def _no_longer_available(source, error, staff):
             proposal = sourcing.propose(_api_request(source))
         except (ValidationFailed, NotFound):
             proposal = None
-    message = _("Some items are no longer available as planned: someone else ordered them meanwhile. "
-                "Check the new proposal.")
+    message = _(
+        "Some items are no longer available as planned: someone else ordered them meanwhile. Check the new proposal."
+    )
     if proposal is not None and not proposal.complete:
         message = _("Some items are no longer available: someone else ordered them meanwhile.")
         held_back = [line.reason for line in proposal.unavailable if line.reason_code not in ("short", "nowhere")]
         if held_back:  # the network has the goods, a rule holds them back: say which
             message = _("Some items cannot be sent now: %(reason)s", reason=held_back[0])
-    error = InsufficientStock(message, lines=[
-        {"variant_id": line.variant_id, "quantity": line.quantity, "reason": line.reason}
-        for line in (proposal.unavailable if proposal else ())])
+    error = InsufficientStock(
+        message,
+        lines=[
+            {"variant_id": line.variant_id, "quantity": line.quantity, "reason": line.reason}
+            for line in (proposal.unavailable if proposal else ())
+        ],
+    )
     error.proposal = proposal  # the fresh plan (for a draft: already held again); not part of the JSON
     return error
 
 
 def _api_request(place_order_):
     return SourcingRequest(
-        lines=tuple(place_order_.lines), fulfilment=place_order_.fulfilment,
+        lines=tuple(place_order_.lines),
+        fulfilment=place_order_.fulfilment,
         pickup_location_id=place_order_.pickup_location_id,
         delivery_country=place_order_.delivery_address.country if place_order_.delivery_address else None,
         selling_location_id=place_order_.origin_location_id,
@@ -237,13 +250,18 @@ def _place_once(session, source, key, *, staff, api_client):
             if customer is None or customer.erased_at is not None:
                 refuse_erased_customer()
             if customer.merged_into_id is not None:
-                raise InvalidTransition(_("This customer's profile was merged into another one a moment ago. "
-                                          "Choose the customer again."))
+                raise InvalidTransition(
+                    _("This customer's profile was merged into another one a moment ago. Choose the customer again.")
+                )
         claimed = session.execute(
-            update(OrderDraft).where(OrderDraft.id == source.id, OrderDraft.status == "open",
-                                     OrderDraft.customer_id == customer_id if customer_id is not None
-                                     else OrderDraft.customer_id.is_(None))
-            .values(status="placed", updated_at=now).execution_options(synchronize_session=False)
+            update(OrderDraft)
+            .where(
+                OrderDraft.id == source.id,
+                OrderDraft.status == "open",
+                OrderDraft.customer_id == customer_id if customer_id is not None else OrderDraft.customer_id.is_(None),
+            )
+            .values(status="placed", updated_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         session.refresh(source)
         if claimed != 1:
@@ -273,17 +291,29 @@ def _place_once(session, source, key, *, staff, api_client):
     if not proposal.complete:
         raise InsufficientStock(_("Some items are not available."))
     # Every source but the pickup store sends a transfer: its daily capacity is checked under its lock.
-    transfer_capacity.claim_transfer_capacity(session, [
-        loc for loc in proposal.sources if fulfilment == "delivery" or loc.id != request.pickup_location_id], now)
+    transfer_capacity.claim_transfer_capacity(
+        session,
+        [loc for loc in proposal.sources if fulfilment == "delivery" or loc.id != request.pickup_location_id],
+        now,
+    )
 
     order = Order(
-        channel=channel, customer_id=customer_id, fulfilment=fulfilment, status="placed",
-        payment_state=payment_state, pickup_location_id=request.pickup_location_id if fulfilment == "pickup" else None,
-        origin_location_id=origin_id, delivery_address=address,
-        currency=current_app.config["OMNISTORE_CURRENCY"], total_minor=proposal.total_minor,
-        idempotency_key=key, placed_by_staff_id=staff.id if staff is not None else None,
+        channel=channel,
+        customer_id=customer_id,
+        fulfilment=fulfilment,
+        status="placed",
+        payment_state=payment_state,
+        pickup_location_id=request.pickup_location_id if fulfilment == "pickup" else None,
+        origin_location_id=origin_id,
+        delivery_address=address,
+        currency=current_app.config["OMNISTORE_CURRENCY"],
+        total_minor=proposal.total_minor,
+        idempotency_key=key,
+        placed_by_staff_id=staff.id if staff is not None else None,
         placed_by_api_client_id=api_client.id if api_client is not None else None,
-        promised_at=_promised_at(proposal), placed_at=now, updated_at=now,
+        promised_at=_promised_at(proposal),
+        placed_at=now,
+        updated_at=now,
     )
     session.add(order)
     session.flush()
@@ -298,29 +328,52 @@ def _place_once(session, source, key, *, staff, api_client):
     reference = hold_reference(source) if isinstance(source, OrderDraft) else ""
     for variant_id, location_id in sorted(set(needed) | set(held), key=lambda k: (k[1], k[0])):
         if held.get((variant_id, location_id)):
-            ledger.release(ledger.StockChange(variant_id, location_id, held[(variant_id, location_id)],
-                                            _("Hold converted into order %(number)s", number=order.number),
-                                            reference), actor)
+            ledger.release(
+                ledger.StockChange(
+                    variant_id,
+                    location_id,
+                    held[(variant_id, location_id)],
+                    _("Hold converted into order %(number)s", number=order.number),
+                    reference,
+                ),
+                actor,
+            )
         if needed.get((variant_id, location_id)):
-            ledger.allocate(ledger.StockChange(variant_id, location_id, needed[(variant_id, location_id)],
-                                             _("Order %(number)s", number=order.number), order.number), actor,
-                           keep_safety_stock=location_id in keeping)
+            ledger.allocate(
+                ledger.StockChange(
+                    variant_id,
+                    location_id,
+                    needed[(variant_id, location_id)],
+                    _("Order %(number)s", number=order.number),
+                    order.number,
+                ),
+                actor,
+                keep_safety_stock=location_id in keeping,
+            )
     for hold in holds:
         session.delete(hold)
 
     transfers = {}
     for planned in proposal.lines:
-        line = OrderLine(variant_id=planned.variant_id, quantity=planned.quantity,
-                         unit_price_minor=planned.unit_price_minor, source_location_id=planned.source.id,
-                         status="allocated", status_reason="",
-                         source_reason={"code": planned.reason_code, "params": planned.reason_params})
+        line = OrderLine(
+            variant_id=planned.variant_id,
+            quantity=planned.quantity,
+            unit_price_minor=planned.unit_price_minor,
+            source_location_id=planned.source.id,
+            status="allocated",
+            status_reason="",
+            source_reason={"code": planned.reason_code, "params": planned.reason_params},
+        )
         if fulfilment == "delivery" or planned.source.id != request.pickup_location_id:
             transfer = transfers.get(planned.source.id)
             if transfer is None:
                 transfer = transfers[planned.source.id] = Transfer(
-                    order_id=order.id, source_location_id=planned.source.id,
+                    order_id=order.id,
+                    source_location_id=planned.source.id,
                     destination_location_id=request.pickup_location_id if fulfilment == "pickup" else None,
-                    status="requested", created_at=now)
+                    status="requested",
+                    created_at=now,
+                )
                 session.add(transfer)
                 session.flush()
             line.transfer_id = transfer.id
@@ -328,23 +381,44 @@ def _place_once(session, source, key, *, staff, api_client):
     session.flush()
 
     who = {"staff": staff, "api_client": api_client, "location_id": origin_id}
-    orders.record_event(order, "placed", to_status="placed", channel=channel,
-                        request_fingerprint=request_hash, **who)
-    orders.record_event(order, "sourced", split=proposal.split, split_reason=proposal.split_reason,
-                        shipping_fee_minor=proposal.shipping_fee_minor,
-                        promised_date=proposal.promised_date.isoformat() if proposal.promised_date else None,
-                        lines=[{"variant_id": p.variant_id, "quantity": p.quantity, "source": p.source.code,
-                                "reason": p.reason, "reason_code": p.reason_code, "reason_params": p.reason_params,
-                                "promised_date": p.promised_date.isoformat()}
-                               for p in proposal.lines], **who)
+    orders.record_event(order, "placed", to_status="placed", channel=channel, request_fingerprint=request_hash, **who)
+    orders.record_event(
+        order,
+        "sourced",
+        split=proposal.split,
+        split_reason=proposal.split_reason,
+        shipping_fee_minor=proposal.shipping_fee_minor,
+        promised_date=proposal.promised_date.isoformat() if proposal.promised_date else None,
+        lines=[
+            {
+                "variant_id": p.variant_id,
+                "quantity": p.quantity,
+                "source": p.source.code,
+                "reason": p.reason,
+                "reason_code": p.reason_code,
+                "reason_params": p.reason_params,
+                "promised_date": p.promised_date.isoformat(),
+            }
+            for p in proposal.lines
+        ],
+        **who,
+    )
     if fulfilment == "pickup":
         pickup_codes.open_pickup(order)
     if isinstance(source, OrderDraft):
         source.order_id = order.id
     session.flush()
     notifications.order_confirmation(order)
-    audit.record("order.placed", entity=order, staff=staff, api_client=api_client, location_id=origin_id,
-                 number=order.number, channel=channel, total_minor=order.total_minor)
+    audit.record(
+        "order.placed",
+        entity=order,
+        staff=staff,
+        api_client=api_client,
+        location_id=origin_id,
+        number=order.number,
+        channel=channel,
+        total_minor=order.total_minor,
+    )
     return order
 
 
@@ -360,17 +434,23 @@ def _customer_for(session, contact, channel):
             return locked.id
     else:
         raise InvalidTransition(_("The customer's profile changed a moment ago. Please try again."))
-    return customers.create_customer(customers.NewCustomer(
-        first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
-        locale=contact.locale), channel=channel).id
+    return customers.create_customer(
+        customers.NewCustomer(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+            locale=contact.locale,
+        ),
+        channel=channel,
+    ).id
 
 
 def _promised_at(proposal):
     """The promised date as the start of that day, in UTC (shown in the location's zone)."""
     if proposal.promised_date is None:
         return None
-    return datetime(proposal.promised_date.year, proposal.promised_date.month, proposal.promised_date.day,
-                    tzinfo=UTC)
+    return datetime(proposal.promised_date.year, proposal.promised_date.month, proposal.promised_date.day, tzinfo=UTC)
 
 
 def shipping_fee_minor(order) -> int:

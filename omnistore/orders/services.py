@@ -58,8 +58,13 @@ def list_orders_for_staff(staff, *, status=None, page=1) -> Page:
         query = query.where(_in_scope(staff.location_id))
     if status:
         query = query.where(Order.status == status)
-    return paginate(query.options(selectinload(Order.customer), selectinload(Order.pickup_location))
-                    .order_by(Order.placed_at.desc(), Order.id.desc()), page, PAGE_SIZE)
+    return paginate(
+        query.options(selectinload(Order.customer), selectinload(Order.pickup_location)).order_by(
+            Order.placed_at.desc(), Order.id.desc()
+        ),
+        page,
+        PAGE_SIZE,
+    )
 
 
 # The order status machine of DESIGN.md: the only moves an order can make, per fulfilment.
@@ -82,9 +87,12 @@ def ended_at(order):
     write or a bulk load moves). None while the order is open; `updated_at` for a final order without events."""
     if order.status not in FINAL_STATUSES:
         return None
-    at = db.session.scalar(select(OrderEvent.created_at).where(
-        OrderEvent.order_id == order.id, OrderEvent.to_status == order.status)
-        .order_by(OrderEvent.created_at.desc()).limit(1))
+    at = db.session.scalar(
+        select(OrderEvent.created_at)
+        .where(OrderEvent.order_id == order.id, OrderEvent.to_status == order.status)
+        .order_by(OrderEvent.created_at.desc())
+        .limit(1)
+    )
     return at or order.updated_at
 
 
@@ -92,16 +100,20 @@ def can_transition(order, to_status):
     return to_status in TRANSITIONS[order.fulfilment].get(order.status, ())
 
 
-def record_event(order, kind, *, staff=None, api_client=None, location_id=None, from_status="", to_status="",
-                 **detail):
+def record_event(order, kind, *, staff=None, api_client=None, location_id=None, from_status="", to_status="", **detail):
     """Add a line to the order's history (placed, picked, notified, checked_in…) in the caller's transaction."""
     if location_id is None and staff is not None:
         location_id = staff.location_id
     event = OrderEvent(
-        order_id=order.id, kind=kind, from_status=from_status, to_status=to_status,
+        order_id=order.id,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
         staff_id=staff.id if staff is not None else None,
         api_client_id=api_client.id if api_client is not None else None,
-        location_id=location_id, detail=detail, created_at=utcnow(),
+        location_id=location_id,
+        detail=detail,
+        created_at=utcnow(),
     )
     db.session.add(event)
     return event
@@ -127,16 +139,22 @@ def transition(order, to_status, *, staff=None, api_client=None, location_id=Non
         db.session.refresh(order, ["status"])
         _refuse(order, order.status)
     db.session.expire(order, ["status", "updated_at"])
-    return record_event(order, kind or to_status, staff=staff, api_client=api_client, location_id=location_id,
-                        from_status=from_status, to_status=to_status, **detail)
+    return record_event(
+        order,
+        kind or to_status,
+        staff=staff,
+        api_client=api_client,
+        location_id=location_id,
+        from_status=from_status,
+        to_status=to_status,
+        **detail,
+    )
 
 
 def _refuse(order, current):
     if current == OrderStatus.COLLECTED:
         raise AlreadyCollected(_l("Order %(number)s has already been collected.", number=order.number))
     raise InvalidTransition(
-        _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number,
-           status=order_word(current)),
+        _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number, status=order_word(current)),
         status=current,
     )
-

@@ -50,6 +50,7 @@ request, the proposal it gives, and the steps above in order (who may supply and
 source or the split, the promised date, the reason of each line in the viewer's language) — kept together
 so the five rules and their code stay side by side.
 """
+
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -71,6 +72,7 @@ from omnistore.stores.models import Location
 
 # --- the request ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SourcingRequest:
     lines: tuple  # of LineRequest
@@ -83,6 +85,7 @@ class SourcingRequest:
 
 
 # --- output -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlannedLine:
@@ -149,6 +152,7 @@ class Proposal:
 
 # --- the engine -------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Candidate:
     location: Location
@@ -171,8 +175,9 @@ def _check_request(request):
         raise ValidationFailed(_("Too many lines."), {"lines": _("At most %(max)d lines per order.", max=MAX_LINES)})
     for index, line in enumerate(request.lines):
         if not isinstance(line.quantity, int) or isinstance(line.quantity, bool):
-            raise ValidationFailed(_("Please check the quantity."),
-                                   {f"lines.{index}.quantity": _("Enter a whole number, like 1.")})
+            raise ValidationFailed(
+                _("Please check the quantity."), {f"lines.{index}.quantity": _("Enter a whole number, like 1.")}
+            )
         check_quantity(line.quantity, name=f"lines.{index}.quantity")
 
 
@@ -194,8 +199,10 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     else:
         country = (request.delivery_country or "").upper()
         if country not in rule.delivery_countries:
-            raise ValidationFailed(_("Please check the delivery address."), {
-                "country": _("We deliver to %(countries)s only.", countries=", ".join(rule.delivery_countries))})
+            raise ValidationFailed(
+                _("Please check the delivery address."),
+                {"country": _("We deliver to %(countries)s only.", countries=", ".join(rule.delivery_countries))},
+            )
         anchor = db.session.get(Location, request.selling_location_id) if request.selling_location_id else None
         if anchor is not None and not anchor.active:
             anchor = None
@@ -206,31 +213,39 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         held[(variant_id, location_id)] = held.get((variant_id, location_id), 0) + quantity
     levels = {}
     for variant_id, location_id, on_hand, allocated in db.session.execute(
-        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated)
-        .where(StockLevel.variant_id.in_(variant_ids))
+        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated).where(
+            StockLevel.variant_id.in_(variant_ids)
+        )
     ):
         levels[(variant_id, location_id)] = max(on_hand - allocated, 0) + held.get((variant_id, location_id), 0)
     location_ids = {location_id for _v, location_id in levels}
     if anchor is not None:
         location_ids.add(anchor.id)
-    locations = db.session.scalars(
-        select(Location).where(Location.id.in_(location_ids), Location.active.is_(True))
-    ).all() if location_ids else []
+    locations = (
+        db.session.scalars(select(Location).where(Location.id.in_(location_ids), Location.active.is_(True))).all()
+        if location_ids
+        else []
+    )
 
-    candidates = _rank(locations, anchor=anchor, pickup=pickup, country=request.delivery_country, now=now,
-                       levels=levels, variant_ids=variant_ids)
+    candidates = _rank(
+        locations,
+        anchor=anchor,
+        pickup=pickup,
+        country=request.delivery_country,
+        now=now,
+        levels=levels,
+        variant_ids=variant_ids,
+    )
 
     # 3. one location for everything, else split by line.
     needed = {}
     for line in request.lines:
         needed[line.variant_id] = needed.get(line.variant_id, 0) + line.quantity
-    single = next((c for c in candidates
-                   if all(c.offer.get(v, 0) >= q for v, q in needed.items())), None)
+    single = next((c for c in candidates if all(c.offer.get(v, 0) >= q for v, q in needed.items())), None)
     planned, unavailable = [], []
     if single is not None:
         for line in request.lines:
-            planned.append(_planned(line, variants, single, pickup, request, rule, now,
-                                    single.offer[line.variant_id]))
+            planned.append(_planned(line, variants, single, pickup, request, rule, now, single.offer[line.variant_id]))
         split, split_reason = False, ""
     else:
         remaining = {id(c): dict(c.offer) for c in candidates}
@@ -239,33 +254,62 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
             if source is None:
                 total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
                 if total:
-                    code, reason = "short", _("Not available: only %(available)d in the network can be sent, "
-                                              "%(wanted)d asked for.", available=total, wanted=line.quantity)
+                    code, reason = (
+                        "short",
+                        _(
+                            "Not available: only %(available)d in the network can be sent, %(wanted)d asked for.",
+                            available=total,
+                            wanted=line.quantity,
+                        ),
+                    )
                 else:
-                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup,
-                                              now=now)
-                item = PlannedLine(line.variant_id, line.quantity, variants[line.variant_id].price_minor, None,
-                                   reason, None, reason_code=code)
+                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup, now=now)
+                item = PlannedLine(
+                    line.variant_id,
+                    line.quantity,
+                    variants[line.variant_id].price_minor,
+                    None,
+                    reason,
+                    None,
+                    reason_code=code,
+                )
                 planned.append(item)
                 unavailable.append(item)
                 continue
             remaining[id(source)][line.variant_id] -= line.quantity
-            planned.append(_planned(line, variants, source, pickup, request, rule, now,
-                                    source.offer.get(line.variant_id, 0)))
+            planned.append(
+                _planned(line, variants, source, pickup, request, rule, now, source.offer.get(line.variant_id, 0))
+            )
         sources = {line.source.id for line in planned if line.source is not None}
         split = len(sources) > 1
-        split_reason = (_("No single location has everything, so the order comes from %(count)d locations.",
-                          count=len(sources)) if split else "")
+        split_reason = (
+            _("No single location has everything, so the order comes from %(count)d locations.", count=len(sources))
+            if split
+            else ""
+        )
     goods = sum(line.total_minor for line in planned)
     dates = [line.promised_date for line in planned if line.promised_date is not None]
     promised = max(dates) if dates and not unavailable else None
-    shipping_rule = (_("Free shipping from %(threshold)s; below that %(fee)s.",
-                       threshold=_money(rule.free_shipping_from_minor), fee=_money(rule.shipping_fee_minor))
-                     if request.fulfilment == "delivery" else _("Collection in store is free."))
+    shipping_rule = (
+        _(
+            "Free shipping from %(threshold)s; below that %(fee)s.",
+            threshold=_money(rule.free_shipping_from_minor),
+            fee=_money(rule.shipping_fee_minor),
+        )
+        if request.fulfilment == "delivery"
+        else _("Collection in store is free.")
+    )
     return Proposal(
-        fulfilment=request.fulfilment, pickup_location=pickup, lines=tuple(planned), split=split,
-        split_reason=split_reason, goods_minor=goods, shipping_fee_minor=rule.shipping_fee(request.fulfilment, goods),
-        promised_date=promised, shipping_rule=shipping_rule, unavailable=tuple(unavailable),
+        fulfilment=request.fulfilment,
+        pickup_location=pickup,
+        lines=tuple(planned),
+        split=split,
+        split_reason=split_reason,
+        goods_minor=goods,
+        shipping_fee_minor=rule.shipping_fee(request.fulfilment, goods),
+        promised_date=promised,
+        shipping_rule=shipping_rule,
+        unavailable=tuple(unavailable),
     )
 
 
@@ -286,8 +330,7 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
         km = distance(loc) if distance is not None else None
         offer = {}
         for variant_id in variant_ids:
-            why_not, units = _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=own,
-                                               used=capacity_used)
+            why_not, units = _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=own, used=capacity_used)
             if why_not is None:
                 offer[variant_id] = units
         if not offer:
@@ -327,9 +370,15 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
     and what that rule still allows: _why_not_eligible, the check _rank makes. (code, text)."""
     distance = distances_from(anchor) if anchor is not None else None
-    having = sorted((loc for loc in locations if levels.get((variant_id, loc.id), 0) > 0
-                     and not (anchor is not None and loc.id == anchor.id and loc.is_store)),
-                    key=lambda loc: (distance(loc) if distance is not None else 0, loc.code))
+    having = sorted(
+        (
+            loc
+            for loc in locations
+            if levels.get((variant_id, loc.id), 0) > 0
+            and not (anchor is not None and loc.id == anchor.id and loc.is_store)
+        ),
+        key=lambda loc: (distance(loc) if distance is not None else 0, loc.code),
+    )
     if not having:
         return "nowhere", _("Not available anywhere in the network.")
     used = transfers_today(having, now)
@@ -337,18 +386,31 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     units = levels[(variant_id, loc.id)]
     why_not, _offered = _why_not_eligible(loc, units, own=False, used=used)
     if why_not == "sourcing_off":
-        return "sourcing_off", _("%(store)s has %(available)d but does not supply other stores at the moment.",
-                 store=loc.name, available=units)
+        return "sourcing_off", _(
+            "%(store)s has %(available)d but does not supply other stores at the moment.",
+            store=loc.name,
+            available=units,
+        )
     if why_not == "capacity":
-        return "capacity", _("%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); "
-                 "try again tomorrow.", store=loc.name, available=units, capacity=loc.transfer_capacity)
+        return "capacity", _(
+            "%(store)s has %(available)d but has sent all its transfers for today (%(capacity)d); try again tomorrow.",
+            store=loc.name,
+            available=units,
+            capacity=loc.transfer_capacity,
+        )
     if loc.is_store and loc.pickup_enabled and pickup is not None:
         return "safety_stock", ngettext(
             "%(store)s keeps its last unit as safety stock: collect it at %(store)s instead.",
             "%(store)s keeps its last %(num)d units as safety stock: collect them at %(store)s instead.",
-            units, store=loc.name)
-    return "safety_stock", ngettext("%(store)s keeps its last unit as safety stock.",
-                                    "%(store)s keeps its last %(num)d units as safety stock.", units, store=loc.name)
+            units,
+            store=loc.name,
+        )
+    return "safety_stock", ngettext(
+        "%(store)s keeps its last unit as safety stock.",
+        "%(store)s keeps its last %(num)d units as safety stock.",
+        units,
+        store=loc.name,
+    )
 
 
 def _planned(line, variants, candidate, pickup, request, rule, now, offered):
@@ -360,8 +422,10 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
             code = "here_pickup" if promised == _local_today(pickup, now) else "here_pickup_next_open"
             params = {"store": loc.name, "available": offered}
         elif loc.is_store:
-            code, params = "nearest_store", {"available": offered, "store": loc.name,
-                                             "km": round(candidate.distance_km)}
+            code, params = (
+                "nearest_store",
+                {"available": offered, "store": loc.name, "km": round(candidate.distance_km)},
+            )
             promised = _arrival(pickup, now, rule.days_for_distance(candidate.distance_km))
         else:
             days = max(loc.lead_time_days, 1)
@@ -377,15 +441,26 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
         if candidate.own:
             code, params = "here_delivery", {"store": loc.name, "available": offered}
         elif loc.is_store and candidate.distance_km is not None:
-            code, params = "nearest_store", {"available": offered, "store": loc.name,
-                                             "km": round(candidate.distance_km)}
+            code, params = (
+                "nearest_store",
+                {"available": offered, "store": loc.name, "km": round(candidate.distance_km)},
+            )
         elif loc.is_store:
             code, params = "store_ships", {"store": loc.name, "available": offered}
         else:
             code, params = "warehouse", {"name": loc.name, "available": offered, "days": loc.lead_time_days}
-    return PlannedLine(line.variant_id, line.quantity, variant.price_minor, loc, reason_text(code, params),
-                       promised, candidate.distance_km, keeps_safety_stock=not candidate.own,
-                       reason_code=code, reason_params=params)
+    return PlannedLine(
+        line.variant_id,
+        line.quantity,
+        variant.price_minor,
+        loc,
+        reason_text(code, params),
+        promised,
+        candidate.distance_km,
+        keeps_safety_stock=not candidate.own,
+        reason_code=code,
+        reason_params=params,
+    )
 
 
 def _arrival(pickup, now, days):
@@ -401,8 +476,7 @@ def reason_text(code, params):
         if code == "here_pickup":
             return _("In stock here at %(store)s (%(available)d available): ready today.", **params)
         if code == "here_pickup_next_open":
-            return _("In stock here at %(store)s (%(available)d available): ready when the store next opens.",
-                     **params)
+            return _("In stock here at %(store)s (%(available)d available): ready when the store next opens.", **params)
         if code == "nearest_store":
             return _("Nearest store with %(available)d available: %(store)s (%(km)d km).", **params)
         if code == "warehouse":

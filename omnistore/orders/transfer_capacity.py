@@ -1,6 +1,7 @@
 """A source's daily transfer capacity (`Location.transfer_capacity`): how many outgoing transfers it created
 today, its own local day, cancelled ones not counted (`transfers_today`, read by the sourcing engine's rule 1),
 and claiming that capacity inside the placing transaction (`claim_transfer_capacity`)."""
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -22,9 +23,11 @@ def transfers_today(locations, now):
         return {}
     starts = {loc.id: start_of_local_day(loc, now) for loc in locations}
     rows = db.session.execute(
-        select(Transfer.source_location_id, Transfer.created_at)
-        .where(Transfer.source_location_id.in_(list(starts)), Transfer.status != "cancelled",
-               Transfer.created_at >= min(starts.values()))
+        select(Transfer.source_location_id, Transfer.created_at).where(
+            Transfer.source_location_id.in_(list(starts)),
+            Transfer.status != "cancelled",
+            Transfer.created_at >= min(starts.values()),
+        )
     ).all()
     counts = {}
     for location_id, created_at in rows:
@@ -56,5 +59,10 @@ def claim_transfer_capacity(session, sources, now) -> None:
     for loc in sorted(sources, key=lambda loc: loc.id):
         if used.get(loc.id, 0) >= loc.transfer_capacity:
             raise TransferCapacityReached(
-                _("%(store)s has reached its transfers for today (%(capacity)d).", store=loc.name,
-                  capacity=loc.transfer_capacity), location=loc.code)
+                _(
+                    "%(store)s has reached its transfers for today (%(capacity)d).",
+                    store=loc.name,
+                    capacity=loc.transfer_capacity,
+                ),
+                location=loc.code,
+            )

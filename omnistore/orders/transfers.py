@@ -23,6 +23,7 @@ Scope: a clerk or manager picks and ships at their own store and receives at the
 anywhere. Outside the scope a transfer is "not found". Concurrent taps on two tablets: the status moves with
 a conditional UPDATE, so exactly one wins and the other is told what happened.
 """
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ def _options():
 
 # --- the lists --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SendList:
     """What a store has to send: transfers to other stores and home deliveries sourced here, and the home
@@ -76,9 +78,13 @@ def to_send(location_id) -> SendList:
     """The "to pick & send" list of a location, oldest first (first placed, first sent)."""
     rows = db.session.scalars(
         select(Transfer)
-        .where(Transfer.source_location_id == location_id,
-               or_(Transfer.status.in_(OPEN_AT_SOURCE),
-                   (Transfer.status == "shipped") & Transfer.destination_location_id.is_(None)))
+        .where(
+            Transfer.source_location_id == location_id,
+            or_(
+                Transfer.status.in_(OPEN_AT_SOURCE),
+                (Transfer.status == "shipped") & Transfer.destination_location_id.is_(None),
+            ),
+        )
         .options(*_options())
         .order_by(Transfer.created_at, Transfer.id)
     ).all()
@@ -104,10 +110,8 @@ def counts(location_id):
     """(to send, arriving) for a location: the badges of the lists, in one query."""
     row = db.session.execute(
         select(
-            func.count().filter(Transfer.source_location_id == location_id,
-                                Transfer.status.in_(OPEN_AT_SOURCE)),
-            func.count().filter(Transfer.destination_location_id == location_id,
-                                Transfer.status == "shipped"),
+            func.count().filter(Transfer.source_location_id == location_id, Transfer.status.in_(OPEN_AT_SOURCE)),
+            func.count().filter(Transfer.destination_location_id == location_id, Transfer.status == "shipped"),
         ).where(or_(Transfer.source_location_id == location_id, Transfer.destination_location_id == location_id))
     ).one()
     return int(row[0] or 0), int(row[1] or 0)
@@ -132,6 +136,7 @@ def get_transfer_for_staff(transfer_id, staff, side):
 
 
 # --- the steps --------------------------------------------------------------------------------------------
+
 
 def _move(transfer, from_statuses, to_status, **values):
     """Conditional status change: of two tablets tapping at once, one wins; the other is told the news."""
@@ -169,8 +174,9 @@ def pick(transfer, *, staff):
     """The goods are off the shelf at the source (requested → picked)."""
     with transaction():
         _move(transfer, ("requested",), "picked", picked_at=utcnow())
-        orders.record_event(transfer.order, "picked", staff=staff, location_id=transfer.source_location_id,
-                            **_event_detail(transfer))
+        orders.record_event(
+            transfer.order, "picked", staff=staff, location_id=transfer.source_location_id, **_event_detail(transfer)
+        )
     return transfer
 
 
@@ -199,9 +205,16 @@ def ship(transfer, *, staff, tracking):
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status in ("released", "short", "refused"):
                 continue
-            ledger.dispatch(ledger.StockChange(line.variant_id, transfer.source_location_id, line.quantity,
-                                             reason=_("Sent for order %(number)s", number=order.number),
-                                             reference=order.number), staff)
+            ledger.dispatch(
+                ledger.StockChange(
+                    line.variant_id,
+                    transfer.source_location_id,
+                    line.quantity,
+                    reason=_("Sent for order %(number)s", number=order.number),
+                    reference=order.number,
+                ),
+                staff,
+            )
             line.status = "shipped"
         db.session.flush()
         detail = dict(_event_detail(transfer), tracking=tracking)
@@ -210,8 +223,9 @@ def ship(transfer, *, staff, tracking):
             if order.fulfilment == "delivery":
                 order.tracking_reference = _joined_tracking(order)[:TRACKING_MAX]
                 db.session.flush()
-            orders.transition(order, target, staff=staff, location_id=transfer.source_location_id,
-                              kind="shipped", **detail)
+            orders.transition(
+                order, target, staff=staff, location_id=transfer.source_location_id, kind="shipped", **detail
+            )
         else:
             orders.record_event(order, "shipped", staff=staff, location_id=transfer.source_location_id, **detail)
     return transfer
@@ -245,9 +259,13 @@ def receive(transfer, *, staff):
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status != "shipped":  # only what left the source arrives
                 continue
-            change = ledger.StockChange(line.variant_id, here, line.quantity,
-                                       reason=_("Arrived for order %(number)s", number=order.number),
-                                       reference=order.number)
+            change = ledger.StockChange(
+                line.variant_id,
+                here,
+                line.quantity,
+                reason=_("Arrived for order %(number)s", number=order.number),
+                reference=order.number,
+            )
             ledger.arrive(change, staff)
             if cancelled:  # the order was cancelled on the way: the goods are the store's own now
                 ledger.release(change, staff)
@@ -255,8 +273,9 @@ def receive(transfer, *, staff):
             else:
                 line.status = "allocated"
         db.session.flush()
-        orders.record_event(order, "received", staff=staff, location_id=here, cancelled_order=cancelled,
-                            **_event_detail(transfer))
+        orders.record_event(
+            order, "received", staff=staff, location_id=here, cancelled_order=cancelled, **_event_detail(transfer)
+        )
     return transfer
 
 
@@ -264,9 +283,13 @@ def completes_order(transfer) -> bool:
     """Receiving this parcel brings the last goods of a pickup order to its store: the order becomes ready
     then, so whoever receives it is asked where they put it (the shelf), as at the desk."""
     order = transfer.order
-    return (transfer.status == "shipped" and order.fulfilment == "pickup" and order.status != "cancelled"
-            and transfer.destination_location_id == order.pickup_location_id
-            and all_at_pickup_store(order, arriving=transfer.id))
+    return (
+        transfer.status == "shipped"
+        and order.fulfilment == "pickup"
+        and order.status != "cancelled"
+        and transfer.destination_location_id == order.pickup_location_id
+        and all_at_pickup_store(order, arriving=transfer.id)
+    )
 
 
 def all_at_pickup_store(order, arriving=None):
@@ -285,8 +308,6 @@ def all_at_pickup_store(order, arriving=None):
     return True
 
 
-
-
 def mark_delivered(order, *, staff):
     """The carrier delivered a home delivery (shipped → delivered): its transfers are done."""
     if order.fulfilment != "delivery":
@@ -299,8 +320,11 @@ def mark_delivered(order, *, staff):
         orders.transition(order, "delivered", staff=staff)
         now = utcnow()
         db.session.execute(
-            update(Transfer).where(Transfer.order_id == order.id, Transfer.status == "shipped")
-            .values(status="received", received_at=now).execution_options(synchronize_session=False))
+            update(Transfer)
+            .where(Transfer.order_id == order.id, Transfer.status == "shipped")
+            .values(status="received", received_at=now)
+            .execution_options(synchronize_session=False)
+        )
         for line in order.lines:
             if line.status == "shipped":
                 line.status = "delivered"

@@ -6,6 +6,7 @@ The page shows the least personal data that serves: the first name, the items, t
 useless after collection, expiry or cancellation except to show that final status, and only for
 FINAL_VISIBLE_DAYS after it; then, like an unknown token, it is simply not found.
 """
+
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,9 +69,15 @@ def _load(token, *, for_update=False):
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         raise _not_found()
     query = (
-        select(Order).join(Pickup, Pickup.order_id == Order.id).where(Pickup.token == token)
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                 selectinload(Order.pickup), selectinload(Order.pickup_location), selectinload(Order.customer))
+        select(Order)
+        .join(Pickup, Pickup.order_id == Order.id)
+        .where(Pickup.token == token)
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+            selectinload(Order.pickup),
+            selectinload(Order.pickup_location),
+            selectinload(Order.customer),
+        )
     )
     order = db.session.scalar(query.execution_options(populate_existing=True) if for_update else query)
     if order is None or order.fulfilment != "pickup":
@@ -84,9 +91,12 @@ def view(token) -> CustomerView:
     """The status page's content for `token`; NotFound for an unknown or no longer valid token."""
     order = _load(token)
     return CustomerView(
-        order=order, pickup=order.pickup, store=order.pickup_location,
+        order=order,
+        pickup=order.pickup,
+        store=order.pickup_location,
         first_name=order.customer.first_name if order.customer is not None else "",
-        lines=notifications.line_rows(order), status=order.status,
+        lines=notifications.line_rows(order),
+        status=order.status,
     )
 
 
@@ -111,15 +121,16 @@ def _refuse_unless_ready(order):
 
 
 def on_the_way(token) -> CustomerView:
-    """"I'm on my way": noted once (a second tap changes nothing) for the store's queue."""
+    """ "I'm on my way": noted once (a second tap changes nothing) for the store's queue."""
     with transaction():
         order = _load(token, for_update=True)
         _refuse_unless_ready(order)
         now = utcnow()
         changed = db.session.execute(
-            update(Pickup).where(Pickup.id == order.pickup.id, Pickup.on_the_way_at.is_(None),
-                                 Pickup.checked_in_at.is_(None))
-            .values(on_the_way_at=now).execution_options(synchronize_session=False)
+            update(Pickup)
+            .where(Pickup.id == order.pickup.id, Pickup.on_the_way_at.is_(None), Pickup.checked_in_at.is_(None))
+            .values(on_the_way_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         if changed:
             orders.record_event(order, "on_the_way", location_id=order.pickup_location_id)
@@ -128,7 +139,7 @@ def on_the_way(token) -> CustomerView:
 
 
 def check_in(token, note="") -> CustomerView:
-    """"I'm here", optionally with a note; a later check-in only changes the note (and says so once)."""
+    """ "I'm here", optionally with a note; a later check-in only changes the note (and says so once)."""
     note = clean_note(note)
     with transaction():
         order = _load(token, for_update=True)
@@ -140,8 +151,9 @@ def check_in(token, note="") -> CustomerView:
         values = {"check_in_note": note}
         if first:
             values["checked_in_at"] = utcnow()
-        db.session.execute(update(Pickup).where(Pickup.id == pickup.id).values(**values)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Pickup).where(Pickup.id == pickup.id).values(**values).execution_options(synchronize_session=False)
+        )
         orders.record_event(order, "checked_in", location_id=order.pickup_location_id, note=note)
     db.session.expire_all()
     return view(token)
@@ -154,11 +166,9 @@ def cancel(token) -> CustomerView:
         order = _load(token, for_update=True)
         if order.status not in CANCELLABLE:
             raise InvalidTransition(
-                _l("This order can no longer be cancelled here: it is %(status)s.",
-                   status=order_word(order.status)),
+                _l("This order can no longer be cancelled here: it is %(status)s.", status=order_word(order.status)),
                 status=order.status,
             )
         cancelling.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))
     db.session.expire_all()
     return view(token)
-

@@ -10,6 +10,7 @@ Reminder day: days after the order became ready, counted in the store's local ca
 reminder_day 5: ready on Monday, reminded on Saturday, collect by the next Monday's end). 0 means no
 reminder.
 """
+
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,10 +48,15 @@ class DeadlineReport:
 
 def _ready_orders(where):
     return db.session.scalars(
-        select(Order).join(Pickup, Pickup.order_id == Order.id)
+        select(Order)
+        .join(Pickup, Pickup.order_id == Order.id)
         .where(Order.fulfilment == "pickup", Order.status == "ready", *where)
-        .options(selectinload(Order.pickup), selectinload(Order.pickup_location), selectinload(Order.customer),
-                 selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product))
+        .options(
+            selectinload(Order.pickup),
+            selectinload(Order.pickup_location),
+            selectinload(Order.customer),
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+        )
         .order_by(Order.id)
     ).all()
 
@@ -78,8 +84,10 @@ def send_reminders(now=None, report=None):
         try:
             with transaction():
                 won = db.session.execute(
-                    update(Pickup).where(Pickup.id == order.pickup.id, Pickup.reminded_at.is_(None))
-                    .values(reminded_at=now).execution_options(synchronize_session=False)
+                    update(Pickup)
+                    .where(Pickup.id == order.pickup.id, Pickup.reminded_at.is_(None))
+                    .values(reminded_at=now)
+                    .execution_options(synchronize_session=False)
                 ).rowcount
                 if won != 1:
                     continue  # another run reminded this one a moment ago
@@ -110,15 +118,26 @@ def expire_overdue(now=None, report=None):
         try:
             with transaction():
                 try:
-                    orders.transition(order, "expired", location_id=order.pickup_location_id,
-                                      pickup_by=order.pickup.pickup_by.isoformat())
+                    orders.transition(
+                        order,
+                        "expired",
+                        location_id=order.pickup_location_id,
+                        pickup_by=order.pickup.pickup_by.isoformat(),
+                    )
                 except (InvalidTransition, AlreadyCollected):
                     raise _Skip() from None  # collected, cancelled or expired by someone else a moment ago
                 for line in order.lines:
                     if line.status not in HELD_LINE_STATUSES:
                         continue
-                    ledger.release(ledger.StockChange(line.variant_id, order.pickup_location_id, line.quantity,
-                                                    reason="pickup expired", reference=order.number))
+                    ledger.release(
+                        ledger.StockChange(
+                            line.variant_id,
+                            order.pickup_location_id,
+                            line.quantity,
+                            reason="pickup expired",
+                            reference=order.number,
+                        )
+                    )
                     line_reasons.mark(line, "released", "pickup_expired")
                 db.session.flush()
                 db.session.refresh(order, ["status", "updated_at"])

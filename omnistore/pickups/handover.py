@@ -1,6 +1,7 @@
 """Handing a pickup order over: finding the order a customer shows at the desk (the QR code or the short code,
 failed short codes throttled per clerk and per store and audited), and the handover itself with its
 verification, the lines the customer refuses and the payment collected at pickup."""
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -114,9 +115,11 @@ class Handover:
 
 def _throttle_settings():
     config = current_app.config
-    return (int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK"]),
-            int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE"]),
-            int(config["OMNISTORE_PICKUP_CODE_WINDOW_SECONDS"]))
+    return (
+        int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK"]),
+        int(config["OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE"]),
+        int(config["OMNISTORE_PICKUP_CODE_WINDOW_SECONDS"]),
+    )
 
 
 FAILED_CODE = "pickup.code_failed"
@@ -124,8 +127,11 @@ FAILED_CODE = "pickup.code_failed"
 
 def failed_attempts(*, staff=None, location_id=None, since):
     """Failed short-code attempts (from the audit trail, so every app process counts the same)."""
-    query = select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == FAILED_CODE, AuditEvent.created_at >= since)
+    query = (
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == FAILED_CODE, AuditEvent.created_at >= since)
+    )
     if staff is not None:
         query = query.where(AuditEvent.staff_id == staff.id)
     if location_id is not None:
@@ -140,27 +146,40 @@ def _throttled(session, staff):
     one store count one after the other and never record more failures than the limit."""
     per_clerk, per_store, window = _throttle_settings()
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Location.id).where(Location.id == staff.location_id)
-                        .with_for_update(key_share=True)).all()
+        session.execute(
+            select(Location.id).where(Location.id == staff.location_id).with_for_update(key_share=True)
+        ).all()
         session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update(key_share=True)).all()
     since = utcnow() - timedelta(seconds=window)
-    return failed_attempts(staff=staff, since=since) >= per_clerk or \
-        failed_attempts(location_id=staff.location_id, since=since) >= per_store
+    return (
+        failed_attempts(staff=staff, since=since) >= per_clerk
+        or failed_attempts(location_id=staff.location_id, since=since) >= per_store
+    )
 
 
 def _too_many_attempts(staff):
     window = _throttle_settings()[2]
     with transaction():
         audit.record("pickup.code_throttled", staff=staff)
-    return TooManyAttempts(_l("Too many wrong pickup codes. Wait %(minutes)d minutes, or scan the customer's "
-                              "QR code instead.", minutes=max(1, window // 60)), retry_after=window)
+    return TooManyAttempts(
+        _l(
+            "Too many wrong pickup codes. Wait %(minutes)d minutes, or scan the customer's QR code instead.",
+            minutes=max(1, window // 60),
+        ),
+        retry_after=window,
+    )
 
 
 def _failed(staff, typed, reason, order=None):
     """Audit a failed attempt (committed, even though the caller goes on to refuse)."""
     with transaction():
-        audit.record(FAILED_CODE, entity=("orders", order.id) if order is not None else None, staff=staff,
-                     typed=typed[:40], reason=reason)
+        audit.record(
+            FAILED_CODE,
+            entity=("orders", order.id) if order is not None else None,
+            staff=staff,
+            typed=typed[:40],
+            reason=reason,
+        )
         if order is not None:
             orders.record_event(order, "code_failed", staff=staff, reason=reason)
 
@@ -196,8 +215,12 @@ def find_for_handover(code_or_token: str, staff) -> Handover:
         if refusal == "throttled":
             raise _too_many_attempts(staff)
         if refusal == "malformed":
-            raise NotFound(_l("“%(code)s” is not a pickup code. A pickup code has 8 letters and digits, like "
-                              "ACDE 3467.", code=value.strip()[:40]))
+            raise NotFound(
+                _l(
+                    "“%(code)s” is not a pickup code. A pickup code has 8 letters and digits, like ACDE 3467.",
+                    code=value.strip()[:40],
+                )
+            )
     else:
         order = _order_where(Pickup.token == token)
         refusal = _refusal(order, staff)
@@ -207,23 +230,33 @@ def find_for_handover(code_or_token: str, staff) -> Handover:
     if refusal == "unknown":
         if token is not None:
             raise NotFound(_l("This QR code does not belong to any pickup order."))
-        raise NotFound(_l("No pickup order has the code %(code)s. Check the code with the customer.",
-                          code=code))
+        raise NotFound(_l("No pickup order has the code %(code)s. Check the code with the customer.", code=code))
     if refusal == "other_store":
         store = order.pickup_location
-        raise WrongStore(_l("Order %(number)s is to be collected at %(store)s (%(address)s), not here.",
-                            number=order.number, store=store.name, address=store.address_line),
-                         location=store.code)
+        raise WrongStore(
+            _l(
+                "Order %(number)s is to be collected at %(store)s (%(address)s), not here.",
+                number=order.number,
+                store=store.name,
+                address=store.address_line,
+            ),
+            location=store.code,
+        )
     _check_open(order)
     return Handover(order=order, found_by=found_by)
 
 
 def _order_where(where):
     return db.session.scalar(
-        select(Order).join(Pickup, Pickup.order_id == Order.id).where(where)
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                 selectinload(Order.pickup).selectinload(Pickup.collected_by),
-                 selectinload(Order.customer), selectinload(Order.pickup_location))
+        select(Order)
+        .join(Pickup, Pickup.order_id == Order.id)
+        .where(where)
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+            selectinload(Order.pickup).selectinload(Pickup.collected_by),
+            selectinload(Order.customer),
+            selectinload(Order.pickup_location),
+        )
     )
 
 
@@ -241,17 +274,38 @@ def _check_open(order):
     if order.status == "collected":
         who = (pickup.collected_by.name or pickup.collected_by.email) if pickup and pickup.collected_by else "?"
         # The language's conventions on the store's clock (not Babel's default US "12/4/26, 4:24 PM").
-        when = (local_datetime(pickup.collected_at, location_zone(order.pickup_location))
-                if pickup and pickup.collected_at else "?")
-        raise AlreadyCollected(_l("Order %(number)s was already collected on %(when)s (handed over by %(who)s). "
-                                  "Nothing is handed over again.", number=order.number, when=when, who=who))
+        when = (
+            local_datetime(pickup.collected_at, location_zone(order.pickup_location))
+            if pickup and pickup.collected_at
+            else "?"
+        )
+        raise AlreadyCollected(
+            _l(
+                "Order %(number)s was already collected on %(when)s (handed over by %(who)s). "
+                "Nothing is handed over again.",
+                number=order.number,
+                when=when,
+                who=who,
+            )
+        )
     if order.status in ("cancelled", "expired"):
-        raise InvalidTransition(_l("Order %(number)s is %(status)s: nothing to hand over.", number=order.number,
-                                   status=order_word(order.status)), status=order.status)
+        raise InvalidTransition(
+            _l(
+                "Order %(number)s is %(status)s: nothing to hand over.",
+                number=order.number,
+                status=order_word(order.status),
+            ),
+            status=order.status,
+        )
     if order.status != "ready":
-        raise InvalidTransition(_l("Order %(number)s is not ready yet: it is %(status)s.", number=order.number,
-                                   status=order_word(order.status)),
-                                status=order.status)
+        raise InvalidTransition(
+            _l(
+                "Order %(number)s is not ready yet: it is %(status)s.",
+                number=order.number,
+                status=order_word(order.status),
+            ),
+            status=order.status,
+        )
 
 
 def hand_over(order: Order, *, staff, verification, payment_collected=False, refused=()) -> Order:
@@ -274,23 +328,31 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
     open_lines = [line for line in order.lines if line.status in RESERVED_LINE_STATUSES]
     for line in refused_lines:
         if line not in open_lines:
-            raise InvalidTransition(_l("That line cannot be refused: it is %(status)s.",
-                                       status=line_word(line.status)))
+            raise InvalidTransition(_l("That line cannot be refused: it is %(status)s.", status=line_word(line.status)))
     taken = [line for line in open_lines if line not in refused_lines]
     if not taken:
-        raise ValidationFailed(_l("The customer refuses everything: nothing is handed over. Cancel the order "
-                                  "instead."), {"refused": _l("At least one line must be handed over.")})
+        raise ValidationFailed(
+            _l("The customer refuses everything: nothing is handed over. Cancel the order instead."),
+            {"refused": _l("At least one line must be handed over.")},
+        )
     location_id = order.pickup_location_id
     now = utcnow()
     with transaction():
         # First the conditional status change: the loser of a double tap stops here, before touching stock.
-        orders.transition(order, "collected", staff=staff, location_id=location_id, verification=verification,
-                          payment_collected=bool(pay_at_pickup and payment_collected),
-                          refused=[{"line": line.id, "reason": reason} for line, reason in refused_lines.items()])
+        orders.transition(
+            order,
+            "collected",
+            staff=staff,
+            location_id=location_id,
+            verification=verification,
+            payment_collected=bool(pay_at_pickup and payment_collected),
+            refused=[{"line": line.id, "reason": reason} for line, reason in refused_lines.items()],
+        )
         reference = order.number or ""
         for line in sorted(open_lines, key=lambda item: (item.variant_id, item.id)):  # stable lock order
-            change = StockChange(line.variant_id, location_id, line.quantity, reference=reference,
-                                 reason=refused_lines.get(line, ""))
+            change = StockChange(
+                line.variant_id, location_id, line.quantity, reference=reference, reason=refused_lines.get(line, "")
+            )
             if line in refused_lines:
                 ledger.release(change, staff)
                 line_reasons.typed(line, "refused", refused_lines[line])
@@ -303,9 +365,16 @@ def hand_over(order: Order, *, staff, verification, payment_collected=False, ref
         pickup.verification = verification
         if pay_at_pickup:
             pickup.payment_collected_at = now
-        audit.record("pickup.handed_over", entity=order, staff=staff, location_id=location_id,
-                     verification=verification, payment_collected=bool(pay_at_pickup),
-                     refused=len(refused_lines), taken=len(taken))
+        audit.record(
+            "pickup.handed_over",
+            entity=order,
+            staff=staff,
+            location_id=location_id,
+            verification=verification,
+            payment_collected=bool(pay_at_pickup),
+            refused=len(refused_lines),
+            taken=len(taken),
+        )
         notifications.handover_receipt(order)  # the receipt email and the order.collected webhook
     return order
 

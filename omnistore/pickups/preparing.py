@@ -7,6 +7,7 @@ supplies itself from the start, lines from elsewhere when their transfer is rece
 everything the desk does to stock happens at the pickup location: a short or refused line is released there,
 a handed-over line leaves there (ledger.hand_over, in handover.py).
 """
+
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -58,13 +59,15 @@ def line_is_here(order, line):
     if line.source_location_id == order.pickup_location_id and line.transfer_id is None:
         return True
     transfer = db.session.get(Transfer, line.transfer_id) if line.transfer_id else None
-    return transfer is not None and transfer.status == "received" \
+    return (
+        transfer is not None
+        and transfer.status == "received"
         and transfer.destination_location_id == order.pickup_location_id
+    )
 
 
 def _clean_text(value, *, max_length, field, errors, required=False, missing=None):
-    return validation.text(value, field=field, errors=errors, max_length=max_length, required=required,
-                           missing=missing)
+    return validation.text(value, field=field, errors=errors, max_length=max_length, required=required, missing=missing)
 
 
 def reasons_by_line(order, items, *, field, missing):
@@ -83,14 +86,17 @@ def reasons_by_line(order, items, *, field, missing):
             line_id, reason = pair
             line_id = int(line_id)
         except (TypeError, ValueError):
-            raise ValidationFailed(_l("Please check the highlighted fields."),
-                                   {field: _l("That line is not part of this order.")}) from None
+            raise ValidationFailed(
+                _l("Please check the highlighted fields."), {field: _l("That line is not part of this order.")}
+            ) from None
         line = by_id.get(line_id)
         if line is None:
-            raise ValidationFailed(_l("Please check the highlighted fields."),
-                                   {field: _l("That line is not part of this order.")})
-        chosen[line] = _clean_text(reason, max_length=REASON_MAX, field=f"{field}-{line_id}", errors=errors,
-                                   required=True, missing=missing)
+            raise ValidationFailed(
+                _l("Please check the highlighted fields."), {field: _l("That line is not part of this order.")}
+            )
+        chosen[line] = _clean_text(
+            reason, max_length=REASON_MAX, field=f"{field}-{line_id}", errors=errors, required=True, missing=missing
+        )
     if errors:
         raise ValidationFailed(_l("Please check the highlighted fields."), errors)
     return chosen
@@ -105,8 +111,9 @@ def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
     if not wanted:
         raise ValidationFailed(_l("Choose the lines you picked."), {"lines": _l("Choose the lines you picked.")})
     if wanted - set(by_id):
-        raise ValidationFailed(_l("That line is not part of this order."),
-                               {"lines": _l("That line is not part of this order.")})
+        raise ValidationFailed(
+            _l("That line is not part of this order."), {"lines": _l("That line is not part of this order.")}
+        )
     if order.status not in PREPARING_STATUSES:
         orders._refuse(order, order.status)
     changed = []
@@ -117,11 +124,17 @@ def mark_picked(order: Order, lines, staff) -> list[OrderLine]:
             if line.status == "picked":
                 continue
             if line.status != "allocated":
-                raise InvalidTransition(_l("That line cannot be picked: it is %(status)s.",
-                                           status=line_word(line.status)))
+                raise InvalidTransition(
+                    _l("That line cannot be picked: it is %(status)s.", status=line_word(line.status))
+                )
             if not line_is_here(order, line):
-                raise InvalidTransition(_l("%(product)s is still on its way from %(location)s.",
-                                           product=line.variant.product.name, location=line.source_location.name))
+                raise InvalidTransition(
+                    _l(
+                        "%(product)s is still on its way from %(location)s.",
+                        product=line.variant.product.name,
+                        location=line.source_location.name,
+                    )
+                )
             line.status = "picked"
             changed.append(line)
         if changed:
@@ -133,8 +146,10 @@ def _lock_order(order):
     """Bump the order (its updated_at moves the desk's live queue) and hold its row for this transaction,
     and fail if someone else closed it meanwhile."""
     changed = db.session.execute(
-        update(Order).where(Order.id == order.id, Order.status == order.status)
-        .values(updated_at=utcnow()).execution_options(synchronize_session=False)
+        update(Order)
+        .where(Order.id == order.id, Order.status == order.status)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
         db.session.refresh(order, ["status"])
@@ -166,30 +181,52 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
     open_lines = [line for line in order.lines if line.status in HELD_LINE_STATUSES]
     for line in short_lines:
         if line.status not in RESERVED_LINE_STATUSES:
-            raise InvalidTransition(_l("That line cannot be marked short: it is %(status)s.",
-                                       status=line_word(line.status)))
+            raise InvalidTransition(
+                _l("That line cannot be marked short: it is %(status)s.", status=line_word(line.status))
+            )
     if not [line for line in open_lines if line not in short_lines]:
-        raise ValidationFailed(_l("Every line is short: there is nothing to collect. Cancel the order instead."),
-                               {"short": _l("At least one line must be ready.")})
+        raise ValidationFailed(
+            _l("Every line is short: there is nothing to collect. Cancel the order instead."),
+            {"short": _l("At least one line must be ready.")},
+        )
     for line in open_lines:
         if not line_is_here(order, line):
-            raise InvalidTransition(_l("%(product)s is still on its way from %(location)s.",
-                                       product=line.variant.product.name, location=line.source_location.name))
+            raise InvalidTransition(
+                _l(
+                    "%(product)s is still on its way from %(location)s.",
+                    product=line.variant.product.name,
+                    location=line.source_location.name,
+                )
+            )
     location = db.session.get(Location, order.pickup_location_id)
     now = utcnow()
     with transaction():
-        orders.transition(order, "ready", staff=staff, location_id=location.id, shelf_location=shelf,
-                          short=[{"line": line.id, "reason": reason} for line, reason in short_lines.items()])
+        orders.transition(
+            order,
+            "ready",
+            staff=staff,
+            location_id=location.id,
+            shelf_location=shelf,
+            short=[{"line": line.id, "reason": reason} for line, reason in short_lines.items()],
+        )
         for line, reason in sorted(short_lines.items(), key=lambda item: (item[0].variant_id, item[0].id)):
-            ledger.release(StockChange(line.variant_id, location.id, line.quantity, reason=reason,
-                                      reference=order.number or ""), staff)
+            ledger.release(
+                StockChange(line.variant_id, location.id, line.quantity, reason=reason, reference=order.number or ""),
+                staff,
+            )
             line_reasons.typed(line, "short", reason)
         pickup = order.pickup or open_pickup(order)
         pickup.shelf_location = shelf
         pickup.ready_at = now
         pickup.pickup_by = pickup_by_for(location, now)
-        audit.record("pickup.ready", entity=order, staff=staff, location_id=location.id, shelf_location=shelf,
-                     short=len(short_lines))
+        audit.record(
+            "pickup.ready",
+            entity=order,
+            staff=staff,
+            location_id=location.id,
+            shelf_location=shelf,
+            short=len(short_lines),
+        )
         notifications.order_ready(order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
 

@@ -1,5 +1,6 @@
 """The pickup desk's queue: today's figures for the desk (and the home screen), and the live queue of a
 store's open pickup orders grouped as the desk works them, with the fingerprint its polling compares."""
+
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,9 +52,7 @@ def queue_summary(location: Location, now: datetime | None = None) -> QueueSumma
             func.count().filter(ready),
             func.count().filter(and_(ready, Pickup.checked_in_at.is_not(None))),
             func.count().filter(and_(ready, Pickup.pickup_by < now)),
-            func.count().filter(
-                and_(status == "collected", Pickup.collected_at >= start_of_local_day(location, now))
-            ),
+            func.count().filter(and_(status == "collected", Pickup.collected_at >= start_of_local_day(location, now))),
         )
         .select_from(Order)
         .outerjoin(Pickup, Pickup.order_id == Order.id)
@@ -98,8 +97,12 @@ class QueueItem:
     @property
     def overdue(self):
         pickup = self.pickup
-        return self.order.status == "ready" and pickup is not None and pickup.pickup_by is not None \
+        return (
+            self.order.status == "ready"
+            and pickup is not None
+            and pickup.pickup_by is not None
             and pickup.pickup_by < self.now
+        )
 
     @property
     def checked_in(self):
@@ -132,15 +135,25 @@ def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
     One aggregate over the store's open orders and one over its incoming transfers."""
     now = now or utcnow()
     orders_row = db.session.execute(
-        select(func.count(Order.id), func.max(Order.updated_at), func.max(Pickup.checked_in_at),
-               func.max(Pickup.on_the_way_at), func.max(Pickup.ready_at), func.sum(func.length(Pickup.check_in_note)))
-        .select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
+        select(
+            func.count(Order.id),
+            func.max(Order.updated_at),
+            func.max(Pickup.checked_in_at),
+            func.max(Pickup.on_the_way_at),
+            func.max(Pickup.ready_at),
+            func.sum(func.length(Pickup.check_in_note)),
+        )
+        .select_from(Order)
+        .outerjoin(Pickup, Pickup.order_id == Order.id)
         .where(Order.pickup_location_id == location.id, Order.status.in_(OPEN_PICKUP_STATUSES))
     ).one()
     transfers_row = db.session.execute(
-        select(func.count(Transfer.id), func.max(Transfer.picked_at), func.max(Transfer.shipped_at),
-               func.max(Transfer.received_at))
-        .where(Transfer.destination_location_id == location.id)
+        select(
+            func.count(Transfer.id),
+            func.max(Transfer.picked_at),
+            func.max(Transfer.shipped_at),
+            func.max(Transfer.received_at),
+        ).where(Transfer.destination_location_id == location.id)
     ).one()
     stamp = repr((tuple(orders_row), tuple(transfers_row), now.strftime("%Y%m%d%H%M")))
     return hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
@@ -153,26 +166,45 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
     fingerprint = queue_fingerprint(location, now)  # first: a change landing meanwhile shows on the next poll
     found = db.session.scalars(
         select(Order)
-        .where(Order.pickup_location_id == location.id, Order.fulfilment == "pickup",
-               Order.status.in_(OPEN_PICKUP_STATUSES))
-        .options(selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-                 selectinload(Order.lines).selectinload(OrderLine.source_location),
-                 selectinload(Order.pickup), selectinload(Order.customer))
+        .where(
+            Order.pickup_location_id == location.id,
+            Order.fulfilment == "pickup",
+            Order.status.in_(OPEN_PICKUP_STATUSES),
+        )
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+            selectinload(Order.lines).selectinload(OrderLine.source_location),
+            selectinload(Order.pickup),
+            selectinload(Order.customer),
+        )
         .order_by(Order.placed_at, Order.id)
         .limit(QUEUE_LIMIT + 1)
     ).all()
     truncated = len(found) > QUEUE_LIMIT
     found = found[:QUEUE_LIMIT]
     transfer_ids = {line.transfer_id for order in found for line in order.lines if line.transfer_id}
-    received = set(db.session.scalars(
-        select(Transfer.id).where(Transfer.id.in_(transfer_ids), Transfer.status == "received",
-                                  Transfer.destination_location_id == location.id))) \
-        if transfer_ids else set()
+    received = (
+        set(
+            db.session.scalars(
+                select(Transfer.id).where(
+                    Transfer.id.in_(transfer_ids),
+                    Transfer.status == "received",
+                    Transfer.destination_location_id == location.id,
+                )
+            )
+        )
+        if transfer_ids
+        else set()
+    )
     groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
     for order in found:
         lines = [line for line in order.lines if line.status in HELD_LINE_STATUSES]
-        here = sum(1 for line in lines if line.status in RESERVED_LINE_STATUSES and (
-            (line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received))
+        here = sum(
+            1
+            for line in lines
+            if line.status in RESERVED_LINE_STATUSES
+            and ((line.source_location_id == location.id and line.transfer_id is None) or line.transfer_id in received)
+        )
         item = QueueItem(order=order, lines=lines, here=here, now=now)
         if item.checked_in:
             groups["checked_in"].append(item)
@@ -184,7 +216,7 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
             groups["arriving"].append(item)
     groups["checked_in"].sort(key=lambda item: item.pickup.checked_in_at)
     for name in ("ready", "overdue"):
-        groups[name].sort(key=lambda item: (item.pickup.ready_at or item.order.placed_at))
+        groups[name].sort(key=lambda item: item.pickup.ready_at or item.order.placed_at)
     return DeskQueue(location=location, fingerprint=fingerprint, truncated=truncated, **groups)
 
 

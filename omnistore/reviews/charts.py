@@ -2,6 +2,7 @@
 
 Only numbers here: the templates turn them into <rect>/<text> with classes (colours live in app.css, so
 the strict CSP needs no inline styles)."""
+
 from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 720, 240
@@ -58,8 +59,16 @@ def stacked_days(daily, statuses, titles, day_label, *, every=None):
                 continue
             h = plot_h * n / top
             base -= h
-            chart.bars.append(Bar(round(x, 1), round(base, 1), round(slot * 0.7, 1), round(h, 1), f"s-{status}",
-                                  f"{day_label(day)} · {titles[status]}: {n}"))
+            chart.bars.append(
+                Bar(
+                    round(x, 1),
+                    round(base, 1),
+                    round(slot * 0.7, 1),
+                    round(h, 1),
+                    f"s-{status}",
+                    f"{day_label(day)} · {titles[status]}: {n}",
+                )
+            )
             chart.empty = False
         if index % every == 0:
             chart.labels.append((round(LEFT + index * slot + slot / 2, 1), day_label(day)))
@@ -78,8 +87,16 @@ def histogram(buckets, bucket_label, title):
         label = bucket_label(previous, upper)
         previous = upper
         h = plot_h * n / top
-        chart.bars.append(Bar(round(LEFT + index * slot + slot * 0.1, 1), round(HEIGHT - BOTTOM - h, 1),
-                              round(slot * 0.8, 1), round(h, 1), "s-bar", f"{title} {label}: {n}"))
+        chart.bars.append(
+            Bar(
+                round(LEFT + index * slot + slot * 0.1, 1),
+                round(HEIGHT - BOTTOM - h, 1),
+                round(slot * 0.8, 1),
+                round(h, 1),
+                "s-bar",
+                f"{title} {label}: {n}",
+            )
+        )
         chart.labels.append((round(LEFT + index * slot + slot / 2, 1), label))
         chart.empty = chart.empty and not n
     chart.ticks = _ticks(top)
@@ -107,6 +124,12 @@ def heat_map(heat, weekday_names, title):
             level = 0 if not n else 1 + min(4, int(4 * n / peak)) if peak else 0
             label = f"{weekday_names[day]} {hour:02d}:00 · {title}: {n}"
             cells.append((left + hour * cell, top + day * cell, level, label))
-    return Heat(cells=cells, rows=[(top + d * cell + cell / 2 + 5, weekday_names[d]) for d in range(7)],
-                columns=[(left + h * cell + cell / 2, f"{h:02d}") for h in range(0, 24, 3)],
-                width=left + 24 * cell + 4, height=top + 7 * cell + 4, cell=cell, empty=peak == 0)
+    return Heat(
+        cells=cells,
+        rows=[(top + d * cell + cell / 2 + 5, weekday_names[d]) for d in range(7)],
+        columns=[(left + h * cell + cell / 2, f"{h:02d}") for h in range(0, 24, 3)],
+        width=left + 24 * cell + 4,
+        height=top + 7 * cell + 4,
+        cell=cell,
+        empty=peak == 0,
+    )

@@ -6,6 +6,7 @@ worst first. It adds up one summary per local day (day_summaries.py); "waiting n
 live. No-show rate: expired / (collected + expired). Durations are percentiles of whole seconds (linear
 interpolation, like percentile_cont).
 """
+
 import bisect
 import math
 from array import array
@@ -25,10 +26,16 @@ TO_READY_BUCKETS = (1, 4, 12, 24, 48, 72, 120, 168)
 TO_COLLECT_BUCKETS = (1, 4, 24, 48, 72, 120, 168, 240)
 LEAGUE_SORTS = {
     # column: (key, worst first means descending?)
-    "no_show_rate": ("no_show_rate", True), "on_time_rate": ("on_time_rate", False),
-    "overdue": ("overdue", True), "expired": ("expired", True), "cancelled": ("cancelled", True),
-    "median_to_ready": ("median_to_ready", True), "median_to_collect": ("median_to_collect", True),
-    "placed": ("placed", False), "collected": ("collected", False), "store": ("code", False),
+    "no_show_rate": ("no_show_rate", True),
+    "on_time_rate": ("on_time_rate", False),
+    "overdue": ("overdue", True),
+    "expired": ("expired", True),
+    "cancelled": ("cancelled", True),
+    "median_to_ready": ("median_to_ready", True),
+    "median_to_collect": ("median_to_collect", True),
+    "placed": ("placed", False),
+    "collected": ("collected", False),
+    "store": ("code", False),
 }
 
 
@@ -140,7 +147,7 @@ def review(scope):
             values = unpack(packed_values)
             lengths, position = values[:3], 3
             for index in range(3):
-                durations[index][int(location)].extend(values[position:position + lengths[index]])
+                durations[index][int(location)].extend(values[position : position + lengths[index]])
                 position += lengths[index]
         for index, packed_values in enumerate(summary.get("network", ())):
             run = unpack(packed_values)
@@ -169,18 +176,33 @@ def review(scope):
     results = []
     for index, bounds in enumerate((TO_READY_BUCKETS, TO_COLLECT_BUCKETS, ())):
         runs = network_runs[index]
-        results.append(Durations(sum(len(run) for run in runs), _percentile_of_runs(runs, 0.5),
-                                 _percentile_of_runs(runs, 0.9), _buckets(runs, bounds)))
+        results.append(
+            Durations(
+                sum(len(run) for run in runs),
+                _percentile_of_runs(runs, 0.5),
+                _percentile_of_runs(runs, 0.9),
+                _buckets(runs, bounds),
+            )
+        )
         if index < 2:
             for location_id, values in durations[index].items():
-                setattr(_league_row(stores, location_id), ("median_to_ready", "median_to_collect")[index],
-                        _percentile(sorted(values), 0.5))
+                setattr(
+                    _league_row(stores, location_id),
+                    ("median_to_ready", "median_to_collect")[index],
+                    _percentile(sorted(values), 0.5),
+                )
     source_rows = []
     if sources:
-        names = {loc_id: (code, name) for loc_id, code, name in db.session.execute(
-            select(Location.id, Location.code, Location.name).where(Location.id.in_(list(sources))))}
-        source_rows = [SourceRow(source, *names.get(source, ("?", "?")), orders, saved)
-                       for source, (orders, saved) in sources.items()]
+        names = {
+            loc_id: (code, name)
+            for loc_id, code, name in db.session.execute(
+                select(Location.id, Location.code, Location.name).where(Location.id.in_(list(sources)))
+            )
+        }
+        source_rows = [
+            SourceRow(source, *names.get(source, ("?", "?")), orders, saved)
+            for source, (orders, saved) in sources.items()
+        ]
         source_rows.sort(key=lambda r: (-r.orders, -r.saved_minor, r.code))
     per_day = defaultdict(Counter)
     for status, counter in hours.items():
@@ -190,8 +212,9 @@ def review(scope):
     heat = [[0] * 24 for _ in range(7)]
     for (day, hour), n in hours["collected"].items():
         heat[day.weekday()][hour] += n
-    return Review(scope, counts, *results, source_rows, sum(r.saved_minor for r in source_rows), daily, heat,
-                  stores=stores)
+    return Review(
+        scope, counts, *results, source_rows, sum(r.saved_minor for r in source_rows), daily, heat, stores=stores
+    )
 
 
 LEAGUE_COUNTS = ("placed", "ready", "collected", "expired", "cancelled", "on_time", "late")
@@ -248,8 +271,11 @@ def league(scope, sort="no_show_rate"):
 
 def _now_counts(scope):
     """{location id: (ready on the shelf, of those past pickup-by)} at `now`."""
-    query = (select(F.pickup_location_id, func.count(), func.count().filter(F.pickup_by < scope.now))
-             .where(*fact_where(scope), F.status == "ready").group_by(F.pickup_location_id))
+    query = (
+        select(F.pickup_location_id, func.count(), func.count().filter(F.pickup_by < scope.now))
+        .where(*fact_where(scope), F.status == "ready")
+        .group_by(F.pickup_location_id)
+    )
     return {location_id: (n, overdue) for location_id, n, overdue in db.session.execute(query)}
 
 

@@ -4,6 +4,7 @@ lines, and cached in review_day for closed days on PostgreSQL (the triggers mark
 
 Only the hour buckets are turned into local days in Python (on SQLite, which has no time zones, per UTC hour).
 """
+
 import base64
 from array import array
 from collections import defaultdict
@@ -26,8 +27,17 @@ def fact_where(scope):
 
 
 # The counts a day's summary keeps per store, in this order.
-DAY_FIGURES = ("placed", "ready", "collected", "expired", "cancelled", "cancelled_after_ready", "on_time", "late",
-               "checked_in")
+DAY_FIGURES = (
+    "placed",
+    "ready",
+    "collected",
+    "expired",
+    "cancelled",
+    "cancelled_after_ready",
+    "on_time",
+    "late",
+    "checked_in",
+)
 CACHE_AFTER = timedelta(hours=2)  # a day is cached once it ended this long ago (the triggers mark older changes)
 
 
@@ -49,15 +59,21 @@ def summaries_by_day(scope):
     key, zone = _scope_key(scope), scope.zone.key
     cached = {}
     if closed:
-        rows = db.session.execute(select(ReviewDay.day, ReviewDay.dirty_id, ReviewDay.data).where(
-            ReviewDay.scope_key == key, ReviewDay.zone == zone, ReviewDay.day.in_(closed))).all()
+        rows = db.session.execute(
+            select(ReviewDay.day, ReviewDay.dirty_id, ReviewDay.data).where(
+                ReviewDay.scope_key == key, ReviewDay.zone == zone, ReviewDay.day.in_(closed)
+            )
+        ).all()
         cached = {day: (dirty_id, data) for day, dirty_id, data in rows}
         if cached:
             oldest = min(dirty_id for dirty_id, _data in cached.values())
             for mark_id, hour in db.session.execute(
-                    select(ReviewDirty.id, ReviewDirty.hour).where(ReviewDirty.id > oldest)):
-                for day in {hour.astimezone(scope.zone).date(),
-                            (hour + timedelta(minutes=59)).astimezone(scope.zone).date()}:
+                select(ReviewDirty.id, ReviewDirty.hour).where(ReviewDirty.id > oldest)
+            ):
+                for day in {
+                    hour.astimezone(scope.zone).date(),
+                    (hour + timedelta(minutes=59)).astimezone(scope.zone).date(),
+                }:
                     if day in cached and cached[day][0] < mark_id:
                         del cached[day]
     missing = [d for d in days if d not in cached]
@@ -90,13 +106,19 @@ def _store_days(key, zone, summaries, watermark):
 
     from omnistore.core.db import transaction
 
-    rows = [dict(scope_key=key, zone=zone, day=day, dirty_id=watermark, computed_at=utcnow(), data=data)
-            for day, data in summaries.items()]
+    rows = [
+        dict(scope_key=key, zone=zone, day=day, dirty_id=watermark, computed_at=utcnow(), data=data)
+        for day, data in summaries.items()
+    ]
     statement = pg_insert(ReviewDay).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["scope_key", "zone", "day"],
-        set_={"dirty_id": statement.excluded.dirty_id, "computed_at": statement.excluded.computed_at,
-              "data": statement.excluded.data})
+        set_={
+            "dirty_id": statement.excluded.dirty_id,
+            "computed_at": statement.excluded.computed_at,
+            "data": statement.excluded.data,
+        },
+    )
     with transaction() as session:
         session.execute(statement)
 
@@ -109,8 +131,9 @@ def _compute_days(scope, days):
     {source: [orders, saved]}, "endless": n, "partial": n}; days without activity are missing."""
     start, end = _day_bounds(days[0], scope.zone)[0], _day_bounds(days[-1], scope.zone)[1]
     zone = scope.zone
-    summaries = defaultdict(lambda: {"counts": {}, "durations": {}, "hours": {}, "sources": {}, "endless": 0,
-                                     "partial": 0})
+    summaries = defaultdict(
+        lambda: {"counts": {}, "durations": {}, "hours": {}, "sources": {}, "endless": 0, "partial": 0}
+    )
     local_days = {}
 
     def local(moment):
@@ -137,50 +160,71 @@ def _compute_days(scope, days):
         lists[index].append(max(0, round(seconds)))
 
     where = fact_where(scope)
-    for location_id, placed_at in db.session.execute(select(F.pickup_location_id, F.placed_at)
-                                                      .where(*where, within(F.placed_at))):
+    for location_id, placed_at in db.session.execute(
+        select(F.pickup_location_id, F.placed_at).where(*where, within(F.placed_at))
+    ):
         add_count(placed_at, location_id, "placed")
         add_hour(placed_at, "placed")
     for location_id, ready_at, placed_at, promised_at in db.session.execute(
-            select(F.pickup_location_id, F.ready_at, F.placed_at, F.promised_at).where(*where, within(F.ready_at))):
+        select(F.pickup_location_id, F.ready_at, F.placed_at, F.promised_at).where(*where, within(F.ready_at))
+    ):
         add_count(ready_at, location_id, "ready")
         add_hour(ready_at, "ready")
         if promised_at is not None:
             add_count(ready_at, location_id, "on_time" if ready_at <= promised_at else "late")
         add_duration(ready_at, location_id, 0, (ready_at - placed_at).total_seconds())
     for location_id, collected_at, ready_at, checked_in_at in db.session.execute(
-            select(F.pickup_location_id, F.collected_at, F.ready_at, F.checked_in_at)
-            .where(*where, F.status == "collected", within(F.collected_at))):
+        select(F.pickup_location_id, F.collected_at, F.ready_at, F.checked_in_at).where(
+            *where, F.status == "collected", within(F.collected_at)
+        )
+    ):
         add_count(collected_at, location_id, "collected")
         add_hour(collected_at, "collected")
         if ready_at is not None:
             add_duration(collected_at, location_id, 1, (collected_at - ready_at).total_seconds())
         if checked_in_at is not None:
             add_duration(collected_at, location_id, 2, (collected_at - checked_in_at).total_seconds())
-    for location_id, checked_in_at in db.session.execute(select(F.pickup_location_id, F.checked_in_at)
-                                                         .where(*where, within(F.checked_in_at))):
+    for location_id, checked_in_at in db.session.execute(
+        select(F.pickup_location_id, F.checked_in_at).where(*where, within(F.checked_in_at))
+    ):
         add_count(checked_in_at, location_id, "checked_in")
     for location_id, ended_at, status, ended_from in db.session.execute(
-            select(F.pickup_location_id, F.ended_at, F.status, F.ended_from)
-            .where(*where, F.status.in_(("expired", "cancelled")), within(F.ended_at))):
+        select(F.pickup_location_id, F.ended_at, F.status, F.ended_from).where(
+            *where, F.status.in_(("expired", "cancelled")), within(F.ended_at)
+        )
+    ):
         add_count(ended_at, location_id, status)
         add_hour(ended_at, status)
         if status == "cancelled" and ended_from == "ready":
             add_count(ended_at, location_id, "cancelled_after_ready")
     # Partial handovers: collected orders with a refused or short line.
-    partial = (select(Pickup.collected_at).select_from(Pickup).join(Order, Order.id == Pickup.order_id)
-               .where(*pickup_scope(scope), Order.status == "collected", within(Pickup.collected_at),
-                      partial_line()))
+    partial = (
+        select(Pickup.collected_at)
+        .select_from(Pickup)
+        .join(Order, Order.id == Pickup.order_id)
+        .where(*pickup_scope(scope), Order.status == "collected", within(Pickup.collected_at), partial_line())
+    )
     for (collected_at,) in db.session.execute(partial):
         summaries[local(collected_at)[0]]["partial"] += 1
     # The endless aisle: orders sold here with lines from other locations, by source, dated by placement.
-    kept = and_(Order.status.not_in(("cancelled", "expired")),
-                OrderLine.status.not_in(("refused", "short", "released")))
-    aisle = (select(Order.id, Order.placed_at, OrderLine.source_location_id,
-                    case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0))
-             .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
-             .where(within(Order.placed_at), Order.origin_location_id.is_not(None),
-                    OrderLine.source_location_id != Order.origin_location_id))
+    kept = and_(
+        Order.status.not_in(("cancelled", "expired")), OrderLine.status.not_in(("refused", "short", "released"))
+    )
+    aisle = (
+        select(
+            Order.id,
+            Order.placed_at,
+            OrderLine.source_location_id,
+            case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0),
+        )
+        .select_from(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            within(Order.placed_at),
+            Order.origin_location_id.is_not(None),
+            OrderLine.source_location_id != Order.origin_location_id,
+        )
+    )
     if scope.location is not None:
         aisle = aisle.where(Order.origin_location_id == scope.location.id)
     seen_pairs, seen_orders = set(), set()
@@ -195,15 +239,23 @@ def _compute_days(scope, days):
             summaries[day]["endless"] += 1
             seen_orders.add(order_id)
     for summary in summaries.values():
-        summary["counts"] = _pack([n for location, figures in summary["counts"].items()
-                                   for n in (int(location), *(figures.get(name, 0) for name in DAY_FIGURES))])
+        summary["counts"] = _pack(
+            [
+                n
+                for location, figures in summary["counts"].items()
+                for n in (int(location), *(figures.get(name, 0) for name in DAY_FIGURES))
+            ]
+        )
         for lists in summary["durations"].values():
             for values in lists:
                 values.sort()  # sorted runs: merging a month of them later is mostly linear
-        summary["network"] = [_pack(sorted(x for lists in summary["durations"].values() for x in lists[index]))
-                              for index in range(3)]
-        summary["durations"] = {location: _pack([len(v) for v in lists] + [x for v in lists for x in v])
-                                for location, lists in summary["durations"].items()}
+        summary["network"] = [
+            _pack(sorted(x for lists in summary["durations"].values() for x in lists[index])) for index in range(3)
+        ]
+        summary["durations"] = {
+            location: _pack([len(v) for v in lists] + [x for v in lists for x in v])
+            for location, lists in summary["durations"].items()
+        }
     return dict(summaries)
 
 

@@ -10,6 +10,7 @@ The moment each figure is dated by:
 - waiting now / overdue now: the state at `now` (ready on the shelf; past the pickup-by date)
 On time: ready at or before promised_at (orders without a promise are not judged).
 """
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import selectinload
@@ -21,14 +22,33 @@ from omnistore.orders.models import Order, OrderEvent, OrderLine, Pickup
 from omnistore.orders.services import PAGE_SIZE
 from omnistore.stores.models import Location
 
-COUNTED = ("placed", "ready", "collected", "expired", "cancelled", "waiting", "overdue", "on_time", "late",
-           "checked_in", "endless_aisle")
+COUNTED = (
+    "placed",
+    "ready",
+    "collected",
+    "expired",
+    "cancelled",
+    "waiting",
+    "overdue",
+    "on_time",
+    "late",
+    "checked_in",
+    "endless_aisle",
+)
 FIGURE_LABELS = {
-    "placed": _l("Placed for pickup"), "ready": _l("Ready"), "collected": _l("Collected"),
-    "expired": _l("Expired"), "cancelled": _l("Cancelled"), "waiting": _l("Waiting now"),
-    "overdue": _l("Overdue now"), "on_time": _l("Ready on time"), "late": _l("Ready late"),
-    "checked_in": _l("Check-ins"), "endless_aisle": _l("Endless-aisle orders"),
-    "cancelled_after_ready": _l("Cancelled after ready"), "partial": _l("Partial handovers"),
+    "placed": _l("Placed for pickup"),
+    "ready": _l("Ready"),
+    "collected": _l("Collected"),
+    "expired": _l("Expired"),
+    "cancelled": _l("Cancelled"),
+    "waiting": _l("Waiting now"),
+    "overdue": _l("Overdue now"),
+    "on_time": _l("Ready on time"),
+    "late": _l("Ready late"),
+    "checked_in": _l("Check-ins"),
+    "endless_aisle": _l("Endless-aisle orders"),
+    "cancelled_after_ready": _l("Cancelled after ready"),
+    "partial": _l("Partial handovers"),
 }
 
 
@@ -37,8 +57,9 @@ def between(column, scope):
 
 
 def _event_in_period(kind, scope, *extra):
-    return exists().where(OrderEvent.order_id == Order.id, OrderEvent.kind == kind,
-                          between(OrderEvent.created_at, scope), *extra)
+    return exists().where(
+        OrderEvent.order_id == Order.id, OrderEvent.kind == kind, between(OrderEvent.created_at, scope), *extra
+    )
 
 
 def pickup_scope(scope):
@@ -65,8 +86,9 @@ def figure_condition(scope, figure, *, source_id=None):
         "collected": and_(Order.status == "collected", between(Pickup.collected_at, scope)),
         "expired": and_(Order.status == "expired", _event_in_period("expired", scope)),
         "cancelled": and_(Order.status == "cancelled", _event_in_period("cancelled", scope)),
-        "cancelled_after_ready": and_(Order.status == "cancelled",
-                                      _event_in_period("cancelled", scope, OrderEvent.from_status == "ready")),
+        "cancelled_after_ready": and_(
+            Order.status == "cancelled", _event_in_period("cancelled", scope, OrderEvent.from_status == "ready")
+        ),
         "waiting": Order.status == "ready",
         "overdue": and_(Order.status == "ready", Pickup.pickup_by < scope.now),
         "on_time": and_(ready_in, Order.promised_at.is_not(None), Pickup.ready_at <= Order.promised_at),
@@ -75,8 +97,11 @@ def figure_condition(scope, figure, *, source_id=None):
         "partial": and_(Order.status == "collected", between(Pickup.collected_at, scope), partial_line()),
     }
     if figure == "endless_aisle":
-        where = [between(Order.placed_at, scope), Order.origin_location_id.is_not(None),
-                 _sold_elsewhere_line(source_id)]
+        where = [
+            between(Order.placed_at, scope),
+            Order.origin_location_id.is_not(None),
+            _sold_elsewhere_line(source_id),
+        ]
         if scope.location is not None:
             where.append(Order.origin_location_id == scope.location.id)
         return and_(*where)
@@ -96,25 +121,39 @@ def orders_for_figure(scope, figure, *, source=None, page=1) -> Page:
         source_id = db.session.scalar(select(Location.id).where(Location.code == str(source).strip().upper()[:16]))
         if source_id is None:
             raise NotFound(_l("No store with that code."))
-    query = (select(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
-             .where(figure_condition(scope, figure, source_id=source_id)))
+    query = (
+        select(Order)
+        .outerjoin(Pickup, Pickup.order_id == Order.id)
+        .where(figure_condition(scope, figure, source_id=source_id))
+    )
     return paginate(
-        query.options(selectinload(Order.customer), selectinload(Order.pickup_location), selectinload(Order.pickup))
-        .order_by(Order.placed_at.desc(), Order.id.desc()), page, PAGE_SIZE)
+        query.options(
+            selectinload(Order.customer), selectinload(Order.pickup_location), selectinload(Order.pickup)
+        ).order_by(Order.placed_at.desc(), Order.id.desc()),
+        page,
+        PAGE_SIZE,
+    )
 
 
 def all_orders_for_figure(scope, figure, *, source_id=None, limit=50_000):
     """Every order behind a figure (for the CSV export), oldest first."""
     return db.session.scalars(
-        select(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
+        select(Order)
+        .outerjoin(Pickup, Pickup.order_id == Order.id)
         .where(figure_condition(scope, figure, source_id=source_id))
         .options(selectinload(Order.customer), selectinload(Order.pickup_location), selectinload(Order.pickup))
-        .order_by(Order.placed_at, Order.id).limit(limit)
+        .order_by(Order.placed_at, Order.id)
+        .limit(limit)
     ).all()
 
 
 def _count(scope, figure):
-    return db.session.scalar(
-        select(func.count()).select_from(Order).outerjoin(Pickup, Pickup.order_id == Order.id)
-        .where(figure_condition(scope, figure))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .outerjoin(Pickup, Pickup.order_id == Order.id)
+            .where(figure_condition(scope, figure))
+        )
+        or 0
+    )

@@ -4,6 +4,7 @@ ReviewFact: one narrow row per pickup order with every moment the figures are da
 triggers on orders, pickup and order_event (see the review migration), so the dashboard aggregates one table
 instead of joining three. The indexes below serve the period ranges on the base tables (the order lists
 behind each figure)."""
+
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
@@ -27,8 +28,9 @@ class ReviewFact(db.Model):
         Index("ix_review_fact_location", "pickup_location_id"),
     )
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True,
-                                          autoincrement=False)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     status: Mapped[str] = mapped_column(String(16))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,5 +1,6 @@
 """What a review is asked for: a Scope, a store (or the network, for admins) and a period of whole local days in
 that store's time zone (the network uses the admin's own store's zone); `scope_for` says who may ask for which."""
+
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo

@@ -1,6 +1,7 @@
 """The manager's pickup review: dashboard, the orders behind each figure, handover log, an order's full
 timeline, CSV exports and the store's pickup settings. Managers see their store; admins any store or the
 network."""
+
 from functools import lru_cache
 from urllib.parse import urlencode
 
@@ -33,22 +34,39 @@ bp = Blueprint("manager", __name__, url_prefix="/manager")
 
 PERIOD_LABELS = {"today": _l("Today"), "7d": _l("7 days"), "30d": _l("30 days"), "custom": _l("Custom")}
 VERIFICATION_LABELS = {"qr": _l("QR code"), "code_name": _l("Short code and name"), "id": _l("ID document")}
-EXCEPTION_LABELS = {"expired": _l("Expired"), "cancelled_after_ready": _l("Cancelled after ready"),
-                    "partial": _l("Partial handover"), "code_failed": _l("Failed code attempt")}
-WEEKDAY_LABELS = {"mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
-                  "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday")}
+EXCEPTION_LABELS = {
+    "expired": _l("Expired"),
+    "cancelled_after_ready": _l("Cancelled after ready"),
+    "partial": _l("Partial handover"),
+    "code_failed": _l("Failed code attempt"),
+}
+WEEKDAY_LABELS = {
+    "mon": _l("Monday"),
+    "tue": _l("Tuesday"),
+    "wed": _l("Wednesday"),
+    "thu": _l("Thursday"),
+    "fri": _l("Friday"),
+    "sat": _l("Saturday"),
+    "sun": _l("Sunday"),
+}
 SHORT_WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
 # --- scope from the query -------------------------------------------------------------------------------------
+
 
 def _scope():
     """The scope the query asks for; a bad custom period falls back to 7 days with the message kept."""
     args = request.args
     store = args.get("store", "")[:20]
     try:
-        return review_scope.scope_for(current_user, store=store, period=args.get("period", "7d"),
-                                 first=args.get("from", "")[:20], last=args.get("to", "")[:20]), None
+        return review_scope.scope_for(
+            current_user,
+            store=store,
+            period=args.get("period", "7d"),
+            first=args.get("from", "")[:20],
+            last=args.get("to", "")[:20],
+        ), None
     except ValidationFailed as failure:
         return review_scope.scope_for(current_user, store=store, period="7d"), failure
 
@@ -64,6 +82,7 @@ def _stores():
 
 
 # --- formatting helpers for templates and CSV ---------------------------------------------------------------
+
 
 @lru_cache(maxsize=8)
 def _decimal_symbol(locale):
@@ -136,6 +155,7 @@ def _percent_filter(rate):
 
 # --- the dashboard ----------------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @role_required("manager")
 def index():
@@ -148,10 +168,19 @@ def index():
         return urlencode(scope.query_args(store=code))
 
     return render_page_or_partial(
-        "manager/index.html", "manager/_dashboard.html", scope=scope, result=result, failure=failure,
-        stores=_stores(), periods=PERIOD_LABELS, league=league, league_query=league_query, sort=sort,
+        "manager/index.html",
+        "manager/_dashboard.html",
+        scope=scope,
+        result=result,
+        failure=failure,
+        stores=_stores(),
+        periods=PERIOD_LABELS,
+        league=league,
+        league_query=league_query,
+        sort=sort,
         labels=figures.FIGURE_LABELS,
-        exception_counts=handover_log.exception_counts(scope, result.counts), **_chart_context(result),
+        exception_counts=handover_log.exception_counts(scope, result.counts),
+        **_chart_context(result),
     )
 
 
@@ -165,8 +194,16 @@ def orders():
         raise NotFound(_l("No such figure."))
     result = figures.orders_for_figure(scope, figure, source=source or None, page=_page_arg())
     return render_page_or_partial(
-        "manager/orders.html", "manager/_orders.html", scope=scope, failure=failure, figure=figure, source=source,
-        result=result, label=figures.FIGURE_LABELS[figure], stores=_stores(), periods=PERIOD_LABELS,
+        "manager/orders.html",
+        "manager/_orders.html",
+        scope=scope,
+        failure=failure,
+        figure=figure,
+        source=source,
+        result=result,
+        label=figures.FIGURE_LABELS[figure],
+        stores=_stores(),
+        periods=PERIOD_LABELS,
     )
 
 
@@ -174,8 +211,12 @@ def orders():
 @role_required("manager")
 def order(number):
     found = order_service.get_order_for_staff(number[:40], current_user)
-    return render_template("manager/order.html", order=found, timeline=order_timeline.timeline(found),
-                           verification_labels=VERIFICATION_LABELS)
+    return render_template(
+        "manager/order.html",
+        order=found,
+        timeline=order_timeline.timeline(found),
+        verification_labels=VERIFICATION_LABELS,
+    )
 
 
 @bp.get("/handovers")
@@ -187,14 +228,24 @@ def handovers():
     staff_id = id_arg("staff")
     result = handover_log.handovers(scope, staff_id=staff_id, method=method or None, page=_page_arg())
     return render_page_or_partial(
-        "manager/handovers.html", "manager/_handovers.html", scope=scope, failure=failure, result=result,
-        method=method, staff_id=staff_id,
-        staff=handover_log.handover_staff(scope), exceptions=handover_log.exceptions(scope), stores=_stores(),
-        periods=PERIOD_LABELS, verification_labels=VERIFICATION_LABELS, exception_labels=EXCEPTION_LABELS,
+        "manager/handovers.html",
+        "manager/_handovers.html",
+        scope=scope,
+        failure=failure,
+        result=result,
+        method=method,
+        staff_id=staff_id,
+        staff=handover_log.handover_staff(scope),
+        exceptions=handover_log.exceptions(scope),
+        stores=_stores(),
+        periods=PERIOD_LABELS,
+        verification_labels=VERIFICATION_LABELS,
+        exception_labels=EXCEPTION_LABELS,
     )
 
 
 # --- CSV exports (the format is csvfile's: BOM, semicolons, the language's decimals, formulas neutralised) -------
+
 
 def _scope_name(scope):
     return scope.location.code if scope.location else "network"
@@ -222,8 +273,10 @@ def figures_csv():
         (_("90th percentile order to ready (h)"), _hours(result.to_ready.p90)),
         (_("Median ready to collected (h)"), _hours(result.to_collect.median)),
         (_("90th percentile ready to collected (h)"), _hours(result.to_collect.p90)),
-        (_("Median wait at the desk (min)"), _number(None if result.desk_wait.median is None
-                                                     else result.desk_wait.median / 60)),
+        (
+            _("Median wait at the desk (min)"),
+            _number(None if result.desk_wait.median is None else result.desk_wait.median / 60),
+        ),
         (_("Sales saved by the endless aisle"), Money(result.saved_minor)),
     ]
     rows += [(_("Endless-aisle orders from %(store)s", store=s.name), s.orders) for s in result.sources]
@@ -254,13 +307,28 @@ def orders_csv():
     zone = scope_zone(scope)
     for o in figures.all_orders_for_figure(scope, figure, source_id=source_id):
         pickup = o.pickup
-        rows.append((o.number, order_label(o.status), o.customer.display_name if o.customer else "",
-                     o.pickup_location.name if o.pickup_location else "", local_datetime(o.placed_at, zone),
-                     local_datetime(pickup.ready_at, zone) if pickup else "",
-                     local_datetime(pickup.collected_at, zone) if pickup else "",
-                     Money(o.total_minor)))
-    header = (_("Order"), _("Status"), _("Customer"), _("Pickup store"), _("Placed"), _("Ready"), _("Collected"),
-              _("Total"))
+        rows.append(
+            (
+                o.number,
+                order_label(o.status),
+                o.customer.display_name if o.customer else "",
+                o.pickup_location.name if o.pickup_location else "",
+                local_datetime(o.placed_at, zone),
+                local_datetime(pickup.ready_at, zone) if pickup else "",
+                local_datetime(pickup.collected_at, zone) if pickup else "",
+                Money(o.total_minor),
+            )
+        )
+    header = (
+        _("Order"),
+        _("Status"),
+        _("Customer"),
+        _("Pickup store"),
+        _("Placed"),
+        _("Ready"),
+        _("Collected"),
+        _("Total"),
+    )
     return csv_download(_file_name(figure.replace("_", "-"), scope), header, rows)
 
 
@@ -274,11 +342,19 @@ def scope_zone(scope):
 def handovers_csv():
     scope, _failure = _scope()
     method = request.args.get("method", "")
-    items = handover_log.handovers(scope, staff_id=id_arg("staff"),
-                              method=method if method in VERIFICATIONS else None, limit=50_000).items
-    rows = [(h.order.number, local_datetime(h.collected_at, scope_zone(scope)), h.staff_name,
-             VERIFICATION_LABELS.get(h.verification, h.verification),
-             _("Partial") if h.partial else _("Complete")) for h in items]
+    items = handover_log.handovers(
+        scope, staff_id=id_arg("staff"), method=method if method in VERIFICATIONS else None, limit=50_000
+    ).items
+    rows = [
+        (
+            h.order.number,
+            local_datetime(h.collected_at, scope_zone(scope)),
+            h.staff_name,
+            VERIFICATION_LABELS.get(h.verification, h.verification),
+            _("Partial") if h.partial else _("Complete"),
+        )
+        for h in items
+    ]
     header = (_("Order"), _("Handed over"), _("By"), _("Verification"), _("Handover"))
     return csv_download(_file_name("handovers", scope), header, rows)
 
@@ -288,20 +364,49 @@ def handovers_csv():
 def league_csv():
     scope, _failure = _scope()
     if not scope.is_network:
-        scope = review_scope.scope_for(current_user, store="network", period=scope.period,
-                                  first=scope.first_day.isoformat(), last=scope.last_day.isoformat())
-    rows = [(r.code, r.name, r.placed, r.ready, r.collected, r.expired, r.cancelled, r.overdue,
-             _number(None if r.on_time_rate is None else r.on_time_rate * 100),
-             _number(None if r.no_show_rate is None else r.no_show_rate * 100),
-             _hours(r.median_to_ready), _hours(r.median_to_collect))
-            for r in dashboard.league(scope, request.args.get("sort", "no_show_rate"))]
-    header = (_("Code"), _("Store"), _("Placed"), _("Ready"), _("Collected"), _("Expired"), _("Cancelled"),
-              _("Overdue now"), _("On-time rate (%)"), _("No-show rate (%)"), _("Median order to ready (h)"),
-              _("Median ready to collected (h)"))
+        scope = review_scope.scope_for(
+            current_user,
+            store="network",
+            period=scope.period,
+            first=scope.first_day.isoformat(),
+            last=scope.last_day.isoformat(),
+        )
+    rows = [
+        (
+            r.code,
+            r.name,
+            r.placed,
+            r.ready,
+            r.collected,
+            r.expired,
+            r.cancelled,
+            r.overdue,
+            _number(None if r.on_time_rate is None else r.on_time_rate * 100),
+            _number(None if r.no_show_rate is None else r.no_show_rate * 100),
+            _hours(r.median_to_ready),
+            _hours(r.median_to_collect),
+        )
+        for r in dashboard.league(scope, request.args.get("sort", "no_show_rate"))
+    ]
+    header = (
+        _("Code"),
+        _("Store"),
+        _("Placed"),
+        _("Ready"),
+        _("Collected"),
+        _("Expired"),
+        _("Cancelled"),
+        _("Overdue now"),
+        _("On-time rate (%)"),
+        _("No-show rate (%)"),
+        _("Median order to ready (h)"),
+        _("Median ready to collected (h)"),
+    )
     return csv_download(_file_name("league", scope), header, rows)
 
 
 # --- pickup settings ----------------------------------------------------------------------------------------------
+
 
 class PickupSettingsForm(FlaskForm):
     hold_days = WholeNumberField(_l("Hold days"), validators=[InputRequired(), NumberRange(1, 60)])
@@ -315,10 +420,12 @@ class PickupSettingsForm(FlaskForm):
     fri = StringField(WEEKDAY_LABELS["fri"], validators=[Optional()])
     sat = StringField(WEEKDAY_LABELS["sat"], validators=[Optional()])
     sun = StringField(WEEKDAY_LABELS["sun"], validators=[Optional()])
-    transfer_capacity = WholeNumberField(_l("Outgoing transfers per day"),
-                                     validators=[InputRequired(), NumberRange(0, 10_000)])
-    safety_stock = WholeNumberField(_l("Safety stock (units kept for this store)"),
-                                validators=[InputRequired(), NumberRange(0, 10_000)])
+    transfer_capacity = WholeNumberField(
+        _l("Outgoing transfers per day"), validators=[InputRequired(), NumberRange(0, 10_000)]
+    )
+    safety_stock = WholeNumberField(
+        _l("Safety stock (units kept for this store)"), validators=[InputRequired(), NumberRange(0, 10_000)]
+    )
     sourcing_enabled = BooleanField(_l("Supplies other stores' orders"))
 
 
@@ -357,19 +464,29 @@ def settings():
                 hours[day] = parsed or []
         if not bad:
             try:
-                _location, changes = location_service.update_pickup_settings(location, location_service.PickupSettings(
-                    hold_days=form.hold_days.data, reminder_day=form.reminder_day.data,
-                    pickup_enabled=form.pickup_enabled.data, sourcing_enabled=form.sourcing_enabled.data,
-                    transfer_capacity=form.transfer_capacity.data, safety_stock=form.safety_stock.data,
-                    pickup_hours=hours), staff=current_user)
+                _location, changes = location_service.update_pickup_settings(
+                    location,
+                    location_service.PickupSettings(
+                        hold_days=form.hold_days.data,
+                        reminder_day=form.reminder_day.data,
+                        pickup_enabled=form.pickup_enabled.data,
+                        sourcing_enabled=form.sourcing_enabled.data,
+                        transfer_capacity=form.transfer_capacity.data,
+                        safety_stock=form.safety_stock.data,
+                        pickup_hours=hours,
+                    ),
+                    staff=current_user,
+                )
             except ValidationFailed as failure:
                 for name, message in failure.fields.items():
                     if hasattr(form, name):
                         getattr(form, name).errors = [str(message)]
             else:
                 flash(_("Pickup settings saved.") if changes else _("Nothing changed."), "info")
-                return redirect(url_for("manager.settings", store=location.code if current_user.is_admin else None),
-                                303)
+                return redirect(
+                    url_for("manager.settings", store=location.code if current_user.is_admin else None), 303
+                )
     status = 422 if request.method == "POST" else 200
-    return render_template("manager/settings.html", form=form, location=location, weekdays=WEEKDAYS,
-                           stores=_stores()), status
+    return render_template(
+        "manager/settings.html", form=form, location=location, weekdays=WEEKDAYS, stores=_stores()
+    ), status

@@ -10,6 +10,7 @@ variant, not one per location. The hot statements are built once (at import, or 
 read plain rows, not ORM objects. Where each location's stock of one variant is shown (the live panel) is
 network_panel.py.
 """
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from omnistore.stock.network_panel import _AVAILABLE, PanelVariant, _pending_fir
 from omnistore.stores.models import Location
 
 # --- figures per variant and per product ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Totals:
@@ -61,9 +63,11 @@ def _figures_statement(*columns, by_product=False, dialect=None, one_product=Fal
     locations (few or none: the plan walks the closed locations, not the variants' rows), and the summary's
     versions and levels."""
     here, owner = aliased(StockLevel), aliased(Variant)
-    closed = (select(StockLevel.variant_id, func.sum(_AVAILABLE).label("available"))
-              .join(Location, Location.id == StockLevel.location_id)
-              .where(Location.active.is_(False)))
+    closed = (
+        select(StockLevel.variant_id, func.sum(_AVAILABLE).label("available"))
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(Location.active.is_(False))
+    )
     if one_product:
         closed = closed.join(owner, owner.id == StockLevel.variant_id).where(owner.product_id == bindparam("id"))
     elif by_product:
@@ -73,23 +77,35 @@ def _figures_statement(*columns, by_product=False, dialect=None, one_product=Fal
     closed = closed.group_by(StockLevel.variant_id).subquery()
     here_open = exists().where(Location.id == bindparam("here"), Location.active.is_(True))
     network = VariantStock.on_hand - VariantStock.allocated - func.coalesce(closed.c.available, 0)
-    statement = select(*columns, func.coalesce(here.on_hand - here.allocated, 0), func.coalesce(network, 0),
-                       func.coalesce(VariantStock.versions, 0), func.coalesce(VariantStock.levels, 0))
+    statement = select(
+        *columns,
+        func.coalesce(here.on_hand - here.allocated, 0),
+        func.coalesce(network, 0),
+        func.coalesce(VariantStock.versions, 0),
+        func.coalesce(VariantStock.levels, 0),
+    )
     if one_product:
-        statement = (statement.select_from(Product).outerjoin(Variant, Variant.product_id == Product.id)
-                     .where(Product.id == bindparam("id")))
+        statement = (
+            statement.select_from(Product)
+            .outerjoin(Variant, Variant.product_id == Product.id)
+            .where(Product.id == bindparam("id"))
+        )
     else:
         statement = statement.select_from(Variant).where(
-            _one_of_ids(Variant.product_id if by_product else Variant.id, dialect))
-    return (statement.outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
-            .outerjoin(here, and_(here.variant_id == Variant.id, here.location_id == bindparam("here"), here_open))
-            .outerjoin(closed, closed.c.variant_id == Variant.id)
-            .order_by(Variant.id))
+            _one_of_ids(Variant.product_id if by_product else Variant.id, dialect)
+        )
+    return (
+        statement.outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
+        .outerjoin(here, and_(here.variant_id == Variant.id, here.location_id == bindparam("here"), here_open))
+        .outerjoin(closed, closed.c.variant_id == Variant.id)
+        .order_by(Variant.id)
+    )
 
 
 _TOTALS = _PerDialect(lambda dialect: _figures_statement(Variant.id, dialect=dialect))
-_VARIANTS_WITH_FIGURES = _PerDialect(lambda dialect: _figures_statement(
-    *catalogue_search.FOUND_VARIANT_COLUMNS, by_product=True, dialect=dialect))
+_VARIANTS_WITH_FIGURES = _PerDialect(
+    lambda dialect: _figures_statement(*catalogue_search.FOUND_VARIANT_COLUMNS, by_product=True, dialect=dialect)
+)
 
 
 def variant_totals(variant_ids, here_id):
@@ -139,8 +155,17 @@ class ProductView:
         variant = next((v for v in self.product.variants if v.id == variant_id), None)
         if variant is None:
             return None
-        return PanelVariant(variant.id, self.product.id, self.product.name, variant.sku, variant.ean, variant.size,
-                            variant.colour, variant.price_minor, *self.stamps.get(variant.id, (0, 0)))
+        return PanelVariant(
+            variant.id,
+            self.product.id,
+            self.product.name,
+            variant.sku,
+            variant.ean,
+            variant.size,
+            variant.colour,
+            variant.price_minor,
+            *self.stamps.get(variant.id, (0, 0)),
+        )
 
     @property
     def price_range(self):
@@ -148,8 +173,15 @@ class ProductView:
         return (min(prices), max(prices)) if prices else (None, None)
 
 
-_PRODUCT_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category,
-                    Product.description, Product.image_url)
+_PRODUCT_COLUMNS = (
+    Product.id,
+    Product.style_code,
+    Product.name,
+    Product.brand,
+    Product.category,
+    Product.description,
+    Product.image_url,
+)
 _PRODUCT_PAGE = _figures_statement(*_PRODUCT_COLUMNS, *catalogue_search.FOUND_VARIANT_COLUMNS, one_product=True)
 
 
@@ -160,10 +192,10 @@ def product_view(product_id, here_id):
     rows = db.session.execute(_PRODUCT_PAGE, {"id": product_id, "here": here_id}).all()
     if not rows:
         return None
-    product = ProductDetails(*rows[0][:len(_PRODUCT_COLUMNS)])
+    product = ProductDetails(*rows[0][: len(_PRODUCT_COLUMNS)])
     figures, stamps = {}, {}
     for row in rows:
-        *columns, here_total, total, versions, levels = row[len(_PRODUCT_COLUMNS):]
+        *columns, here_total, total, versions, levels = row[len(_PRODUCT_COLUMNS) :]
         if columns[0] is None:  # a product without variants
             continue
         variant = catalogue_search.FoundVariant(*columns)
@@ -179,6 +211,7 @@ def product_view(product_id, here_id):
 
 
 # --- the search with stock figures --------------------------------------------------------------------
+
 
 @dataclass
 class SearchHit:
@@ -217,7 +250,8 @@ def search(query):
         _pending_first()
         found = {}
         for *columns, here_total, total, _versions, _levels in db.session.execute(
-                _VARIANTS_WITH_FIGURES(), {"ids": list(product_ids), "here": query.here_id}):
+            _VARIANTS_WITH_FIGURES(), {"ids": list(product_ids), "here": query.here_id}
+        ):
             variant = catalogue_search.FoundVariant(*columns)
             figures[variant.id] = Totals(int(here_total), int(total))
             found.setdefault(variant.product_id, []).append(variant)

@@ -2,6 +2,7 @@
 checked on its own, the good ones applied set-based (a few statements whatever the number of rows, conditional on
 the version each level was read at), the bad ones reported with their line and reasons, and the whole import audited
 with its reference."""
+
 import re
 import unicodedata
 import uuid
@@ -56,8 +57,13 @@ class ImportResult:
         counts = dict.fromkeys(ROW_STATUSES, 0)
         for result in self.results:
             counts[result.status] += 1
-        return {"created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"],
-                "errors": counts["error"], "skipped": counts["skipped"]}
+        return {
+            "created": counts["created"],
+            "updated": counts["updated"],
+            "unchanged": counts["unchanged"],
+            "errors": counts["error"],
+            "skipped": counts["skipped"],
+        }
 
     @property
     def bad_rows(self):
@@ -94,8 +100,9 @@ def _cell_text(row, value, field_name, max_length, upper=False):
         row.error(field_name, "invalid_value", _("%(field)s contains a control character.", field=field_name))
         return None
     if len(value) > max_length:
-        row.error(field_name, "too_long", _("%(field)s is longer than %(max)d characters.", field=field_name,
-                                            max=max_length))
+        row.error(
+            field_name, "too_long", _("%(field)s is longer than %(max)d characters.", field=field_name, max=max_length)
+        )
         return None
     return value.upper() if upper else value
 
@@ -141,8 +148,17 @@ def _flag_duplicates(rows):
             continue
         for row in group:
             others = ", ".join(str(other.source.line) for other in group if other is not row)
-            row.error(None, "duplicate", _("%(sku)s at %(location)s appears more than once (also at %(others)s); "
-                                           "none of these rows was applied.", sku=sku, location=code, others=others))
+            row.error(
+                None,
+                "duplicate",
+                _(
+                    "%(sku)s at %(location)s appears more than once (also at %(others)s); "
+                    "none of these rows was applied.",
+                    sku=sku,
+                    location=code,
+                    others=others,
+                ),
+            )
 
 
 def import_on_hand(rows, actor, source) -> ImportResult:
@@ -160,9 +176,14 @@ def import_on_hand(rows, actor, source) -> ImportResult:
         raise Forbidden(_("Only managers can import stock."))
     rows = [row if isinstance(row, ImportRow) else ImportRow(number, *row) for number, row in enumerate(rows, 1)]
     if len(rows) > feed.MAX_IMPORT_ROWS:  # read from feed, where the readers of files and lists read it too
-        raise TooManyRows(_("At most %(max)s rows per import, this one has %(rows)s. Split the file.",
-                            max=format_decimal(feed.MAX_IMPORT_ROWS), rows=format_decimal(len(rows))),
-                          limit=feed.MAX_IMPORT_ROWS)
+        raise TooManyRows(
+            _(
+                "At most %(max)s rows per import, this one has %(rows)s. Split the file.",
+                max=format_decimal(feed.MAX_IMPORT_ROWS),
+                rows=format_decimal(len(rows)),
+            ),
+            limit=feed.MAX_IMPORT_ROWS,
+        )
     source = "".join(c for c in " ".join(str(source or "").split()) if unicodedata.category(c) not in ("Cc", "Cs"))
     source = source[:REASON_MAX]
     parsed = [_parse_import_row(row) for row in rows]
@@ -173,10 +194,18 @@ def import_on_hand(rows, actor, source) -> ImportResult:
         _resolve(session, live, actor)
         _apply(session, [row for row in live if row.ok], actor, source, reference)
         result = ImportResult(reference, [row.result for row in parsed])
-        problems = [[bad.line, bad.sku, bad.location, " ".join(problem.message for problem in bad.errors)]
-                    for bad in result.bad_rows[:IMPORT_PROBLEMS_KEPT]]
-        audit.record("stock.imported", entity=("stock_import", reference), source=source, summary=result.summary,
-                     problems=problems, **_audit_actor(actor))
+        problems = [
+            [bad.line, bad.sku, bad.location, " ".join(problem.message for problem in bad.errors)]
+            for bad in result.bad_rows[:IMPORT_PROBLEMS_KEPT]
+        ]
+        audit.record(
+            "stock.imported",
+            entity=("stock_import", reference),
+            source=source,
+            summary=result.summary,
+            problems=problems,
+            **_audit_actor(actor),
+        )
     return result
 
 
@@ -195,11 +224,13 @@ def _resolve(session, rows, actor):
         if location is None:
             row.error("location", "unknown_location", _("Unknown location %(code)s.", code=row.code))
         elif own is not None and location.id != own:
-            row.error("location", "out_of_scope", _("You can import stock for your own store only, not for "
-                                                    "%(code)s.", code=row.code))
+            row.error(
+                "location",
+                "out_of_scope",
+                _("You can import stock for your own store only, not for %(code)s.", code=row.code),
+            )
         elif isinstance(actor, ApiClient) and not staff_service.api_store_in_scope(actor, location.code):
-            row.error("location", "out_of_scope", _("This API token may not set stock at %(code)s.",
-                                                    code=row.code))
+            row.error("location", "out_of_scope", _("This API token may not set stock at %(code)s.", code=row.code))
         else:
             row.location_id = location.id
 
@@ -211,12 +242,16 @@ def _lookup(session, key_column, id_column, values):
         return found
     if _dialect(session) == "postgresql":
         query = select(key_column, id_column).where(
-            key_column == any_(bindparam("keys", list(values), type_=postgresql.ARRAY(String))))
+            key_column == any_(bindparam("keys", list(values), type_=postgresql.ARRAY(String)))
+        )
         return dict(session.execute(query).all())
     values = list(values)
     for start in range(0, len(values), _IN_CHUNK):
-        found.update(session.execute(
-            select(key_column, id_column).where(key_column.in_(values[start:start + _IN_CHUNK]))).all())
+        found.update(
+            session.execute(
+                select(key_column, id_column).where(key_column.in_(values[start : start + _IN_CHUNK]))
+            ).all()
+        )
     return found
 
 
@@ -235,9 +270,15 @@ def _apply(session, rows, actor, source, reference):
             if row.on_hand == previous:
                 row.result.status, row.result.on_hand = "unchanged", previous
             elif level is not None and row.on_hand < level.allocated:
-                row.error("on_hand", "below_allocated", _(
-                    "Reserved for customer orders here: %(allocated)d, so on_hand cannot be %(on_hand)d.",
-                    allocated=level.allocated, on_hand=row.on_hand))
+                row.error(
+                    "on_hand",
+                    "below_allocated",
+                    _(
+                        "Reserved for customer orders here: %(allocated)d, so on_hand cannot be %(on_hand)d.",
+                        allocated=level.allocated,
+                        on_hand=row.on_hand,
+                    ),
+                )
             elif level is not None:
                 updates.append((row, level))
             else:
@@ -249,8 +290,7 @@ def _apply(session, rows, actor, source, reference):
             for row in rows_written:
                 row.result.status, row.result.on_hand = status, row.on_hand
                 _note(session, row.variant_id, on_hand=row.on_hand - row.result.previous, created=status == "created")
-        _bulk_movements(session, [row for row in pending if row in updated or row in created], actor, source,
-                        reference)
+        _bulk_movements(session, [row for row in pending if row in updated or row in created], actor, source, reference)
         pending = [row for row in pending if row.ok and row.result.status == "error"]
     for row in pending:
         row.error(None, "conflict", _("This stock changed while the import ran; send the row again."))
@@ -272,16 +312,26 @@ def _load_levels(session, rows):
         levels = map(_Level._make, session.execute(query, {"v": list(variant_ids), "l": list(location_ids)}))
         return {(level.variant_id, level.location_id): level for level in levels}
     found = {}
-    columns = (_levels.c.id, _levels.c.variant_id, _levels.c.location_id, _levels.c.on_hand, _levels.c.allocated,
-               _levels.c.version)
+    columns = (
+        _levels.c.id,
+        _levels.c.variant_id,
+        _levels.c.location_id,
+        _levels.c.on_hand,
+        _levels.c.allocated,
+        _levels.c.version,
+    )
     location_ids = {location_id for _variant_id, location_id in pairs}
     variant_ids = sorted({variant_id for variant_id, _location_id in pairs})
     for start in range(0, len(variant_ids), _IN_CHUNK):
-        query = select(*columns).where(_levels.c.variant_id.in_(variant_ids[start:start + _IN_CHUNK]),
-                                       _levels.c.location_id.in_(location_ids))
+        query = select(*columns).where(
+            _levels.c.variant_id.in_(variant_ids[start : start + _IN_CHUNK]), _levels.c.location_id.in_(location_ids)
+        )
         levels = map(_Level._make, session.execute(query))
-        found.update(((level.variant_id, level.location_id), level) for level in levels
-                     if (level.variant_id, level.location_id) in pairs)
+        found.update(
+            ((level.variant_id, level.location_id), level)
+            for level in levels
+            if (level.variant_id, level.location_id) in pairs
+        )
     return found
 
 
@@ -291,22 +341,38 @@ def _bulk_update(session, updates):
         return set()
     now = utcnow()
     if _dialect(session) == "postgresql":
-        written = session.execute(text(
-            "UPDATE stock_level AS s SET on_hand = v.on_hand, version = s.version + 1, updated_at = :now "
-            "FROM unnest(CAST(:ids AS integer[]), CAST(:on_hand AS integer[]), CAST(:versions AS bigint[])) "
-            "AS v(id, on_hand, version) "
-            "WHERE s.id = v.id AND s.version = v.version AND s.allocated <= v.on_hand RETURNING s.id"
-        ), {"now": now, "ids": [level.id for _row, level in updates],
-            "on_hand": [row.on_hand for row, _level in updates],
-            "versions": [level.version for _row, level in updates]}).scalars().all()
+        written = (
+            session.execute(
+                text(
+                    "UPDATE stock_level AS s SET on_hand = v.on_hand, version = s.version + 1, updated_at = :now "
+                    "FROM unnest(CAST(:ids AS integer[]), CAST(:on_hand AS integer[]), CAST(:versions AS bigint[])) "
+                    "AS v(id, on_hand, version) "
+                    "WHERE s.id = v.id AND s.version = v.version AND s.allocated <= v.on_hand RETURNING s.id"
+                ),
+                {
+                    "now": now,
+                    "ids": [level.id for _row, level in updates],
+                    "on_hand": [row.on_hand for row, _level in updates],
+                    "versions": [level.version for _row, level in updates],
+                },
+            )
+            .scalars()
+            .all()
+        )
         written = set(written)
         return {row for row, level in updates if level.id in written}
-    statement = (update(_levels)
-                 .where(_levels.c.id == bindparam("b_id"), _levels.c.version == bindparam("b_version"),
-                        _levels.c.allocated <= bindparam("b_on_hand"))
-                 .values(on_hand=bindparam("b_on_hand"), version=_levels.c.version + 1, updated_at=now))
-    result = session.connection().execute(statement, [
-        {"b_id": level.id, "b_version": level.version, "b_on_hand": row.on_hand} for row, level in updates])
+    statement = (
+        update(_levels)
+        .where(
+            _levels.c.id == bindparam("b_id"),
+            _levels.c.version == bindparam("b_version"),
+            _levels.c.allocated <= bindparam("b_on_hand"),
+        )
+        .values(on_hand=bindparam("b_on_hand"), version=_levels.c.version + 1, updated_at=now)
+    )
+    result = session.connection().execute(
+        statement, [{"b_id": level.id, "b_version": level.version, "b_on_hand": row.on_hand} for row, level in updates]
+    )
     if result.rowcount != len(updates):  # cannot happen under SQLite's write lock; refuse rather than guess
         raise Conflict(_("The stock changed while the import ran; nothing was saved. Send the file again."))
     return {row for row, _level in updates}
@@ -318,19 +384,36 @@ def _bulk_create(session, rows):
         return set()
     now = utcnow()
     if _dialect(session) == "postgresql":
-        written = session.execute(text(
-            "INSERT INTO stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) "
-            "SELECT v, l, o, 0, 1, :now FROM unnest(CAST(:v AS integer[]), CAST(:l AS integer[]), "
-            "CAST(:o AS integer[])) AS n(v, l, o) "
-            "ON CONFLICT (variant_id, location_id) DO NOTHING RETURNING variant_id, location_id"
-        ), {"now": now, "v": [row.variant_id for row in rows], "l": [row.location_id for row in rows],
-            "o": [row.on_hand for row in rows]}).all()
+        written = session.execute(
+            text(
+                "INSERT INTO stock_level (variant_id, location_id, on_hand, allocated, version, updated_at) "
+                "SELECT v, l, o, 0, 1, :now FROM unnest(CAST(:v AS integer[]), CAST(:l AS integer[]), "
+                "CAST(:o AS integer[])) AS n(v, l, o) "
+                "ON CONFLICT (variant_id, location_id) DO NOTHING RETURNING variant_id, location_id"
+            ),
+            {
+                "now": now,
+                "v": [row.variant_id for row in rows],
+                "l": [row.location_id for row in rows],
+                "o": [row.on_hand for row in rows],
+            },
+        ).all()
         written = {(variant_id, location_id) for variant_id, location_id in written}
         return {row for row in rows if (row.variant_id, row.location_id) in written}
     result = session.connection().execute(
         sqlite.insert(_levels).on_conflict_do_nothing(index_elements=[_levels.c.variant_id, _levels.c.location_id]),
-        [{"variant_id": row.variant_id, "location_id": row.location_id, "on_hand": row.on_hand, "allocated": 0,
-          "version": 1, "updated_at": now} for row in rows])
+        [
+            {
+                "variant_id": row.variant_id,
+                "location_id": row.location_id,
+                "on_hand": row.on_hand,
+                "allocated": 0,
+                "version": 1,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
     if result.rowcount != len(rows):
         raise Conflict(_("The stock changed while the import ran; nothing was saved. Send the file again."))
     return set(rows)
@@ -342,16 +425,38 @@ def _bulk_movements(session, rows, actor, source, reference):
     ids = _actor_ids(actor)
     now = utcnow()
     if _dialect(session) == "postgresql":
-        session.execute(text(
-            "INSERT INTO stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason, "
-            "reference, staff_id, api_client_id, created_at) "
-            "SELECT v, l, 'import', d, 0, :reason, :reference, :staff_id, :api_client_id, :now "
-            "FROM unnest(CAST(:v AS integer[]), CAST(:l AS integer[]), CAST(:d AS integer[])) AS m(v, l, d)"
-        ), {"reason": source, "reference": reference, "now": now, **ids,
-            "v": [row.variant_id for row in rows], "l": [row.location_id for row in rows],
-            "d": [row.on_hand - row.result.previous for row in rows]})
+        session.execute(
+            text(
+                "INSERT INTO stock_movement (variant_id, location_id, kind, on_hand_delta, allocated_delta, reason, "
+                "reference, staff_id, api_client_id, created_at) "
+                "SELECT v, l, 'import', d, 0, :reason, :reference, :staff_id, :api_client_id, :now "
+                "FROM unnest(CAST(:v AS integer[]), CAST(:l AS integer[]), CAST(:d AS integer[])) AS m(v, l, d)"
+            ),
+            {
+                "reason": source,
+                "reference": reference,
+                "now": now,
+                **ids,
+                "v": [row.variant_id for row in rows],
+                "l": [row.location_id for row in rows],
+                "d": [row.on_hand - row.result.previous for row in rows],
+            },
+        )
         return
-    session.connection().execute(insert(_movements), [
-        {"variant_id": row.variant_id, "location_id": row.location_id, "kind": "import",
-         "on_hand_delta": row.on_hand - row.result.previous, "allocated_delta": 0, "reason": source,
-         "reference": reference, "created_at": now, **ids} for row in rows])
+    session.connection().execute(
+        insert(_movements),
+        [
+            {
+                "variant_id": row.variant_id,
+                "location_id": row.location_id,
+                "kind": "import",
+                "on_hand_delta": row.on_hand - row.result.previous,
+                "allocated_delta": 0,
+                "reason": source,
+                "reference": reference,
+                "created_at": now,
+                **ids,
+            }
+            for row in rows
+        ],
+    )

@@ -1,6 +1,7 @@
 """The ERP's stock feed as it arrives: an uploaded CSV file (any of the ERP's column names, comma, semicolon or tab,
 UTF-8, Windows-1252 or UTF-16) or the API's JSON list, read into ImportRows with the problems of their shape.
 Setting the levels from them is bulk_import.import_on_hand."""
+
 import csv
 import io
 import re
@@ -62,8 +63,10 @@ def _header_key(cell):
 
 def _decode(data):
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ValidationFailed(_("That is an Excel workbook, not a CSV file."), {
-            "file": _("In Excel, choose File → Save as → “CSV UTF-8 (comma delimited)” and upload that file.")})
+        raise ValidationFailed(
+            _("That is an Excel workbook, not a CSV file."),
+            {"file": _("In Excel, choose File → Save as → “CSV UTF-8 (comma delimited)” and upload that file.")},
+        )
     encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
         decoded = data.decode(encoding)
@@ -71,11 +74,14 @@ def _decode(data):
         try:
             decoded = data.decode("cp1252")  # Excel's plain "CSV" on Windows in Germany and Denmark
         except UnicodeDecodeError:
-            raise ValidationFailed(_("The file could not be read as text."), {
-                "file": _("Save it as “CSV UTF-8” and upload it again.")}) from None
+            raise ValidationFailed(
+                _("The file could not be read as text."), {"file": _("Save it as “CSV UTF-8” and upload it again.")}
+            ) from None
     if "\x00" in decoded:
-        raise ValidationFailed(_("The file could not be read as text."), {
-            "file": _("It contains binary data. Save it as “CSV UTF-8” and upload it again.")})
+        raise ValidationFailed(
+            _("The file could not be read as text."),
+            {"file": _("It contains binary data. Save it as “CSV UTF-8” and upload it again.")},
+        )
     return decoded
 
 
@@ -114,15 +120,20 @@ def read_csv(data: bytes) -> list[ImportRow]:
                 columns = {"sku": 0, "location": 1, "on_hand": 2, None: 3}  # None: no header
             rows.append(_csv_row(start, cells, columns))
             if len(rows) > MAX_IMPORT_ROWS:
-                raise TooManyRows(_("At most %(max)s rows per import. Split the file.",
-                                    max=format_decimal(MAX_IMPORT_ROWS)), limit=MAX_IMPORT_ROWS)
+                raise TooManyRows(
+                    _("At most %(max)s rows per import. Split the file.", max=format_decimal(MAX_IMPORT_ROWS)),
+                    limit=MAX_IMPORT_ROWS,
+                )
     except csv.Error as error:
-        raise ValidationFailed(_("Line %(line)d of the file could not be read (%(error)s).", line=line,
-                                 error=str(error)), {"file": _("Line %(line)d: check its quotes.", line=line)}) \
-            from None
+        raise ValidationFailed(
+            _("Line %(line)d of the file could not be read (%(error)s).", line=line, error=str(error)),
+            {"file": _("Line %(line)d: check its quotes.", line=line)},
+        ) from None
     if not any(not row.empty for row in rows):
-        raise ValidationFailed(_("The file holds no rows to import."), {
-            "file": _("Expected one row per SKU and location: sku, location, on_hand.")})
+        raise ValidationFailed(
+            _("The file holds no rows to import."),
+            {"file": _("Expected one row per SKU and location: sku, location, on_hand.")},
+        )
     return rows
 
 
@@ -138,9 +149,15 @@ def _columns(cells):
         return None
     missing = [column for column in COLUMN_NAMES if column not in found]
     if missing:
-        raise ValidationFailed(_("The header row lacks a column."), {
-            "file": _("The first line names the columns but lacks %(missing)s. Expected: sku, location, on_hand.",
-                      missing=", ".join(missing))})
+        raise ValidationFailed(
+            _("The header row lacks a column."),
+            {
+                "file": _(
+                    "The first line names the columns but lacks %(missing)s. Expected: sku, location, on_hand.",
+                    missing=", ".join(missing),
+                )
+            },
+        )
     return found
 
 
@@ -150,12 +167,25 @@ def _csv_row(line, cells, columns):
     needed = max(columns[name] for name in IMPORT_ROW_KEYS) + 1
     filled = len([cell for cell in cells if cell.strip()])
     if len(cells) < needed:
-        row.problems.append(RowProblem(None, "missing_column", _(
-            "Expected %(expected)d values (sku, location, on_hand), found %(found)d.", expected=needed,
-            found=filled)))
+        row.problems.append(
+            RowProblem(
+                None,
+                "missing_column",
+                _(
+                    "Expected %(expected)d values (sku, location, on_hand), found %(found)d.",
+                    expected=needed,
+                    found=filled,
+                ),
+            )
+        )
     elif positional and any(cell.strip() for cell in cells[3:]):
-        row.problems.append(RowProblem(None, "too_many_columns", _(
-            "Expected 3 values (sku, location, on_hand), found %(found)d.", found=filled)))
+        row.problems.append(
+            RowProblem(
+                None,
+                "too_many_columns",
+                _("Expected 3 values (sku, location, on_hand), found %(found)d.", found=filled),
+            )
+        )
     else:
         row.sku, row.location, row.on_hand = (cells[columns[name]] for name in IMPORT_ROW_KEYS)
     return row
@@ -164,12 +194,19 @@ def _csv_row(line, cells, columns):
 def rows_from_json(items) -> list[ImportRow]:
     """The API's list of {sku, location, on_hand} objects as ImportRows numbered by position (from 0)."""
     if not isinstance(items, list):
-        raise ValidationFailed(_('Send an object with a list of rows: {"stock": [{"sku": …, "location": …, '
-                                 '"on_hand": …}]}.'), {"stock": _("Must be a list.")})
+        raise ValidationFailed(
+            _('Send an object with a list of rows: {"stock": [{"sku": …, "location": …, "on_hand": …}]}.'),
+            {"stock": _("Must be a list.")},
+        )
     if len(items) > MAX_IMPORT_ROWS:
-        raise TooManyRows(_("At most %(max)s rows per request, this one has %(rows)s; send several requests.",
-                            max=format_decimal(MAX_IMPORT_ROWS), rows=format_decimal(len(items))),
-                          limit=MAX_IMPORT_ROWS)
+        raise TooManyRows(
+            _(
+                "At most %(max)s rows per request, this one has %(rows)s; send several requests.",
+                max=format_decimal(MAX_IMPORT_ROWS),
+                rows=format_decimal(len(items)),
+            ),
+            limit=MAX_IMPORT_ROWS,
+        )
     rows = []
     for index, item in enumerate(items):
         row = ImportRow(index)
@@ -179,10 +216,20 @@ def rows_from_json(items) -> list[ImportRow]:
             continue
         for key in item:
             if key not in IMPORT_ROW_KEYS:
-                row.problems.append(RowProblem(str(key)[:40], "unknown_field", _(
-                    "Unknown field %(key)s; allowed: sku, location, on_hand.", key=repr(str(key)[:40]))))
+                row.problems.append(
+                    RowProblem(
+                        str(key)[:40],
+                        "unknown_field",
+                        _("Unknown field %(key)s; allowed: sku, location, on_hand.", key=repr(str(key)[:40])),
+                    )
+                )
         row.sku, row.location, row.on_hand = item.get("sku"), item.get("location"), item.get("on_hand")
         if row.on_hand is not None and type(row.on_hand) is not int:  # bool, float and "5" are refused
-            row.problems.append(RowProblem("on_hand", "invalid_type", _(
-                "on_hand must be a whole number (a JSON integer, not text or a decimal).")))
+            row.problems.append(
+                RowProblem(
+                    "on_hand",
+                    "invalid_type",
+                    _("on_hand must be a whole number (a JSON integer, not text or a decimal)."),
+                )
+            )
     return rows

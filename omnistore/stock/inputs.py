@@ -1,6 +1,7 @@
 """What the stock verbs and the import are given, checked before any database work: whole numbers as typed (a form's
 string, a CSV cell or an int from code) with their words for each problem, one-line texts, and the limits of both.
 Bad input raises ValidationFailed with a message per field."""
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -77,8 +78,14 @@ def _check(change, *, low, reason_required, reason_message=None):
         errors["quantity"] = problem[1]
         if problem[0] == "negative" and low > 0:
             errors["quantity"] = _("A receipt cannot be negative. To lower the figure, correct the count.")
-    reason = _text(change.reason, max_length=REASON_MAX, required=reason_required, errors=errors, name="reason",
-                   missing_message=reason_message)
+    reason = _text(
+        change.reason,
+        max_length=REASON_MAX,
+        required=reason_required,
+        errors=errors,
+        name="reason",
+        missing_message=reason_message,
+    )
     reference = _text(change.reference, max_length=REFERENCE_MAX, required=False, errors=errors, name="reference")
     seen = None
     if change.seen_version not in (None, ""):

@@ -28,6 +28,7 @@ reads level_at, history, network_stock (reads.py). Bad input raises ValidationFa
 field (the checks are in inputs.py); the rules raise InsufficientStock, InvalidTransition or Conflict (see
 core/errors.py). Messages are translated (Flask-Babel), so they can be shown as they are.
 """
+
 from dataclasses import dataclass
 
 from flask_babel import format_decimal
@@ -54,6 +55,7 @@ _movements = StockMovement.__table__
 
 
 # --- inputs and results ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StockChange:
@@ -98,11 +100,14 @@ def _actor_ids(actor):
 
 
 def _audit_actor(actor):
-    return {"staff": actor if isinstance(actor, Staff) else None,
-            "api_client": actor if isinstance(actor, ApiClient) else None}
+    return {
+        "staff": actor if isinstance(actor, Staff) else None,
+        "api_client": actor if isinstance(actor, ApiClient) else None,
+    }
 
 
 # --- single-level verbs ---------------------------------------------------------------------------
+
 
 def _require_place(session, variant_id, location_id):
     if not isinstance(variant_id, int) or session.get(Variant, variant_id) is None:
@@ -114,8 +119,9 @@ def _require_place(session, variant_id, location_id):
 def _read(session, variant_id, location_id, *, lock=False):
     """The level's row; with lock=True it stays locked until the transaction ends (PostgreSQL; SQLite's
     write transaction holds the whole database already)."""
-    query = (select(_levels.c.id, _levels.c.on_hand, _levels.c.allocated, _levels.c.version)
-             .where(_levels.c.variant_id == variant_id, _levels.c.location_id == location_id))
+    query = select(_levels.c.id, _levels.c.on_hand, _levels.c.allocated, _levels.c.version).where(
+        _levels.c.variant_id == variant_id, _levels.c.location_id == location_id
+    )
     return session.execute(query.with_for_update() if lock else query).one_or_none()
 
 
@@ -126,40 +132,71 @@ def _state(variant_id, location_id, row, delta=0):
 
 
 def _write_movement(session, change, kind, actor, *, on_hand_delta=0, allocated_delta=0, reason="", reference=""):
-    session.execute(insert(_movements).values(
-        variant_id=change.variant_id, location_id=change.location_id, kind=kind, on_hand_delta=on_hand_delta,
-        allocated_delta=allocated_delta, reason=reason, reference=reference, created_at=utcnow(),
-        **_actor_ids(actor),
-    ))
+    session.execute(
+        insert(_movements).values(
+            variant_id=change.variant_id,
+            location_id=change.location_id,
+            kind=kind,
+            on_hand_delta=on_hand_delta,
+            allocated_delta=allocated_delta,
+            reason=reason,
+            reference=reference,
+            created_at=utcnow(),
+            **_actor_ids(actor),
+        )
+    )
 
 
 def receive(change: StockChange, actor) -> LevelState:
     """Goods arrived: add `quantity` to on_hand (creating the level on the first receipt). Reason required."""
-    checked = _check(change, low=1, reason_required=True,
-                     reason_message=_("Say where the goods came from, e.g. the delivery note."))
+    checked = _check(
+        change, low=1, reason_required=True, reason_message=_("Say where the goods came from, e.g. the delivery note.")
+    )
     now = utcnow()
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
         upsert = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_levels).values(
-            variant_id=change.variant_id, location_id=change.location_id, on_hand=checked.quantity, allocated=0,
-            version=1, updated_at=now,
+            variant_id=change.variant_id,
+            location_id=change.location_id,
+            on_hand=checked.quantity,
+            allocated=0,
+            version=1,
+            updated_at=now,
         )
         upsert = upsert.on_conflict_do_update(
             index_elements=[_levels.c.variant_id, _levels.c.location_id],
-            set_={"on_hand": _levels.c.on_hand + upsert.excluded.on_hand, "version": _levels.c.version + 1,
-                  "updated_at": now},
+            set_={
+                "on_hand": _levels.c.on_hand + upsert.excluded.on_hand,
+                "version": _levels.c.version + 1,
+                "updated_at": now,
+            },
             where=_levels.c.on_hand + upsert.excluded.on_hand <= MAX_ON_HAND,
         ).returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
         row = session.execute(upsert).one_or_none()
         if row is None:
-            raise ValidationFailed(_("Please check the highlighted fields."), {
-                "quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))})
+            raise ValidationFailed(
+                _("Please check the highlighted fields."),
+                {"quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))},
+            )
         _note(session, change.variant_id, on_hand=checked.quantity, created=row.version == 1)
-        _write_movement(session, change, "receipt", actor, on_hand_delta=checked.quantity, reason=checked.reason,
-                        reference=checked.reference)
-        audit.record("stock.received", entity=("variant", change.variant_id), location_id=change.location_id,
-                     quantity=checked.quantity, on_hand=row.on_hand, reference=checked.reference,
-                     **_audit_actor(actor))
+        _write_movement(
+            session,
+            change,
+            "receipt",
+            actor,
+            on_hand_delta=checked.quantity,
+            reason=checked.reason,
+            reference=checked.reference,
+        )
+        audit.record(
+            "stock.received",
+            entity=("variant", change.variant_id),
+            location_id=change.location_id,
+            quantity=checked.quantity,
+            on_hand=row.on_hand,
+            reference=checked.reference,
+            **_audit_actor(actor),
+        )
         return _state(change.variant_id, change.location_id, row, checked.quantity)
 
 
@@ -170,8 +207,12 @@ def correct(change: StockChange, actor) -> LevelState:
     current figures in `detail`) when the level changed since the counter saw `seen_version`. A count that
     matches the figure changes nothing (delta 0, no movement, no new version).
     """
-    checked = _check(change, low=0, reason_required=True,
-                     reason_message=_("Say why the count differs, e.g. damaged, found, stocktake."))
+    checked = _check(
+        change,
+        low=0,
+        reason_required=True,
+        reason_message=_("Say why the count differs, e.g. damaged, found, stocktake."),
+    )
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
         for _attempt in range(_RETRIES):
@@ -184,31 +225,60 @@ def correct(change: StockChange, actor) -> LevelState:
             if counted == current.on_hand:
                 return current
             if counted < current.allocated:
-                raise ValidationFailed(_("That count is below what is reserved for orders."), {
-                    "quantity": _("Reserved for customer orders: %(allocated)d. The count cannot be lower than "
-                                  "that; if the goods are really gone, the orders must be changed first.",
-                                  allocated=current.allocated)})
+                raise ValidationFailed(
+                    _("That count is below what is reserved for orders."),
+                    {
+                        "quantity": _(
+                            "Reserved for customer orders: %(allocated)d. The count cannot be lower than "
+                            "that; if the goods are really gone, the orders must be changed first.",
+                            allocated=current.allocated,
+                        )
+                    },
+                )
             written = _set_on_hand(session, change, row, counted)
             if written is None:
                 if checked.seen_version is not None:
-                    raise _changed_meanwhile(_state(change.variant_id, change.location_id,
-                                                    _read(session, change.variant_id, change.location_id)))
+                    raise _changed_meanwhile(
+                        _state(
+                            change.variant_id, change.location_id, _read(session, change.variant_id, change.location_id)
+                        )
+                    )
                 continue  # another change won the race: recompute from the new figure
             delta = counted - current.on_hand
             _note(session, change.variant_id, on_hand=delta, created=row is None)
-            _write_movement(session, change, "adjustment", actor, on_hand_delta=delta, reason=checked.reason,
-                            reference=checked.reference)
-            audit.record("stock.corrected", entity=("variant", change.variant_id), location_id=change.location_id,
-                         before=current.on_hand, after=counted, reason=checked.reason, **_audit_actor(actor))
+            _write_movement(
+                session,
+                change,
+                "adjustment",
+                actor,
+                on_hand_delta=delta,
+                reason=checked.reason,
+                reference=checked.reference,
+            )
+            audit.record(
+                "stock.corrected",
+                entity=("variant", change.variant_id),
+                location_id=change.location_id,
+                before=current.on_hand,
+                after=counted,
+                reason=checked.reason,
+                **_audit_actor(actor),
+            )
             return _state(change.variant_id, change.location_id, written, delta)
         raise Conflict(_("The stock here is changing right now. Please try again."))
 
 
 def _changed_meanwhile(current):
     return Conflict(
-        _("Someone changed this stock meanwhile: on hand is now %(on_hand)d (%(allocated)d reserved). "
-          "Check the figure and count again if needed.", on_hand=current.on_hand, allocated=current.allocated),
-        on_hand=current.on_hand, allocated=current.allocated, version=current.version,
+        _(
+            "Someone changed this stock meanwhile: on hand is now %(on_hand)d (%(allocated)d reserved). "
+            "Check the figure and count again if needed.",
+            on_hand=current.on_hand,
+            allocated=current.allocated,
+        ),
+        on_hand=current.on_hand,
+        allocated=current.allocated,
+        version=current.version,
     )
 
 
@@ -216,17 +286,25 @@ def _set_on_hand(session, change, row, counted):
     """Write on_hand = counted if the level is still as read; the new row, or None when it was not."""
     now = utcnow()
     if row is None:
-        statement = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_levels).values(
-            variant_id=change.variant_id, location_id=change.location_id, on_hand=counted, allocated=0, version=1,
-            updated_at=now,
-        ).on_conflict_do_nothing(index_elements=[_levels.c.variant_id, _levels.c.location_id])
+        statement = (
+            (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_levels)
+            .values(
+                variant_id=change.variant_id,
+                location_id=change.location_id,
+                on_hand=counted,
+                allocated=0,
+                version=1,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[_levels.c.variant_id, _levels.c.location_id])
+        )
     else:
-        statement = (update(_levels)
-                     .where(_levels.c.id == row.id, _levels.c.version == row.version, _levels.c.allocated <= counted)
-                     .values(on_hand=counted, version=_levels.c.version + 1, updated_at=now))
-    return session.execute(
-        statement.returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
-    ).one_or_none()
+        statement = (
+            update(_levels)
+            .where(_levels.c.id == row.id, _levels.c.version == row.version, _levels.c.allocated <= counted)
+            .values(on_hand=counted, version=_levels.c.version + 1, updated_at=now)
+        )
+    return session.execute(statement.returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)).one_or_none()
 
 
 def allocate(change: StockChange, actor=None, *, keep_safety_stock=False) -> LevelState:
@@ -239,8 +317,7 @@ def allocate(change: StockChange, actor=None, *, keep_safety_stock=False) -> Lev
     """
     room = _levels.c.on_hand - _levels.c.allocated
     if keep_safety_stock:
-        room = room - (select(Location.safety_stock).where(Location.id == _levels.c.location_id)
-                       .scalar_subquery())
+        room = room - (select(Location.safety_stock).where(Location.id == _levels.c.location_id).scalar_subquery())
 
     def refuse(current, quantity):
         if keep_safety_stock:
@@ -248,14 +325,21 @@ def allocate(change: StockChange, actor=None, *, keep_safety_stock=False) -> Lev
             kept = location.safety_stock if location is not None else 0
             can = max(current.available - kept, 0)
             return InsufficientStock(
-                _("Only %(available)d of %(store)s's units can be sent (it keeps %(kept)d as safety stock), "
-                  "%(wanted)d asked for.", available=can, store=location.name if location else "", kept=kept,
-                  wanted=quantity),
-                available=can, requested=quantity,
+                _(
+                    "Only %(available)d of %(store)s's units can be sent (it keeps %(kept)d as safety stock), "
+                    "%(wanted)d asked for.",
+                    available=can,
+                    store=location.name if location else "",
+                    kept=kept,
+                    wanted=quantity,
+                ),
+                available=can,
+                requested=quantity,
             )
         return InsufficientStock(
             _("Only %(available)d available here, %(wanted)d asked for.", available=current.available, wanted=quantity),
-            available=current.available, requested=quantity,
+            available=current.available,
+            requested=quantity,
         )
 
     return _shift(change, actor, "allocation", +1, room, refuse)
@@ -263,11 +347,16 @@ def allocate(change: StockChange, actor=None, *, keep_safety_stock=False) -> Lev
 
 def release(change: StockChange, actor=None) -> LevelState:
     """Give back `quantity` of an allocation (order cancelled, line refused); never more than is allocated."""
+
     def refuse(current, quantity):
         return InvalidTransition(
-            _("Cannot release %(wanted)d: only %(allocated)d reserved here.",
-              wanted=quantity, allocated=current.allocated),
-            allocated=current.allocated, requested=quantity,
+            _(
+                "Cannot release %(wanted)d: only %(allocated)d reserved here.",
+                wanted=quantity,
+                allocated=current.allocated,
+            ),
+            allocated=current.allocated,
+            requested=quantity,
         )
 
     return _shift(change, actor, "release", -1, _levels.c.allocated, refuse)
@@ -276,7 +365,8 @@ def release(change: StockChange, actor=None) -> LevelState:
 def _refuse_consume(current, quantity):
     return InvalidTransition(
         _("Cannot take %(wanted)d: only %(allocated)d reserved here.", wanted=quantity, allocated=current.allocated),
-        allocated=current.allocated, requested=quantity,
+        allocated=current.allocated,
+        requested=quantity,
     )
 
 
@@ -299,24 +389,42 @@ def arrive(change: StockChange, actor=None) -> LevelState:
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
         upsert = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_levels).values(
-            variant_id=change.variant_id, location_id=change.location_id, on_hand=checked.quantity,
-            allocated=checked.quantity, version=1, updated_at=now,
+            variant_id=change.variant_id,
+            location_id=change.location_id,
+            on_hand=checked.quantity,
+            allocated=checked.quantity,
+            version=1,
+            updated_at=now,
         )
         upsert = upsert.on_conflict_do_update(
             index_elements=[_levels.c.variant_id, _levels.c.location_id],
-            set_={"on_hand": _levels.c.on_hand + upsert.excluded.on_hand,
-                  "allocated": _levels.c.allocated + upsert.excluded.allocated,
-                  "version": _levels.c.version + 1, "updated_at": now},
+            set_={
+                "on_hand": _levels.c.on_hand + upsert.excluded.on_hand,
+                "allocated": _levels.c.allocated + upsert.excluded.allocated,
+                "version": _levels.c.version + 1,
+                "updated_at": now,
+            },
             where=_levels.c.on_hand + upsert.excluded.on_hand <= MAX_ON_HAND,
         ).returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
         row = session.execute(upsert).one_or_none()
         if row is None:
-            raise ValidationFailed(_("Please check the highlighted fields."), {
-                "quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))})
-        _note(session, change.variant_id, on_hand=checked.quantity, allocated=checked.quantity,
-              created=row.version == 1)
-        _write_movement(session, change, "transfer_in", actor, on_hand_delta=checked.quantity,
-                        allocated_delta=checked.quantity, reason=checked.reason, reference=checked.reference)
+            raise ValidationFailed(
+                _("Please check the highlighted fields."),
+                {"quantity": _("That would make more than %(max)s on hand.", max=format_decimal(MAX_ON_HAND))},
+            )
+        _note(
+            session, change.variant_id, on_hand=checked.quantity, allocated=checked.quantity, created=row.version == 1
+        )
+        _write_movement(
+            session,
+            change,
+            "transfer_in",
+            actor,
+            on_hand_delta=checked.quantity,
+            allocated_delta=checked.quantity,
+            reason=checked.reason,
+            reference=checked.reference,
+        )
         return _state(change.variant_id, change.location_id, row, checked.quantity)
 
 
@@ -332,16 +440,28 @@ def _shift(change, actor, kind, sign, room, refuse, *, on_hand_too=False):
     with transaction() as session:
         row = session.execute(
             update(_levels)
-            .where(_levels.c.variant_id == change.variant_id, _levels.c.location_id == change.location_id,
-                   room >= checked.quantity)
+            .where(
+                _levels.c.variant_id == change.variant_id,
+                _levels.c.location_id == change.location_id,
+                room >= checked.quantity,
+            )
             .values(**values)
             .returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
         ).one_or_none()
         if row is None:
-            current = _state(change.variant_id, change.location_id,
-                             _read(session, change.variant_id, change.location_id))
+            current = _state(
+                change.variant_id, change.location_id, _read(session, change.variant_id, change.location_id)
+            )
             raise refuse(current, checked.quantity)
         _note(session, change.variant_id, on_hand=delta if on_hand_too else 0, allocated=delta)
-        _write_movement(session, change, kind, actor, on_hand_delta=delta if on_hand_too else 0,
-                        allocated_delta=delta, reason=checked.reason, reference=checked.reference)
+        _write_movement(
+            session,
+            change,
+            kind,
+            actor,
+            on_hand_delta=delta if on_hand_too else 0,
+            allocated_delta=delta,
+            reason=checked.reason,
+            reference=checked.reference,
+        )
         return _state(change.variant_id, change.location_id, row, delta if on_hand_too else 0)

@@ -1,4 +1,5 @@
 """Stock per (variant, location) and the append-only ledger that explains every change."""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -8,7 +9,14 @@ from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, one_of, utcnow
 
 MOVEMENT_KINDS = (
-    "receipt", "adjustment", "allocation", "release", "transfer_out", "transfer_in", "handover", "import",
+    "receipt",
+    "adjustment",
+    "allocation",
+    "release",
+    "transfer_out",
+    "transfer_in",
+    "handover",
+    "import",
 )
 
 
@@ -50,8 +58,9 @@ class VariantStock(db.Model):
 
     __tablename__ = "variant_stock"
 
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"), primary_key=True,
-                                            autoincrement=False)
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("variant.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
     allocated: Mapped[int] = mapped_column(BigInteger, default=0)
     versions: Mapped[int] = mapped_column(BigInteger, default=0)

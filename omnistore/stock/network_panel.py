@@ -15,6 +15,7 @@ what is on its way to each store. The hot statements are built once, at import, 
 ORM objects: at a few dozen requests per second per core, building a statement or an object costs more than
 the database's work.
 """
+
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,12 +58,21 @@ def stamp(versions, levels, now=None):
 
 # The idle poll's one statement: the signed-in staff member's session fields (the staff row's generation and
 # active flag, the server-side session with the cookie's key) and the variant's fingerprint.
-_POLL = (select(Staff.session_generation, Staff.active, StaffSession.ended_at, StaffSession.started_at,
-                StaffSession.last_seen_at, VariantStock.versions, VariantStock.levels)
-         .select_from(Staff)
-         .outerjoin(StaffSession, and_(StaffSession.staff_id == Staff.id, StaffSession.key_hash == bindparam("key")))
-         .outerjoin(VariantStock, VariantStock.variant_id == bindparam("v"))
-         .where(Staff.id == bindparam("staff")))
+_POLL = (
+    select(
+        Staff.session_generation,
+        Staff.active,
+        StaffSession.ended_at,
+        StaffSession.started_at,
+        StaffSession.last_seen_at,
+        VariantStock.versions,
+        VariantStock.levels,
+    )
+    .select_from(Staff)
+    .outerjoin(StaffSession, and_(StaffSession.staff_id == Staff.id, StaffSession.key_hash == bindparam("key")))
+    .outerjoin(VariantStock, VariantStock.variant_id == bindparam("v"))
+    .where(Staff.id == bindparam("staff"))
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,14 @@ def poll(staff_id, key_hash, variant_id):
     if row is None:
         return None
     generation, active, ended_at, started_at, last_seen_at, versions, levels = row
-    return PollAnswer(generation, bool(active), started_at is not None and ended_at is None, started_at,
-                      last_seen_at, stamp(versions or 0, levels or 0))
+    return PollAnswer(
+        generation,
+        bool(active),
+        started_at is not None and ended_at is None,
+        started_at,
+        last_seen_at,
+        stamp(versions or 0, levels or 0),
+    )
 
 
 def _pending_first():
@@ -102,6 +118,7 @@ def _pending_first():
 
 
 # --- the network panel -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Place:
@@ -137,8 +154,17 @@ def _opening_hours(text):
         return {}
 
 
-_PLACE_COLUMNS = (Location.id, Location.code, Location.name, Location.kind, Location.phone, Location.latitude,
-                  Location.longitude, Location.timezone, cast(Location.opening_hours, Text).label("opening_hours"))
+_PLACE_COLUMNS = (
+    Location.id,
+    Location.code,
+    Location.name,
+    Location.kind,
+    Location.phone,
+    Location.latitude,
+    Location.longitude,
+    Location.timezone,
+    cast(Location.opening_hours, Text).label("opening_hours"),
+)
 
 
 @dataclass
@@ -229,16 +255,34 @@ class NetworkPanel:
     def _row(self, distance, row, is_here=False):
         """A PanelRow from a row of the stock statement (the location's columns, available, arriving)."""
         available = max(row[-2], 0)
-        return PanelRow(Place(*row[:-2]), available, distance, self.now, is_here=is_here,
-                        low=0 < available <= self.low_threshold, arriving=max(row[-1] or 0, 0))
+        return PanelRow(
+            Place(*row[:-2]),
+            available,
+            distance,
+            self.now,
+            is_here=is_here,
+            low=0 < available <= self.low_threshold,
+            arriving=max(row[-1] or 0, 0),
+        )
 
 
-_PANEL_VARIANT = (select(Variant.id, Variant.product_id, Product.name, Variant.sku, Variant.ean, Variant.size,
-                          Variant.colour, Variant.price_minor, func.coalesce(VariantStock.versions, 0),
-                          func.coalesce(VariantStock.levels, 0))
-                  .join(Product, Product.id == Variant.product_id)
-                  .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
-                  .where(Variant.id == bindparam("v")))
+_PANEL_VARIANT = (
+    select(
+        Variant.id,
+        Variant.product_id,
+        Product.name,
+        Variant.sku,
+        Variant.ean,
+        Variant.size,
+        Variant.colour,
+        Variant.price_minor,
+        func.coalesce(VariantStock.versions, 0),
+        func.coalesce(VariantStock.levels, 0),
+    )
+    .join(Product, Product.id == Variant.product_id)
+    .outerjoin(VariantStock, VariantStock.variant_id == Variant.id)
+    .where(Variant.id == bindparam("v"))
+)
 
 
 def panel_variant(variant_id):
@@ -252,18 +296,25 @@ def _panel_stock_statement():
     """The active locations that have the variant available, or expect some, or are here; with the quantity
     on its way to each (transfers not yet received)."""
     variant_id = bindparam("v")
-    arriving = (select(Transfer.destination_location_id.label("location_id"),
-                       func.sum(OrderLine.quantity).label("quantity"))
-                .join(Transfer, Transfer.id == OrderLine.transfer_id)
-                .where(OrderLine.variant_id == variant_id, OrderLine.status.not_in(INACTIVE_LINE_STATUSES),
-                       Transfer.status.in_(UNRECEIVED_TRANSFER_STATUSES), Transfer.destination_location_id.is_not(None))
-                .group_by(Transfer.destination_location_id).subquery())
+    arriving = (
+        select(Transfer.destination_location_id.label("location_id"), func.sum(OrderLine.quantity).label("quantity"))
+        .join(Transfer, Transfer.id == OrderLine.transfer_id)
+        .where(
+            OrderLine.variant_id == variant_id,
+            OrderLine.status.not_in(INACTIVE_LINE_STATUSES),
+            Transfer.status.in_(UNRECEIVED_TRANSFER_STATUSES),
+            Transfer.destination_location_id.is_not(None),
+        )
+        .group_by(Transfer.destination_location_id)
+        .subquery()
+    )
     available = func.coalesce(_AVAILABLE, 0)
-    return (select(*_PLACE_COLUMNS, available.label("available"), arriving.c.quantity.label("arriving"))
-            .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
-            .outerjoin(arriving, arriving.c.location_id == Location.id)
-            .where(Location.active.is_(True),
-                   or_(available > 0, Location.id == bindparam("here"), arriving.c.quantity > 0)))
+    return (
+        select(*_PLACE_COLUMNS, available.label("available"), arriving.c.quantity.label("arriving"))
+        .outerjoin(StockLevel, and_(StockLevel.location_id == Location.id, StockLevel.variant_id == variant_id))
+        .outerjoin(arriving, arriving.c.location_id == Location.id)
+        .where(Location.active.is_(True), or_(available > 0, Location.id == bindparam("here"), arriving.c.quantity > 0))
+    )
 
 
 _PANEL_STOCK = _panel_stock_statement()
@@ -291,12 +342,22 @@ def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
         if variant is None:
             return None
     here_id = getattr(here, "id", here)
-    panel = NetworkPanel(variant, None, [], [], stamp(variant.versions, variant.levels, now),
-                         low_threshold=low_threshold, now=now, nearest=nearest)
+    panel = NetworkPanel(
+        variant,
+        None,
+        [],
+        [],
+        stamp(variant.versions, variant.levels, now),
+        low_threshold=low_threshold,
+        now=now,
+        nearest=nearest,
+    )
     rows = db.session.execute(_PANEL_STOCK, {"v": variant.id, "here": here_id}).all()
     distance = _distances_from(here, here_id, rows)
-    ranked = [(distance(row), row[_NAME], row, row[_KIND] == "store" and row[_ID] != here_id and row[_AVAIL] > 0)
-              for row in rows]
+    ranked = [
+        (distance(row), row[_NAME], row, row[_KIND] == "store" and row[_ID] != here_id and row[_AVAIL] > 0)
+        for row in rows
+    ]
     ranked.sort(key=_by_distance)
     for km, name, row, other_store in ranked:
         if row[_AVAIL] > 0:
@@ -330,8 +391,9 @@ def _distances_from(here, here_id, rows):
     if origin is None and here_id is not None:
         origin = next((_at(row[_LAT], row[_LON]) for row in rows if row[_ID] == here_id), None)
         if origin is None:  # here is closed, so not among the rows
-            origin = db.session.execute(select(Location.latitude, Location.longitude)
-                                        .where(Location.id == here_id)).first()
+            origin = db.session.execute(
+                select(Location.latitude, Location.longitude).where(Location.id == here_id)
+            ).first()
     if origin is None:
         return lambda _row: 0.0
     km, point = distances_from(origin), _Point()

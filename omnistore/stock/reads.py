@@ -1,6 +1,7 @@
 """What the stock is now and how it got there, read without changing anything: one level's figures (level_at), its
 ledger a page at a time with the on-hand figure after each entry (history), and one SKU at every active location
 (network_stock, for the API). Every change goes through the ledger's verbs."""
+
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -48,12 +49,19 @@ def history(variant_id, location_id, page=1, per_page=HISTORY_PER_PAGE) -> Page:
         newer = select(StockMovement.on_hand_delta).where(where).order_by(*newest_first).limit(offset).subquery()
         newer_sum = db.session.scalar(select(func.coalesce(func.sum(newer.c.on_hand_delta), 0)))
     movements = db.session.scalars(
-        select(StockMovement).where(where).order_by(*newest_first).limit(per_page).offset(offset)
+        select(StockMovement)
+        .where(where)
+        .order_by(*newest_first)
+        .limit(per_page)
+        .offset(offset)
         .options(selectinload(StockMovement.staff))
     ).all()
     client_ids = {m.api_client_id for m in movements if m.api_client_id}
-    clients = dict(db.session.execute(select(ApiClient.id, ApiClient.name).where(ApiClient.id.in_(client_ids)))
-                   .all()) if client_ids else {}
+    clients = (
+        dict(db.session.execute(select(ApiClient.id, ApiClient.name).where(ApiClient.id.in_(client_ids))).all())
+        if client_ids
+        else {}
+    )
     entries, after = [], on_hand_sum - newer_sum
     for movement in movements:
         if movement.staff is not None:
@@ -85,9 +93,14 @@ def network_stock(sku):
     variant = db.session.scalar(select(Variant).where(Variant.sku == sku.strip()))
     if variant is None:
         raise NotFound(_("No variant with SKU %(sku)s.", sku=sku.strip()))
-    levels = {row.location_id: row for row in db.session.execute(
-        select(_levels.c.location_id, _levels.c.on_hand, _levels.c.allocated).where(_levels.c.variant_id == variant.id)
-    )}
+    levels = {
+        row.location_id: row
+        for row in db.session.execute(
+            select(_levels.c.location_id, _levels.c.on_hand, _levels.c.allocated).where(
+                _levels.c.variant_id == variant.id
+            )
+        )
+    }
     result = []
     for location in db.session.scalars(select(Location).where(Location.active.is_(True)).order_by(Location.code)):
         level = levels.get(location.id)

@@ -1,5 +1,6 @@
 """The clerk's catalogue search: words, EANs and SKUs, typos corrected, filtered by size, colour and what is available
 here or in the network (so it lives with the stock); the facets it offers."""
+
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -112,12 +113,20 @@ class FoundProduct:
 _FOUND_COLUMNS = (Product.id, Product.style_code, Product.name, Product.brand, Product.category, Product.image_url)
 
 
-FOUND_VARIANT_COLUMNS = (Variant.id, Variant.product_id, Variant.sku, Variant.ean, Variant.size, Variant.colour,
-                         Variant.price_minor)
+FOUND_VARIANT_COLUMNS = (
+    Variant.id,
+    Variant.product_id,
+    Variant.sku,
+    Variant.ean,
+    Variant.size,
+    Variant.colour,
+    Variant.price_minor,
+)
 
 
-_VARIANTS_OF = (select(*FOUND_VARIANT_COLUMNS).where(Variant.product_id.in_(bindparam("ids", expanding=True)))
-                .order_by(Variant.id))
+_VARIANTS_OF = (
+    select(*FOUND_VARIANT_COLUMNS).where(Variant.product_id.in_(bindparam("ids", expanding=True))).order_by(Variant.id)
+)
 
 
 def variants_of(product_ids):
@@ -180,8 +189,9 @@ def _token_condition(number, is_ean):
     matched whole, through its unique index. Values bound as t<number> (a LIKE pattern) and e<number>."""
     condition = Product.search_text.like(bindparam(f"t{number}"), escape="/")
     if is_ean:
-        condition = or_(condition, Product.id.in_(select(Variant.product_id)
-                                                  .where(Variant.ean == bindparam(f"e{number}"))))
+        condition = or_(
+            condition, Product.id.in_(select(Variant.product_id).where(Variant.ean == bindparam(f"e{number}")))
+        )
     return condition
 
 
@@ -193,20 +203,34 @@ def _variant_condition(size, colour, available):
     if colour:
         conditions.append(Variant.colour == bindparam("colour"))
     if available == "here":
-        conditions.append(exists().where(
-            StockLevel.variant_id == Variant.id, StockLevel.location_id == bindparam("here"),
-            StockLevel.on_hand > StockLevel.allocated))
+        conditions.append(
+            exists().where(
+                StockLevel.variant_id == Variant.id,
+                StockLevel.location_id == bindparam("here"),
+                StockLevel.on_hand > StockLevel.allocated,
+            )
+        )
     elif available == "network":
-        conditions.append(exists().where(
-            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.allocated,
-            Location.id == StockLevel.location_id, Location.active.is_(True)))
+        conditions.append(
+            exists().where(
+                StockLevel.variant_id == Variant.id,
+                StockLevel.on_hand > StockLevel.allocated,
+                Location.id == StockLevel.location_id,
+                Location.active.is_(True),
+            )
+        )
     return Product.variants.any(and_(*conditions)) if conditions else None
 
 
 _RANK = case(  # values bound at execution: see _find
     (or_(func.lower(Product.name) == bindparam("typed"), func.lower(Product.brand) == bindparam("typed")), 0),
-    (or_(Product.search_text.like(bindparam("phrase_start"), escape="/"),
-         func.lower(Product.brand).like(bindparam("typed_start"), escape="/")), 1),
+    (
+        or_(
+            Product.search_text.like(bindparam("phrase_start"), escape="/"),
+            func.lower(Product.brand).like(bindparam("typed_start"), escape="/"),
+        ),
+        1,
+    ),
     (func.lower(Product.name).like(bindparam("typed_inside"), escape="/"), 2),
     (Product.search_text.like(bindparam("word_start"), escape="/"), 3),
     else_=4,
@@ -223,22 +247,43 @@ def _find_statement(eans, category, size, colour, available):
     if (variant_condition := _variant_condition(size, colour, available)) is not None:
         conditions.append(variant_condition)
     order = [_RANK] if eans else []
-    return (select(*_FOUND_COLUMNS).where(*conditions).order_by(*order, Product.name, Product.id)
-            .offset(bindparam("offset")).limit(bindparam("limit")))
+    return (
+        select(*_FOUND_COLUMNS)
+        .where(*conditions)
+        .order_by(*order, Product.name, Product.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
 
 
 def _find(query, tokens, typed):
-    statement = _find_statement(tuple(bool(EAN_RE.match(token)) for token in tokens), bool(query.category),
-                                bool(query.size), bool(query.colour), query.available)
-    values = {"offset": query.offset, "limit": query.limit + 1, "category": query.category, "size": query.size,
-              "colour": query.colour, "here": query.here_id}
+    statement = _find_statement(
+        tuple(bool(EAN_RE.match(token)) for token in tokens),
+        bool(query.category),
+        bool(query.size),
+        bool(query.colour),
+        query.available,
+    )
+    values = {
+        "offset": query.offset,
+        "limit": query.limit + 1,
+        "category": query.category,
+        "size": query.size,
+        "colour": query.colour,
+        "here": query.here_id,
+    }
     for number, token in enumerate(tokens):
         values[f"t{number}"], values[f"e{number}"] = _like(token), token
     if tokens:
         phrase = " ".join(tokens)
         typed = re.sub(r"\s+", " ", typed.lower()).strip()
-        values.update(typed=typed, phrase_start=_like(phrase, start=""), typed_start=_like(typed, start=""),
-                      typed_inside=_like(typed), word_start=_like(phrase, start="% "))
+        values.update(
+            typed=typed,
+            phrase_start=_like(phrase, start=""),
+            typed_start=_like(typed, start=""),
+            typed_inside=_like(typed),
+            word_start=_like(phrase, start="% "),
+        )
     return [FoundProduct(*row) for row in db.session.execute(statement, values)]
 
 
@@ -255,7 +300,7 @@ def search_catalogue(query, load_variants=variants_of):
             products = _find(query, better, " ".join(shown))
             corrected = " ".join(shown) if products else None
     more = len(products) > query.limit
-    products = products[:query.limit]
+    products = products[: query.limit]
     if products:
         variants = load_variants([product.id for product in products])
         for product in products:
@@ -277,10 +322,12 @@ def _catalogue_version():
     return tuple(db.session.execute(_CATALOGUE_VERSION).one())
 
 
-_CATALOGUE_VERSION = select(select(func.min(Product.id)).scalar_subquery(),
-                            select(func.max(Product.id)).scalar_subquery(),
-                            select(func.max(Product.updated_at)).scalar_subquery(),
-                            select(func.max(Variant.id)).scalar_subquery())
+_CATALOGUE_VERSION = select(
+    select(func.min(Product.id)).scalar_subquery(),
+    select(func.max(Product.id)).scalar_subquery(),
+    select(func.max(Product.updated_at)).scalar_subquery(),
+    select(func.max(Variant.id)).scalar_subquery(),
+)
 
 
 def _memo(name, build):

@@ -4,6 +4,7 @@ notes go into variant_stock in one statement, added to what is there (so concurr
 each other) and in variant order (so two transactions never wait on each other's summary rows in a circle). When the
 transaction rolls back instead, the notes are dropped with it. rebuild_summaries sets the rows from the levels, for
 rows written without the verbs."""
+
 from sqlalchemy import event, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -42,20 +43,29 @@ def write_pending_summaries(session):
         return
     rows = sorted((variant_id, *deltas) for variant_id, deltas in pending.items())
     if _dialect(session) == "postgresql":
-        session.execute(text(
-            "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
-            "SELECT * FROM unnest(CAST(:v AS integer[]), CAST(:o AS bigint[]), CAST(:a AS bigint[]), "
-            "CAST(:n AS bigint[]), CAST(:l AS integer[])) ORDER BY 1 "
-            "ON CONFLICT (variant_id) DO UPDATE SET on_hand = variant_stock.on_hand + excluded.on_hand, "
-            "allocated = variant_stock.allocated + excluded.allocated, "
-            "versions = variant_stock.versions + excluded.versions, levels = variant_stock.levels + excluded.levels"
-        ), dict(zip("voanl", map(list, zip(*rows, strict=True)), strict=True)))
+        session.execute(
+            text(
+                "INSERT INTO variant_stock (variant_id, on_hand, allocated, versions, levels) "
+                "SELECT * FROM unnest(CAST(:v AS integer[]), CAST(:o AS bigint[]), CAST(:a AS bigint[]), "
+                "CAST(:n AS bigint[]), CAST(:l AS integer[])) ORDER BY 1 "
+                "ON CONFLICT (variant_id) DO UPDATE SET on_hand = variant_stock.on_hand + excluded.on_hand, "
+                "allocated = variant_stock.allocated + excluded.allocated, "
+                "versions = variant_stock.versions + excluded.versions, levels = variant_stock.levels + excluded.levels"
+            ),
+            dict(zip("voanl", map(list, zip(*rows, strict=True)), strict=True)),
+        )
         return
     upsert = sqlite.insert(_summary)
-    upsert = upsert.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
-        name: _summary.c[name] + upsert.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")})
-    session.connection().execute(upsert, [dict(zip(("variant_id", "on_hand", "allocated", "versions", "levels"), row,
-                                               strict=True)) for row in rows])
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[_summary.c.variant_id],
+        set_={
+            name: _summary.c[name] + upsert.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")
+        },
+    )
+    session.connection().execute(
+        upsert,
+        [dict(zip(("variant_id", "on_hand", "allocated", "versions", "levels"), row, strict=True)) for row in rows],
+    )
 
 
 @event.listens_for(Session, "before_commit")
@@ -79,17 +89,29 @@ def rebuild_summaries(variant_ids=None):
             return
         ids = sorted(set(variant_ids))
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
+            chunk = ids[start : start + _IN_CHUNK]
             _rebuild(session, _levels.c.variant_id.in_(chunk), _summary.c.variant_id.in_(chunk))
 
 
 def _rebuild(session, levels_where, summary_where):
     statement = (postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert)(_summary)
-    totals = (select(_levels.c.variant_id, func.sum(_levels.c.on_hand), func.sum(_levels.c.allocated),
-                     func.sum(_levels.c.version), func.count())
-              .where(levels_where).group_by(_levels.c.variant_id))
+    totals = (
+        select(
+            _levels.c.variant_id,
+            func.sum(_levels.c.on_hand),
+            func.sum(_levels.c.allocated),
+            func.sum(_levels.c.version),
+            func.count(),
+        )
+        .where(levels_where)
+        .group_by(_levels.c.variant_id)
+    )
     statement = statement.from_select(["variant_id", "on_hand", "allocated", "versions", "levels"], totals)
-    session.execute(statement.on_conflict_do_update(index_elements=[_summary.c.variant_id], set_={
-        name: statement.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")}))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_summary.c.variant_id],
+            set_={name: statement.excluded[name] for name in ("on_hand", "allocated", "versions", "levels")},
+        )
+    )
     orphans = ~exists().where(_levels.c.variant_id == _summary.c.variant_id)
     session.execute(_summary.delete().where(orphans, summary_where))

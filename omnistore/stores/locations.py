@@ -1,4 +1,5 @@
 """The network: stores and warehouses; distances between them and whether they are open."""
+
 import math
 import re
 from dataclasses import dataclass
@@ -142,14 +143,17 @@ def first_ready_day(location, now=None):
     hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
     if not any(_intervals(hours, key) for key in WEEKDAYS):
         return today
-    later_today = any(minute < (end if end > start else 24 * 60)
-                      for start, end, _s, _e in _intervals(hours, WEEKDAYS[today.weekday()]))
+    later_today = any(
+        minute < (end if end > start else 24 * 60)
+        for start, end, _s, _e in _intervals(hours, WEEKDAYS[today.weekday()])
+    )
     if status.open_now or later_today:
         return today
     return next_open_day(location, today + timedelta(days=1))
 
 
 # --- pickup settings of a store (the manager's rules) ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PickupSettings:
@@ -206,21 +210,28 @@ def update_pickup_settings(location, settings, *, staff):
     reminder = settings.reminder_day
     too_late = not errors.get("hold_days") and isinstance(reminder, int) and reminder >= settings.hold_days
     if not isinstance(reminder, int) or reminder < 0 or too_late:
-        errors["reminder_day"] = _l("The reminder goes out before the last hold day: 0 to %(last)d.",
-                                    last=max(0, (settings.hold_days or 1) - 1))
+        errors["reminder_day"] = _l(
+            "The reminder goes out before the last hold day: 0 to %(last)d.", last=max(0, (settings.hold_days or 1) - 1)
+        )
     hours = settings.pickup_hours if isinstance(settings.pickup_hours, dict) else None
     if hours is None or set(hours) - set(WEEKDAYS):
         errors["pickup_hours"] = _l("Give the hours as 09:30-20:00, several separated by commas.")
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), errors)
-    new = {"hold_days": settings.hold_days, "reminder_day": settings.reminder_day,
-           "pickup_enabled": bool(settings.pickup_enabled), "sourcing_enabled": bool(settings.sourcing_enabled),
-           "transfer_capacity": settings.transfer_capacity, "safety_stock": settings.safety_stock,
-           "pickup_hours": {day: hours[day] for day in WEEKDAYS if day in hours}}
+    new = {
+        "hold_days": settings.hold_days,
+        "reminder_day": settings.reminder_day,
+        "pickup_enabled": bool(settings.pickup_enabled),
+        "sourcing_enabled": bool(settings.sourcing_enabled),
+        "transfer_capacity": settings.transfer_capacity,
+        "safety_stock": settings.safety_stock,
+        "pickup_hours": {day: hours[day] for day in WEEKDAYS if day in hours},
+    }
     with transaction() as session:
         location = session.get(Location, location.id, with_for_update=True)
-        changes = {name: [getattr(location, name), value] for name, value in new.items()
-                   if getattr(location, name) != value}
+        changes = {
+            name: [getattr(location, name), value] for name, value in new.items() if getattr(location, name) != value
+        }
         for name, value in new.items():
             setattr(location, name, value)
         if changes:

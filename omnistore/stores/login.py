@@ -11,6 +11,7 @@ the ordinary idle timeout: services/staff_sessions.counts_as_presence) and only 
 OMNISTORE_DESK_SESSION_HOURS after sign-in (a shift). Every other live poll (the stock panel, a queue of
 another store) counts as nothing.
 """
+
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -32,7 +33,8 @@ def limits():
     return staff_sessions.Limits(
         idle=timedelta(minutes=config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]),
         desk=timedelta(hours=config["OMNISTORE_DESK_SESSION_HOURS"]),
-        lifetime=config["PERMANENT_SESSION_LIFETIME"])
+        lifetime=config["PERMANENT_SESSION_LIFETIME"],
+    )
 
 
 def parse_user_id(user_id):
@@ -104,8 +106,13 @@ def check_session():
         minutes = max(1, round(current_app.config["OMNISTORE_IDLE_TIMEOUT_MINUTES"]))
         flash(_("You were signed out after %(minutes)d minutes without activity.", minutes=minutes), "info")
     else:
-        flash(_("Your session ended after %(hours)d hours. Please sign in again.",
-                hours=round(rules.lifetime.total_seconds() / 3600)), "info")
+        flash(
+            _(
+                "Your session ended after %(hours)d hours. Please sign in again.",
+                hours=round(rules.lifetime.total_seconds() / 3600),
+            ),
+            "info",
+        )
     return to_sign_in()
 
 
@@ -121,15 +128,14 @@ def page_path():
 
 
 def same_origin_path(url):
-    """"/path?query" of a URL of this site, else None (never the sign-in page itself)."""
+    """ "/path?query" of a URL of this site, else None (never the sign-in page itself)."""
     try:
         parts = urlsplit(url[:2000])
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or parts.netloc != request.host or not parts.path.startswith("/"):
         return None
-    if parts.path.startswith("//") or parts.path == url_for("auth.login") or any(
-            ord(char) < 32 for char in url):
+    if parts.path.startswith("//") or parts.path == url_for("auth.login") or any(ord(char) < 32 for char in url):
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
 

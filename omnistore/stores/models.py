@@ -1,4 +1,5 @@
 """Stores and warehouses: the network."""
+
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -140,8 +141,9 @@ class ApiClient(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Scope (see stores/staff.py, "API scope"): the order channels it may read and act on, the location
     # codes it may read and act on (None: the whole network), and whether it may only read.
-    channels: Mapped[list] = mapped_column(db.JSON, default=lambda: list(DEFAULT_API_CHANNELS),
-                                           server_default=text("'[\"web\"]'"))
+    channels: Mapped[list] = mapped_column(
+        db.JSON, default=lambda: list(DEFAULT_API_CHANNELS), server_default=text("'[\"web\"]'")
+    )
     stores: Mapped[list | None] = mapped_column(db.JSON)
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Sees the status_url (the customer's QR credential) of in-scope orders other clients placed too.

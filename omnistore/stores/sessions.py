@@ -11,6 +11,7 @@ still holds. A copy of the cookie is worth nothing once the session ended here, 
   so it keeps the ordinary idle timeout whatever it has on screen.
 - No session outlives `Limits.lifetime` after sign-in, used or not.
 """
+
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -59,10 +60,14 @@ def start(staff, limits):
     key = secrets.token_urlsafe(32)
     now = utcnow()
     with transaction() as session:
-        session.execute(delete(StaffSession).where(
-            StaffSession.staff_id == staff.id,
-            or_(StaffSession.ended_at.is_not(None), StaffSession.started_at < now - limits.lifetime))
-            .execution_options(synchronize_session=False))
+        session.execute(
+            delete(StaffSession)
+            .where(
+                StaffSession.staff_id == staff.id,
+                or_(StaffSession.ended_at.is_not(None), StaffSession.started_at < now - limits.lifetime),
+            )
+            .execution_options(synchronize_session=False)
+        )
         session.add(StaffSession(key_hash=hash_key(key), staff_id=staff.id, started_at=now, last_seen_at=now))
     return key
 
@@ -72,20 +77,27 @@ def end(key):
     if not key:
         return
     with transaction() as session:
-        session.execute(update(StaffSession)
-                        .where(StaffSession.key_hash == hash_key(key), StaffSession.ended_at.is_(None))
-                        .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.key_hash == hash_key(key), StaffSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def end_all(staff_id):
     """Every open session of a staff member ends (disable, password change); call inside their transaction."""
-    db.session.execute(update(StaffSession)
-                       .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
-                       .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(StaffSession)
+        .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
-_LOAD = (select(Staff, StaffSession.id, StaffSession.started_at, StaffSession.last_seen_at)
-         .join(StaffSession, StaffSession.staff_id == Staff.id))
+_LOAD = select(Staff, StaffSession.id, StaffSession.started_at, StaffSession.last_seen_at).join(
+    StaffSession, StaffSession.staff_id == Staff.id
+)
 
 
 def load(staff_id, generation, key):
@@ -93,9 +105,15 @@ def load(staff_id, generation, key):
     One statement; whether the session is still fresh enough is `verdict`'s question."""
     if not key:
         return None
-    row = db.session.execute(_LOAD.where(
-        Staff.id == staff_id, Staff.session_generation == generation, Staff.active.is_(True),
-        StaffSession.key_hash == hash_key(key), StaffSession.ended_at.is_(None))).first()
+    row = db.session.execute(
+        _LOAD.where(
+            Staff.id == staff_id,
+            Staff.session_generation == generation,
+            Staff.active.is_(True),
+            StaffSession.key_hash == hash_key(key),
+            StaffSession.ended_at.is_(None),
+        )
+    ).first()
     if row is None:
         return None
     staff, session_id, started_at, last_seen_at = row
@@ -127,15 +145,25 @@ def touch(signed, limits, now=None):
     if now - signed.last_seen_at < limits.step:
         return False
     with transaction() as session:
-        session.execute(update(StaffSession)
-                        .where(StaffSession.id == signed.id, StaffSession.ended_at.is_(None),
-                               StaffSession.last_seen_at < now - limits.step)
-                        .values(last_seen_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(StaffSession)
+            .where(
+                StaffSession.id == signed.id,
+                StaffSession.ended_at.is_(None),
+                StaffSession.last_seen_at < now - limits.step,
+            )
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return True
 
 
 def expire(signed):
     """The idle timeout or the lifetime ended this session: it stays ended (a copy cannot revive it)."""
     with transaction() as session:
-        session.execute(update(StaffSession).where(StaffSession.id == signed.id, StaffSession.ended_at.is_(None))
-                        .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == signed.id, StaffSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

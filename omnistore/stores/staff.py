@@ -1,4 +1,5 @@
 """Staff logins and API clients: creation, authentication, roles and store scope."""
+
 import hashlib
 import re
 import secrets
@@ -53,8 +54,12 @@ def create_staff(email, *, role, location_code, password, name="", locale="en"):
         if session.scalar(select(Staff.id).where(Staff.email == email)):
             raise Conflict(f"A staff member with email {email} exists already.")
         staff = Staff(
-            email=email, name=name.strip() or email.split("@")[0], role=role, location=location,
-            password_hash=generate_password_hash(password), locale=locale,
+            email=email,
+            name=name.strip() or email.split("@")[0],
+            role=role,
+            location=location,
+            password_hash=generate_password_hash(password),
+            locale=locale,
         )
         session.add(staff)
         session.flush()
@@ -108,12 +113,12 @@ def can_act_at(staff, location_id):
 
 # --- API clients ---------------------------------------------------------------------------------
 
+
 def _hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_client(name, *, channels=DEFAULT_API_CHANNELS, stores=None, read_only=False,
-                      all_status_urls=False):
+def create_api_client(name, *, channels=DEFAULT_API_CHANNELS, stores=None, read_only=False, all_status_urls=False):
     """Create a client and return (client, token). The token is shown once; only its hash is kept.
 
     Scope: `channels` (order channels it may read and act on; default the web shop's own), `stores`
@@ -133,22 +138,38 @@ def create_api_client(name, *, channels=DEFAULT_API_CHANNELS, stores=None, read_
             stores = sorted({str(code).strip().upper() for code in stores})
             known = set(session.scalars(select(Location.code).where(Location.code.in_(stores))))
             if not stores or set(stores) - known:
-                raise ValidationFailed(f"No location with the code {', '.join(sorted(set(stores) - known))}.",
-                                       {"stores": "Not known."})
+                raise ValidationFailed(
+                    f"No location with the code {', '.join(sorted(set(stores) - known))}.", {"stores": "Not known."}
+                )
         if session.scalar(select(ApiClient.id).where(func.lower(ApiClient.name) == name.lower())):
             raise Conflict(f"An API client named {name!r} exists already.")
-        client = ApiClient(name=name, token_hash=_hash_token(token), token_prefix=token[:10], channels=channels,
-                           stores=stores, read_only=bool(read_only), all_status_urls=bool(all_status_urls))
+        client = ApiClient(
+            name=name,
+            token_hash=_hash_token(token),
+            token_prefix=token[:10],
+            channels=channels,
+            stores=stores,
+            read_only=bool(read_only),
+            all_status_urls=bool(all_status_urls),
+        )
         session.add(client)
         session.flush()
-        audit.record("api_client.created", entity=client, api_client=client, channels=channels, stores=stores,
-                     read_only=bool(read_only), all_status_urls=bool(all_status_urls))
+        audit.record(
+            "api_client.created",
+            entity=client,
+            api_client=client,
+            channels=channels,
+            stores=stores,
+            read_only=bool(read_only),
+            all_status_urls=bool(all_status_urls),
+        )
     return client, token
 
 
 # --- API scope: the one owner of what a token may see and do ------------------------------------------
 # Reads outside the scope are "not found" (so order numbers cannot be probed); writes to a forbidden store
 # or channel are refused with ForbiddenScope, any write by a read-only client with ReadOnlyClient.
+
 
 def api_store_in_scope(client, location_code):
     """May `client` read and act on the location with this code? (None: a network-wide record.)"""
@@ -229,8 +250,10 @@ def note_api_client_use(client):
     with transaction() as session:
         session.execute(
             update(ApiClient)
-            .where(ApiClient.id == client.id,
-                   or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_RESOLUTION))
+            .where(
+                ApiClient.id == client.id,
+                or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_RESOLUTION),
+            )
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -1,4 +1,5 @@
 """Sign in, sign out, and the language switch."""
+
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -38,12 +39,18 @@ def _failed(response):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_REQUEST_RATE_LIMIT"], methods=["POST"],
-               key_func=lambda: f"login-requests:{get_remote_address()}")  # every POST, counted up front
-@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT"], methods=["POST"],
-               deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=_address_and_account_key, deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["OMNISTORE_LOGIN_REQUEST_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=lambda: f"login-requests:{get_remote_address()}",
+)  # every POST, counted up front
+@limiter.limit(lambda: current_app.config["OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["OMNISTORE_LOGIN_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=_address_and_account_key,
+    deduct_when=_failed,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))

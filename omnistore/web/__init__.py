@@ -1,4 +1,5 @@
 """What every page shares: security headers, the request's timing, error handlers, the session cookie."""
+
 from time import perf_counter
 
 from flask import g

@@ -1,4 +1,5 @@
 """Errors split three ways: JSON for the API, a fragment for htmx, a full page otherwise."""
+
 import logging
 
 from flask import jsonify, render_template, request
@@ -37,9 +38,18 @@ def _messages():
 
 
 JSON_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type", 422: "invalid",
-    429: "rate_limited", 500: "server_error",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
 }
 
 
@@ -67,8 +77,10 @@ def register_error_handlers(app):
     def _domain(error):
         db.session.rollback()
         # A detail named like error_response's own parameters (InvalidTransition's "status") is renamed.
-        detail = {f"current_{key}" if key in ("status", "message", "code") else key: value
-                  for key, value in error.detail.items()}
+        detail = {
+            f"current_{key}" if key in ("status", "message", "code") else key: value
+            for key, value in error.detail.items()
+        }
         return error_response(error.status, error.message, error.code, **detail)
 
     @app.errorhandler(DataError)

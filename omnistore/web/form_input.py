@@ -6,6 +6,7 @@ refused here with a 400 and a message that says what was wrong, so no view (nor 
 or a list where it expects a string. A view that takes an upload or a repeated field says so with
 `@form_input(files=..., lists=...)`.
 """
+
 from flask import current_app, request
 from flask_babel import gettext as _
 

@@ -1,5 +1,6 @@
 """Flask-WTF forms shared by the blueprints, and the pieces every form uses: whole numbers and ids read the
 one way (core/validation.py), a validator that runs a service's own check, and the errors a view shows."""
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -88,8 +89,11 @@ def id_arg(name, source=None):
     """A row's id sent as `name` in the query string (or in `source`, e.g. request.form), read by IdField's
     rule: None when absent or not an id 1..MAX_ID."""
     meta = type("Meta", (), {"csrf": False})
-    form = type("IdArgs", (FlaskForm,), {"Meta": meta, name: IdField(message="", validators=[
-        Optional(), NumberRange(1, MAX_ID)])})(request.args if source is None else source)
+    form = type(
+        "IdArgs",
+        (FlaskForm,),
+        {"Meta": meta, name: IdField(message="", validators=[Optional(), NumberRange(1, MAX_ID)])},
+    )(request.args if source is None else source)
     return form[name].data if form.validate() else None
 
 

@@ -1,4 +1,5 @@
 """Language and time zone for each request, and the filters that format money and times for them."""
+
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -63,12 +64,23 @@ CHANNEL_LABELS = {"web": _l("Web shop"), "store": _l("Store"), "app": _l("App"),
 FULFILMENT_LABELS = {"pickup": _l("Pickup"), "delivery": _l("Delivery")}
 PAYMENT_LABELS = {"paid": _l("Paid"), "pay_at_pickup": _l("Pay at pickup")}
 EVENT_LABELS = {
-    "placed": _l("Placed"), "sourced": _l("Sourced"), "picked": _l("Picked"), "shipped": _l("Shipped"),
-    "received": _l("Received"), "ready": _l("Ready"), "notified": _l("Customer notified"),
-    "reminded": _l("Reminder sent"), "on_the_way": _l("Customer on the way"), "checked_in": _l("Customer checked in"),
-    "collected": _l("Collected"), "expired": _l("Expired"), "cancelled": _l("Cancelled"),
-    "delivered": _l("Delivered"), "code_failed": _l("Wrong pickup code tried"),
-    "confirmation_resent": _l("Confirmation sent again"), "in_transit": _l("In transit"),
+    "placed": _l("Placed"),
+    "sourced": _l("Sourced"),
+    "picked": _l("Picked"),
+    "shipped": _l("Shipped"),
+    "received": _l("Received"),
+    "ready": _l("Ready"),
+    "notified": _l("Customer notified"),
+    "reminded": _l("Reminder sent"),
+    "on_the_way": _l("Customer on the way"),
+    "checked_in": _l("Customer checked in"),
+    "collected": _l("Collected"),
+    "expired": _l("Expired"),
+    "cancelled": _l("Cancelled"),
+    "delivered": _l("Delivered"),
+    "code_failed": _l("Wrong pickup code tried"),
+    "confirmation_resent": _l("Confirmation sent again"),
+    "in_transit": _l("In transit"),
 }
 
 

@@ -1,5 +1,6 @@
 """The outbox for admins: every email and webhook the app queued, with each email shown as it was written
 (in development, without SMTP, this is where the emails are read)."""
+
 from flask import Blueprint, make_response, render_template, request
 
 from omnistore.core import outbox as outbox_service
@@ -10,8 +11,10 @@ from omnistore.web.rendering import render_page_or_partial, role_required
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
 # The email's own HTML (inline styles, as emails need) in a sandboxed frame: no scripts, no requests.
-PREVIEW_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; " \
-                 "base-uri 'none'; form-action 'none'"
+PREVIEW_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
 
 
 @bp.get("/")
@@ -19,9 +22,16 @@ PREVIEW_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; 
 def index():
     kind, status = request.args.get("kind", ""), request.args.get("status", "")
     result = outbox_service.list_messages(kind=kind, status=status, page=request.args.get("page", 1, type=int) or 1)
-    return render_page_or_partial("outbox/index.html", "outbox/_list.html", result=result, kind=kind,
-                                  status=status, kinds=OUTBOX_KINDS, statuses=OUTBOX_STATUSES,
-                                  smtp=outbox_delivery.smtp_configured())
+    return render_page_or_partial(
+        "outbox/index.html",
+        "outbox/_list.html",
+        result=result,
+        kind=kind,
+        status=status,
+        kinds=OUTBOX_KINDS,
+        statuses=OUTBOX_STATUSES,
+        smtp=outbox_delivery.smtp_configured(),
+    )
 
 
 @bp.get("/<int:message_id>")

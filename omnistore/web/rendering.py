@@ -1,4 +1,5 @@
 """The helpers every view uses: one fragment for both paths, and the guard decorators."""
+
 from functools import wraps
 
 from flask import Response, abort, current_app, make_response, render_template, request
@@ -7,8 +8,16 @@ from flask_login import current_user, login_required
 from omnistore.core import csvfile
 from omnistore.core.extensions import htmx
 
-__all__ = ["LIVE_PARAM", "csv_download", "is_live_poll", "live_poll", "login_required", "render_page_or_partial",
-           "role_required", "wants_fragment"]
+__all__ = [
+    "LIVE_PARAM",
+    "csv_download",
+    "is_live_poll",
+    "live_poll",
+    "login_required",
+    "render_page_or_partial",
+    "role_required",
+    "wants_fragment",
+]
 
 LIVE_PARAM = "v"  # the fingerprint a live panel or queue sends back when it polls
 
@@ -29,9 +38,11 @@ def csv_download(filename, header, rows):
     """A CSV file as a download, written by the one CSV writer in the language's number format."""
     from omnistore.web.i18n import formatting_locale
 
-    return Response(csvfile.write(header, rows, locale=formatting_locale()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        csvfile.write(header, rows, locale=formatting_locale()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 def role_required(*roles):
@@ -59,5 +70,8 @@ def live_poll(view):
 
 def is_live_poll():
     """Whether this request is a live page's poll (see live_poll)."""
-    return (request.method == "GET" and LIVE_PARAM in request.args
-            and getattr(current_app.view_functions.get(request.endpoint), "live_poll", False))
+    return (
+        request.method == "GET"
+        and LIVE_PARAM in request.args
+        and getattr(current_app.view_functions.get(request.endpoint), "live_poll", False)
+    )

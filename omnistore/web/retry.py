@@ -9,6 +9,7 @@
   with its own bare 500 without the app's headers. Only SELECTs ran in that transaction (services own
   their write transactions), so when its COMMIT fails the answer already made stands.
 """
+
 import logging
 
 from flask import Flask, g, request
@@ -41,8 +42,12 @@ class App(Flask):
         try:
             return super().full_dispatch_request()
         except _RunAgain as again:
-            log.warning("database connection lost during %s %s; running it again on a fresh connection",
-                        request.method, request.path, exc_info=again.__cause__)
+            log.warning(
+                "database connection lost during %s %s; running it again on a fresh connection",
+                request.method,
+                request.path,
+                exc_info=again.__cause__,
+            )
             request.environ[_RETRIED] = True
             _forget_the_connection()
             for name in ("_login_user", "staff_session"):  # loaded through the lost connection

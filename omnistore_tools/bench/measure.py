@@ -1,4 +1,5 @@
 """Measuring: samples and results, percentiles, the Server-Timing header, CPU shares, and the in-process mode."""
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from omnistore_tools.bench.scenarios import POOL_MAX, SEED_CLERK_STORE, Scenario, Workload
 
 # --- measuring --------------------------------------------------------------------------------------
+
 
 @dataclass
 class Sample:
@@ -55,6 +57,7 @@ class Result:
         app = self.cpu.get("server", self.cpu["bench"])
         figures = {"app": app} | ({"db": self.cpu["db"]} if "db" in self.cpu else {})
         return {name: round(1000 * seconds / self.requests, 2) for name, seconds in figures.items()}
+
     relative: float | None = None
     targets: list = field(default_factory=list)  # [(label, passed or None when not judged here)]
 
@@ -86,17 +89,27 @@ class Result:
         def figures(values):
             ordered = sorted(values)
             return {f"p{p}": _round(percentile(ordered, p)) for p in (50, 95, 99)} | {
-                "mean": _round(sum(ordered) / len(ordered)) if ordered else None}
+                "mean": _round(sum(ordered) / len(ordered)) if ordered else None
+            }
 
         return {
-            "name": self.scenario.name, "endpoint": self.scenario.endpoint, "about": self.scenario.about,
-            "expected_status": self.scenario.expect, "skipped": self.skipped or None, "note": self.note or None,
+            "name": self.scenario.name,
+            "endpoint": self.scenario.endpoint,
+            "about": self.scenario.about,
+            "expected_status": self.scenario.expect,
+            "skipped": self.skipped or None,
+            "note": self.note or None,
             "requests": self.requests,
-            "expected_responses": self.ok, "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "first_unexpected": self.first_unexpected or None, "seconds": _round(self.wall_seconds),
-            "server_ms": figures(self.server_ms), "client_ms": figures(self.client_ms),
-            "throughput_rps": _round(self.throughput), "relative_throughput": _round(self.relative, 3),
-            "cpu_percent_of_one_core": self.cpu_percent, "cpu_ms_per_request": self.cpu_per_request,
+            "expected_responses": self.ok,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "first_unexpected": self.first_unexpected or None,
+            "seconds": _round(self.wall_seconds),
+            "server_ms": figures(self.server_ms),
+            "client_ms": figures(self.client_ms),
+            "throughput_rps": _round(self.throughput),
+            "relative_throughput": _round(self.relative, 3),
+            "cpu_percent_of_one_core": self.cpu_percent,
+            "cpu_ms_per_request": self.cpu_per_request,
             "targets": [{"target": label, "pass": passed} for label, passed in self.targets],
         }
 
@@ -143,6 +156,7 @@ def _clerk_email():
 @dataclass
 class Run:
     """Everything one mode needs: the scenarios, how to make their requests, and the credentials."""
+
     app: Flask
     workload: Workload
     scenarios: list
@@ -165,8 +179,9 @@ class Run:
             rng = random.Random(f"{self.random_seed}:{scenario.name}")
             with self.app.test_request_context():
                 self.workload.fingerprints.clear()
-                self._pools[scenario.name] = [scenario.make(self.workload, rng)
-                                              for _ in range(min(POOL_MAX, self.requests))]
+                self._pools[scenario.name] = [
+                    scenario.make(self.workload, rng) for _ in range(min(POOL_MAX, self.requests))
+                ]
         return self._pools[scenario.name]
 
     def measure(self, scenario, send, echo, label, meter):
@@ -181,8 +196,10 @@ class Run:
             result.cpu = meter.share(before, meter.snapshot())
             if result.ok == result.requests or not scenario.volatile or attempt == 2:
                 break
-            echo(f"  {label} {scenario.name}: {result.requests - result.ok} unexpected answers; "
-                 "measuring once more with fresh requests")
+            echo(
+                f"  {label} {scenario.name}: {result.requests - result.ok} unexpected answers; "
+                "measuring once more with fresh requests"
+            )
             result.note = "measured twice: the first run's requests went stale"
         echo(f"  {label} {scenario.name:<15} {result.requests:>6} requests in {result.wall_seconds:6.1f} s")
         return result
@@ -207,8 +224,13 @@ class CpuMeter:
         except (OSError, ValueError):
             return None
         busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
-        return (time.monotonic(), busy, time.process_time(), self._group_ticks(),
-                {pid: self._ticks(pid) or 0 for pid in self._database_pids()})
+        return (
+            time.monotonic(),
+            busy,
+            time.process_time(),
+            self._group_ticks(),
+            {pid: self._ticks(pid) or 0 for pid in self._database_pids()},
+        )
 
     @staticmethod
     def _stat(pid):
@@ -235,9 +257,11 @@ class CpuMeter:
         if self.engine is None:
             return []
         with self.engine.connect() as connection:
-            return list(connection.execute(text(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            )).scalars())
+            return list(
+                connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                ).scalars()
+            )
 
     def share(self, before, after):
         if before is None or after is None or after[0] <= before[0]:
@@ -256,11 +280,17 @@ class CpuMeter:
         return figures | {"wall": wall}
 
     def legend(self):
-        return "cpu " + "/".join(["b", *(["g"] if self.group is not None else []),
-                                  *(["db"] if self.engine is not None else []), "r"]) + " %"
+        return (
+            "cpu "
+            + "/".join(
+                ["b", *(["g"] if self.group is not None else []), *(["db"] if self.engine is not None else []), "r"]
+            )
+            + " %"
+        )
 
 
 # --- mode 1: in-process -----------------------------------------------------------------------------
+
 
 def run_inprocess(app: Flask, run: Run, echo):
     """Every request through the test client, one at a time, in a thread of its own: without the CLI's app
@@ -285,17 +315,22 @@ def _inprocess(app, run, echo):
     anonymous = app.test_client()
     staff = app.test_client()
     page = staff.get("/login").get_data(as_text=True)
-    response = staff.post("/login", data={"email": run.email, "password": run.password,
-                                          "csrf_token": _login_csrf(page)})
+    response = staff.post(
+        "/login", data={"email": run.email, "password": run.password, "csrf_token": _login_csrf(page)}
+    )
     if response.status_code != 303:
         raise click.ClickException(f"In-process sign-in as {run.email} failed ({response.status_code}).")
-    clients = {None: (anonymous, {}), "staff": (staff, {}),
-               "api": (anonymous, {"Authorization": f"Bearer {run.api_token}"})}
+    clients = {
+        None: (anonymous, {}),
+        "staff": (staff, {}),
+        "api": (anonymous, {"Authorization": f"Bearer {run.api_token}"}),
+    }
     if any(s.auth == "admin" for s in run.scenarios):
         admin = app.test_client()
         page = admin.get("/login").get_data(as_text=True)
-        response = admin.post("/login", data={"email": run.admin_email, "password": run.password,
-                                              "csrf_token": _login_csrf(page)})
+        response = admin.post(
+            "/login", data={"email": run.admin_email, "password": run.password, "csrf_token": _login_csrf(page)}
+        )
         if response.status_code != 303:
             raise click.ClickException(f"In-process sign-in as {run.admin_email} failed ({response.status_code}).")
         clients["admin"] = (admin, {})
@@ -310,8 +345,12 @@ def _inprocess(app, run, echo):
                 req = pool[i % len(pool)]
                 began = perf_counter()
                 try:
-                    response = client.open(req.path, method=req.method, data=req.body or None,
-                                           headers={**auth_headers, **dict(req.headers)})
+                    response = client.open(
+                        req.path,
+                        method=req.method,
+                        data=req.body or None,
+                        headers={**auth_headers, **dict(req.headers)},
+                    )
                 except Exception as error:  # noqa: BLE001 — with TESTING on, Flask re-raises instead of a 500
                     status, body, server = 500, f"{type(error).__name__}: {error}".encode(), None
                 else:

@@ -1,4 +1,5 @@
 """The seed network the bench measures on: seeded when missing, reused when big enough, described."""
+
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,7 @@ from sqlalchemy import func, inspect, select, text
 from omnistore.core.extensions import db
 
 # --- the network ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Network:
@@ -28,11 +30,16 @@ class Network:
     def describe(self):
         size = ""
         if self.size_bytes:
-            size = (f", {self.size_bytes / 2**30:.1f} GiB on disk" if self.size_bytes >= 2**30
-                    else f", {self.size_bytes / 2**20:.0f} MiB on disk")
+            size = (
+                f", {self.size_bytes / 2**30:.1f} GiB on disk"
+                if self.size_bytes >= 2**30
+                else f", {self.size_bytes / 2**20:.0f} MiB on disk"
+            )
         kind = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(self.kind, self.kind)
-        return (f"{kind} {self.version} ({self.url}): {self.stores:,} seed stores × {self.variants:,} seed variants, "
-                f"{self.stock_rows:,} stock rows, {self.customers:,} seed customers, {self.orders:,} seed orders{size}")
+        return (
+            f"{kind} {self.version} ({self.url}): {self.stores:,} seed stores × {self.variants:,} seed variants, "
+            f"{self.stock_rows:,} stock rows, {self.customers:,} seed customers, {self.orders:,} seed orders{size}"
+        )
 
 
 def _seed_counts():
@@ -47,9 +54,12 @@ def _seed_counts():
     from omnistore.orders.models import Order
     from omnistore_tools.seed import ORDER_PREFIX
 
-    return (count(Location, Location.notes == SEED_MARK), count(Variant, Variant.sku.like("SEED-%")),
-            count(Customer, Customer.email.like(f"%@{SEED_DOMAIN}")),
-            count(Order, Order.number.like(f"{ORDER_PREFIX}%")))
+    return (
+        count(Location, Location.notes == SEED_MARK),
+        count(Variant, Variant.sku.like("SEED-%")),
+        count(Customer, Customer.email.like(f"%@{SEED_DOMAIN}")),
+        count(Order, Order.number.like(f"{ORDER_PREFIX}%")),
+    )
 
 
 def ensure_network(stores, products, customers, echo, orders=0) -> Network:
@@ -61,8 +71,10 @@ def ensure_network(stores, products, customers, echo, orders=0) -> Network:
     db.session.rollback()
     seeded_seconds, summary = None, ""
     if have[0] < stores or have[1] < products or have[2] < customers or have[3] < orders:
-        echo(f"Seeding {stores:,} stores × {products:,} variants ({customers:,} customers, {orders:,} orders) "
-             f"into a network of {have[0]:,} × {have[1]:,} …")
+        echo(
+            f"Seeding {stores:,} stores × {products:,} variants ({customers:,} customers, {orders:,} orders) "
+            f"into a network of {have[0]:,} × {have[1]:,} …"
+        )
 
         def progress(label, total):
             return click.progressbar(length=total, label=f"  {label:<13}", file=sys.stderr)
@@ -77,11 +89,25 @@ def ensure_network(stores, products, customers, echo, orders=0) -> Network:
         size = db.session.scalar(text("SELECT pg_database_size(current_database())"))
     else:
         version = db.session.scalar(text("SELECT sqlite_version()")) if kind == "sqlite" else ""
-        size = (db.session.scalar(text("PRAGMA page_count")) * db.session.scalar(text("PRAGMA page_size"))
-                if kind == "sqlite" else None)
+        size = (
+            db.session.scalar(text("PRAGMA page_count")) * db.session.scalar(text("PRAGMA page_size"))
+            if kind == "sqlite"
+            else None
+        )
     from omnistore.stock.models import StockLevel
 
     stock_rows = db.session.scalar(select(func.count()).select_from(StockLevel))
     db.session.rollback()
-    return Network(kind, version, engine.url.render_as_string(hide_password=True), have[0], have[1], stock_rows,
-                   have[2], size, seeded_seconds, summary, orders=have[3])
+    return Network(
+        kind,
+        version,
+        engine.url.render_as_string(hide_password=True),
+        have[0],
+        have[1],
+        stock_rows,
+        have[2],
+        size,
+        seeded_seconds,
+        summary,
+        orders=have[3],
+    )

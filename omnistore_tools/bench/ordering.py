@@ -1,4 +1,5 @@
 """`flask bench-ordering`: the sourcing engine and order placement (issue 5)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,13 @@ SOURCING_P95_MS = 50  # issue 5: "sourcing proposal p95 ≤ 50 ms at 200 stores"
 
 def _timed(values):
     ordered = sorted(values)
-    return {"n": len(ordered), "p50": _round(percentile(ordered, 50)), "p95": _round(percentile(ordered, 95)),
-            "p99": _round(percentile(ordered, 99)), "max": _round(ordered[-1]) if ordered else None}
+    return {
+        "n": len(ordered),
+        "p50": _round(percentile(ordered, 50)),
+        "p95": _round(percentile(ordered, 95)),
+        "p99": _round(percentile(ordered, 99)),
+        "max": _round(ordered[-1]) if ordered else None,
+    }
 
 
 def bench_sourcing(app, workload, rng, proposals):
@@ -46,15 +52,20 @@ def bench_sourcing(app, workload, rng, proposals):
     stores = _seed_store_ids()
     times, splits, sources = [], 0, Counter()
     for i in range(proposals):
-        lines = tuple(order_rules.LineRequest(v.id, rng.choice((1, 1, 2)))
-                      for v in rng.sample(workload.variants, rng.choice((1, 2, 3))))
+        lines = tuple(
+            order_rules.LineRequest(v.id, rng.choice((1, 1, 2)))
+            for v in rng.sample(workload.variants, rng.choice((1, 2, 3)))
+        )
         request = sourcing.SourcingRequest(lines=lines, fulfilment="pickup", pickup_location_id=rng.choice(stores))
         began = perf_counter()
         proposal = sourcing.propose(request)
         times.append((perf_counter() - began) * 1000)
         splits += proposal.split
-        sources["here" if all(line.source and line.source.id == request.pickup_location_id
-                              for line in proposal.lines) else "elsewhere"] += 1
+        sources[
+            "here"
+            if all(line.source and line.source.id == request.pickup_location_id for line in proposal.lines)
+            else "elsewhere"
+        ] += 1
         if i % 50 == 49:
             db.session.rollback()  # fresh snapshot, as a request would have
     db.session.rollback()
@@ -83,10 +94,15 @@ def bench_placement(app, workload, rng, clients, seconds):
             deadline = perf_counter() + seconds
             while perf_counter() < deadline:
                 request = ordering.PlaceOrder(
-                    channel="web", customer_id=local.choice(customers), fulfilment="pickup",
-                    payment_state="pay_at_pickup", pickup_location_id=local.choice(stores),
-                    lines=tuple(order_rules.LineRequest(v, 1)
-                                for v in local.sample(variant_ids, local.choice((1, 1, 2)))))
+                    channel="web",
+                    customer_id=local.choice(customers),
+                    fulfilment="pickup",
+                    payment_state="pay_at_pickup",
+                    pickup_location_id=local.choice(stores),
+                    lines=tuple(
+                        order_rules.LineRequest(v, 1) for v in local.sample(variant_ids, local.choice((1, 1, 2)))
+                    ),
+                )
                 began = perf_counter()
                 try:
                     numbers.append(ordering.place(request, api_client=_bench_api_client()).number)
@@ -119,9 +135,16 @@ def bench_placement(app, workload, rng, clients, seconds):
     times = [t for outcome in outcomes for t in outcome[0]]
     numbers = [n for outcome in outcomes for n in outcome[1]]
     errors = sum((outcome[3] for outcome in outcomes), Counter())
-    return {"clients": clients, "seconds": _round(wall, 1), "orders": len(numbers),
-            "orders_per_second": _round(len(numbers) / wall, 1), "insufficient_stock": sum(o[2] for o in outcomes),
-            "errors": dict(errors), "timing_ms": _timed(times), "numbers": numbers}
+    return {
+        "clients": clients,
+        "seconds": _round(wall, 1),
+        "orders": len(numbers),
+        "orders_per_second": _round(len(numbers) / wall, 1),
+        "insufficient_stock": sum(o[2] for o in outcomes),
+        "errors": dict(errors),
+        "timing_ms": _timed(times),
+        "numbers": numbers,
+    }
 
 
 _BENCH_CLIENT = {}
@@ -138,30 +161,52 @@ def _ledger_consistent(variant_ids):
     """Every touched level: on_hand and allocated equal the sums of their movements, 0 ≤ allocated ≤ on_hand."""
     from omnistore.stock.models import StockLevel, StockMovement
 
-    sums = select(StockMovement.variant_id, StockMovement.location_id,
-                  func.sum(StockMovement.on_hand_delta).label("on_hand"),
-                  func.sum(StockMovement.allocated_delta).label("allocated")) \
-        .where(StockMovement.variant_id.in_(variant_ids)) \
-        .group_by(StockMovement.variant_id, StockMovement.location_id).subquery()
+    sums = (
+        select(
+            StockMovement.variant_id,
+            StockMovement.location_id,
+            func.sum(StockMovement.on_hand_delta).label("on_hand"),
+            func.sum(StockMovement.allocated_delta).label("allocated"),
+        )
+        .where(StockMovement.variant_id.in_(variant_ids))
+        .group_by(StockMovement.variant_id, StockMovement.location_id)
+        .subquery()
+    )
     bad = db.session.scalar(
-        select(func.count()).select_from(StockLevel)
+        select(func.count())
+        .select_from(StockLevel)
         .join(sums, (sums.c.variant_id == StockLevel.variant_id) & (sums.c.location_id == StockLevel.location_id))
-        .where((sums.c.on_hand != StockLevel.on_hand) | (sums.c.allocated != StockLevel.allocated)
-               | (StockLevel.allocated > StockLevel.on_hand) | (StockLevel.allocated < 0)))
+        .where(
+            (sums.c.on_hand != StockLevel.on_hand)
+            | (sums.c.allocated != StockLevel.allocated)
+            | (StockLevel.allocated > StockLevel.on_hand)
+            | (StockLevel.allocated < 0)
+        )
+    )
     return bad == 0
 
 
 @click.command("bench-ordering")
 @click.option("--stores", type=click.IntRange(1, 9999), default=DEFAULT_STORES, show_default=True)
 @click.option("--products", type=click.IntRange(1, 9_999_999), default=DEFAULT_PRODUCTS, show_default=True)
-@click.option("--proposals", type=click.IntRange(1), default=1000, show_default=True,
-              help="Sourcing proposals to time.")
-@click.option("--clients", type=click.IntRange(1, 256), default=16, show_default=True,
-              help="Concurrent clients placing orders.")
-@click.option("--seconds", type=click.FloatRange(0, min_open=True), default=20.0, show_default=True,
-              help="How long the clients place orders.")
-@click.option("--keep-orders", is_flag=True, help="Leave the bench's orders placed (default: cancel them, "
-                                                  "which gives their stock back).")
+@click.option(
+    "--proposals", type=click.IntRange(1), default=1000, show_default=True, help="Sourcing proposals to time."
+)
+@click.option(
+    "--clients", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent clients placing orders."
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="How long the clients place orders.",
+)
+@click.option(
+    "--keep-orders",
+    is_flag=True,
+    help="Leave the bench's orders placed (default: cancel them, which gives their stock back).",
+)
 @click.option("--seed", "random_seed", type=int, default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None)
 @with_appcontext
@@ -221,8 +266,17 @@ def bench_ordering(stores, products, proposals, clients, seconds, keep_orders, r
     ]
     click.echo("\n".join(lines))
     if json_path:
-        Path(json_path).write_text(json.dumps({"sourcing": sourcing_figures, "placement": placement,
-                                               "ledger_consistent": consistent,
-                                               "database": network.kind}, indent=2) + "\n")
+        Path(json_path).write_text(
+            json.dumps(
+                {
+                    "sourcing": sourcing_figures,
+                    "placement": placement,
+                    "ledger_consistent": consistent,
+                    "database": network.kind,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if placement["errors"] or not consistent:
         raise click.ClickException("Placement had errors or the ledger is inconsistent.")

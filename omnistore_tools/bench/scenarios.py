@@ -1,4 +1,5 @@
 """The bench's scenarios: what a request is, which requests each scenario sends, and the sample they are made from."""
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,11 @@ THROUGHPUT_SHARE = 1 / 3  # "each endpoint's throughput at least one third of a 
 
 # --- requests and scenarios ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Req:
     """One request of a scenario: relative URL, extra headers, and a body for the later POST scenarios."""
+
     path: str
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
@@ -92,47 +95,126 @@ def _idle_refresh(w, rng):
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("trivial", "healthz", lambda w, rng: w.get("healthz"), auth=None, min_share=None, baseline=True,
-             about="GET /healthz: no database, no session (the baseline)"),
-    Scenario("signed-in-floor", "healthz", lambda w, rng: w.get("healthz"), min_share=None,
-             about="GET /healthz with the clerk's session: what any signed-in request costs (user, session cookie)"),
-    Scenario("search-text", "stock.index", _search_text, p95_ms=30,
-             about="htmx results partial for catalogue words (noun, brand, colour, style number, SKU)"),
-    Scenario("search-typo", "stock.index", _search_typo, p95_ms=30,
-             about="htmx results partial for a misspelt word (the typo-tolerant fallback)"),
-    Scenario("search-ean", "stock.scan", _scan, expect=303, p95_ms=30,
-             about="a scanned EAN: 303 to its product page"),
+    Scenario(
+        "trivial",
+        "healthz",
+        lambda w, rng: w.get("healthz"),
+        auth=None,
+        min_share=None,
+        baseline=True,
+        about="GET /healthz: no database, no session (the baseline)",
+    ),
+    Scenario(
+        "signed-in-floor",
+        "healthz",
+        lambda w, rng: w.get("healthz"),
+        min_share=None,
+        about="GET /healthz with the clerk's session: what any signed-in request costs (user, session cookie)",
+    ),
+    Scenario(
+        "search-text",
+        "stock.index",
+        _search_text,
+        p95_ms=30,
+        about="htmx results partial for catalogue words (noun, brand, colour, style number, SKU)",
+    ),
+    Scenario(
+        "search-typo",
+        "stock.index",
+        _search_typo,
+        p95_ms=30,
+        about="htmx results partial for a misspelt word (the typo-tolerant fallback)",
+    ),
+    Scenario("search-ean", "stock.scan", _scan, expect=303, p95_ms=30, about="a scanned EAN: 303 to its product page"),
     Scenario("product", "stock.product", _product, about="product page with the size × colour matrix"),
     Scenario("panel", "stock.panel", _panel, p95_ms=30, about="network panel partial (every location)"),
-    Scenario("idle-refresh", "stock.panel", _idle_refresh, expect=204, p95_ms=3, volatile=True,
-             about="panel refresh with the current fingerprint: 204"),
-    Scenario("customer-search", "customers.index", _customer_search, p95_ms=30, min_share=None,
-             about="htmx customer results for a name part, a transcribed name, an email, a phone number or a "
-                   "loyalty number"),
-    Scenario("customer-profile", "customers.profile", _customer_profile, p95_ms=50, min_share=None,
-             about="a customer's profile page (figures, open orders, timeline; the view is logged)"),
-    Scenario("customer-recs", "customers.recommendations", _customer_recommendations, min_share=None,
-             about="the profile's recommendations partial (bought together by other customers), loaded after it"),
+    Scenario(
+        "idle-refresh",
+        "stock.panel",
+        _idle_refresh,
+        expect=204,
+        p95_ms=3,
+        volatile=True,
+        about="panel refresh with the current fingerprint: 204",
+    ),
+    Scenario(
+        "customer-search",
+        "customers.index",
+        _customer_search,
+        p95_ms=30,
+        min_share=None,
+        about="htmx customer results for a name part, a transcribed name, an email, a phone number or a loyalty number",
+    ),
+    Scenario(
+        "customer-profile",
+        "customers.profile",
+        _customer_profile,
+        p95_ms=50,
+        min_share=None,
+        about="a customer's profile page (figures, open orders, timeline; the view is logged)",
+    ),
+    Scenario(
+        "customer-recs",
+        "customers.recommendations",
+        _customer_recommendations,
+        min_share=None,
+        about="the profile's recommendations partial (bought together by other customers), loaded after it",
+    ),
     # Not in the default run; name them with --scenario.
-    Scenario("orders-list", "orders.index", lambda w, rng: w.get("orders.index"), min_share=None,
-             default=False, about="this store's orders page"),
-    Scenario("api-search", "api.search_products", lambda w, rng: w.get("api.search_products",
-             q=rng.choice(w.queries)), auth="api", min_share=None, default=False,
-             about="GET /api/v1/products?q=… with a bearer token"),
-    Scenario("manager-network", "manager.index", lambda w, rng: w.get("manager.index", store="network", period="30d"),
-             auth="admin", p95_ms=300, min_share=None, default=False, pickup_orders=True,
-             about="the admin's network dashboard for 30 days with the store league (--pickup-orders)"),
-    Scenario("manager-store", "manager.index",
-             lambda w, rng: w.get("manager.index", store="S001", period="30d"), auth="admin", min_share=None,
-             default=False, pickup_orders=True, about="one store's dashboard for 30 days (S001)"),
-    Scenario("api-order", "api.create_order", lambda w, rng: _api_order(w, rng), expect=201, auth="api",
-             min_share=None, default=False,
-             about="POST /api/v1/orders: a web pickup order placed (see also `bench-ordering`)"),
+    Scenario(
+        "orders-list",
+        "orders.index",
+        lambda w, rng: w.get("orders.index"),
+        min_share=None,
+        default=False,
+        about="this store's orders page",
+    ),
+    Scenario(
+        "api-search",
+        "api.search_products",
+        lambda w, rng: w.get("api.search_products", q=rng.choice(w.queries)),
+        auth="api",
+        min_share=None,
+        default=False,
+        about="GET /api/v1/products?q=… with a bearer token",
+    ),
+    Scenario(
+        "manager-network",
+        "manager.index",
+        lambda w, rng: w.get("manager.index", store="network", period="30d"),
+        auth="admin",
+        p95_ms=300,
+        min_share=None,
+        default=False,
+        pickup_orders=True,
+        about="the admin's network dashboard for 30 days with the store league (--pickup-orders)",
+    ),
+    Scenario(
+        "manager-store",
+        "manager.index",
+        lambda w, rng: w.get("manager.index", store="S001", period="30d"),
+        auth="admin",
+        min_share=None,
+        default=False,
+        pickup_orders=True,
+        about="one store's dashboard for 30 days (S001)",
+    ),
+    Scenario(
+        "api-order",
+        "api.create_order",
+        lambda w, rng: _api_order(w, rng),
+        expect=201,
+        auth="api",
+        min_share=None,
+        default=False,
+        about="POST /api/v1/orders: a web pickup order placed (see also `bench-ordering`)",
+    ),
 )
 SCENARIO_NAMES = [s.name for s in SCENARIOS]
 
 
 # --- the sample the requests are made from --------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SampleVariant:
@@ -182,8 +264,16 @@ def _sample_workload(app, rng, products):
 
     numbers = rng.sample(range(1, products + 1), min(SAMPLE_VARIANTS, products))
     rows = db.session.execute(
-        select(Variant.id, Variant.product_id, Variant.sku, Variant.ean, Variant.colour, Product.name,
-               Product.brand, Product.category)
+        select(
+            Variant.id,
+            Variant.product_id,
+            Variant.sku,
+            Variant.ean,
+            Variant.colour,
+            Product.name,
+            Product.brand,
+            Product.category,
+        )
         .join(Product, Product.id == Variant.product_id)
         .where(Variant.sku.in_([variant_sku(n) for n in numbers]))
     ).all()
@@ -198,20 +288,24 @@ def _sample_workload(app, rng, products):
         noun, _, number = row.name.rpartition(" ")
         noun = noun or row.name
         transcribed = row.brand.lower().translate(str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}))
-        queries.append(rng.choice([
-            noun.lower(),  # "parka": an eighth of the catalogue matches
-            f"{row.brand} {noun}",  # "Grünfeld Parka"
-            f"{transcribed} {noun.lower()}",  # "gruenfeld parka"
-            f"{row.colour} {noun}".lower(),  # "navy parka"
-            row.name,  # "Parka 000123"
-            number,  # "000123"
-            row.sku,  # "SEED-0000617"
-            row.category.lower(),  # "jackets"
-        ]))
+        queries.append(
+            rng.choice(
+                [
+                    noun.lower(),  # "parka": an eighth of the catalogue matches
+                    f"{row.brand} {noun}",  # "Grünfeld Parka"
+                    f"{transcribed} {noun.lower()}",  # "gruenfeld parka"
+                    f"{row.colour} {noun}".lower(),  # "navy parka"
+                    row.name,  # "Parka 000123"
+                    number,  # "000123"
+                    row.sku,  # "SEED-0000617"
+                    row.category.lower(),  # "jackets"
+                ]
+            )
+        )
         word = max(noun.split(), key=len).lower()
         if len(word) >= 4:
             cut = rng.randrange(1, len(word) - 1)
-            typos.append(word[:cut] + word[cut + 1:])  # "cardgan", "prka"
+            typos.append(word[:cut] + word[cut + 1 :])  # "cardgan", "prka"
     typos = typos or ["jaket"]
     db.session.rollback()
     return Workload(app, variants, queries, typos)
@@ -227,14 +321,22 @@ def _sample_customers(rng, size=200):
     from omnistore.customers.models import Customer
     from omnistore_tools.seed import SEED_DOMAIN, customer_email
 
-    count = db.session.scalar(select(func.count()).select_from(Customer)
-                              .where(Customer.email.like(f"%@{SEED_DOMAIN}"))) or 0
+    count = (
+        db.session.scalar(select(func.count()).select_from(Customer).where(Customer.email.like(f"%@{SEED_DOMAIN}")))
+        or 0
+    )
     if not count:
         raise click.ClickException("The customer scenarios need seed customers: run with --customers 1 or more.")
     numbers = rng.sample(range(1, count + 1), min(size, count))
     rows = db.session.execute(
-        select(Customer.id, Customer.first_name, Customer.last_name, Customer.email, Customer.phone,
-               Customer.loyalty_number).where(Customer.email.in_([customer_email(n) for n in numbers]))
+        select(
+            Customer.id,
+            Customer.first_name,
+            Customer.last_name,
+            Customer.email,
+            Customer.phone,
+            Customer.loyalty_number,
+        ).where(Customer.email.in_([customer_email(n) for n in numbers]))
     ).all()
     rows.sort(key=lambda row: row.id)
     queries = []
@@ -242,14 +344,18 @@ def _sample_customers(rng, size=200):
     for row in rows:
         phone = row.phone or ""
         national = ("0" + phone[3:]) if phone.startswith("+49") else phone
-        queries.append(rng.choice([
-            row.last_name.lower().translate(transcribe),  # "mueller": thousands match, the first 20 are shown
-            f"{row.first_name[:3]} {row.last_name[:4]}",  # "Jür Müll"
-            f"{row.first_name} {row.last_name}",
-            row.email,
-            f"{national[:4]} {national[4:]}" if national else row.email,  # "0159 000123456"
-            row.loyalty_number or row.email,
-        ]))
+        queries.append(
+            rng.choice(
+                [
+                    row.last_name.lower().translate(transcribe),  # "mueller": thousands match, the first 20 are shown
+                    f"{row.first_name[:3]} {row.last_name[:4]}",  # "Jür Müll"
+                    f"{row.first_name} {row.last_name}",
+                    row.email,
+                    f"{national[:4]} {national[4:]}" if national else row.email,  # "0159 000123456"
+                    row.loyalty_number or row.email,
+                ]
+            )
+        )
     db.session.rollback()
     return CustomerSample([row.id for row in rows], queries)
 
@@ -266,8 +372,11 @@ def _seed_customer_ids(limit=1000):
     from omnistore.customers.models import Customer
     from omnistore_tools.seed import SEED_DOMAIN
 
-    return list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}"))
-                                   .order_by(Customer.id).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Customer.id).where(Customer.email.like(f"%@{SEED_DOMAIN}")).order_by(Customer.id).limit(limit)
+        )
+    )
 
 
 def _api_order(w, rng):
@@ -278,19 +387,33 @@ def _api_order(w, rng):
         from omnistore.stores.models import Location
         from omnistore_tools.seed import SEED_MARK
 
-        w.store_codes = list(db.session.scalars(select(Location.code).where(Location.notes == SEED_MARK)
-                                                .order_by(Location.code)))
+        w.store_codes = list(
+            db.session.scalars(select(Location.code).where(Location.notes == SEED_MARK).order_by(Location.code))
+        )
     if not hasattr(w, "orderable"):  # sampled SKUs with plenty in the network, so replays stay placeable
         from omnistore.stock.models import StockLevel
 
         ids = {v.id for v in w.variants}
-        plenty = set(db.session.scalars(
-            select(StockLevel.variant_id).where(StockLevel.variant_id.in_(ids)).group_by(StockLevel.variant_id)
-            .having(func.sum(StockLevel.on_hand - StockLevel.allocated) >= 10)))
+        plenty = set(
+            db.session.scalars(
+                select(StockLevel.variant_id)
+                .where(StockLevel.variant_id.in_(ids))
+                .group_by(StockLevel.variant_id)
+                .having(func.sum(StockLevel.on_hand - StockLevel.allocated) >= 10)
+            )
+        )
         w.orderable = [v for v in w.variants if v.id in plenty] or w.variants
     lines = [{"sku": v.sku, "quantity": 1} for v in rng.sample(w.orderable, rng.choice((1, 1, 2)))]
-    body = {"customer": {"email": f"bench.{rng.randrange(10**6):06d}@{SEED_DOMAIN}", "last_name": "Bench"},
-            "lines": lines, "fulfilment": "pickup", "pickup_location": rng.choice(w.store_codes),
-            "payment_state": "pay_at_pickup"}
-    return Req(url_for("api.create_order"), method="POST", headers=(("Content-Type", "application/json"),),
-               body=json.dumps(body).encode())
+    body = {
+        "customer": {"email": f"bench.{rng.randrange(10**6):06d}@{SEED_DOMAIN}", "last_name": "Bench"},
+        "lines": lines,
+        "fulfilment": "pickup",
+        "pickup_location": rng.choice(w.store_codes),
+        "payment_state": "pay_at_pickup",
+    }
+    return Req(
+        url_for("api.create_order"),
+        method="POST",
+        headers=(("Content-Type", "application/json"),),
+        body=json.dumps(body).encode(),
+    )

@@ -1,4 +1,5 @@
 """Through gunicorn: the server on a socket bound here, a real sign-in, concurrent keep-alive clients."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +26,7 @@ from omnistore_tools.bench.scenarios import HOST, USER_AGENT, Req
 
 # --- mode 2: through gunicorn -----------------------------------------------------------------------
 
+
 class Gunicorn:
     """`gunicorn app:app` on a socket bound here (127.0.0.1, a free port) and handed to it; stopped on exit."""
 
@@ -45,13 +47,37 @@ class Gunicorn:
             self.port = listener.getsockname()[1]
             fd = listener.fileno()
             target = "app:app" if (ROOT / "app.py").exists() else "omnistore:create_app()"
-            command = [sys.executable, "-m", "gunicorn", target, "--bind", f"fd://{fd}", "--chdir", str(ROOT),
-                       "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "120",
-                       "--graceful-timeout", "5", "--log-level", "warning"]
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                target,
+                "--bind",
+                f"fd://{fd}",
+                "--chdir",
+                str(ROOT),
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+            ]
             self._log = tempfile.TemporaryFile()
-            self.process = subprocess.Popen(command, env=self._environment(), cwd=str(ROOT), pass_fds=(fd,),
-                                            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                env=self._environment(),
+                cwd=str(ROOT),
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -67,14 +93,16 @@ class Gunicorn:
     def _environment(self):
         config = self.app.config
         env = dict(os.environ)
-        env.update({
-            "OMNISTORE_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
-            "OMNISTORE_SECRET_KEY": config["SECRET_KEY"],  # one key for every worker
-            "OMNISTORE_AUTO_SETUP": "0",
-            "OMNISTORE_RATELIMIT_STORAGE_URI": config.get("RATELIMIT_STORAGE_URI") or "memory://",
-            "OMNISTORE_API_RATE_LIMIT": "1000000 per minute",  # the bench is one client sending thousands
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "OMNISTORE_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+                "OMNISTORE_SECRET_KEY": config["SECRET_KEY"],  # one key for every worker
+                "OMNISTORE_AUTO_SETUP": "0",
+                "OMNISTORE_RATELIMIT_STORAGE_URI": config.get("RATELIMIT_STORAGE_URI") or "memory://",
+                "OMNISTORE_API_RATE_LIMIT": "1000000 per minute",  # the bench is one client sending thousands
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
     def _wait_until_ready(self, timeout=60):
@@ -147,8 +175,17 @@ def http_login(port, email, password):
         raise click.ClickException(f"GET /login through gunicorn answered {status}.")
     _cookies_from(headers, jar)
     form = urlencode({"email": email, "password": password, "csrf_token": _login_csrf(body.decode())})
-    status, headers, body = _http(port, "POST", "/login", body=form, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": _cookie_header(jar), "User-Agent": USER_AGENT})
+    status, headers, body = _http(
+        port,
+        "POST",
+        "/login",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": _cookie_header(jar),
+            "User-Agent": USER_AGENT,
+        },
+    )
     if status != 303:
         raise click.ClickException(f"Sign-in as {email} through gunicorn failed ({status}).")
     return _cookies_from(headers, jar)
@@ -222,8 +259,13 @@ class _Connection:
 
 
 def _raw_request(req: Req, port, jar, extra):
-    lines = [f"{req.method} {req.path} HTTP/1.1", f"Host: {HOST}:{port}", f"User-Agent: {USER_AGENT}",
-             "Accept: text/html,application/json", "Connection: keep-alive"]
+    lines = [
+        f"{req.method} {req.path} HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        f"User-Agent: {USER_AGENT}",
+        "Accept: text/html,application/json",
+        "Connection: keep-alive",
+    ]
     if jar:
         lines.append(f"Cookie: {_cookie_header(jar)}")
     lines += [f"{name}: {value}" for name, value in (*extra, *req.headers)]
@@ -286,6 +328,7 @@ def run_gunicorn(app: Flask, run: Run, workers, threads, clients, echo):
                 seconds = run.seconds if result is not None else None
                 return _run_in_own_thread(_drive(server.port, pool, count, clients, cookies, extra, seconds, result))
 
-            results.append(run.measure(scenario, send, echo, "gunicorn  ",
-                                       CpuMeter(server.process.pid, engine=run.engine)))
+            results.append(
+                run.measure(scenario, send, echo, "gunicorn  ", CpuMeter(server.process.pid, engine=run.engine))
+            )
     return results

@@ -40,9 +40,20 @@ How the demo orders touch stock (the ledger explains every figure):
 The package: `data` (the sites, the catalogue's words, people), `loading` (`load_demo`, `DemoResult`),
 `building` (the builder: network, staff, catalogue, stock) with its parts `customers` and `orders`.
 """
+
 from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
 from omnistore_tools.demo.data import CPH_ONLY_SKU, RECENT_HANDOVERS, SITES, STORE_CODES
 from omnistore_tools.demo.loading import DemoResult, demo_counts, load_demo
 
-__all__ = ["ADMIN_EMAIL", "CPH_ONLY_SKU", "DEMO_PASSWORD", "RECENT_HANDOVERS", "SITES", "STORE_CODES", "DemoResult",
-           "demo_counts", "load_demo", "staff_email"]
+__all__ = [
+    "ADMIN_EMAIL",
+    "CPH_ONLY_SKU",
+    "DEMO_PASSWORD",
+    "RECENT_HANDOVERS",
+    "SITES",
+    "STORE_CODES",
+    "DemoResult",
+    "demo_counts",
+    "load_demo",
+    "staff_email",
+]

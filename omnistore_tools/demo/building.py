@@ -1,5 +1,6 @@
 """Building the demo: the builder that writes the network, staff, catalogue and stock in bulk, and the stock
 ledger it keeps in memory while it builds."""
+
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,8 +54,7 @@ class _Ledger:
         level = self.levels.get((variant_id, location_id))
         return level[0] - level[1] if level else 0
 
-    def move(self, variant_id, location_id, kind, at, on_hand=0, allocated=0, reason="", order=None,
-             staff_id=None):
+    def move(self, variant_id, location_id, kind, at, on_hand=0, allocated=0, reason="", order=None, staff_id=None):
         level = self.levels.setdefault((variant_id, location_id), [0, 0, 0, at])
         level[0] += on_hand
         level[1] += allocated
@@ -62,15 +62,26 @@ class _Ledger:
         level[3] = max(level[3], at)
         if not 0 <= level[1] <= level[0]:
             raise AssertionError(f"demo builder broke stock of variant {variant_id} at {location_id}: {level}")
-        self.movements.append(dict(
-            variant_id=variant_id, location_id=location_id, kind=kind, on_hand_delta=on_hand,
-            allocated_delta=allocated, reason=reason, reference=order if order is not None else "demo",
-            staff_id=staff_id, api_client_id=None, created_at=at,
-        ))
+        self.movements.append(
+            dict(
+                variant_id=variant_id,
+                location_id=location_id,
+                kind=kind,
+                on_hand_delta=on_hand,
+                allocated_delta=allocated,
+                reason=reason,
+                reference=order if order is not None else "demo",
+                staff_id=staff_id,
+                api_client_id=None,
+                created_at=at,
+            )
+        )
 
     def level_rows(self):
-        return [dict(variant_id=v, location_id=loc, on_hand=oh, allocated=al, version=n, updated_at=at)
-                for (v, loc), (oh, al, n, at) in self.levels.items()]
+        return [
+            dict(variant_id=v, location_id=loc, on_hand=oh, allocated=al, version=n, updated_at=at)
+            for (v, loc), (oh, al, n, at) in self.levels.items()
+        ]
 
 
 class _Builder(_Customers, _Orders):
@@ -100,9 +111,10 @@ class _Builder(_Customers, _Orders):
             return
         columns = list(rows[0])
         raw = self.session.connection().connection.driver_connection  # psycopg 3, inside our transaction
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row([row[name] for name in columns])
 
@@ -126,15 +138,32 @@ class _Builder(_Customers, _Orders):
 
     # -- network and people
     def build_locations(self):
-        rows = [dict(
-            code=s.code, name=s.name, kind=s.kind, street=s.street, postcode=s.postcode, city=s.city,
-            country=s.country, phone=s.phone, latitude=s.latitude, longitude=s.longitude, timezone=s.timezone,
-            opening_hours=s.opening_hours, pickup_enabled=s.pickup, hold_days=s.hold_days,
-            reminder_day=s.hold_days - 2, active=True, notes="demo network",
-            # Stores keep their last unit for walk-in customers; the warehouse needs two days to ship.
-            safety_stock=0 if s.kind == "warehouse" else 1, lead_time_days=2 if s.kind == "warehouse" else 0,
-            transfer_capacity=500 if s.kind == "warehouse" else 20,
-        ) for s in SITES]
+        rows = [
+            dict(
+                code=s.code,
+                name=s.name,
+                kind=s.kind,
+                street=s.street,
+                postcode=s.postcode,
+                city=s.city,
+                country=s.country,
+                phone=s.phone,
+                latitude=s.latitude,
+                longitude=s.longitude,
+                timezone=s.timezone,
+                opening_hours=s.opening_hours,
+                pickup_enabled=s.pickup,
+                hold_days=s.hold_days,
+                reminder_day=s.hold_days - 2,
+                active=True,
+                notes="demo network",
+                # Stores keep their last unit for walk-in customers; the warehouse needs two days to ship.
+                safety_stock=0 if s.kind == "warehouse" else 1,
+                lead_time_days=2 if s.kind == "warehouse" else 0,
+                transfer_capacity=500 if s.kind == "warehouse" else 20,
+            )
+            for s in SITES
+        ]
         ids = self.insert_returning(Location, rows)
         self.site = {s.code: s for s in SITES}
         self.loc = {s.code: i for s, i in zip(SITES, ids, strict=True)}
@@ -150,11 +179,22 @@ class _Builder(_Customers, _Orders):
         for site in SITES:
             if site.kind == "store":
                 for role in ("clerk", "manager"):
-                    rows.append(dict(email=staff_email(role, site.code), name=" ".join(self.person(site.country)),
-                                     role=role, location_id=self.loc[site.code]))
+                    rows.append(
+                        dict(
+                            email=staff_email(role, site.code),
+                            name=" ".join(self.person(site.country)),
+                            role=role,
+                            location_id=self.loc[site.code],
+                        )
+                    )
         for row in rows:
-            row.update(password_hash=password_hash, locale="en", active=True, session_generation=1,
-                       created_at=self.now - timedelta(days=400))
+            row.update(
+                password_hash=password_hash,
+                locale="en",
+                active=True,
+                session_generation=1,
+                created_at=self.now - timedelta(days=400),
+            )
         ids = self.insert_returning(Staff, rows)
         self.staff = {(row["role"], row["location_id"]): i for row, i in zip(rows, ids, strict=True)}
 
@@ -167,8 +207,10 @@ class _Builder(_Customers, _Orders):
         rng = self.rng
         categories = list(_CATEGORIES)
         weights = [_CATEGORIES[c][3] for c in categories]
-        styles = [(_BRANDS[0], "Fjord Parka", "Jackets", [("Navy", "NAV"), ("Olive", "OLV")]),
-                  (_BRANDS[1], "Loden Jacket", "Jackets", [("Forest", "FOR"), ("Grey", "GRY")])]
+        styles = [
+            (_BRANDS[0], "Fjord Parka", "Jackets", [("Navy", "NAV"), ("Olive", "OLV")]),
+            (_BRANDS[1], "Loden Jacket", "Jackets", [("Forest", "FOR"), ("Grey", "GRY")]),
+        ]
         seen = {(b[0], n) for b, n, _c, _col in styles}
         while len(styles) < _STYLE_COUNT:
             category = rng.choices(categories, weights)[0]
@@ -191,9 +233,14 @@ class _Builder(_Customers, _Orders):
             style_code = f"{brand[1]}-{number:03d}"
             price = 24995 if number == 1 else rng.randrange(low, high + 1, 1000)
             product = dict(
-                style_code=style_code, name=name, brand=brand[0], category=category,
-                description=f"{brand[0]} {name}. {blurb}", image_url="",
-                created_at=self.now - timedelta(days=200), updated_at=self.now - timedelta(days=200),
+                style_code=style_code,
+                name=name,
+                brand=brand[0],
+                category=category,
+                description=f"{brand[0]} {name}. {blurb}",
+                image_url="",
+                created_at=self.now - timedelta(days=200),
+                updated_at=self.now - timedelta(days=200),
             )
             products.append(product)
             first_variant = len(variants)
@@ -202,11 +249,18 @@ class _Builder(_Customers, _Orders):
                     serial[brand[1]] += 1
                     body = f"{brand[2]}{serial[brand[1]]:05d}"
                     size_code = "OS" if size == "One size" else size.replace("/", "-")
-                    variants.append(dict(
-                        style=number, sku=f"{style_code}-{colour_code}-{size_code}", ean=body + ean13_check_digit(body),
-                        size=size, colour=colour, price_minor=price,
-                        created_at=self.now - timedelta(days=200), updated_at=self.now - timedelta(days=200),
-                    ))
+                    variants.append(
+                        dict(
+                            style=number,
+                            sku=f"{style_code}-{colour_code}-{size_code}",
+                            ean=body + ean13_check_digit(body),
+                            size=size,
+                            colour=colour,
+                            price_minor=price,
+                            created_at=self.now - timedelta(days=200),
+                            updated_at=self.now - timedelta(days=200),
+                        )
+                    )
             product["search_text"] = search_text_for(
                 dict(name=name, brand=brand[0], style_code=style_code, category=category), variants[first_variant:]
             )
@@ -215,8 +269,10 @@ class _Builder(_Customers, _Orders):
             row["product_id"] = product_ids[row["style"] - 1]
         styles_of = [row.pop("style") for row in variants]
         variant_ids = self.insert_returning(Variant, variants)
-        self.variants = [_Variant(i, row["sku"], row["price_minor"], style)
-                         for i, row, style in zip(variant_ids, variants, styles_of, strict=True)]
+        self.variants = [
+            _Variant(i, row["sku"], row["price_minor"], style)
+            for i, row, style in zip(variant_ids, variants, styles_of, strict=True)
+        ]
         self.by_sku = {v.sku: v for v in self.variants}
         self.size_of = {i: row["size"] for i, row in zip(variant_ids, variants, strict=True)}
         self.category_of = {number: category for number, (_b, _n, category, _c) in enumerate(styles, start=1)}
@@ -226,9 +282,12 @@ class _Builder(_Customers, _Orders):
         rng, ledger = self.rng, self.ledger
         opening = self.now - timedelta(days=120)
         parka = {  # style 1, Navy: explicit, so the CPH-only size and HAM's other sizes never change
-            "NWD-001-NAV-XS": {"WH1": 4, "HAM": 1}, "NWD-001-NAV-S": {"WH1": 6, "HAM": 2, "CPH": 1},
-            "NWD-001-NAV-M": {"WH1": 8, "HAM": 3, "BER": 2, "CPH": 2}, "NWD-001-NAV-L": {"WH1": 5, "HAM": 2, "MUC": 1},
-            CPH_ONLY_SKU: {"CPH": 2, "HAM": 0}, "NWD-001-NAV-XXL": {"WH1": 2},
+            "NWD-001-NAV-XS": {"WH1": 4, "HAM": 1},
+            "NWD-001-NAV-S": {"WH1": 6, "HAM": 2, "CPH": 1},
+            "NWD-001-NAV-M": {"WH1": 8, "HAM": 3, "BER": 2, "CPH": 2},
+            "NWD-001-NAV-L": {"WH1": 5, "HAM": 2, "MUC": 1},
+            CPH_ONLY_SKU: {"CPH": 2, "HAM": 0},
+            "NWD-001-NAV-XXL": {"WH1": 2},
         }
         for variant in self.variants:
             if variant.sku in parka:
@@ -245,12 +304,25 @@ class _Builder(_Customers, _Orders):
             for code, quantity in plan.items():
                 location_id = self.loc[code]
                 if code == "WH1":
-                    ledger.move(variant.id, location_id, "receipt", opening, on_hand=quantity,
-                                reason="goods receipt from supplier")
+                    ledger.move(
+                        variant.id,
+                        location_id,
+                        "receipt",
+                        opening,
+                        on_hand=quantity,
+                        reason="goods receipt from supplier",
+                    )
                     continue
                 received = quantity or rng.randint(1, 3)
-                ledger.move(variant.id, location_id, "import", opening, on_hand=received,
-                            reason="opening stock from ERP")
+                ledger.move(
+                    variant.id, location_id, "import", opening, on_hand=received, reason="opening stock from ERP"
+                )
                 if quantity == 0:  # sold out here: the till sold what came in
-                    ledger.move(variant.id, location_id, "adjustment", opening + timedelta(days=rng.randint(5, 60)),
-                                on_hand=-received, reason="sold at the till (POS sync)")
+                    ledger.move(
+                        variant.id,
+                        location_id,
+                        "adjustment",
+                        opening + timedelta(days=rng.randint(5, 60)),
+                        on_hand=-received,
+                        reason="sold at the till (POS sync)",
+                    )

@@ -1,4 +1,5 @@
 """The demo's customers and their purchase history (a part of the demo builder)."""
+
 import re
 import unicodedata
 from collections import defaultdict
@@ -26,7 +27,7 @@ _EMAIL_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", 
 
 
 def _email_part(text):
-    """"Jürgen" → "juergen", "Æsa" → "aesa": what people put in their email address."""
+    """ "Jürgen" → "juergen", "Æsa" → "aesa": what people put in their email address."""
     decomposed = unicodedata.normalize("NFKD", text.lower().translate(_EMAIL_LETTERS))
     return re.sub(r"[^a-z0-9]+", "-", decomposed.encode("ascii", "ignore").decode()).strip("-")
 
@@ -74,17 +75,25 @@ class _Customers:
                 sizes = {"tops": rng.choice(_ALPHA), "shoes": rng.choice(_SHOES)}
             preferences = {}
             if rng.random() < 0.5:
-                preferences = {"contact": rng.choice(("email", "sms", "phone")),
-                               "topics": rng.sample(_TOPICS, 2)}
-            rows.append(dict(
-                first_name=first, last_name=last, email=email if has_email else None, phone=phone,
-                loyalty_number=f"{LOYALTY_PREFIX}{number * 7919 % 10000000:07d}" if loyal else None,
-                loyalty_tier="gold" if points > 3000 else "silver" if points > 1500 else "basic",
-                loyalty_points=points, preferred_location_id=self.loc[home], sizes=sizes, preferences=preferences,
-                search_name=search_forms(f"{first} {last}"),
-                created_channel=rng.choices(("store", "web", "app", "phone"), (4, 3, 2, 1))[0],
-                created_at=self.now - timedelta(days=rng.uniform(100, 900)), erased_at=None,
-            ))
+                preferences = {"contact": rng.choice(("email", "sms", "phone")), "topics": rng.sample(_TOPICS, 2)}
+            rows.append(
+                dict(
+                    first_name=first,
+                    last_name=last,
+                    email=email if has_email else None,
+                    phone=phone,
+                    loyalty_number=f"{LOYALTY_PREFIX}{number * 7919 % 10000000:07d}" if loyal else None,
+                    loyalty_tier="gold" if points > 3000 else "silver" if points > 1500 else "basic",
+                    loyalty_points=points,
+                    preferred_location_id=self.loc[home],
+                    sizes=sizes,
+                    preferences=preferences,
+                    search_name=search_forms(f"{first} {last}"),
+                    created_channel=rng.choices(("store", "web", "app", "phone"), (4, 3, 2, 1))[0],
+                    created_at=self.now - timedelta(days=rng.uniform(100, 900)),
+                    erased_at=None,
+                )
+            )
         ids = self.insert_returning(Customer, rows)
         self.customer_rows = list(zip(ids, rows, strict=True))
         self.fixed_customers = dict(zip(("HAM", "CPH"), ids, strict=False))
@@ -95,20 +104,37 @@ class _Customers:
             country = self.site[self.code_of[home]].country
             self.customers[country].append(customer_id)
             at, channel = row["created_at"], row["created_channel"]
-            where = dict(source_channel=channel, location_id=home if channel == "store" else None,
-                         staff_id=self.clerk(home) if channel == "store" else None)
+            where = dict(
+                source_channel=channel,
+                location_id=home if channel == "store" else None,
+                staff_id=self.clerk(home) if channel == "store" else None,
+            )
             for kind, present, share in (("email", row["email"], 0.65), ("sms", row["phone"], 0.35)):
                 if present and self.rng.random() < share:
                     consents.append(dict(customer_id=customer_id, channel=kind, granted=True, recorded_at=at, **where))
                     if self.rng.random() < 0.1:
-                        consents.append(dict(customer_id=customer_id, channel=kind, granted=False, source_channel="web",
-                                             location_id=None, staff_id=None,
-                                             recorded_at=at + timedelta(days=self.rng.randint(10, 90))))
+                        consents.append(
+                            dict(
+                                customer_id=customer_id,
+                                channel=kind,
+                                granted=False,
+                                source_channel="web",
+                                location_id=None,
+                                staff_id=None,
+                                recorded_at=at + timedelta(days=self.rng.randint(10, 90)),
+                            )
+                        )
             if customer_id == ids[0] or self.rng.random() < 0.25:
                 for _ in range(self.rng.choice((1, 1, 2))):
-                    notes.append(dict(customer_id=customer_id, staff_id=self.clerk(home), location_id=home,
-                                      body=self.rng.choice(_NOTES),
-                                      created_at=self.now - timedelta(days=self.rng.uniform(1, 90))))
+                    notes.append(
+                        dict(
+                            customer_id=customer_id,
+                            staff_id=self.clerk(home),
+                            location_id=home,
+                            body=self.rng.choice(_NOTES),
+                            created_at=self.now - timedelta(days=self.rng.uniform(1, 90)),
+                        )
+                    )
         self.insert(Consent, consents)
         self.insert(CustomerNote, notes)
 
@@ -153,9 +179,17 @@ class _Customers:
                     self.history_order(customer_id, home, lines, self.now - timedelta(days=rng.uniform(125, 900)))
             if rng.random() < 0.3 or customer_id == self.fixed_customers["HAM"]:
                 for _ in range(rng.choice((1, 2, 3))):
-                    visits.append(dict(customer_id=customer_id, kind="visit", channel="store", location_id=home,
-                                       staff_id=self.clerk(home), note=rng.choice(_VISIT_NOTES),
-                                       created_at=self.now - timedelta(days=rng.uniform(1, 120))))
+                    visits.append(
+                        dict(
+                            customer_id=customer_id,
+                            kind="visit",
+                            channel="store",
+                            location_id=home,
+                            staff_id=self.clerk(home),
+                            note=rng.choice(_VISIT_NOTES),
+                            created_at=self.now - timedelta(days=rng.uniform(1, 120)),
+                        )
+                    )
         self.insert(CustomerVisit, visits)
 
     def history_order(self, customer_id, home, lines, placed_at):
@@ -166,48 +200,104 @@ class _Customers:
         origin = home if channel in ("store", "phone") else None
         placer = self.clerk(origin) if origin else None
         total = sum(v.price * q for v, q in lines)
-        common = dict(channel=channel, customer_id=customer_id, payment_state="paid", origin_location_id=origin,
-                      tracking_reference="", currency="EUR", total_minor=total, idempotency_key=None,
-                      placed_by_staff_id=placer, promised_at=placed_at + timedelta(days=3), placed_at=placed_at)
+        common = dict(
+            channel=channel,
+            customer_id=customer_id,
+            payment_state="paid",
+            origin_location_id=origin,
+            tracking_reference="",
+            currency="EUR",
+            total_minor=total,
+            idempotency_key=None,
+            placed_by_staff_id=placer,
+            promised_at=placed_at + timedelta(days=3),
+            placed_at=placed_at,
+        )
         source = self.loc["WH1"] if delivery or rng.random() < 0.4 else home
         if delivery:
             street, postcode, city = rng.choice(_DK_ADDRESSES if country == "DK" else _DE_ADDRESSES)
             row = next(r for i, r in self.customer_rows if i == customer_id)
             shipped, delivered = placed_at + _hours(rng.uniform(6, 20)), placed_at + _hours(rng.uniform(30, 70))
             tracking = f"00340434{rng.randint(0, 10**12 - 1):012d}"
-            order = self.new_order(fulfilment="delivery", status="delivered", pickup_location_id=None,
-                                   delivery_address=dict(name=f"{row['first_name']} {row['last_name']}",
-                                                         street=f"{street} {rng.randint(1, 140)}",
-                                                         postcode=postcode, city=city, country=country),
-                                   updated_at=delivered, **dict(common, tracking_reference=tracking))
+            order = self.new_order(
+                fulfilment="delivery",
+                status="delivered",
+                pickup_location_id=None,
+                delivery_address=dict(
+                    name=f"{row['first_name']} {row['last_name']}",
+                    street=f"{street} {rng.randint(1, 140)}",
+                    postcode=postcode,
+                    city=city,
+                    country=country,
+                ),
+                updated_at=delivered,
+                **dict(common, tracking_reference=tracking),
+            )
             self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
             self.event(order, "shipped", shipped, "placed", "shipped", self.clerk(source), source, tracking=tracking)
             self.event(order, "delivered", delivered, "shipped", "delivered", tracking=tracking)
             transfer = len(self.transfers)
-            self.transfers.append(dict(order=order, source_location_id=source, destination_location_id=None,
-                                       status="received", tracking_reference=tracking, created_at=placed_at,
-                                       picked_at=shipped - _hours(1), shipped_at=shipped, received_at=delivered))
+            self.transfers.append(
+                dict(
+                    order=order,
+                    source_location_id=source,
+                    destination_location_id=None,
+                    status="received",
+                    tracking_reference=tracking,
+                    created_at=placed_at,
+                    picked_at=shipped - _hours(1),
+                    shipped_at=shipped,
+                    received_at=delivered,
+                )
+            )
             status = "delivered"
         else:
             ready = placed_at + _hours(rng.uniform(1, 4) if source == home else rng.uniform(26, 60))
             collected = ready + _hours(rng.uniform(2, 96))
-            order = self.new_order(fulfilment="pickup", status="collected", pickup_location_id=home,
-                                   delivery_address={}, updated_at=collected, **common)
+            order = self.new_order(
+                fulfilment="pickup",
+                status="collected",
+                pickup_location_id=home,
+                delivery_address={},
+                updated_at=collected,
+                **common,
+            )
             self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
             self.event(order, "ready", ready, "placed", "ready", self.clerk(home), home)
             if rng.random() < 0.3:
                 self.event(order, "checked_in", collected - timedelta(minutes=5), location_id=home)
             handler = self.clerk(home)
-            self.event(order, "collected", collected, "ready", "collected", handler, home, verification="qr",
-                       refused=0)
-            self.pickups.append(dict(
-                order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
-                ready_at=ready, pickup_by=preparing.pickup_by_for(self.site[self.code_of[home]], ready),
-                reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=collected,
-                collected_by_staff_id=handler, verification="qr", payment_collected_at=None))
+            self.event(order, "collected", collected, "ready", "collected", handler, home, verification="qr", refused=0)
+            self.pickups.append(
+                dict(
+                    order=order,
+                    token=pickup_codes.new_token(),
+                    short_code=self.short_code(),
+                    shelf_location="",
+                    ready_at=ready,
+                    pickup_by=preparing.pickup_by_for(self.site[self.code_of[home]], ready),
+                    reminded_at=None,
+                    on_the_way_at=None,
+                    checked_in_at=None,
+                    check_in_note="",
+                    collected_at=collected,
+                    collected_by_staff_id=handler,
+                    verification="qr",
+                    payment_collected_at=None,
+                )
+            )
             transfer = None
             status = "collected"
         for variant, quantity in lines:
-            self.lines.append(dict(order=order, variant_id=variant.id, quantity=quantity,
-                                   unit_price_minor=variant.price, source_location_id=source, transfer=transfer,
-                                   status=status, status_reason=""))
+            self.lines.append(
+                dict(
+                    order=order,
+                    variant_id=variant.id,
+                    quantity=quantity,
+                    unit_price_minor=variant.price,
+                    source_location_id=source,
+                    transfer=transfer,
+                    status=status,
+                    status_reason="",
+                )
+            )

@@ -1,5 +1,6 @@
 """Loading the demo: `load_demo()` builds it in one transaction unless it is there already, and reports the
 logins and what the database holds."""
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -49,15 +50,22 @@ class DemoResult:
             lines.append(f"  {clerk[0]} {clerk[1]:<18} {clerk[3]:<36} {manager[3]}")
         lines += [
             "",
-            f"Try: search \"mueller\"; in Hamburg, order {CPH_ONLY_SKU} (Nordwind Fjord Parka, Navy / XL) — "
+            f'Try: search "mueller"; in Hamburg, order {CPH_ONLY_SKU} (Nordwind Fjord Parka, Navy / XL) — '
             "only København has it.",
         ]
         return "\n".join(lines)
 
 
 def demo_counts():
-    models = (("locations", Location), ("products", Product), ("variants", Variant), ("stock levels", StockLevel),
-              ("customers", Customer), ("orders", Order), ("staff", Staff))
+    models = (
+        ("locations", Location),
+        ("products", Product),
+        ("variants", Variant),
+        ("stock levels", StockLevel),
+        ("customers", Customer),
+        ("orders", Order),
+        ("staff", Staff),
+    )
     return {name: db.session.scalar(select(func.count()).select_from(model)) for name, model in models}
 
 

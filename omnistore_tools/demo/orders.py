@@ -1,5 +1,6 @@
 """The demo's orders: pickups in every status at every pickup store, deliveries, and the handovers of the last
 five weeks (a part of the demo builder)."""
+
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,14 +28,37 @@ class _Orders:
     # -- orders
     def build_orders(self):
         rng = self.rng
-        ham_plan = [("placed", "local"), ("placed", "remote"), ("in_transit", "remote"), ("in_transit", "remote"),
-                    ("ready", "local"), ("ready", "remote"), ("ready", "checked_in"), ("ready", "on_the_way"),
-                    ("ready", "overdue"), ("collected", "today"), ("collected", "partial"), ("collected", "local"),
-                    ("collected", "remote"), ("collected", "remote"), ("collected", "local"),
-                    ("expired", "remote"), ("cancelled", "local"), ("cancelled", "remote")]
-        cph_plan = [("placed", "local"), ("in_transit", "remote"), ("ready", "local"), ("ready", "checked_in"),
-                    ("collected", "today"), ("collected", "remote"), ("collected", "local"), ("expired", "local"),
-                    ("cancelled", "remote")]
+        ham_plan = [
+            ("placed", "local"),
+            ("placed", "remote"),
+            ("in_transit", "remote"),
+            ("in_transit", "remote"),
+            ("ready", "local"),
+            ("ready", "remote"),
+            ("ready", "checked_in"),
+            ("ready", "on_the_way"),
+            ("ready", "overdue"),
+            ("collected", "today"),
+            ("collected", "partial"),
+            ("collected", "local"),
+            ("collected", "remote"),
+            ("collected", "remote"),
+            ("collected", "local"),
+            ("expired", "remote"),
+            ("cancelled", "local"),
+            ("cancelled", "remote"),
+        ]
+        cph_plan = [
+            ("placed", "local"),
+            ("in_transit", "remote"),
+            ("ready", "local"),
+            ("ready", "checked_in"),
+            ("collected", "today"),
+            ("collected", "remote"),
+            ("collected", "local"),
+            ("expired", "local"),
+            ("cancelled", "remote"),
+        ]
         statuses = ("collected",) * 5 + ("ready", "ready", "placed", "in_transit", "expired", "cancelled")
         for site in SITES:
             if not site.pickup:
@@ -80,9 +104,19 @@ class _Orders:
         return len(self.orders) - 1
 
     def event(self, order, kind, at, from_status="", to_status="", staff_id=None, location_id=None, **detail):
-        self.events.append(dict(order=order, kind=kind, from_status=from_status, to_status=to_status,
-                                staff_id=staff_id, api_client_id=None, location_id=location_id, detail=detail,
-                                created_at=at))
+        self.events.append(
+            dict(
+                order=order,
+                kind=kind,
+                from_status=from_status,
+                to_status=to_status,
+                staff_id=staff_id,
+                api_client_id=None,
+                location_id=location_id,
+                detail=detail,
+                created_at=at,
+            )
+        )
 
     def channel(self, pickup_id, fulfilment):
         rng = self.rng
@@ -153,8 +187,9 @@ class _Orders:
                 ready_at = collected_at - _hours(rng.uniform(2, 70))
             elif status == "collected":
                 ready_at = self.now - timedelta(days=rng.uniform(2, 90))
-                collected_at = min(ready_at + _hours(rng.uniform(2, site.hold_days * 24 - 12)),
-                                   ready_at + (self.now - ready_at) / 2)
+                collected_at = min(
+                    ready_at + _hours(rng.uniform(2, site.hold_days * 24 - 12)), ready_at + (self.now - ready_at) / 2
+                )
             else:  # expired
                 ready_at = self.now - hold - timedelta(days=rng.uniform(2, 60))
                 ended_at = preparing.pickup_by_for(site, ready_at) + _hours(rng.uniform(1, 12))  # the next expiry run
@@ -164,16 +199,35 @@ class _Orders:
         placer = self.clerk(origin) if origin else None
         total = sum(v.price * q for v, q in lines)
         order = self.new_order(
-            channel=channel, customer_id=customer_id or rng.choice(self.customers[site.country]), fulfilment="pickup",
-            status=status, payment_state=payment, pickup_location_id=pickup_id, origin_location_id=origin,
-            delivery_address={}, tracking_reference="", currency="EUR", total_minor=total, idempotency_key=None,
-            placed_by_staff_id=placer, promised_at=placed_at + lead + _hours(2), placed_at=placed_at,
+            channel=channel,
+            customer_id=customer_id or rng.choice(self.customers[site.country]),
+            fulfilment="pickup",
+            status=status,
+            payment_state=payment,
+            pickup_location_id=pickup_id,
+            origin_location_id=origin,
+            delivery_address={},
+            tracking_reference="",
+            currency="EUR",
+            total_minor=total,
+            idempotency_key=None,
+            placed_by_staff_id=placer,
+            promised_at=placed_at + lead + _hours(2),
+            placed_at=placed_at,
             updated_at=placed_at,
         )
         self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
         for variant, quantity in lines:
-            ledger.move(variant.id, source, "allocation", placed_at, allocated=quantity,
-                        reason="allocated to order", order=order, staff_id=placer)
+            ledger.move(
+                variant.id,
+                source,
+                "allocation",
+                placed_at,
+                allocated=quantity,
+                reason="allocated to order",
+                order=order,
+                staff_id=placer,
+            )
         last = placed_at
 
         transfer = None
@@ -181,43 +235,88 @@ class _Orders:
             picked_at, shipped_at = placed_at + picking, placed_at + picking + shipping
             received_at = shipped_at + travel
             self.event(order, "sourced", placed_at, location_id=source, source=self.code_of[source])
-            transfer_status = {"placed": "picked" if picked_at < self.now else "requested",
-                               "in_transit": "shipped", "cancelled": "cancelled"}.get(status, "received")
+            transfer_status = {
+                "placed": "picked" if picked_at < self.now else "requested",
+                "in_transit": "shipped",
+                "cancelled": "cancelled",
+            }.get(status, "received")
             transfer = len(self.transfers)
-            self.transfers.append(dict(
-                order=order, source_location_id=source, destination_location_id=pickup_id, status=transfer_status,
-                tracking_reference="" if transfer_status in ("requested", "picked", "cancelled") else
-                f"TR-{self.code_of[source]}-{rng.randint(1000, 9999)}",
-                created_at=placed_at,
-                picked_at=picked_at if transfer_status in ("picked", "shipped", "received") else None,
-                shipped_at=shipped_at if transfer_status in ("shipped", "received") else None,
-                received_at=received_at if transfer_status == "received" else None,
-            ))
+            self.transfers.append(
+                dict(
+                    order=order,
+                    source_location_id=source,
+                    destination_location_id=pickup_id,
+                    status=transfer_status,
+                    tracking_reference=""
+                    if transfer_status in ("requested", "picked", "cancelled")
+                    else f"TR-{self.code_of[source]}-{rng.randint(1000, 9999)}",
+                    created_at=placed_at,
+                    picked_at=picked_at if transfer_status in ("picked", "shipped", "received") else None,
+                    shipped_at=shipped_at if transfer_status in ("shipped", "received") else None,
+                    received_at=received_at if transfer_status == "received" else None,
+                )
+            )
             if status in ("in_transit", "ready", "collected", "expired"):
                 self.event(order, "picked", picked_at, staff_id=self.clerk(source), location_id=source)
                 self.event(order, "shipped", shipped_at, "placed", "in_transit", self.clerk(source), source)
                 for variant, quantity in lines:
-                    ledger.move(variant.id, source, "transfer_out", shipped_at, on_hand=-quantity,
-                                allocated=-quantity, reason=f"transfer to {site.code}", order=order)
+                    ledger.move(
+                        variant.id,
+                        source,
+                        "transfer_out",
+                        shipped_at,
+                        on_hand=-quantity,
+                        allocated=-quantity,
+                        reason=f"transfer to {site.code}",
+                        order=order,
+                    )
                 last = shipped_at
             if status in ("ready", "collected", "expired"):
                 self.event(order, "received", received_at, staff_id=clerk, location_id=pickup_id)
                 for variant, quantity in lines:
-                    ledger.move(variant.id, pickup_id, "transfer_in", received_at, on_hand=quantity,
-                                allocated=quantity, reason=f"transfer from {self.code_of[source]}", order=order,
-                                staff_id=clerk)
+                    ledger.move(
+                        variant.id,
+                        pickup_id,
+                        "transfer_in",
+                        received_at,
+                        on_hand=quantity,
+                        allocated=quantity,
+                        reason=f"transfer from {self.code_of[source]}",
+                        order=order,
+                        staff_id=clerk,
+                    )
         elif ready_at is not None:
             self.event(order, "picked", ready_at - _hours(0.3), staff_id=clerk, location_id=pickup_id)
 
-        pickup = dict(order=order, token=pickup_codes.new_token(), short_code=self.short_code(), shelf_location="",
-                      ready_at=ready_at, pickup_by=preparing.pickup_by_for(site, ready_at) if ready_at else None,
-                      reminded_at=None, on_the_way_at=None, checked_in_at=None, check_in_note="", collected_at=None,
-                      collected_by_staff_id=None, verification="", payment_collected_at=None)
+        pickup = dict(
+            order=order,
+            token=pickup_codes.new_token(),
+            short_code=self.short_code(),
+            shelf_location="",
+            ready_at=ready_at,
+            pickup_by=preparing.pickup_by_for(site, ready_at) if ready_at else None,
+            reminded_at=None,
+            on_the_way_at=None,
+            checked_in_at=None,
+            check_in_note="",
+            collected_at=None,
+            collected_by_staff_id=None,
+            verification="",
+            payment_collected_at=None,
+        )
         self.pickups.append(pickup)
         if ready_at is not None:
             pickup["shelf_location"] = f"{rng.choice('ABCD')}-{rng.randint(1, 24):02d}"
-            self.event(order, "ready", ready_at, "in_transit" if remote else "placed", "ready", clerk, pickup_id,
-                       shelf=pickup["shelf_location"])
+            self.event(
+                order,
+                "ready",
+                ready_at,
+                "in_transit" if remote else "placed",
+                "ready",
+                clerk,
+                pickup_id,
+                shelf=pickup["shelf_location"],
+            )
             self.event(order, "notified", ready_at + timedelta(minutes=1), channel="email", topic="order.ready")
             last = ready_at
             reminder = ready_at + timedelta(days=site.hold_days - 2)
@@ -234,15 +333,28 @@ class _Orders:
                 self.event(order, "checked_in", pickup["checked_in_at"], note=pickup["check_in_note"])
                 last = pickup["checked_in_at"]
 
-        line_status = {"placed": "allocated", "in_transit": "shipped", "ready": "picked", "collected": "collected",
-                       "expired": "released", "cancelled": "released"}[status]
+        line_status = {
+            "placed": "allocated",
+            "in_transit": "shipped",
+            "ready": "picked",
+            "collected": "collected",
+            "expired": "released",
+            "cancelled": "released",
+        }[status]
         for number, (variant, quantity) in enumerate(lines):
             refused = flavour == "partial" and number == 1
-            self.lines.append(dict(
-                order=order, variant_id=variant.id, quantity=quantity, unit_price_minor=variant.price,
-                source_location_id=source, transfer=transfer, status="refused" if refused else line_status,
-                status_reason="Did not fit" if refused else "",
-            ))
+            self.lines.append(
+                dict(
+                    order=order,
+                    variant_id=variant.id,
+                    quantity=quantity,
+                    unit_price_minor=variant.price,
+                    source_location_id=source,
+                    transfer=transfer,
+                    status="refused" if refused else line_status,
+                    status_reason="Did not fit" if refused else "",
+                )
+            )
 
         if status == "collected":
             handler = self.staff[(rng.choice(("clerk", "manager")), pickup_id)]
@@ -254,26 +366,66 @@ class _Orders:
             for number, (variant, quantity) in enumerate(lines):
                 if flavour == "partial" and number == 1:
                     refused += quantity
-                    ledger.move(variant.id, pickup_id, "release", collected_at, allocated=-quantity,
-                                reason="refused at pickup: did not fit", order=order, staff_id=handler)
+                    ledger.move(
+                        variant.id,
+                        pickup_id,
+                        "release",
+                        collected_at,
+                        allocated=-quantity,
+                        reason="refused at pickup: did not fit",
+                        order=order,
+                        staff_id=handler,
+                    )
                 else:
-                    ledger.move(variant.id, pickup_id, "handover", collected_at, on_hand=-quantity,
-                                allocated=-quantity, reason="handed over at the pickup desk", order=order,
-                                staff_id=handler)
-            self.event(order, "collected", collected_at, "ready", "collected", handler, pickup_id,
-                       verification=verification, refused=refused)
+                    ledger.move(
+                        variant.id,
+                        pickup_id,
+                        "handover",
+                        collected_at,
+                        on_hand=-quantity,
+                        allocated=-quantity,
+                        reason="handed over at the pickup desk",
+                        order=order,
+                        staff_id=handler,
+                    )
+            self.event(
+                order,
+                "collected",
+                collected_at,
+                "ready",
+                "collected",
+                handler,
+                pickup_id,
+                verification=verification,
+                refused=refused,
+            )
             last = collected_at
         elif status == "expired":
             for variant, quantity in lines:
-                ledger.move(variant.id, pickup_id, "release", ended_at, allocated=-quantity,
-                            reason="pickup expired", order=order)
+                ledger.move(
+                    variant.id,
+                    pickup_id,
+                    "release",
+                    ended_at,
+                    allocated=-quantity,
+                    reason="pickup expired",
+                    order=order,
+                )
             self.event(order, "expired", ended_at, "ready", "expired", location_id=pickup_id)
             last = ended_at
         elif status == "cancelled":
             reason = rng.choice(("customer asked to cancel", "payment failed", "found it elsewhere"))
             for variant, quantity in lines:
-                ledger.move(variant.id, source, "release", ended_at, allocated=-quantity,
-                            reason=f"order cancelled: {reason}", order=order, staff_id=placer)
+                ledger.move(
+                    variant.id,
+                    source,
+                    "release",
+                    ended_at,
+                    allocated=-quantity,
+                    reason=f"order cancelled: {reason}",
+                    order=order,
+                    staff_id=placer,
+                )
             self.event(order, "cancelled", ended_at, "placed", "cancelled", placer, origin, reason=reason)
             last = ended_at
         self.orders[order]["updated_at"] = last
@@ -301,42 +453,82 @@ class _Orders:
             lines = self.choose_lines(rng.choice((1, 1, 2, 3)), source)
         street, postcode, city = rng.choice(_DK_ADDRESSES if country == "DK" else _DE_ADDRESSES)
         first, last_name = self.person(country)
-        address = dict(name=f"{first} {last_name}", street=f"{street} {rng.randint(1, 140)}", postcode=postcode,
-                       city=city, country=country)
+        address = dict(
+            name=f"{first} {last_name}",
+            street=f"{street} {rng.randint(1, 140)}",
+            postcode=postcode,
+            city=city,
+            country=country,
+        )
         placed_at = self.now - {"placed": _hours(rng.uniform(1, 20)), "shipped": _hours(rng.uniform(20, 60))}.get(
-            status, timedelta(days=rng.uniform(3, 90)))
+            status, timedelta(days=rng.uniform(3, 90))
+        )
         shipped_at = placed_at + _hours(rng.uniform(4, 20))
         delivered_at = shipped_at + _hours(rng.uniform(20, 60))
         tracking = f"00340434{rng.randint(0, 10**12 - 1):012d}" if status in ("shipped", "delivered") else ""
         channel, origin, payment = self.channel(None, "delivery")
         placer = self.clerk(origin) if origin else None
         order = self.new_order(
-            channel=channel, customer_id=customer_id, fulfilment="delivery", status=status, payment_state=payment,
-            pickup_location_id=None, origin_location_id=origin, delivery_address=address,
-            tracking_reference=tracking, currency="EUR", total_minor=sum(v.price * q for v, q in lines),
-            idempotency_key=None, placed_by_staff_id=placer, promised_at=placed_at + timedelta(days=3),
-            placed_at=placed_at, updated_at=placed_at,
+            channel=channel,
+            customer_id=customer_id,
+            fulfilment="delivery",
+            status=status,
+            payment_state=payment,
+            pickup_location_id=None,
+            origin_location_id=origin,
+            delivery_address=address,
+            tracking_reference=tracking,
+            currency="EUR",
+            total_minor=sum(v.price * q for v, q in lines),
+            idempotency_key=None,
+            placed_by_staff_id=placer,
+            promised_at=placed_at + timedelta(days=3),
+            placed_at=placed_at,
+            updated_at=placed_at,
         )
         self.event(order, "placed", placed_at, "", "placed", placer, origin, channel=channel)
         for variant, quantity in lines:
-            ledger.move(variant.id, source, "allocation", placed_at, allocated=quantity,
-                        reason="allocated to order", order=order, staff_id=placer)
+            ledger.move(
+                variant.id,
+                source,
+                "allocation",
+                placed_at,
+                allocated=quantity,
+                reason="allocated to order",
+                order=order,
+                staff_id=placer,
+            )
         transfer = len(self.transfers)
-        self.transfers.append(dict(
-            order=order, source_location_id=source, destination_location_id=None,
-            status={"placed": "requested", "shipped": "shipped", "delivered": "received"}.get(status, "cancelled"),
-            tracking_reference=tracking, created_at=placed_at,
-            picked_at=shipped_at - _hours(1) if tracking else None, shipped_at=shipped_at if tracking else None,
-            received_at=delivered_at if status == "delivered" else None,
-        ))
+        self.transfers.append(
+            dict(
+                order=order,
+                source_location_id=source,
+                destination_location_id=None,
+                status={"placed": "requested", "shipped": "shipped", "delivered": "received"}.get(status, "cancelled"),
+                tracking_reference=tracking,
+                created_at=placed_at,
+                picked_at=shipped_at - _hours(1) if tracking else None,
+                shipped_at=shipped_at if tracking else None,
+                received_at=delivered_at if status == "delivered" else None,
+            )
+        )
         last = placed_at
         if tracking:
             packer = self.clerk(source)
             self.event(order, "picked", shipped_at - _hours(1), staff_id=packer, location_id=source)
             self.event(order, "shipped", shipped_at, "placed", "shipped", packer, source, tracking=tracking)
             for variant, quantity in lines:
-                ledger.move(variant.id, source, "handover", shipped_at, on_hand=-quantity, allocated=-quantity,
-                            reason="handed to the carrier", order=order, staff_id=packer)
+                ledger.move(
+                    variant.id,
+                    source,
+                    "handover",
+                    shipped_at,
+                    on_hand=-quantity,
+                    allocated=-quantity,
+                    reason="handed to the carrier",
+                    order=order,
+                    staff_id=packer,
+                )
             last = shipped_at
         if status == "delivered":
             self.event(order, "delivered", delivered_at, "shipped", "delivered", tracking=tracking)
@@ -344,25 +536,47 @@ class _Orders:
         if status == "cancelled":
             last = placed_at + _hours(rng.uniform(0.5, 3))
             for variant, quantity in lines:
-                ledger.move(variant.id, source, "release", last, allocated=-quantity,
-                            reason="order cancelled: customer asked to cancel", order=order, staff_id=placer)
-            self.event(order, "cancelled", last, "placed", "cancelled", placer, origin,
-                       reason="customer asked to cancel")
+                ledger.move(
+                    variant.id,
+                    source,
+                    "release",
+                    last,
+                    allocated=-quantity,
+                    reason="order cancelled: customer asked to cancel",
+                    order=order,
+                    staff_id=placer,
+                )
+            self.event(
+                order, "cancelled", last, "placed", "cancelled", placer, origin, reason="customer asked to cancel"
+            )
         line_status = {"placed": "allocated", "shipped": "shipped", "delivered": "delivered"}.get(status, "released")
         for variant, quantity in lines:
-            self.lines.append(dict(order=order, variant_id=variant.id, quantity=quantity,
-                                   unit_price_minor=variant.price, source_location_id=source, transfer=transfer,
-                                   status=line_status, status_reason=""))
+            self.lines.append(
+                dict(
+                    order=order,
+                    variant_id=variant.id,
+                    quantity=quantity,
+                    unit_price_minor=variant.price,
+                    source_location_id=source,
+                    transfer=transfer,
+                    status=line_status,
+                    status_reason="",
+                )
+            )
         self.orders[order]["updated_at"] = last
 
     def flush_orders(self):
         """Insert the orders, number them like the app does (OS-<yy>-<id>), then everything hanging off them."""
         order_ids = self.insert_returning(Order, [dict(row, number=None) for row in self.orders])
-        numbers = [orders.order_number(order_id, row["placed_at"])
-                   for row, order_id in zip(self.orders, order_ids, strict=True)]
+        numbers = [
+            orders.order_number(order_id, row["placed_at"])
+            for row, order_id in zip(self.orders, order_ids, strict=True)
+        ]
         table = Order.__table__
-        self.session.execute(update(table).where(table.c.id == bindparam("order_id")).values(number=bindparam("n")),
-                             [dict(order_id=i, n=n) for i, n in zip(order_ids, numbers, strict=True)])
+        self.session.execute(
+            update(table).where(table.c.id == bindparam("order_id")).values(number=bindparam("n")),
+            [dict(order_id=i, n=n) for i, n in zip(order_ids, numbers, strict=True)],
+        )
         for row in self.transfers:
             row["order_id"] = order_ids[row.pop("order")]
         transfer_ids = self.insert_returning(Transfer, self.transfers) if self.transfers else []

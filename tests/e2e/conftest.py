@@ -14,6 +14,7 @@ They test the browser side; the database-specific behaviour is covered on both d
 and service tests, and this keeps the e2e time flat as the suite grows. OMNISTORE_TEST_E2E_DATABASES=all
 runs them on every database.
 """
+
 import os
 import shutil
 import sys
@@ -32,8 +33,14 @@ ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 CHROMIUM = os.environ.get("OMNISTORE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 TABLET = {"width": 820, "height": 1180}
 TIMEOUT_MS = 10_000  # no single step of a tablet page should take longer
@@ -74,6 +81,7 @@ def pytest_runtest_makereport(item, call):
 
 # --- The live server ----------------------------------------------------------------------------------
 
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
@@ -81,8 +89,9 @@ class LiveServer:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="e2e-live-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="e2e-live-server", daemon=True
+        )
 
     def _wsgi(self, environ, start_response):
         try:
@@ -121,6 +130,7 @@ def live_server(app):
 
 # --- The browser ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def playwright_chromium():
     """(Playwright's chromium launcher, the executable): one Playwright per session — a second sync Playwright
@@ -131,8 +141,10 @@ def playwright_chromium():
         missing(f"the Python package playwright is not installed ({error}); pip install -e '.[test]'")
     executable = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
     if executable is None:
-        missing(f"Chromium not found at {CHROMIUM}; install it (apt-get install chromium) "
-                "or set OMNISTORE_TEST_CHROMIUM to its path")
+        missing(
+            f"Chromium not found at {CHROMIUM}; install it (apt-get install chromium) "
+            "or set OMNISTORE_TEST_CHROMIUM to its path"
+        )
     playwright = sync_playwright().start()
     yield playwright.chromium, executable
     playwright.stop()
@@ -166,7 +178,11 @@ def browser(playwright_chromium):
 def context(browser, live_server):
     """A fresh browser profile per test: tablet size, touch, English, pointed at the live server."""
     ctx = browser.new_context(
-        base_url=live_server.url, viewport=dict(TABLET), device_scale_factor=1, has_touch=True, locale="en",
+        base_url=live_server.url,
+        viewport=dict(TABLET),
+        device_scale_factor=1,
+        has_touch=True,
+        locale="en",
         timezone_id="Europe/Berlin",
     )
     ctx.set_default_timeout(TIMEOUT_MS)
@@ -194,8 +210,7 @@ def page(request, context):
     tab = context.new_page()
     problems = BrowserProblems(tab)
     yield tab
-    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
-                 for when in ("setup", "call"))
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
     if failed:
         _save_artifacts(tab, request.node.nodeid)
     if problems.errors and not failed:

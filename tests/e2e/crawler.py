@@ -18,6 +18,7 @@ One small class per concern:
   route) arrives as a file of the right content type, and leaves the page as it was.
 - `Crawl` walks; `Report` counts pages, taps and checks, and keeps every failure with where it happened.
 """
+
 import re
 import time
 from collections import Counter, defaultdict
@@ -68,8 +69,13 @@ HEADINGS = """() => [...document.querySelectorAll('main h1, main h2')].map(h => 
   .trim()).join('|')"""
 
 # Download links: what they are and which content type each kind must come with.
-DOWNLOAD_TYPES = {".csv": "text/csv", ".zip": "application/zip", ".pdf": "application/pdf",
-                  ".png": "image/png", ".json": "application/json"}
+DOWNLOAD_TYPES = {
+    ".csv": "text/csv",
+    ".zip": "application/zip",
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".json": "application/json",
+}
 DOWNLOAD_ROUTES = [re.compile(r"/customers/\d+/export$")]
 
 # Visible interactive elements, with the 44 px exception for links in running text.
@@ -150,8 +156,11 @@ MARK_BUTTON_SCRIPT = f"""([index, text]) => {{
   button.setAttribute('data-crawl-button', '');
   return true;
 }}"""
-TAPPABLES_SCRIPT = """() => {
-  const BUTTONS = '""" + BUTTONS_SELECTOR + """';
+TAPPABLES_SCRIPT = (
+    """() => {
+  const BUTTONS = '"""
+    + BUTTONS_SELECTOR
+    + """';
   const visible = el => {
     const r = el.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
@@ -175,6 +184,7 @@ TAPPABLES_SCRIPT = """() => {
                          inTopbar: !!b.closest('header.topbar, nav.mainnav')}));
   return {links, buttons};
 }"""
+)
 
 
 @dataclass(frozen=True)
@@ -185,8 +195,9 @@ class Route:
 
     pattern: str
     # Parameters that pick other rows for the same screen: filters, sorting, paging, period and store.
-    SAME_SCREEN = frozenset({"page", "sort", "status", "kind", "period", "from", "to", "store", "staff", "method",
-                             "channel"})
+    SAME_SCREEN = frozenset(
+        {"page", "sort", "status", "kind", "period", "from", "to", "store", "staff", "method", "channel"}
+    )
 
     @classmethod
     def of(cls, url):
@@ -240,11 +251,13 @@ class Report:
 
     def summary(self):
         checks = ", ".join(f"{name} {count}" for name, count in sorted(self.checks.items()))
-        return (f"{self.role} ({self.seconds:.1f} s): {len(self.pages)} pages visited, "
-                f"{self.links_tapped} links tapped, "
-                f"{self.buttons_tapped} buttons tapped, {self.downloads} downloads; checks: {checks}; "
-                f"{len(self.failures)} failures; seconds: "
-                + ", ".join(f"{name} {spent:.1f}" for name, spent in self.timings.most_common()))
+        return (
+            f"{self.role} ({self.seconds:.1f} s): {len(self.pages)} pages visited, "
+            f"{self.links_tapped} links tapped, "
+            f"{self.buttons_tapped} buttons tapped, {self.downloads} downloads; checks: {checks}; "
+            f"{len(self.failures)} failures; seconds: "
+            + ", ".join(f"{name} {spent:.1f}" for name, spent in self.timings.most_common())
+        )
 
     def failures_by_check(self):
         grouped = defaultdict(list)
@@ -262,8 +275,10 @@ class Watcher:
     """
 
     # The crawler's own init script, refused by the outbox's sandboxed email preview (the email has no scripts).
-    OWN_SCRIPT_IN_SANDBOX = re.compile(r"^Blocked script execution in '[^']*/outbox/\d+/preview' because the "
-                                       r"document's frame is sandboxed")
+    OWN_SCRIPT_IN_SANDBOX = re.compile(
+        r"^Blocked script execution in '[^']*/outbox/\d+/preview' because the "
+        r"document's frame is sandboxed"
+    )
     ANSWERED_4XX = re.compile(r"(status of 4\d\d|Response Status Error Code 4\d\d)")
 
     def __init__(self, page, origin):
@@ -289,8 +304,9 @@ class Watcher:
         if response.status >= 500:
             self.problems.append(("5xx", f"{response.request.method} {response.url} answered {response.status}"))
         elif response.status >= 400 and response.request.resource_type not in ("document", "xhr", "fetch"):
-            self.problems.append(("console", f"{response.request.resource_type} {response.url} answered "
-                                             f"{response.status}"))
+            self.problems.append(
+                ("console", f"{response.request.resource_type} {response.url} answered {response.status}")
+            )
 
     def _request(self, request):
         url = request.url
@@ -321,8 +337,12 @@ class Layout:
         report.checks["layout"] += 1
         bars = 1 if self.staff else 0
         if seen["main"] != 1 or seen["topbar"] != bars or seen["nav"] != bars:
-            report.fail("layout", where, f"{seen['main']} <main>, {seen['topbar']} top bars, {seen['nav']} "
-                                         f"section menus (expected 1, {bars}, {bars}): a page inside a page")
+            report.fail(
+                "layout",
+                where,
+                f"{seen['main']} <main>, {seen['topbar']} top bars, {seen['nav']} "
+                f"section menus (expected 1, {bars}, {bars}): a page inside a page",
+            )
         if self.staff and seen["forms"]:
             report.fail("layout", where, "a sign-in form inside a signed-in page")
 
@@ -376,7 +396,8 @@ class Axe:
         exclude = self.CHROME if present and "axe: top bar" in self.checked else []
         if present:
             self.checked.add("axe: top bar")
-        result = page.evaluate("""async (exclude) => {
+        result = page.evaluate(
+            """async (exclude) => {
           const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])} : document;
           const r = await axe.run(context, {
             resultTypes: ['violations'],
@@ -389,12 +410,18 @@ class Axe:
             nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' — ' + (n.failureSummary || '')
                                                    .replace(/\\s+/g, ' ').slice(0, 160)),
             count: v.nodes.length}));
-        }""", exclude)
+        }""",
+            exclude,
+        )
         report.checks["axe"] += 1
         for violation in result:
             nodes = "; ".join(violation["nodes"])
-            report.fail("axe", where, f"{violation['impact']} {violation['id']} ({violation['help']}) on "
-                                      f"{violation['count']} elements, e.g. {nodes}")
+            report.fail(
+                "axe",
+                where,
+                f"{violation['impact']} {violation['id']} ({violation['help']}) on "
+                f"{violation['count']} elements, e.g. {nodes}",
+            )
 
 
 class Targets:
@@ -435,8 +462,12 @@ class Downloads:
                 locator.click()
             download = info.value
         except Exception as error:  # noqa: BLE001 — a missed download is the finding
-            report.fail("download", where, f'"{link["text"]}" ({link["href"].removeprefix(self.origin)}) did not '
-                                           f"download a file: {str(error).splitlines()[0]}")
+            report.fail(
+                "download",
+                where,
+                f'"{link["text"]}" ({link["href"].removeprefix(self.origin)}) did not '
+                f"download a file: {str(error).splitlines()[0]}",
+            )
             return False
         response = page.context.request.get(link["href"])
         content_type = response.headers.get("content-type", "")
@@ -453,8 +484,19 @@ class Downloads:
 class Crawl:
     """Walks from a start page through every link and harmless button, checking each screen."""
 
-    def __init__(self, page, origin, role, staff=True, max_pages=60, skip=(), searches=(), checked=None,
-                 throwaway=(), tapped=None):
+    def __init__(
+        self,
+        page,
+        origin,
+        role,
+        staff=True,
+        max_pages=60,
+        skip=(),
+        searches=(),
+        checked=None,
+        throwaway=(),
+        tapped=None,
+    ):
         self.page = page
         self.origin = origin
         self.report = Report(role)
@@ -504,13 +546,16 @@ class Crawl:
 
     def find_link(self, href):
         """The first visible link to `href` (as the browser resolves it), marked so Playwright can tap it."""
-        found = self.page.evaluate("""(href) => {
+        found = self.page.evaluate(
+            """(href) => {
           document.querySelectorAll('[data-crawl-target]').forEach(a => a.removeAttribute('data-crawl-target'));
           const link = [...document.querySelectorAll('a[href]')].find(a => a.href.split('#')[0] === href
             && a.getClientRects().length > 0 && getComputedStyle(a).visibility !== 'hidden');
           if (link) link.setAttribute('data-crawl-target', '');
           return !!link;
-        }""", href)
+        }""",
+            href,
+        )
         return self.page.locator("[data-crawl-target]") if found else None
 
     def local(self, href):
@@ -605,8 +650,11 @@ class Crawl:
         signature = self.page.evaluate(SIGNATURE)
         for href, text in new:
             if len(self.report.pages) >= self.max_pages:  # never left out silently
-                self.report.fail("coverage", f"{self.path(href)} on {self.path(here)}",
-                                 f"not visited: more than {self.max_pages} pages")
+                self.report.fail(
+                    "coverage",
+                    f"{self.path(href)} on {self.path(here)}",
+                    f"not visited: more than {self.max_pages} pages",
+                )
                 continue
             self.back_to(here, signature)
             locator = self.find_link(href)
@@ -621,7 +669,7 @@ class Crawl:
             self.settle()
             self.report.timings["tap-link"] += time.monotonic() - began
             self.report.links_tapped += 1
-            self.expand(f"{self.path()} (tapped \"{text}\" on {self.path(here)})")
+            self.expand(f'{self.path()} (tapped "{text}" on {self.path(here)})')
             # The child ends on its own URL: one Back from there is this screen.
         self.back_to(here, signature)
 
@@ -646,14 +694,15 @@ class Crawl:
             try:
                 self.page.locator("[data-crawl-button]").click(timeout=3_000)
             except Exception as error:  # noqa: BLE001 — the finding is that it could not be tapped
-                self.report.fail("tap", where, f'button "{button["text"]}" could not be tapped: '
-                                               f"{str(error).splitlines()[0]}")
+                self.report.fail(
+                    "tap", where, f'button "{button["text"]}" could not be tapped: {str(error).splitlines()[0]}'
+                )
                 self.open(here)
                 continue
             self.settle()
             self.report.timings["tap-button"] += time.monotonic() - began
             self.report.buttons_tapped += 1
-            after = f"{self.path()} (after tapping \"{button['text']}\" on {self.path(here)})"
+            after = f'{self.path()} (after tapping "{button["text"]}" on {self.path(here)})'
             self.check_screen(after, full=True)
             if self.page.url != here or self.page.evaluate(SIGNATURE) != signature:
                 self.back_to(here, signature)  # start the next tap from the screen as it was

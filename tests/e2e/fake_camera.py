@@ -9,6 +9,7 @@ flat 128 (no colour): no image library needed.
 The EAN-13 bars are drawn here from the standard encoding tables (a test of the decoder should not trust
 another encoder); the QR code's modules come from the `qrcode` package, which the app already depends on.
 """
+
 from pathlib import Path
 
 import qrcode
@@ -17,8 +18,7 @@ WIDTH, HEIGHT = 640, 480
 TABLE, PAPER, INK = 150, 245, 20  # grey counter, white label, black print
 
 # Odd-parity ("L") patterns of the left half; "R" is L inverted, "G" (even parity) is R reversed.
-L_CODES = ["0001101", "0011001", "0010011", "0111101", "0100011",
-           "0110001", "0101111", "0111011", "0110111", "0001011"]
+L_CODES = ["0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011"]
 R_CODES = ["".join("1" if bit == "0" else "0" for bit in code) for code in L_CODES]
 G_CODES = [code[::-1] for code in R_CODES]
 # Which of the six left digits use L or G: this parity pattern encodes the first digit.
@@ -54,7 +54,7 @@ class Picture:
         row = bytes([shade]) * width
         for y in range(top, top + height):
             start = y * self.width + left
-            self.pixels[start:start + width] = row
+            self.pixels[start : start + width] = row
 
     def y4m(self, frames=3):
         """A YUV4MPEG2 (4:2:0) video of `frames` identical frames at 10 fps."""

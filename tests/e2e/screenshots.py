@@ -1,4 +1,5 @@
 """Screenshots for the README, kept current by the e2e tests: docs/screenshots/<name>-<width>.png."""
+
 from pathlib import Path
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

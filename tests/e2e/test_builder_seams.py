@@ -1,5 +1,6 @@
 """The order builder where it meets the rest: the connection dropping, a wedge scanner, the customer picker's
 focus and quick-create, and the parcel that makes an order ready."""
+
 import re
 
 import pytest
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 
 def open_builder(page, variant=None, customer=None):
-    args = "&".join(f"{key}={value.id}" for key, value in (("variant_id", variant), ("customer_id", customer))
-                    if value is not None)
+    args = "&".join(
+        f"{key}={value.id}" for key, value in (("variant_id", variant), ("customer_id", customer)) if value is not None
+    )
     page.goto(f"/orders/new?{args}")
     expect(page).to_have_url(re.compile(r"/orders/drafts/[0-9a-f]{32}$"))
     page.wait_for_load_state("load")

@@ -2,6 +2,7 @@
 clerk marks it ready, the customer's phone shows it ready and says "I'm here", the desk's queue shows the
 check-in, the clerk scans the customer's QR with the tablet camera (Chromium's fake camera showing it) and
 hands the order over, and the customer's page shows it collected."""
+
 import json
 import re
 import urllib.error
@@ -28,12 +29,19 @@ def place_web_order(live_server, shop):
     document = {
         "customer": {"email": "mia.jensen@example.com", "first_name": "Mia", "last_name": "Jensen"},
         "lines": [{"sku": shop["jacket"].sku, "quantity": 1}, {"sku": shop["boots"].sku, "quantity": 1}],
-        "fulfilment": "pickup", "pickup_location": "HAM", "payment_state": "paid",
+        "fulfilment": "pickup",
+        "pickup_location": "HAM",
+        "payment_state": "paid",
     }
     request = urllib.request.Request(
-        f"{live_server.url}/api/v1/orders", data=json.dumps(document).encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                 "Idempotency-Key": "web-checkout-4711"},
+        f"{live_server.url}/api/v1/orders",
+        data=json.dumps(document).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": "web-checkout-4711",
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -46,7 +54,8 @@ def place_web_order(live_server, shop):
 def test_a_web_order_from_the_api_to_the_handover_at_the_desk(camera, browser, live_server, make, shop):
     placed = place_web_order(live_server, shop)
     assert placed["status"] == "placed" and placed["status_url"].endswith(
-        "/o/" + db.session.scalar(db.select(Order).where(Order.number == placed["number"])).pickup.token)
+        "/o/" + db.session.scalar(db.select(Order).where(Order.number == placed["number"])).pickup.token
+    )
     number = placed["number"]
     token = placed["status_url"].rsplit("/o/", 1)[1]
 
@@ -62,8 +71,14 @@ def test_a_web_order_from_the_api_to_the_handover_at_the_desk(camera, browser, l
     expect(desk.locator(".flashes")).to_contain_text(f"Order {number} is ready for pickup")
 
     # The customer's phone: the link from the email shows the order ready; "I'm here".
-    phone_context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True,
-                                        locale="en", timezone_id="Europe/Berlin")
+    phone_context = browser.new_context(
+        base_url=live_server.url,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="en",
+        timezone_id="Europe/Berlin",
+    )
     phone = phone_context.new_page()
     phone.goto(f"/o/{token}")
     expect(phone.get_by_role("heading", name="Ready for pickup")).to_be_visible()
@@ -79,8 +94,9 @@ def test_a_web_order_from_the_api_to_the_handover_at_the_desk(camera, browser, l
 
     # The clerk scans the customer's QR with the tablet camera and hands the order over.
     desk.get_by_role("button", name="Scan the customer's QR code").click()
-    expect(desk).to_have_url(re.compile(rf"/pickups/orders/{number}/handover\?via=qr$"),
-                             timeout=test_scanner.DECODE_TIMEOUT)
+    expect(desk).to_have_url(
+        re.compile(rf"/pickups/orders/{number}/handover\?via=qr$"), timeout=test_scanner.DECODE_TIMEOUT
+    )
     expect(desk.get_by_role("heading", level=1)).to_have_text("Mia")
     expect(desk.get_by_role("radio", name="QR code scanned")).to_be_checked()
     desk.get_by_role("button", name="Confirm handover").click()

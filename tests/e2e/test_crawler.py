@@ -5,6 +5,7 @@ seconds); the crawl never taps a button that changes data, so the roles can shar
 role's report (pages, taps, checks) prints at the end of the test run, failures or not; a role's test
 fails with every finding, grouped by check (see tests/e2e/crawler.py for what each check means).
 """
+
 import time
 
 import pytest
@@ -30,8 +31,10 @@ TABLET = {"width": 820, "height": 1180}
 # Not to be walked into: signing out ends the crawl's session; a camera scan page needs a code.
 SKIP = [r"/logout$"]
 # Products and customers are found by searching, not listed: type as a clerk does (one of each is enough).
-SEARCHES = [("/stock/", "Product, brand, SKU or EAN", "parka"),
-            ("/customers/", "Name, email, phone or loyalty number", "mueller")]
+SEARCHES = [
+    ("/stock/", "Product, brand, SKU or EAN", "parka"),
+    ("/customers/", "Name, email, phone or loyalty number", "mueller"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +62,15 @@ def new_context(browser, demo_server):
     contexts = []
 
     def make(viewport=TABLET):
-        ctx = browser.new_context(base_url=demo_server.url, viewport=dict(viewport), device_scale_factor=1,
-                                  has_touch=True, locale="en", timezone_id="Europe/Berlin", accept_downloads=True)
+        ctx = browser.new_context(
+            base_url=demo_server.url,
+            viewport=dict(viewport),
+            device_scale_factor=1,
+            has_touch=True,
+            locale="en",
+            timezone_id="Europe/Berlin",
+            accept_downloads=True,
+        )
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.set_default_navigation_timeout(TIMEOUT_MS)
         from tests.e2e.crawler import SETTLE_SCRIPT
@@ -99,8 +109,17 @@ def tapped():
 
 def crawl(page, server, role, checked, start="/", staff=True, throwaway=(), tapped=None):
     began = time.monotonic()
-    crawler = Crawl(page, server.url, role, staff=staff, skip=SKIP, searches=SEARCHES if staff else (),
-                    checked=checked, throwaway=throwaway, tapped=tapped)
+    crawler = Crawl(
+        page,
+        server.url,
+        role,
+        staff=staff,
+        skip=SKIP,
+        searches=SEARCHES if staff else (),
+        checked=checked,
+        throwaway=throwaway,
+        tapped=tapped,
+    )
     REPORTS.append(crawler.report)
     try:
         report = crawler.run(start)
@@ -111,8 +130,7 @@ def crawl(page, server, role, checked, start="/", staff=True, throwaway=(), tapp
         for check, failures in sorted(report.failures_by_check().items()):
             lines.append(f"{check} ({len(failures)}):")
             lines.extend(f"  {failure.where}: {failure.what}" for failure in failures)
-        pytest.fail(f"the crawler found {len(report.failures)} problems as {role}:\n" + "\n".join(lines),
-                    pytrace=False)
+        pytest.fail(f"the crawler found {len(report.failures)} problems as {role}:\n" + "\n".join(lines), pytrace=False)
 
 
 @pytest.mark.parametrize("role", ["clerk", "manager"])
@@ -127,8 +145,9 @@ def test_crawl_as_admin(new_context, demo_server, checked, tapped):
     # as "Send again" on the order page does), so the crawl reaches a message and its preview.
     with demo_server.app.app_context():
         admin = db.session.scalar(select(Staff).where(Staff.email == demo.ADMIN_EMAIL))
-        order = db.session.scalar(select(Order).where(Order.status == "placed", Order.fulfilment == "pickup")
-                                  .order_by(Order.id).limit(1))
+        order = db.session.scalar(
+            select(Order).where(Order.status == "placed", Order.fulfilment == "pickup").order_by(Order.id).limit(1)
+        )
         order_desk.resend_confirmation(order, staff=admin)
         db.session.remove()
     page = new_context().new_page()
@@ -141,10 +160,20 @@ def test_crawl_the_customers_order_page_on_a_phone(new_context, demo_server, che
     # "I'm here" (the staff crawls, which come first, never change it).
     with demo_server.app.app_context():
         token = db.session.scalar(
-            select(Pickup.token).join(Order)
+            select(Pickup.token)
+            .join(Order)
             .where(Order.status == "ready", Pickup.checked_in_at.is_(None), Pickup.on_the_way_at.is_(None))
-            .order_by(Order.id.desc()).limit(1))
+            .order_by(Order.id.desc())
+            .limit(1)
+        )
         db.session.remove()
     page = new_context(PHONE).new_page()
-    crawl(page, demo_server, "customer (order page, 390×844)", checked, start=f"/o/{token}", staff=False,
-          throwaway=["I'm on my way", "I'm here"])
+    crawl(
+        page,
+        demo_server,
+        "customer (order page, 390×844)",
+        checked,
+        start=f"/o/{token}",
+        staff=False,
+        throwaway=["I'm on my way", "I'm here"],
+    )

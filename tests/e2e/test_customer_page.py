@@ -1,5 +1,6 @@
 """The customer's order page on a phone (390×844) in real Chromium, and the admin's Outbox page.
 Also keeps docs/screenshots/customer-order-390.png and outbox-email-1280.png current."""
+
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -25,8 +26,15 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def phone(browser, live_server):
     """A phone: small screen, touch, a mobile browser, English."""
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, device_scale_factor=1, is_mobile=True,
-                                  has_touch=True, locale="en", timezone_id="Europe/Berlin")
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport=PHONE,
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        locale="en",
+        timezone_id="Europe/Berlin",
+    )
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     problems = BrowserProblems(tab)
@@ -36,8 +44,7 @@ def phone(browser, live_server):
 
 
 def _order(make, status="ready"):
-    store = make.location("HAM", street="Mönckebergstraße 7", postcode="20095", phone="+49 40 3009 1234",
-                          country="GB")
+    store = make.location("HAM", street="Mönckebergstraße 7", postcode="20095", phone="+49 40 3009 1234", country="GB")
     customer = Customer(first_name="Anna", last_name="Berg", email="anna@example.test", locale="en")
     db.session.add(customer)
     db.session.commit()
@@ -85,7 +92,8 @@ def test_on_a_phone_the_ready_page_shows_the_qr_and_im_here_records_a_check_in(p
     assert phone.evaluate("img => img.complete && img.naturalWidth > 200", qr.element_handle())
     expect(phone.get_by_text(pickup.short_code, exact=True)).to_be_visible()
     expect(phone.get_by_role("link", name="Show on the map")).to_have_attribute(
-        "href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=53\.55110&mlon=9\.99370"))
+        "href", re.compile(r"^https://www\.openstreetmap\.org/\?mlat=53\.55110&mlon=9\.99370")
+    )
     expect(phone.get_by_text("Mönckebergstraße 7")).to_be_visible()
     _no_sideways_scroll(phone)
     for button in phone.locator("main button, main .button").all():

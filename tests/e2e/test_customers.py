@@ -1,6 +1,7 @@
 """Customers in a real browser at tablet size: search "mueller" finds "Müller", open the profile, add a note and
 see it on the timeline; quick-create offers the existing profile for a known email. Screenshots of search,
 profile and create."""
+
 import re
 
 import pytest
@@ -18,8 +19,15 @@ def people(make):
     make.staff("clerk", ham, email="ham@example.test", name="Hanna Hamburg")
     parka = make.product(name="Fjord Parka", category="Jackets")
     variant = make.variant(parka, size="M", colour="Navy")
-    juergen = make.customer("Jürgen", "Müller", email="juergen.mueller@example.de", phone="+4915123456789",
-                            loyalty_number="OSL0000042", preferred_location_id=ham.id, sizes={"tops": "M"})
+    juergen = make.customer(
+        "Jürgen",
+        "Müller",
+        email="juergen.mueller@example.de",
+        phone="+4915123456789",
+        loyalty_number="OSL0000042",
+        preferred_location_id=ham.id,
+        sizes={"tops": "M"},
+    )
     make.customer("Søren", "Kjær", email="soeren@example.dk", phone="+4520123456")
     make.order(ham, [(variant, 1, ham)], status="ready", channel="web", customer_id=juergen.id)
     return {"juergen": juergen}
@@ -74,8 +82,9 @@ def test_quick_create_with_a_known_email_offers_the_existing_profile(page, peopl
 def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, people):
     ham = people["juergen"].preferred_location
     make.staff("manager", ham, email="manager@example.test", name="Maria Becker")
-    twin = make.customer("Jürgen", "Müller", email="j.mueller@example.de", phone="+4917011112222",
-                         preferred_location_id=ham.id)
+    twin = make.customer(
+        "Jürgen", "Müller", email="j.mueller@example.de", phone="+4917011112222", preferred_location_id=ham.id
+    )
     sign_in(page, "manager@example.test")
     page.goto(f"/customers/{people['juergen'].id}")
     page.get_by_role("link", name="Merge with another profile").click()

@@ -1,5 +1,6 @@
 """The pickup desk where it meets the rest: the home screen's tiles open the desk on their group, and a
 handover whose answer was lost on the way is told honestly (and a retry answers with what happened)."""
+
 import re
 
 import pytest

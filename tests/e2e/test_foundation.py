@@ -1,5 +1,6 @@
 """The foundation in a real browser: sign in, the home screen, the language switch, sign out, the
 connection banner and the manager's section. Also keeps the README's screenshots current."""
+
 import re
 
 import pytest
@@ -127,6 +128,7 @@ def test_only_managers_see_and_open_the_manager_section(page, make):
 
 
 # --- Boosted navigation swaps <body>'s content only: language and session changes need full pages ---------
+
 
 def test_language_switch_updates_html_lang_without_a_reload(page, make):
     ham = make.location("HAM")

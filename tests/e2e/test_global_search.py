@@ -1,6 +1,7 @@
 """The global box on every page finds customers too: typed names (accents optional) and phone numbers in any
 notation, in their own group above the products. (A loyalty card scanned into it opens the profile: see
 tests/web/test_customers_find.py.)"""
+
 import re
 
 import pytest
@@ -14,10 +15,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def shop(make):
-    shop = make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
-                     variants={"anorak": dict(product="Anorak Classic", brand="Nordwind", size="M")})
-    shop["anna"] = make.customer("Anna", "Sørensen", email="anna@example.dk", phone="+4520123456",
-                                 loyalty_number="OSL0000077")
+    shop = make.shop(
+        "HAM",
+        team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+        variants={"anorak": dict(product="Anorak Classic", brand="Nordwind", size="M")},
+    )
+    shop["anna"] = make.customer(
+        "Anna", "Sørensen", email="anna@example.dk", phone="+4520123456", loyalty_number="OSL0000077"
+    )
     return shop
 
 
@@ -45,4 +50,3 @@ def test_anna_in_the_global_box_finds_the_customer_and_opens_her_profile(page, s
     page.locator("#search-results").get_by_role("link", name=re.compile("Anna Sørensen")).click()
     expect(page).to_have_url(re.compile(rf"/customers/{shop['anna'].id}$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Sørensen")
-

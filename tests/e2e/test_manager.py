@@ -1,5 +1,6 @@
 """The manager's pickup review in a real browser: open the dashboard, change the period, follow a figure
 to the orders it counts, open one order's timeline. Keeps the README's screenshots of it current."""
+
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -22,18 +23,38 @@ def reviewed_store(make):
     recent, older = [], []
     for days, hours_to_ready, hours_to_collect in ((0, 1, 2), (2, 3, 5), (3, 20, 30), (9, 2, 50), (12, 5, 4)):
         placed = now - timedelta(days=days, hours=max(hours_to_ready + hours_to_collect + 1, 1))
-        order = make.order(ham, [(variant, 1, ham)], status="collected", placed_at=placed,
-                           promised_at=placed + timedelta(hours=24))
+        order = make.order(
+            ham, [(variant, 1, ham)], status="collected", placed_at=placed, promised_at=placed + timedelta(hours=24)
+        )
         ready = placed + timedelta(hours=hours_to_ready)
-        make.pickup(order, ready_at=ready, collected_at=ready + timedelta(hours=hours_to_collect),
-                    collected_by_staff_id=clerk.id, verification="qr", checked_in_at=ready + timedelta(hours=1))
+        make.pickup(
+            order,
+            ready_at=ready,
+            collected_at=ready + timedelta(hours=hours_to_collect),
+            collected_by_staff_id=clerk.id,
+            verification="qr",
+            checked_in_at=ready + timedelta(hours=1),
+        )
         make.event(order, "placed", placed)
         make.event(order, "ready", ready, staff=clerk, from_status="placed", to_status="ready")
-        make.event(order, "collected", ready + timedelta(hours=hours_to_collect), staff=clerk,
-                   from_status="ready", to_status="collected", verification="qr")
+        make.event(
+            order,
+            "collected",
+            ready + timedelta(hours=hours_to_collect),
+            staff=clerk,
+            from_status="ready",
+            to_status="collected",
+            verification="qr",
+        )
         (recent if days < 7 else older).append(order)
-    waiting = make.order(ham, [(variant, 1, ham), (variant, 2, ber)], status="ready", channel="store",
-                         origin_location_id=ham.id, placed_at=now - timedelta(days=8))
+    waiting = make.order(
+        ham,
+        [(variant, 1, ham), (variant, 2, ber)],
+        status="ready",
+        channel="store",
+        origin_location_id=ham.id,
+        placed_at=now - timedelta(days=8),
+    )
     make.pickup(waiting, ready_at=now - timedelta(days=7, hours=20), pickup_by=now - timedelta(hours=20))
     expired = make.order(ham, [(variant, 1, ham)], status="expired", placed_at=now - timedelta(days=20))
     make.pickup(expired, ready_at=now - timedelta(days=19), pickup_by=now - timedelta(days=12))

@@ -1,5 +1,6 @@
 """The endless aisle in a real browser: a Hamburg clerk orders a size only Copenhagen has, for collection in
 another store; Copenhagen ships it; the pickup store receives it and the order is ready."""
+
 import re
 
 import pytest
@@ -29,11 +30,18 @@ def network(make):
     sizes = {size: make.variant(boots, size=size, colour="Brown", price_minor=12900) for size in ("42", "43", "44")}
     make.stock(sizes["42"], ham, 3)
     make.stock(sizes["44"], cph, 2)
-    scarf = make.variant(make.product(name="Wool Scarf", brand="Nordwind"), size="One size", colour="Grey",
-                         price_minor=2900)
+    scarf = make.variant(
+        make.product(name="Wool Scarf", brand="Nordwind"), size="One size", colour="Grey", price_minor=2900
+    )
     make.stock(scarf, ham, 6)
-    customer = Customer(first_name="Ida", last_name="Lund", email="ida.lund@example.test", phone="+4520123456",
-                        search_name="ida lund", created_channel="store")
+    customer = Customer(
+        first_name="Ida",
+        last_name="Lund",
+        email="ida.lund@example.test",
+        phone="+4520123456",
+        search_name="ida lund",
+        created_channel="store",
+    )
     db.session.add(customer)
     db.session.commit()
     return {"ham": ham, "ber": ber, "cph": cph, "size44": sizes["44"], "scarf": scarf, "customer": customer}

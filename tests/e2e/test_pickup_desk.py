@@ -1,5 +1,6 @@
 """The pickup desk in real Chromium at tablet size: the live queue, mark ready, and the handover by typed code
 and through the tablet camera (Chromium's fake camera showing the customer's QR code)."""
+
 import re
 
 import pytest
@@ -24,11 +25,14 @@ LIVE_WITHIN_MS = 5_000  # what the issue promises for new orders and check-ins
 
 @pytest.fixture
 def shop(make):
-    return make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
-                     variants={"jacket": dict(product="Fjord Parka", brand="Nordwind", size="XL", colour="Navy",
-                                              stock={"HAM": 20}),
-                               "boots": dict(product="Trail Boots", brand="Nordwind", size="42", colour="Brown",
-                                             stock={"HAM": 20})})
+    return make.shop(
+        "HAM",
+        team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+        variants={
+            "jacket": dict(product="Fjord Parka", brand="Nordwind", size="XL", colour="Navy", stock={"HAM": 20}),
+            "boots": dict(product="Trail Boots", brand="Nordwind", size="42", colour="Brown", stock={"HAM": 20}),
+        },
+    )
 
 
 def web_order(make, shop, first_name, *, lines=None, payment_state="paid"):
@@ -108,11 +112,9 @@ def test_new_orders_and_check_ins_appear_without_reload(page, make, shop):
     page.goto("/pickups/")
     expect(page.locator("#pickup-queue")).to_be_visible()
     order = web_order(make, shop, "Nora")  # a web order arrives while the desk is open
-    expect(queue_group(page, "to_pick").locator(f"[data-order='{order.number}']")).to_be_visible(
-        timeout=LIVE_WITHIN_MS)
+    expect(queue_group(page, "to_pick").locator(f"[data-order='{order.number}']")).to_be_visible(timeout=LIVE_WITHIN_MS)
     preparing.mark_ready(order, staff=shop["clerk"], shelf_location="A-1")
-    expect(queue_group(page, "ready").locator(f"[data-order='{order.number}']")).to_be_visible(
-        timeout=LIVE_WITHIN_MS)
+    expect(queue_group(page, "ready").locator(f"[data-order='{order.number}']")).to_be_visible(timeout=LIVE_WITHIN_MS)
     with transaction():  # the customer taps "I'm here" on their phone
         pickup = db.session.get(Order, order.id).pickup
         pickup.checked_in_at = utcnow()

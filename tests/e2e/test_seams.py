@@ -1,6 +1,7 @@
 """Where features meet, tapped as people tap them: links inside live components open one page, file links
 download, a page reached in-app has its styles and scripts as after a reload, and text links are big enough
 to hit. (Any CSP violation on these pages fails the test too: see BrowserProblems in conftest.)"""
+
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +32,14 @@ def expect_one_page(page):
 
 # --- No page inside a page -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("link, url, landmark", [
-    ("Receive / correct", r"/stock/variants/\d+/here$", "Receive goods"),
-    ("History", r"/stock/variants/\d+/here#history$", "Receive goods"),
-])
+
+@pytest.mark.parametrize(
+    "link, url, landmark",
+    [
+        ("Receive / correct", r"/stock/variants/\d+/here$", "Receive goods"),
+        ("History", r"/stock/variants/\d+/here#history$", "Receive goods"),
+    ],
+)
 def test_links_inside_the_live_network_panel_open_one_page(page, make, link, url, landmark):
     ham = make.location("HAM")
     parka = make.variant(make.product(name="Fjord Parka", brand="Nordwind"), size="XL", colour="Navy")
@@ -83,6 +88,7 @@ def test_the_order_number_on_a_transfer_card_opens_one_page(page, make):
 
 # --- Downloads are files -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def review(make):
     """One endless-aisle pickup order of Hamburg supplied by Berlin, collected late; an admin and a manager."""
@@ -92,14 +98,22 @@ def review(make):
     clerk = make.staff("clerk", ham, email="jonas@example.test", name="Jonas Weber")
     variant = make.variant(price_minor=3995)
     placed = datetime.now(UTC) - timedelta(days=3)
-    order = make.order(ham, [(variant, 1, ber)], status="collected", channel="store", origin_location_id=ham.id,
-                       placed_at=placed, promised_at=placed + timedelta(hours=24))
+    order = make.order(
+        ham,
+        [(variant, 1, ber)],
+        status="collected",
+        channel="store",
+        origin_location_id=ham.id,
+        placed_at=placed,
+        promised_at=placed + timedelta(hours=24),
+    )
     ready, collected = placed + timedelta(hours=30), placed + timedelta(hours=32)
     make.pickup(order, ready_at=ready, collected_at=collected, collected_by_staff_id=clerk.id, verification="qr")
     make.event(order, "placed", placed)
     make.event(order, "ready", ready, staff=clerk, from_status="placed", to_status="ready")
-    make.event(order, "collected", collected, staff=clerk, from_status="ready", to_status="collected",
-               verification="qr")
+    make.event(
+        order, "collected", collected, staff=clerk, from_status="ready", to_status="collected", verification="qr"
+    )
     customer = make.customer("Anna", "Berg", email="anna@example.test")
     return {"order": order, "customer": customer, "ham": ham, "ber": ber}
 
@@ -143,12 +157,18 @@ def test_every_export_link_of_the_manager_downloads_a_csv_file(page, review):
 
 # --- A page's styles and scripts after in-app navigation ------------------------------------------------
 
+
 def test_the_outbox_email_preview_is_styled_after_in_app_navigation_and_after_a_reload(page, make):
     ham = make.location("HAM")
     make.staff("admin", ham, email="ada@example.test", name="Ada Admin")
     with transaction():
-        outbox.enqueue_email("order.confirmation", to="anna@example.test", subject="Thank you for your order",
-                             text="Hello Anna", html="<p>Hello Anna</p>")
+        outbox.enqueue_email(
+            "order.confirmation",
+            to="anna@example.test",
+            subject="Thank you for your order",
+            text="Hello Anna",
+            html="<p>Hello Anna</p>",
+        )
     sign_in(page, "ada@example.test")
     page.locator("nav.mainnav").get_by_role("link", name="Outbox").click()
     expect(page).to_have_url(re.compile(r"/outbox/$"))
@@ -185,6 +205,7 @@ def test_the_desk_pages_come_by_in_app_navigation_with_their_script(page, make, 
 
 
 # --- Touch targets -------------------------------------------------------------------------------------------
+
 
 def expect_target(locator):
     expect(locator).to_be_visible()

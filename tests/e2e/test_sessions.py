@@ -1,6 +1,7 @@
 """Sessions in real Chromium with a short idle timeout: an open pickup desk stays signed in and working past
 it (its visible queue is presence), while a stock page whose live panel is all that moved leads to one full
 sign-in page, and back to the product after signing in."""
+
 import re
 
 import pytest
@@ -16,14 +17,20 @@ POLL_SECONDS = 0.5
 
 @pytest.fixture
 def app_config():
-    return {"OMNISTORE_IDLE_TIMEOUT_MINUTES": IDLE_MINUTES, "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": POLL_SECONDS,
-            "OMNISTORE_LIVE_REFRESH_SECONDS": POLL_SECONDS}
+    return {
+        "OMNISTORE_IDLE_TIMEOUT_MINUTES": IDLE_MINUTES,
+        "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": POLL_SECONDS,
+        "OMNISTORE_LIVE_REFRESH_SECONDS": POLL_SECONDS,
+    }
 
 
 @pytest.fixture
 def shop(make):
-    return make.shop("HAM", team={"clerk": ("clerk", "HAM", "Jonas Weber")},
-                     variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy", stock={"HAM": 4})})
+    return make.shop(
+        "HAM",
+        team={"clerk": ("clerk", "HAM", "Jonas Weber")},
+        variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy", stock={"HAM": 4})},
+    )
 
 
 def sign_in(page):

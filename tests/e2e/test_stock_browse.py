@@ -1,5 +1,6 @@
 """Find a product and see where it is, in a real browser: the wedge scanner, the as-you-type search, the
 product page with its matrix, and the live network panel across two tablets."""
+
 import re
 import time
 
@@ -122,7 +123,8 @@ def test_as_you_type_search_with_umlauts_and_typos(page, network):
 
     box.fill("jaket")
     expect(results.get_by_role("status")).to_have_text(
-        re.compile(r"Nothing matched “jaket”\. Showing results for “jacket”\."))
+        re.compile(r"Nothing matched “jaket”\. Showing results for “jacket”\.")
+    )
     expect(results.locator(".hit-name").first).to_have_text("Loden Jacket")
     expect(results.locator(".hit-name")).to_contain_text(["Loden Jacket", "Fjord Parka"])
 
@@ -249,5 +251,6 @@ def test_the_stock_page_in_german(page, network):
     page.goto(f"/stock/products/{network['parka'].id}?variant={network['xl'].id}")
     expect(page.locator("#matrix h2")).to_have_text("Hier verfügbar")
     expect(page.locator("#network-panel thead th")).to_have_text(
-        ["Standort", "Verfügbar", "Entfernung", "Öffnungszeiten"])
+        ["Standort", "Verfügbar", "Entfernung", "Öffnungszeiten"]
+    )
     assert PASSWORD  # the same demo password signs in in every language

@@ -1,4 +1,5 @@
 """Changing stock in a real browser: a clerk receives goods and tries a count the rules refuse."""
+
 import re
 
 import pytest

@@ -1,4 +1,5 @@
 """After placing, in a real browser: Copenhagen picks and ships, Hamburg receives, the order is ready."""
+
 import pytest
 from playwright.sync_api import expect
 

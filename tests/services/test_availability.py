@@ -1,4 +1,5 @@
 """The read side of stock: the network panel, distances, opening hours, in transit, totals, fingerprint."""
+
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -28,6 +29,7 @@ def place(lat, lon, tz="Europe/Berlin", hours=None):
 
 # --- distance --------------------------------------------------------------------------------------------------
 
+
 def test_great_circle_distances():
     ham, cph, ber = place(53.5511, 9.9937), place(55.6761, 12.5683), place(52.5200, 13.4050)
     assert distance_km(ham, cph) == pytest.approx(288, abs=1.5)
@@ -44,13 +46,16 @@ def test_great_circle_distances():
 WEEK = {day: [["09:30", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": []}
 
 
-@pytest.mark.parametrize(("when", "open_now", "closes_at", "opens_at"), [
-    (at(0, 8, 29), False, None, "09:30"),  # 09:29 in Hamburg
-    (at(0, 8, 30), True, "20:00", None),  # 09:30: open
-    (at(0, 18, 59), True, "20:00", None),  # 19:59
-    (at(0, 19, 0), False, None, None),  # 20:00: closed, nothing later today
-    (at(6, 12), False, None, None),  # Sunday noon: closed all day
-])
+@pytest.mark.parametrize(
+    ("when", "open_now", "closes_at", "opens_at"),
+    [
+        (at(0, 8, 29), False, None, "09:30"),  # 09:29 in Hamburg
+        (at(0, 8, 30), True, "20:00", None),  # 09:30: open
+        (at(0, 18, 59), True, "20:00", None),  # 19:59
+        (at(0, 19, 0), False, None, None),  # 20:00: closed, nothing later today
+        (at(6, 12), False, None, None),  # Sunday noon: closed all day
+    ],
+)
 def test_open_now_in_the_locations_time_zone(when, open_now, closes_at, opens_at):
     status = opening_status(place(53.55, 9.99, "Europe/Berlin", WEEK), when)
     assert (status.open_now, status.closes_at, status.opens_at) == (open_now, closes_at, opens_at)
@@ -85,9 +90,21 @@ def test_midnight_and_intervals_past_midnight():
     assert not opening_status(berlin, sunday_0000).open_now
 
 
-@pytest.mark.parametrize("hours", [None, {}, [], "09-18", {"mon": "09:00-18:00"}, {"mon": [["9", "18"]]},
-                                   {"mon": [["25:00", "26:00"]]}, {"mon": [["10:00"]]}, {"mon": [[None, 3]]},
-                                   {"mon": [["10:00", "10:00"]]}])
+@pytest.mark.parametrize(
+    "hours",
+    [
+        None,
+        {},
+        [],
+        "09-18",
+        {"mon": "09:00-18:00"},
+        {"mon": [["9", "18"]]},
+        {"mon": [["25:00", "26:00"]]},
+        {"mon": [["10:00"]]},
+        {"mon": [[None, 3]]},
+        {"mon": [["10:00", "10:00"]]},
+    ],
+)
 def test_malformed_opening_hours_are_closed_not_a_crash(hours):
     status = opening_status(SimpleNamespace(timezone="Europe/Berlin", opening_hours=hours), at(0, 12))
     assert not status.open_now
@@ -100,6 +117,7 @@ def test_an_unknown_time_zone_falls_back_to_utc():
 
 
 # --- the network panel -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def network(app, make):
@@ -160,8 +178,12 @@ def test_open_now_per_row(network, make):
 
 def transfer(make, variant, quantity, source, destination, status="shipped", line_status="shipped"):
     order = make.order(destination, lines=[(variant, quantity, source)], status="in_transit")
-    moving = Transfer(order_id=order.id, source_location_id=source.id,
-                      destination_location_id=destination.id if destination else None, status=status)
+    moving = Transfer(
+        order_id=order.id,
+        source_location_id=source.id,
+        destination_location_id=destination.id if destination else None,
+        status=status,
+    )
     db.session.add(moving)
     db.session.flush()
     for line in order.lines:
@@ -214,17 +236,29 @@ def test_ranking_and_distances_match_the_great_circle_on_both_databases(app, mak
     variant = make.variant(make.product())
     stores = []
     for number in range(30):
-        store = make.location(f"R{number:02d}", name=f"{'ab'[number % 2]}{'AB'[number % 3 % 2]} store {number}",
-                              latitude=rng.uniform(47, 55), longitude=rng.uniform(6, 15))
+        store = make.location(
+            f"R{number:02d}",
+            name=f"{'ab'[number % 2]}{'AB'[number % 3 % 2]} store {number}",
+            latitude=rng.uniform(47, 55),
+            longitude=rng.uniform(6, 15),
+        )
         make.stock(variant, store, on_hand=number % 4)
         stores.append(store)
-    twins = [make.location(code, name=name, latitude=52.0, longitude=10.0) for code, name in
-             (("TW1", "b twin"), ("TW2", "B twin"), ("TW3", "a twin"))]
+    twins = [
+        make.location(code, name=name, latitude=52.0, longitude=10.0)
+        for code, name in (("TW1", "b twin"), ("TW2", "B twin"), ("TW3", "a twin"))
+    ]
     for twin in twins:
         make.stock(variant, twin, on_hand=1)
     make.stock(variant, here, on_hand=5)
-    wanted = sorted(((distance_km(here, loc), loc.name, loc.code) for loc in stores + twins
-                     if loc in twins or stores.index(loc) % 4), key=lambda entry: entry[:2])
+    wanted = sorted(
+        (
+            (distance_km(here, loc), loc.name, loc.code)
+            for loc in stores + twins
+            if loc in twins or stores.index(loc) % 4
+        ),
+        key=lambda entry: entry[:2],
+    )
     panel = network_panel(variant.id, here.id)
     assert [row.location.code for row in panel.stores] == [code for _km, _name, code in wanted]
     assert [row.distance_km for row in panel.stores] == pytest.approx([km for km, _n, _c in wanted], abs=1e-9)
@@ -255,6 +289,7 @@ def test_panel_query_count_does_not_grow_with_the_network(app, make):
 
 
 # --- the fingerprint -------------------------------------------------------------------------------------------
+
 
 def test_fingerprint_changes_with_any_change_anywhere(network, make):
     n = network
@@ -289,11 +324,15 @@ def test_fingerprint_is_one_query(network):
 
 # --- the product page and the search's figures ------------------------------------------------------------------
 
+
 def test_product_view_matrix(app, make):
     ham, ber = make.location("HAM"), make.location("BER")
     prod = make.product(name="Runner", category="Sneakers")
-    variants = {(size, colour): make.variant(prod, size=size, colour=colour)
-                for colour in ("White", "Black") for size in ("42", "38", "40.5", "9")}
+    variants = {
+        (size, colour): make.variant(prod, size=size, colour=colour)
+        for colour in ("White", "Black")
+        for size in ("42", "38", "40.5", "9")
+    }
     make.stock(variants[("42", "White")], ham, on_hand=3, allocated=1)
     make.stock(variants[("42", "White")], ber, on_hand=4)
     make.stock(variants[("38", "Black")], ber, on_hand=1)
@@ -313,8 +352,12 @@ def test_product_view_of_a_product_without_variants(app, make):
     ham, prod = make.location("HAM"), make.product(name="Gift Card")
     view = product_view(prod.id, ham.id)
     assert view.product.name == "Gift Card" and view.product.variants == []
-    assert (view.sizes, view.colours, view.totals, view.price_range) == ([], [], availability.Totals(0, 0),
-                                                                         (None, None))
+    assert (view.sizes, view.colours, view.totals, view.price_range) == (
+        [],
+        [],
+        availability.Totals(0, 0),
+        (None, None),
+    )
 
 
 def test_search_totals_count_the_matching_variants(app, make):

@@ -26,10 +26,17 @@ def actor(app):
 def row(style_code="JKT-1", name="Rain Jacket", n=1, variants=None, **fields):
     """A product row as a PIM sends it; variant EANs are derived from `n` so rows do not clash."""
     if variants is None:
-        variants = [variant_row(f"{style_code}-{size}", ean(n * 10 + i), size=size)
-                    for i, size in enumerate(("S", "M"))]
-    return {"style_code": style_code, "name": name, "brand": "Nordwind", "category": "Jackets",
-            "variants": variants, **fields}
+        variants = [
+            variant_row(f"{style_code}-{size}", ean(n * 10 + i), size=size) for i, size in enumerate(("S", "M"))
+        ]
+    return {
+        "style_code": style_code,
+        "name": name,
+        "brand": "Nordwind",
+        "category": "Jackets",
+        "variants": variants,
+        **fields,
+    }
 
 
 def variant_row(sku, ean_code, size="M", colour="Navy", price_minor=8995, **fields):
@@ -41,6 +48,7 @@ def counts():
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
 
 def test_ean13_check_digit():
     assert ean13_check_digit("400638133393") == "1"
@@ -60,15 +68,20 @@ def test_fold_and_search_forms():
 
 # --- upsert ----------------------------------------------------------------------------------------
 
+
 def test_upsert_creates_products_with_variants_and_search_text(app, actor):
     result = upsert_products([row("JKT-1", "Müller Regenjacke", n=1), row("JKT-2", n=2)], actor)
     assert result.summary == {"created": 2, "updated": 0, "unchanged": 0, "errors": 0}
     assert [(r.index, r.style_code, r.status, r.errors) for r in result.results] == [
-        (0, "JKT-1", "created", []), (1, "JKT-2", "created", [])]
+        (0, "JKT-1", "created", []),
+        (1, "JKT-2", "created", []),
+    ]
     product = db.session.scalar(select(Product).where(Product.style_code == "JKT-1"))
     assert product.name == "Müller Regenjacke" and product.brand == "Nordwind"
     assert [(v.sku, v.size, v.colour, v.price_minor) for v in product.variants] == [
-        ("JKT-1-S", "S", "Navy", 8995), ("JKT-1-M", "M", "Navy", 8995)]
+        ("JKT-1-S", "S", "Navy", 8995),
+        ("JKT-1-M", "M", "Navy", 8995),
+    ]
     for word in ("muller", "mueller", "regenjacke", "nordwind", "jkt-1", "jkt-1-s", "navy", "jackets"):
         assert word in product.search_text.split()
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "catalog.products_upserted"))
@@ -79,8 +92,9 @@ def test_upsert_creates_products_with_variants_and_search_text(app, actor):
 def test_resending_the_same_rows_changes_nothing(app, actor):
     rows = [row("JKT-1", n=1), row("JKT-2", n=2, description="Wasserdicht\nund leicht")]
     upsert_products(rows, actor)
-    before = {p.style_code: (p.updated_at, [v.updated_at for v in p.variants])
-              for p in db.session.scalars(select(Product))}
+    before = {
+        p.style_code: (p.updated_at, [v.updated_at for v in p.variants]) for p in db.session.scalars(select(Product))
+    }
     db.session.expire_all()
 
     with count_statements() as seen:
@@ -90,8 +104,9 @@ def test_resending_the_same_rows_changes_nothing(app, actor):
     catalogue_writes = [s for s in seen.writes if "audit_event" not in s]
     assert catalogue_writes == []
     db.session.expire_all()
-    after = {p.style_code: (p.updated_at, [v.updated_at for v in p.variants])
-             for p in db.session.scalars(select(Product))}
+    after = {
+        p.style_code: (p.updated_at, [v.updated_at for v in p.variants]) for p in db.session.scalars(select(Product))
+    }
     assert after == before
     assert counts() == (2, 4)
 
@@ -111,16 +126,18 @@ def test_update_changes_only_what_differs(app, actor):
     db.session.expire_all()
     first = db.session.scalar(select(Product).where(Product.style_code == "JKT-1"))
     assert first.updated_at > stamp
-    assert [(v.sku, v.price_minor) for v in first.variants] == [
-        ("JKT-1-S", 8995), ("JKT-1-M", 7995), ("JKT-1-L", 8995)]
+    assert [(v.sku, v.price_minor) for v in first.variants] == [("JKT-1-S", 8995), ("JKT-1-M", 7995), ("JKT-1-L", 8995)]
     assert "jkt-1-l" in first.search_text
     assert db.session.scalar(select(Product.updated_at).where(Product.style_code == "JKT-2")) == other_stamp
 
 
 def test_left_out_fields_and_variants_are_kept_null_clears(app, actor):
     upsert_products([row("JKT-1", n=1, description="Long text", image_url="https://img.example/1.jpg")], actor)
-    partial = {"style_code": "JKT-1", "name": "Rain Jacket",
-               "variants": [{"sku": "JKT-1-S", "ean": ean(10), "price_minor": 8995}]}
+    partial = {
+        "style_code": "JKT-1",
+        "name": "Rain Jacket",
+        "variants": [{"sku": "JKT-1-S", "ean": ean(10), "price_minor": 8995}],
+    }
     assert upsert_products([partial], actor).results[0].status == "unchanged"
 
     result = upsert_products([dict(partial, description=None)], actor)
@@ -156,8 +173,12 @@ BAD_ROWS = [
     ("variants missing", lambda r: r.pop("variants"), "variants", "required"),
     ("variants empty", lambda r: r.update(variants=[]), "variants", "required"),
     ("variants object", lambda r: r.update(variants={"sku": "x"}), "variants", "invalid_type"),
-    ("variants too many", lambda r: r.update(variants=[variant_row(f"V{i}", ean(500 + i)) for i in range(251)]),
-     "variants", "too_long"),
+    (
+        "variants too many",
+        lambda r: r.update(variants=[variant_row(f"V{i}", ean(500 + i)) for i in range(251)]),
+        "variants",
+        "too_long",
+    ),
     ("variant not object", lambda r: r["variants"].__setitem__(1, "JKT-1-M"), "variants[1]", "invalid_type"),
     ("sku missing", lambda r: r["variants"][1].pop("sku"), "variants[1].sku", "required"),
     ("sku too long", lambda r: r["variants"][1].update(sku="K" * 65), "variants[1].sku", "too_long"),
@@ -169,16 +190,23 @@ BAD_ROWS = [
     ("price missing", lambda r: r["variants"][1].pop("price_minor"), "variants[1].price_minor", "required"),
     ("price negative", lambda r: r["variants"][1].update(price_minor=-1), "variants[1].price_minor", "invalid_value"),
     ("price float", lambda r: r["variants"][1].update(price_minor=89.95), "variants[1].price_minor", "invalid_type"),
-    ("price whole float", lambda r: r["variants"][1].update(price_minor=8995.0), "variants[1].price_minor",
-     "invalid_type"),
-    ("price string", lambda r: r["variants"][1].update(price_minor="8995"), "variants[1].price_minor",
-     "invalid_type"),
+    (
+        "price whole float",
+        lambda r: r["variants"][1].update(price_minor=8995.0),
+        "variants[1].price_minor",
+        "invalid_type",
+    ),
+    ("price string", lambda r: r["variants"][1].update(price_minor="8995"), "variants[1].price_minor", "invalid_type"),
     ("price bool", lambda r: r["variants"][1].update(price_minor=True), "variants[1].price_minor", "invalid_type"),
     ("price huge", lambda r: r["variants"][1].update(price_minor=2**31), "variants[1].price_minor", "invalid_value"),
     ("size number", lambda r: r["variants"][1].update(size=42), "variants[1].size", "invalid_type"),
     ("variant unknown field", lambda r: r["variants"][1].update(price=1), "variants[1].price", "unknown_field"),
-    ("sku twice in a product", lambda r: r["variants"][1].update(sku=r["variants"][0]["sku"]), "variants[1].sku",
-     "duplicate_in_request"),
+    (
+        "sku twice in a product",
+        lambda r: r["variants"][1].update(sku=r["variants"][0]["sku"]),
+        "variants[1].sku",
+        "duplicate_in_request",
+    ),
 ]
 
 
@@ -224,7 +252,9 @@ def test_a_bad_variant_rejects_its_whole_product_even_on_update(app, actor):
 def test_a_row_that_is_not_an_object(app, actor):
     result = upsert_products(["JKT-1", None], actor)
     assert [(r.status, r.style_code, r.errors[0].field, r.errors[0].code) for r in result.results] == [
-        ("error", None, None, "invalid_type"), ("error", None, None, "invalid_type")]
+        ("error", None, None, "invalid_type"),
+        ("error", None, None, "invalid_type"),
+    ]
 
 
 def test_duplicates_across_rows_refuse_every_row_involved(app, actor):
@@ -238,7 +268,9 @@ def test_duplicates_across_rows_refuse_every_row_involved(app, actor):
     shared_ean[1]["variants"][0]["ean"] = shared_ean[0]["variants"][1]["ean"]
     result = upsert_products(shared_ean, actor)
     assert [(r.status, [e.field for e in r.errors]) for r in result.results] == [
-        ("error", ["variants[1].ean"]), ("error", ["variants[0].ean"])]
+        ("error", ["variants[1].ean"]),
+        ("error", ["variants[0].ean"]),
+    ]
 
     shared_sku = [row("C-1", n=6), row("D-1", n=7)]
     shared_sku[1]["variants"][0]["sku"] = "C-1-S"
@@ -259,11 +291,15 @@ def test_sku_or_ean_of_another_product_is_refused(app, actor, make):
     assert [r.status for r in result.results] == ["error", "error"]
     style = other.product.style_code
     assert result.results[0].errors[0].as_dict() == {
-        "field": "variants[1].ean", "code": "already_used",
-        "message": f"EAN {other.ean} already belongs to SKU 'OTHER-1' of style '{style}'."}
+        "field": "variants[1].ean",
+        "code": "already_used",
+        "message": f"EAN {other.ean} already belongs to SKU 'OTHER-1' of style '{style}'.",
+    }
     assert result.results[1].errors[0].as_dict() == {
-        "field": "variants[0].sku", "code": "already_used",
-        "message": f"SKU 'OTHER-1' already belongs to style '{style}'."}
+        "field": "variants[0].sku",
+        "code": "already_used",
+        "message": f"SKU 'OTHER-1' already belongs to style '{style}'.",
+    }
     assert counts() == (1, 1)
 
 
@@ -296,10 +332,14 @@ def test_empty_list_is_a_no_op(app, actor):
 
 def test_a_full_batch_runs_in_a_bounded_number_of_queries(app, actor):
     rows = [
-        row(f"S-{i:04d}", f"Style {i}", variants=[
-            variant_row(f"S-{i:04d}-{size}", ean(100_000 + i * 10 + k), size=size)
-            for k, size in enumerate(("XS", "S", "M", "L", "XL"))
-        ])
+        row(
+            f"S-{i:04d}",
+            f"Style {i}",
+            variants=[
+                variant_row(f"S-{i:04d}-{size}", ean(100_000 + i * 10 + k), size=size)
+                for k, size in enumerate(("XS", "S", "M", "L", "XL"))
+            ],
+        )
         for i in range(feed.MAX_PRODUCTS_PER_UPSERT)
     ]
     with count_statements() as seen:
@@ -324,22 +364,41 @@ def test_a_full_batch_runs_in_a_bounded_number_of_queries(app, actor):
 
 # --- search ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def catalogue(app, actor):
-    upsert_products([
-        row("MUE-1", "Müller Regenjacke", n=1, brand="Søren & Co"),
-        row("TEE-1", "Basic T-Shirt", n=2),
-        row("PCT-1", "100% Wolle Pullover", n=3),
-        row("STR-1", "Straßenschuh", n=4),
-    ], actor)
+    upsert_products(
+        [
+            row("MUE-1", "Müller Regenjacke", n=1, brand="Søren & Co"),
+            row("TEE-1", "Basic T-Shirt", n=2),
+            row("PCT-1", "100% Wolle Pullover", n=3),
+            row("STR-1", "Straßenschuh", n=4),
+        ],
+        actor,
+    )
 
 
 def styles(page):
     return [p.style_code for p in page.products]
 
 
-@pytest.mark.parametrize("q", ["mueller", "muller", "Müller", "MÜLLER", "  müller  ", "regenJACKE", "soren",
-                               "soeren", "Søren", "müller jacke", "mue-1", "MUE-1-s"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "mueller",
+        "muller",
+        "Müller",
+        "MÜLLER",
+        "  müller  ",
+        "regenJACKE",
+        "soren",
+        "soeren",
+        "Søren",
+        "müller jacke",
+        "mue-1",
+        "MUE-1-s",
+    ],
+)
 def test_search_is_accent_and_case_insensitive(catalogue, q):
     assert styles(search_products(q)) == ["MUE-1"]
 
@@ -376,12 +435,22 @@ def test_search_pages(catalogue):
     assert (styles(last), last.next_offset) == (["STR-1"], None)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "5"}, "limit"), ({"offset": -1}, "offset"),
-    ({"offset": 10**12}, "offset"), ({"ean": "123"}, "ean"), ({"ean": "4006381333932"}, "ean"),
-    ({"q": "x" * 201}, "q"), ({"q": "jacke\x00"}, "q"), ({"q": " ".join("abcdefghijk")}, "q"),
-    ({"sku": "K" * 65}, "sku"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": "5"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"offset": 10**12}, "offset"),
+        ({"ean": "123"}, "ean"),
+        ({"ean": "4006381333932"}, "ean"),
+        ({"q": "x" * 201}, "q"),
+        ({"q": "jacke\x00"}, "q"),
+        ({"q": " ".join("abcdefghijk")}, "q"),
+        ({"sku": "K" * 65}, "sku"),
+    ],
+)
 def test_search_refuses_bad_parameters(app, kwargs, field):
     with pytest.raises(ValidationFailed) as raised:
         search_products(**kwargs)

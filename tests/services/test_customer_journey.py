@@ -1,5 +1,6 @@
 """The customer's side of the desk's verbs: mark_ready emails the QR and signals order.ready, the check-in
 shows on the pickup, hand_over sends the receipt and order.collected, and the page ends at "collected"."""
+
 import base64
 import io
 
@@ -21,8 +22,9 @@ from omnistore.pickups import queue as pickup_queue
 
 def _messages(topic):
     db.session.expire_all()
-    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic)
-                              .order_by(OutboxMessage.id)).all()
+    return db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == topic).order_by(OutboxMessage.id)
+    ).all()
 
 
 def test_ready_check_in_and_handover_reach_the_customer_and_the_web_shop(make):

@@ -1,6 +1,7 @@
 """Merges and erases at the same moment, with real threads (one app context and connection each): the
 profiles are locked in a stable order and read again, so exactly one consistent outcome remains — no profile
 pointing at itself through others, nothing lost, nothing of an erased person left in a merge record."""
+
 import json
 import threading
 
@@ -62,6 +63,7 @@ def merge(people, survivor, merged):
         keep = finding.get_active_customer(people[survivor].id)
         gone = finding.get_active_customer(people[merged].id)
         return lambda: customer_privacy.merge_customers(keep, gone, staff=staff)
+
     return prepare
 
 
@@ -70,6 +72,7 @@ def erase(people, name):
         staff = db.session.get(Staff, people["manager"].id)
         customer = finding.get_active_customer(people[name].id)
         return lambda: customer_privacy.erase_customer(customer, staff=staff, confirmation="ERASE")
+
     return prepare
 
 
@@ -103,13 +106,16 @@ def test_a_into_b_and_b_into_a_at_once_leave_one_merge(app, people):
     survivor = anna if anna.active else bert
     assert [anna.active, bert.active].count(True) == 1 and survivor.loyalty_points == 30
     record = db.session.scalar(select(CustomerMerge))
-    assert record.survivor_id == survivor.id and record.merged_snapshot["email"] in ("anna@example.de",
-                                                                                     "bert@example.de")
+    assert record.survivor_id == survivor.id and record.merged_snapshot["email"] in (
+        "anna@example.de",
+        "bert@example.de",
+    )
 
 
 def test_a_triangle_of_merges_at_once_makes_no_cycle(app, people):
-    outcomes = run_together(app, [merge(people, "anna", "bert"), merge(people, "bert", "carl"),
-                                  merge(people, "carl", "anna")])
+    outcomes = run_together(
+        app, [merge(people, "anna", "bert"), merge(people, "bert", "carl"), merge(people, "carl", "anna")]
+    )
     assert all(isinstance(o, CustomerMerge | Conflict) for o in outcomes), outcomes
     assert 1 <= sum(isinstance(o, CustomerMerge) for o in outcomes) <= 2
     assert_consistent(people)
@@ -129,8 +135,9 @@ def test_an_erase_and_a_merge_at_once_leave_nothing_of_the_erased(app, people, e
         assert isinstance(erase_outcome, Customer), outcomes
     assert_consistent(people)
     if isinstance(erase_outcome, Customer):
-        gone = {f"{erased}@example.de", erased.title()} | ({"bert@example.de", "Bert"} if erased == "anna" and
-                                                            isinstance(merged, CustomerMerge) else set())
+        gone = {f"{erased}@example.de", erased.title()} | (
+            {"bert@example.de", "Bert"} if erased == "anna" and isinstance(merged, CustomerMerge) else set()
+        )
         db.session.expire_all()
         kept = [json.dumps(m.merged_snapshot, ensure_ascii=False) for m in db.session.scalars(select(CustomerMerge))]
         kept += [f"{c.first_name} {c.email}" for c in db.session.scalars(select(Customer))]
@@ -138,6 +145,7 @@ def test_an_erase_and_a_merge_at_once_leave_nothing_of_the_erased(app, people, e
 
 
 # --- an erase and the counter at the same moment ------------------------------------------------------------
+
 
 @pytest.fixture
 def counter(make, people):
@@ -147,8 +155,19 @@ def counter(make, people):
     make.stock(variant, ham, 5)
     draft = order_drafts.start_draft(clerk, customer_id=people["anna"].id)
     order_drafts.set_line(draft, variant.id, 2, staff=clerk)
-    order_drafts.choose_fulfilment(draft, "delivery", staff=clerk, payment_state="paid", address={
-        "name": "Anna Tester", "street": "Elbchaussee 9", "postcode": "22763", "city": "Hamburg", "country": "DE"})
+    order_drafts.choose_fulfilment(
+        draft,
+        "delivery",
+        staff=clerk,
+        payment_state="paid",
+        address={
+            "name": "Anna Tester",
+            "street": "Elbchaussee 9",
+            "postcode": "22763",
+            "city": "Hamburg",
+            "country": "DE",
+        },
+    )
     return {"clerk": clerk, "variant": variant, "token": draft.token, "ham": ham}
 
 
@@ -190,8 +209,9 @@ def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, peopl
     db.session.commit()
     with pytest.raises(InvalidTransition, match="personal data was erased"):
         ordering.place(db.session.get(OrderDraft, draft.id), staff=clerk)
-    assert db.session.scalar(select(func.count()).select_from(Order).where(
-        Order.customer_id == people["anna"].id)) == 1  # the collected one from before
+    assert (
+        db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == people["anna"].id)) == 1
+    )  # the collected one from before
 
 
 def test_a_change_to_a_profile_erased_meanwhile_is_refused(app, people):

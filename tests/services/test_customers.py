@@ -1,4 +1,5 @@
 """Customer profiles: search, quick-create with consent, duplicates, notes, consents, wishlist (both databases)."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -16,8 +17,13 @@ def clerk(make):
 
 
 def new(**fields):
-    values = dict(first_name="Jürgen", last_name="Müller", email="juergen@example.de", phone="0151 2345 6789",
-                  consents={"email": True, "sms": False})
+    values = dict(
+        first_name="Jürgen",
+        last_name="Müller",
+        email="juergen@example.de",
+        phone="0151 2345 6789",
+        consents={"email": True, "sms": False},
+    )
     values.update(fields)
     return service.NewCustomer(**values)
 
@@ -35,8 +41,9 @@ def test_search_finds_names_partially_and_without_umlauts(app, make):
 
 
 def test_search_by_email_phone_and_loyalty_code(app, make):
-    person = make.customer("Mette", "Jensen", email="mette@example.dk", phone="+4520123456",
-                           loyalty_number="OSL0012345")
+    person = make.customer(
+        "Mette", "Jensen", email="mette@example.dk", phone="+4520123456", loyalty_number="OSL0012345"
+    )
     assert finding.search_customers("Mette@Example.DK") == [person]
     for typed in ("20 12 34 56", "+45 20123456", "0045-20-12-34-56"):
         assert finding.search_customers(typed) == [person], typed
@@ -70,24 +77,29 @@ def test_create_normalises_contact_data_and_records_consents_with_where_and_who(
     consents = service.current_consents(customer)
     assert consents["email"]["granted"] is True and consents["sms"]["granted"] is False
     assert consents["email"]["location"].code == "HAM" and consents["email"]["staff"].id == clerk.id
-    assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.entity_id == str(customer.id))) \
+    assert (
+        db.session.scalar(select(AuditEvent.action).where(AuditEvent.entity_id == str(customer.id)))
         == "customer.created"
+    )
     assert finding.find_by_contact(email="JUERGEN@example.de") == customer
     assert finding.find_by_contact(phone="0151 23456789") == customer
     assert finding.find_by_contact(email="other@example.de") is None
 
 
-@pytest.mark.parametrize(("fields", "errors"), [
-    ({"first_name": "", "last_name": ""}, {"last_name"}),
-    ({"email": "not-an-email"}, {"email"}),
-    ({"phone": "12"}, {"phone"}),
-    ({"email": None, "phone": None}, {"email"}),
-    ({"consents": {}}, {"consent_email", "consent_sms"}),
-    ({"consents": {"email": None, "sms": True}}, {"consent_email"}),
-    ({"consents": {"fax": True, "email": True, "sms": True}}, {"consents"}),
-    ({"first_name": "x" * 101}, {"first_name"}),
-    ({"preferred_location_id": 999999}, {"preferred_location_id"}),
-])
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"first_name": "", "last_name": ""}, {"last_name"}),
+        ({"email": "not-an-email"}, {"email"}),
+        ({"phone": "12"}, {"phone"}),
+        ({"email": None, "phone": None}, {"email"}),
+        ({"consents": {}}, {"consent_email", "consent_sms"}),
+        ({"consents": {"email": None, "sms": True}}, {"consent_email"}),
+        ({"consents": {"fax": True, "email": True, "sms": True}}, {"consents"}),
+        ({"first_name": "x" * 101}, {"first_name"}),
+        ({"preferred_location_id": 999999}, {"preferred_location_id"}),
+    ],
+)
 def test_create_refuses_bad_input_and_changes_nothing(app, clerk, fields, errors):
     with pytest.raises(ValidationFailed) as failure:
         service.create_customer(new(**fields), staff=clerk)

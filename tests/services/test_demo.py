@@ -6,6 +6,7 @@ every level, the stock summaries are what the product's rebuild makes of the lev
 the product's backfill computes, every status moved only as the orders module allows and left its event, every
 pickup-by moment is the product's, and every pickup code is one the desk's own parser and lookup accept.
 """
+
 import importlib.util
 import re
 from collections import Counter, defaultdict
@@ -34,8 +35,22 @@ from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo
 
-ALL_MODELS = (Location, Product, Variant, StockLevel, StockMovement, Customer, Consent, CustomerNote, Order,
-              OrderLine, OrderEvent, Pickup, Transfer, Staff)
+ALL_MODELS = (
+    Location,
+    Product,
+    Variant,
+    StockLevel,
+    StockMovement,
+    Customer,
+    Consent,
+    CustomerNote,
+    Order,
+    OrderLine,
+    OrderEvent,
+    Pickup,
+    Transfer,
+    Staff,
+)
 
 
 def row_counts():
@@ -73,26 +88,41 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     assert len({ean for _s, ean, _p in variants}) == len({sku for sku, _e, _p in variants}) == len(variants)
     assert all(price > 0 for _s, _e, price in variants)
     assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text.contains("mueller")))
-    assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text == ""))== 0
+    assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text == "")) == 0
 
     # Stock: every level is explained by its ledger, and the ledger has nothing without a level
     ledger = {
         (v, loc): (on_hand, allocated)
         for v, loc, on_hand, allocated in db.session.execute(
-            select(StockMovement.variant_id, StockMovement.location_id, func.sum(StockMovement.on_hand_delta),
-                   func.sum(StockMovement.allocated_delta)).group_by(StockMovement.variant_id,
-                                                                     StockMovement.location_id))
+            select(
+                StockMovement.variant_id,
+                StockMovement.location_id,
+                func.sum(StockMovement.on_hand_delta),
+                func.sum(StockMovement.allocated_delta),
+            ).group_by(StockMovement.variant_id, StockMovement.location_id)
+        )
     }
-    levels = {(v, loc): (on_hand, allocated) for v, loc, on_hand, allocated in db.session.execute(
-        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated))}
+    levels = {
+        (v, loc): (on_hand, allocated)
+        for v, loc, on_hand, allocated in db.session.execute(
+            select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated)
+        )
+    }
     assert levels == ledger
     assert all(0 <= allocated <= on_hand for on_hand, allocated in levels.values())
 
     # Allocations agree with the open orders: placed → at the source, ready → at the pickup store
     expected = Counter()
     for status, source, pickup_at, variant_id, quantity in db.session.execute(
-        select(Order.status, OrderLine.source_location_id, Order.pickup_location_id, OrderLine.variant_id,
-               OrderLine.quantity).join(OrderLine.order).where(Order.status.in_(("placed", "ready")))
+        select(
+            Order.status,
+            OrderLine.source_location_id,
+            Order.pickup_location_id,
+            OrderLine.variant_id,
+            OrderLine.quantity,
+        )
+        .join(OrderLine.order)
+        .where(Order.status.in_(("placed", "ready")))
     ):
         expected[(variant_id, source if status == "placed" else pickup_at)] += quantity
     assert {key: value[1] for key, value in levels.items() if value[1]} == dict(expected)
@@ -170,8 +200,10 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
     assert "already loaded" in again.logins_text()
 
 
-REVIEW_FACT_COLUMNS = ("order_id, pickup_location_id, status, placed_at, promised_at, ready_at, pickup_by, "
-                       "checked_in_at, collected_at, ended_at, ended_from")
+REVIEW_FACT_COLUMNS = (
+    "order_id, pickup_location_id, status, placed_at, promised_at, ready_at, pickup_by, "
+    "checked_in_at, collected_at, ended_at, ended_from"
+)
 
 
 def review_backfill_query():
@@ -180,7 +212,7 @@ def review_backfill_query():
     spec = importlib.util.spec_from_file_location("review_indexes_migration", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.BACKFILL[module.BACKFILL.index("SELECT o.id"):].format(after=0)
+    return module.BACKFILL[module.BACKFILL.index("SELECT o.id") :].format(after=0)
 
 
 def summary_rows():
@@ -231,8 +263,9 @@ def test_the_demo_keeps_every_invariant_the_verbs_keep(app):
 
     # Ready orders are found at their desk by their QR token as well (the short codes: the test below)
     for order in (o for o in all_orders if o.fulfilment == "pickup" and o.status == "ready"):
-        clerk = db.session.scalar(select(Staff).where(Staff.location_id == order.pickup_location_id,
-                                                      Staff.role == "clerk"))
+        clerk = db.session.scalar(
+            select(Staff).where(Staff.location_id == order.pickup_location_id, Staff.role == "clerk")
+        )
         assert pickup_handover.find_for_handover(order.pickup.token, clerk).order.id == order.id
 
 
@@ -241,8 +274,9 @@ def test_every_ready_demo_pickup_is_found_at_its_desk_by_its_code(app):
     ready = scalar_list(select(Order).where(Order.fulfilment == "pickup", Order.status == "ready"))
     assert len(ready) >= 20
     for order in ready:
-        clerk = db.session.scalar(select(Staff).where(Staff.location_id == order.pickup_location_id,
-                                                      Staff.role == "clerk"))
+        clerk = db.session.scalar(
+            select(Staff).where(Staff.location_id == order.pickup_location_id, Staff.role == "clerk")
+        )
         # As typed from the customer's screen: grouped, lower case. Any refusal would raise (and count).
         typed = f"{order.pickup.short_code[:4]} {order.pickup.short_code[4:]}".lower()
         assert pickup_handover.find_for_handover(typed, clerk).order.id == order.id
@@ -265,8 +299,14 @@ def test_flask_demo_prints_logins_and_the_logins_work(app, client):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    for text in ("http://127.0.0.1:5000", demo.DEMO_PASSWORD, demo.ADMIN_EMAIL, "clerk.ham@omnistore-demo.de",
-                 "manager.cph@omnistore-demo.de", demo.CPH_ONLY_SKU):
+    for text in (
+        "http://127.0.0.1:5000",
+        demo.DEMO_PASSWORD,
+        demo.ADMIN_EMAIL,
+        "clerk.ham@omnistore-demo.de",
+        "manager.cph@omnistore-demo.de",
+        demo.CPH_ONLY_SKU,
+    ):
         assert text in result.output
     assert "clerk.ham@omnistore-demo.de" in demo_logins.demo_logins_hint()
 

@@ -1,5 +1,6 @@
 """Every whole-number and text check goes through services.validation: the same input means the same
 thing in a stock form, an order line, a catalogue search and the API (14.11); only the words differ."""
+
 import pytest
 
 from omnistore.catalog import feed
@@ -20,8 +21,10 @@ def _quantity(value):
         return None
 
 
-@pytest.mark.parametrize("typed, number", [("12", 12), (" 7 ", 7), ("+12", 12), ("١٢", None), ("1_0", None),
-                                           ("1.5", None), ("", None), (True, None)])
+@pytest.mark.parametrize(
+    "typed, number",
+    [("12", 12), (" 7 ", 7), ("+12", 12), ("١٢", None), ("1_0", None), ("1.5", None), ("", None), (True, None)],
+)
 def test_every_whole_number_check_reads_input_the_same_way(app, typed, number):
     assert [_stock(typed), _quantity(typed)] == [number] * 2
 

@@ -1,4 +1,5 @@
 """Customer emails and order webhooks, written to the outbox in the caller's transaction."""
+
 import base64
 import io
 import json
@@ -68,10 +69,13 @@ def test_ready_email_has_code_store_hours_pickup_by_and_a_qr_that_decodes_to_the
     assert [(e.kind, e.detail) for e in events] == [("notified", {"topic": "order.ready"})]
 
 
-@pytest.mark.parametrize("code, language, words", [
-    ("CPH", "da", ["Hej Anna", "klar til afhentning", "mandag"]),
-    ("BER", "de", ["Hallo Anna,", "abholbereit", "Montag"]),
-])
+@pytest.mark.parametrize(
+    "code, language, words",
+    [
+        ("CPH", "da", ["Hej Anna", "klar til afhentning", "mandag"]),
+        ("BER", "de", ["Hallo Anna,", "abholbereit", "Montag"]),
+    ],
+)
 def test_the_email_is_written_in_the_customers_language(make, code, language, words):
     store = make.location(code)
     variant = make.variant()
@@ -89,15 +93,21 @@ def test_every_email_renders_in_every_language(make):
     store = make.location("HAM")
     variant = make.variant()
     for locale in ("en", "de", "da"):
-        order = make.order(store, [(variant, 1, store)], status="ready",
-                           customer=_customer(email=f"{locale}@example.test"))
+        order = make.order(
+            store, [(variant, 1, store)], status="ready", customer=_customer(email=f"{locale}@example.test")
+        )
         with transaction():
             pickup_codes.open_pickup(order).pickup_by = datetime.now(UTC) + timedelta(days=3)
         order.customer.locale = locale  # a profile with a language wins over the store's country
         with transaction():
-            for compose in (notifications.order_confirmation, notifications.order_ready,
-                            notifications.pickup_reminder, notifications.order_expired,
-                            notifications.order_cancelled, notifications.handover_receipt):
+            for compose in (
+                notifications.order_confirmation,
+                notifications.order_ready,
+                notifications.pickup_reminder,
+                notifications.order_expired,
+                notifications.order_cancelled,
+                notifications.handover_receipt,
+            ):
                 assert compose(order)
     emails = _messages("email")
     assert len(emails) == 18
@@ -174,8 +184,9 @@ def test_names_are_escaped_in_the_html_email(make):
 
 def test_a_delivery_order_confirmation_has_no_pickup_part(make):
     store = make.location("HAM", country="GB")
-    order = make.order(store, [(make.variant(), 1, store)], fulfilment="delivery", customer=_customer(),
-                       origin_location=store)
+    order = make.order(
+        store, [(make.variant(), 1, store)], fulfilment="delivery", customer=_customer(), origin_location=store
+    )
     with transaction():
         notifications.order_confirmation(order)
     [email] = _messages("email")

@@ -1,4 +1,5 @@
 """Drafts hold stock, holds expire, placing is final and atomic, cancelling gives the stock back."""
+
 import threading
 from datetime import timedelta
 
@@ -31,8 +32,9 @@ def shop(make):
 
 def level(variant, location):
     db.session.expire_all()
-    row = db.session.scalar(select(StockLevel).where(StockLevel.variant_id == variant.id,
-                                                     StockLevel.location_id == location.id))
+    row = db.session.scalar(
+        select(StockLevel).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
     return (row.on_hand, row.allocated) if row else (0, 0)
 
 
@@ -40,9 +42,10 @@ def assert_ledger_consistent():
     db.session.expire_all()
     for row in db.session.scalars(select(StockLevel)):
         on_hand, allocated = db.session.execute(
-            select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0),
-                   func.coalesce(func.sum(StockMovement.allocated_delta), 0))
-            .where(StockMovement.variant_id == row.variant_id, StockMovement.location_id == row.location_id)
+            select(
+                func.coalesce(func.sum(StockMovement.on_hand_delta), 0),
+                func.coalesce(func.sum(StockMovement.allocated_delta), 0),
+            ).where(StockMovement.variant_id == row.variant_id, StockMovement.location_id == row.location_id)
         ).one()
         assert (on_hand, allocated) == (row.on_hand, row.allocated)
         assert 0 <= row.allocated <= row.on_hand
@@ -112,12 +115,19 @@ def test_placing_a_draft_converts_holds_into_the_order(make, shop):
         assert line_reasons.line_reason(line).startswith("Nærmeste butik med 5 tilgængelige: København")
     transfer = db.session.get(Transfer, line.transfer_id)
     assert (transfer.source_location_id, transfer.destination_location_id, transfer.status) == (
-        shop["CPH"].id, shop["HAM"].id, "requested")
-    kinds = [e.kind for e in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)
-                                                .order_by(OrderEvent.id))]
+        shop["CPH"].id,
+        shop["HAM"].id,
+        "requested",
+    )
+    kinds = [
+        e.kind
+        for e in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    ]
     assert kinds[:2] == ["placed", "sourced"]
-    assert db.session.scalar(select(OutboxMessage.recipient).where(OutboxMessage.topic == "order.confirmation")) \
-        == "j@example.test", "the confirmation email is queued with the order"
+    assert (
+        db.session.scalar(select(OutboxMessage.recipient).where(OutboxMessage.topic == "order.confirmation"))
+        == "j@example.test"
+    ), "the confirmation email is queued with the order"
     assert db.session.scalar(select(Pickup).where(Pickup.order_id == order.id)) is not None
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
     allocation = db.session.scalar(select(StockMovement).where(StockMovement.reference == order.number))
@@ -143,14 +153,29 @@ def test_units_gone_meanwhile_say_so_with_a_fresh_proposal(make, shop):
     draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
     order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
     order_drafts.release_expired_holds(utcnow() + timedelta(minutes=20))  # the hold ran out…
-    other = ordering.place(ordering.PlaceOrder(  # …and a web order took the unit
-        channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
-        fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id), api_client=None,
-        staff=shop["clerk"])
+    other = ordering.place(
+        ordering.PlaceOrder(  # …and a web order took the unit
+            channel="web",
+            customer_id=shop["customer"].id,
+            lines=(order_rules.LineRequest(shop["variant"].id, 1),),
+            fulfilment="pickup",
+            payment_state="paid",
+            pickup_location_id=shop["HAM"].id,
+        ),
+        api_client=None,
+        staff=shop["clerk"],
+    )
     assert other.lines[0].source_location_id == shop["HAM"].id
     db.session.execute(db.update(StockLevel).values(allocated=StockLevel.on_hand))  # the rest goes too
-    db.session.add(StockMovement(variant_id=shop["variant"].id, location_id=shop["BER"].id, kind="allocation",
-                                 allocated_delta=1, reason="test"))
+    db.session.add(
+        StockMovement(
+            variant_id=shop["variant"].id,
+            location_id=shop["BER"].id,
+            kind="allocation",
+            allocated_delta=1,
+            reason="test",
+        )
+    )
     db.session.commit()
     with pytest.raises(InsufficientStock) as error:
         ordering.place(draft, staff=shop["clerk"])
@@ -177,8 +202,12 @@ def test_cancel_releases_allocations_and_open_transfers(make, shop):
     assert order.status == "cancelled" and {line.status for line in order.lines} == {"released"}
     assert level(shop["variant"], shop["CPH"]) == (5, 0) and level(other, shop["HAM"]) == (1, 0)
     assert {t.status for t in db.session.scalars(select(Transfer))} == {"cancelled"}
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                             .where(OutboxMessage.topic == "order.cancelled")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.topic == "order.cancelled")
+        )
+        == 1
+    )
     with pytest.raises(InvalidTransition):
         cancelling.cancel(order, staff=shop["clerk"], reason="again")
     assert_ledger_consistent()
@@ -220,12 +249,19 @@ def test_fulfilment_choices_are_checked(make, shop):
         order_drafts.choose_fulfilment(draft, "pickup", pickup_location_id=shop["BER"].id, staff=shop["clerk"])
     assert "pickup_location" in error.value.fields
     with pytest.raises(ValidationFailed) as error:
-        order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"],
-                                       address={"name": "A", "street": "B", "postcode": "123", "city": "C",
-                                                "country": "DE"})
+        order_drafts.choose_fulfilment(
+            draft,
+            "delivery",
+            staff=shop["clerk"],
+            address={"name": "A", "street": "B", "postcode": "123", "city": "C", "country": "DE"},
+        )
     assert "postcode" in error.value.fields
-    state = order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"], address={
-        "name": "Jürgen Ø", "street": "Große Str. 1", "postcode": "20095", "city": "Hamburg", "country": "DE"})
+    state = order_drafts.choose_fulfilment(
+        draft,
+        "delivery",
+        staff=shop["clerk"],
+        address={"name": "Jürgen Ø", "street": "Große Str. 1", "postcode": "20095", "city": "Hamburg", "country": "DE"},
+    )
     assert state.proposal.shipping_fee_minor == 495 and state.proposal.total_minor == 3495
     order = ordering.place(draft, staff=shop["clerk"])
     assert order.fulfilment == "delivery" and order.total_minor == 3495 and order.payment_state == "paid"
@@ -269,6 +305,7 @@ def test_the_cli_releases_expired_holds(app, make, shop):
 
 # --- never oversell: real threads, one app context (and database connection) each ---------------------------
 
+
 def run_in_threads(app, count, work):
     barrier = threading.Barrier(count)
     outcomes = [None] * count
@@ -293,11 +330,19 @@ def run_in_threads(app, count, work):
 
 def _web_order(shop, lines, key=None):
     def work(i):
-        return ordering.place(ordering.PlaceOrder(
-            channel="web", customer_id=shop["customer"].id,
-            lines=tuple(order_rules.LineRequest(shop["variant"].id, q) for q in lines),
-            fulfilment="pickup", payment_state="paid", pickup_location_id=shop["HAM"].id,
-        ), idempotency_key=key, staff=shop["clerk"]).number
+        return ordering.place(
+            ordering.PlaceOrder(
+                channel="web",
+                customer_id=shop["customer"].id,
+                lines=tuple(order_rules.LineRequest(shop["variant"].id, q) for q in lines),
+                fulfilment="pickup",
+                payment_state="paid",
+                pickup_location_id=shop["HAM"].id,
+            ),
+            idempotency_key=key,
+            staff=shop["clerk"],
+        ).number
+
     return work
 
 
@@ -403,22 +448,37 @@ def test_concurrent_orders_never_exceed_a_sources_transfer_capacity(app, make, s
     db.session.commit()
 
     def work(i):
-        return ordering.place(ordering.PlaceOrder(
-            channel="web", customer_id=shop["customer"].id, lines=(order_rules.LineRequest(shop["variant"].id, 1),),
-            fulfilment="pickup", payment_state="paid", pickup_location_id=shop["BER"].id,
-        ), staff=shop["clerk"]).number
+        return ordering.place(
+            ordering.PlaceOrder(
+                channel="web",
+                customer_id=shop["customer"].id,
+                lines=(order_rules.LineRequest(shop["variant"].id, 1),),
+                fulfilment="pickup",
+                payment_state="paid",
+                pickup_location_id=shop["BER"].id,
+            ),
+            staff=shop["clerk"],
+        ).number
 
     outcomes = run_in_threads(app, 24, work)
     placed = [o for o in outcomes if isinstance(o, str)]
     refused = [o for o in outcomes if not isinstance(o, str)]
     assert all(isinstance(o, InsufficientStock) for o in refused), refused
     assert len(placed) == 4, outcomes
-    assert db.session.scalar(select(func.count()).select_from(Transfer)
-                             .where(Transfer.source_location_id == shop["HAM"].id)) == 4
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Transfer).where(Transfer.source_location_id == shop["HAM"].id)
+        )
+        == 4
+    )
     assert level(shop["variant"], shop["HAM"]) == (50, 4)
     # The refusal says the real reason: Hamburg's capacity, not "nowhere in the network".
     reasons = {line["reason"] for error in refused for line in error.detail["lines"]}
     assert reasons and all("transfers for today (4)" in reason for reason in reasons), reasons
-    assert all(error.message.startswith("Some items cannot be sent now: Hamburg has 46 but has sent all its "
-                                        "transfers for today (4)") for error in refused), refused
+    assert all(
+        error.message.startswith(
+            "Some items cannot be sent now: Hamburg has 46 but has sent all its transfers for today (4)"
+        )
+        for error in refused
+    ), refused
     assert_ledger_consistent()

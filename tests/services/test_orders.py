@@ -1,4 +1,5 @@
 """The order status machine: legal moves pass and are recorded, illegal and concurrent ones are refused."""
+
 import threading
 
 import pytest
@@ -28,14 +29,17 @@ def test_a_legal_move_changes_the_status_and_records_who_and_what(make, store):
     assert event.staff_id == clerk.id and event.location_id == store.id and event.detail == {"shelf": "B3"}
 
 
-@pytest.mark.parametrize(("fulfilment", "status", "target"), [
-    ("pickup", "placed", "collected"),
-    ("pickup", "cancelled", "ready"),
-    ("pickup", "expired", "collected"),
-    ("pickup", "placed", "shipped"),
-    ("delivery", "placed", "ready"),
-    ("delivery", "delivered", "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("fulfilment", "status", "target"),
+    [
+        ("pickup", "placed", "collected"),
+        ("pickup", "cancelled", "ready"),
+        ("pickup", "expired", "collected"),
+        ("pickup", "placed", "shipped"),
+        ("delivery", "placed", "ready"),
+        ("delivery", "delivered", "cancelled"),
+    ],
+)
 def test_an_illegal_move_is_refused_and_changes_nothing(make, store, fulfilment, status, target):
     order = make.order(store, status=status, fulfilment=fulfilment)
     with pytest.raises(InvalidTransition), transaction():

@@ -1,4 +1,5 @@
 """Outbox delivery: real SMTP (aiosmtpd on localhost), real HTTP webhooks, retries, claims under concurrency."""
+
 import email
 import email.policy
 import io
@@ -96,9 +97,14 @@ def receiver():
 
 @pytest.fixture
 def app_config():
-    return {"OMNISTORE_SMTP_HOST": "127.0.0.1", "OMNISTORE_SMTP_PORT": SMTP_PORT, "OMNISTORE_SMTP_STARTTLS": False,
-            "OMNISTORE_SMTP_FROM": "Nordwind <shop@nordwind.example>", "OMNISTORE_OUTBOX_MAX_ATTEMPTS": 3,
-            "OMNISTORE_OUTBOX_TIMEOUT_SECONDS": 3}
+    return {
+        "OMNISTORE_SMTP_HOST": "127.0.0.1",
+        "OMNISTORE_SMTP_PORT": SMTP_PORT,
+        "OMNISTORE_SMTP_STARTTLS": False,
+        "OMNISTORE_SMTP_FROM": "Nordwind <shop@nordwind.example>",
+        "OMNISTORE_OUTBOX_MAX_ATTEMPTS": 3,
+        "OMNISTORE_OUTBOX_TIMEOUT_SECONDS": 3,
+    }
 
 
 def _ready_order(make, email_address="anna@example.test"):
@@ -119,8 +125,8 @@ def _all():
 
 # --- email -------------------------------------------------------------------------------------------------
 
-def test_the_ready_email_reaches_an_smtp_server_with_an_inline_qr_that_decodes_to_the_status_url(
-        smtp_server, make):
+
+def test_the_ready_email_reaches_an_smtp_server_with_an_inline_qr_that_decodes_to_the_status_url(smtp_server, make):
     order = _ready_order(make)
     with transaction():
         notifications.order_ready(order)
@@ -203,14 +209,23 @@ def test_a_refused_recipient_fails_at_once(make):
 
 
 def test_mime_structure_of_a_message_without_html():
-    message = OutboxMessage(id=7, kind="email", topic="t", recipient="a@b.test", subject="Hi", body="Plain",
-                            payload={"html": "", "attachments": []}, created_at=datetime.now(UTC))
+    message = OutboxMessage(
+        id=7,
+        kind="email",
+        topic="t",
+        recipient="a@b.test",
+        subject="Hi",
+        body="Plain",
+        payload={"html": "", "attachments": []},
+        created_at=datetime.now(UTC),
+    )
     built = outbox_delivery.build_email(message, "Shop <shop@shop.example>")
     assert built.get_content_type() == "text/plain" and built.get_content().strip() == "Plain"
     assert built["Message-ID"].startswith("<outbox-7.") and built["Message-ID"].endswith("@shop.example>")
 
 
 # --- webhooks ----------------------------------------------------------------------------------------------
+
 
 def test_a_webhook_is_signed_and_retried_with_backoff_after_a_failure(make, receiver):
     server = receiver(fail_first=1)

@@ -1,5 +1,6 @@
 """Pickup time limits: reminders on the store's reminder day, expiry after pickup-by (stock back, customer and
 webhooks told); idempotent and safe to run concurrently."""
+
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +74,9 @@ def test_the_reminder_goes_out_on_the_reminder_day_once(make, setup):
     assert email.recipient.startswith("kim") and order.pickup.short_code in email.body
     assert db.session.scalar(select(Pickup.reminded_at).where(Pickup.order_id == order.id)) == saturday_early
     assert [e.kind for e in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id))] == [
-        "notified", "reminded"]
+        "notified",
+        "reminded",
+    ]
 
 
 def test_reminder_day_zero_means_no_reminder(make):

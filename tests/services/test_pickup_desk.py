@@ -1,4 +1,5 @@
 """The pickup desk's verbs: pick, mark ready (partly short), find the order a customer shows, hand it over."""
+
 import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -93,8 +94,10 @@ def test_mark_ready_sets_the_shelf_the_dates_and_tells_the_customer(app, make, d
     assert (local_end.hour, local_end.minute) == (23, 59)
     assert local_end.date() == (before.astimezone(ZoneInfo("Europe/Berlin")) + timedelta(days=7)).date()
     assert [line.status for line in order.lines] == ["allocated", "allocated"]  # reserved until handed over
-    assert db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail[
-        "shelf_location"] == "B-12"
+    assert (
+        db.session.query(OrderEvent).filter_by(order_id=order.id, to_status="ready").one().detail["shelf_location"]
+        == "B-12"
+    )
     assert level(desk.jacket, desk.ham).allocated == 1  # still reserved for the customer
 
 
@@ -120,12 +123,15 @@ def test_a_short_line_goes_back_to_stock_with_its_reason(make, desk):
     assert release.reference == order.number and release.reason == "Damaged sole"
 
 
-@pytest.mark.parametrize("short, field", [
-    ({"LINE": ""}, "short-LINE"),  # no reason
-    ({"LINE": "x" * 301}, "short-LINE"),  # too long
-    ({999_999: "gone"}, "short"),  # not a line of this order
-    ({"nonsense": "gone"}, "short"),
-])
+@pytest.mark.parametrize(
+    "short, field",
+    [
+        ({"LINE": ""}, "short-LINE"),  # no reason
+        ({"LINE": "x" * 301}, "short-LINE"),  # too long
+        ({999_999: "gone"}, "short"),  # not a line of this order
+        ({"nonsense": "gone"}, "short"),
+    ],
+)
 def test_bad_short_lines_are_refused_and_nothing_changes(make, desk, short, field):
     order = placed_order(make, desk)
     line_id = order.lines[1].id
@@ -165,8 +171,9 @@ def test_goods_that_arrived_can_be_ready(make, desk):
     from omnistore.orders.models import Transfer
 
     order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber)])
-    transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
-                        status="received")
+    transfer = Transfer(
+        order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id, status="received"
+    )
     db.session.add(transfer)
     db.session.flush()
     order.lines[0].transfer_id = transfer.id
@@ -212,12 +219,21 @@ def test_mark_ready_opens_the_pickup_when_the_order_had_none(make, desk):
 
 # --- finding the order ------------------------------------------------------------------------------------
 
+
 def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, desk):
     order = ready_order(make, desk)
     pickup = db.session.get(Order, order.id).pickup
     code = pickup.short_code
-    for typed in (pickup_codes.status_url(pickup), f"https://shop.example/o/{pickup.token}", pickup.token,
-                  code, code.lower(), f"{code[:4]} {code[4:]}", f"{code[:4]}-{code[4:]}", f"  {code}\n"):
+    for typed in (
+        pickup_codes.status_url(pickup),
+        f"https://shop.example/o/{pickup.token}",
+        pickup.token,
+        code,
+        code.lower(),
+        f"{code[:4]} {code[4:]}",
+        f"{code[:4]}-{code[4:]}",
+        f"  {code}\n",
+    ):
         found = pickup_handover.find_for_handover(typed, desk.clerk)
         assert found.order.id == order.id, typed
     assert pickup_handover.find_for_handover(pickup.token, desk.clerk).found_by == "qr"
@@ -225,8 +241,10 @@ def test_found_by_status_url_raw_token_or_short_code_in_any_spelling(app, make, 
     assert db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE).count() == 0
 
 
-@pytest.mark.parametrize("typed", ["ACDEFGHJ", "ACDE-FGH", "hello", "", "O0O0O0O0", "x" * 5000, None, 12345678,
-                                   "https://example.com/o/", "/o/short"])
+@pytest.mark.parametrize(
+    "typed",
+    ["ACDEFGHJ", "ACDE-FGH", "hello", "", "O0O0O0O0", "x" * 5000, None, 12345678, "https://example.com/o/", "/o/short"],
+)
 def test_a_code_that_matches_nothing_says_so_and_is_audited(make, desk, typed):
     ready_order(make, desk)
     with pytest.raises(NotFound):
@@ -255,8 +273,10 @@ def test_a_collected_order_says_when_and_by_whom(make, desk):
         pickup_handover.find_for_handover(code, desk.other_clerk)
 
 
-@pytest.mark.parametrize("status, words", [("cancelled", "cancelled"), ("expired", "expired"),
-                                           ("placed", "not ready yet"), ("in_transit", "not ready yet")])
+@pytest.mark.parametrize(
+    "status, words",
+    [("cancelled", "cancelled"), ("expired", "expired"), ("placed", "not ready yet"), ("in_transit", "not ready yet")],
+)
 def test_an_order_not_ready_is_not_handed_over(make, desk, status, words):
     order = placed_order(make, desk)
     with transaction():
@@ -293,6 +313,7 @@ def test_short_codes_are_throttled_per_clerk_and_per_store(app, make, desk):
 
 # --- the handover -------------------------------------------------------------------------------------------
 
+
 def test_hand_over_takes_the_goods_out_of_stock_and_records_who_when_how(make, desk):
     order = ready_order(make, desk)
     before = utcnow()
@@ -308,8 +329,9 @@ def test_hand_over_takes_the_goods_out_of_stock_and_records_who_when_how(make, d
     assert (jacket.on_hand, jacket.allocated, boots.on_hand, boots.allocated) == (9, 0, 8, 0)
     movements = db.session.query(StockMovement).filter_by(kind="handover", reference=order.number).all()
     assert sorted(m.on_hand_delta for m in movements) == [-2, -1]
-    assert db.session.query(AuditEvent).filter_by(action="pickup.handed_over").one().detail["verification"] == \
-        "code_name"
+    assert (
+        db.session.query(AuditEvent).filter_by(action="pickup.handed_over").one().detail["verification"] == "code_name"
+    )
 
 
 def test_partial_handover_puts_refused_lines_back_in_stock(make, desk):
@@ -319,8 +341,7 @@ def test_partial_handover_puts_refused_lines_back_in_stock(make, desk):
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.status == "collected"
-    assert [(line.status, line.status_reason) for line in order.lines] == [("collected", ""),
-                                                                          ("refused", "Wrong size")]
+    assert [(line.status, line.status_reason) for line in order.lines] == [("collected", ""), ("refused", "Wrong size")]
     boots_level = level(desk.boots, desk.ham)
     assert (boots_level.on_hand, boots_level.allocated) == (10, 0)
 
@@ -345,14 +366,17 @@ def test_pay_at_pickup_needs_the_payment_collected(make, desk):
     assert db.session.get(Order, order.id).pickup.payment_collected_at is not None
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"verification": ""}, "verification"),
-    ({"verification": "face"}, "verification"),
-    ({"verification": None}, "verification"),
-    ({"verification": "qr", "refused": {"LINE": ""}}, "refused-LINE"),
-    ({"verification": "qr", "refused": {999_999: "x"}}, "refused"),
-    ({"verification": "qr", "refused": "ALL"}, "refused"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"verification": ""}, "verification"),
+        ({"verification": "face"}, "verification"),
+        ({"verification": None}, "verification"),
+        ({"verification": "qr", "refused": {"LINE": ""}}, "refused-LINE"),
+        ({"verification": "qr", "refused": {999_999: "x"}}, "refused"),
+        ({"verification": "qr", "refused": "ALL"}, "refused"),
+    ],
+)
 def test_bad_handover_input_changes_nothing(make, desk, kwargs, field):
     order = ready_order(make, desk)
     line_id = order.lines[0].id
@@ -377,8 +401,15 @@ def test_only_staff_of_the_pickup_store_hand_over(make, desk):
     assert db.session.get(Order, order.id).status == "collected"
 
 
-@pytest.mark.parametrize("status, error", [("collected", AlreadyCollected), ("expired", InvalidTransition),
-                                           ("cancelled", InvalidTransition), ("placed", InvalidTransition)])
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        ("collected", AlreadyCollected),
+        ("expired", InvalidTransition),
+        ("cancelled", InvalidTransition),
+        ("placed", InvalidTransition),
+    ],
+)
 def test_an_order_that_is_not_ready_is_not_handed_over(make, desk, status, error):
     order = ready_order(make, desk)
     with transaction():
@@ -442,13 +473,15 @@ def test_the_handover_view_of_the_order(make, desk):
 
 # --- goods from another location, and the queue ----------------------------------------------------------------
 
+
 def transfer_order(make, desk, transfer_status):
     """A Hamburg pickup order of a jacket that Berlin sends (its transfer in `transfer_status`)."""
     from omnistore.orders.models import Transfer
 
     order = placed_order(make, desk, lines=[(desk.jacket, 1, desk.ber), (desk.boots, 1, desk.ham)])
-    transfer = Transfer(order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id,
-                        status=transfer_status)
+    transfer = Transfer(
+        order_id=order.id, source_location_id=desk.ber.id, destination_location_id=desk.ham.id, status=transfer_status
+    )
     db.session.add(transfer)
     db.session.flush()
     order.lines[0].transfer_id = transfer.id
@@ -477,10 +510,17 @@ def test_the_queue_groups_orders_as_the_desk_works_them(make, desk):
     collected = ready_order(make, desk, lines=[(desk.jacket, 1, desk.ham)])  # collected: it leaves the queue
     pickup_handover.hand_over(collected, staff=desk.clerk, verification="qr")
     queue = pickup_queue.desk_queue(desk.ham)
-    numbers = {name: [item.order.number for item in getattr(queue, name)]
-               for name in ("checked_in", "to_pick", "arriving", "ready", "overdue")}
-    assert numbers == {"checked_in": [here.number], "to_pick": [to_pick.number], "arriving": [arriving.number],
-                       "ready": [ready.number], "overdue": [overdue.number]}
+    numbers = {
+        name: [item.order.number for item in getattr(queue, name)]
+        for name in ("checked_in", "to_pick", "arriving", "ready", "overdue")
+    }
+    assert numbers == {
+        "checked_in": [here.number],
+        "to_pick": [to_pick.number],
+        "arriving": [arriving.number],
+        "ready": [ready.number],
+        "overdue": [overdue.number],
+    }
     arriving_item = queue.arriving[0]
     assert (arriving_item.here, len(arriving_item.lines)) == (1, 2)
     assert queue.overdue[0].overdue and queue.ready[0].waiting is not None
@@ -513,6 +553,7 @@ def test_the_queue_fingerprint_moves_with_every_change_the_desk_sees(make, desk)
 
 # --- the customer is told ----------------------------------------------------------------------------------
 
+
 def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transaction(make, desk):
     from omnistore.core import webhooks
     from omnistore.core.outbox import OutboxMessage
@@ -521,10 +562,13 @@ def test_ready_and_handover_queue_the_emails_and_webhooks_in_the_same_transactio
     customer = make.customer("Mia", "Jensen", email="mia@example.test")
     order = placed_order(make, desk, customer_id=customer.id)
     preparing.mark_ready(order, staff=desk.clerk, shelf_location="B-12")
-    sent = [(m.kind, m.topic, m.recipient) for m in db.session.scalars(db.select(OutboxMessage).order_by(
-        OutboxMessage.id))]
-    assert sent == [("email", "order.ready", "mia@example.test"),
-                    ("webhook", "order.ready", "https://shop.example/hooks")]
+    sent = [
+        (m.kind, m.topic, m.recipient) for m in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))
+    ]
+    assert sent == [
+        ("email", "order.ready", "mia@example.test"),
+        ("webhook", "order.ready", "https://shop.example/hooks"),
+    ]
     pickup_handover.hand_over(order, staff=desk.clerk, verification="qr", refused={order.lines[1].id: "Too small"})
     topics = [(m.kind, m.topic) for m in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
     assert topics[2:] == [("email", "order.receipt"), ("webhook", "order.collected")]
@@ -596,5 +640,6 @@ def test_the_code_throttle_holds_under_concurrent_wrong_codes(app, make, desk):
     assert all(isinstance(o, (NotFound, pickup_handover.TooManyAttempts)) for o in outcomes), outcomes
     assert sum(isinstance(o, NotFound) for o in outcomes) == 10, outcomes
     for clerk_id in clerk_ids:
-        assert db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE,
-                                                      staff_id=clerk_id).count() == 5
+        assert (
+            db.session.query(AuditEvent).filter_by(action=pickup_handover.FAILED_CODE, staff_id=clerk_id).count() == 5
+        )

@@ -1,4 +1,5 @@
 """The collect side of a pickup order: codes the customer shows, and the QR a phone camera reads."""
+
 import io
 
 import zxingcpp

@@ -15,6 +15,7 @@ Sunday 22 November 2026 at 13:00 local (12:00 UTC). "Today" is 21 Nov 23:00 UTC 
     J      22 Nov 10:00   —             —                               sold by HAM, pickup HAM, lines HAM + 2 × BER
     K      22 Nov 11:00   —             —                               sold by HAM, delivery, line CPH, cancelled
 """
+
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -48,8 +49,14 @@ def shop(make):
         return orders[name]
 
     a = order("A", status="collected", placed_at=at(21, 23, 30), promised_at=at(22, 10))
-    make.pickup(a, ready_at=at(22, 1, 30), checked_in_at=at(22, 5), collected_at=at(22, 5, 30),
-                collected_by_staff_id=clerk.id, verification="qr")
+    make.pickup(
+        a,
+        ready_at=at(22, 1, 30),
+        checked_in_at=at(22, 5),
+        collected_at=at(22, 5, 30),
+        collected_by_staff_id=clerk.id,
+        verification="qr",
+    )
     b = order("B", status="ready", placed_at=at(21, 22, 30), promised_at=at(22, 1))
     make.pickup(b, ready_at=at(22, 2, 30), pickup_by=at(22, 10))
     c = order("C", placed_at=at(22, 9))
@@ -59,21 +66,35 @@ def shop(make):
     make.event(d, "expired", at(22, 6), from_status="ready", to_status="expired")
     e = order("E", status="cancelled", placed_at=at(20, 10))
     make.pickup(e, ready_at=at(21, 10))
-    make.event(e, "cancelled", at(22, 8), staff=clerk, from_status="ready", to_status="cancelled",
-               reason="customer called")
+    make.event(
+        e, "cancelled", at(22, 8), staff=clerk, from_status="ready", to_status="cancelled", reason="customer called"
+    )
     f = order("F", location=cph, lines=[(variant, 1, cph)], status="collected", placed_at=at(22, 7))
     make.pickup(f, ready_at=at(22, 8), collected_at=at(22, 9), verification="code_name")
     h = order("H", status="ready", placed_at=at(22, 20, 59))
     make.pickup(h, ready_at=at(22, 22, 59), pickup_by=at(29, 22))
     i = order("I", status="collected", placed_at=at(20, 10))
     make.pickup(i, ready_at=at(21, 12), collected_at=at(22, 23), verification="id")
-    j = order("J", lines=[(variant, 1, ham), (variant, 2, ber)], placed_at=at(22, 10), origin_location_id=ham.id,
-              channel="store")
+    j = order(
+        "J",
+        lines=[(variant, 1, ham), (variant, 2, ber)],
+        placed_at=at(22, 10),
+        origin_location_id=ham.id,
+        channel="store",
+    )
     make.pickup(j)
-    order("K", lines=[(variant, 1, cph)], fulfilment="delivery", status="cancelled", placed_at=at(22, 11),
-          origin_location_id=ham.id, channel="store")
-    return dict(ham=ham, cph=cph, ber=ber, manager=manager, clerk=clerk, admin=admin, cph_manager=cph_manager,
-                orders=orders)
+    order(
+        "K",
+        lines=[(variant, 1, cph)],
+        fulfilment="delivery",
+        status="cancelled",
+        placed_at=at(22, 11),
+        origin_location_id=ham.id,
+        channel="store",
+    )
+    return dict(
+        ham=ham, cph=cph, ber=ber, manager=manager, clerk=clerk, admin=admin, cph_manager=cph_manager, orders=orders
+    )
 
 
 def numbers(page):
@@ -89,8 +110,17 @@ def test_today_at_the_store_matches_the_hand_computed_figures(shop):
     assert (scope.start, scope.end) == (at(21, 23), at(22, 23))
     result = dashboard.review(scope)
     assert {k: result.counts[k] for k in figures.COUNTED} == {
-        "placed": 4, "ready": 3, "collected": 1, "expired": 1, "cancelled": 1, "waiting": 2, "overdue": 1,
-        "on_time": 1, "late": 1, "checked_in": 1, "endless_aisle": 2,
+        "placed": 4,
+        "ready": 3,
+        "collected": 1,
+        "expired": 1,
+        "cancelled": 1,
+        "waiting": 2,
+        "overdue": 1,
+        "on_time": 1,
+        "late": 1,
+        "checked_in": 1,
+        "endless_aisle": 2,
     }
     assert result.on_time_rate == 0.5
     assert result.no_show_rate == 0.5
@@ -103,16 +133,29 @@ def test_today_at_the_store_matches_the_hand_computed_figures(shop):
     assert [(s.code, s.orders, s.saved_minor) for s in result.sources] == [("BER", 1, 17990), ("CPH", 1, 0)]
     assert result.saved_minor == 17990
     # Charts: one day; A collected 06:30 local on a Sunday.
-    assert result.daily == [(date(2026, 11, 22),
-                             {"placed": 4, "ready": 3, "collected": 1, "expired": 1, "cancelled": 1})]
+    assert result.daily == [
+        (date(2026, 11, 22), {"placed": 4, "ready": 3, "collected": 1, "expired": 1, "cancelled": 1})
+    ]
     assert result.heat[6][6] == 1 and result.heat_max == 1
 
 
-@pytest.mark.parametrize(("figure", "letters"), [
-    ("placed", "ACHJ"), ("ready", "ABH"), ("collected", "A"), ("expired", "D"), ("cancelled", "E"),
-    ("cancelled_after_ready", "E"), ("waiting", "BH"), ("overdue", "B"), ("on_time", "A"), ("late", "B"),
-    ("checked_in", "A"), ("endless_aisle", "JK"),
-])
+@pytest.mark.parametrize(
+    ("figure", "letters"),
+    [
+        ("placed", "ACHJ"),
+        ("ready", "ABH"),
+        ("collected", "A"),
+        ("expired", "D"),
+        ("cancelled", "E"),
+        ("cancelled_after_ready", "E"),
+        ("waiting", "BH"),
+        ("overdue", "B"),
+        ("on_time", "A"),
+        ("late", "B"),
+        ("checked_in", "A"),
+        ("endless_aisle", "JK"),
+    ],
+)
 def test_every_figure_lists_exactly_the_orders_it_counts(shop, figure, letters):
     scope = review_scope.scope_for(shop["manager"], period="today", now=NOW)
     page = figures.orders_for_figure(scope, figure)
@@ -188,8 +231,15 @@ def test_scope_rules(shop):
     assert numbers(figures.orders_for_figure(cph, "collected")) == names(shop, "F")
 
 
-@pytest.mark.parametrize(("first", "last"), [("2026-11-10", "2026-11-01"), ("nonsense", "2026-11-01"),
-                                             ("2020-01-01", "2026-01-01"), ("1900-01-01", "1900-01-02")])
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("2026-11-10", "2026-11-01"),
+        ("nonsense", "2026-11-01"),
+        ("2020-01-01", "2026-01-01"),
+        ("1900-01-01", "1900-01-02"),
+    ],
+)
 def test_a_bad_custom_period_is_refused(shop, first, last):
     with pytest.raises(ValidationFailed):
         review_scope.scope_for(shop["manager"], period="custom", first=first, last=last, now=NOW)
@@ -230,4 +280,5 @@ def test_handover_log_and_exceptions(shop, make):
 def test_timeline_names_the_actors(shop):
     entries = order_timeline.timeline(shop["orders"]["E"])
     assert [(e.kind, e.actor, e.location, e.detail.get("reason")) for e in entries] == [
-        ("cancelled", "Jonas Weber", "Hamburg", "customer called")]
+        ("cancelled", "Jonas Weber", "Hamburg", "customer called")
+    ]

@@ -1,4 +1,5 @@
 """The clerk's catalogue search (services.catalogue_search.search_catalogue and friends), on both databases."""
+
 import pytest
 
 from omnistore.catalog.lookups import find_variant_by_code
@@ -33,14 +34,16 @@ def shop(app, make):
     """A small catalogue with umlauts, a Danish ø, look-alike names and several sizes and colours."""
     ham, ber = make.location("HAM"), make.location("BER")
     items = {
-        "loden": product(make, "Loden Jacket", brand="Müller & Söhne",
-                         variants=(("S", "Forest"), ("M", "Forest"), ("L", "Grey"))),
+        "loden": product(
+            make, "Loden Jacket", brand="Müller & Söhne", variants=(("S", "Forest"), ("M", "Forest"), ("L", "Grey"))
+        ),
         "rain": product(make, "Rain Jacket", variants=(("M", "Navy"), ("XL", "Navy"))),
         "jacket": product(make, "Jacket", brand="Elbkante", variants=(("M", "Black"),)),
         "liner": product(make, "Jacketliner Vest", brand="Elbkante", category="Accessories"),
         "parka": product(make, "Fjord Parka", variants=(("M", "Navy"), ("L", "Olive"))),
-        "sweater": product(make, "Søren Sweater", brand="Skovly", category="Knitwear",
-                           variants=(("S", "Sand"), ("M", "Sand"))),
+        "sweater": product(
+            make, "Søren Sweater", brand="Skovly", category="Knitwear", variants=(("S", "Sand"), ("M", "Sand"))
+        ),
         "tee": product(make, "Straßen Tee", brand="Lindgrün", category="T-shirts"),
     }
     return {"ham": ham, "ber": ber, **items}
@@ -48,17 +51,26 @@ def shop(app, make):
 
 # --- text: case, accents, umlauts, words ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("q", ["mueller", "muller", "Müller", "MÜLLER", "müller & söhne", "  mueller   loden "])
 def test_umlauts_accents_and_case(shop, q):
     assert names(search(q)) == ["Loden Jacket"]
 
 
-@pytest.mark.parametrize(("q", "expected"), [
-    ("soren", ["Søren Sweater"]), ("soeren", ["Søren Sweater"]), ("SØREN", ["Søren Sweater"]),
-    ("strassen", ["Straßen Tee"]), ("straßen", ["Straßen Tee"]), ("lindgruen", ["Straßen Tee"]),
-    ("navy", ["Fjord Parka", "Rain Jacket"]), ("nordwind parka", ["Fjord Parka"]),
-    ("zzz", []),
-])
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("soren", ["Søren Sweater"]),
+        ("soeren", ["Søren Sweater"]),
+        ("SØREN", ["Søren Sweater"]),
+        ("strassen", ["Straßen Tee"]),
+        ("straßen", ["Straßen Tee"]),
+        ("lindgruen", ["Straßen Tee"]),
+        ("navy", ["Fjord Parka", "Rain Jacket"]),
+        ("nordwind parka", ["Fjord Parka"]),
+        ("zzz", []),
+    ],
+)
 def test_words_match_name_brand_colour_anywhere(shop, q, expected):
     assert sorted(names(search(q))) == sorted(expected)
 
@@ -81,6 +93,7 @@ def test_like_wildcards_are_plain_characters(shop):
 
 # --- ranking -----------------------------------------------------------------------------------------------
 
+
 def test_best_matches_first(shop):
     # exact name, then names starting with it, then names containing it, then other words (category) after.
     result = search("jacket")
@@ -94,14 +107,18 @@ def test_exact_brand_comes_first(shop, make):
 
 # --- typo-tolerant fallback --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("q", "corrected", "expected"), [
-    ("jaket", "jacket", "Jacket"),
-    ("JAKET", "jacket", "Jacket"),
-    ("parkka", "parka", "Fjord Parka"),
-    ("muler", "müller", "Loden Jacket"),
-    ("sweeter", "sweater", "Søren Sweater"),
-    ("fjord parkka", "fjord parka", "Fjord Parka"),
-])
+
+@pytest.mark.parametrize(
+    ("q", "corrected", "expected"),
+    [
+        ("jaket", "jacket", "Jacket"),
+        ("JAKET", "jacket", "Jacket"),
+        ("parkka", "parka", "Fjord Parka"),
+        ("muler", "müller", "Loden Jacket"),
+        ("sweeter", "sweater", "Søren Sweater"),
+        ("fjord parkka", "fjord parka", "Fjord Parka"),
+    ],
+)
 def test_misspelt_words_fall_back_to_the_closest_catalogue_word(shop, q, corrected, expected):
     result = search(q)
     assert result.corrected == corrected
@@ -129,6 +146,7 @@ def test_the_fallback_keeps_the_filters(shop):
 
 
 # --- filters -----------------------------------------------------------------------------------------------
+
 
 def test_category_size_and_colour_filters(shop):
     assert sorted(names(search(category="Knitwear"))) == ["Søren Sweater"]
@@ -167,6 +185,7 @@ def test_empty_query_without_filters_finds_nothing_and_runs_no_query(shop):
 
 
 # --- paging and query count ---------------------------------------------------------------------------------
+
 
 def test_pages(shop, make):
     for n in range(5):
@@ -210,12 +229,21 @@ def test_the_typo_fallback_knows_new_words_at_once(shop, make):
 
 # --- validation ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"q": "x" * 201}, "q"), ({"q": "a\x01b"}, "q"), ({"q": " ".join("abcdefghijk")}, "q"),
-    ({"category": "c" * 101}, "category"), ({"available": "everywhere"}, "available"),
-    ({"offset": "-1"}, "offset"), ({"offset": "ten"}, "offset"), ({"offset": "99999999999999999999"}, "offset"),
-    ({"size": "\x00"}, "size"),
-])
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"q": "x" * 201}, "q"),
+        ({"q": "a\x01b"}, "q"),
+        ({"q": " ".join("abcdefghijk")}, "q"),
+        ({"category": "c" * 101}, "category"),
+        ({"available": "everywhere"}, "available"),
+        ({"offset": "-1"}, "offset"),
+        ({"offset": "ten"}, "offset"),
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"size": "\x00"}, "size"),
+    ],
+)
 def test_bad_input_is_refused_with_the_field(kwargs, field):
     q = kwargs.pop("q", None)
     with pytest.raises(ValidationFailed) as failure:
@@ -233,6 +261,7 @@ def test_unknown_filter_values_find_nothing(shop):
 
 
 # --- codes ---------------------------------------------------------------------------------------------------
+
 
 def test_find_variant_by_code(shop):
     _loden, (small, medium, _large) = shop["loden"]
@@ -254,10 +283,25 @@ def test_upc_a_finds_the_ean_with_a_leading_zero(app, make):
 
 # --- sizes ---------------------------------------------------------------------------------------------------
 
+
 def test_sizes_sort_the_way_clerks_read_them():
     sizes = ["XL", "One size", "S", "42", "38.5", "XXL", "M", "36", "XS", "L", "30/32", "28/32", "31/34", "38"]
     assert sorted(sizes, key=size_sort_key) == [
-        "XS", "S", "M", "L", "XL", "XXL", "28/32", "30/32", "31/34", "36", "38", "38.5", "42", "One size"]
+        "XS",
+        "S",
+        "M",
+        "L",
+        "XL",
+        "XXL",
+        "28/32",
+        "30/32",
+        "31/34",
+        "36",
+        "38",
+        "38.5",
+        "42",
+        "One size",
+    ]
 
 
 def test_facets(shop):

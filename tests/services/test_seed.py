@@ -1,4 +1,5 @@
 """The synthetic seed network for benchmarks: exact sizes, a consistent ledger, re-runnable, apart from the demo."""
+
 import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -18,16 +19,23 @@ def count(model, *where):
 
 
 def sizes():
-    return {model.__name__: count(model) for model in (Location, Product, Variant, StockLevel, StockMovement,
-                                                        Customer, Staff)}
+    return {
+        model.__name__: count(model)
+        for model in (Location, Product, Variant, StockLevel, StockMovement, Customer, Staff)
+    }
 
 
 def assert_ledger_explains_stock():
     mismatches = db.session.scalar(
-        select(func.count()).select_from(StockLevel).where(
-            StockLevel.on_hand != select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0)).where(
-                StockMovement.variant_id == StockLevel.variant_id,
-                StockMovement.location_id == StockLevel.location_id).scalar_subquery()
+        select(func.count())
+        .select_from(StockLevel)
+        .where(
+            StockLevel.on_hand
+            != select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0))
+            .where(
+                StockMovement.variant_id == StockLevel.variant_id, StockMovement.location_id == StockLevel.location_id
+            )
+            .scalar_subquery()
         )
     )
     assert mismatches == 0
@@ -52,8 +60,15 @@ def test_seed_creates_exactly_the_grid_and_grows_on_rerun(app):
     result = seed.seed_network(stores=3, products=50, customers=5, progress=Bar)
     assert (result.stores_created, result.variants_created, result.styles_created) == (3, 50, 10)
     assert result.stock_rows_created == result.stock_rows_total == 150
-    assert sizes() == {"Location": 3, "Product": 10, "Variant": 50, "StockLevel": 150, "StockMovement": 150,
-                       "Customer": 5, "Staff": 3}
+    assert sizes() == {
+        "Location": 3,
+        "Product": 10,
+        "Variant": 50,
+        "StockLevel": 150,
+        "StockMovement": 150,
+        "Customer": 5,
+        "Staff": 3,
+    }
     assert ("Stock levels", 150) in labels and ("Stock ledger", 150) in labels
     assert sorted(db.session.scalars(select(Location.code))) == ["S001", "S002", "S003"]
     assert all(is_valid_ean13(ean) for ean in db.session.scalars(select(Variant.ean)))
@@ -62,7 +77,11 @@ def test_seed_creates_exactly_the_grid_and_grows_on_rerun(app):
 
     again = seed.seed_network(stores=3, products=50, customers=5)
     assert (again.stores_created, again.variants_created, again.stock_rows_created, again.customers_created) == (
-        0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+    )
     assert sizes()["StockLevel"] == 150
 
     grown = seed.seed_network(stores=4, products=53, customers=6)
@@ -76,12 +95,17 @@ def test_seed_creates_exactly_the_grid_and_grows_on_rerun(app):
 
 def schema_of(*tables):
     inspector = inspect(db.engine)
-    return {table: (
-        sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"], str(fk.get("options")))
-               for fk in inspector.get_foreign_keys(table)),
-        sorted((uc["name"], tuple(uc["column_names"])) for uc in inspector.get_unique_constraints(table)),
-        sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"])) for ix in inspector.get_indexes(table)),
-    ) for table in tables}
+    return {
+        table: (
+            sorted(
+                (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"], str(fk.get("options")))
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            sorted((uc["name"], tuple(uc["column_names"])) for uc in inspector.get_unique_constraints(table)),
+            sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"])) for ix in inspector.get_indexes(table)),
+        )
+        for table in tables
+    }
 
 
 def test_big_load_path_leaves_the_schema_as_it_was(app, monkeypatch):
@@ -127,8 +151,9 @@ def test_seed_refuses_holes_and_bad_sizes(app, make):
     db.session.commit()
 
     seed.seed_network(stores=2, products=5, customers=0)
-    db.session.execute(StockLevel.__table__.delete().where(StockLevel.id == select(func.min(StockLevel.id))
-                                                          .scalar_subquery()))
+    db.session.execute(
+        StockLevel.__table__.delete().where(StockLevel.id == select(func.min(StockLevel.id)).scalar_subquery())
+    )
     db.session.commit()
     with pytest.raises(Conflict, match="incomplete"):
         seed.seed_network(stores=3, products=5)

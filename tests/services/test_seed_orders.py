@@ -1,4 +1,5 @@
 """Seed orders for the manager's review: repeatable, re-runnable, and what the review counts adds up."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -31,9 +32,15 @@ def test_seed_orders_grow_to_the_asked_number_and_review_consistently(app):
     admin = db.session.scalar(select(Staff).where(Staff.email == seed.SEED_ADMIN_EMAIL))
     assert admin.role == "admin"
     # Each counted figure of the network for the year equals the length of its order list.
-    scope = review_scope.scope_for(admin, store="network", period="custom",
-                              first=(admin_today := review_scope.scope_for(admin, period="today").first_day)
-                              .replace(year=admin_today.year - 1).isoformat(), last=admin_today.isoformat())
+    scope = review_scope.scope_for(
+        admin,
+        store="network",
+        period="custom",
+        first=(admin_today := review_scope.scope_for(admin, period="today").first_day)
+        .replace(year=admin_today.year - 1)
+        .isoformat(),
+        last=admin_today.isoformat(),
+    )
     result = dashboard.review(scope)
     assert result.counts["placed"] == pickups
     assert result.counts["collected"] > 0 and result.counts["expired"] > 0 and result.counts["endless_aisle"] > 0

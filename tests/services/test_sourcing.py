@@ -1,4 +1,5 @@
 """The sourcing engine's rules, as a table of cases: who supplies each line, why, and by when."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,53 +26,189 @@ def network(make):
 
 def _propose(network, lines, *, fulfilment="pickup", pickup="HAM", country=None, selling=None, holds=()):
     locations, variants = network
-    return sourcing.propose(SourcingRequest(
-        lines=tuple(LineRequest(variants[name].id, quantity) for name, quantity in lines),
-        fulfilment=fulfilment, pickup_location_id=locations[pickup].id if pickup else None,
-        delivery_country=country, selling_location_id=locations[selling].id if selling else None,
-        own_holds=tuple((variants[v].id, locations[loc].id, q) for v, loc, q in holds), now=NOW,
-    ))
+    return sourcing.propose(
+        SourcingRequest(
+            lines=tuple(LineRequest(variants[name].id, quantity) for name, quantity in lines),
+            fulfilment=fulfilment,
+            pickup_location_id=locations[pickup].id if pickup else None,
+            delivery_country=country,
+            selling_location_id=locations[selling].id if selling else None,
+            own_holds=tuple((variants[v].id, locations[loc].id, q) for v, loc, q in holds),
+            now=NOW,
+        )
+    )
 
 
 CASES = [
     # (name, stock {loc: {variant: n}}, location settings, lines, expected sources, split, reason contains, days)
-    ("the pickup store's own stock first", {"HAM": {"A": 2}, "BER": {"A": 9}}, {}, [("A", 1)], ["HAM"], False,
-     "In stock here at Hamburg (2 available)", [0]),
-    ("then the nearest store with enough", {"HAM": {"A": 0}, "BER": {"A": 3}, "CPH": {"A": 3}}, {}, [("A", 1)],
-     ["BER"], False, "Nearest store with 3 available: Berlin (255 km)", [2]),
-    ("a nearer store without enough is passed over", {"BER": {"A": 1}, "CPH": {"A": 4}}, {}, [("A", 2)], ["CPH"],
-     False, "Nearest store with 4 available: København", [2]),
-    ("safety stock is not sourced away", {"BER": {"A": 3}, "CPH": {"A": 3}}, {"BER": {"safety_stock": 3}},
-     [("A", 1)], ["CPH"], False, "København", [2]),
-    ("safety stock lowers what a store offers", {"BER": {"A": 3}}, {"BER": {"safety_stock": 1}}, [("A", 1)],
-     ["BER"], False, "Nearest store with 2 available", [2]),
-    ("the pickup store keeps no safety stock from its own customer", {"HAM": {"A": 2}, "BER": {"A": 5}},
-     {"HAM": {"safety_stock": 5}}, [("A", 2)], ["HAM"], False, "In stock here", [0]),
-    ("a store excluded from sourcing is skipped", {"BER": {"A": 3}, "CPH": {"A": 3}},
-     {"BER": {"sourcing_enabled": False}}, [("A", 1)], ["CPH"], False, "København", [2]),
-    ("a store at its daily transfer capacity is skipped", {"BER": {"A": 3}, "CPH": {"A": 3}},
-     {"BER": {"transfer_capacity": 0}}, [("A", 1)], ["CPH"], False, "København", [2]),
-    ("stores before the warehouse", {"CPH": {"A": 1}, "WH1": {"A": 50}}, {}, [("A", 1)], ["CPH"], False,
-     "København", [2]),
-    ("the warehouse when no store has enough", {"BER": {"A": 1}, "WH1": {"A": 50}}, {}, [("A", 2)], ["WH1"], False,
-     "From the warehouse Kassel warehouse (50 available, 2 days lead time)", [2]),
-    ("an inactive location supplies nothing", {"BER": {"A": 3}, "CPH": {"A": 3}}, {"BER": {"active": False}},
-     [("A", 1)], ["CPH"], False, "København", [2]),
-    ("one location for everything rather than a split", {"HAM": {"A": 1}, "BER": {"A": 1, "B": 1}}, {},
-     [("A", 1), ("B", 1)], ["BER", "BER"], False, "Berlin", [2, 2]),
-    ("split by line only when nobody has everything", {"HAM": {"A": 1}, "CPH": {"B": 1}}, {},
-     [("A", 1), ("B", 1)], ["HAM", "CPH"], True, "In stock here", [0, 2]),
-    ("two lines of one variant add up", {"HAM": {"A": 3}, "BER": {"A": 4}}, {}, [("A", 2), ("A", 2)],
-     ["BER", "BER"], False, "Berlin", [2, 2]),
-    ("two lines of one variant split when they must", {"HAM": {"A": 3}, "BER": {"A": 2}}, {},
-     [("A", 2), ("A", 2)], ["HAM", "BER"], True, "In stock here", [0, 2]),
-    ("nobody has it", {"BER": {"A": 1}}, {}, [("A", 2)], [None], False,
-     "Not available: only 1 in the network can be sent, 2 asked for.", [None]),
+    (
+        "the pickup store's own stock first",
+        {"HAM": {"A": 2}, "BER": {"A": 9}},
+        {},
+        [("A", 1)],
+        ["HAM"],
+        False,
+        "In stock here at Hamburg (2 available)",
+        [0],
+    ),
+    (
+        "then the nearest store with enough",
+        {"HAM": {"A": 0}, "BER": {"A": 3}, "CPH": {"A": 3}},
+        {},
+        [("A", 1)],
+        ["BER"],
+        False,
+        "Nearest store with 3 available: Berlin (255 km)",
+        [2],
+    ),
+    (
+        "a nearer store without enough is passed over",
+        {"BER": {"A": 1}, "CPH": {"A": 4}},
+        {},
+        [("A", 2)],
+        ["CPH"],
+        False,
+        "Nearest store with 4 available: København",
+        [2],
+    ),
+    (
+        "safety stock is not sourced away",
+        {"BER": {"A": 3}, "CPH": {"A": 3}},
+        {"BER": {"safety_stock": 3}},
+        [("A", 1)],
+        ["CPH"],
+        False,
+        "København",
+        [2],
+    ),
+    (
+        "safety stock lowers what a store offers",
+        {"BER": {"A": 3}},
+        {"BER": {"safety_stock": 1}},
+        [("A", 1)],
+        ["BER"],
+        False,
+        "Nearest store with 2 available",
+        [2],
+    ),
+    (
+        "the pickup store keeps no safety stock from its own customer",
+        {"HAM": {"A": 2}, "BER": {"A": 5}},
+        {"HAM": {"safety_stock": 5}},
+        [("A", 2)],
+        ["HAM"],
+        False,
+        "In stock here",
+        [0],
+    ),
+    (
+        "a store excluded from sourcing is skipped",
+        {"BER": {"A": 3}, "CPH": {"A": 3}},
+        {"BER": {"sourcing_enabled": False}},
+        [("A", 1)],
+        ["CPH"],
+        False,
+        "København",
+        [2],
+    ),
+    (
+        "a store at its daily transfer capacity is skipped",
+        {"BER": {"A": 3}, "CPH": {"A": 3}},
+        {"BER": {"transfer_capacity": 0}},
+        [("A", 1)],
+        ["CPH"],
+        False,
+        "København",
+        [2],
+    ),
+    (
+        "stores before the warehouse",
+        {"CPH": {"A": 1}, "WH1": {"A": 50}},
+        {},
+        [("A", 1)],
+        ["CPH"],
+        False,
+        "København",
+        [2],
+    ),
+    (
+        "the warehouse when no store has enough",
+        {"BER": {"A": 1}, "WH1": {"A": 50}},
+        {},
+        [("A", 2)],
+        ["WH1"],
+        False,
+        "From the warehouse Kassel warehouse (50 available, 2 days lead time)",
+        [2],
+    ),
+    (
+        "an inactive location supplies nothing",
+        {"BER": {"A": 3}, "CPH": {"A": 3}},
+        {"BER": {"active": False}},
+        [("A", 1)],
+        ["CPH"],
+        False,
+        "København",
+        [2],
+    ),
+    (
+        "one location for everything rather than a split",
+        {"HAM": {"A": 1}, "BER": {"A": 1, "B": 1}},
+        {},
+        [("A", 1), ("B", 1)],
+        ["BER", "BER"],
+        False,
+        "Berlin",
+        [2, 2],
+    ),
+    (
+        "split by line only when nobody has everything",
+        {"HAM": {"A": 1}, "CPH": {"B": 1}},
+        {},
+        [("A", 1), ("B", 1)],
+        ["HAM", "CPH"],
+        True,
+        "In stock here",
+        [0, 2],
+    ),
+    (
+        "two lines of one variant add up",
+        {"HAM": {"A": 3}, "BER": {"A": 4}},
+        {},
+        [("A", 2), ("A", 2)],
+        ["BER", "BER"],
+        False,
+        "Berlin",
+        [2, 2],
+    ),
+    (
+        "two lines of one variant split when they must",
+        {"HAM": {"A": 3}, "BER": {"A": 2}},
+        {},
+        [("A", 2), ("A", 2)],
+        ["HAM", "BER"],
+        True,
+        "In stock here",
+        [0, 2],
+    ),
+    (
+        "nobody has it",
+        {"BER": {"A": 1}},
+        {},
+        [("A", 2)],
+        [None],
+        False,
+        "Not available: only 1 in the network can be sent, 2 asked for.",
+        [None],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "levels", "settings", "lines", "sources", "split", "reason", "days"), CASES,
-                         ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("name", "levels", "settings", "lines", "sources", "split", "reason", "days"),
+    CASES,
+    ids=[case[0] for case in CASES],
+)
 def test_sourcing_rules(make, network, name, levels, settings, lines, sources, split, reason, days):
     locations, variants = network
     for code, values in settings.items():
@@ -110,12 +247,24 @@ def test_a_transfer_created_today_counts_against_capacity_one_from_yesterday_doe
     make.stock(variants["A"], locations["BER"], 3)
     make.stock(variants["A"], locations["CPH"], 3)
     order = make.order(locations["HAM"])
-    db.session.add(Transfer(order_id=order.id, source_location_id=locations["BER"].id,
-                            destination_location_id=locations["HAM"].id, created_at=NOW - timedelta(days=1)))
+    db.session.add(
+        Transfer(
+            order_id=order.id,
+            source_location_id=locations["BER"].id,
+            destination_location_id=locations["HAM"].id,
+            created_at=NOW - timedelta(days=1),
+        )
+    )
     db.session.commit()
     assert _propose(network, [("A", 1)]).lines[0].source.code == "BER"
-    db.session.add(Transfer(order_id=order.id, source_location_id=locations["BER"].id,
-                            destination_location_id=locations["HAM"].id, created_at=NOW - timedelta(hours=1)))
+    db.session.add(
+        Transfer(
+            order_id=order.id,
+            source_location_id=locations["BER"].id,
+            destination_location_id=locations["HAM"].id,
+            created_at=NOW - timedelta(hours=1),
+        )
+    )
     db.session.commit()
     assert _propose(network, [("A", 1)]).lines[0].source.code == "CPH"
     db.session.query(Transfer).update({"status": "cancelled"})
@@ -132,14 +281,21 @@ def test_a_drafts_own_holds_count_as_available_to_it(make, network):
     assert _propose(network, [("A", 2)], holds=[("A", "HAM", 2)]).lines[0].source.code == "HAM"
 
 
-@pytest.mark.parametrize(("goods", "fulfilment", "fee"), [
-    (1, "pickup", 0), (1, "delivery", 495), (2, "delivery", 495), (3, "delivery", 0),
-])
+@pytest.mark.parametrize(
+    ("goods", "fulfilment", "fee"),
+    [
+        (1, "pickup", 0),
+        (1, "delivery", 495),
+        (2, "delivery", 495),
+        (3, "delivery", 0),
+    ],
+)
 def test_shipping_fee_rule(make, network, goods, fulfilment, fee):
     locations, variants = network
     make.stock(variants["A"], locations["WH1"], 10)
-    proposal = _propose(network, [("A", goods)], fulfilment=fulfilment,
-                        pickup="HAM" if fulfilment == "pickup" else None, country="DE")
+    proposal = _propose(
+        network, [("A", goods)], fulfilment=fulfilment, pickup="HAM" if fulfilment == "pickup" else None, country="DE"
+    )
     assert proposal.shipping_fee_minor == fee
     assert proposal.total_minor == goods * 2000 + fee
     assert ("Free shipping from" in proposal.shipping_rule) is (fulfilment == "delivery")
@@ -148,8 +304,12 @@ def test_shipping_fee_rule(make, network, goods, fulfilment, fee):
 def test_shipping_rule_is_configurable(app, make, network):
     locations, variants = network
     make.stock(variants["A"], locations["WH1"], 10)
-    app.config.update(OMNISTORE_SHIPPING_FEE_MINOR=900, OMNISTORE_FREE_SHIPPING_FROM_MINOR=100_000,
-                      OMNISTORE_TRANSFER_DAYS="1000:5,*:9", OMNISTORE_DELIVERY_DAYS=1)
+    app.config.update(
+        OMNISTORE_SHIPPING_FEE_MINOR=900,
+        OMNISTORE_FREE_SHIPPING_FROM_MINOR=100_000,
+        OMNISTORE_TRANSFER_DAYS="1000:5,*:9",
+        OMNISTORE_DELIVERY_DAYS=1,
+    )
     proposal = _propose(network, [("A", 3)], fulfilment="delivery", pickup=None, country="DE")
     assert proposal.shipping_fee_minor == 900
     assert (proposal.promised_date - NOW.date()).days == 3  # lead time 2 + delivery 1
@@ -161,10 +321,8 @@ def test_web_delivery_ships_from_the_warehouse_first_then_stores_in_the_country(
     locations, variants = network
     make.stock(variants["A"], locations["CPH"], 5)
     make.stock(variants["A"], locations["BER"], 5)
-    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DK").lines[0].source.code \
-        == "CPH"
-    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DE").lines[0].source.code \
-        == "BER"
+    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DK").lines[0].source.code == "CPH"
+    assert _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DE").lines[0].source.code == "BER"
     make.stock(variants["A"], locations["WH1"], 5)
     line = _propose(network, [("A", 1)], fulfilment="delivery", pickup=None, country="DK").lines[0]
     assert line.source.code == "WH1" and (line.promised_date - NOW.date()).days == 4
@@ -187,8 +345,11 @@ def test_bad_quantities_are_refused(network, lines):
 def test_unknown_variant_is_not_found(network):
     locations, _variants = network
     with pytest.raises(NotFound):
-        sourcing.propose(SourcingRequest(lines=(LineRequest(999_999, 1),), fulfilment="pickup",
-                                         pickup_location_id=locations["HAM"].id))
+        sourcing.propose(
+            SourcingRequest(
+                lines=(LineRequest(999_999, 1),), fulfilment="pickup", pickup_location_id=locations["HAM"].id
+            )
+        )
 
 
 def test_a_store_without_pickup_desk_or_a_warehouse_cannot_be_the_pickup(make, network):
@@ -203,22 +364,35 @@ def test_a_store_without_pickup_desk_or_a_warehouse_cannot_be_the_pickup(make, n
         sourcing.propose(SourcingRequest(lines=(LineRequest(1, 1),), fulfilment="pickup", pickup_location_id=None))
 
 
-@pytest.mark.parametrize(("address", "field"), [
-    ({"name": "Jürgen Ølsen", "street": "Große Straße 5", "postcode": "20095", "city": "Hamburg",
-      "country": "de"}, None),
-    ({"name": "Søren", "street": "Vesterbrogade 1", "postcode": "1620", "city": "København V",
-      "country": "DK"}, None),
-    ({"name": "A", "street": "B 1", "postcode": "2009", "city": "Hamburg", "country": "DE"}, "postcode"),
-    ({"name": "A", "street": "B 1", "postcode": "16200", "city": "København", "country": "DK"}, "postcode"),
-    ({"name": "A", "street": "B 1", "postcode": "2OO95", "city": "Hamburg", "country": "DE"}, "postcode"),
-    ({"name": "A", "street": "", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "street"),
-    ({"name": "A", "street": "B 1", "postcode": "20095", "city": "  ", "country": "DE"}, "city"),
-    ({"street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
-    ({"name": "A", "street": "B 1", "postcode": "75001", "city": "Paris", "country": "FR"}, "country"),
-    ({"name": "A\x00", "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
-    ({"name": "A" * 121, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
-    ({"name": 5, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        (
+            {
+                "name": "Jürgen Ølsen",
+                "street": "Große Straße 5",
+                "postcode": "20095",
+                "city": "Hamburg",
+                "country": "de",
+            },
+            None,
+        ),
+        (
+            {"name": "Søren", "street": "Vesterbrogade 1", "postcode": "1620", "city": "København V", "country": "DK"},
+            None,
+        ),
+        ({"name": "A", "street": "B 1", "postcode": "2009", "city": "Hamburg", "country": "DE"}, "postcode"),
+        ({"name": "A", "street": "B 1", "postcode": "16200", "city": "København", "country": "DK"}, "postcode"),
+        ({"name": "A", "street": "B 1", "postcode": "2OO95", "city": "Hamburg", "country": "DE"}, "postcode"),
+        ({"name": "A", "street": "", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "street"),
+        ({"name": "A", "street": "B 1", "postcode": "20095", "city": "  ", "country": "DE"}, "city"),
+        ({"street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+        ({"name": "A", "street": "B 1", "postcode": "75001", "city": "Paris", "country": "FR"}, "country"),
+        ({"name": "A\x00", "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+        ({"name": "A" * 121, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+        ({"name": 5, "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"}, "name"),
+    ],
+)
 def test_delivery_addresses(app, address, field):
     if field is None:
         checked = order_rules.check_address(address)
@@ -253,10 +427,16 @@ FRIDAY = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # Friday 11:00 in Hamburg
 def _promise(network, make, stocked, *, now, fulfilment="pickup", country=None, selling=None):
     locations, variants = network
     make.stock(variants["A"], locations[stocked], 3)
-    return sourcing.propose(SourcingRequest(
-        lines=(LineRequest(variants["A"].id, 1),), fulfilment=fulfilment,
-        pickup_location_id=locations["HAM"].id if fulfilment == "pickup" else None, delivery_country=country,
-        selling_location_id=locations[selling].id if selling else None, now=now))
+    return sourcing.propose(
+        SourcingRequest(
+            lines=(LineRequest(variants["A"].id, 1),),
+            fulfilment=fulfilment,
+            pickup_location_id=locations["HAM"].id if fulfilment == "pickup" else None,
+            delivery_country=country,
+            selling_location_id=locations[selling].id if selling else None,
+            now=now,
+        )
+    )
 
 
 def test_a_transfer_due_on_a_sunday_is_promised_for_the_monday(make, network):
@@ -267,15 +447,25 @@ def test_a_transfer_due_on_a_sunday_is_promised_for_the_monday(make, network):
 def test_ready_today_only_while_the_pickup_store_is_open(make, network):
     assert _promise(network, make, "HAM", now=FRIDAY).promised_date.isoformat() == "2026-12-04"
     after_closing = datetime(2026, 12, 4, 19, 30, tzinfo=UTC)  # 20:30 in Hamburg: closed since 20:00
-    proposal = sourcing.propose(SourcingRequest(
-        lines=(LineRequest(network[1]["A"].id, 1),), fulfilment="pickup",
-        pickup_location_id=network[0]["HAM"].id, now=after_closing))
+    proposal = sourcing.propose(
+        SourcingRequest(
+            lines=(LineRequest(network[1]["A"].id, 1),),
+            fulfilment="pickup",
+            pickup_location_id=network[0]["HAM"].id,
+            now=after_closing,
+        )
+    )
     assert proposal.promised_date.isoformat() == "2026-12-05"
     assert "ready when the store next opens" in proposal.lines[0].reason
     saturday_night = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)  # then Sunday is closed: Monday
-    proposal = sourcing.propose(SourcingRequest(
-        lines=(LineRequest(network[1]["A"].id, 1),), fulfilment="pickup",
-        pickup_location_id=network[0]["HAM"].id, now=saturday_night))
+    proposal = sourcing.propose(
+        SourcingRequest(
+            lines=(LineRequest(network[1]["A"].id, 1),),
+            fulfilment="pickup",
+            pickup_location_id=network[0]["HAM"].id,
+            now=saturday_night,
+        )
+    )
     assert proposal.promised_date.isoformat() == "2026-12-07"
 
 
@@ -305,7 +495,8 @@ def test_a_unit_held_back_as_safety_stock_is_named_with_what_the_rules_allow(mak
     proposal = _propose(network, [("A", 1)])
     assert not proposal.complete
     assert proposal.lines[0].reason == (
-        "København keeps its last unit as safety stock: collect it at København instead.")
+        "København keeps its last unit as safety stock: collect it at København instead."
+    )
     # Collected at København itself, the store sells its own last unit.
     assert _propose(network, [("A", 1)], pickup="CPH").lines[0].source.code == "CPH"
 

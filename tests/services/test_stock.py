@@ -1,5 +1,6 @@
 """The stock service: every rule of receive, correct, allocate, release and import, the ledger invariant
 (property-based), concurrent changes with real threads, and reading the ERP's CSV files."""
+
 import threading
 from collections import Counter
 
@@ -46,17 +47,22 @@ def manager(make, ham):
 
 def level(variant_id, location_id):
     db.session.expire_all()
-    return db.session.scalar(select(StockLevel).where(StockLevel.variant_id == variant_id,
-                                                      StockLevel.location_id == location_id))
+    return db.session.scalar(
+        select(StockLevel).where(StockLevel.variant_id == variant_id, StockLevel.location_id == location_id)
+    )
 
 
 def ledger(variant_id, location_id):
     """(sum of on_hand_delta, sum of allocated_delta, number of movements) of one level."""
-    return tuple(db.session.execute(
-        select(func.coalesce(func.sum(StockMovement.on_hand_delta), 0),
-               func.coalesce(func.sum(StockMovement.allocated_delta), 0), func.count())
-        .where(StockMovement.variant_id == variant_id, StockMovement.location_id == location_id)
-    ).one())
+    return tuple(
+        db.session.execute(
+            select(
+                func.coalesce(func.sum(StockMovement.on_hand_delta), 0),
+                func.coalesce(func.sum(StockMovement.allocated_delta), 0),
+                func.count(),
+            ).where(StockMovement.variant_id == variant_id, StockMovement.location_id == location_id)
+        ).one()
+    )
 
 
 def assert_ledger_explains_every_level():
@@ -70,16 +76,34 @@ def assert_ledger_explains_every_level():
 
 def summaries():
     """{variant id: (on_hand, allocated, versions, levels)} as kept in the summary rows."""
-    return {row.variant_id: tuple(row[1:]) for row in db.session.execute(
-        select(VariantStock.variant_id, VariantStock.on_hand, VariantStock.allocated, VariantStock.versions,
-               VariantStock.levels))}
+    return {
+        row.variant_id: tuple(row[1:])
+        for row in db.session.execute(
+            select(
+                VariantStock.variant_id,
+                VariantStock.on_hand,
+                VariantStock.allocated,
+                VariantStock.versions,
+                VariantStock.levels,
+            )
+        )
+    }
 
 
 def assert_summaries_match_levels():
     """Each variant's summary row holds exactly the sums over its levels (and a variant without levels none)."""
-    aggregated = {row.variant_id: tuple(row[1:]) for row in db.session.execute(
-        select(StockLevel.variant_id, func.sum(StockLevel.on_hand), func.sum(StockLevel.allocated),
-               func.sum(StockLevel.version), func.count()).group_by(StockLevel.variant_id))}
+    aggregated = {
+        row.variant_id: tuple(row[1:])
+        for row in db.session.execute(
+            select(
+                StockLevel.variant_id,
+                func.sum(StockLevel.on_hand),
+                func.sum(StockLevel.allocated),
+                func.sum(StockLevel.version),
+                func.count(),
+            ).group_by(StockLevel.variant_id)
+        )
+    }
     assert summaries() == aggregated
 
 
@@ -89,23 +113,52 @@ def change(variant, location, quantity, reason="delivery", **extra):
 
 # --- receive ----------------------------------------------------------------------------------------------
 
+
 def test_first_receipt_creates_the_level_then_adds(variant, ham, clerk):
     state = stock.receive(change(variant, ham, 3, reference="LS-1"), clerk)
     assert (state.on_hand, state.allocated, state.version, state.delta) == (3, 0, 1, 3)
     state = stock.receive(change(variant, ham, "2"), clerk)
     assert (state.on_hand, state.version, state.delta) == (5, 2, 2)
     movement = db.session.scalar(select(StockMovement).order_by(StockMovement.id))
-    assert (movement.kind, movement.on_hand_delta, movement.staff_id, movement.reference) == ("receipt", 3, clerk.id,
-                                                                                              "LS-1")
+    assert (movement.kind, movement.on_hand_delta, movement.staff_id, movement.reference) == (
+        "receipt",
+        3,
+        clerk.id,
+        "LS-1",
+    )
     assert ledger(variant.id, ham.id) == (5, 0, 2)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.received"))
     assert event.staff_id == clerk.id and event.location_id == ham.id and event.detail["quantity"] == 3
 
 
-@pytest.mark.parametrize("quantity", [
-    0, -1, "-3", "0", "", "   ", None, "abc", "2.5", "2,5", "1e3", "0x10", "１２", "٣", 2.0, 3.5, True, False,
-    1_000_001, "1000001", "99999999999999999999", [], {"n": 1},
-])
+@pytest.mark.parametrize(
+    "quantity",
+    [
+        0,
+        -1,
+        "-3",
+        "0",
+        "",
+        "   ",
+        None,
+        "abc",
+        "2.5",
+        "2,5",
+        "1e3",
+        "0x10",
+        "１２",
+        "٣",
+        2.0,
+        3.5,
+        True,
+        False,
+        1_000_001,
+        "1000001",
+        "99999999999999999999",
+        [],
+        {"n": 1},
+    ],
+)
 def test_a_receipt_needs_a_whole_positive_sane_quantity(variant, ham, clerk, quantity):
     stock.receive(change(variant, ham, 1), clerk)
     with pytest.raises(ValidationFailed) as failure:
@@ -120,10 +173,19 @@ def test_good_quantities(variant, ham, clerk, quantity):
     assert stock.receive(change(variant, ham, quantity), clerk).on_hand == int(str(quantity).strip())
 
 
-@pytest.mark.parametrize(("reason", "reference", "field"), [
-    ("", "", "reason"), ("   \n ", "", "reason"), (None, "", "reason"), ("x" * 501, "", "reason"),
-    ("ok", "r" * 101, "reference"), ("bad\x00nul", "", "reason"), ("bell\x07", "", "reason"), (42, "", "reason"),
-])
+@pytest.mark.parametrize(
+    ("reason", "reference", "field"),
+    [
+        ("", "", "reason"),
+        ("   \n ", "", "reason"),
+        (None, "", "reason"),
+        ("x" * 501, "", "reason"),
+        ("ok", "r" * 101, "reference"),
+        ("bad\x00nul", "", "reason"),
+        ("bell\x07", "", "reason"),
+        (42, "", "reason"),
+    ],
+)
 def test_a_receipt_needs_a_reason_within_bounds(variant, ham, clerk, reason, reference, field):
     with pytest.raises(ValidationFailed) as failure:
         stock.receive(StockChange(variant.id, ham.id, 1, reason, reference), clerk)
@@ -156,18 +218,21 @@ def test_on_hand_has_an_upper_bound(variant, ham, monkeypatch):
 
 # --- correct ----------------------------------------------------------------------------------------------
 
+
 def test_a_correction_sets_the_count_and_records_the_difference(variant, ham, clerk, make):
     make.stock(variant, ham, 10)
     state = stock.correct(change(variant, ham, "7", "damaged"), clerk)
     assert (state.on_hand, state.delta, state.version) == (7, -3, 2)
     state = stock.correct(change(variant, ham, 9, "found"), clerk)
     assert (state.on_hand, state.delta) == (9, 2)
-    movements = db.session.scalars(select(StockMovement).where(StockMovement.kind == "adjustment")
-                                   .order_by(StockMovement.id)).all()
-    assert [(m.on_hand_delta, m.reason, m.staff_id) for m in movements] == [(-3, "damaged", clerk.id),
-                                                                            (2, "found", clerk.id)]
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.corrected")
-                              .order_by(AuditEvent.id))
+    movements = db.session.scalars(
+        select(StockMovement).where(StockMovement.kind == "adjustment").order_by(StockMovement.id)
+    ).all()
+    assert [(m.on_hand_delta, m.reason, m.staff_id) for m in movements] == [
+        (-3, "damaged", clerk.id),
+        (2, "found", clerk.id),
+    ]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.corrected").order_by(AuditEvent.id))
     assert (event.detail["before"], event.detail["after"]) == (10, 7)
     assert_ledger_explains_every_level()
 
@@ -237,6 +302,7 @@ def test_a_nonsense_seen_version_is_a_validation_error(variant, ham, clerk, make
 
 # --- allocate and release ------------------------------------------------------------------------------------
 
+
 def test_allocate_and_release(variant, ham, make):
     make.stock(variant, ham, 5)
     state = stock.allocate(change(variant, ham, 3, "", reference="OS-26-000001"))
@@ -249,8 +315,9 @@ def test_allocate_and_release(variant, ham, make):
     with pytest.raises(InvalidTransition):
         stock.release(change(variant, ham, 3, ""))
     assert level(variant.id, ham.id).allocated == 2
-    kinds = db.session.execute(select(StockMovement.kind, StockMovement.allocated_delta, StockMovement.reference)
-                               .order_by(StockMovement.id)).all()
+    kinds = db.session.execute(
+        select(StockMovement.kind, StockMovement.allocated_delta, StockMovement.reference).order_by(StockMovement.id)
+    ).all()
     assert [tuple(k) for k in kinds] == [("receipt", 0, ""), ("allocation", 3, "OS-26-000001"), ("release", -1, "")]
     assert_ledger_explains_every_level()
 
@@ -268,8 +335,11 @@ def test_reserved_goods_travel_out_of_a_source_into_a_pickup_store_and_to_the_cu
         stock.dispatch(change(variant, ham, 1, ""))
     with pytest.raises(InvalidTransition):
         stock.hand_over(change(variant, cph, 2, ""))
-    kinds = db.session.execute(select(StockMovement.kind, StockMovement.on_hand_delta, StockMovement.allocated_delta)
-                               .where(StockMovement.kind != "receipt").order_by(StockMovement.id)).all()
+    kinds = db.session.execute(
+        select(StockMovement.kind, StockMovement.on_hand_delta, StockMovement.allocated_delta)
+        .where(StockMovement.kind != "receipt")
+        .order_by(StockMovement.id)
+    ).all()
     assert [tuple(k) for k in kinds][-3:] == [("transfer_out", -2, -2), ("transfer_in", 2, 2), ("handover", -1, -1)]
     assert_ledger_explains_every_level()
 
@@ -301,12 +371,15 @@ def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, 
 
 # --- the ledger invariant, property-based ------------------------------------------------------------------
 
-OPERATIONS = st.lists(st.tuples(
-    st.sampled_from(["receive", "correct", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]),
-    st.integers(0, 1),  # which variant
-    st.integers(0, 1),  # which location
-    st.one_of(st.integers(-3, 12), st.sampled_from(["4", "x", "2.5", "", 1_000_001])),
-), max_size=12)
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["receive", "correct", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]),
+        st.integers(0, 1),  # which variant
+        st.integers(0, 1),  # which location
+        st.one_of(st.integers(-3, 12), st.sampled_from(["4", "x", "2.5", "", 1_000_001])),
+    ),
+    max_size=12,
+)
 
 
 @pytest.fixture
@@ -381,12 +454,15 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
     assert_ledger_explains_every_level()
 
 
-SUMMARY_OPERATIONS = st.lists(st.tuples(
-    st.sampled_from(["receive", "correct", "allocate", "release", "import", "order", "failed order"]),
-    st.integers(0, 2),  # which variant
-    st.integers(0, 1),  # which location
-    st.integers(0, 6),
-), max_size=15)
+SUMMARY_OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["receive", "correct", "allocate", "release", "import", "order", "failed order"]),
+        st.integers(0, 2),  # which variant
+        st.integers(0, 1),  # which location
+        st.integers(0, 6),
+    ),
+    max_size=15,
+)
 
 
 @pytest.fixture
@@ -445,6 +521,7 @@ def test_a_summary_rebuilt_from_the_levels_changes_nothing_that_was_kept(variant
 
 # --- concurrency: real threads, one app context (and one database connection) each -------------------------
 
+
 def run_in_threads(app, count, work):
     """Start `count` threads at once, each running work(i) in its own app context; returns results/errors."""
     barrier = threading.Barrier(count)
@@ -501,8 +578,9 @@ def test_two_tablets_counting_the_same_figure_at_once(app, variant, ham, make):
     """Both saw version 1; exactly one count is saved, the other is told the figure changed meanwhile."""
     seen = make.stock(variant, ham, 10).version
     ids = (variant.id, ham.id)
-    outcomes = run_in_threads(app, 8, lambda i: stock.correct(
-        StockChange(*ids, 20 + i, "stocktake", seen_version=seen), None))
+    outcomes = run_in_threads(
+        app, 8, lambda i: stock.correct(StockChange(*ids, 20 + i, "stocktake", seen_version=seen), None)
+    )
     saved = [outcome for outcome in outcomes if isinstance(outcome, stock.LevelState)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
     assert len(saved) == 1 and len(refused) == 7, outcomes
@@ -625,6 +703,7 @@ def test_many_writers_on_one_variant_keep_its_summary(app, make):
 
 # --- history ------------------------------------------------------------------------------------------------
 
+
 def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, clerk, make):
     from omnistore.stores.staff import create_api_client
 
@@ -635,8 +714,11 @@ def test_history_is_newest_first_with_the_figure_after_each_entry(variant, ham, 
     bulk_import.import_on_hand([(variant.sku, "HAM", 9)], client_actor, "API")
     page = reads.history(variant.id, ham.id, page=1, per_page=3)
     assert (page.total, page.pages, page.page, page.has_next, page.has_prev) == (4, 2, 1, True, False)
-    assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [("import", 9), ("allocation", 3),
-                                                                          ("adjustment", 3)]
+    assert [(e.movement.kind, e.on_hand_after) for e in page.items] == [
+        ("import", 9),
+        ("allocation", 3),
+        ("adjustment", 3),
+    ]
     assert page.items[0].actor_name == "Integration erp"
     assert page.items[1].actor_name == "System"
     assert page.items[2].actor_name == clerk.name
@@ -655,13 +737,17 @@ def test_network_stock_lists_every_active_location(variant, ham, cph, make):
     found, levels = reads.network_stock(variant.sku)
     assert found.id == variant.id
     assert [(x.location.code, x.on_hand, x.allocated, x.available) for x in levels] == [
-        ("CPH", 4, 1, 3), ("HAM", 0, 0, 0), ("WH1", 0, 0, 0)]
+        ("CPH", 4, 1, 3),
+        ("HAM", 0, 0, 0),
+        ("WH1", 0, 0, 0),
+    ]
     for sku in ("NOPE", "", "x" * 65, None):
         with pytest.raises(NotFound):
             reads.network_stock(sku)
 
 
 # --- import ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def network(make, ham, cph):
@@ -694,10 +780,20 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
     ]
     result = bulk_import.import_on_hand(rows, manager, "erp.csv")
     assert statuses(result) == [
-        (2, "updated", []), (3, "created", []), (4, "unchanged", []), (5, "error", ["unknown_sku"]),
-        (6, "error", ["unknown_location"]), (7, "error", ["negative"]), (8, "error", ["not_a_number"]),
-        (9, "error", ["not_a_whole_number"]), (10, "error", ["too_large"]), (11, "error", ["out_of_scope"]),
-        (12, "error", ["required"]), (13, "error", ["required"]), (14, "skipped", []), (15, "error", ["required"]),
+        (2, "updated", []),
+        (3, "created", []),
+        (4, "unchanged", []),
+        (5, "error", ["unknown_sku"]),
+        (6, "error", ["unknown_location"]),
+        (7, "error", ["negative"]),
+        (8, "error", ["not_a_number"]),
+        (9, "error", ["not_a_whole_number"]),
+        (10, "error", ["too_large"]),
+        (11, "error", ["out_of_scope"]),
+        (12, "error", ["required"]),
+        (13, "error", ["required"]),
+        (14, "skipped", []),
+        (15, "error", ["required"]),
     ]
     assert result.summary == {"created": 1, "updated": 1, "unchanged": 1, "errors": 10, "skipped": 1}
     assert [(r.previous, r.on_hand) for r in result.results[:3]] == [(5, 8), (0, 4), (7, 7)]
@@ -713,11 +809,19 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
 
 
 def test_duplicates_refuse_every_line_involved(network, manager, ham):
-    rows = [ImportRow(2, "SKU-2", "HAM", 1), ImportRow(3, "SKU-1", "HAM", 9), ImportRow(4, "SKU-2", "ham", 2),
-            ImportRow(5, "SKU-2", "HAM", 3)]
+    rows = [
+        ImportRow(2, "SKU-2", "HAM", 1),
+        ImportRow(3, "SKU-1", "HAM", 9),
+        ImportRow(4, "SKU-2", "ham", 2),
+        ImportRow(5, "SKU-2", "HAM", 3),
+    ]
     result = bulk_import.import_on_hand(rows, manager, "x")
-    assert statuses(result) == [(2, "error", ["duplicate"]), (3, "updated", []), (4, "error", ["duplicate"]),
-                                (5, "error", ["duplicate"])]
+    assert statuses(result) == [
+        (2, "error", ["duplicate"]),
+        (3, "updated", []),
+        (4, "error", ["duplicate"]),
+        (5, "error", ["duplicate"]),
+    ]
     assert "also at 4, 5" in result.results[0].errors[0].message
     assert level(network[1].id, ham.id).on_hand == 7
 
@@ -753,6 +857,7 @@ def test_only_managers_admins_and_integrations_import(network, make, ham, cph, c
     admin = make.staff("admin", ham)
     assert bulk_import.import_on_hand([("SKU-1", "CPH", 9)], admin, "x").summary["created"] == 1
     from omnistore.stores.staff import create_api_client
+
     api_client, _token = create_api_client("erp")
     result = bulk_import.import_on_hand([("SKU-2", "CPH", 4)], api_client, "API")
     assert result.summary["created"] == 1
@@ -784,8 +889,10 @@ def test_a_large_import_is_set_based(app, make, ham):
 
     variants = [{"sku": f"BULK-{n:05d}"} for n in range(2000)]
     product = make.product()
-    db.session.execute(db.insert(Variant), [dict(v, product_id=product.id, ean=ean(900_000 + n), price_minor=100)
-                                            for n, v in enumerate(variants)])
+    db.session.execute(
+        db.insert(Variant),
+        [dict(v, product_id=product.id, ean=ean(900_000 + n), price_minor=100) for n, v in enumerate(variants)],
+    )
     db.session.commit()
     with count_statements() as statements:
         result = bulk_import.import_on_hand([(v["sku"], "HAM", n % 7) for n, v in enumerate(variants)], None, "bulk")
@@ -797,22 +904,30 @@ def test_a_large_import_is_set_based(app, make, ham):
 
 # --- the API's rows ------------------------------------------------------------------------------------------
 
+
 def test_rows_from_json_checks_types_and_fields(network, manager):
-    rows = feed.rows_from_json([
-        {"sku": "SKU-1", "location": "HAM", "on_hand": 9},
-        "not an object",
-        {"sku": "SKU-2", "location": "HAM", "on_hand": "5"},
-        {"sku": "SKU-3", "location": "HAM", "on_hand": 5.0},
-        {"sku": "SKU-4", "location": "HAM", "on_hand": True},
-        {"sku": "SKU-3", "location": "CPH", "on_hand": 1, "extra": 1},
-        {"sku": 17, "location": "HAM", "on_hand": 1},
-        {"location": "HAM", "on_hand": 1},
-    ])
+    rows = feed.rows_from_json(
+        [
+            {"sku": "SKU-1", "location": "HAM", "on_hand": 9},
+            "not an object",
+            {"sku": "SKU-2", "location": "HAM", "on_hand": "5"},
+            {"sku": "SKU-3", "location": "HAM", "on_hand": 5.0},
+            {"sku": "SKU-4", "location": "HAM", "on_hand": True},
+            {"sku": "SKU-3", "location": "CPH", "on_hand": 1, "extra": 1},
+            {"sku": 17, "location": "HAM", "on_hand": 1},
+            {"location": "HAM", "on_hand": 1},
+        ]
+    )
     result = bulk_import.import_on_hand(rows, None, "API")
     assert statuses(result) == [
-        (0, "updated", []), (1, "error", ["invalid_type"]), (2, "error", ["invalid_type"]),
-        (3, "error", ["invalid_type"]), (4, "error", ["invalid_type"]), (5, "error", ["unknown_field"]),
-        (6, "error", ["invalid_type"]), (7, "error", ["required"]),
+        (0, "updated", []),
+        (1, "error", ["invalid_type"]),
+        (2, "error", ["invalid_type"]),
+        (3, "error", ["invalid_type"]),
+        (4, "error", ["invalid_type"]),
+        (5, "error", ["unknown_field"]),
+        (6, "error", ["invalid_type"]),
+        (7, "error", ["required"]),
     ]
     with pytest.raises(ValidationFailed):
         feed.rows_from_json({"sku": "x"})
@@ -820,13 +935,16 @@ def test_rows_from_json_checks_types_and_fields(network, manager):
 
 # --- reading CSV files -------------------------------------------------------------------------------------------
 
+
 def csv_rows(data):
     return [(r.line, r.sku, r.location, r.on_hand, r.empty, [p.code for p in r.problems]) for r in feed.read_csv(data)]
 
 
 def test_csv_with_a_header_commas_and_crlf():
     assert csv_rows(b"sku,location,on_hand\r\nA-1,HAM,3\r\nB-2,CPH,0\r\n") == [
-        (2, "A-1", "HAM", "3", False, []), (3, "B-2", "CPH", "0", False, [])]
+        (2, "A-1", "HAM", "3", False, []),
+        (3, "B-2", "CPH", "0", False, []),
+    ]
 
 
 def test_csv_excel_style_semicolons_bom_and_quotes():
@@ -844,16 +962,23 @@ def test_csv_without_a_header_and_with_tabs():
 
 
 def test_csv_blank_lines_are_skipped_and_lines_keep_their_numbers():
-    data = b"sku;location;on_hand\n\nA-1;HAM;3\n;;\n\"B\nwith newline\";HAM;1\nC;HAM;2\n"
+    data = b'sku;location;on_hand\n\nA-1;HAM;3\n;;\n"B\nwith newline";HAM;1\nC;HAM;2\n'
     rows = csv_rows(data)
-    assert [(line, empty) for line, *_rest, empty, _p in rows] == [(2, True), (3, False), (4, True), (5, False),
-                                                                   (7, False)]
+    assert [(line, empty) for line, *_rest, empty, _p in rows] == [
+        (2, True),
+        (3, False),
+        (4, True),
+        (5, False),
+        (7, False),
+    ]
 
 
 def test_csv_missing_and_extra_columns_are_row_problems():
     assert csv_rows(b"A-1;HAM\nB;HAM;1;surplus\nC;HAM;1;;\n") == [
-        (1, None, None, None, False, ["missing_column"]), (2, None, None, None, False, ["too_many_columns"]),
-        (3, "C", "HAM", "1", False, [])]
+        (1, None, None, None, False, ["missing_column"]),
+        (2, None, None, None, False, ["too_many_columns"]),
+        (3, "C", "HAM", "1", False, []),
+    ]
 
 
 def test_csv_windows_1252_and_utf16_are_read():
@@ -861,12 +986,20 @@ def test_csv_windows_1252_and_utf16_are_read():
     assert csv_rows("sku;location;on_hand\nÆ-1;CPH;3\n".encode("utf-16"))[0][1] == "Æ-1"
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "empty"), (b"   \n\n", "empty"), (b"PK\x03\x04...", "Excel workbook"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1...", "Excel workbook"), (b"A;HAM;\x00\x001\n", "binary"),
-    (b"sku;on_hand\nA;1\n", "lacks location"), (b"sku;location;on_hand\n", "no rows"),
-    (b'"A;HAM;1\n', "could not be read"), (b'A"x;HAM;1\n"', "could not be read"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"PK\x03\x04...", "Excel workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1...", "Excel workbook"),
+        (b"A;HAM;\x00\x001\n", "binary"),
+        (b"sku;on_hand\nA;1\n", "lacks location"),
+        (b"sku;location;on_hand\n", "no rows"),
+        (b'"A;HAM;1\n', "could not be read"),
+        (b'A"x;HAM;1\n"', "could not be read"),
+    ],
+)
 def test_csv_files_that_cannot_be_used(data, message):
     with pytest.raises(ValidationFailed) as failure:
         feed.read_csv(data)

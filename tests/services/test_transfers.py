@@ -1,4 +1,5 @@
 """Goods moving for orders: pick, ship (dispatch), receive (arrive), deliver — with the order following."""
+
 import threading
 
 import pytest
@@ -121,14 +122,17 @@ def test_shipping_needs_picking_first_and_a_second_tap_changes_nothing(make, net
     assert level(net.boot, net.ham) == (1, 1)  # arrived once
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("", "Enter the tracking reference"),
-    ("   ", "Enter the tracking reference"),
-    ("A" * 101, "At most 100 characters"),
-    ("<script>", "Use letters, digits"),
-    ("1Z\u0000", "Use letters, digits"),
-    (None, "Enter the tracking reference"),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "Enter the tracking reference"),
+        ("   ", "Enter the tracking reference"),
+        ("A" * 101, "At most 100 characters"),
+        ("<script>", "Use letters, digits"),
+        ("1Z\u0000", "Use letters, digits"),
+        (None, "Enter the tracking reference"),
+    ],
+)
 def test_a_bad_tracking_reference_is_refused_at_the_field_and_nothing_changes(make, net, typed, message):
     order, (transfer,) = pickup_order(make, net, net.cph)
     transfers.pick(transfer, staff=net.cph_clerk)
@@ -142,10 +146,20 @@ def test_a_bad_tracking_reference_is_refused_at_the_field_and_nothing_changes(ma
 def test_a_home_delivery_is_shipped_with_tracking_then_delivered(make, net):
     make.stock(net.boot, net.cph, 2, allocated=1)
     make.stock(net.scarf, net.ber, 2, allocated=2)
-    order = make.order(net.ham, fulfilment="delivery", channel="store", origin_location=net.ham,
-                       delivery_address={"name": "Ida", "street": "Nørregade 1", "postcode": "1165",
-                                         "city": "København", "country": "DK"},
-                       lines=[(net.boot, 1, net.cph), (net.scarf, 2, net.ber)])
+    order = make.order(
+        net.ham,
+        fulfilment="delivery",
+        channel="store",
+        origin_location=net.ham,
+        delivery_address={
+            "name": "Ida",
+            "street": "Nørregade 1",
+            "postcode": "1165",
+            "city": "København",
+            "country": "DK",
+        },
+        lines=[(net.boot, 1, net.cph), (net.scarf, 2, net.ber)],
+    )
     from_cph = make.transfer(order, net.cph, destination=None)
     from_ber = make.transfer(order, net.ber, destination=None)
 
@@ -201,8 +215,12 @@ def test_each_store_sees_and_acts_on_its_own_lists_only(make, net):
 
     assert transfers.get_transfer_for_staff(transfer.id, net.cph_clerk, "source").id == transfer.id
     assert transfers.get_transfer_for_staff(transfer.id, net.ham_clerk, "destination").id == transfer.id
-    for clerk, side in ((net.ham_clerk, "source"), (net.ber_clerk, "source"), (net.cph_clerk, "destination"),
-                        (net.ber_clerk, "destination")):
+    for clerk, side in (
+        (net.ham_clerk, "source"),
+        (net.ber_clerk, "source"),
+        (net.cph_clerk, "destination"),
+        (net.ber_clerk, "destination"),
+    ):
         with pytest.raises(OutOfScope):
             transfers.get_transfer_for_staff(transfer.id, clerk, side)
     admin = make.staff("admin", net.ber)

@@ -1,4 +1,5 @@
 """Webhook endpoints and the HMAC-SHA256 signature every delivery carries."""
+
 import time
 
 import pytest
@@ -29,15 +30,18 @@ def test_endpoints_get_their_own_secret_and_only_the_events_they_asked_for(app):
     assert webhooks.endpoints_for("order.expired") == []
 
 
-@pytest.mark.parametrize("name, url, events, field", [
-    ("", "https://a.test/", (), "name"),
-    ("x" * 81, "https://a.test/", (), "name"),
-    ("shop", "ftp://a.test/", (), "url"),
-    ("shop", "javascript:alert(1)", (), "url"),
-    ("shop", "https://", (), "url"),
-    ("shop", "https://a.test/" + "x" * 500, (), "url"),
-    ("shop", "https://a.test/", ("order.placed",), "events"),
-])
+@pytest.mark.parametrize(
+    "name, url, events, field",
+    [
+        ("", "https://a.test/", (), "name"),
+        ("x" * 81, "https://a.test/", (), "name"),
+        ("shop", "ftp://a.test/", (), "url"),
+        ("shop", "javascript:alert(1)", (), "url"),
+        ("shop", "https://", (), "url"),
+        ("shop", "https://a.test/" + "x" * 500, (), "url"),
+        ("shop", "https://a.test/", ("order.placed",), "events"),
+    ],
+)
 def test_bad_endpoints_are_refused_with_the_field_named(app, name, url, events, field):
     with pytest.raises(ValidationFailed) as refused:
         webhooks.add_endpoint(name, url, events)

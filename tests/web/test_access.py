@@ -1,4 +1,5 @@
 """Roles and store scope, enforced on the server for every view."""
+
 import pytest
 
 from omnistore.core.extensions import db

@@ -1,4 +1,5 @@
 """The integration API: bearer auth, JSON errors for everything, locations, products, the OpenAPI document."""
+
 import json
 import re
 from datetime import timedelta
@@ -37,10 +38,20 @@ def auth(api_client):
 
 
 def product_row(style_code="JKT-1", name="Rain Jacket", n=1, **fields):
-    variants = [{"sku": f"{style_code}-{size}", "ean": ean(n * 10 + i), "size": size, "colour": "Navy",
-                 "price_minor": 8995} for i, size in enumerate(("S", "M"))]
-    return {"style_code": style_code, "name": name, "brand": "Nordwind", "category": "Jackets",
-            "description": "", "image_url": "", "variants": variants, **fields}
+    variants = [
+        {"sku": f"{style_code}-{size}", "ean": ean(n * 10 + i), "size": size, "colour": "Navy", "price_minor": 8995}
+        for i, size in enumerate(("S", "M"))
+    ]
+    return {
+        "style_code": style_code,
+        "name": name,
+        "brand": "Nordwind",
+        "category": "Jackets",
+        "description": "",
+        "image_url": "",
+        "variants": variants,
+        **fields,
+    }
 
 
 def put_products(http, auth, products):
@@ -58,6 +69,7 @@ def assert_json_error(response, status, code=None):
 
 
 # --- authentication ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "Token abc"])
 def test_missing_token_is_401_with_a_bearer_challenge(http, header):
@@ -129,6 +141,7 @@ def test_the_client_is_recorded_as_the_actor(http, api_client, auth):
 
 # --- JSON errors for whatever a client sends ---------------------------------------------------------
 
+
 def test_unknown_route_and_wrong_method_are_json(http, auth):
     assert_json_error(http.get("/api/v1/nothing-here", headers=auth), 404, "not_found")
     assert_json_error(http.get("/api/v2/products", headers=auth), 404, "not_found")
@@ -138,26 +151,29 @@ def test_unknown_route_and_wrong_method_are_json(http, auth):
     assert_json_error(http.delete("/api/v1/locations", headers=auth), 405)
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
-    (b"", "application/json", 400, "bad_request"),
-    (b"   ", "application/json", 400, "bad_request"),
-    (b"", None, 400, "bad_request"),
-    (b'{"products": [', "application/json", 400, "bad_request"),
-    (b"{'products': []}", "application/json", 400, "bad_request"),
-    (b'{"products": [{"price": NaN}]}', "application/json", 400, "bad_request"),
-    (b"\xff\xfe\x00garbage", "application/json", 400, "bad_request"),
-    (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "bad_request"),
-    (b'{"products": [{"price_minor": 1' + b"0" * 5000 + b"}]}", "application/json", 400, "bad_request"),
-    (b'{"products": []}', "text/plain", 415, "unsupported_media_type"),
-    (b"products=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
-    (b'{"products": []}', None, 415, "unsupported_media_type"),
-    (b"null", "application/json", 422, "validation_failed"),
-    (b"[]", "application/json", 422, "validation_failed"),
-    (b'"products"', "application/json", 422, "validation_failed"),
-    (b'{"items": []}', "application/json", 422, "validation_failed"),
-    (b'{"products": {"style_code": "x"}}', "application/json", 422, "validation_failed"),
-    (b'{"products": "all"}', "application/json", 422, "validation_failed"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"", "application/json", 400, "bad_request"),
+        (b"   ", "application/json", 400, "bad_request"),
+        (b"", None, 400, "bad_request"),
+        (b'{"products": [', "application/json", 400, "bad_request"),
+        (b"{'products': []}", "application/json", 400, "bad_request"),
+        (b'{"products": [{"price": NaN}]}', "application/json", 400, "bad_request"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "bad_request"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "bad_request"),
+        (b'{"products": [{"price_minor": 1' + b"0" * 5000 + b"}]}", "application/json", 400, "bad_request"),
+        (b'{"products": []}', "text/plain", 415, "unsupported_media_type"),
+        (b"products=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b'{"products": []}', None, 415, "unsupported_media_type"),
+        (b"null", "application/json", 422, "validation_failed"),
+        (b"[]", "application/json", 422, "validation_failed"),
+        (b'"products"', "application/json", 422, "validation_failed"),
+        (b'{"items": []}', "application/json", 422, "validation_failed"),
+        (b'{"products": {"style_code": "x"}}', "application/json", 422, "validation_failed"),
+        (b'{"products": "all"}', "application/json", 422, "validation_failed"),
+    ],
+)
 def test_bad_bodies_get_a_json_error_and_change_nothing(http, auth, body, content_type, status, code):
     headers = dict(auth, **({"Content-Type": content_type} if content_type else {}))
     response = http.put("/api/v1/products", data=body, headers=headers)
@@ -191,6 +207,7 @@ def test_rate_limit_is_per_client_and_json(app, http, auth):
 
 # --- locations --------------------------------------------------------------------------------------
 
+
 def test_locations_lists_the_active_network(http, auth, make):
     make.location("HAM", phone="+49 40 123456")
     make.location("CPH", hold_days=10, opening_hours={"mon": [["10:00", "18:00"]]})
@@ -204,23 +221,40 @@ def test_locations_lists_the_active_network(http, auth, make):
     assert [loc["code"] for loc in locations] == ["CPH", "HAM", "WH1"]
     cph, ham, wh1 = locations
     assert ham == {
-        "code": "HAM", "name": "Hamburg", "kind": "store",
+        "code": "HAM",
+        "name": "Hamburg",
+        "kind": "store",
         "address": {"street": "Teststraße 1", "postcode": "20095", "city": "Hamburg"},
-        "country": "DE", "phone": "+49 40 123456", "latitude": 53.5511, "longitude": 9.9937,
+        "country": "DE",
+        "phone": "+49 40 123456",
+        "latitude": 53.5511,
+        "longitude": 9.9937,
         "timezone": "Europe/Berlin",
-        "opening_hours": {"mon": [["09:30", "20:00"]], "tue": [["09:30", "20:00"]], "wed": [["09:30", "20:00"]],
-                          "thu": [["09:30", "20:00"]], "fri": [["09:30", "20:00"]], "sat": [["09:30", "20:00"]],
-                          "sun": []},
-        "pickup_enabled": True, "hold_days": 7,
+        "opening_hours": {
+            "mon": [["09:30", "20:00"]],
+            "tue": [["09:30", "20:00"]],
+            "wed": [["09:30", "20:00"]],
+            "thu": [["09:30", "20:00"]],
+            "fri": [["09:30", "20:00"]],
+            "sat": [["09:30", "20:00"]],
+            "sun": [],
+        },
+        "pickup_enabled": True,
+        "hold_days": 7,
     }
     assert (cph["name"], cph["country"], cph["timezone"], cph["hold_days"]) == (
-        "København", "DK", "Europe/Copenhagen", 10)
+        "København",
+        "DK",
+        "Europe/Copenhagen",
+        10,
+    )
     assert cph["opening_hours"]["mon"] == [["10:00", "18:00"]] and cph["opening_hours"]["sun"] == []
     assert (wh1["kind"], wh1["pickup_enabled"]) == ("warehouse", False)
     assert response.headers["Cache-Control"] == "no-store"
 
 
 # --- PUT /products ----------------------------------------------------------------------------------
+
 
 def test_put_products_creates_then_reports_unchanged_on_resend(http, auth):
     rows = [product_row("JKT-1", "Müller Regenjacke ☔", n=1), product_row("JKT-2", n=2)]
@@ -262,18 +296,28 @@ def test_put_products_per_row_results(http, auth, make):
     wrong_types = product_row("JKT-7", n=7, name=42)
     wrong_types["variants"][0]["price_minor"] = "89.95"
 
-    body = put_products(http, auth, [changed, bad_ean, negative, taken, *dupes, wrong_types, "oops",
-                                     product_row("JKT-8", n=8)]).get_json()
+    body = put_products(
+        http, auth, [changed, bad_ean, negative, taken, *dupes, wrong_types, "oops", product_row("JKT-8", n=8)]
+    ).get_json()
 
     results = body["results"]
     assert [(r["index"], r["style_code"], r["status"]) for r in results] == [
-        (0, "JKT-1", "updated"), (1, "JKT-2", "error"), (2, "JKT-3", "error"), (3, "JKT-4", "error"),
-        (4, "JKT-5", "error"), (5, "JKT-6", "error"), (6, "JKT-7", "error"), (7, None, "error"),
-        (8, "JKT-8", "created")]
-    assert results[1]["errors"] == [{"field": "variants[1].ean", "code": "invalid_ean",
-                                     "message": "EAN check digit is wrong (expected 1)."}]
-    assert results[2]["errors"] == [{"field": "variants[0].price_minor", "code": "invalid_value",
-                                     "message": "price_minor must not be negative."}]
+        (0, "JKT-1", "updated"),
+        (1, "JKT-2", "error"),
+        (2, "JKT-3", "error"),
+        (3, "JKT-4", "error"),
+        (4, "JKT-5", "error"),
+        (5, "JKT-6", "error"),
+        (6, "JKT-7", "error"),
+        (7, None, "error"),
+        (8, "JKT-8", "created"),
+    ]
+    assert results[1]["errors"] == [
+        {"field": "variants[1].ean", "code": "invalid_ean", "message": "EAN check digit is wrong (expected 1)."}
+    ]
+    assert results[2]["errors"] == [
+        {"field": "variants[0].price_minor", "code": "invalid_value", "message": "price_minor must not be negative."}
+    ]
     assert results[3]["errors"][0]["code"] == "already_used" and other.ean in results[3]["errors"][0]["message"]
     assert results[4]["errors"][0]["field"] == "variants[0].sku"
     assert results[5]["errors"][0]["code"] == "duplicate_in_request"
@@ -289,18 +333,33 @@ def test_an_empty_product_list_is_fine(http, auth):
 
 # --- GET /products ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def catalogue(http, auth):
-    rows = [product_row("MUE-1", "Müller Regenjacke", n=1), product_row("TEE-1", "Basic T-Shirt", n=2),
-            product_row("SOK-1", "Søren Socken", n=3)]
+    rows = [
+        product_row("MUE-1", "Müller Regenjacke", n=1),
+        product_row("TEE-1", "Basic T-Shirt", n=2),
+        product_row("SOK-1", "Søren Socken", n=3),
+    ]
     assert put_products(http, auth, rows).get_json()["summary"]["created"] == 3
 
 
-@pytest.mark.parametrize(("query", "styles"), [
-    ("q=mueller", ["MUE-1"]), ("q=muller", ["MUE-1"]), ("q=M%C3%BCLLER", ["MUE-1"]), ("q=soeren", ["SOK-1"]),
-    ("q=soren+socken", ["SOK-1"]), ("q=tee-1-m", ["TEE-1"]), ("q=nordwind", ["TEE-1", "MUE-1", "SOK-1"]),
-    (f"ean={ean(21)}", ["TEE-1"]), ("sku=SOK-1-S", ["SOK-1"]), ("q=zzz", []), ("q=", ["TEE-1", "MUE-1", "SOK-1"]),
-])
+@pytest.mark.parametrize(
+    ("query", "styles"),
+    [
+        ("q=mueller", ["MUE-1"]),
+        ("q=muller", ["MUE-1"]),
+        ("q=M%C3%BCLLER", ["MUE-1"]),
+        ("q=soeren", ["SOK-1"]),
+        ("q=soren+socken", ["SOK-1"]),
+        ("q=tee-1-m", ["TEE-1"]),
+        ("q=nordwind", ["TEE-1", "MUE-1", "SOK-1"]),
+        (f"ean={ean(21)}", ["TEE-1"]),
+        ("sku=SOK-1-S", ["SOK-1"]),
+        ("q=zzz", []),
+        ("q=", ["TEE-1", "MUE-1", "SOK-1"]),
+    ],
+)
 def test_search_products(http, auth, catalogue, query, styles):
     response = http.get(f"/api/v1/products?{query}", headers=auth)
     assert response.status_code == 200
@@ -311,22 +370,34 @@ def test_search_result_shape_and_paging(http, auth, catalogue):
     body = http.get("/api/v1/products?q=nordwind&limit=2", headers=auth).get_json()
     assert (body["limit"], body["offset"], body["next_offset"], body["currency"]) == (2, 0, 2, "EUR")
     tee = body["products"][0]
-    assert set(tee) == {"style_code", "name", "brand", "category", "description", "image_url", "updated_at",
-                        "variants"}
+    assert set(tee) == {"style_code", "name", "brand", "category", "description", "image_url", "updated_at", "variants"}
     assert tee["updated_at"].endswith("Z")
     assert tee["variants"] == [
         {"sku": "TEE-1-S", "ean": ean(20), "size": "S", "colour": "Navy", "price_minor": 8995},
-        {"sku": "TEE-1-M", "ean": ean(21), "size": "M", "colour": "Navy", "price_minor": 8995}]
+        {"sku": "TEE-1-M", "ean": ean(21), "size": "M", "colour": "Navy", "price_minor": 8995},
+    ]
     rest = http.get("/api/v1/products?q=nordwind&limit=2&offset=2", headers=auth).get_json()
     assert ([p["style_code"] for p in rest["products"]], rest["next_offset"]) == (["SOK-1"], None)
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("limit=-1", "limit"),
-    ("limit=1.5", "limit"), ("offset=-3", "offset"), ("offset=99999999999999999999", "offset"),
-    ("ean=123", "ean"), ("ean=4006381333932", "ean"), ("ean=%EF%BC%94006381333931", "ean"),
-    ("q=" + "x" * 201, "q"), ("q=a%01b", "q"), ("sku=" + "K" * 65, "sku"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=1.5", "limit"),
+        ("offset=-3", "offset"),
+        ("offset=99999999999999999999", "offset"),
+        ("ean=123", "ean"),
+        ("ean=4006381333932", "ean"),
+        ("ean=%EF%BC%94006381333931", "ean"),
+        ("q=" + "x" * 201, "q"),
+        ("q=a%01b", "q"),
+        ("sku=" + "K" * 65, "sku"),
+    ],
+)
 def test_search_with_bad_parameters_is_422(http, auth, query, field):
     error = assert_json_error(http.get(f"/api/v1/products?{query}", headers=auth), 422, "validation_failed")
     assert field in error["fields"]
@@ -337,6 +408,7 @@ def test_a_nul_byte_in_a_parameter_is_a_json_400(http, auth):
 
 
 # --- the OpenAPI document ---------------------------------------------------------------------------
+
 
 def _document_paths():
     document = openapi.document()
@@ -401,11 +473,13 @@ def test_the_request_models_name_the_fields_the_services_check():
 
 def test_openapi_document_is_valid():
     import openapi_spec_validator as validator
+
     validator.validate(json.loads(json.dumps(openapi.document())))
 
 
 def test_responses_match_the_documented_schemas(http, auth, catalogue, make):
     import jsonschema
+
     make.location("HAM")
     components = openapi.document()["components"]
 
@@ -426,6 +500,7 @@ def test_responses_match_the_documented_schemas(http, auth, catalogue, make):
 
 # --- the document and the API agree (what the fuzzer found) -------------------------------------------
 
+
 def _request_schema(path, method):
     import jsonschema
 
@@ -436,8 +511,12 @@ def _request_schema(path, method):
 
 def test_an_order_without_contact_or_name_is_refused_by_the_document_too():
     orders = _request_schema("/orders", "post")
-    good = {"customer": {"email": "a@example.de", "last_name": "Berg"}, "lines": [{"sku": "X", "quantity": 1}],
-            "fulfilment": "pickup", "pickup_location": "HAM"}
+    good = {
+        "customer": {"email": "a@example.de", "last_name": "Berg"},
+        "lines": [{"sku": "X", "quantity": 1}],
+        "fulfilment": "pickup",
+        "pickup_location": "HAM",
+    }
     assert orders.is_valid(good)
     for customer in ({}, {"email": "a@example.de"}, {"first_name": "Anna"}, {"last_name": "Berg\x07"}):
         assert not orders.is_valid({**good, "customer": customer}), customer
@@ -463,15 +542,18 @@ def test_an_over_long_url_is_a_json_414(http, auth):
     assert_json_error(http.get("/api/v1/stock/" + "A" * 5000), 414, "uri_too_long")
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "status"), [
-    ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"\x00", "content_type": "application/json"}, 400),
-    ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"reason", "content_type": "text/plain"}, 415),
-    ("get", "/api/v1/stock/A%00B", {}, None),
-    ("get", "/api/v1/orders/OS%00", {}, None),
-    ("get", "/api/v1/products?sku=A%00B", {}, None),
-    ("get", "/api/v1/products?q=%1B%5B31m", {}, None),
-    ("get", "/api/v1/products?q=" + "x" * 5000, {}, 414),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"\x00", "content_type": "application/json"}, 400),
+        ("post", "/api/v1/orders/OS-26-000001/cancel", {"data": b"reason", "content_type": "text/plain"}, 415),
+        ("get", "/api/v1/stock/A%00B", {}, None),
+        ("get", "/api/v1/orders/OS%00", {}, None),
+        ("get", "/api/v1/products?sku=A%00B", {}, None),
+        ("get", "/api/v1/products?q=%1B%5B31m", {}, None),
+        ("get", "/api/v1/products?q=" + "x" * 5000, {}, 414),
+    ],
+)
 def test_every_error_status_is_documented_for_its_operation(http, auth, method, path, kwargs, status):
     response = getattr(http, method)(path, headers=auth, **kwargs)
     if status is not None:

@@ -4,6 +4,7 @@ operation and runs every check against the answers, in-process (WSGI, no network
 Derandomized (the same cases on every run) and bounded per operation, so it fits the suite's time budget;
 the case count is printed. A failure names the operation, the check and a curl line to replay it.
 """
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -24,17 +25,38 @@ CASES = {"count": 0}
 # With a valid network-wide token, a 401 or 403 is never a right answer to valid data, nor a 404 for a search;
 # createOrder may also run out of stock (409 insufficient_stock, or a key reused by an earlier case).
 ACCEPTED = {"searchProducts": ["2xx", "422"], "createOrder": ["2xx", "409", "422"]}
-CONFIG = schemathesis.config.SchemathesisConfig.from_dict({
-    "seed": 20261204,
-    "checks": {"negative_data_rejection": {"expected-statuses": [
-        "400", "401", "403", "404", "405", "406", "409", "413", "414", "415", "422", "428", "429"]},
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "404"]}},
-    "operations": [
-        {"include-operation-id": operation_id,
-         "checks": {"positive_data_acceptance": {"expected-statuses": statuses}}}
-        for operation_id, statuses in ACCEPTED.items()
-    ],
-})
+CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
+    {
+        "seed": 20261204,
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "406",
+                    "409",
+                    "413",
+                    "414",
+                    "415",
+                    "422",
+                    "428",
+                    "429",
+                ]
+            },
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "404"]},
+        },
+        "operations": [
+            {
+                "include-operation-id": operation_id,
+                "checks": {"positive_data_acceptance": {"expected-statuses": statuses}},
+            }
+            for operation_id, statuses in ACCEPTED.items()
+        ],
+    }
+)
 
 
 @pytest.fixture
@@ -76,8 +98,9 @@ schema.app = _wsgi
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_the_api_does_what_its_document_says(case, app, auth):
     CASES["count"] += 1
     mode = case.meta.generation.mode.value if case.meta is not None else "explicit"
@@ -93,4 +116,5 @@ def _report_case_count(request):
     before = dict(CASES)
     yield
     request.node.user_properties.append(
-        ("api_fuzz_cases", {mode: count - before.get(mode, 0) for mode, count in CASES.items()}))
+        ("api_fuzz_cases", {mode: count - before.get(mode, 0) for mode, count in CASES.items()})
+    )

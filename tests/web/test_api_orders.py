@@ -1,4 +1,5 @@
 """POST /api/v1/orders, GET /api/v1/orders/{number}, POST …/cancel: web orders in, precise errors, replay."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -26,8 +27,7 @@ def shop(app, make):
     make.stock(jacket, cph, 3)
     make.stock(boots, cph, 2)
     _client, token = create_api_client("shop")
-    return {"HAM": ham, "CPH": cph, "jacket": jacket, "boots": boots,
-            "auth": {"Authorization": f"Bearer {token}"}}
+    return {"HAM": ham, "CPH": cph, "jacket": jacket, "boots": boots, "auth": {"Authorization": f"Bearer {token}"}}
 
 
 def body(**overrides):
@@ -56,8 +56,9 @@ def count(model):
 
 def allocated(variant, location):
     db.session.expire_all()
-    return db.session.scalar(select(StockLevel.allocated).where(StockLevel.variant_id == variant.id,
-                                                                StockLevel.location_id == location.id))
+    return db.session.scalar(
+        select(StockLevel.allocated).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
 
 
 def test_a_pickup_order_from_the_pickup_stores_own_stock(http, shop):
@@ -67,8 +68,16 @@ def test_a_pickup_order_from_the_pickup_stores_own_stock(http, shop):
     assert order["number"].startswith("OS-") and response.headers["Location"] == f"/api/v1/orders/{order['number']}"
     assert (order["status"], order["fulfilment"], order["channel"]) == ("placed", "pickup", "web")
     assert order["pickup_location"]["code"] == "HAM" and order["status_url"].startswith("http")
-    assert order["lines"] == [{"sku": "JKT-M", "quantity": 1, "unit_price_minor": 8995, "status": "allocated",
-                               "source_location": "HAM", "reason": order["lines"][0]["reason"]}]
+    assert order["lines"] == [
+        {
+            "sku": "JKT-M",
+            "quantity": 1,
+            "unit_price_minor": 8995,
+            "status": "allocated",
+            "source_location": "HAM",
+            "reason": order["lines"][0]["reason"],
+        }
+    ]
     assert "In stock here" in order["lines"][0]["reason"]
     assert order["total_minor"] == 8995 and order["shipping_fee_minor"] == 0
     assert allocated(shop["jacket"], shop["HAM"]) == 1 and count(Transfer) == 0
@@ -98,9 +107,18 @@ def test_an_existing_customer_is_matched_by_email_or_phone(http, shop):
 
 
 def test_a_delivery_with_shipping_fee(http, shop):
-    document = body(fulfilment="delivery", pickup_location=None, lines=[{"sku": "BOOT-42", "quantity": 1}],
-                    delivery_address={"name": "Søren Ørsted", "street": "Vesterbrogade 1", "postcode": "1620",
-                                      "city": "København V", "country": "DK"})
+    document = body(
+        fulfilment="delivery",
+        pickup_location=None,
+        lines=[{"sku": "BOOT-42", "quantity": 1}],
+        delivery_address={
+            "name": "Søren Ørsted",
+            "street": "Vesterbrogade 1",
+            "postcode": "1620",
+            "city": "København V",
+            "country": "DK",
+        },
+    )
     response = post(http, shop, document)
     assert response.status_code == 201, response.get_json()
     order = response.get_json()
@@ -120,8 +138,9 @@ def test_the_same_key_and_body_give_the_same_order_another_body_is_refused(http,
     assert count(Order) == 1 and allocated(shop["jacket"], shop["HAM"]) == 1
     # Another client's same key is its own.
     _client, token = create_api_client("app")
-    response = http.post("/api/v1/orders", json=body(), headers={"Authorization": f"Bearer {token}",
-                                                                 "Idempotency-Key": "k-1"})
+    response = http.post(
+        "/api/v1/orders", json=body(), headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"}
+    )
     assert response.status_code == 201 and count(Order) == 2
 
 
@@ -140,8 +159,7 @@ BAD = [
     ("customer without contact", body(customer={"first_name": "A"}), "customer.email"),
     ("customer without name", body(customer={"email": "a@example.de"}), "customer.last_name"),
     ("bad email", body(customer={"email": "not-an-email", "last_name": "A"}), "customer.email"),
-    ("unknown customer field", body(customer={"email": "a@example.de", "last_name": "A", "vip": True}),
-     "customer.vip"),
+    ("unknown customer field", body(customer={"email": "a@example.de", "last_name": "A", "vip": True}), "customer.vip"),
     ("no lines", body(lines=[]), "lines"),
     ("lines not a list", body(lines={"sku": "JKT-M"}), "lines"),
     ("unknown sku", body(lines=[{"sku": "NOPE", "quantity": 1}]), "lines[0].sku"),
@@ -153,8 +171,7 @@ BAD = [
     ("boolean", body(lines=[{"sku": "JKT-M", "quantity": True}]), "lines[0].quantity"),
     ("line not an object", body(lines=["JKT-M"]), "lines[0]"),
     ("unknown line field", body(lines=[{"sku": "JKT-M", "quantity": 1, "price": 1}]), "lines[0].price"),
-    ("second line bad", body(lines=[{"sku": "JKT-M", "quantity": 1}, {"sku": "☃", "quantity": 1}]),
-     "lines[1].sku"),
+    ("second line bad", body(lines=[{"sku": "JKT-M", "quantity": 1}, {"sku": "☃", "quantity": 1}]), "lines[1].sku"),
     ("no fulfilment", body(fulfilment=None), "fulfilment"),
     ("unknown fulfilment", body(fulfilment="drone"), "fulfilment"),
     ("pickup without location", body(pickup_location=None), "pickup_location"),
@@ -162,15 +179,34 @@ BAD = [
     ("store without pickup desk", body(pickup_location="BER"), "pickup_location"),
     ("a warehouse", body(pickup_location="WH1"), "pickup_location"),
     ("delivery without address", body(fulfilment="delivery", pickup_location=None), "delivery_address"),
-    ("German postcode", body(fulfilment="delivery", pickup_location=None, delivery_address={
-        "name": "A", "street": "B 1", "postcode": "123", "city": "Hamburg", "country": "DE"}),
-     "delivery_address.postcode"),
-    ("country we do not serve", body(fulfilment="delivery", pickup_location=None, delivery_address={
-        "name": "A", "street": "B 1", "postcode": "75001", "city": "Paris", "country": "FR"}),
-     "delivery_address.country"),
-    ("pay at pickup for a delivery", body(fulfilment="delivery", pickup_location=None, payment_state="pay_at_pickup",
-                                          delivery_address={"name": "A", "street": "B 1", "postcode": "20095",
-                                                            "city": "Hamburg", "country": "DE"}), "payment_state"),
+    (
+        "German postcode",
+        body(
+            fulfilment="delivery",
+            pickup_location=None,
+            delivery_address={"name": "A", "street": "B 1", "postcode": "123", "city": "Hamburg", "country": "DE"},
+        ),
+        "delivery_address.postcode",
+    ),
+    (
+        "country we do not serve",
+        body(
+            fulfilment="delivery",
+            pickup_location=None,
+            delivery_address={"name": "A", "street": "B 1", "postcode": "75001", "city": "Paris", "country": "FR"},
+        ),
+        "delivery_address.country",
+    ),
+    (
+        "pay at pickup for a delivery",
+        body(
+            fulfilment="delivery",
+            pickup_location=None,
+            payment_state="pay_at_pickup",
+            delivery_address={"name": "A", "street": "B 1", "postcode": "20095", "city": "Hamburg", "country": "DE"},
+        ),
+        "payment_state",
+    ),
     ("unknown payment state", body(payment_state="later"), "payment_state"),
     ("unknown channel", body(channel="fax"), "channel"),
     ("unknown top-level field", body(coupon="X"), "coupon"),
@@ -191,12 +227,15 @@ def test_a_bad_payload_gets_a_precise_error_and_creates_nothing(http, shop, name
     assert count(StockMovement) == 3  # only the test's receipts
 
 
-@pytest.mark.parametrize(("data", "headers", "status"), [
-    (b"", {"Content-Type": "application/json"}, 400),
-    (b"{not json", {"Content-Type": "application/json"}, 400),
-    (b'{"a": NaN}', {"Content-Type": "application/json"}, 400),
-    (b"lines=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
-])
+@pytest.mark.parametrize(
+    ("data", "headers", "status"),
+    [
+        (b"", {"Content-Type": "application/json"}, 400),
+        (b"{not json", {"Content-Type": "application/json"}, 400),
+        (b'{"a": NaN}', {"Content-Type": "application/json"}, 400),
+        (b"lines=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ],
+)
 def test_malformed_requests(http, shop, data, headers, status):
     response = http.post("/api/v1/orders", data=data, headers={**shop["auth"], **headers})
     assert response.status_code == status and response.get_json()["error"]["message"]
@@ -205,8 +244,11 @@ def test_malformed_requests(http, shop, data, headers, status):
 
 @pytest.mark.parametrize("key", ["x" * 151, "with space", "ümlaut"])
 def test_a_bad_idempotency_key_is_refused(http, shop, key):
-    response = http.post("/api/v1/orders", json=body(), headers={**shop["auth"], "Idempotency-Key": key.encode(
-        "utf-8").decode("latin-1")})
+    response = http.post(
+        "/api/v1/orders",
+        json=body(),
+        headers={**shop["auth"], "Idempotency-Key": key.encode("utf-8").decode("latin-1")},
+    )
     assert response.status_code == 422 and "idempotency_key" in response.get_json()["error"]["fields"]
     assert count(Order) == 0
 
@@ -223,8 +265,9 @@ def test_get_unknown_order_and_no_token(http, shop):
 def test_cancel_releases_and_a_second_cancel_is_refused(http, shop):
     number = post(http, shop, body(lines=[{"sku": "JKT-M", "quantity": 2}])).get_json()["number"]
     assert allocated(shop["jacket"], shop["CPH"]) == 2
-    response = http.post(f"/api/v1/orders/{number}/cancel", json={"reason": "Customer changed their mind"},
-                         headers=shop["auth"])
+    response = http.post(
+        f"/api/v1/orders/{number}/cancel", json={"reason": "Customer changed their mind"}, headers=shop["auth"]
+    )
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
     assert {line["status"] for line in response.get_json()["lines"]} == {"released"}
     assert allocated(shop["jacket"], shop["CPH"]) == 0

@@ -3,6 +3,7 @@
 Out of scope reads of orders answer 404 exactly like an unknown number (so numbers cannot be probed);
 writes to a forbidden store or channel 403 out_of_scope; any write by a read-only token 403 read_only.
 """
+
 import pytest
 from sqlalchemy import select
 
@@ -34,8 +35,13 @@ def token(name, **scope):
 
 
 def web_order(http, auth, store="HAM", **overrides):
-    body = {"customer": {"email": "anna@example.de", "last_name": "Berg"}, "lines": [{"sku": "JKT-M", "quantity": 1}],
-            "fulfilment": "pickup", "pickup_location": store, **overrides}
+    body = {
+        "customer": {"email": "anna@example.de", "last_name": "Berg"},
+        "lines": [{"sku": "JKT-M", "quantity": 1}],
+        "fulfilment": "pickup",
+        "pickup_location": store,
+        **overrides,
+    }
     return http.post("/api/v1/orders", json=body, headers=auth)
 
 
@@ -82,8 +88,9 @@ def test_only_the_placing_client_sees_the_status_url(http, net):
 
 
 def test_a_store_scoped_token_reads_and_acts_at_its_stores_only(http, net, make):
-    ham_counter = make.order(net["HAM"], [(net["variant"], 1, net["HAM"])], channel="store",
-                             origin_location_id=net["HAM"].id)
+    ham_counter = make.order(
+        net["HAM"], [(net["variant"], 1, net["HAM"])], channel="store", origin_location_id=net["HAM"].id
+    )
     ham = token("ham-erp", channels=("web", "store"), stores=("ham",))
 
     assert http.get(f"/api/v1/orders/{ham_counter.number}", headers=ham).status_code == 200
@@ -91,15 +98,34 @@ def test_a_store_scoped_token_reads_and_acts_at_its_stores_only(http, net, make)
 
     elsewhere = web_order(http, ham, store="CPH")
     assert elsewhere.status_code == 403 and elsewhere.get_json()["error"]["code"] == "out_of_scope"
-    delivery = web_order(http, ham, store=None, fulfilment="delivery", delivery_address={
-        "name": "Anna Berg", "street": "Weg 1", "postcode": "20095", "city": "Hamburg", "country": "DE"})
+    delivery = web_order(
+        http,
+        ham,
+        store=None,
+        fulfilment="delivery",
+        delivery_address={
+            "name": "Anna Berg",
+            "street": "Weg 1",
+            "postcode": "20095",
+            "city": "Hamburg",
+            "country": "DE",
+        },
+    )
     delivery_body = delivery.get_json()
     assert delivery.status_code == 403 and delivery_body["error"]["code"] == "out_of_scope", delivery_body
     assert web_order(http, ham, store="HAM").status_code == 201
     assert db.session.scalar(select(db.func.count()).select_from(Order)) == 3
 
-    rows = http.put("/api/v1/stock", headers=ham, json={"stock": [
-        {"sku": "JKT-M", "location": "HAM", "on_hand": 7}, {"sku": "JKT-M", "location": "CPH", "on_hand": 0}]})
+    rows = http.put(
+        "/api/v1/stock",
+        headers=ham,
+        json={
+            "stock": [
+                {"sku": "JKT-M", "location": "HAM", "on_hand": 7},
+                {"sku": "JKT-M", "location": "CPH", "on_hand": 0},
+            ]
+        },
+    )
     assert rows.status_code == 200
     results = rows.get_json()["results"]
     assert results[0]["status"] == "updated"
@@ -143,12 +169,28 @@ def test_a_token_may_not_place_orders_on_a_channel_outside_its_scope(http, net):
 
 def test_the_cli_sets_the_scope(app, net):
     cli = app.test_cli_runner()
-    result = cli.invoke(args=["api-token", "create", "ham-bi", "--channel", "web", "--channel", "store",
-                              "--store", "ham", "--read-only"])
+    result = cli.invoke(
+        args=[
+            "api-token",
+            "create",
+            "ham-bi",
+            "--channel",
+            "web",
+            "--channel",
+            "store",
+            "--store",
+            "ham",
+            "--read-only",
+        ]
+    )
     assert result.exit_code == 0, result.output
     client = db.session.scalar(select(ApiClient).where(ApiClient.name == "ham-bi"))
     assert (client.channels, client.stores, client.read_only, client.all_status_urls) == (
-        ["store", "web"], ["HAM"], True, False)
+        ["store", "web"],
+        ["HAM"],
+        True,
+        False,
+    )
 
     default = cli.invoke(args=["api-token", "create", "shop"])
     assert default.exit_code == 0

@@ -1,4 +1,5 @@
 """PUT /api/v1/stock (bulk set on_hand, per-row results, idempotent) and GET /api/v1/stock/{sku}."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -46,8 +47,9 @@ def check_schema(body, name):
 
 def on_hand(variant, location):
     db.session.expire_all()
-    return db.session.scalar(select(StockLevel.on_hand).where(StockLevel.variant_id == variant.id,
-                                                              StockLevel.location_id == location.id))
+    return db.session.scalar(
+        select(StockLevel.on_hand).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
 
 
 def movement_count():
@@ -61,28 +63,44 @@ def test_needs_a_token(http, network):
 
 
 def test_put_stock_per_row_results(http, auth, network, api_client):
-    response = put_stock(http, auth, [
-        {"sku": "NWD-001-NAV-XL", "location": "cph", "on_hand": 5},
-        {"sku": "TEE-1", "location": "HAM", "on_hand": 3},
-        {"sku": "NWD-001-NAV-XL", "location": "WH1", "on_hand": 10},
-        {"sku": "NOPE", "location": "HAM", "on_hand": 1},
-        {"sku": "TEE-1", "location": "XXX", "on_hand": 1},
-        {"sku": "TEE-1", "location": "CPH", "on_hand": -1},
-        {"sku": "TEE-1", "location": "WH1", "on_hand": "7"},
-        {"sku": "NWD-001-NAV-XL", "location": "WH1", "on_hand": 3},  # duplicate of row 2; below allocated too
-        [1, 2],
-    ])
+    response = put_stock(
+        http,
+        auth,
+        [
+            {"sku": "NWD-001-NAV-XL", "location": "cph", "on_hand": 5},
+            {"sku": "TEE-1", "location": "HAM", "on_hand": 3},
+            {"sku": "NWD-001-NAV-XL", "location": "WH1", "on_hand": 10},
+            {"sku": "NOPE", "location": "HAM", "on_hand": 1},
+            {"sku": "TEE-1", "location": "XXX", "on_hand": 1},
+            {"sku": "TEE-1", "location": "CPH", "on_hand": -1},
+            {"sku": "TEE-1", "location": "WH1", "on_hand": "7"},
+            {"sku": "NWD-001-NAV-XL", "location": "WH1", "on_hand": 3},  # duplicate of row 2; below allocated too
+            [1, 2],
+        ],
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
     check_schema(body, "StockImportResult")
     results = body["results"]
     assert [(r["index"], r["status"], [e["code"] for e in r["errors"]]) for r in results] == [
-        (0, "updated", []), (1, "created", []), (2, "error", ["duplicate"]), (3, "error", ["unknown_sku"]),
-        (4, "error", ["unknown_location"]), (5, "error", ["negative"]), (6, "error", ["invalid_type"]),
-        (7, "error", ["duplicate"]), (8, "error", ["invalid_type"]),
+        (0, "updated", []),
+        (1, "created", []),
+        (2, "error", ["duplicate"]),
+        (3, "error", ["unknown_sku"]),
+        (4, "error", ["unknown_location"]),
+        (5, "error", ["negative"]),
+        (6, "error", ["invalid_type"]),
+        (7, "error", ["duplicate"]),
+        (8, "error", ["invalid_type"]),
     ]
-    assert results[0] == {"index": 0, "sku": "NWD-001-NAV-XL", "location": "cph", "status": "updated",
-                          "on_hand": 5, "errors": []}
+    assert results[0] == {
+        "index": 0,
+        "sku": "NWD-001-NAV-XL",
+        "location": "cph",
+        "status": "updated",
+        "on_hand": 5,
+        "errors": [],
+    }
     assert results[3]["on_hand"] is None and results[3]["errors"][0]["field"] == "sku"
     assert body["summary"] == {"created": 1, "updated": 1, "unchanged": 0, "errors": 7}
     assert body["reference"].startswith("IMP-")
@@ -90,13 +108,18 @@ def test_put_stock_per_row_results(http, auth, network, api_client):
     assert on_hand(network["tee"], network["ham"]) == 3
     assert on_hand(network["parka"], network["wh1"]) == 10
     movement = db.session.scalar(select(StockMovement).order_by(StockMovement.id.desc()))
-    assert (movement.kind, movement.api_client_id, movement.reference) == ("import", api_client[0].id,
-                                                                           body["reference"])
+    assert (movement.kind, movement.api_client_id, movement.reference) == (
+        "import",
+        api_client[0].id,
+        body["reference"],
+    )
 
 
 def test_put_stock_is_idempotent(http, auth, network):
-    rows = [{"sku": "NWD-001-NAV-XL", "location": "CPH", "on_hand": 0},
-            {"sku": "TEE-1", "location": "WH1", "on_hand": 12}]
+    rows = [
+        {"sku": "NWD-001-NAV-XL", "location": "CPH", "on_hand": 0},
+        {"sku": "TEE-1", "location": "WH1", "on_hand": 12},
+    ]
     first = put_stock(http, auth, rows).get_json()
     assert first["summary"] == {"created": 1, "updated": 1, "unchanged": 0, "errors": 0}
     count = movement_count()
@@ -113,12 +136,15 @@ def test_below_allocated_is_a_row_error(http, auth, network):
     assert on_hand(network["parka"], network["wh1"]) == 10
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"products": []}, 422, "validation_failed"),
-    ({"stock": {"sku": "x"}}, 422, "validation_failed"),
-    ([{"sku": "TEE-1", "location": "HAM", "on_hand": 1}], 422, "validation_failed"),
-    ("text", 422, "validation_failed"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"products": []}, 422, "validation_failed"),
+        ({"stock": {"sku": "x"}}, 422, "validation_failed"),
+        ([{"sku": "TEE-1", "location": "HAM", "on_hand": 1}], 422, "validation_failed"),
+        ("text", 422, "validation_failed"),
+    ],
+)
 def test_bodies_of_the_wrong_shape(http, auth, network, body, status, code):
     response = http.put("/api/v1/stock", json=body, headers=auth)
     assert response.status_code == status
@@ -127,10 +153,11 @@ def test_bodies_of_the_wrong_shape(http, auth, network, body, status, code):
 
 
 def test_malformed_and_non_json_bodies(http, auth, network):
-    assert http.put("/api/v1/stock", data="{", headers={**auth, "Content-Type": "application/json"}
-                    ).status_code == 400
-    assert http.put("/api/v1/stock", data="sku;location;on_hand", headers={**auth, "Content-Type": "text/csv"}
-                    ).status_code == 415
+    assert http.put("/api/v1/stock", data="{", headers={**auth, "Content-Type": "application/json"}).status_code == 400
+    assert (
+        http.put("/api/v1/stock", data="sku;location;on_hand", headers={**auth, "Content-Type": "text/csv"}).status_code
+        == 415
+    )
     assert http.put("/api/v1/stock", headers=auth).status_code == 400
 
 

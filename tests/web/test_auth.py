@@ -1,4 +1,5 @@
 """Signing in and out: sessions, bad input, throttling, idle timeout, language."""
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -72,16 +73,19 @@ def test_session_is_renewed_on_sign_in(client, clerk):
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
 def test_next_only_goes_to_this_site(client, clerk, target):
     token = client.csrf_token()
-    response = client.post("/login", data={"email": clerk.email, "password": "correct-horse-battery",
-                                           "next": target, "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": clerk.email, "password": "correct-horse-battery", "next": target, "csrf_token": token}
+    )
     assert response.headers["Location"] == "/"
 
 
 def test_next_returns_to_the_page_asked_for(client, clerk):
     assert client.get("/orders/").headers["Location"].startswith("/login?next=")
     token = client.csrf_token()
-    response = client.post("/login", data={"email": clerk.email, "password": "correct-horse-battery",
-                                           "next": "/orders/", "csrf_token": token})
+    response = client.post(
+        "/login",
+        data={"email": clerk.email, "password": "correct-horse-battery", "next": "/orders/", "csrf_token": token},
+    )
     assert response.headers["Location"] == "/orders/"
 
 
@@ -145,17 +149,27 @@ def test_language_before_sign_in_carries_over(client, clerk):
 
 def login_from(client, address, email, password=PASSWORD, forwarded_for=None):
     token = client.csrf_token()
-    headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https",
-               "Referer": "https://localhost/login"} if forwarded_for else {}  # HTTPS: CSRF checks the referrer
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       environ_overrides={"REMOTE_ADDR": address}, headers=headers)
+    headers = (
+        {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https", "Referer": "https://localhost/login"}
+        if forwarded_for
+        else {}
+    )  # HTTPS: CSRF checks the referrer
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_overrides={"REMOTE_ADDR": address},
+        headers=headers,
+    )
 
 
 PROXY = "10.0.0.2"  # the TLS proxy: every request reaches the app from here
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "2 per minute",
-                                         "OMNISTORE_TRUSTED_PROXIES": 1}], indirect=True)
+@pytest.mark.parametrize(
+    "app_config",
+    [{"OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "2 per minute", "OMNISTORE_TRUSTED_PROXIES": 1}],
+    indirect=True,
+)
 def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk, make):
     guesser = StaffClient(app.test_client())
     other = make.staff("clerk", clerk.location, email="ben@store.test")
@@ -171,12 +185,16 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(app, clerk
 def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
     """X-Forwarded-Host is not taken: many proxies pass a client's own through, and in development the host
     decides customers' links (omnistore/core/public_url.py)."""
+
     @app.get("/_test/origin")
     def _origin():
         return {"address": request.remote_addr, "url": request.host_url}
 
-    response = app.test_client().get("/_test/origin", environ_overrides={"REMOTE_ADDR": PROXY}, headers={
-        "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
+    response = app.test_client().get(
+        "/_test/origin",
+        environ_overrides={"REMOTE_ADDR": PROXY},
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
+    )
     assert response.get_json() == {"address": "203.0.113.9", "url": "https://localhost/"}
 
 
@@ -184,14 +202,24 @@ def test_a_trusted_proxy_names_the_client_and_scheme_but_never_the_host(app):
 def test_forwarded_headers_are_ignored_unless_proxies_are_trusted(app, clerk):
     guesser = StaffClient(app.test_client())
     for number in range(2):  # a client facing the app directly names a new address each time: no use
-        assert login_from(guesser, "203.0.113.9", clerk.email, "wrong",
-                          forwarded_for=f"192.0.2.{number}").status_code == 422
+        assert (
+            login_from(guesser, "203.0.113.9", clerk.email, "wrong", forwarded_for=f"192.0.2.{number}").status_code
+            == 422
+        )
     assert login_from(guesser, "203.0.113.9", clerk.email, forwarded_for="192.0.2.99").status_code == 429
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute",
-                                         "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "3 per minute",
-                                         "OMNISTORE_LOGIN_REQUEST_RATE_LIMIT": "5 per minute"}], indirect=True)
+@pytest.mark.parametrize(
+    "app_config",
+    [
+        {
+            "OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute",
+            "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "3 per minute",
+            "OMNISTORE_LOGIN_REQUEST_RATE_LIMIT": "5 per minute",
+        }
+    ],
+    indirect=True,
+)
 def test_parallel_wrong_passwords_check_a_bounded_number_of_passwords(app, clerk, monkeypatch):
     """The limits on failures are counted after the answer; sent at once, every guess would pass them. Each
     password check here waits until every guess has either reached a check too or been refused, so the
@@ -211,8 +239,9 @@ def test_parallel_wrong_passwords_check_a_bounded_number_of_passwords(app, clerk
     tokens = [guesser.csrf_token() for guesser in clients]
 
     def guess(number):
-        response = clients[number].post("/login", data={"email": clerk.email, "password": f"guess {number}",
-                                                        "csrf_token": tokens[number]})
+        response = clients[number].post(
+            "/login", data={"email": clerk.email, "password": f"guess {number}", "csrf_token": tokens[number]}
+        )
         if response.status_code == 429:
             with changed:
                 state["refused"] += 1
@@ -244,8 +273,11 @@ def test_a_stranger_cannot_lock_a_clerk_out(app, clerk):
     assert login_from(desk, "198.51.100.7", clerk.email).status_code == 303  # the clerk at the desk
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute",
-                                         "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "5 per minute"}], indirect=True)
+@pytest.mark.parametrize(
+    "app_config",
+    [{"OMNISTORE_LOGIN_RATE_LIMIT": "3 per minute", "OMNISTORE_LOGIN_ADDRESS_RATE_LIMIT": "5 per minute"}],
+    indirect=True,
+)
 def test_one_address_guessing_many_accounts_is_throttled(app, client, make):
     ham = make.location("HB2")
     emails = [make.staff("clerk", ham, email=f"c{number}@store.test").email for number in range(6)]

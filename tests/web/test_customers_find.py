@@ -1,4 +1,5 @@
 """Finding and creating customers in the browser's requests: search, scan, quick-create, the picker."""
+
 import re
 
 import pytest
@@ -13,10 +14,19 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def shop(make):
-    shop = make.shop("HAM", "CPH", team={"clerk": ("clerk", "HAM", "Jonas Weber"),
-                                         "cph_clerk": ("clerk", "CPH", "Mads Holm", "cph@example.test")})
-    shop["juergen"] = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
-                                    loyalty_number="OSL0000042", preferred_location_id=shop.ham.id)
+    shop = make.shop(
+        "HAM",
+        "CPH",
+        team={"clerk": ("clerk", "HAM", "Jonas Weber"), "cph_clerk": ("clerk", "CPH", "Mads Holm", "cph@example.test")},
+    )
+    shop["juergen"] = make.customer(
+        "Jürgen",
+        "Müller",
+        email="juergen@example.de",
+        phone="+4915123456789",
+        loyalty_number="OSL0000042",
+        preferred_location_id=shop.ham.id,
+    )
     return shop
 
 
@@ -32,7 +42,7 @@ def test_the_nav_entry_opens_the_search_page_not_coming_soon(client, shop):
     client.login("clerk@example.test")
     page = text(client.get("/customers/"))
     assert "coming in a next release" not in page and 'id="customer-q"' in page and "New customer" in page
-    assert 'data-scan-open' in page
+    assert "data-scan-open" in page
 
 
 @pytest.mark.parametrize("query", ["mueller", "jürgen", "JUERGEN@example.de", "0151 2345 6789", "OSL 0000042"])
@@ -70,8 +80,15 @@ def test_scanning_a_loyalty_card_opens_the_profile(client, shop):
 
 
 def form(**fields):
-    values = dict(first_name="Anna", last_name="Schmidt", email="anna@example.de", phone="0171 1234567",
-                  preferred_location_id="", consent_email="yes", consent_sms="no")
+    values = dict(
+        first_name="Anna",
+        last_name="Schmidt",
+        email="anna@example.de",
+        phone="0171 1234567",
+        preferred_location_id="",
+        consent_email="yes",
+        consent_sms="no",
+    )
     values.update(fields)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -90,16 +107,19 @@ def test_quick_create_asks_consent_neutrally_and_creates(client, shop):
     assert {c.channel: c.granted for c in db.session.scalars(select(Consent))} == {"email": True, "sms": False}
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"email": "anna@", "phone": ""}, "not a valid email"),
-    ({"phone": "0171"}, "not a valid phone number"),
-    ({"email": "", "phone": ""}, "email address or a phone number"),
-    ({"first_name": "", "last_name": ""}, "Enter the customer"),
-    ({"consent_email": None}, "Please ask the customer"),
-    ({"consent_sms": "maybe"}, "Please ask the customer"),
-    ({"first_name": "x" * 300}, "at most"),
-    ({"preferred_location_id": "99999999999"}, "Choose one of our stores"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"email": "anna@", "phone": ""}, "not a valid email"),
+        ({"phone": "0171"}, "not a valid phone number"),
+        ({"email": "", "phone": ""}, "email address or a phone number"),
+        ({"first_name": "", "last_name": ""}, "Enter the customer"),
+        ({"consent_email": None}, "Please ask the customer"),
+        ({"consent_sms": "maybe"}, "Please ask the customer"),
+        ({"first_name": "x" * 300}, "at most"),
+        ({"preferred_location_id": "99999999999"}, "Choose one of our stores"),
+    ],
+)
 def test_quick_create_shows_bad_input_at_the_field_and_creates_nothing(client, shop, fields, message):
     client.login("clerk@example.test")
     before = customers()
@@ -133,18 +153,27 @@ def test_picker_searches_chooses_and_puts_the_id_in_a_hidden_input(client, shop)
 
 def test_picker_quick_create_and_duplicate_offer(client, shop):
     client.login("clerk@example.test")
-    data = {"customer_id_first_name": "Freja", "customer_id_last_name": "Nielsen",
-            "customer_id_email": "freja@example.dk", "customer_id_phone": "", "customer_id_consent_email": "no"}
+    data = {
+        "customer_id_first_name": "Freja",
+        "customer_id_last_name": "Nielsen",
+        "customer_id_email": "freja@example.dk",
+        "customer_id_phone": "",
+        "customer_id_consent_email": "no",
+    }
     created = client.submit("/customers/picker/create?field=customer_id", data, headers=HX)
     assert created.status_code == 200
     freja = db.session.scalar(select(Customer).where(Customer.email == "freja@example.dk"))
     assert f'name="customer_id" value="{freja.id}"' in text(created)
-    duplicate = client.submit("/customers/picker/create?field=customer_id",
-                              dict(data, customer_id_email="Freja@Example.dk"), headers=HX)
+    duplicate = client.submit(
+        "/customers/picker/create?field=customer_id", dict(data, customer_id_email="Freja@Example.dk"), headers=HX
+    )
     assert duplicate.status_code == 409 and "Use this customer" in text(duplicate)
     assert f"customer={freja.id}" in text(duplicate)
-    missing = client.submit("/customers/picker/create?field=customer_id",
-                            dict(data, customer_id_email="new@example.dk", customer_id_consent_email=""), headers=HX)
+    missing = client.submit(
+        "/customers/picker/create?field=customer_id",
+        dict(data, customer_id_email="new@example.dk", customer_id_consent_email=""),
+        headers=HX,
+    )
     assert missing.status_code == 422 and "Please ask the customer" in text(missing)
     assert customers() == 2
 
@@ -166,10 +195,15 @@ def test_a_loyalty_card_scanned_anywhere_opens_the_profile(client, shop):
     assert client.get("/stock/scan?code=OSL9999999").status_code == 404
 
 
-@pytest.mark.parametrize(("typed", "field", "value"), [
-    ("Anna Berg", "first_name", "Anna"), ("Anna Berg", "last_name", "Berg"),
-    ("anna@example.dk", "email", "anna@example.dk"), ("0151 2345 6789", "phone", "0151 2345 6789"),
-])
+@pytest.mark.parametrize(
+    ("typed", "field", "value"),
+    [
+        ("Anna Berg", "first_name", "Anna"),
+        ("Anna Berg", "last_name", "Berg"),
+        ("anna@example.dk", "email", "anna@example.dk"),
+        ("0151 2345 6789", "phone", "0151 2345 6789"),
+    ],
+)
 def test_picker_quick_create_starts_with_what_was_searched(client, shop, typed, field, value):
     client.login("clerk@example.test")
     picker = text(client.get("/customers/picker", query_string={"field": "customer_id", "new": typed}, headers=HX))
@@ -178,8 +212,18 @@ def test_picker_quick_create_starts_with_what_was_searched(client, shop, typed, 
     assert customers() == 1  # nothing is created before the clerk confirms
 
 
-@pytest.mark.parametrize("query", ["jurgen", "Müller", "+49 151 23456789", "0151-234 567 89", "0049 15123456789",
-                                   "juergen@example.de", "OSL0000042 "])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "jurgen",
+        "Müller",
+        "+49 151 23456789",
+        "0151-234 567 89",
+        "0049 15123456789",
+        "juergen@example.de",
+        "OSL0000042 ",
+    ],
+)
 def test_the_global_search_box_finds_customers_in_their_own_group(client, shop, query):
     """The box on every page promises products, EANs and customers: it finds customers as the customer search
     does, in a group of their own above the products. Every staff member may look customers up."""
@@ -188,10 +232,11 @@ def test_the_global_search_box_finds_customers_in_their_own_group(client, shop, 
         response = client.get("/stock/", query_string={"q": query}, headers=headers)
         if query.startswith("OSL"):  # a loyalty number opens the profile
             assert shop["juergen"].id and f"/customers/{shop['juergen'].id}" in (
-                response.headers.get("HX-Redirect") or response.headers.get("Location", ""))
+                response.headers.get("HX-Redirect") or response.headers.get("Location", "")
+            )
             continue
         page = text(response)
-        group = page[page.index('aria-labelledby="found-customers"'):page.index('id="found-products"')]
+        group = page[page.index('aria-labelledby="found-customers"') : page.index('id="found-products"')]
         assert "Jürgen Müller" in group and f'href="/customers/{shop["juergen"].id}"' in group
 
 

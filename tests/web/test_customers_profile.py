@@ -1,5 +1,6 @@
 """The profile: timeline, notes (escaped), figures, recommendations, wishlist; privacy: access log, export,
 erase (no personal data left in any table), merge (nothing lost); role limits and store scope."""
+
 import io
 import json
 import zipfile
@@ -32,29 +33,64 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture
 def shop(make):
-    parka, knit = dict(product="Fjord Parka", category="Jackets"), dict(product="Merino Crew Knit",
-                                                                        category="Knitwear", price_minor=7995)
-    made = make.shop("HAM", "BER",
-                     team={"clerk": ("clerk", "HAM", "Jonas Weber"), "manager": ("manager", "HAM", "Maria Becker"),
-                           "ber_manager": ("manager", "BER", "Ben Berlin", "ber@example.test"), "admin": "admin"},
-                     variants={"parka_m": dict(parka, size="M", stock={"HAM": 3}),
-                               "parka_l": dict(parka, size="L", stock={"HAM": 3}),
-                               "knit_m": dict(knit, size="M", stock={"HAM": 3}),
-                               "knit_l": dict(knit, size="L", stock={"HAM": 3})})
+    parka, knit = (
+        dict(product="Fjord Parka", category="Jackets"),
+        dict(product="Merino Crew Knit", category="Knitwear", price_minor=7995),
+    )
+    made = make.shop(
+        "HAM",
+        "BER",
+        team={
+            "clerk": ("clerk", "HAM", "Jonas Weber"),
+            "manager": ("manager", "HAM", "Maria Becker"),
+            "ber_manager": ("manager", "BER", "Ben Berlin", "ber@example.test"),
+            "admin": "admin",
+        },
+        variants={
+            "parka_m": dict(parka, size="M", stock={"HAM": 3}),
+            "parka_l": dict(parka, size="L", stock={"HAM": 3}),
+            "knit_m": dict(knit, size="M", stock={"HAM": 3}),
+            "knit_l": dict(knit, size="L", stock={"HAM": 3}),
+        },
+    )
     ham, ber, clerk, manager = made.ham, made.ber, made.clerk, made.manager
     parka_m, parka_l, knit_m, knit_l = made.parka_m, made.parka_l, made.knit_m, made.knit_l
-    juergen = make.customer("Jürgen", "Müller", email="juergen@example.de", phone="+4915123456789",
-                            loyalty_number="OSL0000042", preferred_location_id=ham.id, sizes={"tops": "M"})
+    juergen = make.customer(
+        "Jürgen",
+        "Müller",
+        email="juergen@example.de",
+        phone="+4915123456789",
+        loyalty_number="OSL0000042",
+        preferred_location_id=ham.id,
+        sizes={"tops": "M"},
+    )
     # Jürgen bought the parka in M; two other customers bought the parka with the knit.
-    bought = make.order(ham, [(parka_m, 1, ham)], status="collected", channel="store", customer_id=juergen.id,
-                        delivery_address={"name": "Jürgen Müller", "street": "Elbchaussee 1"})
+    bought = make.order(
+        ham,
+        [(parka_m, 1, ham)],
+        status="collected",
+        channel="store",
+        customer_id=juergen.id,
+        delivery_address={"name": "Jürgen Müller", "street": "Elbchaussee 1"},
+    )
     for n in range(2):
         other = make.customer("Anna", f"Other{n}")
-        make.order(ham, [(parka_l, 1, ham), (knit_l if n else knit_m, 1, ham)], status="collected",
-                   customer_id=other.id)
+        make.order(
+            ham, [(parka_l, 1, ham), (knit_l if n else knit_m, 1, ham)], status="collected", customer_id=other.id
+        )
     web = make.order(ham, [(knit_l, 1, ham)], status="ready", channel="web", customer_id=juergen.id)
-    return dict(ham=ham, ber=ber, clerk=clerk, manager=manager, juergen=juergen, parka_m=parka_m, knit_m=knit_m,
-                knit_l=knit_l, bought=bought, web=web)
+    return dict(
+        ham=ham,
+        ber=ber,
+        clerk=clerk,
+        manager=manager,
+        juergen=juergen,
+        parka_m=parka_m,
+        knit_m=knit_m,
+        knit_l=knit_l,
+        bought=bought,
+        web=web,
+    )
 
 
 def text(response):
@@ -171,9 +207,18 @@ def test_wishlist_by_code_and_from_a_recommendation(client, shop):
 def test_edit_changes_contact_and_sizes_and_refuses_duplicates(client, make, shop):
     make.customer("Anna", "Taken", email="taken@example.de")
     client.login("clerk@example.test")
-    data = dict(first_name="Jürgen", last_name="Müller", email="juergen@example.de", phone="040 3250 1200",
-                preferred_location_id=str(shop["ham"].id), locale="de", size_tops="L", size_shoes="43",
-                size_jeans="", size_dresses="")
+    data = dict(
+        first_name="Jürgen",
+        last_name="Müller",
+        email="juergen@example.de",
+        phone="040 3250 1200",
+        preferred_location_id=str(shop["ham"].id),
+        locale="de",
+        size_tops="L",
+        size_shoes="43",
+        size_jeans="",
+        size_dresses="",
+    )
     assert client.submit(url(shop, "/edit"), data).status_code == 303
     db.session.expire_all()
     customer = db.session.get(Customer, shop["juergen"].id)
@@ -185,6 +230,7 @@ def test_edit_changes_contact_and_sizes_and_refuses_duplicates(client, make, sho
 
 
 # --- role limits and store scope -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("suffix", ["/access-log", "/export", "/erase", "/merge"])
 def test_clerks_cannot_use_the_privacy_tools(client, shop, suffix):
@@ -215,6 +261,7 @@ def test_the_managers_access_log_shows_who_viewed_from_where(client, shop):
 
 
 # --- export --------------------------------------------------------------------------------------------------
+
 
 def test_export_holds_everything_about_the_customer(client, shop):
     customer_service.add_note(shop["juergen"], "Prefers navy", staff=shop["clerk"])
@@ -276,11 +323,16 @@ def _api_order(client, email, key):
     from omnistore.stores.staff import create_api_client
 
     _api, token = create_api_client("web shop")
-    document = {"customer": {"email": email, "first_name": "Jürgen", "last_name": "Müller"},
-                "lines": [{"sku": "KNIT-L", "quantity": 1}], "fulfilment": "pickup", "pickup_location": "HAM",
-                "payment_state": "paid"}
-    return lambda: client.http.post("/api/v1/orders", json=document,
-                                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+    document = {
+        "customer": {"email": email, "first_name": "Jürgen", "last_name": "Müller"},
+        "lines": [{"sku": "KNIT-L", "quantity": 1}],
+        "fulfilment": "pickup",
+        "pickup_location": "HAM",
+        "payment_state": "paid",
+    }
+    return lambda: client.http.post(
+        "/api/v1/orders", json=document, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    )
 
 
 def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
@@ -297,14 +349,25 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     customer_service.add_to_wishlist(juergen, shop["knit_m"].id, staff=shop["clerk"])
     # The pickup order: the confirmation resent, the address changed, resent again; the customer checks in.
     order_desk.resend_confirmation(shop["web"], staff=manager)
-    customer_service.update_profile(juergen, customer_service.ProfileChanges(
-        first_name="Jürgen", last_name="Müller", email="j.neu@example.de", phone="+4915123456789", locale="de"),
-        staff=manager)
+    customer_service.update_profile(
+        juergen,
+        customer_service.ProfileChanges(
+            first_name="Jürgen", last_name="Müller", email="j.neu@example.de", phone="+4915123456789", locale="de"
+        ),
+        staff=manager,
+    )
     order_desk.resend_confirmation(db.session.get(Order, shop["web"].id), staff=manager)
     token = make.pickup(shop["web"]).token
     customer_pickups.check_in(token, note="Jürgen in the blue car")
-    db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="juergen@example.de",
-                                 subject="Your order is ready, Jürgen Müller", body="Hello Jürgen Müller"))
+    db.session.add(
+        OutboxMessage(
+            kind="email",
+            topic="order.ready",
+            recipient="juergen@example.de",
+            subject="Your order is ready, Jürgen Müller",
+            body="Hello Jürgen Müller",
+        )
+    )
     db.session.commit()  # an email from before the outbox knew its customers
     # A web order whose client put the customer's address into its Idempotency-Key.
     api_order = _api_order(client, "j.neu@example.de", "order-for-j.neu@example.de")
@@ -313,11 +376,23 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     # A delivery started at the counter, to his home, not placed yet (its units are held).
     draft = order_drafts.start_draft(shop["clerk"], customer_id=juergen.id)
     order_drafts.set_line(draft, shop["knit_m"].id, 1, staff=shop["clerk"])
-    order_drafts.choose_fulfilment(draft, "delivery", staff=shop["clerk"], payment_state="paid", address={
-        "name": "Jürgen Müller", "street": "Elbchaussee 1", "postcode": "22763", "city": "Hamburg", "country": "DE"})
+    order_drafts.choose_fulfilment(
+        draft,
+        "delivery",
+        staff=shop["clerk"],
+        payment_state="paid",
+        address={
+            "name": "Jürgen Müller",
+            "street": "Elbchaussee 1",
+            "postcode": "22763",
+            "city": "Hamburg",
+            "country": "DE",
+        },
+    )
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 1
-    twin = make.customer("Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222",
-                         preferred_location_id=shop["ham"].id)
+    twin = make.customer(
+        "Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222", preferred_location_id=shop["ham"].id
+    )
     customer_privacy.merge_customers(juergen, twin, staff=manager)
     before, _tables = _every_text_value()
     assert any("j.neu@example.de" in value for _table, value in before)  # the scan sees what it looks for
@@ -330,12 +405,34 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     response = client.submit(url(shop, "/erase"), {"confirm": "ERASE"})
     assert response.status_code == 303
 
-    personal = ["Jürgen", "Müller", "juergen", "mueller", "juergen@example.de", "j.neu", "+4915123456789",
-                "OSL0000042", "Elbchaussee", "daughter", "blue car", "twin@example.de", "+4917011112222", "Twin",
-                "Navy, wohnt"]
+    personal = [
+        "Jürgen",
+        "Müller",
+        "juergen",
+        "mueller",
+        "juergen@example.de",
+        "j.neu",
+        "+4915123456789",
+        "OSL0000042",
+        "Elbchaussee",
+        "daughter",
+        "blue car",
+        "twin@example.de",
+        "+4917011112222",
+        "Twin",
+        "Navy, wohnt",
+    ]
     values, tables = _every_text_value()
-    assert {"customer", "customer_merge", "order_draft", "orders", "order_event", "outbox_message", "audit_event",
-            "pickup"} <= tables
+    assert {
+        "customer",
+        "customer_merge",
+        "order_draft",
+        "orders",
+        "order_event",
+        "outbox_message",
+        "audit_event",
+        "pickup",
+    } <= tables
     leaks = [(word, table, value) for table, value in values for word in personal if word.lower() in value.lower()]
     assert leaks == []
     db.session.expire_all()
@@ -347,14 +444,26 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     assert client.get(url(shop)).status_code == 404
     assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "erase"
     # Unsent emails to him are gone; sent ones say only that there was one.
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.status == "pending", OutboxMessage.recipient != "erased")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.recipient != "erased")
+        )
+        == 0
+    )
     # The open draft was cancelled and its units are free again; placing it is refused with the reason.
     dropped = db.session.get(OrderDraft, draft.id)
     assert dropped.status == "abandoned" and dropped.delivery_address == {}
     assert db.session.scalar(select(func.count()).select_from(DraftHold)) == 0
-    assert db.session.scalar(select(sa.func.sum(sa.literal_column("allocated"))).select_from(
-        sa.table("stock_level")).where(sa.column("variant_id") == shop["knit_m"].id)) == 0
+    assert (
+        db.session.scalar(
+            select(sa.func.sum(sa.literal_column("allocated")))
+            .select_from(sa.table("stock_level"))
+            .where(sa.column("variant_id") == shop["knit_m"].id)
+        )
+        == 0
+    )
     client.post("/logout", data={"csrf_token": client.csrf_token()})
     client.login("clerk@example.test")
     place = client.submit(f"/orders/drafts/{draft.token}/place", {"idempotency_key": "after-erase"})
@@ -367,10 +476,18 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
 
 # --- merge ---------------------------------------------------------------------------------------------------
 
+
 def test_merge_moves_everything_and_records_it(client, make, shop):
     juergen = shop["juergen"]
-    twin = make.customer("Jürgen", "Müller", email="j.mueller@example.de", phone="+4917011112222",
-                         loyalty_points=300, loyalty_tier="gold", preferred_location_id=shop["ham"].id)
+    twin = make.customer(
+        "Jürgen",
+        "Müller",
+        email="j.mueller@example.de",
+        phone="+4917011112222",
+        loyalty_points=300,
+        loyalty_tier="gold",
+        preferred_location_id=shop["ham"].id,
+    )
     juergen.loyalty_points = 100
     db.session.commit()
     make.order(shop["ham"], [(shop["knit_l"], 1, shop["ham"])], status="collected", channel="app", customer_id=twin.id)
@@ -382,8 +499,9 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     from omnistore.orders.models import OrderDraft
 
     draft = order_drafts.start_draft(shop["clerk"], customer_id=twin.id)
-    db.session.add(OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de",
-                                 customer_id=twin.id))
+    db.session.add(
+        OutboxMessage(kind="email", topic="order.ready", recipient="j.mueller@example.de", customer_id=twin.id)
+    )
     db.session.commit()
     client.login("manager@example.test")
     page = text(client.get(url(shop, "/merge")))
@@ -396,11 +514,17 @@ def test_merge_moves_everything_and_records_it(client, make, shop):
     db.session.expire_all()
     survivor, stub = db.session.get(Customer, juergen.id), db.session.get(Customer, twin.id)
     assert db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == survivor.id)) == 3
-    assert db.session.scalar(select(func.count()).select_from(CustomerNote).where(
-        CustomerNote.customer_id == survivor.id)) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(CustomerNote).where(CustomerNote.customer_id == survivor.id))
+        == 1
+    )
     assert db.session.scalar(select(Consent.customer_id).where(Consent.channel == "sms")) == survivor.id
-    assert db.session.scalar(select(func.count()).select_from(CustomerVisit).where(
-        CustomerVisit.customer_id == survivor.id)) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(CustomerVisit).where(CustomerVisit.customer_id == survivor.id)
+        )
+        == 1
+    )
     assert db.session.scalar(select(func.count()).select_from(WishlistItem)) == 1
     assert survivor.loyalty_points == 400 and survivor.loyalty_tier == "gold"
     assert stub.merged_into_id == survivor.id and stub.email is None and stub.loyalty_points == 0

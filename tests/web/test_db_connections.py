@@ -1,4 +1,5 @@
 """Pooled PostgreSQL connections: pinged when they sat unused a while, replaced when the ping fails."""
+
 import threading
 import time
 
@@ -53,13 +54,17 @@ def test_one_that_died_a_moment_after_its_last_use_fails_once_then_is_replaced(p
 
 # --- a connection lost during a request ------------------------------------------------------------------
 
+
 def end_the_apps_connections():
     """End the server process of every connection to the test database but this admin one (as a failover or
     `pg_terminate_backend` would), without telling the app's pool."""
     with sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool).connect() as admin:
-        ended = admin.scalar(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        ended = admin.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     return ended
 
 

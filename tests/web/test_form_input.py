@@ -1,6 +1,7 @@
 """Every POST route of the app, signed in as admin and anonymous, with each kind of input no form of ours
 sends: file parts where text belongs, repeated fields, JSON, another content type. None may answer with a 5xx
 (the app runs with TESTING, so an exception in a view fails the test), and none may change anything."""
+
 import io
 import re
 from pathlib import Path
@@ -29,8 +30,9 @@ def post_routes(app):
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or rule.rule.startswith("/api/"):
             continue
-        values = {name: 1 if type(rule._converters[name]).__name__ == "IntegerConverter" else "x"
-                  for name in rule.arguments}
+        values = {
+            name: 1 if type(rule._converters[name]).__name__ == "IntegerConverter" else "x" for name in rule.arguments
+        }
         with app.test_request_context():
             routes.append((rule.endpoint, app.url_for(rule.endpoint, **values)))
     return sorted(routes)
@@ -38,14 +40,21 @@ def post_routes(app):
 
 def row_counts():
     db.session.expire_all()
-    return {table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
-            for table in db.metadata.sorted_tables}
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
 
 
 def odd_bodies(names):
     """The kinds of input, as test-client keyword arguments."""
-    yield "files", {"data": {name: (io.BytesIO(b"=cmd|' /C calc'!A0"), "x.csv") for name in names},
-                    "content_type": "multipart/form-data"}
+    yield (
+        "files",
+        {
+            "data": {name: (io.BytesIO(b"=cmd|' /C calc'!A0"), "x.csv") for name in names},
+            "content_type": "multipart/form-data",
+        },
+    )
     yield "repeated", {"data": {name: ["a", "b"] for name in names}}
     yield "json", {"json": {name: ["a"] for name in names}}
     yield "text", {"data": "email=a@b.c", "content_type": "text/plain"}
@@ -83,8 +92,11 @@ def test_no_post_route_fails_on_input_no_form_sends(app, client, world, who):
 
 def test_the_sign_in_page_says_what_was_wrong_with_a_file_for_the_email(client, world):
     token = client.csrf_token()
-    response = client.post("/login", data={"email": (io.BytesIO(b"x"), "a.txt"), "password": "pw",
-                                           "csrf_token": token}, content_type="multipart/form-data")
+    response = client.post(
+        "/login",
+        data={"email": (io.BytesIO(b"x"), "a.txt"), "password": "pw", "csrf_token": token},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
     assert "The field “email” takes text, not a file." in response.get_data(as_text=True)
     assert not client.signed_in()
@@ -93,8 +105,11 @@ def test_the_sign_in_page_says_what_was_wrong_with_a_file_for_the_email(client, 
 @pytest.mark.parametrize("path", ["/language", "/o/abcdefabcdefabcdefabcdef/here"])
 def test_public_forms_refuse_a_file_or_a_list(client, world, path):
     token = client.csrf_token()
-    as_file = client.post(path, data={"locale": (io.BytesIO(b"de"), "a"), "note": (io.BytesIO(b"x"), "b"),
-                                      "csrf_token": token}, content_type="multipart/form-data")
+    as_file = client.post(
+        path,
+        data={"locale": (io.BytesIO(b"de"), "a"), "note": (io.BytesIO(b"x"), "b"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
     assert as_file.status_code == 400
     as_list = client.post(path, data={"locale": ["de", "da"], "note": ["a", "b"], "csrf_token": token})
     assert as_list.status_code == 400 and "was sent more than once" in as_list.get_data(as_text=True)
@@ -103,8 +118,9 @@ def test_public_forms_refuse_a_file_or_a_list(client, world, path):
 def test_an_htmx_request_gets_the_message_as_a_fragment(client, world):
     client.login("admin@example.test")
     token = client.csrf_token()
-    response = client.post("/customers/1/notes", data={"note": ["a", "b"]},
-                           headers={"X-CSRFToken": token, "HX-Request": "true"})
+    response = client.post(
+        "/customers/1/notes", data={"note": ["a", "b"]}, headers={"X-CSRFToken": token, "HX-Request": "true"}
+    )
     assert response.status_code == 400 and response.headers["HX-Retarget"] == "#toasts"
     assert "<html" not in response.get_data(as_text=True)
 
@@ -112,6 +128,9 @@ def test_an_htmx_request_gets_the_message_as_a_fragment(client, world):
 def test_the_stock_import_still_takes_its_file(client, world, make):
     client.login("admin@example.test")
     token = client.csrf_token()
-    response = client.post("/stock/import", data={"file": (io.BytesIO(b"sku;location;on_hand\r\n"), "s.csv"),
-                                                  "csrf_token": token}, content_type="multipart/form-data")
+    response = client.post(
+        "/stock/import",
+        data={"file": (io.BytesIO(b"sku;location;on_hand\r\n"), "s.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
     assert response.status_code != 400 or "takes text" not in response.get_data(as_text=True)

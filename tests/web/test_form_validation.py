@@ -1,6 +1,7 @@
 """Forms check their input before a view changes anything: ids and quantities that are empty, negative,
 huge, not numbers or control characters come back at their field with a clear message (422), and nothing
 is changed."""
+
 # ruff: noqa: F811 — the fixtures imported below are the tests' arguments
 import pytest
 
@@ -38,15 +39,23 @@ def test_a_bad_variant_id_is_told_at_the_add_field(client, shop, value):
     assert [(line.variant_id, line.quantity) for line in draft_of(token).lines] == [(shop.scarf.id, 1)]
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("-1", "at least 1"), ("1000", "At most 999"), ("99999999999999", "whole number"), ("zwei", "whole number"),
-    ("\x07", "whole number"), (" ", "whole number"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "at least 1"),
+        ("1000", "At most 999"),
+        ("99999999999999", "whole number"),
+        ("zwei", "whole number"),
+        ("\x07", "whole number"),
+        (" ", "whole number"),
+    ],
+)
 def test_a_bad_button_quantity_is_told_at_the_line(client, shop, value, message):
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.scarf.id)
-    response = client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": value},
-                             headers=HTMX)
+    response = client.submit(
+        f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": value}, headers=HTMX
+    )
     assert response.status_code == 422
     assert f'id="qty-{shop.scarf.id}-error"' in html(response) and message in html(response)
     assert [line.quantity for line in draft_of(token).lines] == [1]
@@ -68,8 +77,9 @@ def test_a_bad_pickup_store_is_told_at_the_store_field(client, shop, value):
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.scarf.id, customer_id=shop.customer.id)
     before = draft_of(token).pickup_location_id
-    response = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": value},
-                             headers=HTMX)
+    response = client.submit(
+        f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": value}, headers=HTMX
+    )
     assert response.status_code == 422
     assert 'id="pickup-store-error"' in html(response) and "We could not find that location." in html(response)
     assert draft_of(token).pickup_location_id == before
@@ -96,10 +106,15 @@ def test_a_bad_id_in_the_new_order_link_is_told_on_the_draft(client, shop, value
     assert draft_of(token).customer_id is None and draft_of(token).lines == []
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("", "Say why"), ("\x07", "control character"), ("Customer\x1b left", "control character"),
-    ("x" * 400, "At most 300 characters"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Say why"),
+        ("\x07", "control character"),
+        ("Customer\x1b left", "control character"),
+        ("x" * 400, "At most 300 characters"),
+    ],
+)
 def test_a_bad_cancel_reason_is_told_at_the_field_and_cancels_nothing(client, placed, value, message):
     order = placed["order"]
     client.login(placed["clerk"].email)
@@ -110,10 +125,15 @@ def test_a_bad_cancel_reason_is_told_at_the_field_and_cancels_nothing(client, pl
     assert db.session.get(Order, order.id).status == "placed"
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("", "Enter the tracking reference"), ("   ", "Enter the tracking reference"),
-    ("PN\x075", "Use letters, digits"), ("x" * 500, "At most"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Enter the tracking reference"),
+        ("   ", "Enter the tracking reference"),
+        ("PN\x075", "Use letters, digits"),
+        ("x" * 500, "At most"),
+    ],
+)
 def test_a_bad_tracking_reference_is_told_at_the_field_and_ships_nothing(client, net, value, message):
     db.session.execute(db.update(Transfer).where(Transfer.id == net.transfer.id).values(status="picked"))
     db.session.commit()
@@ -131,8 +151,9 @@ def test_a_bad_line_at_the_pickup_desk_is_told_and_picks_nothing(client, make, d
     line = order.lines[0]
     response = client.submit(f"/pickups/orders/{order.number}/picked", {"line": value}, headers=HTMX)
     assert response.status_code == 422 and "That line is not part of this order." in html(response)
-    response = client.submit(f"/pickups/orders/{order.number}/ready",
-                             {"short": value, "shelf_location": "A-1"}, headers=HTMX)
+    response = client.submit(
+        f"/pickups/orders/{order.number}/ready", {"short": value, "shelf_location": "A-1"}, headers=HTMX
+    )
     assert response.status_code == 422 and "That line is not part of this order." in html(response)
     db.session.expire_all()
     assert db.session.get(OrderLine, line.id).status == line.status

@@ -7,6 +7,7 @@ tap through them in a real browser):
 - every stylesheet and script loads from base.html (a boosted navigation swaps the <body> only);
 - nothing inline that the strict CSP refuses (emails excepted: they render only in the outbox's sandboxed preview).
 """
+
 import json
 import re
 from html.parser import HTMLParser
@@ -17,8 +18,21 @@ TEMPLATES = ROOT / "templates"
 PAGES = [path for path in TEMPLATES.rglob("*.html") if "emails" not in path.relative_to(TEMPLATES).parts]
 REQUEST_ATTRIBUTES = {f"hx-{verb}" for verb in ("get", "post", "put", "patch", "delete")}
 # Attributes that configure the request of the element they sit on.
-REQUEST_CONFIG = {"hx-target", "hx-swap", "hx-select", "hx-include", "hx-sync", "hx-disabled-elt", "hx-confirm",
-                  "hx-push-url", "hx-vals", "hx-params", "hx-indicator", "hx-encoding", "hx-select-oob"}
+REQUEST_CONFIG = {
+    "hx-target",
+    "hx-swap",
+    "hx-select",
+    "hx-include",
+    "hx-sync",
+    "hx-disabled-elt",
+    "hx-confirm",
+    "hx-push-url",
+    "hx-vals",
+    "hx-params",
+    "hx-indicator",
+    "hx-encoding",
+    "hx-select-oob",
+}
 JINJA = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.S)
 
 
@@ -62,8 +76,11 @@ def test_no_element_hands_request_attributes_down_to_the_elements_inside_it():
 
 def test_every_file_link_opts_out_of_boosting(app):
     """Every link to an endpoint that answers with a file goes through the download_link macro."""
-    files = {rule.endpoint for rule in app.url_map.iter_rules()
-             if re.search(r"\.(csv|zip|pdf)$|/export$", rule.rule) and not rule.rule.startswith("/api/")}
+    files = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if re.search(r"\.(csv|zip|pdf)$|/export$", rule.rule) and not rule.rule.startswith("/api/")
+    }
     assert {"manager.figures_csv", "customers.export", "stock.import_problems"} <= files
     seen, direct = set(), []
     for path in PAGES:
@@ -80,9 +97,13 @@ def test_every_file_link_opts_out_of_boosting(app):
 
 
 def test_stylesheets_and_scripts_load_from_the_base_layout_only():
-    elsewhere = [f"{path.relative_to(ROOT)}:{line} <{tag}>" for path in PAGES if path.name != "base.html"
-                 for tag, attrs, (line, _col) in tags(path)
-                 if tag in ("script", "style") or (tag == "link" and attrs.get("rel") == "stylesheet")]
+    elsewhere = [
+        f"{path.relative_to(ROOT)}:{line} <{tag}>"
+        for path in PAGES
+        if path.name != "base.html"
+        for tag, attrs, (line, _col) in tags(path)
+        if tag in ("script", "style") or (tag == "link" and attrs.get("rel") == "stylesheet")
+    ]
     assert not elsewhere, "boosted navigation would not load these:\n" + "\n".join(elsewhere)
     base = (TEMPLATES / "base.html").read_text(encoding="utf-8")
     for path in sorted((ROOT / "static" / "js").glob("*.js")) + sorted((ROOT / "static" / "css").glob("*.css")):
@@ -90,9 +111,15 @@ def test_stylesheets_and_scripts_load_from_the_base_layout_only():
 
 
 def test_nothing_inline_that_the_content_security_policy_refuses():
-    inline = [f"{path.relative_to(ROOT)}:{line} <{tag}>" for path in PAGES for tag, attrs, (line, _col) in tags(path)
-              if "style" in attrs or tag == "style" or (tag == "script" and "src" not in attrs)
-              or any(name.startswith("on") for name in attrs)]
+    inline = [
+        f"{path.relative_to(ROOT)}:{line} <{tag}>"
+        for path in PAGES
+        for tag, attrs, (line, _col) in tags(path)
+        if "style" in attrs
+        or tag == "style"
+        or (tag == "script" and "src" not in attrs)
+        or any(name.startswith("on") for name in attrs)
+    ]
     assert not inline, "\n".join(inline)
     for path in (ROOT / "static" / "js").glob("*.js"):
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,5 @@
 """Templates translate in the request's language, and in another one where code forces it (e.g. an email)."""
+
 from flask import render_template_string
 from flask_babel import force_locale, refresh
 

@@ -1,4 +1,5 @@
 """A tablet can install omnistore on its home screen."""
+
 import json
 
 

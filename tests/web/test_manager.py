@@ -1,4 +1,5 @@
 """The manager area: dashboard, figure lists, handover log, timeline, CSV exports and pickup settings."""
+
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -13,17 +14,36 @@ from omnistore.stores.models import Location
 
 @pytest.fixture
 def shop(make):
-    made = make.shop("HAM", "CPH", team={"manager": ("manager", "HAM", "Mia Manager"),
-                                         "clerk": ("clerk", "HAM", "Jürgen Weiß"), "admin": "admin",
-                                         "cph_manager": ("manager", "CPH", None, "cph@example.test")},
-                     variants={"variant": dict(price_minor=8995)})
+    made = make.shop(
+        "HAM",
+        "CPH",
+        team={
+            "manager": ("manager", "HAM", "Mia Manager"),
+            "clerk": ("clerk", "HAM", "Jürgen Weiß"),
+            "admin": "admin",
+            "cph_manager": ("manager", "CPH", None, "cph@example.test"),
+        },
+        variants={"variant": dict(price_minor=8995)},
+    )
     ham, cph, clerk, variant = made.ham, made.cph, made.clerk, made.variant
     now = datetime.now(UTC)
     collected = make.order(ham, [(variant, 1, ham)], status="collected", placed_at=now - timedelta(hours=5))
-    make.pickup(collected, ready_at=now - timedelta(hours=4), collected_at=now - timedelta(hours=1),
-                collected_by_staff_id=clerk.id, verification="code_name")
-    make.event(collected, "collected", now - timedelta(hours=1), staff=clerk, from_status="ready",
-               to_status="collected", verification="code_name")
+    make.pickup(
+        collected,
+        ready_at=now - timedelta(hours=4),
+        collected_at=now - timedelta(hours=1),
+        collected_by_staff_id=clerk.id,
+        verification="code_name",
+    )
+    make.event(
+        collected,
+        "collected",
+        now - timedelta(hours=1),
+        staff=clerk,
+        from_status="ready",
+        to_status="collected",
+        verification="code_name",
+    )
     waiting = make.order(ham, [(variant, 1, ham)], status="ready", placed_at=now - timedelta(hours=3))
     make.pickup(waiting, ready_at=now - timedelta(hours=2), pickup_by=now + timedelta(days=6))
     elsewhere = make.order(cph, [(variant, 1, cph)], status="ready", placed_at=now - timedelta(hours=3))
@@ -33,8 +53,14 @@ def shop(make):
 
 def test_clerks_may_not_open_the_manager_area(client, shop):
     client.login("clerk@example.test")
-    for path in ("/manager/", "/manager/orders?figure=placed", "/manager/handovers", "/manager/settings",
-                 "/manager/figures.csv", f"/manager/orders/{shop['collected'].number}"):
+    for path in (
+        "/manager/",
+        "/manager/orders?figure=placed",
+        "/manager/handovers",
+        "/manager/settings",
+        "/manager/figures.csv",
+        f"/manager/orders/{shop['collected'].number}",
+    ):
         assert client.get(path).status_code == 403, path
 
 
@@ -60,8 +86,10 @@ def test_a_bad_custom_period_shows_a_message_and_the_last_week(client, shop):
     assert "The period ends before it starts." in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["period=custom&from=x&to=%00", "page=-5&figure=placed", "staff=abc&method=zzz",
-                                   "period=zzz&store=" + "A" * 500])
+@pytest.mark.parametrize(
+    "query",
+    ["period=custom&from=x&to=%00", "page=-5&figure=placed", "staff=abc&method=zzz", "period=zzz&store=" + "A" * 500],
+)
 def test_odd_input_never_breaks_the_pages(client, shop, query):
     client.login("admin@example.test")
     for path in ("/manager/", "/manager/orders", "/manager/handovers", "/manager/figures.csv"):
@@ -112,8 +140,9 @@ def test_german_csv_uses_decimal_commas(client, shop, make):
     assert all("." not in value for value in values.values() if value)
 
 
-@pytest.mark.parametrize("locale, totals", [("en", {"39.95", "249.95", "1529.65"}),
-                                            ("de", {"39,95", "249,95", "1529,65"})])
+@pytest.mark.parametrize(
+    "locale, totals", [("en", {"39.95", "249.95", "1529.65"}), ("de", {"39,95", "249,95", "1529,65"})]
+)
 def test_csv_money_is_exact_to_the_cent_for_the_language(client, shop, make, locale, totals):
     from omnistore.stores.models import Staff
 
@@ -155,9 +184,20 @@ def test_handover_log_filters_and_order_timeline(client, shop):
 def test_a_manager_changes_the_pickup_rules_of_the_own_store(client, shop):
     client.login("manager@example.test")
     assert client.get("/manager/settings").status_code == 200
-    data = {"hold_days": "10", "reminder_day": "8", "pickup_enabled": "y", "mon": "09:00-12:00, 14:00-18:00",
-            "tue": "9:00-18:00", "wed": "", "thu": "", "fri": "", "sat": "", "sun": "", "transfer_capacity": "20",
-            "safety_stock": "2"}
+    data = {
+        "hold_days": "10",
+        "reminder_day": "8",
+        "pickup_enabled": "y",
+        "mon": "09:00-12:00, 14:00-18:00",
+        "tue": "9:00-18:00",
+        "wed": "",
+        "thu": "",
+        "fri": "",
+        "sat": "",
+        "sun": "",
+        "transfer_capacity": "20",
+        "safety_stock": "2",
+    }
     response = client.submit("/manager/settings", data)
     assert response.status_code == 303
     ham = db.session.get(Location, shop["ham"].id)
@@ -169,19 +209,29 @@ def test_a_manager_changes_the_pickup_rules_of_the_own_store(client, shop):
     assert audit.detail["changes"]["hold_days"] == [7, 10]
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("hold_days", "0", "Number must be between 1 and 60."),
-    ("reminder_day", "7", "The reminder goes out before the last hold day"),
-    ("mon", "9 to 5", "Give the hours as 09:30-20:00"),
-    ("transfer_capacity", "-1", "Number must be between 0 and 10000."),
-    ("hold_days", "\u0661\u0662", "Enter a whole number with the digits 0–9"),  # Arabic-Indic 12
-    ("transfer_capacity", "1_0", "Enter a whole number with the digits 0–9"),
-    ("safety_stock", "\uff13", "Enter a whole number with the digits 0–9"),  # a full-width 3
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("hold_days", "0", "Number must be between 1 and 60."),
+        ("reminder_day", "7", "The reminder goes out before the last hold day"),
+        ("mon", "9 to 5", "Give the hours as 09:30-20:00"),
+        ("transfer_capacity", "-1", "Number must be between 0 and 10000."),
+        ("hold_days", "\u0661\u0662", "Enter a whole number with the digits 0–9"),  # Arabic-Indic 12
+        ("transfer_capacity", "1_0", "Enter a whole number with the digits 0–9"),
+        ("safety_stock", "\uff13", "Enter a whole number with the digits 0–9"),  # a full-width 3
+    ],
+)
 def test_bad_settings_are_refused_where_the_manager_looks(client, shop, field, value, message):
     client.login("manager@example.test")
-    data = {"hold_days": "7", "reminder_day": "5", "pickup_enabled": "y", "transfer_capacity": "50",
-            "safety_stock": "0", "sourcing_enabled": "y", field: value}
+    data = {
+        "hold_days": "7",
+        "reminder_day": "5",
+        "pickup_enabled": "y",
+        "transfer_capacity": "50",
+        "safety_stock": "0",
+        "sourcing_enabled": "y",
+        field: value,
+    }
     response = client.submit("/manager/settings", data)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -193,16 +243,19 @@ def test_bad_settings_are_refused_where_the_manager_looks(client, shop, field, v
 
 def test_only_admins_change_another_stores_settings(client, shop):
     client.login("manager@example.test")
-    client.submit("/manager/settings?store=CPH", {"hold_days": "3", "reminder_day": "1", "transfer_capacity": "1",
-                                                  "safety_stock": "0"})
+    client.submit(
+        "/manager/settings?store=CPH",
+        {"hold_days": "3", "reminder_day": "1", "transfer_capacity": "1", "safety_stock": "0"},
+    )
     cph = db.session.get(Location, shop["cph"].id)
     db.session.refresh(cph)
     assert cph.hold_days == 7  # the manager's form went to the own store instead: CPH untouched
     client.submit("/logout")
     client.login("admin@example.test")
-    response = client.submit("/manager/settings?store=CPH", {"hold_days": "3", "reminder_day": "1",
-                                                             "transfer_capacity": "1", "safety_stock": "0",
-                                                             "use_store_hours": "y"})
+    response = client.submit(
+        "/manager/settings?store=CPH",
+        {"hold_days": "3", "reminder_day": "1", "transfer_capacity": "1", "safety_stock": "0", "use_store_hours": "y"},
+    )
     assert response.status_code == 303
     db.session.refresh(cph)
     assert cph.hold_days == 3 and cph.pickup_hours == {}

@@ -1,5 +1,6 @@
 """The order builder at the counter: start from a variant or a customer, add items, choose how the customer
 gets them, see the proposal and the hold, place once — and bad input shown where the clerk looks."""
+
 import re
 
 import pytest
@@ -49,8 +50,9 @@ def draft_of(token):
 
 def held(variant, location):
     db.session.expire_all()
-    row = db.session.scalar(select(StockLevel).where(StockLevel.variant_id == variant.id,
-                                                     StockLevel.location_id == location.id))
+    row = db.session.scalar(
+        select(StockLevel).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
     return row.allocated if row else 0
 
 
@@ -64,8 +66,9 @@ def test_a_variant_from_elsewhere_is_ordered_for_collection_in_another_store(cli
     assert 'data-countdown="' in page
 
     # Collect in Berlin instead (the nearest other store is preselected; Berlin is chosen here).
-    part = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.ber.id},
-                         headers=HTMX)
+    part = client.submit(
+        f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.ber.id}, headers=HTMX
+    )
     assert part.status_code == 200
     html = part.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="draft"')
@@ -103,22 +106,31 @@ def test_items_are_added_by_scan_or_search_and_changed_with_plus_and_minus(clien
     client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": "3"}, headers=HTMX)
     assert {line.variant_id: line.quantity for line in draft_of(token).lines} == {shop.scarf.id: 3, shop.boot.id: 1}
     assert held(shop.scarf, shop.ham) == 3
-    removed = client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": "0"},
-                            headers=HTMX)
+    removed = client.submit(
+        f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "quantity": "0"}, headers=HTMX
+    )
     assert "Wool Scarf" in removed.get_data(as_text=True) and "removed" in removed.get_data(as_text=True)
     assert [line.variant_id for line in draft_of(token).lines] == [shop.boot.id]
     assert held(shop.scarf, shop.ham) == 0
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("0", "at least 1"), ("-2", "at least 1"), ("1000", "At most 999"), ("99999999999999", "whole number"),
-    ("2.5", "whole number"), ("zwei", "whole number"),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0", "at least 1"),
+        ("-2", "at least 1"),
+        ("1000", "At most 999"),
+        ("99999999999999", "whole number"),
+        ("2.5", "whole number"),
+        ("zwei", "whole number"),
+    ],
+)
 def test_a_bad_quantity_is_shown_at_the_line_and_changes_nothing(client, shop, typed, message):
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.scarf.id)
-    response = client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "typed": typed},
-                             headers=HTMX)
+    response = client.submit(
+        f"/orders/drafts/{token}/lines", {"variant_id": shop.scarf.id, "typed": typed}, headers=HTMX
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert f'id="qty-{shop.scarf.id}-error"' in html and message in html
@@ -145,8 +157,9 @@ def test_a_store_without_pickup_desk_and_a_bad_address_are_refused_at_their_fiel
     db.session.commit()
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.scarf.id, customer_id=shop.customer.id)
-    response = client.submit(f"/orders/drafts/{token}/fulfilment",
-                             {"choice": "store", "pickup_location_id": shop.ber.id}, headers=HTMX)
+    response = client.submit(
+        f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.ber.id}, headers=HTMX
+    )
     assert response.status_code == 422
     assert "Berlin has no pickup desk" in response.get_data(as_text=True)
     assert draft_of(token).pickup_location_id == shop.ham.id
@@ -154,15 +167,35 @@ def test_a_store_without_pickup_desk_and_a_bad_address_are_refused_at_their_fiel
     opened = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "delivery"}, headers=HTMX)
     assert opened.status_code == 200 and 'id="address-street"' in opened.get_data(as_text=True)
     assert draft_of(token).fulfilment == "pickup"  # nothing typed yet: only the form opened
-    bad = client.submit(f"/orders/drafts/{token}/fulfilment", {
-        "choice": "delivery", "confirm_address": "1", "name": "Ida Lund", "street": "Nørregade 1",
-        "postcode": "123", "city": "København", "country": "DK"}, headers=HTMX)
+    bad = client.submit(
+        f"/orders/drafts/{token}/fulfilment",
+        {
+            "choice": "delivery",
+            "confirm_address": "1",
+            "name": "Ida Lund",
+            "street": "Nørregade 1",
+            "postcode": "123",
+            "city": "København",
+            "country": "DK",
+        },
+        headers=HTMX,
+    )
     assert bad.status_code == 422
     assert "A Danish postcode has 4 digits" in bad.get_data(as_text=True)
     assert draft_of(token).fulfilment == "pickup"
-    good = client.submit(f"/orders/drafts/{token}/fulfilment", {
-        "choice": "delivery", "confirm_address": "1", "name": "Ida Lund", "street": "Nørregade 1",
-        "postcode": "1165", "city": "København", "country": "DK"}, headers=HTMX)
+    good = client.submit(
+        f"/orders/drafts/{token}/fulfilment",
+        {
+            "choice": "delivery",
+            "confirm_address": "1",
+            "name": "Ida Lund",
+            "street": "Nørregade 1",
+            "postcode": "1165",
+            "city": "København",
+            "country": "DK",
+        },
+        headers=HTMX,
+    )
     assert good.status_code == 200 and "Delivered by" in good.get_data(as_text=True)
     assert draft_of(token).fulfilment == "delivery"
 
@@ -222,8 +255,21 @@ def test_the_customer_profile_starts_an_order_for_that_customer(client, shop):
     assert "Ida Lund" in client.get(f"/orders/drafts/{token}").get_data(as_text=True)
 
 
-NASTY = ["", " ", "-1", "0", "1e9", "99999999999", "2147483648", "abc", "１２", "<b>x</b>", "x" * 5000, "%00",
-         "\u202e1"]
+NASTY = [
+    "",
+    " ",
+    "-1",
+    "0",
+    "1e9",
+    "99999999999",
+    "2147483648",
+    "abc",
+    "１２",
+    "<b>x</b>",
+    "x" * 5000,
+    "%00",
+    "\u202e1",
+]
 
 
 def test_no_input_makes_the_builder_fail(client, shop):
@@ -238,8 +284,18 @@ def test_no_input_makes_the_builder_fail(client, shop):
             ("customer", {"customer_id": value}),
             ("fulfilment", {"choice": "store", "pickup_location_id": value}),
             ("fulfilment", {"choice": value, "current": value, "payment_state": value}),
-            ("fulfilment", {"choice": "delivery", "confirm_address": "1", "name": value, "street": value,
-                            "postcode": value, "city": value, "country": value}),
+            (
+                "fulfilment",
+                {
+                    "choice": "delivery",
+                    "confirm_address": "1",
+                    "name": value,
+                    "street": value,
+                    "postcode": value,
+                    "city": value,
+                    "country": value,
+                },
+            ),
         ):
             response = client.submit(f"/orders/drafts/{token}/{path}", data, headers=headers)
             assert response.status_code < 500, (path, data, response.status_code)
@@ -269,7 +325,8 @@ def test_a_unit_kept_as_safety_stock_is_named_in_the_builder(client, shop):
     assert "Not available anywhere in the network" not in page
     assert "København keeps its last 2 units as safety stock: collect them at København instead." in page
     assert held(shop.boot, shop.cph) == 0
-    part = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.cph.id},
-                         headers=HTMX)
+    part = client.submit(
+        f"/orders/drafts/{token}/fulfilment", {"choice": "store", "pickup_location_id": shop.cph.id}, headers=HTMX
+    )
     assert "Ready for pickup at København" in part.get_data(as_text=True)
     assert held(shop.boot, shop.cph) == 1

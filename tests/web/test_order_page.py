@@ -1,4 +1,5 @@
 """The order page: lines with their sources, transfers, history; cancel with a reason; resend; delivered."""
+
 import pytest
 from sqlalchemy import select
 
@@ -29,8 +30,9 @@ def placed(make):
 
 def allocated(variant, location):
     db.session.expire_all()
-    return db.session.scalar(select(StockLevel.allocated).where(StockLevel.variant_id == variant.id,
-                                                                StockLevel.location_id == location.id))
+    return db.session.scalar(
+        select(StockLevel.allocated).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
 
 
 def test_the_page_shows_lines_sources_transfers_and_history(client, placed):

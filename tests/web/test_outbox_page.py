@@ -1,4 +1,5 @@
 """The admin's Outbox page: every queued email readable as the customer sees it (QR included), webhooks too."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest

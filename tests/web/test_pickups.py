@@ -1,4 +1,5 @@
 """The pickup desk in the browser's terms: the live queue, pick list and ready, the handover, store scope."""
+
 import re
 
 import pytest
@@ -61,6 +62,7 @@ def section(page, kind):
 
 # --- the queue -------------------------------------------------------------------------------------------
 
+
 def test_the_desk_shows_each_order_in_its_group(client, make, desk):
     to_pick = new_order(make, desk, first_name="Anna")
     ready = make_ready(new_order(make, desk, first_name="Bo"), desk["clerk"], shelf="C-7")
@@ -80,7 +82,7 @@ def test_the_desk_shows_each_order_in_its_group(client, make, desk):
     assert here.number in section(page, "checked_in") and "Blue car, spot 4" in section(page, "checked_in")
     assert arriving.number in section(page, "arriving") and "0 of 1 lines here" in section(page, "arriving")
     assert overdue.number in section(page, "overdue")
-    assert page.index('qgroup-checked_in') < page.index('qgroup-to_pick')  # customers here come first
+    assert page.index("qgroup-checked_in") < page.index("qgroup-to_pick")  # customers here come first
     assert "Other Jensen" not in page
     assert 'data-scan-target="/pickups/handover?code=%7Bcode%7D"' in page
 
@@ -114,16 +116,19 @@ def test_polling_another_stores_queue_does_not_keep_the_session_alive(client, ma
 
 # --- pick list and ready ------------------------------------------------------------------------------------
 
+
 def test_pick_lines_then_mark_ready_with_a_short_line(client, make, desk):
     order = new_order(make, desk)
     jacket_line, boots_line = order.lines
     client.login("clerk@example.test")
     page = text(client.get(f"/pickups/orders/{order.number}"))
-    assert "Fjord Parka" in page and "Pick list" in page and 'data-print' in page
+    assert "Fjord Parka" in page and "Pick list" in page and "data-print" in page
     response = client.submit(f"/pickups/orders/{order.number}/picked", {"line": str(jacket_line.id)}, headers=HX)
     assert response.status_code == 200 and "1 line(s) marked as picked." in text(response)
-    response = client.submit(f"/pickups/orders/{order.number}/ready", {
-        "shelf_location": "A-3", "short": str(boots_line.id), f"short_reason-{boots_line.id}": "Damaged"})
+    response = client.submit(
+        f"/pickups/orders/{order.number}/ready",
+        {"shelf_location": "A-3", "short": str(boots_line.id), f"short_reason-{boots_line.id}": "Damaged"},
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/pickups/"
     db.session.expire_all()
     order = db.session.get(Order, order.id)
@@ -162,6 +167,7 @@ def test_printable_pick_lists_one_per_order(client, make, desk):
 
 # --- the handover -------------------------------------------------------------------------------------------
 
+
 def test_typed_code_leads_to_the_handover_and_confirm_collects(client, make, desk):
     order = make_ready(new_order(make, desk, first_name="Mia"), desk["clerk"])
     code = order.pickup.short_code
@@ -190,12 +196,15 @@ def test_a_scanned_status_url_finds_the_order(app, client, make, desk):
     assert 'value="qr" checked' in page
 
 
-@pytest.mark.parametrize("code, status, message", [
-    ("ACDEFGHJ", 404, "No pickup order has the code ACDEFGHJ"),
-    ("hello", 404, "is not a pickup code"),
-    ("", 422, "Scan the customer"),
-    ("x" * 5000, 404, "is not a pickup code"),
-])
+@pytest.mark.parametrize(
+    "code, status, message",
+    [
+        ("ACDEFGHJ", 404, "No pickup order has the code ACDEFGHJ"),
+        ("hello", 404, "is not a pickup code"),
+        ("", 422, "Scan the customer"),
+        ("x" * 5000, 404, "is not a pickup code"),
+    ],
+)
 def test_a_bad_code_is_explained_at_the_code_field(client, make, desk, code, status, message):
     client.login("clerk@example.test")
     response = client.get("/pickups/handover", query_string={"code": code})
@@ -205,8 +214,10 @@ def test_a_bad_code_is_explained_at_the_code_field(client, make, desk, code, sta
 
 
 def test_another_stores_order_says_where_to_collect_it(client, make, desk):
-    order = make_ready(new_order(make, desk, store="cph"), db.session.scalar(
-        db.select(db.Model.registry._class_registry["Staff"]).filter_by(email="cph@example.test")))
+    order = make_ready(
+        new_order(make, desk, store="cph"),
+        db.session.scalar(db.select(db.Model.registry._class_registry["Staff"]).filter_by(email="cph@example.test")),
+    )
     client.login("clerk@example.test")
     response = client.get("/pickups/handover", query_string={"code": order.pickup.short_code})
     assert response.status_code == 409 and "to be collected at København" in text(response)
@@ -218,8 +229,9 @@ def test_another_stores_order_says_where_to_collect_it(client, make, desk):
     assert db.session.get(Order, order.id).status == "ready"
 
 
-@pytest.mark.parametrize("locale, when", [("en", "04/12/2026, 15:24"), ("de", "04.12.26, 15:24"),
-                                          ("da", "04.12.2026 15.24")])
+@pytest.mark.parametrize(
+    "locale, when", [("en", "04/12/2026, 15:24"), ("de", "04.12.26, 15:24"), ("da", "04.12.2026 15.24")]
+)
 def test_already_collected_says_when_in_the_language_on_the_stores_clock(client, make, desk, locale, when):
     from datetime import UTC, datetime
 
@@ -271,8 +283,9 @@ def test_pay_at_pickup_needs_the_payment_step_and_a_verification(client, make, d
     page = text(response)
     assert 'id="pay-error"' in page and 'id="verification-error"' in page
     assert db.session.get(Order, order.id).status == "ready"
-    response = client.submit(f"/pickups/orders/{order.number}/handover",
-                             {"verification": "id", "payment_collected": "1"})
+    response = client.submit(
+        f"/pickups/orders/{order.number}/handover", {"verification": "id", "payment_collected": "1"}
+    )
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Order, order.id).pickup.payment_collected_at is not None
@@ -282,13 +295,14 @@ def test_partial_handover_refuses_a_line_with_its_reason(client, make, desk):
     order = make_ready(new_order(make, desk), desk["clerk"])
     boots = order.lines[1]
     client.login("clerk@example.test")
-    response = client.submit(f"/pickups/orders/{order.number}/handover", {
-        "verification": "qr", "refuse": str(boots.id), f"refuse_reason-{boots.id}": "Does not fit"})
+    response = client.submit(
+        f"/pickups/orders/{order.number}/handover",
+        {"verification": "qr", "refuse": str(boots.id), f"refuse_reason-{boots.id}": "Does not fit"},
+    )
     assert response.status_code == 303
     db.session.expire_all()
     assert [line.status for line in db.session.get(Order, order.id).lines] == ["collected", "refused"]
-    level = db.session.scalar(db.select(StockLevel).filter_by(variant_id=desk["boots"].id,
-                                                               location_id=desk["ham"].id))
+    level = db.session.scalar(db.select(StockLevel).filter_by(variant_id=desk["boots"].id, location_id=desk["ham"].id))
     assert (level.on_hand, level.allocated) == (5, 0)
     assert "1 line(s) went back to stock" in text(client.get("/pickups/"))
 

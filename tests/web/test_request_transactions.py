@@ -1,5 +1,6 @@
 """How a request's own transaction ends: COMMIT when it only read (so psycopg keeps its prepared statements,
 which it drops after any ROLLBACK), ROLLBACK as before when anything else happened."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -1,4 +1,5 @@
 """CSRF, security headers, and errors that never leak a stack trace."""
+
 import pytest
 
 from omnistore.core.extensions import db

@@ -1,6 +1,7 @@
 """Sessions live on the server: sign-out and the idle timeout end them for every copy of the cookie; an open
 clerk's pickup desk stays signed in (within a shift); a request that is no longer signed in leads to one sign-in page
 and back to where the clerk was."""
+
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -98,8 +99,9 @@ def test_activity_is_written_at_most_once_a_minute(client, store, make):
 def queue_poll(client, location, *, other_store=False):
     fingerprint = pickup_queue.queue_fingerprint(location)
     code = f"&location={location.code}" if other_store else ""
-    return client.get(f"/pickups/queue?v={fingerprint}{code}",
-                      headers={**HX, "HX-Current-URL": "http://localhost/pickups/"})
+    return client.get(
+        f"/pickups/queue?v={fingerprint}{code}", headers={**HX, "HX-Current-URL": "http://localhost/pickups/"}
+    )
 
 
 def test_an_open_desk_stays_signed_in_while_its_queue_is_on_screen(client, store, make):
@@ -164,20 +166,24 @@ def test_disabling_a_staff_member_ends_their_sessions(client, store, make):
 
 # --- one sign-in page, and back -----------------------------------------------------------------------------
 
+
 def next_of(location):
     return parse_qs(urlsplit(location).query).get("next", [None])[0]
 
 
 def test_an_htmx_request_without_a_session_leads_the_whole_page_to_sign_in(client, store):
     page = f"/stock/products/{store['variant'].product_id}?variant={store['variant'].id}"
-    response = client.get(f"/stock/variants/{store['variant'].id}/panel?v=1-1-1",
-                          headers={**HX, "HX-Current-URL": f"http://localhost{page}"})
+    response = client.get(
+        f"/stock/variants/{store['variant'].id}/panel?v=1-1-1",
+        headers={**HX, "HX-Current-URL": f"http://localhost{page}"},
+    )
     assert response.status_code == 401 and not response.get_data()  # nothing to swap into the panel
     target = response.headers["HX-Redirect"]
     assert target.startswith("/login?") and next_of(target) == page
     token = client.csrf_token()
-    response = client.post(target, data={"email": store["clerk"].email, "password": PASSWORD,
-                                         "next": next_of(target), "csrf_token": token})
+    response = client.post(
+        target, data={"email": store["clerk"].email, "password": PASSWORD, "next": next_of(target), "csrf_token": token}
+    )
     assert response.headers["Location"] == page
 
 
@@ -188,9 +194,19 @@ def test_the_idle_timeout_inside_a_panel_returns_to_the_page_not_the_panel(clien
     assert response.status_code == 401 and next_of(response.headers["HX-Redirect"]) == "/pickups/"
 
 
-@pytest.mark.parametrize("current", ["https://evil.example/pickups/", "http://localhost.evil.example/x",
-                                     "javascript:alert(1)", "http://localhost//evil.example/", "/pickups/",
-                                     "http://localhost/login?next=/x", "http://localhost/a\tb", ""])
+@pytest.mark.parametrize(
+    "current",
+    [
+        "https://evil.example/pickups/",
+        "http://localhost.evil.example/x",
+        "javascript:alert(1)",
+        "http://localhost//evil.example/",
+        "/pickups/",
+        "http://localhost/login?next=/x",
+        "http://localhost/a\tb",
+        "",
+    ],
+)
 def test_only_a_page_of_this_site_is_returned_to(client, store, current):
     response = client.get("/pickups/queue?v=1", headers={**HX, "HX-Current-URL": current})
     assert response.status_code == 401 and next_of(response.headers["HX-Redirect"]) is None

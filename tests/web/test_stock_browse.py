@@ -1,4 +1,5 @@
 """The stock browse views: search (page and htmx partial), scan, product page, the live network panel."""
+
 import re
 from urllib.parse import quote
 
@@ -34,8 +35,16 @@ def shop(app, make, client):
     make.stock(parka_variants[1], ham, on_hand=3)
     clerk = make.staff("clerk", ham, email="clerk@example.test")
     client.login(clerk.email)
-    return dict(ham=ham, cph=cph, parka=parka, variant=variant, parka_variants=parka_variants, loden=loden,
-                loden_variants=loden_variants, clerk=clerk)
+    return dict(
+        ham=ham,
+        cph=cph,
+        parka=parka,
+        variant=variant,
+        parka_variants=parka_variants,
+        loden=loden,
+        loden_variants=loden_variants,
+        clerk=clerk,
+    )
 
 
 def text(response):
@@ -43,6 +52,7 @@ def text(response):
 
 
 # --- search ---------------------------------------------------------------------------------------------------
+
 
 def test_search_page_and_htmx_partial(client, shop):
     page = client.get("/stock/?q=parka")
@@ -90,10 +100,19 @@ def test_filters_are_offered_and_applied(client, shop):
     assert f"variant={shop['parka_variants'][0].id}" in text(client.get("/stock/?q=parka&size=S", headers=HX))
 
 
-@pytest.mark.parametrize("query", [
-    "q=" + "x" * 201, "q=" + "ü" * 300, "available=everywhere", "offset=-1", "offset=1e9", "offset=" + "9" * 30,
-    "category=" + "c" * 500, "q=" + "+".join("abcdefghijkl"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=" + "x" * 201,
+        "q=" + "ü" * 300,
+        "available=everywhere",
+        "offset=-1",
+        "offset=1e9",
+        "offset=" + "9" * 30,
+        "category=" + "c" * 500,
+        "q=" + "+".join("abcdefghijkl"),
+    ],
+)
 def test_bad_search_input_is_a_message_not_a_500(client, shop, query):
     for headers in ({}, HX):
         response = client.get(f"/stock/?{query}", headers=headers)
@@ -101,8 +120,24 @@ def test_bad_search_input_is_a_message_not_a_500(client, shop, query):
         assert "That search could not be run" in text(response)
 
 
-@pytest.mark.parametrize("q", ["", "   ", "%", "_", "🧥", "ジャケット", "a%00"[:1], "'; select 1; --", "Müller & Söhne",
-                               "\u200b", "x" * 200, "4" * 13, "0" * 14])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "",
+        "   ",
+        "%",
+        "_",
+        "🧥",
+        "ジャケット",
+        "a%00"[:1],
+        "'; select 1; --",
+        "Müller & Söhne",
+        "\u200b",
+        "x" * 200,
+        "4" * 13,
+        "0" * 14,
+    ],
+)
 def test_odd_but_valid_queries_answer_200(client, shop, q):
     assert client.get(f"/stock/?q={quote(q)}", headers=HX).status_code == 200
     assert client.get(f"/stock/?q={quote(q)}").status_code == 200
@@ -142,6 +177,7 @@ def test_search_query_count_does_not_grow_with_the_results(client, shop, make):
 
 # --- exact codes: the search box and the scanner ---------------------------------------------------------------
 
+
 def test_an_exact_ean_or_sku_in_the_search_box_opens_the_variant(client, shop):
     variant = shop["variant"]
     target = f"/stock/products/{shop['parka'].id}?variant={variant.id}"
@@ -162,20 +198,42 @@ def test_scan_jumps_to_the_variant(client, shop):
         assert response.status_code == 303 and response.headers["Location"] == target
 
 
-@pytest.mark.parametrize("code", [
-    "http://localhost/stock/products/1?variant=2", "https://localhost/orders/", "/stock/products/1",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "http://localhost/stock/products/1?variant=2",
+        "https://localhost/orders/",
+        "/stock/products/1",
+    ],
+)
 def test_scan_follows_links_to_this_site(client, shop, code):
     response = client.get(f"/stock/scan?code={quote(code)}")
     assert response.status_code == 303
     assert response.headers["Location"] == "/" + code.split("/", 3)[-1] if "://" in code else code
 
 
-@pytest.mark.parametrize("code", [
-    "https://evil.example/stock/", "//evil.example/x", "///evil.example", "////evil.example", "/\\evil.example", "http://localhost@evil.example/",
-    "javascript:alert(1)", "data:text/html,hi", "ftp://localhost/x", "https://localhost.evil.example/",
-    "4006381333932", "nope", "", "   ", "x" * 5000, "ü" * 100, "https://localhost/\nx",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "https://evil.example/stock/",
+        "//evil.example/x",
+        "///evil.example",
+        "////evil.example",
+        "/\\evil.example",
+        "http://localhost@evil.example/",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "ftp://localhost/x",
+        "https://localhost.evil.example/",
+        "4006381333932",
+        "nope",
+        "",
+        "   ",
+        "x" * 5000,
+        "ü" * 100,
+        "https://localhost/\nx",
+    ],
+)
 def test_scan_of_an_unknown_code_is_a_404_page_offering_the_search(client, shop, code):
     response = client.get(f"/stock/scan?code={quote(code)}")
     assert response.status_code == 404
@@ -192,11 +250,12 @@ def test_scan_shows_a_shortened_code(client, shop):
 
 # --- product page ---------------------------------------------------------------------------------------------
 
+
 def test_product_page_with_matrix_and_the_chosen_variants_panel(client, shop):
     variant = shop["variant"]
     body = text(client.get(f"/stock/products/{shop['parka'].id}?variant={variant.id}"))
     assert "Fjord Parka" in body and "€89.95" in body and 'id="matrix"' in body
-    matrix = body[body.index('id="matrix"'):body.index('id="network-panel"')]
+    matrix = body[body.index('id="matrix"') : body.index('id="network-panel"')]
     sizes = re.findall(r'<th scope="col">([^<]+)</th>', matrix)
     assert sizes == ["S", "M", "XL"]
     assert f'data-variant-cell="{variant.id}" aria-current="true"' in body
@@ -219,13 +278,22 @@ def test_a_variant_of_another_product_is_ignored(client, shop):
 
 def test_a_product_with_one_variant_opens_its_panel(client, shop):
     body = text(client.get(f"/stock/products/{shop['loden'].id}"))
-    assert 'data-live' in body
+    assert "data-live" in body
 
 
-@pytest.mark.parametrize("path", ["/stock/products/999999", "/stock/products/0", "/stock/products/-1",
-                                  "/stock/products/abc", "/stock/products/99999999999999999999",
-                                  "/stock/products/2147483648", "/stock/variants/99999999999999999999/panel?v=1",
-                                  "/stock/variants/2147483648/panel"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/stock/products/999999",
+        "/stock/products/0",
+        "/stock/products/-1",
+        "/stock/products/abc",
+        "/stock/products/99999999999999999999",
+        "/stock/products/2147483648",
+        "/stock/variants/99999999999999999999/panel?v=1",
+        "/stock/variants/2147483648/panel",
+    ],
+)
 def test_unknown_product_is_404(client, shop, path):
     assert client.get(path).status_code == 404
 
@@ -240,6 +308,7 @@ def test_boosted_navigation_to_the_product_page_gets_the_page_in_one_request(cli
 
 
 # --- the network panel ----------------------------------------------------------------------------------------
+
 
 def panel_url(body):
     return re.search(r'hx-get="(/stock/variants/\d+/panel\?v=[^"]+)"', body).group(1).replace("&amp;", "&")
@@ -334,7 +403,7 @@ def test_a_long_panel_shows_the_nearest_ten_and_the_rest_on_request(client, shop
     url = f"/stock/variants/{shop['variant'].id}/panel"
     short = text(client.get(url, headers=HX))
     assert short.count("<tr data-location=") == 1 + 10 + 1  # here, the ten nearest of 16, the warehouse
-    assert "Show 6 more stores" in short and 'all=1' in short and "all=1&amp;v=" not in short
+    assert "Show 6 more stores" in short and "all=1" in short and "all=1&amp;v=" not in short
     full = text(client.get(url + "?all=1", headers=HX))
     assert full.count("<tr data-location=") == 1 + 16 + 1 and "Show the nearest stores only" in full
     assert re.search(r'hx-get="/stock/variants/\d+/panel\?[^"]*all=1', full)  # the poll keeps the long list
@@ -368,8 +437,7 @@ def test_panel_links_to_this_stores_stock_page_when_it_exists(app, client, shop)
         assert "Receive / correct" not in body
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_LIVE_REFRESH_SECONDS": 1.5,
-                                         "OMNISTORE_LOW_STOCK_THRESHOLD": 0}])
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LIVE_REFRESH_SECONDS": 1.5, "OMNISTORE_LOW_STOCK_THRESHOLD": 0}])
 def test_refresh_interval_and_low_stock_threshold_come_from_the_config(client, shop):
     body = text(client.get(f"/stock/variants/{shop['variant'].id}/panel", headers=HX))
     assert "every 1500ms" in body and "badge-low" not in body

@@ -1,4 +1,5 @@
 """The here-page (receive, correct, history), its store scope, and the managers' CSV import."""
+
 import re
 
 import pytest
@@ -15,11 +16,17 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def shop(make):
     """Hamburg and Copenhagen, a variant stocked at both, a clerk and a manager in Hamburg."""
-    return make.shop("HAM", "CPH",
-                     team={"clerk": ("clerk", "HAM", "Jonas Weber"), "manager": "manager", "admin": "admin",
-                           "cph_clerk": ("clerk", "CPH", None, "cph@example.test")},
-                     variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy",
-                                               stock={"HAM": (5, 2), "CPH": 7})})
+    return make.shop(
+        "HAM",
+        "CPH",
+        team={
+            "clerk": ("clerk", "HAM", "Jonas Weber"),
+            "manager": "manager",
+            "admin": "admin",
+            "cph_clerk": ("clerk", "CPH", None, "cph@example.test"),
+        },
+        variants={"variant": dict(product="Fjord Parka", size="XL", colour="Navy", stock={"HAM": (5, 2), "CPH": 7})},
+    )
 
 
 def here_url(shop, action="here", **params):
@@ -29,13 +36,17 @@ def here_url(shop, action="here", **params):
 
 def level(variant, location):
     db.session.expire_all()
-    return db.session.scalar(select(StockLevel).where(StockLevel.variant_id == variant.id,
-                                                      StockLevel.location_id == location.id))
+    return db.session.scalar(
+        select(StockLevel).where(StockLevel.variant_id == variant.id, StockLevel.location_id == location.id)
+    )
 
 
 def movements(variant, location):
-    return db.session.scalar(select(func.count()).select_from(StockMovement).where(
-        StockMovement.variant_id == variant.id, StockMovement.location_id == location.id))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(StockMovement)
+        .where(StockMovement.variant_id == variant.id, StockMovement.location_id == location.id)
+    )
 
 
 def text(response):
@@ -43,6 +54,7 @@ def text(response):
 
 
 # --- the page --------------------------------------------------------------------------------------------
+
 
 def test_here_page_shows_figures_forms_and_history(client, shop):
     client.login("clerk@example.test")
@@ -81,10 +93,12 @@ def test_signed_out_is_sent_to_sign_in(client, shop):
 
 # --- receive ----------------------------------------------------------------------------------------------
 
+
 def test_receive_with_htmx_returns_the_updated_component(client, shop):
     client.login("clerk@example.test")
-    response = client.submit(here_url(shop, "receive"), {"quantity": "3", "reason": "Lieferung KW 12",
-                                                          "reference": "LS-4711"}, headers=HX)
+    response = client.submit(
+        here_url(shop, "receive"), {"quantity": "3", "reason": "Lieferung KW 12", "reference": "LS-4711"}, headers=HX
+    )
     assert response.status_code == 200, text(response)
     page = text(response)
     assert '<div id="stock-here"' in page and "<html" not in page
@@ -104,18 +118,21 @@ def test_receive_without_javascript_redirects_back_with_a_flash(client, shop):
     assert level(shop["variant"], shop["ham"]).on_hand == 9
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"quantity": "0", "reason": "x"}, "quantity", "Enter 1 or more."),
-    ({"quantity": "-3", "reason": "x"}, "quantity", "A receipt cannot be negative"),
-    ({"quantity": "abc", "reason": "x"}, "quantity", "is not a number"),
-    ({"quantity": "2.5", "reason": "x"}, "quantity", "no decimals"),
-    ({"quantity": "1000001", "reason": "x"}, "quantity", "Enter at most 1,000,000."),
-    ({"quantity": "", "reason": "x"}, "quantity", "Enter a number."),
-    ({"quantity": "3", "reason": "   "}, "reason", "Say where the goods came from"),
-    ({"quantity": "3"}, "reason", "Say where the goods came from"),
-    ({"quantity": "3", "reason": "x" * 501}, "reason", "At most 500 characters"),
-    ({"quantity": "3", "reason": "ok", "reference": "r" * 101}, "reference", "At most 100 characters"),
-])
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"quantity": "0", "reason": "x"}, "quantity", "Enter 1 or more."),
+        ({"quantity": "-3", "reason": "x"}, "quantity", "A receipt cannot be negative"),
+        ({"quantity": "abc", "reason": "x"}, "quantity", "is not a number"),
+        ({"quantity": "2.5", "reason": "x"}, "quantity", "no decimals"),
+        ({"quantity": "1000001", "reason": "x"}, "quantity", "Enter at most 1,000,000."),
+        ({"quantity": "", "reason": "x"}, "quantity", "Enter a number."),
+        ({"quantity": "3", "reason": "   "}, "reason", "Say where the goods came from"),
+        ({"quantity": "3"}, "reason", "Say where the goods came from"),
+        ({"quantity": "3", "reason": "x" * 501}, "reason", "At most 500 characters"),
+        ({"quantity": "3", "reason": "ok", "reference": "r" * 101}, "reference", "At most 100 characters"),
+    ],
+)
 def test_bad_receipts_are_422_at_the_field_and_change_nothing(client, shop, data, field, message):
     client.login("clerk@example.test")
     before = movements(shop["variant"], shop["ham"])
@@ -132,8 +149,9 @@ def test_bad_receipts_are_422_at_the_field_and_change_nothing(client, shop, data
 
 def test_what_was_typed_stays_in_the_form_after_an_error(client, shop):
     client.login("clerk@example.test")
-    page = text(client.submit(here_url(shop, "receive"), {"quantity": "abc", "reason": "Lieferung <b>7</b>"},
-                              headers=HX))
+    page = text(
+        client.submit(here_url(shop, "receive"), {"quantity": "abc", "reason": "Lieferung <b>7</b>"}, headers=HX)
+    )
     assert 'value="abc"' in page
     assert 'value="Lieferung &lt;b&gt;7&lt;/b&gt;"' in page
 
@@ -165,11 +183,13 @@ def test_first_receipt_creates_the_level(client, shop, make):
 
 # --- correct ----------------------------------------------------------------------------------------------
 
+
 def test_correct_sets_the_counted_figure(client, shop):
     client.login("clerk@example.test")
     version = level(shop["variant"], shop["ham"]).version
-    response = client.submit(here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake",
-                                                          "version": str(version)}, headers=HX)
+    response = client.submit(
+        here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake", "version": str(version)}, headers=HX
+    )
     assert response.status_code == 200
     page = text(response)
     assert "Count saved: 4 on hand (-1)." in page
@@ -180,8 +200,11 @@ def test_correct_sets_the_counted_figure(client, shop):
 def test_a_matching_count_changes_nothing(client, shop):
     client.login("clerk@example.test")
     before = level(shop["variant"], shop["ham"]).version
-    page = text(client.submit(here_url(shop, "correct"), {"quantity": "5", "reason": "Stocktake",
-                                                           "version": str(before)}, headers=HX))
+    page = text(
+        client.submit(
+            here_url(shop, "correct"), {"quantity": "5", "reason": "Stocktake", "version": str(before)}, headers=HX
+        )
+    )
     assert "The count matches: 5 on hand. Nothing was changed." in page
     assert level(shop["variant"], shop["ham"]).version == before
 
@@ -200,8 +223,9 @@ def test_a_count_made_on_old_figures_is_refused_with_the_new_ones(client, shop):
     client.login("clerk@example.test")
     seen = level(shop["variant"], shop["ham"]).version
     ledger.receive(ledger.StockChange(shop["variant"].id, shop["ham"].id, 3, "another tablet"), None)
-    response = client.submit(here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake",
-                                                          "version": str(seen)}, headers=HX)
+    response = client.submit(
+        here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake", "version": str(seen)}, headers=HX
+    )
     assert response.status_code == 409
     page = text(response)
     assert "Someone changed this stock meanwhile: on hand is now 8 (2 reserved)." in page
@@ -210,14 +234,16 @@ def test_a_count_made_on_old_figures_is_refused_with_the_new_ones(client, shop):
     # The form now carries the new version: sending the count again (after a look) goes through.
     new_version = re.search(r'name="version" value="(\d+)"', page).group(1)
     assert int(new_version) == seen + 1
-    response = client.submit(here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake",
-                                                          "version": new_version}, headers=HX)
+    response = client.submit(
+        here_url(shop, "correct"), {"quantity": "4", "reason": "Stocktake", "version": new_version}, headers=HX
+    )
     assert response.status_code == 200
     assert level(shop["variant"], shop["ham"]).on_hand == 4
 
 
-@pytest.mark.parametrize(("quantity", "message"), [("-1", "cannot be negative"), ("x", "is not a number"),
-                                                   ("", "Enter a number.")])
+@pytest.mark.parametrize(
+    ("quantity", "message"), [("-1", "cannot be negative"), ("x", "is not a number"), ("", "Enter a number.")]
+)
 def test_bad_counts_are_422(client, shop, quantity, message):
     client.login("clerk@example.test")
     response = client.submit(here_url(shop, "correct"), {"quantity": quantity, "reason": "Stocktake"}, headers=HX)
@@ -227,14 +253,14 @@ def test_bad_counts_are_422(client, shop, quantity, message):
 
 # --- store scope ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("action", ["receive", "correct"])
 def test_a_hamburg_clerk_cannot_change_copenhagen_stock(client, shop, action):
     client.login("clerk@example.test")
     before = (level(shop["variant"], shop["cph"]).on_hand, movements(shop["variant"], shop["cph"]))
     response = client.submit(here_url(shop, action, location="CPH"), {"quantity": "1", "reason": "sneaky"})
     assert response.status_code == 403
-    response = client.submit(here_url(shop, action, location="CPH"), {"quantity": "1", "reason": "sneaky"},
-                             headers=HX)
+    response = client.submit(here_url(shop, action, location="CPH"), {"quantity": "1", "reason": "sneaky"}, headers=HX)
     assert response.status_code == 403
     assert (level(shop["variant"], shop["cph"]).on_hand, movements(shop["variant"], shop["cph"])) == before
     assert level(shop["variant"], shop["ham"]).on_hand == 5
@@ -275,6 +301,7 @@ def test_the_changes_are_recorded_with_who_did_them(client, shop):
 
 # --- history ----------------------------------------------------------------------------------------------
 
+
 def test_history_is_paged_newest_first(client, shop):
     for n in range(1, 25):
         ledger.receive(ledger.StockChange(shop["variant"].id, shop["ham"].id, 1, f"delivery {n:02d}"), shop["clerk"])
@@ -292,12 +319,12 @@ def test_history_is_paged_newest_first(client, shop):
 
 # --- CSV import -------------------------------------------------------------------------------------------
 
+
 def upload(client, content, name="stock.csv", **kwargs):
     from io import BytesIO
 
     data = content.encode("utf-8") if isinstance(content, str) else content
-    return client.submit("/stock/import", {"file": (BytesIO(data), name)}, content_type="multipart/form-data",
-                         **kwargs)
+    return client.submit("/stock/import", {"file": (BytesIO(data), name)}, content_type="multipart/form-data", **kwargs)
 
 
 def test_clerks_cannot_import(client, shop):
@@ -312,7 +339,7 @@ def test_manager_imports_for_the_own_store_and_sees_the_bad_rows(client, shop):
     client.login("manager@example.test")
     page = text(client.get("/stock/import"))
     assert "Sets the on-hand figures of Hamburg" in page and 'type="file"' in page
-    content = (f"sku;location;on_hand\n{sku};HAM;9\n\nNOPE;HAM;1\n{sku};CPH;3\n{sku};HAM;-2\n")
+    content = f"sku;location;on_hand\n{sku};HAM;9\n\nNOPE;HAM;1\n{sku};CPH;3\n{sku};HAM;-2\n"
     response = upload(client, content)
     assert response.status_code == 200
     page = text(response)
@@ -358,16 +385,20 @@ def test_the_refused_rows_can_be_downloaded_by_who_imported(client, shop):
     assert client.get("/stock/import/nonsense/problems.csv").status_code == 404
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "Choose a CSV file"),
-    (b"PK\x03\x04rest-of-a-zip", "That is an Excel workbook"),
-    (b"sku;location\nA;HAM\n", "lacks on_hand"),
-    (b"\n\n  \n", "The file is empty."),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "Choose a CSV file"),
+        (b"PK\x03\x04rest-of-a-zip", "That is an Excel workbook"),
+        (b"sku;location\nA;HAM\n", "lacks on_hand"),
+        (b"\n\n  \n", "The file is empty."),
+    ],
+)
 def test_files_that_cannot_be_used_are_422_with_a_message(client, shop, content, message):
     client.login("manager@example.test")
-    response = upload(client, content) if content else client.submit(
-        "/stock/import", {}, content_type="multipart/form-data")
+    response = (
+        upload(client, content) if content else client.submit("/stock/import", {}, content_type="multipart/form-data")
+    )
     assert response.status_code == 422
     page = text(response)
     assert message in page and 'id="import-file-error"' in page

@@ -1,4 +1,5 @@
 """Login throttling holds across app processes when they share a Redis storage."""
+
 import json
 import os
 import subprocess
@@ -34,23 +35,34 @@ def redis_url():
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError as error:
-        missing(f"Redis is not reachable at {REDIS_URL} ({type(error).__name__}); "
-                "set OMNISTORE_TEST_REDIS_URL to run this test")
+        missing(
+            f"Redis is not reachable at {REDIS_URL} ({type(error).__name__}); "
+            "set OMNISTORE_TEST_REDIS_URL to run this test"
+        )
     return REDIS_URL
 
 
 def _attempts(config, passwords):
-    result = subprocess.run([sys.executable, "-c", ATTEMPTS, json.dumps(config), json.dumps(passwords)],
-                            capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", ATTEMPTS, json.dumps(config), json.dumps(passwords)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_two_app_processes_share_the_login_limit(app, make, database_url, redis_url):
     clerk = make.staff("clerk", make.location("HAM"))
     config = {
-        "TESTING": True, "SECRET_KEY": "shared", "SQLALCHEMY_DATABASE_URI": database_url,
-        "OMNISTORE_AUTO_SETUP": False, "RATELIMIT_STORAGE_URI": redis_url,
-        "OMNISTORE_LOGIN_RATE_LIMIT": "4 per minute", "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "TESTING": True,
+        "SECRET_KEY": "shared",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "OMNISTORE_AUTO_SETUP": False,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "OMNISTORE_LOGIN_RATE_LIMIT": "4 per minute",
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         "email": clerk.email,
     }
     assert _attempts(config, ["wrong", "wrong"]) == [422, 422]

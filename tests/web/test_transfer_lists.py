@@ -1,4 +1,5 @@
 """The stores' "to pick & send" and "arriving" lists: each clerk sees and acts on their own store's only."""
+
 import pytest
 
 from omnistore.core.extensions import db
@@ -49,21 +50,24 @@ def test_the_source_clerk_picks_and_ships_from_the_list(client, net):
     assert html.lstrip().startswith("<article") and f'id="transfer-{net.transfer.id}"' in html
     assert "Tracking reference" in html and status_of(net.transfer) == "picked"
 
-    refused = client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": ""},
-                            headers={"HX-Request": "true"})
+    refused = client.submit(
+        f"/orders/transfers/{net.transfer.id}/ship", {"tracking": ""}, headers={"HX-Request": "true"}
+    )
     assert refused.status_code == 422
     assert "Enter the tracking reference" in refused.get_data(as_text=True)
     assert status_of(net.transfer) == "picked"
 
-    shipped = client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "GLS 77"},
-                            headers={"HX-Request": "true"})
+    shipped = client.submit(
+        f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "GLS 77"}, headers={"HX-Request": "true"}
+    )
     assert shipped.status_code == 200
     assert "Shipped: order" in shipped.get_data(as_text=True)
     assert status_of(net.transfer) == "shipped"
     assert db.session.get(Order, net.order.id).status == "in_transit"
 
-    again = client.submit(f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "GLS 78"},
-                          headers={"HX-Request": "true"})
+    again = client.submit(
+        f"/orders/transfers/{net.transfer.id}/ship", {"tracking": "GLS 78"}, headers={"HX-Request": "true"}
+    )
     assert again.status_code == 409
     assert "already been shipped" in again.get_data(as_text=True)
 
@@ -96,10 +100,16 @@ def test_the_pickup_store_receives_and_the_order_is_ready(client, net):
     assert "PN-5" in history and "Received" in history
 
 
-@pytest.mark.parametrize(("who", "path"), [
-    ("ham_clerk", "pick"), ("ber_clerk", "pick"), ("ham_clerk", "ship"), ("cph_clerk", "receive"),
-    ("ber_clerk", "receive"),
-])
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("ham_clerk", "pick"),
+        ("ber_clerk", "pick"),
+        ("ham_clerk", "ship"),
+        ("cph_clerk", "receive"),
+        ("ber_clerk", "receive"),
+    ],
+)
 def test_other_stores_cannot_act_on_a_transfer(client, net, who, path):
     client.login(getattr(net, who).email)
     response = client.submit(f"/orders/transfers/{net.transfer.id}/{path}", {"tracking": "X"})

@@ -1,5 +1,6 @@
 """Managers on a profile: the access log, export (one ZIP: JSON and the timeline as CSV), erase, merge.
 Clerks get 403 here; managers of another store too, unless the customer has no preferred store."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -26,8 +27,9 @@ def _managed(customer_id):
 def access_log(customer_id):
     customer = _managed(customer_id)
     entries = customer_privacy.access_log(customer, staff=current_user)
-    return render_template("customers/access_log.html", customer=customer, entries=entries,
-                           merges=customer_privacy.merges_into(customer))
+    return render_template(
+        "customers/access_log.html", customer=customer, entries=entries, merges=customer_privacy.merges_into(customer)
+    )
 
 
 @bp.get("/<int:customer_id>/export")
@@ -36,8 +38,7 @@ def export(customer_id):
     customer = _managed(customer_id)
     data = customer_privacy.export_zip(customer, staff=current_user)
     filename = f"customer-{customer.id}-export.zip"
-    return data, 200, {"Content-Type": "application/zip",
-                       "Content-Disposition": f'attachment; filename="{filename}"'}
+    return data, 200, {"Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{filename}"'}
 
 
 @bp.route("/<int:customer_id>/erase", methods=["GET", "POST"])
@@ -79,9 +80,16 @@ def merge(customer_id):
                 except Conflict as clash:  # one of the two was merged or erased a moment ago
                     error, status, other = clash.message, 409, None
                 else:
-                    flash(_("%(merged)s was merged into this profile. Nothing was lost: orders, notes, consents, "
-                            "visits, wishlist and points moved here.", merged=other.display_name), "success")
+                    flash(
+                        _(
+                            "%(merged)s was merged into this profile. Nothing was lost: orders, notes, consents, "
+                            "visits, wishlist and points moved here.",
+                            merged=other.display_name,
+                        ),
+                        "success",
+                    )
                     return redirect(url_for(".profile", customer_id=customer.id), 303)
     picker = picker_context("other_id", other, allow_create=False)
-    return render_template("customers/merge.html", customer=customer, other=other, picker=picker, form=form,
-                           error=error), status
+    return render_template(
+        "customers/merge.html", customer=customer, other=other, picker=picker, form=form, error=error
+    ), status

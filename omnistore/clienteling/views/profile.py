@@ -1,5 +1,6 @@
 """One customer's profile and what the clerk does on it: notes, visits, consents, wishlist, edits; the
 timeline and the recommendations (loaded after the page, they are the slow part)."""
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -75,10 +76,14 @@ def _page():
 
 
 def timeline_context(customer, *, note_form=None, note_error=None, status_code=200):
-    return dict(customer=customer, timeline=customer_history.timeline(customer, channel=_channel() or None,
-                                                                       page=_page()),
-                channels=CHANNELS, note_form=note_form or NoteForm(), note_error=note_error,
-                visit_form=VisitForm())
+    return dict(
+        customer=customer,
+        timeline=customer_history.timeline(customer, channel=_channel() or None, page=_page()),
+        channels=CHANNELS,
+        note_form=note_form or NoteForm(),
+        note_error=note_error,
+        visit_form=VisitForm(),
+    )
 
 
 def profile_context(customer):
@@ -86,9 +91,12 @@ def profile_context(customer):
         timeline_context(customer),
         consents=customer_service.current_consents(customer),
         can_manage=customer_service.can_manage(current_user, customer),
-        consent_form=ConfirmForm(), figures=customer_history.figures(customer),
-        open_orders=customer_history.open_orders(customer), wishlist=customer_service.wishlist(customer),
-        sizes=customer_history.customer_sizes(customer), wish_error=None,
+        consent_form=ConfirmForm(),
+        figures=customer_history.figures(customer),
+        open_orders=customer_history.open_orders(customer),
+        wishlist=customer_service.wishlist(customer),
+        sizes=customer_history.customer_sizes(customer),
+        wish_error=None,
     )
 
 
@@ -108,8 +116,13 @@ def profile(customer_id):
 def timeline(customer_id):
     customer = load_customer(customer_id)
     if not htmx or htmx.boosted:
-        return redirect(url_for(".profile", customer_id=customer.id, channel=_channel() or None,
-                                page=_page() if _page() > 1 else None) + "#timeline", 303)
+        return redirect(
+            url_for(
+                ".profile", customer_id=customer.id, channel=_channel() or None, page=_page() if _page() > 1 else None
+            )
+            + "#timeline",
+            303,
+        )
     return render_template("customers/_timeline.html", **timeline_context(customer))
 
 
@@ -133,8 +146,9 @@ def add_note(customer_id):
         if error:
             flash(error, "error")
         return _back_to_profile(customer, "#timeline")
-    response = render_template("customers/_timeline.html",
-                               **timeline_context(customer, note_form=form, note_error=error))
+    response = render_template(
+        "customers/_timeline.html", **timeline_context(customer, note_form=form, note_error=error)
+    )
     return response, status
 
 
@@ -144,14 +158,16 @@ def add_visit(customer_id):
     customer = load_customer(customer_id)
     form = VisitForm()
     try:
-        customer_service.record_visit(customer, staff=current_user, kind=form.kind.data or "visit",
-                                      note=form.note.data or "")
+        customer_service.record_visit(
+            customer, staff=current_user, kind=form.kind.data or "visit", note=form.note.data or ""
+        )
     except ValidationFailed as failure:  # shown at the form's text field, nothing recorded
         if not htmx:
             flash(failure.message, "error")
             return _back_to_profile(customer, "#timeline")
-        return render_template("customers/_timeline.html",
-                               **timeline_context(customer, note_error=failure.message)), 422
+        return render_template(
+            "customers/_timeline.html", **timeline_context(customer, note_error=failure.message)
+        ), 422
     if not htmx:
         flash(_("Visit recorded."), "success")
         return _back_to_profile(customer, "#timeline")
@@ -168,19 +184,29 @@ def consent(customer_id, channel, answer):
     customer = finding.get_customer(customer.id)
     if not htmx:
         return _back_to_profile(customer, "#consents")
-    return render_template("customers/_consents.html", customer=customer, consent_form=ConfirmForm(),
-                           consents=customer_service.current_consents(customer))
+    return render_template(
+        "customers/_consents.html",
+        customer=customer,
+        consent_form=ConfirmForm(),
+        consents=customer_service.current_consents(customer),
+    )
 
 
 # --- wishlist ----------------------------------------------------------------------------------------------
+
 
 def _wishlist_response(customer, error=None, status=200):
     if not htmx:
         if error:
             flash(error, "error")
         return _back_to_profile(customer, "#wishlist")
-    return render_template("customers/_wishlist.html", customer=customer, consent_form=ConfirmForm(),
-                           wishlist=customer_service.wishlist(customer), wish_error=error), status
+    return render_template(
+        "customers/_wishlist.html",
+        customer=customer,
+        consent_form=ConfirmForm(),
+        wishlist=customer_service.wishlist(customer),
+        wish_error=error,
+    ), status
 
 
 @bp.post("/<int:customer_id>/wishlist")
@@ -192,8 +218,14 @@ def wishlist_add(customer_id):
     if variant_id is None and code:
         variant = catalog.find_variant_by_code(code)
         if variant is None:
-            return _wishlist_response(customer, _("No product has the code “%(code)s”. Scan the EAN or type the "
-                                                  "SKU of the size the customer wants.", code=code[:64]), 422)
+            return _wishlist_response(
+                customer,
+                _(
+                    "No product has the code “%(code)s”. Scan the EAN or type the SKU of the size the customer wants.",
+                    code=code[:64],
+                ),
+                422,
+            )
         variant_id = variant.id
     try:
         customer_service.add_to_wishlist(customer, variant_id, staff=current_user)
@@ -212,16 +244,23 @@ def wishlist_remove(customer_id, item_id):
 
 # --- recommendations ---------------------------------------------------------------------------------------
 
+
 @bp.get("/<int:customer_id>/recommendations")
 @login_required
 def recommendations(customer_id):
     customer = load_customer(customer_id)
     items = customer_history.recommendations(customer, current_user.location_id)
-    return render_page_or_partial("customers/recommendations.html", "customers/_recommendations.html",
-                                  customer=customer, recommendations=items, consent_form=ConfirmForm())
+    return render_page_or_partial(
+        "customers/recommendations.html",
+        "customers/_recommendations.html",
+        customer=customer,
+        recommendations=items,
+        consent_form=ConfirmForm(),
+    )
 
 
 # --- edit --------------------------------------------------------------------------------------------------
+
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 @login_required
@@ -238,9 +277,14 @@ def edit(customer_id):
     error, status = _("Please check the highlighted fields."), 422
     if form.validate_on_submit():
         changes = customer_service.ProfileChanges(
-            first_name=form.first_name.data or "", last_name=form.last_name.data or "", email=form.email.data or None,
-            phone=form.phone.data or None, preferred_location_id=form.preferred_location_id.data,
-            sizes=form.sizes(), locale=form.locale.data)
+            first_name=form.first_name.data or "",
+            last_name=form.last_name.data or "",
+            email=form.email.data or None,
+            phone=form.phone.data or None,
+            preferred_location_id=form.preferred_location_id.data,
+            sizes=form.sizes(),
+            locale=form.locale.data,
+        )
         try:
             customer_service.update_profile(customer, changes, staff=current_user)
         except DuplicateCustomer as found:

@@ -4,6 +4,7 @@ customers/views/find.py      — search, scan a loyalty card, quick-create, the 
 clienteling/views/profile.py — the profile: contact, consents, sizes, figures, orders, timeline, notes
 clienteling/views/privacy.py — managers: the access log, export, erase, merge
 """
+
 from flask import Blueprint
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")

@@ -1,4 +1,5 @@
 """Find a customer: search, scan a loyalty card, quick-create at the counter, and the embeddable picker."""
+
 import re
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -23,8 +24,9 @@ _CONSENT = {"yes": True, "no": False}
 
 
 def store_choices():
-    stores = db.session.scalars(select(Location).where(Location.kind == "store", Location.active)
-                                .order_by(Location.name)).all()
+    stores = db.session.scalars(
+        select(Location).where(Location.kind == "store", Location.active).order_by(Location.name)
+    ).all()
     return [SelectChoice("", _("No preferred store"))] + [SelectChoice(store.id, store.name) for store in stores]
 
 
@@ -39,6 +41,7 @@ def _go(url):
 
 # --- search and scan ---------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @login_required
 def index():
@@ -51,8 +54,9 @@ def index():
         results = finding.search_customers(q)
     except ValidationFailed as failure:
         status, error = 422, failure.message
-    response = render_page_or_partial("customers/search.html", "customers/_results.html", status,
-                                      q=q.strip()[:200], results=results, error=error)
+    response = render_page_or_partial(
+        "customers/search.html", "customers/_results.html", status, q=q.strip()[:200], results=results, error=error
+    )
     if htmx and not htmx.boosted:
         response.headers["HX-Push-Url"] = url_for(".index", q=q.strip() or None)
     return response
@@ -70,6 +74,7 @@ def scan():
 
 
 # --- quick-create ------------------------------------------------------------------------------------------
+
 
 def prefill_values(q) -> dict:
     """What the clerk searched for, as the start of a new profile: an email, a phone number or a name."""
@@ -93,8 +98,11 @@ def _prefill(form, q):
 
 def _new_customer(form):
     return customer_service.NewCustomer(
-        first_name=form.first_name.data or "", last_name=form.last_name.data or "", email=form.email.data or None,
-        phone=form.phone.data or None, preferred_location_id=form.preferred_location_id.data,
+        first_name=form.first_name.data or "",
+        last_name=form.last_name.data or "",
+        email=form.email.data or None,
+        phone=form.phone.data or None,
+        preferred_location_id=form.preferred_location_id.data,
         consents={"email": _CONSENT.get(form.consent_email.data), "sms": _CONSENT.get(form.consent_sms.data)},
     )
 
@@ -135,13 +143,35 @@ def new():
 
 # --- the picker other pages embed ------------------------------------------------------------------------
 
-def picker_context(field="customer_id", customer=None, *, allow_create=True, q="", results=None, errors=None,
-                   typed=None, duplicate=None, message=None, autofocus=False):
+
+def picker_context(
+    field="customer_id",
+    customer=None,
+    *,
+    allow_create=True,
+    q="",
+    results=None,
+    errors=None,
+    typed=None,
+    duplicate=None,
+    message=None,
+    autofocus=False,
+):
     """Everything templates/customers/_picker.html needs. Pages include it with
     `{% set picker = customer_picker("customer_id") %}{% include "customers/_picker.html" %}`.
     `autofocus`: the search box takes the focus (the page's first step is choosing the customer)."""
-    return dict(field=field, customer=customer, allow_create=allow_create, q=q, results=results,
-                errors=errors or {}, typed=typed or {}, duplicate=duplicate, message=message, autofocus=autofocus)
+    return dict(
+        field=field,
+        customer=customer,
+        allow_create=allow_create,
+        q=q,
+        results=results,
+        errors=errors or {},
+        typed=typed or {},
+        duplicate=duplicate,
+        message=message,
+        autofocus=autofocus,
+    )
 
 
 @bp.app_context_processor
@@ -168,8 +198,7 @@ def picker_search():
         results, message = finding.search_customers(q, limit=8), None
     except ValidationFailed as failure:
         results, message = [], failure.message
-    picker = picker_context(field, allow_create=_allow_create(), q=q.strip()[:200], results=results,
-                            message=message)
+    picker = picker_context(field, allow_create=_allow_create(), q=q.strip()[:200], results=results, message=message)
     return render_template("customers/_picker_results.html", picker=picker)
 
 
@@ -185,9 +214,14 @@ def picker_choose():
         if not customer.active:
             abort(404)
     typed = prefill_values(request.args.get("new", "")) if customer is None else {}
-    picker = picker_context(field, customer, allow_create=_allow_create(), typed=typed,
-                            q=" ".join(request.args.get("new", "").split())[:200] if typed else "",
-                            autofocus=customer is None and not typed)
+    picker = picker_context(
+        field,
+        customer,
+        allow_create=_allow_create(),
+        typed=typed,
+        q=" ".join(request.args.get("new", "").split())[:200] if typed else "",
+        autofocus=customer is None and not typed,
+    )
     return render_template("customers/_picker.html", picker=picker)
 
 
@@ -195,10 +229,14 @@ def picker_choose():
 @login_required
 def picker_create():
     field = _picker_field()
-    values = {name: request.form.get(f"{field}_{name}", "")[:300]
-              for name in ("first_name", "last_name", "email", "phone", "consent_email", "consent_sms")}
+    values = {
+        name: request.form.get(f"{field}_{name}", "")[:300]
+        for name in ("first_name", "last_name", "email", "phone", "consent_email", "consent_sms")
+    }
     data = customer_service.NewCustomer(
-        first_name=values["first_name"], last_name=values["last_name"], email=values["email"] or None,
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        email=values["email"] or None,
         phone=values["phone"] or None,
         preferred_location_id=current_user.location_id if current_user.location.is_store else None,
         consents={"email": _CONSENT.get(values["consent_email"]), "sms": _CONSENT.get(values["consent_sms"])},
@@ -209,7 +247,8 @@ def picker_create():
         picker = picker_context(field, typed=values, duplicate=found.existing, message=found.message)
         return render_template("customers/_picker.html", picker=picker), 409
     except ValidationFailed as failure:
-        picker = picker_context(field, typed=values, errors={k: str(v) for k, v in failure.fields.items()},
-                                message=failure.message)
+        picker = picker_context(
+            field, typed=values, errors={k: str(v) for k, v in failure.fields.items()}, message=failure.message
+        )
         return render_template("customers/_picker.html", picker=picker), 422
     return render_template("customers/_picker.html", picker=picker_context(field, customer))

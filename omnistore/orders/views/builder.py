@@ -9,6 +9,7 @@ problem at the field when the input is refused; without JavaScript the forms pos
 to the page. The rules (quantities, addresses, pickup desks, holds, placing) are orders/drafts.py's and
 orders/placing.py's.
 """
+
 import uuid
 
 from flask import flash, redirect, request, url_for
@@ -38,8 +39,14 @@ def new():
     customer_id = None if args.customer_id.errors else args.customer_id.data
     variant_id = None if args.variant_id.errors else args.variant_id.data
     # Tapping "New order" twice gives one empty draft, not a pile of them.
-    draft = next((d for d in order_drafts.open_drafts(current_user, limit=10)
-                  if d.staff_id == current_user.id and not d.lines and d.customer_id is None), None)
+    draft = next(
+        (
+            d
+            for d in order_drafts.open_drafts(current_user, limit=10)
+            if d.staff_id == current_user.id and not d.lines and d.customer_id is None
+        ),
+        None,
+    )
     draft = draft or order_drafts.start_draft(current_user)
     if customer_id is not None:
         try:
@@ -60,8 +67,19 @@ def _draft(token):
     return order_drafts.draft_for(token[:64], current_user)
 
 
-def _context(draft, state=None, *, errors=None, message=None, notice=None, typed=None, choice=None,
-             results=None, query="", focus=None):
+def _context(
+    draft,
+    state=None,
+    *,
+    errors=None,
+    message=None,
+    notice=None,
+    typed=None,
+    choice=None,
+    results=None,
+    query="",
+    focus=None,
+):
     state = state or order_drafts.draft_state(draft)
     planned = {}
     if state.proposal is not None:
@@ -77,13 +95,24 @@ def _context(draft, state=None, *, errors=None, message=None, notice=None, typed
     address.setdefault("country", draft.location.country)
     address.update(typed or {})
     return {
-        "draft": draft, "state": state, "planned": planned, "choice": choice, "address": address,
-        "pickup_stores": counter.pickup_stores(draft.location), "errors": errors or {}, "message": message,
+        "draft": draft,
+        "state": state,
+        "planned": planned,
+        "choice": choice,
+        "address": address,
+        "pickup_stores": counter.pickup_stores(draft.location),
+        "errors": errors or {},
+        "message": message,
         "notice": notice,
         "options": counter.option_summaries(draft, state),
-        "results": results, "query": query, "idempotency_key": uuid.uuid4().hex, "focus": focus,
-        "delivery_countries": order_rules.rules().delivery_countries, "seconds_left": state.seconds_left(),
-        "hold_minutes": order_drafts.hold_minutes(), "action_form": ActionForm(),
+        "results": results,
+        "query": query,
+        "idempotency_key": uuid.uuid4().hex,
+        "focus": focus,
+        "delivery_countries": order_rules.rules().delivery_countries,
+        "seconds_left": state.seconds_left(),
+        "hold_minutes": order_drafts.hold_minutes(),
+        "action_form": ActionForm(),
         "country_names": {"DE": _("Germany"), "DK": _("Denmark")},
     }
 
@@ -104,8 +133,13 @@ def _refused(draft, failure, **extra):
     fields = getattr(failure, "fields", None) or {}
     if not fields and failure.detail.get("field"):
         fields = {failure.detail["field"]: failure.message}
-    return _render(draft, 422 if isinstance(failure, ValidationFailed | NotFound) else 409,
-                   errors={key: str(value) for key, value in fields.items()}, message=failure.message, **extra)
+    return _render(
+        draft,
+        422 if isinstance(failure, ValidationFailed | NotFound) else 409,
+        errors={key: str(value) for key, value in fields.items()},
+        message=failure.message,
+        **extra,
+    )
 
 
 def _invalid(draft, form, keys=None, **extra):
@@ -148,16 +182,24 @@ def draft_line(token):
     try:
         state = order_drafts.set_line(draft, variant_id, form.amount(), staff=current_user)
     except ValidationFailed as failure:
-        fields = {(f"quantity-{variant_id}" if key == "quantity" else key): value
-                  for key, value in failure.fields.items()}
+        fields = {
+            (f"quantity-{variant_id}" if key == "quantity" else key): value for key, value in failure.fields.items()
+        }
         return _render(draft, 422, errors={k: str(v) for k, v in fields.items()}, message=failure.message)
     except DomainError as refused:
         return _refused(draft, refused)
     variant = catalog.get_variant(variant_id)
     line = next((line for line in draft.lines if line.variant_id == variant_id), None)
-    notice = (_("%(product)s %(variant)s: %(quantity)d.", product=variant.product.name, variant=variant.label,
-                quantity=line.quantity) if line else
-              _("%(product)s %(variant)s removed.", product=variant.product.name, variant=variant.label))
+    notice = (
+        _(
+            "%(product)s %(variant)s: %(quantity)d.",
+            product=variant.product.name,
+            variant=variant.label,
+            quantity=line.quantity,
+        )
+        if line
+        else _("%(product)s %(variant)s removed.", product=variant.product.name, variant=variant.label)
+    )
     return _after(draft, state, notice)
 
 
@@ -174,22 +216,27 @@ def draft_add(token):
         try:
             results = counter.find_variants(typed, here_id=current_user.location_id)
         except ValidationFailed as failure:
-            return _render(draft, 422, errors={"add": " ".join(str(v) for v in failure.fields.values())
-                                               or str(failure.message)}, query=typed)
+            return _render(
+                draft,
+                422,
+                errors={"add": " ".join(str(v) for v in failure.fields.values()) or str(failure.message)},
+                query=typed,
+            )
         if not results:
-            return _render(draft, 422, errors={"add": _("Nothing matches “%(typed)s”.", typed=typed[:60])},
-                           query=typed)
+            return _render(draft, 422, errors={"add": _("Nothing matches “%(typed)s”.", typed=typed[:60])}, query=typed)
         return _render(draft, results=results, query=typed)
     current = next((line.quantity for line in draft.lines if line.variant_id == variant.id), 0)
     try:
         state = order_drafts.set_line(draft, variant.id, current + 1, staff=current_user)
     except ValidationFailed as failure:
-        return _render(draft, 422, errors={"add": " ".join(str(v) for v in failure.fields.values())},
-                       message=failure.message)
+        return _render(
+            draft, 422, errors={"add": " ".join(str(v) for v in failure.fields.values())}, message=failure.message
+        )
     except DomainError as refused:
         return _refused(draft, refused)
-    return _after(draft, state, _("Added %(product)s %(variant)s.", product=variant.product.name,
-                                  variant=variant.label))
+    return _after(
+        draft, state, _("Added %(product)s %(variant)s.", product=variant.product.name, variant=variant.label)
+    )
 
 
 @bp.post("/drafts/<token>/fulfilment")
@@ -207,21 +254,33 @@ def draft_fulfilment(token):
         if choice == "delivery":
             if not form.confirm_address.data and not any(typed[name] for name in ("street", "postcode", "city")):
                 return _render(draft, choice="delivery", typed={k: v for k, v in typed.items() if v})
-            state = order_drafts.choose_fulfilment(draft, "delivery", staff=current_user, address=typed,
-                                                   payment_state="paid")
+            state = order_drafts.choose_fulfilment(
+                draft, "delivery", staff=current_user, address=typed, payment_state="paid"
+            )
         else:
             location_id = draft.location_id if choice == "here" else form.pickup_location_id.data
             if choice == "store" and location_id is None:  # just tapped: the nearest other store to start with
-                location_id = next((s.id for s in counter.pickup_stores(draft.location) if s.id != draft.location_id),
-                                   None)
+                location_id = next(
+                    (s.id for s in counter.pickup_stores(draft.location) if s.id != draft.location_id), None
+                )
             if choice == "here" and not (draft.location.is_store and draft.location.pickup_enabled):
                 location_id = None
             state = order_drafts.choose_fulfilment(
-                draft, "pickup", staff=current_user, pickup_location_id=location_id,
-                payment_state=payment if payment in ("paid", "pay_at_pickup") else None)
+                draft,
+                "pickup",
+                staff=current_user,
+                pickup_location_id=location_id,
+                payment_state=payment if payment in ("paid", "pay_at_pickup") else None,
+            )
     except ValidationFailed as failure:
-        return _render(draft, 422, errors={k: str(v) for k, v in failure.fields.items()}, message=failure.message,
-                       choice=choice, typed=typed if choice == "delivery" else None)
+        return _render(
+            draft,
+            422,
+            errors={k: str(v) for k, v in failure.fields.items()},
+            message=failure.message,
+            choice=choice,
+            typed=typed if choice == "delivery" else None,
+        )
     except DomainError as refused:
         return _refused(draft, refused, choice=choice)
     return _after(draft, state)
@@ -235,8 +294,7 @@ def draft_place(token):
     if not form.validate_on_submit():
         return _invalid(draft, form)
     try:
-        placed = ordering.place_order(draft, idempotency_key=(form.idempotency_key.data or None),
-                                      staff=current_user)
+        placed = ordering.place_order(draft, idempotency_key=(form.idempotency_key.data or None), staff=current_user)
     except InsufficientStock as gone:
         db_draft = _draft(token)
         return _render(db_draft, 409, message=gone.message)
@@ -245,8 +303,10 @@ def draft_place(token):
     order = placed.order
     email = order.customer.email if order.customer is not None else ""
     if email:
-        flash(_("Order %(number)s placed. The confirmation goes to %(email)s.", number=order.number, email=email),
-              "success")
+        flash(
+            _("Order %(number)s placed. The confirmation goes to %(email)s.", number=order.number, email=email),
+            "success",
+        )
     else:
         flash(_("Order %(number)s placed.", number=order.number), "success")
     return redirect(url_for("orders.detail", number=order.number), 303)
@@ -268,6 +328,7 @@ def draft_drop(token):
 @bp.app_context_processor
 def _order_entry():
     """For the product page / network panel: where "order this" goes, and the clerk's store's open drafts."""
+
     def open_order_drafts():
         if not current_user.is_authenticated:
             return []
@@ -275,4 +336,3 @@ def _order_entry():
         return [d for d in drafts if d.customer_id is not None or d.lines][:3]
 
     return {"open_order_drafts": open_order_drafts, "has_order_entry": True}
-

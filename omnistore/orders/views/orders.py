@@ -5,6 +5,7 @@ Each transfer on a list is a self-replacing card (`orders/_transfer.html`): its 
 get the card back in its new state (or with the problem at the field); without JavaScript they post
 normally and are redirected back to the list with a message.
 """
+
 from babel.dates import format_date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -44,6 +45,7 @@ def _line_reason():
 @bp.app_context_processor
 def _order_tabs():
     """Counts for the orders section's tabs (to send, arriving), computed only when a template asks."""
+
     def tab_counts():
         if not current_user.is_authenticated:
             return 0, 0
@@ -67,10 +69,14 @@ def index():
 
 def _detail(order, status=200, **extra):
     context = {
-        "order": order, "transfers": transfer_service.transfers_of(order), "action_form": ActionForm(),
-        "cancel_form": CancelForm(), "may_manage": order_desk.may_manage(order, current_user),
+        "order": order,
+        "transfers": transfer_service.transfers_of(order),
+        "action_form": ActionForm(),
+        "cancel_form": CancelForm(),
+        "may_manage": order_desk.may_manage(order, current_user),
         "can_cancel": order_service.can_transition(order, "cancelled"),
-        "can_resend": order_desk.can_resend(order), "cancel_errors": {},
+        "can_resend": order_desk.can_resend(order),
+        "cancel_errors": {},
         "locations": {location.id: location for location in location_service.list_locations(include_inactive=True)},
     }
     context.update(extra)
@@ -89,19 +95,30 @@ def cancel(number):
     order = order_service.get_order_for_staff(number[:40], current_user)
     form = CancelForm()
     if not form.validate_on_submit():
-        return _detail(order, 422, cancel_errors=field_errors(form), cancel_open=True,
-                       typed_reason=(form.reason.data or "")[:400])
+        return _detail(
+            order, 422, cancel_errors=field_errors(form), cancel_open=True, typed_reason=(form.reason.data or "")[:400]
+        )
     try:
         cancelling.cancel(order, staff=current_user, reason=form.reason.data or "")
     except ValidationFailed as failure:
         order = order_service.get_order_for_staff(number[:40], current_user)
-        return _detail(order, 422, cancel_errors={k: str(v) for k, v in failure.fields.items()},
-                       cancel_open=True, typed_reason=(form.reason.data or "")[:400])
+        return _detail(
+            order,
+            422,
+            cancel_errors={k: str(v) for k, v in failure.fields.items()},
+            cancel_open=True,
+            typed_reason=(form.reason.data or "")[:400],
+        )
     except DomainError as refused:
         flash(str(refused.message), "error")
         return redirect(url_for("orders.detail", number=order.number), 303)
-    flash(_("Order %(number)s is cancelled. Its reserved units are free again and the customer is told.",
-            number=order.number), "success")
+    flash(
+        _(
+            "Order %(number)s is cancelled. Its reserved units are free again and the customer is told.",
+            number=order.number,
+        ),
+        "success",
+    )
     return redirect(url_for("orders.detail", number=order.number), 303)
 
 
@@ -120,25 +137,29 @@ def resend(number):
 
 # --- to pick & send, arriving ------------------------------------------------------------------------------
 
+
 @bp.get("/send")
 @login_required
 def send():
     listing = transfer_service.to_send(current_user.location_id)
-    return render_page_or_partial("orders/send.html", "orders/_send_list.html", listing=listing,
-                                  action_form=ActionForm())
+    return render_page_or_partial(
+        "orders/send.html", "orders/_send_list.html", listing=listing, action_form=ActionForm()
+    )
 
 
 @bp.get("/arriving")
 @login_required
 def arriving():
     listing = transfer_service.arriving(current_user.location_id)
-    return render_page_or_partial("orders/arriving.html", "orders/_arriving_list.html", listing=listing,
-                                  action_form=ActionForm())
+    return render_page_or_partial(
+        "orders/arriving.html", "orders/_arriving_list.html", listing=listing, action_form=ActionForm()
+    )
 
 
 def _card(transfer, side, status=200, **extra):
-    return render_template("orders/_transfer.html", transfer=transfer, side=side, action_form=ActionForm(),
-                           **extra), status
+    return render_template(
+        "orders/_transfer.html", transfer=transfer, side=side, action_form=ActionForm(), **extra
+    ), status
 
 
 @bp.app_template_test("last_parcel")
@@ -182,20 +203,28 @@ def _invalid_step(transfer, side, errors, typed, back):
 @bp.post("/transfers/<int:transfer_id>/pick")
 @login_required
 def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
-    return transfer_step(transfer_id, "source", transfer_service.pick,
-                 lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.",
-                             number=t.order.number))
+    return transfer_step(
+        transfer_id,
+        "source",
+        transfer_service.pick,
+        lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.", number=t.order.number),
+    )
 
 
 @bp.post("/transfers/<int:transfer_id>/ship")
 @login_required
 def ship(transfer_id):
     form = ShipForm()
-    return transfer_step(transfer_id, "source", transfer_service.ship,
-                 lambda t: _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number,
-                             tracking=t.tracking_reference),
-                 form, tracking=form.tracking.data or "")
-
+    return transfer_step(
+        transfer_id,
+        "source",
+        transfer_service.ship,
+        lambda t: _(
+            "Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number, tracking=t.tracking_reference
+        ),
+        form,
+        tracking=form.tracking.data or "",
+    )
 
 
 @bp.post("/<number>/delivered")
@@ -209,5 +238,4 @@ def delivered(number):  # an ActionForm: CSRFProtect has checked its token
     else:
         flash(_("Order %(number)s is marked delivered.", number=order.number), "success")
     target = request.form.get("next", "")
-    return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number),
-                    303)
+    return redirect(url_for("orders.send") if target == "send" else url_for("orders.detail", number=order.number), 303)

@@ -9,6 +9,7 @@
 Every change goes through the pickups verbs (preparing.py, handover.py), which check the store scope and the
 order's state.
 """
+
 from datetime import timedelta
 
 from babel.dates import format_skeleton
@@ -56,8 +57,9 @@ def _desk_location():
         if location is None:
             raise NotFound(_("We could not find that location."))
         if not can_act_at(current_user, location.id):
-            raise Forbidden(_("You can work at your own store's desk only (%(store)s).",
-                              store=current_user.location.name))
+            raise Forbidden(
+                _("You can work at your own store's desk only (%(store)s).", store=current_user.location.name)
+            )
     return location
 
 
@@ -76,8 +78,15 @@ def _shown_group():
 
 def _desk(location, status=200, *, code="", code_error=None):
     queue = pickup_queue.desk_queue(location)
-    return render_template("pickups/desk.html", queue=queue, location=location, code=code, code_error=code_error,
-                           desk_args=_desk_args(location), show=_shown_group()), status
+    return render_template(
+        "pickups/desk.html",
+        queue=queue,
+        location=location,
+        code=code,
+        code_error=code_error,
+        desk_args=_desk_args(location),
+        show=_shown_group(),
+    ), status
 
 
 @bp.get("/")
@@ -97,14 +106,20 @@ def queue():
         return "", 204
     if not htmx:
         return redirect(url_for(".index", **_desk_args(location)), 303)
-    response = current_app.make_response(render_template(
-        "pickups/_queue.html", queue=pickup_queue.desk_queue(location), desk_args=_desk_args(location),
-        show=_shown_group()))
+    response = current_app.make_response(
+        render_template(
+            "pickups/_queue.html",
+            queue=pickup_queue.desk_queue(location),
+            desk_args=_desk_args(location),
+            show=_shown_group(),
+        )
+    )
     response.vary.add("HX-Request")
     return response
 
 
 # --- the handover ------------------------------------------------------------------------------------------
+
 
 @bp.get("/handover")
 @login_required
@@ -116,18 +131,26 @@ def lookup():
     try:
         found = pickup_handover.find_for_handover(code, current_user)
     except DomainError as refused:
-        return _desk(current_user.location, refused.status, code=code if len(code) <= 40 else "",
-                     code_error=refused.message)
+        return _desk(
+            current_user.location, refused.status, code=code if len(code) <= 40 else "", code_error=refused.message
+        )
     return redirect(url_for(".handover", number=found.order.number, via=found.found_by), 303)
 
 
 def _handover_page(found, status=200, *, errors=None, values=None):
     via = request.args.get("via") if request.method == "GET" else request.form.get("via")
     return render_page_or_partial(
-        "pickups/handover.html", "pickups/_handover.html", status, found=found,
-        via=via if via in ("qr", "code") else "queue", errors=errors or {}, values=values or {},
-        verifications=[(key, VERIFICATION_LABELS[key]) for key in VERIFICATIONS], refuse_reasons=REFUSE_REASONS,
-        refused_checked=set(values.getlist("refuse")) if values else set())
+        "pickups/handover.html",
+        "pickups/_handover.html",
+        status,
+        found=found,
+        via=via if via in ("qr", "code") else "queue",
+        errors=errors or {},
+        values=values or {},
+        verifications=[(key, VERIFICATION_LABELS[key]) for key in VERIFICATIONS],
+        refuse_reasons=REFUSE_REASONS,
+        refused_checked=set(values.getlist("refuse")) if values else set(),
+    )
 
 
 @bp.get("/orders/<number>/handover")
@@ -144,8 +167,13 @@ def confirm(number):
     refused = {line_id: form.get(f"refuse_reason-{line_id}", "") for line_id in form.getlist("refuse")}
     try:
         found = pickup_handover.handover_for(number[:40], current_user)
-        pickup_handover.hand_over(found.order, staff=current_user, verification=form.get("verification", ""),
-                                 payment_collected=form.get("payment_collected") == "1", refused=refused)
+        pickup_handover.hand_over(
+            found.order,
+            staff=current_user,
+            verification=form.get("verification", ""),
+            payment_collected=form.get("payment_collected") == "1",
+            refused=refused,
+        )
     except ValidationFailed as failure:
         return _handover_page(found, 422, errors=failure.fields, values=form)
     except AlreadyCollected as done:
@@ -155,8 +183,11 @@ def confirm(number):
         return redirect(url_for(".index"), 303)
     order = found.order
     if refused:
-        message = _("Order %(number)s handed over; %(count)d line(s) went back to stock.", number=order.number,
-                    count=len(refused))
+        message = _(
+            "Order %(number)s handed over; %(count)d line(s) went back to stock.",
+            number=order.number,
+            count=len(refused),
+        )
     else:
         message = _("Order %(number)s handed over.", number=order.number)
     flash(message, "success")
@@ -165,12 +196,20 @@ def confirm(number):
 
 # --- pick lists and ready ----------------------------------------------------------------------------------
 
+
 def _order_page(order, status=200, *, errors=None, values=None, notice=None):
     return render_page_or_partial(
-        "pickups/order.html", "pickups/_prepare.html", status, order=order, errors=errors or {},
-        values=values or {}, notice=notice, short_reasons=SHORT_REASONS,
+        "pickups/order.html",
+        "pickups/_prepare.html",
+        status,
+        order=order,
+        errors=errors or {},
+        values=values or {},
+        notice=notice,
+        short_reasons=SHORT_REASONS,
         short_checked=set(values.getlist("short")) if values else set(),
-        here={line.id: preparing.line_is_here(order, line) for line in order.lines})
+        here={line.id: preparing.line_is_here(order, line) for line in order.lines},
+    )
 
 
 @bp.get("/orders/<number>")
@@ -215,8 +254,7 @@ def ready(number):
         return _order_page(order, 422, errors=field_errors(checked), values=form)
     short = {line_id: form.get(f"short_reason-{line_id}", "") for line_id in checked.short.data}
     try:
-        preparing.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""),
-                                  short=short)
+        preparing.mark_ready(order, staff=current_user, shelf_location=form.get("shelf_location", ""), short=short)
     except ValidationFailed as failure:
         return _order_page(order, 422, errors=failure.fields, values=form)
     flash(_("Order %(number)s is ready for pickup; the customer is told.", number=order.number), "success")
@@ -248,7 +286,7 @@ def desk_time(value):
 
 @bp.app_template_filter("desk_date")
 def desk_date(value):
-    """"Sun 29 Nov" / "So., 29. Nov." in the staff member's store's time zone."""
+    """ "Sun 29 Nov" / "So., 29. Nov." in the staff member's store's time zone."""
     if value is None:
         return ""
     return format_skeleton("MMMEd", value.astimezone(get_timezone()), locale=i18n.formatting_locale())
@@ -266,8 +304,7 @@ def waited(delta):
 def _desk_helpers():
     # A check-in must show within 5 s: the queue polls every 2 s (a poll is one cheap 204 while nothing changed).
     seconds = current_app.config["OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS"]
-    return {"live_refresh_ms": int(seconds * 1000),
-            "verification_labels": VERIFICATION_LABELS}
+    return {"live_refresh_ms": int(seconds * 1000), "verification_labels": VERIFICATION_LABELS}
 
 
 # On the orders blueprint beside the arriving list: receiving the last parcel makes a pickup order ready.
@@ -278,13 +315,17 @@ def receive(transfer_id):
 
     def done(transfer):
         if transfer.order.status == "ready":
-            return _("Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
-                     number=transfer.order.number)
+            return _(
+                "Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",
+                number=transfer.order.number,
+            )
         if transfer.order.status == "cancelled":
-            return _("Received. Order %(number)s was cancelled: the goods are this store's stock now.",
-                     number=transfer.order.number)
-        return _("Received for order %(number)s. More goods for it are still on the way.",
-                 number=transfer.order.number)
+            return _(
+                "Received. Order %(number)s was cancelled: the goods are this store's stock now.",
+                number=transfer.order.number,
+            )
+        return _("Received for order %(number)s. More goods for it are still on the way.", number=transfer.order.number)
 
-    return transfer_step(transfer_id, "destination", preparing.receive_parcel, done, form,
-                 shelf_location=form.shelf_location.data)
+    return transfer_step(
+        transfer_id, "destination", preparing.receive_parcel, done, form, shelf_location=form.shelf_location.data
+    )

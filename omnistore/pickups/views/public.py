@@ -4,6 +4,7 @@ Every endpoint is rate-limited per address (OMNISTORE_PUBLIC_RATE_LIMIT, POSTs a
 OMNISTORE_PUBLIC_ACTION_RATE_LIMIT), every POST carries the CSRF token, and an unknown token is a
 friendly 404 that says nothing about whether the order exists.
 """
+
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -33,9 +34,15 @@ limiter.limit(_page_limit)(bp)
 
 
 class CheckInForm(FlaskForm):
-    note = StringField(_l("Parking spot or note for the store (optional)"),
-                       validators=[Length(max=customer_pickups.NOTE_MAX_LENGTH, message=_l(
-                           "Please keep the note to %(max)d characters.", max=customer_pickups.NOTE_MAX_LENGTH))])
+    note = StringField(
+        _l("Parking spot or note for the store (optional)"),
+        validators=[
+            Length(
+                max=customer_pickups.NOTE_MAX_LENGTH,
+                message=_l("Please keep the note to %(max)d characters.", max=customer_pickups.NOTE_MAX_LENGTH),
+            )
+        ],
+    )
 
 
 class ActionForm(FlaskForm):
@@ -61,8 +68,9 @@ def _context(customer_view, form=None, error=None):
 
 
 def _render(customer_view, status_code=200, **extra):
-    response = render_page_or_partial("public/status.html", "public/_status.html", status_code,
-                                      **_context(customer_view, **extra))
+    response = render_page_or_partial(
+        "public/status.html", "public/_status.html", status_code, **_context(customer_view, **extra)
+    )
     return _private(response)
 
 
@@ -104,8 +112,7 @@ def _act(token, action, form_class=ActionForm):
     form = form_class()
     check_in_form = form if form_class is CheckInForm else None
     if not form.validate_on_submit():
-        return _render(customer_pickups.view(token), 422, form=check_in_form,
-                       error=_l("Please check your input."))
+        return _render(customer_pickups.view(token), 422, form=check_in_form, error=_l("Please check your input."))
     try:
         customer_view = action(form)
     except ValidationFailed as problem:

@@ -3,6 +3,7 @@
 stock/views/browse.py  — search, scan, product page with the size × colour matrix, the live network panel
 stock/views/changes.py — receive and correct stock at this store, a variant's ledger, the ERP's CSV import
 """
+
 from flask import Blueprint
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")

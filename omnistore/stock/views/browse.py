@@ -1,4 +1,5 @@
 """Find a product and see where it is: search, scan, product page, network panel (live)."""
+
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
@@ -18,6 +19,7 @@ from omnistore.web.rendering import LIVE_PARAM, live_poll, login_required, rende
 
 # --- search and scan --------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @login_required
 def index():
@@ -32,19 +34,39 @@ def index():
     status = 200
     try:
         query = catalogue_search.catalogue_query(
-            args.get("q"), category=args.get("category"), size=args.get("size"), colour=args.get("colour"),
-            available=args.get("available"), offset=args.get("offset"), here_id=current_user.location_id)
+            args.get("q"),
+            category=args.get("category"),
+            size=args.get("size"),
+            colour=args.get("colour"),
+            available=args.get("available"),
+            offset=args.get("offset"),
+            here_id=current_user.location_id,
+        )
         results, error = availability.search(query), None
     except ValidationFailed as failure:
         query, results, status = catalogue_search.CatalogueQuery(here_id=current_user.location_id), None, 422
-        error = _("That search could not be run. Use at most 200 characters and 10 words, and pick the "
-                  "filters from the lists.") if failure.fields else failure.message
+        error = (
+            _(
+                "That search could not be run. Use at most 200 characters and 10 words, and pick the "
+                "filters from the lists."
+            )
+            if failure.fields
+            else failure.message
+        )
     fragment = wants_fragment()
     more_only = bool(fragment and results and query.offset)
     response = render_page_or_partial(
-        "stock/search.html", "stock/_results.html", status, query=query, results=results, error=error,
-        more_only=more_only, facets=None if fragment else catalogue_search.catalogue_facets(), customers=customers,
-        customers_limit=CUSTOMER_HITS)
+        "stock/search.html",
+        "stock/_results.html",
+        status,
+        query=query,
+        results=results,
+        error=error,
+        more_only=more_only,
+        facets=None if fragment else catalogue_search.catalogue_facets(),
+        customers=customers,
+        customers_limit=CUSTOMER_HITS,
+    )
     if fragment and not more_only:  # the address bar shows the search without the empty filters
         response.headers["HX-Push-Url"] = url_for(".index", **{k: v for k, v in args.items() if v and k != "offset"})
     return response
@@ -74,8 +96,11 @@ def _customers_found(args):
     from omnistore.customers.finding import search_customers
 
     q = args.get("q", "")
-    if not q.strip() or args.get("offset") or any(args.get(name) for name in ("category", "size", "colour",
-                                                                             "available")):
+    if (
+        not q.strip()
+        or args.get("offset")
+        or any(args.get(name) for name in ("category", "size", "colour", "available"))
+    ):
         return []
     try:
         return search_customers(q, limit=CUSTOMER_HITS)
@@ -124,6 +149,7 @@ def _same_site_target(code):
 
 # --- product page and network panel ---------------------------------------------------------------------
 
+
 @bp.get("/products/<int:product_id>")
 @login_required
 def product(product_id):
@@ -136,8 +162,14 @@ def product(product_id):
     if selected not in {variant.id for variant in view.product.variants}:
         selected = view.product.variants[0].id if len(view.product.variants) == 1 else None
     panel = _panel(view.panel_variant(selected)) if selected is not None else None
-    return render_template("stock/product.html", view=view, selected=selected, panel=panel, show_all=_show_all(),
-                           back_url=_back_to_search())
+    return render_template(
+        "stock/product.html",
+        view=view,
+        selected=selected,
+        panel=panel,
+        show_all=_show_all(),
+        back_url=_back_to_search(),
+    )
 
 
 def _back_to_search():
@@ -186,8 +218,11 @@ NEAREST_STORES = 10  # a panel lists this many other stores, the rest on request
 def _panel(variant):
     """The network panel of `variant` (an id, or the PanelVariant the product page has) from the clerk's store."""
     return network_panel.network_panel(
-        variant, current_user.location_id, low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"],
-        nearest=None if _show_all() else NEAREST_STORES)
+        variant,
+        current_user.location_id,
+        low_threshold=current_app.config["OMNISTORE_LOW_STOCK_THRESHOLD"],
+        nearest=None if _show_all() else NEAREST_STORES,
+    )
 
 
 # --- the live poll ------------------------------------------------------------------------------------
@@ -198,6 +233,7 @@ def _panel(variant):
 # rewriting the session cookie. Whatever else may be the case (not signed in, idle too long, the session
 # seen from elsewhere, a stale or unparsable request, a changed figure) takes the ordinary way: the checks
 # of Flask-Login and the idle timeout, then the view.
+
 
 @bp.before_app_request
 def _unchanged_poll():
@@ -247,6 +283,7 @@ class _PollingStaff:
 
 # --- template helpers ----------------------------------------------------------------------------------
 
+
 @bp.app_template_filter("km")
 def km(value):
     """Distance for people: one decimal below 10 km ("4.2 km", "4,2 km"), whole kilometres above ("288 km").
@@ -265,6 +302,8 @@ def km(value):
 
 @bp.context_processor
 def _stock_helpers():
-    return {"live_refresh_ms": int(current_app.config["OMNISTORE_LIVE_REFRESH_SECONDS"] * 1000),
-            "nearest_stores": NEAREST_STORES,
-            "has_endpoint": lambda name: name in current_app.view_functions}
+    return {
+        "live_refresh_ms": int(current_app.config["OMNISTORE_LIVE_REFRESH_SECONDS"] * 1000),
+        "nearest_stores": NEAREST_STORES,
+        "has_endpoint": lambda name: name in current_app.view_functions,
+    }

@@ -6,6 +6,7 @@ post with htmx and get the page's component back (`stock/_here_main.html`, which
 JavaScript they post normally and are redirected back with a flash. Bad input comes back at the field with
 422, a count made on figures that changed meanwhile with 409 and the new figures.
 """
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -33,14 +34,24 @@ KIND_LABELS = {
     "handover": _l("Handed to the customer"),
     "import": _l("Imported"),
 }
-RECEIVE_REASONS = (_l("Delivery from the warehouse"), _l("Delivery from the supplier"), _l("Customer return"),
-                   _l("Transfer from another store"))
-CORRECT_REASONS = (_l("Stocktake"), _l("Damaged"), _l("Missing or stolen"), _l("Found in the store"),
-                   _l("Miscounted earlier"))
+RECEIVE_REASONS = (
+    _l("Delivery from the warehouse"),
+    _l("Delivery from the supplier"),
+    _l("Customer return"),
+    _l("Transfer from another store"),
+)
+CORRECT_REASONS = (
+    _l("Stocktake"),
+    _l("Damaged"),
+    _l("Missing or stolen"),
+    _l("Found in the store"),
+    _l("Miscounted earlier"),
+)
 PROBLEMS_SHOWN = 500  # bad rows listed on the results page; all of them (up to what was kept) in the download
 
 
 # --- the variant at a store -------------------------------------------------------------------------------
+
 
 def _place(variant_id):
     """The variant and the location the staff member acts at: their own, or for an admin ?location=CODE."""
@@ -54,8 +65,7 @@ def _place(variant_id):
         if location is None:
             raise NotFound(_("We could not find that location."))
     if not can_act_at(current_user, location.id):
-        raise Forbidden(_("You can change stock at your own store only (%(store)s).",
-                          store=current_user.location.name))
+        raise Forbidden(_("You can change stock at your own store only (%(store)s).", store=current_user.location.name))
     return variant, location
 
 
@@ -76,8 +86,11 @@ def _here_context(variant, location, **extra):
         "kind_labels": KIND_LABELS,
         "receive_reasons": RECEIVE_REASONS,
         "correct_reasons": CORRECT_REASONS,
-        "product_url": (url_for("stock.product", product_id=variant.product_id, variant=variant.id)
-                        if "stock.product" in current_app.view_functions else None),
+        "product_url": (
+            url_for("stock.product", product_id=variant.product_id, variant=variant.id)
+            if "stock.product" in current_app.view_functions
+            else None
+        ),
         "here_url": lambda endpoint="stock.here", **params: _here_url(endpoint, variant, location, **params),
         "form": None,  # which form the errors and values belong to
         "errors": {},
@@ -89,8 +102,9 @@ def _here_context(variant, location, **extra):
 
 
 def _render_here(variant, location, status=200, **extra):
-    return render_page_or_partial("stock/here.html", "stock/_here_main.html", status,
-                                  **_here_context(variant, location, **extra))
+    return render_page_or_partial(
+        "stock/here.html", "stock/_here_main.html", status, **_here_context(variant, location, **extra)
+    )
 
 
 @bp.get("/variants/<int:variant_id>/here")
@@ -119,23 +133,36 @@ def _refused(variant, location, form, errors, status, keep_version=False):
 @login_required
 def receive(variant_id):
     variant, location = _place(variant_id)
-    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
-                                       request.form.get("reason", ""), request.form.get("reference", ""))
+    change = ledger.StockChange(
+        variant.id,
+        location.id,
+        request.form.get("quantity", ""),
+        request.form.get("reason", ""),
+        request.form.get("reference", ""),
+    )
     try:
         state = ledger.receive(change, current_user)
     except ValidationFailed as failure:
         return _refused(variant, location, "receive", failure.fields, 422)
-    return _after_change(variant, location, _(
-        "Received %(quantity)d. On hand now: %(on_hand)d.", quantity=state.delta, on_hand=state.on_hand))
+    return _after_change(
+        variant,
+        location,
+        _("Received %(quantity)d. On hand now: %(on_hand)d.", quantity=state.delta, on_hand=state.on_hand),
+    )
 
 
 @bp.post("/variants/<int:variant_id>/correct")
 @login_required
 def correct(variant_id):
     variant, location = _place(variant_id)
-    change = ledger.StockChange(variant.id, location.id, request.form.get("quantity", ""),
-                                       request.form.get("reason", ""), request.form.get("reference", ""),
-                                       seen_version=request.form.get("version", ""))
+    change = ledger.StockChange(
+        variant.id,
+        location.id,
+        request.form.get("quantity", ""),
+        request.form.get("reason", ""),
+        request.form.get("reference", ""),
+        seen_version=request.form.get("version", ""),
+    )
     try:
         state = ledger.correct(change, current_user)
     except ValidationFailed as failure:
@@ -145,12 +172,12 @@ def correct(variant_id):
     if state.delta == 0:
         notice = _("The count matches: %(on_hand)d on hand. Nothing was changed.", on_hand=state.on_hand)
     else:
-        notice = _("Count saved: %(on_hand)d on hand (%(delta)s).", on_hand=state.on_hand,
-                   delta=f"{state.delta:+d}")
+        notice = _("Count saved: %(on_hand)d on hand (%(delta)s).", on_hand=state.on_hand, delta=f"{state.delta:+d}")
     return _after_change(variant, location, notice)
 
 
 # --- the ERP's CSV file -----------------------------------------------------------------------------------
+
 
 @bp.route("/import", methods=["GET", "POST"])
 @form_input(files=("file",))
@@ -170,8 +197,9 @@ def import_csv():
         return _import_refused({"message": failure.message, "file": failure.fields.get("file")}, 422)
     except feed.TooManyRows as failure:
         return _import_refused({"file": failure.message}, 413)
-    return render_template("stock/import.html", scope=_import_scope(), result=result, file_name=name,
-                           problems_shown=PROBLEMS_SHOWN)
+    return render_template(
+        "stock/import.html", scope=_import_scope(), result=result, file_name=name, problems_shown=PROBLEMS_SHOWN
+    )
 
 
 def _import_scope():
@@ -188,12 +216,14 @@ def import_problems(reference):
     """The refused rows of an import as a CSV file, for whoever ran it (and admins)."""
     event = None
     if bulk_import.IMPORT_REFERENCE.fullmatch(reference):
-        event = db.session.scalar(db.select(AuditEvent).where(
-            AuditEvent.action == "stock.imported", AuditEvent.entity_type == "stock_import",
-            AuditEvent.entity_id == reference))
+        event = db.session.scalar(
+            db.select(AuditEvent).where(
+                AuditEvent.action == "stock.imported",
+                AuditEvent.entity_type == "stock_import",
+                AuditEvent.entity_id == reference,
+            )
+        )
     if event is None or (not current_user.is_admin and event.staff_id != current_user.id):
         raise NotFound(_("We could not find that import."))
     problems = event.detail.get("problems", [])
     return csv_download(f"{reference}-problems.csv", ["line", "sku", "location", "problem"], problems)
-
-
