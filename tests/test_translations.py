@@ -197,8 +197,8 @@ def test_language_switch_on_the_login_page(client):
 @pytest.mark.parametrize(
     ("locale", "expected"),
     [
-        ("de", "Sie wurden nach 30 Minuten ohne Aktivität abgemeldet. Sie haben gesucht nach: Jacke"),
-        ("da", "Du er blevet logget ud efter 30 minutter uden aktivitet. Du søgte efter: Jacke"),
+        ("de", "Sie wurden nach 30 Minuten ohne Aktivität abgemeldet. Keine Produkte zu „Jacke“ gefunden."),
+        ("da", "Du er blevet logget ud efter 30 minutter uden aktivitet. Ingen produkter passer til »Jacke«."),
     ],
 )
 def test_placeholders_are_filled_in_translations(app, locale, expected):
@@ -207,7 +207,7 @@ def test_placeholders_are_filled_in_translations(app, locale, expected):
 
     with app.test_request_context(), force_locale(locale):
         python_side = gettext("You were signed out after %(minutes)d minutes without activity.", minutes=30)
-        template_side = render_template_string('{{ _("You searched for: %(query)s", query=q) }}', q="Jacke")
+        template_side = render_template_string('{{ _("No products match “%(query)s”.", query=q) }}', q="Jacke")
     assert f"{python_side} {template_side}" == expected
 
 
