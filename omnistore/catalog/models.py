@@ -31,7 +31,7 @@ class Product(db.Model):
     # Lower-cased, accent-folded name/brand/style for search ("Müller" is stored as "mueller muller").
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Indexed: the newest change is the search's cue that the catalogue's words changed (services.catalog).
+    # Indexed: the newest change is the search's cue that the catalogue's words changed (stock/search.py).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     variants: Mapped[list["Variant"]] = relationship(

@@ -4,7 +4,7 @@ Each status is a StrEnum member whose value is what the database stores (so `ord
 `order.status == OrderStatus.PLACED` are the same test, and no migration follows from this module). Beside
 each enum: its translated labels, title-case for badges and lists ("Ready for pickup"), and for orders and
 lines also the lower-case words that go into sentences ("it is ready for pickup"). Which moves an order may
-make is services/orders.TRANSITIONS' business, not this module's.
+make is orders/services.TRANSITIONS' business, not this module's.
 
 Templates reach the labels through the filters `status_label`, `status_word`, `line_status_label`,
 `line_status_word` and `transfer_label`, and this module as the global `status_groups` (web/i18n.py).

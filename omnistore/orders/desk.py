@@ -1,6 +1,6 @@
 """The order page's rules for staff: who may manage an order (the store that sold it or collects it — a source
 store only sends goods — and admins anywhere), what a cancel's reason must be (orders/cancelling.cancel, the
-one cancel verb, applies both), and resending the confirmation email (services/notifications)."""
+one cancel verb, applies both), and resending the confirmation email (orders/notifications.py)."""
 
 from flask_babel import gettext as _
 

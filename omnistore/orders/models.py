@@ -104,7 +104,7 @@ class OrderLine(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="allocated")
     status_reason: Mapped[str] = mapped_column(String(300), default="")  # as a person typed it (or older rows)
     # A reason the system wrote (pickup expired, order cancelled): {"code": ..., "params": {...}}, rendered in
-    # the viewer's language by services.line_reasons.
+    # the viewer's language by orders/line_reasons.py.
     status_reason_code: Mapped[dict | None] = mapped_column(db.JSON, nullable=True)
     # Why this source: {"code": ..., "params": {...}} rendered in the viewer's language by
     # orders.line_reasons.line_reason (older lines have only the text in status_reason).

@@ -250,7 +250,7 @@ def handover_receipt(order):
     return messages + order_webhook(order, "order.collected")
 
 
-order_collected = handover_receipt  # the name the pickup desk calls it by (services/pickups.hand_over)
+order_collected = handover_receipt  # the name the pickup desk calls it by (pickups/handover.hand_over)
 
 
 # --- webhooks --------------------------------------------------------------------------------------------

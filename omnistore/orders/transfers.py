@@ -10,7 +10,7 @@ delivery). Lines the pickup store supplies itself have no transfer.
     (ledger.dispatch at the source on ship; ledger.arrive at the pickup store on receive: the goods stay
      reserved for the order there; a home delivery is "received" when it is marked delivered)
 
-Orders follow their goods (services/orders.transition):
+Orders follow their goods (orders/services.transition):
 - pickup: placed → in_transit once every transfer has shipped; when every line is at the pickup store the
   desk takes over (pickups.mark_ready);
 - delivery: placed → shipped (tracking reference on the order) once every transfer has shipped;

@@ -101,7 +101,7 @@ def view(token) -> CustomerView:
 
 
 def clean_note(note):
-    """A one-line note (parking spot, "blue car"): the text rule of services.validation (control characters
+    """A one-line note (parking spot, "blue car"): the text rule of core/validation.py (control characters
     refused, spaces squeezed, emoji kept whole), at most NOTE_MAX_LENGTH characters."""
     errors = {}
     note = validation.text(note, field="note", errors=errors, max_length=NOTE_MAX_LENGTH)

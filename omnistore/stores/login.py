@@ -7,7 +7,7 @@ the session there, so a copy of the cookie is worth nothing afterwards.
 Decision for the pickup desk (issue 13.6): a desk screen is meant to stay open all day, so the desk's live
 queue counts as presence while it is visibly on screen (live.js stops polling in a hidden tab), but only on
 the desk screen, only for the staff member's own store, only for a clerk (a manager's or admin's session keeps
-the ordinary idle timeout: services/staff_sessions.counts_as_presence) and only for
+the ordinary idle timeout: stores/sessions.counts_as_presence) and only for
 OMNISTORE_DESK_SESSION_HOURS after sign-in (a shift). Every other live poll (the stock panel, a queue of
 another store) counts as nothing.
 """

@@ -1,4 +1,4 @@
-"""Every whole-number and text check goes through services.validation: the same input means the same
+"""Every whole-number and text check goes through core/validation.py: the same input means the same
 thing in a stock form, an order line, a catalogue search and the API (14.11); only the words differ."""
 
 import pytest

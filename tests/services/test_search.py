@@ -1,4 +1,4 @@
-"""The clerk's catalogue search (services.catalogue_search.search_catalogue and friends), on both databases."""
+"""The clerk's catalogue search (stock/search.search_catalogue and friends), on both databases."""
 
 import pytest
 
