@@ -15,7 +15,7 @@ from omnistore.api import schemas
 from omnistore.catalog import codes
 from omnistore.catalog import feed as product_feed
 from omnistore.catalog import lookups as catalog
-from omnistore.orders import placing as ordering
+from omnistore.orders import placing
 from omnistore.stock import feed as stock_feed
 from omnistore.web.errors import MAX_URL_LENGTH
 
@@ -259,7 +259,7 @@ ROUTES = (
         "createOrder",
         "Place a web order (pickup or delivery)",
         description="Send an `Idempotency-Key` header (any visible ASCII, at most "
-        f"{ordering.IDEMPOTENCY_KEY_MAX} characters, unique per order): a retry with the same key and "
+        f"{placing.IDEMPOTENCY_KEY_MAX} characters, unique per order): a retry with the same key and "
         "the same body answers 200 with the order made the first time (header `Idempotent-Replayed: "
         "true`) and never makes a second one; the same key with a different body is refused with 409 "
         "idempotency_key_reused. A request refused with 409 insufficient_stock or 422 made nothing, "
@@ -269,7 +269,7 @@ ROUTES = (
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": ordering.IDEMPOTENCY_KEY_MAX},
+                "schema": {"type": "string", "maxLength": placing.IDEMPOTENCY_KEY_MAX},
             },
         ),
         body=schemas.OrderInput,

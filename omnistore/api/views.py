@@ -18,8 +18,7 @@ from omnistore.catalog import lookups as catalog
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
-from omnistore.orders import api_orders, cancelling, pickup_codes
-from omnistore.orders import placing as ordering
+from omnistore.orders import api_orders, cancelling, pickup_codes, placing
 from omnistore.orders.line_reasons import line_reason
 from omnistore.stock import bulk_import, reads
 from omnistore.stock import feed as stock_feed
@@ -353,7 +352,7 @@ def order_document(order, client):
         promised_date=order.promised_at.date().isoformat() if order.promised_at else None,
         currency=order.currency,
         total_minor=order.total_minor,
-        shipping_fee_minor=ordering.shipping_fee_minor(order),
+        shipping_fee_minor=placing.shipping_fee_minor(order),
         pickup_location=None
         if location is None
         else schemas.PickupLocation(

@@ -172,14 +172,14 @@ def counter(make, people):
 
 
 def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_held_units(app, people, counter):
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import placing
     from omnistore.orders.models import DraftHold, OrderDraft
     from omnistore.stock.models import StockLevel
 
     def place():
         clerk = db.session.get(Staff, counter["clerk"].id)
         draft = order_drafts.draft_for(counter["token"], clerk)
-        return lambda: ordering.place(draft, staff=clerk)
+        return lambda: placing.place(draft, staff=clerk)
 
     placed, erased = run_together(app, [place, erase(people, "anna")])
     assert isinstance(erased, Customer), erased
@@ -196,19 +196,19 @@ def test_an_erase_while_the_customers_draft_is_placed_leaves_no_address_and_no_h
 
 def test_placing_an_erased_customers_draft_is_refused_with_the_reason(app, people, counter):
     from omnistore.core.errors import InvalidTransition
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import placing
     from omnistore.orders.models import OrderDraft
 
     clerk = db.session.get(Staff, counter["clerk"].id)
     draft = order_drafts.draft_for(counter["token"], clerk)  # the clerk's page was open …
     run_together(app, [erase(people, "anna")])  # … while a manager erased the customer
     with pytest.raises(InvalidTransition, match="personal data was erased"):
-        ordering.place(draft, staff=clerk)
+        placing.place(draft, staff=clerk)
     # Even an open draft the erase could not see (attached a moment after it) is never placed.
     db.session.execute(db.update(OrderDraft).where(OrderDraft.id == draft.id).values(status="open"))
     db.session.commit()
     with pytest.raises(InvalidTransition, match="personal data was erased"):
-        ordering.place(db.session.get(OrderDraft, draft.id), staff=clerk)
+        placing.place(db.session.get(OrderDraft, draft.id), staff=clerk)
     assert (
         db.session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == people["anna"].id)) == 1
     )  # the collected one from before

@@ -260,7 +260,7 @@ def test_two_tablets_shipping_the_same_parcel_at_once_dispatch_once(app, make, n
 
 def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_received(make, net):
     from omnistore.customers.models import Customer
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import placing
 
     customer = Customer(first_name="Ida", last_name="Lund", email="ida@example.test", created_channel="store")
     db.session.add(customer)
@@ -268,7 +268,7 @@ def test_with_the_ordering_service_placed_shipped_cancelled_on_the_way_then_rece
     make.stock(net.scarf, net.cph, 2)
     draft = order_drafts.start_draft(net.ham_clerk, customer_id=customer.id)
     order_drafts.set_line(draft, net.scarf.id, 2, staff=net.ham_clerk)
-    order = ordering.place(draft, staff=net.ham_clerk)
+    order = placing.place(draft, staff=net.ham_clerk)
     (transfer,) = transfers.transfers_of(order)
     assert (transfer.source_location_id, transfer.destination_location_id) == (net.cph.id, net.ham.id)
     assert level(net.scarf, net.cph) == (2, 2)

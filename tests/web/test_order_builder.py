@@ -224,7 +224,7 @@ def test_the_network_panel_offers_an_order_for_a_customer(client, shop):
 
 def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client, shop, make):
     from omnistore.core.types import utcnow
-    from omnistore.orders import placing as ordering
+    from omnistore.orders import placing
 
     client.login(shop.clerk.email)
     token = start(client, variant_id=shop.boot.id, customer_id=shop.customer.id)
@@ -236,7 +236,7 @@ def test_units_gone_after_the_hold_expired_are_told_with_a_fresh_proposal(client
     order_drafts.release_expired_holds()
     other = order_drafts.start_draft(shop.cph_clerk, customer_id=shop.customer.id)
     order_drafts.set_line(other, shop.boot.id, 2, staff=shop.cph_clerk)
-    ordering.place(other, staff=shop.cph_clerk)
+    placing.place(other, staff=shop.cph_clerk)
 
     response = client.submit(f"/orders/drafts/{token}/place", {"idempotency_key": key})
     assert response.status_code == 409

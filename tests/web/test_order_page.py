@@ -5,9 +5,8 @@ from sqlalchemy import select
 
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer
-from omnistore.orders import cancelling
+from omnistore.orders import cancelling, placing
 from omnistore.orders import drafts as order_drafts
-from omnistore.orders import placing as ordering
 from omnistore.orders.models import Order, OrderEvent, Transfer
 from omnistore.stock.models import StockLevel
 
@@ -24,7 +23,7 @@ def placed(make):
     db.session.commit()
     draft = order_drafts.start_draft(clerk, customer_id=customer.id)
     order_drafts.set_line(draft, boot.id, 1, staff=clerk)
-    order = ordering.place(draft, idempotency_key="k1", staff=clerk)
+    order = placing.place(draft, idempotency_key="k1", staff=clerk)
     return {"order": order, "clerk": clerk, "cph_clerk": cph_clerk, "boot": boot, "cph": cph, "ham": ham}
 
 

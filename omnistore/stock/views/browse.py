@@ -13,7 +13,7 @@ from omnistore.core.extensions import htmx
 from omnistore.stock import availability, network_panel
 from omnistore.stock import search as catalogue_search
 from omnistore.stock.views import bp
-from omnistore.stores import login as sessions
+from omnistore.stores import login
 from omnistore.stores import sessions as staff_sessions
 from omnistore.web.rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 
@@ -240,8 +240,8 @@ def _unchanged_poll():
     if request.endpoint != "stock.panel" or LIVE_PARAM not in request.args or request.method != "GET":
         return None
     variant_id = (request.view_args or {}).get("variant_id")
-    staff_id, generation = sessions.parse_user_id(session.get("_user_id"))
-    key = session.get(sessions.SESSION_KEY)
+    staff_id, generation = login.parse_user_id(session.get("_user_id"))
+    key = session.get(login.SESSION_KEY)
     if staff_id is None or not isinstance(key, str) or not isinstance(variant_id, int):
         return None
     if not 0 < variant_id <= catalog.MAX_ID or any("\x00" in value for value in request.args.values()):
@@ -251,7 +251,7 @@ def _unchanged_poll():
     answer = network_panel.poll(staff_id, staff_sessions.hash_key(key), variant_id)
     if answer is None or not answer.active or answer.session_generation != generation or not answer.session_open:
         return None
-    if staff_sessions.verdict(answer.started_at, answer.last_seen_at, sessions.limits()) is not None:
+    if staff_sessions.verdict(answer.started_at, answer.last_seen_at, login.limits()) is not None:
         return None  # idle too long (checked against the server's clock, not the cookie's): the ordinary way
     if answer.fingerprint != request.args.get(LIVE_PARAM):
         return None
@@ -277,7 +277,7 @@ class _PollingStaff:
     def __getattr__(self, name):
         staff = self.__dict__.get("_staff")
         if staff is None:
-            staff = self.__dict__["_staff"] = sessions.load_user(self._session_id)
+            staff = self.__dict__["_staff"] = login.load_user(self._session_id)
         return getattr(staff, name)
 
 
