@@ -1,6 +1,7 @@
 """Changing a customer: create and edit a profile; consents, notes, visits and the wishlist; who may manage a
 profile. Finding one is in finding.py; the timeline, figures and recommendations are in
-clienteling/history.py, the access log, export, erase and merge in clienteling/privacy.py.
+clienteling/history.py; the access log, export, erase and merge in clienteling/ (access_log.py, export.py,
+erasure.py, merging.py).
 """
 
 import secrets

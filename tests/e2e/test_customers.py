@@ -104,7 +104,7 @@ def test_manager_merges_a_duplicate_picked_with_the_customer_picker(page, make, 
 
 
 def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, make, people):
-    from omnistore.clienteling import privacy as customer_privacy
+    from omnistore.clienteling import merging as customer_merging
     from omnistore.core.extensions import db
     from omnistore.stores.models import Staff
 
@@ -120,7 +120,7 @@ def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, m
     page.get_by_role("button", name="Continue").click()
     expect(page.locator(".duplicate-offer")).to_be_visible()
     # Meanwhile a colleague merges the other way round: Jürgen into the twin.
-    customer_privacy.merge_customers(twin, people["juergen"], staff=db.session.get(Staff, manager.id))
+    customer_merging.merge_customers(twin, people["juergen"], staff=db.session.get(Staff, manager.id))
     page.get_by_role("button", name="Merge now").click()
     expect(page.locator(".inline-error")).to_contain_text(f"merged into profile #{twin.id} a moment ago")
     expect(page.locator("#other_id-picker-q")).to_be_visible()  # still on the merge page, nothing else changed

@@ -8,7 +8,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from omnistore.clienteling import privacy as customer_privacy
+from omnistore.clienteling import erasure as customer_erasure
+from omnistore.clienteling import merging as customer_merging
 from omnistore.core.errors import Conflict
 from omnistore.core.extensions import db
 from omnistore.customers import finding
@@ -62,7 +63,7 @@ def merge(people, survivor, merged):
         staff = db.session.get(Staff, people["manager"].id)
         keep = finding.get_active_customer(people[survivor].id)
         gone = finding.get_active_customer(people[merged].id)
-        return lambda: customer_privacy.merge_customers(keep, gone, staff=staff)
+        return lambda: customer_merging.merge_customers(keep, gone, staff=staff)
 
     return prepare
 
@@ -71,7 +72,7 @@ def erase(people, name):
     def prepare():
         staff = db.session.get(Staff, people["manager"].id)
         customer = finding.get_active_customer(people[name].id)
-        return lambda: customer_privacy.erase_customer(customer, staff=staff, confirmation="ERASE")
+        return lambda: customer_erasure.erase_customer(customer, staff=staff, confirmation="ERASE")
 
     return prepare
 

@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from omnistore.clienteling import export as customer_export
 from omnistore.clienteling import history as customer_history
-from omnistore.clienteling import privacy as customer_privacy
+from omnistore.clienteling import merging as customer_merging
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
@@ -283,7 +284,7 @@ def test_export_holds_everything_about_the_customer(client, shop):
     assert data["orders"][0]["delivery_address"]["street"] == "Elbchaussee 1"
     assert data["orders"][0]["lines"][0]["product"] == "Fjord Parka"
     timeline = archive.read("timeline.csv").decode("utf-8-sig")
-    assert timeline.splitlines()[0] == ";".join(customer_privacy.TIMELINE_COLUMNS)
+    assert timeline.splitlines()[0] == ";".join(customer_export.TIMELINE_COLUMNS)
     assert shop["bought"].number in timeline and "Prefers navy" in timeline and "tried the parka" in timeline
     assert db.session.scalar(select(CustomerAccess.action).order_by(CustomerAccess.id.desc()).limit(1)) == "export"
 
@@ -393,7 +394,7 @@ def test_erase_leaves_no_personal_data_in_any_table(client, make, shop):
     twin = make.customer(
         "Jürgen", "Mueller-Twin", email="twin@example.de", phone="+4917011112222", preferred_location_id=shop["ham"].id
     )
-    customer_privacy.merge_customers(juergen, twin, staff=manager)
+    customer_merging.merge_customers(juergen, twin, staff=manager)
     before, _tables = _every_text_value()
     assert any("j.neu@example.de" in value for _table, value in before)  # the scan sees what it looks for
 
@@ -550,7 +551,7 @@ def test_the_loser_of_crossing_merges_sees_why_on_the_merge_page(client, make, s
     # Two managers had each other's profile open: one merged the twin into Jürgen, the other now merges
     # Jürgen into the twin (the twin's page was loaded before the first merge).
     twin = make.customer("Jürgen", "Twin", email="twin@example.de", preferred_location_id=shop["ham"].id)
-    customer_privacy.merge_customers(shop["juergen"], twin, staff=shop["manager"])
+    customer_merging.merge_customers(shop["juergen"], twin, staff=shop["manager"])
     client.login("manager@example.test")
     response = client.submit(f"/customers/{twin.id}/merge", {"other_id": str(shop["juergen"].id), "confirmed": "1"})
     page = text(response)

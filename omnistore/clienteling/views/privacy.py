@@ -5,7 +5,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from omnistore.clienteling import privacy as customer_privacy
+from omnistore.clienteling import access_log as customer_access
+from omnistore.clienteling import erasure as customer_erasure
+from omnistore.clienteling import export as customer_export
+from omnistore.clienteling import merging as customer_merging
 from omnistore.core.errors import Conflict, ValidationFailed
 from omnistore.customers import finding
 from omnistore.customers import services as customer_service
@@ -26,9 +29,9 @@ def _managed(customer_id):
 @role_required("manager")
 def access_log(customer_id):
     customer = _managed(customer_id)
-    entries = customer_privacy.access_log(customer, staff=current_user)
+    entries = customer_access.access_log(customer, staff=current_user)
     return render_template(
-        "customers/access_log.html", customer=customer, entries=entries, merges=customer_privacy.merges_into(customer)
+        "customers/access_log.html", customer=customer, entries=entries, merges=customer_merging.merges_into(customer)
     )
 
 
@@ -36,7 +39,7 @@ def access_log(customer_id):
 @role_required("manager")
 def export(customer_id):
     customer = _managed(customer_id)
-    data = customer_privacy.export_zip(customer, staff=current_user)
+    data = customer_export.export_zip(customer, staff=current_user)
     filename = f"customer-{customer.id}-export.zip"
     return data, 200, {"Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{filename}"'}
 
@@ -48,7 +51,7 @@ def erase(customer_id):
     form = EraseForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            customer_privacy.erase_customer(customer, staff=current_user, confirmation=form.confirm.data)
+            customer_erasure.erase_customer(customer, staff=current_user, confirmation=form.confirm.data)
         except ValidationFailed as failure:
             form.confirm.errors = [failure.message]
             return render_template("customers/erase.html", customer=customer, form=form), 422
@@ -74,7 +77,7 @@ def merge(customer_id):
             other = _managed(other_id)
             if request.form.get("confirmed") == "1" and form.validate_on_submit():
                 try:
-                    customer_privacy.merge_customers(customer, other, staff=current_user)
+                    customer_merging.merge_customers(customer, other, staff=current_user)
                 except ValidationFailed as failure:
                     error, status, other = failure.message, 422, None
                 except Conflict as clash:  # one of the two was merged or erased a moment ago

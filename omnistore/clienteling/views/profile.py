@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from omnistore.catalog import lookups as catalog
+from omnistore.clienteling import access_log as customer_access
 from omnistore.clienteling import history as customer_history
-from omnistore.clienteling import privacy as customer_privacy
 from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
 from omnistore.core.extensions import htmx
@@ -107,7 +107,7 @@ def profile(customer_id):
     if customer.merged_into_id is not None:
         flash(_("The profile you opened was merged into this one."), "info")
         return redirect(url_for(".profile", customer_id=customer.merged_into_id), 303)
-    customer_privacy.record_access(customer, staff=current_user)
+    customer_access.record_access(customer, staff=current_user)
     return render_template("customers/profile.html", **profile_context(customer))
 
 

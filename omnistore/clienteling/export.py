@@ -1,0 +1,225 @@
+"""GDPR export: everything held about a customer, as JSON, with its timeline as CSV, in one ZIP download.
+
+Managers of the customer's preferred store (any manager when there is none) and admins may export; the export
+is logged in the profile's access log and the audit trail. Dates are written in UTC, ISO 8601 (`iso_utc`; a
+merge record's snapshot, exported with it, uses the same).
+"""
+
+import io
+import json
+import zipfile
+from datetime import UTC
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from omnistore.catalog.models import Variant
+from omnistore.core import audit, csvfile
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
+from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, WishlistItem
+from omnistore.customers.services import require_manage
+from omnistore.orders.models import Order, OrderLine
+
+
+def iso_utc(value):
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def export_data(customer, *, staff) -> dict:
+    """Everything held about the customer, as plain JSON-ready data."""
+    require_manage(staff, customer)
+    orders = db.session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.placed_at, Order.id)
+        .options(
+            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
+            selectinload(Order.events),
+            selectinload(Order.pickup),
+        )
+    ).all()
+    merges = db.session.scalars(select(CustomerMerge).where(CustomerMerge.survivor_id == customer.id)).all()
+    visits = db.session.scalars(
+        select(CustomerVisit).where(CustomerVisit.customer_id == customer.id).order_by(CustomerVisit.created_at)
+    ).all()
+    wishes = db.session.scalars(
+        select(WishlistItem)
+        .where(WishlistItem.customer_id == customer.id)
+        .options(selectinload(WishlistItem.variant).selectinload(Variant.product))
+    ).all()
+    accesses = db.session.scalars(
+        select(CustomerAccess).where(CustomerAccess.customer_id == customer.id).order_by(CustomerAccess.created_at)
+    ).all()
+    code = {}
+
+    def location_code(location_id):
+        from omnistore.stores.models import Location
+
+        if location_id is None:
+            return None
+        if location_id not in code:
+            code[location_id] = db.session.scalar(select(Location.code).where(Location.id == location_id))
+        return code[location_id]
+
+    return {
+        "format": "omnistore customer export 1",
+        "exported_at": iso_utc(utcnow()),
+        "customer": {
+            "id": customer.id,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "loyalty_number": customer.loyalty_number,
+            "loyalty_tier": customer.loyalty_tier,
+            "loyalty_points": customer.loyalty_points,
+            "preferred_store": location_code(customer.preferred_location_id),
+            "sizes": customer.sizes or {},
+            "preferences": customer.preferences or {},
+            "language": customer.locale,
+            "created_channel": customer.created_channel,
+            "created_at": iso_utc(customer.created_at),
+        },
+        "consents": [
+            {
+                "channel": c.channel,
+                "granted": c.granted,
+                "recorded_at": iso_utc(c.recorded_at),
+                "source_channel": c.source_channel,
+                "store": location_code(c.location_id),
+                "staff_id": c.staff_id,
+            }
+            for c in customer.consents
+        ],
+        "notes": [
+            {
+                "created_at": iso_utc(n.created_at),
+                "store": location_code(n.location_id),
+                "staff_id": n.staff_id,
+                "body": n.body,
+            }
+            for n in sorted(customer.notes, key=lambda n: n.created_at)
+        ],
+        "visits": [
+            {
+                "kind": v.kind,
+                "channel": v.channel,
+                "created_at": iso_utc(v.created_at),
+                "store": location_code(v.location_id),
+                "note": v.note,
+            }
+            for v in visits
+        ],
+        "wishlist": [
+            {
+                "sku": w.variant.sku,
+                "product": w.variant.product.name,
+                "size": w.variant.size,
+                "colour": w.variant.colour,
+                "added_at": iso_utc(w.created_at),
+                "channel": w.channel,
+            }
+            for w in wishes
+        ],
+        "orders": [
+            {
+                "number": o.number,
+                "channel": o.channel,
+                "fulfilment": o.fulfilment,
+                "status": o.status,
+                "payment_state": o.payment_state,
+                "placed_at": iso_utc(o.placed_at),
+                "currency": o.currency,
+                "total_minor": o.total_minor,
+                "pickup_store": location_code(o.pickup_location_id),
+                "sold_by_store": location_code(o.origin_location_id),
+                "delivery_address": o.delivery_address or {},
+                "tracking_reference": o.tracking_reference,
+                "lines": [
+                    {
+                        "sku": li.variant.sku,
+                        "product": li.variant.product.name,
+                        "size": li.variant.size,
+                        "colour": li.variant.colour,
+                        "quantity": li.quantity,
+                        "unit_price_minor": li.unit_price_minor,
+                        "status": li.status,
+                    }
+                    for li in o.lines
+                ],
+                "events": [{"kind": e.kind, "at": iso_utc(e.created_at), "detail": e.detail or {}} for e in o.events],
+                "pickup": None
+                if o.pickup is None
+                else {
+                    "ready_at": iso_utc(o.pickup.ready_at),
+                    "collected_at": iso_utc(o.pickup.collected_at),
+                    "checked_in_at": iso_utc(o.pickup.checked_in_at),
+                    "check_in_note": o.pickup.check_in_note,
+                },
+            }
+            for o in orders
+        ],
+        "merged_profiles": [
+            {"merged_id": m.merged_id, "at": iso_utc(m.created_at), "profile": m.merged_snapshot, "moved": m.moved}
+            for m in merges
+        ],
+        "profile_views": [
+            {
+                "action": a.action,
+                "at": iso_utc(a.created_at),
+                "store": location_code(a.location_id),
+                "staff_id": a.staff_id,
+            }
+            for a in accesses
+        ],
+    }
+
+
+TIMELINE_COLUMNS = ("at", "kind", "channel", "reference", "status", "store", "amount_minor", "detail")
+
+
+def timeline_csv(data) -> bytes:
+    """The export's timeline as CSV: orders, their milestones, notes and visits, oldest first."""
+    rows = []
+    for order in data["orders"]:
+        items = "; ".join(f"{li['quantity']} × {li['product']} {li['size']}".strip() for li in order["lines"])
+        rows.append(
+            (
+                order["placed_at"],
+                "order",
+                order["channel"],
+                order["number"],
+                order["status"],
+                order["pickup_store"] or order["sold_by_store"] or "",
+                order["total_minor"],
+                items,
+            )
+        )
+        for event in order["events"]:
+            if event["kind"] != "placed":
+                rows.append((event["at"], event["kind"], order["channel"], order["number"], "", "", "", ""))
+    for note in data["notes"]:
+        rows.append((note["created_at"], "note", "store", "", "", note["store"] or "", "", note["body"]))
+    for visit in data["visits"]:
+        rows.append(
+            (visit["created_at"], visit["kind"], visit["channel"], "", "", visit["store"] or "", "", visit["note"])
+        )
+    rows.sort(key=lambda row: row[0] or "")
+    return csvfile.write(TIMELINE_COLUMNS, rows)
+
+
+def export_zip(customer, *, staff) -> bytes:
+    """One download: customer.json (everything) and timeline.csv; the export is logged."""
+    data = export_data(customer, staff=staff)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("customer.json", json.dumps(data, ensure_ascii=False, indent=2))
+        archive.writestr("timeline.csv", timeline_csv(data))
+    with transaction() as session:
+        session.add(
+            CustomerAccess(customer_id=customer.id, action="export", staff_id=staff.id, location_id=staff.location_id)
+        )
+        audit.record("customer.exported", entity=("customer", customer.id), staff=staff)
+    return buffer.getvalue()
