@@ -69,6 +69,8 @@ def test_wedge_scan_opens_the_variant_with_its_matrix_and_panel(page, network):
     wedge_scan(page, xl.ean)
 
     expect(page).to_have_url(re.compile(rf"/stock/products/{network['parka'].id}\?variant={xl.id}$"))
+    # The scan opened a new page: until its scripts have run, a tap on the matrix is a plain link.
+    page.wait_for_load_state("load")
     expect(page.get_by_role("heading", level=1)).to_have_text("Fjord Parka")
     matrix = page.locator("#matrix")
     expect(matrix.locator("thead th")).to_have_text(["Colour", "S", "M", "XL"])
