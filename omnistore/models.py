@@ -1,7 +1,7 @@
 """Every model, imported in one place: the package imports it first, so all are mapped before any is used
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
-from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.core.audit import AuditEvent
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.webhooks import WebhookEndpoint
@@ -17,7 +17,7 @@ from omnistore.customers.models import (
 from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
-from omnistore.stores.models import ApiClient, Location, Staff, StaffSession
+from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
 
 __all__ = [
     "ApiClient",
@@ -31,6 +31,7 @@ __all__ = [
     "DraftHold",
     "DraftLine",
     "Location",
+    "Market",
     "Order",
     "OrderDraft",
     "OrderEvent",
@@ -47,6 +48,7 @@ __all__ = [
     "StockMovement",
     "Transfer",
     "Variant",
+    "VariantPrice",
     "VariantStock",
     "WebhookEndpoint",
     "WishlistItem",

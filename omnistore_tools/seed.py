@@ -35,11 +35,11 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import and_, func, insert, select, text
 from werkzeug.security import generate_password_hash
 
 from omnistore.catalog.codes import ean13_check_digit
-from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.catalog.search_text import search_forms, search_text_for
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, ValidationFailed
@@ -50,9 +50,11 @@ from omnistore.demo_logins import DEMO_PASSWORD
 from omnistore.orders.pickup_codes import numbered_short_code
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stock.summaries import rebuild_summaries
+from omnistore.stores.markets import ensure_market
 from omnistore.stores.models import Location, Staff
 
 SEED_MARK = "synthetic seed network"
+SEED_MARKET = "DE"  # the seed network is a German one: euros
 SEED_DOMAIN = "seed.omnistore-demo.de"
 VARIANTS_PER_STYLE = 5
 SIZES = ("XS", "S", "M", "L", "XL")
@@ -313,6 +315,7 @@ class _Seeder:
         missing = [n for code, n in wanted.items() if code not in known]
         if not missing:
             return old, []
+        ensure_market(SEED_MARKET)
         rows = []
         for n in missing:
             # A grid over Germany (47.5–54.5 N, 6.5–14.5 E), so distances differ from store to store.
@@ -325,6 +328,7 @@ class _Seeder:
                     postcode=f"{10000 + n * 37 % 89999:05d}",
                     city="Seedstadt",
                     country="DE",
+                    market_code=SEED_MARKET,
                     phone="",
                     latitude=round(47.5 + (n * 0.6180339) % 1 * 7, 4),
                     longitude=round(6.5 + (n * 0.4142135) % 1 * 8, 4),
@@ -418,11 +422,22 @@ class _Seeder:
                             ean=variant_ean(n),
                             size=SIZES[(n - 1) % VARIANTS_PER_STYLE],
                             colour=COLOURS[((n - 1) // VARIANTS_PER_STYLE + 1) % len(COLOURS)],
-                            price_minor=1995 + ((n - 1) // VARIANTS_PER_STYLE) % 30 * 500,
                             created_at=self.now,
                             updated_at=self.now,
                         )
                         for n in numbers
+                    ],
+                )
+                self.session.execute(
+                    insert(VariantPrice.__table__),
+                    [
+                        dict(
+                            variant_id=i,
+                            market_code=SEED_MARKET,
+                            amount_minor=1995 + ((n - 1) // VARIANTS_PER_STYLE) % 30 * 500,
+                            updated_at=self.now,
+                        )
+                        for n, i in zip(numbers, ids, strict=True)
                     ],
                 )
                 created += zip(numbers, ids, strict=True)
@@ -617,7 +632,10 @@ class _Seeder:
             )
         )
         variants = self.session.execute(
-            select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%")).order_by(Variant.sku)
+            select(Variant.id, VariantPrice.amount_minor)
+            .join(VariantPrice, and_(VariantPrice.variant_id == Variant.id, VariantPrice.market_code == SEED_MARKET))
+            .where(Variant.sku.like("SEED-%"))
+            .order_by(Variant.sku)
         ).all()
         stores = list(
             self.session.scalars(select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))
@@ -652,6 +670,7 @@ class _Seeder:
                     origin_location_id=None,
                     delivery_address={},
                     tracking_reference="",
+                    market_code=SEED_MARKET,
                     currency="EUR",
                     total_minor=sum(price for _id, price in lines),
                     idempotency_key=None,
@@ -738,7 +757,11 @@ def seed_pickup_orders(count, progress=None, now=None) -> SeedOrdersResult:
             for row in session.execute(select(Location.id).where(Location.notes == SEED_MARK).order_by(Location.code))
         ]
         variants = session.execute(
-            select(Variant.id, Variant.price_minor).where(Variant.sku.like("SEED-%")).order_by(Variant.id).limit(1000)
+            select(Variant.id, VariantPrice.amount_minor)
+            .join(VariantPrice, and_(VariantPrice.variant_id == Variant.id, VariantPrice.market_code == SEED_MARKET))
+            .where(Variant.sku.like("SEED-%"))
+            .order_by(Variant.id)
+            .limit(1000)
         ).all()
         if len(stores) < 2 or not variants:
             raise Conflict("Seed the network first (at least 2 stores and 1 product).")
@@ -932,7 +955,7 @@ class _OrderSeeder:
         "order_event": ("order_id", "kind", "from_status", "to_status", "location_id", "created_at"),
     }
     DEFAULTS = {
-        "orders": dict(tracking_reference="", currency="EUR"),
+        "orders": dict(tracking_reference="", market_code=SEED_MARKET, currency="EUR"),
         "order_line": dict(status_reason=""),
         "pickup": dict(shelf_location="", check_in_note=""),
         "order_event": dict(detail={}),

@@ -154,11 +154,20 @@ def app(request, database_url, app_config):
     app.config.update(app.pristine_config)
     limiter.init_app(app)  # a fresh storage (memory://), and the limiter's settings from this app's config
     with app.app_context():
+        _default_market()
         yield app
         db.session.remove()
         _empty_all_tables()
         if fresh:
             db.engine.dispose()
+
+
+def _default_market():
+    """The default market, as the migrations leave it in every database (the tables are emptied between tests)."""
+    from omnistore.stores.markets import default_market_code, ensure_market
+
+    ensure_market(default_market_code())
+    db.session.commit()
 
 
 def _fresh_app(database_url, app_config):

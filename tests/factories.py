@@ -5,11 +5,12 @@ import itertools
 from werkzeug.security import generate_password_hash
 
 from omnistore.catalog.codes import ean13_check_digit
-from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.catalog.search_text import search_forms
 from omnistore.core.extensions import db
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stock.summaries import rebuild_summaries
+from omnistore.stores.markets import KNOWN_MARKETS, default_market_code, ensure_market
 from omnistore.stores.models import Location, Staff
 
 PASSWORD = "correct-horse-battery"
@@ -43,6 +44,9 @@ def location(code="HAM", **fields):
         pickup_enabled=not code.startswith("WH"),
     )
     values.update(fields)
+    # A store sells in its country's market; one in a country the chain has no market for, in the default one.
+    country = values["country"] if values["country"] in KNOWN_MARKETS else default_market_code()
+    values.setdefault("market_code", ensure_market(country).code)
     loc = Location(**values)
     db.session.add(loc)
     db.session.commit()
@@ -84,8 +88,20 @@ def product(name="Rain Jacket", brand="Nordwind", category="Jackets", **fields):
     return prod
 
 
-def variant(product=None, size="M", colour="Black", price_minor=8995, **fields):
+def market(code="DE"):
+    """The market (made with its known terms the first time)."""
+    made = ensure_market(code)
+    db.session.commit()
+    return made
+
+
+def variant(product=None, size="M", colour="Black", price_minor=8995, prices=None, **fields):
+    """A variant sold in every market the factories know (DE and DK) at `price_minor` there, or at `prices`
+    ({market code: price}) in those markets only."""
     product = product or globals()["product"]()
+    prices = prices if prices is not None else dict.fromkeys(KNOWN_MARKETS, price_minor)
+    for code in prices:
+        ensure_market(code)
     n = next(_counter)
     var = Variant(
         product=product,
@@ -93,7 +109,7 @@ def variant(product=None, size="M", colour="Black", price_minor=8995, **fields):
         ean=fields.pop("ean", None) or ean(n),
         size=size,
         colour=colour,
-        price_minor=price_minor,
+        prices=[VariantPrice(market_code=code, amount_minor=amount) for code, amount in prices.items()],
         **fields,
     )
     db.session.add(var)
@@ -127,13 +143,19 @@ def stock(variant, location, on_hand, allocated=0):
 
 def order(pickup_location, lines=(), status="placed", channel="web", fulfilment="pickup", **fields):
     """An order with `lines` as (variant, quantity, source_location) and a number like OS-26-000001."""
+    from omnistore.catalog.prices import price_in
     from omnistore.orders.models import Order, OrderLine
 
+    market = ensure_market(
+        fields.pop("market_code", None) or getattr(pickup_location, "market_code", None) or default_market_code()
+    )
     order = Order(
         channel=channel,
         fulfilment=fulfilment,
         status=status,
         pickup_location=pickup_location if fulfilment == "pickup" else None,
+        market_code=market.code,
+        currency=fields.pop("currency", market.currency),
         **fields,
     )
     for variant, quantity, source in lines:
@@ -141,7 +163,7 @@ def order(pickup_location, lines=(), status="placed", channel="web", fulfilment=
             OrderLine(
                 variant_id=variant.id,
                 quantity=quantity,
-                unit_price_minor=variant.price_minor,
+                unit_price_minor=price_in(variant.id, market.code),
                 source_location_id=source.id,
             )
         )

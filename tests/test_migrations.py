@@ -76,7 +76,7 @@ def test_database_refuses_impossible_stock(app, make, table, values):
 
 
 def test_database_refuses_duplicates_and_bad_values(app, make):
-    from omnistore.catalog.models import Variant
+    from omnistore.catalog.models import Variant, VariantPrice
     from omnistore.orders.models import Order
     from omnistore.stock.models import StockLevel
 
@@ -84,9 +84,11 @@ def test_database_refuses_duplicates_and_bad_values(app, make):
     make.stock(variant, ham, 3)
     cases = [
         lambda: db.session.add(StockLevel(variant_id=variant.id, location_id=ham.id, on_hand=1)),  # same pair
-        lambda: db.session.add(Variant(product_id=variant.product_id, sku="OTHER", ean=variant.ean, price_minor=1)),
-        lambda: db.session.add(Variant(product_id=variant.product_id, sku="SHORT", ean="123", price_minor=1)),
-        lambda: db.session.add(Variant(product_id=variant.product_id, sku="NEG", ean=make.ean(), price_minor=-5)),
+        lambda: db.session.add(Variant(product_id=variant.product_id, sku="OTHER", ean=variant.ean)),
+        lambda: db.session.add(Variant(product_id=variant.product_id, sku="SHORT", ean="123")),
+        lambda: db.session.add(VariantPrice(variant_id=variant.id, market_code="DE", amount_minor=-5)),
+        lambda: db.session.add(VariantPrice(variant_id=variant.id, market_code="DE", amount_minor=1)),  # twice
+        lambda: db.session.add(VariantPrice(variant_id=variant.id, market_code="XX", amount_minor=1)),  # no market
         lambda: db.session.add(Order(channel="web", fulfilment="pickup", status="shipped", pickup_location_id=ham.id)),
         lambda: db.session.add(Order(channel="web", fulfilment="delivery", status="ready")),
         lambda: db.session.add(Order(channel="fax", fulfilment="delivery", status="placed")),

@@ -166,6 +166,14 @@ ROUTES = (
     ),
     Route(
         "get",
+        "/markets",
+        "api.list_markets",
+        "listMarkets",
+        "The markets: the countries the chain sells in, with currency, VAT rate and delivery terms",
+        ok={"200": Ok(schemas.MarketList, "Every market, ordered by code")},
+    ),
+    Route(
+        "get",
         "/locations",
         "api.list_locations",
         "listLocations",

@@ -52,13 +52,15 @@ PRICE = Annotated[
     Field(
         ge=0,
         le=product_feed.MAX_PRICE_MINOR,
-        description="Price in minor units (cents, øre) of the shop's currency; one price in every channel.",
+        description="Price in minor units (cents, øre) of the market's currency, VAT included; one price in every "
+        "channel within a market.",
     ),
 ]
 DATE_TIME = Annotated[str, _doc(format="date-time")]
 OPTIONAL_DATE_TIME = Annotated[str | None, _doc(format="date-time")]
 COUNT = Annotated[int, Field(ge=0)]
 LOCATION_CODE = Text(16, examples=["HAM"])
+MARKET_CODE = Text(2, description="A market: the ISO 3166-1 code of a country the chain sells in.", examples=["DK"])
 LOCATION_KIND = Literal["store", "warehouse"]
 TIME_RANGE = Annotated[
     list[Annotated[str, Field(pattern="^[0-2][0-9]:[0-5][0-9]$")]], Field(min_length=2, max_length=2)
@@ -126,6 +128,7 @@ class Location(Schema):
         "a closed day."
     )
     pickup_enabled: bool = Field(description="Whether the location runs a pickup desk.")
+    market: MARKET_CODE | None = Field(description="The market it sells in: its prices and currency.")
     hold_days: int = Field(ge=1, le=60, description="Days a ready pickup order is held before it expires.")
 
 
@@ -133,7 +136,28 @@ class LocationList(Schema):
     locations: list[Location] = Field(description="Active locations, ordered by code.")
 
 
+class Market(Schema):
+    code: MARKET_CODE
+    name: Text(100)
+    currency: Text(3, description="ISO 4217 code of every price and order in this market", examples=["DKK"])
+    locale: Text(5, description="The customers' default language", examples=["da"])
+    vat_rate_bp: int = Field(ge=0, le=10000, description="VAT rate in basis points (2500 = 25 %); prices include it.")
+    shipping_fee_minor: COUNT
+    free_shipping_from_minor: COUNT
+    default: bool = Field(description="The market `price_minor` stands for in the product feed.")
+
+
+class MarketList(Schema):
+    markets: list[Market]
+
+
 # --- products ---------------------------------------------------------------------------------------------
+
+
+class MarketPrice(Schema):
+    market: MARKET_CODE
+    currency: Text(3, examples=["DKK"])
+    amount_minor: PRICE
 
 
 class Variant(Schema):
@@ -141,7 +165,12 @@ class Variant(Schema):
     ean: EAN
     size: Text(32)
     colour: Text(64)
-    price_minor: PRICE
+    price_minor: PRICE | None = Field(
+        description="The price in the default market (see `currency`); null: not sold there."
+    )
+    prices: list[MarketPrice] = Field(
+        description="One price per market the variant is sold in; not listed: not sellable there."
+    )
 
 
 class Product(Schema):
@@ -157,7 +186,7 @@ class Product(Schema):
 
 class ProductPage(Schema):
     products: list[Product]
-    currency: Text(3, description="ISO 4217 code of every price_minor", examples=["EUR"])
+    currency: Text(3, description="ISO 4217 code of every price_minor (the default market's)", examples=["EUR"])
     limit: int
     offset: int
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
@@ -168,7 +197,14 @@ class VariantInput(Input):
     ean: EAN
     size: OptionalText(product_feed.VARIANT_TEXT_FIELDS["size"]) = None
     colour: OptionalText(product_feed.VARIANT_TEXT_FIELDS["colour"]) = None
-    price_minor: PRICE
+    price_minor: PRICE | None = Field(
+        None, description="The price in the default market (as before markets); send this or `prices`, or both."
+    )
+    prices: dict[str, PRICE | None] | None = Field(
+        None,
+        description='Price per market code, {"DK": 189995, "DE": 24995}; null stops selling in that market; markets '
+        "left out keep their price. A variant without a price in a market is not sellable there.",
+    )
 
 
 class ProductInput(Input):
@@ -206,6 +242,7 @@ class RowError(Schema):
         "unknown_field",
         "duplicate_in_request",
         "already_used",
+        "unknown_market",
     ]
     message: str
 
@@ -368,6 +405,11 @@ class OrderInput(Input):
     delivery_address: Address = Field(None, description="Delivery only.")
     payment_state: PAYMENT_STATE = Field("paid", description="pay_at_pickup only for pickups.")
     channel: Literal[api_orders.API_CHANNELS] = "web"
+    market: MARKET_CODE = Field(
+        None,
+        description="The market it is sold in, whose prices and currency it takes. Left out: the pickup store's "
+        "market, or for a delivery the delivery country's (else the default market).",
+    )
 
 
 class CancelInput(Input):
@@ -409,8 +451,11 @@ class Order(Schema):
         description="Same store: today; a transfer: by distance; the warehouse: its lead time; a delivery: lead "
         "time plus carriage."
     )
-    currency: Text(3)
-    total_minor: int = Field(ge=0, description="Goods plus shipping fee.")
+    market: MARKET_CODE | None = Field(description="The market it was sold in.")
+    currency: Text(3, description="ISO 4217 code of every amount of the order, its lines' too.")
+    total_minor: int = Field(ge=0, description="Goods plus shipping fee, VAT included.")
+    vat_rate_bp: int | None = Field(description="The market's VAT rate in basis points (2500 = 25 %).")
+    vat_minor: int | None = Field(description="The VAT the total includes.")
     shipping_fee_minor: COUNT
     pickup_location: PickupLocation | None
     status_url: str | None = Field(

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from omnistore.api import openapi, schemas
 from omnistore.catalog import feed as product_feed
 from omnistore.catalog import lookups as catalog
+from omnistore.catalog import prices
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
@@ -22,7 +23,7 @@ from omnistore.orders import api_orders, cancelling, pickup_codes, placing
 from omnistore.orders.line_reasons import line_reason
 from omnistore.stock import bulk_import, reads
 from omnistore.stock import feed as stock_feed
-from omnistore.stores import locations
+from omnistore.stores import locations, markets
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import WEEKDAYS
 from omnistore.web.errors import MAX_URL_LENGTH, error_response
@@ -193,11 +194,13 @@ def location_document(location):
         timezone=location.timezone,
         opening_hours={day: hours.get(day, []) for day in WEEKDAYS},
         pickup_enabled=location.pickup_enabled,
+        market=location.market_code,
         hold_days=location.hold_days,
     )
 
 
-def product_document(product):
+def product_document(product, currencies, default_market):
+    """A product with each variant's price per market (`currencies`: {market code: currency})."""
     return schemas.Product(
         style_code=product.style_code,
         name=product.name,
@@ -207,7 +210,19 @@ def product_document(product):
         image_url=product.image_url,
         updated_at=_time(product.updated_at),
         variants=[
-            schemas.Variant(sku=v.sku, ean=v.ean, size=v.size, colour=v.colour, price_minor=v.price_minor)
+            schemas.Variant(
+                sku=v.sku,
+                ean=v.ean,
+                size=v.size,
+                colour=v.colour,
+                price_minor=prices.prices_of(v).get(default_market),
+                prices=[
+                    schemas.MarketPrice(
+                        market=p.market_code, currency=currencies[p.market_code], amount_minor=p.amount_minor
+                    )
+                    for p in v.prices
+                ],
+            )
             for v in product.variants
         ],
     )
@@ -220,6 +235,28 @@ def product_document(product):
 def openapi_document():
     """The OpenAPI 3.1 description of this API (no token needed)."""
     return jsonify(openapi.document())
+
+
+@bp.get("/markets")
+def list_markets():
+    default = markets.default_market_code()
+    return send(
+        schemas.MarketList(
+            markets=[
+                schemas.Market(
+                    code=m.code,
+                    name=m.name,
+                    currency=m.currency,
+                    locale=m.locale,
+                    vat_rate_bp=m.vat_rate_bp,
+                    shipping_fee_minor=m.shipping_fee_minor,
+                    free_shipping_from_minor=m.free_shipping_from_minor,
+                    default=m.code == default,
+                )
+                for m in markets.list_markets()
+            ]
+        )
+    )
 
 
 @bp.get("/locations")
@@ -251,10 +288,12 @@ def search_products():
         limit=_int_arg("limit", catalog.SEARCH_LIMIT_DEFAULT),
         offset=_int_arg("offset", 0),
     )
+    currencies = {m.code: m.currency for m in markets.list_markets()}
+    default = markets.default_market_code()
     return send(
         schemas.ProductPage(
-            products=[product_document(product) for product in page.products],
-            currency=current_app.config["OMNISTORE_CURRENCY"],
+            products=[product_document(product, currencies, default) for product in page.products],
+            currency=currencies.get(default, current_app.config["OMNISTORE_CURRENCY"]),
             limit=page.limit,
             offset=page.offset,
             next_offset=page.next_offset,
@@ -350,8 +389,11 @@ def order_document(order, client):
         payment_state=order.payment_state,
         placed_at=_time(order.placed_at),
         promised_date=order.promised_at.date().isoformat() if order.promised_at else None,
+        market=order.market_code,
         currency=order.currency,
         total_minor=order.total_minor,
+        vat_rate_bp=order.market.vat_rate_bp if order.market is not None else None,
+        vat_minor=markets.vat_included(order.total_minor, order.market) if order.market is not None else None,
         shipping_fee_minor=placing.shipping_fee_minor(order),
         pickup_location=None
         if location is None

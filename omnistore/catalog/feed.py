@@ -10,13 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.codes import EAN_RE, SKU_MAX, ean13_check_digit, is_valid_ean13
-from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.catalog.search_text import search_text_for
 from omnistore.core import audit, validation
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, DomainError, ValidationFailed
+from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.stores.models import ApiClient, Staff
+from omnistore.stores.markets import default_market_code
+from omnistore.stores.models import ApiClient, Market, Staff
 
 # --- limits shared with the API document --------------------------------------------------------
 
@@ -30,7 +32,7 @@ PRODUCT_TEXT_FIELDS = {"brand": 100, "category": 100, "description": 10_000, "im
 NAME_MAX = 200
 VARIANT_TEXT_FIELDS = {"size": 32, "colour": 64}
 PRODUCT_KEYS = ("style_code", "name", "brand", "category", "description", "image_url", "variants")
-VARIANT_KEYS = ("sku", "ean", "size", "colour", "price_minor")
+VARIANT_KEYS = ("sku", "ean", "size", "colour", "price_minor", "prices")
 
 _IN_CHUNK = 500  # values per IN (...) list: well inside SQLite's and PostgreSQL's parameter limits
 _ABSENT = object()
@@ -100,7 +102,8 @@ class _VariantRow:
     position: int
     sku: str | None = None
     ean: str | None = None
-    price_minor: int | None = None
+    # {market code: price, or None to stop selling there} as sent; `price_minor` is the default market's.
+    prices: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)  # size/colour when sent
 
     @property
@@ -160,7 +163,7 @@ def _unknown_keys(row, data, allowed, prefix):
             )
 
 
-def _parse_variant(row, data, position):
+def _parse_variant(row, data, position, markets):
     prefix = f"variants[{position}]."
     variant = _VariantRow(position)
     if not isinstance(data, dict):
@@ -170,7 +173,7 @@ def _parse_variant(row, data, position):
     sku = _text(row, data, "sku", prefix + "sku", max_length=SKU_MAX, required=True)
     variant.sku = None if sku is _ABSENT else sku
     variant.ean = _ean(row, data.get("ean"), prefix + "ean")
-    variant.price_minor = _price(row, data, prefix + "price_minor")
+    variant.prices = _prices(row, data, prefix, markets)
     for key, max_length in VARIANT_TEXT_FIELDS.items():
         value = _text(row, data, key, prefix + key, max_length=max_length)
         if value is not _ABSENT:
@@ -193,22 +196,61 @@ def _ean(row, value, path):
     return None
 
 
-def _price(row, data, path):
-    value = data.get("price_minor")
-    if value is None:
-        row.error(path, "required", "price_minor is required.")
-    elif type(value) is not int:  # bool is an int subclass; floats and strings are refused too
-        row.error(path, "invalid_type", "price_minor must be a whole number of minor units (cents, øre).")
+def _price(row, value, path, name):
+    if type(value) is not int:  # bool is an int subclass; floats and strings are refused too
+        row.error(path, "invalid_type", f"{name} must be a whole number of minor units (cents, øre).")
     elif value < 0:
-        row.error(path, "invalid_value", "price_minor must not be negative.")
+        row.error(path, "invalid_value", f"{name} must not be negative.")
     elif value > MAX_PRICE_MINOR:
-        row.error(path, "invalid_value", f"price_minor must be at most {MAX_PRICE_MINOR}.")
+        row.error(path, "invalid_value", f"{name} must be at most {MAX_PRICE_MINOR}.")
     else:
         return value
     return None
 
 
-def _parse_row(index, data):
+def _prices(row, data, prefix, markets):
+    """{market code: price or None} from `prices` ({"DK": 189995, "DE": null}: null stops selling there) and
+    `price_minor` (the default market's price, as before markets). At least one price is required."""
+    prices = {}
+    default = default_market_code()
+    sent = data.get("prices")
+    if sent is not None:
+        if not isinstance(sent, dict):
+            row.error(
+                prefix + "prices", "invalid_type", 'prices must be an object of market code to price, {"DK": 189995}.'
+            )
+        else:
+            for key, value in sent.items():
+                code = key.strip().upper() if isinstance(key, str) else ""
+                path = f"{prefix}prices.{str(key)[:8]}"
+                if code not in markets:
+                    known = ", ".join(sorted(markets)) or "none yet"
+                    row.error(path, "unknown_market", f"No market {str(key)[:8]!r}; the markets are {known}.")
+                elif code in prices:
+                    row.error(path, "duplicate_in_request", f"The price in {code} is sent twice.")
+                elif value is None:
+                    prices[code] = None
+                elif (price := _price(row, value, path, f"prices.{code}")) is not None:
+                    prices[code] = price
+    if "price_minor" in data:
+        value = data["price_minor"]
+        price = None if value is None else _price(row, value, prefix + "price_minor", "price_minor")
+        if value is None:
+            row.error(prefix + "price_minor", "required", "price_minor must be a price; to stop selling, send prices.")
+        elif price is not None and prices.get(default, price) != price:
+            row.error(
+                prefix + "price_minor",
+                "invalid_value",
+                f"price_minor is the price in {default} and differs from prices.{default}; send one of them.",
+            )
+        elif price is not None:
+            prices[default] = price
+    if sent is None and "price_minor" not in data:
+        row.error(prefix + "prices", "required", 'prices is required: {"DK": 189995, "DE": 24995} (or price_minor).')
+    return prices
+
+
+def _parse_row(index, data, markets):
     row = _ProductRow(RowResult(index, None))
     if not isinstance(data, dict):
         row.error(None, "invalid_type", "Each product must be a JSON object.")
@@ -239,7 +281,7 @@ def _parse_row(index, data):
     elif len(variants) > MAX_VARIANTS_PER_PRODUCT:
         row.error("variants", "too_long", f"A product may have at most {MAX_VARIANTS_PER_PRODUCT} variants.")
     else:
-        row.variants = [_parse_variant(row, variant, position) for position, variant in enumerate(variants)]
+        row.variants = [_parse_variant(row, variant, position, markets) for position, variant in enumerate(variants)]
     return row
 
 
@@ -295,7 +337,8 @@ def upsert_products(rows, actor):
             "send the catalogue in several requests.",
             limit=MAX_VARIANTS_PER_UPSERT,
         )
-    parsed = [_parse_row(index, data) for index, data in enumerate(rows)]
+    markets = set(db.session.scalars(select(Market.code)))
+    parsed = [_parse_row(index, data, markets) for index, data in enumerate(rows)]
     _flag_duplicates(parsed)
     try:
         with transaction() as session:
@@ -329,7 +372,7 @@ def _apply_rows(session, rows):
     if not rows:
         return
     products, owners = _load_existing(session, rows)
-    new_rows, new_variants, grown = [], [], []
+    new_rows, new_variants, new_prices, grown = [], [], [], []
     for row in rows:
         _check_owners(row, owners)
         if not row.ok:
@@ -344,6 +387,7 @@ def _apply_rows(session, rows):
         row.result.status = "updated" if _update_product(product, row, added) else "unchanged"
         if added:
             new_variants += [_variant_values(product.id, variant) for variant in added]
+            new_prices += [variant.prices for variant in added]
             grown.append(product)
     session.flush()  # the UPDATEs of changed products and variants (batched per mapper)
     if new_rows:
@@ -354,8 +398,18 @@ def _apply_rows(session, rows):
             ).all()
         )
         new_variants += [_variant_values(ids[row.style_code], variant) for row in new_rows for variant in row.variants]
+        new_prices += [variant.prices for row in new_rows for variant in row.variants]
     if new_variants:
-        session.execute(insert(Variant), new_variants)
+        ids = dict(session.execute(insert(Variant).returning(Variant.sku, Variant.id), new_variants).all())
+        now = utcnow()
+        price_rows = [
+            {"variant_id": ids[values["sku"]], "market_code": code, "amount_minor": amount, "updated_at": now}
+            for values, prices in zip(new_variants, new_prices, strict=True)
+            for code, amount in prices.items()
+            if amount is not None
+        ]
+        if price_rows:
+            session.execute(insert(VariantPrice), price_rows)
     for product in grown:
         session.expire(product, ["variants"])  # reload with the new variants when next read
 
@@ -368,7 +422,7 @@ def _load_existing(session, rows):
         query = (
             select(Product)
             .where(Product.style_code.in_(chunk))
-            .options(selectinload(Product.variants))
+            .options(selectinload(Product.variants).selectinload(Variant.prices))
             .execution_options(populate_existing=True)
         )  # never decide on stale objects in the session
         products.update((product.style_code, product) for product in session.scalars(query))
@@ -417,7 +471,6 @@ def _variant_values(product_id, variant):
         "product_id": product_id,
         "sku": variant.sku,
         "ean": variant.ean,
-        "price_minor": variant.price_minor,
         **{key: variant.values.get(key, "") for key in VARIANT_TEXT_FIELDS},
     }
 
@@ -431,13 +484,32 @@ def _update_product(product, row, added):
     by_sku = {variant.sku: variant for variant in product.variants}
     for v in row.variants:
         if (variant := by_sku.get(v.sku)) is not None:
-            changed |= _assign(variant, {"ean": v.ean, "price_minor": v.price_minor, **v.values})
+            changed |= _assign(variant, {"ean": v.ean, **v.values})
+            changed |= _assign_prices(variant, v.prices)
     search_text = search_text_for(product, [*product.variants, *added])
     if product.search_text != search_text:
         product.search_text = search_text
         changed = True
     if changed:
         product.updated_at = utcnow()  # a variant change is a change of the product too
+    return changed
+
+
+def _assign_prices(variant, prices):
+    """Set the variant's price in each market sent (None: no longer sold there); others keep theirs."""
+    changed = False
+    stored = {price.market_code: price for price in variant.prices}
+    for code, amount in prices.items():
+        price = stored.get(code)
+        if amount is None and price is not None:
+            variant.prices.remove(price)
+            changed = True
+        elif amount is not None and price is None:
+            variant.prices.append(VariantPrice(market_code=code, amount_minor=amount))
+            changed = True
+        elif amount is not None and price.amount_minor != amount:
+            price.amount_minor = amount
+            changed = True
     return changed
 
 

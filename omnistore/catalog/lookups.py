@@ -103,7 +103,10 @@ def search_products(q=None, *, ean=None, sku=None, limit=SEARCH_LIMIT_DEFAULT, o
             )
         )
     query = (
-        query.order_by(Product.name, Product.id).limit(limit + 1).offset(offset).options(selectinload(Product.variants))
+        query.order_by(Product.name, Product.id)
+        .limit(limit + 1)
+        .offset(offset)
+        .options(selectinload(Product.variants).selectinload(Variant.prices))
     )
     products = list(db.session.scalars(query))
     more = len(products) > limit

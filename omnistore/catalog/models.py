@@ -44,10 +44,7 @@ class Product(db.Model):
 
 class Variant(db.Model):
     __tablename__ = "variant"
-    __table_args__ = (
-        CheckConstraint("price_minor >= 0", name="price_minor"),
-        CheckConstraint("length(ean) = 13", name="ean_length"),
-    )
+    __table_args__ = (CheckConstraint("length(ean) = 13", name="ean_length"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"), index=True)
@@ -55,11 +52,14 @@ class Variant(db.Model):
     ean: Mapped[str] = mapped_column(String(13), unique=True)
     size: Mapped[str] = mapped_column(String(32), default="")
     colour: Mapped[str] = mapped_column(String(64), default="")
-    price_minor: Mapped[int] = mapped_column(Integer)  # one network price, in minor units
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="variants")
+    # One price per market it is sold in (none: not sellable there); see catalog/prices.py.
+    prices: Mapped[list["VariantPrice"]] = relationship(
+        back_populates="variant", order_by="VariantPrice.market_code", cascade="all, delete-orphan"
+    )
 
     @property
     def label(self):
@@ -67,3 +67,18 @@ class Variant(db.Model):
 
     def __repr__(self):
         return f"<Variant {self.sku}>"
+
+
+class VariantPrice(db.Model):
+    """A variant's price in one market, VAT included, in the market's currency's minor units (cents, øre):
+    the same in store, online and by phone within that market."""
+
+    __tablename__ = "variant_price"
+    __table_args__ = (CheckConstraint("amount_minor >= 0", name="amount_minor"),)
+
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"), primary_key=True)
+    market_code: Mapped[str] = mapped_column(ForeignKey("market.code"), primary_key=True, index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    variant: Mapped[Variant] = relationship(back_populates="prices")

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.prices import prices_in
 from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_STATUSES
@@ -24,6 +25,8 @@ from omnistore.customers.models import CustomerNote, CustomerVisit
 from omnistore.customers.services import CATEGORY_GROUP, ONE_SIZE
 from omnistore.orders.models import Order, OrderEvent, OrderLine
 from omnistore.stock.models import StockLevel
+from omnistore.stores.markets import market_of
+from omnistore.stores.models import Location
 
 TIMELINE_PAGE = 15
 MILESTONES = ("ready", "checked_in", "collected", "shipped", "delivered", "expired", "cancelled")
@@ -38,18 +41,23 @@ _CANDIDATES_MAX = 60
 
 @dataclass(frozen=True)
 class Figures:
-    lifetime_value: int
+    lifetime_value: dict  # {currency: minor units}: per currency, never summed across currencies
     orders: int
-    average_basket: int | None
+    average_basket: dict  # {currency: minor units}, over the orders in that currency
     last_purchase: object
     favourite_categories: list  # [(category, items)]
 
 
 def figures(customer) -> Figures:
     sold = and_(Order.customer_id == customer.id, Order.status.not_in(NOT_SOLD))
-    count, total, last = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(Order.total_minor), 0), func.max(Order.placed_at)).where(sold)
-    ).one()
+    per_currency = db.session.execute(
+        select(Order.currency, func.count(), func.sum(Order.total_minor), func.max(Order.placed_at))
+        .where(sold)
+        .group_by(Order.currency)
+        .order_by(Order.currency)
+    ).all()
+    count = sum(n for _c, n, _t, _l in per_currency)
+    last = max((placed for _c, _n, _t, placed in per_currency), default=None)
     categories = db.session.execute(
         select(Product.category, func.sum(OrderLine.quantity).label("items"))
         .select_from(Order)
@@ -62,9 +70,9 @@ def figures(customer) -> Figures:
         .limit(3)
     ).all()
     return Figures(
-        lifetime_value=int(total),
+        lifetime_value={currency: int(total) for currency, _n, total, _l in per_currency},
         orders=int(count),
-        average_basket=round(total / count) if count else None,
+        average_basket={currency: round(total / n) for currency, n, total, _l in per_currency},
         last_purchase=last,
         favourite_categories=[(category, int(items)) for category, items in categories],
     )
@@ -209,6 +217,8 @@ class Recommendation:
     customers: int  # how many other customers bought both
     here: int  # available at this store
     network: int  # available anywhere
+    price_minor: int | None = None  # in this store's market (None: not sold there)
+    currency: str = ""
 
 
 def _bought(customer):
@@ -306,14 +316,21 @@ def recommendations(customer, location_id, *, limit=RECOMMENDATIONS) -> list[Rec
         available[variant_id][1] += free
         if at == location_id:
             available[variant_id][0] += free
+    store = db.session.get(Location, location_id)
+    market = market_of(store) if store is not None else None
+    prices = prices_in(variant_ids, market.code) if market is not None else {}
     found = []
     for product, variants in wanted:
-        in_stock = [v for v in variants if available[v.id][1] > 0]
+        in_stock = [v for v in variants if available[v.id][1] > 0 and v.id in prices]
         if not in_stock:
             continue
         variant = max(in_stock, key=lambda v: (available[v.id][0] > 0, available[v.id][1], -v.id))
         count, anchor = best[product.id]
-        found.append(Recommendation(product, variant, products[anchor], count, *available[variant.id]))
+        found.append(
+            Recommendation(
+                product, variant, products[anchor], count, *available[variant.id], prices[variant.id], market.currency
+            )
+        )
         if len(found) == limit:
             break
     return found

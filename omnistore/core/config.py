@@ -116,6 +116,9 @@ class Setting:
 
 # Every setting the README documents, read one way. Special cases (database, secret key, auto setup) follow.
 SETTINGS = (
+    # The market today's data moved into (stores/markets.py), and its currency when the migration made it; the
+    # currency of every other market, and of this one afterwards, is the market's own.
+    Setting("DEFAULT_MARKET", "OMNISTORE_DEFAULT_MARKET", text, "DE"),
     Setting("CURRENCY", "OMNISTORE_CURRENCY", text, "EUR"),
     Setting("LOW_STOCK_THRESHOLD", "OMNISTORE_LOW_STOCK_THRESHOLD", integer(0), "2"),
     Setting("LIVE_REFRESH_SECONDS", "OMNISTORE_LIVE_REFRESH_SECONDS", number(0.5), "3"),

@@ -1,12 +1,20 @@
-"""Dates and times for people: the language's conventions and the store's clock. Shared core (no request
+"""Money, dates and times for people: the language's conventions and the store's clock. Shared core (no request
 needed): web/i18n.py, the email texts and the services' messages all format through here.
 
 English means European conventions (22/11/2026, 14:30 — not 11/22/26, 2:30 PM): our staff work in Germany and
 Denmark, and our customers shop there.
 """
 
+import re
+from functools import lru_cache
+
 from babel.dates import format_datetime
+from babel.numbers import format_currency, format_percent
 from flask_babel import get_locale
+
+# A currency's symbol where it is at home, written for it in every language where Babel would write the ISO code:
+# a German clerk in København reads "1.899,95 kr.", as the Danish one does, not "1.899,95 DKK".
+HOME_SYMBOLS = {"DKK": "kr.", "SEK": "kr", "NOK": "kr"}
 
 
 def formatting_locale(locale=None) -> str:
@@ -20,3 +28,26 @@ def local_datetime(value, zone, fmt="short", locale=None) -> str:
     if value is None:
         return ""
     return format_datetime(value, fmt, tzinfo=zone, locale=formatting_locale(locale))
+
+
+def money(minor, currency, locale=None) -> str:
+    """An amount in minor units of `currency` (always given: an amount knows its currency), written for the
+    language: "1.899,95 kr." (da, de), "kr. 1,899.95" (en), "€249.95" (en), "249,95 €" (de); "" for None."""
+    if minor is None:
+        return ""
+    return _money(int(minor), currency.upper(), formatting_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _money(minor, currency, locale):
+    """Babel's formatting, kept per amount, currency and locale: a result list shows a price per line."""
+    text = format_currency(minor / 100, currency, locale=locale)
+    symbol = HOME_SYMBOLS.get(currency)
+    if symbol and currency in text:
+        text = re.sub(rf"{currency}(?=[\d-])", symbol + "\u00a0", text).replace(currency, symbol)
+    return text
+
+
+def percent(fraction, locale=None) -> str:
+    """0.25 → "25 %" (da, de) / "25%" (en); one decimal when there is one (0.075 → "7.5%")."""
+    return format_percent(fraction, "#,##0.#%", locale=formatting_locale(locale))

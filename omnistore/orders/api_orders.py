@@ -19,7 +19,7 @@ from omnistore.orders.models import Order, OrderLine
 from omnistore.orders.order_rules import LineRequest
 from omnistore.orders.placing import Placed, PlaceOrder, existing_order, place_order, scoped_key
 from omnistore.stores import staff as staff_service
-from omnistore.stores.models import ApiClient, Location
+from omnistore.stores.models import ApiClient, Location, Market
 
 
 def order_for_api(number, api_client) -> Order:
@@ -46,7 +46,16 @@ def order_for_api(number, api_client) -> Order:
     return order
 
 
-WEB_ORDER_KEYS = {"customer", "lines", "fulfilment", "pickup_location", "delivery_address", "payment_state", "channel"}
+WEB_ORDER_KEYS = {
+    "customer",
+    "lines",
+    "fulfilment",
+    "pickup_location",
+    "delivery_address",
+    "payment_state",
+    "channel",
+    "market",
+}
 
 
 CUSTOMER_KEYS = {"email", "phone", "first_name", "last_name", "locale"}
@@ -147,6 +156,14 @@ def web_order_from_json(body) -> tuple:
                         for name, message in error.fields.items()
                     }
                 )
+    market_code = body.get("market")
+    if market_code is not None:
+        if not isinstance(market_code, str) or validation.bad_character(market_code):
+            errors["market"] = _("The code of a market, like DK.")
+        elif len(market_code.strip()) != 2 or db.session.get(Market, market_code.strip().upper()) is None:
+            errors["market"] = _("No market with the code %(code)s.", code=market_code.strip()[:8])
+        else:
+            market_code = market_code.strip().upper()
     if errors:
         raise ValidationFailed(_("The order was not accepted; nothing was created. See the fields."), errors)
     return PlaceOrder(
@@ -158,6 +175,7 @@ def web_order_from_json(body) -> tuple:
         pickup_location_id=pickup_id,
         delivery_address=address,
         request_fingerprint=fingerprint(body),
+        market_code=market_code,
     ), contact
 
 

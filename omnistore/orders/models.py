@@ -62,6 +62,9 @@ class Order(db.Model):
     origin_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))  # store that sold it
     delivery_address: Mapped[dict] = mapped_column(db.JSON, default=dict)
     tracking_reference: Mapped[str] = mapped_column(String(100), default="")
+    # The market it was sold in (the selling store's, or the API order's) and that market's currency then:
+    # the order and its lines keep both, whatever the catalogue's prices or markets become later.
+    market_code: Mapped[str | None] = mapped_column(ForeignKey("market.code"))  # always set on placing
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     total_minor: Mapped[int] = mapped_column(Integer, default=0)
     # SHA-256 (hex) of "<scope>:<key>": a client's key may hold personal data, so only its hash is kept.
@@ -74,6 +77,7 @@ class Order(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     customer = relationship("Customer")
+    market = relationship("Market")
     pickup_location = relationship("Location", foreign_keys=[pickup_location_id])
     origin_location = relationship("Location", foreign_keys=[origin_location_id])
     lines: Mapped[list["OrderLine"]] = relationship(

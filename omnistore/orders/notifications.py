@@ -29,12 +29,13 @@ from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from omnistore.core import outbox
+from omnistore.core import formatting, outbox
 from omnistore.core.formatting import formatting_locale
 from omnistore.core.types import utcnow
 from omnistore.core.webhooks import endpoints_for
 from omnistore.orders import pickup_codes
 from omnistore.orders.services import record_event
+from omnistore.stores import markets
 from omnistore.stores.locations import location_zone
 from omnistore.stores.models import WEEKDAYS
 
@@ -138,6 +139,9 @@ def _context(order, locale):
         "hours": [],
         "map_url": "",
         "currency": order.currency,
+        # The VAT the total includes, at the rate of the order's market: shown, never added.
+        "vat_rate": formatting.percent(order.market.vat_rate_bp / 10000, locale) if order.market else "",
+        "vat_minor": markets.vat_included(order.total_minor, order.market) if order.market else None,
     }
     if store is not None:
         context.update(hours=hours_rows(pickup_hours(store), locale), map_url=map_url(store))
@@ -276,6 +280,9 @@ def webhook_payload(order, event, now=None):
             "channel": order.channel,
             "payment_state": order.payment_state,
             "pickup_location": order.pickup_location.code if order.pickup_location is not None else None,
+            "market": order.market_code,
+            "currency": order.currency,  # of total_minor
+            "total_minor": order.total_minor,
             "placed_at": _iso(order.placed_at),
             "updated_at": _iso(order.updated_at),
         },

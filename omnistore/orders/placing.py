@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +77,7 @@ class PlaceOrder:
     origin_location_id: int | None = None
     request_fingerprint: str = ""  # the API's body hash: same key + another body is refused
     contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
+    market_code: str | None = None  # asked for explicitly; else from the pickup store or delivery country
 
 
 class IdempotencyConflict(InvalidTransition):
@@ -235,6 +235,7 @@ def _api_request(place_order_):
         pickup_location_id=place_order_.pickup_location_id,
         delivery_country=place_order_.delivery_address.country if place_order_.delivery_address else None,
         selling_location_id=place_order_.origin_location_id,
+        market_code=place_order_.market_code,
     )
 
 
@@ -306,7 +307,8 @@ def _place_once(session, source, key, *, staff, api_client):
         pickup_location_id=request.pickup_location_id if fulfilment == "pickup" else None,
         origin_location_id=origin_id,
         delivery_address=address,
-        currency=current_app.config["OMNISTORE_CURRENCY"],
+        market_code=proposal.market_code,
+        currency=proposal.currency,
         total_minor=proposal.total_minor,
         idempotency_key=key,
         placed_by_staff_id=staff.id if staff is not None else None,

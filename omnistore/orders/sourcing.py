@@ -35,10 +35,13 @@ The rules, in order:
    - a delivery: goods leave on the source's first open day after its lead time and arrive
      OMNISTORE_DELIVERY_DAYS (default 2) later, a Sunday moving to the Monday.
    The order's promise is the latest of its lines'.
-5. Price and shipping. Each line costs the variant's one network price. A pickup is free; a delivery costs
-   OMNISTORE_SHIPPING_FEE_MINOR (default 495) unless the goods total reaches
-   OMNISTORE_FREE_SHIPPING_FROM_MINOR (default 5000); deliveries go to OMNISTORE_DELIVERY_COUNTRIES
-   (default DE, DK), whose postcodes are checked (DE: 5 digits, DK: 4 digits).
+5. Price and shipping. The order is sold in one market (`order_market`): the one asked for, else the selling
+   store's, else the pickup store's, else the delivery country's, else the default market. Each line costs the
+   variant's price in that market (catalog/prices.py), whichever location — in whichever country — supplies it:
+   sourcing ignores currency. A variant without a price there is not sellable there: its line is unavailable,
+   and says so. A pickup is free; a delivery costs the market's shipping fee unless the goods total reaches
+   its free-shipping threshold; deliveries go to OMNISTORE_DELIVERY_COUNTRIES (default DE, DK), whose
+   postcodes are checked (DE: 5 digits, DK: 4 digits).
 
 A draft's own holds (units already allocated to it, see orders/drafts.py) count as available to that
 draft: pass them as `own_holds` so re-proposing does not compete with itself.
@@ -54,13 +57,13 @@ so the five rules and their code stay side by side.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 
 from omnistore.catalog.models import Variant
-from omnistore.core import config as settings
+from omnistore.catalog.prices import prices_in
+from omnistore.core import formatting
 from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
@@ -68,7 +71,8 @@ from omnistore.orders.order_rules import FULFILMENTS, MAX_LINES, Rules, check_qu
 from omnistore.orders.transfer_capacity import transfers_today
 from omnistore.stock.models import StockLevel
 from omnistore.stores.locations import distances_from, first_ready_day, location_zone, next_open_day
-from omnistore.stores.models import Location
+from omnistore.stores.markets import default_market_code, market_for
+from omnistore.stores.models import Location, Market
 
 # --- the request ------------------------------------------------------------------------------------
 
@@ -82,6 +86,7 @@ class SourcingRequest:
     selling_location_id: int | None = None  # the store the clerk sells from (None: a web order)
     own_holds: tuple = ()  # ((variant_id, location_id, quantity), ...) already allocated to this draft
     now: datetime | None = None
+    market_code: str | None = None  # the market it is sold in (None: see order_market)
 
 
 # --- output -----------------------------------------------------------------------------------------
@@ -121,6 +126,8 @@ class Proposal:
     promised_date: date | None
     shipping_rule: str
     unavailable: tuple = field(default=())  # PlannedLines nobody can supply
+    market_code: str = ""  # the market it is priced in, and that market's currency
+    currency: str = ""
 
     @property
     def complete(self):
@@ -193,6 +200,8 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
             raise NotFound(_("We could not find that product variant."), field=f"lines.{index}")
 
     pickup = None
+    market = order_market(request)
+    prices = prices_in(variant_ids, market.code)
     if request.fulfilment == "pickup":
         pickup = pickup_location(request.pickup_location_id)
         anchor = pickup
@@ -237,7 +246,9 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         variant_ids=variant_ids,
     )
 
-    # 3. one location for everything, else split by line.
+    # 3. one location for everything, else split by line. A variant not sold in the market is no one's to supply.
+    for candidate in candidates:
+        candidate.offer = {v: units for v, units in candidate.offer.items() if v in prices}
     needed = {}
     for line in request.lines:
         needed[line.variant_id] = needed.get(line.variant_id, 0) + line.quantity
@@ -245,11 +256,25 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     planned, unavailable = [], []
     if single is not None:
         for line in request.lines:
-            planned.append(_planned(line, variants, single, pickup, request, rule, now, single.offer[line.variant_id]))
+            planned.append(_planned(line, prices, single, pickup, request, rule, now, single.offer[line.variant_id]))
         split, split_reason = False, ""
     else:
         remaining = {id(c): dict(c.offer) for c in candidates}
         for line in request.lines:
+            if line.variant_id not in prices:
+                item = PlannedLine(
+                    line.variant_id,
+                    line.quantity,
+                    0,
+                    None,
+                    reason_text("not_sold", {"market": market.name, "currency": market.currency}),
+                    None,
+                    reason_code="not_sold",
+                    reason_params={"market": market.name, "currency": market.currency},
+                )
+                planned.append(item)
+                unavailable.append(item)
+                continue
             source = next((c for c in candidates if remaining[id(c)].get(line.variant_id, 0) >= line.quantity), None)
             if source is None:
                 total = sum(c.offer.get(line.variant_id, 0) for c in candidates)
@@ -267,7 +292,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
                 item = PlannedLine(
                     line.variant_id,
                     line.quantity,
-                    variants[line.variant_id].price_minor,
+                    prices.get(line.variant_id, 0),
                     None,
                     reason,
                     None,
@@ -278,7 +303,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
                 continue
             remaining[id(source)][line.variant_id] -= line.quantity
             planned.append(
-                _planned(line, variants, source, pickup, request, rule, now, source.offer.get(line.variant_id, 0))
+                _planned(line, prices, source, pickup, request, rule, now, source.offer.get(line.variant_id, 0))
             )
         sources = {line.source.id for line in planned if line.source is not None}
         split = len(sources) > 1
@@ -293,8 +318,8 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     shipping_rule = (
         _(
             "Free shipping from %(threshold)s; below that %(fee)s.",
-            threshold=_money(rule.free_shipping_from_minor),
-            fee=_money(rule.shipping_fee_minor),
+            threshold=_money(market.free_shipping_from_minor, market.currency),
+            fee=_money(market.shipping_fee_minor, market.currency),
         )
         if request.fulfilment == "delivery"
         else _("Collection in store is free.")
@@ -306,18 +331,38 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         split=split,
         split_reason=split_reason,
         goods_minor=goods,
-        shipping_fee_minor=rule.shipping_fee(request.fulfilment, goods),
+        shipping_fee_minor=shipping_fee(market, request.fulfilment, goods),
         promised_date=promised,
         shipping_rule=shipping_rule,
         unavailable=tuple(unavailable),
+        market_code=market.code,
+        currency=market.currency,
     )
 
 
-def _money(minor):
-    from flask_babel import format_currency
+def order_market(request: SourcingRequest) -> Market:
+    """The market an order is sold in: the one asked for; else the selling store's (a counter order); else the
+    pickup store's; else the delivery country's, when the chain sells there; else the default market."""
+    if request.market_code:
+        return market_for(request.market_code)
+    for location_id in (request.selling_location_id, request.pickup_location_id):
+        location = db.session.get(Location, location_id) if isinstance(location_id, int) else None
+        if location is not None and location.market_code:
+            return market_for(location.market_code)
+    country = (request.delivery_country or "").upper()
+    market = db.session.get(Market, country) if country else None
+    return market if market is not None else market_for(default_market_code())
 
-    currency = current_app.config["OMNISTORE_CURRENCY"] if has_app_context() else settings.default("CURRENCY")
-    return format_currency(minor / 100, currency)
+
+def shipping_fee(market, fulfilment, goods_minor) -> int:
+    """A pickup is free; a delivery costs the market's fee below its free-shipping threshold."""
+    if fulfilment != "delivery" or goods_minor >= market.free_shipping_from_minor:
+        return 0
+    return market.shipping_fee_minor
+
+
+def _money(minor, currency):
+    return formatting.money(minor, currency)
 
 
 def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
@@ -413,9 +458,8 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     )
 
 
-def _planned(line, variants, candidate, pickup, request, rule, now, offered):
+def _planned(line, prices, candidate, pickup, request, rule, now, offered):
     loc = candidate.location
-    variant = variants[line.variant_id]
     if request.fulfilment == "pickup":
         if loc.id == pickup.id:
             promised = first_ready_day(pickup, now)
@@ -452,7 +496,7 @@ def _planned(line, variants, candidate, pickup, request, rule, now, offered):
     return PlannedLine(
         line.variant_id,
         line.quantity,
-        variant.price_minor,
+        prices[line.variant_id],
         loc,
         reason_text(code, params),
         promised,
@@ -485,6 +529,8 @@ def reason_text(code, params):
             return _("In stock here at %(store)s (%(available)d available): shipped from here.", **params)
         if code == "store_ships":
             return _("Shipped from the store %(store)s (%(available)d available).", **params)
+        if code == "not_sold":
+            return _("Not sold in %(market)s: it has no price in %(currency)s.", **params)
     except (KeyError, TypeError, ValueError):
         return ""
     return ""

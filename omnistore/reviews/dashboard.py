@@ -13,6 +13,7 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from omnistore.core.extensions import db
@@ -53,7 +54,7 @@ class SourceRow:
     code: str
     name: str
     orders: int
-    saved_minor: int
+    saved: dict  # {currency: minor units}: amounts in different currencies are never added up
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Review:
     to_collect: Durations
     desk_wait: Durations
     sources: list
-    saved_minor: int
+    saved: dict  # {currency: minor units}, summed per currency only
     daily: list  # [(day, {status: count})]
     heat: list  # 7 rows (Mon..Sun) of 24 counts
     stores: dict = field(default_factory=dict)  # location id → LeagueRow (every store with figures)
@@ -157,9 +158,12 @@ def review(scope):
             for hour, n in per_hour.items():
                 hours[status][(day, int(hour))] += n
         for source, (orders, saved) in summary.get("sources", {}).items():
-            found = sources.setdefault(int(source), [0, 0])
+            found = sources.setdefault(int(source), [0, {}])
             found[0] += orders
-            found[1] += saved
+            if isinstance(saved, int):  # a day summarised before markets: all in the currency of then
+                saved = {current_app.config["OMNISTORE_CURRENCY"]: saved}
+            for currency, amount in saved.items():
+                found[1][currency] = found[1].get(currency, 0) + amount
         counts["endless_aisle"] += summary.get("endless", 0)
         counts["partial"] += summary.get("partial", 0)
     for location_id, figures in per_store.items():
@@ -203,7 +207,7 @@ def review(scope):
             SourceRow(source, *names.get(source, ("?", "?")), orders, saved)
             for source, (orders, saved) in sources.items()
         ]
-        source_rows.sort(key=lambda r: (-r.orders, -r.saved_minor, r.code))
+        source_rows.sort(key=lambda r: (-r.orders, r.code))
     per_day = defaultdict(Counter)
     for status, counter in hours.items():
         for (day, _hour), n in counter.items():
@@ -213,7 +217,7 @@ def review(scope):
     for (day, hour), n in hours["collected"].items():
         heat[day.weekday()][hour] += n
     return Review(
-        scope, counts, *results, source_rows, sum(r.saved_minor for r in source_rows), daily, heat, stores=stores
+        scope, counts, *results, source_rows, _per_currency(r.saved for r in source_rows), daily, heat, stores=stores
     )
 
 
@@ -299,3 +303,12 @@ def sort_league(rows, sort):
     with_value.sort(key=lambda r: r.code)
     with_value.sort(key=lambda r: getattr(r, key), reverse=descending)
     return with_value + sorted(without, key=lambda r: r.code)
+
+
+def _per_currency(amounts):
+    """{currency: total} of several {currency: amount}: each currency summed on its own."""
+    totals = {}
+    for found in amounts:
+        for currency, amount in found.items():
+            totals[currency] = totals.get(currency, 0) + amount
+    return dict(sorted(totals.items()))

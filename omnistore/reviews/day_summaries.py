@@ -128,7 +128,7 @@ def _compute_days(scope, days):
 
     summary = {"counts": packed [location, *DAY_FIGURES counts]…, "durations": {location: packed [3 lengths,
     to ready…, to collect…, desk wait…] (whole seconds)}, "hours": {status: {local hour: n}}, "sources":
-    {source: [orders, saved]}, "endless": n, "partial": n}; days without activity are missing."""
+    {source: [orders, {currency: saved}]}, "endless": n, "partial": n}; days without activity are missing."""
     start, end = _day_bounds(days[0], scope.zone)[0], _day_bounds(days[-1], scope.zone)[1]
     zone = scope.zone
     summaries = defaultdict(
@@ -216,6 +216,7 @@ def _compute_days(scope, days):
             Order.placed_at,
             OrderLine.source_location_id,
             case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0),
+            Order.currency,
         )
         .select_from(OrderLine)
         .join(Order, Order.id == OrderLine.order_id)
@@ -228,13 +229,13 @@ def _compute_days(scope, days):
     if scope.location is not None:
         aisle = aisle.where(Order.origin_location_id == scope.location.id)
     seen_pairs, seen_orders = set(), set()
-    for order_id, placed_at, source_id, value in db.session.execute(aisle):
+    for order_id, placed_at, source_id, value, currency in db.session.execute(aisle):
         day = local(placed_at)[0]
-        found = summaries[day]["sources"].setdefault(str(source_id), [0, 0])
+        found = summaries[day]["sources"].setdefault(str(source_id), [0, {}])
         if (order_id, source_id) not in seen_pairs:
             found[0] += 1
             seen_pairs.add((order_id, source_id))
-        found[1] += int(value or 0)
+        found[1][currency] = found[1].get(currency, 0) + int(value or 0)  # per currency: never kroner + euros
         if order_id not in seen_orders:
             summaries[day]["endless"] += 1
             seen_orders.add(order_id)

@@ -169,7 +169,8 @@ class ProductView:
 
     @property
     def price_range(self):
-        prices = [variant.price_minor for variant in self.product.variants]
+        """The lowest and highest price here (None, None: not sold in this store's market)."""
+        prices = [variant.price_minor for variant in self.product.variants if variant.price_minor is not None]
         return (min(prices), max(prices)) if prices else (None, None)
 
 
@@ -221,7 +222,7 @@ class SearchHit:
 
     @property
     def price_range(self):
-        prices = [variant.price_minor for variant in self.variants]
+        prices = [variant.price_minor for variant in self.variants if variant.price_minor is not None]
         return (min(prices), max(prices)) if prices else (None, None)
 
     @property

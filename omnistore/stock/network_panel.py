@@ -24,6 +24,7 @@ from functools import cached_property, lru_cache
 from sqlalchemy import Text, and_, bindparam, cast, func, or_, select
 
 from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.prices import price_here_column
 from omnistore.core.extensions import db
 from omnistore.core.statuses import INACTIVE_LINE_STATUSES, UNRECEIVED_TRANSFER_STATUSES
 from omnistore.orders.models import OrderLine, Transfer
@@ -200,7 +201,7 @@ class PanelVariant:
     ean: str
     size: str
     colour: str
-    price_minor: int
+    price_minor: int | None  # in the market of the store looking; None: not sold there
     versions: int = 0  # of its stock levels (see fingerprint)
     levels: int = 0
 
@@ -275,7 +276,7 @@ _PANEL_VARIANT = (
         Variant.ean,
         Variant.size,
         Variant.colour,
-        Variant.price_minor,
+        price_here_column(Variant.id),
         func.coalesce(VariantStock.versions, 0),
         func.coalesce(VariantStock.levels, 0),
     )
@@ -285,10 +286,11 @@ _PANEL_VARIANT = (
 )
 
 
-def panel_variant(variant_id):
-    """The PanelVariant of `variant_id` (one statement), or None if there is no such variant."""
+def panel_variant(variant_id, here_id=None):
+    """The PanelVariant of `variant_id` priced in `here_id`'s market (one statement), or None if there is no such
+    variant."""
     _pending_first()
-    row = db.session.execute(_PANEL_VARIANT, {"v": variant_id}).first()
+    row = db.session.execute(_PANEL_VARIANT, {"v": variant_id, "here": here_id}).first()
     return PanelVariant(*row) if row is not None else None
 
 
@@ -337,11 +339,11 @@ def network_panel(variant, here, *, low_threshold=2, now=None, nearest=None):
     and only the rows shown become objects.
     """
     now = now or datetime.now(UTC)
+    here_id = getattr(here, "id", here)
     if not isinstance(variant, PanelVariant):
-        variant = panel_variant(variant)
+        variant = panel_variant(variant, here_id)
         if variant is None:
             return None
-    here_id = getattr(here, "id", here)
     panel = NetworkPanel(
         variant,
         None,

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select
 from omnistore.catalog.codes import EAN_RE
 from omnistore.catalog.lookups import SEARCH_OFFSET_MAX, SEARCH_QUERY_MAX, SEARCH_TOKENS_MAX, _query_text
 from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.prices import price_here_column
 from omnistore.catalog.search_text import fold, search_forms
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
@@ -92,7 +93,7 @@ class FoundVariant:
     ean: str
     size: str
     colour: str
-    price_minor: int
+    price_minor: int | None  # in the market of the store searching; None: not sold there
 
     label = property(Variant.label.fget)  # "Navy / XL", as the model says
 
@@ -120,7 +121,7 @@ FOUND_VARIANT_COLUMNS = (
     Variant.ean,
     Variant.size,
     Variant.colour,
-    Variant.price_minor,
+    price_here_column(Variant.id).label("price_minor"),  # in the market of the location bound as "here"
 )
 
 
@@ -129,10 +130,10 @@ _VARIANTS_OF = (
 )
 
 
-def variants_of(product_ids):
-    """{product id: [FoundVariant]} of the products, in id order: one statement."""
+def variants_of(product_ids, here_id=None):
+    """{product id: [FoundVariant]} of the products, in id order, priced in `here_id`'s market: one statement."""
     found = {}
-    for row in db.session.execute(_VARIANTS_OF, {"ids": list(product_ids)}):
+    for row in db.session.execute(_VARIANTS_OF, {"ids": list(product_ids), "here": here_id}):
         found.setdefault(row[1], []).append(FoundVariant(*row))
     return found
 
@@ -287,7 +288,7 @@ def _find(query, tokens, typed):
     return [FoundProduct(*row) for row in db.session.execute(statement, values)]
 
 
-def search_catalogue(query, load_variants=variants_of):
+def search_catalogue(query, load_variants=None):
     """Products for the clerk's search, best matches first, a page at a time (see the comment above), with
     their variants: `load_variants(product ids)` → {product id: [variants]} (one statement by default)."""
     if query.empty:
@@ -302,7 +303,8 @@ def search_catalogue(query, load_variants=variants_of):
     more = len(products) > query.limit
     products = products[: query.limit]
     if products:
-        variants = load_variants([product.id for product in products])
+        ids = [product.id for product in products]
+        variants = load_variants(ids) if load_variants is not None else variants_of(ids, query.here_id)
         for product in products:
             product.variants = variants.get(product.id, [])
     return CatalogueResult(query, products, query.offset + query.limit if more else None, corrected)

@@ -13,6 +13,30 @@ LOCATION_KINDS = ("store", "warehouse")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+class Market(db.Model):
+    """A country the chain sells in: its currency, language, VAT rate shown on documents and delivery terms.
+    Prices are per market (catalog.models.VariantPrice); every location belongs to one."""
+
+    __tablename__ = "market"
+    __table_args__ = (
+        CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="vat_rate_bp"),
+        CheckConstraint("shipping_fee_minor >= 0", name="shipping_fee_minor"),
+        CheckConstraint("free_shipping_from_minor >= 0", name="free_shipping_from_minor"),
+    )
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # ISO 3166-1 alpha-2 of the country
+    name: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))  # ISO 4217
+    locale: Mapped[str] = mapped_column(String(5), default="en")  # the customers' default language
+    vat_rate_bp: Mapped[int] = mapped_column(Integer)  # basis points: 2500 = 25 %; prices include it
+    shipping_fee_minor: Mapped[int] = mapped_column(Integer)
+    free_shipping_from_minor: Mapped[int] = mapped_column(Integer)
+    postcode_pattern: Mapped[str] = mapped_column(String(100), default="")  # a full-match regular expression
+
+    def __repr__(self):
+        return f"<Market {self.code} {self.currency}>"
+
+
 class Location(db.Model):
     __tablename__ = "location"
     __table_args__ = (
@@ -34,6 +58,9 @@ class Location(db.Model):
     postcode: Mapped[str] = mapped_column(String(16), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
     country: Mapped[str] = mapped_column(String(2), default="DE")  # ISO 3166-1 alpha-2
+    # The market it sells in: its prices and currency (stores/markets.py).
+    # Set by every verb that makes a location; nullable only because the column came to a filled table.
+    market_code: Mapped[str | None] = mapped_column(ForeignKey("market.code"), index=True)
     phone: Mapped[str] = mapped_column(String(32), default="")
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
@@ -54,6 +81,8 @@ class Location(db.Model):
     lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+
+    market = relationship("Market", lazy="joined")
 
     @property
     def is_store(self):

@@ -7,7 +7,9 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
+from omnistore.core import formatting
 from omnistore.core.extensions import limiter
+from omnistore.stores import markets
 from omnistore.stores import staff as staff_service
 from omnistore.stores.login import sign_in, sign_out
 from omnistore.web.forms import LanguageForm, LoginForm
@@ -93,3 +95,15 @@ def language():
             staff_service.set_locale(current_user, form.locale.data)
         session["locale"] = form.locale.data
     return redirect(_safe_next(form.next.data) or url_for("home.index"), code=303)
+
+
+# The market's VAT on every screen and document that shows a total (stores/markets.py owns the rule).
+@bp.app_template_global("vat_included")
+def _vat_included(amount_minor, market):
+    return markets.vat_included(amount_minor, market) if market is not None else None
+
+
+@bp.app_template_global("vat_rate")
+def _vat_rate(market):
+    """ "25 %" / "19%" for the viewer's language."""
+    return formatting.percent(market.vat_rate_bp / 10000) if market is not None else ""

@@ -1,9 +1,7 @@
 """Language and time zone for each request, and the filters that format money and times for them."""
 
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency
 from flask import current_app, g, has_request_context, request, session
 from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel import lazy_gettext as _l
@@ -38,17 +36,17 @@ def formatting_locale():
 
 
 def money(minor, currency=None):
-    """Minor units → "49,95 €" / "€49.95" / "49,95 kr." for the current locale."""
-    if minor is None:
-        return ""
-    currency = currency or current_app.config["OMNISTORE_CURRENCY"]
-    return _formatted_money(minor, currency, formatting_locale())
+    """Minor units → "49,95 €" / "€49.95" / "1.899,95 kr." for the current locale (core/formatting.money). Pass
+    the amount's currency (an order's, or the market's); without one it is the default market's currency at
+    setup (OMNISTORE_CURRENCY), kept only for amounts that are truly in the default market."""
+    return formatting.money(minor, currency or current_app.config["OMNISTORE_CURRENCY"])
 
 
-@lru_cache(maxsize=4096)
-def _formatted_money(minor, currency, locale):
-    """Babel's formatting, kept per amount, currency and locale: a result list shows a price per line."""
-    return format_currency(minor / 100, currency, locale=locale)
+def here_market():
+    """The market of the signed-in staff member's store: the prices and currency the stock screens show."""
+    if has_request_context() and current_user and current_user.is_authenticated and current_user.location:
+        return current_user.location.market
+    return None
 
 
 def local_datetime(value, location=None, fmt="short"):
@@ -133,4 +131,8 @@ def init_app(app):
 
     @app.context_processor
     def _languages():
-        return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale() or "en")}
+        return {
+            "languages": app.config["LANGUAGES"],
+            "current_locale": str(get_locale() or "en"),
+            "here_market": here_market(),
+        }

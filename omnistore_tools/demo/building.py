@@ -9,12 +9,13 @@ from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
 from omnistore.catalog.codes import ean13_check_digit
-from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.catalog.search_text import search_text_for
 from omnistore.core.types import utcnow
 from omnistore.demo_logins import ADMIN_EMAIL, DEMO_PASSWORD, staff_email
 from omnistore.stock import summaries
 from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores.markets import ensure_market
 from omnistore.stores.models import Location, Staff
 from omnistore_tools.demo.customers import _Customers
 from omnistore_tools.demo.data import (
@@ -39,8 +40,16 @@ from omnistore_tools.demo.orders import _Orders
 class _Variant:
     id: int
     sku: str
-    price: int
+    prices: dict  # {market code: price}: euros in DE, kroner in DK
     style: int  # 1-based style number
+
+
+def danish_price(euro_price):
+    """A Danish shelf price for a style: kroner at Danish price points (249,95 kr., 1.899,95 kr.), as a Danish
+    merchandiser sets them, not euros converted to the øre."""
+    kroner = euro_price * 746 // 10000  # the level, from the exchange rate
+    step = 50 if kroner < 500 else 100
+    return (-(-kroner // step) * step) * 100 - 5
 
 
 class _Ledger:
@@ -138,6 +147,8 @@ class _Builder(_Customers, _Orders):
 
     # -- network and people
     def build_locations(self):
+        for country in dict.fromkeys(s.country for s in SITES):  # DE (EUR) and DK (DKK), with their terms
+            ensure_market(country)
         rows = [
             dict(
                 code=s.code,
@@ -147,6 +158,7 @@ class _Builder(_Customers, _Orders):
                 postcode=s.postcode,
                 city=s.city,
                 country=s.country,
+                market_code=s.country,
                 phone=s.phone,
                 latitude=s.latitude,
                 longitude=s.longitude,
@@ -168,6 +180,10 @@ class _Builder(_Customers, _Orders):
         self.site = {s.code: s for s in SITES}
         self.loc = {s.code: i for s, i in zip(SITES, ids, strict=True)}
         self.code_of = {i: c for c, i in self.loc.items()}
+        self.market_of = {i: self.site[c].country for c, i in self.loc.items()}  # location id → market code
+        self.currency = {
+            market.code: market.currency for market in (ensure_market(c) for c in set(self.market_of.values()))
+        }
 
     def person(self, country):
         first, last = (_DK_FIRST, _DK_LAST) if country == "DK" else (_DE_FIRST, _DE_LAST)
@@ -256,7 +272,7 @@ class _Builder(_Customers, _Orders):
                             ean=body + ean13_check_digit(body),
                             size=size,
                             colour=colour,
-                            price_minor=price,
+                            prices={"DE": price, "DK": danish_price(price)},
                             created_at=self.now - timedelta(days=200),
                             updated_at=self.now - timedelta(days=200),
                         )
@@ -268,10 +284,19 @@ class _Builder(_Customers, _Orders):
         for row in variants:
             row["product_id"] = product_ids[row["style"] - 1]
         styles_of = [row.pop("style") for row in variants]
+        prices_of = [row.pop("prices") for row in variants]
         variant_ids = self.insert_returning(Variant, variants)
+        self.insert_many(
+            VariantPrice,
+            [
+                dict(variant_id=i, market_code=code, amount_minor=amount, updated_at=self.now - timedelta(days=200))
+                for i, prices in zip(variant_ids, prices_of, strict=True)
+                for code, amount in prices.items()
+            ],
+        )
         self.variants = [
-            _Variant(i, row["sku"], row["price_minor"], style)
-            for i, row, style in zip(variant_ids, variants, styles_of, strict=True)
+            _Variant(i, row["sku"], prices, style)
+            for i, row, prices, style in zip(variant_ids, variants, prices_of, styles_of, strict=True)
         ]
         self.by_sku = {v.sku: v for v in self.variants}
         self.size_of = {i: row["size"] for i, row in zip(variant_ids, variants, strict=True)}

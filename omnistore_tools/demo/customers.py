@@ -199,14 +199,16 @@ class _Customers:
         country = self.site[self.code_of[home]].country
         origin = home if channel in ("store", "phone") else None
         placer = self.clerk(origin) if origin else None
-        total = sum(v.price * q for v, q in lines)
+        market = self.market_of[origin] if origin else country
+        total = sum(v.prices[market] * q for v, q in lines)
         common = dict(
             channel=channel,
             customer_id=customer_id,
             payment_state="paid",
             origin_location_id=origin,
             tracking_reference="",
-            currency="EUR",
+            market_code=market,
+            currency=self.currency[market],
             total_minor=total,
             idempotency_key=None,
             placed_by_staff_id=placer,
@@ -294,7 +296,7 @@ class _Customers:
                     order=order,
                     variant_id=variant.id,
                     quantity=quantity,
-                    unit_price_minor=variant.price,
+                    unit_price_minor=variant.prices[common["market_code"]],
                     source_location_id=source,
                     transfer=transfer,
                     status=status,

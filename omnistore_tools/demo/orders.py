@@ -197,7 +197,8 @@ class _Orders:
 
         channel, origin, payment = self.channel(pickup_id, "pickup")
         placer = self.clerk(origin) if origin else None
-        total = sum(v.price * q for v, q in lines)
+        market = self.market_of[origin or pickup_id]  # the selling store's market, else the pickup store's
+        total = sum(v.prices[market] * q for v, q in lines)
         order = self.new_order(
             channel=channel,
             customer_id=customer_id or rng.choice(self.customers[site.country]),
@@ -208,7 +209,8 @@ class _Orders:
             origin_location_id=origin,
             delivery_address={},
             tracking_reference="",
-            currency="EUR",
+            market_code=market,
+            currency=self.currency[market],
             total_minor=total,
             idempotency_key=None,
             placed_by_staff_id=placer,
@@ -348,7 +350,7 @@ class _Orders:
                     order=order,
                     variant_id=variant.id,
                     quantity=quantity,
-                    unit_price_minor=variant.price,
+                    unit_price_minor=variant.prices[market],
                     source_location_id=source,
                     transfer=transfer,
                     status="refused" if refused else line_status,
@@ -467,6 +469,7 @@ class _Orders:
         delivered_at = shipped_at + _hours(rng.uniform(20, 60))
         tracking = f"00340434{rng.randint(0, 10**12 - 1):012d}" if status in ("shipped", "delivered") else ""
         channel, origin, payment = self.channel(None, "delivery")
+        market = self.market_of[origin] if origin else country  # the selling store's, else the delivery country's
         placer = self.clerk(origin) if origin else None
         order = self.new_order(
             channel=channel,
@@ -478,8 +481,9 @@ class _Orders:
             origin_location_id=origin,
             delivery_address=address,
             tracking_reference=tracking,
-            currency="EUR",
-            total_minor=sum(v.price * q for v, q in lines),
+            market_code=market,
+            currency=self.currency[market],
+            total_minor=sum(v.prices[market] * q for v, q in lines),
             idempotency_key=None,
             placed_by_staff_id=placer,
             promised_at=placed_at + timedelta(days=3),
@@ -556,7 +560,7 @@ class _Orders:
                     order=order,
                     variant_id=variant.id,
                     quantity=quantity,
-                    unit_price_minor=variant.price,
+                    unit_price_minor=variant.prices[market],
                     source_location_id=source,
                     transfer=transfer,
                     status=line_status,

@@ -8,6 +8,7 @@ from omnistore.catalog.codes import ean13_check_digit, is_valid_ean13
 from omnistore.catalog.feed import TooManyProducts, upsert_products
 from omnistore.catalog.lookups import search_products
 from omnistore.catalog.models import Product, Variant
+from omnistore.catalog.prices import prices_of
 from omnistore.catalog.search_text import fold, search_forms
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import ValidationFailed
@@ -78,7 +79,7 @@ def test_upsert_creates_products_with_variants_and_search_text(app, actor):
     ]
     product = db.session.scalar(select(Product).where(Product.style_code == "JKT-1"))
     assert product.name == "Müller Regenjacke" and product.brand == "Nordwind"
-    assert [(v.sku, v.size, v.colour, v.price_minor) for v in product.variants] == [
+    assert [(v.sku, v.size, v.colour, prices_of(v)["DE"]) for v in product.variants] == [
         ("JKT-1-S", "S", "Navy", 8995),
         ("JKT-1-M", "M", "Navy", 8995),
     ]
@@ -126,7 +127,11 @@ def test_update_changes_only_what_differs(app, actor):
     db.session.expire_all()
     first = db.session.scalar(select(Product).where(Product.style_code == "JKT-1"))
     assert first.updated_at > stamp
-    assert [(v.sku, v.price_minor) for v in first.variants] == [("JKT-1-S", 8995), ("JKT-1-M", 7995), ("JKT-1-L", 8995)]
+    assert [(v.sku, prices_of(v)["DE"]) for v in first.variants] == [
+        ("JKT-1-S", 8995),
+        ("JKT-1-M", 7995),
+        ("JKT-1-L", 8995),
+    ]
     assert "jkt-1-l" in first.search_text
     assert db.session.scalar(select(Product.updated_at).where(Product.style_code == "JKT-2")) == other_stamp
 
@@ -187,7 +192,7 @@ BAD_ROWS = [
     ("ean short", lambda r: r["variants"][1].update(ean="400638133393"), "variants[1].ean", "invalid_ean"),
     ("ean letters", lambda r: r["variants"][1].update(ean="40063813339AB"), "variants[1].ean", "invalid_ean"),
     ("ean as number", lambda r: r["variants"][1].update(ean=4006381333931), "variants[1].ean", "invalid_type"),
-    ("price missing", lambda r: r["variants"][1].pop("price_minor"), "variants[1].price_minor", "required"),
+    ("price missing", lambda r: r["variants"][1].pop("price_minor"), "variants[1].prices", "required"),
     ("price negative", lambda r: r["variants"][1].update(price_minor=-1), "variants[1].price_minor", "invalid_value"),
     ("price float", lambda r: r["variants"][1].update(price_minor=89.95), "variants[1].price_minor", "invalid_type"),
     (
@@ -246,7 +251,7 @@ def test_a_bad_variant_rejects_its_whole_product_even_on_update(app, actor):
     assert result.results[0].status == "error"
     assert [e.message for e in result.results[0].errors] == ["EAN check digit is wrong (expected 1)."]
     product = db.session.scalar(select(Product).where(Product.style_code == "JKT-1"))
-    assert product.name == "Rain Jacket" and product.variants[0].price_minor == 8995
+    assert product.name == "Rain Jacket" and prices_of(product.variants[0]) == {"DE": 8995}
 
 
 def test_a_row_that_is_not_an_object(app, actor):

@@ -83,10 +83,23 @@ def test_demo_network_is_complete_consistent_and_idempotent(app):
         assert loc.street and loc.postcode and loc.city and 0 <= loc.reminder_day < loc.hold_days
 
     # The catalogue: valid, unique EANs and SKUs; searchable with and without umlauts
-    variants = db.session.execute(select(Variant.sku, Variant.ean, Variant.price_minor)).all()
-    assert all(is_valid_ean13(ean) for _sku, ean, _price in variants)
-    assert len({ean for _s, ean, _p in variants}) == len({sku for sku, _e, _p in variants}) == len(variants)
-    assert all(price > 0 for _s, _e, price in variants)
+    variants = db.session.execute(select(Variant.sku, Variant.ean)).all()
+    assert all(is_valid_ean13(ean) for _sku, ean in variants)
+    assert len({ean for _s, ean in variants}) == len({sku for sku, _e in variants}) == len(variants)
+    # Markets: DE in euros, DK in kroner at Danish price points; every variant has a price in both.
+    from omnistore.catalog.models import VariantPrice
+    from omnistore.stores.models import Market
+
+    assert {(m.code, m.currency) for m in db.session.scalars(select(Market))} == {("DE", "EUR"), ("DK", "DKK")}
+    assert {loc.market_code for loc in locations.values() if loc.country == "DK"} == {"DK"}
+    assert {loc.market_code for loc in locations.values() if loc.country == "DE"} == {"DE"}
+    prices = db.session.execute(select(VariantPrice.market_code, VariantPrice.amount_minor)).all()
+    assert len(prices) == 2 * len(variants) and all(amount > 0 for _m, amount in prices)
+    assert all(amount % 5000 == 4995 for market, amount in prices if market == "DK")  # 249,95 kr., 1.899,95 kr.
+    orders_by_market = dict(
+        db.session.execute(select(Order.market_code, func.count()).group_by(Order.market_code)).all()
+    )
+    assert orders_by_market.get("DK") and orders_by_market.get("DE") and None not in orders_by_market
     assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text.contains("mueller")))
     assert db.session.scalar(select(func.count()).select_from(Product).where(Product.search_text == "")) == 0
 

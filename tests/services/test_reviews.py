@@ -130,8 +130,8 @@ def test_today_at_the_store_matches_the_hand_computed_figures(shop):
     assert (result.desk_wait.count, result.desk_wait.median) == (1, 1800)
     assert dict(result.to_ready.buckets)[4] == 2 and dict(result.to_ready.buckets)[12] == 1
     # Endless aisle: J from Berlin (2 × 89,95 still sold), K from Copenhagen (cancelled: nothing saved).
-    assert [(s.code, s.orders, s.saved_minor) for s in result.sources] == [("BER", 1, 17990), ("CPH", 1, 0)]
-    assert result.saved_minor == 17990
+    assert [(s.code, s.orders, s.saved) for s in result.sources] == [("BER", 1, {"EUR": 17990}), ("CPH", 1, {"EUR": 0})]
+    assert result.saved == {"EUR": 17990}
     # Charts: one day; A collected 06:30 local on a Sunday.
     assert result.daily == [
         (date(2026, 11, 22), {"placed": 4, "ready": 3, "collected": 1, "expired": 1, "cancelled": 1})
@@ -196,7 +196,7 @@ def test_an_empty_period_has_zeros_and_no_rates(shop):
     assert (result.counts["waiting"], result.counts["overdue"]) == (2, 1)  # "now" does not depend on the period
     assert result.on_time_rate is None and result.no_show_rate is None
     assert result.to_ready.median is None and result.to_collect.p90 is None and result.desk_wait.median is None
-    assert result.sources == [] and result.saved_minor == 0
+    assert result.sources == [] and result.saved == {}
     assert [counts["placed"] for _day, counts in result.daily] == [0] * 7
     assert result.heat_max == 0
 

@@ -302,11 +302,15 @@ def test_shipping_fee_rule(make, network, goods, fulfilment, fee):
 
 
 def test_shipping_rule_is_configurable(app, make, network):
+    """The delivery terms are the market's (stores/markets.py); the days are settings."""
+    import dataclasses
+
+    from omnistore.stores.markets import KNOWN_MARKETS, save_market
+
     locations, variants = network
     make.stock(variants["A"], locations["WH1"], 10)
+    save_market(dataclasses.replace(KNOWN_MARKETS["DE"], shipping_fee_minor=900, free_shipping_from_minor=100_000))
     app.config.update(
-        OMNISTORE_SHIPPING_FEE_MINOR=900,
-        OMNISTORE_FREE_SHIPPING_FROM_MINOR=100_000,
         OMNISTORE_TRANSFER_DAYS="1000:5,*:9",
         OMNISTORE_DELIVERY_DAYS=1,
     )

@@ -240,6 +240,7 @@ def test_locations_lists_the_active_network(http, auth, make):
             "sun": [],
         },
         "pickup_enabled": True,
+        "market": "DE",
         "hold_days": 7,
     }
     assert (cph["name"], cph["country"], cph["timezone"], cph["hold_days"]) == (
@@ -372,9 +373,10 @@ def test_search_result_shape_and_paging(http, auth, catalogue):
     tee = body["products"][0]
     assert set(tee) == {"style_code", "name", "brand", "category", "description", "image_url", "updated_at", "variants"}
     assert tee["updated_at"].endswith("Z")
+    de = {"market": "DE", "currency": "EUR", "amount_minor": 8995}
     assert tee["variants"] == [
-        {"sku": "TEE-1-S", "ean": ean(20), "size": "S", "colour": "Navy", "price_minor": 8995},
-        {"sku": "TEE-1-M", "ean": ean(21), "size": "M", "colour": "Navy", "price_minor": 8995},
+        {"sku": "TEE-1-S", "ean": ean(20), "size": "S", "colour": "Navy", "price_minor": 8995, "prices": [de]},
+        {"sku": "TEE-1-M", "ean": ean(21), "size": "M", "colour": "Navy", "price_minor": 8995, "prices": [de]},
     ]
     rest = http.get("/api/v1/products?q=nordwind&limit=2&offset=2", headers=auth).get_json()
     assert ([p["style_code"] for p in rest["products"]], rest["next_offset"]) == (["SOK-1"], None)

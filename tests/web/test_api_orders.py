@@ -123,7 +123,10 @@ def test_a_delivery_with_shipping_fee(http, shop):
     assert response.status_code == 201, response.get_json()
     order = response.get_json()
     assert order["status_url"] is None and order["pickup_location"] is None
-    assert order["shipping_fee_minor"] == 495 and order["total_minor"] == 1495
+    # Delivered to Denmark: the DK market's prices (the boots cost 1000 øre there) and delivery terms, in kroner.
+    assert (order["market"], order["currency"]) == ("DK", "DKK")
+    assert order["shipping_fee_minor"] == 3900 and order["total_minor"] == 4900
+    assert (order["vat_rate_bp"], order["vat_minor"]) == (2500, 980)
     assert order["delivery_address"]["postcode"] == "1620"
     assert db.session.scalar(select(Transfer.destination_location_id)) is None
 

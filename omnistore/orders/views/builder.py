@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from omnistore.catalog import lookups as catalog
+from omnistore.catalog.prices import prices_in
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
 from omnistore.orders import counter, order_rules
 from omnistore.orders import drafts as order_drafts
@@ -94,8 +95,11 @@ def _context(
         address["name"] = draft.customer.display_name
     address.setdefault("country", draft.location.country)
     address.update(typed or {})
+    market = draft.location.market
     return {
         "draft": draft,
+        "market": market,
+        "prices": prices_in([line.variant_id for line in draft.lines], market.code),
         "state": state,
         "planned": planned,
         "choice": choice,

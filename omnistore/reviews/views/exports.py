@@ -51,8 +51,12 @@ def figures_csv():
             _("Median wait at the desk (min)"),
             _number(None if result.desk_wait.median is None else result.desk_wait.median / 60),
         ),
-        (_("Sales saved by the endless aisle"), Money(result.saved_minor)),
     ]
+    # One row per currency: the network's kroner and euros are never added up.
+    rows += [
+        (_("Sales saved by the endless aisle (%(currency)s)", currency=currency), Money(amount))
+        for currency, amount in result.saved.items()
+    ] or [(_("Sales saved by the endless aisle"), Money(0))]
     rows += [(_("Endless-aisle orders from %(store)s", store=s.name), s.orders) for s in result.sources]
     where = scope.location.name if scope.location else _("Network")
     header = (_("Figure"), f"{where} {scope.first_day.isoformat()} – {scope.last_day.isoformat()}")
@@ -91,6 +95,7 @@ def orders_csv():
                 local_datetime(pickup.ready_at, zone) if pickup else "",
                 local_datetime(pickup.collected_at, zone) if pickup else "",
                 Money(o.total_minor),
+                o.currency,
             )
         )
     header = (
@@ -102,6 +107,7 @@ def orders_csv():
         _("Ready"),
         _("Collected"),
         _("Total"),
+        _("Currency"),
     )
     return csv_download(_file_name(figure.replace("_", "-"), scope), header, rows)
 
