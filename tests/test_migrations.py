@@ -248,3 +248,40 @@ def test_webhooks_already_queued_lose_the_status_url(app):
     upgrade()
     payloads = db.session.execute(sa.select(outbox.c.payload)).scalars().all()
     assert [payload["order"] for payload in payloads] == [{"number": "OS-26-000001", "status": "ready"}] * 2
+
+
+def test_the_markets_migration_keeps_existing_orders_and_prices_down_and_up(app, make):
+    """Down: each variant gets its default-market price back (a variant sold only elsewhere its lowest price),
+    orders and lines stay. Up again: today's data moves into the default market without loss."""
+    from flask_migrate import downgrade, upgrade
+
+    ham = make.location("HAM")
+    jacket = make.variant(prices={"DE": 24995, "DK": 189995}, sku="JKT")
+    danish = make.variant(prices={"DK": 29995}, sku="DK-ONLY")
+    order = make.order(ham, [(jacket, 2, ham)], currency="EUR")
+    ids = (ham.id, jacket.id, danish.id, order.id)
+    db.session.close()
+
+    downgrade(revision="d4e92a3b7f11")
+    tables = sa.inspect(db.engine).get_table_names()
+    assert "market" not in tables and "variant_price" not in tables
+    with db.engine.connect() as connection:
+        prices = dict(connection.execute(sa.text("SELECT sku, price_minor FROM variant")).all())
+        lines = connection.execute(sa.text("SELECT quantity, unit_price_minor FROM order_line")).all()
+        orders = connection.execute(sa.text("SELECT id, currency, total_minor FROM orders")).all()
+    assert prices == {"JKT": 24995, "DK-ONLY": 29995}
+    assert lines == [(2, 24995)] and orders == [(ids[3], "EUR", 49990)]
+
+    upgrade()
+    with db.engine.connect() as connection:
+        markets = connection.execute(sa.text("SELECT code, currency, vat_rate_bp FROM market")).all()
+        location = connection.execute(sa.text("SELECT market_code FROM location WHERE id = :id"), {"id": ids[0]})
+        placed = connection.execute(sa.text("SELECT market_code, currency, total_minor FROM orders")).all()
+        moved = connection.execute(
+            sa.text("SELECT variant_id, market_code, amount_minor FROM variant_price ORDER BY variant_id")
+        ).all()
+        lines = connection.execute(sa.text("SELECT quantity, unit_price_minor FROM order_line")).all()
+    assert markets == [("DE", "EUR", 1900)]
+    assert location.scalar() == "DE"
+    assert placed == [("DE", "EUR", 49990)] and lines == [(2, 24995)]
+    assert moved == [(ids[1], "DE", 24995), (ids[2], "DE", 29995)]
