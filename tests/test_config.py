@@ -72,8 +72,6 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
         "HOLD_MINUTES": "1",
         "TRANSFER_DAYS": "10:4,*:6",
         "DELIVERY_DAYS": "5",
-        "SHIPPING_FEE_MINOR": "990",
-        "FREE_SHIPPING_FROM_MINOR": "20000",
         "DELIVERY_COUNTRIES": "dk",
     }.items():
         monkeypatch.setenv(f"OMNISTORE_{name}", value)
@@ -89,7 +87,6 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
         assert order_drafts.hold_minutes() == 1
         rules = order_rules.rules()
         assert rules.transfer_days == ((10.0, 4), (None, 6)) and rules.delivery_days == 5
-        assert (rules.shipping_fee_minor, rules.free_shipping_from_minor) == (990, 20000)
         assert rules.delivery_countries == ("DK",)
 
 

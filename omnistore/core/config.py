@@ -156,6 +156,7 @@ SETTINGS = (
     Setting("HOLD_MINUTES", "OMNISTORE_HOLD_MINUTES", integer(1), "15"),
     Setting("TRANSFER_DAYS", "OMNISTORE_TRANSFER_DAYS", transfer_days, "50:1,400:2,*:3"),
     Setting("DELIVERY_DAYS", "OMNISTORE_DELIVERY_DAYS", integer(0), "2"),
+    # The default market's delivery terms when the markets migration makes it; afterwards each market's own.
     Setting("SHIPPING_FEE_MINOR", "OMNISTORE_SHIPPING_FEE_MINOR", integer(0), "495"),
     Setting("FREE_SHIPPING_FROM_MINOR", "OMNISTORE_FREE_SHIPPING_FROM_MINOR", integer(0), "5000"),
     Setting("DELIVERY_COUNTRIES", "OMNISTORE_DELIVERY_COUNTRIES", countries, "DE,DK"),

@@ -2,7 +2,8 @@
 
 - the limits: MAX_LINES per order, MAX_LINE_QUANTITY per line, the FULFILMENTS (pickup, delivery);
 - `Rules` / `rules()`: the OMNISTORE_* settings of sourcing (transfer days by distance, delivery days, the
-  shipping fee and the free-shipping threshold, the delivery countries), parsed as core/config.py parses them;
+  delivery countries), parsed as core/config.py parses them; the shipping fee and the free-shipping threshold
+  are the market's (stores/markets.py, orders/sourcing.shipping_fee);
 - the inputs and their checks, shared by the drafts at the counter, the API's orders, the forms and the
   sourcing engine (orders/sourcing.py): `LineRequest`, `Address` and `check_address`, `check_quantity`,
   `pickup_location`; each raises ValidationFailed with a message per field.
@@ -35,8 +36,6 @@ ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "coun
 class Rules:
     transfer_days: tuple = settings.default("TRANSFER_DAYS")  # ((max_km or None, days), ...) ascending
     delivery_days: int = settings.default("DELIVERY_DAYS")
-    shipping_fee_minor: int = settings.default("SHIPPING_FEE_MINOR")
-    free_shipping_from_minor: int = settings.default("FREE_SHIPPING_FROM_MINOR")
     delivery_countries: tuple = settings.default("DELIVERY_COUNTRIES")
 
     def days_for_distance(self, km):
@@ -44,11 +43,6 @@ class Rules:
             if limit is None or km <= limit:
                 return days
         return self.transfer_days[-1][1]
-
-    def shipping_fee(self, fulfilment, goods_minor):
-        if fulfilment != "delivery" or goods_minor >= self.free_shipping_from_minor:
-            return 0
-        return self.shipping_fee_minor
 
 
 parse_transfer_days = settings.transfer_days
@@ -65,8 +59,6 @@ def rules() -> Rules:
     return Rules(
         transfer_days=get("TRANSFER_DAYS"),
         delivery_days=int(get("DELIVERY_DAYS")),
-        shipping_fee_minor=int(get("SHIPPING_FEE_MINOR")),
-        free_shipping_from_minor=int(get("FREE_SHIPPING_FROM_MINOR")),
         delivery_countries=tuple(get("DELIVERY_COUNTRIES")),
     )
 

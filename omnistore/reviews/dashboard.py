@@ -204,7 +204,7 @@ def review(scope):
             )
         }
         source_rows = [
-            SourceRow(source, *names.get(source, ("?", "?")), orders, saved)
+            SourceRow(source, *names.get(source, ("?", "?")), orders, dict(sorted(saved.items())))
             for source, (orders, saved) in sources.items()
         ]
         source_rows.sort(key=lambda r: (-r.orders, r.code))
