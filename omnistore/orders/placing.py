@@ -215,7 +215,10 @@ def _no_longer_available(source, error, staff):
     if proposal is not None and not proposal.complete:
         message = _("Some items are no longer available: someone else ordered them meanwhile.")
         held_back = [line.reason for line in proposal.unavailable if line.reason_code not in ("short", "nowhere")]
-        if held_back:  # the network has the goods, a rule holds them back: say which
+        not_sold = [line.reason for line in proposal.unavailable if line.reason_code == "not_sold"]
+        if not_sold:  # no price in the order's market: not a matter of stock
+            message = not_sold[0]
+        elif held_back:  # the network has the goods, a rule holds them back: say which
             message = _("Some items cannot be sent now: %(reason)s", reason=held_back[0])
     error = InsufficientStock(
         message,

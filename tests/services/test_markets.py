@@ -108,6 +108,25 @@ def test_a_variant_without_a_price_in_the_market_is_not_sellable_there(make, sho
     assert counter_order(make, shop.ham, shop.customer, shop.german_only).total_minor == 4995
 
 
+def test_the_api_says_a_variant_is_not_sold_in_the_orders_market(make, shop):
+    make.stock(shop.german_only, shop.cph, 2)
+    with pytest.raises(InsufficientStock) as refused:
+        api_orders.place_web_order(
+            {
+                "customer": {"email": "soren@example.dk", "first_name": "Søren"},
+                "lines": [{"sku": "DE-ONLY", "quantity": 1}],
+                "fulfilment": "pickup",
+                "pickup_location": "CPH",
+            },
+            api_client=create_api_client("shop")[0],
+        )
+    assert refused.value.message == "Not sold in Danmark: it has no price in DKK."
+    assert refused.value.detail["lines"] == [
+        {"variant_id": shop.german_only.id, "quantity": 1, "reason": "Not sold in Danmark: it has no price in DKK."}
+    ]
+    assert db.session.scalar(select(Order.id)) is None
+
+
 def test_a_delivery_pays_the_markets_shipping_fee_below_its_threshold(make, shop):
     make.stock(shop.german_only, shop.ham, 3)
     make.stock(shop.jacket, shop.ham, 3)
