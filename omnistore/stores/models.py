@@ -82,7 +82,7 @@ class Location(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str] = mapped_column(Text, default="")
 
-    market = relationship("Market", lazy="joined")
+    market = relationship("Market")  # many-to-one by primary key: read once per session
 
     @property
     def is_store(self):
