@@ -1,4 +1,4 @@
-"""Flask commands for operators and scripts: staff, api-token, demo, seed, bench, pickups, outbox, webhooks.
+"""Flask commands for operators and scripts: staff, market, api-token, demo, seed, bench, pickups, outbox, webhooks.
 
 demo, seed, bench and bench-ordering are tooling (the package omnistore_tools): registered here, imported only
 when one of them runs, so a web process never loads the load generator."""
@@ -11,8 +11,10 @@ from flask import Flask
 
 from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DomainError
+from omnistore.core.extensions import db
+from omnistore.stores import locations, markets
 from omnistore.stores import staff as staff_service
-from omnistore.stores.models import DEFAULT_API_CHANNELS
+from omnistore.stores.models import DEFAULT_API_CHANNELS, Market
 
 
 def _fail(error: DomainError):
@@ -80,6 +82,58 @@ def register_cli(app: Flask):
         except DomainError as error:
             _fail(error)
         click.echo(f"Disabled {member.email}; open sessions are signed out.")
+
+    @app.cli.group()
+    def market():
+        """Markets: the countries the chain sells in, their currency, VAT and delivery terms."""
+
+    @market.command("save")
+    @click.argument("code")
+    @click.option("--name", default=None, help="Shown to staff, e.g. Danmark.")
+    @click.option("--currency", default=None, help="ISO 4217, e.g. DKK.")
+    @click.option("--locale", type=click.Choice(["en", "de", "da"]), default=None, help="The customers' language.")
+    @click.option("--vat", "vat_rate_bp", type=int, default=None, help="VAT rate in basis points: 2500 is 25 %.")
+    @click.option("--shipping-fee", "shipping_fee_minor", type=int, default=None, help="In minor units.")
+    @click.option("--free-shipping-from", "free_shipping_from_minor", type=int, default=None, help="In minor units.")
+    @click.option("--postcode", "postcode_pattern", default=None, help="A regular expression, e.g. [0-9]{4}.")
+    def market_save(code, **given):
+        """Make a market or change its terms (a known country, DE or DK, starts from its usual terms)."""
+        import dataclasses
+
+        code = code.strip().upper()
+        current = db.session.get(Market, code)
+        if current is not None:
+            base = markets.MarketTerms(
+                **{f.name: getattr(current, f.name) for f in dataclasses.fields(markets.MarketTerms)}
+            )
+        elif code in markets.KNOWN_MARKETS:
+            base = markets.KNOWN_MARKETS[code]
+        else:
+            base = markets.MarketTerms(code, code, "", "en", 0, 0, 0)
+        terms = dataclasses.replace(base, code=code, **{k: v for k, v in given.items() if v is not None})
+        try:
+            saved = markets.save_market(terms)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"Market {saved.code}: {saved.name}, {saved.currency}, VAT {saved.vat_rate_bp / 100:g} %.")
+
+    @market.command("list")
+    def market_list():
+        """List the markets and their stores."""
+        for found in markets.list_markets():
+            codes = " ".join(loc.code for loc in locations.list_locations() if loc.market_code == found.code)
+            click.echo(f"{found.code}  {found.currency}  VAT {found.vat_rate_bp / 100:g} %  {found.name}: {codes}")
+
+    @market.command("assign")
+    @click.argument("location_code")
+    @click.argument("market_code")
+    def market_assign(location_code, market_code):
+        """Move a location into a market (it sells at that market's prices from now on)."""
+        try:
+            location = markets.assign_location(location_code, market_code)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"{location.code} now sells in market {location.market_code}.")
 
     @app.cli.group("api-token")
     def api_token():

@@ -95,3 +95,23 @@ def test_api_token_is_printed_once_and_stored_hashed(cli):
     assert cli.invoke(args=["api-token", "revoke", "Webshop"]).exit_code == 0
     assert authenticate_api_token(token) is None
     assert db.session.scalar(db.select(db.func.count()).select_from(ApiClient)) == 1
+
+
+def test_market_save_list_and_assign(cli):
+    from omnistore.core.audit import AuditEvent
+    from omnistore.stores.models import Location, Market
+
+    made = cli.invoke(args=["market", "save", "dk"])
+    assert made.exit_code == 0 and "Market DK: Danmark, DKK, VAT 25 %." in made.output, made.output
+    changed = cli.invoke(args=["market", "save", "DK", "--shipping-fee", "4900"])
+    assert changed.exit_code == 0 and db.session.get(Market, "DK").shipping_fee_minor == 4900
+    bad = cli.invoke(args=["market", "save", "SE", "--currency", "XYZ"])
+    assert bad.exit_code != 0 and "currency" in bad.output
+    assert db.session.get(Market, "SE") is None
+    moved = cli.invoke(args=["market", "assign", "ham", "DK"])
+    assert moved.exit_code == 0 and "HAM now sells in market DK." in moved.output
+    assert db.session.scalar(db.select(Location.market_code).where(Location.code == "HAM")) == "DK"
+    assert cli.invoke(args=["market", "assign", "HAM", "SE"]).exit_code != 0
+    assert "DK  DKK  VAT 25 %  Danmark: HAM" in cli.invoke(args=["market", "list"]).output
+    actions = set(db.session.scalars(db.select(AuditEvent.action)))
+    assert {"market.created", "market.changed", "location.market_changed"} <= actions

@@ -13,11 +13,12 @@ from babel.numbers import get_currency_name
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from omnistore.core import audit
 from omnistore.core import config as settings
 from omnistore.core.db import transaction
 from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stores.models import LOCALES, Market
+from omnistore.stores.models import LOCALES, Location, Market
 
 
 @dataclass(frozen=True)
@@ -99,19 +100,40 @@ def _checked(terms: MarketTerms) -> dict:
     )
 
 
-def save_market(terms: MarketTerms) -> Market:
-    """Make the market, or change its terms. Its currency is kept by every order already sold in it."""
+def save_market(terms: MarketTerms, *, staff=None) -> Market:
+    """Make the market, or change its terms. Orders already sold in it keep their currency and prices."""
     values = _checked(terms)
     with transaction():
         market = db.session.get(Market, values["code"])
-        if market is None:
+        made = market is None
+        if made:
             market = Market(**values)
             db.session.add(market)
         else:
             for name, value in values.items():
                 setattr(market, name, value)
         db.session.flush()
+        audit.record(
+            "market.created" if made else "market.changed", entity=("market", market.code), staff=staff, **values
+        )
     return market
+
+
+def assign_location(location_code, market_code, *, staff=None) -> Location:
+    """Move a location into a market: from then on it sells at that market's prices, in its currency (orders it
+    sold before keep theirs)."""
+    market = market_for(market_code)
+    code = (location_code or "").strip().upper()
+    with transaction():
+        location = db.session.scalar(select(Location).where(Location.code == code[:16]).with_for_update())
+        if location is None:
+            raise NotFound(f"There is no location {code[:16]!r}.", field="location")
+        before = location.market_code
+        location.market_code = market.code
+        audit.record(
+            "location.market_changed", entity=location, staff=staff, market=market.code, previous_market=before
+        )
+    return location
 
 
 def ensure_market(code) -> Market:
