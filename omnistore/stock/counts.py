@@ -536,6 +536,21 @@ def keep_line(count_id, line_id, actor) -> StockCountLine:
         return line
 
 
+def decide_all(count_id, decision, actor):
+    """One decision ("approve", "recount" or "keep") for every line waiting in the count, in variant order, in
+    one transaction. Returns the lines decided."""
+    verb = {"approve": approve_line, "recount": recount_line, "keep": keep_line}.get(decision)
+    if verb is None:
+        raise ValidationFailed(_("Choose a decision."), {"decision": _("Choose a decision.")})
+    with transaction():
+        count = get_count(count_id, actor)
+        _require_staff_at(actor, count.location_id, manager=True)
+        waiting = sorted(
+            (line for line in count.lines if line.status in WAITING_LINE_STATUSES), key=lambda line: line.variant_id
+        )
+        return [verb(count.id, line.id, actor) for line in waiting]
+
+
 def cancel_count(count_id, actor) -> StockCount:
     """Stop a count that is still being scanned: its open lines post nothing."""
     with transaction() as session:

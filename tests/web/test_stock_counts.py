@@ -150,3 +150,16 @@ def test_a_blocked_line_names_the_orders_that_hold_it(client, shop, make):
     review = text(client.get(f"/manager/counts/{count_id}"))
     assert "Orders reserve more than was counted" in review and order.number in review
     assert on_hand(shop["small"], shop["cph"]) == 3
+
+
+def test_the_manager_posts_every_waiting_line_at_once(client, shop):
+    client.login("clerk@example.test")
+    count_id = start(client)
+    client.submit(f"/stock/counts/{count_id}/submit")  # nothing scanned: both jackets far off
+    switch(client, "manager@example.test")
+    assert "Post all counts" in text(client.get(f"/manager/counts/{count_id}"))
+    response = client.submit(f"/manager/counts/{count_id}/all", {"decision": "approve"})
+    assert response.status_code == 303
+    assert (on_hand(shop["small"], shop["cph"]), on_hand(shop["large"], shop["cph"])) == (0, 0)
+    assert counts.get_count(count_id).status == "posted"
+    assert client.submit(f"/manager/counts/{count_id}/all", {"decision": "x"}).status_code == 404

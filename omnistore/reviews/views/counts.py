@@ -114,3 +114,18 @@ def count_decide(count_id, line_id):
     else:
         flash(_("%(sku)s: the system's figure is kept.", sku=sku), "success")
     return redirect(url_for("manager.count_review", count_id=count.id), 303)
+
+
+@bp.post("/counts/<int:count_id>/all")
+@role_required("manager")
+def count_decide_all(count_id):
+    count = counts.get_count(count_id, current_user)
+    decision = request.form.get("decision", "")
+    if decision not in DECISIONS:
+        raise NotFound(_("No such decision."))
+    lines = counts.decide_all(count.id, decision, current_user)
+    blocked = sum(1 for line in lines if line.status == "blocked")
+    flash(_("%(n)d items decided.", n=len(lines) - blocked), "success")
+    if blocked:
+        flash(_("%(n)d items cannot post yet: orders still reserve more than was counted.", n=blocked), "error")
+    return redirect(url_for("manager.count_review", count_id=count.id), 303)
