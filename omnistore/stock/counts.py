@@ -449,6 +449,7 @@ def _tell_the_erp(count, lines):
         return
     payload = {
         "event": "stock.counted",
+        "occurred_at": utcnow().isoformat().replace("+00:00", "Z"),
         "count": {
             "id": count.id,
             "location": count.location.code,
