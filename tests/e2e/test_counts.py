@@ -8,9 +8,17 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from omnistore.core.extensions import db
-from omnistore.stock import ledger
+from omnistore.stock import counts, ledger
 from omnistore.stock.models import StockLevel
+from omnistore.stores.models import Location, Staff
+from tests.e2e import fake_camera
 from tests.e2e.test_foundation import sign_in, sign_out
+from tests.e2e.test_scanner import (
+    DECODE_TIMEOUT,
+    EAN,
+    camera,  # noqa: F401 — the fixture, shared with the scanner tests
+)
+from tests.e2e.test_scanner import sign_in as scanner_sign_in
 
 pytestmark = pytest.mark.e2e
 SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
@@ -103,3 +111,21 @@ def test_a_blind_count_of_a_category_posts_zero_for_the_unscanned_item_after_rev
     expect(page.locator("[data-count-result]").locator(f"[data-line='{small.sku}'] [data-status]")).to_have_text(
         "Posted"
     )
+
+
+def test_the_camera_scans_into_the_count_and_the_page_stays(camera, make):  # noqa: F811 — the imported fixture
+    page = camera(fake_camera.ean13_picture(EAN))
+    scanner_sign_in(page, make)  # a clerk in Hamburg
+    ham = db.session.scalar(select(Location).where(Location.code == "HAM"))
+    clerk = db.session.scalar(select(Staff).where(Staff.email == "clerk@example.test"))
+    parka = make.variant(make.product(name="Storm Parka", category="Jackets"), ean=EAN, size="L", colour="Navy")
+    ledger.receive(ledger.StockChange(parka.id, ham.id, 2, reason="delivery"), clerk)
+    count = counts.start_count(ham.id, counts.CountScope("category", category="Jackets"), clerk)
+
+    page.goto(f"/stock/counts/{count.id}")
+    page.wait_for_load_state("load")
+    count_url = page.url
+    page.locator("#count").get_by_role("button", name="Camera").click()
+    line = page.locator(f"#count [data-line='{parka.sku}'] [data-counted]")
+    expect(line).to_have_value("1", timeout=DECODE_TIMEOUT)
+    assert page.url == count_url  # the code went into the count, not to the product page
