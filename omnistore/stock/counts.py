@@ -417,6 +417,12 @@ def _post_line(session, count, line, actor):
         return False
     line.status = "posted"
     line.posted_delta = state.delta
+    _close_tasks(session, count, line)
+    return True
+
+
+def _close_tasks(session, count, line):
+    """The variant has been counted here (posted, or the system's figure confirmed): its open task is done."""
     session.execute(
         update(CountTask)
         .where(
@@ -426,7 +432,6 @@ def _post_line(session, count, line, actor):
         )
         .values(status="closed", closed_at=utcnow(), closed_by_count_id=count.id)
     )
-    return True
 
 
 def _finish_if_done(count):
@@ -521,10 +526,11 @@ def recount_line(count_id, line_id, actor) -> StockCountLine:
 
 
 def keep_line(count_id, line_id, actor) -> StockCountLine:
-    """The manager keeps the system's figure: nothing posts for the line."""
+    """The manager keeps the system's figure: nothing posts for the line (its open count task is done)."""
     with transaction() as session:
         count, line = _waiting_line(session, count_id, line_id, actor)
         line.status = "kept"
+        _close_tasks(session, count, line)
         audit.record(
             "stock.count_kept",
             entity=count,

@@ -298,3 +298,16 @@ def test_two_tablets_scanning_into_one_count_lose_no_scan(app, jackets, cph, cle
     db.session.expire_all()
     line = next(line for line in counts.get_count(count.id).lines if line.variant_id == small.id)
     assert (line.counted, line.scans) == (8, 8)
+
+
+def test_a_kept_figure_also_closes_the_count_task(jackets, cph, clerk, manager):
+    small = jackets[0]
+    task = counts.raise_count_task(cph.id, small.id, "wrong_item", clerk)
+    count = counts.start_count(cph.id, counts.CountScope("tasks"), clerk)
+    counts.submit(count.id, clerk)  # nothing found: 0 of 3, for the manager
+    line = counts.get_count(count.id).lines[0]
+    assert db.session.get(CountTask, task.id).status == "open"
+    counts.keep_line(count.id, line.id, manager)
+    db.session.expire_all()
+    assert db.session.get(CountTask, task.id).status == "closed"
+    assert on_hand(small, cph) == 3

@@ -117,7 +117,10 @@ def _count_context(count, **extra):
             (line for line in count.lines if line.scans == 0 and line.status == "counting"),
             key=lambda line: (line.variant.product.name, line.variant.sku),
         ),
-        "decided": [line for line in count.lines if line.status != "counting"],
+        "decided": sorted(  # what waits for the manager first
+            (line for line in count.lines if line.status != "counting"),
+            key=lambda line: (line.status not in counts.WAITING_LINE_STATUSES, line.id),
+        ),
         "expected": {} if count.blind and count.status == "counting" else _expected(count),
         "notice": None,
         "errors": {},
