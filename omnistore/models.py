@@ -16,13 +16,14 @@ from omnistore.customers.models import (
 )
 from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
-from omnistore.stock.models import StockLevel, StockMovement, VariantStock
+from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
 
 __all__ = [
     "ApiClient",
     "AuditEvent",
     "Consent",
+    "CountTask",
     "Customer",
     "CustomerAccess",
     "CustomerMerge",
@@ -44,6 +45,8 @@ __all__ = [
     "ReviewFact",
     "Staff",
     "StaffSession",
+    "StockCount",
+    "StockCountLine",
     "StockLevel",
     "StockMovement",
     "Transfer",

@@ -153,6 +153,10 @@ SETTINGS = (
     Setting("PUBLIC_URL", "OMNISTORE_PUBLIC_URL", url, "http://127.0.0.1:5000"),
     # Ordering: counter holds, promised days, delivery fees and countries (orders/drafts, orders/placing,
     # orders/sourcing).
+    # Counts (stock/counts.py): a variance goes to the manager when it is more than this many units, or more
+    # than this percentage of the expected figure.
+    Setting("COUNT_VARIANCE_UNITS", "OMNISTORE_COUNT_VARIANCE_UNITS", integer(0), "2"),
+    Setting("COUNT_VARIANCE_PERCENT", "OMNISTORE_COUNT_VARIANCE_PERCENT", integer(0), "10"),
     Setting("HOLD_MINUTES", "OMNISTORE_HOLD_MINUTES", integer(1), "15"),
     Setting("TRANSFER_DAYS", "OMNISTORE_TRANSFER_DAYS", transfer_days, "50:1,400:2,*:3"),
     Setting("DELIVERY_DAYS", "OMNISTORE_DELIVERY_DAYS", integer(0), "2"),

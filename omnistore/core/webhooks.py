@@ -16,7 +16,13 @@ from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, utcnow
 
-WEBHOOK_EVENTS = ("order.ready", "order.collected", "order.expired", "order.cancelled")
+WEBHOOK_EVENTS = (
+    "order.ready",
+    "order.collected",
+    "order.expired",
+    "order.cancelled",
+    "stock.counted",  # a count posted figures at a store (stock/counts.py)
+)
 
 
 class WebhookEndpoint(db.Model):

@@ -21,7 +21,7 @@ summary rows just before the transaction commits, in variant order, in one state
 So an order allocating several variants and a tablet correcting one of them never wait on each other's
 summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
 
-Verbs: receive, correct, allocate, release, dispatch, arrive, hand_over (one level, a StockChange each;
+Verbs: receive, correct, post_count, allocate, release, dispatch, arrive, hand_over (one level, a StockChange each;
 the last three move reserved goods for an order: out of a source, into a pickup store, to the customer).
 Elsewhere in the package: import_on_hand (many levels, bulk_import.py, from the rows feed.py reads); the
 reads level_at, history, network_stock (reads.py). Bad input raises ValidationFailed with a message per
@@ -213,6 +213,19 @@ def correct(change: StockChange, actor) -> LevelState:
         reason_required=True,
         reason_message=_("Say why the count differs, e.g. damaged, found, stocktake."),
     )
+    return _set_figure(change, checked, actor, "adjustment", "stock.corrected")
+
+
+def post_count(change: StockChange, actor) -> LevelState:
+    """A count session's figure for one variant (stock/counts.py): on_hand set to the counted `quantity`, the
+    difference written as a `count` movement. The same rules as `correct` (refused below what orders reserve,
+    ValidationFailed on `quantity`; a matching figure writes nothing), read and written under the level's
+    lock, so orders allocating meanwhile wait for it and then see the counted figure."""
+    checked = _check(change, low=0, reason_required=True, reason_message=_("Say which count this is."))
+    return _set_figure(change, checked, actor, "count", "stock.counted")
+
+
+def _set_figure(change, checked, actor, kind, action):
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
         for _attempt in range(_RETRIES):
@@ -249,14 +262,14 @@ def correct(change: StockChange, actor) -> LevelState:
             _write_movement(
                 session,
                 change,
-                "adjustment",
+                kind,
                 actor,
                 on_hand_delta=delta,
                 reason=checked.reason,
                 reference=checked.reference,
             )
             audit.record(
-                "stock.corrected",
+                action,
                 entity=("variant", change.variant_id),
                 location_id=change.location_id,
                 before=current.on_hand,

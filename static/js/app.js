@@ -71,6 +71,17 @@
     }
   });
 
+  // --- A camera scan opened from a button with data-scan-fill="#box" fills that box and sends its form (a count's
+  // scan box: the code stays on the page instead of opening the product). ---
+  document.addEventListener("scanner:decoded", function (event) {
+    var opener = event.target instanceof Element ? event.target.closest("[data-scan-fill]") : null;
+    var box = opener && document.querySelector(opener.getAttribute("data-scan-fill"));
+    if (!box || !box.form) { return; }
+    event.preventDefault();
+    box.value = event.detail.value;
+    box.form.requestSubmit();
+  });
+
   // --- A select or radio marked data-autosubmit sends its form when changed (the manager's period/store). ---
   document.addEventListener("change", function (event) {
     var target = event.target;

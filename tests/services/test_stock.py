@@ -373,7 +373,9 @@ def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, 
 
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "correct", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]),
+        st.sampled_from(
+            ["receive", "correct", "count", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]
+        ),
         st.integers(0, 1),  # which variant
         st.integers(0, 1),  # which location
         st.one_of(st.integers(-3, 12), st.sampled_from(["4", "x", "2.5", "", 1_000_001])),
@@ -414,6 +416,9 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
             elif kind == "correct":
                 state = stock.correct(item, manager)
                 expected = (whole, allocated)
+            elif kind == "count":
+                state = stock.post_count(item, manager)
+                expected = (whole, allocated)
             elif kind == "allocate":
                 state = stock.allocate(item)
                 expected = (on_hand, allocated + whole)
@@ -443,7 +448,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
                 valid = valid and whole <= on_hand - allocated
             if kind in ("release", "dispatch", "hand_over"):
                 valid = valid and whole <= allocated
-            if kind in ("correct", "import"):
+            if kind in ("correct", "count", "import"):
                 valid = valid and whole >= allocated
             assert not valid, (kind, quantity, model[key])
             continue
@@ -456,7 +461,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
 
 SUMMARY_OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "correct", "allocate", "release", "import", "order", "failed order"]),
+        st.sampled_from(["receive", "correct", "count", "allocate", "release", "import", "order", "failed order"]),
         st.integers(0, 2),  # which variant
         st.integers(0, 1),  # which location
         st.integers(0, 6),
@@ -489,6 +494,8 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
                 stock.receive(item, None)
             elif kind == "correct":
                 stock.correct(item, None)
+            elif kind == "count":
+                stock.post_count(item, None)
             elif kind == "allocate":
                 stock.allocate(item)
             elif kind == "release":

@@ -33,6 +33,7 @@ KIND_LABELS = {
     "transfer_in": _l("Arrived from another location"),
     "handover": _l("Handed to the customer"),
     "import": _l("Imported"),
+    "count": _l("Counted (count session)"),
 }
 RECEIVE_REASONS = (
     _l("Delivery from the warehouse"),
