@@ -14,7 +14,17 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
-from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.orders.models import (
+    DraftHold,
+    DraftLine,
+    LineRejection,
+    Order,
+    OrderDraft,
+    OrderEvent,
+    OrderLine,
+    Pickup,
+    Transfer,
+)
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Staff, StaffSession
@@ -30,6 +40,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "LineRejection",
     "Location",
     "Order",
     "OrderDraft",

@@ -16,7 +16,14 @@ from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, utcnow
 
-WEBHOOK_EVENTS = ("order.ready", "order.collected", "order.expired", "order.cancelled")
+WEBHOOK_EVENTS = (
+    "order.ready",
+    "order.collected",
+    "order.expired",
+    "order.cancelled",
+    "order.line_rejected",
+    "order.line_dropped",
+)
 
 
 class WebhookEndpoint(db.Model):
