@@ -26,13 +26,14 @@ from omnistore.orders.models import (
     Transfer,
 )
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
-from omnistore.stock.models import StockLevel, StockMovement, VariantStock
+from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Staff, StaffSession
 
 __all__ = [
     "ApiClient",
     "AuditEvent",
     "Consent",
+    "CountTask",
     "Customer",
     "CustomerAccess",
     "CustomerMerge",
@@ -54,6 +55,8 @@ __all__ = [
     "ReviewFact",
     "Staff",
     "StaffSession",
+    "StockCount",
+    "StockCountLine",
     "StockLevel",
     "StockMovement",
     "Transfer",

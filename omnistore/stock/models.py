@@ -2,7 +2,17 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnistore.core.extensions import db
@@ -17,6 +27,7 @@ MOVEMENT_KINDS = (
     "transfer_in",
     "handover",
     "import",
+    "count",  # a count session posted: on_hand set to what was counted (counts.py)
 )
 
 
@@ -89,3 +100,106 @@ class StockMovement(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     staff = relationship("Staff")
+
+
+# --- counts: what the shelf says, checked against the figures (counts.py) ---------------------------------
+
+COUNT_TASK_STATUSES = ("open", "closed")
+COUNT_SCOPES = ("category", "variants", "tasks")
+COUNT_STATUSES = ("counting", "review", "posted", "cancelled")
+# counting: being scanned; review: variance above the threshold, waiting for a manager (or a second count);
+# blocked: the count is below what orders reserve here; posted: on_hand set through the ledger (a `count`
+# movement when it differed); kept: the manager kept the system's figure.
+COUNT_LINE_STATUSES = ("counting", "review", "blocked", "posted", "kept")
+
+
+class CountTask(db.Model):
+    """A request to count one variant at one store (raised e.g. when a picker could not find it). At most one
+    is open per (location, variant): raising it again while open adds to `times`. A posted count that covers
+    the variant closes it."""
+
+    __tablename__ = "count_task"
+    __table_args__ = (
+        one_of("status", COUNT_TASK_STATUSES, "status"),
+        Index(
+            "uq_count_task_open",
+            "location_id",
+            "variant_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(200), default="")  # the latest reason it was raised for
+    reference: Mapped[str] = mapped_column(String(100), default="")  # e.g. the order number
+    times: Mapped[int] = mapped_column(Integer, default=1)  # raised this often while open
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_count_id: Mapped[int | None] = mapped_column(ForeignKey("stock_count.id", ondelete="SET NULL"))
+
+    variant = relationship("Variant")
+    location = relationship("Location")
+
+
+class StockCount(db.Model):
+    """A count session at one store: a category, a list of variants or the store's open count tasks, scanned
+    item by item. Its state is saved per scan, so a count interrupted is resumed where it was."""
+
+    __tablename__ = "stock_count"
+    __table_args__ = (
+        one_of("scope", COUNT_SCOPES, "scope"),
+        one_of("status", COUNT_STATUSES, "status"),
+        Index("ix_stock_count_location_status", "location_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    scope: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(100), default="")  # scope "category"
+    blind: Mapped[bool] = mapped_column(Boolean, default=True)  # expected figures hidden while counting
+    status: Mapped[str] = mapped_column(String(10), default="counting")
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    location = relationship("Location")
+    started_by = relationship("Staff")
+    lines = relationship(
+        "StockCountLine", back_populates="count", order_by="StockCountLine.id", cascade="all, delete-orphan"
+    )
+
+
+class StockCountLine(db.Model):
+    """One variant in a count: what was scanned, and at submit what the system expected."""
+
+    __tablename__ = "stock_count_line"
+    __table_args__ = (
+        UniqueConstraint("count_id", "variant_id"),
+        one_of("status", COUNT_LINE_STATUSES, "status"),
+        CheckConstraint("counted >= 0", name="counted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("stock_count.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"))
+    counted: Mapped[int] = mapped_column(Integer, default=0)
+    scans: Mapped[int] = mapped_column(Integer, default=0)  # 0: not scanned (counts as zero at submit)
+    expected: Mapped[int | None] = mapped_column(Integer)  # on_hand when submitted (variance = counted - this)
+    first_counted: Mapped[int | None] = mapped_column(Integer)  # the first count, when a second was asked for
+    status: Mapped[str] = mapped_column(String(10), default="counting")
+    posted_delta: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    count = relationship("StockCount", back_populates="lines")
+    variant = relationship("Variant")
+
+    @property
+    def variance(self):
+        return None if self.expected is None else self.counted - self.expected
