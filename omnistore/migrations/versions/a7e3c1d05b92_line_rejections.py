@@ -1,7 +1,7 @@
 """Line rejections at pick time: who rejected which units of an order line, why, and what became of them
 
 Revision ID: a7e3c1d05b92
-Revises: d4e92a3b7f11
+Revises: 26c03e04ea77
 Create Date: 2026-12-05 09:20:00
 
 A new table only: nothing existing is rewritten.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = 'a7e3c1d05b92'
-down_revision = 'd4e92a3b7f11'
+down_revision = '26c03e04ea77'
 branch_labels = None
 depends_on = None
 
