@@ -30,9 +30,9 @@ from sqlalchemy import select, update
 from omnistore.core.db import transaction
 from omnistore.core.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.core.statuses import PREPARING_STATUSES
+from omnistore.core.statuses import HELD_LINE_STATUSES, PREPARING_STATUSES
 from omnistore.core.types import utcnow
-from omnistore.orders import placing, rejecting, sourcing
+from omnistore.orders import cancelling, placing, rejecting, sourcing
 from omnistore.orders import services as orders
 from omnistore.orders.models import LineRejection
 from omnistore.stock.models import StockLevel
@@ -58,6 +58,15 @@ class Choices:
     @property
     def product(self):
         return self.rejection.variant.product.name
+
+
+def moved_from(order) -> list:
+    """The order's rejected units the customer chose to collect at another store (their new orders)."""
+    return db.session.scalars(
+        select(LineRejection)
+        .where(LineRejection.order_id == order.id, LineRejection.outcome == "moved")
+        .order_by(LineRejection.id)
+    ).all()
 
 
 def pending_for(order) -> list:
@@ -135,6 +144,8 @@ def choose(order, rejection_id, choice, *, store_id=None, decided_by="customer",
             rejecting.resource(rejection, decided_by=decided_by, now=now)
         elif choice == "store":
             option = next((o for o in _stores(rejection, now) if o.location.id == store_id), None)
+            if order.status not in PREPARING_STATUSES + ("ready",):
+                option = None
             if option is None:
                 raise ValidationFailed(
                     _("That store cannot offer it any more. Please choose again."),
@@ -155,6 +166,16 @@ def choose(order, rejection_id, choice, *, store_id=None, decided_by="customer",
                 new_order=moved.number,
                 decided_by=decided_by,
             )
+            if not any(line.status in HELD_LINE_STATUSES for line in order.lines):
+                cancelling.cancel(
+                    order,
+                    by_system=True,
+                    reason=_(
+                        "Everything is now collected at %(store)s: order %(number)s.",
+                        store=option.location.name,
+                        number=moved.number,
+                    ),
+                )
         else:
             rejecting.drop(rejection, decided_by=decided_by, now=now)
     return rejection

@@ -23,7 +23,7 @@ from omnistore.core.errors import InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_PICKUP_STATUSES, PREPARING_STATUSES, order_word
 from omnistore.core.types import utcnow
-from omnistore.orders import cancelling, notifications, rejection_choices
+from omnistore.orders import cancelling, notifications, pickup_codes, rejection_choices
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Pickup
 
@@ -45,6 +45,7 @@ class CustomerView:
     lines: list
     status: str
     choices: list = ()  # orders.rejection_choices.Choices for units the store could not supply
+    moved: list = ()  # (product, store, the new order's number, its page) for units collected elsewhere
 
     @property
     def active(self):
@@ -102,6 +103,16 @@ def view(token) -> CustomerView:
         choices=[rejection_choices.choices(r) for r in rejection_choices.pending_for(order)]
         if order.status in ACTIVE
         else [],
+        moved=[
+            (
+                r.variant.product.name,
+                r.replacement_order.pickup_location.name,
+                r.replacement_order.number,
+                pickup_codes.status_url(r.replacement_order.pickup),
+            )
+            for r in rejection_choices.moved_from(order)
+            if r.replacement_order is not None and r.replacement_order.pickup is not None
+        ],
     )
 
 

@@ -149,6 +149,7 @@ def test_the_desk_rejects_a_pickup_line_and_the_customer_chooses_on_their_page(c
     refused = client.submit(f"/o/{token}/choose/{rejection.id}", {"choice": "store", "store": str(net.ham.id)})
     assert refused.status_code == 422 and "That store cannot offer it any more" in refused.get_data(as_text=True)
 
+    assert client.submit(f"/o/{token}/choose/999999", {"choice": "drop"}).status_code == 404
     chosen = client.submit(
         f"/o/{token}/choose/{rejection.id}",
         {"choice": "store", "store": str(net.cph.id)},
@@ -158,8 +159,10 @@ def test_the_desk_rejects_a_pickup_line_and_the_customer_chooses_on_their_page(c
     db.session.expire_all()
     moved = db.session.get(LineRejection, rejection.id).replacement_order
     assert moved is not None and moved.pickup_location_id == net.cph.id
-    assert "Collect it at København" not in chosen.get_data(as_text=True)
+    after = chosen.get_data(as_text=True)
+    assert "Collect it at København" not in after
+    assert f"Trail Boot is now collected at København: order {moved.number}" in after
+    assert db.session.get(Order, order.id).status == "cancelled"  # nothing was left to collect at Hamburg
 
     again = client.submit(f"/o/{token}/choose/{rejection.id}", {"choice": "drop"})
-    assert again.status_code == 409 and "decided already" in again.get_data(as_text=True)
-    assert client.submit(f"/o/{token}/choose/999999", {"choice": "drop"}).status_code == 404
+    assert again.status_code == 409 and "can no longer change" in again.get_data(as_text=True)
