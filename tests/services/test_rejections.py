@@ -5,6 +5,8 @@ import threading
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from omnistore.core.errors import InvalidTransition, OutOfScope, ValidationFailed
@@ -18,6 +20,7 @@ from omnistore.orders.models import LineRejection, Order, OrderLine, Transfer
 from omnistore.pickups import handover, preparing
 from omnistore.stock import ledger
 from omnistore.stock.models import CountTask, StockLevel, StockMovement
+from tests.services.test_stock import assert_ledger_explains_every_level
 
 DK_ADDRESS = order_rules.Address(name="Ida Holm", street="Nørregade 1", postcode="1165", city="København", country="DK")
 
@@ -446,3 +449,73 @@ def test_two_tablets_rejecting_the_same_line_at_once_reject_it_once(app, shop):
     assert db.session.scalar(select(func.count()).select_from(OrderLine)) == 2
     assert db.session.scalar(select(func.count()).select_from(Transfer).where(Transfer.status != "cancelled")) == 1
     assert_ledger_consistent()
+
+
+# --- property: any sequence of rejections keeps the ledger, the summaries and the order's units whole --------
+
+REJECTIONS = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # which line (by position among the order's lines)
+        st.one_of(st.integers(-1, 4), st.sampled_from(["2", "x", ""])),
+        st.sampled_from(["not_found", "damaged", "wrong_item", "lost"]),
+    ),
+    max_size=6,
+)
+
+
+@pytest.fixture
+def books(make):
+    """Three stores with a clerk each and a customer (created once; every example gets a variant of its own)."""
+    stores = [make.location(code) for code in ("CPH", "HAM", "BER")]
+    clerks = {loc.id: make.staff(location=loc) for loc in stores}
+    customer = Customer(first_name="Ida", last_name="Holm", email="ida@example.test", created_channel="web")
+    db.session.add(customer)
+    db.session.commit()
+    return stores, clerks, customer
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=REJECTIONS)
+def test_any_sequence_of_rejections_keeps_the_books(make, books, steps):
+    """Whatever is rejected, however much and why (some refused): every level is explained by its movements
+    and its summary, every unit ordered is live or rejected and not replaced, and what is reserved for the
+    variant is exactly its live lines."""
+    (cph, ham, ber), clerks, customer = books
+    boot = make.variant(size="42", price_minor=3000)
+    for location, units in ((cph, 3), (ham, 2), (ber, 2)):
+        ledger.receive(ledger.StockChange(boot.id, location.id, units, "delivery note"), None)
+    order = ordering.place(
+        ordering.PlaceOrder(
+            channel="web",
+            customer_id=customer.id,
+            lines=(order_rules.LineRequest(boot.id, 3),),
+            fulfilment="delivery",
+            payment_state="paid",
+            delivery_address=DK_ADDRESS,
+        ),
+        staff=clerks[cph.id],
+    )
+    for position, quantity, reason in steps:
+        order = fresh(Order, order.id)
+        lines = [line for line in order.lines if line.status == "allocated"]
+        if not lines:
+            break
+        line = lines[position % len(lines)]
+        whole = int(quantity) if isinstance(quantity, str) and quantity.isdigit() else quantity
+        valid = reason != "lost" and isinstance(whole, int) and 1 <= whole <= line.quantity
+        try:
+            rejecting.reject(
+                order, line_id=line.id, quantity=quantity, reason=reason, staff=clerks[line.source_location_id]
+            )
+            assert valid, (quantity, reason, line.quantity)
+        except ValidationFailed:
+            assert not valid, (quantity, reason, line.quantity)
+        assert_ledger_explains_every_level()
+        order = fresh(Order, order.id)
+        live = sum(ln.quantity for ln in order.lines if ln.status == "allocated")
+        mine = select(func.coalesce(func.sum(LineRejection.quantity), 0)).where(LineRejection.order_id == order.id)
+        rejected = db.session.scalar(mine)
+        replaced = db.session.scalar(mine.where(LineRejection.outcome == "resourced"))
+        assert live + rejected - replaced == 3 or order.status == "cancelled"
+        reserved = db.session.scalar(select(func.sum(StockLevel.allocated)).where(StockLevel.variant_id == boot.id))
+        assert reserved == (0 if order.status == "cancelled" else live)
