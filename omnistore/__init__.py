@@ -118,7 +118,7 @@ def _register_domains(app):
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
     from omnistore.reviews import views as manager
-    from omnistore.reviews.views import dashboard, exports, formatting, handovers, settings  # noqa: F401
+    from omnistore.reviews.views import dashboard, exports, formatting, handovers, rejections, settings  # noqa: F401
     from omnistore.stock import views as stock
     from omnistore.stock.views import browse, changes  # noqa: F401
     from omnistore.stores import views as auth

@@ -166,3 +166,34 @@ def test_the_desk_rejects_a_pickup_line_and_the_customer_chooses_on_their_page(c
 
     again = client.submit(f"/o/{token}/choose/{rejection.id}", {"choice": "drop"})
     assert again.status_code == 409 and "can no longer change" in again.get_data(as_text=True)
+
+
+def test_the_manager_sees_the_rejection_rate_and_re_source_success_per_store_and_exports_them(client, net, make):
+    for _ in range(2):
+        place(net)
+    first = db.session.scalar(select(Transfer).where(Transfer.source_location_id == net.cph.id).order_by(Transfer.id))
+    client.login(net.cph_clerk.email)
+    client.submit(
+        f"/orders/transfers/{first.id}/reject",
+        {"line": first.lines[0].id, "quantity": "1", "reason": "not_found"},
+    )
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    admin = make.staff("admin", net.ham, email="admin@example.test")
+    client.login(admin.email)
+    page = client.get("/manager/rejections?period=7d&store=network")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Rejections at pick time" in html
+    row = html[html.index('<th scope="row">København') :].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row and "50 %" in row  # 1 of the 2 units asked
+    assert "100 %" in row  # Hamburg sent it
+    assert "Not found on the shelf: 1" in row
+    csv = client.get("/manager/rejections.csv?period=7d&store=network")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    text = csv.get_data(as_text=True)
+    assert "Rejection rate (%)" in text
+    assert any(line.startswith("København;2;1;50") and line.endswith(";100") for line in text.splitlines()), text
+    clerk_page = client.get("/manager/rejections")
+    assert clerk_page.status_code == 200
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    client.login(net.cph_clerk.email)
+    assert client.get("/manager/rejections").status_code == 403
