@@ -197,3 +197,32 @@ def test_the_manager_sees_the_rejection_rate_and_re_source_success_per_store_and
     client.post("/logout", data={"csrf_token": client.csrf_token()})
     client.login(net.cph_clerk.email)
     assert client.get("/manager/rejections").status_code == 403
+
+
+def test_late_picks_are_flagged_on_the_send_list_the_desk_and_the_managers_page(client, net, make):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from omnistore.core.types import utcnow
+
+    net.ham.opening_hours = net.cph.opening_hours = {}  # always open: the test does not depend on the clock
+    db.session.commit()
+    sent, at_desk = place(net), place(net, "pickup")
+    client.login(net.cph_clerk.email)
+    assert "Pick by" in client.get("/orders/send").get_data(as_text=True)
+    then = utcnow() - timedelta(hours=9)
+    db.session.execute(update(Order).values(placed_at=then))
+    db.session.execute(update(Transfer).values(created_at=then))
+    db.session.commit()
+    page = client.get("/orders/send").get_data(as_text=True)
+    assert "Late" in page and "was to be picked by" in page
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    client.login(net.ham_clerk.email)
+    desk = client.get("/pickups/").get_data(as_text=True)
+    assert "late: to be picked by" in desk
+    client.post("/logout", data={"csrf_token": client.csrf_token()})
+    client.login(make.staff("admin", net.ham, email="admin@example.test").email)
+    manager = client.get("/manager/rejections?store=network").get_data(as_text=True)
+    late = manager[manager.index('id="late-picks"') :]
+    assert sent.number in late and at_desk.number in late and "To pick and send" in late

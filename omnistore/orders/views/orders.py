@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.statuses import ORDER_STATUSES
-from omnistore.orders import cancelling, line_reasons, rejecting
+from omnistore.orders import cancelling, line_reasons, pick_deadlines, rejecting
 from omnistore.orders import desk as order_desk
 from omnistore.orders import services as order_service
 from omnistore.orders import transfers as transfer_service
@@ -52,7 +52,12 @@ def _rejecting():
             return []
         return [line for line in lines if rejecting.may_reject(order, line, current_user)]
 
-    return {"rejection_reasons": list(line_reasons.REJECTION_LABELS.items()), "rejectable": rejectable}
+    return {
+        "rejection_reasons": list(line_reasons.REJECTION_LABELS.items()),
+        "rejectable": rejectable,
+        "pick_due": pick_deadlines.transfer_due,
+        "late_pick": pick_deadlines.is_late,
+    }
 
 
 @bp.app_context_processor

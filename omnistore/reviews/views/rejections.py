@@ -1,9 +1,10 @@
 """The manager's rejections at pick time: per store, the rejection rate, the reasons and the re-source success
-(reviews/rejections.py), on screen and as CSV."""
+(reviews/rejections.py), on screen and as CSV; and what is late to pick right now (orders/pick_deadlines.py)."""
 
 from flask_babel import gettext as _
 
 from omnistore.core.csvfile import Number
+from omnistore.orders import pick_deadlines
 from omnistore.orders.line_reasons import REJECTION_LABELS
 from omnistore.reviews import rejections as store_rejections
 from omnistore.reviews.views import bp
@@ -21,6 +22,7 @@ def rejections():
         scope=scope,
         failure=failure,
         rows=store_rejections.per_store(scope),
+        late=pick_deadlines.late_picks(scope.location.id if scope.location else None),
         reasons=REJECTION_LABELS,
         stores=store_choices(),
         periods=PERIOD_LABELS,
