@@ -171,7 +171,7 @@ def reject(order: Order, *, line_id, quantity, reason, staff) -> LineRejection:
             line=rejected.id,
             variant_id=line.variant_id,
             quantity=quantity,
-            reason=reason,
+            rejected_because=reason,
             store=store.code,
         )
         audit.record(
