@@ -279,6 +279,17 @@ def register_cli(app: Flask):
             click.echo(f"{number}: {problem}", err=True)
         click.echo(str(report))
 
+    @pickups.command("rejections")
+    def pickups_rejections():
+        """Decide rejected pickup lines whose customers have not chosen in time: sent from another store when
+        one can, else left out (orders/rejection_choices.py). Cron it (e.g. every 15 minutes); idempotent."""
+        from omnistore.orders.rejection_choices import run
+
+        report = run()
+        for number, problem in report.problems:
+            click.echo(f"{number}: {problem}", err=True)
+        click.echo(str(report))
+
     @app.cli.group()
     def outbox():
         """The outbox of emails and webhooks."""

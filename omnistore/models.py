@@ -14,7 +14,17 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
-from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.orders.models import (
+    DraftHold,
+    DraftLine,
+    LineRejection,
+    Order,
+    OrderDraft,
+    OrderEvent,
+    OrderLine,
+    Pickup,
+    Transfer,
+)
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
@@ -31,6 +41,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "LineRejection",
     "Location",
     "Market",
     "Order",

@@ -164,6 +164,13 @@ SETTINGS = (
     Setting("SHIPPING_FEE_MINOR", "OMNISTORE_SHIPPING_FEE_MINOR", integer(0), "495"),
     Setting("FREE_SHIPPING_FROM_MINOR", "OMNISTORE_FREE_SHIPPING_FROM_MINOR", integer(0), "5000"),
     Setting("DELIVERY_COUNTRIES", "OMNISTORE_DELIVERY_COUNTRIES", countries, "DE,DK"),
+    # Rejections at pick time (orders/rejecting.py): how long the rejecting store is not sourced for that
+    # variant, and how long a pickup customer has to choose before the default (wait for a transfer) applies.
+    Setting("REJECTION_EXCLUDE_HOURS", "OMNISTORE_REJECTION_EXCLUDE_HOURS", number(0), "72"),
+    Setting("REJECTION_CHOICE_HOURS", "OMNISTORE_REJECTION_CHOICE_HOURS", number(0), "24"),
+    # Pick deadlines (orders/pick_deadlines.py): opening hours a store has to pick what it was asked for; later
+    # it is flagged on its lists, the desk and the manager's rejections page.
+    Setting("PICK_HOURS", "OMNISTORE_PICK_HOURS", number(0.25), "4"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

@@ -22,6 +22,8 @@ WEBHOOK_EVENTS = (
     "order.expired",
     "order.cancelled",
     "stock.counted",  # a count posted figures at a store (stock/counts.py)
+    "order.line_rejected",
+    "order.line_dropped",
 )
 
 

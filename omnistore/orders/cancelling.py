@@ -20,15 +20,16 @@ def can_cancel(order):
     return orders.can_transition(order, "cancelled")
 
 
-def cancel(order, *, staff=None, api_client=None, by_customer=False, reason="") -> Order:
+def cancel(order, *, staff=None, api_client=None, by_customer=False, by_system=False, reason="") -> Order:
     """The one way an order is cancelled, from the order page (staff), the customer's status page
-    (`by_customer`, after pickups/customer.py checked the page's own rule) or the API.
+    (`by_customer`, after pickups/customer.py checked the page's own rule), the API, or the system itself
+    (`by_system`: a rejection left nothing to send, orders/rejecting.py).
 
     Staff: only the selling or the pickup store's staff, or an admin (orders/desk.may_manage), and
     only with a reason (shown in the history and told to the customer). Then, while the status machine allows
     it: allocations released where the goods are, open transfers cancelled, the customer (and webhooks)
     told. Forbidden / ValidationFailed / InvalidTransition / AlreadyCollected otherwise."""
-    if staff is None and api_client is None and not by_customer:
+    if staff is None and api_client is None and not by_customer and not by_system:
         raise Forbidden(_("Sign in to cancel orders."))
     if staff is not None and api_client is None:
         order_desk.require_manage(order, staff)

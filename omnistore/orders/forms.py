@@ -56,6 +56,15 @@ class ShipForm(FlaskForm):
     tracking = StringField(_l("Tracking reference"), validators=[ServiceCheck(transfers.clean_tracking)])
 
 
+class RejectForm(FlaskForm):
+    """Units of a line a store cannot supply at pick time: which line, how many, why. The verb
+    (orders/rejecting.reject) checks the values and answers at the field."""
+
+    line = IdField(message=_l("That line is not part of this order."), validators=[Optional(), NumberRange(1, MAX_ID)])
+    quantity = StringField(_l("How many"), filters=[lambda value: (value or "")[:12]])
+    reason = StringField(_l("Why"), filters=[lambda value: (value or "")[:20]])
+
+
 class ReceiveForm(FlaskForm):
     shelf_location = StringField(_l("Shelf or bin"), filters=[lambda value: (value or "")[:300]])
 

@@ -6,6 +6,7 @@ here in the viewer's language; a reason a person typed (a clerk's "short" or "re
 """
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from omnistore.orders import sourcing
 
@@ -31,9 +32,31 @@ def status_text(code, params=None) -> str:
             return _("Order cancelled")
         if code == "cancelled_by_customer":
             return _("Cancelled by the customer")
+        if code == "rejected":
+            return _(
+                "Not supplied by %(store)s: %(why)s.",
+                store=params["store"],
+                why=_rejection_reason(params.get("reason")),
+            )
     except (KeyError, TypeError, ValueError):
         return ""
     return ""
+
+
+REJECTION_LABELS = {
+    "not_found": _l("Not found on the shelf"),
+    "damaged": _l("Damaged"),
+    "wrong_item": _l("Wrong item or label"),
+}
+
+
+def rejection_label(code):
+    """Why units were rejected at pick time (orders/rejecting.py), as a label."""
+    return REJECTION_LABELS.get(code, code)
+
+
+def _rejection_reason(code):
+    return str(rejection_label(code)).lower()
 
 
 def line_reason(line) -> str:

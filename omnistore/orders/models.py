@@ -279,3 +279,53 @@ class DraftHold(db.Model):
 
     draft: Mapped[OrderDraft] = relationship(back_populates="holds")
     location = relationship("Location")
+
+
+REJECTION_REASONS = ("not_found", "damaged", "wrong_item")
+# pending: a pickup customer has yet to choose; resourced: another source sends it for the same order;
+# moved: the customer collects it at another store (a new pickup order there); dropped: the line is given up
+# (by the customer, or no source has it); unavailable: no source could take it over.
+REJECTION_OUTCOMES = ("pending", "resourced", "moved", "dropped", "unavailable")
+REJECTION_DECIDERS = ("", "system", "customer", "default")
+
+
+class LineRejection(db.Model):
+    """Units of an order line a store could not supply at pick time (orders/rejecting.py): who, when, why, and
+    what became of them. While `exclude_until` lies ahead, sourcing does not choose that store for that
+    variant (orders/sourcing.py)."""
+
+    __tablename__ = "line_rejection"
+    __table_args__ = (
+        one_of("reason", REJECTION_REASONS, "reason"),
+        one_of("outcome", REJECTION_OUTCOMES, "outcome"),
+        one_of("decided_by", REJECTION_DECIDERS, "decided_by"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_line_rejection_variant_until", "variant_id", "exclude_until"),
+        Index("ix_line_rejection_location_at", "location_id", "created_at"),
+        Index("ix_line_rejection_outcome_due", "outcome", "choice_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id", ondelete="CASCADE"))  # the rejected units
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # the store that rejected them
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    exclude_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    choice_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a pickup customer's time to choose
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(10), default="")
+    replacement_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_line.id", ondelete="SET NULL"))
+    replacement_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+
+    order = relationship("Order", foreign_keys=[order_id])
+    line = relationship("OrderLine", foreign_keys=[line_id])
+    replacement_line = relationship("OrderLine", foreign_keys=[replacement_line_id])
+    replacement_order = relationship("Order", foreign_keys=[replacement_order_id])
+    variant = relationship("Variant")
+    location = relationship("Location")
+    staff = relationship("Staff")

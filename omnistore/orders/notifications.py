@@ -10,6 +10,9 @@ the outbox rows then commit or roll back with it, and delivery happens after com
     pickup_reminder(order)      email: still waiting, pickup-by date, code, QR
     order_expired(order)        email + webhook order.expired
     order_cancelled(order)      email + webhook order.cancelled
+    line_rejected(order, r)     pickup: a store could not supply some units; choose on the order page
+                                + webhook order.line_rejected
+    line_dropped(order, r)      some units are not available anywhere: left out + webhook order.line_dropped
     handover_receipt(order)     email (what was collected / refused) + webhook order.collected
                                 (also as order_collected)
     order_webhook(order, event) the webhook alone
@@ -252,6 +255,35 @@ def handover_receipt(order):
         order, "order.receipt", "handover_receipt", lambda: _("Receipt for your order %(number)s", number=order.number)
     )
     return messages + order_webhook(order, "order.collected")
+
+
+def line_rejected(order, rejection):
+    """A pickup order's store could not supply some units: what, and the choice on the order page (by when)."""
+    locale = customer_locale(order)
+    choose_by = local_when(rejection.choice_due_at, order.pickup_location, locale) if order.pickup_location else ""
+    messages = _email(
+        order,
+        "order.line_rejected",
+        "line_rejected",
+        lambda: _("Your order %(number)s: please choose", number=order.number),
+        rejection=rejection,
+        product=rejection.variant.product.name,
+        choose_by=choose_by,
+    )
+    return messages + order_webhook(order, "order.line_rejected")
+
+
+def line_dropped(order, rejection):
+    """Some units are not available anywhere: they are left out, the rest goes on."""
+    messages = _email(
+        order,
+        "order.line_dropped",
+        "line_dropped",
+        lambda: _("Your order %(number)s: an item is not available", number=order.number),
+        rejection=rejection,
+        product=rejection.variant.product.name,
+    )
+    return messages + order_webhook(order, "order.line_dropped")
 
 
 order_collected = handover_receipt  # the name the pickup desk calls it by (pickups/handover.hand_over)

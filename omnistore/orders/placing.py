@@ -427,6 +427,26 @@ def _place_once(session, source, key, *, staff, api_client):
     return order
 
 
+def place_replacement(original, *, variant_id, quantity, pickup_location_id) -> Order:
+    """A pickup order at another store for units the original order's store could not supply: the customer
+    chose "collect at another store" on their order page (orders/rejection_choices.py). Same customer, channel
+    and payment as the original; sourced under the usual rules for that store; its own code and confirmation.
+    Inside the caller's transaction; InsufficientStock when the store no longer has them."""
+    source = PlaceOrder(
+        channel=original.channel,
+        customer_id=original.customer_id,
+        lines=(order_rules.LineRequest(variant_id, quantity),),
+        fulfilment="pickup",
+        payment_state=original.payment_state,
+        pickup_location_id=pickup_location_id,
+        origin_location_id=original.origin_location_id,
+    )
+    with transaction() as session:
+        order = _place_once(session, source, None, staff=None, api_client=None)
+        orders.record_event(order, "replaces", replaces=original.number)
+    return order
+
+
 def _customer_for(session, contact, channel):
     """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
     for _attempt in range(2):

@@ -11,8 +11,10 @@ The rules, in order:
    have `sourcing_enabled` (off e.g. during an inventory count), must keep its `safety_stock` (its last N
    units are not sourced away: it offers `available - safety_stock`), and must not have reached its
    `transfer_capacity`: the outgoing transfers created today, the location's own local day, not counting
-   cancelled ones. The pickup store (or, for a delivery sold in a store, that store) offers all of its
-   available units to its own customer.
+   cancelled ones (a capacity of 0 pauses sending altogether). The pickup store (or, for a delivery sold in a
+   store, that store) offers all of its available units to its own customer. No location is chosen for a
+   variant it rejected at pick time within OMNISTORE_REJECTION_EXCLUDE_HOURS (orders/rejecting.py), nor for
+   the pairs a request excludes.
 2. The order of preference (the rank).
    - Pickup: the pickup store itself; then the other stores, nearest first (great-circle distance from
      the pickup store); then the warehouses (shortest lead time first, then nearest).
@@ -67,6 +69,7 @@ from omnistore.core import formatting
 from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
+from omnistore.orders.models import LineRejection
 from omnistore.orders.order_rules import FULFILMENTS, MAX_LINES, Rules, check_quantity, pickup_location, rules
 from omnistore.orders.transfer_capacity import transfers_today
 from omnistore.stock.models import StockLevel
@@ -87,6 +90,7 @@ class SourcingRequest:
     own_holds: tuple = ()  # ((variant_id, location_id, quantity), ...) already allocated to this draft
     now: datetime | None = None
     market_code: str | None = None  # the market it is sold in (None: see order_market)
+    exclude: tuple = ()  # ((variant_id, location_id), ...) never to be chosen (besides recent rejections)
 
 
 # --- output -----------------------------------------------------------------------------------------
@@ -227,6 +231,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         )
     ):
         levels[(variant_id, location_id)] = max(on_hand - allocated, 0) + held.get((variant_id, location_id), 0)
+    excluded = set(request.exclude) | rejected_recently(variant_ids, now)
     location_ids = {location_id for _v, location_id in levels}
     if anchor is not None:
         location_ids.add(anchor.id)
@@ -244,6 +249,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         now=now,
         levels=levels,
         variant_ids=variant_ids,
+        excluded=excluded,
     )
 
     # 3. one location for everything, else split by line. A variant not sold in the market is no one's to supply.
@@ -365,7 +371,20 @@ def _money(minor, currency):
     return formatting.money(minor, currency)
 
 
-def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
+def rejected_recently(variant_ids, now) -> set:
+    """{(variant_id, location_id)} a store rejected at pick time and is not asked for again yet (its
+    `exclude_until`, OMNISTORE_REJECTION_EXCLUDE_HOURS after the rejection, lies ahead)."""
+    if not variant_ids:
+        return set()
+    rows = db.session.execute(
+        select(LineRejection.variant_id, LineRejection.location_id).where(
+            LineRejection.variant_id.in_(list(variant_ids)), LineRejection.exclude_until > now
+        )
+    ).all()
+    return {(variant_id, location_id) for variant_id, location_id in rows}
+
+
+def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset()):
     distance = distances_from(anchor) if anchor is not None else None
     capacity_used = transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
     country = (country or "").upper()
@@ -375,6 +394,8 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids):
         km = distance(loc) if distance is not None else None
         offer = {}
         for variant_id in variant_ids:
+            if (variant_id, loc.id) in excluded:
+                continue  # rejected there at pick time a moment ago: not asked again for a while
             why_not, units = _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=own, used=capacity_used)
             if why_not is None:
                 offer[variant_id] = units
@@ -433,6 +454,12 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     if why_not == "sourcing_off":
         return "sourcing_off", _(
             "%(store)s has %(available)d but does not supply other stores at the moment.",
+            store=loc.name,
+            available=units,
+        )
+    if why_not == "capacity" and loc.transfer_capacity == 0:
+        return "capacity", _(
+            "%(store)s has %(available)d but has paused sending to other stores and customers.",
             store=loc.name,
             available=units,
         )

@@ -1,6 +1,7 @@
 """The customer's side of a pickup, reached by the token in the email link and the QR code (no login):
 what the status page shows, and what the customer may do there — "I'm on my way", "I'm here" (with an
-optional note such as a parking spot) and cancelling while the order is not yet ready.
+optional note such as a parking spot), cancelling while the order is not yet ready, and choosing what happens
+to units the store could not supply (orders/rejection_choices.py).
 
 The page shows the least personal data that serves: the first name, the items, the store. A token is
 useless after collection, expiry or cancellation except to show that final status, and only for
@@ -22,7 +23,7 @@ from omnistore.core.errors import InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_PICKUP_STATUSES, PREPARING_STATUSES, order_word
 from omnistore.core.types import utcnow
-from omnistore.orders import cancelling, notifications
+from omnistore.orders import cancelling, notifications, pickup_codes, rejection_choices
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Pickup
 
@@ -43,6 +44,8 @@ class CustomerView:
     first_name: str
     lines: list
     status: str
+    choices: list = ()  # orders.rejection_choices.Choices for units the store could not supply
+    moved: list = ()  # (product, store, the new order's number, its page) for units collected elsewhere
 
     @property
     def active(self):
@@ -97,6 +100,19 @@ def view(token) -> CustomerView:
         first_name=order.customer.first_name if order.customer is not None else "",
         lines=notifications.line_rows(order),
         status=order.status,
+        choices=[rejection_choices.choices(r) for r in rejection_choices.pending_for(order)]
+        if order.status in ACTIVE
+        else [],
+        moved=[
+            (
+                r.variant.product.name,
+                r.replacement_order.pickup_location.name,
+                r.replacement_order.number,
+                pickup_codes.status_url(r.replacement_order.pickup),
+            )
+            for r in rejection_choices.moved_from(order)
+            if r.replacement_order is not None and r.replacement_order.pickup is not None
+        ],
     )
 
 
@@ -170,5 +186,19 @@ def cancel(token) -> CustomerView:
                 status=order.status,
             )
         cancelling.cancel(order, by_customer=True, reason=str(_l("Cancelled by the customer")))
+    db.session.expire_all()
+    return view(token)
+
+
+def choose(token, rejection_id, choice, store_id=None) -> CustomerView:
+    """The customer's choice for units the store could not supply (orders/rejection_choices.choose)."""
+    with transaction():
+        order = _load(token, for_update=True)
+        if order.status not in ACTIVE:
+            raise InvalidTransition(
+                _l("This order can no longer change: it is %(status)s.", status=order_word(order.status)),
+                status=order.status,
+            )
+        rejection_choices.choose(order, rejection_id, choice, store_id=store_id)
     db.session.expire_all()
     return view(token)

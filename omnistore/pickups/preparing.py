@@ -30,7 +30,7 @@ from omnistore.core.statuses import (
     line_word,
 )
 from omnistore.core.types import utcnow
-from omnistore.orders import line_reasons, notifications, transfers
+from omnistore.orders import line_reasons, notifications, rejecting, transfers
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderLine, Transfer
 from omnistore.orders.pickup_codes import open_pickup
@@ -229,6 +229,14 @@ def mark_ready(order: Order, *, staff, shelf_location="", short=()) -> Order:
         )
         notifications.order_ready(order)  # the email (QR, code, address, pickup-by) and the order.ready webhook
     return order
+
+
+def reject_at_desk(order: Order, *, staff, line_id, quantity, reason):
+    """The desk cannot supply units of a line it holds for a pickup order (not found, damaged, wrong item):
+    orders/rejecting.reject does the rest (stock, count task, the customer's choice). Only the pickup store's
+    staff (admin anywhere)."""
+    check_may_act(order, staff)
+    return rejecting.reject(order, line_id=line_id, quantity=quantity, reason=reason, staff=staff)
 
 
 def desk_order(number, staff) -> Order:

@@ -1,6 +1,7 @@
 """The pickup desk's queue: today's figures for the desk (and the home screen), and the live queue of a
 store's open pickup orders grouped as the desk works them, with the fingerprint its polling compares."""
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from omnistore.core.statuses import (
     RESERVED_LINE_STATUSES,
 )
 from omnistore.core.types import utcnow
+from omnistore.orders import pick_deadlines
 from omnistore.orders.models import Order, OrderLine, Pickup, Transfer
 from omnistore.stores.models import Location
 
@@ -70,6 +72,11 @@ class QueueItem:
     lines: list  # the lines still to be collected (reserved or picked)
     here: int  # how many of them are at the store
     now: datetime
+    pick_due: datetime | None = None  # to pick: by when (orders/pick_deadlines.py)
+
+    @property
+    def late_pick(self):
+        return self.pick_due is not None and self.pick_due < self.now
 
     @property
     def pickup(self):
@@ -184,17 +191,17 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
     found = found[:QUEUE_LIMIT]
     transfer_ids = {line.transfer_id for order in found for line in order.lines if line.transfer_id}
     received = (
-        set(
-            db.session.scalars(
-                select(Transfer.id).where(
+        dict(
+            db.session.execute(
+                select(Transfer.id, Transfer.received_at).where(
                     Transfer.id.in_(transfer_ids),
                     Transfer.status == "received",
                     Transfer.destination_location_id == location.id,
                 )
-            )
+            ).all()
         )
         if transfer_ids
-        else set()
+        else {}
     )
     groups = {"checked_in": [], "to_pick": [], "arriving": [], "ready": [], "overdue": []}
     for order in found:
@@ -211,6 +218,10 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
         elif order.status == "ready":
             groups["overdue" if item.overdue else "ready"].append(item)
         elif order.status == "placed" and here == len(lines):
+            arrived = [received[line.transfer_id] for line in lines if line.transfer_id in received]
+            since = max([order.placed_at, *[at for at in arrived if at is not None]])
+            if any(line.status != "picked" for line in lines):
+                item = dataclasses.replace(item, pick_due=pick_deadlines.due_at(location, since))
             groups["to_pick"].append(item)
         else:
             groups["arriving"].append(item)

@@ -21,8 +21,9 @@ summary rows just before the transaction commits, in variant order, in one state
 So an order allocating several variants and a tablet correcting one of them never wait on each other's
 summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
 
-Verbs: receive, correct, post_count, allocate, release, dispatch, arrive, hand_over (one level, a StockChange each;
-the last three move reserved goods for an order: out of a source, into a pickup store, to the customer).
+Verbs: receive, correct, post_count, allocate, release, dispatch, arrive, hand_over, write_off (one level, a
+StockChange each; dispatch, arrive and hand_over move reserved goods for an order: out of a source, into a pickup
+store, to the customer; write_off takes reserved goods that are not there off the books: not found, damaged).
 Elsewhere in the package: import_on_hand (many levels, bulk_import.py, from the rows feed.py reads); the
 reads level_at, history, network_stock (reads.py). Bad input raises ValidationFailed with a message per
 field (the checks are in inputs.py); the rules raise InsufficientStock, InvalidTransition or Conflict (see
@@ -392,6 +393,25 @@ def dispatch(change: StockChange, actor=None) -> LevelState:
 def hand_over(change: StockChange, actor=None) -> LevelState:
     """Reserved goods leave with the customer at the desk: on_hand and allocated both fall (a handover)."""
     return _shift(change, actor, "handover", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
+
+
+def write_off(change: StockChange, actor=None) -> LevelState:
+    """Reserved units that are not there after all (not found on the shelf, damaged at pick time): on_hand and
+    allocated both fall by `quantity`, an adjustment movement with the reason (which says why). Never more
+    than is reserved here, so what other orders reserve stays covered."""
+    with transaction():
+        state = _shift(change, actor, "adjustment", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
+        audit.record(
+            "stock.written_off",
+            entity=("variant", change.variant_id),
+            location_id=change.location_id,
+            quantity=-state.delta,
+            on_hand=state.on_hand,
+            reason=str(change.reason or ""),
+            reference=str(change.reference or ""),
+            **_audit_actor(actor),
+        )
+        return state
 
 
 def arrive(change: StockChange, actor=None) -> LevelState:

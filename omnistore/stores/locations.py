@@ -124,6 +124,31 @@ def open_on(location, day) -> bool:
     return bool(_intervals(hours, WEEKDAYS[day.weekday()]))
 
 
+def after_open_hours(location, start, hours, *, horizon=14):
+    """The moment `hours` of `location`'s opening time have passed since `start` (aware): time while it is
+    closed does not count (an order placed on Saturday evening is due on Monday morning). A location without
+    opening hours counts as always open; beyond `horizon` days, `start` + `hours`."""
+    wanted = timedelta(hours=hours)
+    opening = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+    if not any(_intervals(opening, key) for key in WEEKDAYS):
+        return start + wanted
+    zone = location_zone(location)
+    first = start.astimezone(zone).date() - timedelta(days=1)  # yesterday's interval may run past midnight
+    for offset in range(horizon + 1):
+        day = first + timedelta(days=offset)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+        for begin, end, _s, _e in _intervals(opening, WEEKDAYS[day.weekday()]):
+            opens = midnight + timedelta(minutes=begin)
+            closes = midnight + timedelta(minutes=end if end > begin else end + 24 * 60)
+            opens = max(opens, start)
+            if closes <= opens:
+                continue
+            if closes - opens >= wanted:
+                return (opens + wanted).astimezone(UTC)
+            wanted -= closes - opens
+    return start + timedelta(hours=hours)
+
+
 def next_open_day(location, day, *, horizon=14):
     """The first day on or after `day` on which `location` is open (`day` itself if none within `horizon`)."""
     for offset in range(horizon):

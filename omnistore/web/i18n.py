@@ -79,6 +79,11 @@ EVENT_LABELS = {
     "code_failed": _l("Wrong pickup code tried"),
     "confirmation_resent": _l("Confirmation sent again"),
     "in_transit": _l("In transit"),
+    "rejected": _l("Rejected at pick time"),
+    "resourced": _l("Sourced again"),
+    "line_dropped": _l("Line left out"),
+    "line_moved": _l("Moved to another store"),
+    "replaces": _l("Replaces a rejected line"),
 }
 
 

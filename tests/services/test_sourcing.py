@@ -511,7 +511,7 @@ def test_a_source_at_its_capacity_is_named_as_the_reason(make, network):
     locations["BER"].transfer_capacity = 0
     db.session.commit()
     reason = _propose(network, [("A", 1)]).lines[0].reason
-    assert reason == "Berlin has 299 but has sent all its transfers for today (0); try again tomorrow."
+    assert reason == "Berlin has 299 but has paused sending to other stores and customers."  # capacity 0: paused
 
 
 def test_one_rule_says_who_may_supply_and_why_not():

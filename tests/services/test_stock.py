@@ -374,7 +374,18 @@ def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, 
 OPERATIONS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["receive", "correct", "count", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]
+            [
+                "receive",
+                "correct",
+                "count",
+                "allocate",
+                "release",
+                "import",
+                "dispatch",
+                "arrive",
+                "hand_over",
+                "write_off",
+            ]
         ),
         st.integers(0, 1),  # which variant
         st.integers(0, 1),  # which location
@@ -425,7 +436,7 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
             elif kind == "release":
                 state = stock.release(item)
                 expected = (on_hand, allocated - whole)
-            elif kind in ("dispatch", "hand_over"):
+            elif kind in ("dispatch", "hand_over", "write_off"):
                 state = getattr(stock, kind)(item)
                 expected = (on_hand - whole, allocated - whole)
             elif kind == "arrive":
@@ -442,11 +453,11 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
             valid = whole is not None and 0 <= whole <= inputs.MAX_QUANTITY
-            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over"):
+            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over", "write_off"):
                 valid = valid and whole >= 1
             if kind == "allocate":
                 valid = valid and whole <= on_hand - allocated
-            if kind in ("release", "dispatch", "hand_over"):
+            if kind in ("release", "dispatch", "hand_over", "write_off"):
                 valid = valid and whole <= allocated
             if kind in ("correct", "count", "import"):
                 valid = valid and whole >= allocated
@@ -461,7 +472,9 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
 
 SUMMARY_OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "correct", "count", "allocate", "release", "import", "order", "failed order"]),
+        st.sampled_from(
+            ["receive", "correct", "count", "allocate", "release", "write_off", "import", "order", "failed order"]
+        ),
         st.integers(0, 2),  # which variant
         st.integers(0, 1),  # which location
         st.integers(0, 6),
@@ -500,6 +513,8 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
                 stock.allocate(item)
             elif kind == "release":
                 stock.release(item)
+            elif kind == "write_off":
+                stock.write_off(item)
             elif kind == "import":
                 bulk_import.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
             else:  # an order: several allocations in one transaction, which fails after them

@@ -13,11 +13,11 @@ from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.statuses import ORDER_STATUSES
-from omnistore.orders import cancelling
+from omnistore.orders import cancelling, line_reasons, pick_deadlines, rejecting
 from omnistore.orders import desk as order_desk
 from omnistore.orders import services as order_service
 from omnistore.orders import transfers as transfer_service
-from omnistore.orders.forms import ActionForm, CancelForm, ShipForm
+from omnistore.orders.forms import ActionForm, CancelForm, RejectForm, ShipForm
 from omnistore.stores import locations as location_service
 from omnistore.web import i18n
 from omnistore.web.forms import field_errors, page_arg
@@ -40,6 +40,24 @@ def _line_reason():
     from omnistore.orders.line_reasons import line_reason
 
     return {"line_reason": line_reason}
+
+
+@bp.app_context_processor
+def _rejecting():
+    """rejection_reasons (code, label) for the reject forms; rejectable(order, lines): the lines the signed-in
+    staff member can reject units of now (orders/rejecting.may_reject)."""
+
+    def rejectable(order, lines):
+        if not current_user.is_authenticated:
+            return []
+        return [line for line in lines if rejecting.may_reject(order, line, current_user)]
+
+    return {
+        "rejection_reasons": list(line_reasons.REJECTION_LABELS.items()),
+        "rejectable": rejectable,
+        "pick_due": pick_deadlines.transfer_due,
+        "late_pick": pick_deadlines.is_late,
+    }
 
 
 @bp.app_context_processor
@@ -225,6 +243,71 @@ def ship(transfer_id):
         form,
         tracking=form.tracking.data or "",
     )
+
+
+def rejected_notice(rejection):
+    """What the clerk is told after a rejection: where the units come from now, or what the customer is asked."""
+    product = rejection.variant.product.name
+    if rejection.outcome == "resourced":
+        return _(
+            "Rejected %(quantity)d × %(product)s. It now comes from %(store)s.",
+            quantity=rejection.quantity,
+            product=product,
+            store=rejection.replacement_line.source_location.name,
+        )
+    if rejection.outcome == "pending":
+        return _(
+            "Rejected %(quantity)d × %(product)s. The customer is asked by e-mail what they want instead.",
+            quantity=rejection.quantity,
+            product=product,
+        )
+    return _(
+        "Rejected %(quantity)d × %(product)s. No other store can send it: it is left out and the customer is told.",
+        quantity=rejection.quantity,
+        product=product,
+    )
+
+
+@bp.post("/transfers/<int:transfer_id>/reject")
+@login_required
+def reject(transfer_id):
+    """Units of a line on the "to pick & send" list that this store cannot supply (orders/rejecting.reject)."""
+    form = RejectForm()
+    typed = {"line_id": form.line.data, "quantity": form.quantity.data or "", "reason": form.reason.data or ""}
+    transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, "source")
+    back = url_for("orders.send")
+    if not form.validate_on_submit():
+        return _rejection_refused(transfer, field_errors(form), typed, back)
+    try:
+        rejection = rejecting.reject(
+            transfer.order,
+            line_id=form.line.data,
+            quantity=form.quantity.data or "",
+            reason=form.reason.data or "",
+            staff=current_user,
+        )
+    except ValidationFailed as failure:
+        return _rejection_refused(transfer, failure.fields, typed, back)
+    except DomainError as refused:
+        transfer = transfer_service.get_transfer_for_staff(transfer_id, current_user, "source")
+        if wants_fragment():
+            return _card(transfer, "source", 409, problem=refused.message)
+        flash(str(refused.message), "error")
+        return redirect(back, 303)
+    notice = rejected_notice(rejection)
+    if wants_fragment():
+        return _card(
+            transfer_service.get_transfer_for_staff(transfer_id, current_user, "source"), "source", notice=notice
+        )
+    flash(notice, "success")
+    return redirect(back, 303)
+
+
+def _rejection_refused(transfer, errors, typed, back):
+    if wants_fragment():
+        return _card(transfer, "source", 422, reject_errors=errors, reject_typed=typed)
+    flash(" ".join(str(message) for message in errors.values()), "error")
+    return redirect(back, 303)
 
 
 @bp.post("/<number>/delivered")

@@ -22,10 +22,10 @@ from flask_wtf import FlaskForm
 
 from omnistore.core.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import htmx
-from omnistore.orders.forms import ReceiveForm
+from omnistore.orders.forms import ReceiveForm, RejectForm
 from omnistore.orders.models import VERIFICATIONS
 from omnistore.orders.views.orders import bp as orders_bp
-from omnistore.orders.views.orders import transfer_step
+from omnistore.orders.views.orders import rejected_notice, transfer_step
 from omnistore.pickups import handover as pickup_handover
 from omnistore.pickups import preparing
 from omnistore.pickups import queue as pickup_queue
@@ -197,7 +197,7 @@ def confirm(number):
 # --- pick lists and ready ----------------------------------------------------------------------------------
 
 
-def _order_page(order, status=200, *, errors=None, values=None, notice=None):
+def _order_page(order, status=200, *, errors=None, values=None, notice=None, **extra):
     return render_page_or_partial(
         "pickups/order.html",
         "pickups/_prepare.html",
@@ -209,6 +209,7 @@ def _order_page(order, status=200, *, errors=None, values=None, notice=None):
         short_reasons=SHORT_REASONS,
         short_checked=set(values.getlist("short")) if values else set(),
         here={line.id: preparing.line_is_here(order, line) for line in order.lines},
+        **extra,
     )
 
 
@@ -259,6 +260,31 @@ def ready(number):
         return _order_page(order, 422, errors=failure.fields, values=form)
     flash(_("Order %(number)s is ready for pickup; the customer is told.", number=order.number), "success")
     return redirect(url_for(".index"), 303)
+
+
+@bp.post("/orders/<number>/reject")
+@login_required
+def reject(number):
+    """Units of a line the desk cannot supply (pickups/preparing.reject_at_desk); the pick list comes back."""
+    order, form = preparing.desk_order(number[:40], current_user), RejectForm()
+    typed = {"line_id": form.line.data, "quantity": form.quantity.data or "", "reason": form.reason.data or ""}
+    try:
+        if not form.validate_on_submit():
+            raise ValidationFailed(_("Please check the highlighted fields."), field_errors(form))
+        rejection = preparing.reject_at_desk(
+            order,
+            staff=current_user,
+            line_id=form.line.data,
+            quantity=form.quantity.data or "",
+            reason=form.reason.data or "",
+        )
+    except ValidationFailed as failure:
+        order = preparing.desk_order(number[:40], current_user)
+        return _order_page(order, 422, reject_errors=failure.fields, reject_typed=typed)
+    except DomainError as refused:
+        order = preparing.desk_order(number[:40], current_user)
+        return _order_page(order, 409, problem=refused.message)
+    return _after(order, rejected_notice(rejection))
 
 
 def _after(order, notice):

@@ -64,6 +64,8 @@ def _context(customer_view, form=None, error=None):
         "collected_at": notifications.local_when(pickup.collected_at, store, locale),
         "note_max": customer_pickups.NOTE_MAX_LENGTH,
         "refresh_seconds": max(1, current_app.config["OMNISTORE_PUBLIC_REFRESH_SECONDS"]),
+        "hours_of": lambda location: notifications.hours_rows(notifications.pickup_hours(location), locale),
+        "choose_by": lambda rejection: notifications.local_when(rejection.choice_due_at, store, locale),
     }
 
 
@@ -144,6 +146,24 @@ def here(token):
 @limiter.limit(_action_limit)
 def cancel(token):
     return _act(token, lambda _form: customer_pickups.cancel(token))
+
+
+class ChoiceForm(FlaskForm):
+    """Wait / collect at another store / leave it out, for one rejected item."""
+
+    choice = StringField()
+    store = StringField()
+
+
+@bp.post("/<token>/choose/<int:rejection_id>")
+@limiter.limit(_action_limit)
+def choose(token, rejection_id):
+    def action(form):
+        store = (form.store.data or "").strip()
+        store_id = int(store) if store.isascii() and store.isdigit() and len(store) < 10 else None
+        return customer_pickups.choose(token, rejection_id, (form.choice.data or "")[:10], store_id)
+
+    return _act(token, action, ChoiceForm)
 
 
 @bp.errorhandler(NotFound)
