@@ -15,6 +15,7 @@ from omnistore.customers.models import (
     WishlistItem,
 )
 from omnistore.orders.models import DraftHold, DraftLine, Order, OrderDraft, OrderEvent, OrderLine, Pickup, Transfer
+from omnistore.returns.models import Return, ReturnLine
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Staff, StaffSession
@@ -38,6 +39,8 @@ __all__ = [
     "OutboxMessage",
     "Pickup",
     "Product",
+    "Return",
+    "ReturnLine",
     "ReviewDay",
     "ReviewDirty",
     "ReviewFact",

@@ -156,6 +156,9 @@ SETTINGS = (
     Setting("SHIPPING_FEE_MINOR", "OMNISTORE_SHIPPING_FEE_MINOR", integer(0), "495"),
     Setting("FREE_SHIPPING_FROM_MINOR", "OMNISTORE_FREE_SHIPPING_FROM_MINOR", integer(0), "5000"),
     Setting("DELIVERY_COUNTRIES", "OMNISTORE_DELIVERY_COUNTRIES", countries, "DE,DK"),
+    # Returns (returns/window.py): days after collection or delivery a customer may bring goods back, for the
+    # whole network. Purchases made at a distance (web, app, phone) always get at least the legal 14 days.
+    Setting("RETURN_WINDOW_DAYS", "OMNISTORE_RETURN_WINDOW_DAYS", integer(1), "30"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

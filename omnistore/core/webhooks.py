@@ -16,7 +16,7 @@ from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, utcnow
 
-WEBHOOK_EVENTS = ("order.ready", "order.collected", "order.expired", "order.cancelled")
+WEBHOOK_EVENTS = ("order.ready", "order.collected", "order.expired", "order.cancelled", "return.refund_requested")
 
 
 class WebhookEndpoint(db.Model):

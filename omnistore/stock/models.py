@@ -17,6 +17,8 @@ MOVEMENT_KINDS = (
     "transfer_in",
     "handover",
     "import",
+    "return",  # goods a customer brought back, at the store that took them back (returns/)
+    "write_off",  # goods booked out: a returned unit damaged or defective, with its reason
 )
 
 

@@ -373,7 +373,20 @@ def test_an_allocation_inside_a_failed_transaction_is_rolled_back(variant, ham, 
 
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "correct", "allocate", "release", "import", "dispatch", "arrive", "hand_over"]),
+        st.sampled_from(
+            [
+                "receive",
+                "correct",
+                "allocate",
+                "release",
+                "import",
+                "dispatch",
+                "arrive",
+                "hand_over",
+                "take_back",
+                "write_off",
+            ]
+        ),
         st.integers(0, 1),  # which variant
         st.integers(0, 1),  # which location
         st.one_of(st.integers(-3, 12), st.sampled_from(["4", "x", "2.5", "", 1_000_001])),
@@ -426,6 +439,12 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
             elif kind == "arrive":
                 state = stock.arrive(item)
                 expected = (on_hand + whole, allocated + whole)
+            elif kind == "take_back":  # a customer's return (returns/)
+                state = stock.take_back(item, manager)
+                expected = (on_hand + whole, allocated)
+            elif kind == "write_off":  # a returned unit damaged or defective
+                state = stock.write_off(item, manager)
+                expected = (on_hand - whole, allocated)
             else:
                 code = "HAM" if loc == 0 else "CPH"
                 result = bulk_import.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
@@ -437,9 +456,9 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
             valid = whole is not None and 0 <= whole <= inputs.MAX_QUANTITY
-            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over"):
+            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over", "take_back", "write_off"):
                 valid = valid and whole >= 1
-            if kind == "allocate":
+            if kind in ("allocate", "write_off"):
                 valid = valid and whole <= on_hand - allocated
             if kind in ("release", "dispatch", "hand_over"):
                 valid = valid and whole <= allocated
@@ -456,7 +475,9 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
 
 SUMMARY_OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["receive", "correct", "allocate", "release", "import", "order", "failed order"]),
+        st.sampled_from(
+            ["receive", "correct", "allocate", "release", "import", "order", "failed order", "take_back", "write_off"]
+        ),
         st.integers(0, 2),  # which variant
         st.integers(0, 1),  # which location
         st.integers(0, 6),
@@ -493,6 +514,10 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
                 stock.allocate(item)
             elif kind == "release":
                 stock.release(item)
+            elif kind == "take_back":
+                stock.take_back(item, None)
+            elif kind == "write_off":
+                stock.write_off(item, None)
             elif kind == "import":
                 bulk_import.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
             else:  # an order: several allocations in one transaction, which fails after them

@@ -33,6 +33,8 @@ KIND_LABELS = {
     "transfer_in": _l("Arrived from another location"),
     "handover": _l("Handed to the customer"),
     "import": _l("Imported"),
+    "return": _l("Returned by a customer"),
+    "write_off": _l("Booked out"),
 }
 RECEIVE_REASONS = (
     _l("Delivery from the warehouse"),
