@@ -453,19 +453,19 @@ def return_document(ret):
 def _return_for_api(return_id):
     """A return whose order is within the token's scope; 404 otherwise (like an unknown id)."""
     try:
-        ret = return_access.get_return(return_id)
+        ret = return_access.get_return(int(return_id) if return_id.isdigit() and len(return_id) <= 10 else None)
         api_orders.order_for_api(ret.order.number, g.api_client)
     except NotFound:
         raise NotFound("No such return.") from None
     return ret
 
 
-@bp.get("/returns/<int:return_id>")
+@bp.get("/returns/<return_id>")
 def get_return(return_id):
     return send(return_document(_return_for_api(return_id)))
 
 
-@bp.post("/returns/<int:return_id>/refunded")
+@bp.post("/returns/<return_id>/refunded")
 def return_refunded(return_id):
     """The payment side refunded the customer: the return is refunded. Idempotent (a repeat answers 200 with
     `Idempotent-Replayed: true` and changes nothing)."""

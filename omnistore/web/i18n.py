@@ -81,6 +81,8 @@ EVENT_LABELS = {
     "code_failed": _l("Wrong pickup code tried"),
     "confirmation_resent": _l("Confirmation sent again"),
     "in_transit": _l("In transit"),
+    "returned": _l("Goods returned"),
+    "refunded": _l("Refunded"),
 }
 
 
