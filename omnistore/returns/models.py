@@ -43,8 +43,9 @@ class Return(db.Model):
     refund_reference: Mapped[str] = mapped_column(String(100), default="")  # the till's or the payment side's
     window_overridden_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     window_override_reason: Mapped[str] = mapped_column(String(300), default="")
-    # An exchange: the new order the returned goods' credit goes to.
-    exchange_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # An exchange: the counter draft started for the customer from this return; once placed, its order is
+    # the one the returned goods' credit goes to (OrderDraft.order).
+    exchange_draft_id: Mapped[int | None] = mapped_column(ForeignKey("order_draft.id", ondelete="SET NULL"))
     received_by_staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # received
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -55,7 +56,7 @@ class Return(db.Model):
     refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     order = relationship("Order", foreign_keys=[order_id])
-    exchange_order = relationship("Order", foreign_keys=[exchange_order_id])
+    exchange_draft = relationship("OrderDraft")
     location = relationship("Location")
     received_by = relationship("Staff", foreign_keys=[received_by_staff_id])
     refunded_by = relationship("Staff", foreign_keys=[refunded_by_staff_id])
@@ -64,6 +65,10 @@ class Return(db.Model):
     lines: Mapped[list["ReturnLine"]] = relationship(
         back_populates="ret", order_by="ReturnLine.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def exchange_order(self):
+        return self.exchange_draft.order if self.exchange_draft is not None else None
 
     @property
     def total_refund_minor(self):

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
-from omnistore.returns import access, labels, receiving, refunds
+from omnistore.returns import access, exchanges, labels, receiving, refunds
 from omnistore.returns.models import GRADES, REASONS
 from omnistore.returns.window import window_of
 from omnistore.web.rendering import login_required
@@ -46,6 +46,13 @@ def _disposition_label(value):
 @bp.app_template_filter("refund_method_label")
 def _method_label(value):
     return labels.label(labels.METHOD_LABELS, value)
+
+
+@bp.app_context_processor
+def _exchange_credit():
+    """exchange_credit(draft): the returned goods' credit an exchange's counter draft carries (the order
+    builder shows it with the price difference), or None."""
+    return {"exchange_credit": exchanges.credit_for_draft}
 
 
 def _index(status=200, *, code="", code_error=None):
@@ -128,11 +135,17 @@ def create(number):
 
 
 def _detail(ret, status=200, *, errors=None, typed=""):
+    may_act = current_user.is_admin or current_user.location_id == ret.location_id
+    exchanging = ret.exchange_draft is not None and ret.exchange_draft.status != "abandoned"
     return render_template(
         "returns/detail.html",
         ret=ret,
         order=ret.order,
-        may_act=current_user.is_admin or current_user.location_id == ret.location_id,
+        may_act=may_act,
+        exchanging=exchanging,
+        options=exchanges.exchange_options(ret, current_user.location_id)
+        if may_act and not exchanging and ret.total_refund_minor and ret.order.customer_id
+        else [],
         errors=errors or {},
         typed=typed,
     ), status
@@ -159,3 +172,18 @@ def till_refund(return_id):
         )
     flash(_("Refund recorded."), "info")
     return redirect(url_for(".detail", return_id=ret.id), 303)
+
+
+@bp.post("/<int:return_id>/exchange")
+@login_required
+def exchange(return_id):
+    """Exchange: a counter draft for the customer with the chosen variant, linked to the return → the builder."""
+    ret = access.get_return_for_staff(return_id, current_user)
+    typed = request.form.get("variant_id", "")[:12]
+    try:
+        draft = exchanges.start_exchange(ret, int(typed) if typed.isdigit() else None, staff=current_user)
+    except DomainError as refused:
+        return _detail(
+            access.get_return_for_staff(return_id, current_user), refused.status, errors={"form": refused.message}
+        )
+    return redirect(url_for("orders.draft", token=draft.token), 303)

@@ -82,6 +82,7 @@ EVENT_LABELS = {
     "confirmation_resent": _l("Confirmation sent again"),
     "in_transit": _l("In transit"),
     "returned": _l("Goods returned"),
+    "exchange_started": _l("Exchange started"),
     "refunded": _l("Refunded"),
 }
 

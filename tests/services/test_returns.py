@@ -36,6 +36,7 @@ def shop(make):
         variants={
             "parka": dict(product="Fjord Parka", size="M", colour="Navy", price_minor=12900, stock={"HAM": 5}),
             "boots": dict(product="Trail Boots", size="42", colour="Brown", price_minor=8900, stock={"HAM": 5}),
+            "parka_l": dict(product="Fjord Parka", size="L", colour="Navy", price_minor=13900, stock={"HAM": 2}),
         },
     )
 
@@ -265,3 +266,27 @@ def test_two_tablets_returning_the_same_line_at_once_never_return_more_than_was_
         assert db.session.scalar(select(func.count()).select_from(Return).where(Return.order_id == order.id)) == 1
     assert reads.level_at(shop.parka.id, shop.ber.id).on_hand == 3
     assert_ledger_explains_every_level()
+
+
+def test_an_exchange_for_another_size_from_another_store_carries_the_credit(app, shop):
+    from omnistore.orders import placing
+    from omnistore.returns import exchanges
+
+    order, _client = collected_web_order(shop)
+    ret = receiving.receive_return(order, ask(order, {(shop.parka, "resell"): 1}), staff=shop.berlin)
+    options = {option.variant.id: option for option in exchanges.exchange_options(ret, shop.ber.id)}
+    assert options[shop.parka_l.id].here == 0 and options[shop.parka_l.id].network == 2
+    assert options[shop.parka.id].here == 1  # the unit that just came back is on Berlin's shelf again
+    with pytest.raises(Forbidden):
+        exchanges.start_exchange(ret, shop.parka_l.id, staff=shop.clerk)  # Hamburg did not take it back
+    draft = exchanges.start_exchange(ret, shop.parka_l.id, staff=shop.berlin)
+    assert draft.customer_id == order.customer_id and draft.location_id == shop.ber.id
+    credit = exchanges.credit_for_draft(draft)
+    assert credit.ret.id == ret.id and credit.credit_minor == 12900
+    with pytest.raises(InvalidTransition):
+        exchanges.start_exchange(db.session.get(Return, ret.id), shop.parka.id, staff=shop.berlin)
+    placed = placing.place(draft, staff=shop.berlin)
+    assert [(line.variant_id, line.source_location_id) for line in placed.lines] == [(shop.parka_l.id, shop.ham.id)]
+    db.session.expire_all()
+    ret = db.session.get(Return, ret.id)
+    assert ret.exchange_order.id == placed.id and placed.total_minor - ret.total_refund_minor == 1000
