@@ -117,6 +117,7 @@ def _register_domains(app):
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
+    from omnistore.returns import views as returns
     from omnistore.reviews import views as manager
     from omnistore.reviews.views import counts as review_counts  # noqa: F401
     from omnistore.reviews.views import dashboard, exports, formatting, handovers, rejections, settings  # noqa: F401
@@ -135,6 +136,7 @@ def _register_domains(app):
         stock.bp,
         customers.bp,
         desk.bp,
+        returns.bp,
         api.bp,
         public.bp,
         outbox.bp,

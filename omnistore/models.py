@@ -25,6 +25,7 @@ from omnistore.orders.models import (
     Pickup,
     Transfer,
 )
+from omnistore.returns.models import Return, ReturnLine
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
@@ -51,6 +52,8 @@ __all__ = [
     "OutboxMessage",
     "Pickup",
     "Product",
+    "Return",
+    "ReturnLine",
     "ReviewDay",
     "ReviewDirty",
     "ReviewFact",

@@ -96,6 +96,10 @@ RESPONSES = {
         "with the reason); idempotency_key_reused: the key was used for another "
         "body; invalid_transition: the order can no longer be cancelled."
     ),
+    "ReturnNotFound": _error("No such return, or one whose order is outside this token's scope."),
+    "ReturnConflict": _error(
+        "invalid_transition: the return is refunded at the store's till, or owes nothing (refused)."
+    ),
     "RateLimited": {
         **_error("Too many requests for this client; wait and retry."),
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
@@ -149,6 +153,12 @@ EAN = {
     "pattern": "^[0-9]{13}$",
     "description": "EAN-13 with a valid check digit.",
     "examples": ["4006381333931"],
+}
+RETURN_ID = {
+    "name": "return_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
 }
 ORDER_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _string(20, examples=["OS-26-000123"])}
 WRITE_ERRORS = {"400": "BadRequest", "403": "Forbidden", "415": "UnsupportedMediaType", "422": "ValidationFailed"}
@@ -314,6 +324,32 @@ ROUTES = (
         body_required=False,
         ok={"200": Ok(schemas.Order, "The cancelled order")},
         errors={**WRITE_ERRORS, "404": "OrderNotFound", "409": "OrderConflict", "413": "BodyTooLarge"},
+    ),
+    Route(
+        "get",
+        "/returns/{return_id}",
+        "api.get_return",
+        "getReturn",
+        "A return: its lines with grades and refund amounts, its state and how it is refunded",
+        parameters=(RETURN_ID,),
+        ok={"200": Ok(schemas.Return, "The return")},
+        errors={"404": "ReturnNotFound"},
+    ),
+    Route(
+        "post",
+        "/returns/{return_id}/refunded",
+        "api.return_refunded",
+        "confirmReturnRefunded",
+        "Confirm that the payment side refunded a return",
+        description="For a return whose `refund_method` is online (announced by the `return.refund_requested` "
+        "webhook with the amounts per line): it becomes refunded, with who and when. Idempotent: confirming a "
+        "refunded return again answers 200 with `Idempotent-Replayed: true` and changes nothing. "
+        'Optional body: `{"reference": "…"}` (the payment side\'s refund id, at most 100 characters).',
+        parameters=(RETURN_ID,),
+        body=schemas.RefundedInput,
+        body_required=False,
+        ok={"200": Ok(schemas.Return, "The refunded return")},
+        errors={**WRITE_ERRORS, "404": "ReturnNotFound", "409": "ReturnConflict", "413": "BodyTooLarge"},
     ),
 )
 

@@ -425,6 +425,7 @@ class OrderLine(Schema):
     status: Literal[tuple(status.value for status in LineStatus)]
     source_location: Text(16, description="Code of the location the line is allocated from.")
     reason: str = Field(description='Why that location, e.g. "Nearest store with 3 available: Berlin (255 km)."')
+    returned_quantity: COUNT = Field(description="Units of this line the customer brought back (at any store).")
 
 
 class PickupLocation(Schema):
@@ -466,6 +467,41 @@ class Order(Schema):
     delivery_address: dict[str, Any] | None
     tracking_reference: str | None
     lines: list[OrderLine]
+
+
+class RefundedInput(Input):
+    """Optional body of POST /returns/{id}/refunded: the payment side's reference for the refund."""
+
+    reference: Annotated[str, _doc(maxLength=100)] = ""
+
+
+class ReturnLine(Schema):
+    sku: Text(codes.SKU_MAX)
+    quantity: int = Field(ge=1)
+    grade: Literal["resell", "damaged", "defective", "not_ours"] = Field(
+        description="resell: back in stock at the returning store; damaged/defective: booked out; not_ours: "
+        "refused (refunds nothing)."
+    )
+    amount_minor: COUNT = Field(description="Refund for these units, in minor units of the return's currency.")
+
+
+class Return(Schema):
+    id: int
+    order_number: Text(20, examples=["OS-26-000123"])
+    status: Literal["received", "graded", "refund_pending", "refunded", "refused"]
+    location: Text(16, description="Code of the store that took the goods back.")
+    currency: Text(3, description="The order's currency.")
+    refund_method: Literal["online", "till", "none"] = Field(
+        description="online: the web shop / payment side refunds it and confirms with POST "
+        "/returns/{id}/refunded; till: paid out at the store's till (the clerk records its reference)."
+    )
+    lines: list[ReturnLine]
+    shipping_minor: COUNT = Field(description="The shipping fee, refunded with the return of the last unit.")
+    total_minor: COUNT
+    refund_reference: str | None
+    received_at: DATE_TIME
+    refund_requested_at: OPTIONAL_DATE_TIME
+    refunded_at: OPTIONAL_DATE_TIME
 
 
 # --- serialisation -----------------------------------------------------------------------------------------

@@ -17,10 +17,12 @@ from omnistore.catalog import feed as product_feed
 from omnistore.catalog import lookups as catalog
 from omnistore.catalog import prices
 from omnistore.core import validation
-from omnistore.core.errors import DomainError, ValidationFailed
+from omnistore.core.errors import DomainError, NotFound, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
 from omnistore.orders import api_orders, cancelling, pickup_codes, placing
 from omnistore.orders.line_reasons import line_reason
+from omnistore.returns import access as return_access
+from omnistore.returns import refunds as return_refunds
 from omnistore.stock import bulk_import, reads
 from omnistore.stock import feed as stock_feed
 from omnistore.stores import locations, markets
@@ -423,6 +425,7 @@ def order_document(order, client):
                 status=line.status,
                 source_location=line.source_location.code,
                 reason=line_reason(line),
+                returned_quantity=line.returned_quantity,
             )
             for line in order.lines
         ],
@@ -461,3 +464,62 @@ def cancel_order(number):
     staff_service.require_api_write(g.api_client)
     cancelling.cancel(order, api_client=g.api_client, reason=reason)
     return send(order_document(api_orders.order_for_api(number, g.api_client), g.api_client))
+
+
+# --- returns ------------------------------------------------------------------------------------------
+
+
+def return_document(ret):
+    return schemas.Return(
+        id=ret.id,
+        order_number=ret.order.number,
+        status=ret.status,
+        location=ret.location.code,
+        currency=ret.currency,
+        refund_method=ret.refund_method,
+        lines=[
+            schemas.ReturnLine(
+                sku=line.variant.sku, quantity=line.quantity, grade=line.grade, amount_minor=line.refund_minor
+            )
+            for line in ret.lines
+        ],
+        shipping_minor=ret.shipping_refund_minor,
+        total_minor=ret.total_refund_minor,
+        refund_reference=ret.refund_reference or None,
+        received_at=_time(ret.created_at),
+        refund_requested_at=_time(ret.refund_requested_at),
+        refunded_at=_time(ret.refunded_at),
+    )
+
+
+def _return_for_api(return_id):
+    """A return whose order is within the token's scope; 404 otherwise (like an unknown id)."""
+    try:
+        ret = return_access.get_return(int(return_id) if return_id.isdigit() and len(return_id) <= 10 else None)
+        api_orders.order_for_api(ret.order.number, g.api_client)
+    except NotFound:
+        raise NotFound("No such return.") from None
+    return ret
+
+
+@bp.get("/returns/<return_id>")
+def get_return(return_id):
+    return send(return_document(_return_for_api(return_id)))
+
+
+@bp.post("/returns/<return_id>/refunded")
+def return_refunded(return_id):
+    """The payment side refunded the customer: the return is refunded. Idempotent (a repeat answers 200 with
+    `Idempotent-Replayed: true` and changes nothing)."""
+    reference = ""
+    if _has_body():
+        reference = body_as(
+            schemas.RefundedInput, json_body(), 'Send nothing or {"reference": "…"}.', {"reference": "Must be text."}
+        ).reference
+    ret = _return_for_api(return_id)
+    staff_service.require_api_write(g.api_client)
+    ret, changed = return_refunds.confirm_online_refund(ret, api_client=g.api_client, reference=reference)
+    response = send(return_document(return_access.get_return(ret.id)))
+    if not changed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

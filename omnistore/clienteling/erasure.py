@@ -40,6 +40,7 @@ from omnistore.customers.models import (
 from omnistore.customers.services import require_manage
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order, OrderDraft, OrderEvent, Pickup
+from omnistore.returns.models import Return
 
 ERASE_WORD = "ERASE"
 
@@ -151,6 +152,13 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
         for order in orders:
             order.delivery_address = {}
         if order_ids:
+            # What a clerk typed about the customer's returns (the goods, the grades and the amounts stay).
+            session.execute(
+                update(Return)
+                .where(Return.order_id.in_(order_ids))
+                .values(note="", window_override_reason="")
+                .execution_options(synchronize_session=False)
+            )
             session.execute(
                 update(Pickup)
                 .where(Pickup.order_id.in_(order_ids), Pickup.check_in_note != "")

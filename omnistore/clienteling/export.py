@@ -21,6 +21,7 @@ from omnistore.core.types import utcnow
 from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, WishlistItem
 from omnistore.customers.services import require_manage
 from omnistore.orders.models import Order, OrderLine
+from omnistore.returns.models import Return
 
 
 def iso_utc(value):
@@ -53,6 +54,13 @@ def export_data(customer, *, staff) -> dict:
         select(CustomerAccess).where(CustomerAccess.customer_id == customer.id).order_by(CustomerAccess.created_at)
     ).all()
     code = {}
+
+    returns_by_order = {}
+    if orders:
+        for ret in db.session.scalars(
+            select(Return).where(Return.order_id.in_([o.id for o in orders])).order_by(Return.id)
+        ):
+            returns_by_order.setdefault(ret.order_id, []).append(ret)
 
     def location_code(location_id):
         from omnistore.stores.models import Location
@@ -146,8 +154,27 @@ def export_data(customer, *, staff) -> dict:
                         "quantity": li.quantity,
                         "unit_price_minor": li.unit_price_minor,
                         "status": li.status,
+                        "returned_quantity": li.returned_quantity,
                     }
                     for li in o.lines
+                ],
+                "returns": [
+                    {
+                        "id": r.id,
+                        "store": location_code(r.location_id),
+                        "status": r.status,
+                        "reason": r.reason,
+                        "note": r.note,
+                        "received_at": iso_utc(r.created_at),
+                        "refunded_at": iso_utc(r.refunded_at),
+                        "currency": r.currency,
+                        "refund_minor": r.total_refund_minor,
+                        "refund_method": r.refund_method,
+                        "lines": [
+                            {"sku": rl.variant.sku, "quantity": rl.quantity, "grade": rl.grade} for rl in r.lines
+                        ],
+                    }
+                    for r in returns_by_order.get(o.id, [])
                 ],
                 "events": [{"kind": e.kind, "at": iso_utc(e.created_at), "detail": e.detail or {}} for e in o.events],
                 "pickup": None

@@ -1,8 +1,8 @@
 """What a customer did, across every channel: the timeline, open orders, figures and recommendations.
 
 Timeline: orders (with their lines), pickup and delivery milestones (ready, checked in, collected, shipped,
-delivered, expired, cancelled), staff notes and visits; newest first, a page at a time, optionally one
-channel only (notes and visits happen in a store).
+delivered, expired, cancelled), returns and their refunds, staff notes and visits; newest first, a page at a
+time, optionally one channel only (notes and visits happen in a store).
 
 Recommendations: products bought together with what this customer bought, counted over every other
 customer's orders (distinct customers per pair), offered in the customer's size (the size kept on the
@@ -29,7 +29,17 @@ from omnistore.stores.markets import market_of
 from omnistore.stores.models import Location
 
 TIMELINE_PAGE = 15
-MILESTONES = ("ready", "checked_in", "collected", "shipped", "delivered", "expired", "cancelled")
+MILESTONES = (
+    "ready",
+    "checked_in",
+    "collected",
+    "shipped",
+    "delivered",
+    "expired",
+    "cancelled",
+    "returned",
+    "refunded",
+)
 NOT_SOLD = ("cancelled", "expired")  # orders that never became a sale
 RECOMMENDATIONS = 6
 _ANCHORS_MAX = 20  # the customer's most recent products used to look for companions

@@ -171,6 +171,9 @@ SETTINGS = (
     # Pick deadlines (orders/pick_deadlines.py): opening hours a store has to pick what it was asked for; later
     # it is flagged on its lists, the desk and the manager's rejections page.
     Setting("PICK_HOURS", "OMNISTORE_PICK_HOURS", number(0.25), "4"),
+    # Returns (returns/window.py): days after collection or delivery a customer may bring goods back, for the
+    # whole network. Purchases made at a distance (web, app, phone) always get at least the legal 14 days.
+    Setting("RETURN_WINDOW_DAYS", "OMNISTORE_RETURN_WINDOW_DAYS", integer(1), "30"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

@@ -24,6 +24,7 @@ WEBHOOK_EVENTS = (
     "stock.counted",  # a count posted figures at a store (stock/counts.py)
     "order.line_rejected",
     "order.line_dropped",
+    "return.refund_requested",
 )
 
 

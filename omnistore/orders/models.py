@@ -96,6 +96,7 @@ class OrderLine(db.Model):
         one_of("status", LINE_STATUSES, "status"),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_minor"),
+        CheckConstraint("returned_quantity >= 0 AND returned_quantity <= quantity", name="returned_quantity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +107,8 @@ class OrderLine(db.Model):
     source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # where it is allocated
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
     status: Mapped[str] = mapped_column(String(16), default="allocated")
+    # Units the customer brought back (returns/: raised by one conditional UPDATE, never above quantity).
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status_reason: Mapped[str] = mapped_column(String(300), default="")  # as a person typed it (or older rows)
     # A reason the system wrote (pickup expired, order cancelled): {"code": ..., "params": {...}}, rendered in
     # the viewer's language by orders/line_reasons.py.

@@ -15,6 +15,7 @@ the outbox rows then commit or roll back with it, and delivery happens after com
     line_dropped(order, r)      some units are not available anywhere: left out + webhook order.line_dropped
     handover_receipt(order)     email (what was collected / refused) + webhook order.collected
                                 (also as order_collected)
+    return_receipt(order, …)    email: what came back where, what is refunded and how (returns/)
     order_webhook(order, event) the webhook alone
 
 Each returns the outbox messages it queued; an email is left out when the customer has no address (or
@@ -287,6 +288,23 @@ def line_dropped(order, rejection):
 
 
 order_collected = handover_receipt  # the name the pickup desk calls it by (pickups/handover.hand_over)
+
+
+def return_receipt(order, rows, ret):
+    """Goods came back (returns/receiving.py): at which store, each line with its refund (or refused), the
+    total refunded and how it reaches the customer. `rows`: name, detail, quantity, refused, refund_minor."""
+    return _email(
+        order,
+        "return.receipt",
+        "return_receipt",
+        lambda: _("Your return for order %(number)s", number=order.number),
+        returned=rows,
+        return_store=ret.location,
+        refund_minor=ret.refund_minor + ret.shipping_refund_minor,
+        shipping_refund_minor=ret.shipping_refund_minor,
+        refund_method=ret.refund_method,
+        return_id=ret.id,
+    )
 
 
 # --- webhooks --------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ store). `reject(order, line_id=…, quantity=…, reason=…, staff=…)` is one
 - the rejected units leave the line: a whole line becomes "short", part of one is split off as a short line
   of its own (the rest keeps moving);
 - the reason's stock effect goes through the ledger where the units are reserved:
-    not_found   the units are not there: on_hand and allocated fall (ledger.write_off), and a count task is
+    not_found   the units are not there: on_hand and allocated fall (ledger.write_off_reserved), and a count task is
                 raised for the variant there (stock/counts.raise_count_task);
-    damaged     booked out as damaged (ledger.write_off, reason "damaged");
+    damaged     booked out as damaged (ledger.write_off_reserved, reason "damaged");
     wrong_item  the shelf holds something else under that label: the reservation is released
                 (ledger.release) and a count task is raised;
 - a LineRejection row records who, when, why, and for how long (OMNISTORE_REJECTION_EXCLUDE_HOURS) sourcing
@@ -145,7 +145,7 @@ def reject(order: Order, *, line_id, quantity, reason, staff) -> LineRejection:
         if reason == "wrong_item":
             ledger.release(change, staff)
         else:
-            ledger.write_off(change, staff)
+            ledger.write_off_reserved(change, staff)
         if reason in COUNTED_REASONS:
             raise_count_task(where, line.variant_id, reason, staff, reference=order.number or "")
         rejection = LineRejection(

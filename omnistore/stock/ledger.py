@@ -21,9 +21,12 @@ summary rows just before the transaction commits, in variant order, in one state
 So an order allocating several variants and a tablet correcting one of them never wait on each other's
 summary rows in a circle, and a refused or rolled-back change leaves the summary as it was.
 
-Verbs: receive, correct, post_count, allocate, release, dispatch, arrive, hand_over, write_off (one level, a
-StockChange each; dispatch, arrive and hand_over move reserved goods for an order: out of a source, into a pickup
-store, to the customer; write_off takes reserved goods that are not there off the books: not found, damaged).
+Verbs: receive, correct, post_count, allocate, release, dispatch, arrive, hand_over, write_off_reserved (one
+level, a StockChange each; dispatch, arrive and hand_over move reserved goods for an order: out of a source, into
+a pickup store, to the customer; write_off_reserved takes reserved goods that are not there off the books: not
+found, damaged at pick time); take_back and write_off for returns: goods a customer brought back go on hand here
+(a `return` movement), and a returned unit that cannot be sold is booked out again at once (a `write_off`, never
+available).
 Elsewhere in the package: import_on_hand (many levels, bulk_import.py, from the rows feed.py reads); the
 reads level_at, history, network_stock (reads.py). Bad input raises ValidationFailed with a message per
 field (the checks are in inputs.py); the rules raise InsufficientStock, InvalidTransition or Conflict (see
@@ -153,6 +156,70 @@ def receive(change: StockChange, actor) -> LevelState:
     checked = _check(
         change, low=1, reason_required=True, reason_message=_("Say where the goods came from, e.g. the delivery note.")
     )
+    return _add_on_hand(change, checked, actor, "receipt", "stock.received")
+
+
+def take_back(change: StockChange, actor) -> LevelState:
+    """Goods a customer brought back (returns/): add `quantity` to on_hand here, wherever they were bought (a
+    `return` movement, creating the level if this store never had the variant). Reason required."""
+    checked = _check(change, low=1, reason_required=True, reason_message=_("Say why the goods came back."))
+    return _add_on_hand(change, checked, actor, "return", "stock.returned")
+
+
+def write_off(change: StockChange, actor) -> LevelState:
+    """Book `quantity` out of on_hand for good (damaged, defective): a `write_off` movement with its reason.
+    Only what is not reserved for orders can go: one conditional UPDATE, InsufficientStock otherwise."""
+    checked = _check(change, low=1, reason_required=True, reason_message=_("Say why the goods are booked out."))
+    with transaction() as session:
+        row = session.execute(
+            update(_levels)
+            .where(
+                _levels.c.variant_id == change.variant_id,
+                _levels.c.location_id == change.location_id,
+                _levels.c.on_hand - _levels.c.allocated >= checked.quantity,
+            )
+            .values(on_hand=_levels.c.on_hand - checked.quantity, version=_levels.c.version + 1, updated_at=utcnow())
+            .returning(_levels.c.on_hand, _levels.c.allocated, _levels.c.version)
+        ).one_or_none()
+        if row is None:
+            current = _state(
+                change.variant_id, change.location_id, _read(session, change.variant_id, change.location_id)
+            )
+            raise InsufficientStock(
+                _(
+                    "Only %(available)d available here, %(wanted)d asked for.",
+                    available=current.available,
+                    wanted=checked.quantity,
+                ),
+                available=current.available,
+                requested=checked.quantity,
+            )
+        _note(session, change.variant_id, on_hand=-checked.quantity)
+        _write_movement(
+            session,
+            change,
+            "write_off",
+            actor,
+            on_hand_delta=-checked.quantity,
+            reason=checked.reason,
+            reference=checked.reference,
+        )
+        audit.record(
+            "stock.written_off",
+            entity=("variant", change.variant_id),
+            location_id=change.location_id,
+            quantity=checked.quantity,
+            on_hand=row.on_hand,
+            reason=checked.reason,
+            reference=checked.reference,
+            **_audit_actor(actor),
+        )
+        return _state(change.variant_id, change.location_id, row, -checked.quantity)
+
+
+def _add_on_hand(change, checked, actor, kind, action) -> LevelState:
+    """Add the checked quantity to on_hand in one upsert (a level is created by its first one): `kind`'s
+    movement and the audit `action` in the same transaction."""
     now = utcnow()
     with transaction() as session:
         _require_place(session, change.variant_id, change.location_id)
@@ -183,14 +250,14 @@ def receive(change: StockChange, actor) -> LevelState:
         _write_movement(
             session,
             change,
-            "receipt",
+            kind,
             actor,
             on_hand_delta=checked.quantity,
             reason=checked.reason,
             reference=checked.reference,
         )
         audit.record(
-            "stock.received",
+            action,
             entity=("variant", change.variant_id),
             location_id=change.location_id,
             quantity=checked.quantity,
@@ -395,12 +462,12 @@ def hand_over(change: StockChange, actor=None) -> LevelState:
     return _shift(change, actor, "handover", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
 
 
-def write_off(change: StockChange, actor=None) -> LevelState:
+def write_off_reserved(change: StockChange, actor=None) -> LevelState:
     """Reserved units that are not there after all (not found on the shelf, damaged at pick time): on_hand and
-    allocated both fall by `quantity`, an adjustment movement with the reason (which says why). Never more
+    allocated both fall by `quantity`, a write_off movement with the reason (which says why). Never more
     than is reserved here, so what other orders reserve stays covered."""
     with transaction():
-        state = _shift(change, actor, "adjustment", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
+        state = _shift(change, actor, "write_off", -1, _levels.c.allocated, _refuse_consume, on_hand_too=True)
         audit.record(
             "stock.written_off",
             entity=("variant", change.variant_id),

@@ -28,6 +28,8 @@ MOVEMENT_KINDS = (
     "handover",
     "import",
     "count",  # a count session posted: on_hand set to what was counted (counts.py)
+    "return",  # goods a customer brought back, at the store that took them back (returns/)
+    "write_off",  # goods booked out: a returned unit damaged or defective, with its reason
 )
 
 

@@ -84,6 +84,9 @@ EVENT_LABELS = {
     "line_dropped": _l("Line left out"),
     "line_moved": _l("Moved to another store"),
     "replaces": _l("Replaces a rejected line"),
+    "returned": _l("Goods returned"),
+    "exchange_started": _l("Exchange started"),
+    "refunded": _l("Refunded"),
 }
 
 

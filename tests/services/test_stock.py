@@ -384,7 +384,9 @@ OPERATIONS = st.lists(
                 "dispatch",
                 "arrive",
                 "hand_over",
+                "take_back",
                 "write_off",
+                "write_off_reserved",
             ]
         ),
         st.integers(0, 1),  # which variant
@@ -436,12 +438,18 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
             elif kind == "release":
                 state = stock.release(item)
                 expected = (on_hand, allocated - whole)
-            elif kind in ("dispatch", "hand_over", "write_off"):
+            elif kind in ("dispatch", "hand_over", "write_off_reserved"):
                 state = getattr(stock, kind)(item)
                 expected = (on_hand - whole, allocated - whole)
             elif kind == "arrive":
                 state = stock.arrive(item)
                 expected = (on_hand + whole, allocated + whole)
+            elif kind == "take_back":  # a customer's return (returns/)
+                state = stock.take_back(item, manager)
+                expected = (on_hand + whole, allocated)
+            elif kind == "write_off":  # a returned unit damaged or defective
+                state = stock.write_off(item, manager)
+                expected = (on_hand - whole, allocated)
             else:
                 code = "HAM" if loc == 0 else "CPH"
                 result = bulk_import.import_on_hand([ImportRow(1, skus[v], code, quantity)], None, "property")
@@ -453,11 +461,21 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
         except (ValidationFailed, InsufficientStock, InvalidTransition):
             # Refused: allowed only when the model says the change breaks a rule.
             valid = whole is not None and 0 <= whole <= inputs.MAX_QUANTITY
-            if kind in ("receive", "allocate", "release", "dispatch", "arrive", "hand_over", "write_off"):
+            if kind in (
+                "receive",
+                "allocate",
+                "release",
+                "dispatch",
+                "arrive",
+                "hand_over",
+                "take_back",
+                "write_off",
+                "write_off_reserved",
+            ):
                 valid = valid and whole >= 1
-            if kind == "allocate":
+            if kind in ("allocate", "write_off"):
                 valid = valid and whole <= on_hand - allocated
-            if kind in ("release", "dispatch", "hand_over", "write_off"):
+            if kind in ("release", "dispatch", "hand_over", "write_off_reserved"):
                 valid = valid and whole <= allocated
             if kind in ("correct", "count", "import"):
                 valid = valid and whole >= allocated
@@ -473,7 +491,19 @@ def test_the_ledger_explains_every_level_after_any_sequence(places, operations):
 SUMMARY_OPERATIONS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["receive", "correct", "count", "allocate", "release", "write_off", "import", "order", "failed order"]
+            [
+                "receive",
+                "correct",
+                "count",
+                "allocate",
+                "release",
+                "write_off_reserved",
+                "import",
+                "order",
+                "failed order",
+                "take_back",
+                "write_off",
+            ]
         ),
         st.integers(0, 2),  # which variant
         st.integers(0, 1),  # which location
@@ -513,8 +543,12 @@ def test_the_summary_equals_the_sums_over_the_levels_after_any_sequence(summary_
                 stock.allocate(item)
             elif kind == "release":
                 stock.release(item)
+            elif kind == "write_off_reserved":
+                stock.write_off_reserved(item)
+            elif kind == "take_back":
+                stock.take_back(item, None)
             elif kind == "write_off":
-                stock.write_off(item)
+                stock.write_off(item, None)
             elif kind == "import":
                 bulk_import.import_on_hand([(variants[v][1], locations[loc][1], quantity)], None, "summary")
             else:  # an order: several allocations in one transaction, which fails after them

@@ -34,6 +34,8 @@ KIND_LABELS = {
     "handover": _l("Handed to the customer"),
     "import": _l("Imported"),
     "count": _l("Counted (count session)"),
+    "return": _l("Returned by a customer"),
+    "write_off": _l("Booked out"),
 }
 RECEIVE_REASONS = (
     _l("Delivery from the warehouse"),

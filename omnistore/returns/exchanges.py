@@ -1,0 +1,86 @@
+"""An exchange at the counter: the goods come back (receiving.py), and in the same flow a new endless-aisle
+order is started for the customer — another size of what came back, from wherever the network has it. The
+new order is an ordinary counter draft (orders/drafts.py: sourcing, holds, placing); the return keeps the
+link, so the builder shows the returned goods' credit and the price difference, and the return shows the
+order its credit went to."""
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from omnistore.catalog.models import Variant
+from omnistore.core import audit
+from omnistore.core.db import transaction
+from omnistore.core.errors import InvalidTransition, NotFound
+from omnistore.core.extensions import db
+from omnistore.orders import drafts
+from omnistore.orders.models import OrderDraft
+from omnistore.orders.services import record_event
+from omnistore.returns.access import check_may_act
+from omnistore.returns.models import Return
+from omnistore.stock.availability import variant_totals
+
+
+@dataclass(frozen=True)
+class Option:
+    variant: Variant
+    here: int
+    network: int
+    returned: bool  # the variant that came back (offered too: the same size, a fresh unit)
+
+
+def exchange_options(ret: Return, location_id) -> list[Option]:
+    """The variants of the products that came back (resold or not), with what is available here and in the
+    network — the sizes and colours a customer may take instead."""
+    product_ids = {line.variant.product_id for line in ret.lines if line.grade != "not_ours"}
+    if not product_ids:
+        return []
+    variants = db.session.scalars(
+        select(Variant).where(Variant.product_id.in_(product_ids)).order_by(Variant.product_id, Variant.id)
+    ).all()
+    totals = variant_totals([v.id for v in variants], location_id)
+    returned = {line.variant_id for line in ret.lines}
+    options = []
+    for variant in variants:
+        found = totals.get(variant.id)
+        options.append(
+            Option(variant, found.here if found else 0, found.network if found else 0, variant.id in returned)
+        )
+    return options
+
+
+def start_exchange(ret: Return, variant_id, *, staff) -> OrderDraft:
+    """A counter draft for the return's customer with one unit of `variant_id` (it is held at once, from
+    wherever sourcing finds it), linked to the return. Only the store that took the goods back; once."""
+    check_may_act(ret, staff)
+    if ret.status == "refused" or ret.total_refund_minor == 0:
+        raise InvalidTransition(_l("Nothing came back to exchange: this return has no credit."))
+    if ret.exchange_draft_id is not None and ret.exchange_draft.status != "abandoned":
+        raise InvalidTransition(_l("This return is already being exchanged."))
+    if not isinstance(variant_id, int) or db.session.get(Variant, variant_id) is None:
+        raise NotFound(_l("We could not find that product variant."))
+    with transaction():
+        draft = drafts.start_draft(staff, customer_id=ret.order.customer_id)
+        ret.exchange_draft = draft
+        record_event(ret.order, "exchange_started", staff=staff, return_id=ret.id)
+        audit.record("return.exchange_started", entity=ret, staff=staff, draft=draft.token, variant_id=variant_id)
+        drafts.set_line(draft, variant_id, 1, staff=staff)  # held at once; none anywhere: nothing is kept
+    return draft
+
+
+@dataclass(frozen=True)
+class Credit:
+    ret: Return
+    credit_minor: int
+    currency: str
+
+
+def credit_for_draft(draft) -> Credit | None:
+    """The returned goods' credit a counter draft carries (an exchange), or None."""
+    if draft is None or getattr(draft, "id", None) is None:
+        return None
+    ret = db.session.scalar(select(Return).where(Return.exchange_draft_id == draft.id))
+    if ret is None:
+        return None
+    return Credit(ret, ret.total_refund_minor, ret.currency)
