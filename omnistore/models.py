@@ -4,6 +4,7 @@
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.outbox import OutboxMessage
+from omnistore.core.periodic import JobState, WorkerBeat
 from omnistore.core.webhooks import WebhookEndpoint
 from omnistore.customers.models import (
     Consent,
@@ -30,6 +31,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "JobState",
     "Location",
     "Order",
     "OrderDraft",
@@ -49,5 +51,6 @@ __all__ = [
     "Variant",
     "VariantStock",
     "WebhookEndpoint",
+    "WorkerBeat",
     "WishlistItem",
 ]
