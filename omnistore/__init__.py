@@ -106,7 +106,7 @@ def _init_extensions(app):
     from omnistore.jobs import JOBS
 
     # The laptop mode: the worker in each web process (OMNISTORE_IN_PROCESS_WORKER); never in other commands.
-    worker.init_app(app, JOBS if _serving() else None)
+    worker.init_app(app, JOBS, serving=_serving())
 
 
 def _register_domains(app):

@@ -218,11 +218,16 @@ class InProcess:
 EXTENSION = "omnistore_worker"
 
 
-def init_app(app, jobs):
-    """The laptop mode, when OMNISTORE_IN_PROCESS_WORKER is on and `jobs` are given (a process that serves
-    requests); in tests only when a test asks for it."""
+JOBS_EXTENSION = "omnistore_jobs"  # the registry (omnistore/jobs.py), for the screens that show the status
+
+
+def init_app(app, jobs, *, serving):
+    """Note the jobs; and the laptop mode, when OMNISTORE_IN_PROCESS_WORKER is on in a process that serves
+    requests (`serving`: never in the `flask worker` process or another command); in tests only when a test
+    asks for it."""
+    app.extensions[JOBS_EXTENSION] = tuple(jobs)
     enabled = (
-        jobs is not None
+        serving
         and app.config["OMNISTORE_IN_PROCESS_WORKER"]
         and (not app.testing or app.config.get("OMNISTORE_IN_PROCESS_WORKER_IN_TESTS"))
     )
