@@ -1,13 +1,15 @@
 """Every periodic job, in one list: what `flask --app app worker` runs (and, on a laptop, each web process's
-in-process worker). A new job is one line: a name, how often, and a verb that takes `now` and returns a report
-whose str() says what it did. The verb must be safe to run twice at once (its own claims: conditional updates,
-FOR UPDATE SKIP LOCKED), and idempotent; the worker adds a lock and a claim on the due time around it
-(core/periodic.py).
+in-process worker). A new job is one line: a name, how often, a verb that takes `now` and returns a report whose
+str() says what it did, and what the job is about (shown on the Outbox page). The verb must be idempotent and
+safe to run twice at once (its own claims: conditional updates, FOR UPDATE SKIP LOCKED); the worker adds a lock
+and a claim on the due time around it (core/periodic.py).
 
 It names verbs of several domains, so it sits above them all, like cli.py; the worker machinery in the core
 knows no job and is handed this list."""
 
 from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
 
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
@@ -20,7 +22,7 @@ def _outbox_sweep(config):
 
 
 JOBS = (
-    Job("holds.release", timedelta(minutes=1), release_all_expired_holds, "units held for drafts whose time is up"),
-    Job("pickups.deadlines", timedelta(minutes=15), deadlines.run, "pickup reminders, and expiry after pickup-by"),
-    Job("outbox.deliver", _outbox_sweep, deliver_all_due, "retries, and whatever a missed wake-up left"),
+    Job("holds.release", timedelta(minutes=1), release_all_expired_holds, _l("units held for drafts whose time is up")),
+    Job("pickups.deadlines", timedelta(minutes=15), deadlines.run, _l("pickup reminders, and expiry after pickup-by")),
+    Job("outbox.deliver", _outbox_sweep, deliver_all_due, _l("retries, and anything a missed wake-up left")),
 )

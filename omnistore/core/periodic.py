@@ -73,8 +73,8 @@ class JobState(db.Model):
 
 
 class WorkerBeat(db.Model):
-    """A running worker (the `flask worker` process, or a web process doing the work itself on a laptop):
-    written every HEARTBEAT, deleted on a clean stop."""
+    """A worker (the `flask worker` process, or a web process doing the work itself on a laptop): its
+    heartbeat, written every HEARTBEAT; a clean stop notes the time it stopped."""
 
     __tablename__ = "worker_heartbeat"
 
@@ -82,6 +82,7 @@ class WorkerBeat(db.Model):
     kind: Mapped[str] = mapped_column(String(8))  # "worker" or "web"
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def _insert(table):
@@ -191,10 +192,11 @@ def beat(worker_id, kind, now=None):
         session.execute(delete(WorkerBeat).where(WorkerBeat.seen_at < now - FORGET_AFTER))
 
 
-def gone(worker_id):
+def gone(worker_id, now=None):
     """A clean stop: this worker is no longer running."""
+    now = now or utcnow()
     with transaction() as session:
-        session.execute(delete(WorkerBeat).where(WorkerBeat.id == worker_id))
+        session.execute(update(WorkerBeat).where(WorkerBeat.id == worker_id).values(seen_at=now, stopped_at=now))
 
 
 # --- what the status shows -----------------------------------------------------------------------------------
@@ -230,6 +232,6 @@ def status(jobs, config, now=None) -> WorkerStatus:
     db.session.commit()
     return WorkerStatus(
         jobs=[JobStatus(job, job.interval(config), states.get(job.name)) for job in jobs],
-        alive=[beat for beat in beats if beat.seen_at >= now - ALIVE_WITHIN],
+        alive=[beat for beat in beats if beat.stopped_at is None and beat.seen_at >= now - ALIVE_WITHIN],
         last_seen=beats[0].seen_at if beats else None,
     )

@@ -152,8 +152,11 @@ def test_a_failing_job_is_recorded_and_retried_and_stops_no_other_job(app, caplo
     assert broken_state.last_outcome == "failed" and broken_state.last_error == "RuntimeError: the ERP is down"
     assert state("test.healthy").last_outcome == "ok"
     assert "job test.broken failed" in caplog.text and "RuntimeError: the ERP is down" in caplog.text
-    # A clean stop signs the worker off: no heartbeat is left behind.
-    assert db.session.scalars(select(WorkerBeat)).all() == []
+    # A clean stop signs the worker off: it is no longer counted as alive, and the status says when it stopped.
+    [beat] = db.session.scalars(select(WorkerBeat)).all()
+    assert beat.id == worker.id and beat.stopped_at is not None
+    found = periodic.status([], app.config)
+    assert found.alive == [] and found.last_seen == beat.seen_at
 
 
 def test_the_status_shows_each_job_and_whether_a_worker_is_alive(app):

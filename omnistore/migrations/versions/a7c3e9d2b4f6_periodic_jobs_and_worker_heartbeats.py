@@ -36,6 +36,7 @@ def upgrade():
         sa.Column('kind', sa.String(length=8), nullable=False),
         sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_worker_heartbeat')),
     )
     with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
