@@ -30,9 +30,10 @@ from omnistore.core.webhooks import WebhookEndpoint
 #
 # At-least-once: a message is claimed (a lease: attempts + 1, next_attempt_at pushed LEASE ahead) in a short
 # committed transaction, delivered outside any transaction, and its outcome recorded in another. Several
-# deliverers (workers on several machines, a laptop's web processes, cron) may run at once: PostgreSQL hands
-# each its own rows with FOR UPDATE SKIP LOCKED, and on both databases the claim is a conditional UPDATE whose
-# row count says who won. A deliverer that dies mid-way leaves its claim to expire; the message is then tried again.
+# deliverers (workers on several machines, a laptop's web processes, `flask outbox deliver`) may run at once:
+# PostgreSQL hands each its own rows with FOR UPDATE SKIP LOCKED, and on both databases the claim is a
+# conditional UPDATE whose row count says who won. A deliverer that dies mid-way leaves its claim to expire;
+# the message is then tried again.
 # Webhook receivers de-duplicate by the X-Omnistore-Delivery header (the message id).
 
 LEASE = timedelta(minutes=5)

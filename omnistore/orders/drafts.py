@@ -6,8 +6,9 @@
 "DRAFT-<token>") recorded as DraftHold rows that expire OMNISTORE_HOLD_MINUTES (default 15) after the last
 change. Each verb returns a DraftState: the draft, its current proposal, and when the holds expire (the
 UI's countdown). Expired holds are released by `release_expired_holds(now)`: called cheaply at the start of
-every draft and placement verb and by `flask --app app holds release` (cron). Holds are claimed by a
-conditional DELETE … WHERE expires_at < now, so of several processes exactly one releases each hold.
+every draft and placement verb, and every minute by the worker's job holds.release (omnistore/jobs.py; once
+by hand: `flask --app app holds release`). Holds are claimed by a conditional DELETE … WHERE expires_at < now,
+so of several processes exactly one releases each hold.
 
 Placing a draft is orders/placing.py's; it uses the helpers here that are public for it (`check_actor`,
 `customer_erased`, `refuse_erased_customer`, `claim_holds`, `hold_reference`, `sourcing_request`, `rehold`).
