@@ -102,9 +102,11 @@ def _init_extensions(app):
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(to_sign_in)
 
-    from omnistore.core import outbox_delivery
+    from omnistore.core import worker
+    from omnistore.jobs import JOBS
 
-    outbox_delivery.init_app(app)
+    # The laptop mode: the worker in each web process (OMNISTORE_IN_PROCESS_WORKER); never in other commands.
+    worker.init_app(app, JOBS, serving=_serving())
 
 
 def _register_domains(app):

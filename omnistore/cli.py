@@ -1,4 +1,5 @@
-"""Flask commands for operators and scripts: staff, market, api-token, demo, seed, bench, pickups, outbox, webhooks.
+"""Flask commands for operators and scripts: staff, market, api-token, demo, seed, bench, worker, holds, pickups,
+outbox, webhooks.
 
 demo, seed, bench and bench-ordering are tooling (the package omnistore_tools): registered here, imported only
 when one of them runs, so a web process never loads the load generator."""
@@ -42,6 +43,38 @@ class _LazyCommand(click.Command):
 
     def get_params(self, ctx):
         return self.real().get_params(ctx)
+
+
+def _print_status(app, jobs):
+    from omnistore.core import periodic
+    from omnistore.core.types import utcnow
+
+    now = utcnow()
+    found = periodic.status(jobs, app.config, now)
+
+    def ago(moment):
+        return "never" if moment is None else f"{int((now - moment).total_seconds())} s ago"
+
+    if found.ok:
+        for beat in found.alive:
+            since = f"{beat.started_at:%Y-%m-%d %H:%M} UTC"
+            click.echo(f"worker {beat.id} ({beat.kind}): alive, seen {ago(beat.seen_at)}, up since {since}")
+    else:
+        click.echo(f"NO WORKER ALIVE (last heard from: {ago(found.last_seen)})")
+    for row in found.jobs:
+        state = row.state
+        if state is None:
+            click.echo(f"{row.job.name:<20} every {row.every}  never ran")
+            continue
+        outcome = state.last_outcome or "running"
+        detail = state.last_error if state.last_outcome == "failed" else state.last_report
+        late = "  LATE" if row.late else ""
+        click.echo(
+            f"{row.job.name:<20} every {row.every}  last {ago(state.last_started_at)}: {outcome}"
+            f"{' — ' + detail if detail else ''}{late}"
+        )
+    if not found.ok:
+        sys.exit(1)
 
 
 def register_cli(app: Flask):
@@ -250,19 +283,48 @@ def register_cli(app: Flask):
         if order_result:
             click.echo(order_result.summary_text())
 
+    @app.cli.command("worker")
+    @click.option(
+        "--status",
+        "show_status",
+        is_flag=True,
+        help="Show when each job last ran and which workers are alive (exit code 1 when none is), then exit.",
+    )
+    def worker(show_status):
+        """Run every periodic job on its schedule and deliver the outbox (until SIGTERM or Ctrl-C).
+
+        Run one or more, on any machines: each due time of a job runs once, and the web processes only enqueue.
+        Start it after `flask db upgrade` and before the web processes."""
+        from omnistore.core import worker as worker_process
+        from omnistore.jobs import JOBS
+
+        if show_status:
+            _print_status(app, JOBS)
+            return
+        import logging
+        import signal
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        runner = worker_process.Worker(app, JOBS)
+
+        def stop(signum, _frame):
+            logging.getLogger("omnistore.worker").info("%s: stopping", signal.Signals(signum).name)
+            runner.stop_soon()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        runner.run()
+
     @app.cli.group()
     def holds():
         """Units held for order drafts at the counter."""
 
     @holds.command("release")
     def holds_release():
-        """Release holds whose time is up (cron-able; safe to run from several machines at once)."""
-        from omnistore.orders.drafts import release_expired_holds
+        """Release holds whose time is up, once (the worker does it every minute; safe beside it)."""
+        from omnistore.orders.drafts import release_all_expired_holds
 
-        total = 0
-        while released := release_expired_holds():
-            total += released
-        click.echo(f"Released {total} held unit(s).")
+        click.echo(f"Released {release_all_expired_holds().units} held unit(s).")
 
     @app.cli.group()
     def pickups():
@@ -271,7 +333,7 @@ def register_cli(app: Flask):
     @pickups.command("expire")
     def pickups_expire():
         """Send due pickup reminders and expire ready orders past their pickup-by date (stock back, customer
-        and webhooks told). Cron it (e.g. every 15 minutes); idempotent and safe to run concurrently."""
+        and webhooks told), once. The worker does it every 15 minutes; idempotent and safe beside it."""
         from omnistore.pickups.deadlines import run
 
         report = run()
@@ -303,22 +365,10 @@ def register_cli(app: Flask):
         help="At most this many messages per round.",
     )
     def outbox_deliver(limit):
-        """Deliver what is due (cron: every minute). Safe beside other deliverers and the web processes."""
-        from omnistore.core.outbox_delivery import deliver_pending
+        """Deliver what is due, once (the worker delivers as messages are queued). Safe beside it."""
+        from omnistore.core.outbox_delivery import deliver_all_due
 
-        total = None
-        while True:  # rounds until nothing due is left
-            report = deliver_pending(limit=limit)
-            total = (
-                report
-                if total is None
-                else type(report)(
-                    total.sent + report.sent, total.retrying + report.retrying, total.failed + report.failed
-                )
-            )
-            if report.sent + report.retrying + report.failed < limit:
-                break
-        click.echo(str(total))
+        click.echo(str(deliver_all_due(limit=limit)))
 
     @app.cli.group()
     def webhooks():

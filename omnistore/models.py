@@ -4,6 +4,7 @@
 from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.core.audit import AuditEvent
 from omnistore.core.outbox import OutboxMessage
+from omnistore.core.periodic import JobState, WorkerBeat
 from omnistore.core.webhooks import WebhookEndpoint
 from omnistore.customers.models import (
     Consent,
@@ -42,6 +43,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "JobState",
     "LineRejection",
     "Location",
     "Market",
@@ -68,5 +70,6 @@ __all__ = [
     "VariantPrice",
     "VariantStock",
     "WebhookEndpoint",
+    "WorkerBeat",
     "WishlistItem",
 ]

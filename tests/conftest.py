@@ -187,8 +187,8 @@ def _reused_app(database_url, app_config):
     app = _APPS.pop(key, None)
     if app is None:
         app = _fresh_app(database_url, app_config)
-        if app.extensions.get("omnistore_outbox_courier") is not None:
-            return app  # its courier thread is the test's to stop: not kept
+        if app.extensions.get("omnistore_worker") is not None:
+            return app  # its in-process worker is the test's to stop: not kept
     _APPS[key] = app  # last = most recently used
     while len(_APPS) > _KEEP_APPS:
         _dispose(_APPS.pop(next(iter(_APPS))))

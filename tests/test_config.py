@@ -57,6 +57,11 @@ def test_each_documented_setting_is_read_from_the_environment(monkeypatch, tmp_p
                 "OMNISTORE_AUTO_SETUP",
                 not before["OMNISTORE_AUTO_SETUP"],
             ),
+            "IN_PROCESS_WORKER": (
+                "0" if before["OMNISTORE_IN_PROCESS_WORKER"] else "1",
+                "OMNISTORE_IN_PROCESS_WORKER",
+                not before["OMNISTORE_IN_PROCESS_WORKER"],
+            ),
         }[name]
     else:
         setting = config.setting(name)
@@ -80,7 +85,7 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
             "SQLALCHEMY_DATABASE_URI": "sqlite://",
             "TESTING": True,
             "OMNISTORE_AUTO_SETUP": False,
-            "OMNISTORE_OUTBOX_AUTODELIVER": False,
+            "OMNISTORE_IN_PROCESS_WORKER": False,
         }
     )
     with app.app_context():
@@ -125,3 +130,15 @@ def test_code_reads_settings_from_the_app_with_no_default_of_its_own(app):
         if copied.search(line)
     ]
     assert offenders == []
+
+
+def test_the_worker_runs_in_the_web_process_on_the_laptop_and_apart_in_production(monkeypatch):
+    """The default SQLite (a laptop's first `flask run`): each web process does the work itself. Any other
+    database: the web processes only enqueue and `flask --app app worker` does the work."""
+    monkeypatch.delenv("OMNISTORE_IN_PROCESS_WORKER", raising=False)
+    monkeypatch.delenv("OMNISTORE_DATABASE_URL", raising=False)
+    assert config.from_environment()["OMNISTORE_IN_PROCESS_WORKER"] is True
+    monkeypatch.setenv("OMNISTORE_DATABASE_URL", "postgresql://omnistore@db/omnistore")
+    assert config.from_environment()["OMNISTORE_IN_PROCESS_WORKER"] is False
+    monkeypatch.setenv("OMNISTORE_IN_PROCESS_WORKER", "1")
+    assert config.from_environment()["OMNISTORE_IN_PROCESS_WORKER"] is True

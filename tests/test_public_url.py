@@ -33,7 +33,7 @@ def app_for(command, params=None, laptop=False):
                 "SQLALCHEMY_DATABASE_URI": "sqlite://",
                 "TESTING": True,
                 "OMNISTORE_AUTO_SETUP": laptop,
-                "OMNISTORE_OUTBOX_AUTODELIVER": False,
+                "OMNISTORE_IN_PROCESS_WORKER": False,
             }
         )
 
@@ -80,7 +80,7 @@ def test_in_production_a_host_header_never_decides_a_customers_link(monkeypatch,
     else:
         monkeypatch.setenv("OMNISTORE_PUBLIC_URL", public_url)
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "OMNISTORE_AUTO_SETUP": False, "OMNISTORE_OUTBOX_AUTODELIVER": False}
+        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "OMNISTORE_AUTO_SETUP": False, "OMNISTORE_IN_PROCESS_WORKER": False}
     )
     with app.test_request_context("/", base_url="http://evil.example"):
         assert pickup_codes.status_url(PICKUP) == f"{public_url or 'http://127.0.0.1:5000'}/o/{PICKUP.token}"

@@ -182,14 +182,13 @@ SETTINGS = (
     Setting("SMTP_STARTTLS", "OMNISTORE_SMTP_STARTTLS", boolean, "1"),
     Setting("SMTP_FROM", "OMNISTORE_SMTP_FROM", text, "omnistore <no-reply@omnistore.local>"),
     # Outbox delivery: attempts before a message is marked failed, the first retry's wait (doubling after),
-    # the network timeout, and whether each process delivers right after a commit that queued something.
+    # the network timeout, and how often the worker sweeps the outbox for retries (a new message wakes it).
     Setting("OUTBOX_MAX_ATTEMPTS", "OMNISTORE_OUTBOX_MAX_ATTEMPTS", integer(1), "8"),
     Setting("OUTBOX_RETRY_SECONDS", "OMNISTORE_OUTBOX_RETRY_SECONDS", number(0), "60"),
     Setting("OUTBOX_TIMEOUT_SECONDS", "OMNISTORE_OUTBOX_TIMEOUT_SECONDS", number(0.1), "10"),
-    Setting("OUTBOX_AUTODELIVER", "OMNISTORE_OUTBOX_AUTODELIVER", boolean, "1"),
     Setting("OUTBOX_POLL_SECONDS", "OMNISTORE_OUTBOX_POLL_SECONDS", number(0.1), "30"),
 )
-SPECIAL = ("DATABASE_URL", "SECRET_KEY", "AUTO_SETUP")  # read in from_environment itself
+SPECIAL = ("DATABASE_URL", "SECRET_KEY", "AUTO_SETUP", "IN_PROCESS_WORKER")  # read in from_environment itself
 
 
 def setting(name) -> Setting:
@@ -232,11 +231,17 @@ def from_environment():
         INSTANCE.mkdir(exist_ok=True)
         database_url = f"sqlite:///{INSTANCE / 'omnistore.db'}"
     auto_setup = Setting("AUTO_SETUP", "OMNISTORE_AUTO_SETUP", boolean, "1" if default_sqlite else "0")
+    # The laptop: each web process runs the periodic jobs and delivers the outbox itself. Production: web
+    # processes only enqueue, and `flask --app app worker` does the work (core/worker.py).
+    in_process_worker = Setting(
+        "IN_PROCESS_WORKER", "OMNISTORE_IN_PROCESS_WORKER", boolean, "1" if default_sqlite else "0"
+    )
     config = {
         "SECRET_KEY": _secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         # A laptop's first `flask run` migrates and loads the demo; production runs `flask db upgrade`.
         "OMNISTORE_AUTO_SETUP": read(auto_setup),
+        "OMNISTORE_IN_PROCESS_WORKER": read(in_process_worker),
     }
     config.update({found.key: read(found) for found in SETTINGS})
     return config

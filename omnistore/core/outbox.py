@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnistore.core.errors import NotFound
@@ -15,6 +15,7 @@ from omnistore.core.pagination import Page, paginate
 from omnistore.core.types import UTCDateTime, one_of, utcnow
 
 OUTBOX_KINDS = ("email", "webhook")
+WAKE_CHANNEL = "omnistore_outbox"  # NOTIFY'd by each transaction that queues a message (core/worker.py listens)
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 
@@ -96,7 +97,10 @@ def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_en
         webhook_endpoint_id=webhook_endpoint_id,
     )
     db.session.add(message)
-    db.session.info["outbox_queued"] = True  # the courier is woken when this transaction commits
+    if db.engine.dialect.name == "postgresql":  # the workers are woken on commit (nothing on a rollback)
+        with db.session.no_autoflush:
+            db.session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
+    db.session.info["outbox_queued"] = True  # a laptop's in-process worker is woken when this commits
     return message
 
 

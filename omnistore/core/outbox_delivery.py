@@ -1,15 +1,13 @@
 """Delivering the outbox: claiming what is due, sending emails over SMTP and signed webhooks, recording the
-outcome with retries and backoff, and the courier thread that delivers right after a commit. The messages and
-their queueing are in outbox.py."""
+outcome with retries and backoff. The messages and their queueing are in outbox.py; the worker (worker.py)
+calls `deliver_all_due` when something was queued and on its sweep."""
 
 import base64
 import contextlib
 import json
 import logging
-import os
 import smtplib
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,9 +16,8 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from flask import current_app, has_app_context
-from sqlalchemy import and_, event, select, update
-from sqlalchemy.orm import Session
+from flask import current_app
+from sqlalchemy import and_, select, update
 
 from omnistore.core import webhooks
 from omnistore.core.db import transaction
@@ -33,9 +30,10 @@ from omnistore.core.webhooks import WebhookEndpoint
 #
 # At-least-once: a message is claimed (a lease: attempts + 1, next_attempt_at pushed LEASE ahead) in a short
 # committed transaction, delivered outside any transaction, and its outcome recorded in another. Several
-# deliverers (web processes' couriers, cron) may run at once: PostgreSQL hands each its own rows with
-# FOR UPDATE SKIP LOCKED, and on both databases the claim is a conditional UPDATE whose row count says
-# who won. A deliverer that dies mid-way leaves its claim to expire; the message is then tried again.
+# deliverers (workers on several machines, a laptop's web processes, `flask outbox deliver`) may run at once:
+# PostgreSQL hands each its own rows with FOR UPDATE SKIP LOCKED, and on both databases the claim is a
+# conditional UPDATE whose row count says who won. A deliverer that dies mid-way leaves its claim to expire;
+# the message is then tried again.
 # Webhook receivers de-duplicate by the X-Omnistore-Delivery header (the message id).
 
 LEASE = timedelta(minutes=5)
@@ -99,6 +97,20 @@ def deliver_pending(now=None, *, limit=100) -> DeliveryReport:
         if mailer is not None:
             mailer.close()
     return report
+
+
+def deliver_all_due(now=None, *, limit=500) -> DeliveryReport:
+    """Rounds of `deliver_pending` until nothing due is left: what the worker and `flask outbox deliver` run."""
+    total = DeliveryReport()
+    while True:
+        report = deliver_pending(now, limit=limit)
+        total.sent, total.retrying, total.failed = (
+            total.sent + report.sent,
+            total.retrying + report.retrying,
+            total.failed + report.failed,
+        )
+        if report.sent + report.retrying + report.failed < limit:
+            return total
 
 
 def _claim(now, kinds, limit):
@@ -279,74 +291,3 @@ def _post_webhook(message):
 
 class WebhookRefused(Exception):
     pass
-
-
-# --- delivery right after commit ---------------------------------------------------------------------------
-#
-# Each process has one courier thread, started the first time one of its commits queues a message. A commit
-# that queued something wakes it (an Event: the request does not wait); it then delivers what is due and
-# sleeps until the next wake-up or OMNISTORE_OUTBOX_POLL_SECONDS, so retries happen while the process
-# lives. It is only the fast path: the rows are committed with the change, and `flask outbox deliver`
-# from cron delivers whatever a crashed or stopped process left behind. Claims keep the two from sending
-# a message twice.
-
-
-class Courier:
-    def __init__(self, app):
-        self.app = app
-        self.poll_seconds = app.config["OMNISTORE_OUTBOX_POLL_SECONDS"]
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = None
-        self._pid = None
-
-    def wake(self):
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():  # new, or forked
-                self._wake, self._stop = threading.Event(), threading.Event()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="outbox-courier", daemon=True)
-                self._thread.start()
-        self._wake.set()
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            with self.app.app_context():
-                try:
-                    deliver_pending()
-                except Exception:  # noqa: BLE001 — keep the courier alive; cron is the safety net
-                    log.exception("outbox courier: delivery round failed")
-                finally:
-                    db.session.remove()
-
-
-def init_app(app):
-    """Give the app its courier, unless delivery after commit is switched off (and in tests, unless asked)."""
-    enabled = app.config["OMNISTORE_OUTBOX_AUTODELIVER"] and (
-        not app.testing or app.config.get("OMNISTORE_OUTBOX_AUTODELIVER_IN_TESTS")
-    )
-    app.extensions["omnistore_outbox_courier"] = Courier(app) if enabled else None
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_courier(session):
-    if session.info.pop("outbox_queued", False) and has_app_context():
-        courier = current_app.extensions.get("omnistore_outbox_courier")
-        if courier is not None:
-            courier.wake()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_queued(session):
-    session.info.pop("outbox_queued", None)

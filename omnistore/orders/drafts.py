@@ -6,8 +6,9 @@
 "DRAFT-<token>") recorded as DraftHold rows that expire OMNISTORE_HOLD_MINUTES (default 15) after the last
 change. Each verb returns a DraftState: the draft, its current proposal, and when the holds expire (the
 UI's countdown). Expired holds are released by `release_expired_holds(now)`: called cheaply at the start of
-every draft and placement verb and by `flask --app app holds release` (cron). Holds are claimed by a
-conditional DELETE … WHERE expires_at < now, so of several processes exactly one releases each hold.
+every draft and placement verb, and every minute by the worker's job holds.release (omnistore/jobs.py; once
+by hand: `flask --app app holds release`). Holds are claimed by a conditional DELETE … WHERE expires_at < now,
+so of several processes exactly one releases each hold.
 
 Placing a draft is orders/placing.py's; it uses the helpers here that are public for it (`check_actor`,
 `customer_erased`, `refuse_erased_customer`, `claim_holds`, `hold_reference`, `sourcing_request`, `rehold`).
@@ -402,6 +403,22 @@ def rehold(session, draft, staff):
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
     draft.holds_expire_at = expires_at if holds else None
     return _state(draft, holds)
+
+
+@dataclass(frozen=True)
+class HoldsReleased:
+    units: int
+
+    def __str__(self):
+        return f"{self.units} held unit(s) released"
+
+
+def release_all_expired_holds(now=None) -> HoldsReleased:
+    """Release every hold whose time is up, batch after batch: the periodic job, and `flask holds release`."""
+    total = 0
+    while released := release_expired_holds(now):
+        total += released
+    return HoldsReleased(total)
 
 
 def release_expired_holds(now=None, *, batch=500) -> int:

@@ -1,9 +1,10 @@
 """Time limits of pickups: the reminder on each store's reminder day, and expiry after the pickup-by date.
 
-`run(now)` is what `flask --app app pickups expire` does (cron, e.g. every 15 minutes). It is idempotent
-and safe to run in several processes at once: a reminder is claimed by a conditional UPDATE of
-pickup.reminded_at (one winner per order), and expiry is the order's conditional status change
-(orders.transition), so of two runs only one expires an order, releases its stock and tells the customer.
+`run(now)` is the worker's job pickups.deadlines (every 15 minutes: omnistore/jobs.py), and what
+`flask --app app pickups expire` does once. It is idempotent and safe to run in several processes at once: a
+reminder is claimed by a conditional UPDATE of pickup.reminded_at (one winner per order), and expiry is the
+order's conditional status change (orders.transition), so of two runs only one expires an order, releases its
+stock and tells the customer.
 Each order is handled in its own transaction: one that fails is logged and left for the next run.
 
 Reminder day: days after the order became ready, counted in the store's local calendar (hold_days 7 and
@@ -152,7 +153,7 @@ def expire_overdue(now=None, report=None):
 
 
 def run(now=None):
-    """Reminders, then expiry: what the cron job does."""
+    """Reminders, then expiry: what the periodic job does."""
     now = now or utcnow()
     report = send_reminders(now)
     return expire_overdue(now, report)

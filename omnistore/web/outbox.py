@@ -1,11 +1,13 @@
 """The outbox for admins: every email and webhook the app queued, with each email shown as it was written
-(in development, without SMTP, this is where the emails are read)."""
+(in development, without SMTP, this is where the emails are read); and whether the worker that delivers them
+and runs the periodic jobs is alive, with each job's last run."""
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, current_app, make_response, render_template, request
 
 from omnistore.core import outbox as outbox_service
-from omnistore.core import outbox_delivery
+from omnistore.core import outbox_delivery, periodic
 from omnistore.core.outbox import OUTBOX_KINDS, OUTBOX_STATUSES
+from omnistore.core.worker import JOBS_EXTENSION
 from omnistore.web.rendering import render_page_or_partial, role_required
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
@@ -31,6 +33,7 @@ def index():
         kinds=OUTBOX_KINDS,
         statuses=OUTBOX_STATUSES,
         smtp=outbox_delivery.smtp_configured(),
+        worker=periodic.status(current_app.extensions[JOBS_EXTENSION], current_app.config),
     )
 
 

@@ -311,11 +311,14 @@ def test_concurrent_deliverers_send_each_message_exactly_once(app, make, receive
     assert {(row.status, row.attempts) for row in _all()} == {("sent", 1)}
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_OUTBOX_AUTODELIVER_IN_TESTS": True}])
+@pytest.mark.parametrize(
+    "app_config", [{"OMNISTORE_IN_PROCESS_WORKER": True, "OMNISTORE_IN_PROCESS_WORKER_IN_TESTS": True}]
+)
 def test_a_commit_that_queues_a_webhook_delivers_it_right_away(app, make, receiver, app_config):
+    """The laptop mode: the web process's own worker is woken by the commit."""
     server = receiver()
     webhooks.add_endpoint("shop", server.url)
-    courier = app.extensions["omnistore_outbox_courier"]
+    in_process = app.extensions["omnistore_worker"]
     try:
         with transaction():
             outbox.enqueue_webhook("order.ready", url=server.url, payload={"n": 1})
@@ -329,4 +332,4 @@ def test_a_commit_that_queues_a_webhook_delivers_it_right_away(app, make, receiv
         time.sleep(0.5)
         assert len(server.requests) == 1
     finally:
-        courier.stop()
+        in_process.stop()

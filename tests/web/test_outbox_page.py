@@ -80,3 +80,32 @@ def test_unknown_messages_are_not_found(client, make, queued):
     client = _signed_in(client, make, "admin")
     for path in ("/outbox/999999", "/outbox/0", "/outbox/999999/preview", "/outbox/abc"):
         assert client.get(path).status_code == 404
+
+
+def test_the_outbox_page_says_when_no_worker_runs_and_how_each_job_went(client, make):
+    from omnistore.core import periodic
+    from omnistore.core.periodic import Job
+    from omnistore.jobs import JOBS
+
+    client = _signed_in(client, make, "admin")
+    page = client.get("/outbox/").get_data(as_text=True)
+    assert "Not running" in page and "No worker has ever run." in page and "flask --app app worker" in page
+    assert all(job.name in page for job in JOBS) and "Never" in page
+
+    periodic.beat("shop-1:4242:abc123", "worker")
+    assert periodic.run_job(JOBS[0], worker_id="shop-1:4242:abc123") == "ok"
+
+    def broken(now):
+        raise RuntimeError("the ERP is down")
+
+    assert periodic.run_job(Job(JOBS[1].name, JOBS[1].every, broken)) == "failed"
+    page = client.get("/outbox/").get_data(as_text=True)
+    assert "1 worker running" in page and "shop-1:4242:abc123 (worker process)" in page
+    assert "No worker" not in page
+    assert "0 held unit(s) released" in page  # the last run's report
+    assert "RuntimeError: the ERP is down" in page and "Failed" in page
+
+    with transaction():  # the worker was last heard from 5 minutes ago: it is taken for dead
+        db.session.get(periodic.WorkerBeat, "shop-1:4242:abc123").seen_at = datetime.now(UTC) - timedelta(minutes=5)
+    page = client.get("/outbox/").get_data(as_text=True)
+    assert "Not running" in page and "No worker has been heard from since" in page
