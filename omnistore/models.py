@@ -3,6 +3,7 @@
 
 from omnistore.catalog.models import Product, Variant
 from omnistore.core.audit import AuditEvent
+from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.webhooks import WebhookEndpoint
 from omnistore.customers.models import (
@@ -30,6 +31,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "FormSubmission",
     "Location",
     "Order",
     "OrderDraft",
