@@ -78,7 +78,7 @@ def sign_out():
 
 def offline_scope():
     """An opaque name for this session's copies on the tablet (its saved pages, its queue of forms waiting to
-    be sent: static/js/sw.js, offline.js), or "" when no one is signed in. It changes with every sign-in and
+    be sent: web/sw.js, static/js/offline.js), or "" when no one is signed in. It changes with every sign-in and
     says nothing about who: the tablet forgets every copy whose name is not the current session's."""
     if not has_request_context():  # an e-mail rendered for the outbox
         return ""

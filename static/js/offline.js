@@ -136,7 +136,12 @@
       items = items.filter(function (item) { return item.scope === scope; });
       var waiting = items.filter(function (item) { return item.state !== "refused"; }).length;
       panel.hidden = items.length === 0;
-      panel.querySelector("[data-queue-title]").textContent = text("title", { count: waiting });
+      var refused = items.length - waiting;
+      panel.querySelector("[data-queue-title]").textContent = waiting || !refused
+        ? text("title", { count: waiting }) : text("title-refused", { count: refused });
+      if (!waiting) {  // nothing waits any more: the forms' "saved on this tablet" notes are out of date
+        document.querySelectorAll("[data-offline-note].notice").forEach(function (el) { el.remove(); });
+      }
       var list = panel.querySelector("[data-queue-items]");
       list.textContent = "";
       items.forEach(function (item) {

@@ -142,7 +142,8 @@ def test_a_refused_count_stays_with_its_message_and_sign_out_forgets_it_all(page
     item = queue.locator("[data-queue-item]")
     expect(item).to_have_attribute("data-state", "refused")
     expect(item).to_contain_text("Not accepted: Reserved for customer orders: 2")
-    expect(queue).to_contain_text("Waiting to send (0)")
+    expect(queue).to_contain_text("Not sent: check and dismiss (1)")
+    expect(correct.locator("[data-offline-note]")).to_have_count(0)  # "saved on this tablet" is over
     assert counted(parka["variant"], parka["ham"], "Stocktake refused") == 0
 
     open_page(page, parka["here"])  # still there on the next page

@@ -21,7 +21,11 @@ var PAGES_KEPT = 40;
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(SHELL).then(function (cache) {
-      return cache.addAll(SETTINGS.shell.concat([SETTINGS.offlinePage]));
+      // Without cookies: nothing in the shell is anyone's, and an answer arriving after a sign-out must not
+      // bring back the ended session's cookie.
+      return cache.addAll(SETTINGS.shell.concat([SETTINGS.offlinePage]).map(function (url) {
+        return new Request(url, { credentials: "omit" });
+      }));
     }).then(function () { return self.skipWaiting(); })
   );
 });
