@@ -127,7 +127,7 @@ def _register_domains(app):
     from omnistore.stock.views import browse, changes  # noqa: F401
     from omnistore.stock.views import counts as stock_counts  # noqa: F401
     from omnistore.stores import views as auth
-    from omnistore.stores.login import check_session
+    from omnistore.stores.login import check_session, mark_offline_scope, offline_scope
     from omnistore.web import outbox
 
     for blueprint in (
@@ -146,3 +146,5 @@ def _register_domains(app):
         app.register_blueprint(blueprint)
     # After the blueprints' own hooks: the network panel answers an unchanged poll with one query of its own.
     app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime
+    app.after_request(mark_offline_scope)  # whose page this is, for the tablet's saved copies
+    app.context_processor(lambda: {"offline_scope": offline_scope()})

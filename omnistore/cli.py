@@ -327,6 +327,17 @@ def register_cli(app: Flask):
         click.echo(f"Released {release_all_expired_holds().units} held unit(s).")
 
     @app.cli.group()
+    def submissions():
+        """Forms sent with an idempotency key (a tablet's queue sent after a lost connection)."""
+
+    @submissions.command("forget")
+    def submissions_forget():
+        """Forget the keys of forms sent more than 30 days ago (the worker does it daily; safe to run concurrently)."""
+        from omnistore.core.idempotency import forget_old
+
+        click.echo(f"Forgot {forget_old()} submission key(s).")
+
+    @app.cli.group()
     def pickups():
         """Click-and-collect: time limits."""
 

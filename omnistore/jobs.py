@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from omnistore.core import idempotency
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
 from omnistore.orders import rejection_choices
@@ -30,6 +31,9 @@ JOBS = (
         timedelta(minutes=15),
         rejection_choices.run,
         _l("the default for rejected pickup lines whose customer has not chosen"),
+    ),
+    Job(
+        "submissions.forget", timedelta(days=1), idempotency.forget_old, _l("keys of forms sent from tablets long ago")
     ),
     Job("outbox.deliver", _outbox_sweep, deliver_all_due, _l("retries, and anything a missed wake-up left")),
 )

@@ -3,6 +3,7 @@
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
 from omnistore.core.audit import AuditEvent
+from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.periodic import JobState, WorkerBeat
 from omnistore.core.webhooks import WebhookEndpoint
@@ -43,6 +44,7 @@ __all__ = [
     "CustomerVisit",
     "DraftHold",
     "DraftLine",
+    "FormSubmission",
     "JobState",
     "LineRejection",
     "Location",

@@ -18,8 +18,6 @@ Cancelling is orders/cancelling.py's.
 """
 
 import dataclasses
-import hashlib
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,6 +37,7 @@ from omnistore.core.errors import (
     ValidationFailed,
 )
 from omnistore.core.extensions import db
+from omnistore.core.idempotency import IDEMPOTENCY_KEY_MAX, hash_key, scoped_key  # noqa: F401 — the API and tests use them from here
 from omnistore.core.types import utcnow
 from omnistore.customers import services as customers
 from omnistore.customers.services import lock_customer
@@ -58,8 +57,6 @@ from omnistore.orders.models import Order, OrderDraft, OrderEvent, OrderLine, Tr
 from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import ledger
 
-IDEMPOTENCY_KEY_MAX = 150
-_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _PLACE_ATTEMPTS = 3
 
 
@@ -86,33 +83,6 @@ class IdempotencyConflict(InvalidTransition):
 
 class _AlreadyPlaced(Exception):
     """A concurrent call placed the same draft first."""
-
-
-def scoped_key(idempotency_key, *, staff=None, api_client=None):
-    if idempotency_key in (None, ""):
-        return None
-    if (
-        not isinstance(idempotency_key, str)
-        or len(idempotency_key) > IDEMPOTENCY_KEY_MAX
-        or not _KEY_CHARS.fullmatch(idempotency_key)
-    ):
-        raise ValidationFailed(
-            _("The idempotency key is not valid."),
-            {"idempotency_key": _("Use 1 to %(max)d visible ASCII characters.", max=IDEMPOTENCY_KEY_MAX)},
-        )
-    if api_client is not None:
-        scoped = f"api:{api_client.id}:{idempotency_key}"
-    elif staff is not None:
-        scoped = f"staff:{staff.id}:{idempotency_key}"
-    else:
-        scoped = f"any:{idempotency_key}"
-    return hash_key(scoped)
-
-
-def hash_key(scoped_key):
-    """What is stored of an idempotency key: its SHA-256 (a client may put anything in a key, an email address
-    too; the hash still finds the order again, and erasing a customer leaves nothing readable behind)."""
-    return hashlib.sha256(scoped_key.encode()).hexdigest()
 
 
 def order_by_key(scoped_key):

@@ -12,10 +12,11 @@ OMNISTORE_DESK_SESSION_HOURS after sign-in (a shift). Every other live poll (the
 another store) counts as nothing.
 """
 
+import hashlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import current_app, flash, g, has_request_context, make_response, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -73,6 +74,27 @@ def sign_out():
     staff_sessions.end(session.get(SESSION_KEY))
     logout_user()
     session.clear()
+
+
+def offline_scope():
+    """An opaque name for this session's copies on the tablet (its saved pages, its queue of forms waiting to
+    be sent: web/sw.js, static/js/offline.js), or "" when no one is signed in. It changes with every sign-in and
+    says nothing about who: the tablet forgets every copy whose name is not the current session's."""
+    if not has_request_context():  # an e-mail rendered for the outbox
+        return ""
+    key = session.get(SESSION_KEY)
+    if not current_user.is_authenticated or not isinstance(key, str):
+        return ""
+    return hashlib.sha256(f"offline:{key}".encode()).hexdigest()[:24]
+
+
+def mark_offline_scope(response):
+    """Every page says whose it is, for the service worker: it keeps copies of a signed-in session's pages
+    and forgets all of them at the first page of a signed-out one (the sign-in page after sign-out, or after
+    the idle timeout)."""
+    if response.mimetype == "text/html":
+        response.headers["X-Offline-Scope"] = offline_scope()
+    return response
 
 
 def is_desk_presence():

@@ -9,6 +9,7 @@ from flask_login import current_user
 from omnistore.web import i18n
 from omnistore.web.errors import register_error_handlers
 from omnistore.web.form_input import check_request_shape
+from omnistore.web.offline import register_offline
 from omnistore.web.retry import close_session_quietly, end_reading_in_request
 
 # htmx runs with allowEval=false and no inline scripts or styles, so the policy can stay strict.
@@ -38,6 +39,8 @@ def register_web(app):
     # registered first) so that a lost connection cannot fail the request after its answer (web/retry.py).
     app.after_request_funcs.setdefault(None, []).insert(0, end_reading_in_request)  # runs last
     app.teardown_appcontext(close_session_quietly)
+
+    register_offline(app)
 
     @app.get("/healthz")
     def healthz():

@@ -28,6 +28,10 @@
   document.addEventListener("htmx:sendError", function (event) {
     var config = event.detail.requestConfig || {};
     var verb = String(config.verb || "get").toLowerCase();
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    // A form the tablet may send again (data-offline="queue") goes into offline.js's queue instead: its key
+    // makes sending it again safe, so there is nothing for the clerk to check.
+    if (verb !== "get" && form && form.getAttribute("data-offline") === "queue") { return; }
     if (verb !== "get" && navigator.onLine !== false && unconfirmed(event.detail.elt)) { return; }
     banner(true);
   });

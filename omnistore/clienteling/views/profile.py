@@ -20,6 +20,7 @@ from omnistore.customers.views import bp
 from omnistore.customers.views.find import _apply_errors, store_choices
 from omnistore.web.forms import page_arg
 from omnistore.web.rendering import login_required, render_page_or_partial
+from omnistore.web.replay import replay_safe
 
 TIER_LABELS = {"basic": _l("Member"), "silver": _l("Silver"), "gold": _l("Gold")}
 VISIT_LABELS = {"visit": _l("Visit"), "check_in": _l("Check-in"), "appointment": _l("Appointment")}
@@ -132,6 +133,7 @@ def _back_to_profile(customer, anchor=""):
 
 @bp.post("/<int:customer_id>/notes")
 @login_required
+@replay_safe  # a tablet sends it again after a lost connection: added once
 def add_note(customer_id):
     customer = load_customer(customer_id)
     form = NoteForm()

@@ -23,6 +23,7 @@ from omnistore.stores.staff import can_act_at
 from omnistore.web.form_input import form_input
 from omnistore.web.forms import page_arg
 from omnistore.web.rendering import csv_download, login_required, render_page_or_partial, role_required, wants_fragment
+from omnistore.web.replay import replay_safe
 
 KIND_LABELS = {
     "receipt": _l("Received"),
@@ -134,6 +135,7 @@ def _refused(variant, location, form, errors, status, keep_version=False):
 
 @bp.post("/variants/<int:variant_id>/receive")
 @login_required
+@replay_safe  # a tablet sends it again after a lost connection: applied once
 def receive(variant_id):
     variant, location = _place(variant_id)
     change = ledger.StockChange(
@@ -156,6 +158,7 @@ def receive(variant_id):
 
 @bp.post("/variants/<int:variant_id>/correct")
 @login_required
+@replay_safe  # a tablet sends it again after a lost connection: applied once
 def correct(variant_id):
     variant, location = _place(variant_id)
     change = ledger.StockChange(
