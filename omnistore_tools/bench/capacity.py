@@ -252,6 +252,8 @@ def _run_tablets(app, plan, tablets, settings, echo):
         "warmup_seconds": settings["warmup"],
         "seconds": settings["seconds"],
         "freshness_limit": FRESHNESS_LIMIT_S,
+        "sign_in_concurrency": settings["workers"],
+        "sessions": plan.get("sessions", {}),
         "feed": {
             "seconds": settings["feed_seconds"],
             "rows": settings["feed_rows"],
@@ -263,32 +265,41 @@ def _run_tablets(app, plan, tablets, settings, echo):
         plan_path, out_path = Path(folder) / "plan.json", Path(folder) / "result.json"
         plan_path.write_text(json.dumps(run_plan))
         meter = CpuMeter(server.process.pid, engine=engine)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnistore_tools.bench.tablets", str(plan_path), str(out_path)],
-            cwd=str(ROOT),
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            before = generator_before = after = generator_after = None
-            for line in process.stdout:
-                with contextlib.suppress(ValueError):
-                    message = json.loads(line)
-                    if "measuring" in message:
-                        before, generator_before = meter.snapshot(), _ticks(process.pid)
-                        echo(f"  {tablets} tablets at work; measuring {settings['seconds']:.0f} s")
-                    elif "measured" in message:
-                        after, generator_after = meter.snapshot(), _ticks(process.pid)
-            stderr = process.stderr.read()
-            if process.wait() != 0 or not out_path.exists():
-                raise click.ClickException(f"The tablets' process failed ({process.returncode}):\n{stderr[-3000:]}")
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        log = (Path(folder) / "tablets.log").open("w+")
+        with (
+            log,
+            subprocess.Popen(
+                [sys.executable, "-m", "omnistore_tools.bench.tablets", str(plan_path), str(out_path)],
+                cwd=str(ROOT),
+                env=dict(
+                    os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+                ),
+                stdout=subprocess.PIPE,
+                stderr=log,  # a file, not a pipe: locust may log more than a pipe holds
+                text=True,
+            ) as process,
+        ):
+            try:
+                before = generator_before = after = generator_after = None
+                for line in process.stdout:
+                    with contextlib.suppress(ValueError):
+                        message = json.loads(line)
+                        if "measuring" in message:
+                            before, generator_before = meter.snapshot(), _ticks(process.pid)
+                            echo(f"  {tablets} tablets at work; measuring {settings['seconds']:.0f} s")
+                        elif "measured" in message:
+                            after, generator_after = meter.snapshot(), _ticks(process.pid)
+                if process.wait() != 0 or not out_path.exists():
+                    log.seek(0)
+                    raise click.ClickException(
+                        f"The tablets' process failed ({process.returncode}):\n{log.read()[-3000:]}"
+                    )
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
         result = json.loads(out_path.read_text())
+    plan["sessions"] = plan.get("sessions", {}) | result.pop("sessions", {})  # the next N resumes them
     cpu = meter.share(before, after) if before and after else None
     if cpu and generator_before is not None and generator_after is not None:
         generator = (generator_after - generator_before) / CpuMeter.TICKS
@@ -377,6 +388,7 @@ def judge(result):
         "handed_over": result["handed_over"],
         "signed_in": result["signed_in"],
         "signed_in_seconds": _round(result["signed_in_seconds"], 1),
+        "resumed_sessions": result.get("resumed", 0),
         "sign_in_failures": result["sign_in_failures"],
     }
 
@@ -393,7 +405,8 @@ def _round(value, digits=2):
 def _run_text(run):
     lines = [
         f"N = {run['tablets']:,} tablets ({run['seconds']:.0f} s measured, panels poll every "
-        f"{run['refresh_seconds']:g} s; all signed in after {run['signed_in_seconds']:.0f} s; "
+        f"{run['refresh_seconds']:g} s; all signed in after {run['signed_in_seconds']:.0f} s "
+        f"({run['resumed_sessions']} sessions resumed from the previous N); "
         f"{run['requests_per_second']} req/s, {100 * (run['polls_share'] or 0):.0f} % "
         f"of them polls; {run['orders_placed']} counter orders placed, {run['handed_over']} handed over): "
         + ("PASS" if run["passed"] else "FAIL"),

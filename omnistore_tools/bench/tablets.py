@@ -35,8 +35,10 @@ from collections import Counter, defaultdict, deque
 from urllib.parse import quote_plus, urlencode
 
 import gevent
+from gevent.lock import BoundedSemaphore
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
+from requests.cookies import create_cookie
 
 POLL = "poll"  # name prefix of the live components' polls (not actions)
 SIGN_IN = "sign-in"  # name prefix of the sign-in's requests (once a shift, before the measuring)
@@ -65,7 +67,11 @@ class Day:
         self.changes = 0
         self.to_hand_over = defaultdict(deque)  # store code → order numbers placed for collection there
         self.signed_in = 0
+        self.resumed = 0  # tablets whose session from an earlier run still held
+        self.tried = set()  # tablets that tried to sign in at least once
         self.sign_in_failures = Counter()
+        self.sessions = {}  # tablet index → its cookies, for the next run
+        self.gate = None  # sign-ins at a time (password hashing is meant to be slow)
         self.placed = 0
         self.handed_over = 0
 
@@ -114,7 +120,9 @@ class Tablet(FastHttpUser):
         self.next_poll = 0.0
         self.csrf = None
         gevent.sleep(self.rng.uniform(0, PLAN["spawn_seconds"]))  # tablets come on over the spawn time
-        self.sign_in()
+        if not self.resume():
+            self.sign_in()
+        DAY.tried.add(self.index)
         if self.at_desk:
             self.open_desk()
 
@@ -139,7 +147,27 @@ class Tablet(FastHttpUser):
         if found:
             self.csrf = found.group(1)
 
+    def resume(self):
+        """Take up the session this tablet had in the previous run of the command, if it still holds."""
+        cookies = PLAN.get("sessions", {}).get(str(self.index))
+        if not cookies:
+            return False
+        for name, value, domain, path in cookies:
+            self.client.cookiejar.set_cookie(create_cookie(name, value, domain=domain, path=path))
+        response = self.get("/", "sign-in: resume", allow_redirects=False)
+        if response.status_code != 200:
+            self.client.cookiejar.clear()
+            return False
+        DAY.signed_in += 1
+        DAY.resumed += 1
+        self.keep_csrf(response.text)
+        return True
+
     def sign_in(self):
+        with DAY.gate:
+            self._sign_in()
+
+    def _sign_in(self):
         page = self.get("/login", "sign-in: page")
         text = page.text or ""
         found = _CSRF_INPUT.search(text)
@@ -216,6 +244,8 @@ class Tablet(FastHttpUser):
 
     def on_stop(self):
         self.close_live()
+        if self.csrf is not None:
+            DAY.sessions[str(self.index)] = [[c.name, c.value, c.domain, c.path] for c in self.client.cookiejar]
 
     @task
     def day(self):
@@ -393,6 +423,7 @@ class Erp(FastHttpUser):
 
 def run(plan, out_path):
     PLAN.update(plan)
+    DAY.gate = BoundedSemaphore(plan.get("sign_in_concurrency", 2))
     Tablet.host = Erp.host = plan["host"]
     user_classes = [Tablet] + ([Erp] if plan["feed"]["seconds"] else [])
     env = Environment(user_classes=user_classes, events=None)
@@ -403,7 +434,7 @@ def run(plan, out_path):
     started = time.time()
     gevent.sleep(plan["spawn_seconds"])
     deadline = time.time() + plan.get("sign_in_timeout", 600)
-    while DAY.signed_in + sum(DAY.sign_in_failures.values()) < tablets and time.time() < deadline:
+    while len(DAY.tried) < tablets and time.time() < deadline:
         gevent.sleep(0.5)  # every tablet has signed in (or failed to): the morning's sign-in rush is over
     signed_in_after = time.time() - started
     gevent.sleep(plan["warmup_seconds"])
@@ -447,9 +478,11 @@ def run(plan, out_path):
         "open_panels_at_end": sum(len(t) for t in DAY.open_panels.values()),
         "poll_prefix": POLL,
     }
+    runner.quit()  # the tablets stop (and leave their cookies for the next run)
+    result["sessions"] = DAY.sessions
+    result["resumed"] = DAY.resumed
     with open(out_path, "w") as out:
         json.dump(result, out)
-    runner.quit()
     return result
 
 
