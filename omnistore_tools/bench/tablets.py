@@ -106,13 +106,12 @@ class Tablet(FastHttpUser):
     def on_start(self):
         Tablet.number += 1
         self.index = Tablet.number - 1
-        stores = PLAN["stores"]
-        self.store = stores[self.index % len(stores)]
-        self.at_desk = self.index < len(stores) and PLAN["desk"]
+        self.store = PLAN["stores"][PLAN["store_of"][self.index]]
+        self.at_desk = PLAN["desk"][self.index]
         self.rng = random.Random(f"{PLAN['seed']}:{self.index}")
         # Its own address behind the proxy (the sign-in is throttled per address and per address and account).
-        self.address = f"10.{(self.index >> 16) & 255}.{(self.index >> 8) & 255}.{self.index & 255}"
-        self.headers = {"X-Forwarded-For": self.address, "X-Forwarded-Proto": "http", "User-Agent": "omnistore-tablet"}
+        self.address = PLAN["addresses"][self.index]
+        self.headers = {"X-Forwarded-For": self.address, "X-Forwarded-Proto": "http", "User-Agent": PLAN["user_agent"]}
         self.refresh = PLAN["refresh_seconds"]
         self.live = None  # (kind, url) of the open page's live component
         self.live_variant = None
@@ -148,7 +147,7 @@ class Tablet(FastHttpUser):
             self.csrf = found.group(1)
 
     def resume(self):
-        """Take up the session this tablet had in the previous run of the command, if it still holds."""
+        """Take up the session made for this tablet (capacity.py) or kept from the previous N, if it holds."""
         cookies = PLAN.get("sessions", {}).get(str(self.index))
         if not cookies:
             return False
