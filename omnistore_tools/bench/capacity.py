@@ -6,9 +6,10 @@
    customers, an API token for the ERP's stock feed.
 3. For each N tried: starts `gunicorn app:app` (sync workers, one per core unless `--workers`; behind a proxy as
    the README recommends, so each tablet has its own address), runs the tablets in a process of their own
-   (tablets.py, locust with gevent), lets them sign in and settle, then measures for `--seconds`: client latency
-   and the Server-Timing figure per kind of request, the panels' freshness, and the CPU that gunicorn's
-   processes, the database's backends and the load generator used (from /proc).
+   (tablets.py, locust with gevent) with sessions made by the sign-in verb (kept for the next N), lets them
+   settle, then measures for `--seconds`: client latency and the Server-Timing figure per kind of request, the
+   panels' freshness, and the CPU that gunicorn's processes, the database's backends and the load generator
+   used (from /proc).
 4. N passes when every action kind's p95 client latency is ≤ 150 ms, every change the ERP made to a variant
    shown on an open panel was seen by that panel within 2 s (the maximum, not a percentile), no request failed
    and every tablet signed in. With `--search` it goes up from the first N while N passes (× `--step`) and down
