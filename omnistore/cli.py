@@ -1,8 +1,8 @@
 """Flask commands for operators and scripts: staff, market, api-token, demo, seed, bench, worker, holds, pickups,
 outbox, webhooks.
 
-demo, seed, bench and bench-ordering are tooling (the package omnistore_tools): registered here, imported only
-when one of them runs, so a web process never loads the load generator."""
+demo, seed, bench, bench-ordering and bench-capacity are tooling (the package omnistore_tools): registered here,
+imported only when one of them runs, so a web process never loads the load generator."""
 
 import importlib
 import sys
@@ -437,5 +437,13 @@ def register_cli(app: Flask):
             "omnistore_tools.bench.ordering:bench_ordering",
             "Benchmark the sourcing engine (p95 of a proposal; target ≤ 50 ms at 200 stores) and order placement "
             "(orders per second with CLIENTS concurrent clients; run it on PostgreSQL).",
+        )
+    )
+    app.cli.add_command(
+        _LazyCommand(
+            "bench-capacity",
+            "omnistore_tools.bench.capacity:bench_capacity",
+            "How many tablets the app and its database carry: a store day replayed across N simulated tablets "
+            "(largest N with action p95 ≤ 150 ms and every open panel fresh within 2 s).",
         )
     )

@@ -58,7 +58,7 @@ def assert_no_tooling(found):
     assert found["tooling"] == [], found["tooling"]
     assert found["load_generator"] == [], found["load_generator"]
     # The tooling's commands are there, each still only a name and a help text.
-    assert {"demo", "seed", "bench", "bench-ordering"} <= set(found["commands"])
+    assert {"demo", "seed", "bench", "bench-ordering", "bench-capacity"} <= set(found["commands"])
 
 
 def test_a_web_process_loads_no_tooling(app, database_url):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
@@ -20,7 +20,7 @@ from omnistore.core.statuses import (
 from omnistore.core.types import utcnow
 from omnistore.orders import pick_deadlines
 from omnistore.orders.models import Order, OrderLine, Pickup, Transfer
-from omnistore.stores.models import Location
+from omnistore.stores.models import Location, Staff, StaffSession
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,8 @@ class DeskQueue:
         return not (self.checked_in or self.to_pick or self.arriving or self.ready or self.overdue)
 
 
-def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
-    """Changes whenever the desk's queue would look different: an order arrives, moves or closes, a customer
-    is on the way or checks in, a transfer to the store moves, or a minute passes (waiting times, overdue).
-    One aggregate over the store's open orders and one over its incoming transfers."""
-    now = now or utcnow()
-    orders_row = db.session.execute(
+def _orders_figures(location_id):
+    return (
         select(
             func.count(Order.id),
             func.max(Order.updated_at),
@@ -152,18 +148,94 @@ def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
         )
         .select_from(Order)
         .outerjoin(Pickup, Pickup.order_id == Order.id)
-        .where(Order.pickup_location_id == location.id, Order.status.in_(OPEN_PICKUP_STATUSES))
-    ).one()
-    transfers_row = db.session.execute(
-        select(
-            func.count(Transfer.id),
-            func.max(Transfer.picked_at),
-            func.max(Transfer.shipped_at),
-            func.max(Transfer.received_at),
-        ).where(Transfer.destination_location_id == location.id)
-    ).one()
+        .where(Order.pickup_location_id == location_id, Order.status.in_(OPEN_PICKUP_STATUSES))
+    )
+
+
+def _transfers_figures(location_id):
+    return select(
+        func.count(Transfer.id),
+        func.max(Transfer.picked_at),
+        func.max(Transfer.shipped_at),
+        func.max(Transfer.received_at),
+    ).where(Transfer.destination_location_id == location_id)
+
+
+def _stamp(orders_row, transfers_row, now):
     stamp = repr((tuple(orders_row), tuple(transfers_row), now.strftime("%Y%m%d%H%M")))
     return hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def queue_fingerprint(location: Location, now: datetime | None = None) -> str:
+    """Changes whenever the desk's queue would look different: an order arrives, moves or closes, a customer
+    is on the way or checks in, a transfer to the store moves, or a minute passes (waiting times, overdue).
+    One aggregate over the store's open orders and one over its incoming transfers."""
+    now = now or utcnow()
+    orders_row = db.session.execute(_orders_figures(location.id)).one()
+    transfers_row = db.session.execute(_transfers_figures(location.id)).one()
+    return _stamp(orders_row, transfers_row, now)
+
+
+# The desk's unchanged poll: the signed-in staff member's session fields with their store, then the queue's two
+# aggregates. Built once: the poll runs these and nothing else.
+_SESSION = (
+    select(
+        Staff.session_generation,
+        Staff.active,
+        Staff.role,
+        Staff.location_id,
+        StaffSession.ended_at,
+        StaffSession.started_at,
+        StaffSession.last_seen_at,
+    )
+    .select_from(Staff)
+    .outerjoin(StaffSession, and_(StaffSession.staff_id == Staff.id, StaffSession.key_hash == bindparam("key")))
+    .where(Staff.id == bindparam("staff"))
+)
+_ORDERS = _orders_figures(bindparam("location"))
+_TRANSFERS = _transfers_figures(bindparam("location"))
+
+
+@dataclass(frozen=True)
+class QueuePoll:
+    session_generation: int
+    active: bool
+    role: str
+    session_open: bool  # the server-side session with this key exists and has not ended
+    started_at: datetime | None
+    last_seen_at: datetime | None
+    fingerprint: str  # of the staff member's own store's queue, as queue_fingerprint makes it
+
+
+def poll(staff_id, key_hash, now=None):
+    """For a desk asking "anything new?" about its own store's queue: the staff member's session fields (to
+    check the sign-in, its idle time and whether the poll would count as desk presence) and the queue's
+    fingerprint, without loading the staff member; None if there is no such staff member or store.
+
+    On PostgreSQL it runs on a connection in autocommit: three round trips, no BEGIN and ROLLBACK around
+    them."""
+    now = now or utcnow()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return _poll(connection, staff_id, key_hash, now)
+    return _poll(db.session, staff_id, key_hash, now)
+
+
+def _poll(connection, staff_id, key_hash, now):
+    row = connection.execute(_SESSION, {"staff": staff_id, "key": key_hash}).first()
+    if row is None or row.location_id is None:
+        return None
+    orders_row = connection.execute(_ORDERS, {"location": row.location_id}).one()
+    transfers_row = connection.execute(_TRANSFERS, {"location": row.location_id}).one()
+    return QueuePoll(
+        row.session_generation,
+        bool(row.active),
+        row.role,
+        row.started_at is not None and row.ended_at is None,
+        row.started_at,
+        row.last_seen_at,
+        _stamp(orders_row, transfers_row, now),
+    )
 
 
 def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:

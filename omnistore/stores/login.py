@@ -46,6 +46,73 @@ def parse_user_id(user_id):
     return int(staff_id), int(generation)
 
 
+# --- the shortcut of an unchanged live poll ---------------------------------------------------------------
+#
+# An open panel or desk asks every few seconds whether anything changed. While nothing did, its screen answers
+# 204 after a statement or three (the session fields and its fingerprint), without loading the staff member or
+# rewriting the session cookie. Whatever else may be the case (not signed in, idle too long, the session seen
+# from elsewhere, a stale or unparsable request, a changed figure) takes the ordinary way: the checks of
+# Flask-Login and the idle timeout, then the view.
+
+
+def poll_identity():
+    """(staff id, session generation, hash of the session's key) from the cookie of a live poll, or None when
+    anything is unusual (then the ordinary way decides)."""
+    staff_id, generation = parse_user_id(session.get("_user_id"))
+    key = session.get(SESSION_KEY)
+    if staff_id is None or not isinstance(key, str):
+        return None
+    if any("\x00" in value for value in request.args.values()):
+        return None
+    if session.get("_id") != current_app.login_manager._session_identifier_generator():
+        return None  # seen from another address or browser: Flask-Login's session protection decides
+    return staff_id, generation, staff_sessions.hash_key(key)
+
+
+def poll_session_holds(generation, answer, now=None):
+    """Whether the session an unchanged poll read (`answer`: session_generation, active, session_open,
+    started_at, last_seen_at) still holds for the cookie's generation, by the server's clock."""
+    if answer is None or not answer.active or answer.session_generation != generation or not answer.session_open:
+        return False
+    return staff_sessions.verdict(answer.started_at, answer.last_seen_at, limits(), now) is None
+
+
+def desk_presence_due(role, started_at, last_seen_at, now=None):
+    """Whether a poll of the staff member's own desk queue would move the session's clock on now (see the
+    module's docstring and check_session): then it must take the ordinary way."""
+    rules, now = limits(), now or utcnow()
+    signed = staff_sessions.Signed(0, 0, role, started_at, last_seen_at)
+    return staff_sessions.counts_as_presence(signed, rules, now) and now - last_seen_at >= rules.step
+
+
+def answer_unchanged_poll(staff_id):
+    """The poll is answered 204 by its screen: signed in as `staff_id` (loaded only if anything asks more), and
+    the session cookie is not sent again (web/__init__.py)."""
+    current_app.login_manager._update_request_context_with_user(PollingStaff(staff_id, session["_user_id"]))
+    g.session_untouched = True
+
+
+class PollingStaff:
+    """current_user for an unchanged poll: signed in; the staff member is loaded only if anything asks more."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, staff_id, session_id):
+        self.id = staff_id
+        self._session_id = session_id
+
+    def get_id(self):
+        return self._session_id
+
+    def __getattr__(self, name):
+        staff = self.__dict__.get("_staff")
+        if staff is None:
+            staff = self.__dict__["_staff"] = load_user(self._session_id)
+        return getattr(staff, name)
+
+
 def load_user(user_id):
     """Flask-Login's user loader: the staff member of an open server-side session with this cookie's key."""
     staff_id, generation = parse_user_id(user_id)

@@ -30,8 +30,9 @@ from omnistore_tools.bench.scenarios import HOST, USER_AGENT, Req
 class Gunicorn:
     """`gunicorn app:app` on a socket bound here (127.0.0.1, a free port) and handed to it; stopped on exit."""
 
-    def __init__(self, app: Flask, workers: int, threads: int):
+    def __init__(self, app: Flask, workers: int, threads: int, env: dict | None = None):
         self.app = app
+        self.extra_env = env or {}
         self.workers = workers
         self.threads = threads
         self.process = None
@@ -103,6 +104,7 @@ class Gunicorn:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.extra_env)
         return env
 
     def _wait_until_ready(self, timeout=60):

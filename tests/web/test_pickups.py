@@ -15,6 +15,7 @@ from omnistore.pickups import preparing
 from omnistore.pickups import queue as pickup_queue
 from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel
+from tests.helpers import count_statements
 
 HX = {"HX-Request": "true"}
 
@@ -101,6 +102,35 @@ def test_the_queue_answers_204_while_nothing_changed(client, make, desk):
     with transaction():  # the customer says "I'm here"
         db.session.get(Order, order.id).pickup.checked_in_at = utcnow()
     assert client.get(new_url, headers=HX).status_code == 200
+
+
+def test_an_unchanged_queue_poll_is_three_statements_without_loading_the_staff_member(client, make, desk):
+    new_order(make, desk, first_name="Nora")
+    client.login("clerk@example.test")
+    url = re.search(r'hx-get="(/pickups/queue\?v=[0-9a-f]+)"', text(client.get("/pickups/"))).group(1)
+    with count_statements("SELECT") as seen:
+        assert client.get(url, headers=HX).status_code == 204
+    assert len(seen) == 3, "\n\n".join(seen)
+    assert "staff_session" in seen[0] and "pickup" in seen[1] and "transfer" in seen[2]
+    clerk = desk["clerk"]
+    session_key_hash = make.staff_session_rows()[0].key_hash
+    answer = pickup_queue.poll(clerk.id, session_key_hash)
+    assert answer.fingerprint == pickup_queue.queue_fingerprint(desk["ham"]) == url.rsplit("=", 1)[1]
+    assert answer.session_open and answer.role == "clerk"
+
+
+def test_an_unchanged_queue_poll_still_notes_the_desks_presence_once_a_minute(client, make, desk):
+    client.login("clerk@example.test")
+    url = re.search(r'hx-get="(/pickups/queue\?v=[0-9a-f]+)"', text(client.get("/pickups/"))).group(1)
+    make.age_sessions(minutes=2)
+    before = make.staff_session_rows()[0].last_seen_at
+    assert client.get(url, headers=HX).status_code in (200, 204)  # 200 if the minute turned meanwhile
+    after = make.staff_session_rows()[0].last_seen_at
+    assert after > before
+    current = f"/pickups/queue?v={pickup_queue.queue_fingerprint(desk['ham'])}"
+    with count_statements("SELECT") as seen:  # noted: the next poll within the minute takes the short way
+        assert client.get(current, headers=HX).status_code == 204
+    assert len(seen) == 3, "\n\n".join(seen)
 
 
 def test_polling_another_stores_queue_does_not_keep_the_session_alive(client, make, desk):

@@ -22,6 +22,7 @@ from flask_wtf import FlaskForm
 
 from omnistore.core.errors import AlreadyCollected, DomainError, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import htmx
+from omnistore.core.types import utcnow
 from omnistore.orders.forms import ReceiveForm, RejectForm
 from omnistore.orders.models import VERIFICATIONS
 from omnistore.orders.views.orders import bp as orders_bp
@@ -30,6 +31,7 @@ from omnistore.pickups import handover as pickup_handover
 from omnistore.pickups import preparing
 from omnistore.pickups import queue as pickup_queue
 from omnistore.stores import locations as location_service
+from omnistore.stores import login
 from omnistore.stores.staff import can_act_at
 from omnistore.web import i18n
 from omnistore.web.form_input import form_input
@@ -116,6 +118,28 @@ def queue():
     )
     response.vary.add("HX-Request")
     return response
+
+
+@bp.before_app_request
+def _unchanged_queue_poll():
+    """The desk's own queue polled with the fingerprint it shows, and nothing changed: 204 after three plain
+    statements (pickup_queue.poll), without loading the staff member (stores/login.py). A poll that would count
+    as desk presence and is due to move the session's clock on, another store's queue or a group of it, and
+    anything unusual take the ordinary way."""
+    if request.endpoint != "pickups.queue" or request.method != "GET" or list(request.args) != [LIVE_PARAM]:
+        return None
+    identity = login.poll_identity()
+    if identity is None:
+        return None
+    staff_id, generation, key_hash = identity
+    now = utcnow()
+    answer = pickup_queue.poll(staff_id, key_hash, now)
+    if not login.poll_session_holds(generation, answer, now) or answer.fingerprint != request.args[LIVE_PARAM]:
+        return None
+    if login.desk_presence_due(answer.role, answer.started_at, answer.last_seen_at, now):
+        return None  # the ordinary way notes the presence (login.check_session)
+    login.answer_unchanged_poll(staff_id)
+    return "", 204
 
 
 # --- the handover ------------------------------------------------------------------------------------------

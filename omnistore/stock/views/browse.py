@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +14,6 @@ from omnistore.stock import availability, network_panel
 from omnistore.stock import search as catalogue_search
 from omnistore.stock.views import bp
 from omnistore.stores import login
-from omnistore.stores import sessions as staff_sessions
 from omnistore.web.rendering import LIVE_PARAM, live_poll, login_required, render_page_or_partial, wants_fragment
 
 # --- search and scan --------------------------------------------------------------------------------------
@@ -229,10 +228,7 @@ def _panel(variant):
 #
 # An open panel asks every few seconds whether anything changed (?v=<the fingerprint it shows>). While
 # nothing did, the answer is 204 after one statement (network_panel.poll: is the session's staff member still
-# active with this session generation, and the variant's fingerprint), without loading the staff member or
-# rewriting the session cookie. Whatever else may be the case (not signed in, idle too long, the session
-# seen from elsewhere, a stale or unparsable request, a changed figure) takes the ordinary way: the checks
-# of Flask-Login and the idle timeout, then the view.
+# active with this session generation, and the variant's fingerprint); see stores/login.py for the rest.
 
 
 @bp.before_app_request
@@ -240,45 +236,15 @@ def _unchanged_poll():
     if request.endpoint != "stock.panel" or LIVE_PARAM not in request.args or request.method != "GET":
         return None
     variant_id = (request.view_args or {}).get("variant_id")
-    staff_id, generation = login.parse_user_id(session.get("_user_id"))
-    key = session.get(login.SESSION_KEY)
-    if staff_id is None or not isinstance(key, str) or not isinstance(variant_id, int):
+    identity = login.poll_identity()
+    if identity is None or not isinstance(variant_id, int) or not 0 < variant_id <= catalog.MAX_ID:
         return None
-    if not 0 < variant_id <= catalog.MAX_ID or any("\x00" in value for value in request.args.values()):
+    staff_id, generation, key_hash = identity
+    answer = network_panel.poll(staff_id, key_hash, variant_id)
+    if not login.poll_session_holds(generation, answer) or answer.fingerprint != request.args.get(LIVE_PARAM):
         return None
-    if session.get("_id") != current_app.login_manager._session_identifier_generator():
-        return None  # seen from another address or browser: Flask-Login's session protection decides
-    answer = network_panel.poll(staff_id, staff_sessions.hash_key(key), variant_id)
-    if answer is None or not answer.active or answer.session_generation != generation or not answer.session_open:
-        return None
-    if staff_sessions.verdict(answer.started_at, answer.last_seen_at, login.limits()) is not None:
-        return None  # idle too long (checked against the server's clock, not the cookie's): the ordinary way
-    if answer.fingerprint != request.args.get(LIVE_PARAM):
-        return None
-    current_app.login_manager._update_request_context_with_user(_PollingStaff(staff_id, session["_user_id"]))
-    g.session_untouched = True  # a poll does not extend the session (see web/__init__.py)
+    login.answer_unchanged_poll(staff_id)
     return "", 204
-
-
-class _PollingStaff:
-    """current_user for an unchanged poll: signed in; the staff member is loaded only if anything asks more."""
-
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
-
-    def __init__(self, staff_id, session_id):
-        self.id = staff_id
-        self._session_id = session_id
-
-    def get_id(self):
-        return self._session_id
-
-    def __getattr__(self, name):
-        staff = self.__dict__.get("_staff")
-        if staff is None:
-            staff = self.__dict__["_staff"] = login.load_user(self._session_id)
-        return getattr(staff, name)
 
 
 # --- template helpers ----------------------------------------------------------------------------------
