@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from omnistore.catalog.models import Variant
+from omnistore.catalog.prices import prices_in
 from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import InvalidTransition, NotFound
@@ -20,6 +21,8 @@ from omnistore.orders.services import record_event
 from omnistore.returns.access import check_may_act
 from omnistore.returns.models import Return
 from omnistore.stock.availability import variant_totals
+from omnistore.stores.markets import market_of
+from omnistore.stores.models import Location
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Option:
     here: int
     network: int
     returned: bool  # the variant that came back (offered too: the same size, a fresh unit)
+    price_minor: int | None  # its price in this store's market (None: not sold there)
+    market: object  # that market (stores.models.Market)
 
 
 def exchange_options(ret: Return, location_id) -> list[Option]:
@@ -40,12 +45,21 @@ def exchange_options(ret: Return, location_id) -> list[Option]:
         select(Variant).where(Variant.product_id.in_(product_ids)).order_by(Variant.product_id, Variant.id)
     ).all()
     totals = variant_totals([v.id for v in variants], location_id)
+    market = market_of(db.session.get(Location, location_id))
+    prices = prices_in([v.id for v in variants], market.code)
     returned = {line.variant_id for line in ret.lines}
     options = []
     for variant in variants:
         found = totals.get(variant.id)
         options.append(
-            Option(variant, found.here if found else 0, found.network if found else 0, variant.id in returned)
+            Option(
+                variant,
+                found.here if found else 0,
+                found.network if found else 0,
+                variant.id in returned,
+                prices.get(variant.id),
+                market,
+            )
         )
     return options
 

@@ -140,7 +140,7 @@ def test_part_of_a_line_is_rejected_as_damaged_and_the_rest_keeps_moving(shop):
     damaged = db.session.scalar(
         select(StockMovement).where(StockMovement.location_id == shop.cph.id, StockMovement.on_hand_delta == -1)
     )
-    assert damaged.kind == "adjustment" and damaged.reason.startswith("Damaged") and damaged.allocated_delta == -1
+    assert damaged.kind == "write_off" and damaged.reason.startswith("Damaged") and damaged.allocated_delta == -1
     assert db.session.scalar(select(func.count()).select_from(CountTask)) == 0  # damaged: no count needed
     order = fresh(Order, order.id)
     assert sorted((ln.quantity, ln.status, ln.source_location.code) for ln in order.lines) == [

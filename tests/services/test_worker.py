@@ -167,7 +167,13 @@ def test_the_status_shows_each_job_and_whether_a_worker_is_alive(app):
     periodic.beat("host:2:def", "worker")
     found = periodic.status(JOBS, app.config)
     assert [beat.id for beat in found.alive] == ["host:2:def"]
-    assert [row.job.name for row in found.jobs] == ["holds.release", "pickups.deadlines", "outbox.deliver"]
+    assert [row.job.name for row in found.jobs] == [
+        "holds.release",
+        "pickups.deadlines",
+        "pickups.rejections",
+        "submissions.forget",
+        "outbox.deliver",
+    ]
     assert all(row.state is None for row in found.jobs)
 
 

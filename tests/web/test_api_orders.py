@@ -76,6 +76,7 @@ def test_a_pickup_order_from_the_pickup_stores_own_stock(http, shop):
             "status": "allocated",
             "source_location": "HAM",
             "reason": order["lines"][0]["reason"],
+            "returned_quantity": 0,
         }
     ]
     assert "In stock here" in order["lines"][0]["reason"]

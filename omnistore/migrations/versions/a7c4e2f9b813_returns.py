@@ -16,10 +16,10 @@ down_revision = 'a7e3c1d05b92'
 branch_labels = None
 depends_on = None
 
-OLD_KINDS = "kind IN ('receipt', 'adjustment', 'allocation', 'release', 'transfer_out', 'transfer_in', 'handover', 'import')"
+OLD_KINDS = "kind IN ('receipt', 'adjustment', 'allocation', 'release', 'transfer_out', 'transfer_in', 'handover', 'import', 'count')"
 NEW_KINDS = (
     "kind IN ('receipt', 'adjustment', 'allocation', 'release', 'transfer_out', 'transfer_in', 'handover', 'import', "
-    "'return', 'write_off')"
+    "'count', 'return', 'write_off')"
 )
 
 
@@ -94,7 +94,9 @@ def upgrade():
 
 
 def downgrade():
-    op.execute("DELETE FROM stock_movement WHERE kind IN ('return', 'write_off')")
+    # Keep on_hand = Σ movements: a return was goods in, a write-off an adjustment out.
+    op.execute("UPDATE stock_movement SET kind = 'receipt' WHERE kind = 'return'")
+    op.execute("UPDATE stock_movement SET kind = 'adjustment' WHERE kind = 'write_off'")
     with op.batch_alter_table('stock_movement', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_stock_movement_kind'), type_='check')
         batch_op.create_check_constraint(op.f('ck_stock_movement_kind'), OLD_KINDS)
