@@ -117,6 +117,8 @@ def test_the_second_of_two_crossing_merges_is_told_why_on_the_merge_page(page, m
     page.locator("#other_id-picker-q").fill("j.mueller@example.de")
     page.locator("#other_id-picker-q").press("Enter")
     page.locator(".picker-hit", has_text="j.mueller@example.de").click()
+    # The choice comes in by htmx: Continue before it has arrived would send no profile.
+    expect(page.locator('input[type=hidden][name="other_id"]')).to_have_value(str(twin.id))
     page.get_by_role("button", name="Continue").click()
     expect(page.locator(".duplicate-offer")).to_be_visible()
     # Meanwhile a colleague merges the other way round: Jürgen into the twin.
