@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -67,6 +68,9 @@ class Order(db.Model):
     market_code: Mapped[str | None] = mapped_column(ForeignKey("market.code"))  # always set on placing
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     total_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # A delivery whose shipping fee the chain waived: units a pickup store could not supply, sent home instead
+    # at the customer's choice (orders/rejection_choices.py). The order's total holds no fee then.
+    shipping_fee_waived: Mapped[bool] = mapped_column(Boolean, default=False)
     # SHA-256 (hex) of "<scope>:<key>": a client's key may hold personal data, so only its hash is kept.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -41,6 +41,7 @@ class StockLevel(db.Model):
         CheckConstraint("allocated >= 0", name="allocated"),
         CheckConstraint("allocated <= on_hand", name="allocated_le_on_hand"),
         Index("ix_stock_level_location_variant", "location_id", "variant_id"),
+        Index("ix_stock_level_location_zone", "location_id", "zone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +49,8 @@ class StockLevel(db.Model):
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     allocated: Mapped[int] = mapped_column(Integer, default=0)
+    # Where the variant sits in this location (e.g. "A3", "Shoe wall"): what a count of a zone covers. "" = none.
+    zone: Mapped[str] = mapped_column(String(40), default="")
     # Bumped on every change, so an open stock panel can ask "anything new?" cheaply.
     version: Mapped[int] = mapped_column(BigInteger, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -107,7 +110,7 @@ class StockMovement(db.Model):
 # --- counts: what the shelf says, checked against the figures (counts.py) ---------------------------------
 
 COUNT_TASK_STATUSES = ("open", "closed")
-COUNT_SCOPES = ("category", "variants", "tasks")
+COUNT_SCOPES = ("category", "variants", "tasks", "zone")
 COUNT_STATUSES = ("counting", "review", "posted", "cancelled")
 # counting: being scanned; review: variance above the threshold, waiting for a manager (or a second count);
 # blocked: the count is below what orders reserve here; posted: on_hand set through the ledger (a `count`
@@ -150,7 +153,7 @@ class CountTask(db.Model):
 
 
 class StockCount(db.Model):
-    """A count session at one store: a category, a list of variants or the store's open count tasks, scanned
+    """A count session at one store: a zone, a category, a list of variants or the store's open count tasks, scanned
     item by item. Its state is saved per scan, so a count interrupted is resumed where it was."""
 
     __tablename__ = "stock_count"
@@ -164,6 +167,7 @@ class StockCount(db.Model):
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     scope: Mapped[str] = mapped_column(String(10))
     category: Mapped[str] = mapped_column(String(100), default="")  # scope "category"
+    zone: Mapped[str] = mapped_column(String(40), default="")  # scope "zone"
     blind: Mapped[bool] = mapped_column(Boolean, default=True)  # expected figures hidden while counting
     status: Mapped[str] = mapped_column(String(10), default="counting")
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

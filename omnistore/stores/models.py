@@ -79,6 +79,9 @@ class Location(db.Model):
     safety_stock: Mapped[int] = mapped_column(Integer, default=0)
     transfer_capacity: Mapped[int] = mapped_column(Integer, default=50)
     lead_time_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Opening hours the store has to pick what it was asked for (orders/pick_deadlines.py); None: the
+    # network's OMNISTORE_PICK_HOURS.
+    pick_hours: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str] = mapped_column(Text, default="")
 
