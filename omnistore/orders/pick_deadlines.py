@@ -1,8 +1,9 @@
-"""Pick deadlines: a store has OMNISTORE_PICK_HOURS of its own opening hours (stores/locations.after_open_hours)
-to pick what it was asked for — a transfer to send from the moment it was requested, a pickup order's goods at
-the pickup store from the moment they were all there (placed, or its last parcel received). Past that, the
-transfer's card on the "to pick & send" list, the desk's queue and the manager's rejections page flag it.
-Reads only."""
+"""Pick deadlines: a store has its pick hours — its own setting (Location.pick_hours, set by its manager on
+the pickup settings screen), else the network's OMNISTORE_PICK_HOURS — of its own opening hours
+(stores/locations.after_open_hours) to pick what it was asked for: a transfer to send from the moment it was
+requested, a pickup order's goods at the pickup store from the moment they were all there (placed, or its last
+parcel received). Past that, the transfer's card on the "to pick & send" list, the desk's queue and the
+manager's rejections page flag it. Reads only."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,13 +19,15 @@ from omnistore.stores.locations import after_open_hours
 from omnistore.stores.models import Location
 
 
-def pick_hours():
-    return current_app.config["OMNISTORE_PICK_HOURS"]
+def pick_hours(location=None):
+    """The opening hours `location` has to pick: its own setting, else the network's (no location: the network's)."""
+    own = getattr(location, "pick_hours", None)
+    return own if own is not None else current_app.config["OMNISTORE_PICK_HOURS"]
 
 
 def due_at(location, since) -> datetime:
     """When something asked of `location` at `since` should be picked."""
-    return after_open_hours(location, since, pick_hours())
+    return after_open_hours(location, since, pick_hours(location))
 
 
 def transfer_due(transfer):

@@ -189,6 +189,34 @@ class PickupSettings:
     transfer_capacity: int
     safety_stock: int
     pickup_hours: dict  # {"mon": [["09:30", "20:00"]], …}; {} = whenever the store is open
+    # Opening hours the store has to pick what it was asked for, as typed ("4", "1,5"); "" or None: the
+    # network's OMNISTORE_PICK_HOURS (see `check_pick_hours`).
+    pick_hours: object = None
+
+
+PICK_HOURS_MIN, PICK_HOURS_MAX = 0.25, 168.0
+
+
+def check_pick_hours(value):
+    """A store's pick deadline in opening hours, as typed or given: None for "" or None (the network's
+    setting), else a number from PICK_HOURS_MIN to PICK_HOURS_MAX, a decimal comma allowed ("1,5"), kept to two
+    decimals. ValueError when it is not such a number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        word = str(value).strip().replace(",", ".")
+        if not word:
+            return None
+        if len(word) > 10 or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", word):
+            raise ValueError(value)
+        number = float(word)
+    if number != number or not PICK_HOURS_MIN <= number <= PICK_HOURS_MAX:
+        raise ValueError(value)
+    return round(number, 2)
 
 
 def parse_hours(text):
@@ -238,6 +266,14 @@ def update_pickup_settings(location, settings, *, staff):
         errors["reminder_day"] = _l(
             "The reminder goes out before the last hold day: 0 to %(last)d.", last=max(0, (settings.hold_days or 1) - 1)
         )
+    try:
+        pick_hours = check_pick_hours(settings.pick_hours)
+    except ValueError:
+        errors["pick_hours"] = _l(
+            "Give a number of hours from %(low)s to %(high)d, or leave it empty for the network's setting.",
+            low="0.25",
+            high=int(PICK_HOURS_MAX),
+        )
     hours = settings.pickup_hours if isinstance(settings.pickup_hours, dict) else None
     if hours is None or set(hours) - set(WEEKDAYS):
         errors["pickup_hours"] = _l("Give the hours as 09:30-20:00, several separated by commas.")
@@ -251,6 +287,7 @@ def update_pickup_settings(location, settings, *, staff):
         "transfer_capacity": settings.transfer_capacity,
         "safety_stock": settings.safety_stock,
         "pickup_hours": {day: hours[day] for day in WEEKDAYS if day in hours},
+        "pick_hours": pick_hours,
     }
     with transaction() as session:
         location = session.get(Location, location.id, with_for_update=True)

@@ -1,5 +1,5 @@
 """The store's pickup settings, as its manager (or an admin, for any store) sets them: hold and reminder days,
-pickup hours, whether the desk takes orders, and what the store gives to other stores' orders."""
+pickup hours, whether the desk takes orders, its pick deadline, and what the store gives to other stores' orders."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,6 +10,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from omnistore.core.errors import NotFound, ValidationFailed
+from omnistore.orders import pick_deadlines
 from omnistore.reviews.views import bp
 from omnistore.reviews.views.query import store_choices
 from omnistore.stores import locations as location_service
@@ -47,6 +48,7 @@ class PickupSettingsForm(FlaskForm):
         _l("Safety stock (units kept for this store)"), validators=[InputRequired(), NumberRange(0, 10_000)]
     )
     sourcing_enabled = BooleanField(_l("Supplies other stores' orders"))
+    pick_hours = StringField(_l("Pick within (opening hours)"), validators=[Optional()])
 
 
 def _settings_location():
@@ -69,6 +71,7 @@ def settings():
         form.pickup_enabled.data, form.sourcing_enabled.data = location.pickup_enabled, location.sourcing_enabled
         form.transfer_capacity.data, form.safety_stock.data = location.transfer_capacity, location.safety_stock
         form.use_store_hours.data = not location.pickup_hours
+        form.pick_hours.data = "" if location.pick_hours is None else f"{location.pick_hours:g}"
         for day in WEEKDAYS:
             source = location.pickup_hours or location.opening_hours or {}
             getattr(form, day).data = location_service.format_hours(source.get(day, []))
@@ -94,6 +97,7 @@ def settings():
                         transfer_capacity=form.transfer_capacity.data,
                         safety_stock=form.safety_stock.data,
                         pickup_hours=hours,
+                        pick_hours=(form.pick_hours.data or "")[:20],
                     ),
                     staff=current_user,
                 )
@@ -108,5 +112,10 @@ def settings():
                 )
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "manager/settings.html", form=form, location=location, weekdays=WEEKDAYS, stores=store_choices()
+        "manager/settings.html",
+        form=form,
+        location=location,
+        weekdays=WEEKDAYS,
+        stores=store_choices(),
+        network_pick_hours=pick_deadlines.pick_hours(),
     ), status
