@@ -26,6 +26,7 @@ from omnistore.core.statuses import LineStatus, OrderStatus
 from omnistore.orders import api_orders, order_rules
 from omnistore.stock import feed as stock_feed
 from omnistore.stock import inputs
+from omnistore.stock import zones as stock_zones
 
 # Text the API takes in a query, path or order: no control characters (the services refuse them with 422).
 ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -275,6 +276,11 @@ class StockRowInput(Input):
     on_hand: int = Field(
         ge=0, le=inputs.MAX_QUANTITY, description="The counted figure; must not be below what is allocated to orders."
     )
+    zone: OptionalText(
+        stock_zones.ZONE_MAX,
+        description='Where the variant sits in the location (counted by zone); "" clears it, absent keeps it.',
+        examples=["A3"],
+    ) = None
 
 
 class StockUpsert(BaseModel):
@@ -458,6 +464,10 @@ class Order(Schema):
     vat_rate_bp: int | None = Field(description="The market's VAT rate in basis points (2500 = 25 %).")
     vat_minor: int | None = Field(description="The VAT the total includes.")
     shipping_fee_minor: COUNT
+    shipping_fee_waived: bool = Field(
+        description="The chain waived this delivery's shipping fee (units a pickup store could not supply, sent "
+        "home at the customer's choice): shipping_fee_minor is 0."
+    )
     pickup_location: PickupLocation | None
     status_url: str | None = Field(
         description="Pickup orders: the customer's status page (what the QR code encodes). Only for the token "

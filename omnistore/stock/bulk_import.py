@@ -1,7 +1,7 @@
 """Setting on_hand for many levels at once, from the ERP's file or the API's list (feed.py reads them): each row
 checked on its own, the good ones applied set-based (a few statements whatever the number of rows, conditional on
 the version each level was read at), the bad ones reported with their line and reasons, and the whole import audited
-with its reference."""
+with its reference. A row may also name the variant's zone at the location (stock/zones.py)."""
 
 import re
 import unicodedata
@@ -19,7 +19,7 @@ from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, Forbidden
 from omnistore.core.types import utcnow
-from omnistore.stock import feed
+from omnistore.stock import feed, zones
 from omnistore.stock.feed import ImportRow, RowProblem, TooManyRows
 from omnistore.stock.inputs import LOCATION_CODE_MAX, MAX_QUANTITY, REASON_MAX, SKU_MAX, _bad_character, _whole_number
 from omnistore.stock.ledger import _RETRIES, _actor_ids, _audit_actor
@@ -77,6 +77,7 @@ class _Row:
     sku: str | None = None
     code: str | None = None
     on_hand: int | None = None
+    zone: str | None = None  # None: the level's zone stays as it is
     variant_id: int | None = None
     location_id: int | None = None
 
@@ -123,6 +124,13 @@ def _parse_import_row(source):
         row.sku = _cell_text(row, source.sku, "sku", SKU_MAX)
     if "location" not in flagged:
         row.code = _cell_text(row, source.location, "location", LOCATION_CODE_MAX, upper=True)
+    if source.zone is not None and "zone" not in flagged:
+        problems = {}
+        zone = zones.clean_zone(source.zone, problems)
+        if problems:
+            row.error("zone", "invalid_value", str(problems["zone"]))
+        else:
+            row.zone = zone
     if "on_hand" in flagged:
         pass
     elif source.on_hand is None or (isinstance(source.on_hand, str) and not source.on_hand.strip()):
@@ -193,6 +201,7 @@ def import_on_hand(rows, actor, source) -> ImportResult:
     with transaction() as session:
         _resolve(session, live, actor)
         _apply(session, [row for row in live if row.ok], actor, source, reference)
+        _set_zones(session, [row for row in live if row.ok and row.zone is not None])
         result = ImportResult(reference, [row.result for row in parsed])
         problems = [
             [bad.line, bad.sku, bad.location, " ".join(problem.message for problem in bad.errors)]
@@ -294,6 +303,26 @@ def _apply(session, rows, actor, source, reference):
         pending = [row for row in pending if row.ok and row.result.status == "error"]
     for row in pending:
         row.error(None, "conflict", _("This stock changed while the import ran; send the row again."))
+
+
+def _set_zones(session, rows):
+    """The zones the rows name, on the levels just written (or found unchanged): one executemany; a zone is not
+    a movement, so neither the version nor the ledger changes."""
+    if not rows:
+        return
+    statement = (
+        update(_levels)
+        .where(
+            _levels.c.variant_id == bindparam("b_variant"),
+            _levels.c.location_id == bindparam("b_location"),
+            _levels.c.zone != bindparam("b_zone"),
+        )
+        .values(zone=bindparam("b_zone"))
+    )
+    session.connection().execute(
+        statement,
+        [{"b_variant": row.variant_id, "b_location": row.location_id, "b_zone": row.zone} for row in rows],
+    )
 
 
 _Level = namedtuple("_Level", "id variant_id location_id on_hand allocated version")

@@ -2,14 +2,15 @@
 
 A **count task** asks a store to count one variant (raised when a picker could not find it or found the wrong
 item, see `raise_count_task`); at most one is open per store and variant. A **count** (models.StockCount) is a
-session at one store over a category, a list of variants or the store's open count tasks, scanned item by item
-on the tablet. Its state is written per scan, so an interrupted count resumes where it was. It is blind by
-default: the expected figures stay hidden until it is submitted.
+session at one store over a zone (stock/zones.py), a category, a list of variants or the store's open count
+tasks, scanned item by item on the tablet. Its state is written per scan, so an interrupted count resumes where
+it was. It is blind by default: the expected figures stay hidden until it is submitted.
 
-Verbs: raise_count_task; start_count (a category, a list of codes, or the open tasks), scan (one unit, or more,
+Verbs: raise_count_task; start_count (a zone, a category, a list of codes, or the open tasks), scan (one unit, or more,
 by EAN or SKU), set_counted (a typed figure), submit (what was not scanned counts as zero; a variance above the
 threshold — more than COUNT_VARIANCE_UNITS units or COUNT_VARIANCE_PERCENT % of the expected figure — waits for a
-manager, the rest posts); the manager's approve_line, recount_line (a second count) and keep_line; cancel_count.
+manager, the rest posts); the manager's decide_line (approve, recount — a second count — or keep) and decide_all;
+cancel_count.
 
 Posting is ledger.post_count: one `count` movement per variant that differs, under the level's lock, never
 below what orders reserve there: such a line is `blocked` and names the orders (reviews/counts.py reads
@@ -33,7 +34,7 @@ from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.core.webhooks import endpoints_for
-from omnistore.stock import ledger
+from omnistore.stock import ledger, zones
 from omnistore.stock.inputs import MAX_QUANTITY, _whole_number
 from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel
 from omnistore.stores.models import Location, Staff
@@ -127,12 +128,14 @@ def open_tasks(location_id):
 
 @dataclass(frozen=True)
 class CountScope:
-    """What a count covers: kind "category" (with `category`), "variants" (with `codes`: SKUs or EANs separated
-    by spaces, commas or lines) or "tasks" (the store's open count tasks)."""
+    """What a count covers: kind "zone" (with `zone`: every variant whose level here is in it), "category"
+    (with `category`), "variants" (with `codes`: SKUs or EANs separated by spaces, commas or lines) or "tasks"
+    (the store's open count tasks)."""
 
     kind: str
     category: str = ""
     codes: str = ""
+    zone: str = ""
 
 
 def _require_staff_at(actor, location_id, *, manager=False):
@@ -153,7 +156,29 @@ def get_count(count_id, actor=None) -> StockCount:
 
 
 def _scope_variants(session, location_id, scope):
-    """(scope kind, category, variant ids) for a new count; ValidationFailed naming the field."""
+    """(scope kind, category or zone, variant ids) for a new count; ValidationFailed naming the field."""
+    if scope.kind == "zone":
+        errors = {}
+        zone = zones.clean_zone(scope.zone, errors)
+        if errors or not zone:
+            raise ValidationFailed(_("Choose a zone."), {"zone": errors.get("zone") or _("Choose a zone.")})
+        in_zone = session.scalars(
+            select(StockLevel.variant_id).where(StockLevel.location_id == location_id, StockLevel.zone == zone)
+        ).all()
+        if not in_zone:
+            message = _("Nothing here is in the zone “%(zone)s”.", zone=zone)
+            raise ValidationFailed(message, {"zone": message})
+        # What the system thinks is on the shelves of the zone: its variants with stock or reservations.
+        ids = session.scalars(
+            select(StockLevel.variant_id)
+            .where(
+                StockLevel.location_id == location_id,
+                StockLevel.zone == zone,
+                (StockLevel.on_hand > 0) | (StockLevel.allocated > 0),
+            )
+            .order_by(StockLevel.variant_id)
+        ).all()
+        return "zone", zone, ids
     if scope.kind == "category":
         category = (scope.category or "").strip()[:CATEGORY_MAX]
         if not category:
@@ -212,11 +237,12 @@ def start_count(location_id, scope: CountScope, actor, *, blind=True) -> StockCo
         if not isinstance(location_id, int) or session.get(Location, location_id) is None:
             raise NotFound(_("We could not find that location."))
         _require_staff_at(actor, location_id)
-        kind, category, variant_ids = _scope_variants(session, location_id, scope)
+        kind, name, variant_ids = _scope_variants(session, location_id, scope)
         count = StockCount(
             location_id=location_id,
             scope=kind,
-            category=category,
+            category=name if kind == "category" else "",
+            zone=name if kind == "zone" else "",
             blind=bool(blind),
             status="counting",
             started_by_id=actor.id,
@@ -232,7 +258,8 @@ def start_count(location_id, scope: CountScope, actor, *, blind=True) -> StockCo
             entity=count,
             location_id=location_id,
             scope=kind,
-            category=category,
+            category=count.category,
+            zone=count.zone,
             variants=len(variant_ids),
             blind=count.blind,
             staff=actor,
@@ -250,7 +277,8 @@ def _counting(session, count_id, actor):
 
 def scan(count_id, code, actor, quantity=1) -> StockCountLine:
     """One scan: `quantity` (1 by default) more of the variant with this EAN or SKU. A variant of the count's
-    category that was not expected here gets a line of its own; any other code is refused, naming it."""
+    category (or whose level is in the count's zone) that was not expected here gets a line of its own; any
+    other code is refused, naming it."""
     typed = (code or "").strip() if isinstance(code, str) else ""
     number, problem = _whole_number(quantity, 1, MAX_QUANTITY)
     if problem is not None:
@@ -280,7 +308,7 @@ def _add(session, count, variant, number):
         select(StockCountLine).where(StockCountLine.count_id == count.id, StockCountLine.variant_id == variant.id)
     )
     if line is None:
-        if count.scope != "category" or variant.product.category != count.category:
+        if not _belongs(session, count, variant):
             message = _(
                 "%(product)s (%(sku)s) is not part of this count.", product=variant.product.name, sku=variant.sku
             )
@@ -307,6 +335,15 @@ def _add(session, count, variant, number):
         raise ValidationFailed(message, {"code": message})
     session.refresh(line)
     return line
+
+
+def _belongs(session, count, variant):
+    """May a variant the count did not expect get a line of its own: one of its category, or in its zone."""
+    if count.scope == "category":
+        return variant.product.category == count.category
+    if count.scope == "zone":
+        return zones.in_zone(session, count.location_id, count.zone, variant.id)
+    return False
 
 
 def set_counted(count_id, line_id, quantity, actor) -> StockCountLine:
@@ -484,70 +521,56 @@ def _waiting_line(session, count_id, line_id, actor):
     return count, line
 
 
-def approve_line(count_id, line_id, actor) -> StockCountLine:
-    """The manager accepts the counted figure: it posts (or stays blocked while orders still reserve more)."""
+DECISIONS = ("approve", "recount", "keep")
+
+
+def decide_line(count_id, line_id, decision, actor) -> StockCountLine:
+    """The manager's decision on a line waiting for one ("review" or "blocked"), in one transaction, audited:
+
+    approve   the counted figure posts (or stays blocked while orders still reserve more);
+    recount   a second count of the line, from zero (the first figure kept);
+    keep      the system's figure stays: nothing posts (the variant's open count task is done).
+    """
+    if decision not in DECISIONS:
+        raise ValidationFailed(_("Choose a decision."), {"decision": _("Choose a decision.")})
     with transaction() as session:
         count, line = _waiting_line(session, count_id, line_id, actor)
-        expected = _on_hand(session, count.location_id, line.variant_id)
-        if _post_line(session, count, line, actor):
-            audit.record(
-                "stock.count_approved",
-                entity=count,
-                location_id=count.location_id,
-                variant_id=line.variant_id,
-                counted=line.counted,
-                expected=expected,
-                staff=actor,
-            )
+        detail = {}
+        if decision == "approve":
+            expected = _on_hand(session, count.location_id, line.variant_id)
+            if not _post_line(session, count, line, actor):
+                _finish_if_done(count)
+                return line  # still blocked: nothing decided, nothing audited
+            detail = {"counted": line.counted, "expected": expected}
             _tell_the_erp(count, [line])
-        _finish_if_done(count)
-        return line
-
-
-def recount_line(count_id, line_id, actor) -> StockCountLine:
-    """The manager asks for a second count of the line: it is counted again from zero (the first figure kept)."""
-    with transaction() as session:
-        count, line = _waiting_line(session, count_id, line_id, actor)
-        line.first_counted = line.counted
-        line.counted = 0
-        line.scans = 0
-        line.expected = None
-        line.status = OPEN_LINE
-        count.status = "counting"
+        elif decision == "recount":
+            line.first_counted = line.counted
+            line.counted, line.scans, line.expected = 0, 0, None
+            line.status = OPEN_LINE
+            detail = {"first_counted": line.first_counted}
+        else:
+            line.status = "kept"
+            _close_tasks(session, count, line)
+            detail = {"counted": line.counted}
         audit.record(
-            "stock.count_recount",
+            _DECISION_ACTIONS[decision],
             entity=count,
             location_id=count.location_id,
             variant_id=line.variant_id,
-            first_counted=line.first_counted,
             staff=actor,
-        )
-        return line
-
-
-def keep_line(count_id, line_id, actor) -> StockCountLine:
-    """The manager keeps the system's figure: nothing posts for the line (its open count task is done)."""
-    with transaction() as session:
-        count, line = _waiting_line(session, count_id, line_id, actor)
-        line.status = "kept"
-        _close_tasks(session, count, line)
-        audit.record(
-            "stock.count_kept",
-            entity=count,
-            location_id=count.location_id,
-            variant_id=line.variant_id,
-            counted=line.counted,
-            staff=actor,
+            **detail,
         )
         _finish_if_done(count)
         return line
+
+
+_DECISION_ACTIONS = {"approve": "stock.count_approved", "recount": "stock.count_recount", "keep": "stock.count_kept"}
 
 
 def decide_all(count_id, decision, actor):
     """One decision ("approve", "recount" or "keep") for every line waiting in the count, in variant order, in
     one transaction. Returns the lines decided."""
-    verb = {"approve": approve_line, "recount": recount_line, "keep": keep_line}.get(decision)
-    if verb is None:
+    if decision not in DECISIONS:
         raise ValidationFailed(_("Choose a decision."), {"decision": _("Choose a decision.")})
     with transaction():
         count = get_count(count_id, actor)
@@ -555,7 +578,7 @@ def decide_all(count_id, decision, actor):
         waiting = sorted(
             (line for line in count.lines if line.status in WAITING_LINE_STATUSES), key=lambda line: line.variant_id
         )
-        return [verb(count.id, line.id, actor) for line in waiting]
+        return [decide_line(count.id, line.id, decision, actor) for line in waiting]
 
 
 def cancel_count(count_id, actor) -> StockCount:

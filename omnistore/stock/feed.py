@@ -41,11 +41,13 @@ class ImportRow:
     sku: object = None
     location: object = None
     on_hand: object = None
+    zone: object = None  # optional: where the variant sits in the location (stock/zones.py); None = unchanged
     problems: list = field(default_factory=list)
     empty: bool = False  # a blank line in a file: skipped, not an error
 
 
 IMPORT_ROW_KEYS = ("sku", "location", "on_hand")
+OPTIONAL_ROW_KEYS = ("zone",)  # a row without it leaves the level's zone as it is
 
 # --- reading the ERP's files and the API's lists -----------------------------------------------------
 
@@ -54,7 +56,8 @@ COLUMN_NAMES = {
     "location": ("location", "location_code", "store", "store_code", "filiale", "standort", "butik", "lokation"),
     "on_hand": ("on_hand", "onhand", "quantity", "qty", "bestand", "menge", "antal", "beholdning"),
 }
-_KNOWN_HEADERS = {name: column for column, names in COLUMN_NAMES.items() for name in names}
+OPTIONAL_COLUMN_NAMES = {"zone": ("zone", "zone_code", "bereich", "lagerplatz", "lagerzone", "område", "placering")}
+_KNOWN_HEADERS = {name: column for column, names in (COLUMN_NAMES | OPTIONAL_COLUMN_NAMES).items() for name in names}
 
 
 def _header_key(cell):
@@ -188,6 +191,8 @@ def _csv_row(line, cells, columns):
         )
     else:
         row.sku, row.location, row.on_hand = (cells[columns[name]] for name in IMPORT_ROW_KEYS)
+        if "zone" in columns:
+            row.zone = cells[columns["zone"]] if columns["zone"] < len(cells) else ""
     return row
 
 
@@ -215,15 +220,16 @@ def rows_from_json(items) -> list[ImportRow]:
             row.problems.append(RowProblem(None, "invalid_type", _("Each row must be a JSON object.")))
             continue
         for key in item:
-            if key not in IMPORT_ROW_KEYS:
+            if key not in IMPORT_ROW_KEYS + OPTIONAL_ROW_KEYS:
                 row.problems.append(
                     RowProblem(
                         str(key)[:40],
                         "unknown_field",
-                        _("Unknown field %(key)s; allowed: sku, location, on_hand.", key=repr(str(key)[:40])),
+                        _("Unknown field %(key)s; allowed: sku, location, on_hand, zone.", key=repr(str(key)[:40])),
                     )
                 )
         row.sku, row.location, row.on_hand = item.get("sku"), item.get("location"), item.get("on_hand")
+        row.zone = item.get("zone")
         if row.on_hand is not None and type(row.on_hand) is not int:  # bool, float and "5" are refused
             row.problems.append(
                 RowProblem(

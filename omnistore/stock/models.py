@@ -181,6 +181,11 @@ class StockCount(db.Model):
         "StockCountLine", back_populates="count", order_by="StockCountLine.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def named(self):
+        """The zone or category it covers ("" for a list of items or the count tasks)."""
+        return self.zone or self.category
+
 
 class StockCountLine(db.Model):
     """One variant in a count: what was scanned, and at submit what the system expected."""

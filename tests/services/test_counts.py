@@ -105,8 +105,8 @@ def test_a_blind_category_count_posts_matches_and_sends_big_variances_to_the_man
     assert on_hand(small, cph) == 3  # nothing posted before the manager decides
 
     with pytest.raises(Forbidden):
-        counts.approve_line(count.id, lines[small.id].id, clerk)
-    counts.approve_line(count.id, lines[small.id].id, manager)
+        counts.decide_line(count.id, lines[small.id].id, "approve", clerk)
+    counts.decide_line(count.id, lines[small.id].id, "approve", manager)
     assert on_hand(small, cph) == 0
     assert counts.get_count(count.id).status == "posted"
     for variant in jackets:
@@ -170,14 +170,14 @@ def test_a_count_never_drops_on_hand_below_what_orders_reserve(jackets, cph, cle
     counts.submit(count.id, clerk)
     line = counts.get_count(count.id).lines[0]
     assert line.status == "review"  # 1 of 3: above the threshold
-    counts.approve_line(count.id, line.id, manager)
+    counts.decide_line(count.id, line.id, "approve", manager)
     db.session.expire_all()
     line = counts.get_count(count.id).lines[0]
     assert line.status == "blocked"
     assert on_hand(small, cph) == 3
     # the order gives its units back (e.g. the line is rejected and re-sourced): now it posts
     ledger.release(ledger.StockChange(small.id, cph.id, 2))
-    counts.approve_line(count.id, line.id, manager)
+    counts.decide_line(count.id, line.id, "approve", manager)
     assert on_hand(small, cph) == 1
     assert counts.get_count(count.id).status == "posted"
 
@@ -187,8 +187,8 @@ def test_a_second_count_replaces_the_first_and_a_kept_line_posts_nothing(jackets
     count = counts.start_count(cph.id, counts.CountScope("variants", codes=f"{small.sku}, {medium.ean}"), clerk)
     counts.submit(count.id, clerk)  # nothing scanned: both zero, both far off
     lines = {line.variant_id: line for line in counts.get_count(count.id).lines}
-    counts.recount_line(count.id, lines[small.id].id, manager)
-    counts.keep_line(count.id, lines[medium.id].id, manager)
+    counts.decide_line(count.id, lines[small.id].id, "recount", manager)
+    counts.decide_line(count.id, lines[medium.id].id, "keep", manager)
     assert counts.get_count(count.id).status == "counting"
     counts.scan(count.id, small.ean, clerk, quantity=3)
     counts.submit(count.id, clerk)
@@ -267,7 +267,7 @@ def test_a_count_posting_while_orders_allocate_never_oversells(app, jackets, cph
 
     def work(i):
         if i == 0:
-            return counts.approve_line(ids[2], line_id, db.session.get(Staff, ids[3])).status
+            return counts.decide_line(ids[2], line_id, "approve", db.session.get(Staff, ids[3])).status
         return ledger.allocate(ledger.StockChange(ids[0], ids[1], 1, reference=f"order {i}"))
 
     outcomes = run_in_threads(app, 9, work)
@@ -307,7 +307,7 @@ def test_a_kept_figure_also_closes_the_count_task(jackets, cph, clerk, manager):
     counts.submit(count.id, clerk)  # nothing found: 0 of 3, for the manager
     line = counts.get_count(count.id).lines[0]
     assert db.session.get(CountTask, task.id).status == "open"
-    counts.keep_line(count.id, line.id, manager)
+    counts.decide_line(count.id, line.id, "keep", manager)
     db.session.expire_all()
     assert db.session.get(CountTask, task.id).status == "closed"
     assert on_hand(small, cph) == 3

@@ -15,8 +15,6 @@ from omnistore.stock import counts
 from omnistore.stock.views.counts import LINE_STATUS_LABELS, SCOPE_LABELS
 from omnistore.web.rendering import csv_download, render_page_or_partial, role_required
 
-DECISIONS = {"approve": counts.approve_line, "recount": counts.recount_line, "keep": counts.keep_line}
-
 
 @bp.get("/counts")
 @role_required("manager")
@@ -96,11 +94,11 @@ def count_review(count_id):
 @role_required("manager")
 def count_decide(count_id, line_id):
     count = counts.get_count(count_id, current_user)
-    decide = DECISIONS.get(request.form.get("decision", ""))
-    if decide is None:
+    decision = request.form.get("decision", "")
+    if decision not in counts.DECISIONS:
         raise NotFound(_("No such decision."))
     try:
-        line = decide(count.id, line_id, current_user)
+        line = counts.decide_line(count.id, line_id, decision, current_user)
     except Conflict as conflict:
         flash(conflict.message, "error")
         return redirect(url_for("manager.count_review", count_id=count.id), 303)
@@ -121,7 +119,7 @@ def count_decide(count_id, line_id):
 def count_decide_all(count_id):
     count = counts.get_count(count_id, current_user)
     decision = request.form.get("decision", "")
-    if decision not in DECISIONS:
+    if decision not in counts.DECISIONS:
         raise NotFound(_("No such decision."))
     lines = counts.decide_all(count.id, decision, current_user)
     blocked = sum(1 for line in lines if line.status == "blocked")

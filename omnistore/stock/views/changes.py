@@ -1,7 +1,8 @@
-"""Change stock at this store through the ledger: receive, correct, history, CSV import.
+"""Change stock at this store through the ledger: receive, correct, history, CSV import; and the variant's zone
+here (stock/zones.py, not a movement).
 
 The here-page (`stock.here`) shows one variant at the staff member's store (an admin may pick another with
-?location=CODE): the figures, a "Receive goods" and a "Correct count" form, and the ledger. Both forms
+?location=CODE): the figures, a "Receive goods" and a "Correct count" form, its zone, and the ledger. Both forms
 post with htmx and get the page's component back (`stock/_here_main.html`, which replaces itself); without
 JavaScript they post normally and are redirected back with a flash. Bad input comes back at the field with
 422, a count made on figures that changed meanwhile with 409 and the new figures.
@@ -16,7 +17,7 @@ from omnistore.catalog.models import Variant
 from omnistore.core.audit import AuditEvent
 from omnistore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import bulk_import, feed, ledger, reads
+from omnistore.stock import bulk_import, feed, ledger, reads, zones
 from omnistore.stock.views import bp
 from omnistore.stores import locations as location_service
 from omnistore.stores.staff import can_act_at
@@ -86,6 +87,8 @@ def _here_context(variant, location, **extra):
         "product": variant.product,
         "location": location,
         "level": reads.level_at(variant.id, location.id),
+        "zone": zones.zone_of(variant.id, location.id),
+        "zone_max": zones.ZONE_MAX,
         "history": reads.history(variant.id, location.id, page_arg()),
         "kind_labels": KIND_LABELS,
         "receive_reasons": RECEIVE_REASONS,
@@ -129,6 +132,7 @@ def _after_change(variant, location, notice):
 def _refused(variant, location, form, errors, status, keep_version=False):
     """The component again, with what was typed and the errors at their fields (a conflict's on top)."""
     keys = ("quantity", "reason", "reference", "version") if keep_version else ("quantity", "reason", "reference")
+    keys += ("zone",) if form == "zone" else ()
     values = {key: request.form.get(key, "")[:600] for key in keys}
     return _render_here(variant, location, status, form=form, errors=errors, values=values)
 
@@ -179,6 +183,19 @@ def correct(variant_id):
         notice = _("The count matches: %(on_hand)d on hand. Nothing was changed.", on_hand=state.on_hand)
     else:
         notice = _("Count saved: %(on_hand)d on hand (%(delta)s).", on_hand=state.on_hand, delta=f"{state.delta:+d}")
+    return _after_change(variant, location, notice)
+
+
+@bp.post("/variants/<int:variant_id>/zone")
+@login_required
+@replay_safe  # setting the same zone twice changes nothing
+def set_zone(variant_id):
+    variant, location = _place(variant_id)
+    try:
+        zone = zones.set_zone(variant.id, location.id, request.form.get("zone", "")[:200], current_user)
+    except ValidationFailed as failure:
+        return _refused(variant, location, "zone", failure.fields, 422)
+    notice = _("Zone: %(zone)s.", zone=zone) if zone else _("No zone any more.")
     return _after_change(variant, location, notice)
 
 

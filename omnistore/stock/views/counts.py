@@ -1,4 +1,4 @@
-"""Counts at this store: start one (a category, a list of codes, the open count tasks), scan item by item with
+"""Counts at this store: start one (a zone, a category, a list of codes, the open count tasks), scan item by item with
 the wedge scanner or the camera, check what was not scanned, submit. The count's component
 (`stock/_count.html`, id "count") replaces itself after each scan or typed figure; without JavaScript the forms
 post normally and come back with a redirect. The manager's decisions on variances are in reviews/views/counts.py.
@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from omnistore.core.errors import Conflict, ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stock import counts
+from omnistore.stock import counts, zones
 from omnistore.stock.models import StockLevel
 from omnistore.stock.views import bp
 from omnistore.web.rendering import login_required, render_page_or_partial, wants_fragment
 
 SCOPE_LABELS = {
+    "zone": _l("Zone"),
     "category": _l("Category"),
     "variants": _l("List of items"),
     "tasks": _l("Open count tasks"),
@@ -61,6 +62,7 @@ def _render_counts(status=200, **extra):
         "counts": counts.counts_at(location.id),
         "tasks": counts.open_tasks(location.id),
         "categories": counts.categories_here(location.id),
+        "zones": zones.zones_here(location.id),
         "errors": {},
         "values": {"scope": "category", "blind": "1"},
         **_labels(),
@@ -83,11 +85,12 @@ def count_start():
         kind=form.get("scope", "")[:20],
         category=form.get("category", "")[:200],
         codes=form.get("codes", "")[:20_000],
+        zone=form.get("zone", "")[:200],
     )
     try:
         count = counts.start_count(current_user.location_id, scope, current_user, blind=form.get("blind") == "1")
     except ValidationFailed as failure:
-        values = {key: form.get(key, "")[:20_000] for key in ("scope", "category", "codes", "blind")}
+        values = {key: form.get(key, "")[:20_000] for key in ("scope", "zone", "category", "codes", "blind")}
         return _render_counts(422, errors=failure.fields or {"message": failure.message}, values=values)
     return redirect(url_for("stock.count_page", count_id=count.id), 303)
 
