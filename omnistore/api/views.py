@@ -397,6 +397,7 @@ def order_document(order, client):
         vat_rate_bp=order.market.vat_rate_bp if order.market is not None else None,
         vat_minor=markets.vat_included(order.total_minor, order.market) if order.market is not None else None,
         shipping_fee_minor=placing.shipping_fee_minor(order),
+        shipping_fee_waived=order.shipping_fee_waived,
         pickup_location=None
         if location is None
         else schemas.PickupLocation(

@@ -38,7 +38,7 @@ from omnistore.core.formatting import formatting_locale
 from omnistore.core.types import utcnow
 from omnistore.core.webhooks import endpoints_for
 from omnistore.orders import pickup_codes
-from omnistore.orders.services import record_event
+from omnistore.orders.services import record_event, shipping_fee_minor
 from omnistore.stores import markets
 from omnistore.stores.locations import location_zone
 from omnistore.stores.models import WEEKDAYS
@@ -146,6 +146,8 @@ def _context(order, locale):
         # The VAT the total includes, at the rate of the order's market: shown, never added.
         "vat_rate": formatting.percent(order.market.vat_rate_bp / 10000, locale) if order.market else "",
         "vat_minor": markets.vat_included(order.total_minor, order.market) if order.market else None,
+        # A delivery's fee, in the total; 0 with `shipping_fee_waived` when the chain waived it.
+        "delivery_fee_minor": shipping_fee_minor(order) if order.fulfilment == "delivery" else None,
     }
     if store is not None:
         context.update(hours=hours_rows(pickup_hours(store), locale), map_url=map_url(store))

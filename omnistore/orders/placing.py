@@ -54,6 +54,7 @@ from omnistore.orders.drafts import (
     sourcing_request,
 )
 from omnistore.orders.models import Order, OrderDraft, OrderEvent, OrderLine, Transfer
+from omnistore.orders.services import shipping_fee_minor  # noqa: F401 — the API reads it from here
 from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import ledger
 
@@ -75,6 +76,7 @@ class PlaceOrder:
     request_fingerprint: str = ""  # the API's body hash: same key + another body is refused
     contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
     market_code: str | None = None  # asked for explicitly; else from the pickup store or delivery country
+    waive_shipping: bool = False  # a delivery the chain sends free (rejected pickup units sent home instead)
 
 
 class IdempotencyConflict(InvalidTransition):
@@ -264,6 +266,7 @@ def _place_once(session, source, key, *, staff, api_client):
     proposal = sourcing.propose(request)
     if not proposal.complete:
         raise InsufficientStock(_("Some items are not available."))
+    waived = fulfilment == "delivery" and getattr(source, "waive_shipping", False)
     # Every source but the pickup store sends a transfer: its daily capacity is checked under its lock.
     transfer_capacity.claim_transfer_capacity(
         session,
@@ -282,7 +285,8 @@ def _place_once(session, source, key, *, staff, api_client):
         delivery_address=address,
         market_code=proposal.market_code,
         currency=proposal.currency,
-        total_minor=proposal.total_minor,
+        total_minor=proposal.goods_minor if waived else proposal.total_minor,
+        shipping_fee_waived=waived,
         idempotency_key=key,
         placed_by_staff_id=staff.id if staff is not None else None,
         placed_by_api_client_id=api_client.id if api_client is not None else None,
@@ -362,7 +366,8 @@ def _place_once(session, source, key, *, staff, api_client):
         "sourced",
         split=proposal.split,
         split_reason=proposal.split_reason,
-        shipping_fee_minor=proposal.shipping_fee_minor,
+        shipping_fee_minor=0 if waived else proposal.shipping_fee_minor,
+        shipping_fee_waived_minor=proposal.shipping_fee_minor if waived else 0,
         promised_date=proposal.promised_date.isoformat() if proposal.promised_date else None,
         lines=[
             {
@@ -397,19 +402,25 @@ def _place_once(session, source, key, *, staff, api_client):
     return order
 
 
-def place_replacement(original, *, variant_id, quantity, pickup_location_id) -> Order:
-    """A pickup order at another store for units the original order's store could not supply: the customer
-    chose "collect at another store" on their order page (orders/rejection_choices.py). Same customer, channel
-    and payment as the original; sourced under the usual rules for that store; its own code and confirmation.
-    Inside the caller's transaction; InsufficientStock when the store no longer has them."""
+def place_replacement(original, *, variant_id, quantity, pickup_location_id=None, delivery_address=None) -> Order:
+    """A new order for units the original order's store could not supply, at the customer's choice on their
+    order page (orders/rejection_choices.py): a pickup order at another store (`pickup_location_id`: "collect
+    at another store"), or a home delivery to `delivery_address` (an order_rules.Address, checked) with its
+    shipping fee waived ("ship home free"). Same customer, channel, payment and market as the original; sourced
+    under the usual rules; its own confirmation. Inside the caller's transaction; InsufficientStock when nobody
+    can supply them."""
+    home = delivery_address is not None
     source = PlaceOrder(
         channel=original.channel,
         customer_id=original.customer_id,
         lines=(order_rules.LineRequest(variant_id, quantity),),
-        fulfilment="pickup",
+        fulfilment="delivery" if home else "pickup",
         payment_state=original.payment_state,
-        pickup_location_id=pickup_location_id,
+        pickup_location_id=None if home else pickup_location_id,
+        delivery_address=delivery_address,
         origin_location_id=original.origin_location_id,
+        market_code=original.market_code if home else None,
+        waive_shipping=home,
     )
     with transaction() as session:
         order = _place_once(session, source, None, staff=None, api_client=None)
@@ -446,8 +457,3 @@ def _promised_at(proposal):
     if proposal.promised_date is None:
         return None
     return datetime(proposal.promised_date.year, proposal.promised_date.month, proposal.promised_date.day, tzinfo=UTC)
-
-
-def shipping_fee_minor(order) -> int:
-    """What the customer pays beyond the goods (a delivery's shipping fee)."""
-    return max(order.total_minor - sum(line.quantity * line.unit_price_minor for line in order.lines), 0)

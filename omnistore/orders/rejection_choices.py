@@ -9,11 +9,17 @@ A pickup order never changes store silently: the customer is e-mailed and choose
     store   collect them at another store that has them now (nearest first, with distance and hours): a new
             pickup order there for those units (orders/placing.place_replacement), with its own code and
             e-mail; the rest of the order stays where it is;
+    ship    ship them home free (a paid order only): the customer types a delivery address, checked by the
+            address rule (orders/order_rules.check_address, called in `_home_address` only); a new delivery order
+            for those units, sourced under the usual rules (the rejecting store left out), its shipping fee
+            waived and recorded so (Order.shipping_fee_waived: the order page, the e-mail and the API show it);
+            nobody can send them there: the customer is told and chooses again, nothing changed;
     drop    leave them out (the customer is refunded for them if they paid; an order left with nothing is
             cancelled).
 
 The choice is claimed by a conditional UPDATE of the rejection (outcome "pending" → decided), so a double tap,
-two phones or the default job racing the customer decide once.
+two phones or the default job racing the customer decide once. The same "ship" sent again (a phone resending
+the form) finds the units already on their way home and answers as the first did, placing nothing.
 
 Default (`run(now)`, the `flask pickups rejections` command; every 15 minutes): a rejection still pending
 OMNISTORE_REJECTION_CHOICE_HOURS after it was made is decided as "wait" when another store can send the units
@@ -28,16 +34,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from omnistore.core.db import transaction
-from omnistore.core.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
+from omnistore.core.errors import DomainError, InsufficientStock, InvalidTransition, NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.statuses import HELD_LINE_STATUSES, PREPARING_STATUSES
 from omnistore.core.types import utcnow
-from omnistore.orders import cancelling, placing, rejecting, sourcing
+from omnistore.orders import cancelling, order_rules, placing, rejecting, sourcing
 from omnistore.orders import services as orders
 from omnistore.orders.models import LineRejection
 from omnistore.stock.models import StockLevel
 
-CHOICES = ("wait", "store", "drop")
+CHOICES = ("wait", "store", "ship", "drop")
 MAX_STORES = 3
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,7 @@ class Choices:
     rejection: LineRejection
     wait: object  # the PlannedLine of "wait for a transfer" (its promised_date), or None
     stores: list  # of StoreOption, nearest first
+    ship: bool = False  # "ship home free" is offered (a paid order)
 
     @property
     def product(self):
@@ -61,7 +68,8 @@ class Choices:
 
 
 def moved_from(order) -> list:
-    """The order's rejected units the customer chose to collect at another store (their new orders)."""
+    """The order's rejected units the customer chose to collect at another store or to have sent home (their
+    new orders)."""
     return db.session.scalars(
         select(LineRejection)
         .where(LineRejection.order_id == order.id, LineRejection.outcome == "moved")
@@ -83,7 +91,23 @@ def choices(rejection, *, now=None) -> Choices:
     now = now or utcnow()
     order = rejection.order
     wait = rejecting.replacement_plan(rejection, now=now) if order.status in PREPARING_STATUSES else None
-    return Choices(rejection, wait, _stores(rejection, now))
+    return Choices(rejection, wait, _stores(rejection, now), ship=may_ship_home(order))
+
+
+def may_ship_home(order) -> bool:
+    """ "Ship home free" is for an order already paid: a delivery cannot be paid at the desk."""
+    return order.payment_state == "paid"
+
+
+def _home_address(address):
+    """The delivery address the customer typed, by the one address rule (ValidationFailed per field)."""
+    return order_rules.check_address(address if isinstance(address, dict) else {})
+
+
+def _shipped_home(rejection):
+    """The rejection was decided as "ship" already: its units are on a delivery order."""
+    replacement = rejection.replacement_order
+    return rejection.outcome == "moved" and replacement is not None and replacement.fulfilment == "delivery"
 
 
 def _stores(rejection, now):
@@ -123,9 +147,12 @@ def _claim(rejection, decided_by, now):
     db.session.refresh(rejection)
 
 
-def choose(order, rejection_id, choice, *, store_id=None, decided_by="customer", now=None) -> LineRejection:
-    """Carry out the customer's `choice` ("wait", "store" with `store_id`, "drop") for one pending rejection
-    of `order`; ValidationFailed / InvalidTransition with a message for the page otherwise."""
+def choose(
+    order, rejection_id, choice, *, store_id=None, address=None, decided_by="customer", now=None
+) -> LineRejection:
+    """Carry out the customer's `choice` ("wait", "store" with `store_id`, "ship" with `address` — a dict of
+    name, street, postcode, city, country — or "drop") for one pending rejection of `order`; ValidationFailed /
+    InvalidTransition with a message for the page otherwise."""
     now = now or utcnow()
     rejection = db.session.get(LineRejection, rejection_id) if isinstance(rejection_id, int) else None
     if rejection is None or rejection.order_id != order.id:
@@ -134,6 +161,14 @@ def choose(order, rejection_id, choice, *, store_id=None, decided_by="customer",
         raise ValidationFailed(
             _("Please choose one of the options."), {"choice": _("Please choose one of the options.")}
         )
+    if choice == "ship":
+        if _shipped_home(rejection):
+            return rejection  # the same choice sent again: it was carried out the first time
+        if not may_ship_home(order):
+            raise InvalidTransition(
+                _("Sending it home is possible for paid orders only. Please choose another option.")
+            )
+        home = _home_address(address)
     with transaction():
         _claim(rejection, decided_by, now)
         if choice == "wait":
@@ -166,19 +201,51 @@ def choose(order, rejection_id, choice, *, store_id=None, decided_by="customer",
                 new_order=moved.number,
                 decided_by=decided_by,
             )
-            if not any(line.status in HELD_LINE_STATUSES for line in order.lines):
-                cancelling.cancel(
-                    order,
-                    by_system=True,
-                    reason=_(
-                        "Everything is now collected at %(store)s: order %(number)s.",
-                        store=option.location.name,
-                        number=moved.number,
-                    ),
-                )
+            _cancel_if_nothing_left(
+                order,
+                _(
+                    "Everything is now collected at %(store)s: order %(number)s.",
+                    store=option.location.name,
+                    number=moved.number,
+                ),
+            )
+        elif choice == "ship":
+            _ship_home(order, rejection, home, decided_by)
         else:
             rejecting.drop(rejection, decided_by=decided_by, now=now)
     return rejection
+
+
+def _ship_home(order, rejection, address, decided_by):
+    """A delivery order for the rejected units, its shipping fee waived (inside the caller's transaction)."""
+    try:
+        shipped = placing.place_replacement(
+            order, variant_id=rejection.variant_id, quantity=rejection.quantity, delivery_address=address
+        )
+    except InsufficientStock:
+        message = _("No store can send it to that address at the moment. Please choose another option.")
+        raise InvalidTransition(message) from None
+    rejection.outcome = "moved"
+    rejection.replacement_order_id = shipped.id
+    db.session.flush()
+    orders.record_event(
+        order,
+        "line_shipped_home",
+        rejection=rejection.id,
+        new_order=shipped.number,
+        shipping_fee_waived=True,
+        decided_by=decided_by,
+    )
+    _cancel_if_nothing_left(
+        order,
+        _("Everything is now sent to your home: order %(number)s.", number=shipped.number),
+    )
+
+
+def _cancel_if_nothing_left(order, reason):
+    """The original order keeps nothing to collect: cancelled through the one cancel verb."""
+    if not any(line.status in HELD_LINE_STATUSES for line in order.lines):
+        cancelling.cancel(order, by_system=True, reason=reason)
 
 
 # --- the default ------------------------------------------------------------------------------------------

@@ -158,3 +158,8 @@ def _refuse(order, current):
         _l("Order %(number)s can no longer change: it is %(status)s.", number=order.number, status=order_word(current)),
         status=current,
     )
+
+
+def shipping_fee_minor(order) -> int:
+    """What the customer pays beyond the goods (a delivery's shipping fee; 0 when it was waived)."""
+    return max(order.total_minor - sum(line.quantity * line.unit_price_minor for line in order.lines), 0)

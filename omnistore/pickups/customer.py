@@ -1,7 +1,8 @@
 """The customer's side of a pickup, reached by the token in the email link and the QR code (no login):
 what the status page shows, and what the customer may do there — "I'm on my way", "I'm here" (with an
 optional note such as a parking spot), cancelling while the order is not yet ready, and choosing what happens
-to units the store could not supply (orders/rejection_choices.py).
+to units the store could not supply (orders/rejection_choices.py) — sent home free among them, shown here with
+the delivery order, its address and the waived fee.
 
 The page shows the least personal data that serves: the first name, the items, the store. A token is
 useless after collection, expiry or cancellation except to show that final status, and only for
@@ -46,6 +47,7 @@ class CustomerView:
     status: str
     choices: list = ()  # orders.rejection_choices.Choices for units the store could not supply
     moved: list = ()  # (product, store, the new order's number, its page) for units collected elsewhere
+    shipped: list = ()  # ShippedHome: units sent home free instead (their delivery order)
 
     @property
     def active(self):
@@ -62,6 +64,40 @@ class CustomerView:
     @property
     def show_code(self):  # the QR and the short code are for the desk: only while there is something to collect
         return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class ShippedHome:
+    """Rejected units the customer chose to have sent home: the delivery order, to where, and that it is free."""
+
+    product: str
+    quantity: int
+    number: str
+    address: str  # one line: name, street, postcode city, country
+    fee_waived: bool
+    status: str
+
+
+def _shipped(rejection):
+    shipped = rejection.replacement_order
+    address = shipped.delivery_address or {}
+    return ShippedHome(
+        product=rejection.variant.product.name,
+        quantity=rejection.quantity,
+        number=shipped.number,
+        address=", ".join(
+            part
+            for part in (
+                address.get("name", ""),
+                address.get("street", ""),
+                f"{address.get('postcode', '')} {address.get('city', '')}".strip(),
+                address.get("country", ""),
+            )
+            if part
+        ),
+        fee_waived=shipped.shipping_fee_waived,
+        status=shipped.status,
+    )
 
 
 def _not_found():
@@ -93,6 +129,7 @@ def _load(token, *, for_update=False):
 def view(token) -> CustomerView:
     """The status page's content for `token`; NotFound for an unknown or no longer valid token."""
     order = _load(token)
+    replaced = [r for r in rejection_choices.moved_from(order) if r.replacement_order is not None]
     return CustomerView(
         order=order,
         pickup=order.pickup,
@@ -110,9 +147,10 @@ def view(token) -> CustomerView:
                 r.replacement_order.number,
                 pickup_codes.status_url(r.replacement_order.pickup),
             )
-            for r in rejection_choices.moved_from(order)
-            if r.replacement_order is not None and r.replacement_order.pickup is not None
+            for r in replaced
+            if r.replacement_order.pickup is not None
         ],
+        shipped=[_shipped(r) for r in replaced if r.replacement_order.fulfilment == "delivery"],
     )
 
 
@@ -190,8 +228,9 @@ def cancel(token) -> CustomerView:
     return view(token)
 
 
-def choose(token, rejection_id, choice, store_id=None) -> CustomerView:
-    """The customer's choice for units the store could not supply (orders/rejection_choices.choose)."""
+def choose(token, rejection_id, choice, store_id=None, address=None) -> CustomerView:
+    """The customer's choice for units the store could not supply (orders/rejection_choices.choose); `address`
+    (a dict) for "ship home free"."""
     with transaction():
         order = _load(token, for_update=True)
         if order.status not in ACTIVE:
@@ -199,6 +238,6 @@ def choose(token, rejection_id, choice, store_id=None) -> CustomerView:
                 _l("This order can no longer change: it is %(status)s.", status=order_word(order.status)),
                 status=order.status,
             )
-        rejection_choices.choose(order, rejection_id, choice, store_id=store_id)
+        rejection_choices.choose(order, rejection_id, choice, store_id=store_id, address=address)
     db.session.expire_all()
     return view(token)

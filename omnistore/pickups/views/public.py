@@ -5,6 +5,7 @@ OMNISTORE_PUBLIC_ACTION_RATE_LIMIT), every POST carries the CSRF token, and an u
 friendly 404 that says nothing about whether the order exists.
 """
 
+from babel import Locale
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -14,7 +15,7 @@ from wtforms.validators import Length
 
 from omnistore.core.errors import DomainError, NotFound, ValidationFailed
 from omnistore.core.extensions import limiter
-from omnistore.orders import notifications, pickup_codes
+from omnistore.orders import notifications, order_rules, pickup_codes
 from omnistore.pickups import customer as customer_pickups
 from omnistore.web.errors import error_response
 from omnistore.web.rendering import render_page_or_partial, wants_fragment
@@ -31,6 +32,8 @@ def _action_limit():
 
 
 limiter.limit(_page_limit)(bp)
+
+ADDRESS_FIELDS = tuple(order_rules.ADDRESS_FIELDS)  # name, street, postcode, city, country
 
 
 class CheckInForm(FlaskForm):
@@ -49,11 +52,16 @@ class ActionForm(FlaskForm):
     """On my way / cancel: nothing but the CSRF token."""
 
 
-def _context(customer_view, form=None, error=None):
+def _context(customer_view, form=None, error=None, ship=None):
     store = customer_view.store
     locale = str(get_locale() or "en")
     pickup = customer_view.pickup
+    countries = order_rules.rules().delivery_countries
+    territories = Locale.parse(locale).territories
     return {
+        # "Ship home free": the address form of one rejection, with what was typed and the errors at the fields.
+        "ship": ship or {"rejection_id": None, "values": {"country": store.country}, "errors": {}},
+        "countries": [(code, territories.get(code, code)) for code in countries],
         "v": customer_view,
         "token": pickup.token,
         "form": form or CheckInForm(formdata=None, note=pickup.check_in_note),
@@ -109,8 +117,9 @@ def qr(token):
     return response
 
 
-def _act(token, action, form_class=ActionForm):
-    """Run `action(form)` for a valid form; re-render the card with the problem where the customer looks."""
+def _act(token, action, form_class=ActionForm, refused=None):
+    """Run `action(form)` for a valid form; re-render the card with the problem where the customer looks
+    (`refused(form, problem)` gives the page what the form needs to show its fields' errors)."""
     form = form_class()
     check_in_form = form if form_class is CheckInForm else None
     if not form.validate_on_submit():
@@ -120,11 +129,13 @@ def _act(token, action, form_class=ActionForm):
     except ValidationFailed as problem:
         if check_in_form is not None and "note" in problem.fields:
             check_in_form.note.errors = [problem.fields["note"]]
-        return _render(customer_pickups.view(token), 422, form=check_in_form, error=problem.message)
+        extra = refused(form, problem) if refused is not None else {}
+        return _render(customer_pickups.view(token), 422, form=check_in_form, error=problem.message, **extra)
     except NotFound:
         raise
     except DomainError as problem:
-        return _render(customer_pickups.view(token), problem.status, error=problem.message)
+        extra = refused(form, problem) if refused is not None else {}
+        return _render(customer_pickups.view(token), problem.status, error=problem.message, **extra)
     if wants_fragment():
         return _render(customer_view)
     return redirect(url_for("public.status", token=token), code=303)
@@ -149,10 +160,20 @@ def cancel(token):
 
 
 class ChoiceForm(FlaskForm):
-    """Wait / collect at another store / leave it out, for one rejected item."""
+    """Wait / collect at another store / ship home free (with the address) / leave it out, for one rejected item."""
 
     choice = StringField()
     store = StringField()
+    name = StringField()
+    street = StringField()
+    postcode = StringField()
+    city = StringField()
+    country = StringField()
+
+
+def _address_typed(form):
+    """The address as typed (cut at a sane length: the address rule says what is too long)."""
+    return {name: (getattr(form, name).data or "")[:400] for name in ADDRESS_FIELDS}
 
 
 @bp.post("/<token>/choose/<int:rejection_id>")
@@ -161,9 +182,17 @@ def choose(token, rejection_id):
     def action(form):
         store = (form.store.data or "").strip()
         store_id = int(store) if store.isascii() and store.isdigit() and len(store) < 10 else None
-        return customer_pickups.choose(token, rejection_id, (form.choice.data or "")[:10], store_id)
+        choice = (form.choice.data or "")[:10]
+        address = _address_typed(form) if choice == "ship" else None
+        return customer_pickups.choose(token, rejection_id, choice, store_id, address)
 
-    return _act(token, action, ChoiceForm)
+    def refused(form, problem):
+        if (form.choice.data or "") != "ship":
+            return {}
+        errors = getattr(problem, "fields", None) or {}
+        return {"ship": {"rejection_id": rejection_id, "values": _address_typed(form), "errors": errors}}
+
+    return _act(token, action, ChoiceForm, refused)
 
 
 @bp.errorhandler(NotFound)
