@@ -7,7 +7,6 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from omnistore.core.extensions import db
-from omnistore.customers.models import Customer
 from omnistore.orders import order_rules
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import LineRejection, Order, Transfer
@@ -23,18 +22,19 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def net(make):
-    class Net:
-        ham, cph = make.location("HAM"), make.location("CPH")
-        ham_clerk = make.staff("clerk", ham, email="hanna@example.test", name="Hanna Berg")
-        cph_clerk = make.staff("clerk", cph, email="carl@example.test", name="Carl Holm")
-        boot = make.variant(make.product(name="Trail Boot", brand="Nordwind"), size="44", colour="Brown")
-        customer = Customer(first_name="Ida", last_name="Holm", email="ida@example.test", locale="en")
-
-    db.session.add(Net.customer)
-    db.session.commit()
-    for location in (Net.cph, Net.ham):
-        ledger.receive(ledger.StockChange(Net.boot.id, location.id, 2, "delivery note 12"), None)
-    return Net
+    made = make.shop(
+        "HAM",
+        "CPH",
+        team={
+            "ham_clerk": ("clerk", "HAM", "Hanna Berg", "hanna@example.test"),
+            "cph_clerk": ("clerk", "CPH", "Carl Holm", "carl@example.test"),
+        },
+        variants={"boot": {"product": "Trail Boot", "brand": "Nordwind", "size": "44", "colour": "Brown"}},
+    )
+    made["customer"] = make.customer("Ida", "Holm", email="ida@example.test", locale="en")
+    for location in (made.cph, made.ham):
+        ledger.receive(ledger.StockChange(made.boot.id, location.id, 2, "delivery note 12"), None)
+    return made
 
 
 def place(net, fulfilment):

@@ -13,7 +13,6 @@ from omnistore.core.errors import InvalidTransition, OutOfScope, ValidationFaile
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
-from omnistore.customers.models import Customer
 from omnistore.orders import cancelling, line_reasons, order_rules, rejecting, rejection_choices, transfers
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import LineRejection, Order, OrderLine, Transfer
@@ -27,17 +26,19 @@ DK_ADDRESS = order_rules.Address(name="Ida Holm", street="Nørregade 1", postcod
 
 @pytest.fixture
 def shop(make):
-    class Shop:
-        cph, ham, ber = make.location("CPH"), make.location("HAM"), make.location("BER")
-        cph_clerk = make.staff(location=cph, name="Carl Copenhagen")
-        ham_clerk = make.staff(location=ham, name="Hanna Hamburg")
-        ber_clerk = make.staff(location=ber, name="Bea Berlin")
-        boot = make.variant(size="42", price_minor=3000)
-        customer = Customer(first_name="Ida", last_name="Holm", email="ida@example.test", created_channel="web")
-
-    db.session.add(Shop.customer)
-    db.session.commit()
-    return Shop
+    made = make.shop(
+        "CPH",
+        "HAM",
+        "BER",
+        team={
+            "cph_clerk": ("clerk", "CPH", "Carl Copenhagen"),
+            "ham_clerk": ("clerk", "HAM", "Hanna Hamburg"),
+            "ber_clerk": ("clerk", "BER", "Bea Berlin"),
+        },
+        variants={"boot": {"size": "42", "price_minor": 3000}},
+    )
+    made["customer"] = make.customer("Ida", "Holm", email="ida@example.test", created_channel="web")
+    return made
 
 
 def receive(shop, location, units, variant=None):
@@ -335,6 +336,131 @@ def test_the_default_drops_what_nobody_can_send(shop, app):
     assert fresh(Order, order.id).status == "cancelled"
 
 
+# --- ship home free -----------------------------------------------------------------------------------------
+
+HOME = {"name": "Ida Holm", "street": "Nørregade 1", "postcode": "1165", "city": "København", "country": "dk"}
+
+
+def test_the_customer_has_it_shipped_home_free_sourced_as_usual_and_the_fee_waived(shop):
+    order, rejection = desk_rejection(shop)
+    goods = order.lines[0].unit_price_minor
+    assert rejection_choices.choices(rejection).ship  # a paid order: offered
+
+    rejection_choices.choose(order, rejection.id, "ship", address=dict(HOME))
+
+    rejection = fresh(LineRejection, rejection.id)
+    assert rejection.outcome == "moved" and rejection.decided_by == "customer"
+    shipped = rejection.replacement_order
+    assert shipped.fulfilment == "delivery" and shipped.customer_id == shop.customer.id
+    assert shipped.delivery_address == {**HOME, "country": "DK"}  # as the address rule cleaned it
+    assert shipped.market_code == order.market_code and shipped.payment_state == "paid"
+    # The usual rules for a Danish address: København first; Hamburg (which rejected it) is not asked again.
+    assert [(ln.source_location.code, ln.status) for ln in shipped.lines] == [("CPH", "allocated")]
+    assert level(shop.boot, shop.cph) == (2, 1)
+    # The fee is waived and recorded so: the total is the goods, and the order says why.
+    fee = db.session.get(type(shipped.market), shipped.market_code).shipping_fee_minor
+    assert fee > 0 and goods < shipped.market.free_shipping_from_minor  # there would have been a fee
+    assert shipped.shipping_fee_waived and shipped.total_minor == goods
+    assert ordering.shipping_fee_minor(shipped) == 0
+    sourced = next(e for e in shipped.events if e.kind == "sourced")
+    assert sourced.detail["shipping_fee_minor"] == 0 and sourced.detail["shipping_fee_waived_minor"] == fee
+    assert fresh(Order, order.id).status == "cancelled"  # nothing left to collect at Hamburg
+    assert any(e.kind == "line_shipped_home" for e in fresh(Order, order.id).events)
+    assert topics().count("order.confirmation") == 2
+    assert_ledger_consistent()
+
+
+def test_the_confirmation_of_the_delivery_says_the_fee_was_waived_in_the_customers_language(shop):
+    from flask_babel import force_locale
+    from flask_babel import gettext as translate
+
+    shop.customer.locale = "da"
+    db.session.commit()
+    order, rejection = desk_rejection(shop)
+    rejection_choices.choose(order, rejection.id, "ship", address=dict(HOME))
+    shipped = fresh(LineRejection, rejection.id).replacement_order
+    message = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "order.confirmation").order_by(OutboxMessage.id.desc())
+    ).first()
+    assert message.payload["locale"] == "da" and shipped.number in message.subject
+    with force_locale("da"):
+        waived = translate("Free: we waived the delivery fee")
+    assert waived in message.body and waived in message.payload["html"]
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ({**HOME, "postcode": "20095"}, "postcode"),  # a German postcode for Denmark
+        ({**HOME, "postcode": "１１６５"}, "postcode"),  # full-width digits
+        ({**HOME, "street": ""}, "street"),
+        ({**HOME, "city": "København\x00"}, "city"),
+        ({**HOME, "name": "I" * 500}, "name"),
+        ({**HOME, "country": "SE"}, "country"),  # not delivered to
+        ({}, "name"),
+        ("Nørregade 1", "name"),  # not a form's fields at all
+    ],
+)
+def test_a_bad_address_is_refused_at_its_field_and_changes_nothing(shop, address, field):
+    order, rejection = desk_rejection(shop)
+    orders_before = db.session.scalar(select(func.count()).select_from(Order))
+    with pytest.raises(ValidationFailed) as refused:
+        rejection_choices.choose(order, rejection.id, "ship", address=address)
+    assert field in refused.value.fields
+    assert fresh(LineRejection, rejection.id).outcome == "pending"
+    assert db.session.scalar(select(func.count()).select_from(Order)) == orders_before
+    assert level(shop.boot, shop.cph) == (2, 0)
+
+
+def test_sending_the_same_choice_again_ships_once(shop):
+    order, rejection = desk_rejection(shop)
+    rejection_choices.choose(order, rejection.id, "ship", address=dict(HOME))
+    orders_after = db.session.scalar(select(func.count()).select_from(Order))
+    again = rejection_choices.choose(fresh(Order, order.id), rejection.id, "ship", address=dict(HOME))
+    assert again.outcome == "moved"
+    assert db.session.scalar(select(func.count()).select_from(Order)) == orders_after
+    assert level(shop.boot, shop.cph) == (2, 1)
+    with pytest.raises(InvalidTransition):  # another choice after it: decided already
+        rejection_choices.choose(fresh(Order, order.id), rejection.id, "drop")
+
+
+def test_when_no_store_can_ship_it_the_customer_is_told_and_nothing_changes(shop):
+    receive(shop, shop.ham, 1)
+    order = web_order(shop, fulfilment="pickup", pickup=shop.ham)
+    rejection = preparing.reject_at_desk(
+        order, staff=shop.ham_clerk, line_id=order.lines[0].id, quantity=1, reason="damaged"
+    )
+    order = fresh(Order, order.id)
+    with pytest.raises(InvalidTransition, match="No store can send it"):
+        rejection_choices.choose(order, rejection.id, "ship", address=dict(HOME))
+    assert fresh(LineRejection, rejection.id).outcome == "pending"
+    assert fresh(Order, order.id).status == "placed"
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_an_order_to_pay_at_pickup_is_not_offered_ship_home(shop):
+    receive(shop, shop.ham, 1)
+    receive(shop, shop.cph, 1)
+    order = ordering.place(
+        ordering.PlaceOrder(
+            channel="web",
+            customer_id=shop.customer.id,
+            lines=(order_rules.LineRequest(shop.boot.id, 1),),
+            fulfilment="pickup",
+            payment_state="pay_at_pickup",
+            pickup_location_id=shop.ham.id,
+        ),
+        staff=shop.ham_clerk,
+    )
+    rejection = preparing.reject_at_desk(
+        order, staff=shop.ham_clerk, line_id=order.lines[0].id, quantity=1, reason="not_found"
+    )
+    assert not rejection_choices.choices(fresh(LineRejection, rejection.id)).ship
+    with pytest.raises(InvalidTransition):
+        rejection_choices.choose(fresh(Order, order.id), rejection.id, "ship", address=dict(HOME))
+    assert fresh(LineRejection, rejection.id).outcome == "pending"
+
+
 # --- races (real threads on PostgreSQL) -------------------------------------------------------------------
 
 
@@ -466,12 +592,12 @@ REJECTIONS = st.lists(
 @pytest.fixture
 def books(make):
     """Three stores with a clerk each and a customer (created once; every example gets a variant of its own)."""
-    stores = [make.location(code) for code in ("CPH", "HAM", "BER")]
-    clerks = {loc.id: make.staff(location=loc) for loc in stores}
-    customer = Customer(first_name="Ida", last_name="Holm", email="ida@example.test", created_channel="web")
-    db.session.add(customer)
-    db.session.commit()
-    return stores, clerks, customer
+    made = make.shop(
+        "CPH", "HAM", "BER", team={f"{code}_clerk": ("clerk", code.upper()) for code in ("cph", "ham", "ber")}
+    )
+    stores = [made.cph, made.ham, made.ber]
+    customer = make.customer("Ida", "Holm", email="ida@example.test", created_channel="web")
+    return stores, {loc.id: made[f"{loc.code.lower()}_clerk"] for loc in stores}, customer
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,7 +5,6 @@ import pytest
 from sqlalchemy import func, select
 
 from omnistore.core.extensions import db
-from omnistore.customers.models import Customer
 from omnistore.orders import order_rules
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import LineRejection, Order, Transfer
@@ -17,18 +16,19 @@ DK_ADDRESS = order_rules.Address(name="Ida Holm", street="Nørregade 1", postcod
 
 @pytest.fixture
 def net(make):
-    class Net:
-        ham, cph = make.location("HAM"), make.location("CPH")
-        ham_clerk = make.staff(location=ham, email="hanna@example.test")
-        cph_clerk = make.staff(location=cph, email="carl@example.test")
-        boot = make.variant(make.product(name="Trail Boot"), size="42")
-        customer = Customer(first_name="Ida", last_name="Holm", email="ida@example.test", created_channel="web")
-
-    db.session.add(Net.customer)
-    db.session.commit()
-    for location, units in ((Net.cph, 2), (Net.ham, 2)):
-        ledger.receive(ledger.StockChange(Net.boot.id, location.id, units, "delivery note 7"), None)
-    return Net
+    made = make.shop(
+        "HAM",
+        "CPH",
+        team={
+            "ham_clerk": ("clerk", "HAM", None, "hanna@example.test"),
+            "cph_clerk": ("clerk", "CPH", None, "carl@example.test"),
+        },
+        variants={"boot": {"product": "Trail Boot", "size": "42"}},
+    )
+    made["customer"] = make.customer("Ida", "Holm", email="ida@example.test", created_channel="web")
+    for location, units in ((made.cph, 2), (made.ham, 2)):
+        ledger.receive(ledger.StockChange(made.boot.id, location.id, units, "delivery note 7"), None)
+    return made
 
 
 def place(net, fulfilment="delivery"):
