@@ -285,3 +285,47 @@ def test_the_markets_migration_keeps_existing_orders_and_prices_down_and_up(app,
     assert location.scalar() == "DE"
     assert placed == [("DE", "EUR", 49990)] and lines == [(2, 24995)]
     assert moved == [(ids[1], "DE", 24995), (ids[2], "DE", 29995)]
+
+
+def test_the_zones_migration_keeps_counts_and_levels_down_and_up(app, make):
+    """Down: a count of a zone becomes a count of a list of items with all its lines, the levels and the stores
+    keep their figures. Up again: zones, per-store pick deadlines and waived fees are there, empty."""
+    from flask_migrate import downgrade, upgrade
+
+    from omnistore.stock import counts, ledger, zones
+
+    cph = make.location("CPH")
+    clerk = make.staff("clerk", cph)
+    jacket = make.variant(sku="JKT")
+    ledger.receive(ledger.StockChange(jacket.id, cph.id, 3, "delivery"), clerk)
+    zones.set_zone(jacket.id, cph.id, "A3", clerk)
+    count = counts.start_count(cph.id, counts.CountScope("zone", zone="A3"), clerk)
+    counts.scan(count.id, "JKT", clerk, quantity=2)
+    cph.pick_hours = 2.5
+    db.session.commit()
+    count_id = count.id
+    db.session.close()
+
+    downgrade(revision="a7c31e5d9b20")
+    columns = {
+        table: {c["name"] for c in sa.inspect(db.engine).get_columns(table)}
+        for table in ("stock_level", "stock_count", "location", "orders")
+    }
+    assert "zone" not in columns["stock_level"] | columns["stock_count"]
+    assert "pick_hours" not in columns["location"] and "shipping_fee_waived" not in columns["orders"]
+    with db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT scope FROM stock_count")).scalars().all() == ["variants"]
+        assert connection.execute(sa.text("SELECT counted FROM stock_count_line")).scalars().all() == [2]
+        assert connection.execute(sa.text("SELECT on_hand FROM stock_level")).scalars().all() == [3]
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:  # the old scopes only
+        connection.execute(sa.text("UPDATE stock_count SET scope = 'zone'"))
+
+    upgrade()
+    with db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT zone FROM stock_level")).scalars().all() == [""]
+        assert connection.execute(sa.text("SELECT pick_hours FROM location")).scalars().all() == [None]
+        assert connection.execute(sa.text("SELECT count(*) FROM stock_count_line")).scalar() == 1
+    db.session.expire_all()
+    zones.set_zone(jacket.id, cph.id, "A3", clerk)
+    again = counts.start_count(cph.id, counts.CountScope("zone", zone="A3"), clerk)
+    assert again.scope == "zone" and db.session.get(type(again), count_id).scope == "variants"

@@ -311,3 +311,116 @@ def test_a_kept_figure_also_closes_the_count_task(jackets, cph, clerk, manager):
     db.session.expire_all()
     assert db.session.get(CountTask, task.id).status == "closed"
     assert on_hand(small, cph) == 3
+
+
+# --- zones and counts of a zone -------------------------------------------------------------------------------
+
+
+def test_a_blind_count_of_a_zone_covers_its_items_and_counts_the_unscanned_as_zero(jackets, cph, clerk, manager, make):
+    from omnistore.stock import zones
+
+    small, medium, large = jackets
+    assert zones.set_zone(small.id, cph.id, "  Shoe   wall ", clerk) == "Shoe wall"  # spaces squeezed
+    zones.set_zone(medium.id, cph.id, "Shoe wall", clerk)
+    zones.set_zone(large.id, cph.id, "A3", clerk)
+    elsewhere = make.variant(make.product("Boot", category="Shoes"))
+    ledger.receive(ledger.StockChange(elsewhere.id, cph.id, 2, reason="delivery"), clerk)
+    zones.set_zone(elsewhere.id, cph.id, "Shoe wall", clerk)
+    empty = make.variant(make.product("Sandal", category="Shoes"))
+    ledger.receive(ledger.StockChange(empty.id, cph.id, 1, reason="delivery"), clerk)
+    ledger.correct(ledger.StockChange(empty.id, cph.id, 0, reason="sold out"), clerk)
+    zones.set_zone(empty.id, cph.id, "Shoe wall", clerk)  # nothing expected on the shelf
+    assert zones.zones_here(cph.id) == ["A3", "Shoe wall"]
+
+    count = counts.start_count(cph.id, counts.CountScope("zone", zone="Shoe wall"), clerk)
+    assert (count.scope, count.zone, count.named, count.blind) == ("zone", "Shoe wall", "Shoe wall", True)
+    assert sorted(line.variant_id for line in count.lines) == sorted((small.id, medium.id, elsewhere.id))
+    counts.scan(count.id, small.sku, clerk, quantity=3)
+    counts.scan(count.id, empty.ean, clerk)  # in the zone though not expected: a line of its own
+    with pytest.raises(ValidationFailed, match="not part of this count"):
+        counts.scan(count.id, large.ean, clerk)  # in zone A3
+    # medium (5 expected) and the boots (2 expected) are not scanned: they count as zero
+    counts.submit(count.id, clerk)
+    db.session.expire_all()
+    lines = {line.variant_id: line for line in counts.get_count(count.id).lines}
+    assert lines[small.id].status == "posted" and lines[empty.id].status == "review"
+    assert (lines[medium.id].status, lines[medium.id].expected) == ("review", 5)
+    assert (lines[elsewhere.id].status, lines[elsewhere.id].expected) == ("review", 2)
+    counts.decide_all(count.id, "approve", manager)
+    assert (on_hand(medium, cph), on_hand(elsewhere, cph), on_hand(empty, cph), on_hand(large, cph)) == (0, 0, 1, 10)
+    assert ledger_sum(medium, cph) == 0 and ledger_sum(elsewhere, cph) == 0
+    assert counts.get_count(count.id).status == "posted"
+
+
+@pytest.mark.parametrize(
+    ("zone", "message"),
+    [("", "Choose a zone."), ("Nowhere", "Nothing here is in the zone"), ("A\x07", "control characters")],
+)
+def test_a_count_of_a_zone_needs_a_zone_with_items(jackets, cph, clerk, zone, message):
+    from omnistore.stock import zones
+
+    zones.set_zone(jackets[0].id, cph.id, "A3", clerk)
+    with pytest.raises(ValidationFailed) as refused:
+        counts.start_count(cph.id, counts.CountScope("zone", zone=zone), clerk)
+    assert message in str(refused.value.fields["zone"])
+    assert db.session.scalar(select(func.count()).select_from(StockCount)) == 0
+
+
+@pytest.mark.parametrize(
+    ("zone", "field_message"),
+    [("A" * 41, "At most 40"), ("A3\x1b[31m", "control characters"), (["A3"], "control characters")],
+)
+def test_a_bad_zone_is_refused_and_changes_nothing(jackets, cph, clerk, zone, field_message):
+    from omnistore.stock import zones
+
+    zones.set_zone(jackets[0].id, cph.id, "A3", clerk)
+    with pytest.raises(ValidationFailed) as refused:
+        zones.set_zone(jackets[0].id, cph.id, zone, clerk)
+    assert field_message in str(refused.value.fields["zone"])
+    assert zones.zone_of(jackets[0].id, cph.id) == "A3"
+
+
+def test_a_zone_is_set_by_the_store_s_staff_on_a_stocked_item_and_audited(jackets, cph, clerk, make):
+    from omnistore.core.audit import AuditEvent
+    from omnistore.stock import zones
+
+    with pytest.raises(Forbidden):
+        zones.set_zone(jackets[0].id, cph.id, "A3", make.staff("clerk", make.location("HAM")))
+    with pytest.raises(ValidationFailed, match="never stocked here"):
+        zones.set_zone(make.variant(size="XXL").id, cph.id, "A3", clerk)
+    zones.set_zone(jackets[0].id, cph.id, "A3", clerk)
+    zones.set_zone(jackets[0].id, cph.id, "A3", clerk)  # the same again: nothing to record
+    zones.set_zone(jackets[0].id, cph.id, "", clerk)  # out of any zone
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "stock.zone_set")).all()
+    assert [(e.detail["before"], e.detail["after"]) for e in events] == [("", "A3"), ("A3", "")]
+    assert ledger_sum(jackets[0], cph) == 3  # not a movement
+
+
+def test_the_erp_sets_zones_with_the_stock_feed(jackets, cph, make):
+    from omnistore.stock import bulk_import, feed, zones
+
+    manager = make.staff("manager", cph)
+    small, medium, large = jackets
+    csv = (
+        "sku;location;on_hand;zone\n"
+        f"{small.sku};CPH;3;A3\n"  # the figure as it is: only the zone changes
+        f"{medium.sku};CPH;6;\n"  # empty: no zone
+        f"{large.sku};CPH;10;{'Z' * 41}\n"  # too long: the row is refused
+    ).encode()
+    result = bulk_import.import_on_hand(feed.read_csv(csv), manager, "erp.csv")
+    assert [r.status for r in result.results] == ["unchanged", "updated", "error"]
+    assert result.results[2].errors[0].field == "zone"
+    assert (zones.zone_of(small.id, cph.id), zones.zone_of(medium.id, cph.id)) == ("A3", "")
+    assert on_hand(large, cph) == 10 and zones.zone_of(large.id, cph.id) == ""
+
+    new = make.variant(size="XL")
+    rows = feed.rows_from_json(
+        [
+            {"sku": new.sku, "location": "cph", "on_hand": 4, "zone": "Shoe wall"},  # a new level, with its zone
+            {"sku": small.sku, "location": "CPH", "on_hand": 3},  # no zone given: kept
+            {"sku": medium.sku, "location": "CPH", "on_hand": 6, "zone": 7},  # not text
+        ]
+    )
+    result = bulk_import.import_on_hand(rows, manager, "api")
+    assert [r.status for r in result.results] == ["created", "unchanged", "error"]
+    assert (zones.zone_of(new.id, cph.id), zones.zone_of(small.id, cph.id)) == ("Shoe wall", "A3")
