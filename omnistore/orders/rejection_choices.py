@@ -110,6 +110,13 @@ def _shipped_home(rejection):
     return rejection.outcome == "moved" and replacement is not None and replacement.fulfilment == "delivery"
 
 
+def carried_out(order, rejection_id, choice) -> bool:
+    """Is this the choice already made for that rejection of `order` ("ship" sent again by the phone)? Then
+    sending it again changes nothing and answers as the first time did."""
+    rejection = db.session.get(LineRejection, rejection_id) if isinstance(rejection_id, int) else None
+    return rejection is not None and rejection.order_id == order.id and choice == "ship" and _shipped_home(rejection)
+
+
 def _stores(rejection, now):
     """Other stores with a desk that have the units available now (not the rejecting one, nor one that
     rejected the variant recently), nearest to the order's pickup store first."""
@@ -161,9 +168,9 @@ def choose(
         raise ValidationFailed(
             _("Please choose one of the options."), {"choice": _("Please choose one of the options.")}
         )
+    if carried_out(order, rejection.id, choice):
+        return rejection  # the same choice sent again: it was carried out the first time
     if choice == "ship":
-        if _shipped_home(rejection):
-            return rejection  # the same choice sent again: it was carried out the first time
         if not may_ship_home(order):
             raise InvalidTransition(
                 _("Sending it home is possible for paid orders only. Please choose another option.")

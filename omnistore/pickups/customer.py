@@ -233,6 +233,8 @@ def choose(token, rejection_id, choice, store_id=None, address=None) -> Customer
     (a dict) for "ship home free"."""
     with transaction():
         order = _load(token, for_update=True)
+        if rejection_choices.carried_out(order, rejection_id, choice):
+            return view(token)  # sent again (the order may have ended by it): nothing more to do
         if order.status not in ACTIVE:
             raise InvalidTransition(
                 _l("This order can no longer change: it is %(status)s.", status=order_word(order.status)),

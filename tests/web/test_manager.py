@@ -259,3 +259,52 @@ def test_only_admins_change_another_stores_settings(client, shop):
     assert response.status_code == 303
     db.session.refresh(cph)
     assert cph.hold_days == 3 and cph.pickup_hours == {}
+
+
+SETTINGS = {
+    "hold_days": "7",
+    "reminder_day": "5",
+    "pickup_enabled": "y",
+    "transfer_capacity": "50",
+    "safety_stock": "0",
+    "sourcing_enabled": "y",
+    "use_store_hours": "y",
+}
+
+
+def test_a_manager_sets_the_store_s_pick_deadline_and_empties_it_for_the_network_s(client, shop, app):
+    client.login("manager@example.test")
+    page = client.get("/manager/settings").get_data(as_text=True)
+    assert "Pick within (opening hours)" in page
+    assert f"setting ({app.config['OMNISTORE_PICK_HOURS']:g} hours)" in page
+    assert client.submit("/manager/settings", {**SETTINGS, "pick_hours": "2,5"}).status_code == 303
+    ham = db.session.get(Location, shop["ham"].id)
+    db.session.refresh(ham)
+    assert ham.pick_hours == 2.5
+    assert 'value="2.5"' in client.get("/manager/settings").get_data(as_text=True)
+    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "location.pickup_settings"))
+    assert audit.detail["changes"]["pick_hours"] == [None, 2.5]
+    assert client.submit("/manager/settings", {**SETTINGS, "pick_hours": ""}).status_code == 303
+    db.session.refresh(ham)
+    assert ham.pick_hours is None
+
+
+@pytest.mark.parametrize("value", ["0", "200", "-2", "two", "1.2.3", "\uff12", "1e3", "٣"])
+def test_a_bad_pick_deadline_is_refused_at_its_field(client, shop, value):
+    client.login("manager@example.test")
+    response = client.submit("/manager/settings", {**SETTINGS, "pick_hours": value})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give a number of hours from 0.25 to 168" in html and 'id="pick_hours"' in html
+    ham = db.session.get(Location, shop["ham"].id)
+    db.session.refresh(ham)
+    assert ham.pick_hours is None
+
+
+def test_a_clerk_cannot_set_the_pick_deadline(client, shop):
+    client.login(shop["clerk"].email)
+    assert client.get("/manager/settings").status_code == 403
+    assert client.submit("/manager/settings", {**SETTINGS, "pick_hours": "1"}).status_code == 403
+    ham = db.session.get(Location, shop["ham"].id)
+    db.session.refresh(ham)
+    assert ham.pick_hours is None

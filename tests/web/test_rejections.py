@@ -5,11 +5,14 @@ import pytest
 from sqlalchemy import func, select
 
 from omnistore.core.extensions import db
+from omnistore.core.outbox import OutboxMessage
 from omnistore.orders import order_rules
 from omnistore.orders import placing as ordering
 from omnistore.orders.models import LineRejection, Order, Transfer
+from omnistore.pickups import preparing
 from omnistore.stock import ledger
 from omnistore.stock.models import StockLevel
+from omnistore.stores.staff import create_api_client
 
 DK_ADDRESS = order_rules.Address(name="Ida Holm", street="Nørregade 1", postcode="1165", city="København", country="DK")
 
@@ -226,3 +229,93 @@ def test_late_picks_are_flagged_on_the_send_list_the_desk_and_the_managers_page(
     manager = client.get("/manager/rejections?store=network").get_data(as_text=True)
     late = manager[manager.index('id="late-picks"') :]
     assert sent.number in late and at_desk.number in late and "To pick and send" in late
+
+
+# --- ship home free ------------------------------------------------------------------------------------------
+
+HOME = {"name": "Ida Holm", "street": "Nørregade 1", "postcode": "1165", "city": "København", "country": "DK"}
+
+
+def rejected_at_the_desk(net):
+    order = place(net, "pickup")
+    rejection = preparing.reject_at_desk(
+        order, staff=net.ham_clerk, line_id=order.lines[0].id, quantity=1, reason="not_found"
+    )
+    db.session.expire_all()
+    return db.session.get(Order, order.id), db.session.get(LineRejection, rejection.id)
+
+
+def test_the_customer_ships_it_home_free_and_the_order_page_email_and_api_say_so(client, net):
+    order, rejection = rejected_at_the_desk(net)
+    token = order.pickup.token
+    phone = client.get(f"/o/{token}").get_data(as_text=True)
+    assert "Ship it home free" in phone and 'name="postcode"' in phone
+    url = f"/o/{token}/choose/{rejection.id}"
+
+    refused = client.submit(url, {"choice": "ship", **HOME, "postcode": "20095"}, headers={"HX-Request": "true"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "A Danish postcode has 4 digits, like 1620." in html and 'aria-invalid="true"' in html
+    assert 'value="Nørregade 1"' in html and '<details class="public-choice-ship" open>' in html  # kept as typed
+    assert db.session.get(LineRejection, rejection.id).outcome == "pending"
+
+    chosen = client.submit(url, {"choice": "ship", **HOME}, headers={"HX-Request": "true"})
+    assert chosen.status_code == 200
+    db.session.expire_all()
+    shipped = db.session.get(LineRejection, rejection.id).replacement_order
+    after = chosen.get_data(as_text=True)
+    assert f"1 × Trail Boot is sent to your home: order {shipped.number}." in after
+    assert "Ida Holm, Nørregade 1, 1165 København, DK" in after
+    assert "Delivery: free" in after and "we waived the delivery fee" in after
+    assert "Ship it home free" not in after
+    assert client.get(f"/o/{token}").get_data(as_text=True).count(shipped.number) == 1  # after a reload too
+
+    again = client.submit(url, {"choice": "ship", **HOME}, headers={"HX-Request": "true"})  # the phone resends
+    assert again.status_code == 200 and shipped.number in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 2
+
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "order.confirmation")).all()[-1]
+    assert shipped.number in mail.subject and "Free: we waived the delivery fee" in mail.body
+
+    client.login(net.cph_clerk.email)  # København sends it
+    assert "Free: we waived the delivery fee" in client.get(f"/orders/{shipped.number}").get_data(as_text=True)
+
+    _api, api_token = create_api_client("shop")
+    document = client.get(f"/api/v1/orders/{shipped.number}", headers={"Authorization": f"Bearer {api_token}"})
+    assert document.status_code == 200
+    body = document.get_json()
+    assert body["shipping_fee_waived"] is True and body["shipping_fee_minor"] == 0
+    assert body["fulfilment"] == "delivery" and body["total_minor"] == shipped.lines[0].unit_price_minor
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"choice": "ship"},  # no address at all
+        {"choice": "ship", **HOME, "country": "SE"},
+        {"choice": "ship", **HOME, "street": "x" * 5000},
+        {"choice": "ship", **HOME, "city": "Kø\u0007benhavn"},
+        {"choice": "ship", **HOME, "name": "\U0001f600" * 200},
+        {"choice": "ship", **HOME, "postcode": "-1165"},
+    ],
+)
+def test_bad_addresses_come_back_at_their_field_and_change_nothing(client, net, data):
+    order, rejection = rejected_at_the_desk(net)
+    response = client.submit(f"/o/{order.pickup.token}/choose/{rejection.id}", data, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "Please check the delivery address." in response.get_data(as_text=True)
+    assert db.session.get(LineRejection, rejection.id).outcome == "pending"
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_when_no_store_can_ship_it_the_page_says_so_and_keeps_the_address(client, net):
+    for location in (net.cph, net.ham):
+        ledger.correct(ledger.StockChange(net.boot.id, location.id, 1 if location is net.ham else 0, "count"), None)
+    order, rejection = rejected_at_the_desk(net)
+    response = client.submit(
+        f"/o/{order.pickup.token}/choose/{rejection.id}", {"choice": "ship", **HOME}, headers={"HX-Request": "true"}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and "No store can send it to that address at the moment" in html
+    assert 'value="Nørregade 1"' in html
+    assert db.session.get(LineRejection, rejection.id).outcome == "pending"

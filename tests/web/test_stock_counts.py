@@ -163,3 +163,57 @@ def test_the_manager_posts_every_waiting_line_at_once(client, shop):
     assert (on_hand(shop["small"], shop["cph"]), on_hand(shop["large"], shop["cph"])) == (0, 0)
     assert counts.get_count(count_id).status == "posted"
     assert client.submit(f"/manager/counts/{count_id}/all", {"decision": "x"}).status_code == 404
+
+
+# --- zones ---------------------------------------------------------------------------------------------------
+
+
+def test_a_clerk_gives_an_item_a_zone_on_its_stock_page_and_counts_the_zone(client, shop):
+    client.login("clerk@example.test")
+    page = text(client.get(f"/stock/variants/{shop.small.id}/here"))
+    assert "Zone in this store" in page and 'name="zone"' in page
+    saved = client.submit(
+        f"/stock/variants/{shop.small.id}/zone", {"zone": " Shoe  wall "}, headers={"HX-Request": "true"}
+    )
+    assert saved.status_code == 200 and "Zone: Shoe wall." in text(saved) and 'value="Shoe wall"' in text(saved)
+    assert 'value="Shoe wall"' in text(client.get("/stock/counts"))  # offered when starting a count
+
+    response = client.submit("/stock/counts", {"scope": "zone", "zone": "Shoe wall", "blind": "1"})
+    assert response.status_code == 303
+    count_page = text(client.get(response.headers["Location"]))
+    assert "Zone · Shoe wall" in count_page and "Rain Jacket" in count_page
+
+
+@pytest.mark.parametrize(
+    ("zone", "message"),
+    [("Z" * 41, "At most 40 characters"), ("A\u001b3", "without control characters")],
+)
+def test_a_bad_zone_comes_back_at_the_field(client, shop, zone, message):
+    client.login("clerk@example.test")
+    response = client.submit(f"/stock/variants/{shop.small.id}/zone", {"zone": zone}, headers={"HX-Request": "true"})
+    assert response.status_code == 422 and message in text(response)
+    assert 'id="zone-zone"' in text(response) and 'aria-invalid="true"' in text(response)
+
+
+def test_an_item_never_stocked_here_gets_no_zone(client, shop, make):
+    client.login("clerk@example.test")
+    other = make.variant(size="XS")
+    response = client.submit(f"/stock/variants/{other.id}/zone", {"zone": "A3"}, headers={"HX-Request": "true"})
+    assert response.status_code == 422 and "never stocked here" in text(response)
+
+
+def test_another_store_s_clerk_cannot_set_a_zone_here(client, shop):
+    client.login(shop.ham_clerk.email)
+    response = client.submit(f"/stock/variants/{shop.small.id}/zone?location=CPH", {"zone": "A3"})
+    assert response.status_code == 403
+    from omnistore.stock import zones
+
+    assert zones.zone_of(shop.small.id, shop.cph.id) == ""
+
+
+def test_a_count_of_a_zone_needs_one(client, shop):
+    client.login("clerk@example.test")
+    page = text(client.get("/stock/counts"))
+    assert "No zones yet" in page
+    response = client.submit("/stock/counts", {"scope": "zone", "zone": "Nowhere", "blind": "1"})
+    assert response.status_code == 422 and "Nothing here is in the zone “Nowhere”." in text(response)

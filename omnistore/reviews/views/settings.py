@@ -117,5 +117,5 @@ def settings():
         location=location,
         weekdays=WEEKDAYS,
         stores=store_choices(),
-        network_pick_hours=pick_deadlines.pick_hours(),
+        network_pick_hours=f"{pick_deadlines.pick_hours():g}",
     ), status
