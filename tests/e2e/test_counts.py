@@ -129,3 +129,74 @@ def test_the_camera_scans_into_the_count_and_the_page_stays(camera, make):  # no
     line = page.locator(f"#count [data-line='{parka.sku}'] [data-counted]")
     expect(line).to_have_value("1", timeout=DECODE_TIMEOUT)
     assert page.url == count_url  # the code went into the count, not to the product page
+
+
+def test_a_blind_count_of_a_zone_posts_zero_for_the_unscanned_item_after_review(page, make):
+    from omnistore.stock import zones
+
+    cph = make.location("CPH")
+    clerk = make.staff("clerk", cph, email="mette@example.test", name="Mette Hansen")
+    make.staff("manager", cph, email="lars@example.test", name="Lars Holm")
+    boots = make.product(name="Trail Boot", brand="Nordwind", category="Shoes")
+    small, medium = make.variant(boots, size="40"), make.variant(boots, size="42")
+    scarf = make.variant(make.product(name="Wool Scarf", category="Scarves"), size="One")
+    for variant, quantity in ((small, 2), (medium, 3), (scarf, 4)):
+        ledger.receive(ledger.StockChange(variant.id, cph.id, quantity, reason="delivery"), clerk)
+    zones.set_zone(scarf.id, cph.id, "Shoe wall", clerk)  # a scarf hangs on the shoe wall too
+    zones.set_zone(small.id, cph.id, "Window", clerk)
+
+    # The clerk puts the 40s on the shoe wall from their stock page.
+    sign_in(page, "mette@example.test")
+    page.goto(f"/stock/variants/{small.id}/here")
+    page.wait_for_load_state("load")
+    zone_form = page.get_by_role("form", name="Zone in this store")
+    expect(zone_form.get_by_label("Zone")).to_have_value("Window")
+    zone_form.get_by_label("Zone").fill("Shoe wall")
+    zone_form.get_by_role("button", name="Save zone").click()
+    expect(page.locator("#stock-here .notice")).to_have_text("Zone: Shoe wall.")
+    page.reload()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("form", name="Zone in this store").get_by_label("Zone")).to_have_value("Shoe wall")
+    zones.set_zone(medium.id, cph.id, "Shoe wall", clerk)
+
+    page.goto("/stock/counts")
+    page.wait_for_load_state("load")
+    start = page.get_by_role("form", name="Start a count")
+    start.get_by_label("A zone").check()
+    start.get_by_label("Zone", exact=True).select_option("Shoe wall")
+    expect(start.get_by_label("Blind count")).to_be_checked()
+    start.get_by_role("button", name="Start counting").click()
+    expect(page).to_have_url(re.compile(r"/stock/counts/\d+$"))
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Zone · Shoe wall")
+    expect(page.get_by_text("Not scanned yet (3)")).to_be_visible()
+    expect(page.locator("#count")).not_to_contain_text("Expected")  # blind
+
+    for code in (medium.ean, medium.ean, medium.ean, scarf.ean, scarf.ean, scarf.ean, scarf.ean):
+        wedge_scan(page, code)
+        page.wait_for_function(SETTLED)
+    expect(page.locator(f"#count [data-line='{medium.sku}'] [data-counted]")).to_have_value("3")
+    expect(page.get_by_text("Not scanned yet (1)")).to_be_visible()
+
+    page.get_by_role("link", name="Check and submit").click()
+    expect(page.get_by_text("These 1 items were not scanned. They count as 0")).to_be_visible()
+    expect(page.locator("[data-unscanned]")).to_contain_text(small.sku)
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Submit the count").click()
+    expect(page.get_by_role("status").filter(has_text="1 items wait for the manager")).to_be_visible()
+    assert on_hand(small, cph) == 2  # nothing posted for the 40s before the review
+
+    sign_out(page)
+    nav = sign_in(page, "lars@example.test")
+    nav.get_by_role("link", name="Manager").click()
+    page.wait_for_load_state("load")
+    page.locator(".manager-tabs").get_by_role("link", name="Counts").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name=re.compile(r"Count #\d+")).click()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Shoe wall")
+    row = page.locator(f"[data-count-waiting] [data-line='{small.sku}']")
+    expect(row).to_contain_text("-2")
+    row.get_by_role("button", name="Post the count").click()
+    expect(page.get_by_text(f"{small.sku}: 0 on hand now.")).to_be_visible()
+    assert (on_hand(small, cph), on_hand(medium, cph), on_hand(scarf, cph)) == (0, 3, 4)
