@@ -467,7 +467,7 @@ def test_the_request_models_name_the_fields_the_services_check():
 
     assert fields(schemas.ProductInput) == set(feed.PRODUCT_KEYS)
     assert fields(schemas.VariantInput) == set(feed.VARIANT_KEYS)
-    assert fields(schemas.StockRowInput) == set(stock_feed.IMPORT_ROW_KEYS)
+    assert fields(schemas.StockRowInput) == set(stock_feed.IMPORT_ROW_KEYS + stock_feed.OPTIONAL_ROW_KEYS)
     assert fields(schemas.OrderInput) == api_orders.WEB_ORDER_KEYS
     assert fields(schemas.CustomerInput) == api_orders.CUSTOMER_KEYS
     assert fields(schemas.LineInput) == api_orders.LINE_KEYS
