@@ -577,6 +577,42 @@ def test_two_tablets_rejecting_the_same_line_at_once_reject_it_once(app, shop):
     assert_ledger_consistent()
 
 
+@pytest.mark.parametrize("round_", range(4))
+def test_ship_home_racing_another_choice_and_the_default_decides_once(app, shop, round_):
+    """Two phones (ship home; leave it out) and the default job at the same moment: one decision wins, at most
+    one delivery order is placed, and the stock is reserved exactly for what won."""
+    if app.database_kind != "postgresql":
+        pytest.skip("real concurrency on PostgreSQL")
+    from omnistore.pickups import customer as customer_pickups
+
+    order, rejection = desk_rejection(shop)
+    token, rejection_id = order.pickup.token, rejection.id
+    due = utcnow() + timedelta(hours=app.config["OMNISTORE_REJECTION_CHOICE_HOURS"] + 1)
+    db.session.commit()
+
+    def ship():
+        return customer_pickups.choose(token, rejection_id, "ship", address=dict(HOME)).status
+
+    def drop():
+        return customer_pickups.choose(token, rejection_id, "drop").status
+
+    def default():
+        return str(rejection_choices.run(due))
+
+    results = _race(app, ship, drop, default)
+    assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, InvalidTransition)], results
+    rejection = fresh(LineRejection, rejection_id)
+    deliveries = db.session.scalars(select(Order).where(Order.fulfilment == "delivery")).all()
+    if rejection.outcome == "moved":
+        assert [o.id for o in deliveries] == [rejection.replacement_order_id]
+        assert deliveries[0].shipping_fee_waived
+    else:
+        assert rejection.outcome in ("dropped", "resourced") and deliveries == []
+    reserved = sum(level(shop.boot, place)[1] for place in (shop.cph, shop.ham, shop.ber))
+    assert reserved == (0 if rejection.outcome == "dropped" else 1)
+    assert_ledger_consistent()
+
+
 # --- property: any sequence of rejections keeps the ledger, the summaries and the order's units whole --------
 
 REJECTIONS = st.lists(
