@@ -196,17 +196,8 @@ def choose(
             moved = placing.place_replacement(
                 order, variant_id=rejection.variant_id, quantity=rejection.quantity, pickup_location_id=store_id
             )
-            rejection.outcome = "moved"
-            rejection.replacement_order_id = moved.id
-            db.session.flush()
-            orders.record_event(
-                order,
-                "line_moved",
-                location_id=store_id,
-                rejection=rejection.id,
-                store=option.location.code,
-                new_order=moved.number,
-                decided_by=decided_by,
+            _replaced_by(
+                order, rejection, moved, "line_moved", decided_by, location_id=store_id, store=option.location.code
             )
             _cancel_if_nothing_left(
                 order,
@@ -232,20 +223,20 @@ def _ship_home(order, rejection, address, decided_by):
     except InsufficientStock:
         message = _("No store can send it to that address at the moment. Please choose another option.")
         raise InvalidTransition(message) from None
-    rejection.outcome = "moved"
-    rejection.replacement_order_id = shipped.id
-    db.session.flush()
-    orders.record_event(
-        order,
-        "line_shipped_home",
-        rejection=rejection.id,
-        new_order=shipped.number,
-        shipping_fee_waived=True,
-        decided_by=decided_by,
-    )
+    _replaced_by(order, rejection, shipped, "line_shipped_home", decided_by, shipping_fee_waived=True)
     _cancel_if_nothing_left(
         order,
         _("Everything is now sent to your home: order %(number)s.", number=shipped.number),
+    )
+
+
+def _replaced_by(order, rejection, new_order, event, decided_by, **detail):
+    """The rejected units are now on `new_order` (another store's pickup, or a delivery): recorded on both."""
+    rejection.outcome = "moved"
+    rejection.replacement_order_id = new_order.id
+    db.session.flush()
+    orders.record_event(
+        order, event, rejection=rejection.id, new_order=new_order.number, decided_by=decided_by, **detail
     )
 
 
