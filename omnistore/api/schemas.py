@@ -144,6 +144,17 @@ class Market(Schema):
     vat_rate_bp: int = Field(ge=0, le=10000, description="VAT rate in basis points (2500 = 25 %); prices include it.")
     shipping_fee_minor: COUNT
     free_shipping_from_minor: COUNT
+    postcode_rule: Text(
+        16,
+        description="The postcode rule delivery addresses in this country are checked by "
+        "(4-digits, 5-digits, 4-digits-letters, 2-3-digits; empty: no check)",
+        examples=["4-digits"],
+    )
+    return_window_days: int = Field(
+        ge=1,
+        description="Days goods may come back after collection or delivery (web, app and phone orders get "
+        "at least 14).",
+    )
     default: bool = Field(description="The market `price_minor` stands for in the product feed.")
 
 

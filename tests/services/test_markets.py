@@ -20,6 +20,7 @@ from omnistore.orders.models import Order
 from omnistore.reviews import dashboard
 from omnistore.reviews import scope as review_scope
 from omnistore.stores import markets
+from omnistore.stores.models import Market
 from omnistore.stores.staff import create_api_client
 
 JACKET_EUR, JACKET_DKK = 24995, 189995
@@ -85,7 +86,11 @@ def test_an_order_keeps_its_currency_and_prices_when_the_catalogue_changes(make,
         api,
     )
     assert result.summary["updated"] == 1
-    markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], currency="EUR"))  # even this
+    markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], vat_rate_bp=2000, shipping_fee_minor=1))
+    with pytest.raises(ValidationFailed) as refused:  # a market with orders keeps its currency
+        markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], currency="EUR"))
+    assert "cannot change" in refused.value.fields["currency"]
+    assert db.session.get(Market, "DK").currency == "DKK"
     db.session.expire_all()
     order = db.session.scalar(select(Order).where(Order.number == number))
     assert (order.currency, order.total_minor, order.lines[0].unit_price_minor) == ("DKK", JACKET_DKK, JACKET_DKK)
@@ -254,7 +259,7 @@ def test_the_vat_an_amount_includes_at_the_markets_rate(make):
 
 
 def test_a_market_with_bad_terms_is_refused(app):
-    bad = markets.MarketTerms("SWE", "Sverige", "XYZ", "sv", 25_000, -1, 0, "[")
+    bad = markets.MarketTerms("SWE", "Sver\nige", "XYZ", "sv", 25_000, -1, 0, "[0-9]{5}", 0)
     with pytest.raises(ValidationFailed) as refused:
         markets.save_market(bad)
     assert set(refused.value.fields) == {
@@ -263,5 +268,7 @@ def test_a_market_with_bad_terms_is_refused(app):
         "locale",
         "vat_rate_bp",
         "shipping_fee_minor",
-        "postcode_pattern",
+        "postcode_rule",
+        "return_window_days",
+        "name",
     }
