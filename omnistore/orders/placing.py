@@ -256,7 +256,7 @@ def _place_once(session, source, key, *, staff, api_client):
         request = dataclasses.replace(_api_request(source), now=now)
         channel, customer_id = source.channel, source.customer_id
         if source.contact is not None:
-            customer_id = _customer_for(session, source.contact, channel)
+            customer_id = _customer_for(session, source.contact, channel, sourcing.order_market(request))
         fulfilment, payment_state = source.fulfilment, source.payment_state
         address = source.delivery_address.as_dict() if source.delivery_address else {}
         origin_id = source.origin_location_id
@@ -417,8 +417,9 @@ def place_replacement(original, *, variant_id, quantity, pickup_location_id) -> 
     return order
 
 
-def _customer_for(session, contact, channel):
-    """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
+def _customer_for(session, contact, channel, market):
+    """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction),
+    whose language is the one asked for, else the default language of the order's market."""
     for _attempt in range(2):
         existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
         if existing is None:
@@ -435,7 +436,7 @@ def _customer_for(session, contact, channel):
             last_name=contact.last_name,
             email=contact.email,
             phone=contact.phone,
-            locale=contact.locale,
+            locale=contact.locale or market.locale,
         ),
         channel=channel,
     ).id
