@@ -14,7 +14,7 @@ from omnistore.core import formatting
 from omnistore.core.errors import InsufficientStock, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer
-from omnistore.orders import api_orders, placing
+from omnistore.orders import api_orders, order_rules, placing
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order
 from omnistore.reviews import dashboard
@@ -272,3 +272,71 @@ def test_a_market_with_bad_terms_is_refused(app):
         "return_window_days",
         "name",
     }
+
+
+ADDRESS_CPH = {
+    "name": "Søren Ørsted",
+    "street": "Nørregade 1",
+    "postcode": "1165",
+    "city": "København",
+    "country": "DK",
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("en", "A postcode in Denmark has 4 digits, like 1620."),
+        ("da", "Et postnummer i Danmark har 4 cifre, f.eks. 1620."),
+        ("de", "Eine Postleitzahl in Dänemark hat 4 Ziffern, z. B. 1620."),
+    ],
+)
+def test_a_delivery_postcode_is_checked_by_its_markets_rule_in_the_clerks_language(app, make, shop, locale, message):
+    from flask_babel import force_locale
+
+    make.stock(shop.jacket, shop.cph, 2)
+    clerk = make.staff(location=shop.cph)
+    draft = order_drafts.start_draft(clerk, customer_id=shop.customer.id)
+    order_drafts.set_line(draft, shop.jacket.id, 1, staff=clerk)
+    with app.test_request_context(), force_locale(locale), pytest.raises(ValidationFailed) as refused:
+        order_drafts.choose_fulfilment(draft, "delivery", staff=clerk, address=dict(ADDRESS_CPH, postcode="12345"))
+    assert str(refused.value.fields["postcode"]) == message
+    assert order_rules.check_address(dict(ADDRESS_CPH, postcode=" 11 65 ")).postcode == "1165"
+
+
+def test_the_markets_postcode_rule_is_the_only_one(make, shop):
+    """Change DK's rule and the Danish addresses follow it: no second copy of the rule anywhere."""
+    five = dict(ADDRESS_CPH, postcode="12345")
+    with pytest.raises(ValidationFailed):
+        order_rules.check_address(five)
+    markets.save_market(dataclasses.replace(markets.terms_of(shop.cph.market), postcode_rule="5-digits"))
+    assert order_rules.check_address(five).postcode == "12345"
+    with pytest.raises(ValidationFailed) as refused:
+        order_rules.check_address(ADDRESS_CPH)
+    assert "5 digits" in str(refused.value.fields["postcode"])
+    markets.save_market(dataclasses.replace(markets.terms_of(shop.cph.market), postcode_rule=""))
+    assert order_rules.check_address(dict(ADDRESS_CPH, postcode="DK-1165")).postcode == "DK-1165"
+    assert order_rules.check_address(dict(ADDRESS_CPH, country="DE", postcode="20095")).postcode == "20095"
+    with pytest.raises(ValidationFailed) as refused:
+        order_rules.check_address(dict(ADDRESS_CPH, country="DE", postcode="1165"))
+    assert str(refused.value.fields["postcode"]) == "A postcode in Germany has 5 digits, like 20095."
+
+
+def test_a_ship_home_order_pays_its_markets_delivery_fee_below_the_threshold(make, shop):
+    """DK: 39 kr. below 499 kr.; the fee and the threshold are the market's, changed on the markets screen."""
+    cheap = make.variant(prices={"DE": 1995, "DK": 14995}, sku="SOCKS")
+    make.stock(cheap, shop.cph, 10)
+    make.stock(shop.jacket, shop.cph, 2)
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert (order.currency, order.total_minor, placing.shipping_fee_minor(order)) == ("DKK", 14995 + 3900, 3900)
+    order = counter_order(make, shop.cph, shop.customer, shop.jacket, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == JACKET_DKK  # above 499 kr.: free
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="pickup", pickup_location_id=shop.cph.id)
+    assert order.total_minor == 14995  # collected: free
+    terms = dataclasses.replace(markets.terms_of(shop.cph.market), shipping_fee_minor=2995, free_shipping_from_minor=0)
+    markets.save_market(dataclasses.replace(terms, free_shipping_from_minor=20000))
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == 14995 + 2995
+    markets.save_market(terms)
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == 14995
