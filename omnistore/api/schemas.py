@@ -370,7 +370,9 @@ class Address(Input):
     name: Text(order_rules.ADDRESS_FIELDS["name"], min_length=1)
     street: Text(order_rules.ADDRESS_FIELDS["street"], min_length=1)
     postcode: Text(
-        order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.", examples=["20095", "1620"]
+        order_rules.ADDRESS_FIELDS["postcode"],
+        description="Checked by the postcode rule of the country's market (see GET /markets).",
+        examples=["20095", "1620"],
     )
     city: Text(order_rules.ADDRESS_FIELDS["city"], min_length=1)
     country: Text(
