@@ -157,7 +157,8 @@ class HundredthsField(StringField):
         if not valuelist:
             return
         self.raw_data = valuelist
-        self.data = validation.hundredths((valuelist[0] or "")[:40])
+        typed = valuelist[0]
+        self.data = validation.hundredths(typed[:40] if isinstance(typed, str) else None)
         if self.data is None or self.data > self.maximum:
             self.data = None
             raise ValueError(_l("Enter an amount like 39 or 39,95 (no thousands separator)."))
