@@ -56,6 +56,7 @@ from omnistore.orders.drafts import (
 from omnistore.orders.models import Order, OrderDraft, OrderEvent, OrderLine, Transfer
 from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import ledger
+from omnistore.stores.models import Market
 
 _PLACE_ATTEMPTS = 3
 
@@ -271,6 +272,14 @@ def _place_once(session, source, key, *, staff, api_client):
         now,
     )
 
+    # The market's currency under a share lock: a change of the market's currency (stores.markets.save_market,
+    # which locks the row for update and refuses once the market has orders) either came first and this order
+    # is refused, or waits for it and sees this order.
+    currency_now = session.scalar(
+        select(Market.currency).where(Market.code == proposal.market_code).with_for_update(read=True)
+    )
+    if currency_now != proposal.currency:
+        raise InvalidTransition(_("The market's currency changed a moment ago. Please check the order again."))
     order = Order(
         channel=channel,
         customer_id=customer_id,

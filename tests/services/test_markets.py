@@ -340,3 +340,60 @@ def test_a_ship_home_order_pays_its_markets_delivery_fee_below_the_threshold(mak
     markets.save_market(terms)
     order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
     assert order.total_minor == 14995
+
+
+def test_a_currency_change_and_an_order_at_the_same_moment_never_leave_an_order_in_the_old_currency(app, make, shop):
+    """Each round: a fresh market with no orders; one thread changes its currency while another places an order
+    in it. Either the change comes first (the order is refused, or sold in the new currency) or the order does
+    (the change is refused): never an order in a currency its market no longer has."""
+    import threading
+
+    for round_ in range(4):
+        code = "X" + "ABCD"[round_]
+        markets.save_market(markets.MarketTerms(code, f"Test {round_}", "DKK", "da", 2500, 0, 0))
+        store = make.location(f"S{round_}", market_code=code)
+        variant = make.variant(prices={code: 10000}, sku=f"CUR-{round_}")
+        make.stock(variant, store, 1)
+        clerk = make.staff(location=store)
+        draft = order_drafts.start_draft(clerk, customer_id=shop.customer.id)
+        order_drafts.set_line(draft, variant.id, 1, staff=clerk)
+        ids = (draft.id, clerk.id)
+        barrier, results = threading.Barrier(2), {}
+
+        def place(ids=ids, barrier=barrier, results=results):
+            with app.app_context():
+                try:
+                    from omnistore.orders.models import OrderDraft
+                    from omnistore.stores.models import Staff
+
+                    mine, staff = db.session.get(OrderDraft, ids[0]), db.session.get(Staff, ids[1])
+                    barrier.wait(timeout=30)
+                    results["order"] = placing.place(mine, staff=staff).currency
+                except Exception as error:  # noqa: BLE001 — reported to the test
+                    results["order"] = error
+                finally:
+                    db.session.remove()
+
+        def change(code=code, barrier=barrier, results=results):
+            with app.app_context():
+                try:
+                    terms = markets.terms_of(markets.market_for(code))
+                    barrier.wait(timeout=30)
+                    results["market"] = markets.save_market(dataclasses.replace(terms, currency="EUR")).currency
+                except Exception as error:  # noqa: BLE001 — reported to the test
+                    results["market"] = error
+                finally:
+                    db.session.remove()
+
+        threads = [threading.Thread(target=place), threading.Thread(target=change)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        db.session.rollback()
+        db.session.expire_all()
+        market = db.session.get(Market, code)
+        sold = db.session.scalars(select(Order.currency).where(Order.market_code == code)).all()
+        assert all(currency == market.currency for currency in sold), (results, sold, market.currency)
+        assert results.keys() == {"order", "market"}
+        assert not isinstance(results["order"], str) or results["order"] == market.currency, results
