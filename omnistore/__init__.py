@@ -128,6 +128,7 @@ def _register_domains(app):
     from omnistore.stock.views import counts as stock_counts  # noqa: F401
     from omnistore.stores import views as auth
     from omnistore.stores.login import check_session, mark_offline_scope, offline_scope
+    from omnistore.stores.views import market_settings
     from omnistore.web import outbox
 
     for blueprint in (
@@ -142,6 +143,7 @@ def _register_domains(app):
         api.bp,
         public.bp,
         outbox.bp,
+        market_settings.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints' own hooks: the network panel answers an unchanged poll with one query of its own.

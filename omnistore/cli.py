@@ -128,22 +128,47 @@ def register_cli(app: Flask):
     @click.option("--vat", "vat_rate_bp", type=int, default=None, help="VAT rate in basis points: 2500 is 25 %.")
     @click.option("--shipping-fee", "shipping_fee_minor", type=int, default=None, help="In minor units.")
     @click.option("--free-shipping-from", "free_shipping_from_minor", type=int, default=None, help="In minor units.")
-    @click.option("--postcode", "postcode_pattern", default=None, help="A regular expression, e.g. [0-9]{4}.")
-    def market_save(code, **given):
-        """Make a market or change its terms (a known country, DE or DK, starts from its usual terms)."""
+    @click.option(
+        "--postcode",
+        "postcode_rule",
+        type=click.Choice([key for key in markets.POSTCODE_RULES if key] + ["none"]),
+        default=None,
+        help="The postcode rule of the country's delivery addresses (none: no check).",
+    )
+    @click.option(
+        "--return-window",
+        "return_window",
+        default=None,
+        help="Days goods may come back (online purchases get at least 14); 'network' for OMNISTORE_RETURN_WINDOW_DAYS.",
+    )
+    def market_save(code, return_window, **given):
+        """Make a market or change its terms (a known country, DE or DK, starts from its usual terms). The markets
+        screen (Markets, for admins) saves through the same verb."""
         import dataclasses
 
         code = code.strip().upper()
+        if given.get("postcode_rule") == "none":
+            given["postcode_rule"] = ""
+        if return_window is not None:
+            window = return_window.strip().lower()
+            if window == "network":
+                given["return_window_days"] = None
+            elif window.isdigit():
+                given["return_window_days"] = int(window)
+            else:
+                _fail(DomainError("--return-window takes a number of days or 'network'."))
         current = db.session.get(Market, code)
         if current is not None:
-            base = markets.MarketTerms(
-                **{f.name: getattr(current, f.name) for f in dataclasses.fields(markets.MarketTerms)}
-            )
+            base = markets.terms_of(current)
         elif code in markets.KNOWN_MARKETS:
             base = markets.KNOWN_MARKETS[code]
         else:
             base = markets.MarketTerms(code, code, "", "en", 0, 0, 0)
-        terms = dataclasses.replace(base, code=code, **{k: v for k, v in given.items() if v is not None})
+        terms = dataclasses.replace(
+            base,
+            code=code,
+            **{k: v for k, v in given.items() if v is not None or k == "return_window_days"},
+        )
         try:
             saved = markets.save_market(terms)
         except DomainError as error:

@@ -115,3 +115,21 @@ def test_market_save_list_and_assign(cli):
     assert "DK  DKK  VAT 25 %  Danmark: HAM" in cli.invoke(args=["market", "list"]).output
     actions = set(db.session.scalars(db.select(AuditEvent.action)))
     assert {"market.created", "market.changed", "location.market_changed"} <= actions
+
+
+def test_market_save_sets_the_postcode_rule_and_the_return_window(cli):
+    from omnistore.stores.models import Market
+
+    assert cli.invoke(args=["market", "save", "DK"]).exit_code == 0
+    dk = db.session.get(Market, "DK")
+    assert (dk.postcode_rule, dk.return_window_days) == ("4-digits", None)
+    saved = cli.invoke(args=["market", "save", "DK", "--postcode", "none", "--return-window", "21"])
+    assert saved.exit_code == 0, saved.output
+    db.session.expire_all()
+    assert (db.session.get(Market, "DK").postcode_rule, db.session.get(Market, "DK").return_window_days) == ("", 21)
+    for bad in (["--postcode", "[0-9]{4}"], ["--return-window", "0"], ["--return-window", "soon"]):
+        refused = cli.invoke(args=["market", "save", "DK", *bad])
+        assert refused.exit_code != 0, bad
+    assert cli.invoke(args=["market", "save", "DK", "--return-window", "network"]).exit_code == 0
+    db.session.expire_all()
+    assert db.session.get(Market, "DK").return_window_days is None

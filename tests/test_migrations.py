@@ -329,3 +329,41 @@ def test_the_zones_migration_keeps_counts_and_levels_down_and_up(app, make):
     zones.set_zone(jacket.id, cph.id, "A3", clerk)
     again = counts.start_count(cph.id, counts.CountScope("zone", zone="A3"), clerk)
     assert again.scope == "zone" and db.session.get(type(again), count_id).scope == "variants"
+
+
+def test_the_market_rules_migration_turns_patterns_into_rules_and_back(app, make):
+    """Down: each market's postcode rule becomes its pattern again (the window is dropped); up: each pattern
+    becomes its rule again, a pattern no rule writes becomes no check, the window starts empty (the network's)."""
+    from flask_migrate import downgrade, upgrade
+
+    make.market("DE"), make.market("DK")
+    ham = make.location("HAM")
+    order = make.order(ham, [(make.variant(), 1, ham)])
+    db.session.execute(sa.text("UPDATE market SET return_window_days = 45 WHERE code = 'DK'"))
+    db.session.commit()
+    order_id = order.id
+    db.session.close()
+
+    downgrade(revision="a7c31e5d9b20")
+    columns = {column["name"] for column in sa.inspect(db.engine).get_columns("market")}
+    assert "postcode_pattern" in columns and not {"postcode_rule", "return_window_days"} & columns
+    with db.engine.begin() as connection:
+        patterns = dict(connection.execute(sa.text("SELECT code, postcode_pattern FROM market")).all())
+        assert patterns == {"DE": "[0-9]{5}", "DK": "[0-9]{4}"}
+        connection.execute(
+            sa.text(
+                "INSERT INTO market (code, name, currency, locale, vat_rate_bp, shipping_fee_minor, "
+                "free_shipping_from_minor, postcode_pattern) VALUES ('SE', 'Sverige', 'SEK', 'en', 2500, 0, 0, "
+                "'[0-9]{3} ?[0-9]{2}')"
+            )
+        )
+
+    upgrade()
+    with db.engine.begin() as connection:
+        rules = dict(connection.execute(sa.text("SELECT code, postcode_rule FROM market")).all())
+        windows = set(connection.execute(sa.text("SELECT return_window_days FROM market")).scalars())
+        kept = connection.execute(sa.text("SELECT market_code FROM orders WHERE id = :id"), {"id": order_id})
+        assert rules == {"DE": "5-digits", "DK": "4-digits", "SE": ""} and windows == {None}
+        assert kept.scalar() == "DE"
+        with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+            connection.execute(sa.text("UPDATE market SET return_window_days = 0 WHERE code = 'DK'"))

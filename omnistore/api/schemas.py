@@ -145,6 +145,17 @@ class Market(Schema):
     vat_rate_bp: int = Field(ge=0, le=10000, description="VAT rate in basis points (2500 = 25 %); prices include it.")
     shipping_fee_minor: COUNT
     free_shipping_from_minor: COUNT
+    postcode_rule: Text(
+        16,
+        description="The postcode rule delivery addresses in this country are checked by "
+        "(4-digits, 5-digits, 4-digits-letters, 2-3-digits; empty: no check)",
+        examples=["4-digits"],
+    )
+    return_window_days: int = Field(
+        ge=1,
+        description="Days goods may come back after collection or delivery (web, app and phone orders get "
+        "at least 14).",
+    )
     default: bool = Field(description="The market `price_minor` stands for in the product feed.")
 
 
@@ -365,7 +376,9 @@ class Address(Input):
     name: Text(order_rules.ADDRESS_FIELDS["name"], min_length=1)
     street: Text(order_rules.ADDRESS_FIELDS["street"], min_length=1)
     postcode: Text(
-        order_rules.ADDRESS_FIELDS["postcode"], description="DE: 5 digits, DK: 4 digits.", examples=["20095", "1620"]
+        order_rules.ADDRESS_FIELDS["postcode"],
+        description="Checked by the postcode rule of the country's market (see GET /markets).",
+        examples=["20095", "1620"],
     )
     city: Text(order_rules.ADDRESS_FIELDS["city"], min_length=1)
     country: Text(

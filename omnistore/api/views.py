@@ -253,6 +253,8 @@ def list_markets():
                     vat_rate_bp=m.vat_rate_bp,
                     shipping_fee_minor=m.shipping_fee_minor,
                     free_shipping_from_minor=m.free_shipping_from_minor,
+                    postcode_rule=m.postcode_rule,
+                    return_window_days=markets.return_window_days(m),
                     default=m.code == default,
                 )
                 for m in markets.list_markets()

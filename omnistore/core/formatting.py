@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 from flask_babel import get_locale
 
 # A currency's symbol where it is at home, written for it in every language where Babel would write the ISO code:
@@ -51,3 +51,10 @@ def _money(minor, currency, locale):
 def percent(fraction, locale=None) -> str:
     """0.25 → "25 %" (da, de) / "25%" (en); one decimal when there is one (0.075 → "7.5%")."""
     return format_percent(fraction, "#,##0.#%", locale=formatting_locale(locale))
+
+
+def decimal_text(hundredths, locale=None) -> str:
+    """Hundredths as the language writes a plain number to type over: 3900 → "39,00" (da, de) / "39.00" (en);
+    whole numbers without decimals ("25" for 2500): what a form shows in a field."""
+    pattern = "0" if hundredths % 100 == 0 else "0.00"
+    return format_decimal(hundredths / 100, pattern, locale=formatting_locale(locale))

@@ -65,3 +65,18 @@ def whole_number(value) -> int | None:
     if not (typed.isascii() and _DIGITS.fullmatch(typed)) or len(typed) > 18:
         return None
     return int(typed)
+
+
+_HUNDREDTHS = re.compile(r"([0-9]{1,12})(?:[.,]([0-9]{1,2}))?")
+
+
+def hundredths(value) -> int | None:
+    """An amount with up to two decimals as typed ("39", "39,95", "39.5"), in hundredths (3995, 3950); ASCII digits,
+    either decimal mark, no sign, no thousands separator; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    typed = value.strip().replace("\u00a0", "").replace(" ", "")
+    found = _HUNDREDTHS.fullmatch(typed) if typed.isascii() else None
+    if found is None:
+        return None
+    return int(found.group(1)) * 100 + int((found.group(2) or "0").ljust(2, "0"))

@@ -30,6 +30,7 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
+from omnistore.stores import markets
 from omnistore.stores.models import Location
 
 NAME_MAX = 100
@@ -71,6 +72,17 @@ class ProfileChanges:
 
 
 # --- creating and editing --------------------------------------------------------------------------------
+
+
+def _market_locale(location):
+    """A new profile's language when none is given: the default language of the store's market (else of the
+    default market)."""
+    try:
+        market = markets.market_of(location) if getattr(location, "market_code", None) else None
+        market = market or markets.market_for(markets.default_market_code())
+    except NotFound:
+        return "de"
+    return market.locale if market.locale in CUSTOMER_LOCALES else "de"
 
 
 def _country_of(location):
@@ -160,7 +172,7 @@ def create_customer(data: NewCustomer, *, staff=None, location=None, channel="st
             errors[f"consent_{name}"] = _l("Please ask the customer and choose yes or no.")
         if not present:
             consents.pop(name, None)
-    locale = data.locale or ("da" if _country_of(location) == "DK" else "de")
+    locale = data.locale or _market_locale(location)
     if locale not in CUSTOMER_LOCALES:
         errors["locale"] = _l("Unknown language.")
     with transaction() as session:

@@ -21,9 +21,9 @@ the outbox rows then commit or roll back with it, and delivery happens after com
 Each returns the outbox messages it queued; an email is left out when the customer has no address (or
 was erased), and the order's history gets a "notified" event per email (callers need not add one).
 
-Language: the customer's own (Customer.locale, chosen when the profile was made: by default the language
-of the store's country); without one, the country of the order's pickup location (DK → Danish,
-DE/AT/CH → German), otherwise English.
+Language (`customer_locale`, the one owner of that choice): the customer's own (Customer.locale) when the
+profile has one; otherwise the default language of the order's market (a København order: Danish, whatever
+country the pickup store is in); English when neither is known.
 """
 
 from datetime import UTC
@@ -44,7 +44,6 @@ from omnistore.stores.locations import location_zone
 from omnistore.stores.models import WEEKDAYS
 
 LOCALES = ("en", "de", "da")
-COUNTRY_LOCALES = {"DK": "da", "DE": "de", "AT": "de", "CH": "de"}
 QR_CONTENT_ID = "pickup-qr"
 
 
@@ -57,9 +56,8 @@ def customer_locale(order) -> str:
     chosen = getattr(customer, "locale", None) if customer is not None else None
     if chosen in LOCALES:
         return chosen
-    place = order.pickup_location or order.origin_location
-    country = (place.country if place is not None else None) or (order.delivery_address or {}).get("country")
-    return COUNTRY_LOCALES.get((country or "").upper(), "en")
+    market = order.market
+    return market.locale if market is not None and market.locale in LOCALES else "en"
 
 
 def _formatting(locale):

@@ -6,10 +6,10 @@
   are the market's (stores/markets.py, orders/sourcing.shipping_fee);
 - the inputs and their checks, shared by the drafts at the counter, the API's orders, the forms and the
   sourcing engine (orders/sourcing.py): `LineRequest`, `Address` and `check_address`, `check_quantity`,
-  `pickup_location`; each raises ValidationFailed with a message per field.
+  `pickup_location`; each raises ValidationFailed with a message per field. A delivery address's postcode is
+  checked by the rule of the market of its country (stores.markets.check_postcode: the one owner).
 """
 
-import re
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
@@ -19,13 +19,13 @@ from omnistore.core import config as settings
 from omnistore.core import validation
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.extensions import db
-from omnistore.stores.models import Location
+from omnistore.stores import markets
+from omnistore.stores.models import Location, Market
 
 MAX_LINES = 100
 MAX_LINE_QUANTITY = 999  # per line; more than a shop floor ever sells at once, small enough to stay honest
 FULFILMENTS = ("pickup", "delivery")
 
-POSTCODE_FORMATS = {"DE": re.compile(r"[0-9]{5}"), "DK": re.compile(r"[0-9]{4}")}
 ADDRESS_FIELDS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "country": 2}
 
 
@@ -110,14 +110,12 @@ def check_address(data, *, allowed_countries=None) -> Address:
         if country not in allowed:
             errors["country"] = _("We deliver to %(countries)s only.", countries=", ".join(allowed))
         elif "postcode" not in errors:
-            postcode = values["postcode"].replace(" ", "")
-            pattern = POSTCODE_FORMATS.get(country)
-            if pattern is not None and not pattern.fullmatch(postcode):
-                errors["postcode"] = {
-                    "DE": _("A German postcode has 5 digits, like 20095."),
-                    "DK": _("A Danish postcode has 4 digits, like 1620."),
-                }[country]
-            values["postcode"] = postcode
+            market = db.session.get(Market, country)  # the country's market: its postcode rule (none: any)
+            if market is not None:
+                try:
+                    values["postcode"] = markets.check_postcode(market, values["postcode"])
+                except ValidationFailed as failure:
+                    errors.update(failure.fields)
     if errors:
         raise ValidationFailed(_("Please check the delivery address."), errors)
     return Address(values["name"], values["street"], values["postcode"], values["city"], country)

@@ -57,6 +57,7 @@ from omnistore.orders.models import Order, OrderDraft, OrderEvent, OrderLine, Tr
 from omnistore.orders.services import shipping_fee_minor  # noqa: F401 — the API reads it from here
 from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import ledger
+from omnistore.stores.models import Market
 
 _PLACE_ATTEMPTS = 3
 
@@ -258,7 +259,7 @@ def _place_once(session, source, key, *, staff, api_client):
         request = dataclasses.replace(_api_request(source), now=now)
         channel, customer_id = source.channel, source.customer_id
         if source.contact is not None:
-            customer_id = _customer_for(session, source.contact, channel)
+            customer_id = _customer_for(session, source.contact, channel, sourcing.order_market(request))
         fulfilment, payment_state = source.fulfilment, source.payment_state
         address = source.delivery_address.as_dict() if source.delivery_address else {}
         origin_id = source.origin_location_id
@@ -274,6 +275,14 @@ def _place_once(session, source, key, *, staff, api_client):
         now,
     )
 
+    # The market's currency under a share lock: a change of the market's currency (stores.markets.save_market,
+    # which locks the row for update and refuses once the market has orders) either came first and this order
+    # is refused, or waits for it and sees this order.
+    currency_now = session.scalar(
+        select(Market.currency).where(Market.code == proposal.market_code).with_for_update(read=True)
+    )
+    if currency_now != proposal.currency:
+        raise InvalidTransition(_("The market's currency changed a moment ago. Please check the order again."))
     order = Order(
         channel=channel,
         customer_id=customer_id,
@@ -428,8 +437,9 @@ def place_replacement(original, *, variant_id, quantity, pickup_location_id=None
     return order
 
 
-def _customer_for(session, contact, channel):
-    """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction)."""
+def _customer_for(session, contact, channel, market):
+    """The id of the profile with the contact's email or phone, or of a new one (in the caller's transaction),
+    whose language is the one asked for, else the default language of the order's market."""
     for _attempt in range(2):
         existing = customers.find_by_contact(email=contact.email, phone=contact.phone)
         if existing is None:
@@ -446,7 +456,7 @@ def _customer_for(session, contact, channel):
             last_name=contact.last_name,
             email=contact.email,
             phone=contact.phone,
-            locale=contact.locale,
+            locale=contact.locale or market.locale,
         ),
         channel=channel,
     ).id

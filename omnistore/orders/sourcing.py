@@ -42,8 +42,9 @@ The rules, in order:
    variant's price in that market (catalog/prices.py), whichever location — in whichever country — supplies it:
    sourcing ignores currency. A variant without a price there is not sellable there: its line is unavailable,
    and says so. A pickup is free; a delivery costs the market's shipping fee unless the goods total reaches
-   its free-shipping threshold; deliveries go to OMNISTORE_DELIVERY_COUNTRIES (default DE, DK), whose
-   postcodes are checked (DE: 5 digits, DK: 4 digits).
+   its free-shipping threshold (`shipping_fee`, the one owner: the order's total is goods plus that fee);
+   deliveries go to OMNISTORE_DELIVERY_COUNTRIES (default DE, DK), and a postcode is checked by the rule of its
+   country's market (order_rules.check_address → stores.markets.check_postcode).
 
 A draft's own holds (units already allocated to it, see orders/drafts.py) count as available to that
 draft: pass them as `own_holds` so re-proposing does not compete with itself.

@@ -25,7 +25,7 @@ from omnistore.core.errors import Conflict, InvalidTransition, NotFound, Validat
 from omnistore.core.extensions import db
 from omnistore.core.statuses import LineStatus, order_word
 from omnistore.core.types import utcnow
-from omnistore.orders import notifications
+from omnistore.orders import notifications, placing
 from omnistore.orders.models import Order, OrderLine, Pickup
 from omnistore.orders.services import record_event
 from omnistore.returns import labels, refunds
@@ -317,7 +317,7 @@ def receive_return(order: Order, request: ReturnRequest, *, staff) -> Return:
             r.shipping_refund_minor for r in session.scalars(select(Return).where(Return.order_id == order.id))
         )
         if ret.refund_minor and bought and back >= bought and not shipping_refunded:
-            ret.shipping_refund_minor = refunds.shipping_fee_minor(order)
+            ret.shipping_refund_minor = placing.shipping_fee_minor(order)
         if ret.total_refund_minor:
             ret.status = "refund_pending"
             ret.refund_method = refunds.refund_method(order)

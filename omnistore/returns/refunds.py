@@ -44,11 +44,6 @@ def unit_refund_minor(line, grade) -> int:
     return line.unit_price_minor if grade in REFUNDED_GRADES else 0
 
 
-def shipping_fee_minor(order) -> int:
-    """What the customer paid beyond the goods (the order's total minus its lines)."""
-    return max(order.total_minor - sum(line.quantity * line.unit_price_minor for line in order.lines), 0)
-
-
 def _iso(value):
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 

@@ -1,8 +1,9 @@
 """The return window: how long after collection or delivery goods may come back.
 
-One setting for the network (`OMNISTORE_RETURN_WINDOW_DAYS`, 30 by default); purchases made at a distance
-(web, app, phone orders) always get at least the legal 14 days, whatever the setting says. A per-market
-window can replace the setting once markets exist. The window starts when the order was collected or
+The window of the order's market (stores.markets.return_window_days: the market's own, set on the markets
+screen or with `flask market save --return-window`, else the network's `OMNISTORE_RETURN_WINDOW_DAYS`, 30 by
+default); purchases made at a distance (web, app, phone orders) always get at least the legal 14 days, whatever
+the market says. The window starts when the order was collected or
 delivered (its final event). Outside it, only a manager may take the goods back, with a reason that is
 audited (receiving.receive_return).
 """
@@ -10,11 +11,10 @@ audited (receiving.receive_return).
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-
 from omnistore.core.statuses import OrderStatus
 from omnistore.core.types import utcnow
 from omnistore.orders.services import ended_at
+from omnistore.stores import markets
 
 LEGAL_MINIMUM_DAYS = 14  # EU right of withdrawal for distance purchases
 DISTANCE_CHANNELS = ("web", "app", "phone")
@@ -32,7 +32,7 @@ class Window:
 
 
 def window_days(order) -> int:
-    days = int(current_app.config["OMNISTORE_RETURN_WINDOW_DAYS"])
+    days = markets.return_window_days(order.market)
     if order.channel in DISTANCE_CHANNELS:
         days = max(days, LEGAL_MINIMUM_DAYS)
     return days

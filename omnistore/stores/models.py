@@ -22,6 +22,9 @@ class Market(db.Model):
         CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="vat_rate_bp"),
         CheckConstraint("shipping_fee_minor >= 0", name="shipping_fee_minor"),
         CheckConstraint("free_shipping_from_minor >= 0", name="free_shipping_from_minor"),
+        CheckConstraint(
+            "return_window_days IS NULL OR return_window_days BETWEEN 1 AND 365", name="return_window_days"
+        ),
     )
 
     code: Mapped[str] = mapped_column(String(2), primary_key=True)  # ISO 3166-1 alpha-2 of the country
@@ -31,7 +34,10 @@ class Market(db.Model):
     vat_rate_bp: Mapped[int] = mapped_column(Integer)  # basis points: 2500 = 25 %; prices include it
     shipping_fee_minor: Mapped[int] = mapped_column(Integer)
     free_shipping_from_minor: Mapped[int] = mapped_column(Integer)
-    postcode_pattern: Mapped[str] = mapped_column(String(100), default="")  # a full-match regular expression
+    postcode_rule: Mapped[str] = mapped_column(String(16), default="")  # a key of stores.markets.POSTCODE_RULES
+    # Days goods may come back after collection or delivery; None: the network's OMNISTORE_RETURN_WINDOW_DAYS.
+    # Purchases at a distance always get at least the legal 14 (returns/window.py).
+    return_window_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def __repr__(self):
         return f"<Market {self.code} {self.currency}>"

@@ -10,6 +10,7 @@ from wtforms.widgets import HiddenInput
 
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, ValidationFailed
+from omnistore.core.formatting import decimal_text
 
 MAX_ID = 10**10 - 1  # ten digits and more is a slip of the finger (or a probe), not a row's id
 
@@ -141,3 +142,30 @@ class LoginForm(FlaskForm):
 class LanguageForm(FlaskForm):
     locale = StringField(validators=[AnyOf(["en", "de", "da"])])
     next = HiddenField()
+
+
+class HundredthsField(StringField):
+    """An amount with up to two decimals, typed the way people type it ("39", "39,00", "39.5"), kept as a whole
+    number of hundredths: a price in minor units of a two-decimal currency, a rate in basis points of a percent.
+    No thousands separators (is "1.899" 1899 or 1,899?): one way to read each input."""
+
+    def __init__(self, label=None, validators=None, *, maximum=10**9 - 1, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.maximum = maximum
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.raw_data = valuelist
+        typed = valuelist[0]
+        self.data = validation.hundredths(typed[:40] if isinstance(typed, str) else None)
+        if self.data is None or self.data > self.maximum:
+            self.data = None
+            raise ValueError(_l("Enter an amount like 39 or 39,95 (no thousands separator)."))
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return decimal_text(self.data)

@@ -14,12 +14,13 @@ from omnistore.core import formatting
 from omnistore.core.errors import InsufficientStock, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.customers.models import Customer
-from omnistore.orders import api_orders, placing
+from omnistore.orders import api_orders, order_rules, placing
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order
 from omnistore.reviews import dashboard
 from omnistore.reviews import scope as review_scope
 from omnistore.stores import markets
+from omnistore.stores.models import Market
 from omnistore.stores.staff import create_api_client
 
 JACKET_EUR, JACKET_DKK = 24995, 189995
@@ -85,7 +86,11 @@ def test_an_order_keeps_its_currency_and_prices_when_the_catalogue_changes(make,
         api,
     )
     assert result.summary["updated"] == 1
-    markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], currency="EUR"))  # even this
+    markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], vat_rate_bp=2000, shipping_fee_minor=1))
+    with pytest.raises(ValidationFailed) as refused:  # a market with orders keeps its currency
+        markets.save_market(dataclasses.replace(markets.KNOWN_MARKETS["DK"], currency="EUR"))
+    assert "cannot change" in refused.value.fields["currency"]
+    assert db.session.get(Market, "DK").currency == "DKK"
     db.session.expire_all()
     order = db.session.scalar(select(Order).where(Order.number == number))
     assert (order.currency, order.total_minor, order.lines[0].unit_price_minor) == ("DKK", JACKET_DKK, JACKET_DKK)
@@ -254,7 +259,7 @@ def test_the_vat_an_amount_includes_at_the_markets_rate(make):
 
 
 def test_a_market_with_bad_terms_is_refused(app):
-    bad = markets.MarketTerms("SWE", "Sverige", "XYZ", "sv", 25_000, -1, 0, "[")
+    bad = markets.MarketTerms("SWE", "Sver\nige", "XYZ", "sv", 25_000, -1, 0, "[0-9]{5}", 0)
     with pytest.raises(ValidationFailed) as refused:
         markets.save_market(bad)
     assert set(refused.value.fields) == {
@@ -263,5 +268,132 @@ def test_a_market_with_bad_terms_is_refused(app):
         "locale",
         "vat_rate_bp",
         "shipping_fee_minor",
-        "postcode_pattern",
+        "postcode_rule",
+        "return_window_days",
+        "name",
     }
+
+
+ADDRESS_CPH = {
+    "name": "Søren Ørsted",
+    "street": "Nørregade 1",
+    "postcode": "1165",
+    "city": "København",
+    "country": "DK",
+}
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [
+        ("en", "A postcode in Denmark has 4 digits, like 1620."),
+        ("da", "Et postnummer i Danmark har 4 cifre, f.eks. 1620."),
+        ("de", "Eine Postleitzahl in Dänemark hat 4 Ziffern, z. B. 1620."),
+    ],
+)
+def test_a_delivery_postcode_is_checked_by_its_markets_rule_in_the_clerks_language(app, make, shop, locale, message):
+    from flask_babel import force_locale
+
+    make.stock(shop.jacket, shop.cph, 2)
+    clerk = make.staff(location=shop.cph)
+    draft = order_drafts.start_draft(clerk, customer_id=shop.customer.id)
+    order_drafts.set_line(draft, shop.jacket.id, 1, staff=clerk)
+    with app.test_request_context(), force_locale(locale), pytest.raises(ValidationFailed) as refused:
+        order_drafts.choose_fulfilment(draft, "delivery", staff=clerk, address=dict(ADDRESS_CPH, postcode="12345"))
+    assert str(refused.value.fields["postcode"]) == message
+    assert order_rules.check_address(dict(ADDRESS_CPH, postcode=" 11 65 ")).postcode == "1165"
+
+
+def test_the_markets_postcode_rule_is_the_only_one(make, shop):
+    """Change DK's rule and the Danish addresses follow it: no second copy of the rule anywhere."""
+    five = dict(ADDRESS_CPH, postcode="12345")
+    with pytest.raises(ValidationFailed):
+        order_rules.check_address(five)
+    markets.save_market(dataclasses.replace(markets.terms_of(shop.cph.market), postcode_rule="5-digits"))
+    assert order_rules.check_address(five).postcode == "12345"
+    with pytest.raises(ValidationFailed) as refused:
+        order_rules.check_address(ADDRESS_CPH)
+    assert "5 digits" in str(refused.value.fields["postcode"])
+    markets.save_market(dataclasses.replace(markets.terms_of(shop.cph.market), postcode_rule=""))
+    assert order_rules.check_address(dict(ADDRESS_CPH, postcode="DK-1165")).postcode == "DK-1165"
+    assert order_rules.check_address(dict(ADDRESS_CPH, country="DE", postcode="20095")).postcode == "20095"
+    with pytest.raises(ValidationFailed) as refused:
+        order_rules.check_address(dict(ADDRESS_CPH, country="DE", postcode="1165"))
+    assert str(refused.value.fields["postcode"]) == "A postcode in Germany has 5 digits, like 20095."
+
+
+def test_a_ship_home_order_pays_its_markets_delivery_fee_below_the_threshold(make, shop):
+    """DK: 39 kr. below 499 kr.; the fee and the threshold are the market's, changed on the markets screen."""
+    cheap = make.variant(prices={"DE": 1995, "DK": 14995}, sku="SOCKS")
+    make.stock(cheap, shop.cph, 10)
+    make.stock(shop.jacket, shop.cph, 2)
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert (order.currency, order.total_minor, placing.shipping_fee_minor(order)) == ("DKK", 14995 + 3900, 3900)
+    order = counter_order(make, shop.cph, shop.customer, shop.jacket, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == JACKET_DKK  # above 499 kr.: free
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="pickup", pickup_location_id=shop.cph.id)
+    assert order.total_minor == 14995  # collected: free
+    terms = dataclasses.replace(markets.terms_of(shop.cph.market), shipping_fee_minor=2995, free_shipping_from_minor=0)
+    markets.save_market(dataclasses.replace(terms, free_shipping_from_minor=20000))
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == 14995 + 2995
+    markets.save_market(terms)
+    order = counter_order(make, shop.cph, shop.customer, cheap, fulfilment="delivery", address=ADDRESS_CPH)
+    assert order.total_minor == 14995
+
+
+def test_a_currency_change_and_an_order_at_the_same_moment_never_leave_an_order_in_the_old_currency(app, make, shop):
+    """Each round: a fresh market with no orders; one thread changes its currency while another places an order
+    in it. Either the change comes first (the order is refused, or sold in the new currency) or the order does
+    (the change is refused): never an order in a currency its market no longer has."""
+    import threading
+
+    for round_ in range(4):
+        code = "X" + "ABCD"[round_]
+        markets.save_market(markets.MarketTerms(code, f"Test {round_}", "DKK", "da", 2500, 0, 0))
+        store = make.location(f"S{round_}", market_code=code)
+        variant = make.variant(prices={code: 10000}, sku=f"CUR-{round_}")
+        make.stock(variant, store, 1)
+        clerk = make.staff(location=store)
+        draft = order_drafts.start_draft(clerk, customer_id=shop.customer.id)
+        order_drafts.set_line(draft, variant.id, 1, staff=clerk)
+        ids = (draft.id, clerk.id)
+        barrier, results = threading.Barrier(2), {}
+
+        def place(ids=ids, barrier=barrier, results=results):
+            with app.app_context():
+                try:
+                    from omnistore.orders.models import OrderDraft
+                    from omnistore.stores.models import Staff
+
+                    mine, staff = db.session.get(OrderDraft, ids[0]), db.session.get(Staff, ids[1])
+                    barrier.wait(timeout=30)
+                    results["order"] = placing.place(mine, staff=staff).currency
+                except Exception as error:  # noqa: BLE001 — reported to the test
+                    results["order"] = error
+                finally:
+                    db.session.remove()
+
+        def change(code=code, barrier=barrier, results=results):
+            with app.app_context():
+                try:
+                    terms = markets.terms_of(markets.market_for(code))
+                    barrier.wait(timeout=30)
+                    results["market"] = markets.save_market(dataclasses.replace(terms, currency="EUR")).currency
+                except Exception as error:  # noqa: BLE001 — reported to the test
+                    results["market"] = error
+                finally:
+                    db.session.remove()
+
+        threads = [threading.Thread(target=place), threading.Thread(target=change)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        db.session.rollback()
+        db.session.expire_all()
+        market = db.session.get(Market, code)
+        sold = db.session.scalars(select(Order.currency).where(Order.market_code == code)).all()
+        assert all(currency == market.currency for currency in sold), (results, sold, market.currency)
+        assert results.keys() == {"order", "market"}
+        assert not isinstance(results["order"], str) or results["order"] == market.currency, results

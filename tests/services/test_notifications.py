@@ -195,10 +195,26 @@ def test_a_delivery_order_confirmation_has_no_pickup_part(make):
 
 
 @pytest.mark.parametrize("code, language", [("CPH", "da"), ("BER", "de"), ("XYZ", "de"), ("HAM", "de")])
-def test_without_a_customer_language_the_pickup_stores_country_decides(make, code, language):
+def test_without_a_customer_language_the_orders_market_decides(make, code, language):
     store = make.location(code, country={"XYZ": "AT"}.get(code) or make.CITIES.get(code, ("", 0, 0, "", "DE"))[4])
     order = make.order(store, [(make.variant(), 1, store)], customer=_customer())
-    order.customer.locale = None  # e.g. a profile from before languages were kept
+    assert order.market is not None and order.pickup_location is store  # loaded before the change below
+    order.customer.locale = None  # e.g. a profile from before languages were kept (never written)
     assert notifications.customer_locale(order) == language
-    store.country = "GB"
+    store.country = "GB"  # the store's country no longer decides: the order's market does
+    assert notifications.customer_locale(order) == language
+    order.market.locale = "en"
     assert notifications.customer_locale(order) == "en"
+
+
+def test_a_hamburg_pickup_of_a_kobenhavn_order_is_written_in_danish(make):
+    """Cross-border: sold in København (market DK), collected in Hamburg: the Danish market's language, not
+    the pickup store's country; the customer's own language wins when the profile has one."""
+    cph, ham = make.location("CPH"), make.location("HAM")
+    order = make.order(ham, [(make.variant(), 1, ham)], customer=_customer(), market_code="DK")
+    assert order.market is not None
+    order.customer.locale = None
+    assert (order.market_code, notifications.customer_locale(order)) == ("DK", "da")
+    order.customer.locale = "en"
+    assert notifications.customer_locale(order) == "en"
+    assert cph.market_code == "DK"

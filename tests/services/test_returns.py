@@ -1,6 +1,7 @@
 """Returns: what may come back, the grades through the ledger, the refund and its states, the window, and two
 tablets returning the same line at once (real threads; PostgreSQL row locks, SQLite's write lock)."""
 
+import dataclasses
 import threading
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from omnistore.returns import receiving, refunds
 from omnistore.returns.models import Return
 from omnistore.stock import reads
 from omnistore.stock.models import StockLevel, StockMovement
+from omnistore.stores import markets
 from omnistore.stores.models import ApiClient, Staff
 from omnistore.stores.staff import create_api_client
 
@@ -290,3 +292,36 @@ def test_an_exchange_for_another_size_from_another_store_carries_the_credit(app,
     db.session.expire_all()
     ret = db.session.get(Return, ret.id)
     assert ret.exchange_order.id == placed.id and placed.total_minor - ret.total_refund_minor == 1000
+
+
+def test_the_orders_market_sets_the_window_online_never_below_fourteen(app, shop):
+    """The market's own window replaces the network's setting; a web order still gets the legal 14 days; outside
+    the market's window only a manager's audited override takes goods back."""
+    from omnistore.core.audit import AuditEvent
+    from omnistore.returns.window import window_of
+
+    order, _client = collected_web_order(shop)
+    assert order.market_code == "DE" and window_of(order).days == 30  # no window of its own: the network's
+    markets.save_market(dataclasses.replace(markets.terms_of(order.market), return_window_days=60))
+    db.session.expire_all()
+    assert window_of(order).days == 60
+    for event in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)):
+        event.created_at -= timedelta(days=45)
+    db.session.commit()
+    assert window_of(order).open_at()  # 45 days on: open in a 60-day market (closed at the network's 30)
+    markets.save_market(dataclasses.replace(markets.terms_of(order.market), return_window_days=7))
+    db.session.expire_all()
+    assert window_of(order).days == 14  # a web order: the legal minimum, whatever the market says
+    order.channel = "store"
+    assert window_of(order).days == 7
+    db.session.rollback()
+    with pytest.raises(ValidationFailed) as refused:
+        receiving.receive_return(order, ask(order, {(shop.parka, "resell"): 1}), staff=shop.berlin)
+    assert "window" in refused.value.fields
+    ret = receiving.receive_return(
+        order,
+        ask(order, {(shop.parka, "resell"): 1}, override_window=True, override_reason="long trip abroad"),
+        staff=shop.boss,
+    )
+    assert ret.window_overridden_by_staff_id == shop.boss.id
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "return.window_override")) is not None

@@ -282,3 +282,29 @@ def test_cancel_releases_and_a_second_cancel_is_refused(http, shop):
     bad = http.post(f"/api/v1/orders/{number}/cancel", json={"reason": 5}, headers=shop["auth"])
     assert bad.status_code == 422
     assert http.post("/api/v1/orders/OS-26-999999/cancel", headers=shop["auth"]).status_code == 404
+
+
+def test_a_danish_web_order_with_a_bad_postcode_gets_its_markets_message_and_its_customer_speaks_danish(http, shop):
+    address = {"name": "Ida Lund", "street": "Nørregade 1", "postcode": "123", "city": "København", "country": "DK"}
+    document = body(fulfilment="delivery", pickup_location=None, delivery_address=address)
+    refused = post(http, shop, document, key="dk-bad")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"]["delivery_address.postcode"] == (
+        "A postcode in Denmark has 4 digits, like 1620."
+    )
+    assert count(Order) == 0 and count(Customer) == 0
+    placed = post(http, shop, dict(document, delivery_address=dict(address, postcode="1165")), key="dk-good")
+    assert placed.status_code == 201, placed.get_json()
+    order = db.session.scalar(select(Order))
+    assert (order.market_code, order.currency, order.customer.locale) == ("DK", "DKK", "da")
+    assert order.delivery_address["postcode"] == "1165"
+
+
+def test_the_markets_list_shows_the_postcode_rule_and_the_return_window(http, shop):
+    from omnistore.stores.models import Market
+
+    db.session.get(Market, "DK").return_window_days = 45
+    db.session.commit()
+    listed = {m["code"]: m for m in http.get("/api/v1/markets", headers=shop["auth"]).get_json()["markets"]}
+    assert (listed["DK"]["postcode_rule"], listed["DK"]["return_window_days"]) == ("4-digits", 45)
+    assert (listed["DE"]["postcode_rule"], listed["DE"]["return_window_days"]) == ("5-digits", 30)
