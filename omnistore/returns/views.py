@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
+from omnistore.orders.views.builder import place_draft
 from omnistore.returns import access, exchanges, labels, receiving, refunds, sending
 from omnistore.returns.models import GRADES, REASONS
 from omnistore.returns.window import window_of
@@ -51,8 +52,9 @@ def _method_label(value):
 @bp.app_context_processor
 def _exchange_credit():
     """exchange_credit(draft): the returned goods' credit an exchange's counter draft carries (the order
-    builder shows it with the price difference), or None."""
-    return {"exchange_credit": exchanges.credit_for_draft}
+    builder shows it with the price difference), or None; order_returns(order): an order's returns (the
+    customer's order page shows them)."""
+    return {"exchange_credit": exchanges.credit_for_draft, "order_returns": receiving.returns_of}
 
 
 def _index(status=200, *, code="", code_error=None):
@@ -218,3 +220,17 @@ def send_on(return_id):
         "info",
     )
     return redirect(url_for(".detail", return_id=ret.id), 303)
+
+
+@bp.post("/<int:return_id>/exchange/place")
+@login_required
+def exchange_place(return_id):
+    """Place the exchange order from the builder: the return's credit is set against its payment."""
+    ret = access.get_return_for_staff(return_id, current_user)
+    draft = ret.exchange_draft
+    if draft is None:
+        return _detail(ret, 409, errors={"form": _("This return has no exchange order to place.")})
+    return place_draft(
+        draft.token,
+        lambda draft, key: exchanges.place_exchange(ret, draft, idempotency_key=key, staff=current_user),
+    )
