@@ -206,6 +206,8 @@ def send_on(return_id):
         sent = sending.send_on(ret, line_id, destination, typed["quantity"], staff=current_user)
     except ValidationFailed as failure:
         errors = {f"send-{key}": message for key, message in failure.fields.items()}
+        if "line" in failure.fields:  # no form of this page may be that line's: say it at the top
+            errors["form"] = failure.fields["line"]
         return _detail(ret, 422, errors=errors, send_typed=typed)
     except DomainError as refused:
         return _detail(
