@@ -26,8 +26,9 @@ from omnistore.orders.models import (
     OrderLine,
     Pickup,
     Transfer,
+    TransferItem,
 )
-from omnistore.returns.models import Return, ReturnLine
+from omnistore.returns.models import Return, ReturnLine, ReturnSending
 from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
@@ -58,6 +59,7 @@ __all__ = [
     "Product",
     "Return",
     "ReturnLine",
+    "ReturnSending",
     "ReviewDay",
     "ReviewDirty",
     "ReviewFact",
@@ -68,6 +70,7 @@ __all__ = [
     "StockLevel",
     "StockMovement",
     "Transfer",
+    "TransferItem",
     "Variant",
     "VariantPrice",
     "VariantStock",

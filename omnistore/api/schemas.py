@@ -474,6 +474,10 @@ class Order(Schema):
     market: MARKET_CODE | None = Field(description="The market it was sold in.")
     currency: Text(3, description="ISO 4217 code of every amount of the order, its lines' too.")
     total_minor: int = Field(ge=0, description="Goods plus shipping fee, VAT included.")
+    credit_minor: COUNT = Field(
+        description="An exchange: the returned goods' credit set against this order's payment (at most its total)."
+    )
+    amount_due_minor: COUNT = Field(description="What the customer owes for it: total_minor − credit_minor.")
     vat_rate_bp: int | None = Field(description="The market's VAT rate in basis points (2500 = 25 %).")
     vat_minor: int | None = Field(description="The VAT the total includes.")
     shipping_fee_minor: COUNT
@@ -521,6 +525,9 @@ class Return(Schema):
     lines: list[ReturnLine]
     shipping_minor: COUNT = Field(description="The shipping fee, refunded with the return of the last unit.")
     total_minor: COUNT
+    credit_minor: COUNT = Field(description="An exchange: the part of total_minor set against the new order.")
+    exchange_order_number: str | None = Field(description="An exchange: the order the credit went to.")
+    refund_due_minor: COUNT = Field(description="What is paid back: total_minor − credit_minor.")
     refund_reference: str | None
     received_at: DATE_TIME
     refund_requested_at: OPTIONAL_DATE_TIME

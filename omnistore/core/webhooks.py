@@ -25,6 +25,7 @@ WEBHOOK_EVENTS = (
     "order.line_rejected",
     "order.line_dropped",
     "return.refund_requested",
+    "return.refund_changed",  # an exchange order took part of the credit: refund_due_minor is what is left
 )
 
 

@@ -71,6 +71,9 @@ class Order(db.Model):
     # A delivery whose shipping fee the chain waived: units a pickup store could not supply, sent home instead
     # at the customer's choice (orders/rejection_choices.py). The order's total holds no fee then.
     shipping_fee_waived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An exchange (returns/exchanges.py): the returned goods' credit set against this order's payment, at most
+    # its total when placed; the customer owes amount_due_minor. 0 for every other order.
+    credit_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # SHA-256 (hex) of "<scope>:<key>": a client's key may hold personal data, so only its hash is kept.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     placed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -89,6 +92,11 @@ class Order(db.Model):
     )
     pickup: Mapped["Pickup | None"] = relationship(back_populates="order", uselist=False)
     events: Mapped[list["OrderEvent"]] = relationship(order_by="OrderEvent.created_at")
+
+    @property
+    def amount_due_minor(self):
+        """What the customer owes for the order: its total less an exchange's credit, never below 0."""
+        return max(self.total_minor - (self.credit_minor or 0), 0)
 
     def __repr__(self):
         return f"<Order {self.number}>"
@@ -148,7 +156,8 @@ class OrderEvent(db.Model):
 
 class Transfer(db.Model):
     """Goods moving for an order from a source location to the pickup store (or, with no destination,
-    to the customer's address)."""
+    to the customer's address) — or, with no order, a stock transfer: the store's own goods sent to the
+    warehouse or another store (its `items`; e.g. resellable returned goods, returns/sending.py)."""
 
     __tablename__ = "transfer"
     __table_args__ = (
@@ -162,10 +171,12 @@ class Transfer(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     destination_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     status: Mapped[str] = mapped_column(String(16), default="requested")
+    # A stock transfer: why the goods move, as its list shows it (e.g. "Returned goods, return #12").
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     tracking_reference: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     picked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -176,6 +187,29 @@ class Transfer(db.Model):
     source_location = relationship("Location", foreign_keys=[source_location_id])
     destination_location = relationship("Location", foreign_keys=[destination_location_id])
     lines = relationship("OrderLine")
+    items: Mapped[list["TransferItem"]] = relationship(
+        back_populates="transfer", order_by="TransferItem.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_stock_transfer(self):
+        return self.order_id is None
+
+
+class TransferItem(db.Model):
+    """Units of one variant on a stock transfer (one with no order): reserved at the source when it is
+    created, dispatched on ship, arriving on receive and then free stock at the destination."""
+
+    __tablename__ = "transfer_item"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfer.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    transfer: Mapped[Transfer] = relationship(back_populates="items")
+    variant = relationship("Variant")
 
 
 class Pickup(db.Model):

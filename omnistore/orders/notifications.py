@@ -333,6 +333,8 @@ def webhook_payload(order, event, now=None):
             "market": order.market_code,
             "currency": order.currency,  # of total_minor
             "total_minor": order.total_minor,
+            "credit_minor": order.credit_minor or 0,  # an exchange's credit set against it
+            "amount_due_minor": order.amount_due_minor,
             "placed_at": _iso(order.placed_at),
             "updated_at": _iso(order.updated_at),
         },

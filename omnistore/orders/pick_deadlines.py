@@ -58,7 +58,7 @@ def late_picks(location_id=None, now=None) -> list:
         transfers = transfers.where(Transfer.source_location_id == location_id)
     for transfer in db.session.scalars(transfers):
         due = transfer_due(transfer)
-        if is_late(due, now):
+        if is_late(due, now) and transfer.order is not None:  # a stock transfer has no order page to open
             late.append(LatePick(transfer.source_location, transfer.order.number, "transfer", due))
     received = (
         select(Transfer.order_id, func.max(Transfer.received_at).label("at"))

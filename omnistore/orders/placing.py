@@ -14,6 +14,11 @@ order gets its number (OS-YY-NNNNNN), OrderEvents "placed" and "sourced", a Tran
 that is not the pickup store (every source of a delivery ships to the customer), a Pickup for a pickup
 order, and the confirmation email via orders/notifications.order_confirmation(order).
 
+A credit (`OrderCredit`, e.g. the returned goods' credit of an exchange, returns/exchanges.py) is set against
+the new order's payment in the same transaction: `order.credit_minor` = the credit, at most the order's total
+(the customer owes `order.amount_due_minor`, never below 0), and the credit's owner settles its side there too
+(`settle(order, applied)`; refusing rolls the whole placement back). The confirmation shows it.
+
 Cancelling is orders/cancelling.py's.
 """
 
@@ -100,6 +105,29 @@ def _fingerprint_of(order):
 
 
 @dataclass(frozen=True)
+class OrderCredit:
+    """A credit to set against the new order's payment: its amount and currency, and `settle(order, applied)`
+    — the owner's side (run in the placing transaction; raising refuses the placement)."""
+
+    minor: int
+    currency: str
+    settle: object
+
+
+def _apply_credit(order, credit):
+    if credit.currency != order.currency:
+        raise InvalidTransition(
+            _(
+                "The credit is in %(credit)s and this order in %(order)s: it cannot pay for it.",
+                credit=credit.currency,
+                order=order.currency,
+            )
+        )
+    order.credit_minor = max(min(int(credit.minor), order.total_minor), 0)
+    credit.settle(order, order.credit_minor)
+
+
+@dataclass(frozen=True)
 class Placed:
     """The result of place(): the order, and whether this call made it (False: an earlier call did)."""
 
@@ -112,7 +140,7 @@ def place(source, *, idempotency_key=None, staff=None, api_client=None) -> Order
     return place_order(source, idempotency_key=idempotency_key, staff=staff, api_client=api_client).order
 
 
-def place_order(source, *, idempotency_key=None, staff=None, api_client=None) -> Placed:
+def place_order(source, *, idempotency_key=None, staff=None, api_client=None, credit=None) -> Placed:
     """Like place(), also telling whether the order was created now or found (a replayed key or draft)."""
     if staff is None and api_client is None:
         raise Forbidden(_("Sign in to take orders."))
@@ -129,7 +157,7 @@ def place_order(source, *, idempotency_key=None, staff=None, api_client=None) ->
             return Placed(existing, False)
         try:
             with transaction() as session:
-                order = _place_once(session, source, key, staff=staff, api_client=api_client)
+                order = _place_once(session, source, key, staff=staff, api_client=api_client, credit=credit)
             return Placed(order, True)
         except InsufficientStock as error:
             last_error = error
@@ -215,7 +243,7 @@ def _api_request(place_order_):
     )
 
 
-def _place_once(session, source, key, *, staff, api_client):
+def _place_once(session, source, key, *, staff, api_client, credit=None):
     now = utcnow()
     actor = api_client if api_client is not None else staff
     if isinstance(source, OrderDraft):
@@ -367,6 +395,9 @@ def _place_once(session, source, key, *, staff, api_client):
             line.transfer_id = transfer.id
         order.lines.append(line)
     session.flush()
+    if credit is not None:
+        _apply_credit(order, credit)
+        session.flush()
 
     who = {"staff": staff, "api_client": api_client, "location_id": origin_id}
     orders.record_event(order, "placed", to_status="placed", channel=channel, request_fingerprint=request_hash, **who)

@@ -19,6 +19,12 @@ Orders follow their goods (orders/services.transition):
 Line statuses: "shipped" while on the way, back to "allocated" once received at the pickup store (reserved
 there now), "delivered" for a delivered home delivery.
 
+A stock transfer has no order: a store sends its own goods to the warehouse or another store (`send_stock`;
+resellable returned goods, returns/sending.py). Its items are reserved at the source when it is created
+(ledger.allocate, so nobody sells them meanwhile), leave with ledger.dispatch on ship, and on receive arrive
+(ledger.arrive) and are released (ledger.release) at once: free stock at the destination. It goes through the
+same lists and steps as an order's transfer; the steps write an audit event instead of an order's event.
+
 Scope: a clerk or manager picks and ships at their own store and receives at their own store; an admin
 anywhere. Outside the scope a transfer is "not found". Concurrent taps on two tablets: the status moves with
 a conditional UPDATE, so exactly one wins and the other is told what happened.
@@ -34,13 +40,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
+from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import InvalidTransition, NotFound, OutOfScope, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.orders import services as orders
-from omnistore.orders.models import Order, OrderLine, Transfer
+from omnistore.orders.models import Order, OrderLine, Transfer, TransferItem
 from omnistore.stock import ledger
+from omnistore.stores.models import Location
 
 OPEN_AT_SOURCE = ("requested", "picked")
 ON_THE_WAY = ("requested", "picked", "shipped")
@@ -54,6 +62,7 @@ def _options():
         selectinload(Transfer.order).selectinload(Order.customer),
         selectinload(Transfer.source_location),
         selectinload(Transfer.destination_location),
+        selectinload(Transfer.items).selectinload(TransferItem.variant).selectinload(Variant.product),
     )
 
 
@@ -91,7 +100,9 @@ def to_send(location_id) -> SendList:
     return SendList(
         to_pick=[t for t in rows if t.status == "requested"],
         to_ship=[t for t in rows if t.status == "picked"],
-        out_for_delivery=[t for t in rows if t.status == "shipped" and t.order.status == "shipped"],
+        out_for_delivery=[
+            t for t in rows if t.status == "shipped" and t.order is not None and t.order.status == "shipped"
+        ],
     )
 
 
@@ -174,10 +185,25 @@ def pick(transfer, *, staff):
     """The goods are off the shelf at the source (requested → picked)."""
     with transaction():
         _move(transfer, ("requested",), "picked", picked_at=utcnow())
-        orders.record_event(
-            transfer.order, "picked", staff=staff, location_id=transfer.source_location_id, **_event_detail(transfer)
-        )
+        _record(transfer, "picked", staff, transfer.source_location_id)
     return transfer
+
+
+def _record(transfer, kind, staff, location_id, **extra):
+    """The step on the order's history, or for a stock transfer in the audit trail."""
+    if transfer.order is not None:
+        orders.record_event(
+            transfer.order, kind, staff=staff, location_id=location_id, **_event_detail(transfer), **extra
+        )
+    else:
+        audit.record(
+            f"transfer.{kind}",
+            entity=transfer,
+            staff=staff,
+            location_id=location_id,
+            **_event_detail(transfer),
+            **extra,
+        )
 
 
 def clean_tracking(value):
@@ -202,6 +228,11 @@ def ship(transfer, *, staff, tracking):
     with transaction():
         _move(transfer, ("picked",), "shipped", shipped_at=utcnow(), tracking_reference=tracking)
         order = transfer.order
+        if order is None:
+            for item in sorted(transfer.items, key=lambda item: item.variant_id):
+                ledger.dispatch(_item_change(transfer, item, _("Sent to %(store)s", store=_to(transfer))), staff)
+            _record(transfer, "shipped", staff, transfer.source_location_id, tracking=tracking)
+            return transfer
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status in ("released", "short", "refused"):
                 continue
@@ -255,6 +286,15 @@ def receive(transfer, *, staff):
         _move(transfer, ("shipped",), "received", received_at=utcnow())
         order = transfer.order
         here = transfer.destination_location_id
+        if order is None:  # a stock transfer: the goods are the destination's own stock now
+            for item in sorted(transfer.items, key=lambda item: item.variant_id):
+                change = _item_change(
+                    transfer, item, _("Arrived from %(store)s", store=transfer.source_location.name), here
+                )
+                ledger.arrive(change, staff)
+                ledger.release(change, staff)
+            _record(transfer, "received", staff, here)
+            return transfer
         cancelled = order.status == "cancelled"
         for line in sorted(transfer.lines, key=lambda line: line.variant_id):
             if line.status != "shipped":  # only what left the source arrives
@@ -279,12 +319,83 @@ def receive(transfer, *, staff):
     return transfer
 
 
+def _to(transfer):
+    return transfer.destination_location.name if transfer.destination_location is not None else ""
+
+
+def _reference(transfer):
+    return f"T-{transfer.id}"
+
+
+def _item_change(transfer, item, reason, location_id=None):
+    return ledger.StockChange(
+        item.variant_id,
+        location_id or transfer.source_location_id,
+        item.quantity,
+        reason=reason,
+        reference=_reference(transfer),
+    )
+
+
+REASON_MAX = 200
+
+
+def send_stock(source_id, destination_id, items, *, staff, reason) -> Transfer:
+    """A stock transfer: `items` ({variant id: units}) of the source's own stock go to `destination_id` (the
+    warehouse or another store). The units are reserved at the source at once (one conditional UPDATE each,
+    InsufficientStock when fewer are free), and the transfer joins the source's "to pick & send" list and the
+    destination's incoming list. Run inside the caller's transaction when there is one (returns/sending.py
+    records what it sent in the same one)."""
+    destination = db.session.get(Location, destination_id) if isinstance(destination_id, int) else None
+    errors = {}
+    if destination is None or not destination.active:
+        errors["destination"] = _l("Choose the store or warehouse the goods go to.")
+    elif destination.id == source_id:
+        errors["destination"] = _l("The goods are here already: choose another store or the warehouse.")
+    clean = {v: q for v, q in (items or {}).items() if isinstance(q, int) and not isinstance(q, bool) and q > 0}
+    if not clean or len(clean) != len(items or {}):
+        errors["quantity"] = _l("Say how many units go.")
+    reason = " ".join((reason if isinstance(reason, str) else "").split())[:REASON_MAX]
+    if errors:
+        raise ValidationFailed(_l("Please check the highlighted fields."), errors)
+    with transaction() as session:
+        transfer = Transfer(
+            order_id=None, source_location_id=source_id, destination_location_id=destination.id, reason=reason
+        )
+        session.add(transfer)
+        session.flush()
+        for variant_id in sorted(clean):
+            transfer.items.append(TransferItem(variant_id=variant_id, quantity=clean[variant_id]))
+            ledger.allocate(
+                ledger.StockChange(
+                    variant_id,
+                    source_id,
+                    clean[variant_id],
+                    _("To send to %(store)s", store=destination.name),
+                    _reference(transfer),
+                ),
+                staff,
+            )
+        session.flush()
+        audit.record(
+            "transfer.requested",
+            entity=transfer,
+            staff=staff,
+            location_id=source_id,
+            destination=destination.code,
+            units=sum(clean.values()),
+            reason=reason,
+        )
+    return transfer
+
+
 def completes_order(transfer) -> bool:
     """Receiving this parcel brings the last goods of a pickup order to its store: the order becomes ready
     then, so whoever receives it is asked where they put it (the shelf), as at the desk."""
     order = transfer.order
     return (
-        transfer.status == "shipped"
+        order is not None
+        and transfer.status == "shipped"
         and order.fulfilment == "pickup"
         and order.status != "cancelled"
         and transfer.destination_location_id == order.pickup_location_id

@@ -252,7 +252,12 @@ def receive_parcel(transfer, *, staff, shelf_location=""):
     transfers.completes_order: the arriving list's card asks for it) — one transaction for both."""
     with transaction():
         transfers.receive(transfer, staff=staff)
-        order = transfer.order
-        if order.status != "cancelled" and order.fulfilment == "pickup" and transfers.all_at_pickup_store(order):
+        order = transfer.order  # None: a stock transfer, nothing to make ready
+        if (
+            order is not None
+            and order.status != "cancelled"
+            and order.fulfilment == "pickup"
+            and transfers.all_at_pickup_store(order)
+        ):
             mark_ready(order, staff=staff, shelf_location=shelf_location)
     return transfer

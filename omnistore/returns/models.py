@@ -26,6 +26,10 @@ class Return(db.Model):
         one_of("reason", REASONS, "reason"),
         one_of("refund_method", REFUND_METHODS, "refund_method"),
         CheckConstraint("refund_minor >= 0 AND shipping_refund_minor >= 0", name="refund_minor"),
+        CheckConstraint(
+            "credit_applied_minor >= 0 AND credit_applied_minor <= refund_minor + shipping_refund_minor",
+            name="credit_applied_minor",
+        ),
         Index("ix_order_return_location_created", "location_id", "created_at"),
         Index("ix_order_return_status", "status"),
     )
@@ -39,6 +43,9 @@ class Return(db.Model):
     currency: Mapped[str] = mapped_column(String(3))  # the order's
     refund_minor: Mapped[int] = mapped_column(Integer, default=0)  # goods, shipping included below
     shipping_refund_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # An exchange: the part of the credit set against the new order's payment (placed with it); the rest,
+    # refund_due_minor, is refunded the usual way.
+    credit_applied_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refund_method: Mapped[str] = mapped_column(String(8), default="none")
     refund_reference: Mapped[str] = mapped_column(String(100), default="")  # the till's or the payment side's
     window_overridden_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -74,6 +81,11 @@ class Return(db.Model):
     def total_refund_minor(self):
         return self.refund_minor + self.shipping_refund_minor
 
+    @property
+    def refund_due_minor(self):
+        """What is paid back: the refund less the credit an exchange order took."""
+        return self.total_refund_minor - (self.credit_applied_minor or 0)
+
     def __repr__(self):
         return f"<Return {self.id} of order {self.order_id}>"
 
@@ -87,6 +99,7 @@ class ReturnLine(db.Model):
         one_of("disposition", DISPOSITIONS, "disposition"),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("refund_minor >= 0", name="refund_minor"),
+        CheckConstraint("sent_on_quantity >= 0 AND sent_on_quantity <= quantity", name="sent_on_quantity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,7 +110,33 @@ class ReturnLine(db.Model):
     grade: Mapped[str] = mapped_column(String(12))
     disposition: Mapped[str] = mapped_column(String(12))
     refund_minor: Mapped[int] = mapped_column(Integer, default=0)  # quantity × the line's unit price, or 0
+    # Restocked units sent on to the warehouse or another store (sending.py: never more than came back).
+    sent_on_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     ret: Mapped[Return] = relationship(back_populates="lines")
     order_line = relationship("OrderLine")
     variant = relationship("Variant")
+    sendings: Mapped[list["ReturnSending"]] = relationship(back_populates="line", order_by="ReturnSending.id")
+
+    @property
+    def sendable(self):
+        """Units of a restocked line still here to send on."""
+        return self.quantity - self.sent_on_quantity if self.disposition == "restocked" else 0
+
+
+class ReturnSending(db.Model):
+    """Restocked returned units sent on from the returning store through a stock transfer (orders/transfers)."""
+
+    __tablename__ = "order_return_sending"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_line_id: Mapped[int] = mapped_column(ForeignKey("order_return_line.id", ondelete="CASCADE"), index=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfer.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    line: Mapped[ReturnLine] = relationship(back_populates="sendings")
+    transfer = relationship("Transfer")
+    staff = relationship("Staff")

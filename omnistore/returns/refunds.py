@@ -11,6 +11,10 @@ omnistore takes no payments. It records what is owed and how:
   `POST /api/v1/returns/{id}/refunded` confirms it (idempotent). An order paid at a store's till (a store
   order, or one paid at pickup) is refunded at the till, and the clerk records the till's refund reference.
 
+- **Exchange**: the credit an exchange order takes (exchanges.py) is not paid back: the refund owed is
+  `refund_due_minor` = the refund less that credit; a credit that covers it all settles the return (refunded,
+  its reference the exchange order's number); the web shop hears of the new amount (`return.refund_changed`).
+
 States: received → graded → refund_pending → refunded, or refused when nothing is owed.
 """
 
@@ -71,6 +75,10 @@ def webhook_payload(ret: Return, event: str) -> dict:
             ],
             "shipping_minor": ret.shipping_refund_minor,
             "total_minor": ret.total_refund_minor,
+            # An exchange: the part of the credit set against the new order, and what is left to pay back.
+            "credit_minor": ret.credit_applied_minor or 0,
+            "exchange_order_number": ret.exchange_order.number if ret.exchange_order is not None else None,
+            "refund_due_minor": ret.refund_due_minor,
             "refund_reference": ret.refund_reference or None,
             "requested_at": _iso(ret.refund_requested_at),
             "refunded_at": _iso(ret.refunded_at),
@@ -122,6 +130,8 @@ def record_till_refund(ret: Return, reference, *, staff) -> Return:
         )
     if ret.refund_method != "till":
         raise InvalidTransition(_l("This refund is paid by the web shop, not at the till."))
+    if ret.exchange_draft is not None and ret.exchange_draft.status == "open":
+        raise InvalidTransition(_l("An exchange order is being built with this credit: place or drop it first."))
     with transaction():
         if not _mark_refunded(ret, reference=reference, staff=staff):
             raise InvalidTransition(

@@ -14,7 +14,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
-from omnistore.returns import access, exchanges, labels, receiving, refunds
+from omnistore.orders.views.builder import place_draft
+from omnistore.returns import access, exchanges, labels, receiving, refunds, sending
 from omnistore.returns.models import GRADES, REASONS
 from omnistore.returns.window import window_of
 from omnistore.web.rendering import login_required
@@ -51,8 +52,9 @@ def _method_label(value):
 @bp.app_context_processor
 def _exchange_credit():
     """exchange_credit(draft): the returned goods' credit an exchange's counter draft carries (the order
-    builder shows it with the price difference), or None."""
-    return {"exchange_credit": exchanges.credit_for_draft}
+    builder shows it with the price difference), or None; order_returns(order): an order's returns (the
+    customer's order page shows them)."""
+    return {"exchange_credit": exchanges.credit_for_draft, "order_returns": receiving.returns_of}
 
 
 def _index(status=200, *, code="", code_error=None):
@@ -134,7 +136,7 @@ def create(number):
     return redirect(url_for(".detail", return_id=ret.id), 303)
 
 
-def _detail(ret, status=200, *, errors=None, typed=""):
+def _detail(ret, status=200, *, errors=None, typed="", send_typed=None):
     may_act = current_user.is_admin or current_user.location_id == ret.location_id
     exchanging = ret.exchange_draft is not None and ret.exchange_draft.status != "abandoned"
     return render_template(
@@ -143,6 +145,8 @@ def _detail(ret, status=200, *, errors=None, typed=""):
         order=ret.order,
         may_act=may_act,
         exchanging=exchanging,
+        destinations=sending.destinations(ret) if may_act and any(line.sendable for line in ret.lines) else [],
+        send_typed=send_typed or {},
         options=exchanges.exchange_options(ret, current_user.location_id)
         if may_act and not exchanging and ret.total_refund_minor and ret.order.customer_id
         else [],
@@ -187,3 +191,48 @@ def exchange(return_id):
             access.get_return_for_staff(return_id, current_user), refused.status, errors={"form": refused.message}
         )
     return redirect(url_for("orders.draft", token=draft.token), 303)
+
+
+@bp.post("/<int:return_id>/send")
+@login_required
+def send_on(return_id):
+    """Send restocked units of a line on to the warehouse or another store (a stock transfer)."""
+    ret = access.get_return_for_staff(return_id, current_user)
+    form = request.form
+    typed = {key: form.get(key, "")[:12] for key in ("line_id", "destination", "quantity")}
+    line_id = int(typed["line_id"]) if typed["line_id"].isdigit() else None
+    destination = int(typed["destination"]) if typed["destination"].isdigit() else None
+    try:
+        sent = sending.send_on(ret, line_id, destination, typed["quantity"], staff=current_user)
+    except ValidationFailed as failure:
+        errors = {f"send-{key}": message for key, message in failure.fields.items()}
+        if "line" in failure.fields:  # no form of this page may be that line's: say it at the top
+            errors["form"] = failure.fields["line"]
+        return _detail(ret, 422, errors=errors, send_typed=typed)
+    except DomainError as refused:
+        return _detail(
+            access.get_return_for_staff(return_id, current_user), refused.status, errors={"form": refused.message}
+        )
+    flash(
+        _(
+            "%(units)d sent on to %(store)s: it is on this store's list to pick and send.",
+            units=sent.quantity,
+            store=sent.transfer.destination_location.name,
+        ),
+        "info",
+    )
+    return redirect(url_for(".detail", return_id=ret.id), 303)
+
+
+@bp.post("/<int:return_id>/exchange/place")
+@login_required
+def exchange_place(return_id):
+    """Place the exchange order from the builder: the return's credit is set against its payment."""
+    ret = access.get_return_for_staff(return_id, current_user)
+    draft = ret.exchange_draft
+    if draft is None:
+        return _detail(ret, 409, errors={"form": _("This return has no exchange order to place.")})
+    return place_draft(
+        draft.token,
+        lambda draft, key: exchanges.place_exchange(ret, draft, idempotency_key=key, staff=current_user),
+    )

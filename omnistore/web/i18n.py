@@ -87,6 +87,8 @@ EVENT_LABELS = {
     "returned": _l("Goods returned"),
     "exchange_started": _l("Exchange started"),
     "refunded": _l("Refunded"),
+    "return_sent_on": _l("Returned goods sent on"),
+    "exchange_credit": _l("Exchange credit set against an order"),
 }
 
 

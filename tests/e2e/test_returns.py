@@ -155,7 +155,7 @@ def test_an_exchange_for_another_size_sourced_from_another_store(page, shop):
     expect(builder.locator(".picker-chosen")).to_contain_text("Mia Jensen")
     expect(builder.locator(".plan")).to_contain_text("from Hamburg")
     expect(builder.locator(".exchange-credit")).to_contain_text("129")
-    expect(builder.locator(".exchange-difference")).to_contain_text("Difference to pay")
+    expect(builder.locator(".exchange-difference")).to_contain_text("Amount due")
     expect(builder.locator(".exchange-difference")).to_contain_text("10")
     builder.get_by_role("button", name=re.compile("Place order")).click()
     expect(page.get_by_role("status").filter(has_text="placed")).to_be_visible()

@@ -294,11 +294,17 @@ def draft_fulfilment(token):
 @login_required
 def draft_place(token):
     """Place the order (one order however often the button is tapped: the form's key and the draft)."""
+    return place_draft(token, lambda draft, key: ordering.place_order(draft, idempotency_key=key, staff=current_user))
+
+
+def place_draft(token, place):
+    """The place button's request: check the form, `place(draft, idempotency key)` (a Placed), then the order's
+    page — or the builder with the problem. An exchange's draft is placed by returns/views.py through here."""
     draft, form = _draft(token), PlaceForm()
     if not form.validate_on_submit():
         return _invalid(draft, form)
     try:
-        placed = ordering.place_order(draft, idempotency_key=(form.idempotency_key.data or None), staff=current_user)
+        placed = place(draft, form.idempotency_key.data or None)
     except InsufficientStock as gone:
         db_draft = _draft(token)
         return _render(db_draft, 409, message=gone.message)

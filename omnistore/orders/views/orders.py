@@ -225,7 +225,11 @@ def pick(transfer_id):  # an ActionForm: CSRFProtect has checked its token
         transfer_id,
         "source",
         transfer_service.pick,
-        lambda t: _("Picked for order %(number)s. Pack it and enter the tracking reference.", number=t.order.number),
+        lambda t: (
+            _("Picked for order %(number)s. Pack it and enter the tracking reference.", number=t.order.number)
+            if t.order is not None
+            else _("Picked. Pack it and enter the tracking reference.")
+        ),
     )
 
 
@@ -237,8 +241,14 @@ def ship(transfer_id):
         transfer_id,
         "source",
         transfer_service.ship,
-        lambda t: _(
-            "Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number, tracking=t.tracking_reference
+        lambda t: (
+            _("Shipped: order %(number)s, tracking %(tracking)s.", number=t.order.number, tracking=t.tracking_reference)
+            if t.order is not None
+            else _(
+                "Shipped to %(store)s, tracking %(tracking)s.",
+                store=t.destination_location.name,
+                tracking=t.tracking_reference,
+            )
         ),
         form,
         tracking=form.tracking.data or "",
@@ -278,6 +288,8 @@ def reject(transfer_id):
     back = url_for("orders.send")
     if not form.validate_on_submit():
         return _rejection_refused(transfer, field_errors(form), typed, back)
+    if transfer.order is None:
+        return _rejection_refused(transfer, {"line": _("A stock transfer has no order lines to reject.")}, typed, back)
     try:
         rejection = rejecting.reject(
             transfer.order,

@@ -364,6 +364,10 @@ def receive(transfer_id):
     form = ReceiveForm()
 
     def done(transfer):
+        if transfer.order is None:
+            return _(
+                "Received from %(store)s: the goods are this store's stock now.", store=transfer.source_location.name
+            )
         if transfer.order.status == "ready":
             return _(
                 "Received. Order %(number)s is complete and ready for pickup: take it to the pickup desk.",

@@ -4,6 +4,7 @@ reviews/views/dashboard.py — the dashboard with its charts and league, the ord
 reviews/views/handovers.py — the handover log and its exceptions
 reviews/views/exports.py   — the CSV exports of the figures, a figure's orders, the handovers and the league
 reviews/views/rejections.py — rejections at pick time per store (rate, reasons, re-source success), with its CSV
+reviews/views/returns.py   — returns: rate and reasons by store, channel and product, across stores, with its CSV
 reviews/views/settings.py  — the store's pickup settings
 reviews/views/counts.py    — counts waiting for a decision on their variances, count accuracy per store, its CSV
 reviews/views/query.py     — what these screens read from the query (scope, page, stores); imported by them
