@@ -94,8 +94,16 @@ class LiveServer:
         )
 
     def _wsgi(self, environ, start_response):
+        streamed = []
+
+        def start(status, headers, *args):
+            streamed.extend(value for name, value in headers if name.lower() == "content-type")
+            return start_response(status, headers, *args)
+
         try:
-            body = self.app.wsgi_app(environ, start_response)
+            body = self.app.wsgi_app(environ, start)
+            if any(value.startswith("text/event-stream") for value in streamed):
+                return self._stream(body)  # the live stream (pickups/views/live.py): each event as it comes
             # Read the whole body and close it here: werkzeug's server skips close() when the browser drops
             # the connection early (it does, navigating away), which would leave a static file open.
             try:
@@ -107,6 +115,14 @@ class LiveServer:
             # TESTING propagates exceptions; keep the traceback for the test, let werkzeug answer 500.
             self.errors.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}\n{traceback.format_exc()}")
             raise
+
+    @staticmethod
+    def _stream(body):
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
 
     def start(self):
         self._thread.start()
