@@ -10,10 +10,16 @@
    settle, then measures for `--seconds`: client latency and the Server-Timing figure per kind of request, the
    panels' freshness, and the CPU that gunicorn's processes, the database's backends and the load generator
    used (from /proc).
+   Each N runs in each of `--modes` (default both, one after the other on the same network and sessions):
+   poll — the open panels and desks poll; push — they hold the live stream and fetch when it says so
+   (core/live.py). gunicorn runs as the README recommends (gevent workers, `--worker-class`).
 4. N passes when every action kind's p95 client latency is ≤ 150 ms, every change the ERP made to a variant
-   shown on an open panel was seen by that panel within 2 s (the maximum, not a percentile), no request failed
+   shown on an open panel was seen by that panel within 2 s (the maximum, not a percentile), every counter order
+   placed for collection was seen by its store's open desk within 2 s, no request failed
    and every tablet signed in. With `--search` it goes up from the first N while N passes (× `--step`) and down
-   while it fails, and reports the largest passing N with PASS/FAIL against the target of 1,000 tablets.
+   while it fails (an N passes when either mode passes), and reports the largest passing N of each mode with
+   PASS/FAIL against the target of 1,000 tablets, the two side by side, and which is kept: the larger passing N,
+   at equal N the one with less app + database CPU per tablet-minute.
 """
 
 from __future__ import annotations

@@ -16,6 +16,15 @@ for collection here. The others are on the shop floor: between actions (searches
 on a size for the network panel, a customer search and profile, a counter order) the clerk thinks, and while a
 product page or a panel is open, the panel polls with its fingerprint (204 while nothing changed).
 
+Push mode (plan "mode": "push", the server with OMNISTORE_LIVE_PUSH on): instead of polling, a tablet with an
+open panel or desk holds the page's live stream (/live/stream, server-sent events, read from a plain socket in a
+greenlet of its own, as an EventSource would: opened again 3 s after it drops, given up after a 204) and fetches
+the component, with its fingerprint like a poll ("push: …"), when the stream says it changed, when the stream
+opens (to catch up) and every push-refresh seconds; while the stream is down it polls, as live.js does.
+
+The desk's freshness: a counter order placed for collection at a store whose desk has its queue open is owed to
+that desk, from the moment the placing request was sent until a fetch of the queue shows its number.
+
 The ERP is one more user: it sets stock levels through the API (PUT /api/v1/stock) at a steady rate, one of
 every batch a variant that some tablet has open. Each open panel of that variant owes the change: the time from
 the moment the ERP sent it to the first poll, sent after it, that answered with a new panel, is the panel's
