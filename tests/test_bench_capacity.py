@@ -159,6 +159,11 @@ def test_a_late_desk_fails_the_run_and_the_faster_mode_is_kept():
     assert capacity._kept([poll, push], ["poll", "push"], {"poll": 10, "push": 10}) == "push"  # cheaper at equal N
     assert capacity._kept([poll, push], ["poll", "push"], {"poll": 10, "push": None}) == "poll"  # the larger N
     assert "N =    10 push" in capacity._comparison([poll, push], ["poll", "push"])
+    slow = _result(mode="poll", cpu={"server": 1.0, "db": 0.5, "wall": 60.0})
+    slow["samples"]["search"]["client_ms"] = [900.0] * 20  # saturated: little work done, so little CPU
+    slow = capacity.judge(slow)
+    faster = capacity.judge(_result(mode="push", missed=1))
+    assert capacity._kept([slow, faster], ["poll", "push"], {"poll": None, "push": None}) == "push"
 
 
 def test_the_search_goes_up_while_n_passes_and_between_once_it_fails():

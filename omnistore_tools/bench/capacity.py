@@ -728,8 +728,9 @@ def _slowest_action(run):
 
 
 def _kept(runs, modes, largest):
-    """The faster mode: the larger passing N; at equal N (or none), the lower app + database CPU per
-    tablet-minute at the largest N both ran."""
+    """The faster mode: the larger passing N; at equal N (or none), at the largest N both ran: one that passed
+    there over one that did not, of two that passed the lower app + database CPU per tablet-minute (headroom),
+    of two that failed the lower slowest action p95 (a saturated run does less work, so its CPU says little)."""
     if len(modes) == 1:
         return modes[0]
     ranked = sorted(modes, key=lambda mode: -(largest[mode] or 0))
@@ -738,7 +739,14 @@ def _kept(runs, modes, largest):
     common = [run["tablets"] for run in runs if run["mode"] == modes[0]]
     common = max((n for n in common if any(r["tablets"] == n and r["mode"] == modes[1] for r in runs)), default=None)
     at = {run["mode"]: run for run in runs if run["tablets"] == common}
-    return min(modes, key=lambda mode: (_busy(at[mode]), _slowest_action(at[mode])) if mode in at else (1e9, 1e9))
+
+    def rank(mode):
+        run = at.get(mode)
+        if run is None:
+            return (2, 0)
+        return (0, _busy(run)) if run["passed"] else (1, _slowest_action(run))
+
+    return min(modes, key=rank)
 
 
 def _best_of_each_n(runs):
