@@ -149,19 +149,32 @@ class Hub:
                 for subscription in self.subscribers.get(topic, ()):
                     subscription.notices.put(topic)
 
+    def resync(self):
+        """Every open stream hears that all its topics may have changed (nobody listened for a while)."""
+        with self.lock:
+            for topic, subscribers in self.subscribers.items():
+                for subscription in subscribers:
+                    if not topic.startswith(("session:", "staff:")):
+                        subscription.notices.put(topic)
+
     def _listen(self):
         import psycopg
 
+        lost = False
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
+                    if lost:  # changes committed while the connection was down were told to no one
+                        self.resync()
+                        lost = False
                     while not self.stopping.is_set():
                         for notice in connection.notifies(timeout=5.0):
                             self.deliver(notice.payload)
             except psycopg.Error as error:
                 self.connected.clear()
+                lost = True
                 log.warning("live: lost the LISTEN connection (%s); again in %s s", error, RECONNECT_SECONDS)
                 time.sleep(RECONNECT_SECONDS)
         self.connected.clear()

@@ -232,3 +232,27 @@ def test_pages_name_the_stream_and_their_live_topics(app, client, store):
     assert f'data-live-topic="desk:{store["ham"].id}"' in desk and 'data-live-stream="desk=1"' in desk
     app.config["OMNISTORE_LIVE_PUSH"] = False
     assert "data-live-stream-url" not in client.get("/pickups/").get_data(as_text=True)
+
+
+def test_a_lost_listen_connection_is_made_again_and_the_open_panels_catch_up(app, client, store):
+    postgres_only(app)
+    import sqlalchemy as sa
+
+    from omnistore.core import live
+    from omnistore.core.extensions import db
+
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, f"variant={store['jacket'].id}"))
+    stream.until("ready")
+    hub = live.hub(app)
+    db.session.execute(
+        sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN omnistore_live%'"
+        )
+    )
+    db.session.commit()
+    # nothing changed, but nobody listened for a moment: the panel is told to look again
+    assert stream.until("change", timeout=3.5) == ("change", f"variant:{store['jacket'].id}")
+    assert hub.connected.wait(1)
+    stream.close()
