@@ -58,6 +58,8 @@ def _payloads(topics):
 
 @event.listens_for(Session, "before_commit")
 def _send(session):
+    if session.get_bind().dialect.name == "postgresql" and (session.new or session.dirty or session.deleted):
+        session.flush()  # commit's own flush comes after this hook: what it would note must be noted now
     topics = session.info.pop(_PENDING, None)
     if not topics or session.get_bind().dialect.name != "postgresql":
         return

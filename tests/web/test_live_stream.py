@@ -256,3 +256,20 @@ def test_a_lost_listen_connection_is_made_again_and_the_open_panels_catch_up(app
     assert stream.until("change", timeout=3.5) == ("change", f"variant:{store['jacket'].id}")
     assert hub.connected.wait(1)
     stream.close()
+
+
+def test_a_change_flushed_only_by_the_commit_is_heard_too(app, client, store, make):
+    postgres_only(app)
+    from omnistore.core.extensions import db
+    from omnistore.core.types import utcnow
+    from omnistore.orders.models import Order
+
+    order = make.order(store["ham"], lines=[(store["jacket"], 1, store["ham"])])
+    make.pickup(order)
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, "desk=1"))
+    stream.until("ready")
+    with transaction():  # the customer taps "I'm here": the pickup row changes, flushed at commit
+        db.session.get(Order, order.id).pickup.checked_in_at = utcnow()
+    assert stream.until("change") == ("change", f"desk:{store['ham'].id}")
+    stream.close()
