@@ -112,6 +112,9 @@ def _init_extensions(app):
 def _register_domains(app):
     """Each domain's screens: one blueprint per section (importing a views package registers its views), and
     the sign-in checks every request passes."""
+    from flask import has_request_context
+    from flask_login import current_user
+
     from omnistore import home
     from omnistore.api import views as api
     from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
@@ -119,6 +122,7 @@ def _register_domains(app):
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
+    from omnistore.pickups.views import live as live_stream
     from omnistore.returns import views as returns
     from omnistore.reviews import views as manager
     from omnistore.reviews.views import counts as review_counts  # noqa: F401
@@ -140,6 +144,7 @@ def _register_domains(app):
         stock.bp,
         customers.bp,
         desk.bp,
+        live_stream.bp,
         returns.bp,
         api.bp,
         public.bp,
@@ -151,3 +156,9 @@ def _register_domains(app):
     app.before_request(check_session)  # the idle timeout, desk presence, the session's lifetime
     app.after_request(mark_offline_scope)  # whose page this is, for the tablet's saved copies
     app.context_processor(lambda: {"offline_scope": offline_scope()})
+    app.context_processor(
+        lambda: {  # push for the live panels (static/js/live.js), when the server holds streams
+            "live_push": app.config["OMNISTORE_LIVE_PUSH"] and has_request_context() and current_user.is_authenticated,
+            "live_push_refresh_ms": int(app.config["OMNISTORE_LIVE_PUSH_REFRESH_SECONDS"] * 1000),
+        }
+    )

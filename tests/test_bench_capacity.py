@@ -1,8 +1,9 @@
 """`flask bench-capacity` on a tiny network for a few seconds: the store day's wiring, not its speed.
 
 The tablets sign in, search, scan, open products, panels and customers, place counter orders that the desk
-tablet hands over, the open panels and the desk poll, and the ERP's changes reach the open panels; no request
-fails. Nothing here asserts on a latency.
+tablet hands over, the open panels and the desk poll (poll mode) or hold a stream and fetch when told (push
+mode, the same run, behind gunicorn's gevent workers as the README recommends), and the ERP's changes reach the
+open panels; no request fails. Nothing here asserts on a latency.
 """
 
 import json
@@ -48,23 +49,55 @@ def test_a_store_day_runs_through_gunicorn_and_every_request_is_answered(app, tm
 
     data = json.loads(figures.read_text())
     assert (data["database"]["stores"], data["database"]["variants"]) == (2, 30)
-    (run,) = data["runs"]
-    assert run["tablets"] == 6 and run["signed_in"] == 6 and run["sign_in_failures"] == {}
-    kinds = {kind["name"]: kind for kind in run["kinds"]}
-    for name in ("poll: network panel", "poll: desk queue", "erp: stock feed", "search", "network panel (tap a size)"):
-        assert kinds[name]["requests"] > 0, (name, sorted(kinds))
-    for kind in run["kinds"]:
-        assert kind["errors"] == {}, kind
-        assert all(int(status) < 400 for status in kind["statuses"]), kind
-    assert {int(status) for status in kinds["poll: network panel"]["statuses"]} <= {200, 204}
-    assert run["freshness"]["changes"] > 0
-    assert run["freshness"]["seen"] + run["freshness"]["closed_before_seen"] + run["freshness"]["missed"] > 0
-    assert all(failure.startswith(tuple(kinds)) or "panel" in failure for failure in run["failures"]), run
-    assert set(run["cpu_ms_per_tablet_minute"]) >= {"app", "load generator"}
+    poll, push = data["runs"]
+    assert (poll["mode"], push["mode"]) == ("poll", "push") and poll["tablets"] == push["tablets"] == 6
+    for run in (poll, push):
+        assert run["signed_in"] == 6 and run["sign_in_failures"] == {}
+        kinds = {kind["name"]: kind for kind in run["kinds"]}
+        for name in ("erp: stock feed", "search", "network panel (tap a size)"):
+            assert kinds[name]["requests"] > 0, (name, sorted(kinds))
+        for kind in run["kinds"]:
+            assert kind["errors"] == {}, kind
+            assert all(int(status) < 400 for status in kind["statuses"]), kind
+        assert run["freshness"]["changes"] > 0
+        assert run["freshness"]["seen"] + run["freshness"]["closed_before_seen"] + run["freshness"]["missed"] > 0
+        assert all(
+            failure.startswith(tuple(kinds)) or "panel" in failure or "desk" in failure for failure in run["failures"]
+        ), run
+        assert set(run["cpu_ms_per_tablet_minute"]) >= {"app", "load generator"}
+    poll_kinds = {kind["name"]: kind for kind in poll["kinds"]}
+    push_kinds = {kind["name"]: kind for kind in push["kinds"]}
+    assert poll_kinds["poll: network panel"]["requests"] > 0 and poll_kinds["poll: desk queue"]["requests"] > 0
+    assert {int(status) for status in poll_kinds["poll: network panel"]["statuses"]} <= {200, 204}
+    assert not any(name.startswith(("stream", "push")) for name in poll_kinds)  # push off: nobody streams
+    if app.database_kind != "postgresql":  # no NOTIFY: the stream says 204 and the tablets keep polling
+        assert set(push_kinds["stream: open"]["statuses"]) == {"204"}
+        assert push_kinds["poll: network panel"]["requests"] > 0
+    else:
+        # push: every tablet with an open panel or desk holds a stream, and fetches when it says so
+        assert push_kinds["stream: open"]["statuses"] == {"200": push_kinds["stream: open"]["requests"]}
+        assert push_kinds["push: network panel"]["requests"] > 0
+        assert push["streams"]["open_at_start"] > 0 and push["freshness"]["seen"] > 0
+        # while its stream is open a panel does not poll (the push refresh is 60 s; the run is 8 s)
+        polled = push_kinds.get("poll: network panel", {"requests": 0})["requests"]
+        assert polled < poll_kinds["poll: network panel"]["requests"]
 
     text = result.stdout
-    assert "N = 6 tablets" in text and "panel freshness:" in text and "CPU per tablet-minute: app" in text
+    assert "N = 6 tablets, poll" in text and "N = 6 tablets, push" in text and "panel freshness:" in text
+    assert "desk freshness:" in text and "CPU per tablet-minute: app" in text and "Side by side" in text
+    assert "gevent workers" in text and "Kept: " in text
     assert ("Target ≥ 1,000 tablets: FAIL" in text) != ("Target ≥ 1,000 tablets: PASS" in text)
+
+
+def test_sync_workers_cannot_hold_streams_so_push_falls_back_to_polling(app, tmp_path):
+    figures = tmp_path / "capacity.json"
+    args = [*TINY, "--modes", "push", "--worker-class", "sync", "--seconds", "4", "--json", str(figures)]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(figures.read_text())["runs"]
+    kinds = {kind["name"]: kind for kind in run["kinds"]}
+    assert set(kinds["stream: open"]["statuses"]) == {"204"}  # no push here: the tablets poll
+    assert kinds["poll: network panel"]["requests"] > 0 and "push: network panel" not in kinds
 
 
 def _result(**overrides):
@@ -114,6 +147,23 @@ def test_a_slow_action_a_late_panel_or_a_missed_change_fails_the_run():
     broken = _result()
     broken["samples"]["search"]["statuses"] = {"200": 19, "500": 1}
     assert not capacity.judge(broken)["passed"]
+
+
+def test_a_late_desk_fails_the_run_and_the_faster_mode_is_kept():
+    late = _result(desk_freshness_s=[0.3, 2.5], desk_changes=2)
+    assert capacity.judge(late)["failures"] == ["a desk saw a new order after 2.50 s > 2 s"]
+    assert not capacity.judge(_result(desk_missed=1))["passed"]
+    poll = capacity.judge(_result(mode="poll")) | {"load_before": {"1min": 0}, "load_after": {"1min": 0}}
+    push = capacity.judge(_result(mode="push", cpu={"server": 3.0, "db": 1.0, "wall": 60.0}))
+    push |= {"load_before": {"1min": 0}, "load_after": {"1min": 0}}
+    assert capacity._kept([poll, push], ["poll", "push"], {"poll": 10, "push": 10}) == "push"  # cheaper at equal N
+    assert capacity._kept([poll, push], ["poll", "push"], {"poll": 10, "push": None}) == "poll"  # the larger N
+    assert "N =    10 push" in capacity._comparison([poll, push], ["poll", "push"])
+    slow = _result(mode="poll", cpu={"server": 1.0, "db": 0.5, "wall": 60.0})
+    slow["samples"]["search"]["client_ms"] = [900.0] * 20  # saturated: little work done, so little CPU
+    slow = capacity.judge(slow)
+    faster = capacity.judge(_result(mode="push", missed=1))
+    assert capacity._kept([slow, faster], ["poll", "push"], {"poll": None, "push": None}) == "push"
 
 
 def test_the_search_goes_up_while_n_passes_and_between_once_it_fails():

@@ -123,6 +123,14 @@ SETTINGS = (
     Setting("LOW_STOCK_THRESHOLD", "OMNISTORE_LOW_STOCK_THRESHOLD", integer(0), "2"),
     Setting("LIVE_REFRESH_SECONDS", "OMNISTORE_LIVE_REFRESH_SECONDS", number(0.5), "3"),
     Setting("PICKUP_QUEUE_REFRESH_SECONDS", "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS", number(0.5), "2"),
+    # Push (core/live.py): open panels and desks hear of changes on a stream and fetch only then, where the server
+    # holds streams (gunicorn's gevent worker, PostgreSQL); their poll is the fallback. A stream is closed and
+    # opened again after LIVE_STREAM_SECONDS, its session is checked again every LIVE_STREAM_CHECK_SECONDS (a
+    # sign-out ends it at once), and while it is open the page still refreshes every LIVE_PUSH_REFRESH_SECONDS.
+    Setting("LIVE_PUSH", "OMNISTORE_LIVE_PUSH", boolean, "1"),
+    Setting("LIVE_STREAM_SECONDS", "OMNISTORE_LIVE_STREAM_SECONDS", number(1), "300"),
+    Setting("LIVE_STREAM_CHECK_SECONDS", "OMNISTORE_LIVE_STREAM_CHECK_SECONDS", number(0.1), "30"),
+    Setting("LIVE_PUSH_REFRESH_SECONDS", "OMNISTORE_LIVE_PUSH_REFRESH_SECONDS", number(1), "60"),
     # Wrong short codes tolerated per clerk and per store within the window (counted in the audit trail).
     Setting("PICKUP_CODE_ATTEMPTS_PER_CLERK", "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_CLERK", integer(1), "5"),
     Setting("PICKUP_CODE_ATTEMPTS_PER_STORE", "OMNISTORE_PICKUP_CODE_ATTEMPTS_PER_STORE", integer(1), "20"),

@@ -9,6 +9,7 @@ from sqlalchemy import event, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from omnistore.core import live
 from omnistore.core.db import transaction
 from omnistore.stock.models import StockLevel, VariantStock
 
@@ -30,6 +31,12 @@ def _note(session, variant_id, *, on_hand=0, allocated=0, created=False):
     deltas[1] += allocated
     deltas[2] += 1
     deltas[3] += 1 if created else 0
+    live.note(session, variant_topic(variant_id))  # open panels of the variant hear of it at commit (core/live.py)
+
+
+def variant_topic(variant_id):
+    """The live topic of a variant's stock: its network panels listen to it."""
+    return f"variant:{variant_id}"
 
 
 def has_pending_summaries(session):

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, update
 
+from omnistore.core import live
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
@@ -83,6 +84,7 @@ def end(key):
             .values(ended_at=utcnow())
             .execution_options(synchronize_session=False)
         )
+        live.note(session, session_topic(key))  # its open streams end at once (core/live.py)
 
 
 def end_all(staff_id):
@@ -93,6 +95,17 @@ def end_all(staff_id):
         .values(ended_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    live.note(db.session, staff_topic(staff_id))
+
+
+def session_topic(key):
+    """The live topic that ends the open streams of the session with this key (sign-out)."""
+    return f"session:{hash_key(key)[:32]}"
+
+
+def staff_topic(staff_id):
+    """The live topic that ends every open stream of a staff member (disabled, password changed)."""
+    return f"staff:{staff_id}"
 
 
 _LOAD = select(Staff, StaffSession.id, StaffSession.started_at, StaffSession.last_seen_at).join(

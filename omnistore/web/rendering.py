@@ -68,10 +68,16 @@ def live_poll(view):
     return view
 
 
+def live_stream(view):
+    """Marks the live stream (pickups/views/live.py): an open page listening for changes, like a poll not the
+    clerk at work."""
+    view.live_stream = True
+    return view
+
+
 def is_live_poll():
-    """Whether this request is a live page's poll (see live_poll)."""
-    return (
-        request.method == "GET"
-        and LIVE_PARAM in request.args
-        and getattr(current_app.view_functions.get(request.endpoint), "live_poll", False)
-    )
+    """Whether this request is a live page's poll (see live_poll) or its stream (live_stream)."""
+    if request.method != "GET":
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "live_stream", False) or (LIVE_PARAM in request.args and getattr(view, "live_poll", False))

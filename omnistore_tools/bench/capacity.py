@@ -10,10 +10,16 @@
    settle, then measures for `--seconds`: client latency and the Server-Timing figure per kind of request, the
    panels' freshness, and the CPU that gunicorn's processes, the database's backends and the load generator
    used (from /proc).
+   Each N runs in each of `--modes` (default both, one after the other on the same network and sessions):
+   poll — the open panels and desks poll; push — they hold the live stream and fetch when it says so
+   (core/live.py). gunicorn runs as the README recommends (gevent workers, `--worker-class`).
 4. N passes when every action kind's p95 client latency is ≤ 150 ms, every change the ERP made to a variant
-   shown on an open panel was seen by that panel within 2 s (the maximum, not a percentile), no request failed
+   shown on an open panel was seen by that panel within 2 s (the maximum, not a percentile), every counter order
+   placed for collection was seen by its store's open desk within 2 s, no request failed
    and every tablet signed in. With `--search` it goes up from the first N while N passes (× `--step`) and down
-   while it fails, and reports the largest passing N with PASS/FAIL against the target of 1,000 tablets.
+   while it fails (an N passes when either mode passes), and reports the largest passing N of each mode with
+   PASS/FAIL against the target of 1,000 tablets, the two side by side, and which is kept: the larger passing N,
+   at equal N the one with less app + database CPU per tablet-minute.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ TARGET_TABLETS = 1000  # 200 stores × 5
 ACTION_P95_MS = 150.0
 FRESHNESS_LIMIT_S = 2.0
 POLL_PREFIX = "poll"
+LIVE_PREFIXES = ("poll", "push", "stream")  # the live components keeping themselves up to date: not actions
+MODES = ("poll", "push")
+RECOMMENDED_WORKER_CLASS = "gevent"  # README, Production: what the benchmark measures by default
+RECOMMENDED_WORKER_CONNECTIONS = 2000
 
 
 @click.command("bench-capacity")
@@ -97,7 +107,28 @@ POLL_PREFIX = "poll"
     help="Seconds between the ERP's stock batches (0: no feed).",
 )
 @click.option("--feed-rows", type=click.IntRange(1, 5000), default=20, show_default=True, help="Rows per batch.")
+@click.option(
+    "--modes",
+    type=click.Choice(["both", *MODES]),
+    default="both",
+    show_default=True,
+    help="poll: open panels and desks poll; push: they hold a stream and fetch when told (both: side by side).",
+)
+@click.option(
+    "--push-refresh",
+    type=click.FloatRange(1),
+    default=None,
+    help="Push mode: seconds between an open component's own refreshes (OMNISTORE_LIVE_PUSH_REFRESH_SECONDS).",
+)
 @click.option("--workers", type=click.IntRange(1, 256), default=_cores(), show_default=True)
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gevent", "sync"]),
+    default=RECOMMENDED_WORKER_CLASS,
+    show_default=True,
+    help="gunicorn's worker class (the README recommends gevent; sync workers cannot hold streams).",
+)
+@click.option("--worker-connections", type=click.IntRange(1), default=RECOMMENDED_WORKER_CONNECTIONS, show_default=True)
 @click.option("--seed", "random_seed", type=int, default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None)
 @with_appcontext
@@ -117,7 +148,11 @@ def bench_capacity(
     refresh,
     feed_seconds,
     feed_rows,
+    modes,
+    push_refresh,
     workers,
+    worker_class,
+    worker_connections,
     random_seed,
     json_path,
 ):
@@ -153,7 +188,11 @@ def bench_capacity(
         refresh=refresh,
         feed_seconds=feed_seconds,
         feed_rows=feed_rows,
+        modes=list(MODES) if modes == "both" else [modes],
+        push_refresh=push_refresh,
         workers=workers,
+        worker_class=worker_class,
+        worker_connections=worker_connections,
         random_seed=random_seed,
         echo=echo,
     )
@@ -286,13 +325,18 @@ def _ticks(pid):
         return None
 
 
-def _run_tablets(app, plan, tablets, settings, echo):
-    """Gunicorn and the tablets for one N: returns the tablets' result with the CPU figures added."""
+def _run_tablets(app, plan, tablets, settings, echo, mode="poll"):
+    """Gunicorn and the tablets for one N and mode: returns the tablets' result with the CPU figures added."""
     engine = db.engine if db.engine.dialect.name == "postgresql" else None
     refresh = settings["refresh"] or app.config["OMNISTORE_LIVE_REFRESH_SECONDS"]
+    push_refresh = settings.get("push_refresh") or app.config["OMNISTORE_LIVE_PUSH_REFRESH_SECONDS"]
     env = {
         "OMNISTORE_TRUSTED_PROXIES": "1",  # behind the proxy: each tablet has its own address
         "OMNISTORE_LIVE_REFRESH_SECONDS": str(refresh),
+        # the desk's queue polls like the panel (its own setting; 2 s by default)
+        "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": str(refresh),
+        "OMNISTORE_LIVE_PUSH": "1" if mode == "push" else "0",
+        "OMNISTORE_LIVE_PUSH_REFRESH_SECONDS": str(push_refresh),
     }
     _prepare_sessions(app, plan, tablets, settings["per_store"], echo)
     spawn = settings["spawn_seconds"]
@@ -303,6 +347,8 @@ def _run_tablets(app, plan, tablets, settings, echo):
         "store_of": [store_of(index, settings["per_store"], len(plan["stores"])) for index in range(tablets)],
         "desk": [index % settings["per_store"] == 0 for index in range(tablets)],  # the first of each store
         "refresh_seconds": refresh,
+        "mode": mode,
+        "push_refresh_seconds": push_refresh,
         "think_seconds": list(settings["think"]),
         "spawn_seconds": spawn,
         "warmup_seconds": settings["warmup"],
@@ -318,7 +364,15 @@ def _run_tablets(app, plan, tablets, settings, echo):
             "locations": plan["feed_locations"],
         },
     }
-    with Gunicorn(app, settings["workers"], 1, env=env) as server, tempfile.TemporaryDirectory() as folder:
+    server = Gunicorn(
+        app,
+        settings["workers"],
+        1,
+        env=env,
+        worker_class=settings.get("worker_class", "sync"),
+        worker_connections=settings.get("worker_connections", RECOMMENDED_WORKER_CONNECTIONS),
+    )
+    with server, tempfile.TemporaryDirectory() as folder:
         run_plan["host"] = f"http://127.0.0.1:{server.port}"
         plan_path, out_path = Path(folder) / "plan.json", Path(folder) / "result.json"
         plan_path.write_text(json.dumps(run_plan))
@@ -366,6 +420,8 @@ def _run_tablets(app, plan, tablets, settings, echo):
     result["cpu"] = cpu
     result["tablets"] = tablets
     result["refresh_seconds"] = refresh
+    result["push_refresh_seconds"] = push_refresh
+    result["mode"] = mode
     return result
 
 
@@ -381,7 +437,7 @@ def _figures(result):
         kinds.append(
             {
                 "name": name,
-                "poll": name.startswith(POLL_PREFIX),
+                "poll": name.startswith(LIVE_PREFIXES),
                 "feed": name.startswith("erp"),
                 "sign_in": name.startswith("sign-in"),
                 "requests": sum(sample["statuses"].values()),
@@ -425,11 +481,30 @@ def judge(result):
         failures.append(f"{result['missed']} changes not seen by an open panel within {FRESHNESS_LIMIT_S:.0f} s")
     if result["changes"] and not fresh:
         failures.append("no panel saw any of the ERP's changes")
+    desk_fresh = sorted(result.get("desk_freshness_s", []))
+    if desk_fresh and desk_fresh[-1] > FRESHNESS_LIMIT_S:
+        failures.append(f"a desk saw a new order after {desk_fresh[-1]:.2f} s > {FRESHNESS_LIMIT_S:.0f} s")
+    if result.get("desk_missed"):
+        failures.append(
+            f"{result['desk_missed']} new orders not seen by their open desk within {FRESHNESS_LIMIT_S:.0f} s"
+        )
     polls = sum(k["requests"] for k in kinds if k["poll"])
     requests = sum(k["requests"] for k in kinds)
     return {
         "tablets": result["tablets"],
+        "mode": result.get("mode", "poll"),
         "refresh_seconds": result["refresh_seconds"],
+        "push_refresh_seconds": result.get("push_refresh_seconds"),
+        "streams": result.get("streams"),
+        "desk_freshness": {
+            "seen": len(desk_fresh),
+            "p50_s": _round(percentile(desk_fresh, 50)),
+            "p95_s": _round(percentile(desk_fresh, 95)),
+            "max_s": _round(desk_fresh[-1] if desk_fresh else None),
+            "changes": result.get("desk_changes", 0),
+            "closed_before_seen": result.get("desk_closed_before_seen", 0),
+            "missed": result.get("desk_missed", 0),
+        },
         "seconds": round(wall, 1),
         "passed": not failures,
         "failures": failures,
@@ -466,12 +541,18 @@ def _round(value, digits=2):
 
 
 def _run_text(run):
+    live = (
+        f"push: panels and desks hold a stream and fetch when told, refresh every {run['push_refresh_seconds']:g} s, "
+        f"poll every {run['refresh_seconds']:g} s while the stream is down"
+        if run.get("mode") == "push"
+        else f"poll: panels and desks poll every {run['refresh_seconds']:g} s"
+    )
     lines = [
-        f"N = {run['tablets']:,} tablets ({run['seconds']:.0f} s measured, panels poll every "
-        f"{run['refresh_seconds']:g} s; all signed in after {run['signed_in_seconds']:.0f} s "
+        f"N = {run['tablets']:,} tablets, {live} ({run['seconds']:.0f} s measured; all signed in after "
+        f"{run['signed_in_seconds']:.0f} s "
         f"({run['resumed_sessions']} with a session made beforehand); "
         f"{run['requests_per_second']} req/s, {100 * (run['polls_share'] or 0):.0f} % "
-        f"of them polls; {run['orders_placed']} counter orders placed, {run['handed_over']} handed over): "
+        f"of them live refreshes; {run['orders_placed']} counter orders placed, {run['handed_over']} handed over): "
         + ("PASS" if run["passed"] else "FAIL"),
         f"  {'request kind':<32} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'server p95':>10} {'app time':>8}  statuses",
     ]
@@ -494,6 +575,20 @@ def _run_text(run):
         f"{fresh['missed']} missed, {fresh['closed_before_seen']} closed before their next poll "
         f"({fresh['changes']} ERP changes to open variants)"
     )
+    desk = run.get("desk_freshness")
+    if desk:
+        lines.append(
+            f"  desk freshness: {desk['seen']} new orders seen by their open desk, p50 {_s(desk['p50_s'])}, "
+            f"p95 {_s(desk['p95_s'])}, max {_s(desk['max_s'])}; {desk['missed']} missed, "
+            f"{desk['closed_before_seen']} while the desk was busy ({desk['changes']} placed with the desk open)"
+        )
+    streams = run.get("streams")
+    if run.get("mode") == "push" and streams:
+        drops = ", ".join(f"{why} {count}" for why, count in sorted(streams["drops"].items())) or "none"
+        lines.append(
+            f"  streams open: {streams['open_at_start']} at the start of the measuring, {streams['open_at_end']} at "
+            f"its end; dropped meanwhile: {drops}"
+        )
     cpu = run["cpu_ms_per_tablet_minute"]
     if cpu:
         lines.append(
@@ -528,10 +623,11 @@ def _s(value):
 # --- the command's run ------------------------------------------------------------------------------------
 
 
-def capacity_run(app, *, stores, products, customers, tried, search, step, max_runs, echo, **settings):
+def capacity_run(app, *, stores, products, customers, tried, search, step, max_runs, echo, modes=("poll",), **settings):
     from omnistore.stores import staff as staff_service
 
     started = time.monotonic()
+    modes = list(modes)
     network = ensure_network(stores, products, customers, echo)
     if network.seeded_seconds is not None:
         echo(f"  {network.seed_summary}")
@@ -546,51 +642,144 @@ def capacity_run(app, *, stores, products, customers, tried, search, step, max_r
     load_at_start = _load()
     try:
         queue = list(tried)
-        while queue and len(runs) < max_runs:
+        tried_ns = []
+        while queue and len(tried_ns) < max_runs:
             tablets = queue.pop(0)
-            if any(run["tablets"] == tablets for run in runs):
+            if tablets in tried_ns:
                 continue
-            echo(f"N = {tablets}: starting gunicorn and the tablets ({_load_text(_load())})")
-            run = judge(_run_tablets(app, plan, tablets, settings, echo))
-            runs.append(run)
-            echo(_run_text(run))
+            tried_ns.append(tablets)
+            for mode in modes:  # side by side: the same N, the same network and sessions, one after the other
+                load = _load()
+                echo(f"N = {tablets}, {mode}: starting gunicorn and the tablets ({_load_text(load)})")
+                run = judge(_run_tablets(app, plan, tablets, settings, echo, mode))
+                run["load_before"] = load
+                run["load_after"] = _load()
+                runs.append(run)
+                echo(_run_text(run))
             if search and not queue:
-                queue.append(_next(runs, step))
+                queue.append(_next(_best_of_each_n(runs), step))
     finally:
         with contextlib.suppress(Exception):
             staff_service.revoke_api_client(api_name)
         db.session.remove()
-    passing = [run["tablets"] for run in runs if run["passed"]]
-    largest = max(passing) if passing else None
-    verdict = "PASS" if largest is not None and largest >= TARGET_TABLETS else "FAIL"
+    largest = {mode: _largest([run for run in runs if run["mode"] == mode]) for mode in modes}
+    kept = _kept(runs, modes, largest)
+    best = largest[kept]
+    verdict = "PASS" if best is not None and best >= TARGET_TABLETS else "FAIL"
+    worker_class = settings.get("worker_class", "sync")
     header = [
         f"Capacity: {network.describe()}",
-        f"gunicorn app:app, {settings['workers']} sync workers behind a proxy (one address per tablet); "
+        f"gunicorn app:app, {settings['workers']} {worker_class} workers"
+        + (f" ({settings.get('worker_connections')} connections each)" if worker_class == "gevent" else "")
+        + f" behind a proxy (one address per tablet); "
         f"{settings['per_store']} tablets per store, the first at the pickup desk; think "
         f"{settings['think'][0]:g}–{settings['think'][1]:g} s; ERP batch of {settings['feed_rows']} rows every "
         f"{settings['feed_seconds']:g} s; {_cores()} cores shared by app, database and load generator; "
-        f"{_load_text(load_at_start)} at the start",
+        f"{_load_text(load_at_start)} at the start; modes: {', '.join(modes)}",
         "",
     ]
-    footer = [
-        "",
-        f"Largest passing N: {largest if largest is not None else 'none'} of "
-        f"{', '.join(str(run['tablets']) for run in runs)} tried "
-        f"(action p95 ≤ {ACTION_P95_MS:.0f} ms, every change on every open panel within {FRESHNESS_LIMIT_S:g} s)",
+    footer = [""]
+    if len(modes) > 1:
+        footer.append(_comparison(runs, modes))
+    for mode in modes:
+        mode_runs = [run for run in runs if run["mode"] == mode]
+        mode_best = largest[mode]
+        footer.append(
+            f"{mode}: largest passing N {mode_best if mode_best is not None else 'none'} of "
+            f"{', '.join(str(run['tablets']) for run in mode_runs)} tried; target ≥ {TARGET_TABLETS:,}: "
+            + ("PASS" if mode_best is not None and mode_best >= TARGET_TABLETS else "FAIL")
+        )
+    footer += [
+        f"Largest passing N: {best if best is not None else 'none'} ({kept}) "
+        f"(action p95 ≤ {ACTION_P95_MS:.0f} ms, every change on every open panel and desk within "
+        f"{FRESHNESS_LIMIT_S:g} s)",
         f"Target ≥ {TARGET_TABLETS:,} tablets: {verdict}",
-        f"({time.monotonic() - started:.0f} s in all)",
+        f"Kept: {kept}" + ("" if len(modes) > 1 else " (the only mode run)"),
+        f"({time.monotonic() - started:.0f} s in all; {_load_text(_load())} at the end)",
     ]
     text = "\n".join(header + ["\n\n".join(_run_text(run) for run in runs)] + footer)
     data = {
         "database": network.__dict__,
         "runs": runs,
-        "largest_passing": largest,
+        "largest_passing": best,
+        "largest_passing_by_mode": largest,
+        "kept": kept,
         "target": TARGET_TABLETS,
         "verdict": verdict,
         "load_at_start": load_at_start,
-        "settings": settings | {"think": list(settings["think"])},
+        "settings": settings | {"think": list(settings["think"]), "modes": modes},
     }
     return {"text": text, "data": data}
+
+
+def _largest(runs):
+    passing = [run["tablets"] for run in runs if run["passed"]]
+    return max(passing) if passing else None
+
+
+def _busy(run):
+    """CPU per tablet-minute of app and database (ms)."""
+    cpu = run["cpu_ms_per_tablet_minute"]
+    return cpu.get("app", 0) + cpu.get("database", 0)
+
+
+def _slowest_action(run):
+    return max((kind["client_p95_ms"] or 0 for kind in run["kinds"] if _is_action(kind)), default=0)
+
+
+def _kept(runs, modes, largest):
+    """The faster mode: the larger passing N; at equal N (or none), at the largest N both ran: one that passed
+    there over one that did not, of two that passed the lower app + database CPU per tablet-minute (headroom),
+    of two that failed the lower slowest action p95 (a saturated run does less work, so its CPU says little)."""
+    if len(modes) == 1:
+        return modes[0]
+    ranked = sorted(modes, key=lambda mode: -(largest[mode] or 0))
+    if (largest[ranked[0]] or 0) > (largest[ranked[1]] or 0):
+        return ranked[0]
+    common = [run["tablets"] for run in runs if run["mode"] == modes[0]]
+    common = max((n for n in common if any(r["tablets"] == n and r["mode"] == modes[1] for r in runs)), default=None)
+    at = {run["mode"]: run for run in runs if run["tablets"] == common}
+
+    def rank(mode):
+        run = at.get(mode)
+        if run is None:
+            return (2, 0)
+        return (0, _busy(run)) if run["passed"] else (1, _slowest_action(run))
+
+    return min(modes, key=rank)
+
+
+def _best_of_each_n(runs):
+    """For the search: an N passes when any mode passed at it."""
+    best = {}
+    for run in runs:
+        best[run["tablets"]] = {
+            "tablets": run["tablets"],
+            "passed": best.get(run["tablets"], {}).get("passed") or run["passed"],
+        }
+    return list(best.values())
+
+
+def _comparison(runs, modes):
+    """Poll and push at each N, side by side: what decides (the slowest action, freshness) and what it costs."""
+    lines = [
+        "Side by side (slowest action p95 client ms; panel / desk freshness max s; requests/s; CPU per "
+        "tablet-minute app + database ms; load average before → after):"
+    ]
+    for tablets in sorted({run["tablets"] for run in runs}):
+        for mode in modes:
+            run = next((r for r in runs if r["tablets"] == tablets and r["mode"] == mode), None)
+            if run is None:
+                continue
+            cpu = run["cpu_ms_per_tablet_minute"]
+            load = f"{run['load_before']['1min']:.2f} → {run['load_after']['1min']:.2f}"
+            lines.append(
+                f"  N = {tablets:>5} {mode:<4}  slowest action {_slowest_action(run):6.0f} ms  freshness "
+                f"{_s(run['freshness']['max_s'])} / {_s(run['desk_freshness']['max_s'])}  "
+                f"{run['requests_per_second'] or 0:6.1f} req/s  CPU {cpu.get('app', 0):.0f} + "
+                f"{cpu.get('database', 0):.0f} ms  load {load}  " + ("PASS" if run["passed"] else "FAIL")
+            )
+    return "\n".join(lines)
 
 
 def _next(runs, step):

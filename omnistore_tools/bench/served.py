@@ -30,8 +30,18 @@ from omnistore_tools.bench.scenarios import HOST, USER_AGENT, Req
 class Gunicorn:
     """`gunicorn app:app` on a socket bound here (127.0.0.1, a free port) and handed to it; stopped on exit."""
 
-    def __init__(self, app: Flask, workers: int, threads: int, env: dict | None = None):
+    def __init__(
+        self,
+        app: Flask,
+        workers: int,
+        threads: int,
+        env: dict | None = None,
+        worker_class: str = "sync",
+        worker_connections: int = 1000,
+    ):
         self.app = app
+        self.worker_class = worker_class
+        self.worker_connections = worker_connections
         self.extra_env = env or {}
         self.workers = workers
         self.threads = threads
@@ -61,6 +71,10 @@ class Gunicorn:
                 str(self.workers),
                 "--threads",
                 str(self.threads),
+                "--worker-class",
+                self.worker_class,
+                "--worker-connections",
+                str(self.worker_connections),
                 "--timeout",
                 "120",
                 "--graceful-timeout",

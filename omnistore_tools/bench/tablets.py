@@ -16,6 +16,15 @@ for collection here. The others are on the shop floor: between actions (searches
 on a size for the network panel, a customer search and profile, a counter order) the clerk thinks, and while a
 product page or a panel is open, the panel polls with its fingerprint (204 while nothing changed).
 
+Push mode (plan "mode": "push", the server with OMNISTORE_LIVE_PUSH on): instead of polling, a tablet with an
+open panel or desk holds the page's live stream (/live/stream, server-sent events, read from a plain socket in a
+greenlet of its own, as an EventSource would: opened again 3 s after it drops, given up after a 204) and fetches
+the component, with its fingerprint like a poll ("push: …"), when the stream says it changed, when the stream
+opens (to catch up) and every push-refresh seconds; while the stream is down it polls, as live.js does.
+
+The desk's freshness: a counter order placed for collection at a store whose desk has its queue open is owed to
+that desk, from the moment the placing request was sent until a fetch of the queue shows its number.
+
 The ERP is one more user: it sets stock levels through the API (PUT /api/v1/stock) at a steady rate, one of
 every batch a variant that some tablet has open. Each open panel of that variant owes the change: the time from
 the moment the ERP sent it to the first poll, sent after it, that answered with a new panel, is the panel's
@@ -29,18 +38,22 @@ import html
 import json
 import random
 import re
+import socket
 import sys
 import time
 from collections import Counter, defaultdict, deque
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import gevent
+from gevent.event import Event
 from gevent.lock import BoundedSemaphore
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from requests.cookies import create_cookie
 
 POLL = "poll"  # name prefix of the live components' polls (not actions)
+PUSH = "push"  # name prefix of a live component's fetch after its stream said it changed (not an action)
+STREAM = "stream"  # name prefix of opening a live stream (not an action)
 SIGN_IN = "sign-in"  # name prefix of the sign-in's requests (once a shift, before the measuring)
 _CSRF_META = re.compile(r'"X-CSRFToken":\s*"([^"]+)"')
 _CSRF_INPUT = re.compile(
@@ -48,6 +61,9 @@ _CSRF_INPUT = re.compile(
 )
 _PANEL = re.compile(r'id="network-panel"[^>]*?hx-get="([^"]+)"')
 _QUEUE = re.compile(r'id="pickup-queue"[^>]*?hx-get="([^"]+)"')
+_PANEL_STREAM = re.compile(r'id="network-panel"[^>]*?data-live-stream="([^"]+)"')
+_QUEUE_STREAM = re.compile(r'id="pickup-queue"[^>]*?data-live-stream="([^"]+)"')
+_STREAM_URL = re.compile(r'data-live-stream-url="([^"]+)"')
 _IDEMPOTENCY = re.compile(r'name="idempotency_key" value="([^"]*)"')
 _LINE = re.compile(r'name="line" value="(\d+)"')
 _SERVER_TIMING = re.compile(r"(?:^|,)\s*app;dur=([0-9.]+)")
@@ -74,6 +90,22 @@ class Day:
         self.gate = None  # sign-ins at a time (password hashing is meant to be slow)
         self.placed = 0
         self.handed_over = 0
+        self.desks = {}  # store code → its desk tablet
+        self.desk_freshness = []  # seconds from a counter order placed for collection to its desk showing it
+        self.desk_closed_before_seen = 0
+        self.desk_missed = 0
+        self.desk_changes = 0
+        self.streams_open = 0  # streams open now (push mode)
+        self.stream_drops = Counter()  # why streams ended other than by the tablet
+
+    def sample(self, name, client_ms, status, error=None):
+        """A request made outside locust's client (the streams): counted like the others."""
+        figures = self.samples[name]
+        figures["statuses"][status] += 1
+        if error is not None:
+            figures["errors"][error] += 1
+        else:
+            figures["client"].append(client_ms)
 
     def record(self, request_type, name, response_time, response, exception, **_):
         figures = self.samples[name]
@@ -118,11 +150,21 @@ class Tablet(FastHttpUser):
         self.pending = []  # send times of the ERP's changes to the open panel's variant it has not shown yet
         self.next_poll = 0.0
         self.csrf = None
+        # push mode: the open component's stream (a greenlet reading server-sent events) and its notices
+        self.push = PLAN.get("mode") == "push"
+        self.stream = None  # (greenlet, socket) of the open stream
+        self.stream_query = None
+        self.stream_url = None
+        self.stream_open = False  # the stream said "ready" and has not dropped since
+        self.notice = Event()  # the stream said the component changed (or opened: catch up)
+        self.last_fetch = 0.0
+        self.desk_pending = []  # (order number, sent at) placed for collection here, not shown on this desk yet
         gevent.sleep(self.rng.uniform(0, PLAN["spawn_seconds"]))  # tablets come on over the spawn time
         if not self.resume():
             self.sign_in()
         DAY.tried.add(self.index)
         if self.at_desk:
+            DAY.desks[self.store["code"]] = self
             self.open_desk()
 
     # -- requests --------------------------------------------------------------------------------------
@@ -145,6 +187,9 @@ class Tablet(FastHttpUser):
         found = _CSRF_META.search(text or "")
         if found:
             self.csrf = found.group(1)
+        found = _STREAM_URL.search(text or "")
+        if found:
+            self.stream_url = _unescape(found.group(1))
 
     def resume(self):
         """Take up the session made for this tablet (capacity.py) or kept from the previous N, if it holds."""
@@ -192,29 +237,43 @@ class Tablet(FastHttpUser):
             return
         self.live = (kind, _unescape(found.group(1)))
         self.next_poll = time.time() + self.refresh
+        self.last_fetch = time.time()
         if kind == "panel":
             self.live_variant = variant_id
             DAY.open_panels[variant_id].add(self)
+        if self.push:
+            stream = (_PANEL_STREAM if kind == "panel" else _QUEUE_STREAM).search(text or "")
+            self.listen(_unescape(stream.group(1)) if stream and self.stream_url else None)
 
     def close_live(self):
         if self.live and self.live[0] == "panel":
             DAY.open_panels[self.live_variant].discard(self)
             DAY.closed_before_seen += len(self.pending)
-        self.live, self.live_variant, self.pending = None, None, []
+        if self.live and self.live[0] == "queue":
+            DAY.desk_closed_before_seen += len(self.desk_pending)
+        self.live, self.live_variant, self.pending, self.desk_pending = None, None, [], []
+        # the stream stays open until another component needs another one (as live.js does within a page)
 
     def changed(self, sent_at):
         """The ERP changed the open panel's variant (called by the ERP user)."""
         self.pending.append(sent_at)
 
-    def poll(self):
+    def placed_here(self, number, sent_at):
+        """A floor tablet placed an order for collection at this desk's store (called by that tablet)."""
+        if self.live and self.live[0] == "queue":
+            self.desk_pending.append((number, sent_at))
+            DAY.desk_changes += 1
+
+    def poll(self, why=POLL):
         kind, url = self.live
         sent = time.time()
-        response = self.get(url, f"{POLL}: {'network panel' if kind == 'panel' else 'desk queue'}", htmx=True)
+        response = self.get(url, f"{why}: {'network panel' if kind == 'panel' else 'desk queue'}", htmx=True)
         self.next_poll = sent + self.refresh
+        self.last_fetch = sent
         if response.status_code != 200:
             return
+        seen = time.time()
         if kind == "panel":
-            seen = time.time()
             still = []
             for changed_at in self.pending:
                 if changed_at <= sent:
@@ -224,25 +283,134 @@ class Tablet(FastHttpUser):
             self.pending = still
             found = _PANEL.search(response.text or "")
         else:
-            found = _QUEUE.search(response.text or "")
-        if found:
+            text = response.text or ""
+            still = []
+            for number, placed_at in self.desk_pending:
+                if f'data-order="{number}"' in text:
+                    DAY.desk_freshness.append(seen - placed_at)
+                else:
+                    still.append((number, placed_at))
+            self.desk_pending = still
+            found = _QUEUE.search(text)
+        if found and self.live is not None and self.live[0] == kind:
             self.live = (kind, _unescape(found.group(1)))
 
     def think(self, seconds):
-        """The clerk looks, talks, walks; the open page keeps polling as htmx does."""
+        """The clerk looks, talks, walks; the open page keeps itself up to date as live.js does: it polls, or,
+        while its stream is open, fetches when the stream says so (and every push-refresh seconds)."""
         end = time.time() + seconds
         while True:
             now = time.time()
-            if self.live is None or self.next_poll >= end:
+            if self.live is None:
                 gevent.sleep(max(0.0, end - now))
                 return
-            gevent.sleep(max(0.0, self.next_poll - now))
-            self.poll()
+            due = self.last_fetch + PLAN["push_refresh_seconds"] if self.stream_open else self.next_poll
+            if self.push and self.notice.wait(timeout=max(0.0, min(due, end) - now)):
+                self.notice.clear()
+                if self.live is not None:
+                    self.poll(PUSH)
+                continue
+            if not self.push:
+                if due >= end:
+                    gevent.sleep(max(0.0, end - now))
+                    return
+                gevent.sleep(max(0.0, due - now))
+            if time.time() >= end:
+                return
+            if self.live is not None and time.time() >= due:
+                self.poll()
+
+    # -- the stream (push mode): server-sent events, as static/js/live.js holds them -----------------------
+
+    def listen(self, query):
+        if query == self.stream_query and self.stream is not None:
+            self.notice.set()  # the same stream: the new component catches up once, like live.js after a swap
+            return
+        self.hang_up()
+        self.stream_query = query
+        if query:
+            self.stream = [gevent.spawn(self._stream_loop, query), None]
+
+    def hang_up(self):
+        stream, self.stream, self.stream_query = self.stream, None, None
+        self.stream_open = False
+        if stream is not None:
+            greenlet, sock = stream
+            if sock is not None:
+                sock.close()
+            greenlet.kill(block=False)
+
+    def _stream_loop(self, query):
+        """Open the stream; when it drops, open it again after its retry time (as an EventSource does); a 204
+        means no push on this server: the tablet polls."""
+        me = self.stream
+        while self.stream is me:
+            status = self._read_stream(me, query)
+            self.stream_open = False
+            if status == 204 or self.stream is not me:
+                return
+            gevent.sleep(3.0)
+
+    def _read_stream(self, me, query):
+        target = urlsplit(PLAN["host"])
+        started = time.time()
+        name = f"{STREAM}: open"
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.client.cookiejar)
+        request = (
+            f"GET {self.stream_url}?{query} HTTP/1.0\r\nHost: {target.netloc}\r\nAccept: text/event-stream\r\n"
+            f"Cookie: {cookies}\r\nX-Forwarded-For: {self.address}\r\nX-Forwarded-Proto: http\r\n"
+            f"User-Agent: {PLAN['user_agent']}\r\n\r\n"
+        )
+        try:
+            sock = socket.create_connection((target.hostname, target.port), timeout=None)
+        except OSError as error:
+            DAY.sample(name, 0, 0, f"{type(error).__name__}: {error}"[:120])
+            return 0
+        me[1] = sock
+        status = 0
+        opened = False
+        try:
+            sock.sendall(request.encode())
+            reader = sock.makefile("rb")
+            line = reader.readline().decode("latin-1")
+            status = int(line.split()[1]) if line.startswith("HTTP/") else 0
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            DAY.sample(name, 1000 * (time.time() - started), status)
+            if status != 200:
+                return status
+            DAY.streams_open += 1
+            opened = True
+            event = None
+            for raw in reader:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line == "" and event is not None:
+                    if event == "ready":
+                        self.stream_open = True
+                        self.notice.set()  # catch up on anything said while no stream listened
+                    elif event == "change":
+                        self.notice.set()
+                    elif event == "end":
+                        DAY.stream_drops["signed out"] += 1
+                        return status
+                    event = None
+            DAY.stream_drops["ended by the server"] += 1
+        except OSError as error:
+            if self.stream is me:
+                DAY.stream_drops[type(error).__name__] += 1
+        finally:
+            if opened:
+                DAY.streams_open -= 1
+            sock.close()
+        return status
 
     # -- the day -----------------------------------------------------------------------------------
 
     def on_stop(self):
         self.close_live()
+        self.hang_up()
         if self.csrf is not None:
             DAY.sessions[str(self.index)] = [[c.name, c.value, c.domain, c.path] for c in self.client.cookiejar]
 
@@ -307,6 +475,7 @@ class Tablet(FastHttpUser):
             htmx=True,
         )
         found = _IDEMPOTENCY.search(chosen.text or "")
+        sent = time.time()
         placed = self.post(
             f"{draft_url}/place",
             "order: place",
@@ -317,7 +486,11 @@ class Tablet(FastHttpUser):
         if placed.status_code == 303 and order_url:
             DAY.placed += 1
             self.keep_csrf(self.get(order_url, "order: placed page").text)
-            DAY.to_hand_over[self.store["code"]].append(order_url.rstrip("/").rsplit("/", 1)[-1])
+            number = order_url.rstrip("/").rsplit("/", 1)[-1]
+            DAY.to_hand_over[self.store["code"]].append(number)
+            desk = DAY.desks.get(self.store["code"])
+            if desk is not None:
+                desk.placed_here(number, sent)
 
     # the desk
     def open_desk(self):
@@ -442,7 +615,11 @@ def run(plan, out_path):
     for name in [name for name in DAY.samples if not name.startswith(SIGN_IN)]:
         del DAY.samples[name]
     DAY.freshness.clear()
+    DAY.desk_freshness.clear()
     DAY.closed_before_seen = DAY.changes = DAY.placed = DAY.handed_over = 0
+    DAY.desk_closed_before_seen = DAY.desk_changes = 0
+    DAY.stream_drops.clear()
+    streams_at_start = DAY.streams_open
     measured_from = time.time()
     print(json.dumps({"measuring": measured_from}), flush=True)
     gevent.sleep(plan["seconds"])
@@ -452,6 +629,8 @@ def run(plan, out_path):
     for tablets_of in DAY.open_panels.values():
         for tablet in tablets_of:
             DAY.missed += sum(1 for changed in tablet.pending if measured_to - changed > limit)
+    for desk in DAY.desks.values():
+        DAY.desk_missed += sum(1 for _number, placed in desk.desk_pending if measured_to - placed > limit)
     samples = {
         name: {
             "client_ms": figures["client"],
@@ -476,6 +655,16 @@ def run(plan, out_path):
         "placed": DAY.placed,
         "handed_over": DAY.handed_over,
         "open_panels_at_end": sum(len(t) for t in DAY.open_panels.values()),
+        "mode": plan.get("mode", "poll"),
+        "desk_freshness_s": DAY.desk_freshness,
+        "desk_closed_before_seen": DAY.desk_closed_before_seen,
+        "desk_missed": DAY.desk_missed,
+        "desk_changes": DAY.desk_changes,
+        "streams": {
+            "open_at_start": streams_at_start,
+            "open_at_end": DAY.streams_open,
+            "drops": dict(DAY.stream_drops),
+        },
         "poll_prefix": POLL,
     }
     runner.quit()  # the tablets stop (and leave their cookies for the next run)

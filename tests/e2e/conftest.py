@@ -47,14 +47,18 @@ TIMEOUT_MS = 10_000  # no single step of a tablet page should take longer
 
 
 def pytest_collection_modifyitems(config, items):
-    """Keep e2e tests on the first database only, unless OMNISTORE_TEST_E2E_DATABASES=all."""
+    """Keep e2e tests on the first database only (those marked `postgresql` on PostgreSQL), unless
+    OMNISTORE_TEST_E2E_DATABASES=all."""
     if os.environ.get("OMNISTORE_TEST_E2E_DATABASES", "").lower() == "all" or not DATABASES:
         return
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         is_e2e = E2E_DIR in Path(str(item.path)).parents
-        if is_e2e and callspec and callspec.params.get("database_url", DATABASES[0]) != DATABASES[0]:
+        wanted = DATABASES[0]
+        if item.get_closest_marker("postgresql") is not None and "postgresql" in DATABASES:
+            wanted = "postgresql"  # needs PostgreSQL (e.g. LISTEN/NOTIFY): there instead of the first database
+        if is_e2e and callspec and callspec.params.get("database_url", DATABASES[0]) != wanted:
             drop.append(item)
         else:
             keep.append(item)
@@ -86,6 +90,7 @@ class LiveServer:
     def __init__(self, app):
         self.app = app
         self.errors = []
+        self.cut = threading.Event()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,8 +99,16 @@ class LiveServer:
         )
 
     def _wsgi(self, environ, start_response):
+        streamed = []
+
+        def start(status, headers, *args):
+            streamed.extend(value for name, value in headers if name.lower() == "content-type")
+            return start_response(status, headers, *args)
+
         try:
-            body = self.app.wsgi_app(environ, start_response)
+            body = self.app.wsgi_app(environ, start)
+            if any(value.startswith("text/event-stream") for value in streamed):
+                return self._stream(body)  # the live stream (pickups/views/live.py): each event as it comes
             # Read the whole body and close it here: werkzeug's server skips close() when the browser drops
             # the connection early (it does, navigating away), which would leave a static file open.
             try:
@@ -107,6 +120,20 @@ class LiveServer:
             # TESTING propagates exceptions; keep the traceback for the test, let werkzeug answer 500.
             self.errors.append(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO')}\n{traceback.format_exc()}")
             raise
+
+    def cut_streams(self):
+        """Drop every open live stream at its next event or keep-alive, as a restart or the Wi-Fi would."""
+        self.cut.set()
+
+    def _stream(self, body):
+        try:
+            for chunk in body:
+                if self.cut.is_set():
+                    return
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
 
     def start(self):
         self._thread.start()

@@ -21,6 +21,9 @@ def app_config():
         "OMNISTORE_IDLE_TIMEOUT_MINUTES": IDLE_MINUTES,
         "OMNISTORE_PICKUP_QUEUE_REFRESH_SECONDS": POLL_SECONDS,
         "OMNISTORE_LIVE_REFRESH_SECONDS": POLL_SECONDS,
+        # with push (PostgreSQL): the open page refreshes and its stream checks the session as often as it polls
+        "OMNISTORE_LIVE_PUSH_REFRESH_SECONDS": POLL_SECONDS,
+        "OMNISTORE_LIVE_STREAM_CHECK_SECONDS": POLL_SECONDS,
     }
 
 

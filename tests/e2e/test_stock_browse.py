@@ -200,7 +200,7 @@ def test_two_tablets_see_a_change_within_five_seconds(page, browser, live_server
     expect(page.locator('[data-total="network"]')).to_have_text("13")
 
 
-@pytest.mark.parametrize("app_config", [{"OMNISTORE_LIVE_REFRESH_SECONDS": 0.3}])
+@pytest.mark.parametrize("app_config", [{"OMNISTORE_LIVE_REFRESH_SECONDS": 0.3, "OMNISTORE_LIVE_PUSH": False}])
 def test_polling_pauses_while_the_tab_is_hidden(page, network):
     xl = network["xl"]
     sign_in(page, "ham@example.test")

@@ -1,0 +1,275 @@
+"""The live stream (pickups/views/live.py): an open panel or desk hears of a committed change of its own variant
+or store, and nothing else; the same sign-in, store scope and session rules as every request; a sign-out ends
+it at once. On PostgreSQL (LISTEN/NOTIFY); SQLite and servers that cannot hold streams answer 204 (poll)."""
+
+import queue
+import threading
+import time
+
+import pytest
+
+from omnistore.core.db import transaction
+from omnistore.stock import ledger
+
+THREADED = {"wsgi.multithread": True, "wsgi.multiprocess": False}  # as `flask run`; gunicorn's gevent is the other
+
+
+@pytest.fixture
+def app_config():
+    # A stream ends by itself after 4 s (the browser opens it again), so each test's streams end with it.
+    return {"OMNISTORE_LIVE_STREAM_CHECK_SECONDS": 0.5, "OMNISTORE_LIVE_STREAM_SECONDS": 4}
+
+
+@pytest.fixture
+def store(make):
+    ham, cph = make.location("HAM"), make.location("CPH")
+    clerk = make.staff("clerk", ham, email="clerk@example.test")
+    cph_clerk = make.staff("clerk", cph, email="cph@example.test")
+    admin = make.staff("admin", cph, email="admin@example.test")
+    manager = make.staff("manager", ham, email="manager@example.test")
+    jacket, boots = make.variant(), make.variant(size="L")
+    make.stock(jacket, ham, 3)
+    make.stock(boots, cph, 2)
+    return {
+        "ham": ham,
+        "cph": cph,
+        "clerk": clerk,
+        "cph_clerk": cph_clerk,
+        "admin": admin,
+        "manager": manager,
+        "jacket": jacket,
+        "boots": boots,
+    }
+
+
+class Stream:
+    """An open stream read in a thread of its own: its events, one (name, data) at a time."""
+
+    def __init__(self, response):
+        self.response = response
+        self.events = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        buffer = ""
+        try:
+            for chunk in self.response.response:
+                buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
+                while "\n\n" in buffer:
+                    block, buffer = buffer.split("\n\n", 1)
+                    fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line and line[0] != ":")
+                    if "event" in fields:
+                        self.events.put((fields["event"], fields.get("data", "")))
+        except Exception as error:  # noqa: BLE001 — the test sees it as the stream's last event
+            self.events.put(("error", repr(error)))
+        finally:
+            self.events.put(("closed", ""))
+
+    def close(self):
+        self.thread.join(timeout=10)  # the stream ends by itself (OMNISTORE_LIVE_STREAM_SECONDS)
+
+    def next(self, timeout=10):
+        return self.events.get(timeout=timeout)
+
+    def until(self, name, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            if event[0] == name:
+                return event
+
+
+def open_stream(client, query):
+    response = client.get(f"/live/stream?{query}", buffered=False, environ_overrides=THREADED)
+    return response
+
+
+def postgres_only(app):
+    if app.database_kind != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+
+
+def receive(variant, location, quantity=1):
+    with transaction():
+        ledger.receive(ledger.StockChange(variant.id, location.id, quantity, reason="delivery"), None)
+
+
+def test_a_panel_hears_a_stock_change_of_its_variant_and_not_of_another(app, client, store):
+    postgres_only(app)
+    client.login(store["clerk"].email)
+    response = open_stream(client, f"variant={store['jacket'].id}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    stream = Stream(response)
+    assert stream.next() == ("ready", f"variant:{store['jacket'].id}")
+    receive(store["boots"], store["cph"])  # another variant: nothing
+    receive(store["jacket"], store["cph"])  # another store's level of this variant: the panel shows it too
+    assert stream.until("change") == ("change", f"variant:{store['jacket'].id}")
+    stream.close()
+
+
+def test_a_rolled_back_change_is_not_pushed(app, client, store):
+    postgres_only(app)
+    client.login(store["clerk"].email)
+    response = open_stream(client, f"variant={store['jacket'].id}")
+    stream = Stream(response)
+    stream.until("ready")
+    with pytest.raises(RuntimeError), transaction():
+        ledger.receive(ledger.StockChange(store["jacket"].id, store["ham"].id, 1, reason="delivery"), None)
+        raise RuntimeError("no")
+    receive(store["boots"], store["cph"])
+    with pytest.raises(queue.Empty):
+        stream.until("change", timeout=1.5)
+    stream.close()
+
+
+def test_the_desk_hears_its_own_store_only(app, client, store, make):
+    postgres_only(app)
+    client.login(store["clerk"].email)
+    response = open_stream(client, "desk=1")
+    stream = Stream(response)
+    assert stream.next() == ("ready", f"desk:{store['ham'].id}")
+    make.order(store["cph"], lines=[(store["boots"], 1, store["cph"])])  # another store's desk
+    make.order(store["ham"], lines=[(store["jacket"], 1, store["ham"])])
+    assert stream.until("change") == ("change", f"desk:{store['ham'].id}")
+    stream.close()
+
+
+def test_a_clerk_or_manager_may_not_listen_to_another_stores_desk_but_an_admin_may(app, client, store):
+    client.login(store["clerk"].email)
+    assert open_stream(client, "desk=1&location=CPH").status_code == 403
+    client.submit("/logout")
+    client.login(store["manager"].email)
+    assert open_stream(client, "desk=1&location=CPH").status_code == 403
+    client.submit("/logout")
+    client.login(store["admin"].email)
+    response = open_stream(client, "desk=1&location=HAM")
+    assert response.status_code == (200 if app.database_kind == "postgresql" else 204)
+    if response.status_code == 200:
+        stream = Stream(response)
+        assert stream.next() == ("ready", f"desk:{store['ham'].id}")
+        stream.close()
+
+
+def test_without_a_session_there_is_no_stream(client, store):
+    response = open_stream(client, f"variant={store['jacket'].id}")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    response = client.get(f"/live/stream?variant={store['jacket'].id}", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("query", ["", "variant=abc", "variant=0", "variant=99999999999", "variant=1&" * 5, "desk=x"])
+def test_a_stream_asking_for_nothing_sensible_is_refused(client, store, query):
+    client.login(store["clerk"].email)
+    assert open_stream(client, query).status_code == 400
+
+
+def test_signing_out_ends_the_stream_at_once(app, client, store):
+    postgres_only(app)
+    app.config["OMNISTORE_LIVE_STREAM_CHECK_SECONDS"] = 60  # the sign-out's notice, not the periodic check
+    client.login(store["clerk"].email)
+    other = type(client)(app.test_client())
+    other.login(store["clerk"].email)  # the same clerk on a second tablet
+    response = open_stream(client, f"variant={store['jacket'].id}")
+    stream = Stream(response)
+    stream.until("ready")
+    kept = open_stream(other, f"variant={store['jacket'].id}")
+    kept_stream = Stream(kept)
+    kept_stream.until("ready")
+    started = time.monotonic()
+    client.submit("/logout")
+    assert stream.until("end", timeout=3) == ("end", "signed-out")
+    assert time.monotonic() - started < 5
+    assert stream.next() == ("closed", "")
+    receive(store["jacket"], store["ham"])
+    assert kept_stream.until("change")[0] == "change"  # the other tablet's session still listens
+    kept_stream.close()
+
+
+def test_disabling_the_staff_member_ends_their_streams(app, client, store):
+    postgres_only(app)
+    from omnistore.stores.staff import disable_staff
+
+    app.config["OMNISTORE_LIVE_STREAM_CHECK_SECONDS"] = 60
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, "desk=1"))
+    stream.until("ready")
+    disable_staff(store["clerk"].email)
+    assert stream.until("end", timeout=3) == ("end", "signed-out")
+
+
+def test_an_idle_session_ends_the_stream_at_its_next_check(app, client, store, make):
+    postgres_only(app)
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, f"variant={store['jacket'].id}"))
+    stream.until("ready")
+    make.age_sessions(minutes=31)  # past the idle timeout: holding a stream open is not activity
+    assert stream.until("end", timeout=3) == ("end", "signed-out")
+
+
+def test_a_server_that_cannot_hold_streams_says_so_and_the_page_polls(app, client, store):
+    client.login(store["clerk"].email)
+    # gunicorn's sync workers: one request per process at a time
+    response = client.get(
+        f"/live/stream?variant={store['jacket'].id}",
+        environ_overrides={"wsgi.multithread": False, "wsgi.multiprocess": True},
+    )
+    assert response.status_code == 204
+    app.config["OMNISTORE_LIVE_PUSH"] = False
+    assert open_stream(client, f"variant={store['jacket'].id}").status_code == 204
+
+
+def test_pages_name_the_stream_and_their_live_topics(app, client, store):
+    client.login(store["clerk"].email)
+    page = client.get(f"/stock/products/{store['jacket'].product_id}?variant={store['jacket'].id}").get_data(
+        as_text=True
+    )
+    assert 'data-live-stream-url="/live/stream"' in page
+    assert f'data-live-topic="variant:{store["jacket"].id}"' in page
+    desk = client.get("/pickups/").get_data(as_text=True)
+    assert f'data-live-topic="desk:{store["ham"].id}"' in desk and 'data-live-stream="desk=1"' in desk
+    app.config["OMNISTORE_LIVE_PUSH"] = False
+    assert "data-live-stream-url" not in client.get("/pickups/").get_data(as_text=True)
+
+
+def test_a_lost_listen_connection_is_made_again_and_the_open_panels_catch_up(app, client, store):
+    postgres_only(app)
+    import sqlalchemy as sa
+
+    from omnistore.core import live
+    from omnistore.core.extensions import db
+
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, f"variant={store['jacket'].id}"))
+    stream.until("ready")
+    hub = live.hub(app)
+    db.session.execute(
+        sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN omnistore_live%'"
+        )
+    )
+    db.session.commit()
+    # nothing changed, but nobody listened for a moment: the panel is told to look again
+    assert stream.until("change", timeout=3.5) == ("change", f"variant:{store['jacket'].id}")
+    assert hub.connected.wait(1)
+    stream.close()
+
+
+def test_a_change_flushed_only_by_the_commit_is_heard_too(app, client, store, make):
+    postgres_only(app)
+    from omnistore.core.extensions import db
+    from omnistore.core.types import utcnow
+    from omnistore.orders.models import Order
+
+    order = make.order(store["ham"], lines=[(store["jacket"], 1, store["ham"])])
+    make.pickup(order)
+    client.login(store["clerk"].email)
+    stream = Stream(open_stream(client, "desk=1"))
+    stream.until("ready")
+    with transaction():  # the customer taps "I'm here": the pickup row changes, flushed at commit
+        db.session.get(Order, order.id).pickup.checked_in_at = utcnow()
+    assert stream.until("change") == ("change", f"desk:{store['ham'].id}")
+    stream.close()
