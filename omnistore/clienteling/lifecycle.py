@@ -141,8 +141,8 @@ def store_customers(location_id):
 
 
 def stages_select(*, now, location_id=None, customer_ids=None, thresholds=None):
-    """SELECT customer_id, stage for every active customer (or those of one store, or the ids given) as of
-    `now`: the one definition of the stages."""
+    """SELECT customer_id, stage (and the facts it rests on: orders, last_order_at, last_visit_at) for every
+    active customer (or those of one store, or the ids given) as of `now`: the one definition of the stages."""
     t = thresholds or Thresholds.current()
     sold = select(
         Order.customer_id.label("customer_id"),
@@ -180,7 +180,13 @@ def stages_select(*, now, location_id=None, customer_ids=None, thresholds=None):
         else_=literal(Stage.FIRST_PURCHASE.value),
     ).label("stage")
     query = (
-        select(Customer.id.label("customer_id"), stage)
+        select(
+            Customer.id.label("customer_id"),
+            stage,
+            func.coalesce(sold.c.orders, 0).label("orders"),
+            sold.c.last_at.label("last_order_at"),
+            visits.c.last_visit.label("last_visit_at"),
+        )
         .outerjoin(sold, sold.c.customer_id == Customer.id)
         .outerjoin(visits, visits.c.customer_id == Customer.id)
         .where(Customer.erased_at.is_(None), Customer.merged_into_id.is_(None))
