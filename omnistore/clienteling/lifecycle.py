@@ -21,19 +21,23 @@ profiles have no stage.
 """
 
 import calendar
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Float, and_, case, exists, func, insert, literal, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from omnistore.clienteling.history import NOT_SOLD
+from omnistore.clienteling.models import STAGE_NAMES, CustomerStageChange
 from omnistore.core import config as settings
+from omnistore.core.db import transaction
 from omnistore.core.errors import ValidationFailed
+from omnistore.core.types import UTCDateTime, utcnow
 from omnistore.customers.models import LOYALTY_TIERS, Customer, CustomerVisit
 from omnistore.orders.models import Order
 
@@ -47,6 +51,7 @@ class Stage(StrEnum):
 
 
 STAGES = tuple(Stage)  # in the order of the journey
+assert STAGES == STAGE_NAMES, "clienteling/models.py spells the stages for its CHECK constraint"
 LOYAL_TIERS = tuple(tier for tier in LOYALTY_TIERS if tier != "basic")  # "basic" is every profile's default
 
 STAGE_LABELS = {
@@ -232,3 +237,58 @@ def customer_ids_in_stage(session, stage, *, now: datetime, location_id=None, th
     """The ids of every customer in `stage` as of `now` (of one store, if given), ascending: one query."""
     query = customer_ids_in_segment_select(stage, now=now, location_id=location_id, thresholds=thresholds)
     return list(session.scalars(query.order_by(query.selected_columns.customer_id)))
+
+
+# --- the stage history: a periodic job records each change --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageReport:
+    changes: int
+
+    def __str__(self):
+        return f"{self.changes} stage changes recorded"
+
+
+_LOCK_KEY = int.from_bytes(hashlib.blake2b(b"omnistore.lifecycle.history", digest_size=8).digest(), "big", signed=True)
+
+
+def record_stage_changes(now=None, *, thresholds=None) -> StageReport:
+    """Record, as of `now`, every active customer whose stage differs from the newest one recorded for them (or
+    who has none yet): one INSERT … SELECT. Idempotent; two processes at once are serialised (PostgreSQL: a
+    transaction-scoped advisory lock; SQLite: the write transaction's lock), so the second finds nothing to add."""
+    now = now or utcnow()
+    with transaction() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        newest = (
+            select(func.max(CustomerStageChange.id).label("id"))
+            .group_by(CustomerStageChange.customer_id)
+            .subquery("newest")
+        )
+        recorded = (
+            select(CustomerStageChange.customer_id, CustomerStageChange.stage)
+            .join(newest, newest.c.id == CustomerStageChange.id)
+            .subquery("recorded")
+        )
+        stages = stages_select(now=now, thresholds=thresholds).subquery("stages")
+        changed = (
+            select(stages.c.customer_id, recorded.c.stage, stages.c.stage, literal(now, UTCDateTime()))
+            .outerjoin(recorded, recorded.c.customer_id == stages.c.customer_id)
+            .where(or_(recorded.c.stage.is_(None), recorded.c.stage != stages.c.stage))
+        )
+        added = session.execute(
+            insert(CustomerStageChange)
+            .from_select(["customer_id", "from_stage", "stage", "since"], changed)
+            .returning(CustomerStageChange.id)
+        ).all()
+    return StageReport(len(added))
+
+
+def stage_history(session, customer):
+    """The customer's recorded stage changes, oldest first."""
+    return session.scalars(
+        select(CustomerStageChange)
+        .where(CustomerStageChange.customer_id == customer.id)
+        .order_by(CustomerStageChange.since, CustomerStageChange.id)
+    ).all()
