@@ -35,9 +35,11 @@ def _location_id(scope):
     return scope.location.id if scope.location is not None else None
 
 
-def stage_counts(scope) -> dict:
-    """{stage: customers} for every stage (zero included), of the scope's store or the network, as of now."""
-    stages = lifecycle.stages_select(now=scope.now, location_id=_location_id(scope)).subquery("stages")
+def stage_counts(scope, *, at=None) -> dict:
+    """{stage: customers} for every stage (zero included), of the scope's store or the network, as of `at`
+    (default: now)."""
+    at = at or scope.now
+    stages = lifecycle.stages_select(now=at, location_id=_location_id(scope)).subquery("stages")
     found = dict(db.session.execute(select(stages.c.stage, func.count()).group_by(stages.c.stage)).all())
     return {stage: int(found.get(stage.value, 0)) for stage in lifecycle.STAGES}
 

@@ -141,3 +141,46 @@ def test_the_list_pages(client, shop, make, monkeypatch):
     assert "<html" not in second
     beyond = text(client.get("/manager/customers?stage=acquisition&page=7"))
     assert "Page 2 of 2" in beyond
+
+
+# --- the customer figures ----------------------------------------------------------------------------------------
+
+
+def test_the_customer_figures_page_and_its_csv(client, shop):
+    client.login("manager@example.test")
+    page = client.get("/manager/customer-figures?period=30d")
+    assert page.status_code == 200
+    body = text(page)
+    assert "Customer lifetime value" in body and 'data-stage-count="at_risk"' in body
+    assert 'name="amount"' in body  # a store's manager enters the store's spend
+    download = client.get("/manager/customer-figures.csv?period=30d")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = dict(csv.reader(io.StringIO(text(download).lstrip("\ufeff")), delimiter=";"))
+    assert rows["Customers at the end: At risk"] == "1"  # Ronja, of Hamburg
+    assert "New customers: Web shop" in rows
+    assert client.get("/manager/customer-figures?store=CPH").status_code == 404
+    assert client.get("/manager/customer-figures.csv?store=network").status_code == 403
+
+
+def test_a_manager_enters_spend_and_bad_spend_is_shown_at_the_field(client, shop):
+    client.login("manager@example.test")
+    saved = client.submit(
+        "/manager/customer-figures/spend?period=30d",
+        {"month": "2026-11", "channel": "web", "currency": "EUR", "amount": "1500,25"},
+    )
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("#acquisition")
+    page = text(client.get(saved.headers["Location"].split("#")[0]))
+    assert "2026-11" in page and "1,500.25" in page
+    bad = client.submit(
+        "/manager/customer-figures/spend?period=30d",
+        {"month": "2026-11", "channel": "web", "currency": "EUR", "amount": "-3"},
+    )
+    assert bad.status_code == 422 and "Give an amount such as 1200" in text(bad)
+    assert 'aria-invalid="true"' in text(bad)
+    forged = client.http.post(
+        "/manager/customer-figures/spend?period=30d", data={"month": "2026-11", "channel": "web", "amount": "1"}
+    )
+    assert forged.status_code in (400, 422)
+    client.submit("/logout")
+    client.login("clerk@example.test")
+    assert client.submit("/manager/customer-figures/spend", {"amount": "1"}).status_code == 403
