@@ -64,8 +64,12 @@ def test_the_profile_shows_the_stage_and_what_to_do(client, shop):
 
 def test_the_stage_chip_is_translated(client, shop):
     client.login("clerk@example.test")
-    page = text(client.get(f"/customers/{shop.risky.id}", headers={"Accept-Language": "de"}))
-    assert 'data-stage="at_risk"' in page
+    client.submit("/language", {"locale": "de"})
+    page = text(client.get(f"/customers/{shop.risky.id}"))
+    assert 'data-stage="at_risk">Gefährdet<' in page and "persönliches Angebot" in page
+    client.submit("/language", {"locale": "da"})
+    page = text(client.get(f"/customers/{shop.risky.id}"))
+    assert 'data-stage="at_risk">I risiko<' in page
 
 
 def test_the_picker_and_the_search_show_each_customers_stage(client, shop):
