@@ -126,6 +126,7 @@ def _register_domains(app):
     from omnistore.returns import views as returns
     from omnistore.reviews import views as manager
     from omnistore.reviews.views import counts as review_counts  # noqa: F401
+    from omnistore.reviews.views import customers as review_customers  # noqa: F401
     from omnistore.reviews.views import dashboard, exports, formatting, handovers, rejections, settings  # noqa: F401
     from omnistore.reviews.views import returns as review_returns  # noqa: F401
     from omnistore.stock import views as stock

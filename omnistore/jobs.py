@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from omnistore.clienteling import lifecycle
 from omnistore.core import idempotency
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
@@ -34,6 +35,12 @@ JOBS = (
     ),
     Job(
         "submissions.forget", timedelta(days=1), idempotency.forget_old, _l("keys of forms sent from tablets long ago")
+    ),
+    Job(
+        "customers.stages",
+        timedelta(hours=1),
+        lifecycle.record_stage_changes,
+        _l("each customer's lifecycle stage, when it changed (for the movements between stages)"),
     ),
     Job("outbox.deliver", _outbox_sweep, deliver_all_due, _l("retries, and anything a missed wake-up left")),
 )

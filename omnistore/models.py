@@ -2,6 +2,7 @@
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
+from omnistore.clienteling.models import CustomerStageChange
 from omnistore.core.audit import AuditEvent
 from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
@@ -29,11 +30,12 @@ from omnistore.orders.models import (
     TransferItem,
 )
 from omnistore.returns.models import Return, ReturnLine, ReturnSending
-from omnistore.reviews.models import ReviewDay, ReviewDirty, ReviewFact
+from omnistore.reviews.models import AcquisitionSpend, ReviewDay, ReviewDirty, ReviewFact
 from omnistore.stock.models import CountTask, StockCount, StockCountLine, StockLevel, StockMovement, VariantStock
 from omnistore.stores.models import ApiClient, Location, Market, Staff, StaffSession
 
 __all__ = [
+    "AcquisitionSpend",
     "ApiClient",
     "AuditEvent",
     "Consent",
@@ -42,6 +44,7 @@ __all__ = [
     "CustomerAccess",
     "CustomerMerge",
     "CustomerNote",
+    "CustomerStageChange",
     "CustomerVisit",
     "DraftHold",
     "DraftLine",

@@ -367,3 +367,26 @@ def test_the_market_rules_migration_turns_patterns_into_rules_and_back(app, make
         assert kept.scalar() == "DE"
         with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
             connection.execute(sa.text("UPDATE market SET return_window_days = 0 WHERE code = 'DK'"))
+
+
+def test_the_stage_history_and_spend_migration_goes_down_and_up(app, make):
+    """Down drops the stage history and the acquisition spend (nothing else depends on them); up makes both,
+    with one spend figure per store or network, channel, month and currency."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.close()
+    downgrade(revision="a7c31e5d9b20")
+    tables = sa.inspect(db.engine).get_table_names()
+    assert "customer_stage_change" not in tables and "acquisition_spend" not in tables
+    upgrade()
+    ham = make.location("HAM")
+    insert = sa.text(
+        "INSERT INTO acquisition_spend (location_id, channel, month, currency, amount_minor, updated_at) "
+        "VALUES (:loc, 'web', '2026-11-01', 'EUR', 100, '2026-12-01 00:00:00')"
+    )
+    with db.engine.begin() as connection:
+        connection.execute(insert, {"loc": ham.id})
+        connection.execute(insert, {"loc": None})
+    for loc in (ham.id, None):
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(insert, {"loc": loc})

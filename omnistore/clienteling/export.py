@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
+from omnistore.clienteling.models import CustomerStageChange
 from omnistore.core import audit, csvfile
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
@@ -52,6 +53,11 @@ def export_data(customer, *, staff) -> dict:
     ).all()
     accesses = db.session.scalars(
         select(CustomerAccess).where(CustomerAccess.customer_id == customer.id).order_by(CustomerAccess.created_at)
+    ).all()
+    stage_changes = db.session.scalars(
+        select(CustomerStageChange)
+        .where(CustomerStageChange.customer_id == customer.id)
+        .order_by(CustomerStageChange.since, CustomerStageChange.id)
     ).all()
     code = {}
 
@@ -191,6 +197,9 @@ def export_data(customer, *, staff) -> dict:
         "merged_profiles": [
             {"merged_id": m.merged_id, "at": iso_utc(m.created_at), "profile": m.merged_snapshot, "moved": m.moved}
             for m in merges
+        ],
+        "lifecycle_stages": [
+            {"stage": c.stage, "from_stage": c.from_stage, "since": iso_utc(c.since)} for c in stage_changes
         ],
         "profile_views": [
             {

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from omnistore.clienteling.export import iso_utc
+from omnistore.clienteling.models import CustomerStageChange
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.db import transaction
@@ -28,8 +29,8 @@ _TIERS = ("basic", "silver", "gold")
 
 def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
     """Move everything of `merged` to `survivor`: orders, drafts, notes, consents, visits, wishlist, views,
-    emails, points; contact data the survivor lacks. `merged` stays as a stub pointing at the survivor; the
-    merge is recorded with what the merged profile held.
+    lifecycle stage history, emails, points; contact data the survivor lacks. `merged` stays as a stub pointing
+    at the survivor; the merge is recorded with what the merged profile held.
 
     Both profiles are locked in ascending id order and read again first: of two merges of the same pair
     (A into B and B into A), of a merge and an erase, exactly one goes through; the other is refused with
@@ -74,6 +75,7 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
             ("consents", Consent),
             ("visits", CustomerVisit),
             ("profile_views", CustomerAccess),
+            ("stage_history", CustomerStageChange),
             ("emails", OutboxMessage),
         ):
             moved[name] = session.execute(

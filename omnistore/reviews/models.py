@@ -7,12 +7,13 @@ behind each figure)."""
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnistore.core.audit import AuditEvent
+from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
-from omnistore.core.types import UTCDateTime
+from omnistore.core.types import UTCDateTime, one_of, utcnow
 from omnistore.orders.models import Order, OrderEvent, Pickup
 
 
@@ -80,3 +81,45 @@ REVIEW_INDEXES = (
     Index("ix_order_event_kind_at", OrderEvent.kind, OrderEvent.created_at),
     Index("ix_audit_event_action_at", AuditEvent.action, AuditEvent.created_at),
 )
+
+
+class AcquisitionSpend(db.Model):
+    """What was spent to win customers through one channel in one month, in one currency: for one store, or
+    (no location) for the network. Entered by a manager; the acquisition cost is this divided by the new
+    customers of that channel and month (reviews/customer_figures.py)."""
+
+    __tablename__ = "acquisition_spend"
+    __table_args__ = (
+        one_of("channel", CHANNELS, "channel"),
+        CheckConstraint("amount_minor >= 0", name="amount_minor"),
+        CheckConstraint("length(currency) = 3", name="currency"),
+        # One figure per store (or the network), channel, month and currency.
+        Index(
+            "uq_acquisition_spend_store",
+            "location_id",
+            "channel",
+            "month",
+            "currency",
+            unique=True,
+            sqlite_where=text("location_id IS NOT NULL"),
+            postgresql_where=text("location_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_acquisition_spend_network",
+            "channel",
+            "month",
+            "currency",
+            unique=True,
+            sqlite_where=text("location_id IS NULL"),
+            postgresql_where=text("location_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -9,9 +9,11 @@ from flask_login import current_user
 from omnistore.catalog import lookups as catalog
 from omnistore.clienteling import access_log as customer_access
 from omnistore.clienteling import history as customer_history
+from omnistore.clienteling import lifecycle
 from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
-from omnistore.core.extensions import htmx
+from omnistore.core.extensions import db, htmx
+from omnistore.core.types import utcnow
 from omnistore.customers import finding
 from omnistore.customers import services as customer_service
 from omnistore.customers.contact import format_phone
@@ -62,6 +64,28 @@ def _order_hook():
     return {"order_start_url": order_start_url}
 
 
+@bp.app_template_filter("stage_label")
+def stage_label(value):
+    return lifecycle.stage_label(value)
+
+
+@bp.app_template_filter("stage_action")
+def stage_action(value):
+    return lifecycle.stage_action(value)
+
+
+@bp.app_context_processor
+def _stage_hook():
+    """`customer_stages(customers)` → {id: stage}, for the lists and the picker (in the customers section, below
+    this one: its templates ask `customer_stages is defined`)."""
+
+    def customer_stages(customers):
+        ids = [customer.id for customer in customers or () if customer is not None]
+        return lifecycle.stages_of(db.session, ids, now=utcnow())
+
+    return {"customer_stages": customer_stages}
+
+
 def load_customer(customer_id):
     """The profile to act on: 404 for an unknown or erased one."""
     return finding.get_active_customer(customer_id)
@@ -97,6 +121,7 @@ def profile_context(customer):
         open_orders=customer_history.open_orders(customer),
         wishlist=customer_service.wishlist(customer),
         sizes=customer_history.customer_sizes(customer),
+        stage=lifecycle.stage_of(db.session, customer, now=utcnow()),
         wish_error=None,
     )
 
