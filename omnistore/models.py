@@ -16,6 +16,7 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
+from omnistore.offers.models import IssuedOffer, Offer, OfferRedemption
 from omnistore.orders.models import (
     DraftHold,
     DraftLine,
@@ -45,10 +46,13 @@ __all__ = [
     "DraftHold",
     "DraftLine",
     "FormSubmission",
+    "IssuedOffer",
     "JobState",
     "LineRejection",
     "Location",
     "Market",
+    "Offer",
+    "OfferRedemption",
     "Order",
     "OrderDraft",
     "OrderEvent",

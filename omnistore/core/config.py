@@ -174,6 +174,11 @@ SETTINGS = (
     # Returns (returns/window.py): days after collection or delivery a customer may bring goods back, for the
     # whole network. Purchases made at a distance (web, app, phone) always get at least the legal 14 days.
     Setting("RETURN_WINDOW_DAYS", "OMNISTORE_RETURN_WINDOW_DAYS", integer(1), "30"),
+    # Loyalty rewards (offers/services.py): points a reward costs (0: the chain does not redeem points), the
+    # reward's percentage off the basket, and the days it can be used.
+    Setting("LOYALTY_REWARD_POINTS", "OMNISTORE_LOYALTY_REWARD_POINTS", integer(0), "0"),
+    Setting("LOYALTY_REWARD_PERCENT", "OMNISTORE_LOYALTY_REWARD_PERCENT", integer(1), "10"),
+    Setting("LOYALTY_REWARD_DAYS", "OMNISTORE_LOYALTY_REWARD_DAYS", integer(1), "90"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

@@ -41,7 +41,9 @@ from omnistore.core.idempotency import IDEMPOTENCY_KEY_MAX, hash_key, scoped_key
 from omnistore.core.types import utcnow
 from omnistore.customers import services as customers
 from omnistore.customers.services import lock_customer
-from omnistore.orders import notifications, order_rules, pickup_codes, sourcing, transfer_capacity
+from omnistore.offers.models import IssuedOffer
+from omnistore.offers.services import find_issued
+from omnistore.orders import discounts, notifications, order_rules, pickup_codes, sourcing, transfer_capacity
 from omnistore.orders import services as orders
 from omnistore.orders.drafts import (
     check_actor,
@@ -75,6 +77,7 @@ class PlaceOrder:
     request_fingerprint: str = ""  # the API's body hash: same key + another body is refused
     contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
     market_code: str | None = None  # asked for explicitly; else from the pickup store or delivery country
+    offer_code: str = ""  # the customer's offer to redeem (orders/discounts.py), checked again when placing
 
 
 class IdempotencyConflict(InvalidTransition):
@@ -354,6 +357,7 @@ def _place_once(session, source, key, *, staff, api_client):
             line.transfer_id = transfer.id
         order.lines.append(line)
     session.flush()
+    _redeem_offer(session, source, order, staff=staff, api_client=api_client, now=now)
 
     who = {"staff": staff, "api_client": api_client, "location_id": origin_id}
     orders.record_event(order, "placed", to_status="placed", channel=channel, request_fingerprint=request_hash, **who)
@@ -395,6 +399,22 @@ def _place_once(session, source, key, *, staff, api_client):
         total_minor=order.total_minor,
     )
     return order
+
+
+def _redeem_offer(session, source, order, *, staff, api_client, now):
+    """The draft's offer, or the API order's offer code: its discount on the lines, one use taken."""
+    if isinstance(source, OrderDraft):
+        issued_id = session.scalar(select(OrderDraft.issued_offer_id).where(OrderDraft.id == source.id))
+        issued = session.get(IssuedOffer, issued_id) if issued_id is not None else None
+        field = "offer"
+    elif source.offer_code:
+        issued = find_issued(source.offer_code)
+        field = "offer_code"
+    else:
+        return
+    if issued is None and field == "offer":
+        return
+    discounts.discount_order(session, order, issued, staff=staff, api_client=api_client, now=now, field=field)
 
 
 def place_replacement(original, *, variant_id, quantity, pickup_location_id) -> Order:
@@ -449,5 +469,5 @@ def _promised_at(proposal):
 
 
 def shipping_fee_minor(order) -> int:
-    """What the customer pays beyond the goods (a delivery's shipping fee)."""
-    return max(order.total_minor - sum(line.quantity * line.unit_price_minor for line in order.lines), 0)
+    """What the customer pays beyond the goods (a delivery's shipping fee); the goods net of any offer."""
+    return max(order.total_minor - sum(line.net_minor for line in order.lines), 0)
