@@ -117,12 +117,14 @@ def _register_domains(app):
     from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
+    from omnistore.offers import views as offers
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
     from omnistore.returns import views as returns
     from omnistore.reviews import views as manager
     from omnistore.reviews.views import counts as review_counts  # noqa: F401
     from omnistore.reviews.views import dashboard, exports, formatting, handovers, rejections, settings  # noqa: F401
+    from omnistore.reviews.views import offers as review_offers  # noqa: F401
     from omnistore.stock import views as stock
     from omnistore.stock.views import browse, changes  # noqa: F401
     from omnistore.stock.views import counts as stock_counts  # noqa: F401
@@ -135,6 +137,7 @@ def _register_domains(app):
         home.bp,
         orders.bp,
         manager.bp,
+        offers.bp,
         stock.bp,
         customers.bp,
         desk.bp,

@@ -14,7 +14,7 @@ from babel.numbers import get_currency_precision
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -514,8 +514,21 @@ def loyalty_reward(customer, *, staff, now=None) -> IssuedOffer:
     return issued
 
 
-def figures_filter(first, last):
-    """Condition on OfferRedemption for redemptions in [first, last) that still stand."""
-    return and_(
-        OfferRedemption.redeemed_at >= first, OfferRedemption.redeemed_at < last, OfferRedemption.released_at.is_(None)
+def issued_counts(offer_ids) -> dict:
+    """{offer_id: (customers issued, uses standing)} for the manager's list."""
+    if not offer_ids:
+        return {}
+    issued = dict(
+        db.session.execute(
+            select(IssuedOffer.offer_id, func.count()).where(IssuedOffer.offer_id.in_(offer_ids)).group_by(IssuedOffer.offer_id)
+        ).all()
     )
+    used = dict(
+        db.session.execute(
+            select(IssuedOffer.offer_id, func.count())
+            .join(OfferRedemption, OfferRedemption.issued_offer_id == IssuedOffer.id)
+            .where(IssuedOffer.offer_id.in_(offer_ids), OfferRedemption.released_at.is_(None))
+            .group_by(IssuedOffer.offer_id)
+        ).all()
+    )
+    return {offer_id: (issued.get(offer_id, 0), used.get(offer_id, 0)) for offer_id in offer_ids}
