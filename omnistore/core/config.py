@@ -174,6 +174,16 @@ SETTINGS = (
     # Returns (returns/window.py): days after collection or delivery a customer may bring goods back, for the
     # whole network. Purchases made at a distance (web, app, phone) always get at least the legal 14 days.
     Setting("RETURN_WINDOW_DAYS", "OMNISTORE_RETURN_WINDOW_DAYS", integer(1), "30"),
+    # Lifecycle stages (clienteling/lifecycle.py): loyal from this many orders within this many months (or a
+    # loyalty tier above basic); at risk when a buyer is silent (no order, no visit) longer than their usual
+    # rhythm × the factor (at least the floor), or longer than the at-risk days, whichever comes first; lapsed
+    # when silent longer than the lapsed days.
+    Setting("LOYAL_ORDERS", "OMNISTORE_LOYAL_ORDERS", integer(1), "3"),
+    Setting("LOYAL_MONTHS", "OMNISTORE_LOYAL_MONTHS", integer(1), "12"),
+    Setting("AT_RISK_DAYS", "OMNISTORE_AT_RISK_DAYS", integer(1), "120"),
+    Setting("AT_RISK_RHYTHM_FACTOR", "OMNISTORE_AT_RISK_RHYTHM_FACTOR", number(1.0), "2"),
+    Setting("AT_RISK_FLOOR_DAYS", "OMNISTORE_AT_RISK_FLOOR_DAYS", integer(1), "30"),
+    Setting("LAPSED_DAYS", "OMNISTORE_LAPSED_DAYS", integer(1), "365"),
     # Loyalty rewards (offers/services.py): points a reward costs (0: the chain does not redeem points), the
     # reward's percentage off the basket, and the days it can be used.
     Setting("LOYALTY_REWARD_POINTS", "OMNISTORE_LOYALTY_REWARD_POINTS", integer(0), "0"),
