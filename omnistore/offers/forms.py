@@ -19,5 +19,3 @@ class OfferDefinitionForm(FlaskForm):
     valid_from = StringField(_l("First day"))
     valid_until = StringField(_l("Last day"))
     uses_per_customer = StringField(_l("Uses per customer"), default="1")
-
-

@@ -236,8 +236,8 @@ def issue_to_customers(offer, customer_ids, *, staff, via, segment="", now=None)
     if offer.valid_until < now.date():
         raise ValidationFailed(_("This offer has expired."), {"offer": _("This offer has expired.")})
     if not isinstance(customer_ids, list | tuple | set | frozenset):
-        id_source = customer_ids.scalar_subquery() if hasattr(customer_ids, "scalar_subquery") else customer_ids
-        wanted = Customer.id.in_(id_source)
+        # A SELECT of ids: never correlated with the customer rows of the INSERT's own SELECT.
+        wanted = Customer.id.in_(customer_ids.correlate(None).scalar_subquery())
     else:
         wanted = Customer.id.in_([int(i) for i in customer_ids])
     with transaction() as session:
@@ -520,7 +520,9 @@ def issued_counts(offer_ids) -> dict:
         return {}
     issued = dict(
         db.session.execute(
-            select(IssuedOffer.offer_id, func.count()).where(IssuedOffer.offer_id.in_(offer_ids)).group_by(IssuedOffer.offer_id)
+            select(IssuedOffer.offer_id, func.count())
+            .where(IssuedOffer.offer_id.in_(offer_ids))
+            .group_by(IssuedOffer.offer_id)
         ).all()
     )
     used = dict(

@@ -85,5 +85,8 @@ def index():
             if hasattr(form, name):
                 getattr(form, name).errors = [str(message)]
         return render_offers(form, 422, message=failure.message)
-    flash(_("Offer “%(name)s” saved. Issue it to a segment below, or to a customer on their profile.", name=offer.name), "success")
+    flash(
+        _("Offer “%(name)s” saved. Issue it to a segment below, or to a customer on their profile.", name=offer.name),
+        "success",
+    )
     return redirect(url_for("offers.index") + f"#offer-{offer.id}", 303)

@@ -179,7 +179,7 @@ def _no_longer_available(source, error, staff):
         proposal = state.proposal
     else:
         try:
-            proposal = sourcing.propose(_api_request(source))
+            proposal = sourcing.propose(api_sourcing_request(source))
         except (ValidationFailed, NotFound):
             proposal = None
     message = _(
@@ -204,7 +204,7 @@ def _no_longer_available(source, error, staff):
     return error
 
 
-def _api_request(place_order_):
+def api_sourcing_request(place_order_):
     return SourcingRequest(
         lines=tuple(place_order_.lines),
         fulfilment=place_order_.fulfilment,
@@ -256,7 +256,7 @@ def _place_once(session, source, key, *, staff, api_client):
         request_hash = ""
     else:
         holds = ()
-        request = dataclasses.replace(_api_request(source), now=now)
+        request = dataclasses.replace(api_sourcing_request(source), now=now)
         channel, customer_id = source.channel, source.customer_id
         if source.contact is not None:
             customer_id = _customer_for(session, source.contact, channel)

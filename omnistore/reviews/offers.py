@@ -61,7 +61,9 @@ def per_offer(scope) -> list:
     ids = set(issued) | set(used)
     if not ids:
         return []
-    offers = db.session.scalars(select(Offer).where(Offer.id.in_(ids)).order_by(Offer.valid_from.desc(), Offer.id)).all()
+    offers = db.session.scalars(
+        select(Offer).where(Offer.id.in_(ids)).order_by(Offer.valid_from.desc(), Offer.id)
+    ).all()
     rows = []
     for offer in offers:
         row = used.get(offer.id)
