@@ -5,6 +5,7 @@ lifecycle stages (clienteling/views/offers.py, on this blueprint); issuing to on
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from omnistore.core.errors import ValidationFailed
 from omnistore.core.types import utcnow
@@ -32,9 +33,11 @@ def issued_via_label(value):
 
 def _form():
     form = OfferDefinitionForm()
-    choices = [(m.code, f"{m.name} ({m.currency})") for m in markets.list_markets()]
-    if not current_user.is_admin:
-        choices = [c for c in choices if c[0] == current_user.location.market_code]
+    choices = [
+        SelectChoice(m.code, f"{m.name} ({m.currency})")
+        for m in markets.list_markets()
+        if current_user.is_admin or m.code == current_user.location.market_code
+    ]
     form.market.choices = choices
     if request.method == "GET":
         today = utcnow().date()

@@ -341,11 +341,8 @@ def validate_web_offer(body, *, api_client) -> OfferCheck:
         today=utcnow().date(),
         field="offer_code",
     )
-    skus = dict(
-        db.session.execute(
-            select(Variant.id, Variant.sku).where(Variant.id.in_({p.variant_id for p in proposal.lines}))
-        )
-    )
+    ids = {planned.variant_id for planned in proposal.lines}
+    skus = dict(db.session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(ids))).all())
     return OfferCheck(
         issued,
         proposal.currency,
