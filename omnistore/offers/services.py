@@ -14,7 +14,7 @@ from babel.numbers import get_currency_precision
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -534,3 +534,85 @@ def issued_counts(offer_ids) -> dict:
         ).all()
     )
     return {offer_id: (issued.get(offer_id, 0), used.get(offer_id, 0)) for offer_id in offer_ids}
+
+
+# --- personal data (called by clienteling's export, erase and merge) ----------------------------------------------
+
+
+def export_offers(customer_id) -> list:
+    """The offers issued to the customer and each use on an order, as JSON-ready data (the GDPR export)."""
+    rows = db.session.scalars(
+        select(IssuedOffer).where(IssuedOffer.customer_id == customer_id).order_by(IssuedOffer.issued_at)
+    ).all()
+    uses = {}
+    for redemption in db.session.scalars(
+        select(OfferRedemption).where(OfferRedemption.issued_offer_id.in_([r.id for r in rows]))
+    ):
+        uses.setdefault(redemption.issued_offer_id, []).append(redemption)
+    return [
+        {
+            "code": row.code,
+            "offer": row.offer.name,
+            "kind": row.offer.kind,
+            "value": row.offer.value,
+            "scope": row.offer.scope,
+            "market": row.offer.market_code,
+            "valid_from": row.offer.valid_from.isoformat(),
+            "valid_until": row.offer.valid_until.isoformat(),
+            "uses_left": row.uses_left,
+            "issued_via": row.issued_via,
+            "segment": row.segment,
+            "issued_at": row.issued_at.isoformat(),
+            "uses": [
+                {
+                    "order_id": use.order_id,
+                    "discount_minor": use.discount_minor,
+                    "currency": use.currency,
+                    "redeemed_at": use.redeemed_at.isoformat(),
+                    "given_back_at": use.released_at.isoformat() if use.released_at else None,
+                }
+                for use in uses.get(row.id, [])
+            ],
+        }
+        for row in rows
+    ]
+
+
+def erase_offers(session, customer_ids) -> int:
+    """Erase: offers never used are deleted (nothing about them is needed); used ones stay, with no use left, as
+    the record of the discount on the orders (which keep it on their lines). In the erase's transaction (the
+    caller has taken the offers off the customers' drafts). Returns how many were deleted."""
+    ids = list(customer_ids)
+    used = select(OfferRedemption.issued_offer_id)
+    deleted = session.execute(
+        delete(IssuedOffer)
+        .where(IssuedOffer.customer_id.in_(ids), IssuedOffer.id.not_in(used))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        update(IssuedOffer)
+        .where(IssuedOffer.customer_id.in_(ids))
+        .values(uses_left=0)
+        .execution_options(synchronize_session=False)
+    )
+    return deleted
+
+
+def merge_offers(session, survivor_id, merged_id) -> int:
+    """Merge: the merged profile's offers move to the survivor; one the survivor has too keeps the survivor's row
+    and gains the merged one's uses left (that row stays with the stub, without uses, as the record of its uses).
+    In the merge's transaction; how many moved."""
+    have = {
+        row.offer_id: row for row in session.scalars(select(IssuedOffer).where(IssuedOffer.customer_id == survivor_id))
+    }
+    moved = 0
+    for row in session.scalars(select(IssuedOffer).where(IssuedOffer.customer_id == merged_id)).all():
+        mine = have.get(row.offer_id)
+        if mine is None:
+            row.customer_id = survivor_id
+            moved += 1
+        else:
+            mine.uses_left += row.uses_left
+            row.uses_left = 0
+    session.flush()
+    return moved

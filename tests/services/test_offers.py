@@ -377,3 +377,43 @@ def test_loyalty_points_buy_a_reward_only_when_the_chain_turns_it_on(app, world)
     order_discounts.apply_offer(draft, reward.code, staff=world["clerk"])
     assert ordering.place(draft, staff=world["clerk"]).total_minor == 9000
     assert date.today() <= reward.offer.valid_until
+
+
+# --- personal data: export, erase, merge ----------------------------------------------------------------------
+
+
+def test_the_gdpr_export_erase_and_merge_cover_offers(world, make):
+    from omnistore.clienteling import erasure, export, merging
+
+    used_offer, spare_offer = define(world, kind="amount", value="10"), define(world, name="Spare")
+    customer = world["customer"]
+    used = offers.issue_to_customer(used_offer, customer, staff=world["clerk"])
+    offers.issue_to_customer(spare_offer, customer, staff=world["clerk"])
+    draft = draft_with(world, world["boot"])
+    order_discounts.apply_offer(draft, used.code, staff=world["clerk"])
+    order = ordering.place(draft, staff=world["clerk"])
+
+    data = export.export_data(customer, staff=world["manager"])
+    exported = {row["offer"]: row for row in data["offers"]}
+    assert set(exported) == {used_offer.name, "Spare"}
+    assert exported[used_offer.name]["uses"][0]["order_id"] == order.id
+    assert exported[used_offer.name]["uses"][0]["discount_minor"] == 1000
+    assert data["orders"][0]["lines"][0]["discount_minor"] == 1000
+
+    # Merge: the other profile's offers move; one both have keeps the survivor's row with both uses.
+    twin = make.customer(email="twin@example.test")
+    offers.issue_to_customer(spare_offer, twin, staff=world["clerk"])
+    only_twin = define(world, name="Twin only")
+    offers.issue_to_customer(only_twin, twin, staff=world["clerk"])
+    record = merging.merge_customers(customer, twin, staff=world["manager"])
+    assert record.moved["offers"] == 1
+    mine = {row.offer.name: row for row in offers.customer_offers(customer)}
+    assert set(mine) == {used_offer.name, "Spare", "Twin only"} and mine["Spare"].uses_left == 2
+
+    # Erase: unused offers go, the used one stays without uses (the order keeps its discount).
+    erasure.erase_customer(customer, staff=world["manager"], confirmation="ERASE")
+    db.session.expire_all()
+    left = db.session.scalars(select(IssuedOffer).where(IssuedOffer.customer_id.in_([customer.id, twin.id]))).all()
+    assert [(row.offer_id, row.uses_left) for row in left] == [(used_offer.id, 0)]
+    assert db.session.get(Order, order.id).total_minor == 4000
+    assert db.session.scalar(select(func.count()).select_from(OfferRedemption)) == 1
