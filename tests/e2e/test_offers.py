@@ -93,3 +93,25 @@ def test_a_clerk_gives_an_offer_on_the_profile_and_it_is_redeemed_in_the_builder
     # Back on the profile the offer shows as used.
     page.goto(f"/customers/{customer.id}")
     expect(page.locator("#customer-offers")).to_contain_text("used")
+
+
+def test_a_manager_defines_an_offer_and_sees_what_it_brought(page, network):
+    sign_in(page, "mara@example.test")
+    page.goto("/manager/offers/")
+    page.wait_for_load_state("load")
+    page.get_by_label("Name (the customer sees it)").fill("Scarf week")
+    page.get_by_label("Amount off").check()
+    page.get_by_label("Percent, or amount in the market's currency").fill("0")
+    page.get_by_role("button", name="Save offer").click()
+    expect(page.locator(".field.has-error").first).to_contain_text("above zero")  # at the field; nothing saved
+    page.get_by_label("Percent, or amount in the market's currency").fill("5")
+    page.get_by_label("Last day").fill((utcnow().date() + timedelta(days=7)).isoformat())
+    page.get_by_role("button", name="Save offer").click()
+    expect(page.locator(".offer-list")).to_contain_text("€5.00 off the basket")
+    capture(page, "offers-manager")
+    page.get_by_role("link", name="Offer figures").click()
+    page.wait_for_load_state("load")
+    expect(page.locator("#offer-figures")).to_contain_text("No offer was issued or redeemed in this period.")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export (CSV)").click()
+    assert download.value.suggested_filename.startswith("offers-HAM-")
