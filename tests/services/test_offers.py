@@ -417,3 +417,34 @@ def test_the_gdpr_export_erase_and_merge_cover_offers(world, make):
     assert [(row.offer_id, row.uses_left) for row in left] == [(used_offer.id, 0)]
     assert db.session.get(Order, order.id).total_minor == 4000
     assert db.session.scalar(select(func.count()).select_from(OfferRedemption)) == 1
+
+
+def test_a_big_segment_is_issued_by_one_statement(world):
+    """A segment of thousands is one INSERT … SELECT (no row-by-row work in Python), and again adds nobody."""
+    from sqlalchemy import event, insert
+
+    db.session.execute(
+        insert(Customer),
+        [
+            {"first_name": "P", "last_name": str(i), "email": f"bulk{i}@example.test", "search_name": "p"}
+            for i in range(3000)
+        ],
+    )
+    db.session.commit()
+    offer = define(world)
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if "issued_offer" in statement and statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        everyone = select(Customer.id).where(Customer.email.like("bulk%"))
+        assert offers.issue_to_customers(offer, everyone, staff=world["manager"], via="segment") == 3000
+        assert offers.issue_to_customers(offer, everyone, staff=world["manager"], via="segment") == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 2
+    assert db.session.scalar(select(func.count(func.distinct(IssuedOffer.code)))) == 3000
