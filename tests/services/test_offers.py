@@ -448,3 +448,20 @@ def test_a_big_segment_is_issued_by_one_statement(world):
         event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) == 2
     assert db.session.scalar(select(func.count(func.distinct(IssuedOffer.code)))) == 3000
+
+
+def test_the_managers_endless_aisle_sales_are_net_of_the_discount(world, make):
+    from omnistore.reviews import dashboard
+    from omnistore.reviews import scope as review_scope
+
+    ber = make.location("BER")
+    belt = make.variant(make.product(name="Belt", category="Belts"), price_minor=6000)
+    make.stock(belt, ber, 3)
+    offer = define(world, kind="amount", value="10")
+    issued = offers.issue_to_customer(offer, world["customer"], staff=world["clerk"])
+    draft = draft_with(world, belt)
+    order_discounts.apply_offer(draft, issued.code, staff=world["clerk"])
+    order = ordering.place(draft, staff=world["clerk"])
+    assert order.lines[0].source_location_id == ber.id and order.total_minor == 5000
+    result = dashboard.review(review_scope.scope_for(world["manager"], period="today"))
+    assert result.saved == {"EUR": 5000}
