@@ -17,6 +17,7 @@ from omnistore.customers.models import (
     CustomerVisit,
     WishlistItem,
 )
+from omnistore.offers.models import IssuedOffer, Offer, OfferRedemption
 from omnistore.orders.models import (
     DraftHold,
     DraftLine,
@@ -49,10 +50,13 @@ __all__ = [
     "DraftHold",
     "DraftLine",
     "FormSubmission",
+    "IssuedOffer",
     "JobState",
     "LineRejection",
     "Location",
     "Market",
+    "Offer",
+    "OfferRedemption",
     "Order",
     "OrderDraft",
     "OrderEvent",

@@ -118,3 +118,13 @@ def test_no_import_cycles():
         }
     )
     assert cycles == []
+
+
+def test_offers_sit_just_below_orders():
+    """Orders apply discounts (placing redeems an offer, cancelling gives its use back), so offers sit below
+    orders; the segments an offer is issued to (clienteling) and the figures (reviews) compose from above."""
+    import tomllib
+
+    contract = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    layers = contract["layers"]
+    assert layers.index("omnistore.offers") == layers.index("omnistore.orders") + 1

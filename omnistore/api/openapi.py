@@ -94,7 +94,8 @@ RESPONSES = {
     "OrderConflict": _error(
         "insufficient_stock: the units are not available (`lines` says which, "
         "with the reason); idempotency_key_reused: the key was used for another "
-        "body; invalid_transition: the order can no longer be cancelled."
+        "body; invalid_transition: the order can no longer be cancelled; offer_used: the offer's last use was "
+        "taken a moment ago by another order."
     ),
     "ReturnNotFound": _error("No such return, or one whose order is outside this token's scope."),
     "ReturnConflict": _error(
@@ -300,6 +301,20 @@ ROUTES = (
             "200": Ok(schemas.Order, "The same Idempotency-Key and body again: the order placed before"),
         },
         errors={**WRITE_ERRORS, "409": "OrderConflict", "413": "BodyTooLarge"},
+    ),
+    Route(
+        "post",
+        "/offers/validate",
+        "api.validate_offer",
+        "validateOffer",
+        "Check a customer's offer code against a cart before placing the order",
+        description="The body is the order as it will be sent to POST /orders, with its `offer_code`. The "
+        "customer (matched by email or phone) must own the code; the offer must run today, be for the order's "
+        "market, have a use left and apply to at least one line. Nothing is used up: the use is taken when the "
+        "order is placed (send the same `offer_code` there). Problems → 422 with the message at `offer_code`.",
+        body=schemas.OrderInput,
+        ok={"200": Ok(schemas.OfferValidation, "What the offer takes off, per line and in total")},
+        errors={**WRITE_ERRORS, "413": "BodyTooLarge"},
     ),
     Route(
         "get",

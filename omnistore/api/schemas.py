@@ -429,6 +429,35 @@ class OrderInput(Input):
         description="The market it is sold in, whose prices and currency it takes. Left out: the pickup store's "
         "market, or for a delivery the delivery country's (else the default market).",
     )
+    offer_code: Text(40, pattern=ONE_LINE) = Field(
+        None,
+        description="The customer's personal offer code (check it first with POST /offers/validate): its discount "
+        "is put on the lines and one use is taken when the order is placed; a code that is not the customer's, "
+        "used up, not running, of another market or applying to no line → 422 at offer_code.",
+    )
+
+
+class OfferLine(Schema):
+    sku: Text(codes.SKU_MAX)
+    quantity: int = Field(ge=1)
+    unit_price_minor: PRICE
+    discount_minor: COUNT = Field(description="This line's share of the discount.")
+
+
+class OfferValidation(Schema):
+    """What an offer code takes off a cart (nothing is used up: the order redeems it)."""
+
+    offer_code: Text(40)
+    name: Text(120, description="The offer's name, as the customer saw it.")
+    description: str = Field(description='What it takes off, e.g. "15 % off Jackets".')
+    valid_until: Annotated[str, _doc(format="date")]
+    uses_left: COUNT
+    currency: Text(3)
+    goods_minor: COUNT
+    shipping_fee_minor: COUNT
+    discount_minor: COUNT
+    total_minor: COUNT = Field(description="Goods plus shipping fee less the discount, VAT included.")
+    lines: list[OfferLine]
 
 
 class CancelInput(Input):
@@ -445,6 +474,7 @@ class OrderLine(Schema):
     source_location: Text(16, description="Code of the location the line is allocated from.")
     reason: str = Field(description='Why that location, e.g. "Nearest store with 3 available: Berlin (255 km)."')
     returned_quantity: COUNT = Field(description="Units of this line the customer brought back (at any store).")
+    discount_minor: COUNT = Field(0, description="What an offer took off this line (all its units together).")
 
 
 class PickupLocation(Schema):
@@ -473,7 +503,8 @@ class Order(Schema):
     )
     market: MARKET_CODE | None = Field(description="The market it was sold in.")
     currency: Text(3, description="ISO 4217 code of every amount of the order, its lines' too.")
-    total_minor: int = Field(ge=0, description="Goods plus shipping fee, VAT included.")
+    total_minor: int = Field(ge=0, description="Goods plus shipping fee less any offer's discount, VAT included.")
+    discount_minor: COUNT = Field(0, description="What the customer's offer took off (the sum of the lines').")
     credit_minor: COUNT = Field(
         description="An exchange: the returned goods' credit set against this order's payment (at most its total)."
     )

@@ -19,6 +19,7 @@ from omnistore.catalog import prices
 from omnistore.core import validation
 from omnistore.core.errors import DomainError, NotFound, ValidationFailed
 from omnistore.core.extensions import csrf, limiter
+from omnistore.offers import labels as offer_labels
 from omnistore.orders import api_orders, cancelling, pickup_codes, placing
 from omnistore.orders.line_reasons import line_reason
 from omnistore.returns import access as return_access
@@ -402,6 +403,7 @@ def order_document(order, client):
         vat_minor=markets.vat_included(order.total_minor, order.market) if order.market is not None else None,
         shipping_fee_minor=placing.shipping_fee_minor(order),
         shipping_fee_waived=order.shipping_fee_waived,
+        discount_minor=sum(line.discount_minor or 0 for line in order.lines),
         pickup_location=None
         if location is None
         else schemas.PickupLocation(
@@ -431,6 +433,7 @@ def order_document(order, client):
                 source_location=line.source_location.code,
                 reason=line_reason(line),
                 returned_quantity=line.returned_quantity,
+                discount_minor=line.discount_minor or 0,
             )
             for line in order.lines
         ],
@@ -450,6 +453,31 @@ def create_order():
     if not placed.created:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@bp.post("/offers/validate")
+def validate_offer():
+    """What a customer's offer code takes off a cart, before the order is placed (nothing is used up)."""
+    checked = api_orders.validate_web_offer(json_body(), api_client=g.api_client)
+    offer = checked.issued.offer
+    return send(
+        schemas.OfferValidation(
+            offer_code=checked.issued.code,
+            name=offer.name,
+            description=offer_labels.offer_value(offer),
+            valid_until=offer.valid_until.isoformat(),
+            uses_left=checked.issued.uses_left,
+            currency=checked.currency,
+            goods_minor=checked.goods_minor,
+            shipping_fee_minor=checked.shipping_fee_minor,
+            discount_minor=checked.discount_minor,
+            total_minor=checked.total_minor,
+            lines=[
+                schemas.OfferLine(sku=sku, quantity=quantity, unit_price_minor=price, discount_minor=share)
+                for sku, quantity, price, share in checked.lines
+            ],
+        )
+    )
 
 
 @bp.get("/orders/<number>")

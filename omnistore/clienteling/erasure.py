@@ -3,7 +3,7 @@
 Only managers of the customer's preferred store (any manager when there is none) and admins may erase. Erase keeps the
 rows accounting needs (orders, their lines and totals, consent records as proof) but removes everything that
 identifies the person, in this profile and every profile merged into it: name, email, phone, loyalty number, sizes and
-preferences, notes, visits, wishlist, the lifecycle stage history, what merge records kept, delivery addresses on
+preferences, notes, visits, wishlist, unused offers (used ones lose their uses), the lifecycle stage history, what merge records kept, delivery addresses on
 orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes, names
 and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox (unsent ones
 dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning them. Marketing consent
@@ -39,6 +39,7 @@ from omnistore.customers.models import (
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
+from omnistore.offers import services as offers
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order, OrderDraft, OrderEvent, Pickup
 from omnistore.returns.models import Return
@@ -150,6 +151,14 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
         order_drafts.forget_customer_drafts(session, ids, staff=staff)
+        # Offers: the drafts forget them, unused ones go, used ones stay without uses (offers/services.py).
+        session.execute(
+            update(OrderDraft)
+            .where(OrderDraft.customer_id.in_(ids))
+            .values(issued_offer_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        offers.erase_offers(session, ids)
         for order in orders:
             order.delivery_address = {}
         if order_ids:

@@ -21,6 +21,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
 from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, WishlistItem
 from omnistore.customers.services import require_manage
+from omnistore.offers import services as offers
 from omnistore.orders.models import Order, OrderLine
 from omnistore.returns.models import Return
 
@@ -161,6 +162,7 @@ def export_data(customer, *, staff) -> dict:
                         "unit_price_minor": li.unit_price_minor,
                         "status": li.status,
                         "returned_quantity": li.returned_quantity,
+                        "discount_minor": li.discount_minor,
                     }
                     for li in o.lines
                 ],
@@ -194,6 +196,7 @@ def export_data(customer, *, staff) -> dict:
             }
             for o in orders
         ],
+        "offers": offers.export_offers(customer.id),
         "merged_profiles": [
             {"merged_id": m.merged_id, "at": iso_utc(m.created_at), "profile": m.merged_snapshot, "moved": m.moved}
             for m in merges

@@ -22,6 +22,7 @@ from omnistore.customers.models import (
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
+from omnistore.offers import services as offers
 from omnistore.orders.models import Order, OrderDraft
 
 _TIERS = ("basic", "silver", "gold")
@@ -29,7 +30,7 @@ _TIERS = ("basic", "silver", "gold")
 
 def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
     """Move everything of `merged` to `survivor`: orders, drafts, notes, consents, visits, wishlist, views,
-    lifecycle stage history, emails, points; contact data the survivor lacks. `merged` stays as a stub pointing
+    lifecycle stage history, emails, points, offers; contact data the survivor lacks. `merged` stays as a stub pointing
     at the survivor; the merge is recorded with what the merged profile held.
 
     Both profiles are locked in ascending id order and read again first: of two merges of the same pair
@@ -92,6 +93,7 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
             else:
                 item.customer_id = survivor.id
                 moved["wishlist"] += 1
+        moved["offers"] = offers.merge_offers(session, survivor.id, merged.id)
         identifiers = {key: getattr(merged, key) for key in ("email", "phone", "loyalty_number")}
         merged.email = merged.phone = merged.loyalty_number = None
         merged.merged_into_id = survivor.id

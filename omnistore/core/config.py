@@ -192,6 +192,11 @@ SETTINGS = (
     Setting("AT_RISK_RHYTHM_FACTOR", "OMNISTORE_AT_RISK_RHYTHM_FACTOR", number(1.0), "2"),
     Setting("AT_RISK_FLOOR_DAYS", "OMNISTORE_AT_RISK_FLOOR_DAYS", integer(1), "30"),
     Setting("LAPSED_DAYS", "OMNISTORE_LAPSED_DAYS", integer(1), "365"),
+    # Loyalty rewards (offers/services.py): points a reward costs (0: the chain does not redeem points), the
+    # reward's percentage off the basket, and the days it can be used.
+    Setting("LOYALTY_REWARD_POINTS", "OMNISTORE_LOYALTY_REWARD_POINTS", integer(0), "0"),
+    Setting("LOYALTY_REWARD_PERCENT", "OMNISTORE_LOYALTY_REWARD_PERCENT", integer(1), "10"),
+    Setting("LOYALTY_REWARD_DAYS", "OMNISTORE_LOYALTY_REWARD_DAYS", integer(1), "90"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

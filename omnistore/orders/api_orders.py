@@ -13,11 +13,14 @@ from omnistore.catalog.models import Variant
 from omnistore.core import validation
 from omnistore.core.errors import Forbidden, NotFound, ValidationFailed
 from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
 from omnistore.customers import contact as contact_rules
-from omnistore.orders import order_rules
+from omnistore.customers.finding import find_by_contact
+from omnistore.offers import services as offers
+from omnistore.orders import discounts, order_rules, sourcing
 from omnistore.orders.models import Order, OrderLine
 from omnistore.orders.order_rules import LineRequest
-from omnistore.orders.placing import Placed, PlaceOrder, existing_order, place_order, scoped_key
+from omnistore.orders.placing import Placed, PlaceOrder, api_sourcing_request, existing_order, place_order, scoped_key
 from omnistore.stores import staff as staff_service
 from omnistore.stores.models import ApiClient, Location, Market
 
@@ -55,6 +58,7 @@ WEB_ORDER_KEYS = {
     "payment_state",
     "channel",
     "market",
+    "offer_code",
 }
 
 
@@ -164,6 +168,13 @@ def web_order_from_json(body) -> tuple:
             errors["market"] = _("No market with the code %(code)s.", code=market_code.strip()[:8])
         else:
             market_code = market_code.strip().upper()
+    offer_code = body.get("offer_code")
+    if offer_code is not None:
+        if not isinstance(offer_code, str) or not offers.normalise_code(offer_code):
+            errors["offer_code"] = _("The code of the customer's offer: letters and digits.")
+            offer_code = ""
+        else:
+            offer_code = offers.normalise_code(offer_code)
     if errors:
         raise ValidationFailed(_("The order was not accepted; nothing was created. See the fields."), errors)
     return PlaceOrder(
@@ -176,6 +187,7 @@ def web_order_from_json(body) -> tuple:
         delivery_address=address,
         request_fingerprint=fingerprint(body),
         market_code=market_code,
+        offer_code=offer_code or "",
     ), contact
 
 
@@ -281,4 +293,64 @@ def place_web_order(body, *, api_client, idempotency_key=None) -> Placed:
     )
     return place_order(
         dataclasses.replace(request, contact=contact), idempotency_key=idempotency_key, api_client=api_client
+    )
+
+
+@dataclass(frozen=True)
+class OfferCheck:
+    """What POST /api/v1/offers/validate answers: the offer and what it takes off this cart, per line."""
+
+    issued: object
+    currency: str
+    goods_minor: int
+    shipping_fee_minor: int
+    discount_minor: int
+    lines: tuple  # of (sku, quantity, unit_price_minor, discount_minor)
+
+    @property
+    def total_minor(self):
+        return self.goods_minor + self.shipping_fee_minor - self.discount_minor
+
+
+def validate_web_offer(body, *, api_client) -> OfferCheck:
+    """Check an offer code against a cart before the order is placed (reads only; nothing is used up): the body
+    is the order as it will be sent to POST /orders, with its `offer_code`. The customer must exist (matched by
+    email or phone) and own the code; the offer must run today, be for the order's market and apply to a line.
+    ValidationFailed with the problem at `offer_code` (or at the order's own fields)."""
+    if not isinstance(api_client, ApiClient):
+        raise Forbidden(_("Sign in to take orders."))
+    request, contact = web_order_from_json(body)
+    if not request.offer_code:
+        message = _("Required: the code of the customer's offer.")
+        raise ValidationFailed(message, {"offer_code": message})
+    pickup = db.session.get(Location, request.pickup_location_id) if request.pickup_location_id else None
+    staff_service.require_api_order_scope(
+        api_client,
+        channel=request.channel,
+        fulfilment=request.fulfilment,
+        pickup_location_code=pickup.code if pickup is not None else None,
+    )
+    customer = find_by_contact(email=contact.email, phone=contact.phone)
+    issued = offers.find_issued(request.offer_code)
+    proposal = sourcing.propose(api_sourcing_request(request))
+    discount = discounts.discount_on(
+        issued,
+        proposal.lines,
+        customer_id=customer.id if customer is not None and customer.active else None,
+        market_code=proposal.market_code,
+        today=utcnow().date(),
+        field="offer_code",
+    )
+    ids = {planned.variant_id for planned in proposal.lines}
+    skus = dict(db.session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(ids))).all())
+    return OfferCheck(
+        issued,
+        proposal.currency,
+        proposal.goods_minor,
+        proposal.shipping_fee_minor,
+        discount.total_minor,
+        tuple(
+            (skus[line.variant_id], line.quantity, line.unit_price_minor, share)
+            for line, share in zip(proposal.lines, discount.per_line, strict=True)
+        ),
     )

@@ -1,6 +1,6 @@
 """The one cancel verb: `cancel(order, …)` from the order page, the customer's status page or the API, while
 the status machine allows it: allocations released where the goods are, open transfers cancelled, the customer
-told (orders/notifications.py)."""
+told (orders/notifications.py), a redeemed offer's use given back (offers/services.give_back)."""
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -9,6 +9,7 @@ from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import Forbidden, InvalidTransition
 from omnistore.core.statuses import OPEN_TRANSFER_STATUSES, RESERVED_LINE_STATUSES, TransferStatus, order_word
+from omnistore.offers import services as offers
 from omnistore.orders import desk as order_desk
 from omnistore.orders import line_reasons, notifications
 from omnistore.orders import services as orders
@@ -80,6 +81,7 @@ def cancel(order, *, staff=None, api_client=None, by_customer=False, by_system=F
         for transfer in transfers.values():
             if transfer.status in OPEN_TRANSFER_STATUSES:
                 transfer.status = TransferStatus.CANCELLED
+        offers.give_back(session, order.id)  # a redeemed offer's use comes back
         session.flush()
         notifications.order_cancelled(order, reason=reason)
         audit.record(

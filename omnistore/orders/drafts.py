@@ -173,7 +173,10 @@ def set_customer(draft, customer_id, *, staff) -> DraftState:
     release_expired_holds()
     with transaction() as session:
         _lock_open_draft(session, draft, staff)
-        draft.customer_id = _customer(session, customer_id).id
+        chosen = _customer(session, customer_id).id
+        if chosen != draft.customer_id:
+            draft.issued_offer_id = None  # an offer is the customer's own
+        draft.customer_id = chosen
         draft.updated_at = utcnow()
         return rehold(session, draft, staff)
 

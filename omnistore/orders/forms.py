@@ -142,6 +142,18 @@ class FulfilmentForm(FlaskForm):
         return choice if choice in FULFILMENT_CHOICES else None
 
 
+class OfferForm(FlaskForm):
+    """The customer's offer in the builder: a scanned or typed code, or one of their offers tapped."""
+
+    error_keys = {"code": "offer", "issued_offer_id": "offer"}
+
+    code = StringField(_l("Offer code"), filters=[_strip])
+    issued_offer_id = IdField(
+        message=_l("We could not find that offer."),
+        validators=[Optional(), NumberRange(1, MAX_ID, _l("We could not find that offer."))],
+    )
+
+
 class PlaceForm(FlaskForm):
     idempotency_key = HiddenField()
 

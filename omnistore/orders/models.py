@@ -109,6 +109,7 @@ class OrderLine(db.Model):
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("unit_price_minor >= 0", name="unit_price_minor"),
         CheckConstraint("returned_quantity >= 0 AND returned_quantity <= quantity", name="returned_quantity"),
+        CheckConstraint("discount_minor >= 0 AND discount_minor <= quantity * unit_price_minor", name="discount_minor"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -121,6 +122,9 @@ class OrderLine(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="allocated")
     # Units the customer brought back (returns/: raised by one conditional UPDATE, never above quantity).
     returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What an offer took off this line (all its units together; offers/discounts.py spreads it over the lines).
+    # The line keeps it whatever the offer becomes: net_minor is what the customer paid for the line.
+    discount_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status_reason: Mapped[str] = mapped_column(String(300), default="")  # as a person typed it (or older rows)
     # A reason the system wrote (pickup expired, order cancelled): {"code": ..., "params": {...}}, rendered in
     # the viewer's language by orders/line_reasons.py.
@@ -132,6 +136,15 @@ class OrderLine(db.Model):
     order: Mapped[Order] = relationship(back_populates="lines")
     variant = relationship("Variant")
     source_location = relationship("Location")
+
+    @property
+    def gross_minor(self):
+        return self.quantity * self.unit_price_minor
+
+    @property
+    def net_minor(self):
+        """What the customer pays for the line: its units at their price, less the offer's share."""
+        return self.quantity * self.unit_price_minor - (self.discount_minor or 0)
 
 
 class OrderEvent(db.Model):
@@ -266,10 +279,13 @@ class OrderDraft(db.Model):
     payment_state: Mapped[str] = mapped_column(String(16), default="pay_at_pickup")
     holds_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # The customer's offer the clerk applied (offers/): redeemed when the order is placed.
+    issued_offer_id: Mapped[int | None] = mapped_column(ForeignKey("issued_offer.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     staff = relationship("Staff")
+    issued_offer = relationship("IssuedOffer")
     location = relationship("Location", foreign_keys=[location_id])
     pickup_location = relationship("Location", foreign_keys=[pickup_location_id])
     customer = relationship("Customer")

@@ -109,6 +109,7 @@ def line_rows(order):
                 "detail": detail,
                 "quantity": line.quantity,
                 "price_minor": line.unit_price_minor * line.quantity,
+                "discount_minor": line.discount_minor or 0,  # an offer's share (offers/), already off the total
                 "status": line.status,
             }
         )
@@ -141,6 +142,7 @@ def _context(order, locale):
         "hours": [],
         "map_url": "",
         "currency": order.currency,
+        "discount_minor": sum(line.discount_minor or 0 for line in order.lines),
         # The VAT the total includes, at the rate of the order's market: shown, never added.
         "vat_rate": formatting.percent(order.market.vat_rate_bp / 10000, locale) if order.market else "",
         "vat_minor": markets.vat_included(order.total_minor, order.market) if order.market else None,

@@ -46,7 +46,9 @@ from omnistore.core.idempotency import IDEMPOTENCY_KEY_MAX, hash_key, scoped_key
 from omnistore.core.types import utcnow
 from omnistore.customers import services as customers
 from omnistore.customers.services import lock_customer
-from omnistore.orders import notifications, order_rules, pickup_codes, sourcing, transfer_capacity
+from omnistore.offers.models import IssuedOffer
+from omnistore.offers.services import find_issued
+from omnistore.orders import discounts, notifications, order_rules, pickup_codes, sourcing, transfer_capacity
 from omnistore.orders import services as orders
 from omnistore.orders.drafts import (
     check_actor,
@@ -83,6 +85,7 @@ class PlaceOrder:
     contact: object = None  # a CustomerContact to match or create (inside the order's transaction)
     market_code: str | None = None  # asked for explicitly; else from the pickup store or delivery country
     waive_shipping: bool = False  # a delivery the chain sends free (rejected pickup units sent home instead)
+    offer_code: str = ""  # the customer's offer to redeem (orders/discounts.py), checked again when placing
 
 
 class IdempotencyConflict(InvalidTransition):
@@ -207,7 +210,7 @@ def _no_longer_available(source, error, staff):
         proposal = state.proposal
     else:
         try:
-            proposal = sourcing.propose(_api_request(source))
+            proposal = sourcing.propose(api_sourcing_request(source))
         except (ValidationFailed, NotFound):
             proposal = None
     message = _(
@@ -232,7 +235,7 @@ def _no_longer_available(source, error, staff):
     return error
 
 
-def _api_request(place_order_):
+def api_sourcing_request(place_order_):
     return SourcingRequest(
         lines=tuple(place_order_.lines),
         fulfilment=place_order_.fulfilment,
@@ -284,7 +287,7 @@ def _place_once(session, source, key, *, staff, api_client, credit=None):
         request_hash = ""
     else:
         holds = ()
-        request = dataclasses.replace(_api_request(source), now=now)
+        request = dataclasses.replace(api_sourcing_request(source), now=now)
         channel, customer_id = source.channel, source.customer_id
         if source.contact is not None:
             customer_id = _customer_for(session, source.contact, channel, sourcing.order_market(request))
@@ -395,6 +398,7 @@ def _place_once(session, source, key, *, staff, api_client, credit=None):
             line.transfer_id = transfer.id
         order.lines.append(line)
     session.flush()
+    _redeem_offer(session, source, order, staff=staff, api_client=api_client, now=now)
     if credit is not None:
         _apply_credit(order, credit)
         session.flush()
@@ -440,6 +444,22 @@ def _place_once(session, source, key, *, staff, api_client, credit=None):
         total_minor=order.total_minor,
     )
     return order
+
+
+def _redeem_offer(session, source, order, *, staff, api_client, now):
+    """The draft's offer, or the API order's offer code: its discount on the lines, one use taken."""
+    if isinstance(source, OrderDraft):
+        issued_id = session.scalar(select(OrderDraft.issued_offer_id).where(OrderDraft.id == source.id))
+        issued = session.get(IssuedOffer, issued_id) if issued_id is not None else None
+        field = "offer"
+    elif source.offer_code:
+        issued = find_issued(source.offer_code)
+        field = "offer_code"
+    else:
+        return
+    if issued is None and field == "offer":
+        return
+    discounts.discount_order(session, order, issued, staff=staff, api_client=api_client, now=now, field=field)
 
 
 def place_replacement(original, *, variant_id, quantity, pickup_location_id=None, delivery_address=None) -> Order:

@@ -161,5 +161,5 @@ def _refuse(order, current):
 
 
 def shipping_fee_minor(order) -> int:
-    """What the customer pays beyond the goods (a delivery's shipping fee; 0 when it was waived)."""
-    return max(order.total_minor - sum(line.quantity * line.unit_price_minor for line in order.lines), 0)
+    """What the customer pays beyond the goods (a delivery's fee, 0 when waived), the goods net of any offer."""
+    return max(order.total_minor - sum(line.net_minor for line in order.lines), 0)

@@ -45,7 +45,9 @@ def refund_method(order) -> str:
 
 
 def unit_refund_minor(line, grade) -> int:
-    return line.unit_price_minor if grade in REFUNDED_GRADES else 0
+    """A unit's refund: what the customer paid for it — the line's net (less an offer's share) per unit,
+    rounded down so a discounted line never refunds more than was paid."""
+    return line.net_minor // line.quantity if grade in REFUNDED_GRADES else 0
 
 
 def _iso(value):

@@ -215,7 +215,7 @@ def _compute_days(scope, days):
             Order.id,
             Order.placed_at,
             OrderLine.source_location_id,
-            case((kept, OrderLine.quantity * OrderLine.unit_price_minor), else_=0),
+            case((kept, OrderLine.quantity * OrderLine.unit_price_minor - OrderLine.discount_minor), else_=0),
             Order.currency,
         )
         .select_from(OrderLine)

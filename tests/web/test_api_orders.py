@@ -77,9 +77,10 @@ def test_a_pickup_order_from_the_pickup_stores_own_stock(http, shop):
             "source_location": "HAM",
             "reason": order["lines"][0]["reason"],
             "returned_quantity": 0,
+            "discount_minor": 0,
         }
     ]
-    assert "In stock here" in order["lines"][0]["reason"]
+    assert "In stock here" in order["lines"][0]["reason"] and order["discount_minor"] == 0
     assert order["total_minor"] == 8995 and order["shipping_fee_minor"] == 0
     assert allocated(shop["jacket"], shop["HAM"]) == 1 and count(Transfer) == 0
     customer = db.session.scalar(select(Customer))

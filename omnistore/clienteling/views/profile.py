@@ -10,6 +10,7 @@ from omnistore.catalog import lookups as catalog
 from omnistore.clienteling import access_log as customer_access
 from omnistore.clienteling import history as customer_history
 from omnistore.clienteling import lifecycle
+from omnistore.clienteling.views.offers import offers_context
 from omnistore.core.channels import CHANNELS
 from omnistore.core.errors import DuplicateCustomer, ValidationFailed
 from omnistore.core.extensions import db, htmx
@@ -112,8 +113,10 @@ def timeline_context(customer, *, note_form=None, note_error=None, status_code=2
 
 
 def profile_context(customer):
+    offers = {k: v for k, v in offers_context(customer).items() if k not in ("customer", "consent_form")}
     return dict(
         timeline_context(customer),
+        **offers,
         consents=customer_service.current_consents(customer),
         can_manage=customer_service.can_manage(current_user, customer),
         consent_form=ConfirmForm(),

@@ -19,10 +19,21 @@ from flask_login import current_user
 from omnistore.catalog import lookups as catalog
 from omnistore.catalog.prices import prices_in
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
+from omnistore.offers import services as offers
 from omnistore.orders import counter, order_rules
+from omnistore.orders import discounts as order_discounts
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
-from omnistore.orders.forms import ActionForm, AddItemForm, CustomerForm, FulfilmentForm, LineForm, PlaceForm, StartArgs
+from omnistore.orders.forms import (
+    ActionForm,
+    AddItemForm,
+    CustomerForm,
+    FulfilmentForm,
+    LineForm,
+    OfferForm,
+    PlaceForm,
+    StartArgs,
+)
 from omnistore.orders.views.orders import bp
 from omnistore.web.forms import field_errors, refusal
 from omnistore.web.rendering import login_required, render_page_or_partial, wants_fragment
@@ -96,7 +107,12 @@ def _context(
     address.setdefault("country", draft.location.country)
     address.update(typed or {})
     market = draft.location.market
+    discount = order_discounts.draft_discount(draft, state.proposal)
     return {
+        "discount": discount,
+        "payable_minor": (state.proposal.total_minor - discount.total_minor) if state.proposal else 0,
+        "customer_offers": order_discounts.customer_offers_for_draft(draft),
+        "loyalty": offers.loyalty_terms(),
         "draft": draft,
         "market": market,
         "prices": prices_in([line.variant_id for line in draft.lines], market.code),
@@ -288,6 +304,33 @@ def draft_fulfilment(token):
     except DomainError as refused:
         return _refused(draft, refused, choice=choice)
     return _after(draft, state)
+
+
+@bp.post("/drafts/<token>/offer")
+@login_required
+def draft_offer(token):
+    """The customer's offer: scanned or typed by its code, or tapped in the list of their offers."""
+    draft, form = _draft(token), OfferForm()
+    if not form.validate_on_submit():
+        return _invalid(draft, form)
+    try:
+        issued = order_discounts.apply_offer(
+            draft, (form.code.data or "")[:100], staff=current_user, issued_offer_id=form.issued_offer_id.data
+        )
+    except DomainError as refused:
+        return _refused(draft, refused)
+    return _after(draft, order_drafts.draft_state(draft), _("Offer “%(name)s” applied.", name=issued.offer.name))
+
+
+@bp.post("/drafts/<token>/offer/remove")
+@login_required
+def draft_offer_remove(token):
+    draft = _draft(token)  # an ActionForm: CSRFProtect has checked its token
+    try:
+        order_discounts.remove_offer(draft, staff=current_user)
+    except DomainError as refused:
+        return _refused(draft, refused)
+    return _after(draft, order_drafts.draft_state(draft), _("The offer was taken off this order."))
 
 
 @bp.post("/drafts/<token>/place")

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.statuses import ORDER_STATUSES
+from omnistore.offers import services as offers
 from omnistore.orders import cancelling, line_reasons, pick_deadlines, rejecting
 from omnistore.orders import desk as order_desk
 from omnistore.orders import services as order_service
@@ -95,6 +96,7 @@ def _detail(order, status=200, **extra):
         "can_cancel": order_service.can_transition(order, "cancelled"),
         "can_resend": order_desk.can_resend(order),
         "cancel_errors": {},
+        "redemption": offers.redemption_of(order.id),
         "locations": {location.id: location for location in location_service.list_locations(include_inactive=True)},
     }
     context.update(extra)
