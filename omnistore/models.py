@@ -14,6 +14,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.orders.models import (
@@ -47,6 +48,7 @@ __all__ = [
     "FormSubmission",
     "JobState",
     "LineRejection",
+    "MarketingSend",
     "Location",
     "Market",
     "Order",
