@@ -114,7 +114,7 @@ def _register_domains(app):
     the sign-in checks every request passes."""
     from omnistore import home
     from omnistore.api import views as api
-    from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
+    from omnistore.clienteling.views import followups, outreach, privacy, profile  # noqa: F401 — customers, marketing
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
     from omnistore.customers.views import marketing as marketing_pages

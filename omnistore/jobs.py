@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
+from omnistore.clienteling import followups
 from omnistore.core import idempotency
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
@@ -34,6 +35,12 @@ JOBS = (
     ),
     Job(
         "submissions.forget", timedelta(days=1), idempotency.forget_old, _l("keys of forms sent from tablets long ago")
+    ),
+    Job(
+        "followups.send",
+        timedelta(hours=1),
+        followups.run,
+        _l("the question after a purchase, some days after collection or delivery"),
     ),
     Job("outbox.deliver", _outbox_sweep, deliver_all_due, _l("retries, and anything a missed wake-up left")),
 )

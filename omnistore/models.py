@@ -2,6 +2,7 @@
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
+from omnistore.clienteling.models import PurchaseFollowUp
 from omnistore.core.audit import AuditEvent
 from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
@@ -57,6 +58,7 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Pickup",
+    "PurchaseFollowUp",
     "Product",
     "Return",
     "ReturnLine",

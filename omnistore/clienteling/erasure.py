@@ -5,7 +5,8 @@ keeps the rows accounting needs (orders, their lines and totals, consent records
 everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
 loyalty number, sizes and preferences, notes, visits, wishlist, what merge records kept, delivery addresses on
 orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
-names and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox
+names and addresses in order events (a resent confirmation's "to"), marketing e-mails' content and unsubscribe
+links, after-purchase comments, their rating links and call notes, emails to the customer in the outbox
 (unsent ones dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning
 them. Marketing consent is withdrawn (a new record), and the erasure is logged.
 
@@ -21,6 +22,7 @@ import json
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, or_, select, update
 
+from omnistore.clienteling.models import PurchaseFollowUp
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.audit import AuditEvent
@@ -35,6 +37,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -145,6 +148,20 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
                         staff_id=staff.id,
                     )
                 )
+        # Marketing e-mails and after-purchase answers: their links die, what they said goes; that they were
+        # sent, the rating and who called back stay (the figures count them; they name no one now).
+        session.execute(
+            update(MarketingSend)
+            .where(MarketingSend.customer_id.in_(ids))
+            .values(token=None, detail={})
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(PurchaseFollowUp)
+            .where(PurchaseFollowUp.customer_id.in_(ids))
+            .values(token=None, comment="", call_note="")
+            .execution_options(synchronize_session=False)
+        )
         for model in (CustomerNote, CustomerVisit, WishlistItem):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
