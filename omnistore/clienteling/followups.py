@@ -202,7 +202,7 @@ def find(token) -> PurchaseFollowUp:
 
 def rate(token, rating, *, now=None) -> PurchaseFollowUp:
     """A tap on a rating link. The first rating stands; a replay (or another star tapped later) changes nothing."""
-    if rating not in RATINGS:
+    if isinstance(rating, bool) or rating not in RATINGS:
         raise ValidationFailed(_l("Choose from 1 to 5."), {"rating": _l("Choose from 1 to 5.")})
     now = now or utcnow()
     with transaction() as session:
