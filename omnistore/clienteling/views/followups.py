@@ -1,7 +1,7 @@
 """After the purchase: the customer's rating page (public, /m/r/<token>/<rating>, on the marketing pages'
 blueprint, in the customer's language) and the manager's list to call back (/customers/callbacks)."""
 
-from flask import current_app, flash, redirect, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -9,13 +9,13 @@ from wtforms import TextAreaField
 
 from omnistore.clienteling import followups
 from omnistore.core.errors import Conflict, NotFound, ValidationFailed
-from omnistore.core.extensions import limiter
+from omnistore.core.extensions import htmx, limiter
 from omnistore.customers import marketing
 from omnistore.customers.views import bp
 from omnistore.customers.views.marketing import bp as public_bp
 from omnistore.customers.views.marketing import render_in
 from omnistore.web.forms import id_arg
-from omnistore.web.rendering import render_page_or_partial, role_required, wants_fragment
+from omnistore.web.rendering import render_page_or_partial, role_required
 
 
 class CommentForm(FlaskForm):
@@ -67,7 +67,8 @@ def comment(token):
         return _rating_page(row, form, problem.message, 422)
     except Conflict as problem:
         return _rating_page(row, form, problem.message, 409)
-    return _rating_page(row, saved=True)
+    # Post/redirect/get: a reload shows the page again instead of sending the form twice.
+    return redirect(url_for("marketing.rate", token=token, rating=row.rating or 1), code=303)
 
 
 # --- the manager's list ---------------------------------------------------------------------------------------
@@ -107,10 +108,10 @@ def called(followup_id):
             errors[followup_id] = problem.fields.get("note", problem.message)
         except (Conflict, NotFound) as problem:
             errors[followup_id] = problem.message
-    if not errors and not wants_fragment():
-        flash(_("Marked as called."), "success")
-        return redirect(url_for("customers.callbacks", store=store_id), code=303)
     status = 422 if errors else 200
-    return render_page_or_partial(
-        "customers/callbacks.html", "customers/_callbacks.html", status, errors=errors, **_context(store_id)
-    )
+    if htmx:  # the list's own form (boosted or not): the list alone
+        return render_template("customers/_callbacks.html", errors=errors, **_context(store_id)), status
+    if errors:
+        return render_template("customers/callbacks.html", errors=errors, **_context(store_id)), status
+    flash(_("Marked as called."), "success")
+    return redirect(url_for("customers.callbacks", store=store_id), code=303)
