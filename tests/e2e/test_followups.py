@@ -153,6 +153,10 @@ def test_a_clerk_sends_a_message_from_the_profile_and_it_shows_on_the_timeline(p
     page.wait_for_load_state("load")
     expect(page.locator("#outreach-no-consent")).to_be_visible()  # no consent: no button
     expect(page.get_by_role("button", name="Send by e-mail")).to_have_count(0)
+    # Bert agrees at the counter: the panel offers the button at once.
+    page.locator("#consents .consent", has_text="News by email").get_by_role("button", name="Customer agrees").click()
+    expect(page.locator("#consents .consent", has_text="News by email")).to_contain_text("Given")
+    expect(page.locator("#outreach").get_by_role("button", name="Send by e-mail")).to_be_visible()
 
     page.goto(f"/customers/{anna.id}/outreach")  # the panel as a page of its own (without JavaScript)
     expect(page.get_by_role("button", name="Send by e-mail")).to_be_visible()
