@@ -162,6 +162,12 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
             .values(token=None, comment="", call_note="")
             .execution_options(synchronize_session=False)
         )
+        session.execute(  # nobody left to call: off the store's list
+            update(PurchaseFollowUp)
+            .where(PurchaseFollowUp.customer_id.in_(ids), PurchaseFollowUp.called_at.is_(None))
+            .values(callback=False)
+            .execution_options(synchronize_session=False)
+        )
         for model in (CustomerNote, CustomerVisit, WishlistItem):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.

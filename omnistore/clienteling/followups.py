@@ -179,17 +179,11 @@ def follow_up(order_id, *, now=None):
 # --- the customer's answer ---------------------------------------------------------------------------------
 
 
-def _by_token(session, token):
-    row = (
-        session.scalar(
-            select(PurchaseFollowUp)
-            .where(PurchaseFollowUp.token == token)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if marketing.well_formed(token)
-        else None
-    )
+def _by_token(session, token, *, lock=True):
+    query = select(PurchaseFollowUp).where(PurchaseFollowUp.token == token)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(query) if marketing.well_formed(token) else None
     if row is None or row.customer is None or not row.customer.active:
         raise NotFound(_l("This link is no longer valid."))
     return row
@@ -197,7 +191,7 @@ def _by_token(session, token):
 
 def find(token) -> PurchaseFollowUp:
     """The follow-up a link names (for its page); NotFound for an unknown or erased one."""
-    return _by_token(db.session, token)
+    return _by_token(db.session, token, lock=False)
 
 
 def rate(token, rating, *, now=None) -> PurchaseFollowUp:

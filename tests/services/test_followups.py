@@ -261,12 +261,26 @@ def test_the_export_holds_the_followup_and_the_marketing_emails(make, world):
 
 
 def test_erase_removes_what_was_said_and_kills_the_links(make, world):
+    waiting = collected(make, world, days_ago=40)  # an older order, rated low, not called yet
+    db.session.add(
+        PurchaseFollowUp(
+            order_id=waiting.id,
+            customer_id=world.anna.id,
+            location_id=world.ham.id,
+            outcome="sent",
+            rating=1,
+            callback=True,
+        )
+    )
+    db.session.commit()
     order, token = _answered(make, world)
     send_token = db.session.scalar(select(MarketingSend.token))
     admin = make.staff("admin", world.ham, email="admin@example.test")
     erasure.erase_customer(db.session.get(Customer, world.anna.id), staff=admin, confirmation="ERASE")
     row = row_of(order)
     assert (row.token, row.comment, row.call_note) == (None, "", "")
+    to_call, done = followups.callbacks(world.manager)
+    assert to_call == [] and done == [row]  # nobody left to call; the call made stays, without the note
     send = db.session.scalar(select(MarketingSend))
     assert send.token is None and send.detail == {}
     assert all(m.body == "" and m.recipient == "erased" for m in mails())
