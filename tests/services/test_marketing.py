@@ -137,6 +137,7 @@ def test_the_unsubscribe_page_answers_in_the_customers_language_and_a_replay_the
     first = client.get(f"/m/{token}/unsubscribe", headers={"Accept-Language": "en"})
     assert first.status_code == 200 and 'id="unsubscribed"' in first.text
     assert '<html lang="da"' in first.text and first.headers["Cache-Control"] == "no-store"
+    assert "Du er afmeldt" in first.text  # written in Danish, though the phone asked for English
     replay = client.get(f"/m/{token}/unsubscribe")
     assert replay.status_code == 200 and 'id="unsubscribed"' in replay.text
     assert db.session.scalar(select(func.count(Consent.id)).where(Consent.granted.is_(False))) == 1

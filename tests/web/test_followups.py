@@ -43,6 +43,7 @@ def world(make):
 def test_the_rating_link_keeps_the_rating_and_answers_in_the_customers_language(client, world):
     page = client.get(f"/m/r/{world.token}/2", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and '<html lang="da"' in page.text and 'data-rating="2"' in page.text
+    assert "Tak for dit svar" in page.text
     assert page.headers["Cache-Control"] == "no-store"
     again = client.get(f"/m/r/{world.token}/5")
     assert 'data-rating="2"' in again.text  # the first tap stands
