@@ -117,10 +117,11 @@ def _register_domains(app):
 
     from omnistore import home
     from omnistore.api import views as api
+    from omnistore.clienteling.views import followups, outreach, privacy, profile  # noqa: F401 — customers, marketing
     from omnistore.clienteling.views import offers as customer_offers  # noqa: F401 — on two blueprints
-    from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
+    from omnistore.customers.views import marketing as marketing_pages
     from omnistore.offers import views as offers
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
@@ -130,8 +131,8 @@ def _register_domains(app):
     from omnistore.reviews.views import counts as review_counts  # noqa: F401
     from omnistore.reviews.views import customers as review_customers  # noqa: F401
     from omnistore.reviews.views import dashboard, exports, formatting, handovers, rejections, settings  # noqa: F401
-    from omnistore.reviews.views import returns as review_returns  # noqa: F401
     from omnistore.reviews.views import offers as review_offers  # noqa: F401
+    from omnistore.reviews.views import returns as review_returns  # noqa: F401
     from omnistore.stock import views as stock
     from omnistore.stock.views import browse, changes  # noqa: F401
     from omnistore.stock.views import counts as stock_counts  # noqa: F401
@@ -153,6 +154,7 @@ def _register_domains(app):
         returns.bp,
         api.bp,
         public.bp,
+        marketing_pages.bp,
         outbox.bp,
         market_settings.bp,
     ):

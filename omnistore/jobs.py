@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from omnistore.clienteling import lifecycle
+from omnistore.clienteling import followups, lifecycle
 from omnistore.core import idempotency
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
@@ -41,6 +41,12 @@ JOBS = (
         timedelta(hours=1),
         lifecycle.record_stage_changes,
         _l("each customer's lifecycle stage, when it changed (for the movements between stages)"),
+    ),
+    Job(
+        "followups.send",
+        timedelta(hours=1),
+        followups.run,
+        _l("the question after a purchase, some days after collection or delivery"),
     ),
     Job("outbox.deliver", _outbox_sweep, deliver_all_due, _l("retries, and anything a missed wake-up left")),
 )

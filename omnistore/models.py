@@ -2,7 +2,7 @@
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
-from omnistore.clienteling.models import CustomerStageChange
+from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
 from omnistore.core.audit import AuditEvent
 from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
@@ -15,6 +15,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.offers.models import IssuedOffer, Offer, OfferRedemption
@@ -53,6 +54,7 @@ __all__ = [
     "IssuedOffer",
     "JobState",
     "LineRejection",
+    "MarketingSend",
     "Location",
     "Market",
     "Offer",
@@ -63,6 +65,7 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Pickup",
+    "PurchaseFollowUp",
     "Product",
     "Return",
     "ReturnLine",

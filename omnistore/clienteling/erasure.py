@@ -1,13 +1,15 @@
 """GDPR erase: pseudonymise a customer's profile, everywhere their personal data is kept.
 
-Only managers of the customer's preferred store (any manager when there is none) and admins may erase. Erase keeps the
-rows accounting needs (orders, their lines and totals, consent records as proof) but removes everything that
-identifies the person, in this profile and every profile merged into it: name, email, phone, loyalty number, sizes and
-preferences, notes, visits, wishlist, unused offers (used ones lose their uses), the lifecycle stage history, what merge records kept, delivery addresses on
-orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes, names
-and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox (unsent ones
-dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning them. Marketing consent
-is withdrawn (a new record), and the erasure is logged.
+Only managers of the customer's preferred store (any manager when there is none) and admins may erase. Erase
+keeps the rows accounting needs (orders, their lines and totals, consent records as proof) but removes
+everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
+loyalty number, sizes and preferences, notes, visits, wishlist, unused offers (used ones lose their uses),
+the lifecycle stage history, what merge records kept, delivery addresses on
+orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
+names and addresses in order events (a resent confirmation's "to"), marketing e-mails' content and unsubscribe
+links, after-purchase comments, their rating links and call notes, emails to the customer in the outbox
+(unsent ones dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning
+them. Marketing consent is withdrawn (a new record), and the erasure is logged.
 
 That list of places is `erase_customer`, in one function here: a new place personal data is kept is added
 there, so the erase can be checked by reading it.
@@ -21,7 +23,7 @@ import json
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, or_, select, update
 
-from omnistore.clienteling.models import CustomerStageChange
+from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.audit import AuditEvent
@@ -36,6 +38,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -147,6 +150,26 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
                         staff_id=staff.id,
                     )
                 )
+        # Marketing e-mails and after-purchase answers: their links die, what they said goes; that they were
+        # sent, the rating and who called back stay (the figures count them; they name no one now).
+        session.execute(
+            update(MarketingSend)
+            .where(MarketingSend.customer_id.in_(ids))
+            .values(token=None, detail={})
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(PurchaseFollowUp)
+            .where(PurchaseFollowUp.customer_id.in_(ids))
+            .values(token=None, comment="", call_note="")
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(  # nobody left to call: off the store's list
+            update(PurchaseFollowUp)
+            .where(PurchaseFollowUp.customer_id.in_(ids), PurchaseFollowUp.called_at.is_(None))
+            .values(callback=False)
+            .execution_options(synchronize_session=False)
+        )
         for model in (CustomerNote, CustomerVisit, WishlistItem, CustomerStageChange):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
-from omnistore.clienteling.models import CustomerStageChange
+from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
 from omnistore.core import audit, csvfile
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, WishlistItem
+from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, MarketingSend, WishlistItem
 from omnistore.customers.services import require_manage
 from omnistore.offers import services as offers
 from omnistore.orders.models import Order, OrderLine
@@ -59,6 +59,15 @@ def export_data(customer, *, staff) -> dict:
         select(CustomerStageChange)
         .where(CustomerStageChange.customer_id == customer.id)
         .order_by(CustomerStageChange.since, CustomerStageChange.id)
+    ).all()
+    sends = db.session.scalars(
+        select(MarketingSend).where(MarketingSend.customer_id == customer.id).order_by(MarketingSend.created_at)
+    ).all()
+    followups = db.session.scalars(
+        select(PurchaseFollowUp)
+        .where(PurchaseFollowUp.customer_id == customer.id)
+        .options(selectinload(PurchaseFollowUp.order))
+        .order_by(PurchaseFollowUp.created_at)
     ).all()
     code = {}
 
@@ -203,6 +212,32 @@ def export_data(customer, *, staff) -> dict:
         ],
         "lifecycle_stages": [
             {"stage": c.stage, "from_stage": c.from_stage, "since": iso_utc(c.since)} for c in stage_changes
+        ],
+        "marketing_emails": [
+            {
+                "kind": m.kind,
+                "sent_at": iso_utc(m.created_at),
+                "store": location_code(m.location_id),
+                "staff_id": m.staff_id,
+                "content": m.detail or {},
+                "unsubscribed_at": iso_utc(m.unsubscribed_at),
+            }
+            for m in sends
+        ],
+        "purchase_followups": [
+            {
+                "order": f.order.number if f.order else None,
+                "asked_at": iso_utc(f.created_at),
+                "outcome": f.outcome,
+                "rating": f.rating,
+                "rated_at": iso_utc(f.rated_at),
+                "comment": f.comment,
+                "commented_at": iso_utc(f.commented_at),
+                "store": location_code(f.location_id),
+                "called_back_at": iso_utc(f.called_at),
+                "call_note": f.call_note,
+            }
+            for f in followups
         ],
         "profile_views": [
             {

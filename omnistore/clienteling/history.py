@@ -18,10 +18,11 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from omnistore.catalog.models import Product, Variant
 from omnistore.catalog.prices import prices_in
+from omnistore.clienteling.models import PurchaseFollowUp
 from omnistore.core.channels import CHANNELS
 from omnistore.core.extensions import db
 from omnistore.core.statuses import OPEN_STATUSES
-from omnistore.customers.models import CustomerNote, CustomerVisit
+from omnistore.customers.models import CustomerNote, CustomerVisit, MarketingSend
 from omnistore.customers.services import CATEGORY_GROUP, ONE_SIZE
 from omnistore.orders.models import Order, OrderEvent, OrderLine
 from omnistore.stock.models import StockLevel
@@ -145,13 +146,28 @@ def _timeline_sources(customer_id, channel):
         CustomerVisit.created_at.label("at"),
         CustomerVisit.channel.label("channel"),
     ).where(CustomerVisit.customer_id == customer_id)
+    # What the customer said after a purchase that asks for a call (a low rating, a comment): from their phone.
+    feedback = select(
+        literal("feedback").label("kind"),
+        PurchaseFollowUp.id.label("ref"),
+        func.coalesce(PurchaseFollowUp.commented_at, PurchaseFollowUp.rated_at).label("at"),
+        literal("web").label("channel"),
+    ).where(PurchaseFollowUp.customer_id == customer_id, PurchaseFollowUp.callback.is_(True))
+    # A clerk's message from the profile (clienteling/outreach.py): written in a store.
+    outreach = select(
+        literal("outreach").label("kind"),
+        MarketingSend.id.label("ref"),
+        MarketingSend.created_at.label("at"),
+        literal("store").label("channel"),
+    ).where(MarketingSend.customer_id == customer_id, MarketingSend.kind == "outreach")
     if channel:
         orders = orders.where(Order.channel == channel)
         events = events.where(Order.channel == channel)
         visits = visits.where(CustomerVisit.channel == channel)
-        parts = [orders, events, visits] + ([notes] if channel == "store" else [])
+        parts = [orders, events, visits] + ([notes, outreach] if channel == "store" else [])
+        parts += [feedback] if channel == "web" else []
     else:
-        parts = [orders, events, notes, visits]
+        parts = [orders, events, notes, visits, feedback, outreach]
     return union_all(*parts).subquery()
 
 
@@ -210,6 +226,18 @@ def timeline(customer, *, channel=None, page=1, per_page=TIMELINE_PAGE) -> Timel
             .options(joinedload(CustomerVisit.staff), joinedload(CustomerVisit.location))
         ):
             loaded["visit", visit.id] = visit
+    if ids["feedback"]:
+        for row in db.session.scalars(
+            select(PurchaseFollowUp)
+            .where(PurchaseFollowUp.id.in_(ids["feedback"]))
+            .options(joinedload(PurchaseFollowUp.order), joinedload(PurchaseFollowUp.called_by))
+        ):
+            loaded["feedback", row.id] = row
+    if ids["outreach"]:
+        for send in db.session.scalars(
+            select(MarketingSend).where(MarketingSend.id.in_(ids["outreach"])).options(joinedload(MarketingSend.staff))
+        ):
+            loaded["outreach", send.id] = send
     entries = [
         Entry(row.kind, row.at, row.channel, loaded[row.kind, row.ref]) for row in rows if (row.kind, row.ref) in loaded
     ]

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from omnistore.clienteling.export import iso_utc
-from omnistore.clienteling.models import CustomerStageChange
+from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.db import transaction
@@ -19,6 +19,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -78,6 +79,8 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
             ("profile_views", CustomerAccess),
             ("stage_history", CustomerStageChange),
             ("emails", OutboxMessage),
+            ("marketing_emails", MarketingSend),
+            ("purchase_followups", PurchaseFollowUp),
         ):
             moved[name] = session.execute(
                 update(model)

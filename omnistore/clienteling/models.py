@@ -1,12 +1,14 @@
-"""What clienteling keeps of its own: the history of each customer's lifecycle stage (clienteling/lifecycle.py)."""
+"""What clienteling keeps of its own: the history of each customer's lifecycle stage (clienteling/lifecycle.py);
+what the customer said after a purchase: the follow-up e-mail of one order, its rating and comment, and the
+store manager's call back (clienteling/followups.py)."""
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnistore.core.extensions import db
-from omnistore.core.types import UTCDateTime, one_of
+from omnistore.core.types import UTCDateTime, one_of, utcnow
 
 # The stages' names, in the order of the journey (lifecycle.Stage spells the same words).
 STAGE_NAMES = ("acquisition", "first_purchase", "loyal", "at_risk", "lapsed")
@@ -30,3 +32,34 @@ class CustomerStageChange(db.Model):
     from_stage: Mapped[str | None] = mapped_column(String(16))
     stage: Mapped[str] = mapped_column(String(16))
     since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PurchaseFollowUp(db.Model):
+    """One per order: written when the job considered the order (sent, or why not), rated from the e-mail."""
+
+    __tablename__ = "purchase_followup"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
+        Index("ix_purchase_followup_callback", "location_id", "callback", "called_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))  # the store that calls back
+    outcome: Mapped[str] = mapped_column(String(16))  # the gate's answer: sent, no_consent, capped, …
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)  # the rating links'; None once erased
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    commented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback: Mapped[bool] = mapped_column(default=False)  # a low rating or a comment: the store calls back
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    call_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    order = relationship("Order")
+    customer = relationship("Customer")
+    location = relationship("Location")
+    called_by = relationship("Staff")

@@ -197,6 +197,15 @@ SETTINGS = (
     Setting("LOYALTY_REWARD_POINTS", "OMNISTORE_LOYALTY_REWARD_POINTS", integer(0), "0"),
     Setting("LOYALTY_REWARD_PERCENT", "OMNISTORE_LOYALTY_REWARD_PERCENT", integer(1), "10"),
     Setting("LOYALTY_REWARD_DAYS", "OMNISTORE_LOYALTY_REWARD_DAYS", integer(1), "90"),
+    # After a purchase (clienteling/followups.py): days after collection or delivery the follow-up e-mail goes,
+    # and the rating at or below which the store calls the customer back.
+    Setting("FOLLOWUP_DAYS", "OMNISTORE_FOLLOWUP_DAYS", integer(1), "7"),
+    Setting("FOLLOWUP_LOW_RATING", "OMNISTORE_FOLLOWUP_LOW_RATING", integer(1), "2"),
+    # A clerk's outreach from the profile (clienteling/outreach.py): at most so many per customer per period, all
+    # staff together; orders within so many days of one count for the clerk who sent it.
+    Setting("OUTREACH_LIMIT", "OMNISTORE_OUTREACH_LIMIT", integer(1), "1"),
+    Setting("OUTREACH_PERIOD_DAYS", "OMNISTORE_OUTREACH_PERIOD_DAYS", integer(1), "7"),
+    Setting("OUTREACH_ATTRIBUTION_DAYS", "OMNISTORE_OUTREACH_ATTRIBUTION_DAYS", integer(1), "14"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

@@ -173,6 +173,7 @@ def test_the_status_shows_each_job_and_whether_a_worker_is_alive(app):
         "pickups.rejections",
         "submissions.forget",
         "customers.stages",
+        "followups.send",
         "outbox.deliver",
     ]
     assert all(row.state is None for row in found.jobs)

@@ -1,7 +1,7 @@
 """One customer's profile and what the clerk does on it: notes, visits, consents, wishlist, edits; the
 timeline and the recommendations (loaded after the page, they are the slow part)."""
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -214,12 +214,16 @@ def consent(customer_id, channel, answer):
     customer = finding.get_customer(customer.id)
     if not htmx:
         return _back_to_profile(customer, "#consents")
-    return render_template(
-        "customers/_consents.html",
-        customer=customer,
-        consent_form=ConfirmForm(),
-        consents=customer_service.current_consents(customer),
+    response = make_response(
+        render_template(
+            "customers/_consents.html",
+            customer=customer,
+            consent_form=ConfirmForm(),
+            consents=customer_service.current_consents(customer),
+        )
     )
+    response.headers["HX-Trigger"] = "consents-changed"  # the outreach panel is offered by consent: it reloads
+    return response
 
 
 # --- wishlist ----------------------------------------------------------------------------------------------
