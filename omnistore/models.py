@@ -2,6 +2,7 @@
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
+from omnistore.clienteling.models import NearbyAlert, NearbyScan
 from omnistore.core.audit import AuditEvent
 from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
@@ -14,6 +15,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.orders.models import (
@@ -49,6 +51,9 @@ __all__ = [
     "LineRejection",
     "Location",
     "Market",
+    "NearbyAlert",
+    "NearbyScan",
+    "NotifyRequest",
     "Order",
     "OrderDraft",
     "OrderEvent",

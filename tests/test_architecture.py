@@ -27,6 +27,7 @@ ALLOWED = {
     "core/audit.py": {"request"},  # an audit row records the client address, whichever screen changed data
     "core/public_url.py": {"request"},  # on a laptop, links follow the host the browser used
     "orders/notifications.py": {"render_template"},  # e-mails only: templates/emails/, for the outbox
+    "clienteling/nearby.py": {"render_template"},  # its e-mail only: templates/emails/nearby.*, for the outbox
 }
 
 

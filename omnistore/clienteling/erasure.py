@@ -3,7 +3,8 @@
 Only managers of the customer's preferred store (any manager when there is none) and admins may erase. Erase
 keeps the rows accounting needs (orders, their lines and totals, consent records as proof) but removes
 everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
-loyalty number, sizes and preferences, notes, visits, wishlist, what merge records kept, delivery addresses on
+loyalty number, sizes and preferences, notes, visits, wishlist, notify-me requests and the "available near you"
+e-mails sent (nearby_alert), what merge records kept, delivery addresses on
 orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
 names and addresses in order events (a resent confirmation's "to"), emails to the customer in the outbox
 (unsent ones dropped, sent ones blanked, whichever address they went to), and any audit detail mentioning
@@ -21,6 +22,7 @@ import json
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, or_, select, update
 
+from omnistore.clienteling.models import NearbyAlert
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.audit import AuditEvent
@@ -35,6 +37,7 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -145,7 +148,7 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
                         staff_id=staff.id,
                     )
                 )
-        for model in (CustomerNote, CustomerVisit, WishlistItem):
+        for model in (CustomerNote, CustomerVisit, WishlistItem, NotifyRequest, NearbyAlert):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
         order_drafts.forget_customer_drafts(session, ids, staff=staff)

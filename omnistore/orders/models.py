@@ -219,7 +219,8 @@ class OrderDraft(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)  # in URLs and hold references
     status: Mapped[str] = mapped_column(String(16), default="open")
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # None: held by the customer from an "available near you" e-mail (clienteling/nearby.py), no clerk yet.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # the selling store
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
     fulfilment: Mapped[str] = mapped_column(String(8), default="pickup")
