@@ -117,6 +117,7 @@ def _register_domains(app):
     from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
+    from omnistore.customers.views import marketing as marketing_pages
     from omnistore.orders.views import builder, orders  # noqa: F401
     from omnistore.pickups.views import desk, public
     from omnistore.returns import views as returns
@@ -141,6 +142,7 @@ def _register_domains(app):
         returns.bp,
         api.bp,
         public.bp,
+        marketing_pages.bp,
         outbox.bp,
     ):
         app.register_blueprint(blueprint)

@@ -16,6 +16,7 @@ from omnistore.customers.models import (
     CustomerNote,
     CustomerVisit,
     NotifyRequest,
+    MarketingSend,
     WishlistItem,
 )
 from omnistore.orders.models import (
@@ -49,6 +50,7 @@ __all__ = [
     "FormSubmission",
     "JobState",
     "LineRejection",
+    "MarketingSend",
     "Location",
     "Market",
     "NearbyAlert",

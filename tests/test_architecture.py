@@ -27,7 +27,7 @@ ALLOWED = {
     "core/audit.py": {"request"},  # an audit row records the client address, whichever screen changed data
     "core/public_url.py": {"request"},  # on a laptop, links follow the host the browser used
     "orders/notifications.py": {"render_template"},  # e-mails only: templates/emails/, for the outbox
-    "clienteling/nearby.py": {"render_template"},  # its e-mail only: templates/emails/nearby.*, for the outbox
+    "customers/marketing.py": {"render_template"},  # marketing e-mails only: templates/emails/marketing/
 }
 
 
@@ -63,16 +63,17 @@ def test_outside_the_screens_no_module_reads_the_request_or_renders_a_page():
     assert found == {}
 
 
-def test_notifications_render_e_mails_only():
-    tree = ast.parse((PACKAGE / "orders/notifications.py").read_text())
+@pytest.mark.parametrize(
+    ("module", "folder"), [("orders/notifications.py", "emails/"), ("customers/marketing.py", "emails/marketing/")]
+)
+def test_notifications_render_e_mails_only(module, folder):
+    tree = ast.parse((PACKAGE / module).read_text())
     templates = [
         node.args[0]
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "render_template"
     ]
-    assert templates and all(
-        isinstance(t, ast.JoinedStr) and t.values[0].value.startswith("emails/") for t in templates
-    )
+    assert templates and all(isinstance(t, ast.JoinedStr) and t.values[0].value.startswith(folder) for t in templates)
 
 
 def test_the_screens_are_the_only_modules_that_define_routes():

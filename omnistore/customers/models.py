@@ -217,3 +217,29 @@ class CustomerMerge(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     staff = relationship("Staff")
+
+
+class MarketingSend(db.Model):
+    """One marketing e-mail the consent gate let through (customers/marketing.py): which kind, to whom, who
+    sent it (outreach), its unsubscribe token, and whether that token was used. The frequency caps count these
+    rows; the figures attribute orders to the staff member who sent one."""
+
+    __tablename__ = "marketing_send"
+    __table_args__ = (Index("ix_marketing_send_customer_kind_at", "customer_id", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64), default="")  # what a per-key cap counts by (a variant, an order)
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)  # the unsubscribe link's; None once erased
+    outbox_message_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("outbox_message.id", ondelete="SET NULL")
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    detail: Mapped[dict] = mapped_column(db.JSON, default=dict)  # what the message carried (products, text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff = relationship("Staff")
+    location = relationship("Location")
