@@ -15,8 +15,8 @@ from omnistore.customers.models import (
     CustomerMerge,
     CustomerNote,
     CustomerVisit,
-    NotifyRequest,
     MarketingSend,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.orders.models import (

@@ -18,10 +18,11 @@ those variants. The cursor row is locked while a batch is read and handled, and 
 the e-mails of the batch, so two workers never handle the same movements; movements younger than LAG are left for
 the next run (a transaction still open elsewhere may have taken a lower id).
 
-The e-mail goes through the one marketing consent gate (its kind is KIND) and, in the same transaction, the cap:
-one conditional upsert of the customer's NearbyAlert row for the variant — a new row, or one whose last e-mail
-lies more than OMNISTORE_NEARBY_PERIOD_DAYS back — whose returned row is the permission to send. Two workers,
-or two runs, cannot both send.
+The e-mail goes through the one marketing consent gate (customers/marketing.py; its kind is KIND, registered
+below): the consent in force, the cap — one per customer and variant (the gate's key) per
+OMNISTORE_NEARBY_PERIOD_DAYS, counted under the customer's row lock in the transaction that writes the send —,
+the customer's language and the one-tap unsubscribe. In the same transaction the customer's NearbyAlert row for
+the variant is written with the button's token. Two workers, or two runs, cannot both send.
 
 The button: /n/<token> (clienteling/views/nearby.py) shows the offer; `hold(token)` holds one unit through the
 counter's own hold (orders/drafts.py: hold_for_customer — a DraftHold on an open draft at the store, released by
@@ -34,22 +35,22 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnistore.catalog.models import Variant
 from omnistore.clienteling.models import NearbyAlert, NearbyScan
-from omnistore.core import audit, outbox
+from omnistore.core import audit
 from omnistore.core.db import transaction
 from omnistore.core.errors import Conflict, InsufficientStock, NotFound
 from omnistore.core.extensions import db
 from omnistore.core.public_url import public_url
 from omnistore.core.types import utcnow
+from omnistore.customers import marketing
 from omnistore.customers.models import Customer, NotifyRequest, WishlistItem
-from omnistore.customers.services import current_consents
 from omnistore.orders import drafts, notifications
 from omnistore.orders.models import DraftHold, DraftLine, OrderDraft
 from omnistore.stock.availability import offerable_at_stores
@@ -228,11 +229,6 @@ def near_store(customer, interest, stores, km) -> Location | None:
     return best[1] if best else None
 
 
-def has_marketing_consent(customer) -> bool:
-    """Marketing e-mail consent on record now (the newest e-mail consent is a yes) and an address to write to."""
-    return bool(customer.email) and bool(current_consents(customer).get("email", {}).get("granted"))
-
-
 def _notify(session, pairs, now, report):
     offerable = offerable_at_stores(pairs)
     report.pairs += len(offerable)
@@ -261,84 +257,74 @@ def _notify(session, pairs, now, report):
         store = near_store(customer, interest, [stores[i] for i in sorted(stores_of[variant_id])], km)
         if store is None:
             continue
-        if not has_marketing_consent(customer):
-            report.no_consent += 1
-            continue
-        if send(customer, variant_id, store, interest.source, now=now) is None:
+        outcome = send(customer, variant_id, store, interest.source, now=now)
+        if outcome.sent:
+            report.sent += 1
+        elif outcome.reason == "capped":
             report.capped += 1
         else:
-            report.sent += 1
+            report.no_consent += 1  # no consent in force, or no address to write to
 
 
-# --- the e-mail, the cap in the same write --------------------------------------------------------------------
+# --- the e-mail, through the consent gate ------------------------------------------------------------------
 
 
-def _claim_send(session, customer_id, variant_id, store_id, source, now, hashed):
-    """The cap: write the alert row if there is none for this customer and variant, or if its e-mail lies more
-    than the period back — one statement; its returned id is the permission to send (None: capped)."""
+def _cap(config):
+    """One "available near you" e-mail per customer and variant (the gate's key) per period."""
+    return marketing.Cap(1, timedelta(days=config["OMNISTORE_NEARBY_PERIOD_DAYS"]))
+
+
+NEARBY = marketing.register_kind(
+    marketing.MarketingKind(KIND, _l("available near you"), channel="email", cap=_cap, per_key=True)
+)
+
+
+def _remember(session, customer_id, variant_id, store_id, source, now, hashed):
+    """The customer's alert row for the variant, now naming this e-mail (its store, why, its button)."""
     table = NearbyAlert.__table__
-    statement = _insert(table).values(
-        customer_id=customer_id,
-        variant_id=variant_id,
-        location_id=store_id,
-        source=source,
-        sent_at=now,
-        sends=1,
-        token_hash=hashed,
+    values = dict(location_id=store_id, source=source, sent_at=now, token_hash=hashed, held_at=None, draft_id=None)
+    statement = (
+        _insert(table)
+        .values(customer_id=customer_id, variant_id=variant_id, sends=1, **values)
+        .on_conflict_do_update(
+            index_elements=[table.c.customer_id, table.c.variant_id], set_={**values, "sends": table.c.sends + 1}
+        )
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.customer_id, table.c.variant_id],
-        set_={
-            "location_id": store_id,
-            "source": source,
-            "sent_at": now,
-            "sends": table.c.sends + 1,
-            "token_hash": hashed,
-            "held_at": None,
-            "draft_id": None,
-        },
-        where=table.c.sent_at <= now - period(),
-    )
-    return session.execute(statement.returning(table.c.id)).scalar_one_or_none()
+    return session.execute(statement.returning(table.c.id)).scalar_one()
 
 
-def send(customer, variant_id, store, source, *, now=None):
-    """E-mail `customer` that `variant_id` is available at `store`, unless capped: the alert's id, or None.
-    In the caller's transaction (or one of its own)."""
+def send(customer, variant_id, store, source, *, now=None) -> marketing.Outcome:
+    """E-mail `customer` that `variant_id` is available at `store`, through the consent gate (consent in force,
+    one per customer and variant per period counted under the customer's row lock, their language, the
+    one-tap unsubscribe); the alert row with the button's token is written in the same transaction."""
     now = now or utcnow()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction() as session:
-        alert_id = _claim_send(session, customer.id, variant_id, store.id, source, now, token_hash(token))
-        if alert_id is None:
-            return None
         variant = session.get(Variant, variant_id)
-        _enqueue(customer, variant, store, token)
-        audit.record("customer.nearby_sent", entity=customer, variant_id=variant_id, location=store.code)
-    return alert_id
-
-
-def _enqueue(customer, variant, store, token):
-    locale = customer.locale if customer.locale in notifications.LOCALES else "en"
-    context = {
-        "locale": locale,
-        "first_name": customer.first_name,
-        "product": variant.product.name,
-        "detail": " · ".join(part for part in (variant.size, variant.colour) if part),
-        "store": store,
-        "hours": notifications.hours_rows(store.opening_hours or {}, locale),
-        "map_url": notifications.map_url(store),
-        "hold_url": hold_url(token),
-        "hold_hours": int(hold_time().total_seconds() // 3600),
-    }
-    with force_locale(locale):
-        context["subject"] = subject = _(
-            "%(product)s is available at %(store)s", product=variant.product.name, store=store.name
+        locale = marketing.customer_locale(customer)
+        outcome = marketing.send(
+            customer,
+            marketing.MarketingEmail(
+                kind=KIND,
+                template="nearby",
+                subject=_l("%(product)s is available at %(store)s", product=variant.product.name, store=store.name),
+                context={
+                    "product": variant.product.name,
+                    "detail": " · ".join(part for part in (variant.size, variant.colour) if part),
+                    "hours": notifications.hours_rows(store.opening_hours or {}, locale),
+                    "map_url": notifications.map_url(store),
+                    "hold_url": hold_url(token),
+                    "hold_hours": int(hold_time().total_seconds() // 3600),
+                },
+                key=str(variant.id),
+                location=store,
+                detail={"sku": variant.sku, "store": store.code, "why": source},
+            ),
+            now=now,
         )
-        text = render_template("emails/nearby.txt", **context)
-        html = render_template("emails/nearby.html", **context)
-    return outbox.enqueue_email(
-        TOPIC, to=customer.email, subject=subject, text=text, html=html, customer_id=customer.id, locale=locale
-    )
+        if outcome.sent:
+            _remember(session, customer.id, variant.id, store.id, source, now, token_hash(token))
+    return outcome
 
 
 # --- the button: the offer and the hold -----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 (held by the customer from the e-mail). A downgrade gives such drafts a clerk of their store (else the first).
 
 Revision ID: b8e4d1c7a2f0
-Revises: a7c31e5d9b20
+Revises: b5e1c7a3d902
 Create Date: 2026-12-05 13:03:58.015703
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = 'b8e4d1c7a2f0'
-down_revision = 'a7c31e5d9b20'
+down_revision = 'b5e1c7a3d902'
 branch_labels = None
 depends_on = None
 
