@@ -114,6 +114,7 @@ def _register_domains(app):
     the sign-in checks every request passes."""
     from omnistore import home
     from omnistore.api import views as api
+    from omnistore.clienteling.views import nearby as nearby_pages
     from omnistore.clienteling.views import privacy, profile  # noqa: F401 — on the customers blueprint
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
@@ -143,6 +144,7 @@ def _register_domains(app):
         api.bp,
         public.bp,
         marketing_pages.bp,
+        nearby_pages.public_bp,
         outbox.bp,
     ):
         app.register_blueprint(blueprint)

@@ -342,6 +342,7 @@ class Offer:
     draft: OrderDraft | None  # the hold, once made
     held_until: object = None  # when the hold ends (None: not held, or the hold has ended)
     units: int = 0  # units the store can hold now
+    locale: str = "en"  # the customer's language (the page answers in the e-mail's)
 
     @property
     def held(self):
@@ -375,7 +376,22 @@ def offer(token, now=None) -> Offer:
             select(func.min(DraftHold.expires_at)).where(DraftHold.draft_id == draft.id, DraftHold.expires_at >= now)
         )
     units = offerable_at_stores([(alert.variant_id, alert.location_id)]).get((alert.variant_id, alert.location_id), 0)
-    return Offer(alert, alert.location, alert.variant, draft, until, units)
+    customer = db.session.get(Customer, alert.customer_id)
+    locale = marketing.customer_locale(customer) if customer is not None else "en"
+    return Offer(alert, alert.location, alert.variant, draft, until, units, locale)
+
+
+def locale_of_token(token) -> str | None:
+    """The language of the customer a hold link was sent to (for its error pages), or None."""
+    try:
+        return offer_locale(_alert_for(db.session, token))
+    except NotFound:
+        return None
+
+
+def offer_locale(alert):
+    customer = db.session.get(Customer, alert.customer_id)
+    return marketing.customer_locale(customer) if customer is not None else None
 
 
 def hold(token, now=None) -> Offer:
