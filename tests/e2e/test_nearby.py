@@ -105,7 +105,7 @@ def screens(page, name, sizes=(820, 1280)):
     for width in sizes:
         tab = page.context.new_page()
         try:
-            tab.set_viewport_size(SIZES[width] if width in SIZES else PHONE)
+            tab.set_viewport_size(SIZES.get(width, PHONE))
             tab.goto(page.url)
             tab.evaluate(SETTLED)
             tab.screenshot(path=str(SCREENS / f"{name}-{width}.png"), animations="disabled", caret="hide")

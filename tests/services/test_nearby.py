@@ -363,3 +363,33 @@ def test_export_erase_and_merge_cover_notify_requests_and_the_emails_sent(world,
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(NotifyRequest)) == 0
     assert db.session.scalar(select(func.count()).select_from(NearbyAlert)) == 0
+
+
+# --- the consent sweep for this kind (the same steps as tests/services/test_marketing_sweep.py on journey-followup:
+# at merge, its SCENARIOS gets "nearby": receive a unit of the wished-for variant at the customer's store, run) ---
+
+
+def test_the_consent_sweep_for_nearby_nothing_without_consent_and_the_unsubscribe_link_stops_the_next(
+    world, client, monkeypatch
+):
+    import dataclasses
+    import re
+
+    from omnistore.customers import marketing
+
+    monkeypatch.setitem(marketing.KINDS, nearby.KIND, dataclasses.replace(marketing.KINDS[nearby.KIND], cap=None))
+
+    def trigger():
+        receive(world, world.ham)
+        return run()
+
+    customers.record_consent(world.anna, "email", False, staff=world.clerk)
+    customers.record_consent(world.anna, "sms", True, staff=world.clerk)  # another channel's consent
+    assert trigger().no_consent == 1 and mails() == []
+    customers.record_consent(world.anna, "email", True, staff=world.clerk)
+    assert trigger().sent == 1
+    [mail] = mails()
+    [path] = set(re.findall(r"https?://[^/\s]+(/m/[A-Za-z0-9_-]+/unsubscribe)", mail.body))
+    assert path in mail.payload["html"]
+    assert client.get(path).status_code == 200  # the customer taps it: a consent change
+    assert trigger().no_consent == 1 and len(mails()) == 1
