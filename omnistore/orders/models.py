@@ -253,6 +253,8 @@ class DraftLine(db.Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity"),
         UniqueConstraint("draft_id", "variant_id"),
+        # "Available near you" looks up the drafts that held a variant (clienteling/nearby.py).
+        Index("ix_draft_line_variant_id", "variant_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

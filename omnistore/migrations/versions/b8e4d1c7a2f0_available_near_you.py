@@ -68,10 +68,14 @@ def upgrade():
         batch_op.alter_column('staff_id',
                existing_type=sa.INTEGER(),
                nullable=True)
+    with op.batch_alter_table('draft_line', schema=None) as batch_op:
+        batch_op.create_index('ix_draft_line_variant_id', ['variant_id'], unique=False)
 
 
 
 def downgrade():
+    with op.batch_alter_table('draft_line', schema=None) as batch_op:
+        batch_op.drop_index('ix_draft_line_variant_id')
     op.execute(
         "UPDATE order_draft SET staff_id = COALESCE("
         "(SELECT min(staff.id) FROM staff WHERE staff.location_id = order_draft.location_id), "
