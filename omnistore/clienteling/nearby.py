@@ -349,8 +349,13 @@ class Offer:
         return self.draft is not None
 
     @property
+    def ordered(self):
+        """The clerk has turned the hold into an order at the counter."""
+        return self.draft is not None and self.draft.status == "placed"
+
+    @property
     def hold_ended(self):
-        return self.draft is not None and self.held_until is None
+        return self.draft is not None and self.held_until is None and not self.ordered
 
 
 def _alert_for(session, token, *, lock=False):

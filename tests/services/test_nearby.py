@@ -393,3 +393,45 @@ def test_the_consent_sweep_for_nearby_nothing_without_consent_and_the_unsubscrib
     assert path in mail.payload["html"]
     assert client.get(path).status_code == 200  # the customer taps it: a consent change
     assert trigger().no_consent == 1 and len(mails()) == 1
+
+
+def test_the_job_reads_by_what_moved_not_by_every_customer_and_variant(world, make):
+    """The statements one run makes do not grow with the customers and wishes that have nothing to do with the
+    stock that moved: the job starts from the ledger's new movements."""
+    from sqlalchemy import event
+
+    def statements_for_one_run():
+        seen = []
+
+        def count(*_args):
+            seen.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            receive(world, world.ber)  # far from everyone: read, and nobody is near
+            run()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    before = statements_for_one_run()
+    for n in range(30):  # people waiting for other things
+        person = make.customer(f"Other{n}", "Person", preferred_location_id=world.ham.id)
+        customers.add_to_wishlist(person, make.variant(world.jacket.product, size=f"X{n}").id, staff=world.clerk)
+    assert statements_for_one_run() == before
+
+
+def test_the_clerk_turns_the_hold_into_an_order_at_the_counter_with_the_same_unit(world):
+    from omnistore.orders import placing
+
+    receive(world, world.ham)
+    run()
+    token = token_of(mails()[0])
+    held = nearby.hold(token)
+    draft = drafts.draft_for(held.draft.token, world.clerk)
+    order = placing.place(draft, staff=world.clerk)
+    assert order.customer_id == world.anna.id and order.pickup_location_id == world.ham.id
+    db.session.expire_all()
+    level = db.session.scalar(select(StockLevel).where(StockLevel.location_id == world.ham.id))
+    assert (level.on_hand, level.allocated) == (1, 1)  # the held unit became the order's, not a second one
+    assert nearby.offer(token).ordered
