@@ -118,6 +118,7 @@ def _register_domains(app):
     from omnistore import home
     from omnistore.api import views as api
     from omnistore.clienteling.views import followups, outreach, privacy, profile  # noqa: F401 — customers, marketing
+    from omnistore.clienteling.views import nearby as nearby_pages
     from omnistore.clienteling.views import offers as customer_offers  # noqa: F401 — on two blueprints
     from omnistore.customers import views as customers
     from omnistore.customers.views import find  # noqa: F401 — the views register on their blueprint
@@ -155,6 +156,7 @@ def _register_domains(app):
         api.bp,
         public.bp,
         marketing_pages.bp,
+        nearby_pages.public_bp,
         outbox.bp,
         market_settings.bp,
     ):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from omnistore.clienteling import followups, lifecycle
+from omnistore.clienteling import followups, lifecycle, nearby
 from omnistore.core import idempotency
 from omnistore.core.outbox_delivery import deliver_all_due
 from omnistore.core.periodic import Job
@@ -32,6 +32,12 @@ JOBS = (
         timedelta(minutes=15),
         rejection_choices.run,
         _l("the default for rejected pickup lines whose customer has not chosen"),
+    ),
+    Job(
+        "nearby.notify",
+        timedelta(minutes=5),
+        nearby.run,
+        _l("e-mails to customers whose wished-for items came back in a store near them"),
     ),
     Job(
         "submissions.forget", timedelta(days=1), idempotency.forget_old, _l("keys of forms sent from tablets long ago")

@@ -2,7 +2,7 @@
 (their relationships name each other across domains), and Alembic compares them with the database."""
 
 from omnistore.catalog.models import Product, Variant, VariantPrice
-from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
+from omnistore.clienteling.models import CustomerStageChange, NearbyAlert, NearbyScan, PurchaseFollowUp
 from omnistore.core.audit import AuditEvent
 from omnistore.core.idempotency import FormSubmission
 from omnistore.core.outbox import OutboxMessage
@@ -16,6 +16,7 @@ from omnistore.customers.models import (
     CustomerNote,
     CustomerVisit,
     MarketingSend,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.offers.models import IssuedOffer, Offer, OfferRedemption
@@ -59,6 +60,9 @@ __all__ = [
     "Market",
     "Offer",
     "OfferRedemption",
+    "NearbyAlert",
+    "NearbyScan",
+    "NotifyRequest",
     "Order",
     "OrderDraft",
     "OrderEvent",

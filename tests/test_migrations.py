@@ -390,3 +390,31 @@ def test_the_stage_history_and_spend_migration_goes_down_and_up(app, make):
     for loc in (ham.id, None):
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
             connection.execute(insert, {"loc": loc})
+
+
+def test_the_nearby_migration_gives_a_customers_own_hold_a_clerk_on_the_way_down_and_up_again(app, make):
+    """b8e4d1c7a2f0 lets a draft have no clerk (held by the customer from an "available near you" e-mail); a
+    downgrade gives such drafts a clerk of their store, and the tables it added go and come back."""
+    from flask_migrate import downgrade, upgrade
+
+    from omnistore.core.types import utcnow
+    from omnistore.orders import drafts
+    from omnistore.orders.models import OrderDraft
+    from omnistore.stock import ledger
+
+    ham = make.location("HAM")
+    clerk = make.staff("clerk", ham)
+    jacket = make.variant()
+    anna = make.customer("Anna", "Berg")
+    ledger.receive(ledger.StockChange(jacket.id, ham.id, 1, "delivery"), clerk)
+    held = drafts.hold_for_customer(anna.id, jacket.id, ham.id, until=utcnow(), reason="test")
+    assert held.staff_id is None
+    db.session.remove()
+    downgrade(revision="b5e1c7a3d902")
+    tables = sa.inspect(db.engine).get_table_names()
+    assert "nearby_alert" not in tables and "notify_request" not in tables
+    with db.engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT staff_id FROM order_draft")) == clerk.id
+    upgrade()
+    assert {"nearby_alert", "notify_request", "nearby_scan"} <= set(sa.inspect(db.engine).get_table_names())
+    assert db.session.get(OrderDraft, held.id).staff_id == clerk.id

@@ -4,7 +4,8 @@ Only managers of the customer's preferred store (any manager when there is none)
 keeps the rows accounting needs (orders, their lines and totals, consent records as proof) but removes
 everything that identifies the person, in this profile and every profile merged into it: name, email, phone,
 loyalty number, sizes and preferences, notes, visits, wishlist, unused offers (used ones lose their uses),
-the lifecycle stage history, what merge records kept, delivery addresses on
+the lifecycle stage history, notify-me requests and the "available near you" e-mails sent (nearby_alert),
+what merge records kept, delivery addresses on
 orders and drafts (open drafts are dropped and their holds released by the ordering service), check-in notes,
 names and addresses in order events (a resent confirmation's "to"), marketing e-mails' content and unsubscribe
 links, after-purchase comments, their rating links and call notes, emails to the customer in the outbox
@@ -23,7 +24,7 @@ import json
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, delete, or_, select, update
 
-from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
+from omnistore.clienteling.models import CustomerStageChange, NearbyAlert, PurchaseFollowUp
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.audit import AuditEvent
@@ -39,6 +40,7 @@ from omnistore.customers.models import (
     CustomerNote,
     CustomerVisit,
     MarketingSend,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -170,7 +172,7 @@ def erase_customer(customer, *, staff, confirmation) -> Customer:
             .values(callback=False)
             .execution_options(synchronize_session=False)
         )
-        for model in (CustomerNote, CustomerVisit, WishlistItem, CustomerStageChange):
+        for model in (CustomerNote, CustomerVisit, WishlistItem, CustomerStageChange, NotifyRequest, NearbyAlert):
             session.execute(delete(model).where(model.customer_id.in_(ids)))
         # Open drafts cancelled (holds released by the ordering verbs); every draft forgets its address.
         order_drafts.forget_customer_drafts(session, ids, staff=staff)

@@ -14,12 +14,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from omnistore.catalog.models import Variant
-from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
+from omnistore.clienteling.models import CustomerStageChange, NearbyAlert, PurchaseFollowUp
 from omnistore.core import audit, csvfile
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.types import utcnow
-from omnistore.customers.models import CustomerAccess, CustomerMerge, CustomerVisit, MarketingSend, WishlistItem
+from omnistore.customers.models import (
+    CustomerAccess,
+    CustomerMerge,
+    CustomerVisit,
+    MarketingSend,
+    NotifyRequest,
+    WishlistItem,
+)
 from omnistore.customers.services import require_manage
 from omnistore.offers import services as offers
 from omnistore.orders.models import Order, OrderLine
@@ -146,6 +153,34 @@ def export_data(customer, *, staff) -> dict:
                 "channel": w.channel,
             }
             for w in wishes
+        ],
+        "notify_requests": [
+            {
+                "sku": r.variant.sku,
+                "product": r.variant.product.name,
+                "size": r.variant.size,
+                "colour": r.variant.colour,
+                "asked_at": iso_utc(r.created_at),
+                "store": location_code(r.location_id),
+                "cancelled_at": iso_utc(r.cancelled_at) if r.cancelled_at else None,
+            }
+            for r in db.session.scalars(
+                select(NotifyRequest).where(NotifyRequest.customer_id == customer.id).order_by(NotifyRequest.id)
+            )
+        ],
+        "available_near_you_emails": [
+            {
+                "sku": a.variant.sku,
+                "product": a.variant.product.name,
+                "store": location_code(a.location_id),
+                "why": a.source,
+                "sent_at": iso_utc(a.sent_at),
+                "sends": a.sends,
+                "held_at": iso_utc(a.held_at) if a.held_at else None,
+            }
+            for a in db.session.scalars(
+                select(NearbyAlert).where(NearbyAlert.customer_id == customer.id).order_by(NearbyAlert.id)
+            )
         ],
         "orders": [
             {

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from omnistore.clienteling.export import iso_utc
-from omnistore.clienteling.models import CustomerStageChange, PurchaseFollowUp
+from omnistore.clienteling.models import CustomerStageChange, NearbyAlert, PurchaseFollowUp
 from omnistore.clienteling.profile_locks import lock_profiles, refuse_unless_active
 from omnistore.core import audit
 from omnistore.core.db import transaction
@@ -20,6 +20,7 @@ from omnistore.customers.models import (
     CustomerNote,
     CustomerVisit,
     MarketingSend,
+    NotifyRequest,
     WishlistItem,
 )
 from omnistore.customers.services import require_manage
@@ -27,6 +28,25 @@ from omnistore.offers import services as offers
 from omnistore.orders.models import Order, OrderDraft
 
 _TIERS = ("basic", "silver", "gold")
+
+
+def _move_per_variant(session, model, survivor, merged, *, keep):
+    """Move `merged`'s rows of a one-per-variant table to `survivor`; where both have one, `keep(mine, theirs)`
+    says whether the survivor's stays (else the merged one replaces it). Returns how many moved."""
+    mine = {row.variant_id: row for row in session.scalars(select(model).where(model.customer_id == survivor.id))}
+    count = 0
+    for row in session.scalars(select(model).where(model.customer_id == merged.id)).all():
+        existing = mine.get(row.variant_id)
+        if existing is not None and keep(existing, row):
+            session.delete(row)
+            continue
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        row.customer_id = survivor.id
+        count += 1
+    session.flush()
+    return count
 
 
 def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
@@ -97,6 +117,13 @@ def merge_customers(survivor, merged, *, staff) -> CustomerMerge:
                 item.customer_id = survivor.id
                 moved["wishlist"] += 1
         moved["offers"] = offers.merge_offers(session, survivor.id, merged.id)
+        moved["notify_requests"] = _move_per_variant(
+            session, NotifyRequest, survivor, merged, keep=lambda mine, theirs: mine.open or not theirs.open
+        )
+        # The "available near you" cap moves with the person: the newer e-mail of the two stays.
+        moved["nearby_emails"] = _move_per_variant(
+            session, NearbyAlert, survivor, merged, keep=lambda mine, theirs: mine.sent_at >= theirs.sent_at
+        )
         identifiers = {key: getattr(merged, key) for key in ("email", "phone", "loyalty_number")}
         merged.email = merged.phone = merged.loyalty_number = None
         merged.merged_into_id = survivor.id

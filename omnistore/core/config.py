@@ -206,6 +206,14 @@ SETTINGS = (
     Setting("OUTREACH_LIMIT", "OMNISTORE_OUTREACH_LIMIT", integer(1), "1"),
     Setting("OUTREACH_PERIOD_DAYS", "OMNISTORE_OUTREACH_PERIOD_DAYS", integer(1), "7"),
     Setting("OUTREACH_ATTRIBUTION_DAYS", "OMNISTORE_OUTREACH_ATTRIBUTION_DAYS", integer(1), "14"),
+    # "Available near you" (clienteling/nearby.py): a store is near a customer when it is their preferred store or
+    # within this many km of it (or of the store where the interest was recorded); at most one such e-mail per
+    # customer and variant in this many days; the e-mail's button holds the unit this many hours; an order draft
+    # whose holds expired unplaced counts as an interest for this many days.
+    Setting("NEARBY_KM", "OMNISTORE_NEARBY_KM", number(0), "25"),
+    Setting("NEARBY_PERIOD_DAYS", "OMNISTORE_NEARBY_PERIOD_DAYS", integer(1), "14"),
+    Setting("NEARBY_HOLD_HOURS", "OMNISTORE_NEARBY_HOLD_HOURS", number(1), "48"),
+    Setting("NEARBY_DRAFT_DAYS", "OMNISTORE_NEARBY_DRAFT_DAYS", integer(1), "30"),
     # Outgoing email. Without a host, emails stay in the outbox (the admin's Outbox page shows them).
     Setting("SMTP_HOST", "OMNISTORE_SMTP_HOST", text, ""),
     Setting("SMTP_PORT", "OMNISTORE_SMTP_PORT", integer(1), "587"),

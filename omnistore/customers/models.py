@@ -157,6 +157,30 @@ class WishlistItem(db.Model):
     location = relationship("Location")
 
 
+class NotifyRequest(db.Model):
+    """ "Tell me when it is available": asked at the counter for a variant a store could not offer. One row per
+    customer and variant; cancelling keeps the row (cancelled_at), asking again opens it again. While it is
+    open, clienteling/nearby.py e-mails the customer when the variant is available near them."""
+
+    __tablename__ = "notify_request"
+    __table_args__ = (UniqueConstraint("customer_id", "variant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))  # the store where it was asked
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    variant = relationship("Variant")
+    location = relationship("Location")
+
+    @property
+    def open(self):
+        return self.cancelled_at is None
+
+
 class CustomerAccess(db.Model):
     """Who opened, exported, merged or erased a profile, when and at which store (GDPR access log)."""
 

@@ -43,7 +43,7 @@ from omnistore.orders.models import DraftHold, DraftLine, OrderDraft
 from omnistore.orders.order_rules import LineRequest
 from omnistore.orders.sourcing import SourcingRequest
 from omnistore.stock import ledger
-from omnistore.stores.models import Staff
+from omnistore.stores.models import Location, Staff
 
 _REHOLD_ROUNDS = 3
 
@@ -406,6 +406,54 @@ def rehold(session, draft, staff):
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
     draft.holds_expire_at = expires_at if holds else None
     return _state(draft, holds)
+
+
+def hold_for_customer(customer_id, variant_id, location_id, *, until, reason) -> OrderDraft:
+    """One unit of `variant_id` held at the store `location_id` for the customer until `until`: an open draft at
+    that store (no clerk yet: the customer asked, e.g. from an "available near you" e-mail) for collection
+    there, with its hold — the same DraftHold and ledger allocation as the counter's, keeping the store's safety
+    stock, released by holds.release when the time is up. The clerk finds it among the store's open drafts.
+    InsufficientStock when the unit went meanwhile (nothing is written); NotFound for an erased customer."""
+    with transaction() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.erased_at is not None or customer.merged_into_id is not None:
+            raise NotFound(_("We could not find that customer."))
+        variant = _variant(session, variant_id)
+        location = session.get(Location, location_id)
+        if location is None or not location.active or not location.is_store:
+            raise NotFound(_("That store does not exist (any more)."))
+        draft = OrderDraft(
+            token=secrets.token_hex(16),
+            status="open",
+            staff_id=None,
+            location_id=location.id,
+            customer_id=customer.id,
+            fulfilment="pickup",
+            pickup_location_id=location.id,
+            delivery_address={},
+            payment_state="pay_at_pickup",
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        draft.lines.append(DraftLine(variant_id=variant.id, quantity=1))
+        session.add(draft)
+        session.flush()
+        key = (variant.id, location.id)
+        short = _apply(
+            session,
+            draft,
+            [],
+            {key: 1},
+            None,
+            reference=hold_reference(draft),
+            reason=reason,
+            expires_at=until,
+            keeping=frozenset({location.id}),
+        )
+        if short:
+            raise InsufficientStock(_("Sorry, the last one has just gone."), available=0, requested=1)
+        draft.holds_expire_at = until
+    return draft
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,8 @@ class OrderDraft(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)  # in URLs and hold references
     status: Mapped[str] = mapped_column(String(16), default="open")
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # None: held by the customer from an "available near you" e-mail (clienteling/nearby.py), no clerk yet.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # the selling store
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
     fulfilment: Mapped[str] = mapped_column(String(8), default="pickup")
@@ -306,6 +307,8 @@ class DraftLine(db.Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity"),
         UniqueConstraint("draft_id", "variant_id"),
+        # "Available near you" looks up the drafts that held a variant (clienteling/nearby.py).
+        Index("ix_draft_line_variant_id", "variant_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -118,6 +118,36 @@ def variant_totals(variant_ids, here_id):
     return {variant_id: Totals(int(here_total), int(total)) for variant_id, here_total, total, _v, _l in rows}
 
 
+def offerable_at_stores(pairs) -> dict:
+    """{(variant id, location id): units} for the (variant, location) `pairs` at active stores that have units
+    beyond their safety stock: available (on_hand − allocated, as everywhere here) less the store's
+    `safety_stock`, when that is above zero. It reads what `ledger.allocate(..., keep_safety_stock=True)` would
+    let go, the limit that allocation itself checks in its one conditional write ("available near you" asks
+    which stores can hold a unit for a customer, clienteling/nearby.py)."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    _pending_first()
+    offerable = _AVAILABLE - Location.safety_stock
+    found = {}
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        rows = db.session.execute(
+            select(StockLevel.variant_id, StockLevel.location_id, offerable)
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(
+                Location.active.is_(True),
+                Location.kind == "store",
+                offerable > 0,
+                StockLevel.variant_id.in_({variant_id for variant_id, _l in chunk}),
+                StockLevel.location_id.in_({location_id for _v, location_id in chunk}),
+            )
+        )
+        wanted = set(chunk)
+        found.update({(v, loc): int(units) for v, loc, units in rows if (v, loc) in wanted})
+    return found
+
+
 @dataclass
 class MatrixCell:
     variant: catalogue_search.FoundVariant

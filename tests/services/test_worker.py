@@ -171,6 +171,7 @@ def test_the_status_shows_each_job_and_whether_a_worker_is_alive(app):
         "holds.release",
         "pickups.deadlines",
         "pickups.rejections",
+        "nearby.notify",
         "submissions.forget",
         "customers.stages",
         "followups.send",
