@@ -185,7 +185,7 @@ def test_a_rejected_pickup_line_is_shipped_home_free_by_the_customers_choice(pag
     status = phone.locator("#order-status")
     postcode = status.get_by_label("Postcode")
     expect(postcode).to_have_attribute("aria-invalid", "true")
-    expect(status).to_contain_text("A Danish postcode has 4 digits, like 1620.")
+    expect(status).to_contain_text("A postcode in Denmark has 4 digits, like 1620.")
     expect(status.get_by_label("Street and number")).to_have_value("Nørregade 1")  # kept as typed
     phone.wait_for_function(SETTLED)
     postcode.fill("1165")

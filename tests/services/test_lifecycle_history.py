@@ -19,7 +19,9 @@ def changes():
     db.session.expire_all()
     return [
         (c.customer_id, c.from_stage, c.stage, c.since)
-        for c in db.session.scalars(select(CustomerStageChange).order_by(CustomerStageChange.id))
+        for c in db.session.scalars(
+            select(CustomerStageChange).order_by(CustomerStageChange.since, CustomerStageChange.customer_id)
+        )
     ]
 
 

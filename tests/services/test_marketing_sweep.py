@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from omnistore.clienteling import followups, outreach
+from omnistore.clienteling import followups, nearby, outreach
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
 from omnistore.core.types import utcnow
 from omnistore.customers import marketing
 from omnistore.customers import services as customer_service
+from omnistore.stock import ledger
 
 PACKAGE = Path(__file__).resolve().parents[2] / "omnistore"
 
@@ -52,7 +53,13 @@ def _outreach(world):
         outreach.send_outreach(world.anna, staff=world.clerk, message="Hello", variant_ids=[world.scarf.id])
 
 
-SCENARIOS = {"followup": _followup, "outreach": _outreach}
+def _nearby(world):
+    # A unit of the wished-for scarf arrives at Anna's store; the job runs once the movement has settled.
+    ledger.receive(ledger.StockChange(world.scarf.id, world.ham.id, 1, "delivery"), world.clerk)
+    nearby.run(utcnow() + timedelta(minutes=1))
+
+
+SCENARIOS = {"followup": _followup, "nearby": _nearby, "outreach": _outreach}
 
 
 def test_every_marketing_kind_has_a_sweep_scenario(app):

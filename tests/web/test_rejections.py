@@ -256,7 +256,7 @@ def test_the_customer_ships_it_home_free_and_the_order_page_email_and_api_say_so
     refused = client.submit(url, {"choice": "ship", **HOME, "postcode": "20095"}, headers={"HX-Request": "true"})
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "A Danish postcode has 4 digits, like 1620." in html and 'aria-invalid="true"' in html
+    assert "A postcode in Denmark has 4 digits, like 1620." in html and 'aria-invalid="true"' in html
     assert 'value="Nørregade 1"' in html and '<details class="public-choice-ship" open>' in html  # kept as typed
     assert db.session.get(LineRejection, rejection.id).outcome == "pending"
 
