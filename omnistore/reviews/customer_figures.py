@@ -15,10 +15,11 @@ Amounts are per currency, never added across currencies. A store's customers are
   job recorded in the period (lifecycle.record_stage_changes) — a first recording is an entry "from —";
 - acquisition cost: per month and channel, the spend entered (AcquisitionSpend; the network: its own and
   every store's) divided by the new customers of that month and channel;
-- clerk orders: the endless-aisle orders (reviews/figures.py) each clerk placed.
-
-Offer figures (issued, redeemed, the sales they brought) and orders attributed to outreach come from their
-features; `Figures` has a place for each (`offers`, `outreach`) that this module leaves empty.
+- clerk orders: the endless-aisle orders (reviews/figures.py) each clerk placed;
+- offers: per currency, the offers issued and redeemed and the sales they brought (reviews/offers.py, whose
+  Offers tab has them per offer);
+- outreach: per clerk, the orders placed within OMNISTORE_OUTREACH_ATTRIBUTION_DAYS of their outreach to the
+  customer (clienteling/outreach.py; outreach sent from the store, for a store).
 """
 
 import re
@@ -31,7 +32,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from omnistore.clienteling import lifecycle
+from omnistore.clienteling import lifecycle, outreach
 from omnistore.clienteling.history import NOT_SOLD
 from omnistore.clienteling.models import CustomerStageChange
 from omnistore.core import audit
@@ -42,7 +43,7 @@ from omnistore.core.extensions import db
 from omnistore.customers.models import Customer, CustomerVisit
 from omnistore.orders.models import Order
 from omnistore.returns.models import Return
-from omnistore.reviews import segments
+from omnistore.reviews import offers, segments
 from omnistore.reviews.figures import figure_condition
 from omnistore.reviews.models import AcquisitionSpend
 from omnistore.reviews.scope import local_midnight
@@ -99,8 +100,8 @@ class Figures:
     movements: list  # [(from_stage or None, stage, customers)]
     acquisition: list  # [SpendRow]
     clerks: list  # [ClerkRow]
-    offers: list = field(default_factory=list)  # the offers feature's figures, when it lands
-    outreach: list = field(default_factory=list)  # orders attributed to outreach, when it lands
+    offers: list = field(default_factory=list)  # [offers.OfferTotal], one per currency
+    outreach: list = field(default_factory=list)  # [ClerkRow], orders attributed to each clerk's outreach
 
     @property
     def returning_share(self):
@@ -310,6 +311,22 @@ def clerk_orders(scope) -> list[ClerkRow]:
     )
 
 
+def outreach_orders(scope) -> list[ClerkRow]:
+    attributed = outreach.orders_attributed_to_outreach(
+        scope.start, scope.end, location_id=scope.location.id if scope.location else None
+    )
+    if not attributed:
+        return []
+    names = dict(db.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(attributed))).all())
+    return sorted(
+        (
+            ClerkRow(staff_id, names.get(staff_id, ""), row.orders, dict(sorted(row.sales.items())))
+            for staff_id, row in attributed.items()
+        ),
+        key=lambda row: (-row.orders, row.name),
+    )
+
+
 def customer_figures(scope) -> Figures:
     months = _months(scope)
     month_start = local_midnight(months[0], scope.zone)
@@ -335,6 +352,8 @@ def customer_figures(scope) -> Figures:
         movements=movements(scope),
         acquisition=acquisition(scope, first_sales, months),
         clerks=clerk_orders(scope),
+        offers=offers.totals(offers.per_offer(scope)),
+        outreach=outreach_orders(scope),
     )
 
 

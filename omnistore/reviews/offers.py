@@ -80,10 +80,24 @@ def per_offer(scope) -> list:
     return rows
 
 
-def totals(rows) -> dict:
-    """{currency: (redeemed, discount, sales)} over the rows; amounts in different currencies stay apart."""
+@dataclass(frozen=True)
+class OfferTotal:
+    currency: str
+    issued: int
+    redeemed: int
+    discount_minor: int
+    sales_minor: int
+
+
+def totals(rows) -> list[OfferTotal]:
+    """The rows added up, one total per currency: amounts in different currencies stay apart."""
     found = {}
     for row in rows:
-        redeemed, discount, sales = found.get(row.currency, (0, 0, 0))
-        found[row.currency] = (redeemed + row.redeemed, discount + row.discount_minor, sales + row.sales_minor)
-    return found
+        issued, redeemed, discount, sales = found.get(row.currency, (0, 0, 0, 0))
+        found[row.currency] = (
+            issued + row.issued,
+            redeemed + row.redeemed,
+            discount + row.discount_minor,
+            sales + row.sales_minor,
+        )
+    return [OfferTotal(currency, *numbers) for currency, numbers in sorted(found.items())]

@@ -106,3 +106,8 @@ def test_the_customer_figures_show_the_stages_and_take_the_spend(page, journeys)
     expect(page.locator("[data-spend-entered]")).to_contain_text("1,200.50")
     page.wait_for_load_state("load")
     capture(page, "manager-customer-figures")
+    # From the offers' totals to each offer: one page, the Offers tab.
+    page.get_by_role("link", name="Each offer").click()
+    expect(page).to_have_url(re.compile(r"/manager/offers\?"))
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.locator("html")).to_have_count(1)

@@ -200,3 +200,63 @@ def test_the_clerks_endless_aisle_orders(make, net):
     [row] = cf.customer_figures(scope(net.manager, "HAM")).clerks
     assert (row.name, row.orders, row.sales) == ("Jonas Weber", 2, {"EUR": 10000})
     assert cf.customer_figures(scope(net.admin)).clerks == [row]
+
+
+def test_offers_and_orders_after_outreach_are_in_the_figures(make):
+    """Made through the product's verbs: an offer defined, issued and redeemed in the builder; an outreach
+    message with consent, and the customer's order after it."""
+    from omnistore.clienteling import outreach
+    from omnistore.customers import services as customers
+    from omnistore.offers import services as offers
+    from omnistore.orders import discounts, drafts, placing
+
+    shop = make.shop(
+        "HAM",
+        "CPH",
+        team={"admin": "admin", "manager": ("manager", "HAM"), "clerk": ("clerk", "HAM", "Jonas Weber")},
+        variants={"parka": dict(prices={"DE": 10000, "DK": 100000}, stock={"HAM": 10})},
+    )
+    today = datetime.now(UTC).date()
+    offer = offers.define_offer(
+        offers.OfferTerms(
+            name="Parka 10 %",
+            kind="percent",
+            value="10",
+            scope="basket",
+            market="DE",
+            valid_from=today.isoformat(),
+            valid_until=(today + timedelta(days=30)).isoformat(),
+            uses_per_customer="1",
+        ),
+        staff=shop.manager,
+    )
+    anna = make.customer("Anna", email="anna@example.de")
+    bo = make.customer("Bo", email="bo@example.de")
+    issued = offers.issue_to_customer(offer, anna, staff=shop.clerk)
+    offers.issue_to_customer(offer, bo, staff=shop.clerk)
+
+    def order(customer, code=None):
+        draft = drafts.start_draft(shop.clerk, customer_id=customer.id)
+        drafts.set_line(draft, shop.parka.id, 1, staff=shop.clerk)
+        drafts.choose_fulfilment(draft, "pickup", staff=shop.clerk, pickup_location_id=shop.ham.id)
+        if code:
+            discounts.apply_offer(draft, code, staff=shop.clerk)
+        return placing.place(draft, staff=shop.clerk)
+
+    redeemed = order(anna, issued.code)
+    customers.record_consent(bo, "email", True, staff=shop.clerk)
+    customers.add_to_wishlist(bo, shop.parka.id, staff=shop.clerk)
+    outreach.send_outreach(bo, staff=shop.clerk, message="The parka is back.", variant_ids=[shop.parka.id])
+    after_outreach = order(bo)
+
+    def figures(staff, store="network"):
+        period = dict(period="custom", first=today.isoformat(), last=today.isoformat())
+        return cf.customer_figures(review_scope.scope_for(staff, store=store, **period))
+
+    for found in (figures(shop.manager, "HAM"), figures(shop.admin)):
+        [total] = found.offers
+        assert (total.currency, total.issued, total.redeemed, total.discount_minor) == ("EUR", 2, 1, 1000)
+        assert total.sales_minor == redeemed.total_minor == 9000
+        [clerk] = found.outreach
+        assert (clerk.name, clerk.orders, clerk.sales) == ("Jonas Weber", 1, {"EUR": after_outreach.total_minor})
+    assert figures(shop.admin, "CPH").outreach == [] and figures(shop.admin, "CPH").offers == []

@@ -157,6 +157,7 @@ def test_the_customer_figures_page_and_its_csv(client, shop):
     body = text(page)
     assert "Customer lifetime value" in body and 'data-stage-count="at_risk"' in body
     assert 'name="amount"' in body  # a store's manager enters the store's spend
+    assert 'id="offers-heading"' in body and 'id="outreach-heading"' in body
     download = client.get("/manager/customer-figures.csv?period=30d")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = dict(csv.reader(io.StringIO(text(download).lstrip("\ufeff")), delimiter=";"))

@@ -195,6 +195,19 @@ def customer_figures_csv():
             (_("Sales of %(name)s's endless-aisle orders (%(currency)s)", name=clerk.name, currency=currency), Money(v))
             for currency, v in clerk.sales.items()
         ]
+    for total in f.offers:
+        rows += [
+            (_("Offers issued (%(currency)s)", currency=total.currency), total.issued),
+            (_("Offers redeemed (%(currency)s)", currency=total.currency), total.redeemed),
+            (_("Offer discount given (%(currency)s)", currency=total.currency), Money(total.discount_minor)),
+            (_("Sales brought by offers (%(currency)s)", currency=total.currency), Money(total.sales_minor)),
+        ]
+    for clerk in f.outreach:
+        rows.append((_("Orders after outreach by %(name)s", name=clerk.name), clerk.orders))
+        rows += [
+            (_("Sales after outreach by %(name)s (%(currency)s)", name=clerk.name, currency=currency), Money(v))
+            for currency, v in clerk.sales.items()
+        ]
     where = scope.location.name if scope.location else _("Network")
     header = (_("Figure"), f"{where} {scope.first_day.isoformat()} – {scope.last_day.isoformat()}")
     code = scope.location.code if scope.location else "network"
