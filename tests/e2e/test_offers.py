@@ -52,6 +52,7 @@ def test_a_clerk_gives_an_offer_on_the_profile_and_it_is_redeemed_in_the_builder
     sign_in(page, "hanna@example.test")
     page.goto(f"/customers/{customer.id}")
     page.wait_for_load_state("load")
+    expect(page.locator('[data-stage-hint="at_risk"]')).to_contain_text("Issue a personal offer")  # why an offer
     card = page.locator("#customer-offers")
     expect(card).to_contain_text("No offers yet.")
     card.get_by_label("Give this customer an offer").select_option(value=str(network["offer"].id))
