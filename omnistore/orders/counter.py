@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
@@ -39,7 +40,9 @@ def pickup_stores(origin) -> list:
     """Active stores with a pickup desk: `origin` first (when it has one), then by distance, then by name."""
     distance = distances_from(origin)
     stores = db.session.scalars(
-        select(Location).where(Location.active.is_(True), Location.kind == "store", Location.pickup_enabled.is_(True))
+        select(Location)
+        .where(Location.active.is_(True), Location.kind == "store", Location.pickup_enabled.is_(True))
+        .options(defer(Location.opening_hours), defer(Location.pickup_hours))  # a list of names and distances
     ).all()
     return sorted(
         (PickupStore(store, 0.0 if store.id == origin.id else distance(store)) for store in stores),
@@ -90,8 +93,16 @@ class OptionSummary:
     problem: str = ""
 
 
-def option_summaries(draft, state) -> dict:
-    """{choice: OptionSummary} for the draft's lines under each way of getting them (see the docstring)."""
+def current_choice(draft) -> str:
+    """The way of getting the goods the draft is set to now: "delivery", "here" or "store"."""
+    if draft.fulfilment == "delivery":
+        return "delivery"
+    return "here" if draft.pickup_location_id == draft.location_id else "store"
+
+
+def option_summaries(draft, state, stores=None) -> dict:
+    """{choice: OptionSummary} for the draft's lines under each way of getting them (see the docstring). The
+    draft's current way is `state`'s own proposal (the same request), not proposed a second time."""
     if not draft.lines:
         return {}
     holds = tuple(
@@ -100,7 +111,7 @@ def option_summaries(draft, state) -> dict:
     )
     lines = tuple(order_rules.LineRequest(line.variant_id, line.quantity) for line in draft.lines)
     here = draft.location
-    stores = pickup_stores(here)
+    stores = stores if stores is not None else pickup_stores(here)
     other = None
     if draft.fulfilment == "pickup" and draft.pickup_location_id not in (None, here.id):
         other = next((s.location for s in stores if s.id == draft.pickup_location_id), None)
@@ -122,7 +133,8 @@ def option_summaries(draft, state) -> dict:
             own_holds=holds,
         )
         try:
-            proposal = sourcing.propose(request)
+            same = state is not None and state.proposal is not None and choice == current_choice(draft)
+            proposal = state.proposal if same else sourcing.propose(request)
         except DomainError as refused:
             options[choice] = OptionSummary(choice, location, problem=str(refused.message))
             continue

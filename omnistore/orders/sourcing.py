@@ -63,6 +63,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from omnistore.catalog.models import Variant
 from omnistore.catalog.prices import prices_in
@@ -236,11 +237,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     location_ids = {location_id for _v, location_id in levels}
     if anchor is not None:
         location_ids.add(anchor.id)
-    locations = (
-        db.session.scalars(select(Location).where(Location.id.in_(location_ids), Location.active.is_(True))).all()
-        if location_ids
-        else []
-    )
+    locations = [loc for loc in active_locations() if loc.id in location_ids] if location_ids else []
 
     candidates = _rank(
         locations,
@@ -347,6 +344,27 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     )
 
 
+_ACTIVE_LOCATIONS = "omnistore.sourcing.active_locations"  # session.info: (transaction, locations)
+
+
+def active_locations() -> list:
+    """Every active location, without its opening and pickup hours: the engine ranks them all by distance, rules
+    and stock, and reads the hours of the one or two it plans with (loaded then). One statement per transaction
+    (a counter order proposes several ways in one request; the rows are the session's same objects anyway),
+    rather than an IN list of a network's ids and the hours of hundreds of stores decoded on every proposal."""
+    session = db.session()
+    cached = session.info.get(_ACTIVE_LOCATIONS)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]
+    found = session.scalars(
+        select(Location)
+        .where(Location.active.is_(True))
+        .options(defer(Location.opening_hours), defer(Location.pickup_hours))
+    ).all()
+    session.info[_ACTIVE_LOCATIONS] = (session.get_transaction(), found)
+    return found
+
+
 def order_market(request: SourcingRequest) -> Market:
     """The market an order is sold in: the one asked for; else the selling store's (a counter order); else the
     pickup store's; else the delivery country's, when the chain sells there; else the default market."""
@@ -387,7 +405,15 @@ def rejected_recently(variant_ids, now) -> set:
 
 def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset()):
     distance = distances_from(anchor) if anchor is not None else None
-    capacity_used = transfers_today([loc for loc in locations if anchor is None or loc.id != anchor.id], now)
+    # Today's transfers matter only where the other rules would let a location send something.
+    could_send = [
+        loc
+        for loc in locations
+        if (anchor is None or loc.id != anchor.id)
+        and loc.sourcing_enabled
+        and any(levels.get((variant_id, loc.id), 0) > loc.safety_stock for variant_id in variant_ids)
+    ]
+    capacity_used = transfers_today(could_send, now)
     country = (country or "").upper()
     candidates = []
     for loc in locations:

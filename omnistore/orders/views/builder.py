@@ -97,16 +97,14 @@ def _context(
     if state.proposal is not None:
         planned = {line.variant_id: line for line in state.proposal.lines}
     if choice is None:
-        if draft.fulfilment == "delivery":
-            choice = "delivery"
-        else:
-            choice = "here" if draft.pickup_location_id == draft.location_id else "store"
+        choice = counter.current_choice(draft)
     address = dict(draft.delivery_address or {})
     if not address.get("name") and draft.customer is not None:
         address["name"] = draft.customer.display_name
     address.setdefault("country", draft.location.country)
     address.update(typed or {})
     market = draft.location.market
+    stores = counter.pickup_stores(draft.location)
     discount = order_discounts.draft_discount(draft, state.proposal)
     return {
         "discount": discount,
@@ -120,11 +118,11 @@ def _context(
         "planned": planned,
         "choice": choice,
         "address": address,
-        "pickup_stores": counter.pickup_stores(draft.location),
+        "pickup_stores": stores,
         "errors": errors or {},
         "message": message,
         "notice": notice,
-        "options": counter.option_summaries(draft, state),
+        "options": counter.option_summaries(draft, state, stores),
         "results": results,
         "query": query,
         "idempotency_key": uuid.uuid4().hex,
