@@ -26,6 +26,12 @@ def create_app(config=None):
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            pool_size=app.config["OMNISTORE_DB_POOL_SIZE"],
+            max_overflow=app.config["OMNISTORE_DB_POOL_OVERFLOW"],
+        )
     public_url.configure(
         app,
         explicit=bool(os.environ.get("OMNISTORE_PUBLIC_URL")) or "OMNISTORE_PUBLIC_URL" in (config or {}),
@@ -141,6 +147,7 @@ def _register_domains(app):
     from omnistore.stores.login import check_session, mark_offline_scope, offline_scope
     from omnistore.stores.views import market_settings
     from omnistore.web import outbox
+    from omnistore.web.rendering import live_since
 
     for blueprint in (
         auth.bp,
@@ -169,5 +176,6 @@ def _register_domains(app):
         lambda: {  # push for the live panels (static/js/live.js), when the server holds streams
             "live_push": app.config["OMNISTORE_LIVE_PUSH"] and has_request_context() and current_user.is_authenticated,
             "live_push_refresh_ms": int(app.config["OMNISTORE_LIVE_PUSH_REFRESH_SECONDS"] * 1000),
+            "live_since": live_since,
         }
     )

@@ -149,6 +149,11 @@ SETTINGS = (
     # Proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none, the app faces clients).
     # Behind the TLS proxy set 1, or every client has the proxy's address and shares one sign-in throttle.
     Setting("TRUSTED_PROXIES", "OMNISTORE_TRUSTED_PROXIES", integer(0), "0"),
+    # Database connections each web process keeps open (PostgreSQL), and how many more it may open at a peak (closed
+    # again when returned). A gevent worker serves hundreds of tablets at once: a pool smaller than what it has in
+    # flight means connections opened and closed all day, a PostgreSQL backend started for each.
+    Setting("DB_POOL_SIZE", "OMNISTORE_DB_POOL_SIZE", integer(1), "20"),
+    Setting("DB_POOL_OVERFLOW", "OMNISTORE_DB_POOL_OVERFLOW", integer(0), "10"),
     Setting("API_RATE_LIMIT", "OMNISTORE_API_RATE_LIMIT", rate_limit, "600 per minute"),
     # The customer's order page (/o/<token>), per address: every request, and its actions (POSTs).
     Setting("PUBLIC_RATE_LIMIT", "OMNISTORE_PUBLIC_RATE_LIMIT", rate_limit, "120 per minute"),

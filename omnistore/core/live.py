@@ -8,7 +8,9 @@ committed (a screen fetching after the notice sees it).
 
 Each web process keeps one LISTEN connection (`hub()`, started by the first stream) and hands every notice to the
 streams subscribed to its topics (a queue each); the stream (pickups/views/live.py) tells the tablet, which
-fetches the changed panel or desk queue. A stream holds no database connection while it waits. This needs a
+fetches the changed panel or desk queue. A stream that opens tells the page to fetch only if it may have missed
+something since the page was rendered (`Hub.caught_up`: the hub remembers when it last heard each topic), not
+on every page a clerk opens. A stream holds no database connection while it waits. This needs a
 server whose open connections do not each hold a worker: gunicorn's gevent worker (README, Production), or
 `flask run`'s threads. Under sync workers `available()` is False and the tablets keep polling.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import sys
 import threading
@@ -33,6 +36,8 @@ log = logging.getLogger("omnistore.live")
 CHANNEL = "omnistore_live"
 PAYLOAD_MAX = 7000  # NOTIFY payloads must stay below 8,000 bytes
 RECONNECT_SECONDS = 2.0
+HEARD_SECONDS = 120.0  # how long a hub remembers when it last heard each topic (for streams that open: caught_up)
+CLOCK_MARGIN_SECONDS = 2.0  # the page may come from another machine: its clock may differ a little from the hub's
 _PENDING = "omnistore.live.topics"  # session.info: the topics this transaction touched
 
 
@@ -116,6 +121,9 @@ class Hub:
         self.connected = threading.Event()
         self.thread = None
         self.stopping = threading.Event()
+        self.heard = {}  # topic → when this hub last heard it (time.time())
+        self.heard_from = math.inf  # since when `heard` is complete: the LISTEN's start or the last forgetting
+        self.forget_at = 0.0
 
     def start(self):
         with self.lock:
@@ -146,10 +154,26 @@ class Hub:
 
     def deliver(self, payload):
         topics = payload.split()
+        now = time.time()
         with self.lock:
             for topic in topics:
+                self.heard[topic] = now
                 for subscription in self.subscribers.get(topic, ()):
                     subscription.notices.put(topic)
+            if now >= self.forget_at:
+                cutoff = now - HEARD_SECONDS
+                self.heard = {topic: at for topic, at in self.heard.items() if at >= cutoff}
+                self.heard_from = max(self.heard_from, cutoff)
+                self.forget_at = now + HEARD_SECONDS / 4
+
+    def caught_up(self, topics, since):
+        """Whether a page rendered at `since` (time.time() when its request began) has missed nothing of `topics`:
+        this hub listened all along since then and heard none of them. A change committed after the page read
+        its data is heard after `since`; until a stream subscribes, only this record tells of it. False when
+        unsure (the hub came up later, lost its connection meanwhile, or forgot that far back): fetch."""
+        since -= CLOCK_MARGIN_SECONDS
+        with self.lock:
+            return since >= self.heard_from and all(self.heard.get(topic, -math.inf) < since for topic in topics)
 
     def resync(self):
         """Every open stream hears that all its topics may have changed (nobody listened for a while)."""
@@ -167,6 +191,8 @@ class Hub:
             try:
                 with psycopg.connect(self.url, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    with self.lock:
+                        self.heard_from = time.time()  # what was said before this LISTEN went unheard
                     self.connected.set()
                     if lost:  # changes committed while the connection was down were told to no one
                         self.resync()
@@ -176,6 +202,8 @@ class Hub:
                             self.deliver(notice.payload)
             except psycopg.Error as error:
                 self.connected.clear()
+                with self.lock:
+                    self.heard_from = math.inf
                 lost = True
                 log.warning("live: lost the LISTEN connection (%s); again in %s s", error, RECONNECT_SECONDS)
                 time.sleep(RECONNECT_SECONDS)

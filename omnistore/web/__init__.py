@@ -1,6 +1,6 @@
 """What every page shares: security headers, the request's timing, error handlers, the session cookie."""
 
-from time import perf_counter
+from time import perf_counter, time
 
 from flask import g
 from flask.sessions import SecureCookieSessionInterface
@@ -49,6 +49,7 @@ def register_web(app):
 
     def _start_timer():
         g.request_started = perf_counter()
+        g.request_started_at = time()  # wall clock: what a live page has seen (rendering.live_since)
 
     # First of all the hooks (the extensions' and the blueprints' too), so Server-Timing counts them all.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)

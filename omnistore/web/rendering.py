@@ -1,8 +1,9 @@
 """The helpers every view uses: one fragment for both paths, and the guard decorators."""
 
+import time
 from functools import wraps
 
-from flask import Response, abort, current_app, make_response, render_template, request
+from flask import Response, abort, current_app, g, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from omnistore.core import csvfile
@@ -13,6 +14,7 @@ __all__ = [
     "csv_download",
     "is_live_poll",
     "live_poll",
+    "live_since",
     "login_required",
     "render_page_or_partial",
     "role_required",
@@ -66,6 +68,13 @@ def live_poll(view):
     keeping itself up to date, not the clerk at work, so it does not count as activity (web/__init__.py)."""
     view.live_poll = True
     return view
+
+
+def live_since():
+    """When this request began, in ms since the epoch: a live component's data-live-since. Its stream, opened
+    later, hears what changed since then (pickups/views/live.py), so the page fetches only if it missed something;
+    the start, not the render, because the data was read after it."""
+    return int(g.get("request_started_at", time.time()) * 1000)
 
 
 def live_stream(view):

@@ -19,8 +19,9 @@ product page or a panel is open, the panel polls with its fingerprint (204 while
 Push mode (plan "mode": "push", the server with OMNISTORE_LIVE_PUSH on): instead of polling, a tablet with an
 open panel or desk holds the page's live stream (/live/stream, server-sent events, read from a plain socket in a
 greenlet of its own, as an EventSource would: opened again 3 s after it drops, given up after a 204) and fetches
-the component, with its fingerprint like a poll ("push: …"), when the stream says it changed, when the stream
-opens (to catch up) and every push-refresh seconds; while the stream is down it polls, as live.js does.
+the component, with its fingerprint like a poll ("push: …"), when the stream says it changed (which it does as it
+opens if the page may have missed something since it was rendered) and every push-refresh seconds; while the
+stream is down it polls, as live.js does.
 
 The desk's freshness: a counter order placed for collection at a store whose desk has its queue open is owed to
 that desk, from the moment the placing request was sent until a fetch of the queue shows its number.
@@ -63,6 +64,8 @@ _PANEL = re.compile(r'id="network-panel"[^>]*?hx-get="([^"]+)"')
 _QUEUE = re.compile(r'id="pickup-queue"[^>]*?hx-get="([^"]+)"')
 _PANEL_STREAM = re.compile(r'id="network-panel"[^>]*?data-live-stream="([^"]+)"')
 _QUEUE_STREAM = re.compile(r'id="pickup-queue"[^>]*?data-live-stream="([^"]+)"')
+_PANEL_SINCE = re.compile(r'id="network-panel"[^>]*?data-live-since="(\d+)"')
+_QUEUE_SINCE = re.compile(r'id="pickup-queue"[^>]*?data-live-since="(\d+)"')
 _STREAM_URL = re.compile(r'data-live-stream-url="([^"]+)"')
 _IDEMPOTENCY = re.compile(r'name="idempotency_key" value="([^"]*)"')
 _LINE = re.compile(r'name="line" value="(\d+)"')
@@ -243,7 +246,9 @@ class Tablet(FastHttpUser):
             DAY.open_panels[variant_id].add(self)
         if self.push:
             stream = (_PANEL_STREAM if kind == "panel" else _QUEUE_STREAM).search(text or "")
-            self.listen(_unescape(stream.group(1)) if stream and self.stream_url else None)
+            since = (_PANEL_SINCE if kind == "panel" else _QUEUE_SINCE).search(text or "")
+            query = _unescape(stream.group(1)) if stream and self.stream_url else None
+            self.listen(query, since.group(1) if since else None)
 
     def close_live(self):
         if self.live and self.live[0] == "panel":
@@ -322,14 +327,15 @@ class Tablet(FastHttpUser):
 
     # -- the stream (push mode): server-sent events, as static/js/live.js holds them -----------------------
 
-    def listen(self, query):
+    def listen(self, query, since=None):
+        """Hold the stream for `query`, told when the page was rendered (`since`, its data-live-since): the server
+        says "change" at once when the page may have missed something, as live.js asks it to."""
         if query == self.stream_query and self.stream is not None:
-            self.notice.set()  # the same stream: the new component catches up once, like live.js after a swap
-            return
+            return  # the same stream has listened all along: the new page misses nothing
         self.hang_up()
         self.stream_query = query
         if query:
-            self.stream = [gevent.spawn(self._stream_loop, query), None]
+            self.stream = [gevent.spawn(self._stream_loop, f"{query}&since={since}" if since else query), None]
 
     def hang_up(self):
         stream, self.stream, self.stream_query = self.stream, None, None
@@ -388,8 +394,7 @@ class Tablet(FastHttpUser):
                     event = line[7:]
                 elif line == "" and event is not None:
                     if event == "ready":
-                        self.stream_open = True
-                        self.notice.set()  # catch up on anything said while no stream listened
+                        self.stream_open = True  # a "change" follows if the page may have missed something
                     elif event == "change":
                         self.notice.set()
                     elif event == "end":

@@ -6,7 +6,9 @@
 // - Tapping a variant in the size × colour matrix marks it as the chosen one (aria-current).
 // - Push, where the server offers it (<body data-live-stream-url>): one EventSource for the page's live
 //   elements (their data-live-stream parts make its address). When it says a topic changed, the element with
-//   that data-live-topic refreshes at once ("live-refresh"); while the stream is open, its own poll is
+//   that data-live-topic refreshes at once ("live-refresh"). The stream is told when the page's elements were
+//   rendered (the oldest data-live-since) and says "change" at once only if something may have changed since
+//   then — including after it reconnects — so opening a page costs no second fetch. While it is open, the poll is
 //   skipped except every data-live-push-refresh-ms (the clock: "open now", waiting times). When the stream
 //   drops, the browser opens it again by itself, and until then the poll runs as before (the fallback); a
 //   204 (no push on this server) leaves the poll in charge. "end" (signed out) stops listening, and the poll
@@ -38,14 +40,20 @@
     source = null;
   }
 
+  function renderedAt() {
+    var times = liveElements().map(function (elt) { return Number(elt.getAttribute("data-live-since")); })
+      .filter(function (at) { return at > 0; });
+    return times.length ? Math.min.apply(null, times) : 0;
+  }
+
   function open(base, key) {
-    var stream = new EventSource(base + "?" + key);
+    var since = renderedAt();
+    var stream = new EventSource(base + "?" + key + (since ? "&since=" + since : ""));
     source = stream;
     setState("waiting");
     stream.addEventListener("ready", function () {
       if (source !== stream) { return; }
-      setState("open");
-      liveElements().forEach(refresh);  // catch up on anything said while no stream listened
+      setState("open");  // the server follows with a "change" if the elements may have missed something
     });
     stream.addEventListener("change", function (event) {
       var topics = String(event.data || "").split(" ");

@@ -5,6 +5,7 @@ it at once. On PostgreSQL (LISTEN/NOTIFY); SQLite and servers that cannot hold s
 import queue
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -80,9 +81,41 @@ class Stream:
                 return event
 
 
-def open_stream(client, query):
-    response = client.get(f"/live/stream?{query}", buffered=False, environ_overrides=THREADED)
-    return response
+@pytest.fixture(autouse=True)
+def same_clock(monkeypatch):
+    """The page and the hub share this process's clock: no margin for another machine's."""
+    from omnistore.core import live
+
+    monkeypatch.setattr(live, "CLOCK_MARGIN_SECONDS", 0.0)
+
+
+def heard_everything(app):
+    """The process's hub listening and every notice sent so far heard by it (a barrier of our own, sent last:
+    notices arrive in commit order); then the time (ms), as a page rendered now would give it."""
+    from omnistore.core import live
+
+    hub = live.hub(app)
+    hub.start()
+    assert hub.connected.wait(5)
+    barrier = f"barrier:{uuid.uuid4().hex}"
+    with transaction() as session:
+        live.note(session, barrier)
+    deadline = time.monotonic() + 5
+    while barrier not in hub.heard:
+        assert time.monotonic() < deadline, "the hub never heard the barrier"
+        time.sleep(0.005)
+    return int(time.time() * 1000) + 1
+
+
+def open_stream(client, query, since=None):
+    """The stream as a page rendered at `since` (ms) opens it; by default a page rendered just now, with nothing
+    missed (on PostgreSQL), so the stream tells only of what changes from here on."""
+    app = client.application
+    if since is None and app.database_kind == "postgresql":
+        since = heard_everything(app)
+    if since is not None:
+        query = f"{query}&since={since}"
+    return client.get(f"/live/stream?{query}", buffered=False, environ_overrides=THREADED)
 
 
 def postgres_only(app):
@@ -273,3 +306,49 @@ def test_a_change_flushed_only_by_the_commit_is_heard_too(app, client, store, ma
         db.session.get(Order, order.id).pickup.checked_in_at = utcnow()
     assert stream.until("change") == ("change", f"desk:{store['ham'].id}")
     stream.close()
+
+
+def test_an_opening_stream_says_change_only_when_the_page_may_have_missed_something(app, client, store):
+    postgres_only(app)
+    app.config["OMNISTORE_LIVE_STREAM_SECONDS"] = 2  # five streams, each ending by itself
+    client.login(store["clerk"].email)
+    jacket = f"variant={store['jacket'].id}"
+    rendered = heard_everything(app)  # a product page rendered now …
+    receive(store["jacket"], store["cph"])  # … then the stock changes before its stream opens
+    heard_everything(app)
+    missed = Stream(open_stream(client, jacket, since=rendered))
+    assert missed.next() == ("ready", f"variant:{store['jacket'].id}")
+    assert missed.next() == ("change", f"variant:{store['jacket'].id}")  # fetch: the page is behind
+    missed.close()
+
+    fresh = Stream(open_stream(client, jacket))  # rendered after the change: nothing to fetch
+    assert fresh.next()[0] == "ready"
+    with pytest.raises(queue.Empty):
+        fresh.until("change", timeout=1)
+    fresh.close()
+
+    for since in ("", "&since=1", "&since=not-a-time"):  # no time, or older than the hub remembers: fetch
+        response = client.get(f"/live/stream?{jacket}{since}", buffered=False, environ_overrides=THREADED)
+        unsure = Stream(response)
+        assert unsure.next()[0] == "ready"
+        assert unsure.next() == ("change", f"variant:{store['jacket'].id}")
+        unsure.close()
+
+
+def test_the_hub_is_sure_only_of_what_it_heard_while_it_listened():
+    from omnistore.core import live
+
+    hub = live.Hub("postgresql://nowhere")
+    now = time.time()
+    assert not hub.caught_up(["variant:1"], now)  # it never listened
+    hub.heard_from = now - 10  # listening for 10 s
+    assert hub.caught_up(["variant:1"], now) and hub.caught_up(["variant:1"], now - 10)
+    assert not hub.caught_up(["variant:1"], now - 11)  # a page older than the listening
+    hub.deliver("variant:1 desk:2")
+    assert not hub.caught_up(["variant:1"], now) and not hub.caught_up(["desk:2", "variant:3"], now)
+    assert hub.caught_up(["variant:3"], now) and hub.caught_up(["variant:1"], time.time() + 1)
+    hub.heard["variant:4"] = now - live.HEARD_SECONDS - 60  # long ago: forgotten at the next notice
+    hub.forget_at = 0
+    hub.deliver("variant:5")
+    assert "variant:4" not in hub.heard
+    assert not hub.caught_up(["variant:4"], now - live.HEARD_SECONDS - 30)  # that far back it no longer knows

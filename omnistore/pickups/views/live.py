@@ -1,11 +1,14 @@
 """The live stream: an open page hears that its network panel or desk queue changed, and fetches it only then.
 
-`GET /live/stream?variant=<id>&desk=1[&location=CODE]` — server-sent events (text/event-stream) for the open
-page's live components: the stock of up to MAX_VARIANTS variants (their network panels) and the pickup desk of
-the staff member's store (an admin may name another with `location`, as on the desk). Each event is
+`GET /live/stream?variant=<id>&desk=1[&location=CODE][&since=MS]` — server-sent events (text/event-stream) for
+the open page's live components: the stock of up to MAX_VARIANTS variants (their network panels) and the pickup
+desk of the staff member's store (an admin may name another with `location`, as on the desk). Each event is
 `event: change` with the changed topics as data (`variant:12 desk:3`); static/js/live.js then fetches that
-component the way its poll does. `event: end` says the session ended (signed out, disabled, idle): the page
-stops listening and its poll takes the ordinary way to the sign-in page.
+component the way its poll does. `since` is when the page's components were rendered (their data-live-since,
+ms since the epoch): right after `ready`, a `change` for all the asked topics follows unless the process's hub
+is sure none of them changed since then (core/live.Hub.caught_up); without `since` it always follows.
+`event: end` says the session ended (signed out, disabled, idle): the page stops listening and its poll takes
+the ordinary way to the sign-in page.
 
 The same rules as every request: signed in (Flask-Login and the idle timeout before the view), the desk's store
 scope (`_desk_location`), and the session checked again every OMNISTORE_LIVE_STREAM_CHECK_SECONDS while the
@@ -55,11 +58,13 @@ def stream():
     staff_id, generation = login.parse_user_id(session.get("_user_id"))
     key = session.get(login.SESSION_KEY)
     asked = " ".join(sorted(topics))
+    since = _since(request.args.get("since"))
     topics |= {staff_sessions.session_topic(key), staff_sessions.staff_topic(current_user.id)}
     config = app.config
     checks = Checks(app, staff_id, generation, key, config["OMNISTORE_LIVE_STREAM_CHECK_SECONDS"])
     response = Response(
-        _events(app, topics, asked, checks, config["OMNISTORE_LIVE_STREAM_SECONDS"]), mimetype="text/event-stream"
+        _events(app, topics, asked, since, checks, config["OMNISTORE_LIVE_STREAM_SECONDS"]),
+        mimetype="text/event-stream",
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # a proxy passes each event on at once
@@ -86,10 +91,19 @@ class Checks:
                 db.session.remove()
 
 
-def _events(app, topics, asked, checks, lifetime):
+def _since(given):
+    """The page's render time from `since` (ms since the epoch) in seconds, or None when missing or not a time."""
+    if not given or len(given) > 15 or not (given.isascii() and given.isdigit()):
+        return None
+    return int(given) / 1000
+
+
+def _events(app, topics, asked, since, checks, lifetime):
     ends = time.monotonic() + lifetime
     with live.subscribed(app, topics) as subscription:
         yield f"retry: {RETRY_MS}\nevent: ready\ndata: {asked}\n\n"
+        if since is None or not subscription.hub.caught_up(asked.split(), since):
+            yield f"event: change\ndata: {asked}\n\n"  # catch up on what may have changed before we listened
         while True:
             now = time.monotonic()
             if now >= ends:
