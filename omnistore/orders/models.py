@@ -181,6 +181,7 @@ class Transfer(db.Model):
         ),
         Index("ix_transfer_source_status", "source_location_id", "status"),
         Index("ix_transfer_destination_status", "destination_location_id", "status"),
+        Index("ix_transfer_created_at", "created_at"),  # today's transfers per source (transfer_capacity.py)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@ today, its own local day, cancelled ones not counted (`transfers_today`, read by
 and claiming that capacity inside the placing transaction (`claim_transfer_capacity`)."""
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from omnistore.core.errors import InsufficientStock
 from omnistore.core.extensions import db
@@ -18,21 +18,27 @@ def start_of_local_day(location, now):
 
 
 def transfers_today(locations, now):
-    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}."""
+    """{location_id: outgoing transfers created today (local day), cancelled ones not counted}.
+
+    One grouped count per local midnight among `locations` (a network in one time zone: one statement), not an
+    IN list of every store's id: the sourcing engine asks this on every proposal, for the whole network."""
     if not locations:
         return {}
-    starts = {loc.id: start_of_local_day(loc, now) for loc in locations}
-    rows = db.session.execute(
-        select(Transfer.source_location_id, Transfer.created_at).where(
-            Transfer.source_location_id.in_(list(starts)),
-            Transfer.status != "cancelled",
-            Transfer.created_at >= min(starts.values()),
-        )
-    ).all()
+    by_zone = {}
+    for loc in locations:
+        by_zone.setdefault(loc.timezone, []).append(loc)
+    by_start = {}
+    for same_zone in by_zone.values():
+        start = start_of_local_day(same_zone[0], now)
+        by_start.setdefault(start, set()).update(loc.id for loc in same_zone)
     counts = {}
-    for location_id, created_at in rows:
-        if created_at >= starts[location_id]:
-            counts[location_id] = counts.get(location_id, 0) + 1
+    for start, ids in by_start.items():
+        rows = db.session.execute(
+            select(Transfer.source_location_id, func.count())
+            .where(Transfer.status != "cancelled", Transfer.created_at >= start)
+            .group_by(Transfer.source_location_id)
+        )
+        counts.update((location_id, count) for location_id, count in rows if location_id in ids)
     return counts
 
 

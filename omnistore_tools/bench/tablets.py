@@ -323,6 +323,8 @@ class Tablet(FastHttpUser):
             if time.time() >= end:
                 return
             if self.live is not None and time.time() >= due:
+                if self.push and self.stream_open and time.time() < self.last_fetch + PLAN["push_refresh_seconds"]:
+                    continue  # the stream opened while this poll was due: live.js skips it
                 self.poll()
 
     # -- the stream (push mode): server-sent events, as static/js/live.js holds them -----------------------
