@@ -324,11 +324,14 @@ def sourcing_request(draft, holds, now=None):
     )
 
 
-def _state(draft, holds, *, now=None):
+def _state(draft, holds, *, now=None, proposal=None):
+    """The draft's state with `holds`; `proposal`, when given, is the plan those holds were made for."""
     held = sum(h.quantity for h in holds)
     expires = min((h.expires_at for h in holds), default=None)
     if not draft.lines:
         return DraftState(draft, None, expires, held, _("Add an item to start the order."))
+    if proposal is not None:
+        return DraftState(draft, proposal, expires, held)
     try:
         proposal = sourcing.propose(sourcing_request(draft, holds, now))
     except (ValidationFailed, NotFound) as error:
@@ -405,7 +408,8 @@ def rehold(session, draft, staff):
             break
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
     draft.holds_expire_at = expires_at if holds else None
-    return _state(draft, holds)
+    # Held in full: the plan stands as proposed (with our holds counted back, the stock it saw is unchanged).
+    return _state(draft, holds, proposal=state.proposal if not short else None)
 
 
 def hold_for_customer(customer_id, variant_id, location_id, *, until, reason) -> OrderDraft:
