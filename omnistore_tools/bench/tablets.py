@@ -162,6 +162,7 @@ class Tablet(FastHttpUser):
         self.notice = Event()  # the stream said the component changed (or opened: catch up)
         self.last_fetch = 0.0
         self.desk_pending = []  # (order number, sent at) placed for collection here, not shown on this desk yet
+        self.desk_shown = (0.0, "")  # when the open queue last arrived, and its page (an order may be on it already)
         gevent.sleep(self.rng.uniform(0, PLAN["spawn_seconds"]))  # tablets come on over the spawn time
         if not self.resume():
             self.sign_in()
@@ -244,6 +245,8 @@ class Tablet(FastHttpUser):
         if kind == "panel":
             self.live_variant = variant_id
             DAY.open_panels[variant_id].add(self)
+        else:
+            self.desk_shown = (time.time(), text or "")
         if self.push:
             stream = (_PANEL_STREAM if kind == "panel" else _QUEUE_STREAM).search(text or "")
             since = (_PANEL_SINCE if kind == "panel" else _QUEUE_SINCE).search(text or "")
@@ -264,10 +267,15 @@ class Tablet(FastHttpUser):
         self.pending.append(sent_at)
 
     def placed_here(self, number, sent_at):
-        """A floor tablet placed an order for collection at this desk's store (called by that tablet)."""
+        """A floor tablet placed an order for collection at this desk's store (called by that tablet as soon as the
+        placing answered): the desk owes it, unless the queue it fetched since the order was sent shows it."""
         if self.live and self.live[0] == "queue":
-            self.desk_pending.append((number, sent_at))
             DAY.desk_changes += 1
+            shown_at, text = self.desk_shown
+            if shown_at >= sent_at and f'data-order="{number}"' in text:
+                DAY.desk_freshness.append(shown_at - sent_at)
+            else:
+                self.desk_pending.append((number, sent_at))
 
     def poll(self, why=POLL):
         kind, url = self.live
@@ -289,6 +297,7 @@ class Tablet(FastHttpUser):
             found = _PANEL.search(response.text or "")
         else:
             text = response.text or ""
+            self.desk_shown = (seen, text)
             still = []
             for number, placed_at in self.desk_pending:
                 if f'data-order="{number}"' in text:
@@ -492,12 +501,12 @@ class Tablet(FastHttpUser):
         order_url = _path(placed.headers.get("Location"))
         if placed.status_code == 303 and order_url:
             DAY.placed += 1
-            self.keep_csrf(self.get(order_url, "order: placed page").text)
             number = order_url.rstrip("/").rsplit("/", 1)[-1]
-            DAY.to_hand_over[self.store["code"]].append(number)
             desk = DAY.desks.get(self.store["code"])
-            if desk is not None:
+            if desk is not None:  # before the next request: the desk may fetch its queue meanwhile
                 desk.placed_here(number, sent)
+            self.keep_csrf(self.get(order_url, "order: placed page").text)
+            DAY.to_hand_over[self.store["code"]].append(number)
 
     # the desk
     def open_desk(self):
@@ -575,10 +584,12 @@ class Erp(FastHttpUser):
     def feed(self):
         feed = PLAN["feed"]
         gevent.sleep(feed["seconds"])
-        # A level the row cannot have yet (seed levels are small; this one moves on every batch), so that
-        # every row is a change: setting a level to the value it has changes nothing and bumps no version.
+        # A level the row cannot have yet, so that every row is a change: setting a level to the value it has
+        # changes nothing and bumps no version. Seed levels are small; this one comes from the clock (10 ms steps,
+        # repeating every 2.5 hours, below the API's 1,000,000), so it differs from every batch before, of this run
+        # and of earlier runs on the kept database.
         self.batch += 1
-        level = 100 + self.batch % 900
+        level = 1000 + int(time.time() * 100) % 900_000
         rows, watched = [], None
         open_variants = [variant for variant, tablets in DAY.open_panels.items() if tablets]
         if open_variants:
