@@ -209,7 +209,7 @@ def _plan(app, network_stores, products, per_store, largest, random_seed, api_to
     from omnistore.demo_logins import DEMO_PASSWORD
     from omnistore.stock.models import StockLevel
     from omnistore.stores.models import Location
-    from omnistore_tools.seed import SEED_DOMAIN, SEED_MARK
+    from omnistore_tools.seed import SEED_DOMAIN, SEED_MARK, variant_sku
 
     workload = _sample_workload(app, random.Random(random_seed), products)
     customers = workload.customer_sample()
@@ -247,6 +247,7 @@ def _plan(app, network_stores, products, per_store, largest, random_seed, api_to
         ],
         "variants": [_variant(v) for v in workload.variants],
         "sku_of": {str(v.id): v.sku for v in workload.variants},
+        "catalogue_skus": [variant_sku(number) for number in range(1, products + 1)],  # the ERP's whole feed
         "queries": workload.queries,
         "customers": customers.ids,
         "customer_queries": customers.queries,

@@ -568,7 +568,8 @@ def _quote(text):
 
 class Erp(FastHttpUser):
     """The ERP's stock feed: a batch of stock levels set through the API every `feed_seconds`; one row of each
-    batch is a variant some tablet has open (when any has), whose panels then owe the change."""
+    batch is a variant some tablet has open (when any has), whose panels then owe the change; the others are
+    variants of the whole catalogue (a tablet has one of them open now and then, as in a store)."""
 
     wait_time = constant(0)
     fixed_count = 1
@@ -596,9 +597,9 @@ class Erp(FastHttpUser):
             watched = self.rng.choice(open_variants)
             sku = PLAN["sku_of"][str(watched)]
             rows.append({"sku": sku, "location": self.rng.choice(feed["locations"]), "on_hand": level})
-        while len(rows) < feed["rows"]:
-            variant = self.rng.choice(PLAN["variants"])
-            rows.append({"sku": variant["sku"], "location": self.rng.choice(feed["locations"]), "on_hand": level})
+        while len(rows) < feed["rows"]:  # the rest from the whole catalogue, as an ERP's feed is
+            sku = self.rng.choice(PLAN["catalogue_skus"])
+            rows.append({"sku": sku, "location": self.rng.choice(feed["locations"]), "on_hand": level})
         sent = time.time()
         if watched is not None:
             for tablet in list(DAY.open_panels[watched]):
