@@ -276,6 +276,7 @@ def record_stage_changes(now=None, *, thresholds=None) -> StageReport:
             select(stages.c.customer_id, recorded.c.stage, stages.c.stage, literal(now, UTCDateTime()))
             .outerjoin(recorded, recorded.c.customer_id == stages.c.customer_id)
             .where(or_(recorded.c.stage.is_(None), recorded.c.stage != stages.c.stage))
+            .order_by(stages.c.customer_id)  # ids in customer order: a history's same-moment changes sort alike
         )
         added = session.execute(
             insert(CustomerStageChange)

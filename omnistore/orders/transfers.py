@@ -264,7 +264,7 @@ def ship(transfer, *, staff, tracking):
 
 def _live_transfers(order):
     return db.session.scalars(
-        select(Transfer).where(Transfer.order_id == order.id, Transfer.status != "cancelled")
+        select(Transfer).where(Transfer.order_id == order.id, Transfer.status != "cancelled").order_by(Transfer.id)
     ).all()
 
 

@@ -85,7 +85,9 @@ def test_upsert_creates_products_with_variants_and_search_text(app, actor):
     ]
     for word in ("muller", "mueller", "regenjacke", "nordwind", "jkt-1", "jkt-1-s", "navy", "jackets"):
         assert word in product.search_text.split()
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "catalog.products_upserted"))
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "catalog.products_upserted").order_by(AuditEvent.id)
+    )
     assert event.api_client_id == actor.id
     assert event.detail["created"] == ["JKT-1", "JKT-2"] and event.detail["summary"]["errors"] == 0
 

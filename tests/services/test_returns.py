@@ -195,7 +195,9 @@ def test_the_window_is_enforced_and_a_manager_override_is_audited(app, shop):
         staff=shop.boss,
     )
     assert ret.window_override_reason == "regular customer" and ret.window_overridden_by_staff_id == shop.boss.id
-    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "return.window_override"))
+    audit = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "return.window_override").order_by(AuditEvent.id)
+    )
     assert audit.staff_id == shop.boss.id and audit.detail["reason"] == "regular customer"
 
 
@@ -324,4 +326,9 @@ def test_the_orders_market_sets_the_window_online_never_below_fourteen(app, shop
         staff=shop.boss,
     )
     assert ret.window_overridden_by_staff_id == shop.boss.id
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "return.window_override")) is not None
+    assert (
+        db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "return.window_override").order_by(AuditEvent.id)
+        )
+        is not None
+    )

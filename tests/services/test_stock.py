@@ -127,7 +127,7 @@ def test_first_receipt_creates_the_level_then_adds(variant, ham, clerk):
         "LS-1",
     )
     assert ledger(variant.id, ham.id) == (5, 0, 2)
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.received"))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.received").order_by(AuditEvent.id))
     assert event.staff_id == clerk.id and event.location_id == ham.id and event.detail["quantity"] == 3
 
 
@@ -858,7 +858,7 @@ def test_import_applies_good_rows_and_reports_bad_ones(network, manager, ham):
     movements = db.session.scalars(select(StockMovement).where(StockMovement.kind == "import")).all()
     assert sorted(m.on_hand_delta for m in movements) == [3, 4]
     assert {(m.reason, m.reference, m.staff_id) for m in movements} == {("erp.csv", result.reference, manager.id)}
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.imported"))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.imported").order_by(AuditEvent.id))
     assert event.entity_id == result.reference and event.detail["summary"] == result.summary
     assert len(event.detail["problems"]) == 10
     assert_ledger_explains_every_level()

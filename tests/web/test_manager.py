@@ -205,7 +205,9 @@ def test_a_manager_changes_the_pickup_rules_of_the_own_store(client, shop):
     assert (ham.hold_days, ham.reminder_day, ham.transfer_capacity, ham.safety_stock) == (10, 8, 20, 2)
     assert ham.sourcing_enabled is False and ham.pickup_enabled is True
     assert ham.pickup_hours["mon"] == [["09:00", "12:00"], ["14:00", "18:00"]] and ham.pickup_hours["wed"] == []
-    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "location.pickup_settings"))
+    audit = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "location.pickup_settings").order_by(AuditEvent.id)
+    )
     assert audit.detail["changes"]["hold_days"] == [7, 10]
 
 
@@ -238,7 +240,12 @@ def test_bad_settings_are_refused_where_the_manager_looks(client, shop, field, v
     ham = db.session.get(Location, shop["ham"].id)
     db.session.refresh(ham)
     assert (ham.hold_days, ham.reminder_day, ham.transfer_capacity) == (7, 5, 50)
-    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "location.pickup_settings")) is None
+    assert (
+        db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "location.pickup_settings").order_by(AuditEvent.id)
+        )
+        is None
+    )
 
 
 def test_only_admins_change_another_stores_settings(client, shop):
@@ -282,7 +289,9 @@ def test_a_manager_sets_the_store_s_pick_deadline_and_empties_it_for_the_network
     db.session.refresh(ham)
     assert ham.pick_hours == 2.5
     assert 'value="2.5"' in client.get("/manager/settings").get_data(as_text=True)
-    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "location.pickup_settings"))
+    audit = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "location.pickup_settings").order_by(AuditEvent.id)
+    )
     assert audit.detail["changes"]["pick_hours"] == [None, 2.5]
     assert client.submit("/manager/settings", {**SETTINGS, "pick_hours": ""}).status_code == 303
     db.session.refresh(ham)

@@ -295,7 +295,7 @@ def test_the_changes_are_recorded_with_who_did_them(client, shop):
     client.submit(here_url(shop, "receive"), {"quantity": "1", "reason": "delivery"})
     movement = db.session.scalar(select(StockMovement).order_by(StockMovement.id.desc()))
     assert (movement.kind, movement.staff_id, movement.reason) == ("receipt", shop["clerk"].id, "delivery")
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.received"))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "stock.received").order_by(AuditEvent.id))
     assert event.staff_id == shop["clerk"].id and event.location_id == shop["ham"].id
 
 
