@@ -214,6 +214,8 @@ def test_on_a_laptop_the_web_process_runs_the_jobs_itself(app, client, make, app
     try:
         assert client.get("/login").status_code == 200  # the first request starts it
         wait_for(lambda: all(state(job.name) and state(job.name).last_outcome == "ok" for job in JOBS), what="jobs")
+        # its heartbeat is written on its own turn, not with the jobs' outcomes: wait for it too
+        wait_for(lambda: periodic.status(JOBS, app.config).alive, what="the web process's heartbeat")
         kinds = [beat.kind for beat in periodic.status(JOBS, app.config).alive]
         assert kinds == ["web"]
     finally:
