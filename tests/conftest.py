@@ -122,6 +122,10 @@ def _test_config(url, **overrides):
         "OMNISTORE_AUTO_SETUP": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
+        # Each worker keeps a few apps, each with its idle pool, on one PostgreSQL (max_connections 100): the
+        # small pool of SQLAlchemy's default, not the one sized for a gevent web process.
+        "OMNISTORE_DB_POOL_SIZE": 5,
+        "OMNISTORE_DB_POOL_OVERFLOW": 10,
     }
     config.update(overrides)
     return config

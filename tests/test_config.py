@@ -95,6 +95,18 @@ def test_the_ordering_settings_take_effect_in_the_app(monkeypatch):
         assert rules.delivery_countries == ("DK",)
 
 
+def test_a_web_process_on_postgresql_keeps_the_pool_the_settings_give(monkeypatch):
+    monkeypatch.setenv("OMNISTORE_DB_POOL_OVERFLOW", "3")
+    config = {"TESTING": True, "OMNISTORE_AUTO_SETUP": False, "OMNISTORE_IN_PROCESS_WORKER": False}
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": "postgres://nobody@127.0.0.1:1/none"})
+    with app.app_context():  # no connection is made to build the pool
+        from omnistore.core.extensions import db
+
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (20, 3)
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]  # SQLite's own pool
+
+
 @pytest.mark.parametrize(
     "name, value",
     [
