@@ -21,8 +21,10 @@
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var now = Date.now();
     // A pause of half a second starts a new code: long enough that a busy tablet delivering a scanner's
-    // keys late doesn't drop the first digits, short enough that stray keys from earlier don't stick.
-    if (now - lastKey > 500) { buffer = ""; }
+    // keys late doesn't drop the first digits, short enough that stray keys from earlier don't stick. A web
+    // address under way (it starts with "http") waits longer: a stall in its middle would leave only its
+    // tail, which no order has.
+    if (now - lastKey > (buffer.indexOf("http") === 0 ? 5000 : 500)) { buffer = ""; }
     lastKey = now;
     if (event.key.length === 1) { buffer += event.key; return; }
     if (event.key === "Enter" && buffer.length >= 8 && !/^\d+$/.test(buffer)) {  // digits only: a product barcode
