@@ -405,13 +405,15 @@ def rejected_recently(variant_ids, now) -> set:
 
 def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset()):
     distance = distances_from(anchor) if anchor is not None else None
-    # Today's transfers matter only where the other rules would let a location send something.
+    # Today's transfers matter only where rule 1 would let a location send something if it had sent none yet.
     could_send = [
         loc
         for loc in locations
         if (anchor is None or loc.id != anchor.id)
-        and loc.sourcing_enabled
-        and any(levels.get((variant_id, loc.id), 0) > loc.safety_stock for variant_id in variant_ids)
+        and any(
+            _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=False, used={})[0] is None
+            for variant_id in variant_ids
+        )
     ]
     capacity_used = transfers_today(could_send, now)
     country = (country or "").upper()
