@@ -16,6 +16,7 @@ from sqlalchemy.orm import defer
 
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
+from omnistore.core.types import utcnow
 from omnistore.orders import order_rules, sourcing
 from omnistore.orders.models import DraftHold
 from omnistore.stock import availability
@@ -119,6 +120,7 @@ def option_summaries(draft, state, stores=None) -> dict:
         other = next((s.location for s in stores if s.id != here.id), None)
     country = (draft.delivery_address or {}).get("country") or here.country
     options = {}
+    reading, now = sourcing.Reading(), utcnow()  # the ways are proposed at one moment, from one reading
     wanted = [("here", "pickup", here), ("store", "pickup", other), ("delivery", "delivery", None)]
     for choice, fulfilment, location in wanted:
         if fulfilment == "pickup" and (location is None or not location.pickup_enabled or not location.is_store):
@@ -131,10 +133,11 @@ def option_summaries(draft, state, stores=None) -> dict:
             delivery_country=country if fulfilment == "delivery" else None,
             selling_location_id=here.id,
             own_holds=holds,
+            now=now,
         )
         try:
             same = state is not None and state.proposal is not None and choice == current_choice(draft)
-            proposal = state.proposal if same else sourcing.propose(request)
+            proposal = state.proposal if same else sourcing.propose(request, reading=reading)
         except DomainError as refused:
             options[choice] = OptionSummary(choice, location, problem=str(refused.message))
             continue

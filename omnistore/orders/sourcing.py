@@ -194,20 +194,40 @@ def _check_request(request):
         check_quantity(line.quantity, name=f"lines.{index}.quantity")
 
 
-def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposal:
-    """The sourcing plan for `request` (see the module docstring for the rules). Reads only."""
+class Reading:
+    """What proposals made together read once. The ways one draft could go (counter.option_summaries) are
+    proposed one after another with nothing written between them, so they share the variants, prices, stock,
+    recent rejections and today's transfers they read instead of reading each again per way."""
+
+    def __init__(self):
+        self._read = {}
+        self.transfers = {}  # transfer_capacity.transfers_today's counts per local midnight
+
+    def once(self, key, read):
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
+
+
+def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: Reading | None = None) -> Proposal:
+    """The sourcing plan for `request` (see the module docstring for the rules). Reads only; proposals made
+    together may share a `Reading`."""
     _check_request(request)
     rule = rules_ or rules()
     now = request.now or utcnow()
-    variant_ids = sorted({line.variant_id for line in request.lines})
-    variants = {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))}
+    reading = reading or Reading()
+    variant_ids = tuple(sorted({line.variant_id for line in request.lines}))
+    variants = reading.once(
+        ("variants", variant_ids),
+        lambda: {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))},
+    )
     for index, line in enumerate(request.lines):
         if line.variant_id not in variants:
             raise NotFound(_("We could not find that product variant."), field=f"lines.{index}")
 
     pickup = None
     market = order_market(request)
-    prices = prices_in(variant_ids, market.code)
+    prices = reading.once(("prices", variant_ids, market.code), lambda: prices_in(variant_ids, market.code))
     if request.fulfilment == "pickup":
         pickup = pickup_location(request.pickup_location_id)
         anchor = pickup
@@ -227,13 +247,19 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
     for variant_id, location_id, quantity in request.own_holds:
         held[(variant_id, location_id)] = held.get((variant_id, location_id), 0) + quantity
     levels = {}
-    for variant_id, location_id, on_hand, allocated in db.session.execute(
-        select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated).where(
-            StockLevel.variant_id.in_(variant_ids)
-        )
-    ):
+    stock = reading.once(
+        ("stock", variant_ids),
+        lambda: db.session.execute(
+            select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.allocated).where(
+                StockLevel.variant_id.in_(variant_ids)
+            )
+        ).all(),
+    )
+    for variant_id, location_id, on_hand, allocated in stock:
         levels[(variant_id, location_id)] = max(on_hand - allocated, 0) + held.get((variant_id, location_id), 0)
-    excluded = set(request.exclude) | rejected_recently(variant_ids, now)
+    excluded = set(request.exclude) | reading.once(
+        ("rejected", variant_ids, now), lambda: rejected_recently(variant_ids, now)
+    )
     location_ids = {location_id for _v, location_id in levels}
     if anchor is not None:
         location_ids.add(anchor.id)
@@ -248,6 +274,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None) -> Proposa
         levels=levels,
         variant_ids=variant_ids,
         excluded=excluded,
+        reading=reading,
     )
 
     # 3. one location for everything, else split by line. A variant not sold in the market is no one's to supply.
@@ -403,7 +430,7 @@ def rejected_recently(variant_ids, now) -> set:
     return {(variant_id, location_id) for variant_id, location_id in rows}
 
 
-def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset()):
+def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset(), reading=None):
     distance = distances_from(anchor) if anchor is not None else None
     # Today's transfers matter only where rule 1 would let a location send something if it had sent none yet.
     could_send = [
@@ -415,7 +442,7 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, exclu
             for variant_id in variant_ids
         )
     ]
-    capacity_used = transfers_today(could_send, now)
+    capacity_used = transfers_today(could_send, now, counted=reading.transfers if reading else None)
     country = (country or "").upper()
     candidates = []
     for loc in locations:

@@ -17,11 +17,12 @@ def start_of_local_day(location, now):
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def transfers_today(locations, now):
+def transfers_today(locations, now, *, counted=None):
     """{location_id: outgoing transfers created today (local day), cancelled ones not counted}.
 
     One grouped count per local midnight among `locations` (a network in one time zone: one statement), not an
-    IN list of every store's id: the sourcing engine asks this on every proposal, for the whole network."""
+    IN list of every store's id: the sourcing engine asks this on every proposal, for the whole network.
+    `counted` (a dict the caller keeps: sourcing.Reading's) keeps each midnight's counts for the next call."""
     if not locations:
         return {}
     by_zone = {}
@@ -33,12 +34,18 @@ def transfers_today(locations, now):
         by_start.setdefault(start, set()).update(loc.id for loc in same_zone)
     counts = {}
     for start, ids in by_start.items():
-        rows = db.session.execute(
-            select(Transfer.source_location_id, func.count())
-            .where(Transfer.status != "cancelled", Transfer.created_at >= start)
-            .group_by(Transfer.source_location_id)
-        )
-        counts.update((location_id, count) for location_id, count in rows if location_id in ids)
+        day = counted.get(start) if counted is not None else None
+        if day is None:
+            day = dict(
+                db.session.execute(
+                    select(Transfer.source_location_id, func.count())
+                    .where(Transfer.status != "cancelled", Transfer.created_at >= start)
+                    .group_by(Transfer.source_location_id)
+                ).all()
+            )
+            if counted is not None:
+                counted[start] = day
+        counts.update((location_id, count) for location_id, count in day.items() if location_id in ids)
     return counts
 
 

@@ -10,6 +10,7 @@ from omnistore.orders import order_rules, sourcing
 from omnistore.orders.models import Order, Transfer
 from omnistore.orders.order_rules import LineRequest
 from omnistore.orders.sourcing import SourcingRequest
+from tests.helpers import count_statements
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Hamburg
 
@@ -24,10 +25,11 @@ def network(make):
     return locations, variants
 
 
-def _propose(network, lines, *, fulfilment="pickup", pickup="HAM", country=None, selling=None, holds=()):
+def _propose(network, lines, *, fulfilment="pickup", pickup="HAM", country=None, selling=None, holds=(), reading=None):
     locations, variants = network
     return sourcing.propose(
-        SourcingRequest(
+        reading=reading,
+        request=SourcingRequest(
             lines=tuple(LineRequest(variants[name].id, quantity) for name, quantity in lines),
             fulfilment=fulfilment,
             pickup_location_id=locations[pickup].id if pickup else None,
@@ -35,7 +37,7 @@ def _propose(network, lines, *, fulfilment="pickup", pickup="HAM", country=None,
             selling_location_id=locations[selling].id if selling else None,
             own_holds=tuple((variants[v].id, locations[loc].id, q) for v, loc, q in holds),
             now=NOW,
-        )
+        ),
     )
 
 
@@ -279,6 +281,31 @@ def test_a_drafts_own_holds_count_as_available_to_it(make, network):
     make.stock(variants["A"], locations["BER"], 5)
     assert _propose(network, [("A", 2)]).lines[0].source.code == "BER"
     assert _propose(network, [("A", 2)], holds=[("A", "HAM", 2)]).lines[0].source.code == "HAM"
+
+
+def test_proposals_made_together_read_the_network_once_and_plan_as_each_would_alone(make, network):
+    """The ways a draft could go (the builder's options, all sold in one market) share one Reading: the same
+    plans, the stock, prices, rejections and today's transfers read once; each keeps its own holds."""
+    locations, variants = network
+    locations["BER"].transfer_capacity = 1
+    db.session.commit()
+    make.stock(variants["A"], locations["HAM"], 1, allocated=1)
+    make.stock(variants["A"], locations["BER"], 3)
+    make.stock(variants["A"], locations["CPH"], 3)
+    make.stock(variants["B"], locations["WH1"], 4)
+    ways = [
+        {"pickup": "HAM", "holds": [("A", "HAM", 1)]},
+        {"pickup": "BER"},
+        {"fulfilment": "delivery", "pickup": None, "country": "DE", "selling": "HAM"},
+    ]
+    lines = [("A", 2), ("B", 1)]
+    alone = [_propose(network, lines, **way) for way in ways]
+    reading = sourcing.Reading()
+    with count_statements("SELECT") as seen:
+        together = [_propose(network, lines, reading=reading, **way) for way in ways]
+    assert together == alone
+    for table in ("FROM stock_level", "FROM line_rejection", "FROM variant_price", "FROM transfer"):
+        assert sum(table in statement for statement in seen) == 1, (table, seen)
 
 
 @pytest.mark.parametrize(
