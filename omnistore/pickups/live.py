@@ -36,9 +36,17 @@ def _note_desks(session, _flush_context):
             if obj.order_id is not None:
                 order_ids.add(obj.order_id)
     order_ids.discard(None)
-    if order_ids:
+    unknown = set()
+    for order_id in order_ids:  # an order this session holds (just placed, or the one a verb acts on) says it
+        order = session.identity_map.get(session.identity_key(Order, order_id))
+        if order is not None and "pickup_location_id" in order.__dict__:
+            if order.pickup_location_id is not None:
+                locations.add(order.pickup_location_id)
+        else:
+            unknown.add(order_id)
+    if unknown:
         rows = session.connection().execute(
-            select(Order.pickup_location_id).where(Order.id.in_(order_ids), Order.pickup_location_id.is_not(None))
+            select(Order.pickup_location_id).where(Order.id.in_(unknown), Order.pickup_location_id.is_not(None))
         )
         locations.update(location_id for (location_id,) in rows)
     if locations:

@@ -9,8 +9,13 @@ import uuid
 
 import pytest
 
+from omnistore.core import live
 from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+from omnistore.orders.models import Order, OrderEvent
+from omnistore.orders.services import record_event
 from omnistore.stock import ledger
+from tests.helpers import count_statements
 
 THREADED = {"wsgi.multithread": True, "wsgi.multiprocess": False}  # as `flask run`; gunicorn's gevent is the other
 
@@ -352,3 +357,20 @@ def test_the_hub_is_sure_only_of_what_it_heard_while_it_listened():
     hub.deliver("variant:5")
     assert "variant:4" not in hub.heard
     assert not hub.caught_up(["variant:4"], now - live.HEARD_SECONDS - 30)  # that far back it no longer knows
+
+
+def test_an_orders_history_names_its_desk_whether_or_not_the_session_holds_the_order(app, store, make, monkeypatch):
+    """The order a verb acts on says its pickup store itself; only an order the session does not hold is read."""
+    postgres_only(app)
+    order_id = make.order(store["ham"], lines=[(store["jacket"], 1, store["ham"])]).id
+    noted = []
+    monkeypatch.setattr(live, "note", lambda _session, *topics: noted.extend(topics))
+    db.session.expunge_all()
+    with count_statements("SELECT orders.pickup_location_id") as read:
+        with transaction():
+            db.session.add(OrderEvent(order_id=order_id, kind="note", detail={}))  # the order not held: read
+        with transaction() as session:
+            order = session.get(Order, order_id)
+            record_event(order, "note")  # held: not read again
+    assert noted == [f"desk:{store['ham'].id}"] * 2
+    assert len(read) == 1
