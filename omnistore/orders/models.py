@@ -118,7 +118,8 @@ class OrderLine(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_minor: Mapped[int] = mapped_column(Integer)
     source_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))  # where it is allocated
-    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"))
+    # Indexed: a transfer's lines are found by it (an order page with a transfer, the transfer lists).
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="allocated")
     # Units the customer brought back (returns/: raised by one conditional UPDATE, never above quantity).
     returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
