@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from omnistore.core.errors import NotFound
 from omnistore.core.extensions import db
 from omnistore.core.pagination import Page, paginate
+from omnistore.core.qr import qr_png
 from omnistore.core.types import UTCDateTime, one_of, utcnow
 
 OUTBOX_KINDS = ("email", "webhook")
@@ -50,8 +51,27 @@ class OutboxMessage(db.Model):
 class Attachment:
     filename: str
     mimetype: str
-    content: bytes
+    content: bytes = b""
     content_id: str = ""  # set for an inline image the HTML refers to as cid:<content_id>
+    # Instead of content: the text of a QR code, drawn as a PNG when the e-mail is built or previewed, so the
+    # request that queues it (placing an order) does not wait for the drawing.
+    qr: str = ""
+
+
+def _stored(attachment):
+    stored = {"filename": attachment.filename, "mimetype": attachment.mimetype, "content_id": attachment.content_id}
+    if attachment.qr:
+        stored["qr"] = attachment.qr
+    else:
+        stored["content"] = base64.b64encode(attachment.content).decode("ascii")
+    return stored
+
+
+def attachment_content(stored) -> bytes:
+    """A queued attachment's bytes: its content, or the QR code it names, drawn now."""
+    if "qr" in stored:
+        return qr_png(stored["qr"])
+    return base64.b64decode(stored["content"])
 
 
 def enqueue_email(topic, *, to, subject, text, html="", attachments=(), customer_id=None, **meta):
@@ -59,15 +79,7 @@ def enqueue_email(topic, *, to, subject, text, html="", attachments=(), customer
     `customer_id` the customer it is written to (so erasing the customer finds it)."""
     payload = {
         "html": html,
-        "attachments": [
-            {
-                "filename": a.filename,
-                "mimetype": a.mimetype,
-                "content_id": a.content_id,
-                "content": base64.b64encode(a.content).decode("ascii"),
-            }
-            for a in attachments
-        ],
+        "attachments": [_stored(a) for a in attachments],
         **meta,
     }
     message = _enqueue("email", topic, to, subject=subject, body=text, payload=payload)
@@ -131,7 +143,6 @@ def html_for_preview(message) -> str:
     html = (message.payload or {}).get("html", "")
     for attachment in (message.payload or {}).get("attachments", []):
         if attachment.get("content_id"):
-            html = html.replace(
-                f"cid:{attachment['content_id']}", f"data:{attachment['mimetype']};base64,{attachment['content']}"
-            )
+            content = base64.b64encode(attachment_content(attachment)).decode("ascii")
+            html = html.replace(f"cid:{attachment['content_id']}", f"data:{attachment['mimetype']};base64,{content}")
     return html

@@ -2,7 +2,6 @@
 outcome with retries and backoff. The messages and their queueing are in outbox.py; the worker (worker.py)
 calls `deliver_all_due` when something was queued and on its sweep."""
 
-import base64
 import contextlib
 import json
 import logging
@@ -22,7 +21,7 @@ from sqlalchemy import and_, select, update
 from omnistore.core import webhooks
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
-from omnistore.core.outbox import OutboxMessage
+from omnistore.core.outbox import OutboxMessage, attachment_content
 from omnistore.core.types import utcnow
 from omnistore.core.webhooks import WebhookEndpoint
 
@@ -195,7 +194,7 @@ def build_email(message, sender):
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body)
     payload = message.payload or {}
-    attachments = [(a, base64.b64decode(a["content"])) for a in payload.get("attachments", [])]
+    attachments = [(a, attachment_content(a)) for a in payload.get("attachments", [])]
     if payload.get("html"):
         email.add_alternative(payload["html"], subtype="html")
         html_part = email.get_payload()[1]

@@ -171,9 +171,7 @@ def _email(order, topic, template, subject, *, with_qr=False, **extra):
     if with_qr and context["status_url"]:
         context["qr_cid"] = QR_CONTENT_ID
         attachments = (
-            outbox.Attachment(
-                "pickup-qr.png", "image/png", pickup_codes.qr_png(context["status_url"]), content_id=QR_CONTENT_ID
-            ),
+            outbox.Attachment("pickup-qr.png", "image/png", qr=context["status_url"], content_id=QR_CONTENT_ID),
         )
     context.update(extra)
     with force_locale(locale):

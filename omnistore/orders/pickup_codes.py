@@ -1,11 +1,9 @@
-"""A pickup order's collect side: the QR token and the short code it is opened with, the status link
-and its QR code. Placing opens the pickup and the e-mails carry the link, so the order owns them; the
+"""A pickup order's collect side: the QR token and the short code it is opened with, and the status link
+its QR code (core/qr.py) encodes. Placing opens the pickup and the e-mails carry the link, so the order owns them; the
 pickup desk reads them back."""
 
-import io
 import secrets
 
-import qrcode
 from sqlalchemy import exists, select
 
 from omnistore.core.extensions import db
@@ -51,13 +49,3 @@ def open_pickup(order: Order) -> Pickup:
 def status_url(pickup: Pickup) -> str:
     """The customer's status page for this pickup: what the email links to and the QR code encodes."""
     return f"{public_url()}/o/{pickup.token}"
-
-
-def qr_png(data: str, *, box_size=8) -> bytes:
-    """A QR code of `data` as a PNG, with the quiet zone phone cameras need."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer, format="PNG")
-    return buffer.getvalue()

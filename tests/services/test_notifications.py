@@ -1,6 +1,5 @@
 """Customer emails and order webhooks, written to the outbox in the caller's transaction."""
 
-import base64
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from omnistore.core import webhooks
+from omnistore.core import outbox, webhooks
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
 from omnistore.core.outbox import OutboxMessage
@@ -63,7 +62,7 @@ def test_ready_email_has_code_store_hours_pickup_by_and_a_qr_that_decodes_to_the
     assert 'src="cid:pickup-qr"' in html and ready_order.pickup.short_code in html
     [qr] = email.payload["attachments"]
     assert qr["content_id"] == "pickup-qr" and qr["mimetype"] == "image/png"
-    image = Image.open(io.BytesIO(base64.b64decode(qr["content"])))
+    image = Image.open(io.BytesIO(outbox.attachment_content(qr)))
     assert [code.text for code in zxingcpp.read_barcodes(image)] == [url]
     events = db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == ready_order.id)).all()
     assert [(e.kind, e.detail) for e in events] == [("notified", {"topic": "order.ready"})]

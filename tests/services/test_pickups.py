@@ -7,6 +7,7 @@ from PIL import Image
 
 from omnistore.core.db import transaction
 from omnistore.core.extensions import db
+from omnistore.core.qr import qr_png
 from omnistore.orders import pickup_codes
 
 
@@ -31,7 +32,7 @@ def test_the_qr_code_decodes_to_the_status_url(app, make):
         pickup = pickup_codes.open_pickup(make.order(store))
     url = pickup_codes.status_url(pickup)
     assert url == f"{app.config['OMNISTORE_PUBLIC_URL']}/o/{pickup.token}"
-    image = Image.open(io.BytesIO(pickup_codes.qr_png(url)))
+    image = Image.open(io.BytesIO(qr_png(url)))
     assert image.format == "PNG"
     decoded = zxingcpp.read_barcodes(image)
     assert [(code.format.name, code.text) for code in decoded] == [("QRCode", url)]

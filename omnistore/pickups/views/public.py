@@ -15,6 +15,7 @@ from wtforms.validators import Length
 
 from omnistore.core.errors import DomainError, NotFound, ValidationFailed
 from omnistore.core.extensions import limiter
+from omnistore.core.qr import qr_png
 from omnistore.orders import notifications, order_rules, pickup_codes
 from omnistore.pickups import customer as customer_pickups
 from omnistore.web.errors import error_response
@@ -110,7 +111,7 @@ def qr(token):
     customer_view = customer_pickups.view(token)
     if not customer_view.show_code:
         raise NotFound(_l("This order has no code to show any more."))
-    response = make_response(pickup_codes.qr_png(pickup_codes.status_url(customer_view.pickup), box_size=10))
+    response = make_response(qr_png(pickup_codes.status_url(customer_view.pickup), box_size=10))
     response.headers["Content-Type"] = "image/png"
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
