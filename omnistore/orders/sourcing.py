@@ -263,10 +263,10 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
     location_ids = {location_id for _v, location_id in levels}
     if anchor is not None:
         location_ids.add(anchor.id)
-    locations = [loc for loc in active_locations() if loc.id in location_ids] if location_ids else []
+    sites = [site for site in active_sites() if site.id in location_ids] if location_ids else []
 
     candidates = _rank(
-        locations,
+        sites,
         anchor=anchor,
         pickup=pickup,
         country=request.delivery_country,
@@ -319,7 +319,14 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
                         ),
                     )
                 else:
-                    code, reason = _held_back(line.variant_id, locations, levels, anchor=anchor, pickup=pickup, now=now)
+                    code, reason = _held_back(
+                        line.variant_id,
+                        [site.location for site in sites],
+                        levels,
+                        anchor=anchor,
+                        pickup=pickup,
+                        now=now,
+                    )
                 item = PlannedLine(
                     line.variant_id,
                     line.quantity,
@@ -371,16 +378,35 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
     )
 
 
-_ACTIVE_LOCATIONS = "omnistore.sourcing.active_locations"  # session.info: (transaction, locations)
+_ACTIVE_SITES = "omnistore.sourcing.active_sites"  # session.info: (transaction, sites)
 
 
-def active_locations() -> list:
-    """Every active location, without its opening and pickup hours: the engine ranks them all by distance, rules
-    and stock, and reads the hours of the one or two it plans with (loaded then). One statement per transaction
-    (a counter order proposes several ways in one request; the rows are the session's same objects anyway),
-    rather than an IN list of a network's ids and the hours of hundreds of stores decoded on every proposal."""
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """What ranking reads of a location (duck-typed like it), copied once per transaction: reading the ORM's
+    attributes, some 20 reads of each of a network's locations on every proposal, cost more than the ranking."""
+
+    location: Location
+    id: int
+    code: str
+    is_store: bool
+    country: str
+    timezone: str
+    latitude: float
+    longitude: float
+    sourcing_enabled: bool
+    safety_stock: int
+    transfer_capacity: int
+    lead_time_days: int
+
+
+def active_sites() -> list:
+    """Every active location as a _Site, without its opening and pickup hours: the engine ranks them all by
+    distance, rules and stock, and reads the hours of the one or two it plans with (loaded then). One statement
+    per transaction (a counter order proposes several ways in one request), rather than an IN list of a
+    network's ids and the hours of hundreds of stores decoded on every proposal."""
     session = db.session()
-    cached = session.info.get(_ACTIVE_LOCATIONS)
+    cached = session.info.get(_ACTIVE_SITES)
     if cached is not None and cached[0] is session.get_transaction():
         return cached[1]
     found = session.scalars(
@@ -388,8 +414,25 @@ def active_locations() -> list:
         .where(Location.active.is_(True))
         .options(defer(Location.opening_hours), defer(Location.pickup_hours))
     ).all()
-    session.info[_ACTIVE_LOCATIONS] = (session.get_transaction(), found)
-    return found
+    sites = [
+        _Site(
+            loc,
+            loc.id,
+            loc.code,
+            loc.is_store,
+            loc.country,
+            loc.timezone,
+            loc.latitude,
+            loc.longitude,
+            loc.sourcing_enabled,
+            loc.safety_stock,
+            loc.transfer_capacity,
+            loc.lead_time_days,
+        )
+        for loc in found
+    ]
+    session.info[_ACTIVE_SITES] = (session.get_transaction(), sites)
+    return sites
 
 
 def order_market(request: SourcingRequest) -> Market:
@@ -430,12 +473,12 @@ def rejected_recently(variant_ids, now) -> set:
     return {(variant_id, location_id) for variant_id, location_id in rows}
 
 
-def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset(), reading=None):
+def _rank(sites, *, anchor, pickup, country, now, levels, variant_ids, excluded=frozenset(), reading=None):
     distance = distances_from(anchor) if anchor is not None else None
     # Today's transfers matter only where rule 1 would let a location send something if it had sent none yet.
     could_send = [
         loc
-        for loc in locations
+        for loc in sites
         if (anchor is None or loc.id != anchor.id)
         and any(
             _why_not_eligible(loc, levels.get((variant_id, loc.id), 0), own=False, used={})[0] is None
@@ -445,9 +488,8 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, exclu
     capacity_used = transfers_today(could_send, now, counted=reading.transfers if reading else None)
     country = (country or "").upper()
     candidates = []
-    for loc in locations:
+    for loc in sites:
         own = anchor is not None and loc.id == anchor.id and loc.is_store
-        km = distance(loc) if distance is not None else None
         offer = {}
         for variant_id in variant_ids:
             if (variant_id, loc.id) in excluded:
@@ -457,6 +499,7 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, exclu
                 offer[variant_id] = units
         if not offer:
             continue
+        km = distance(loc) if distance is not None else None
         if own:
             rank = (0,)
         elif anchor is not None:
@@ -465,7 +508,7 @@ def _rank(locations, *, anchor, pickup, country, now, levels, variant_ids, exclu
             rank = (1, loc.lead_time_days, loc.code)
         else:
             rank = (2, 0 if loc.country == country else 1, loc.code)
-        candidates.append(_Candidate(loc, rank, km, own, offer))
+        candidates.append(_Candidate(loc.location, rank, km, own, offer))
     candidates.sort(key=lambda c: c.rank)
     return candidates
 
