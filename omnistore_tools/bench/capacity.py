@@ -43,7 +43,7 @@ from omnistore import ROOT
 from omnistore.core.extensions import db
 from omnistore_tools.bench.measure import CpuMeter, percentile
 from omnistore_tools.bench.network import ensure_network
-from omnistore_tools.bench.report import _cores, _load, _load_text
+from omnistore_tools.bench.report import _cores, _load, _load_text, _python_speed
 from omnistore_tools.bench.scenarios import DEFAULT_PRODUCTS, DEFAULT_STORES, _sample_workload
 from omnistore_tools.bench.served import Gunicorn
 
@@ -641,6 +641,7 @@ def capacity_run(app, *, stores, products, customers, tried, search, step, max_r
     db.session.remove()
     runs = []
     load_at_start = _load()
+    speed = _python_speed()  # figures from different machines compare only with this beside them
     try:
         queue = list(tried)
         tried_ns = []
@@ -675,7 +676,8 @@ def capacity_run(app, *, stores, products, customers, tried, search, step, max_r
         + f" behind a proxy (one address per tablet); "
         f"{settings['per_store']} tablets per store, the first at the pickup desk; think "
         f"{settings['think'][0]:g}–{settings['think'][1]:g} s; ERP batch of {settings['feed_rows']} rows every "
-        f"{settings['feed_seconds']:g} s; {_cores()} cores shared by app, database and load generator; "
+        f"{settings['feed_seconds']:g} s; {_cores()} cores shared by app, database and load generator "
+        f"(Python at {speed:.0f} µs for sum(range(1000)); a current desktop core: ~10); "
         f"{_load_text(load_at_start)} at the start; modes: {', '.join(modes)}",
         "",
     ]
@@ -708,6 +710,7 @@ def capacity_run(app, *, stores, products, customers, tried, search, step, max_r
         "target": TARGET_TABLETS,
         "verdict": verdict,
         "load_at_start": load_at_start,
+        "python_speed_us": round(speed, 1),
         "settings": settings | {"think": list(settings["think"]), "modes": modes},
     }
     return {"text": text, "data": data}
