@@ -92,12 +92,14 @@ def test_connection_banner_shows_while_the_server_is_out_of_reach(page, context,
 
     # Online as far as the tablet knows, but the server does not answer (a dead access point, a restart).
     unreachable = re.compile(r"/stock/")
-    page.route(unreachable, lambda route: route.abort("connectionrefused"))
+    # On the context, not the page: once the service worker controls the page, it fetches the page itself, and
+    # only the context's routes see its requests.
+    context.route(unreachable, lambda route: route.abort("connectionrefused"))
     stock_link.click()
     expect(banner).to_be_visible()
     expect(page).to_have_url(re.compile(r"/$"))
 
-    page.unroute(unreachable)
+    context.unroute(unreachable)
     stock_link.click()
     expect(page).to_have_url(re.compile(r"/stock/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Stock")
