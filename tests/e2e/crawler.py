@@ -280,10 +280,14 @@ class Watcher:
         r"document's frame is sandboxed"
     )
     ANSWERED_4XX = re.compile(r"(status of 4\d\d|Response Status Error Code 4\d\d)")
+    # A search typed on replaces the request still under way (hx-sync): htmx logs the abort and its end as errors.
+    ABORTED = "htmx:sendAbort"
+    ABORT_ENDED = "htmx:afterRequest"
 
     def __init__(self, page, origin):
         self.origin = origin
         self.problems = []
+        self._aborted = False
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(("console", f"uncaught JavaScript error: {error}")))
         page.on("response", self._response)
@@ -296,6 +300,12 @@ class Watcher:
             return  # a 4xx the server chose (bad input, not found): judged by `_response`, not here
         if self.OWN_SCRIPT_IN_SANDBOX.search(message.text):
             return
+        if message.text.startswith(self.ABORTED):
+            self._aborted = True
+            return
+        if self._aborted and message.text.startswith(self.ABORT_ENDED):
+            self._aborted = False
+            return  # the end of the request just aborted, not a failure
         check = "csp" if "Content Security Policy" in message.text else "console"
         where = message.location or {}
         self.problems.append((check, f"{message.text} (at {where.get('url')}:{where.get('lineNumber')})"))
