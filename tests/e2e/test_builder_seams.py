@@ -68,7 +68,12 @@ def test_a_customer_choice_that_never_reached_the_server_can_be_made_again(page,
 
 
 def wedge_scan(page, code):
-    """A keyboard-wedge scanner: the digits, fast, then Enter, with no field focused."""
+    """A keyboard-wedge scanner: the digits, fast, then Enter, with no field focused.
+
+    It waits for the screen to settle first: htmx focuses a swapped-in [autofocus] box as it settles, and a
+    focus that lands mid-code would send the rest of the digits into that box as a shorter, unknown code.
+    """
+    test_order_builder.settled(page)
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.keyboard.type(code, delay=15)
     page.keyboard.press("Enter")
