@@ -58,9 +58,11 @@
     var target = event.target;
     var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
-    var now = Date.now();
-    // A pause of half a second starts a new code: long enough that a busy tablet delivering a scanner's
-    // keys late doesn't drop the first digits, short enough that stray keys from earlier don't stick.
+    // When the key was pressed, not when this handler runs: a tablet whose page was busy delivers the
+    // scanner's keys late and in a burst, and the gaps must be the scanner's own.
+    var now = event.timeStamp;
+    // A pause of half a second starts a new code: long enough that a slow scanner doesn't drop the first
+    // digits, short enough that stray keys from earlier don't stick.
     if (now - lastKey > 500) { buffer = ""; }
     lastKey = now;
     if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
