@@ -19,9 +19,9 @@
     var target = event.target;
     var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
-    var now = Date.now();
-    // A pause of half a second starts a new code: long enough that a busy tablet delivering a scanner's
-    // keys late doesn't drop the first digits, short enough that stray keys from earlier don't stick. A web
+    var now = event.timeStamp;  // when the key was pressed: a busy page delivers a scan's keys late, in a burst
+    // A pause of half a second starts a new code: long enough that a slow scanner doesn't drop the first
+    // digits, short enough that stray keys from earlier don't stick. A web
     // address under way (it starts with "http") waits longer: a stall in its middle would leave only its
     // tail, which no order has.
     if (now - lastKey > (buffer.indexOf("http") === 0 ? 5000 : 500)) { buffer = ""; }
