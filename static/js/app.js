@@ -57,15 +57,23 @@
   document.addEventListener("keydown", function (event) {
     var target = event.target;
     var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
-    if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
     // When the key was pressed, not when this handler runs: a tablet whose page was busy delivers the
     // scanner's keys late and in a burst, and the gaps must be the scanner's own.
     var now = event.timeStamp;
     // A pause of half a second starts a new code: long enough that a slow scanner doesn't drop the first
     // digits, short enough that stray keys from earlier don't stick.
     if (now - lastKey > 500) { buffer = ""; }
+    // A scan already under way goes on in the buffer when the scan box takes the focus mid-code (htmx
+    // focuses a swapped-in [autofocus] box): otherwise its last digits would arrive as a shorter code.
+    var midScan = buffer !== "" && target && target.matches && target.matches("[data-wedge-target]");
+    if (typing && !midScan) { return; }
     lastKey = now;
-    if (/^[0-9A-Za-z-]$/.test(event.key)) { buffer += event.key; return; }
+    if (/^[0-9A-Za-z-]$/.test(event.key)) {
+      if (midScan) { event.preventDefault(); }
+      buffer += event.key;
+      return;
+    }
     if (event.key === "Enter" && buffer.length >= 6) {
       var box = document.querySelector("[data-wedge-target]") || document.getElementById("global-search");
       if (box && box.form) {

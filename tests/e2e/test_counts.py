@@ -113,6 +113,32 @@ def test_a_blind_count_of_a_category_posts_zero_for_the_unscanned_item_after_rev
     )
 
 
+def test_a_scan_goes_on_when_the_scan_box_takes_the_focus_mid_code(page, make):
+    """htmx focuses the swapped-in scan box as it settles; when that lands in the middle of a wedge scan, the
+    digits before and after are still one code, counted once (before: the tail arrived as an unknown code)."""
+    cph = make.location("CPH")
+    clerk = make.staff("clerk", cph, email="mette@example.test", name="Mette Hansen")
+    jacket = make.product(name="Rain Jacket", brand="Nordwind", category="Jackets")
+    medium = make.variant(jacket, size="M")
+    ledger.receive(ledger.StockChange(medium.id, cph.id, 3, reason="delivery"), clerk)
+    count = counts.start_count(cph.id, counts.CountScope("category", category="Jackets"), clerk)
+
+    sign_in(page, "mette@example.test")
+    page.goto(f"/stock/counts/{count.id}")
+    page.wait_for_load_state("load")
+    page.wait_for_function(SETTLED)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    head, tail = medium.ean[:5], medium.ean[5:]
+    page.keyboard.type(head, delay=15)
+    page.evaluate("document.getElementById('count-code').focus()")  # what htmx does for [autofocus]
+    page.keyboard.type(tail, delay=15)
+    page.keyboard.press("Enter")
+
+    expect(page.locator(f"#count [data-line='{medium.sku}'] [data-counted]")).to_have_value("1")
+    expect(page.locator("#count .field-error, #count [role=alert]")).to_have_count(0)
+    expect(page.locator("#count-code")).to_have_value("")
+
+
 def test_the_camera_scans_into_the_count_and_the_page_stays(camera, make):  # noqa: F811 — the imported fixture
     page = camera(fake_camera.ean13_picture(EAN))
     scanner_sign_in(page, make)  # a clerk in Hamburg
