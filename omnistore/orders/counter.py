@@ -16,9 +16,7 @@ from sqlalchemy.orm import defer
 
 from omnistore.core.errors import DomainError
 from omnistore.core.extensions import db
-from omnistore.core.types import utcnow
 from omnistore.orders import order_rules, sourcing
-from omnistore.orders.models import DraftHold
 from omnistore.stock import availability
 from omnistore.stock import search as catalogue_search
 from omnistore.stores.locations import distances_from
@@ -101,15 +99,13 @@ def current_choice(draft) -> str:
     return "here" if draft.pickup_location_id == draft.location_id else "store"
 
 
-def option_summaries(draft, state, stores=None) -> dict:
+def option_summaries(draft, state, stores=None, *, reading=None) -> dict:
     """{choice: OptionSummary} for the draft's lines under each way of getting them (see the docstring). The
-    draft's current way is `state`'s own proposal (the same request), not proposed a second time."""
+    draft's current way is `state`'s own proposal (the same request), not proposed a second time, and the
+    draft's holds are the ones `state` counted back. `reading`: what the caller has read since `state`'s last write."""
     if not draft.lines:
         return {}
-    holds = tuple(
-        (h.variant_id, h.location_id, h.quantity)
-        for h in db.session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id))
-    )
+    holds = state.own_holds
     lines = tuple(order_rules.LineRequest(line.variant_id, line.quantity) for line in draft.lines)
     here = draft.location
     stores = stores if stores is not None else pickup_stores(here)
@@ -120,7 +116,9 @@ def option_summaries(draft, state, stores=None) -> dict:
         other = next((s.location for s in stores if s.id != here.id), None)
     country = (draft.delivery_address or {}).get("country") or here.country
     options = {}
-    reading, now = sourcing.Reading(), utcnow()  # the ways are proposed at one moment, from one reading
+    # The ways are proposed at one moment, from one reading: the draft state's own when it read only.
+    reading = state.reading or reading or sourcing.Reading()
+    now = reading.now
     wanted = [("here", "pickup", here), ("store", "pickup", other), ("delivery", "delivery", None)]
     for choice, fulfilment, location in wanted:
         if fulfilment == "pickup" and (location is None or not location.pickup_enabled or not location.is_store):
@@ -136,7 +134,7 @@ def option_summaries(draft, state, stores=None) -> dict:
             now=now,
         )
         try:
-            same = state is not None and state.proposal is not None and choice == current_choice(draft)
+            same = state.proposal is not None and choice == current_choice(draft)
             proposal = state.proposal if same else sourcing.propose(request, reading=reading)
         except DomainError as refused:
             options[choice] = OptionSummary(choice, location, problem=str(refused.message))

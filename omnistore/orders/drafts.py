@@ -65,6 +65,10 @@ class DraftState:
     held_units: int
     problem: str = ""  # why there is no proposal (e.g. "Enter the delivery address.")
     problem_fields: dict = field(default_factory=dict)
+    own_holds: tuple = ()  # (variant, location, quantity) of the draft's holds, as its proposal counted them back
+    # What the proposal read, while nothing has been written since (draft_state): the other ways of getting
+    # the goods (counter.option_summaries) are proposed from it instead of reading it all again.
+    reading: sourcing.Reading | None = None
 
     def seconds_left(self, now=None):
         if self.holds_expire_at is None or not self.held_units:
@@ -296,7 +300,7 @@ def refuse_erased_customer():
 def draft_state(draft, *, now=None) -> DraftState:
     """The draft as it stands: its proposal (counting its own holds) and the holds' expiry. Reads only."""
     holds = db.session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
-    return _state(draft, holds, now=now)
+    return _state(draft, holds, now=now, reading=sourcing.Reading())
 
 
 def _lock_open_draft(session, draft, staff):
@@ -324,19 +328,22 @@ def sourcing_request(draft, holds, now=None):
     )
 
 
-def _state(draft, holds, *, now=None, proposal=None):
-    """The draft's state with `holds`; `proposal`, when given, is the plan those holds were made for."""
+def _state(draft, holds, *, now=None, proposal=None, reading=None):
+    """The draft's state with `holds`; `proposal`, when given, is the plan those holds were made for; `reading`,
+    when given, is kept for proposals made from the same moment (see DraftState.reading)."""
     held = sum(h.quantity for h in holds)
     expires = min((h.expires_at for h in holds), default=None)
+    own = tuple((h.variant_id, h.location_id, h.quantity) for h in holds)
     if not draft.lines:
-        return DraftState(draft, None, expires, held, _("Add an item to start the order."))
+        return DraftState(draft, None, expires, held, _("Add an item to start the order."), own_holds=own)
     if proposal is not None:
-        return DraftState(draft, proposal, expires, held)
+        return DraftState(draft, proposal, expires, held, own_holds=own)
     try:
-        proposal = sourcing.propose(sourcing_request(draft, holds, now))
+        proposal = sourcing.propose(sourcing_request(draft, holds, now), reading=reading)
     except (ValidationFailed, NotFound) as error:
-        return DraftState(draft, None, expires, held, error.message, getattr(error, "fields", {}) or {})
-    return DraftState(draft, proposal, expires, held)
+        fields = getattr(error, "fields", {}) or {}
+        return DraftState(draft, None, expires, held, error.message, fields, own_holds=own, reading=reading)
+    return DraftState(draft, proposal, expires, held, own_holds=own, reading=reading)
 
 
 def claim_holds(session, draft):

@@ -200,6 +200,7 @@ class Reading:
     recent rejections and today's transfers they read instead of reading each again per way."""
 
     def __init__(self):
+        self.now = utcnow()  # the moment they are proposed at, unless a request names its own
         self._read = {}
         self.transfers = {}  # transfer_capacity.transfers_today's counts per local midnight
 
@@ -208,14 +209,19 @@ class Reading:
             self._read[key] = read()
         return self._read[key]
 
+    def prices(self, variant_ids, market_code) -> dict:
+        """prices_in for these variants in that market, read once (the builder shows the lines' prices too)."""
+        ids = tuple(sorted(set(variant_ids)))
+        return self.once(("prices", ids, market_code), lambda: prices_in(ids, market_code))
+
 
 def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: Reading | None = None) -> Proposal:
     """The sourcing plan for `request` (see the module docstring for the rules). Reads only; proposals made
     together may share a `Reading`."""
     _check_request(request)
     rule = rules_ or rules()
-    now = request.now or utcnow()
     reading = reading or Reading()
+    now = request.now or reading.now
     variant_ids = tuple(sorted({line.variant_id for line in request.lines}))
     variants = reading.once(
         ("variants", variant_ids),
@@ -227,7 +233,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
 
     pickup = None
     market = order_market(request)
-    prices = reading.once(("prices", variant_ids, market.code), lambda: prices_in(variant_ids, market.code))
+    prices = reading.prices(variant_ids, market.code)
     if request.fulfilment == "pickup":
         pickup = pickup_location(request.pickup_location_id)
         anchor = pickup

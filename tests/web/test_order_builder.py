@@ -11,6 +11,7 @@ from omnistore.customers.models import Customer
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import DraftHold, Order, OrderDraft
 from omnistore.stock.models import StockLevel
+from tests.helpers import count_statements
 
 HTMX = {"HX-Request": "true"}
 
@@ -213,6 +214,28 @@ def test_drafts_belong_to_their_store(client, shop):
 def test_new_order_twice_reuses_the_empty_draft(client, shop):
     client.login(shop.clerk.email)
     assert start(client) == start(client)
+
+
+def test_a_new_order_with_an_unknown_customer_still_starts_and_says_so(client, shop):
+    client.login(shop.clerk.email)
+    token = start(client, customer_id=987654321, variant_id=shop.scarf.id)
+    draft = draft_of(token)
+    assert draft.customer_id is None and [line.variant_id for line in draft.lines] == [shop.scarf.id]
+    assert "Please choose the customer." in client.get(f"/orders/drafts/{token}").get_data(as_text=True)
+
+
+def test_the_draft_page_reads_the_stock_prices_and_holds_once_for_all_three_ways(client, shop):
+    """The ways of getting the goods are proposed from the draft's own reading: each read is one round trip to
+    the database, and on a busy server each round trip waits its turn."""
+    client.login(shop.clerk.email)
+    token = start(client, customer_id=shop.customer.id, variant_id=shop.scarf.id)
+    with count_statements("SELECT") as seen:
+        page = client.get(f"/orders/drafts/{token}").get_data(as_text=True)
+    assert "Wool Scarf" in page
+    assert re.search(r"by [^<]+</span>\s*<small>(free )?shipping", page)  # the delivery way was proposed too
+    for table in ("stock_level", "variant_price", "draft_hold", "line_rejection", "order_return"):
+        reads = [statement for statement in seen if f"FROM {table}" in statement]
+        assert len(reads) == 1, (table, reads)
 
 
 def test_the_network_panel_offers_an_order_for_a_customer(client, shop):

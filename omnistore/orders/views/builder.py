@@ -17,10 +17,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from omnistore.catalog import lookups as catalog
-from omnistore.catalog.prices import prices_in
 from omnistore.core.errors import DomainError, InsufficientStock, NotFound, ValidationFailed
 from omnistore.offers import services as offers
-from omnistore.orders import counter, order_rules
+from omnistore.orders import counter, order_rules, sourcing
 from omnistore.orders import discounts as order_discounts
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders import placing as ordering
@@ -59,6 +58,12 @@ def new():
         ),
         None,
     )
+    if draft is None and customer_id is not None:
+        try:  # the customer chosen as the draft is made: one transaction rather than two
+            draft, customer_id = order_drafts.start_draft(current_user, customer_id=customer_id), None
+        except DomainError as refused:
+            problems.append(refused.message)
+            customer_id = None
     draft = draft or order_drafts.start_draft(current_user)
     if customer_id is not None:
         try:
@@ -106,6 +111,7 @@ def _context(
     market = draft.location.market
     stores = counter.pickup_stores(draft.location)
     discount = order_discounts.draft_discount(draft, state.proposal)
+    reading = state.reading or sourcing.Reading()  # the prices and the other ways, read together
     return {
         "discount": discount,
         "payable_minor": (state.proposal.total_minor - discount.total_minor) if state.proposal else 0,
@@ -113,7 +119,7 @@ def _context(
         "loyalty": offers.loyalty_terms(),
         "draft": draft,
         "market": market,
-        "prices": prices_in([line.variant_id for line in draft.lines], market.code),
+        "prices": reading.prices([line.variant_id for line in draft.lines], market.code),
         "state": state,
         "planned": planned,
         "choice": choice,
@@ -122,7 +128,7 @@ def _context(
         "errors": errors or {},
         "message": message,
         "notice": notice,
-        "options": counter.option_summaries(draft, state, stores),
+        "options": counter.option_summaries(draft, state, stores, reading=reading),
         "results": results,
         "query": query,
         "idempotency_key": uuid.uuid4().hex,
