@@ -333,6 +333,8 @@ def _place_once(session, source, key, *, staff, api_client, credit=None):
         promised_at=_promised_at(proposal),
         placed_at=now,
         updated_at=now,
+        lines=[],  # known empty: filled below without a query for what a new order cannot have yet
+        pickup=None,
     )
     session.add(order)
     session.flush()
