@@ -63,7 +63,6 @@ from datetime import date, datetime, timedelta
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 
 from omnistore.catalog.models import Variant
 from omnistore.catalog.prices import prices_in
@@ -168,7 +167,7 @@ class Proposal:
 
 @dataclass
 class _Candidate:
-    location: Location
+    site: "_Site"  # the location it would send from (its ORM object loaded only when planned with)
     rank: tuple
     distance_km: float | None
     own: bool  # the pickup/selling store: offers everything it has, safety stock and sourcing flags aside
@@ -327,7 +326,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
                 else:
                     code, reason = _held_back(
                         line.variant_id,
-                        [site.location for site in sites],
+                        sites,
                         levels,
                         anchor=anchor,
                         pickup=pickup,
@@ -389,10 +388,10 @@ _ACTIVE_SITES = "omnistore.sourcing.active_sites"  # session.info: (transaction,
 
 @dataclass(frozen=True, slots=True)
 class _Site:
-    """What ranking reads of a location (duck-typed like it), copied once per transaction: reading the ORM's
-    attributes, some 20 reads of each of a network's locations on every proposal, cost more than the ranking."""
+    """What ranking reads of a location (duck-typed like it), read as plain columns once per transaction:
+    loading a network's locations as ORM objects, and reading their attributes some 20 times each on every
+    proposal, cost more than the ranking. The few locations a plan names are loaded (`location`)."""
 
-    location: Location
     id: int
     code: str
     is_store: bool
@@ -405,6 +404,10 @@ class _Site:
     transfer_capacity: int
     lead_time_days: int
 
+    @property
+    def location(self) -> Location:
+        return db.session.get(Location, self.id)  # the session's own when it has it: the stores at hand
+
 
 def active_sites() -> list:
     """Every active location as a _Site, without its opening and pickup hours: the engine ranks them all by
@@ -415,27 +418,23 @@ def active_sites() -> list:
     cached = session.info.get(_ACTIVE_SITES)
     if cached is not None and cached[0] is session.get_transaction():
         return cached[1]
-    found = session.scalars(
-        select(Location)
-        .where(Location.active.is_(True))
-        .options(defer(Location.opening_hours), defer(Location.pickup_hours))
-    ).all()
     sites = [
-        _Site(
-            loc,
-            loc.id,
-            loc.code,
-            loc.is_store,
-            loc.country,
-            loc.timezone,
-            loc.latitude,
-            loc.longitude,
-            loc.sourcing_enabled,
-            loc.safety_stock,
-            loc.transfer_capacity,
-            loc.lead_time_days,
+        _Site(*row)
+        for row in session.execute(
+            select(
+                Location.id,
+                Location.code,
+                Location.is_store,
+                Location.country,
+                Location.timezone,
+                Location.latitude,
+                Location.longitude,
+                Location.sourcing_enabled,
+                Location.safety_stock,
+                Location.transfer_capacity,
+                Location.lead_time_days,
+            ).where(Location.active.is_(True))
         )
-        for loc in found
     ]
     session.info[_ACTIVE_SITES] = (session.get_transaction(), sites)
     return sites
@@ -514,7 +513,7 @@ def _rank(sites, *, anchor, pickup, country, now, levels, variant_ids, excluded=
             rank = (1, loc.lead_time_days, loc.code)
         else:
             rank = (2, 0 if loc.country == country else 1, loc.code)
-        candidates.append(_Candidate(loc.location, rank, km, own, offer))
+        candidates.append(_Candidate(loc, rank, km, own, offer))
     candidates.sort(key=lambda c: c.rank)
     return candidates
 
@@ -536,7 +535,7 @@ def _why_not_eligible(loc, available, *, own, used):
     return None, available
 
 
-def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
+def _held_back(variant_id, sites, levels, *, anchor, pickup, now):
     """Why nobody can send a unit of `variant_id` although the network has some: the rule that holds it
     back at the nearest such location (safety stock, today's transfer capacity, sourcing switched off),
     and what that rule still allows: _why_not_eligible, the check _rank makes. (code, text)."""
@@ -544,7 +543,7 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     having = sorted(
         (
             loc
-            for loc in locations
+            for loc in sites
             if levels.get((variant_id, loc.id), 0) > 0
             and not (anchor is not None and loc.id == anchor.id and loc.is_store)
         ),
@@ -556,6 +555,7 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
     loc = having[0]
     units = levels[(variant_id, loc.id)]
     why_not, _offered = _why_not_eligible(loc, units, own=False, used=used)
+    loc = loc.location  # the one the message names
     if why_not == "sourcing_off":
         return "sourcing_off", _(
             "%(store)s has %(available)d but does not supply other stores at the moment.",
@@ -591,7 +591,7 @@ def _held_back(variant_id, locations, levels, *, anchor, pickup, now):
 
 
 def _planned(line, prices, candidate, pickup, request, rule, now, offered):
-    loc = candidate.location
+    loc = candidate.site.location
     if request.fulfilment == "pickup":
         if loc.id == pickup.id:
             promised = first_ready_day(pickup, now)

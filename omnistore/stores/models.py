@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text, false, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnistore.core.extensions import db
@@ -93,9 +94,9 @@ class Location(db.Model):
 
     market = relationship("Market")  # many-to-one by primary key: read once per session
 
-    @property
+    @hybrid_property
     def is_store(self):
-        return self.kind == "store"
+        return self.kind == "store"  # also a SQL expression: Location.is_store in a query
 
     @property
     def address_line(self):
