@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.e2e import test_order_builder
 from tests.e2e.test_foundation import sign_in
+from tests.e2e.wedge import wedge_scan
 
 network = test_order_builder.network  # the same store network as the builder's own tests (a fixture)
 settled = test_order_builder.settled
@@ -65,18 +66,6 @@ def test_a_customer_choice_that_never_reached_the_server_can_be_made_again(page,
     page.get_by_role("button", name=re.compile("Ida Lund")).click()
     expect(builder.get_by_role("button", name=re.compile("Place order"))).to_be_enabled()
     expect(page.locator("#unconfirmed-banner")).to_be_hidden()
-
-
-def wedge_scan(page, code):
-    """A keyboard-wedge scanner: the digits, fast, then Enter, with no field focused.
-
-    It waits for the screen to settle first: htmx focuses a swapped-in [autofocus] box as it settles, and a
-    focus that lands mid-code would send the rest of the digits into that box as a shorter, unknown code.
-    """
-    test_order_builder.settled(page)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.type(code, delay=15)
-    page.keyboard.press("Enter")
 
 
 def test_the_next_step_has_the_focus_and_a_wedge_scan_adds_to_the_order(page, network):

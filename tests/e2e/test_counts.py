@@ -19,16 +19,10 @@ from tests.e2e.test_scanner import (
     camera,  # noqa: F401 — the fixture, shared with the scanner tests
 )
 from tests.e2e.test_scanner import sign_in as scanner_sign_in
+from tests.e2e.wedge import wedge_scan
 
 pytestmark = pytest.mark.e2e
 SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
-
-
-def wedge_scan(page, code):
-    """A keyboard-wedge scanner: the digits, fast, then Enter, with no field focused."""
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.type(code, delay=15)
-    page.keyboard.press("Enter")
 
 
 def on_hand(variant, location):
@@ -125,14 +119,7 @@ def test_a_scan_goes_on_when_the_scan_box_takes_the_focus_mid_code(page, make):
 
     sign_in(page, "mette@example.test")
     page.goto(f"/stock/counts/{count.id}")
-    page.wait_for_load_state("load")
-    page.wait_for_function(SETTLED)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    head, tail = medium.ean[:5], medium.ean[5:]
-    page.keyboard.type(head, delay=15)
-    page.evaluate("document.getElementById('count-code').focus()")  # what htmx does for [autofocus]
-    page.keyboard.type(tail, delay=15)
-    page.keyboard.press("Enter")
+    wedge_scan(page, medium.ean, focus_at=5, focus="#count-code")  # what htmx does for [autofocus]
 
     expect(page.locator(f"#count [data-line='{medium.sku}'] [data-counted]")).to_have_value("1")
     expect(page.locator("#count .field-error, #count [role=alert]")).to_have_count(0)

@@ -13,6 +13,7 @@ from omnistore.stock import ledger
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import TABLET, TIMEOUT_MS, BrowserProblems
 from tests.e2e.test_foundation import sign_in
+from tests.e2e.wedge import wedge_scan
 
 pytestmark = pytest.mark.e2e
 
@@ -53,14 +54,6 @@ def wait_until(page, condition, timeout_ms=TIMEOUT_MS):
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the page"
         page.wait_for_timeout(50)
-
-
-def wedge_scan(page, code):
-    """What a keyboard-wedge scanner does: the digits, fast, then Enter, wherever the focus is (here: nowhere)."""
-    page.wait_for_load_state("load")  # a scan is read by app.js: keys typed before it runs go nowhere
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.type(code, delay=15)
-    page.keyboard.press("Enter")
 
 
 def test_wedge_scan_opens_the_variant_with_its_matrix_and_panel(page, network):
