@@ -8,13 +8,8 @@ from sqlalchemy import func, select
 from omnistore.core.errors import InsufficientStock
 from omnistore.core.extensions import db
 from omnistore.orders.models import Transfer
-from omnistore.stores.locations import location_zone
+from omnistore.stores.locations import start_of_local_day
 from omnistore.stores.models import Location
-
-
-def start_of_local_day(location, now):
-    local = now.astimezone(location_zone(location))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def transfers_today(locations, now, *, counted=None):

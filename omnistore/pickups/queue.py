@@ -5,7 +5,6 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import selectinload
@@ -20,6 +19,7 @@ from omnistore.core.statuses import (
 from omnistore.core.types import utcnow
 from omnistore.orders import pick_deadlines
 from omnistore.orders.models import Order, OrderLine, Pickup, Transfer
+from omnistore.stores.locations import start_of_local_day
 from omnistore.stores.models import Location, Staff, StaffSession
 
 
@@ -35,11 +35,6 @@ class QueueSummary:
     @property
     def waiting(self):
         return self.to_prepare + self.arriving + self.ready
-
-
-def start_of_local_day(location: Location, now: datetime) -> datetime:
-    local = now.astimezone(ZoneInfo(location.timezone))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def queue_summary(location: Location, now: datetime | None = None) -> QueueSummary:

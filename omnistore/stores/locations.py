@@ -73,6 +73,12 @@ def location_zone(location):
         return ZoneInfo("UTC")
 
 
+def start_of_local_day(location, now):
+    """Midnight of `now`'s day where the location is (an aware datetime in its zone)."""
+    local = now.astimezone(location_zone(location))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _minutes(value):
     """ "09:30" → 570; "24:00" → 1440; anything else → None."""
     if not isinstance(value, str) or not _HHMM_RE.match(value):
