@@ -102,7 +102,8 @@ def current_choice(draft) -> str:
 def option_summaries(draft, state, stores=None, *, reading=None) -> dict:
     """{choice: OptionSummary} for the draft's lines under each way of getting them (see the docstring). The
     draft's current way is `state`'s own proposal (the same request), not proposed a second time, and the
-    draft's holds are the ones `state` counted back. `reading`: what the caller has read since `state`'s last write."""
+    draft's holds are the ones `state` counted back. `reading`: what the caller read at the same moment (the
+    builder passes the draft state's own reading when that state only read)."""
     if not draft.lines:
         return {}
     holds = state.own_holds
@@ -116,8 +117,7 @@ def option_summaries(draft, state, stores=None, *, reading=None) -> dict:
         other = next((s.location for s in stores if s.id != here.id), None)
     country = (draft.delivery_address or {}).get("country") or here.country
     options = {}
-    # The ways are proposed at one moment, from one reading: the draft state's own when it read only.
-    reading = state.reading or reading or sourcing.Reading()
+    reading = reading or sourcing.Reading()  # the ways are proposed at one moment, from one reading
     now = reading.now
     wanted = [("here", "pickup", here), ("store", "pickup", other), ("delivery", "delivery", None)]
     for choice, fulfilment, location in wanted:

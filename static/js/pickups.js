@@ -21,9 +21,8 @@
     if (typing || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var now = event.timeStamp;  // when the key was pressed: a busy page delivers a scan's keys late, in a burst
     // A pause of half a second starts a new code: long enough that a slow scanner doesn't drop the first
-    // digits, short enough that stray keys from earlier don't stick. A web
-    // address under way (it starts with "http") waits longer: a stall in its middle would leave only its
-    // tail, which no order has.
+    // digits, short enough that stray keys from earlier don't stick. A web address under way (it starts
+    // with "http") waits longer: a stall in its middle would leave only its tail, which no order has.
     if (now - lastKey > (buffer.indexOf("http") === 0 ? 5000 : 500)) { buffer = ""; }
     lastKey = now;
     if (event.key.length === 1) { buffer += event.key; return; }

@@ -60,10 +60,10 @@ def new():
     )
     if draft is None and customer_id is not None:
         try:  # the customer chosen as the draft is made: one transaction rather than two
-            draft, customer_id = order_drafts.start_draft(current_user, customer_id=customer_id), None
+            draft = order_drafts.start_draft(current_user, customer_id=customer_id)
         except DomainError as refused:
             problems.append(refused.message)
-            customer_id = None
+        customer_id = None  # chosen with the draft, or refused
     draft = draft or order_drafts.start_draft(current_user)
     if customer_id is not None:
         try:
