@@ -16,7 +16,7 @@ Placing a draft is orders/placing.py's; it uses the helpers here that are public
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -66,8 +66,9 @@ class DraftState:
     problem: str = ""  # why there is no proposal (e.g. "Enter the delivery address.")
     problem_fields: dict = field(default_factory=dict)
     own_holds: tuple = ()  # (variant, location, quantity) of the draft's holds, as its proposal counted them back
-    # What the proposal read, while nothing has been written since (draft_state): the other ways of getting
-    # the goods (counter.option_summaries) are proposed from it instead of reading it all again.
+    # What the proposal read, own_holds counted back: the other ways of getting the goods
+    # (counter.option_summaries) are proposed from it instead of reading it all again. draft_state only reads;
+    # rehold's writes since then moved the allocations by just the units of own_holds and the new holds.
     reading: sourcing.Reading | None = None
 
     def seconds_left(self, now=None):
@@ -397,7 +398,7 @@ def rehold(session, draft, staff):
     expires_at = utcnow() + timedelta(minutes=hold_minutes())
     for _round in range(_REHOLD_ROUNDS):
         holds = claim_holds(session, draft)
-        state = _state(draft, holds)
+        state = _state(draft, holds, reading=sourcing.Reading())
         wanted = state.proposal.allocations() if state.proposal is not None else {}
         keeping = state.proposal.keeping_safety_stock() if state.proposal is not None else frozenset()
         short = _apply(
@@ -415,8 +416,15 @@ def rehold(session, draft, staff):
             break
     holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
     draft.holds_expire_at = expires_at if holds else None
-    # Held in full: the plan stands as proposed (with our holds counted back, the stock it saw is unchanged).
-    return _state(draft, holds, proposal=state.proposal if not short else None)
+    if short:
+        return _state(draft, holds)
+    # Held in full: the plan stands as proposed, and what it read stands with the holds it counted back (our
+    # holds moved the allocations by just those units), so the other ways are proposed from the same reading.
+    return replace(
+        state,
+        holds_expire_at=min((h.expires_at for h in holds), default=None),
+        held_units=sum(h.quantity for h in holds),
+    )
 
 
 def hold_for_customer(customer_id, variant_id, location_id, *, until, reason) -> OrderDraft:

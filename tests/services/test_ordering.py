@@ -17,6 +17,7 @@ from omnistore.orders import placing as ordering
 from omnistore.orders.models import DraftHold, Order, OrderEvent, OrderLine, Pickup, Transfer
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Staff
+from tests.helpers import count_statements
 
 
 @pytest.fixture
@@ -66,6 +67,33 @@ def test_a_draft_holds_the_units_of_its_plan_and_shows_why(make, shop):
     assert level(shop["variant"], shop["CPH"]) == (3, 1)
     state = order_drafts.remove_line(draft, shop["variant"].id, staff=shop["clerk"])
     assert level(shop["variant"], shop["CPH"]) == (3, 0) and state.proposal is None and state.held_units == 0
+    assert_ledger_consistent()
+
+
+def test_after_the_holds_move_the_other_ways_are_what_a_fresh_reading_proposes(make, shop):
+    """A change re-holds, then the builder proposes the other ways of getting the goods from the reading the
+    re-hold made, with no second read: it must come to what reading the stock afresh comes to, also when
+    the holds moved to another store and the units are the last ones."""
+    from omnistore.orders import counter
+
+    make.stock(shop["variant"], shop["CPH"], 2)
+    make.stock(shop["variant"], shop["BER"], 1)
+    draft = order_drafts.start_draft(shop["clerk"], customer_id=shop["customer"].id)
+    order_drafts.set_line(draft, shop["variant"].id, 1, staff=shop["clerk"])
+    changes = [
+        {"fulfilment": "pickup", "pickup_location_id": shop["BER"].id},  # the hold moves to Berlin's last unit
+        {"fulfilment": "pickup", "pickup_location_id": shop["CPH"].id},  # and on to Copenhagen
+        {"fulfilment": "pickup", "pickup_location_id": shop["HAM"].id},  # collected here, from elsewhere
+    ]
+    for change in changes:
+        state = order_drafts.choose_fulfilment(draft, staff=shop["clerk"], **change)
+        assert state.reading is not None and state.held_units == 1
+        with count_statements("SELECT") as seen:
+            after = counter.option_summaries(draft, state, reading=state.reading)
+        assert not [statement for statement in seen if "FROM stock_level" in statement], seen
+        fresh = order_drafts.draft_state(draft)
+        assert counter.option_summaries(draft, fresh, reading=fresh.reading) == after, change
+        assert fresh.proposal.lines == state.proposal.lines
     assert_ledger_consistent()
 
 
