@@ -39,6 +39,7 @@ RECONNECT_SECONDS = 2.0
 HEARD_SECONDS = 120.0  # how long a hub remembers when it last heard each topic (for streams that open: caught_up)
 CLOCK_MARGIN_SECONDS = 2.0  # the page may come from another machine: its clock may differ a little from the hub's
 _PENDING = "omnistore.live.topics"  # session.info: the topics this transaction touched
+_WAKE = "omnistore.live.wake"  # session.info: other channels this transaction wakes (core/outbox.py's)
 
 
 # --- sending -----------------------------------------------------------------------------------------------
@@ -61,21 +62,29 @@ def _payloads(topics):
         yield payload
 
 
+def wake(session, channel):
+    """NOTIFY `channel` (no payload) when this transaction commits, in the same statement as its topics."""
+    session.info.setdefault(_WAKE, set()).add(channel)
+
+
 @event.listens_for(Session, "before_commit")
 def _send(session):
     if session.get_bind().dialect.name == "postgresql" and (session.new or session.dirty or session.deleted):
         session.flush()  # commit's own flush comes after this hook: what it would note must be noted now
-    topics = session.info.pop(_PENDING, None)
-    if not topics or session.get_bind().dialect.name != "postgresql":
+    topics, channels = session.info.pop(_PENDING, ()), session.info.pop(_WAKE, ())
+    if not (topics or channels) or session.get_bind().dialect.name != "postgresql":
         return
-    for payload in _payloads(topics):
-        session.execute(select(func.pg_notify(CHANNEL, payload)))
+    # One statement, so one round trip, however many notices: on a busy server each round trip waits its turn.
+    notices = [func.pg_notify(CHANNEL, payload) for payload in _payloads(topics)]
+    notices += [func.pg_notify(channel, "") for channel in sorted(channels)]
+    session.execute(select(*notices))
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session, transaction):
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_WAKE, None)
 
 
 # --- receiving ---------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from omnistore.core import live
 from omnistore.core.errors import NotFound
 from omnistore.core.extensions import db
 from omnistore.core.pagination import Page, paginate
@@ -109,9 +110,7 @@ def _enqueue(kind, topic, recipient, *, subject="", body="", payload, webhook_en
         webhook_endpoint_id=webhook_endpoint_id,
     )
     db.session.add(message)
-    if db.engine.dialect.name == "postgresql":  # the workers are woken on commit (nothing on a rollback)
-        with db.session.no_autoflush:
-            db.session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
+    live.wake(db.session, WAKE_CHANNEL)  # the workers are woken on commit (nothing on a rollback)
     db.session.info["outbox_queued"] = True  # a laptop's in-process worker is woken when this commits
     return message
 

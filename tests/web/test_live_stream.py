@@ -374,3 +374,40 @@ def test_an_orders_history_names_its_desk_whether_or_not_the_session_holds_the_o
             record_event(order, "note")  # held: not read again
     assert noted == [f"desk:{store['ham'].id}"] * 2
     assert len(read) == 1
+
+
+def test_a_transaction_sends_its_live_topics_and_the_outbox_wake_in_one_statement_at_commit(app, client, store):
+    """Each round trip to the database waits its turn on a busy server: the notices of one commit go together,
+    the panel hears its variant, the outbox's workers are woken, and a rollback sends neither."""
+    postgres_only(app)
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from omnistore.core import outbox
+
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+    worker = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    try:
+        worker.execute(f"LISTEN {outbox.WAKE_CHANNEL}")
+        client.login(store["clerk"].email)
+        stream = Stream(open_stream(client, f"variant={store['jacket'].id}"))
+        stream.until("ready")
+
+        def change_and_queue():
+            ledger.receive(ledger.StockChange(store["jacket"].id, store["ham"].id, 1, reason="delivery"), None)
+            outbox.enqueue_email("test", to="a@example.test", subject="Hello", text="Hello")
+
+        with pytest.raises(RuntimeError), transaction():
+            change_and_queue()
+            raise RuntimeError("rolled back")
+        assert not list(worker.notifies(timeout=0.5, stop_after=1))
+
+        with count_statements() as seen, transaction():
+            change_and_queue()
+        notices = [statement for statement in seen if "pg_notify" in statement]
+        assert len(notices) == 1, notices
+        assert len(list(worker.notifies(timeout=5, stop_after=1))) == 1
+        assert stream.until("change") == ("change", f"variant:{store['jacket'].id}")
+        stream.close()
+    finally:
+        worker.close()
