@@ -186,9 +186,11 @@ def _editable_or_placed(draft, staff):
     check_actor(staff)
     if not staff.is_admin and draft.location_id != staff.location_id:
         raise OutOfScope(_("That order draft does not exist (any more)."))
-    if customer_erased(draft) and draft.order_id is None:
-        refuse_erased_customer()
+    # Only a dropped draft can be an erased customer's (an erase drops their open drafts); one still open here
+    # may have been dropped meanwhile, and placing refuses it when it checks the customer under its lock.
     if draft.status == "abandoned":
+        if customer_erased(draft) and draft.order_id is None:
+            refuse_erased_customer()
         raise NotFound(_("That order draft does not exist (any more)."))
 
 
@@ -451,7 +453,7 @@ def _place_once(session, source, key, *, staff, api_client, credit=None):
 def _redeem_offer(session, source, order, *, staff, api_client, now):
     """The draft's offer, or the API order's offer code: its discount on the lines, one use taken."""
     if isinstance(source, OrderDraft):
-        issued_id = session.scalar(select(OrderDraft.issued_offer_id).where(OrderDraft.id == source.id))
+        issued_id = source.issued_offer_id  # as refreshed when the draft was claimed
         issued = session.get(IssuedOffer, issued_id) if issued_id is not None else None
         field = "offer"
     elif source.offer_code:
