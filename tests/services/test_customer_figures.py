@@ -250,7 +250,9 @@ def test_offers_and_orders_after_outreach_are_in_the_figures(make):
     after_outreach = order(bo)
 
     def figures(staff, store="network"):
-        period = dict(period="custom", first=today.isoformat(), last=today.isoformat())
+        # The figures count stores' local days: late in the UTC day, Hamburg's is already tomorrow.
+        around = dict(first=(today - timedelta(days=1)).isoformat(), last=(today + timedelta(days=1)).isoformat())
+        period = dict(period="custom", **around)
         return cf.customer_figures(review_scope.scope_for(staff, store=store, **period))
 
     for found in (figures(shop.manager, "HAM"), figures(shop.admin)):
