@@ -3,10 +3,14 @@
 On SQLite a write transaction starts with BEGIN IMMEDIATE: a deferred BEGIN that reads and then writes
 fails with SQLITE_BUSY whatever the busy timeout, because its snapshot may be stale by then.
 
-A request's reading transaction (the one a view opens by reading) ends with COMMIT when nothing but SELECTs
-ran in it (`end_reading`): the same effect as the ROLLBACK the session would send, but psycopg forgets every
-prepared statement after a ROLLBACK, so a statement a page runs every time would be parsed and planned anew
-on every request.
+On PostgreSQL a request's reads outside transaction() run in autocommit: no BEGIN before them and no COMMIT
+after, two round trips fewer per request (each waits its turn on a busy server), and nothing else changes,
+since under READ COMMITTED every statement reads its own snapshot anyway. A write there would be committed
+alone at once, so it is refused: every write belongs in a verb's transaction().
+
+A request's reading transaction ends with COMMIT when nothing but SELECTs ran in it (`end_reading`), the same
+effect as the session's ROLLBACK: after a real ROLLBACK psycopg forgets every prepared statement, so a
+statement a page runs every time would be parsed and planned anew on every request.
 
 A pooled PostgreSQL connection is pinged before use when it sat unused for more than PING_AFTER_IDLE_SECONDS
 (and replaced if the ping fails), instead of before every use (SQLAlchemy's pool_pre_ping), which cost a
@@ -20,6 +24,7 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
@@ -52,25 +57,42 @@ def transaction():
 
 
 _WROTE = "omnistore.wrote"  # connection.info: a statement other than a SELECT ran in this transaction
+_READING = "omnistore.reading"  # connection.info: a request's reads outside transaction(), run in autocommit
+_REQUEST_READS = "omnistore_request_reads"  # flask.g: the request being served reads in autocommit
 _RETURNED = "omnistore.returned"  # connection record info: time.monotonic() when it went back to the pool
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
+def read_in_autocommit():
+    """The request being served reads in autocommit on PostgreSQL (see the module docstring): the first of its
+    hooks calls this (web/__init__.py), so data made in a test's request context is not served this way."""
+    g.setdefault(_REQUEST_READS, True)
+
+
 def end_reading(error=None):
     """At the end of a request: COMMIT the session's transaction if it only read (no SELECT-less statement
-    ran, no object waits to be flushed, no error); anything else is left to the session's usual ROLLBACK."""
+    ran, no object waits to be flushed, no error); anything else is left to the session's usual ROLLBACK. Reads
+    in autocommit end here (what runs after, e.g. a stream, begins as usual), unsaved changes discarded."""
+    if has_app_context():
+        g.pop(_REQUEST_READS, None)
     if error is not None or not db.session.registry.has():
         return
     session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+    if not session.in_transaction():
         return
+    pending = bool(session.new or session.dirty or session.deleted)
     try:
         connection = session.connection()
-        if connection.invalidated or connection.info.get(_WROTE):
+        if connection.invalidated or (pending and not connection.info.get(_READING)):
+            return
+        if connection.info.get(_WROTE):
             return
     except SQLAlchemyError:  # a connection lost meanwhile: the session's own rollback deals with it
         return
-    session.commit()
+    if pending:  # in autocommit: nothing reached the database, and neither ending sends anything
+        session.rollback()
+    else:
+        session.commit()
 
 
 def configure_engine(engine: Engine):
@@ -80,6 +102,8 @@ def configure_engine(engine: Engine):
     @event.listens_for(engine, "before_cursor_execute")
     def _note_writes(connection, _cursor, statement, *_args):
         if statement.lstrip()[:6].upper() not in ("SELECT", "BEGIN", "BEGIN "):  # BEGIN: ours on SQLite
+            if connection.info.get(_READING):  # it would be committed at once, alone: a verb writes in transaction()
+                raise RuntimeError(f"A write outside a transaction: {statement[:80]}")
             connection.info[_WROTE] = True
 
     @event.listens_for(engine, "commit")
@@ -103,6 +127,20 @@ def configure_engine(engine: Engine):
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_connection, record):
         record.info[_RETURNED] = time.monotonic()
+
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _reads_in_autocommit(connection):
+            # A request's reads outside transaction() need no BEGIN and COMMIT around them: under READ COMMITTED
+            # each statement reads its own snapshot either way, and on a busy server each round trip waits its
+            # turn. A write transaction begins as usual (_write_transaction is set).
+            dbapi_connection = connection.connection.dbapi_connection
+            if has_app_context() and g.get(_REQUEST_READS) and not _write_transaction.get():
+                dbapi_connection.autocommit = True
+                connection.info[_READING] = True
+            elif connection.info.pop(_READING, False):
+                dbapi_connection.autocommit = False
 
     if engine.dialect.name != "sqlite":
         return

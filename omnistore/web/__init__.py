@@ -6,6 +6,7 @@ from flask import g
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
+from omnistore.core.db import read_in_autocommit
 from omnistore.web import i18n
 from omnistore.web.errors import register_error_handlers
 from omnistore.web.form_input import check_request_shape
@@ -50,6 +51,7 @@ def register_web(app):
     def _start_timer():
         g.request_started = perf_counter()
         g.request_started_at = time()  # wall clock: what a live page has seen (rendering.live_since)
+        read_in_autocommit()  # before any hook reads: no BEGIN and COMMIT around the request's reads
 
     # First of all the hooks (the extensions' and the blueprints' too), so Server-Timing counts them all.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)

@@ -1,4 +1,5 @@
-"""Pooled PostgreSQL connections: pinged when they sat unused a while, replaced when the ping fails."""
+"""Pooled PostgreSQL connections: pinged when they sat unused a while, replaced when the ping fails; a request's
+reads in autocommit, its writes in transactions."""
 
 import threading
 import time
@@ -134,3 +135,34 @@ def test_losing_the_connection_at_the_end_of_a_request_keeps_its_answer(app, rou
     assert not isinstance(response, Exception), repr(response)
     assert response.status_code == 200 and response.get_data(as_text=True) == "1"
     assert "Content-Security-Policy" in response.headers
+    # Its reads ended with no COMMIT to send (autocommit), so the pool has not noticed yet that the connection
+    # is gone: the next request would (and a read is run again), the test's clean-up should not have to.
+    db.engine.dispose()
+
+
+# --- a request's reads in autocommit ---------------------------------------------------------------------
+
+
+def test_a_requests_reads_open_no_transaction_and_its_write_is_one(app, postgresql):
+    """No BEGIN before a page's reads and no COMMIT after them (two round trips each request would wait for on
+    a busy server); the write in transaction() is a real transaction, and reads after it are back to none."""
+    from psycopg.pq import TransactionStatus
+
+    from omnistore.core.db import transaction
+
+    def status():
+        return db.session.connection().connection.dbapi_connection.info.transaction_status.name
+
+    def read_write_read():
+        seen = [(locations(), status())]
+        with transaction() as session:
+            session.scalar(sa.select(Location)).name = "Hamburg Mitte"
+            session.flush()
+            seen.append((locations(), status()))
+        seen.append((db.session.scalar(sa.select(Location.name)), status()))
+        return {"seen": seen}
+
+    app.add_url_rule("/test/read-write-read", "read_write_read", read_write_read)
+    response = app.test_client().get("/test/read-write-read")
+    idle, in_transaction = TransactionStatus.IDLE.name, TransactionStatus.INTRANS.name
+    assert response.get_json()["seen"] == [[1, idle], [1, in_transaction], ["Hamburg Mitte", idle]]
