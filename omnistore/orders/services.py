@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from omnistore.catalog.models import Variant
 from omnistore.core.errors import AlreadyCollected, InvalidTransition, NotFound, OutOfScope, ValidationFailed
@@ -138,7 +139,9 @@ def transition(order, to_status, *, staff=None, api_client=None, location_id=Non
     if changed != 1:
         db.session.refresh(order, ["status"])
         _refuse(order, order.status)
-    db.session.expire(order, ["status", "updated_at"])
+    # What the UPDATE wrote, as if read back: reading it back would be one more round trip.
+    set_committed_value(order, "status", to_status)
+    set_committed_value(order, "updated_at", now)
     return record_event(
         order,
         kind or to_status,

@@ -9,6 +9,7 @@ from omnistore.core.errors import AlreadyCollected, InvalidTransition
 from omnistore.core.extensions import db
 from omnistore.orders import services as orders
 from omnistore.orders.models import Order, OrderEvent
+from tests.helpers import count_statements
 
 
 @pytest.fixture
@@ -27,6 +28,16 @@ def test_a_legal_move_changes_the_status_and_records_who_and_what(make, store):
     event = db.session.query(OrderEvent).filter_by(order_id=order.id).one()
     assert (event.kind, event.from_status, event.to_status) == ("ready", "placed", "ready")
     assert event.staff_id == clerk.id and event.location_id == store.id and event.detail == {"shelf": "B3"}
+
+
+def test_a_move_knows_what_it_wrote_without_reading_the_order_back(make, store):
+    order = make.order(store)
+    with count_statements("SELECT") as seen, transaction():
+        orders.transition(order, "ready")
+        status, updated_at = order.status, order.updated_at
+    assert not [statement for statement in seen if "FROM orders" in statement], seen
+    db.session.expire_all()
+    assert (status, updated_at) == (order.status, order.updated_at) and status == "ready"
 
 
 @pytest.mark.parametrize(
