@@ -83,9 +83,7 @@ def end_reading(error=None):
     pending = bool(session.new or session.dirty or session.deleted)
     try:
         connection = session.connection()
-        if connection.invalidated or (pending and not connection.info.get(_READING)):
-            return
-        if connection.info.get(_WROTE):
+        if connection.invalidated or connection.info.get(_WROTE) or (pending and not connection.info.get(_READING)):
             return
     except SQLAlchemyError:  # a connection lost meanwhile: the session's own rollback deals with it
         return

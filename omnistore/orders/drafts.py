@@ -332,8 +332,7 @@ def sourcing_request(draft, holds, now=None):
 def _state(draft, holds, *, now=None, proposal=None, reading=None):
     """The draft's state with `holds`; `proposal`, when given, is the plan those holds were made for; `reading`,
     when given, is kept for proposals made from the same moment (see DraftState.reading)."""
-    held = sum(h.quantity for h in holds)
-    expires = min((h.expires_at for h in holds), default=None)
+    expires, held = _expiry_and_units(holds)
     own = tuple((h.variant_id, h.location_id, h.quantity) for h in holds)
     if not draft.lines:
         return DraftState(draft, None, expires, held, _("Add an item to start the order."), own_holds=own)
@@ -420,11 +419,13 @@ def rehold(session, draft, staff):
         return _state(draft, holds)
     # Held in full: the plan stands as proposed, and what it read stands with the holds it counted back (our
     # holds moved the allocations by just those units), so the other ways are proposed from the same reading.
-    return replace(
-        state,
-        holds_expire_at=min((h.expires_at for h in holds), default=None),
-        held_units=sum(h.quantity for h in holds),
-    )
+    expires, held = _expiry_and_units(holds)
+    return replace(state, holds_expire_at=expires, held_units=held)
+
+
+def _expiry_and_units(holds):
+    """When the first of the holds runs out, and how many units they hold."""
+    return min((h.expires_at for h in holds), default=None), sum(h.quantity for h in holds)
 
 
 def hold_for_customer(customer_id, variant_id, location_id, *, until, reason) -> OrderDraft:
