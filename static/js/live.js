@@ -53,7 +53,7 @@
     setState("waiting");
     stream.addEventListener("ready", function () {
       if (source !== stream) { return; }
-      setState("open");  // the server follows with a "change" if the elements may have missed something
+      setState("open");  // a "change" came just before if the elements may have missed something
     });
     stream.addEventListener("change", function (event) {
       var topics = String(event.data || "").split(" ");
@@ -103,7 +103,9 @@
     elt.liveForced = false;
     var topic = elt.getAttribute("data-live-topic");
     var every = Number(document.body.getAttribute("data-live-push-refresh-ms") || 60000);
-    if (!forced && state === "open" && topic && Date.now() - (lastFetch[topic] || 0) < every) {
+    // Until it first fetches, the element is as fresh as its render (the stream caught it up, or had nothing).
+    var last = lastFetch[topic] || Number(elt.getAttribute("data-live-since")) || 0;
+    if (!forced && state === "open" && topic && Date.now() - last < every) {
       event.preventDefault();  // the stream tells this element when to fetch
       return;
     }

@@ -42,7 +42,9 @@ def test_a_change_on_one_tablet_reaches_the_others_panel_over_the_stream_and_by_
     expect(panel_quantity(page, "CPH")).to_have_text("2")
     expect(page.locator("html")).to_have_attribute("data-live-push", "open")
     page.evaluate("window.stillTheSamePage = true")
-    caught_up = len(polls)  # the panel fetched once when its stream opened (anything said before it listened)
+    # Before it says "open" the stream has told the panel to fetch if it may have missed something (this
+    # process's hub may have started only now); from here on the panel fetches only when told of a change.
+    caught_up = len(polls)
     page.wait_for_timeout(4 * POLL_SECONDS * 1000)
     assert len(polls) == caught_up  # while the stream is open the panel does not poll
 
@@ -77,3 +79,29 @@ def test_a_change_on_one_tablet_reaches_the_others_panel_over_the_stream_and_by_
     expect(page.locator('[data-total="network"]')).to_have_text("13")
     assert len(polls) > caught_up + 1
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_a_page_opened_when_nothing_changed_fetches_nothing_while_its_stream_is_open(
+    app,
+    page,
+    live_server,
+    network,  # noqa: F811
+    monkeypatch,
+):
+    """The hub has listened all along and heard every change before the page rendered: the stream needs no
+    catch-up, and the panel's poll stays quiet from its very first tick (its render counts as its last fetch)."""
+    if app.database_kind != "postgresql":
+        pytest.skip("the stream is fed by PostgreSQL's LISTEN/NOTIFY; on SQLite the panel polls")
+    from omnistore.core import live
+    from tests.web.test_live_stream import heard_everything
+
+    monkeypatch.setattr(live, "CLOCK_MARGIN_SECONDS", 0.0)  # the page and the hub share this machine's clock
+    sign_in(page, "ham@example.test")
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if "/panel?v=" in request.url else None)
+    heard_everything(app)  # the network's stock, set up just now, heard before the page renders
+    page.goto(f"/stock/products/{network['parka'].id}?variant={network['xl'].id}")
+    expect(panel_quantity(page, "CPH")).to_have_text("2")
+    expect(page.locator("html")).to_have_attribute("data-live-push", "open")
+    page.wait_for_timeout(4 * POLL_SECONDS * 1000)
+    assert polls == []

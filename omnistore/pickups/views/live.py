@@ -5,8 +5,8 @@ the open page's live components: the stock of up to MAX_VARIANTS variants (their
 desk of the staff member's store (an admin may name another with `location`, as on the desk). Each event is
 `event: change` with the changed topics as data (`variant:12 desk:3`); static/js/live.js then fetches that
 component the way its poll does. `since` is when the page's components were rendered (their data-live-since,
-ms since the epoch): right after `ready`, a `change` for all the asked topics follows unless the process's hub
-is sure none of them changed since then (core/live.Hub.caught_up); without `since` it always follows.
+ms since the epoch): just before `ready`, a `change` for all the asked topics comes first unless the process's
+hub is sure none of them changed since then (core/live.Hub.caught_up); without `since` it always comes.
 `event: end` says the session ended (signed out, disabled, idle): the page stops listening and its poll takes
 the ordinary way to the sign-in page.
 
@@ -101,9 +101,11 @@ def _since(given):
 def _events(app, topics, asked, since, checks, lifetime):
     ends = time.monotonic() + lifetime
     with live.subscribed(app, topics) as subscription:
-        yield f"retry: {RETRY_MS}\nevent: ready\ndata: {asked}\n\n"
-        if since is None or not subscription.hub.caught_up(asked.split(), since):
-            yield f"event: change\ndata: {asked}\n\n"  # catch up on what may have changed before we listened
+        # The catch-up comes before `ready`, in one write: a page that sees the stream open has already
+        # asked for whatever it may have missed, so nothing it fetches afterwards is the opening's.
+        missed = since is None or not subscription.hub.caught_up(asked.split(), since)
+        catch_up = f"event: change\ndata: {asked}\n\n" if missed else ""
+        yield f"retry: {RETRY_MS}\n{catch_up}event: ready\ndata: {asked}\n\n"
         while True:
             now = time.monotonic()
             if now >= ends:
