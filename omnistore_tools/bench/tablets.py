@@ -405,7 +405,7 @@ class Tablet(FastHttpUser):
                     event = line[7:]
                 elif line == "" and event is not None:
                     if event == "ready":
-                        self.stream_open = True  # a "change" follows if the page may have missed something
+                        self.stream_open = True  # a "change" came just before if the page may have missed something
                     elif event == "change":
                         self.notice.set()
                     elif event == "end":
