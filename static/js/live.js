@@ -9,10 +9,11 @@
 //   that data-live-topic refreshes at once ("live-refresh"). The stream is told when the page's elements were
 //   rendered (the oldest data-live-since) and says "change" at once only if something may have changed since
 //   then — including after it reconnects — so opening a page costs no second fetch. While it is open, the poll is
-//   skipped except every data-live-push-refresh-ms (the clock: "open now", waiting times). When the stream
-//   drops, the browser opens it again by itself, and until then the poll runs as before (the fallback); a
-//   204 (no push on this server) leaves the poll in charge. "end" (signed out) stops listening, and the poll
-//   takes the ordinary way to the sign-in page. <html data-live-push> says the state (open, waiting, off).
+//   skipped except every data-live-push-refresh-ms after the element's render or last fetch (the clock: "open
+//   now", waiting times). When the stream drops, the browser opens it again by itself, and until then the poll
+//   runs as before (the fallback); a 204 (no push on this server) leaves the poll in charge. "end" (signed out)
+//   stops listening, and the poll takes the ordinary way to the sign-in page. <html data-live-push> says the
+//   state (open, waiting, off).
 (function () {
   "use strict";
 
@@ -77,12 +78,13 @@
   function sync() {
     var base = document.body && document.body.getAttribute("data-live-stream-url");
     var parts = [];
-    if (base && window.EventSource) {
-      liveElements().forEach(function (elt) {
-        var part = elt.getAttribute("data-live-stream");
-        if (part && parts.indexOf(part) < 0) { parts.push(part); }
-      });
-    }
+    var push = Boolean(base && window.EventSource);
+    liveElements().forEach(function (elt) {
+      var topic = elt.getAttribute("data-live-topic");
+      if (!lastFetch[topic]) { lastFetch[topic] = Date.now(); }  // a new element is as fresh as its render
+      var part = elt.getAttribute("data-live-stream");
+      if (push && part && parts.indexOf(part) < 0) { parts.push(part); }
+    });
     var key = parts.sort().join("&");
     if (key === sourceKey) { return; }
     close();
@@ -103,9 +105,7 @@
     elt.liveForced = false;
     var topic = elt.getAttribute("data-live-topic");
     var every = Number(document.body.getAttribute("data-live-push-refresh-ms") || 60000);
-    // Until it first fetches, the element is as fresh as its render (the stream caught it up, or had nothing).
-    var last = lastFetch[topic] || Number(elt.getAttribute("data-live-since")) || 0;
-    if (!forced && state === "open" && topic && Date.now() - last < every) {
+    if (!forced && state === "open" && topic && Date.now() - (lastFetch[topic] || 0) < every) {
       event.preventDefault();  // the stream tells this element when to fetch
       return;
     }
