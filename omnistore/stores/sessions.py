@@ -118,24 +118,38 @@ _LOAD = (
 )
 
 
+def _open(staff_id, generation, key):
+    """The conditions of an open session with this key of this active staff member and generation."""
+    return (
+        Staff.id == staff_id,
+        Staff.session_generation == generation,
+        Staff.active.is_(True),
+        StaffSession.key_hash == hash_key(key),
+        StaffSession.ended_at.is_(None),
+    )
+
+
 def load(staff_id, generation, key):
     """(staff, Signed) for an open session with this key of this active staff member and generation, or None.
     One statement; whether the session is still fresh enough is `verdict`'s question."""
     if not key:
         return None
-    row = db.session.execute(
-        _LOAD.where(
-            Staff.id == staff_id,
-            Staff.session_generation == generation,
-            Staff.active.is_(True),
-            StaffSession.key_hash == hash_key(key),
-            StaffSession.ended_at.is_(None),
-        )
-    ).first()
+    row = db.session.execute(_LOAD.where(*_open(staff_id, generation, key))).first()
     if row is None:
         return None
     staff, session_id, started_at, last_seen_at = row
     return staff, Signed(session_id, staff_id, staff.role, started_at, last_seen_at)
+
+
+_TIMES = select(StaffSession.started_at, StaffSession.last_seen_at).join(Staff, StaffSession.staff_id == Staff.id)
+
+
+def times(staff_id, generation, key):
+    """(started_at, last_seen_at) of the same open session as `load`'s, or None: what an open live stream checks
+    again and again, read as two columns (no staff member, store and market made each time)."""
+    if not key:
+        return None
+    return db.session.execute(_TIMES.where(*_open(staff_id, generation, key))).first()
 
 
 def verdict(started_at, last_seen_at, limits, now=None):

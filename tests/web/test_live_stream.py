@@ -411,3 +411,37 @@ def test_a_transaction_sends_its_live_topics_and_the_outbox_wake_in_one_statemen
         stream.close()
     finally:
         worker.close()
+
+
+def test_an_open_streams_session_check_agrees_with_the_sign_in_check_and_reads_two_columns(app, store):
+    """The stream checks its session again every few seconds (Checks.holds): the same open session as every
+    request's load, read as its two times, with no staff member, store and market made each time."""
+    from omnistore.stores import login
+    from omnistore.stores import sessions as staff_sessions
+    from omnistore.stores.models import Staff
+    from omnistore.stores.staff import disable_staff
+
+    clerk = store["clerk"]
+    limits = login.limits()
+    key, other = staff_sessions.start(clerk, limits), staff_sessions.start(clerk, limits)
+    generation = clerk.session_generation
+
+    def both(staff_id=clerk.id, generation=generation, key=key):
+        db.session.expunge_all()
+        with count_statements("SELECT") as seen:
+            times = staff_sessions.times(staff_id, generation, key)
+        assert len(seen) == (1 if key else 0)
+        assert not any(isinstance(obj, Staff) for obj in db.session.identity_map.values())
+        return staff_sessions.load(staff_id, generation, key), times
+
+    loaded, times = both()
+    assert times == (loaded[1].started_at, loaded[1].last_seen_at)
+    assert both(key="not-the-key") == (None, None)
+    assert both(key="") == (None, None)
+    assert both(generation=generation + 1) == (None, None)
+    assert both(staff_id=store["cph_clerk"].id) == (None, None)
+    staff_sessions.end(key)
+    assert both() == (None, None)
+    assert both(key=other)[1] is not None  # the other tablet's session holds
+    disable_staff(clerk.email)
+    assert both(key=other) == (None, None)

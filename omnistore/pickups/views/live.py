@@ -82,11 +82,8 @@ class Checks:
         self.due = time.monotonic() + self.every
         with self.app.app_context():
             try:
-                found = staff_sessions.load(self.staff_id, self.generation, self.key)
-                if found is None:
-                    return False
-                signed = found[1]
-                return staff_sessions.verdict(signed.started_at, signed.last_seen_at, login.limits()) is None
+                found = staff_sessions.times(self.staff_id, self.generation, self.key)
+                return found is not None and staff_sessions.verdict(*found, login.limits()) is None
             finally:
                 db.session.remove()
 
