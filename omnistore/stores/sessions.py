@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from omnistore.core import live
@@ -109,24 +109,32 @@ def staff_topic(staff_id):
     return f"staff:{staff_id}"
 
 
+# Built once, with the session's values bound at each call: every request runs `load`, and building a statement
+# and its cache key cost more than reading the row.
+_OPEN = (
+    Staff.id == bindparam("staff_id"),
+    Staff.session_generation == bindparam("generation"),
+    Staff.active.is_(True),
+    StaffSession.key_hash == bindparam("key_hash"),
+    StaffSession.ended_at.is_(None),
+)
 # The staff member's store and its market come along: nearly every page shows prices in that market, and two
 # lazy loads per request cost more than the join.
 _LOAD = (
     select(Staff, StaffSession.id, StaffSession.started_at, StaffSession.last_seen_at)
     .join(StaffSession, StaffSession.staff_id == Staff.id)
     .options(joinedload(Staff.location).joinedload(Location.market))
+    .where(*_OPEN)
+)
+_TIMES = (
+    select(StaffSession.started_at, StaffSession.last_seen_at)
+    .join(Staff, StaffSession.staff_id == Staff.id)
+    .where(*_OPEN)
 )
 
 
-def _open(staff_id, generation, key):
-    """The conditions of an open session with this key of this active staff member and generation."""
-    return (
-        Staff.id == staff_id,
-        Staff.session_generation == generation,
-        Staff.active.is_(True),
-        StaffSession.key_hash == hash_key(key),
-        StaffSession.ended_at.is_(None),
-    )
+def _values(staff_id, generation, key):
+    return {"staff_id": staff_id, "generation": generation, "key_hash": hash_key(key)}
 
 
 def load(staff_id, generation, key):
@@ -134,14 +142,11 @@ def load(staff_id, generation, key):
     One statement; whether the session is still fresh enough is `verdict`'s question."""
     if not key:
         return None
-    row = db.session.execute(_LOAD.where(*_open(staff_id, generation, key))).first()
+    row = db.session.execute(_LOAD, _values(staff_id, generation, key)).first()
     if row is None:
         return None
     staff, session_id, started_at, last_seen_at = row
     return staff, Signed(session_id, staff_id, staff.role, started_at, last_seen_at)
-
-
-_TIMES = select(StaffSession.started_at, StaffSession.last_seen_at).join(Staff, StaffSession.staff_id == Staff.id)
 
 
 def times(staff_id, generation, key):
@@ -149,7 +154,7 @@ def times(staff_id, generation, key):
     again and again, read as two columns (no staff member, store and market made each time)."""
     if not key:
         return None
-    return db.session.execute(_TIMES.where(*_open(staff_id, generation, key))).first()
+    return db.session.execute(_TIMES, _values(staff_id, generation, key)).first()
 
 
 def verdict(started_at, last_seen_at, limits, now=None):
