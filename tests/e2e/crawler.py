@@ -280,14 +280,16 @@ class Watcher:
         r"document's frame is sandboxed"
     )
     ANSWERED_4XX = re.compile(r"(status of 4\d\d|Response Status Error Code 4\d\d)")
-    # A search typed on replaces the request still under way (hx-sync): htmx logs the abort and its end as errors.
+    # A search typed on replaces the request still under way (hx-sync): htmx logs the request's end and then
+    # its abort as errors, one right after the other. An end followed by anything else (a send error, a
+    # timeout) is a problem.
     ABORTED = "htmx:sendAbort"
     ABORT_ENDED = "htmx:afterRequest"
 
     def __init__(self, page, origin):
         self.origin = origin
         self.problems = []
-        self._aborted = False
+        self._ended = None  # the last console error, if it was a request's end: an abort may follow
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(("console", f"uncaught JavaScript error: {error}")))
         page.on("response", self._response)
@@ -300,15 +302,16 @@ class Watcher:
             return  # a 4xx the server chose (bad input, not found): judged by `_response`, not here
         if self.OWN_SCRIPT_IN_SANDBOX.search(message.text):
             return
+        ended, self._ended = self._ended, None
         if message.text.startswith(self.ABORTED):
-            self._aborted = True
+            self.problems = [problem for problem in self.problems if problem is not ended]  # aborted: not a failure
             return
-        if self._aborted and message.text.startswith(self.ABORT_ENDED):
-            self._aborted = False
-            return  # the end of the request just aborted, not a failure
         check = "csp" if "Content Security Policy" in message.text else "console"
         where = message.location or {}
-        self.problems.append((check, f"{message.text} (at {where.get('url')}:{where.get('lineNumber')})"))
+        problem = (check, f"{message.text} (at {where.get('url')}:{where.get('lineNumber')})")
+        self.problems.append(problem)
+        if message.text.startswith(self.ABORT_ENDED):
+            self._ended = problem
 
     def _response(self, response):
         if response.status >= 500:

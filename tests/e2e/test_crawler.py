@@ -177,3 +177,29 @@ def test_crawl_the_customers_order_page_on_a_phone(new_context, demo_server, che
         staff=False,
         throwaway=["I'm on my way", "I'm here"],
     )
+
+
+def test_the_crawler_forgives_a_search_request_replaced_while_under_way_and_nothing_else():
+    """htmx logs an aborted request's end and then its abort as errors (a search typed on replaces the one under
+    way); an end followed by a send error is a failure, and so are both of its messages."""
+    from types import SimpleNamespace
+
+    from tests.e2e.crawler import Watcher
+
+    class Page:
+        def on(self, event, handler):
+            if event == "console":
+                self.console = handler
+
+    def watched(*texts):
+        page = Page()
+        watcher = Watcher(page, "http://127.0.0.1")
+        for text in texts:
+            page.console(SimpleNamespace(type="error", text=f"{text}, [object HTMLElement]", location={}))
+        return [text.split(",")[0] for _check, text in watcher.problems]
+
+    assert watched("htmx:afterRequest", "htmx:sendAbort") == []
+    assert watched("htmx:afterRequest", "htmx:sendAbort", "htmx:afterRequest", "htmx:sendAbort") == []
+    assert watched("htmx:afterRequest", "htmx:sendError") == ["htmx:afterRequest", "htmx:sendError"]
+    assert watched("htmx:afterRequest") == ["htmx:afterRequest"]
+    assert watched("htmx:sendAbort", "htmx:afterRequest") == ["htmx:afterRequest"]
