@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from omnistore.catalog.models import Variant
@@ -34,10 +34,14 @@ def get_order_for_staff(number, staff):
         select(Order)
         .where(Order.number == number)
         .options(
-            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-            selectinload(Order.lines).selectinload(OrderLine.source_location),
+            # What every page of one order shows, in three statements: the order with its pickup and customer,
+            # its lines with what each is and where it comes from, and its events (each round trip waits its turn).
+            joinedload(Order.pickup),
+            joinedload(Order.customer),
+            selectinload(Order.lines).options(
+                joinedload(OrderLine.variant).joinedload(Variant.product), joinedload(OrderLine.source_location)
+            ),
             selectinload(Order.events),
-            selectinload(Order.pickup),
         )
     )
     if order is None:

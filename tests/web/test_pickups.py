@@ -167,6 +167,23 @@ def test_pick_lines_then_mark_ready_with_a_short_line(client, make, desk):
     assert "is ready for pickup" in text(client.get("/pickups/"))
 
 
+def test_a_page_of_one_order_reads_it_in_three_statements(client, make, desk):
+    """The order with its pickup and customer, its lines with their variants, products and sources, its events:
+    each round trip to the database waits its turn on a busy server, so what the page shows is joined."""
+    order = new_order(make, desk)
+    client.login("clerk@example.test")
+    client.get("/pickups/")  # the session's first touch is not the page's
+    for url in (f"/pickups/orders/{order.number}", f"/orders/{order.number}"):
+        with count_statements("SELECT") as seen:
+            page = text(client.get(url))
+        assert "Fjord Parka" in page and "Trail Boots" in page and "Mia" in page
+        for table in ("orders", "order_line", "order_event"):
+            reads = [statement for statement in seen if f"FROM {table} " in statement + " "]
+            assert len(reads) == 1, (url, table, reads)
+        for table in ("pickup", "customer", "variant", "product"):
+            assert not [statement for statement in seen if f"FROM {table} " in statement + " "], (url, table)
+
+
 def test_a_short_line_without_reason_is_shown_at_the_field(client, make, desk):
     order = new_order(make, desk)
     line = order.lines[1]
