@@ -27,6 +27,12 @@ def _in_scope(location_id):
     return or_(Order.pickup_location_id == location_id, Order.origin_location_id == location_id, supplied_here)
 
 
+# An order's lines as its pages show them, in one statement: with what each is and where it comes from.
+LINES_SHOWN = selectinload(Order.lines).options(
+    joinedload(OrderLine.variant).joinedload(Variant.product), joinedload(OrderLine.source_location)
+)
+
+
 def get_order_for_staff(number, staff):
     """The order with `number` if the staff member may see it; NotFound/OutOfScope (a 404) otherwise."""
     number = (number or "").strip().upper()
@@ -38,9 +44,7 @@ def get_order_for_staff(number, staff):
             # its lines with what each is and where it comes from, and its events (each round trip waits its turn).
             joinedload(Order.pickup),
             joinedload(Order.customer),
-            selectinload(Order.lines).options(
-                joinedload(OrderLine.variant).joinedload(Variant.product), joinedload(OrderLine.source_location)
-            ),
+            LINES_SHOWN,
             selectinload(Order.events),
         )
     )

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
-from omnistore.catalog.models import Variant
 from omnistore.core import audit
 from omnistore.core.audit import AuditEvent
 from omnistore.core.db import transaction
@@ -36,7 +35,7 @@ from omnistore.core.statuses import (
 from omnistore.core.types import utcnow
 from omnistore.orders import line_reasons, notifications
 from omnistore.orders import services as orders
-from omnistore.orders.models import VERIFICATIONS, Order, OrderLine, Pickup
+from omnistore.orders.models import VERIFICATIONS, Order, Pickup
 from omnistore.orders.pickup_codes import SHORT_CODE_ALPHABET, SHORT_CODE_LENGTH, open_pickup
 from omnistore.pickups.preparing import check_may_act, reasons_by_line
 from omnistore.stock import ledger
@@ -252,10 +251,10 @@ def _order_where(where):
         .join(Pickup, Pickup.order_id == Order.id)
         .where(where)
         .options(
-            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-            selectinload(Order.pickup).selectinload(Pickup.collected_by),
-            selectinload(Order.customer),
-            selectinload(Order.pickup_location),
+            orders.LINES_SHOWN,
+            joinedload(Order.pickup).joinedload(Pickup.collected_by),
+            joinedload(Order.customer),
+            joinedload(Order.pickup_location),
         )
     )
 

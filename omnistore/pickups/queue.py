@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
-from omnistore.catalog.models import Variant
 from omnistore.core.extensions import db
 from omnistore.core.statuses import (
     HELD_LINE_STATUSES,
@@ -18,7 +17,8 @@ from omnistore.core.statuses import (
 )
 from omnistore.core.types import utcnow
 from omnistore.orders import pick_deadlines
-from omnistore.orders.models import Order, OrderLine, Pickup, Transfer
+from omnistore.orders.models import Order, Pickup, Transfer
+from omnistore.orders.services import LINES_SHOWN
 from omnistore.stores.locations import start_of_local_day
 from omnistore.stores.models import Location, Staff, StaffSession
 
@@ -246,10 +246,9 @@ def desk_queue(location: Location, now: datetime | None = None) -> DeskQueue:
             Order.status.in_(OPEN_PICKUP_STATUSES),
         )
         .options(
-            selectinload(Order.lines).selectinload(OrderLine.variant).selectinload(Variant.product),
-            selectinload(Order.lines).selectinload(OrderLine.source_location),
-            selectinload(Order.pickup),
-            selectinload(Order.customer),
+            LINES_SHOWN,
+            joinedload(Order.pickup),
+            joinedload(Order.customer),
         )
         .order_by(Order.placed_at, Order.id)
         .limit(QUEUE_LIMIT + 1)

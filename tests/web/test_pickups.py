@@ -88,6 +88,24 @@ def test_the_desk_shows_each_order_in_its_group(client, make, desk):
     assert 'data-scan-target="/pickups/handover?code=%7Bcode%7D"' in page
 
 
+def test_the_queue_reads_its_orders_in_two_statements_however_many_there_are(client, make, desk):
+    """The orders with their pickups and customers, then all their lines with what each is: a queue that polls
+    all day does not read each kind of row on its own round trip."""
+    for name in ("Anna", "Bo", "Carl"):
+        new_order(
+            make, desk, first_name=name, lines=[(desk["jacket"], 1, desk["ham"]), (desk["boots"], 1, desk["cph"])]
+        )
+    client.login("clerk@example.test")
+    client.get("/pickups/")
+    with count_statements("SELECT") as seen:
+        page = text(client.get("/pickups/queue", headers=HX))
+    assert all(f"{name} Jensen" in page for name in ("Anna", "Bo", "Carl")) and "1 of 2 lines here" in page
+    assert len([statement for statement in seen if statement.startswith("SELECT orders.id")]) == 1  # the orders
+    assert len([statement for statement in seen if "FROM order_line " in statement + " "]) == 1
+    for table in ("pickup", "customer", "variant", "product", "location"):
+        assert not [statement for statement in seen if f"FROM {table} " in statement + " "], table
+
+
 def test_the_queue_answers_204_while_nothing_changed(client, make, desk):
     client.login("clerk@example.test")
     page = text(client.get("/pickups/"))
