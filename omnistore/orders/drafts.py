@@ -117,16 +117,16 @@ def start_draft(staff, *, customer_id=None, location=None) -> OrderDraft:
     return draft
 
 
+# A draft's lines with what each is, in one statement after the draft's own.
+_LINES = selectinload(OrderDraft.lines).joinedload(DraftLine.variant).joinedload(Variant.product)
+
+
 def draft_for(token, staff) -> OrderDraft:
     """The open or placed draft with `token`, if it belongs to the staff member's store (admin: any)."""
     check_actor(staff)
     if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{32}", token):
         raise NotFound(_("That order draft does not exist (any more)."))
-    draft = db.session.scalar(
-        select(OrderDraft)
-        .where(OrderDraft.token == token)
-        .options(selectinload(OrderDraft.lines).selectinload(DraftLine.variant).selectinload(Variant.product))
-    )
+    draft = db.session.scalar(select(OrderDraft).where(OrderDraft.token == token).options(_LINES))
     if draft is None or (draft.status == "abandoned" and not customer_erased(draft)):
         raise NotFound(_("That order draft does not exist (any more)."))
     if not staff.is_admin and draft.location_id != staff.location_id:
@@ -306,7 +306,10 @@ def draft_state(draft, *, now=None) -> DraftState:
 
 def _lock_open_draft(session, draft, staff):
     _editable(draft, staff)
-    query = select(OrderDraft).where(OrderDraft.id == draft.id).execution_options(populate_existing=True)
+    # Read again under the lock, lines and all: another tablet may have changed them since the request read them.
+    query = (
+        select(OrderDraft).where(OrderDraft.id == draft.id).options(_LINES).execution_options(populate_existing=True)
+    )
     locked = session.scalar(query.with_for_update())
     if locked is None or locked.status != "open":
         raise InvalidTransition(_("This order has already been placed."))

@@ -238,6 +238,20 @@ def test_the_draft_page_reads_the_stock_prices_and_holds_once_for_all_three_ways
         assert len(reads) == 1, (table, reads)
 
 
+def test_a_change_reads_the_drafts_lines_with_what_each_is_once_before_and_once_under_its_lock(client, shop):
+    """The lines come with their variants and products in one statement each time (each round trip waits its
+    turn on a busy server); under the lock they are read again, as another tablet may have changed them."""
+    client.login(shop.clerk.email)
+    token = start(client, customer_id=shop.customer.id, variant_id=shop.scarf.id)
+    client.submit(f"/orders/drafts/{token}/lines", {"variant_id": shop.boot.id, "quantity": "1"}, headers=HTMX)
+    with count_statements("SELECT") as seen:
+        chosen = client.submit(f"/orders/drafts/{token}/fulfilment", {"choice": "here"}, headers=HTMX)
+    assert chosen.status_code == 200
+    assert "Wool Scarf" in chosen.get_data(as_text=True) and "Trail Boot" in chosen.get_data(as_text=True)
+    assert len([statement for statement in seen if "FROM draft_line" in statement]) == 2
+    assert not [statement for statement in seen if "FROM product " in statement + " "]
+
+
 def test_the_network_panel_offers_an_order_for_a_customer(client, shop):
     client.login(shop.clerk.email)
     panel = client.get(f"/stock/variants/{shop.boot.id}/panel", headers=HTMX)
