@@ -363,9 +363,10 @@ def claim_holds(session, draft):
 def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_at=None, keeping=frozenset()):
     """Make the draft's holds equal `wanted` ({(variant, location): qty}), key by key in a stable order.
 
-    Returns the keys that could not be held in full (someone took the units meanwhile)."""
+    Returns the keys that could not be held in full (someone took the units meanwhile), and the draft's holds
+    now: `holds` were claimed under their lock, so nothing else changed them meanwhile."""
     current = {(h.variant_id, h.location_id): h for h in holds}
-    short = set()
+    short, kept = set(), []
     for key in sorted(set(current) | set(wanted), key=lambda k: (k[1], k[0])):
         hold, target = current.get(key), wanted.get(key, 0)
         have = hold.quantity if hold is not None else 0
@@ -391,8 +392,9 @@ def _apply(session, draft, holds, wanted, actor, *, reference, reason, expires_a
                 session.add(hold)
             hold.quantity = target
             hold.expires_at = expires_at
+            kept.append(hold)
     session.flush()
-    return short
+    return short, kept
 
 
 def rehold(session, draft, staff):
@@ -403,7 +405,7 @@ def rehold(session, draft, staff):
         state = _state(draft, holds, reading=sourcing.Reading())
         wanted = state.proposal.allocations() if state.proposal is not None else {}
         keeping = state.proposal.keeping_safety_stock() if state.proposal is not None else frozenset()
-        short = _apply(
+        short, holds = _apply(
             session,
             draft,
             holds,
@@ -416,7 +418,6 @@ def rehold(session, draft, staff):
         )
         if not short:
             break
-    holds = session.scalars(select(DraftHold).where(DraftHold.draft_id == draft.id)).all()
     draft.holds_expire_at = expires_at if holds else None
     if short:
         return _state(draft, holds)
@@ -462,7 +463,7 @@ def hold_for_customer(customer_id, variant_id, location_id, *, until, reason) ->
         session.add(draft)
         session.flush()
         key = (variant.id, location.id)
-        short = _apply(
+        short, _held = _apply(
             session,
             draft,
             [],

@@ -238,7 +238,7 @@ def test_the_draft_page_reads_the_stock_prices_and_holds_once_for_all_three_ways
         assert len(reads) == 1, (table, reads)
 
 
-def test_a_change_reads_the_drafts_lines_with_what_each_is_once_before_and_once_under_its_lock(client, shop):
+def test_a_change_reads_the_drafts_lines_once_before_and_once_under_its_lock_and_its_holds_once(client, shop):
     """The lines come with their variants and products in one statement each time (each round trip waits its
     turn on a busy server); under the lock they are read again, as another tablet may have changed them."""
     client.login(shop.clerk.email)
@@ -250,6 +250,8 @@ def test_a_change_reads_the_drafts_lines_with_what_each_is_once_before_and_once_
     assert "Wool Scarf" in chosen.get_data(as_text=True) and "Trail Boot" in chosen.get_data(as_text=True)
     assert len([statement for statement in seen if "FROM draft_line" in statement]) == 2
     assert not [statement for statement in seen if "FROM product " in statement + " "]
+    # Its holds are read once, under their lock: what it held then is known without reading them back.
+    assert len([statement for statement in seen if "FROM draft_hold \nWHERE draft_hold.draft_id" in statement]) == 1
 
 
 def test_the_network_panel_offers_an_order_for_a_customer(client, shop):
