@@ -62,7 +62,8 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm.util import identity_key
 
 from omnistore.catalog.models import Variant
 from omnistore.catalog.prices import prices_in
@@ -214,6 +215,20 @@ class Reading:
         return self.once(("prices", ids, market_code), lambda: prices_in(ids, market_code))
 
 
+def _existing_variants(variant_ids):
+    """Which of these variant ids exist. Those the session holds loaded (a draft's lines bring theirs along) need
+    no statement; the rest are looked up."""
+    session = db.session
+    held = {
+        variant_id
+        for variant_id in variant_ids
+        if (variant := session.identity_map.get(identity_key(Variant, variant_id))) is not None
+        and not inspect(variant).expired
+    }
+    missing = [variant_id for variant_id in variant_ids if variant_id not in held]
+    return held | set(session.scalars(select(Variant.id).where(Variant.id.in_(missing)))) if missing else held
+
+
 def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: Reading | None = None) -> Proposal:
     """The sourcing plan for `request` (see the module docstring for the rules). Reads only; proposals made
     together may share a `Reading`."""
@@ -222,10 +237,7 @@ def propose(request: SourcingRequest, *, rules_: Rules | None = None, reading: R
     reading = reading or Reading()
     now = request.now or reading.now
     variant_ids = tuple(sorted({line.variant_id for line in request.lines}))
-    variants = reading.once(
-        ("variants", variant_ids),
-        lambda: {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))},
-    )
+    variants = reading.once(("variants", variant_ids), lambda: _existing_variants(variant_ids))
     for index, line in enumerate(request.lines):
         if line.variant_id not in variants:
             raise NotFound(_("We could not find that product variant."), field=f"lines.{index}")

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from omnistore.catalog.models import Variant
 from omnistore.core.errors import NotFound, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.orders import order_rules, sourcing
@@ -371,6 +372,22 @@ def test_delivery_sold_in_a_store_ships_from_that_store_first(make, network):
 def test_bad_quantities_are_refused(network, lines):
     with pytest.raises(ValidationFailed):
         _propose(network, lines)
+
+
+def test_a_variant_the_session_holds_needs_no_statement_and_an_unknown_one_beside_it_is_still_not_found(network):
+    locations, variants = network
+    db.session.get(Variant, variants["A"].id)  # loaded, as a draft's lines bring theirs along
+    with count_statements("SELECT") as seen:
+        proposal = _propose(network, [("A", 1)])
+    assert proposal is not None and not [statement for statement in seen if "FROM variant " in statement + " "]
+    request = SourcingRequest(
+        lines=(LineRequest(variants["A"].id, 1), LineRequest(999_999, 1)),
+        fulfilment="pickup",
+        pickup_location_id=locations["HAM"].id,
+    )
+    with pytest.raises(NotFound) as refused:
+        sourcing.propose(request)
+    assert refused.value.detail == {"field": "lines.1"}
 
 
 def test_unknown_variant_is_not_found(network):

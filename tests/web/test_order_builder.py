@@ -250,6 +250,7 @@ def test_a_change_reads_the_drafts_lines_once_before_and_once_under_its_lock_and
     assert "Wool Scarf" in chosen.get_data(as_text=True) and "Trail Boot" in chosen.get_data(as_text=True)
     assert len([statement for statement in seen if "FROM draft_line" in statement]) == 2
     assert not [statement for statement in seen if "FROM product " in statement + " "]
+    assert not [statement for statement in seen if "FROM variant " in statement + " "]  # the lines brought them
     # Its holds are read once, under their lock: what it held then is known without reading them back.
     assert len([statement for statement in seen if "FROM draft_hold \nWHERE draft_hold.draft_id" in statement]) == 1
 
