@@ -1,0 +1,90 @@
+"""A verb's transaction keeps gunicorn's gevent worker's loop while it waits for PostgreSQL (core/db.py), so its
+round trips do not each queue behind the worker's other requests and its row locks are not held meanwhile;
+reads outside a verb, and a verb past core.db.HOLD_SECONDS, give the loop away as they wait.
+
+gevent patches the whole process, so the worker is played by a process of its own: a greenlet ticks every
+millisecond while the verb or the reads run, and the ticks between two statements tell whether it got the loop."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WORKER = r"""
+import json, sys, time
+from gevent import monkey
+
+monkey.patch_all()
+import gevent
+import sqlalchemy as sa
+
+from omnistore import create_app
+from omnistore.core import db as core_db
+from omnistore.core.db import transaction
+from omnistore.core.extensions import db
+
+ticks = []
+
+
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.001)
+
+
+def ticked(statements):
+    start = time.monotonic()
+    statements()
+    return sum(start < tick < time.monotonic() for tick in ticks)
+
+
+def sleeps(session, seconds, count):
+    return lambda: [session.execute(sa.text("SELECT pg_sleep(:s)"), {"s": seconds}) for _ in range(count)]
+
+
+app = create_app(json.loads(sys.argv[1]))
+with app.app_context():
+    gevent.spawn(ticker)
+    gevent.sleep(0.01)
+    seen = {}
+    with transaction() as session:
+        session.execute(sa.text("SELECT 1"))  # begun: the pool's checkout and BEGIN are behind it
+        seen["verb"] = ticked(sleeps(session, 0.002, 10))
+    db.session.execute(sa.text("SELECT 1"))
+    seen["reads"] = ticked(sleeps(db.session, 0.002, 10))
+    db.session.commit()
+    with transaction() as session:
+        session.execute(sa.text("SELECT 1"))
+        seen["long verb"] = ticked(sleeps(session, core_db.HOLD_SECONDS + 0.1, 1))
+        seen["after the hold"] = ticked(sleeps(session, 0.002, 10))
+    with transaction() as session:
+        session.execute(sa.text("SELECT 1"))
+        seen["next verb"] = ticked(sleeps(session, 0.002, 10))
+print(json.dumps(seen))
+"""
+
+
+def test_a_verbs_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_the_database(app, database_url):
+    if app.database_kind != "postgresql":
+        pytest.skip("the loop is kept for PostgreSQL's round trips")
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "OMNISTORE_AUTO_SETUP": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "OMNISTORE_DB_POOL_SIZE": 2,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, json.dumps(config)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["verb"] == 0, seen  # ten round trips, and nothing else ran between them
+    assert seen["reads"] > 0, seen  # reads give the loop away at every wait
+    assert seen["long verb"] > 0 and seen["after the hold"] > 0, seen  # a verb past the hold gives it away too
+    assert seen["next verb"] == 0, seen  # and the next verb has its own
