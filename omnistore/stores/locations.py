@@ -22,6 +22,14 @@ def list_locations(*, include_inactive=False):
     return db.session.scalars(query).all()
 
 
+def names_of(location_ids):
+    """{id: name} of these locations, inactive ones too (an order's history names where things happened)."""
+    ids = {location_id for location_id in location_ids if location_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Location.id, Location.name).where(Location.id.in_(ids))).all())
+
+
 def get_location(code, *, include_inactive=False):
     """The location with this code (case-insensitive), or None."""
     if not isinstance(code, str) or not code.strip() or len(code) > 16:

@@ -9,6 +9,7 @@ from omnistore.orders import cancelling, placing
 from omnistore.orders import drafts as order_drafts
 from omnistore.orders.models import Order, OrderEvent, Transfer
 from omnistore.stock.models import StockLevel
+from tests.helpers import count_statements
 
 
 @pytest.fixture
@@ -40,6 +41,19 @@ def test_the_page_shows_lines_sources_transfers_and_history(client, placed):
     assert "Trail Boot" in page and "København" in page and "To pick" in page
     assert "Hanna Berg" in page and "Placed" in page
     assert "Cancel this order" in page
+
+
+def test_the_history_names_where_each_step_happened_reading_only_those_locations(client, placed, make):
+    for code in ("BER", "AAR", "WH1"):  # the network's other locations are not the page's business
+        make.location(code)
+    events = db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == placed["order"].id)).all()
+    assert {event.location_id for event in events} - {None} == {placed["ham"].id}
+    client.login(placed["clerk"].email)
+    with count_statements("SELECT") as seen:
+        page = client.get(f"/orders/{placed['order'].number}").get_data(as_text=True)
+    assert "Placed</strong>" in page and " · Hamburg" in page
+    reads = [statement for statement in seen if "FROM location" in statement]
+    assert reads and all("WHERE location.id" in statement for statement in reads), reads  # never all of them
 
 
 def test_cancel_needs_a_reason_then_releases_the_goods_and_cancels_the_transfer(client, placed):

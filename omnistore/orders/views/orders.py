@@ -97,7 +97,7 @@ def _detail(order, status=200, **extra):
         "can_resend": order_desk.can_resend(order),
         "cancel_errors": {},
         "redemption": offers.redemption_of(order.id),
-        "locations": {location.id: location for location in location_service.list_locations(include_inactive=True)},
+        "location_names": location_service.names_of(event.location_id for event in order.events),
     }
     context.update(extra)
     return render_template("orders/detail.html", **context), status
