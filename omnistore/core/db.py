@@ -16,9 +16,10 @@ Under gunicorn's gevent worker a verb's transaction keeps the worker's loop whil
 up to HOLD_SECONDS after it began. Otherwise each of its round trips (placing a counter order makes some 35)
 waits behind whatever the worker's other requests run meanwhile (a page's template: 5-20 ms of CPU), and the
 row locks it took are held all that time. Its own waits are short, so the other requests wait about as long
-as behind one more page. A wait that outlasts the hold (a lock the other worker's verb holds, a long
-statement) gives the loop up as before, so a slow verb does not stop the worker, and two verbs of the same
-worker cannot wait for each other's locks with the loop held. Reads outside a verb give it up at every wait.
+as behind one more page. A wait longer than a round trip (HOLD_ONE_WAIT_SECONDS: a lock, perhaps one a verb
+of this same worker holds while it waits for the loop, or a long statement) gives the loop up for the rest of
+the verb, so a slow verb does not stop the worker and no verb waits with the loop held for a lock that only
+the loop can free. Reads outside a verb give it up at every wait.
 
 A pooled PostgreSQL connection is pinged before use when it sat unused for more than PING_AFTER_IDLE_SECONDS
 (and replaced if the ping fails), instead of before every use (SQLAlchemy's pool_pre_ping), which cost a
@@ -43,16 +44,20 @@ from omnistore.core.extensions import db
 
 _write_transaction = ContextVar("write_transaction", default=False)
 
-# How long a verb's transaction may keep its worker's loop while it waits for the database (see the docstring).
+# How long a verb's transaction may keep its worker's loop while it waits for the database (see the docstring),
+# and how long one of its waits may: a round trip takes a millisecond or so; a wait longer than that is a lock
+# (perhaps one a greenlet of this very worker holds, which cannot go on while the loop is kept) or a long
+# statement, and the rest of the transaction gives the loop up.
 HOLD_SECONDS = 0.25
+HOLD_ONE_WAIT_SECONDS = 0.02
 # psycopg's C wait polls with the C library, which gevent leaves be; where it is missing, waits stay cooperative.
 _wait_holding = getattr(waiting, "wait_c", None)
 _WaitTimeout = getattr(psycopg.errors, "_WaitTimeout", None)  # its wait ran out, the generator can wait on
 
 
 class Connection(psycopg.Connection):
-    """psycopg's connection, whose waits keep the worker's loop until `hold_until` (time.monotonic()); then, or
-    once one wait has taken the rest of that time (a lock wait, a long statement), they give it up as usual."""
+    """psycopg's connection, whose waits keep the worker's loop until `hold_until` (time.monotonic()), each for
+    up to HOLD_ONE_WAIT_SECONDS; after that, or once one wait took longer, they give it up as usual."""
 
     hold_until = 0.0
 
@@ -60,10 +65,28 @@ class Connection(psycopg.Connection):
         left = self.hold_until - time.monotonic()
         if left <= 0 or timeout is not None or _wait_holding is None or _WaitTimeout is None:
             return super().wait(gen, interval, timeout)
+        gen = _resumable(gen)
         try:
-            return _wait_holding(gen, self.pgconn.socket, interval=interval, timeout=left)
-        except _WaitTimeout:  # the generator waits on where it was, now without the loop
+            return _wait_holding(gen, self.pgconn.socket, interval=interval, timeout=min(left, HOLD_ONE_WAIT_SECONDS))
+        except _WaitTimeout:
+            self.hold_until = 0.0
             return super().wait(gen, interval, timeout)
+
+
+def _resumable(gen):
+    """psycopg's generator `gen`, which a second wait function may take over: that one starts by asking for the
+    state to wait on (sends None), which psycopg's C generators do not take; `gen` still waits on the last one."""
+    try:
+        state = next(gen)
+    except StopIteration as done:  # nothing to wait for
+        return done.value
+    while True:
+        ready = yield state
+        if ready is not None:
+            try:
+                state = gen.send(ready)
+            except StopIteration as done:
+                return done.value
 
 
 @contextmanager
@@ -155,8 +178,10 @@ def configure_engine(engine: Engine):
                 raise DisconnectionError(str(error)) from error  # the pool replaces it and checks out again
 
     @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection, record):
+    def _returned(dbapi_connection, record):
         record.info[_RETURNED] = time.monotonic()
+        if isinstance(dbapi_connection, Connection):
+            dbapi_connection.hold_until = 0.0
 
     if engine.dialect.name == "postgresql":
 

@@ -1,6 +1,7 @@
 """A verb's transaction keeps gunicorn's gevent worker's loop while it waits for PostgreSQL (core/db.py), so its
 round trips do not each queue behind the worker's other requests and its row locks are not held meanwhile;
-reads outside a verb, and a verb past core.db.HOLD_SECONDS, give the loop away as they wait.
+reads outside a verb, a verb past core.db.HOLD_SECONDS and a wait longer than HOLD_ONE_WAIT_SECONDS (a lock)
+give the loop away.
 
 gevent patches the whole process, so the worker is played by a process of its own: a greenlet ticks every
 millisecond while the verb or the reads run, and the ticks between two statements tell whether it got the loop."""
@@ -64,6 +65,30 @@ with app.app_context():
     with transaction() as session:
         session.execute(sa.text("SELECT 1"))
         seen["next verb"] = ticked(sleeps(session, 0.002, 10))
+
+    # A wait that outlasts one held wait is a lock, perhaps one a greenlet of this worker holds: it gives the loop
+    # up at once. Here the verb that holds the lock pauses at a cooperative point and must get the loop back.
+    def holder():
+        with app.app_context(), transaction() as session:
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(4242)"))
+            gevent.sleep(0.2)
+            finished.append("holder")
+
+    def waiter():
+        with app.app_context(), transaction() as session:
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(4242)"))
+            finished.append("waiter")
+
+    finished, start = [], time.monotonic()
+    gevent.joinall([gevent.spawn(holder), gevent.spawn_later(0.02, waiter)], timeout=10)
+    during = [tick for tick in ticks if tick > start]
+    seen["finished"] = finished
+    seen["longest gap"] = max(later - earlier for earlier, later in zip(during, during[1:]))
+
+    # A held wait may run out halfway through sending a statement: the rest is sent without the loop.
+    core_db.HOLD_ONE_WAIT_SECONDS = 0.001
+    with transaction() as session:
+        seen["sent"] = session.scalar(sa.text("SELECT length(:text)"), {"text": "x" * 20_000_000})
 print(json.dumps(seen))
 """
 
@@ -88,3 +113,5 @@ def test_a_verbs_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_th
     assert seen["reads"] > 0, seen  # reads give the loop away at every wait
     assert seen["long verb"] > 0 and seen["after the hold"] > 0, seen  # a verb past the hold gives it away too
     assert seen["next verb"] == 0, seen  # and the next verb has its own
+    assert seen["finished"] == ["holder", "waiter"] and seen["longest gap"] < 0.1, seen
+    assert seen["sent"] == 20_000_000, seen
