@@ -51,6 +51,7 @@ from omnistore.offers.services import find_issued
 from omnistore.orders import discounts, notifications, order_rules, pickup_codes, sourcing, transfer_capacity
 from omnistore.orders import services as orders
 from omnistore.orders.drafts import (
+    _lock_open_draft,
     check_actor,
     claim_holds,
     customer_erased,
@@ -208,6 +209,7 @@ def existing_order(source, key, request_hash):
 def _no_longer_available(source, error, staff):
     if isinstance(source, OrderDraft):
         with transaction() as session:
+            _lock_open_draft(session, source, staff)  # as every re-hold: its holds are then the draft's own
             state = rehold(session, source, staff)
         proposal = state.proposal
     else:
