@@ -12,14 +12,16 @@ A request's reading transaction ends with COMMIT when nothing but SELECTs ran in
 effect as the session's ROLLBACK: after a real ROLLBACK psycopg forgets every prepared statement, so a
 statement a page runs every time would be parsed and planned anew on every request.
 
-Under gunicorn's gevent worker a verb's transaction keeps the worker's loop while it waits for PostgreSQL, for
-up to HOLD_SECONDS after it began. Otherwise each of its round trips (placing a counter order makes some 35)
-waits behind whatever the worker's other requests run meanwhile (a page's template: 5-20 ms of CPU), and the
-row locks it took are held all that time. Its own waits are short, so the other requests wait about as long
-as behind one more page. A wait longer than a round trip (HOLD_ONE_WAIT_SECONDS: a lock, perhaps one a verb
-of this same worker holds while it waits for the loop, or a long statement) gives the loop up for the rest of
-the verb, so a slow verb does not stop the worker and no verb waits with the loop held for a lock that only
-the loop can free. Reads outside a verb give it up at every wait.
+Under gunicorn's gevent worker a request's work with PostgreSQL keeps the worker's loop while it waits for the
+database, for up to HOLD_SECONDS after its transaction began (a verb's, or the request's reads). Otherwise each
+of its round trips (a draft page makes some 17, placing a counter order some 35) waits behind whatever the
+worker's other requests run meanwhile (a page's template: 5-20 ms of CPU), so the heaviest pages wait longest,
+and a verb's row locks are held all that time. Its own waits are short, so the other requests wait about as
+long as behind one more page: each request runs to its end, like a sync worker's, while the worker still
+holds thousands of idle connections and open streams. A wait longer than a round trip (HOLD_ONE_WAIT_SECONDS:
+a lock, perhaps one a verb of this same worker holds while it waits for the loop, or a long statement such as
+a report's) gives the loop up for the rest of the transaction, so a slow request does not stop the worker and
+no request waits with the loop held for a lock that only the loop can free.
 
 A pooled PostgreSQL connection is pinged before use when it sat unused for more than PING_AFTER_IDLE_SECONDS
 (and replaced if the ping fails), instead of before every use (SQLAlchemy's pool_pre_ping), which cost a
@@ -44,8 +46,8 @@ from omnistore.core.extensions import db
 
 _write_transaction = ContextVar("write_transaction", default=False)
 
-# How long a verb's transaction may keep its worker's loop while it waits for the database (see the docstring),
-# and how long one of its waits may: a round trip takes a millisecond or so; a wait longer than that is a lock
+# How long a transaction may keep its worker's loop while it waits for the database (see the docstring), and
+# how long one of its waits may: a round trip takes a millisecond or so; a wait longer than that is a lock
 # (perhaps one a greenlet of this very worker holds, which cannot go on while the loop is kept) or a long
 # statement, and the rest of the transaction gives the loop up.
 HOLD_SECONDS = 0.25
@@ -193,7 +195,7 @@ def configure_engine(engine: Engine):
         def _hold_the_loop(connection):
             dbapi_connection = connection.connection.dbapi_connection
             if isinstance(dbapi_connection, Connection):
-                dbapi_connection.hold_until = time.monotonic() + HOLD_SECONDS if _write_transaction.get() else 0.0
+                dbapi_connection.hold_until = time.monotonic() + HOLD_SECONDS
 
         @event.listens_for(engine, "begin")
         def _reads_in_autocommit(connection):

@@ -1,7 +1,7 @@
-"""A verb's transaction keeps gunicorn's gevent worker's loop while it waits for PostgreSQL (core/db.py), so its
-round trips do not each queue behind the worker's other requests and its row locks are not held meanwhile;
-reads outside a verb, a verb past core.db.HOLD_SECONDS and a wait longer than HOLD_ONE_WAIT_SECONDS (a lock)
-give the loop away.
+"""A transaction, a verb's or a request's reads, keeps gunicorn's gevent worker's loop while it waits for
+PostgreSQL (core/db.py), so its round trips do not each queue behind the worker's other requests and a verb's
+row locks are not held meanwhile; a transaction past core.db.HOLD_SECONDS and a wait longer than
+HOLD_ONE_WAIT_SECONDS (a lock, a long statement) give the loop away.
 
 gevent patches the whole process, so the worker is played by a process of its own: a greenlet ticks every
 millisecond while the verb or the reads run, and the ticks between two statements tell whether it got the loop."""
@@ -57,6 +57,8 @@ with app.app_context():
         seen["verb"] = ticked(sleeps(session, 0.002, 10))
     db.session.execute(sa.text("SELECT 1"))
     seen["reads"] = ticked(sleeps(db.session, 0.002, 10))
+    seen["long read"] = ticked(sleeps(db.session, 0.05, 1))  # a report's long statement
+    seen["reads after it"] = ticked(sleeps(db.session, 0.002, 10))
     db.session.commit()
     with transaction() as session:
         session.execute(sa.text("SELECT 1"))
@@ -93,7 +95,7 @@ print(json.dumps(seen))
 """
 
 
-def test_a_verbs_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_the_database(app, database_url):
+def test_a_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_the_database(app, database_url):
     if app.database_kind != "postgresql":
         pytest.skip("the loop is kept for PostgreSQL's round trips")
     config = {
@@ -110,7 +112,8 @@ def test_a_verbs_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_th
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["verb"] == 0, seen  # ten round trips, and nothing else ran between them
-    assert seen["reads"] > 0, seen  # reads give the loop away at every wait
+    assert seen["reads"] == 0, seen  # a request's reads too
+    assert seen["long read"] > 0 and seen["reads after it"] > 0, seen  # a wait past one round trip gives it away
     assert seen["long verb"] > 0 and seen["after the hold"] > 0, seen  # a verb past the hold gives it away too
     assert seen["next verb"] == 0, seen  # and the next verb has its own
     assert seen["finished"] == ["holder", "waiter"] and seen["longest gap"] < 0.1, seen
