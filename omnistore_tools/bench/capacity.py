@@ -4,8 +4,8 @@
 2. Writes a plan from it: the stores the tablets work in (`--per-store` tablets each, the first at the pickup
    desk), their clerks, a sample of variants (with those each store has enough of to sell), search words,
    customers, an API token for the ERP's stock feed.
-3. For each N tried: starts `gunicorn app:app` (sync workers, one per core unless `--workers`; behind a proxy as
-   the README recommends, so each tablet has its own address), runs the tablets in a process of their own
+3. For each N tried: starts `gunicorn app:app` (the workers the README recommends unless `--workers`; behind a
+   proxy as it recommends, so each tablet has its own address), runs the tablets in a process of their own
    (tablets.py, locust with gevent) with sessions made by the sign-in verb (kept for the next N), lets them
    settle, then measures for `--seconds`: client latency and the Server-Timing figure per kind of request, the
    panels' freshness, and the CPU that gunicorn's processes, the database's backends and the load generator
@@ -55,6 +55,12 @@ LIVE_PREFIXES = ("poll", "push", "stream")  # the live components keeping themse
 MODES = ("poll", "push")
 RECOMMENDED_WORKER_CLASS = "gevent"  # README, Production: what the benchmark measures by default
 RECOMMENDED_WORKER_CONNECTIONS = 2000
+
+
+def recommended_workers(worker_class):
+    """README, Production: gevent workers one per core and one more, since each request keeps its worker while it
+    waits for PostgreSQL (core/db.py) and the extra one uses the core meanwhile; sync workers one per core."""
+    return _cores() + 1 if worker_class == "gevent" else _cores()
 
 
 @click.command("bench-capacity")
@@ -120,7 +126,12 @@ RECOMMENDED_WORKER_CONNECTIONS = 2000
     default=None,
     help="Push mode: seconds between an open component's own refreshes (OMNISTORE_LIVE_PUSH_REFRESH_SECONDS).",
 )
-@click.option("--workers", type=click.IntRange(1, 256), default=_cores(), show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help=f"gunicorn's workers [default: as the README recommends: {_cores() + 1} gevent or {_cores()} sync workers].",
+)
 @click.option(
     "--worker-class",
     type=click.Choice(["gevent", "sync"]),
@@ -190,7 +201,7 @@ def bench_capacity(
         feed_rows=feed_rows,
         modes=list(MODES) if modes == "both" else [modes],
         push_refresh=push_refresh,
-        workers=workers,
+        workers=workers or recommended_workers(worker_class),
         worker_class=worker_class,
         worker_connections=worker_connections,
         random_seed=random_seed,
