@@ -17,8 +17,9 @@ database, for up to HOLD_SECONDS after its transaction began (a verb's, or the r
 of its round trips (a draft page makes some 17, placing a counter order some 35) waits behind whatever the
 worker's other requests run meanwhile (a page's template: 5-20 ms of CPU), so the heaviest pages wait longest,
 and a verb's row locks are held all that time. Its own waits are short, so the other requests wait about as
-long as behind one more page: each request runs to its end, like a sync worker's, while the worker still
-holds thousands of idle connections and open streams. A wait longer than a round trip (HOLD_ONE_WAIT_SECONDS:
+long as behind one more page: an ordinary request runs to its end, like a sync worker's, while the worker
+still holds thousands of idle connections and open streams (whose session checks, outside a request, do not
+hold the loop). A wait longer than a round trip (HOLD_ONE_WAIT_SECONDS:
 a lock, perhaps one a verb of this same worker holds while it waits for the loop, or a long statement such as
 a report's) gives the loop up for the rest of the transaction, so a slow request does not stop the worker and
 no request waits with the loop held for a lock that only the loop can free.
@@ -195,7 +196,10 @@ def configure_engine(engine: Engine):
         def _hold_the_loop(connection):
             dbapi_connection = connection.connection.dbapi_connection
             if isinstance(dbapi_connection, Connection):
-                dbapi_connection.hold_until = time.monotonic() + HOLD_SECONDS
+                # A verb's transaction, or a request's reads; not what runs outside a request (an open stream's
+                # session checks: thousands of streams, each a statement now and then, which gain nothing from it).
+                holds = _write_transaction.get() or (has_app_context() and g.get(_REQUEST_READS))
+                dbapi_connection.hold_until = time.monotonic() + HOLD_SECONDS if holds else 0.0
 
         @event.listens_for(engine, "begin")
         def _reads_in_autocommit(connection):

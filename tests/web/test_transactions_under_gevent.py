@@ -1,7 +1,8 @@
 """A transaction, a verb's or a request's reads, keeps gunicorn's gevent worker's loop while it waits for
 PostgreSQL (core/db.py), so its round trips do not each queue behind the worker's other requests and a verb's
-row locks are not held meanwhile; a transaction past core.db.HOLD_SECONDS and a wait longer than
-HOLD_ONE_WAIT_SECONDS (a lock, a long statement) give the loop away.
+row locks are not held meanwhile; a transaction past core.db.HOLD_SECONDS, a wait longer than
+HOLD_ONE_WAIT_SECONDS (a lock, a long statement) and reads outside a request (an open stream's session
+checks) give the loop away.
 
 gevent patches the whole process, so the worker is played by a process of its own: a greenlet ticks every
 millisecond while the verb or the reads run, and the ticks between two statements tell whether it got the loop."""
@@ -55,10 +56,16 @@ with app.app_context():
     with transaction() as session:
         session.execute(sa.text("SELECT 1"))  # begun: the pool's checkout and BEGIN are behind it
         seen["verb"] = ticked(sleeps(session, 0.002, 10))
-    db.session.execute(sa.text("SELECT 1"))
-    seen["reads"] = ticked(sleeps(db.session, 0.002, 10))
-    seen["long read"] = ticked(sleeps(db.session, 0.05, 1))  # a report's long statement
-    seen["reads after it"] = ticked(sleeps(db.session, 0.002, 10))
+    with app.test_request_context():  # a request's reads, in autocommit as a page's are
+        core_db.read_in_autocommit()
+        db.session.execute(sa.text("SELECT 1"))
+        seen["autocommit"] = db.session.connection().connection.dbapi_connection.autocommit
+        seen["reads"] = ticked(sleeps(db.session, 0.002, 10))
+        seen["long read"] = ticked(sleeps(db.session, 0.05, 1))  # a report's long statement
+        seen["reads after it"] = ticked(sleeps(db.session, 0.002, 10))
+        core_db.end_reading()
+    db.session.execute(sa.text("SELECT 1"))  # outside a request, as an open stream checks its session
+    seen["reads outside a request"] = ticked(sleeps(db.session, 0.002, 10))
     db.session.commit()
     with transaction() as session:
         session.execute(sa.text("SELECT 1"))
@@ -112,8 +119,9 @@ def test_a_transaction_keeps_the_gevent_workers_loop_while_it_waits_for_the_data
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["verb"] == 0, seen  # ten round trips, and nothing else ran between them
-    assert seen["reads"] == 0, seen  # a request's reads too
+    assert seen["autocommit"] is True and seen["reads"] == 0, seen  # a request's reads too
     assert seen["long read"] > 0 and seen["reads after it"] > 0, seen  # a wait past one round trip gives it away
+    assert seen["reads outside a request"] > 0, seen  # a stream's session check has nothing to gain
     assert seen["long verb"] > 0 and seen["after the hold"] > 0, seen  # a verb past the hold gives it away too
     assert seen["next verb"] == 0, seen  # and the next verb has its own
     assert seen["finished"] == ["holder", "waiter"] and seen["longest gap"] < 0.1, seen
