@@ -190,12 +190,19 @@ def test_an_exact_ean_or_sku_in_the_search_box_opens_the_variant(client, shop):
     assert typed.headers["HX-Redirect"] == target and text(typed) == ""
 
 
-def test_scan_jumps_to_the_variant(client, shop):
+def test_scan_shows_the_variants_product_page_in_one_round_trip(client, shop):
     variant = shop["variant"]
     target = f"/stock/products/{shop['parka'].id}?variant={variant.id}"
+    product_page = text(client.get(target))
+    panel = re.search(r'id="network-panel"[^>]*hx-get="([^"?]+)', product_page).group(1)
+    assert panel == f"/stock/variants/{variant.id}/panel"
     for code in (variant.ean, variant.sku, "0" + variant.ean):
         response = client.get(f"/stock/scan?code={code}")
-        assert response.status_code == 303 and response.headers["Location"] == target
+        assert response.status_code == 200 and "Location" not in response.headers
+        body = text(response)
+        assert ">Fjord Parka</h1>" in body and re.search(r'id="network-panel"[^>]*hx-get="' + panel, body)
+    # htmx cannot show a page in place of what it swaps: it loads the product page's address.
+    assert client.get(f"/stock/scan?code={variant.ean}", headers=HX).headers["HX-Redirect"] == target
 
 
 @pytest.mark.parametrize(

@@ -74,10 +74,14 @@ def index():
 @bp.get("/scan")
 @login_required
 def scan():
-    """A scanned code: EAN-13 / SKU → the variant; a link to this site → there; anything else → 404 page."""
+    """A scanned code: EAN-13 / SKU → the variant's product page; a link to this site → there; anything else →
+    404 page. The product page is the answer itself, not a redirect to it: scanning is what a clerk does most,
+    and on a store's Wi-Fi a redirect costs a whole second round trip (reloading scans the code again)."""
     code = request.args.get("code", "")
     if (variant := catalog.find_variant_ref(code)) is not None:
-        return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
+        if htmx:
+            return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
+        return _product_page(variant.product_id, variant.id)
     if (target := _same_site_target(code)) is not None:
         return _go(target)
     if (customer := _loyalty_customer(code)) is not None:
@@ -154,10 +158,13 @@ def _same_site_target(code):
 def product(product_id):
     """The product page with its matrix and, for the chosen variant, the live network panel."""
     _check_id(product_id)
+    return _product_page(product_id, request.args.get("variant", type=int))
+
+
+def _product_page(product_id, selected):
     view = availability.product_view(product_id, current_user.location_id)
     if view is None:
         abort(404)
-    selected = request.args.get("variant", type=int)
     if selected not in {variant.id for variant in view.product.variants}:
         selected = view.product.variants[0].id if len(view.product.variants) == 1 else None
     panel = _panel(view.panel_variant(selected)) if selected is not None else None
