@@ -25,6 +25,23 @@ def _fail(error: DomainError):
     raise click.ClickException(message)
 
 
+def _week_hours(specs):
+    """["mon-fri=09:30-20:00", "sun=closed"] → {"mon": "09:30-20:00", …, "sun": ""} (the verb checks the hours)."""
+    from omnistore.stores.models import WEEKDAYS
+
+    week = {}
+    for spec in specs:
+        days, sep, hours = spec.partition("=")
+        first, _dash, last = days.strip().lower().partition("-")
+        last = last or first
+        if not sep or first not in WEEKDAYS or last not in WEEKDAYS or WEEKDAYS.index(first) > WEEKDAYS.index(last):
+            raise DomainError(f"--hours takes DAYS=HOURS, like mon-fri=09:30-20:00 or sun=closed, not {spec!r}.")
+        hours = hours.strip()
+        for day in WEEKDAYS[WEEKDAYS.index(first) : WEEKDAYS.index(last) + 1]:
+            week[day] = "" if hours.lower() == "closed" else hours
+    return week
+
+
 class _LazyCommand(click.Command):
     """A command whose module is imported only when it is run (or its --help is asked for): `flask --help` lists
     it with the help given here (the real command's first paragraph); everything else comes from the real command
@@ -192,6 +209,48 @@ def register_cli(app: Flask):
         except DomainError as error:
             _fail(error)
         click.echo(f"{location.code} now sells in market {location.market_code}.")
+
+    @app.cli.group()
+    def location():
+        """Locations: the chain's stores and warehouses."""
+
+    @location.command("save")
+    @click.argument("code")
+    @click.option("--name", default=None, help="Shown to staff and customers, e.g. Hamburg Mönckebergstraße.")
+    @click.option("--kind", type=click.Choice(locations.LOCATION_KINDS), default=None, help="[new: store]")
+    @click.option("--market", default=None, help="The market it sells in, e.g. DE (required for a new location).")
+    @click.option("--street", default=None)
+    @click.option("--postcode", default=None, help="Checked against the market's postcode rule.")
+    @click.option("--city", default=None)
+    @click.option("--country", default=None, help="ISO 3166 code [new: the market's].")
+    @click.option("--phone", default=None)
+    @click.option("--lat", "latitude", type=float, default=None, help="Latitude (required for a new location).")
+    @click.option("--lon", "longitude", type=float, default=None, help="Longitude (required for a new location).")
+    @click.option("--timezone", default=None, help="e.g. Europe/Copenhagen [new: the country's].")
+    @click.option(
+        "--hours",
+        multiple=True,
+        metavar="DAYS=HOURS",
+        help="Opening hours, repeatable: mon-fri=09:30-20:00, sat=10:00-16:00, sun=closed [new: closed].",
+    )
+    def location_save(code, hours, **given):
+        """Make a store or warehouse, or change what is given of it (validated and audited)."""
+        try:
+            opening = _week_hours(hours) if hours else None
+            saved, made = locations.save_location(locations.LocationDetails(code, opening_hours=opening, **given))
+        except DomainError as error:
+            _fail(error)
+        click.echo(
+            f"{'Made' if made else 'Saved'} {saved.kind} {saved.code}: {saved.name}, {saved.city or '-'}, "
+            f"market {saved.market_code}, {saved.timezone}."
+        )
+
+    @location.command("list")
+    def location_list():
+        """List the locations, inactive ones too."""
+        for found in locations.list_locations(include_inactive=True):
+            state = "" if found.active else "  (inactive)"
+            click.echo(f"{found.code}  {found.kind}  {found.market_code}  {found.name}, {found.city}{state}")
 
     @app.cli.group("api-token")
     def api_token():

@@ -133,3 +133,93 @@ def test_market_save_sets_the_postcode_rule_and_the_return_window(cli):
     assert cli.invoke(args=["market", "save", "DK", "--return-window", "network"]).exit_code == 0
     db.session.expire_all()
     assert db.session.get(Market, "DK").return_window_days is None
+
+
+def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_changes_them(app):
+    """A chain's first deployment (README, Production): no market, no location yet; then its first admin."""
+    from omnistore.core.audit import AuditEvent
+    from omnistore.stores.models import Location, Market
+
+    cli = app.test_cli_runner()
+    made = cli.invoke(
+        args=["location", "save", "wh1", "--name", "Zentrallager", "--kind", "warehouse", "--market", "DE"]
+        + ["--street", "Am Hafen 1", "--postcode", "20 095", "--city", "Hamburg", "--lat", "53.55", "--lon", "10.0"]
+    )
+    assert made.exit_code == 0, made.output
+    assert "Made warehouse WH1: Zentrallager, Hamburg, market DE, Europe/Berlin." in made.output
+    warehouse = db.session.scalar(db.select(Location).where(Location.code == "WH1"))
+    assert (warehouse.kind, warehouse.country, warehouse.postcode, warehouse.market_code) == (
+        "warehouse",
+        "DE",
+        "20095",
+        "DE",
+    )
+    assert warehouse.opening_hours == {day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    assert db.session.get(Market, "DE").currency == "EUR"
+
+    store = cli.invoke(
+        args=["location", "save", "CPH", "--name", "København Strøget", "--market", "dk", "--postcode", "1160"]
+        + ["--city", "København", "--lat", "55.678", "--lon", "12.574"]
+        + ["--hours", "mon-fri=10:00-19:00", "--hours", "sat=10:00-16:00", "--hours", "sun=closed"]
+    )
+    assert store.exit_code == 0, store.output
+    assert "Made store CPH: København Strøget, København, market DK, Europe/Copenhagen." in store.output
+    changed = cli.invoke(args=["location", "save", "cph", "--hours", "sun=11:00-15:00", "--phone", "+45 33 12 34 56"])
+    assert changed.exit_code == 0 and "Saved store CPH" in changed.output, changed.output
+    cph = db.session.scalar(db.select(Location).where(Location.code == "CPH"))
+    db.session.refresh(cph)
+    assert cph.opening_hours["mon"] == [["10:00", "19:00"]] and cph.opening_hours["sun"] == [["11:00", "15:00"]]
+    assert (cph.phone, cph.country, cph.market_code) == ("+45 33 12 34 56", "DK", "DK")
+    again = cli.invoke(args=["location", "save", "CPH", "--phone", "+45 33 12 34 56"])
+    assert again.exit_code == 0
+    actions = list(db.session.scalars(db.select(AuditEvent.action).where(AuditEvent.action.like("location.%"))))
+    assert sorted(actions) == ["location.changed", "location.created", "location.created"]  # the same phone: no change
+
+    admin = cli.invoke(
+        args=["staff", "create", "it@chain.example", "--role", "admin", "--location", "WH1", "--password", "a-long-one"]
+    )
+    assert admin.exit_code == 0, admin.output
+    listing = cli.invoke(args=["location", "list"]).output
+    assert "CPH  store  DK  København Strøget, København" in listing and "WH1  warehouse  DE  Zentrallager" in listing
+
+
+NEW = ["--name", "Aarhus", "--market", "DK", "--postcode", "8000", "--lat", "56.15", "--lon", "10.2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["AAR", *NEW[2:]], "name"),
+        (["AAR", *NEW[:-2]], "longitude"),
+        (["AAR", *NEW, "--lat", "91"], "latitude"),
+        (["AAR", *NEW, "--lon", "nan"], "longitude"),
+        (["AAR", *NEW, "--timezone", "Mars/Olympus"], "timezone"),
+        (["AAR", *NEW, "--market", "SE"], "market"),
+        (["AAR", *NEW, "--postcode", "80000"], "postcode"),
+        (["A R!", *NEW], "code"),
+        (["", *NEW], "code"),
+        (["AAR", *NEW, "--name", "Aarhus\x07"], "name"),
+        (["AAR", *NEW, "--name", "Å" * 121], "name"),
+        (["AAR", *NEW, "--country", "Danmark"], "country"),
+        (["AAR", *NEW, "--hours", "mon=25:00-26:00"], "opening_hours"),
+        (["AAR", *NEW, "--hours", "mon=18:00-09:00"], "opening_hours"),
+        (["AAR", *NEW, "--hours", "funday=09:00-10:00"], "--hours"),
+        (["AAR", *NEW, "--hours", "sat-mon=09:00-10:00"], "--hours"),
+        (["AAR", *NEW, "--lat", "north"], "--lat"),
+        (["AAR", *NEW, "--kind", "shop"], "--kind"),
+    ],
+)
+def test_location_save_refuses_bad_input_where_it_is_and_changes_nothing(app, args, field):
+    from omnistore.core.audit import AuditEvent
+    from omnistore.stores.models import Location, Market
+
+    def counts():
+        return [db.session.scalar(db.select(db.func.count()).select_from(m)) for m in (Location, Market, AuditEvent)]
+
+    before = counts()
+    result = app.test_cli_runner().invoke(args=["location", "save", *args])
+    assert result.exit_code != 0
+    assert field in result.output, result.output
+    assert "Traceback" not in result.output
+    assert counts() == before
+    assert db.session.get(Market, "DK") is None  # not made for a location that was not

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from omnistore.core.extensions import db
-from omnistore.stores.models import WEEKDAYS, Location
+from omnistore.stores.models import WEEKDAYS, Location, Market
 
 _HHMM_RE = re.compile(r"^[0-9]{2}:[0-9]{2}$")
 
@@ -313,3 +313,151 @@ def update_pickup_settings(location, settings, *, staff):
         if changes:
             record("location.pickup_settings", entity=location, staff=staff, location_id=location.id, changes=changes)
     return location, changes
+
+
+# --- making and changing a location: the chain's master data for one store or warehouse --------------------
+
+LOCATION_KINDS = ("store", "warehouse")
+_LOCATION_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
+TIMEZONE_OF_COUNTRY = {"DE": "Europe/Berlin", "DK": "Europe/Copenhagen"}
+_TEXT_LIMITS = {"name": 120, "street": 200, "city": 100, "phone": 32}
+
+
+@dataclass(frozen=True)
+class LocationDetails:
+    """What the chain says about one location. None keeps what a location has, or takes the default for a new
+    one; `opening_hours` maps days ("mon"…"sun") to their hours as written ("09:30-13:00, 14:00-20:00", "" when
+    closed), days left out kept (closed on a new location)."""
+
+    code: str
+    name: str | None = None
+    kind: str | None = None
+    market: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    timezone: str | None = None
+    opening_hours: dict | None = None
+
+
+def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bool]:
+    """Make the location with this code, or change what is given of it; validated and audited. A new location
+    needs a name, its market (DE and DK are made from their usual terms if missing) and its coordinates, which
+    every distance in the network is measured from. Returns (location, made)."""
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy.exc import IntegrityError
+
+    from omnistore.core.audit import record
+    from omnistore.core.db import transaction
+    from omnistore.core.errors import DomainError, ValidationFailed
+    from omnistore.stores import markets
+
+    code = details.code.strip().upper() if isinstance(details.code, str) else ""
+    if not _LOCATION_CODE.fullmatch(code):
+        raise ValidationFailed(
+            _l("Please check the location."), {"code": _l("Up to 16 letters, digits or dashes, like HAM or WH-1.")}
+        )
+    current = db.session.scalar(select(Location).where(Location.code == code))
+    errors, values = {}, {}
+    for name, limit in _TEXT_LIMITS.items():
+        given = getattr(details, name)
+        if given is None:
+            continue
+        text = " ".join(str(given).split())
+        if len(text) > limit or any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 for char in str(given).strip()):
+            errors[name] = _l("At most %(limit)d characters, on one line.", limit=limit)
+        values[name] = text
+    if current is None and not values.get("name"):
+        errors["name"] = _l("A new location needs a name.")
+    if details.kind is not None:
+        if details.kind not in LOCATION_KINDS:
+            errors["kind"] = _l("store or warehouse.")
+        values["kind"] = details.kind
+    market = None  # the Market; for DE or DK not made yet, their usual terms (the market is made with the location)
+    if details.market is not None or current is None:
+        wanted = details.market.strip().upper() if isinstance(details.market, str) else ""
+        market = (db.session.get(Market, wanted) if wanted else None) or markets.KNOWN_MARKETS.get(wanted)
+        if market is None:
+            errors["market"] = _l("Name the market it sells in (make it first with its terms), like DE.")
+        else:
+            values["market_code"] = market.code
+    if details.country is not None:
+        country = details.country.strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            errors["country"] = _l("Two letters, the country's ISO code, like DK.")
+        values["country"] = country
+    elif current is None and market is not None:
+        values["country"] = market.code
+    if details.postcode is not None:
+        postcode = " ".join(details.postcode.split())
+        if market is None and current is not None:
+            market = markets.market_of(current)
+        try:
+            values["postcode"] = markets.check_postcode(market, postcode) if market and postcode else postcode
+        except ValidationFailed as failure:
+            errors.update(failure.fields)
+        if len(values.get("postcode", "")) > 16:
+            errors["postcode"] = _l("At most %(limit)d characters, on one line.", limit=16)
+    for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
+        given = getattr(details, name)
+        if given is None:
+            if current is None:
+                errors[name] = _l("A new location needs its coordinates: distances are measured from them.")
+            continue
+        number = not isinstance(given, bool) and isinstance(given, int | float) and math.isfinite(given)
+        if not number or not low <= given <= high:
+            errors[name] = _l("A number from %(low)d to %(high)d.", low=low, high=high)
+        else:
+            values[name] = float(given)
+    zone = details.timezone
+    if zone is None and current is None:
+        zone = TIMEZONE_OF_COUNTRY.get(values.get("country", ""))
+        if zone is None:
+            errors["timezone"] = _l("Name its time zone, like Europe/Berlin.")
+    if zone is not None:
+        try:
+            ZoneInfo(zone.strip())
+            values["timezone"] = zone.strip()
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = _l("A time zone like Europe/Berlin or Europe/Copenhagen.")
+    if details.opening_hours is not None or current is None:
+        hours = dict(current.opening_hours or {}) if current is not None else {day: [] for day in WEEKDAYS}
+        for day, written in (details.opening_hours or {}).items():
+            intervals = parse_hours(written) if day in WEEKDAYS and isinstance(written, str) else None
+            if intervals is None:
+                errors["opening_hours"] = _l("Give each day's hours as 09:30-20:00, several separated by commas.")
+                break
+            hours[day] = intervals
+        values["opening_hours"] = {day: hours.get(day, []) for day in WEEKDAYS}
+    if errors:
+        raise ValidationFailed(_l("Please check the location."), errors)
+    try:
+        with transaction() as session:
+            if "market_code" in values:
+                markets.ensure_market(values["market_code"])
+            location = session.scalar(select(Location).where(Location.code == code).with_for_update())
+            made = location is None
+            if made:
+                location = Location(code=code, **values)
+                session.add(location)
+                changes = values
+            else:
+                changes = {name: value for name, value in values.items() if getattr(location, name) != value}
+                for name, value in changes.items():
+                    setattr(location, name, value)
+            session.flush()
+            if changes:
+                record(
+                    "location.created" if made else "location.changed",
+                    entity=location,
+                    staff=staff,
+                    location_id=location.id,
+                    changes=changes,
+                )
+    except IntegrityError as error:  # another save made this code at the same moment
+        raise DomainError(_l("Location %(code)s was made meanwhile: save again to change it.", code=code)) from error
+    return location, made
