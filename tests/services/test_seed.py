@@ -12,6 +12,7 @@ from omnistore.customers.models import Customer
 from omnistore.stock.models import StockLevel, StockMovement
 from omnistore.stores.models import Location, Staff
 from omnistore_tools import demo, seed
+from tests.helpers import assert_locations_are_ones_the_verb_accepts
 
 
 def count(model, *where):
@@ -74,6 +75,7 @@ def test_seed_creates_exactly_the_grid_and_grows_on_rerun(app):
     assert all(is_valid_ean13(ean) for ean in db.session.scalars(select(Variant.ean)))
     assert count(StockLevel, StockLevel.on_hand == 0) > 0 and count(StockLevel, StockLevel.allocated != 0) == 0
     assert_ledger_explains_stock()
+    assert_locations_are_ones_the_verb_accepts()
 
     again = seed.seed_network(stores=3, products=50, customers=5)
     assert (again.stores_created, again.variants_created, again.stock_rows_created, again.customers_created) == (
