@@ -223,3 +223,20 @@ def test_location_save_refuses_bad_input_where_it_is_and_changes_nothing(app, ar
     assert "Traceback" not in result.output
     assert counts() == before
     assert db.session.get(Market, "DK") is None  # not made for a location that was not
+
+
+def test_location_save_of_a_location_keeps_what_is_not_given_and_refuses_an_empty_name(cli):
+    from omnistore.stores.models import Location
+
+    ham = db.session.scalar(db.select(Location).where(Location.code == "HAM"))
+    before = (ham.name, ham.latitude, ham.longitude, ham.timezone, dict(ham.opening_hours))
+    for args in (["--name", ""], ["--name", "  "], ["--lat", "-91"], ["--hours", "tue=9-5"]):
+        result = cli.invoke(args=["location", "save", "ham", *args])
+        assert result.exit_code != 0 and "Please check the location." in result.output, result.output
+    renamed = cli.invoke(args=["location", "save", "ham", "--name", "Hamburg  Jungfernstieg "])
+    assert renamed.exit_code == 0, renamed.output
+    db.session.refresh(ham)
+    assert (ham.name, ham.latitude, ham.longitude, ham.timezone, ham.opening_hours) == (
+        "Hamburg Jungfernstieg",
+        *before[1:],
+    )

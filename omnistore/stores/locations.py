@@ -371,8 +371,8 @@ def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bo
         if len(text) > limit or any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 for char in str(given).strip()):
             errors[name] = _l("At most %(limit)d characters, on one line.", limit=limit)
         values[name] = text
-    if current is None and not values.get("name"):
-        errors["name"] = _l("A new location needs a name.")
+    if not values.get("name") and (current is None or details.name is not None):
+        errors.setdefault("name", _l("A location needs a name."))
     if details.kind is not None:
         if details.kind not in LOCATION_KINDS:
             errors["kind"] = _l("store or warehouse.")
