@@ -25,6 +25,10 @@ def _fail(error: DomainError):
     raise click.ClickException(message)
 
 
+# The verb's fields as `location save` names them, so a refusal points at the option to correct.
+_LOCATION_OPTIONS = {"code": "CODE", "latitude": "--lat", "longitude": "--lon", "opening_hours": "--hours"}
+
+
 def _week_hours(specs):
     """["mon-fri=09:30-20:00", "sun=closed"] → {"mon": "09:30-20:00", …, "sun": ""} (the verb checks the hours)."""
     from omnistore.stores.models import WEEKDAYS
@@ -231,7 +235,8 @@ def register_cli(app: Flask):
         "--hours",
         multiple=True,
         metavar="DAYS=HOURS",
-        help="Opening hours, repeatable: mon-fri=09:30-20:00, sat=10:00-16:00, sun=closed [new: closed].",
+        help="Opening hours, repeatable: mon-fri=09:30-20:00, sat=10:00-16:00, sun=closed (a new store needs them; "
+        "a warehouse without any is open every day).",
     )
     def location_save(code, hours, **given):
         """Make a store or warehouse, or change what is given of it (validated and audited)."""
@@ -239,6 +244,8 @@ def register_cli(app: Flask):
             opening = _week_hours(hours) if hours else None
             saved, made = locations.save_location(locations.LocationDetails(code, opening_hours=opening, **given))
         except DomainError as error:
+            fields = getattr(error, "fields", None) or {}
+            error.fields = {_LOCATION_OPTIONS.get(name, f"--{name}"): problem for name, problem in fields.items()}
             _fail(error)
         click.echo(
             f"{'Made' if made else 'Saved'} {saved.kind} {saved.code}: {saved.name}, {saved.city or '-'}, "

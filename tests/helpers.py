@@ -76,7 +76,9 @@ def assert_locations_are_ones_the_verb_accepts():
     for location in db.session.scalars(select(Location)).all():
         kept = locations.LocationDetails(
             location.code,
-            opening_hours={day: locations.format_hours(location.opening_hours.get(day)) for day in WEEKDAYS},
+            opening_hours={day: locations.format_hours(location.opening_hours.get(day)) for day in WEEKDAYS}
+            if any(location.opening_hours.values())
+            else None,
             **{name: getattr(location, name) for name in LOCATION_FIELDS},
             market=location.market_code,
         )

@@ -136,7 +136,8 @@ def test_market_save_sets_the_postcode_rule_and_the_return_window(cli):
 
 
 def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_changes_them(app):
-    """A chain's first deployment (README, Production): no market, no location yet; then its first admin."""
+    """A chain's first deployment (README, Production): no location yet, only the default market DE that the
+    migrations make; DK is made from its usual terms by the first location that names it; then the first admin."""
     from omnistore.core.audit import AuditEvent
     from omnistore.stores.models import Location, Market
 
@@ -154,8 +155,8 @@ def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_change
         "20095",
         "DE",
     )
-    assert warehouse.opening_hours == {day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-    assert db.session.get(Market, "DE").currency == "EUR"
+    assert warehouse.opening_hours == {}  # a warehouse without hours: open every day
+    assert db.session.get(Market, "DK") is None
 
     store = cli.invoke(
         args=["location", "save", "CPH", "--name", "København Strøget", "--market", "dk", "--postcode", "1160"]
@@ -164,6 +165,7 @@ def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_change
     )
     assert store.exit_code == 0, store.output
     assert "Made store CPH: København Strøget, København, market DK, Europe/Copenhagen." in store.output
+    assert db.session.get(Market, "DK").currency == "DKK"
     changed = cli.invoke(args=["location", "save", "cph", "--hours", "sun=11:00-15:00", "--phone", "+45 33 12 34 56"])
     assert changed.exit_code == 0 and "Saved store CPH" in changed.output, changed.output
     cph = db.session.scalar(db.select(Location).where(Location.code == "CPH"))
@@ -184,25 +186,29 @@ def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_change
 
 
 NEW = ["--name", "Aarhus", "--market", "DK", "--postcode", "8000", "--lat", "56.15", "--lon", "10.2"]
+NEW_HOURS = ["--hours", "mon-sat=10:00-18:00"]
 
 
 @pytest.mark.parametrize(
     ("args", "field"),
     [
-        (["AAR", *NEW[2:]], "name"),
-        (["AAR", *NEW[:-2]], "longitude"),
-        (["AAR", *NEW, "--lat", "91"], "latitude"),
-        (["AAR", *NEW, "--lon", "nan"], "longitude"),
-        (["AAR", *NEW, "--timezone", "Mars/Olympus"], "timezone"),
-        (["AAR", *NEW, "--market", "SE"], "market"),
-        (["AAR", *NEW, "--postcode", "80000"], "postcode"),
-        (["A R!", *NEW], "code"),
-        (["", *NEW], "code"),
-        (["AAR", *NEW, "--name", "Aarhus\x07"], "name"),
-        (["AAR", *NEW, "--name", "Å" * 121], "name"),
-        (["AAR", *NEW, "--country", "Danmark"], "country"),
-        (["AAR", *NEW, "--hours", "mon=25:00-26:00"], "opening_hours"),
-        (["AAR", *NEW, "--hours", "mon=18:00-09:00"], "opening_hours"),
+        (["AAR", *NEW[2:], *NEW_HOURS], "--name"),
+        (["AAR", *NEW[:-2], *NEW_HOURS], "--lon"),
+        (["AAR", *NEW], "--hours"),
+        (["AAR", *NEW, "--hours", "mon-sun=closed"], "--hours"),
+        (["AAR", *NEW, "--timezone", "UTC"], "--timezone"),
+        (["AAR", *NEW, "--lat", "91"], "--lat"),
+        (["AAR", *NEW, "--lon", "nan"], "--lon"),
+        (["AAR", *NEW, "--timezone", "Mars/Olympus"], "--timezone"),
+        (["AAR", *NEW, "--market", "SE"], "--market"),
+        (["AAR", *NEW, "--postcode", "80000"], "--postcode"),
+        (["A R!", *NEW], "CODE"),
+        (["", *NEW], "CODE"),
+        (["AAR", *NEW, "--name", "Aarhus\x07"], "--name"),
+        (["AAR", *NEW, "--name", "Å" * 121], "--name"),
+        (["AAR", *NEW, "--country", "Danmark"], "--country"),
+        (["AAR", *NEW, "--hours", "mon=25:00-26:00"], "--hours"),
+        (["AAR", *NEW, "--hours", "mon=18:00-09:00"], "--hours"),
         (["AAR", *NEW, "--hours", "funday=09:00-10:00"], "--hours"),
         (["AAR", *NEW, "--hours", "sat-mon=09:00-10:00"], "--hours"),
         (["AAR", *NEW, "--lat", "north"], "--lat"),
@@ -217,7 +223,9 @@ def test_location_save_refuses_bad_input_where_it_is_and_changes_nothing(app, ar
         return [db.session.scalar(db.select(db.func.count()).select_from(m)) for m in (Location, Market, AuditEvent)]
 
     before = counts()
-    result = app.test_cli_runner().invoke(args=["location", "save", *args])
+    result = app.test_cli_runner().invoke(
+        args=["location", "save", *args, *([] if "--hours" in args or field == "--hours" else NEW_HOURS)]
+    )
     assert result.exit_code != 0
     assert field in result.output, result.output
     assert "Traceback" not in result.output
@@ -240,3 +248,16 @@ def test_location_save_of_a_location_keeps_what_is_not_given_and_refuses_an_empt
         "Hamburg Jungfernstieg",
         *before[1:],
     )
+
+
+def test_location_save_moves_a_location_into_another_market_with_a_postcode_that_fits_it(cli):
+    from omnistore.core.audit import AuditEvent
+    from omnistore.stores.models import Location
+
+    kept = cli.invoke(args=["location", "save", "HAM", "--market", "DK"])  # 20095 is no Danish postcode
+    assert kept.exit_code != 0 and "--postcode: " in kept.output, kept.output
+    assert db.session.scalar(db.select(Location.market_code).where(Location.code == "HAM")) != "DK"
+    moved = cli.invoke(args=["location", "save", "HAM", "--market", "DK", "--postcode", "1160"])
+    assert moved.exit_code == 0 and "market DK" in moved.output, moved.output
+    actions = set(db.session.scalars(db.select(AuditEvent.action).where(AuditEvent.action.like("location.%"))))
+    assert actions == {"location.changed", "location.market_changed"}

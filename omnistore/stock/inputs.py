@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 
 from omnistore.core import validation
 from omnistore.core.errors import ValidationFailed
+from omnistore.stores.models import LOCATION_CODE_MAX  # noqa: F401 — the callers' limit, kept with the column
 
 MAX_QUANTITY = 1_000_000  # one receipt, allocation, count or imported figure
 REASON_MAX = 500
 REFERENCE_MAX = 100
 SKU_MAX = 64
-LOCATION_CODE_MAX = 16
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*|[+-]?[0-9.]+[eE][+-]?[0-9]+")
 
 

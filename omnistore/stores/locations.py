@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from omnistore.core.extensions import db
-from omnistore.stores.models import WEEKDAYS, Location, Market
+from omnistore.stores.models import LOCATION_CODE_MAX, LOCATION_KINDS, WEEKDAYS, Location, Market
 
 _HHMM_RE = re.compile(r"^[0-9]{2}:[0-9]{2}$")
 
@@ -32,7 +32,7 @@ def names_of(location_ids):
 
 def get_location(code, *, include_inactive=False):
     """The location with this code (case-insensitive), or None."""
-    if not isinstance(code, str) or not code.strip() or len(code) > 16:
+    if not isinstance(code, str) or not code.strip() or len(code) > LOCATION_CODE_MAX:
         return None
     query = select(Location).where(Location.code == code.strip().upper())
     if not include_inactive:
@@ -317,17 +317,16 @@ def update_pickup_settings(location, settings, *, staff):
 
 # --- making and changing a location: the chain's master data for one store or warehouse --------------------
 
-LOCATION_KINDS = ("store", "warehouse")
-_LOCATION_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
+_LOCATION_CODE = re.compile(rf"[A-Z0-9][A-Z0-9-]{{0,{LOCATION_CODE_MAX - 1}}}")
 TIMEZONE_OF_COUNTRY = {"DE": "Europe/Berlin", "DK": "Europe/Copenhagen"}
-_TEXT_LIMITS = {"name": 120, "street": 200, "city": 100, "phone": 32}
+_TEXT_LIMITS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "phone": 32}
 
 
 @dataclass(frozen=True)
 class LocationDetails:
     """What the chain says about one location. None keeps what a location has, or takes the default for a new
     one; `opening_hours` maps days ("mon"…"sun") to their hours as written ("09:30-13:00, 14:00-20:00", "" when
-    closed), days left out kept (closed on a new location)."""
+    closed), days left out kept. A location without any hours counts as open every day (a warehouse)."""
 
     code: str
     name: str | None = None
@@ -346,11 +345,12 @@ class LocationDetails:
 
 def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bool]:
     """Make the location with this code, or change what is given of it; validated and audited. A new location
-    needs a name, its market (DE and DK are made from their usual terms if missing) and its coordinates, which
-    every distance in the network is measured from. Returns (location, made)."""
+    needs a name, its market and its coordinates, which every distance in the network is measured from. A
+    location that changes market moves as `markets.assign_location` moves it. Returns (location, made)."""
     from flask_babel import lazy_gettext as _l
     from sqlalchemy.exc import IntegrityError
 
+    from omnistore.core import validation
     from omnistore.core.audit import record
     from omnistore.core.db import transaction
     from omnistore.core.errors import DomainError, ValidationFailed
@@ -365,43 +365,38 @@ def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bo
     errors, values = {}, {}
     for name, limit in _TEXT_LIMITS.items():
         given = getattr(details, name)
-        if given is None:
-            continue
-        text = " ".join(str(given).split())
-        if len(text) > limit or any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 for char in str(given).strip()):
-            errors[name] = _l("At most %(limit)d characters, on one line.", limit=limit)
-        values[name] = text
+        if given is not None:
+            values[name] = validation.text(given, field=name, errors=errors, max_length=limit)
     if not values.get("name") and (current is None or details.name is not None):
         errors.setdefault("name", _l("A location needs a name."))
     if details.kind is not None:
         if details.kind not in LOCATION_KINDS:
             errors["kind"] = _l("store or warehouse.")
         values["kind"] = details.kind
-    market = None  # the Market; for DE or DK not made yet, their usual terms (the market is made with the location)
+    # The market it sells in: a Market, or for DE or DK not made yet their usual terms (made before the location)
+    market = None
     if details.market is not None or current is None:
         wanted = details.market.strip().upper() if isinstance(details.market, str) else ""
         market = (db.session.get(Market, wanted) if wanted else None) or markets.KNOWN_MARKETS.get(wanted)
         if market is None:
             errors["market"] = _l("Name the market it sells in (make it first with its terms), like DE.")
-        else:
-            values["market_code"] = market.code
+    elif current.market_code:
+        market = db.session.get(Market, current.market_code)
+    moves = current is not None and market is not None and market.code != current.market_code
+    if "postcode" in values or moves:  # a new market's rule applies to the postcode kept, too
+        postcode = values.get("postcode", current.postcode if current is not None else "")
+        if market is not None and postcode and "postcode" not in errors:
+            try:
+                values["postcode"] = markets.check_postcode(market, postcode)
+            except ValidationFailed as failure:
+                errors.update(failure.fields)
     if details.country is not None:
-        country = details.country.strip().upper()
+        country = details.country.strip().upper() if isinstance(details.country, str) else ""
         if not re.fullmatch(r"[A-Z]{2}", country):
             errors["country"] = _l("Two letters, the country's ISO code, like DK.")
         values["country"] = country
     elif current is None and market is not None:
         values["country"] = market.code
-    if details.postcode is not None:
-        postcode = " ".join(details.postcode.split())
-        if market is None and current is not None:
-            market = markets.market_of(current)
-        try:
-            values["postcode"] = markets.check_postcode(market, postcode) if market and postcode else postcode
-        except ValidationFailed as failure:
-            errors.update(failure.fields)
-        if len(values.get("postcode", "")) > 16:
-            errors["postcode"] = _l("At most %(limit)d characters, on one line.", limit=16)
     for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
         given = getattr(details, name)
         if given is None:
@@ -419,35 +414,56 @@ def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bo
         if zone is None:
             errors["timezone"] = _l("Name its time zone, like Europe/Berlin.")
     if zone is not None:
+        zone = zone.strip() if isinstance(zone, str) else ""
         try:
-            ZoneInfo(zone.strip())
-            values["timezone"] = zone.strip()
+            ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             errors["timezone"] = _l("A time zone like Europe/Berlin or Europe/Copenhagen.")
-    if details.opening_hours is not None or current is None:
-        hours = dict(current.opening_hours or {}) if current is not None else {day: [] for day in WEEKDAYS}
-        for day, written in (details.opening_hours or {}).items():
+        else:
+            if "/" not in zone:  # "UTC", "localtime": not where a store is
+                errors["timezone"] = _l("A time zone like Europe/Berlin or Europe/Copenhagen.")
+            values["timezone"] = zone
+    if details.opening_hours is not None:
+        hours = dict(current.opening_hours or {}) if current is not None else {}
+        given = details.opening_hours if isinstance(details.opening_hours, dict) else {None: None}
+        for day, written in given.items():
             intervals = parse_hours(written) if day in WEEKDAYS and isinstance(written, str) else None
             if intervals is None:
                 errors["opening_hours"] = _l("Give each day's hours as 09:30-20:00, several separated by commas.")
                 break
             hours[day] = intervals
-        values["opening_hours"] = {day: hours.get(day, []) for day in WEEKDAYS}
+        week = {day: hours.get(day, []) for day in WEEKDAYS}
+        if "opening_hours" not in errors and not any(week.values()):
+            errors["opening_hours"] = _l(
+                "Closed every day reads as open at all hours. Give the days it is open, or leave the hours out."
+            )
+        values["opening_hours"] = week
+    elif current is None and values.get("kind", "store") == "store":
+        errors["opening_hours"] = _l(
+            "A new store needs its opening hours (a warehouse may go without: open every day)."
+        )
     if errors:
         raise ValidationFailed(_l("Please check the location."), errors)
+    made_meanwhile = _l("Location %(code)s was made meanwhile: save again to change it.", code=code)
+    if market is not None and not isinstance(market, Market):
+        markets.ensure_market(market.code)  # its usual terms, valid whatever becomes of the location
     try:
         with transaction() as session:
-            if "market_code" in values:
-                markets.ensure_market(values["market_code"])
             location = session.scalar(select(Location).where(Location.code == code).with_for_update())
+            if (location is None) != (current is None):  # made since it was checked: defaults are not for it
+                raise DomainError(made_meanwhile)
             made = location is None
             if made:
-                location = Location(code=code, **values)
+                location = Location(code=code, market_code=market.code, **values)
                 session.add(location)
-                changes = values
+                changes = {name: [None, value] for name, value in {**values, "market_code": market.code}.items()}
             else:
-                changes = {name: value for name, value in values.items() if getattr(location, name) != value}
-                for name, value in changes.items():
+                changes = {
+                    name: [getattr(location, name), value]
+                    for name, value in values.items()
+                    if getattr(location, name) != value
+                }
+                for name, (_before, value) in changes.items():
                     setattr(location, name, value)
             session.flush()
             if changes:
@@ -458,6 +474,8 @@ def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bo
                     location_id=location.id,
                     changes=changes,
                 )
+            if moves:
+                markets.assign_location(code, market.code, staff=staff)
     except IntegrityError as error:  # another save made this code at the same moment
-        raise DomainError(_l("Location %(code)s was made meanwhile: save again to change it.", code=code)) from error
+        raise DomainError(made_meanwhile) from error
     return location, made

@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from omnistore.core import audit
 from omnistore.core import config as settings
@@ -179,13 +180,13 @@ def save_market(terms: MarketTerms, *, staff=None) -> Market:
     """Make the market, or change its terms. Orders already sold in it keep their currency and prices; the
     currency of a market that has orders cannot change (its orders, figures and prices are in that currency)."""
     values = _checked(terms)
+    locked = select(Market).where(Market.code == values["code"]).with_for_update()
     with transaction():
-        market = db.session.scalar(select(Market).where(Market.code == values["code"]).with_for_update())
+        market = db.session.scalar(locked)
         made = market is None
         if made:
-            market = Market(**values)
-            db.session.add(market)
-        else:
+            market, made = _insert_market(values, locked)
+        if not made:
             if values["currency"] != market.currency and _has_orders(market.code):
                 raise ValidationFailed(
                     _("Please check the market."),
@@ -208,6 +209,18 @@ def save_market(terms: MarketTerms, *, staff=None) -> Market:
             "market.created" if made else "market.changed", entity=("market", market.code), staff=staff, **values
         )
     return market
+
+
+def _insert_market(values, locked):
+    """(the new market, True), or (the one another save made at the same moment, False): a row lock cannot
+    hold a code that has no row yet, so the second insert meets the key and is undone alone."""
+    try:
+        with db.session.begin_nested():
+            market = Market(**values)
+            db.session.add(market)
+        return market, True
+    except IntegrityError:
+        return db.session.scalar(locked), False
 
 
 def assign_location(location_code, market_code, *, staff=None) -> Location:

@@ -11,6 +11,7 @@ from omnistore.core.extensions import db
 from omnistore.core.types import UTCDateTime, one_of, utcnow
 
 LOCATION_KINDS = ("store", "warehouse")
+LOCATION_CODE_MAX = 16
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -58,7 +59,7 @@ class Location(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(16), unique=True)
+    code: Mapped[str] = mapped_column(String(LOCATION_CODE_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16), default="store")
     street: Mapped[str] = mapped_column(String(200), default="")

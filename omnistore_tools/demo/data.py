@@ -5,6 +5,8 @@ builders' way of spreading times."""
 from dataclasses import dataclass
 from datetime import timedelta
 
+from omnistore.stores.locations import TIMEZONE_OF_COUNTRY
+
 CPH_ONLY_SKU = "NWD-001-NAV-XL"
 _RANDOM_SEED = 2026
 
@@ -41,7 +43,7 @@ class _Site:
 
     @property
     def timezone(self):
-        return "Europe/Copenhagen" if self.country == "DK" else "Europe/Berlin"
+        return TIMEZONE_OF_COUNTRY[self.country]
 
     @property
     def opening_hours(self):

@@ -2,10 +2,11 @@
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from omnistore.core.audit import AuditEvent
-from omnistore.core.errors import DomainError
+from omnistore.core.errors import DomainError, ValidationFailed
 from omnistore.core.extensions import db
 from omnistore.stores import locations
 from omnistore.stores.models import Location
@@ -19,7 +20,13 @@ def test_four_saves_of_one_new_code_at_once_make_one_location(app):
         with app.app_context():
             try:
                 details = locations.LocationDetails(
-                    "AAR", name=f"Aarhus {i}", market="DK", postcode="8000", latitude=56.15, longitude=10.2
+                    "AAR",
+                    name=f"Aarhus {i}",
+                    market="DK",
+                    postcode="8000",
+                    latitude=56.15,
+                    longitude=10.2,
+                    opening_hours={"mon": "10:00-18:00"},
                 )
                 barrier.wait(timeout=60)
                 _location, made = locations.save_location(details)
@@ -43,3 +50,20 @@ def test_four_saves_of_one_new_code_at_once_make_one_location(app):
     # The name is the last saver's that got through: a refused save changed nothing
     name = db.session.scalar(select(Location.name).where(Location.code == "AAR"))
     assert name in {f"Aarhus {i}" for i, outcome in enumerate(outcomes) if outcome != "refused"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "Ham\udcff"), ("name", "Ham\x00burg"), ("street", "Weg\x1b[31m 1"), ("postcode", "1\x002"), ("city", 7)],
+)
+def test_text_that_cannot_be_stored_is_refused_at_its_field(app, make, field, value):
+    """The one text rule of the product (core/validation.text): what PostgreSQL cannot store, or a terminal would
+    run, is refused with a message at the field, not a database error."""
+    ham = make.location("HAM")
+    with pytest.raises(ValidationFailed) as refused:
+        locations.save_location(locations.LocationDetails("HAM", **{field: value}))
+    assert set(refused.value.fields) == {field}
+    db.session.expire_all()
+    assert db.session.get(Location, ham.id).name == ham.name and not db.session.scalar(
+        select(func.count()).where(AuditEvent.action.like("location.%"))
+    )
