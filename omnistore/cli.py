@@ -235,8 +235,7 @@ def register_cli(app: Flask):
         "--hours",
         multiple=True,
         metavar="DAYS=HOURS",
-        help="Opening hours, repeatable: mon-fri=09:30-20:00, sat=10:00-16:00, sun=closed (a new store needs them; "
-        "a warehouse without any is open every day).",
+        help="Opening hours, repeatable: mon-fri=09:30-20:00, sat=10:00-16:00, sun=closed (a new location needs them).",
     )
     def location_save(code, hours, **given):
         """Make a store or warehouse, or change what is given of it (validated and audited)."""

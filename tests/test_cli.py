@@ -145,6 +145,7 @@ def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_change
     made = cli.invoke(
         args=["location", "save", "wh1", "--name", "Zentrallager", "--kind", "warehouse", "--market", "DE"]
         + ["--street", "Am Hafen 1", "--postcode", "20 095", "--city", "Hamburg", "--lat", "53.55", "--lon", "10.0"]
+        + ["--hours", "mon-fri=06:00-22:00", "--hours", "sat=06:00-14:00"]
     )
     assert made.exit_code == 0, made.output
     assert "Made warehouse WH1: Zentrallager, Hamburg, market DE, Europe/Berlin." in made.output
@@ -155,7 +156,7 @@ def test_location_save_makes_a_warehouse_and_a_store_in_a_new_network_and_change
         "20095",
         "DE",
     )
-    assert warehouse.opening_hours == {}  # a warehouse without hours: open every day
+    assert warehouse.opening_hours["mon"] == [["06:00", "22:00"]] and warehouse.opening_hours["sun"] == []
     assert db.session.get(Market, "DK") is None
 
     store = cli.invoke(

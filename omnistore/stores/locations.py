@@ -326,7 +326,7 @@ _TEXT_LIMITS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "phone"
 class LocationDetails:
     """What the chain says about one location. None keeps what a location has, or takes the default for a new
     one; `opening_hours` maps days ("mon"…"sun") to their hours as written ("09:30-13:00, 14:00-20:00", "" when
-    closed), days left out kept. A location without any hours counts as open every day (a warehouse)."""
+    closed), days left out kept."""
 
     code: str
     name: str | None = None
@@ -434,14 +434,10 @@ def save_location(details: LocationDetails, *, staff=None) -> tuple[Location, bo
             hours[day] = intervals
         week = {day: hours.get(day, []) for day in WEEKDAYS}
         if "opening_hours" not in errors and not any(week.values()):
-            errors["opening_hours"] = _l(
-                "Closed every day reads as open at all hours. Give the days it is open, or leave the hours out."
-            )
+            errors["opening_hours"] = _l("Closed every day is no opening hours: give the days it is open.")
         values["opening_hours"] = week
-    elif current is None and values.get("kind", "store") == "store":
-        errors["opening_hours"] = _l(
-            "A new store needs its opening hours (a warehouse may go without: open every day)."
-        )
+    elif current is None:  # they decide "open now" in the network panel, pickup days and pick deadlines
+        errors["opening_hours"] = _l("A new location needs its opening hours.")
     if errors:
         raise ValidationFailed(_l("Please check the location."), errors)
     made_meanwhile = _l("Location %(code)s was made meanwhile: save again to change it.", code=code)
