@@ -1,5 +1,6 @@
 """Small helpers shared by the test modules (fixtures live in conftest.py, test data in factories.py)."""
 
+import threading
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -84,3 +85,27 @@ def assert_locations_are_ones_the_verb_accepts():
         )
         assert locations.save_location(kept) == (location, False), location.code
     assert not db.session.scalar(select(func.count()).where(AuditEvent.action.like("location.%")))
+
+
+def at_once(app, act, times=4):
+    """`act(i)` in `times` threads, each in its own app context and session, started together; returns what
+    each returned, or the exception it raised."""
+    barrier = threading.Barrier(times)
+    outcomes = [None] * times
+
+    def run(i):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=60)
+                outcomes[i] = act(i)
+            except Exception as error:  # noqa: BLE001 — reported to the test
+                outcomes[i] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes

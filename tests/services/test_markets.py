@@ -401,28 +401,10 @@ def test_a_currency_change_and_an_order_at_the_same_moment_never_leave_an_order_
 
 def test_four_saves_of_one_new_market_at_once_make_it_once(app):
     """A row lock cannot hold a code without a row: the late inserts meet the key and change the one made."""
-    import threading
-
     from omnistore.core.audit import AuditEvent
+    from tests.helpers import at_once
 
-    barrier = threading.Barrier(4)
-    outcomes = [None] * 4
-
-    def run(i):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=60)
-                outcomes[i] = markets.save_market(markets.KNOWN_MARKETS["DK"]).code
-            except Exception as error:  # noqa: BLE001 — reported to the test
-                outcomes[i] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    outcomes = at_once(app, lambda _i: markets.save_market(markets.KNOWN_MARKETS["DK"]).code)
     assert outcomes == ["DK"] * 4, outcomes
     created = db.select(db.func.count()).where(AuditEvent.action == "market.created", AuditEvent.entity_id == "DK")
     assert db.session.scalar(created) == 1
