@@ -95,6 +95,34 @@ def test_wedge_scan_opens_the_variant_with_its_matrix_and_panel(page, network):
     assert page.evaluate("window.stillTheSamePage") is True
 
 
+def test_a_camera_scan_shows_the_product_at_its_address_and_its_matrix_and_reload_work(page, network):
+    """The camera's scan navigates to /stock/scan?code=…, which answers with the product page itself."""
+    xl, medium = network["xl"], network["variants"][("Navy", "M")]
+    sign_in(page, "ham@example.test")
+    page.goto(f"/stock/scan?code={xl.ean}")  # what the scanner dialog does with a decoded EAN
+    page.wait_for_load_state("load")
+    expect(page).to_have_url(re.compile(rf"/stock/scan\?code={xl.ean}$"))
+    panel = page.locator("#network-panel")
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Fjord Parka · Navy / XL")
+    expect(panel.locator('[data-total="network"]')).to_have_text("9")
+
+    # A tap on another size inside the scanned page: its panel, in place, and the product's own address
+    page.evaluate("window.stillTheSamePage = true")
+    page.locator(f'#matrix [data-variant-cell="{medium.id}"]').click()
+    expect(page).to_have_url(re.compile(rf"/stock/products/{network['parka'].id}\?variant={medium.id}$"))
+    expect(panel.get_by_role("heading", level=2)).to_have_text("Fjord Parka · Navy / M")
+    expect(page.locator("main")).to_have_count(1)
+    expect(page.locator("#network-panel")).to_have_count(1)
+    assert page.evaluate("window.stillTheSamePage") is True
+
+    page.reload()
+    expect(page.locator("#network-panel h2")).to_have_text("Fjord Parka · Navy / M")
+    page.go_back()  # the scan's address again: it scans again
+    expect(page).to_have_url(re.compile(rf"/stock/scan\?code={xl.ean}$"))
+    expect(page.locator("#network-panel h2")).to_have_text("Fjord Parka · Navy / XL")
+    expect(page.locator("main")).to_have_count(1)
+
+
 def test_an_unknown_scanned_code_says_so_and_offers_the_search(page, network):
     sign_in(page, "ham@example.test")
     page.goto("/stock/scan?code=4006381333931")

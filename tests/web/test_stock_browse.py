@@ -203,6 +203,9 @@ def test_scan_shows_the_variants_product_page_in_one_round_trip(client, shop):
         assert ">Fjord Parka</h1>" in body and re.search(r'id="network-panel"[^>]*hx-get="' + panel, body)
     # htmx cannot show a page in place of what it swaps: it loads the product page's address.
     assert client.get(f"/stock/scan?code={variant.ean}", headers=HX).headers["HX-Redirect"] == target
+    # Back to the scan's address: htmx restores it from the server, and gets the page, not an empty redirect
+    restored = client.get(f"/stock/scan?code={variant.ean}", headers={**HX, "HX-History-Restore-Request": "true"})
+    assert restored.status_code == 200 and ">Fjord Parka</h1>" in text(restored)
 
 
 @pytest.mark.parametrize(

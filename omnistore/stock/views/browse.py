@@ -79,7 +79,7 @@ def scan():
     and on a store's Wi-Fi a redirect costs a whole second round trip (reloading scans the code again)."""
     code = request.args.get("code", "")
     if (variant := catalog.find_variant_ref(code)) is not None:
-        if htmx:
+        if wants_fragment():  # a page restored from history (back to this address) wants the page itself
             return _go(url_for(".product", product_id=variant.product_id, variant=variant.id))
         return _product_page(variant.product_id, variant.id)
     if (target := _same_site_target(code)) is not None:
