@@ -319,7 +319,10 @@ def update_pickup_settings(location, settings, *, staff):
 
 _LOCATION_CODE = re.compile(rf"[A-Z0-9][A-Z0-9-]{{0,{LOCATION_CODE_MAX - 1}}}")
 TIMEZONE_OF_COUNTRY = {"DE": "Europe/Berlin", "DK": "Europe/Copenhagen"}
-_TEXT_LIMITS = {"name": 120, "street": 200, "postcode": 16, "city": 100, "phone": 32}
+# The columns' own lengths: the verb refuses exactly what the table cannot hold
+_TEXT_LIMITS = {
+    name: Location.__table__.c[name].type.length for name in ("name", "street", "postcode", "city", "phone")
+}
 
 
 @dataclass(frozen=True)
